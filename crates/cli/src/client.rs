@@ -1,0 +1,51 @@
+//! Where a command finds the vault: a running `serve` (over HTTP), or the
+//! data directory itself when no server holds it.
+
+use anyhow::{Context, Result};
+use pramaan_config::Config;
+use pramaan_vault::Vault;
+
+pub enum Target {
+    /// A running server at this base URL.
+    Server(String),
+    /// No server: the data directory, opened by this process.
+    Direct,
+}
+
+/// A server holds the data directory's lock: talk to it; otherwise open the directory.
+pub fn target(cfg: &Config, server: Option<&str>) -> Target {
+    if let Some(s) = server {
+        return Target::Server(s.trim_end_matches('/').to_owned());
+    }
+    if pramaan_vault::is_locked(&cfg.data_dir) {
+        Target::Server(format!("http://{}", cfg.http.listen))
+    } else {
+        Target::Direct
+    }
+}
+
+pub fn http() -> reqwest::Client {
+    reqwest::Client::builder()
+        .no_proxy()
+        .build()
+        .expect("an HTTP client builds")
+}
+
+pub fn open_read_only(cfg: &Config) -> Result<Vault> {
+    Vault::open_read_only(pramaan_server::vault_options(cfg))
+        .with_context(|| format!("opening the data directory {}", cfg.data_dir.display()))
+}
+
+/// Turns an HTTP error answer into a readable error.
+pub async fn check(resp: reqwest::Response) -> Result<reqwest::Response> {
+    if resp.status().is_success() {
+        return Ok(resp);
+    }
+    let status = resp.status();
+    let body = resp.text().await.unwrap_or_default();
+    let msg = serde_json::from_str::<serde_json::Value>(&body)
+        .ok()
+        .and_then(|v| v.get("error").and_then(|e| e.as_str()).map(str::to_owned))
+        .unwrap_or(body);
+    anyhow::bail!("the server answered {status}: {msg}")
+}

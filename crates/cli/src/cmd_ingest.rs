@@ -1,0 +1,198 @@
+//! `pramaan ingest FILE...`: lines from files into the vault, acknowledged only once durable.
+
+use crate::client::{self, Target};
+use anyhow::{Context, Result};
+use bytes::Bytes;
+use clap::Args;
+use indicatif::{ProgressBar, ProgressStyle};
+use pramaan_config::Config;
+use pramaan_core::Transport;
+use std::io::{BufRead, BufReader, Read};
+use std::path::Path;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+#[derive(Args, Debug)]
+pub struct IngestArgs {
+    /// Files to read: plain text, .gz or .zst (by extension), or - for standard input.
+    #[arg(required = true, value_name = "FILE")]
+    files: Vec<String>,
+    /// Base URL of a running server (default: the server holding the data directory, at http.listen).
+    #[arg(long, value_name = "URL")]
+    server: Option<String>,
+    /// Lines per request (each request is one group commit).
+    #[arg(long, default_value_t = 20_000, value_name = "N")]
+    batch_lines: usize,
+    /// Do not show a progress bar.
+    #[arg(long)]
+    quiet: bool,
+}
+
+struct Totals {
+    accepted: u64,
+    refused: Vec<String>,
+    first_seq: Option<u64>,
+    last_seq: Option<u64>,
+}
+
+fn open(name: &str) -> Result<(Box<dyn Read + Send>, Option<u64>)> {
+    if name == "-" {
+        return Ok((Box::new(std::io::stdin()), None));
+    }
+    let f = std::fs::File::open(name).with_context(|| format!("cannot open {name}"))?;
+    let len = f.metadata().ok().map(|m| m.len());
+    Ok((Box::new(f), len))
+}
+
+fn decoder<'a>(name: &str, r: Box<dyn Read + Send + 'a>) -> Result<Box<dyn Read + Send + 'a>> {
+    Ok(if name.ends_with(".gz") {
+        Box::new(flate2::read::MultiGzDecoder::new(r))
+    } else if name.ends_with(".zst") || name.ends_with(".zstd") {
+        Box::new(zstd::stream::read::Decoder::new(r).with_context(|| format!("{name} is not zstd"))?)
+    } else {
+        r
+    })
+}
+
+/// Counts bytes read from the file (before decompression) for the progress bar.
+struct Counting<R> {
+    inner: R,
+    bar: ProgressBar,
+}
+
+impl<R: Read> Read for Counting<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.bar.inc(n as u64);
+        Ok(n)
+    }
+}
+
+pub async fn run(cfg: &Config, a: IngestArgs) -> Result<ExitCode> {
+    let target = client::target(cfg, a.server.as_deref());
+    let mut direct = None;
+    if let Target::Direct = target {
+        let (vault, workers) = pramaan_vault::Vault::open(pramaan_server::vault_options(cfg))
+            .await
+            .with_context(|| format!("opening the data directory {}", cfg.data_dir.display()))?;
+        direct = Some((vault, workers));
+    }
+    let http = client::http();
+    let max_line = cfg.syslog.max_line as usize;
+    let mut totals = Totals {
+        accepted: 0,
+        refused: Vec::new(),
+        first_seq: None,
+        last_seq: None,
+    };
+    let hidden = a.quiet || !std::io::IsTerminal::is_terminal(&std::io::stderr());
+    for name in &a.files {
+        let (raw, len) = open(name)?;
+        let bar = if hidden { ProgressBar::hidden() } else { ProgressBar::new(len.unwrap_or(0)) };
+        bar.set_style(
+            ProgressStyle::with_template("{msg} {wide_bar} {bytes}/{total_bytes} {bytes_per_sec} eta {eta}")
+                .expect("valid template"),
+        );
+        bar.set_message(name.clone());
+        let counted = Counting { inner: raw, bar: bar.clone() };
+        let mut reader = BufReader::with_capacity(1 << 20, decoder(name, Box::new(counted))?);
+        let mut line_no = 0usize;
+        loop {
+            let mut lines: Vec<Bytes> = Vec::with_capacity(a.batch_lines);
+            let mut body = Vec::new();
+            let first_line = line_no + 1;
+            while lines.len() < a.batch_lines {
+                let mut buf = Vec::new();
+                let n = reader
+                    .read_until(b'\n', &mut buf)
+                    .with_context(|| format!("reading {name} at line {}", line_no + 1))?;
+                if n == 0 {
+                    break;
+                }
+                line_no += 1;
+                if buf.last() == Some(&b'\n') {
+                    buf.pop();
+                }
+                if buf.is_empty() {
+                    continue;
+                }
+                if buf.len() > max_line {
+                    totals.refused.push(format!("{name}:{line_no}: {} bytes is longer than syslog.max_line ({max_line})", buf.len()));
+                    continue;
+                }
+                body.extend_from_slice(&buf);
+                body.push(b'\n');
+                lines.push(Bytes::from(buf));
+            }
+            if lines.is_empty() {
+                break;
+            }
+            let n = lines.len() as u64;
+            let (first, last) = match (&direct, &target) {
+                (Some((vault, _)), _) => {
+                    let r = vault
+                        .append(Transport::File, Arc::from(format!("file:{}", display_name(name)).as_str()), lines)
+                        .await
+                        .with_context(|| format!("storing lines {first_line}..={line_no} of {name}"))?;
+                    (r.first, r.last)
+                }
+                (None, Target::Server(url)) => {
+                    let resp = http
+                        .post(format!("{url}/api/v1/ingest"))
+                        .header("content-type", "application/x-ndjson")
+                        .body(body)
+                        .send()
+                        .await
+                        .with_context(|| format!("sending to {url}"))?;
+                    let resp: pramaan_server::api::IngestResponse = client::check(resp)
+                        .await
+                        .with_context(|| format!("storing lines {first_line}..={line_no} of {name}"))?
+                        .json()
+                        .await?;
+                    for r in resp.refused {
+                        totals.refused.push(format!("{name}: request line {}: {}", r.line, r.reason));
+                    }
+                    if resp.accepted != n && resp.empty_lines == 0 && totals.refused.is_empty() {
+                        anyhow::bail!("the server accepted {} of {n} lines", resp.accepted);
+                    }
+                    match (resp.first_seq, resp.last_seq) {
+                        (Some(f), Some(l)) => (f, l),
+                        _ => continue,
+                    }
+                }
+                (None, Target::Direct) => unreachable!("direct mode opens the vault"),
+            };
+            totals.accepted += n;
+            totals.first_seq.get_or_insert(first);
+            totals.last_seq = Some(last);
+        }
+        bar.finish_and_clear();
+    }
+    if let Some((mut vault, workers)) = direct {
+        vault.close();
+        drop(vault);
+        tokio::task::spawn_blocking(move || workers.join()).await?;
+    }
+    match (totals.first_seq, totals.last_seq) {
+        (Some(f), Some(l)) => println!("ingested {} lines (sequence numbers {f}-{l})", totals.accepted),
+        _ => println!("ingested {} lines", totals.accepted),
+    }
+    if totals.refused.is_empty() {
+        return Ok(ExitCode::SUCCESS);
+    }
+    eprintln!("refused {} lines:", totals.refused.len());
+    for r in &totals.refused {
+        eprintln!("  {r}");
+    }
+    Ok(ExitCode::from(1))
+}
+
+fn display_name(name: &str) -> String {
+    if name == "-" {
+        return "stdin".into();
+    }
+    Path::new(name)
+        .canonicalize()
+        .map(|p| p.display().to_string())
+        .unwrap_or_else(|_| name.to_owned())
+}

@@ -1,0 +1,376 @@
+//! `pramaan search`, `pramaan sql` and `pramaan status`.
+
+use crate::client::{self, Target};
+use anyhow::{Context, Result};
+use clap::{Args, ValueEnum};
+use futures::StreamExt;
+use pramaan_config::Config;
+use pramaan_server::api::SearchParams;
+use pramaan_vault::search::{self, Hit, Order};
+use std::io::Write;
+use std::process::ExitCode;
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum Format {
+    /// Aligned columns for people: time in IST with UTC alongside.
+    Table,
+    /// One JSON object per line (NDJSON), as the HTTP API sends.
+    Json,
+    /// CSV with a header row.
+    Csv,
+}
+
+#[derive(Args, Debug)]
+pub struct SearchArgs {
+    /// Text the raw line contains (case-sensitive, exact bytes).
+    #[arg(value_name = "TEXT")]
+    text: Option<String>,
+    /// Start of the window (received time, inclusive): RFC 3339 (2026-03-03T14:02:11+05:30), a date (IST), or an age like 2h.
+    #[arg(long, value_name = "TIME")]
+    from: Option<String>,
+    /// End of the window (exclusive), same forms as --from.
+    #[arg(long, value_name = "TIME")]
+    to: Option<String>,
+    /// Host name the line carries (case-insensitive).
+    #[arg(long)]
+    host: Option<String>,
+    /// Application (syslog APP-NAME or tag).
+    #[arg(long)]
+    app: Option<String>,
+    /// An IPv4 or IPv6 address found in the line.
+    #[arg(long, value_name = "ADDR")]
+    ip: Option<String>,
+    /// A user name found in the line.
+    #[arg(long)]
+    user: Option<String>,
+    /// This severity or worse: emerg, alert, crit, err, warning, notice, info, debug (or 0-7).
+    #[arg(long, value_name = "LEVEL")]
+    severity: Option<String>,
+    /// Regular expression the raw line matches (instead of, or with, TEXT).
+    #[arg(long, value_name = "RE")]
+    regex: Option<String>,
+    /// A sequence number or an inclusive range (100-200).
+    #[arg(long, value_name = "N|A-B")]
+    seq: Option<String>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    format: Format,
+    /// Most results to print (0 = no limit).
+    #[arg(long, default_value_t = 100)]
+    limit: usize,
+    /// Newest results first instead of oldest first.
+    #[arg(long)]
+    newest: bool,
+    /// Show UTC times only (table format).
+    #[arg(long)]
+    utc: bool,
+    /// Base URL of a running server (default: the server holding the data directory).
+    #[arg(long, value_name = "URL")]
+    server: Option<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct SqlArgs {
+    /// The query; the table is `logs` (see docs/search.md for its columns; text(raw) gives the line as text).
+    query: String,
+    /// Print NDJSON instead of a table.
+    #[arg(long)]
+    json: bool,
+    /// Base URL of a running server (default: the server holding the data directory).
+    #[arg(long, value_name = "URL")]
+    server: Option<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct StatusArgs {
+    /// Base URL of a running server (default: the server holding the data directory).
+    #[arg(long, value_name = "URL")]
+    server: Option<String>,
+}
+
+impl SearchArgs {
+    fn params(&self) -> SearchParams {
+        SearchParams {
+            from: self.from.clone(),
+            to: self.to.clone(),
+            host: self.host.clone(),
+            app: self.app.clone(),
+            ip: self.ip.clone(),
+            user: self.user.clone(),
+            severity: self.severity.clone(),
+            q: self.text.clone(),
+            regex: self.regex.clone(),
+            seq: self.seq.clone(),
+            limit: Some(self.limit),
+            order: Some(if self.newest { Order::Newest } else { Order::Oldest }),
+        }
+    }
+}
+
+fn query_string(p: &SearchParams) -> Vec<(&'static str, String)> {
+    let mut v = Vec::new();
+    let mut add = |k: &'static str, val: &Option<String>| {
+        if let Some(x) = val {
+            v.push((k, x.clone()));
+        }
+    };
+    add("from", &p.from);
+    add("to", &p.to);
+    add("host", &p.host);
+    add("app", &p.app);
+    add("ip", &p.ip);
+    add("user", &p.user);
+    add("severity", &p.severity);
+    add("q", &p.q);
+    add("regex", &p.regex);
+    add("seq", &p.seq);
+    if let Some(l) = p.limit {
+        v.push(("limit", l.to_string()));
+    }
+    if let Some(o) = p.order {
+        v.push(("order", if o == Order::Newest { "newest".into() } else { "oldest".into() }));
+    }
+    v
+}
+
+struct Printer {
+    format: Format,
+    utc: bool,
+    out: std::io::BufWriter<std::io::Stdout>,
+    n: usize,
+}
+
+impl Printer {
+    fn new(format: Format, utc: bool) -> Result<Self> {
+        let mut p = Printer {
+            format,
+            utc,
+            out: std::io::BufWriter::new(std::io::stdout()),
+            n: 0,
+        };
+        if let Format::Csv = format {
+            writeln!(p.out, "seq,received_at,received_at_ist,transport,peer,host,app,severity,ips,users,raw")?;
+        }
+        Ok(p)
+    }
+
+    fn hit(&mut self, h: &Hit) -> Result<()> {
+        self.n += 1;
+        match self.format {
+            Format::Json => {
+                serde_json::to_writer(&mut self.out, h)?;
+                writeln!(self.out)?;
+            }
+            Format::Csv => {
+                let raw = String::from_utf8_lossy(&h.raw_bytes()).into_owned();
+                let fields = [
+                    h.seq.to_string(),
+                    h.received_at.clone(),
+                    h.received_at_ist.clone(),
+                    h.transport.clone(),
+                    h.peer.clone(),
+                    h.host.clone().unwrap_or_default(),
+                    h.app.clone().unwrap_or_default(),
+                    h.severity.clone().unwrap_or_default(),
+                    h.ips.join(" "),
+                    h.users.join(" "),
+                    raw,
+                ];
+                let line: Vec<String> = fields.iter().map(|f| csv_field(f)).collect();
+                writeln!(self.out, "{}", line.join(","))?;
+            }
+            Format::Table => {
+                let when = if self.utc {
+                    h.received_at.clone()
+                } else {
+                    let ns = jiff::Timestamp::from_str_lossy(&h.received_at);
+                    pramaan_core::time::human(ns)
+                };
+                let raw = String::from_utf8_lossy(&h.raw_bytes()).into_owned();
+                writeln!(self.out, "{:>10}  {}  {}", h.seq, when, raw.escape_debug_controls())?;
+            }
+        }
+        Ok(())
+    }
+}
+
+trait FromStrLossy {
+    fn from_str_lossy(s: &str) -> i64;
+}
+
+impl FromStrLossy for jiff::Timestamp {
+    fn from_str_lossy(s: &str) -> i64 {
+        s.parse::<jiff::Timestamp>().map(|t| t.as_nanosecond() as i64).unwrap_or(0)
+    }
+}
+
+trait EscapeControls {
+    fn escape_debug_controls(&self) -> String;
+}
+
+impl EscapeControls for String {
+    /// Control characters (NUL, ESC...) are shown escaped so that a log line cannot drive the terminal.
+    fn escape_debug_controls(&self) -> String {
+        self.chars()
+            .map(|c| if c.is_control() && c != '\t' { c.escape_default().to_string() } else { c.to_string() })
+            .collect()
+    }
+}
+
+fn csv_field(s: &str) -> String {
+    if s.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s.to_owned()
+    }
+}
+
+pub async fn search(cfg: &Config, a: SearchArgs) -> Result<ExitCode> {
+    let params = a.params();
+    let query = params
+        .to_query(pramaan_core::time::now_ns())
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let mut printer = Printer::new(a.format, a.utc)?;
+    match client::target(cfg, a.server.as_deref()) {
+        Target::Server(url) => {
+            let resp = client::http()
+                .get(format!("{url}/api/v1/search"))
+                .query(&query_string(&params))
+                .send()
+                .await
+                .with_context(|| format!("searching through {url}"))?;
+            let resp = client::check(resp).await?;
+            let mut stream = resp.bytes_stream();
+            let mut pending: Vec<u8> = Vec::new();
+            while let Some(chunk) = stream.next().await {
+                pending.extend_from_slice(&chunk?);
+                while let Some(pos) = pending.iter().position(|b| *b == b'\n') {
+                    let line: Vec<u8> = pending.drain(..=pos).collect();
+                    let hit: Hit = serde_json::from_slice(&line).context("reading a search result")?;
+                    printer.hit(&hit)?;
+                }
+            }
+        }
+        Target::Direct => {
+            let vault = client::open_read_only(cfg)?;
+            let (tx, mut rx) = tokio::sync::mpsc::channel(4);
+            let v2 = vault.clone();
+            let task = tokio::spawn(async move { search::search(&v2, &query, tx).await });
+            while let Some(batch) = rx.recv().await {
+                for h in search::hits(&batch) {
+                    printer.hit(&h)?;
+                }
+            }
+            task.await??;
+        }
+    }
+    printer.out.flush()?;
+    if let Format::Table = a.format {
+        let more = if a.limit != 0 && printer.n == a.limit { " (limit reached; raise --limit or narrow the search)" } else { "" };
+        eprintln!("{} results{more}", printer.n);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub async fn sql(cfg: &Config, a: SqlArgs) -> Result<ExitCode> {
+    match client::target(cfg, a.server.as_deref()) {
+        Target::Server(url) => {
+            let resp = client::http()
+                .post(format!("{url}/api/v1/sql"))
+                .json(&serde_json::json!({ "query": a.query }))
+                .send()
+                .await
+                .with_context(|| format!("querying {url}"))?;
+            let body = client::check(resp).await?.bytes().await?;
+            if a.json {
+                std::io::stdout().write_all(&body)?;
+            } else {
+                print_ndjson_table(&body)?;
+            }
+        }
+        Target::Direct => {
+            let vault = client::open_read_only(cfg)?;
+            let snap = vault.snapshot().await;
+            let batches = pramaan_vault::sql::run(&vault.options().objects_dir(), &snap, &a.query).await?;
+            if a.json {
+                std::io::stdout().write_all(&pramaan_vault::sql::to_ndjson(&batches)?)?;
+            } else {
+                println!("{}", pramaan_vault::sql::pretty(&batches));
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// A plain table from NDJSON rows (the server sends rows; the client lays them out).
+fn print_ndjson_table(body: &[u8]) -> Result<()> {
+    let rows: Vec<serde_json::Map<String, serde_json::Value>> = body
+        .split(|b| *b == b'\n')
+        .filter(|l| !l.is_empty())
+        .map(serde_json::from_slice)
+        .collect::<Result<_, _>>()?;
+    let mut cols: Vec<String> = Vec::new();
+    for r in &rows {
+        for k in r.keys() {
+            if !cols.contains(k) {
+                cols.push(k.clone());
+            }
+        }
+    }
+    let cell = |v: Option<&serde_json::Value>| match v {
+        None | Some(serde_json::Value::Null) => String::new(),
+        Some(serde_json::Value::String(s)) => s.clone(),
+        Some(other) => other.to_string(),
+    };
+    let table: Vec<Vec<String>> = rows.iter().map(|r| cols.iter().map(|c| cell(r.get(c))).collect()).collect();
+    let widths: Vec<usize> = cols
+        .iter()
+        .enumerate()
+        .map(|(i, c)| table.iter().map(|r| r[i].chars().count()).chain([c.len()]).max().unwrap_or(0).min(80))
+        .collect();
+    let line = |cells: &[String]| {
+        cells
+            .iter()
+            .zip(&widths)
+            .map(|(c, w)| format!("{:w$}", c.chars().take(80).collect::<String>(), w = *w))
+            .collect::<Vec<_>>()
+            .join(" | ")
+    };
+    println!("{}", line(&cols));
+    println!("{}", widths.iter().map(|w| "-".repeat(*w)).collect::<Vec<_>>().join("-+-"));
+    for r in &table {
+        println!("{}", line(r));
+    }
+    eprintln!("{} rows", table.len());
+    Ok(())
+}
+
+pub async fn status(cfg: &Config, a: StatusArgs) -> Result<ExitCode> {
+    match client::target(cfg, a.server.as_deref()) {
+        Target::Server(url) => {
+            let resp = client::http()
+                .get(format!("{url}/api/v1/status"))
+                .send()
+                .await
+                .with_context(|| format!("asking {url}"))?;
+            let v: serde_json::Value = client::check(resp).await?.json().await?;
+            println!("{}", serde_json::to_string_pretty(&v)?);
+        }
+        Target::Direct => {
+            let vault = client::open_read_only(cfg)?;
+            let snap = vault.snapshot().await;
+            let (rows, bytes) = vault.memtable_size();
+            let v = serde_json::json!({
+                "server": "not running (read from the data directory)",
+                "committed_records": vault.committed(),
+                "sealed_through": vault.sealed_through(),
+                "segments": snap.segments.len(),
+                "segment_bytes": snap.segments.iter().map(|s| s.bytes).sum::<u64>(),
+                "unsealed_rows": rows,
+                "unsealed_bytes": bytes,
+            });
+            println!("{}", serde_json::to_string_pretty(&v)?);
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,217 @@
+//! The `pramaan` binary: thin glue between the command line and the crates.
+
+mod client;
+mod cmd_ingest;
+mod cmd_search;
+
+use anyhow::{Context, Result};
+use clap::{Args, Parser, Subcommand};
+use pramaan_config::{Config, Loaded};
+use std::path::PathBuf;
+
+const ABOUT: &str = "pramaan keeps every log line for CERT-In's 180 days, provably unaltered, and finds it again.";
+
+#[derive(Parser)]
+#[command(name = "pramaan", version, about = ABOUT, long_about = None, propagate_version = true)]
+struct Cli {
+    #[command(flatten)]
+    global: Global,
+    #[command(subcommand)]
+    command: Command,
+}
+
+/// Options every command takes.
+#[derive(Args, Clone, Debug)]
+struct Global {
+    /// Configuration file (default: $PRAMAAN_CONFIG, else ./pramaan.toml when it exists).
+    #[arg(long, global = true, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Data directory (config key `data_dir`, default ./pramaan-data).
+    #[arg(long, global = true, value_name = "DIR")]
+    data_dir: Option<String>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the vault: syslog listeners (UDP/TCP/TLS), the HTTP API and sealing.
+    Serve(ServeArgs),
+    /// Print the effective configuration and where each value came from.
+    Config(ConfigArgs),
+    /// Send log files (plain, .gz, .zst, or - for stdin) to the vault; each
+    /// line is acknowledged only once it is durable.
+    Ingest(cmd_ingest::IngestArgs),
+    /// Search stored lines by time, host, app, IP, user, severity and text.
+    Search(cmd_search::SearchArgs),
+    /// Run DataFusion SQL over the `logs` table (try: pramaan sql "SELECT count(*) FROM logs").
+    Sql(cmd_search::SqlArgs),
+    /// Show what the vault holds: records, segments, bytes, memtable.
+    Status(cmd_search::StatusArgs),
+}
+
+#[derive(Args)]
+struct ServeArgs {
+    /// HTTP API address (config key `http.listen`, default 127.0.0.1:8080).
+    #[arg(long, value_name = "ADDR")]
+    http_listen: Option<String>,
+    /// Syslog UDP address, or `off` (config key `syslog.udp_listen`, default 127.0.0.1:5514).
+    #[arg(long, value_name = "ADDR")]
+    syslog_udp_listen: Option<String>,
+    /// Syslog TCP address, or `off` (config key `syslog.tcp_listen`, default 127.0.0.1:5514).
+    #[arg(long, value_name = "ADDR")]
+    syslog_tcp_listen: Option<String>,
+    /// Syslog TLS address (config key `syslog.tls_listen`, default 127.0.0.1:6514; starts only with a certificate and key).
+    #[arg(long, value_name = "ADDR")]
+    syslog_tls_listen: Option<String>,
+    /// PEM certificate chain for syslog over TLS (config key `syslog.tls_cert`).
+    #[arg(long, value_name = "FILE")]
+    syslog_tls_cert: Option<String>,
+    /// PEM private key for syslog over TLS (config key `syslog.tls_key`).
+    #[arg(long, value_name = "FILE")]
+    syslog_tls_key: Option<String>,
+    /// Write the bound addresses as JSON to this file once listening (for scripts and tests).
+    #[arg(long, value_name = "FILE")]
+    ready_file: Option<PathBuf>,
+}
+
+#[derive(Args)]
+struct ConfigArgs {
+    /// Print the reference of every key (type, default, environment variable, meaning) instead.
+    #[arg(long)]
+    reference: bool,
+}
+
+fn load_config(g: &Global, extra: Vec<(&'static str, String)>) -> Result<Loaded> {
+    let mut flags: Vec<(&str, String)> = Vec::new();
+    if let Some(d) = &g.data_dir {
+        flags.push(("data_dir", d.clone()));
+    }
+    flags.extend(extra);
+    let loaded = pramaan_config::load(g.config.as_deref(), pramaan_config::process_env(), &flags)?;
+    Ok(loaded)
+}
+
+fn init_logging(cfg: &Config) {
+    let filter = std::env::var(pramaan_config::ENV_LOG_FILTER).unwrap_or_else(|_| cfg.log.level.clone());
+    let filter = tracing_subscriber::EnvFilter::try_new(&filter).unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let b = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    match cfg.log.format {
+        pramaan_config::LogFormat::Json => b.json().init(),
+        pramaan_config::LogFormat::Text => b.init(),
+    }
+}
+
+fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e}");
+            for cause in e.chain().skip(1) {
+                eprintln!("  caused by: {cause}");
+            }
+            std::process::ExitCode::from(2)
+        }
+    }
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")
+}
+
+fn run(cli: Cli) -> Result<std::process::ExitCode> {
+    let g = cli.global;
+    match cli.command {
+        Command::Serve(a) => {
+            let mut extra = Vec::new();
+            for (k, v) in [
+                ("http.listen", a.http_listen),
+                ("syslog.udp_listen", a.syslog_udp_listen),
+                ("syslog.tcp_listen", a.syslog_tcp_listen),
+                ("syslog.tls_listen", a.syslog_tls_listen),
+                ("syslog.tls_cert", a.syslog_tls_cert),
+                ("syslog.tls_key", a.syslog_tls_key),
+            ] {
+                if let Some(v) = v {
+                    extra.push((k, v));
+                }
+            }
+            let loaded = load_config(&g, extra)?;
+            init_logging(&loaded.config);
+            let cfg = loaded.config;
+            let ready = a.ready_file;
+            runtime()?.block_on(async move {
+                pramaan_server::serve(cfg, shutdown_signal(), move |b| {
+                    if let Some(p) = ready {
+                        let json = serde_json::to_string(b).expect("addresses serialise");
+                        let tmp = p.with_extension("tmp");
+                        if std::fs::write(&tmp, json).and_then(|_| std::fs::rename(&tmp, &p)).is_err() {
+                            tracing::warn!(path = %p.display(), "could not write the ready file");
+                        }
+                    }
+                })
+                .await
+            })?;
+            Ok(std::process::ExitCode::SUCCESS)
+        }
+        Command::Config(a) => {
+            if a.reference {
+                print!("{}", pramaan_config::reference());
+                return Ok(std::process::ExitCode::SUCCESS);
+            }
+            let loaded = load_config(&g, Vec::new())?;
+            print!("{}", loaded.render());
+            Ok(std::process::ExitCode::SUCCESS)
+        }
+        Command::Ingest(a) => {
+            let loaded = load_config(&g, Vec::new())?;
+            init_cli_logging();
+            runtime()?.block_on(cmd_ingest::run(&loaded.config, a))
+        }
+        Command::Search(a) => {
+            let loaded = load_config(&g, Vec::new())?;
+            init_cli_logging();
+            runtime()?.block_on(cmd_search::search(&loaded.config, a))
+        }
+        Command::Sql(a) => {
+            let loaded = load_config(&g, Vec::new())?;
+            init_cli_logging();
+            runtime()?.block_on(cmd_search::sql(&loaded.config, a))
+        }
+        Command::Status(a) => {
+            let loaded = load_config(&g, Vec::new())?;
+            init_cli_logging();
+            runtime()?.block_on(cmd_search::status(&loaded.config, a))
+        }
+    }
+}
+
+/// Commands other than `serve` log only warnings unless PRAMAAN_LOG says otherwise.
+fn init_cli_logging() {
+    let filter = std::env::var(pramaan_config::ENV_LOG_FILTER).unwrap_or_else(|_| "warn".into());
+    let filter = tracing_subscriber::EnvFilter::try_new(&filter).unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+}

@@ -1,0 +1,741 @@
+//! The table of every configuration key: the one definition that loading,
+//! environment-variable names, `render`, `reference` and `example` all use.
+
+use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::value::{self, Raw};
+use crate::{Config, LogFormat};
+
+/// Reads and writes one field of [`Config`].
+pub(crate) struct Access<T: 'static> {
+    get: fn(&Config) -> &T,
+    set: fn(&mut Config) -> &mut T,
+}
+
+/// `at!(syslog.max_line)`: the [`Access`] for that field.
+macro_rules! at {
+    ($($field:ident).+) => {
+        Access { get: |c| &c.$($field).+, set: |c| &mut c.$($field).+ }
+    };
+}
+
+/// Integer fields come in a few Rust types; all are read as `u64` and are
+/// range-checked before they are stored, so the conversions cannot fail.
+pub(crate) enum IntAt {
+    U64(Access<u64>),
+    Usize(Access<usize>),
+    I32(Access<i32>),
+}
+
+impl IntAt {
+    fn get(&self, c: &Config) -> u64 {
+        match self {
+            IntAt::U64(at) => *(at.get)(c),
+            IntAt::Usize(at) => u64::try_from(*(at.get)(c)).unwrap_or(u64::MAX),
+            IntAt::I32(at) => u64::try_from(*(at.get)(c)).unwrap_or(0),
+        }
+    }
+
+    fn set(&self, c: &mut Config, v: u64) {
+        match self {
+            IntAt::U64(at) => *(at.set)(c) = v,
+            IntAt::Usize(at) => *(at.set)(c) = usize::try_from(v).unwrap_or(usize::MAX),
+            IntAt::I32(at) => *(at.set)(c) = i32::try_from(v).unwrap_or(i32::MAX),
+        }
+    }
+}
+
+/// Extra rule for a free-text key.
+pub(crate) enum Check {
+    /// Anything without control characters.
+    Plain,
+    /// A tracing filter directive (`log.level`).
+    Filter,
+}
+
+/// A key's type, where it lives in [`Config`], its default and its limits.
+pub(crate) enum Kind {
+    /// A path that must not be empty.
+    Path {
+        at: Access<PathBuf>,
+        default: &'static str,
+    },
+    Text {
+        at: Access<String>,
+        default: &'static str,
+        check: Check,
+    },
+    /// A PEM file path; empty = not set. Defaults to not set.
+    PemFile {
+        at: Access<Option<PathBuf>>,
+    },
+    /// A listener address; `""` or `"off"` = no listener.
+    Listen {
+        at: Access<Option<SocketAddr>>,
+        default: Option<SocketAddr>,
+    },
+    Addr {
+        at: Access<SocketAddr>,
+        default: SocketAddr,
+    },
+    Bool {
+        at: Access<bool>,
+        default: bool,
+    },
+    Int {
+        at: IntAt,
+        default: u64,
+        min: u64,
+        max: u64,
+    },
+    Size {
+        at: Access<u64>,
+        default: u64,
+        min: u64,
+        max: u64,
+    },
+    Duration {
+        at: Access<Duration>,
+        default: Duration,
+        min: Duration,
+        max: Duration,
+    },
+    /// A UTC offset, stored as seconds east of UTC.
+    Offset {
+        at: Access<i32>,
+        default: i32,
+    },
+    LogFormat {
+        at: Access<LogFormat>,
+        default: LogFormat,
+    },
+    /// `catalog.url`: empty or `sqlite:PATH`. Defaults to empty.
+    CatalogUrl {
+        at: Access<Option<PathBuf>>,
+    },
+    /// `storage.url`: empty or `file:///abs/path`. Defaults to empty.
+    StorageUrl {
+        at: Access<Option<PathBuf>>,
+    },
+}
+
+const SIZE_FORMS: &str =
+    "a number of bytes or a string like \"64KiB\", \"4MiB\", \"1GiB\" (units B, KiB, MiB, GiB, TiB)";
+const DURATION_FORMS: &str =
+    "a number of seconds or a string like \"500ms\", \"5s\", \"15m\", \"2h\", \"180d\"";
+const LISTEN_FORMS: &str =
+    "a socket address like \"127.0.0.1:5514\" or \"[::]:5514\", or \"off\" (or \"\") for no listener";
+const CATALOG_FORMS: &str =
+    "\"\" (SQLite at <data_dir>/catalog.db) or \"sqlite:PATH\" (an SQLite database file)";
+const STORAGE_FORMS: &str =
+    "\"\" (the directory <data_dir>/objects) or \"file:///absolute/path\" (a local directory)";
+
+fn raw_str(raw: &Raw) -> Option<&str> {
+    match raw {
+        Raw::Str(s) => Some(s),
+        _ => None,
+    }
+}
+
+fn path_text(path: &std::path::Path) -> String {
+    path.to_string_lossy().into_owned()
+}
+
+impl Kind {
+    /// The type, as the reference names it.
+    pub(crate) fn type_name(&self) -> &'static str {
+        match self {
+            Kind::Path { .. } | Kind::PemFile { .. } => "path",
+            Kind::Text { .. } | Kind::LogFormat { .. } => "string",
+            Kind::Listen { .. } | Kind::Addr { .. } => "address",
+            Kind::Bool { .. } => "boolean",
+            Kind::Int { .. } => "integer",
+            Kind::Size { .. } => "size",
+            Kind::Duration { .. } => "duration",
+            Kind::Offset { .. } => "UTC offset",
+            Kind::CatalogUrl { .. } | Kind::StorageUrl { .. } => "URL",
+        }
+    }
+
+    /// What values are allowed, as a phrase that follows "expected".
+    pub(crate) fn allowed(&self) -> String {
+        match self {
+            Kind::Path { .. } => "a path (not empty)".to_owned(),
+            Kind::Text {
+                check: Check::Plain,
+                ..
+            } => "a string without control characters".to_owned(),
+            Kind::Text {
+                check: Check::Filter,
+                ..
+            } => "a tracing filter like \"info\" or \"info,pramaan_ingest=debug\" (levels trace, debug, info, warn, error, off)".to_owned(),
+            Kind::PemFile { .. } => "the path of a PEM file, or \"\" for none".to_owned(),
+            Kind::Listen { .. } => LISTEN_FORMS.to_owned(),
+            Kind::Addr { .. } => "a socket address like 127.0.0.1:8080 or [::1]:8080".to_owned(),
+            Kind::Bool { .. } => "true or false".to_owned(),
+            Kind::Int { min, max, .. } => format!("a whole number from {min} to {max}"),
+            Kind::Size { min, max, .. } => format!(
+                "a size from {} to {}: {SIZE_FORMS}",
+                value::format_size(*min),
+                value::format_size(*max)
+            ),
+            Kind::Duration { min, max, .. } => format!(
+                "a duration from {} to {}: {DURATION_FORMS}",
+                value::format_duration(*min),
+                value::format_duration(*max)
+            ),
+            Kind::Offset { .. } => "a UTC offset like \"+05:30\", \"-03:00\", \"Z\", \"UTC\" or \"IST\", at most 14 hours".to_owned(),
+            Kind::LogFormat { .. } => "\"text\" or \"json\"".to_owned(),
+            Kind::CatalogUrl { .. } => CATALOG_FORMS.to_owned(),
+            Kind::StorageUrl { .. } => STORAGE_FORMS.to_owned(),
+        }
+    }
+
+    pub(crate) fn set_default(&self, c: &mut Config) {
+        match self {
+            Kind::Path { at, default } => *(at.set)(c) = PathBuf::from(default),
+            Kind::Text { at, default, .. } => *(at.set)(c) = (*default).to_owned(),
+            Kind::PemFile { at } | Kind::CatalogUrl { at } | Kind::StorageUrl { at } => {
+                *(at.set)(c) = None
+            }
+            Kind::Listen { at, default } => *(at.set)(c) = *default,
+            Kind::Addr { at, default } => *(at.set)(c) = *default,
+            Kind::Bool { at, default } => *(at.set)(c) = *default,
+            Kind::Int { at, default, .. } => at.set(c, *default),
+            Kind::Size { at, default, .. } => *(at.set)(c) = *default,
+            Kind::Duration { at, default, .. } => *(at.set)(c) = *default,
+            Kind::Offset { at, default } => *(at.set)(c) = *default,
+            Kind::LogFormat { at, default } => *(at.set)(c) = *default,
+        }
+    }
+
+    /// Parses `raw` and stores it; on failure, says what is allowed
+    /// (a phrase like "expected a size from ...").
+    pub(crate) fn apply(&self, c: &mut Config, raw: &Raw) -> Result<(), String> {
+        let expected = || format!("expected {}", self.allowed());
+        match self {
+            Kind::Path { at, .. } => {
+                let text = raw_str(raw)
+                    .filter(|s| !s.is_empty())
+                    .ok_or_else(expected)?;
+                *(at.set)(c) = PathBuf::from(text);
+            }
+            Kind::Text { at, check, .. } => {
+                let text = raw_str(raw).ok_or_else(expected)?;
+                let ok = match check {
+                    Check::Plain => !text.chars().any(char::is_control),
+                    Check::Filter => value::is_filter(text),
+                };
+                if !ok {
+                    return Err(expected());
+                }
+                *(at.set)(c) = text.to_owned();
+            }
+            Kind::PemFile { at } => {
+                let text = raw_str(raw).ok_or_else(expected)?;
+                *(at.set)(c) = (!text.is_empty()).then(|| PathBuf::from(text));
+            }
+            Kind::Listen { at, .. } => {
+                let text = raw_str(raw).ok_or_else(expected)?;
+                *(at.set)(c) = if text.is_empty() || text.eq_ignore_ascii_case("off") {
+                    None
+                } else {
+                    Some(value::parse_addr(text).ok_or_else(expected)?)
+                };
+            }
+            Kind::Addr { at, .. } => {
+                let text = raw_str(raw).ok_or_else(expected)?;
+                *(at.set)(c) = value::parse_addr(text).ok_or_else(expected)?;
+            }
+            Kind::Bool { at, .. } => *(at.set)(c) = value::raw_bool(raw).ok_or_else(expected)?,
+            Kind::Int { at, min, max, .. } => {
+                let n = value::raw_uint(raw)
+                    .filter(|n| (*min..=*max).contains(n))
+                    .ok_or_else(expected)?;
+                at.set(c, n);
+            }
+            Kind::Size { at, min, max, .. } => {
+                *(at.set)(c) = value::raw_size(raw)
+                    .filter(|n| (*min..=*max).contains(n))
+                    .ok_or_else(expected)?;
+            }
+            Kind::Duration { at, min, max, .. } => {
+                *(at.set)(c) = value::raw_duration(raw)
+                    .filter(|d| (*min..=*max).contains(d))
+                    .ok_or_else(expected)?;
+            }
+            Kind::Offset { at, .. } => {
+                *(at.set)(c) = raw_str(raw)
+                    .and_then(value::parse_offset)
+                    .ok_or_else(expected)?;
+            }
+            Kind::LogFormat { at, .. } => {
+                *(at.set)(c) = match raw_str(raw).map(str::to_ascii_lowercase).as_deref() {
+                    Some("text") => LogFormat::Text,
+                    Some("json") => LogFormat::Json,
+                    _ => return Err(expected()),
+                };
+            }
+            Kind::CatalogUrl { at } => {
+                let text = raw_str(raw).ok_or_else(expected)?;
+                *(at.set)(c) = parse_catalog_url(text)
+                    .map_err(|why| format!("{why}: expected {CATALOG_FORMS}"))?;
+            }
+            Kind::StorageUrl { at } => {
+                let text = raw_str(raw).ok_or_else(expected)?;
+                *(at.set)(c) = parse_storage_url(text)
+                    .map_err(|why| format!("{why}: expected {STORAGE_FORMS}"))?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The field's current value as a TOML literal that [`Kind::apply`]
+    /// reads back to the same value.
+    pub(crate) fn render(&self, c: &Config) -> String {
+        let string = |s: &str| value::toml_string(s);
+        match self {
+            Kind::Path { at, .. } => string(&path_text((at.get)(c))),
+            Kind::Text { at, .. } => string((at.get)(c)),
+            Kind::PemFile { at } => {
+                string(&(at.get)(c).as_deref().map(path_text).unwrap_or_default())
+            }
+            Kind::Listen { at, .. } => match (at.get)(c) {
+                Some(addr) => string(&addr.to_string()),
+                None => string("off"),
+            },
+            Kind::Addr { at, .. } => string(&(at.get)(c).to_string()),
+            Kind::Bool { at, .. } => (at.get)(c).to_string(),
+            Kind::Int { at, .. } => at.get(c).to_string(),
+            Kind::Size { at, .. } => string(&value::format_size(*(at.get)(c))),
+            Kind::Duration { at, .. } => string(&value::format_duration(*(at.get)(c))),
+            Kind::Offset { at, .. } => string(&value::format_offset(*(at.get)(c))),
+            Kind::LogFormat { at, .. } => string((at.get)(c).as_str()),
+            Kind::CatalogUrl { at } => match (at.get)(c) {
+                Some(path) => string(&format!("sqlite:{}", path_text(path))),
+                None => string(""),
+            },
+            Kind::StorageUrl { at } => match (at.get)(c) {
+                Some(path) => string(&format!("file://{}", path_text(path))),
+                None => string(""),
+            },
+        }
+    }
+}
+
+/// `""` → `None`; `sqlite:PATH`, `sqlite://PATH` → `Some(PATH)`.
+fn parse_catalog_url(text: &str) -> Result<Option<PathBuf>, &'static str> {
+    if text.is_empty() {
+        return Ok(None);
+    }
+    let Some(rest) = text.strip_prefix("sqlite:") else {
+        return Err("only sqlite is supported for now");
+    };
+    let path = rest.strip_prefix("//").unwrap_or(rest);
+    if path.is_empty() {
+        Err("the SQLite path is missing")
+    } else if path == ":memory:" || path.starts_with("file::memory:") {
+        Err("an in-memory catalog would be lost at exit")
+    } else if path.contains('?') {
+        Err("URL parameters are not supported")
+    } else {
+        Ok(Some(PathBuf::from(path)))
+    }
+}
+
+/// `""` → `None`; `file:///abs/path` → `Some(/abs/path)`.
+fn parse_storage_url(text: &str) -> Result<Option<PathBuf>, &'static str> {
+    if text.is_empty() {
+        return Ok(None);
+    }
+    if text.starts_with("s3:") {
+        return Err("S3 storage is not supported yet");
+    }
+    let Some(path) = text.strip_prefix("file://") else {
+        return Err("unsupported storage URL");
+    };
+    if !path.starts_with('/') {
+        Err("a file:// URL needs an absolute path (three slashes: file:///var/lib/pramaan/objects)")
+    } else {
+        Ok(Some(PathBuf::from(path)))
+    }
+}
+
+/// One configuration key.
+pub(crate) struct KeyDef {
+    /// Dotted name: `data_dir`, `http.listen`.
+    pub key: &'static str,
+    pub kind: Kind,
+    /// One or two sentences for the reference and the example file.
+    pub help: &'static str,
+}
+
+impl KeyDef {
+    /// `data_dir` → `None`; `http.listen` → `Some("http")`.
+    pub(crate) fn section(&self) -> Option<&'static str> {
+        self.key.split_once('.').map(|(section, _)| section)
+    }
+
+    /// `http.listen` → `listen`.
+    pub(crate) fn leaf(&self) -> &'static str {
+        self.key.split_once('.').map_or(self.key, |(_, leaf)| leaf)
+    }
+
+    pub(crate) fn env_var(&self) -> String {
+        env_var_for(self.key)
+    }
+}
+
+/// The environment variable for a dotted key: `PRAMAAN_` and the key
+/// uppercased with `.` as `_` (`http.listen` → `PRAMAAN_HTTP_LISTEN`).
+pub fn env_var_for(key: &str) -> String {
+    format!("PRAMAAN_{}", key.to_ascii_uppercase().replace('.', "_"))
+}
+
+const fn local(port: u16) -> SocketAddr {
+    SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::LOCALHOST, port))
+}
+
+const KIB: u64 = 1 << 10;
+const MIB: u64 = 1 << 20;
+const GIB: u64 = 1 << 30;
+const fn secs(n: u64) -> Duration {
+    Duration::from_secs(n)
+}
+const MINUTE: u64 = 60;
+const DAY: u64 = 86_400;
+
+/// Every key, in the order `render`, the reference and the example use.
+/// Keys without a section come first.
+pub(crate) static KEYS: &[KeyDef] = &[
+    KeyDef {
+        key: "data_dir",
+        kind: Kind::Path {
+            at: at!(data_dir),
+            default: "./pramaan-data",
+        },
+        help: "Directory for everything pramaan keeps: the write-ahead log, the segments, the \
+            catalog and (unless `storage.url` says otherwise) the stored objects. A relative \
+            path is relative to the working directory.",
+    },
+    // [node]
+    KeyDef {
+        key: "node.organisation",
+        kind: Kind::Text {
+            at: at!(node.organisation),
+            default: "",
+            check: Check::Plain,
+        },
+        help: "Name of the organisation that owns these logs, for reports and exports. Empty \
+            means \"pramaan\".",
+    },
+    KeyDef {
+        key: "node.name",
+        kind: Kind::Text {
+            at: at!(node.name),
+            default: "",
+            check: Check::Plain,
+        },
+        help: "Name of this vault node. Empty means the host name from /etc/hostname, or \
+            \"node\" when that cannot be read.",
+    },
+    // [syslog]
+    KeyDef {
+        key: "syslog.udp_listen",
+        kind: Kind::Listen {
+            at: at!(syslog.udp_listen),
+            default: Some(local(5514)),
+        },
+        help: "Address to receive syslog over UDP (RFC 5426), or \"off\".",
+    },
+    KeyDef {
+        key: "syslog.tcp_listen",
+        kind: Kind::Listen {
+            at: at!(syslog.tcp_listen),
+            default: Some(local(5514)),
+        },
+        help: "Address to receive syslog over TCP (RFC 6587, octet-counted or newline-framed), \
+            or \"off\". It may share its address with `syslog.udp_listen`, not with another TCP \
+            listener.",
+    },
+    KeyDef {
+        key: "syslog.tls_listen",
+        kind: Kind::Listen {
+            at: at!(syslog.tls_listen),
+            default: Some(local(6514)),
+        },
+        help: "Address to receive syslog over TLS (RFC 5425), or \"off\". The TLS listener \
+            starts only when `syslog.tls_cert` and `syslog.tls_key` are both set.",
+    },
+    KeyDef {
+        key: "syslog.tls_cert",
+        kind: Kind::PemFile {
+            at: at!(syslog.tls_cert),
+        },
+        help: "PEM file with the certificate chain for the TLS listener. Set it together with \
+            `syslog.tls_key`, or neither.",
+    },
+    KeyDef {
+        key: "syslog.tls_key",
+        kind: Kind::PemFile {
+            at: at!(syslog.tls_key),
+        },
+        help: "PEM file with the private key for `syslog.tls_cert`.",
+    },
+    KeyDef {
+        key: "syslog.max_line",
+        kind: Kind::Size {
+            at: at!(syslog.max_line),
+            default: 64 * KIB,
+            min: 256,
+            max: 16 * MIB,
+        },
+        help: "Longest syslog message accepted, in bytes. A longer message is refused whole, \
+            never stored cut short.",
+    },
+    KeyDef {
+        key: "syslog.max_connections",
+        kind: Kind::Int {
+            at: IntAt::Usize(at!(syslog.max_connections)),
+            default: 1024,
+            min: 1,
+            max: 1_000_000,
+        },
+        help: "Most TCP and TLS syslog connections open at once.",
+    },
+    KeyDef {
+        key: "syslog.idle_timeout",
+        kind: Kind::Duration {
+            at: at!(syslog.idle_timeout),
+            default: secs(10 * MINUTE),
+            min: secs(0),
+            max: secs(7 * DAY),
+        },
+        help: "A TCP or TLS connection that sends nothing for this long is closed. 0 means never.",
+    },
+    KeyDef {
+        key: "syslog.default_timezone",
+        kind: Kind::Offset {
+            at: at!(syslog.default_timezone),
+            default: 5 * 3600 + 30 * 60,
+        },
+        help: "Time zone in which to read message timestamps that carry none (RFC 3164 stamps \
+            never do).",
+    },
+    // [http]
+    KeyDef {
+        key: "http.listen",
+        kind: Kind::Addr {
+            at: at!(http.listen),
+            default: local(8080),
+        },
+        help: "Address of the HTTP API.",
+    },
+    KeyDef {
+        key: "http.max_body",
+        kind: Kind::Size {
+            at: at!(http.max_body),
+            default: 64 * MIB,
+            min: KIB,
+            max: 4 * GIB,
+        },
+        help: "Largest HTTP request body accepted, in bytes after decompression.",
+    },
+    KeyDef {
+        key: "http.request_timeout",
+        kind: Kind::Duration {
+            at: at!(http.request_timeout),
+            default: secs(60),
+            min: secs(1),
+            max: secs(DAY),
+        },
+        help: "An HTTP request that takes longer than this is abandoned with an error.",
+    },
+    // [wal]
+    KeyDef {
+        key: "wal.fsync",
+        kind: Kind::Bool {
+            at: at!(wal.fsync),
+            default: true,
+        },
+        help: "Flush the write-ahead log to disk before a line is acknowledged. WARNING: false \
+            is for benchmarks only; with it, lines already acknowledged to senders can be lost \
+            on a crash or power cut.",
+    },
+    KeyDef {
+        key: "wal.file_size",
+        kind: Kind::Size {
+            at: at!(wal.file_size),
+            default: 64 * MIB,
+            min: 64 * KIB,
+            max: 64 * GIB,
+        },
+        help: "Start a new write-ahead-log file once the current one reaches this size.",
+    },
+    KeyDef {
+        key: "wal.max_batch",
+        kind: Kind::Size {
+            at: at!(wal.max_batch),
+            default: 4 * MIB,
+            min: 4 * KIB,
+            max: GIB,
+        },
+        help: "Most bytes written and flushed together in one group commit. At most \
+            `wal.file_size`.",
+    },
+    // [segments]
+    KeyDef {
+        key: "segments.max_rows",
+        kind: Kind::Int {
+            at: IntAt::U64(at!(segments.max_rows)),
+            default: 1_000_000,
+            min: 1,
+            max: 1_000_000_000,
+        },
+        help: "Seal the in-memory table into a segment once it holds this many lines.",
+    },
+    KeyDef {
+        key: "segments.max_bytes",
+        kind: Kind::Size {
+            at: at!(segments.max_bytes),
+            default: 128 * MIB,
+            min: MIB,
+            max: 64 * GIB,
+        },
+        help: "Seal the in-memory table into a segment once its raw lines add up to this many \
+            bytes.",
+    },
+    KeyDef {
+        key: "segments.max_age",
+        kind: Kind::Duration {
+            at: at!(segments.max_age),
+            default: secs(5 * MINUTE),
+            min: secs(1),
+            max: secs(DAY),
+        },
+        help: "Seal a non-empty in-memory table once its oldest line has waited this long.",
+    },
+    KeyDef {
+        key: "segments.row_group_rows",
+        kind: Kind::Int {
+            at: IntAt::Usize(at!(segments.row_group_rows)),
+            default: 65_536,
+            min: 1,
+            max: 16_777_216,
+        },
+        help: "Lines per Parquet row group inside a segment.",
+    },
+    KeyDef {
+        key: "segments.zstd_level",
+        kind: Kind::Int {
+            at: IntAt::I32(at!(segments.zstd_level)),
+            default: 9,
+            min: 1,
+            max: 22,
+        },
+        help: "Zstandard compression level for segments: higher is smaller and slower.",
+    },
+    KeyDef {
+        key: "segments.cut_hourly",
+        kind: Kind::Bool {
+            at: at!(segments.cut_hourly),
+            default: true,
+        },
+        help: "Never let a segment span a UTC hour boundary of `received_at`, so that retention \
+            removes data exactly to the hour.",
+    },
+    // [catalog]
+    KeyDef {
+        key: "catalog.url",
+        kind: Kind::CatalogUrl {
+            at: at!(catalog.sqlite_path),
+        },
+        help: "Where the segment catalog lives. Empty means SQLite at <data_dir>/catalog.db; \
+            only SQLite is supported for now.",
+    },
+    // [storage]
+    KeyDef {
+        key: "storage.url",
+        kind: Kind::StorageUrl {
+            at: at!(storage.local_dir),
+        },
+        help: "Where segments are stored. Empty means the local directory <data_dir>/objects; \
+            only local directories are supported for now.",
+    },
+    // [log]
+    KeyDef {
+        key: "log.level",
+        kind: Kind::Text {
+            at: at!(log.level),
+            default: "info",
+            check: Check::Filter,
+        },
+        help: "Which of pramaan's own diagnostic messages to print, as a tracing filter directive.",
+    },
+    KeyDef {
+        key: "log.format",
+        kind: Kind::LogFormat {
+            at: at!(log.format),
+            default: LogFormat::Text,
+        },
+        help: "Format of pramaan's own diagnostic messages on standard error: \"text\" for \
+            people, \"json\" for log collectors.",
+    },
+    // [metrics]
+    KeyDef {
+        key: "metrics.enabled",
+        kind: Kind::Bool {
+            at: at!(metrics.enabled),
+            default: true,
+        },
+        help: "Serve Prometheus metrics on `http.listen`.",
+    },
+];
+
+pub(crate) fn find(key: &str) -> Option<&'static KeyDef> {
+    KEYS.iter().find(|def| def.key == key)
+}
+
+/// Section names, in table order.
+pub(crate) fn sections() -> Vec<&'static str> {
+    let mut out: Vec<&'static str> = Vec::new();
+    for section in KEYS.iter().filter_map(KeyDef::section) {
+        if !out.contains(&section) {
+            out.push(section);
+        }
+    }
+    out
+}
+
+/// The documentation of one key, for help text and the reference.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyDoc {
+    /// Dotted key: `http.listen`.
+    pub key: &'static str,
+    /// Environment variable: `PRAMAAN_HTTP_LISTEN`.
+    pub env: String,
+    /// `path`, `string`, `address`, `boolean`, `integer`, `size`, `duration`,
+    /// `UTC offset` or `URL`.
+    pub type_name: &'static str,
+    /// The default as a TOML value: `"127.0.0.1:8080"`, `true`, `1024`.
+    pub default: String,
+    /// What values are allowed, e.g. `a whole number from 1 to 22`.
+    pub allowed: String,
+    /// What the key does.
+    pub help: &'static str,
+}
+
+/// Every configuration key, documented.
+pub fn keys() -> impl Iterator<Item = KeyDoc> {
+    let defaults = Config::default();
+    KEYS.iter().map(move |def| KeyDoc {
+        key: def.key,
+        env: def.env_var(),
+        type_name: def.kind.type_name(),
+        default: def.kind.render(&defaults),
+        allowed: def.kind.allowed(),
+        help: def.help,
+    })
+}

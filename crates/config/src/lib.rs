@@ -1,0 +1,450 @@
+//! pramaan's configuration.
+//!
+//! Values come from four layers, each overriding the one before it:
+//!
+//! 1. built-in defaults,
+//! 2. the configuration file (`pramaan.toml`),
+//! 3. `PRAMAAN_*` environment variables,
+//! 4. command-line flags.
+//!
+//! Every key is described once, in the key table of the private `keys`
+//! module: its type, default, allowed values and help text. Loading,
+//! environment-variable names, [`Loaded::render`] (what `pramaan config`
+//! prints), [`reference()`] (`docs/configuration.md`) and [`example()`]
+//! (`pramaan.example.toml`) are all derived from that table, so they cannot
+//! disagree with each other.
+//!
+//! ```no_run
+//! let loaded = pramaan_config::load(None, pramaan_config::process_env(), &[])?;
+//! println!("{}", loaded.render());
+//! # Ok::<(), pramaan_config::ConfigError>(())
+//! ```
+
+mod error;
+mod keys;
+mod load;
+mod text;
+mod value;
+
+#[cfg(test)]
+mod tests;
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+pub use error::ConfigError;
+pub use keys::{env_var_for, keys, KeyDoc};
+pub use load::{load, process_env, ENV_CONFIG_FILE, ENV_LOG_FILTER};
+pub use text::{example, reference};
+
+/// The complete, validated configuration.
+///
+/// [`Config::default()`] is the built-in defaults. Each field's documentation
+/// names its key; the meaning of each key is in `docs/configuration.md`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Config {
+    /// `data_dir`: directory holding the WAL, segments, catalog and objects.
+    pub data_dir: PathBuf,
+    /// `[node]`
+    pub node: Node,
+    /// `[syslog]`
+    pub syslog: Syslog,
+    /// `[http]`
+    pub http: Http,
+    /// `[wal]`
+    pub wal: Wal,
+    /// `[segments]`
+    pub segments: Segments,
+    /// `[catalog]`
+    pub catalog: Catalog,
+    /// `[storage]`
+    pub storage: Storage,
+    /// `[log]`
+    pub log: Log,
+    /// `[metrics]`
+    pub metrics: Metrics,
+}
+
+/// `[node]`: who this vault belongs to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Node {
+    /// `node.organisation`; empty means "pramaan" (see [`Node::organisation`]).
+    pub organisation: String,
+    /// `node.name`; empty means the host name (see [`Node::resolved_name`]).
+    pub name: String,
+}
+
+/// `[syslog]`: the syslog listeners.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Syslog {
+    /// `syslog.udp_listen`; `None` = listener off.
+    pub udp_listen: Option<SocketAddr>,
+    /// `syslog.tcp_listen`; `None` = listener off.
+    pub tcp_listen: Option<SocketAddr>,
+    /// `syslog.tls_listen`; `None` = listener off. The TLS listener only starts
+    /// when the certificate and key are set too: use [`Syslog::tls`].
+    pub tls_listen: Option<SocketAddr>,
+    /// `syslog.tls_cert`: PEM certificate chain; `None` = not set.
+    pub tls_cert: Option<PathBuf>,
+    /// `syslog.tls_key`: PEM private key; `None` = not set.
+    pub tls_key: Option<PathBuf>,
+    /// `syslog.max_line`, in bytes.
+    pub max_line: u64,
+    /// `syslog.max_connections`.
+    pub max_connections: usize,
+    /// `syslog.idle_timeout`; [`Duration::ZERO`] = never.
+    pub idle_timeout: Duration,
+    /// `syslog.default_timezone`, as an offset in seconds east of UTC
+    /// (IST = 19800).
+    pub default_timezone: i32,
+}
+
+/// `[http]`: the HTTP API.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Http {
+    /// `http.listen`.
+    pub listen: SocketAddr,
+    /// `http.max_body`, in bytes, after decompression.
+    pub max_body: u64,
+    /// `http.request_timeout`.
+    pub request_timeout: Duration,
+}
+
+/// `[wal]`: the write-ahead log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Wal {
+    /// `wal.fsync`. `false` loses acknowledged lines on a crash: benchmarks only.
+    pub fsync: bool,
+    /// `wal.file_size`, in bytes.
+    pub file_size: u64,
+    /// `wal.max_batch`, in bytes.
+    pub max_batch: u64,
+}
+
+/// `[segments]`: sealing the memtable into Parquet segments.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Segments {
+    /// `segments.max_rows`.
+    pub max_rows: u64,
+    /// `segments.max_bytes`, in bytes.
+    pub max_bytes: u64,
+    /// `segments.max_age`.
+    pub max_age: Duration,
+    /// `segments.row_group_rows`.
+    pub row_group_rows: usize,
+    /// `segments.zstd_level`, 1..=22.
+    pub zstd_level: i32,
+    /// `segments.cut_hourly`.
+    pub cut_hourly: bool,
+}
+
+/// `[catalog]`: where the segment catalog lives.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Catalog {
+    /// `catalog.url`, as the SQLite database path it names; `None` (the key is
+    /// empty) = `<data_dir>/catalog.db`. Use [`Config::catalog_path`].
+    pub sqlite_path: Option<PathBuf>,
+}
+
+/// `[storage]`: where sealed segments are stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Storage {
+    /// `storage.url`, as the local directory it names; `None` (the key is
+    /// empty) = `<data_dir>/objects`. Use [`Config::objects_dir`].
+    pub local_dir: Option<PathBuf>,
+}
+
+/// `[log]`: pramaan's own diagnostic log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Log {
+    /// `log.level`: a tracing filter directive such as `info` or
+    /// `info,pramaan_ingest=debug`.
+    pub level: String,
+    /// `log.format`.
+    pub format: LogFormat,
+}
+
+/// `log.format`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+impl LogFormat {
+    /// The configuration spelling: `"text"` or `"json"`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LogFormat::Text => "text",
+            LogFormat::Json => "json",
+        }
+    }
+}
+
+impl fmt::Display for LogFormat {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// `[metrics]`: the Prometheus endpoint.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Metrics {
+    /// `metrics.enabled`.
+    pub enabled: bool,
+}
+
+impl Default for Config {
+    /// The built-in defaults, as listed in `docs/configuration.md`.
+    fn default() -> Self {
+        let mut config = Config::blank();
+        for key in keys::KEYS {
+            key.kind.set_default(&mut config);
+        }
+        config
+    }
+}
+
+impl Config {
+    /// A placeholder that every key then overwrites with its default.
+    fn blank() -> Self {
+        Config {
+            data_dir: PathBuf::new(),
+            node: Node {
+                organisation: String::new(),
+                name: String::new(),
+            },
+            syslog: Syslog {
+                udp_listen: None,
+                tcp_listen: None,
+                tls_listen: None,
+                tls_cert: None,
+                tls_key: None,
+                max_line: 0,
+                max_connections: 0,
+                idle_timeout: Duration::ZERO,
+                default_timezone: 0,
+            },
+            http: Http {
+                listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+                max_body: 0,
+                request_timeout: Duration::ZERO,
+            },
+            wal: Wal {
+                fsync: true,
+                file_size: 0,
+                max_batch: 0,
+            },
+            segments: Segments {
+                max_rows: 0,
+                max_bytes: 0,
+                max_age: Duration::ZERO,
+                row_group_rows: 0,
+                zstd_level: 0,
+                cut_hourly: true,
+            },
+            catalog: Catalog { sqlite_path: None },
+            storage: Storage { local_dir: None },
+            log: Log {
+                level: String::new(),
+                format: LogFormat::Text,
+            },
+            metrics: Metrics { enabled: true },
+        }
+    }
+
+    /// Checks the rules that involve more than one key (each key's own range
+    /// is checked when it is parsed). [`load`] calls this; call it again after
+    /// changing a `Config` in code.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        match self.conflict() {
+            None => Ok(()),
+            Some((message, _keys)) => Err(ConfigError::Conflict { message }),
+        }
+    }
+
+    /// The first cross-field problem, with the keys involved.
+    fn conflict(&self) -> Option<(String, Vec<&'static str>)> {
+        let s = &self.syslog;
+        match (&s.tls_cert, &s.tls_key) {
+            (Some(cert), None) => {
+                return Some((
+                    format!(
+                        "syslog.tls_cert is set ({}) but syslog.tls_key is not: the TLS listener needs both, or neither",
+                        cert.display()
+                    ),
+                    vec!["syslog.tls_cert", "syslog.tls_key"],
+                ))
+            }
+            (None, Some(key)) => {
+                return Some((
+                    format!(
+                        "syslog.tls_key is set ({}) but syslog.tls_cert is not: the TLS listener needs both, or neither",
+                        key.display()
+                    ),
+                    vec!["syslog.tls_cert", "syslog.tls_key"],
+                ))
+            }
+            _ => {}
+        }
+        // Listeners that all take TCP connections must not share an address.
+        // (UDP and TCP syslog may share one: they are different sockets.)
+        let tcp: [(&'static str, Option<SocketAddr>); 3] = [
+            ("syslog.tcp_listen", s.tcp_listen),
+            ("syslog.tls_listen", self.syslog.tls().map(|t| t.listen)),
+            ("http.listen", Some(self.http.listen)),
+        ];
+        for (i, (key_a, a)) in tcp.iter().enumerate() {
+            for (key_b, b) in &tcp[i + 1..] {
+                if let (Some(a), Some(b)) = (a, b) {
+                    if value::addrs_clash(*a, *b) {
+                        return Some((
+                            format!("{key_a} ({a}) and {key_b} ({b}) are the same TCP address: give each listener its own port"),
+                            vec![key_a, key_b],
+                        ));
+                    }
+                }
+            }
+        }
+        if self.wal.max_batch > self.wal.file_size {
+            return Some((
+                format!(
+                    "wal.max_batch ({}) is larger than wal.file_size ({}): a batch must fit in one WAL file",
+                    value::format_size(self.wal.max_batch),
+                    value::format_size(self.wal.file_size)
+                ),
+                vec!["wal.max_batch", "wal.file_size"],
+            ));
+        }
+        None
+    }
+
+    /// The SQLite catalog database: `catalog.url`'s path, or
+    /// `<data_dir>/catalog.db` when it is empty.
+    pub fn catalog_path(&self) -> PathBuf {
+        match &self.catalog.sqlite_path {
+            Some(path) => path.clone(),
+            None => self.data_dir.join("catalog.db"),
+        }
+    }
+
+    /// The local object directory: `storage.url`'s path, or
+    /// `<data_dir>/objects` when it is empty.
+    pub fn objects_dir(&self) -> PathBuf {
+        match &self.storage.local_dir {
+            Some(path) => path.clone(),
+            None => self.data_dir.join("objects"),
+        }
+    }
+}
+
+impl Node {
+    /// `node.organisation`, or `"pramaan"` when it is empty.
+    pub fn organisation(&self) -> &str {
+        if self.organisation.is_empty() {
+            "pramaan"
+        } else {
+            &self.organisation
+        }
+    }
+
+    /// `node.name`, or when it is empty the host name from `/etc/hostname`,
+    /// or `"node"` when that cannot be read.
+    pub fn resolved_name(&self) -> String {
+        self.resolved_name_from(Path::new("/etc/hostname"))
+    }
+
+    fn resolved_name_from(&self, hostname_file: &Path) -> String {
+        if !self.name.is_empty() {
+            return self.name.clone();
+        }
+        std::fs::read_to_string(hostname_file)
+            .ok()
+            .and_then(|text| {
+                let name = text.lines().next().unwrap_or("").trim().to_owned();
+                (!name.is_empty()).then_some(name)
+            })
+            .unwrap_or_else(|| "node".to_owned())
+    }
+}
+
+/// The TLS syslog listener, when it is fully configured.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TlsListener<'a> {
+    /// `syslog.tls_listen`.
+    pub listen: SocketAddr,
+    /// `syslog.tls_cert`.
+    pub cert: &'a Path,
+    /// `syslog.tls_key`.
+    pub key: &'a Path,
+}
+
+impl Syslog {
+    /// The TLS listener to start: `Some` only when `tls_listen` is on and both
+    /// `tls_cert` and `tls_key` are set.
+    pub fn tls(&self) -> Option<TlsListener<'_>> {
+        Some(TlsListener {
+            listen: self.tls_listen?,
+            cert: self.tls_cert.as_deref()?,
+            key: self.tls_key.as_deref()?,
+        })
+    }
+}
+
+/// Where a value came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Origin {
+    /// The built-in default.
+    Default,
+    /// The configuration file at this path.
+    File(PathBuf),
+    /// This environment variable, e.g. `PRAMAAN_HTTP_LISTEN`.
+    Env(String),
+    /// This command-line flag, e.g. `--data-dir`.
+    Flag(String),
+}
+
+impl fmt::Display for Origin {
+    /// `default`, `pramaan.toml`, `$PRAMAAN_HTTP_LISTEN` or `--data-dir`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Origin::Default => f.write_str("default"),
+            Origin::File(path) => write!(f, "{}", path.display()),
+            Origin::Env(var) => write!(f, "${var}"),
+            Origin::Flag(flag) => f.write_str(flag),
+        }
+    }
+}
+
+/// A loaded configuration and where each value came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Loaded {
+    /// The effective configuration.
+    pub config: Config,
+    /// For every key (dotted, e.g. `http.listen`), where its value came from.
+    pub origins: BTreeMap<String, Origin>,
+    /// The configuration file that was read, if any.
+    pub file: Option<PathBuf>,
+}
+
+impl Loaded {
+    /// Where `key` (dotted, e.g. `http.listen`) got its value; `None` for an
+    /// unknown key.
+    pub fn origin(&self, key: &str) -> Option<&Origin> {
+        self.origins.get(key)
+    }
+
+    /// The effective configuration as valid TOML, each key followed by a
+    /// comment saying where its value came from: `# from default`,
+    /// `# from pramaan.toml`, `# from $PRAMAAN_HTTP_LISTEN` or
+    /// `# from --data-dir`. Loading the output as a file gives the same
+    /// [`Config`].
+    pub fn render(&self) -> String {
+        text::render(self)
+    }
+}

@@ -1,0 +1,10 @@
+//! Types shared by every part of pramaan: the stored record and its canonical
+//! encoding (the bytes the ledger hashes), the fields a parser derives from a
+//! line, and how times are shown to people (IST with UTC alongside).
+
+pub mod fields;
+pub mod record;
+pub mod time;
+
+pub use fields::{EventTime, Format, ParsedFields};
+pub use record::{leaf_hash, DecodeError, Record, RecordRef, Transport, CANONICAL_VERSION};

@@ -1,0 +1,421 @@
+//! The HTTP API. Handlers translate HTTP to vault calls and back; errors map
+//! to status codes in one place ([`ApiError`]).
+
+use crate::listeners::refused;
+use axum::body::{Body, Bytes};
+use axum::extract::{ConnectInfo, DefaultBodyLimit, Query as QueryParams, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use metrics_exporter_prometheus::PrometheusHandle;
+use pramaan_config::Config;
+use pramaan_core::Transport;
+use pramaan_vault::search::{self, parse_severity, Order};
+use pramaan_vault::{AppendError, Query, Vault};
+use serde::{Deserialize, Serialize};
+use std::io::Read;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+#[derive(Clone)]
+pub struct AppState {
+    vault: Vault,
+    max_line: usize,
+    max_body: usize,
+    metrics: Option<PrometheusHandle>,
+}
+
+impl AppState {
+    pub fn new(vault: Vault, cfg: &Config, metrics: PrometheusHandle) -> Self {
+        AppState {
+            vault,
+            max_line: cfg.syslog.max_line as usize,
+            max_body: cfg.http.max_body as usize,
+            metrics: cfg.metrics.enabled.then_some(metrics),
+        }
+    }
+}
+
+pub fn router(state: AppState) -> Router {
+    let body_limit = state.max_body;
+    Router::new()
+        .route("/healthz", get(|| async { "ok\n" }))
+        .route("/metrics", get(metrics_text))
+        .route("/api/v1/status", get(status))
+        .route("/api/v1/ingest", post(ingest))
+        .route("/api/v1/search", get(search_ndjson))
+        .route("/api/v1/sql", post(sql))
+        .layer(DefaultBodyLimit::max(body_limit))
+        .with_state(Arc::new(state))
+}
+
+/// Every error a client can see, with its status code. Internal details stay in our log.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("{0}")]
+    BadRequest(String),
+    #[error("{0}")]
+    TooLarge(String),
+    #[error("{0}")]
+    UnsupportedEncoding(String),
+    #[error("the write-ahead log cannot take lines right now; retry later")]
+    Unavailable,
+    #[error("not found")]
+    NotFound,
+    #[error("internal error; see the server log")]
+    Internal,
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let status = match &self {
+            ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            ApiError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::UnsupportedEncoding(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ApiError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::NotFound => StatusCode::NOT_FOUND,
+            ApiError::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+        };
+        let mut resp = (status, Json(serde_json::json!({ "error": self.to_string() }))).into_response();
+        if status == StatusCode::SERVICE_UNAVAILABLE {
+            resp.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
+        }
+        resp
+    }
+}
+
+fn internal(e: impl std::fmt::Display) -> ApiError {
+    tracing::error!(error = %e, "request failed");
+    ApiError::Internal
+}
+
+async fn metrics_text(State(st): State<Arc<AppState>>) -> Result<Response, ApiError> {
+    let handle = st.metrics.as_ref().ok_or(ApiError::NotFound)?;
+    let snap = st.vault.snapshot().await;
+    metrics::gauge!("pramaan_segments").set(snap.segments.len() as f64);
+    metrics::gauge!("pramaan_segments_bytes").set(snap.segments.iter().map(|s| s.bytes).sum::<u64>() as f64);
+    metrics::gauge!("pramaan_memtable_rows").set(st.vault.memtable_size().0 as f64);
+    metrics::gauge!("pramaan_committed_records").set(st.vault.committed() as f64);
+    Ok((
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        handle.render(),
+    )
+        .into_response())
+}
+
+#[derive(Serialize)]
+struct StatusBody {
+    committed_records: u64,
+    sealed_through: Option<u64>,
+    segments: usize,
+    segment_bytes: u64,
+    raw_bytes_sealed: u64,
+    memtable_rows: u64,
+    memtable_bytes: u64,
+    oldest_received_at: Option<String>,
+    newest_sealed_received_at: Option<String>,
+    unparsable_lines: u64,
+    wal_errors: u64,
+    seal_errors: u64,
+}
+
+async fn status(State(st): State<Arc<AppState>>) -> Json<StatusBody> {
+    let snap = st.vault.snapshot().await;
+    let (rows, bytes) = st.vault.memtable_size();
+    let s = st.vault.stats();
+    use std::sync::atomic::Ordering::Relaxed;
+    Json(StatusBody {
+        committed_records: st.vault.committed(),
+        sealed_through: st.vault.sealed_through(),
+        segments: snap.segments.len(),
+        segment_bytes: snap.segments.iter().map(|s| s.bytes).sum(),
+        raw_bytes_sealed: snap.segments.iter().map(|s| s.raw_bytes).sum(),
+        memtable_rows: rows,
+        memtable_bytes: bytes,
+        oldest_received_at: snap.segments.first().map(|s| pramaan_core::time::rfc3339_ist(s.time_min_ns)),
+        newest_sealed_received_at: snap.segments.last().map(|s| pramaan_core::time::rfc3339_ist(s.time_max_ns)),
+        unparsable_lines: s.unparsable.load(Relaxed),
+        wal_errors: s.wal_errors.load(Relaxed),
+        seal_errors: s.seal_errors.load(Relaxed),
+    })
+}
+
+/// The answer to an ingest request.
+#[derive(Serialize, Deserialize, Debug)]
+pub struct IngestResponse {
+    pub accepted: u64,
+    pub first_seq: Option<u64>,
+    pub last_seq: Option<u64>,
+    pub empty_lines: u64,
+    /// Lines not stored, each with its line number and reason.
+    pub refused: Vec<RefusedLine>,
+}
+
+#[derive(Serialize, Deserialize, Debug)]
+pub struct RefusedLine {
+    pub line: usize,
+    pub reason: String,
+}
+
+/// Decompresses with a hard cap, so a small bomb cannot fill memory.
+pub fn decode_body(headers: &HeaderMap, body: &[u8], max: usize) -> Result<Vec<u8>, ApiError> {
+    let enc = headers
+        .get(header::CONTENT_ENCODING)
+        .map(|v| v.to_str().unwrap_or("?").trim().to_ascii_lowercase())
+        .unwrap_or_default();
+    let reader: Box<dyn Read + '_> = match enc.as_str() {
+        "" | "identity" => return Ok(body.to_vec()),
+        "gzip" | "x-gzip" => Box::new(flate2::read::MultiGzDecoder::new(body)),
+        "zstd" => Box::new(
+            zstd::stream::read::Decoder::new(body)
+                .map_err(|e| ApiError::BadRequest(format!("zstd body: {e}")))?,
+        ),
+        other => {
+            return Err(ApiError::UnsupportedEncoding(format!(
+                "Content-Encoding `{other}` is not supported; use gzip, zstd or none"
+            )))
+        }
+    };
+    let mut out = Vec::new();
+    let n = reader
+        .take(max as u64 + 1)
+        .read_to_end(&mut out)
+        .map_err(|e| ApiError::BadRequest(format!("the {enc} body does not decompress: {e}")))?;
+    if n > max {
+        return Err(ApiError::TooLarge(format!(
+            "the body decompresses to more than http.max_body ({max} bytes); send smaller requests"
+        )));
+    }
+    Ok(out)
+}
+
+async fn ingest(
+    State(st): State<Arc<AppState>>,
+    ConnectInfo(from): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Json<IngestResponse>, ApiError> {
+    let max_body = st.max_body;
+    let max_line = st.max_line;
+    let (lines, refused_lines, empty) = tokio::task::spawn_blocking(move || {
+        let data = decode_body(&headers, &body, max_body)?;
+        let data = Bytes::from(data);
+        let mut it = pramaan_ingest::ndjson::lines(&data, max_line);
+        let mut lines = Vec::new();
+        let mut refused_lines = Vec::new();
+        for l in it.by_ref() {
+            match l {
+                Ok(slice) => lines.push(data.slice_ref(slice)),
+                Err(r) => refused_lines.push(RefusedLine {
+                    line: r.line_no,
+                    reason: r.reason.to_string(),
+                }),
+            }
+        }
+        Ok::<_, ApiError>((lines, refused_lines, it.empty_lines() as u64))
+    })
+    .await
+    .map_err(internal)??;
+    let ip = from.ip().to_canonical().to_string();
+    if !refused_lines.is_empty() {
+        refused(Transport::Http, &ip, "too_long", refused_lines.len() as u64);
+    }
+    if empty > 0 {
+        refused(Transport::Http, &ip, "empty", empty);
+    }
+    let n = lines.len() as u64;
+    if n == 0 {
+        return Ok(Json(IngestResponse {
+            accepted: 0,
+            first_seq: None,
+            last_seq: None,
+            empty_lines: empty,
+            refused: refused_lines,
+        }));
+    }
+    metrics::counter!("pramaan_lines_received_total", "transport" => "http", "source" => ip).increment(n);
+    let range = st
+        .vault
+        .append(Transport::Http, Arc::from(from.to_string().as_str()), lines)
+        .await
+        .map_err(|e| match e {
+            AppendError::Wal(msg) => {
+                tracing::error!(error = %msg, "ingest refused: WAL");
+                ApiError::Unavailable
+            }
+            AppendError::Closed => ApiError::Unavailable,
+        })?;
+    Ok(Json(IngestResponse {
+        accepted: n,
+        first_seq: Some(range.first),
+        last_seq: Some(range.last),
+        empty_lines: empty,
+        refused: refused_lines,
+    }))
+}
+
+/// Search parameters, as in `pramaan search`.
+#[derive(Deserialize, Debug, Default)]
+#[serde(deny_unknown_fields)]
+pub struct SearchParams {
+    pub from: Option<String>,
+    pub to: Option<String>,
+    pub host: Option<String>,
+    pub app: Option<String>,
+    pub ip: Option<String>,
+    pub user: Option<String>,
+    pub severity: Option<String>,
+    /// Text that the raw line contains.
+    pub q: Option<String>,
+    pub regex: Option<String>,
+    pub seq: Option<String>,
+    pub limit: Option<usize>,
+    pub order: Option<Order>,
+}
+
+/// Most results one search returns (without a limit, a default of 100 applies).
+pub const MAX_LIMIT: usize = 1_000_000;
+
+impl SearchParams {
+    pub fn to_query(&self, now_ns: i64) -> Result<Query, String> {
+        let time = |name: &str, v: &Option<String>| -> Result<Option<i64>, String> {
+            v.as_deref()
+                .map(|s| pramaan_core::time::parse_user_time(s, now_ns).map_err(|e| format!("{name}: {e}")))
+                .transpose()
+        };
+        let ip = self
+            .ip
+            .as_deref()
+            .map(|s| {
+                s.trim()
+                    .parse()
+                    .map_err(|_| format!("ip: `{s}` is not an IPv4 or IPv6 address"))
+            })
+            .transpose()?;
+        let severity = self
+            .severity
+            .as_deref()
+            .map(|s| {
+                parse_severity(s).ok_or_else(|| {
+                    format!("severity: `{s}` is not a level; use one of {}", search::SEVERITIES.join(", "))
+                })
+            })
+            .transpose()?;
+        let regex = self
+            .regex
+            .as_deref()
+            .map(|r| {
+                regex::bytes::RegexBuilder::new(r)
+                    .size_limit(1 << 20)
+                    .build()
+                    .map_err(|e| format!("regex: {e}"))
+            })
+            .transpose()?;
+        let (seq_from, seq_to) = match self.seq.as_deref() {
+            None => (None, None),
+            Some(s) => parse_seq_range(s)?,
+        };
+        let limit = self.limit.unwrap_or(100);
+        if limit > MAX_LIMIT {
+            return Err(format!("limit: {limit} is more than {MAX_LIMIT}"));
+        }
+        let q = Query {
+            from_ns: time("from", &self.from)?,
+            to_ns: time("to", &self.to)?,
+            seq_from,
+            seq_to,
+            host: self.host.clone(),
+            app: self.app.clone(),
+            ip,
+            user: self.user.clone(),
+            severity,
+            text: self.q.clone().filter(|s| !s.is_empty()),
+            regex,
+            limit,
+            order: self.order.unwrap_or_default(),
+        };
+        if let (Some(f), Some(t)) = (q.from_ns, q.to_ns) {
+            if f >= t {
+                return Err("from must be before to".into());
+            }
+        }
+        Ok(q)
+    }
+}
+
+/// `N` or `A-B` (inclusive).
+pub fn parse_seq_range(s: &str) -> Result<(Option<u64>, Option<u64>), String> {
+    let bad = || format!("seq: `{s}` is not a sequence number or range like 100-200");
+    match s.split_once('-') {
+        None => {
+            let n: u64 = s.trim().parse().map_err(|_| bad())?;
+            Ok((Some(n), Some(n)))
+        }
+        Some((a, b)) => {
+            let a: u64 = a.trim().parse().map_err(|_| bad())?;
+            let b: u64 = b.trim().parse().map_err(|_| bad())?;
+            if a > b {
+                return Err(bad());
+            }
+            Ok((Some(a), Some(b)))
+        }
+    }
+}
+
+async fn search_ndjson(
+    State(st): State<Arc<AppState>>,
+    params: Result<QueryParams<SearchParams>, axum::extract::rejection::QueryRejection>,
+) -> Result<Response, ApiError> {
+    let QueryParams(params) = params.map_err(|e| ApiError::BadRequest(e.body_text()))?;
+    let q = params
+        .to_query(pramaan_core::time::now_ns())
+        .map_err(ApiError::BadRequest)?;
+    tracing::info!(query = ?params, "search");
+    let (tx, mut rx) = tokio::sync::mpsc::channel(4);
+    let vault = st.vault.clone();
+    let (body_tx, body_rx) = tokio::sync::mpsc::channel::<Result<Bytes, std::io::Error>>(4);
+    tokio::spawn(async move {
+        let res = search::search(&vault, &q, tx).await;
+        if let Err(e) = res {
+            tracing::error!(error = %e, "search failed");
+        }
+    });
+    tokio::spawn(async move {
+        while let Some(batch) = rx.recv().await {
+            let mut buf = Vec::new();
+            for h in search::hits(&batch) {
+                serde_json::to_writer(&mut buf, &h).expect("hit serialises");
+                buf.push(b'\n');
+            }
+            if body_tx.send(Ok(Bytes::from(buf))).await.is_err() {
+                return;
+            }
+        }
+    });
+    let stream = tokio_stream_from(body_rx);
+    Ok(([(header::CONTENT_TYPE, "application/x-ndjson")], Body::from_stream(stream)).into_response())
+}
+
+fn tokio_stream_from<T: Send + 'static>(
+    mut rx: tokio::sync::mpsc::Receiver<T>,
+) -> impl futures::Stream<Item = T> + Send + 'static {
+    futures::stream::poll_fn(move |cx| rx.poll_recv(cx))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SqlBody {
+    query: String,
+}
+
+async fn sql(State(st): State<Arc<AppState>>, Json(body): Json<SqlBody>) -> Result<Response, ApiError> {
+    tracing::info!(query = %body.query, "sql");
+    let snap = st.vault.snapshot().await;
+    let objects = st.vault.options().objects_dir();
+    let batches = pramaan_vault::sql::run(&objects, &snap, &body.query)
+        .await
+        .map_err(|e| ApiError::BadRequest(e.to_string()))?;
+    let out = pramaan_vault::sql::to_ndjson(&batches).map_err(internal)?;
+    Ok(([(header::CONTENT_TYPE, "application/x-ndjson")], out).into_response())
+}

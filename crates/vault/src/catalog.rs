@@ -1,0 +1,235 @@
+//! The catalog: one row per sealed segment. It is the source of truth for
+//! what is sealed; a segment object without a catalog row is an unfinished
+//! seal and is removed at start (its records are still in the WAL).
+//!
+//! The trait keeps the door open for PostgreSQL when several nodes share one
+//! object store; SQLite is the embedded default.
+
+use rusqlite::{params, Connection, OptionalExtension};
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::Mutex;
+
+#[derive(Debug, thiserror::Error)]
+pub enum CatalogError {
+    #[error("catalog database {path}: {source}")]
+    Sqlite {
+        path: String,
+        source: rusqlite::Error,
+    },
+    #[error("catalog row for segment {path} is malformed: {reason}")]
+    Malformed { path: String, reason: String },
+}
+
+/// What the catalog knows about one sealed segment.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct SegmentMeta {
+    pub id: i64,
+    /// Object path inside the object store, e.g. `segments/2026/11/27/21/....parquet`.
+    pub path: String,
+    pub seq_min: u64,
+    pub seq_max: u64,
+    /// received_at range, ns since the epoch.
+    pub time_min_ns: i64,
+    pub time_max_ns: i64,
+    pub rows: u64,
+    pub bytes: u64,
+    /// SHA-256 of the object, hex.
+    pub sha256: String,
+    /// Lines per source (host name when the line names one, else the peer address).
+    pub sources: BTreeMap<String, u64>,
+    pub raw_bytes: u64,
+    pub created_at_ns: i64,
+}
+
+pub trait Catalog: Send + Sync {
+    /// Records a sealed segment; returns its id.
+    fn insert(&self, seg: &SegmentMeta) -> Result<i64, CatalogError>;
+    /// Segments whose received_at range meets `[from, to]` (inclusive), in sequence order.
+    fn segments(&self, from_ns: Option<i64>, to_ns: Option<i64>) -> Result<Vec<SegmentMeta>, CatalogError>;
+    /// Highest sequence number in a sealed segment.
+    fn sealed_through(&self) -> Result<Option<u64>, CatalogError>;
+}
+
+pub struct SqliteCatalog {
+    conn: Mutex<Connection>,
+    path: String,
+}
+
+impl SqliteCatalog {
+    pub fn open(path: &Path) -> Result<Self, CatalogError> {
+        let p = path.display().to_string();
+        let err = |source| CatalogError::Sqlite {
+            path: p.clone(),
+            source,
+        };
+        let conn = Connection::open(path).map_err(err)?;
+        conn.execute_batch(
+            "PRAGMA journal_mode=WAL;
+             PRAGMA synchronous=FULL;
+             CREATE TABLE IF NOT EXISTS segments (
+                 id INTEGER PRIMARY KEY,
+                 path TEXT NOT NULL UNIQUE,
+                 seq_min INTEGER NOT NULL,
+                 seq_max INTEGER NOT NULL,
+                 time_min_ns INTEGER NOT NULL,
+                 time_max_ns INTEGER NOT NULL,
+                 rows INTEGER NOT NULL,
+                 bytes INTEGER NOT NULL,
+                 raw_bytes INTEGER NOT NULL,
+                 sha256 TEXT NOT NULL,
+                 sources TEXT NOT NULL,
+                 created_at_ns INTEGER NOT NULL
+             );
+             CREATE INDEX IF NOT EXISTS segments_time ON segments(time_min_ns, time_max_ns);
+             CREATE INDEX IF NOT EXISTS segments_seq ON segments(seq_min);",
+        )
+        .map_err(err)?;
+        Ok(SqliteCatalog {
+            conn: Mutex::new(conn),
+            path: p,
+        })
+    }
+
+    /// Opens an existing catalog read-only (for tools running beside `serve`).
+    pub fn open_read_only(path: &Path) -> Result<Self, CatalogError> {
+        if !path.exists() {
+            return Self::open(path);
+        }
+        let p = path.display().to_string();
+        let conn = Connection::open_with_flags(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+            .map_err(|source| CatalogError::Sqlite {
+                path: p.clone(),
+                source,
+            })?;
+        Ok(SqliteCatalog {
+            conn: Mutex::new(conn),
+            path: p,
+        })
+    }
+
+    fn err(&self) -> impl Fn(rusqlite::Error) -> CatalogError + '_ {
+        |source| CatalogError::Sqlite {
+            path: self.path.clone(),
+            source,
+        }
+    }
+}
+
+impl Catalog for SqliteCatalog {
+    fn insert(&self, s: &SegmentMeta) -> Result<i64, CatalogError> {
+        let conn = self.conn.lock().expect("catalog lock");
+        let sources = serde_json::to_string(&s.sources).expect("map serialises");
+        conn.execute(
+            "INSERT INTO segments (path, seq_min, seq_max, time_min_ns, time_max_ns, rows, bytes, raw_bytes, sha256, sources, created_at_ns)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+            params![
+                s.path,
+                s.seq_min as i64,
+                s.seq_max as i64,
+                s.time_min_ns,
+                s.time_max_ns,
+                s.rows as i64,
+                s.bytes as i64,
+                s.raw_bytes as i64,
+                s.sha256,
+                sources,
+                s.created_at_ns
+            ],
+        )
+        .map_err(self.err())?;
+        Ok(conn.last_insert_rowid())
+    }
+
+    fn segments(&self, from_ns: Option<i64>, to_ns: Option<i64>) -> Result<Vec<SegmentMeta>, CatalogError> {
+        let conn = self.conn.lock().expect("catalog lock");
+        let mut stmt = conn
+            .prepare_cached(
+                "SELECT id, path, seq_min, seq_max, time_min_ns, time_max_ns, rows, bytes, raw_bytes, sha256, sources, created_at_ns
+                 FROM segments WHERE time_max_ns >= ?1 AND time_min_ns <= ?2 ORDER BY seq_min",
+            )
+            .map_err(self.err())?;
+        let rows = stmt
+            .query_map(
+                params![from_ns.unwrap_or(i64::MIN), to_ns.unwrap_or(i64::MAX)],
+                |r| {
+                    Ok((
+                        SegmentMeta {
+                            id: r.get(0)?,
+                            path: r.get(1)?,
+                            seq_min: r.get::<_, i64>(2)? as u64,
+                            seq_max: r.get::<_, i64>(3)? as u64,
+                            time_min_ns: r.get(4)?,
+                            time_max_ns: r.get(5)?,
+                            rows: r.get::<_, i64>(6)? as u64,
+                            bytes: r.get::<_, i64>(7)? as u64,
+                            raw_bytes: r.get::<_, i64>(8)? as u64,
+                            sha256: r.get(9)?,
+                            sources: BTreeMap::new(),
+                            created_at_ns: r.get(11)?,
+                        },
+                        r.get::<_, String>(10)?,
+                    ))
+                },
+            )
+            .map_err(self.err())?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (mut meta, sources) = row.map_err(self.err())?;
+            meta.sources = serde_json::from_str(&sources).map_err(|e| CatalogError::Malformed {
+                path: meta.path.clone(),
+                reason: format!("sources: {e}"),
+            })?;
+            out.push(meta);
+        }
+        Ok(out)
+    }
+
+    fn sealed_through(&self) -> Result<Option<u64>, CatalogError> {
+        let conn = self.conn.lock().expect("catalog lock");
+        let v: Option<i64> = conn
+            .query_row("SELECT MAX(seq_max) FROM segments", [], |r| r.get(0))
+            .optional()
+            .map_err(self.err())?
+            .flatten();
+        Ok(v.map(|v| v as u64))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn seg(path: &str, seq: (u64, u64), t: (i64, i64)) -> SegmentMeta {
+        SegmentMeta {
+            id: 0,
+            path: path.into(),
+            seq_min: seq.0,
+            seq_max: seq.1,
+            time_min_ns: t.0,
+            time_max_ns: t.1,
+            rows: seq.1 - seq.0 + 1,
+            bytes: 10,
+            raw_bytes: 100,
+            sha256: "00".into(),
+            sources: BTreeMap::from([("h".to_string(), 3)]),
+            created_at_ns: 0,
+        }
+    }
+
+    #[test]
+    fn prunes_by_time_and_tracks_the_sealed_mark() {
+        let dir = tempfile::tempdir().unwrap();
+        let c = SqliteCatalog::open(&dir.path().join("c.db")).unwrap();
+        assert_eq!(c.sealed_through().unwrap(), None);
+        c.insert(&seg("a", (0, 9), (100, 200))).unwrap();
+        c.insert(&seg("b", (10, 19), (300, 400))).unwrap();
+        assert_eq!(c.sealed_through().unwrap(), Some(19));
+        let got: Vec<_> = c.segments(Some(250), None).unwrap().into_iter().map(|s| s.path).collect();
+        assert_eq!(got, vec!["b"]);
+        let got = c.segments(Some(200), Some(300)).unwrap();
+        assert_eq!(got.len(), 2);
+        assert_eq!(got[0].sources["h"], 3);
+        assert!(c.insert(&seg("a", (20, 29), (500, 600))).is_err(), "paths are unique");
+    }
+}

@@ -1,0 +1,57 @@
+//! The vault: where every log line is kept, unaltered, and found again.
+//!
+//! Data flow: [`vault`] sequences submitted lines and makes them durable in
+//! the [`wal`] (group commit), indexes them into the [`memtable`] (searchable
+//! from then on), and seals generations into Parquet [`segment`]s recorded in
+//! the [`catalog`]. [`search`] and [`sql`] read a consistent [`vault::Snapshot`].
+
+pub mod catalog;
+pub mod memtable;
+pub mod schema;
+pub mod search;
+pub mod segment;
+pub mod sql;
+pub mod vault;
+pub mod wal;
+
+pub use catalog::{Catalog, CatalogError, SegmentMeta};
+pub use search::{Hit, Order, Query};
+pub use vault::{is_locked, AppendError, SeqRange, Snapshot, Submit, Vault, VaultOptions, Workers};
+
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, thiserror::Error)]
+pub enum VaultError {
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("the data directory {0} is in use by another pramaan process (a running `pramaan serve`?)")]
+    Locked(PathBuf),
+    #[error(transparent)]
+    Wal(#[from] wal::WalError),
+    #[error(transparent)]
+    Catalog(#[from] catalog::CatalogError),
+    #[error(transparent)]
+    Segment(#[from] segment::SegmentError),
+    #[error("object store: {0}")]
+    Store(String),
+    #[error("reading segment {path}: {reason}")]
+    Read { path: String, reason: String },
+    #[error("SQL: {0}")]
+    Sql(String),
+}
+
+impl VaultError {
+    pub(crate) fn io(path: &Path) -> impl FnOnce(std::io::Error) -> VaultError + '_ {
+        move |source| VaultError::Io {
+            path: path.to_owned(),
+            source,
+        }
+    }
+
+    pub(crate) fn store(e: object_store::Error) -> VaultError {
+        VaultError::Store(e.to_string())
+    }
+}

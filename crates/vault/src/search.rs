@@ -1,0 +1,505 @@
+//! Structured search: time range first (catalog, then row-group statistics),
+//! then field predicates (bloom filters prune row groups on ip, host and
+//! user), then text. Every hit carries its sequence number.
+
+use crate::schema::col;
+use crate::segment::leaf_path;
+use crate::vault::Snapshot;
+use crate::{SegmentMeta, Vault, VaultError};
+use arrow::array::{
+    Array, AsArray, BinaryArray, ListArray, RecordBatch, StringArray, UInt32Array, UInt64Array, UInt8Array,
+};
+use arrow::datatypes::{TimestampNanosecondType, UInt16Type, UInt64Type};
+use futures::StreamExt;
+use object_store::path::Path as ObjPath;
+use object_store::ObjectStore;
+use parquet::arrow::arrow_reader::{ArrowReaderMetadata, ArrowReaderOptions};
+// Deprecated upstream in favour of a hand-written AsyncFileReader; it still does exactly what we need.
+#[allow(deprecated)]
+use parquet::arrow::async_reader::ParquetObjectReader;
+use parquet::arrow::ParquetRecordBatchStreamBuilder;
+use parquet::file::statistics::Statistics;
+use std::net::IpAddr;
+use std::sync::Arc;
+use tokio::sync::mpsc;
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Order {
+    /// Oldest first (chronological).
+    #[default]
+    Oldest,
+    Newest,
+}
+
+/// A search. Times are received_at, `from` inclusive, `to` exclusive.
+#[derive(Clone, Debug, Default)]
+pub struct Query {
+    pub from_ns: Option<i64>,
+    pub to_ns: Option<i64>,
+    pub seq_from: Option<u64>,
+    pub seq_to: Option<u64>,
+    pub host: Option<String>,
+    pub app: Option<String>,
+    pub ip: Option<IpAddr>,
+    pub user: Option<String>,
+    /// This severity or more severe (0 emerg ... 7 debug).
+    pub severity: Option<u8>,
+    /// Substring of the raw bytes.
+    pub text: Option<String>,
+    pub regex: Option<regex::bytes::Regex>,
+    pub limit: usize,
+    pub order: Order,
+}
+
+/// Severity names in RFC 5424 order.
+pub const SEVERITIES: [&str; 8] = ["emerg", "alert", "crit", "err", "warning", "notice", "info", "debug"];
+
+/// `err`, `error`, `warn`, `3`... → 0..=7.
+pub fn parse_severity(s: &str) -> Option<u8> {
+    let s = s.to_ascii_lowercase();
+    if let Ok(n) = s.parse::<u8>() {
+        return (n < 8).then_some(n);
+    }
+    let alias = match s.as_str() {
+        "emergency" | "panic" => "emerg",
+        "critical" => "crit",
+        "error" => "err",
+        "warn" => "warning",
+        "informational" => "info",
+        other => other,
+    };
+    SEVERITIES.iter().position(|n| *n == alias).map(|p| p as u8)
+}
+
+/// What a search looked at.
+#[derive(Clone, Debug, Default, serde::Serialize)]
+pub struct SearchStats {
+    pub segments_total: usize,
+    pub segments_read: usize,
+    pub row_groups_read: usize,
+    pub row_groups_pruned: usize,
+    pub rows_scanned: u64,
+    pub hits: usize,
+    /// The limit stopped the search before everything was scanned.
+    pub truncated: bool,
+}
+
+impl Query {
+    fn ip_text(&self) -> Option<String> {
+        self.ip.map(|ip| ip.to_string())
+    }
+
+    fn overlaps_time(&self, min: i64, max: i64) -> bool {
+        self.from_ns.is_none_or(|f| max >= f) && self.to_ns.is_none_or(|t| min < t)
+    }
+
+    fn overlaps_seq(&self, min: u64, max: u64) -> bool {
+        self.seq_from.is_none_or(|f| max >= f) && self.seq_to.is_none_or(|t| min <= t)
+    }
+
+    fn segment_may_match(&self, s: &SegmentMeta) -> bool {
+        self.overlaps_time(s.time_min_ns, s.time_max_ns) && self.overlaps_seq(s.seq_min, s.seq_max)
+    }
+
+    /// Indices of matching rows, in order.
+    pub fn matching_rows(&self, b: &RecordBatch) -> Vec<u32> {
+        let n = b.num_rows();
+        let seq = b.column(0).as_primitive::<UInt64Type>();
+        let at = b.column(1).as_primitive::<TimestampNanosecondType>();
+        let raw: &BinaryArray = b.column_by_name(col::RAW).expect("raw").as_binary();
+        let host: &StringArray = b.column_by_name(col::HOST).expect("host").as_string();
+        let app: &StringArray = b.column_by_name(col::APP).expect("app").as_string();
+        let sev: &UInt8Array = b.column_by_name(col::SEVERITY).expect("severity").as_primitive();
+        let ips: &ListArray = b.column_by_name(col::IPS).expect("ips").as_list();
+        let users: &ListArray = b.column_by_name(col::USERS).expect("users").as_list();
+        let ip = self.ip_text();
+        let finder = self.text.as_ref().map(|t| memchr::memmem::Finder::new(t.as_bytes()));
+        let mut out = Vec::new();
+        for i in 0..n {
+            let t = at.value(i);
+            if self.from_ns.is_some_and(|f| t < f) || self.to_ns.is_some_and(|to| t >= to) {
+                continue;
+            }
+            let s = seq.value(i);
+            if self.seq_from.is_some_and(|f| s < f) || self.seq_to.is_some_and(|to| s > to) {
+                continue;
+            }
+            if let Some(h) = &self.host {
+                if host.is_null(i) || !host.value(i).eq_ignore_ascii_case(h) {
+                    continue;
+                }
+            }
+            if let Some(a) = &self.app {
+                if app.is_null(i) || app.value(i) != a {
+                    continue;
+                }
+            }
+            if let Some(max) = self.severity {
+                if sev.is_null(i) || sev.value(i) > max {
+                    continue;
+                }
+            }
+            if let Some(ip) = &ip {
+                if !list_has(ips, i, ip) {
+                    continue;
+                }
+            }
+            if let Some(u) = &self.user {
+                if !list_has(users, i, u) {
+                    continue;
+                }
+            }
+            if let Some(f) = &finder {
+                if f.find(raw.value(i)).is_none() {
+                    continue;
+                }
+            }
+            if let Some(re) = &self.regex {
+                if !re.is_match(raw.value(i)) {
+                    continue;
+                }
+            }
+            out.push(i as u32);
+        }
+        out
+    }
+}
+
+fn list_has(list: &ListArray, row: usize, needle: &str) -> bool {
+    let offsets = list.value_offsets();
+    let values: &StringArray = list.values().as_string();
+    (offsets[row] as usize..offsets[row + 1] as usize).any(|j| values.value(j) == needle)
+}
+
+/// Runs a search, sending batches of hits (in the query's order) to `out`
+/// until the limit is reached or the receiver goes away.
+pub async fn search(
+    vault: &Vault,
+    q: &Query,
+    out: mpsc::Sender<RecordBatch>,
+) -> Result<SearchStats, VaultError> {
+    let snap = vault.snapshot().await;
+    search_snapshot(&vault.store(), &snap, q, out).await
+}
+
+pub async fn search_snapshot(
+    store: &Arc<dyn ObjectStore>,
+    snap: &Snapshot,
+    q: &Query,
+    out: mpsc::Sender<RecordBatch>,
+) -> Result<SearchStats, VaultError> {
+    let mut st = SearchStats {
+        segments_total: snap.segments.len(),
+        ..Default::default()
+    };
+    let mut remaining = if q.limit == 0 { usize::MAX } else { q.limit };
+    let segments: Vec<&SegmentMeta> = snap.segments.iter().filter(|s| q.segment_may_match(s)).collect();
+    let newest = q.order == Order::Newest;
+    let mut emit = |b: &RecordBatch, st: &mut SearchStats, remaining: &mut usize| -> Option<RecordBatch> {
+        st.rows_scanned += b.num_rows() as u64;
+        let mut idx = q.matching_rows(b);
+        if newest {
+            idx.reverse();
+        }
+        if idx.len() > *remaining {
+            idx.truncate(*remaining);
+            st.truncated = true;
+        }
+        if idx.is_empty() {
+            return None;
+        }
+        *remaining -= idx.len();
+        st.hits += idx.len();
+        Some(take_rows(b, &idx))
+    };
+    if newest {
+        for b in snap.mem.iter().rev() {
+            if let Some(r) = emit(b, &mut st, &mut remaining) {
+                if out.send(r).await.is_err() {
+                    return Ok(st);
+                }
+            }
+            if remaining == 0 {
+                return Ok(st);
+            }
+        }
+        for seg in segments.iter().rev() {
+            if scan_segment(store, seg, q, true, &mut st, &mut remaining, &mut emit, &out).await? {
+                return Ok(st);
+            }
+        }
+    } else {
+        for seg in &segments {
+            if scan_segment(store, seg, q, false, &mut st, &mut remaining, &mut emit, &out).await? {
+                return Ok(st);
+            }
+        }
+        for b in &snap.mem {
+            if let Some(r) = emit(b, &mut st, &mut remaining) {
+                if out.send(r).await.is_err() {
+                    return Ok(st);
+                }
+            }
+            if remaining == 0 {
+                return Ok(st);
+            }
+        }
+    }
+    Ok(st)
+}
+
+/// Scans one segment; returns true when the search is finished.
+#[allow(clippy::too_many_arguments)]
+async fn scan_segment(
+    store: &Arc<dyn ObjectStore>,
+    seg: &SegmentMeta,
+    q: &Query,
+    newest: bool,
+    st: &mut SearchStats,
+    remaining: &mut usize,
+    emit: &mut impl FnMut(&RecordBatch, &mut SearchStats, &mut usize) -> Option<RecordBatch>,
+    out: &mpsc::Sender<RecordBatch>,
+) -> Result<bool, VaultError> {
+    let read_err = |e: &dyn std::fmt::Display| VaultError::Read {
+        path: seg.path.clone(),
+        reason: e.to_string(),
+    };
+    st.segments_read += 1;
+    let location = ObjPath::from(seg.path.as_str());
+    #[allow(deprecated)]
+    let mut reader = ParquetObjectReader::new(store.clone(), location).with_file_size(seg.bytes);
+    let meta = ArrowReaderMetadata::load_async(&mut reader, ArrowReaderOptions::new())
+        .await
+        .map_err(|e| read_err(&e))?;
+    let md = meta.metadata().clone();
+    let schema_descr = md.file_metadata().schema_descr();
+    let leaf = |name: &str| {
+        let path = leaf_path(name);
+        (0..schema_descr.num_columns()).find(|i| schema_descr.column(*i).path() == &path)
+    };
+    let checks: Vec<(usize, String)> = [
+        (q.ip_text(), leaf(col::IPS)),
+        (q.host.clone(), leaf(col::HOST)),
+        (q.user.clone(), leaf(col::USERS)),
+    ]
+    .into_iter()
+    .filter_map(|(v, c)| Some((c?, v?)))
+    .collect();
+    let mut groups: Vec<usize> = Vec::new();
+    let mut probe = ParquetRecordBatchStreamBuilder::new_with_metadata(reader.clone(), meta.clone());
+    for rg in 0..md.num_row_groups() {
+        let rgm = md.row_group(rg);
+        let in_time = match rgm.column(1).statistics() {
+            Some(Statistics::Int64(s)) => match (s.min_opt(), s.max_opt()) {
+                (Some(min), Some(max)) => q.overlaps_time(*min, *max),
+                _ => true,
+            },
+            _ => true,
+        };
+        let in_seq = match rgm.column(0).statistics() {
+            Some(Statistics::Int64(s)) => match (s.min_opt(), s.max_opt()) {
+                (Some(min), Some(max)) => q.overlaps_seq(*min as u64, *max as u64),
+                _ => true,
+            },
+            _ => true,
+        };
+        let mut keep = in_time && in_seq;
+        if keep {
+            for (c, v) in &checks {
+                // Host matching is case-insensitive, the filter is exact: only prune on ips/users.
+                if schema_descr.column(*c).path() == &leaf_path(col::HOST) {
+                    continue;
+                }
+                if let Ok(Some(bf)) = probe.get_row_group_column_bloom_filter(rg, *c).await {
+                    if !bf.check(v.as_str()) {
+                        keep = false;
+                        break;
+                    }
+                }
+            }
+        }
+        if keep {
+            groups.push(rg);
+        } else {
+            st.row_groups_pruned += 1;
+        }
+    }
+    drop(probe);
+    if newest {
+        groups.reverse();
+    }
+    for rg in groups {
+        st.row_groups_read += 1;
+        let stream = ParquetRecordBatchStreamBuilder::new_with_metadata(reader.clone(), meta.clone())
+            .with_row_groups(vec![rg])
+            .with_batch_size(8192)
+            .build()
+            .map_err(|e| read_err(&e))?;
+        let mut batches: Vec<RecordBatch> = Vec::new();
+        let mut stream = std::pin::pin!(stream);
+        while let Some(b) = stream.next().await {
+            let b = b.map_err(|e| read_err(&e))?;
+            if newest {
+                batches.push(b);
+                continue;
+            }
+            if let Some(r) = emit(&b, st, remaining) {
+                if out.send(r).await.is_err() {
+                    return Ok(true);
+                }
+            }
+            if *remaining == 0 {
+                return Ok(true);
+            }
+        }
+        for b in batches.iter().rev() {
+            if let Some(r) = emit(b, st, remaining) {
+                if out.send(r).await.is_err() {
+                    return Ok(true);
+                }
+            }
+            if *remaining == 0 {
+                return Ok(true);
+            }
+        }
+    }
+    Ok(false)
+}
+
+fn take_rows(b: &RecordBatch, idx: &[u32]) -> RecordBatch {
+    let indices = UInt32Array::from(idx.to_vec());
+    let cols = b
+        .columns()
+        .iter()
+        .map(|c| arrow::compute::take(c.as_ref(), &indices, None).expect("indices in range"))
+        .collect();
+    RecordBatch::try_new(b.schema(), cols).expect("same schema")
+}
+
+/// One search result, as shown to people and sent as NDJSON.
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize, PartialEq)]
+pub struct Hit {
+    pub seq: u64,
+    /// RFC 3339 in UTC.
+    pub received_at: String,
+    /// The same instant in IST.
+    pub received_at_ist: String,
+    pub transport: String,
+    pub peer: String,
+    /// The raw bytes when they are UTF-8.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub raw: Option<String>,
+    /// The raw bytes in base64 when they are not UTF-8.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub raw_b64: Option<String>,
+    pub format: String,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub event_time: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub event_zone_assumed: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub facility: Option<u8>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub severity: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub host: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub app: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub procid: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub msgid: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub structured_data: Option<String>,
+    /// The message part of the line (a slice of the raw bytes), when UTF-8.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub message: Option<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub ips: Vec<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub ports: Vec<u16>,
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub users: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub parse_error: Option<String>,
+}
+
+impl Hit {
+    /// The raw bytes exactly as received.
+    pub fn raw_bytes(&self) -> Vec<u8> {
+        use base64::Engine;
+        match (&self.raw, &self.raw_b64) {
+            (Some(s), _) => s.as_bytes().to_vec(),
+            (None, Some(b)) => base64::engine::general_purpose::STANDARD.decode(b).unwrap_or_default(),
+            _ => Vec::new(),
+        }
+    }
+}
+
+fn opt_str(a: &StringArray, i: usize) -> Option<String> {
+    (!a.is_null(i)).then(|| a.value(i).to_owned())
+}
+
+/// Converts a batch of the logs schema into hits.
+pub fn hits(b: &RecordBatch) -> Vec<Hit> {
+    use base64::Engine;
+    let s = |name: &str| -> &StringArray { b.column_by_name(name).expect("column").as_string() };
+    let seq: &UInt64Array = b.column(0).as_primitive();
+    let at = b.column(1).as_primitive::<TimestampNanosecondType>();
+    let raw: &BinaryArray = b.column_by_name(col::RAW).expect("raw").as_binary();
+    let et = b.column_by_name(col::EVENT_TIME).expect("event_time").as_primitive::<TimestampNanosecondType>();
+    let eo = b.column_by_name(col::EVENT_OFFSET).expect("event_offset").as_primitive::<arrow::datatypes::Int32Type>();
+    let ez = b.column_by_name(col::EVENT_ZONE_ASSUMED).expect("zone").as_boolean();
+    let fac: &UInt8Array = b.column_by_name(col::FACILITY).expect("facility").as_primitive();
+    let sev: &UInt8Array = b.column_by_name(col::SEVERITY).expect("severity").as_primitive();
+    let ms = b.column_by_name(col::MSG_START).expect("msg_start").as_primitive::<arrow::datatypes::UInt32Type>();
+    let me = b.column_by_name(col::MSG_END).expect("msg_end").as_primitive::<arrow::datatypes::UInt32Type>();
+    let ips: &ListArray = b.column_by_name(col::IPS).expect("ips").as_list();
+    let ports: &ListArray = b.column_by_name(col::PORTS).expect("ports").as_list();
+    let users: &ListArray = b.column_by_name(col::USERS).expect("users").as_list();
+    let strings = |l: &ListArray, i: usize| -> Vec<String> {
+        let v: &StringArray = l.values().as_string();
+        let o = l.value_offsets();
+        (o[i] as usize..o[i + 1] as usize).map(|j| v.value(j).to_owned()).collect()
+    };
+    (0..b.num_rows())
+        .map(|i| {
+            let bytes = raw.value(i);
+            let (raw_s, raw_b64) = match std::str::from_utf8(bytes) {
+                Ok(s) => (Some(s.to_owned()), None),
+                Err(_) => (None, Some(base64::engine::general_purpose::STANDARD.encode(bytes))),
+            };
+            let (a, z) = (ms.value(i) as usize, me.value(i) as usize);
+            let message = bytes
+                .get(a.min(z)..z.min(bytes.len()))
+                .and_then(|m| std::str::from_utf8(m).ok())
+                .map(str::to_owned);
+            let pv = ports.value(i);
+            Hit {
+                seq: seq.value(i),
+                received_at: pramaan_core::time::rfc3339_utc(at.value(i)),
+                received_at_ist: pramaan_core::time::rfc3339_ist(at.value(i)),
+                transport: s(col::TRANSPORT).value(i).to_owned(),
+                peer: s(col::PEER).value(i).to_owned(),
+                raw: raw_s,
+                raw_b64,
+                format: s(col::FORMAT).value(i).to_owned(),
+                event_time: (!et.is_null(i)).then(|| pramaan_core::time::rfc3339_at(et.value(i), eo.value(i))),
+                event_zone_assumed: (!ez.is_null(i)).then(|| ez.value(i)),
+                facility: (!fac.is_null(i)).then(|| fac.value(i)),
+                severity: (!sev.is_null(i)).then(|| SEVERITIES.get(sev.value(i) as usize).unwrap_or(&"?").to_string()),
+                host: opt_str(s(col::HOST), i),
+                app: opt_str(s(col::APP), i),
+                procid: opt_str(s(col::PROCID), i),
+                msgid: opt_str(s(col::MSGID), i),
+                structured_data: opt_str(s(col::SD), i),
+                message,
+                ips: strings(ips, i),
+                ports: pv.as_primitive::<UInt16Type>().values().to_vec(),
+                users: strings(users, i),
+                parse_error: opt_str(s(col::PARSE_ERROR), i),
+            }
+        })
+        .collect()
+}

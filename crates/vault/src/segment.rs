@@ -1,0 +1,103 @@
+//! Sealed segments: immutable Parquet files holding a contiguous range of
+//! records, sorted by (received_at, seq), written through `object_store`.
+
+use crate::schema::{col, schema};
+use arrow::array::RecordBatch;
+use parquet::arrow::ArrowWriter;
+use parquet::basic::{Compression, Encoding, ZstdLevel};
+use parquet::file::properties::{EnabledStatistics, WriterProperties, WriterVersion};
+use parquet::file::metadata::SortingColumn;
+use parquet::schema::types::ColumnPath;
+use sha2::{Digest, Sha256};
+
+/// How segments are encoded.
+#[derive(Clone, Debug)]
+pub struct SegmentOptions {
+    pub zstd_level: i32,
+    pub row_group_rows: usize,
+}
+
+impl Default for SegmentOptions {
+    fn default() -> Self {
+        SegmentOptions {
+            zstd_level: 9,
+            row_group_rows: 65536,
+        }
+    }
+}
+
+/// Parquet column paths of list elements (arrow-rs names them `<col>.list.item`).
+pub fn leaf_path(column: &str) -> ColumnPath {
+    match column {
+        col::IPS | col::PORTS | col::USERS => {
+            ColumnPath::new(vec![column.into(), "list".into(), "item".into()])
+        }
+        _ => ColumnPath::from(column),
+    }
+}
+
+fn properties(opts: &SegmentOptions, rows: usize) -> WriterProperties {
+    let zstd = ZstdLevel::try_new(opts.zstd_level).unwrap_or_default();
+    // Bloom filters are sized for at most one distinct value per row and
+    // folded down to what the row group holds when written.
+    let ndv = rows.clamp(1, opts.row_group_rows) as u64;
+    let mut b = WriterProperties::builder()
+        .set_writer_version(WriterVersion::PARQUET_2_0)
+        .set_compression(Compression::ZSTD(zstd))
+        .set_max_row_group_row_count(Some(opts.row_group_rows))
+        .set_statistics_enabled(EnabledStatistics::Chunk)
+        .set_sorting_columns(Some(vec![
+            SortingColumn { column_idx: 1, descending: false, nulls_first: false },
+            SortingColumn { column_idx: 0, descending: false, nulls_first: false },
+        ]))
+        .set_created_by(format!("pramaan {}", env!("CARGO_PKG_VERSION")));
+    for c in [col::SEQ, col::RECEIVED_AT, col::MSG_START, col::MSG_END] {
+        b = b
+            .set_column_dictionary_enabled(ColumnPath::from(c), false)
+            .set_column_encoding(ColumnPath::from(c), Encoding::DELTA_BINARY_PACKED);
+    }
+    b = b
+        .set_column_dictionary_enabled(ColumnPath::from(col::RAW), false)
+        .set_column_statistics_enabled(ColumnPath::from(col::RAW), EnabledStatistics::None);
+    for c in [col::HOST, col::IPS, col::USERS] {
+        b = b
+            .set_column_bloom_filter_enabled(leaf_path(c), true)
+            .set_column_bloom_filter_fpp(leaf_path(c), 0.01)
+            .set_column_bloom_filter_max_ndv(leaf_path(c), ndv);
+    }
+    b.build()
+}
+
+/// An encoded segment ready to upload.
+pub struct Encoded {
+    pub bytes: Vec<u8>,
+    pub sha256: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SegmentError {
+    #[error("encoding a segment: {0}")]
+    Parquet(#[from] parquet::errors::ParquetError),
+}
+
+/// Encodes batches (already in sequence order) into one Parquet file in memory.
+pub fn encode(batches: &[RecordBatch], opts: &SegmentOptions) -> Result<Encoded, SegmentError> {
+    let rows: usize = batches.iter().map(|b| b.num_rows()).sum();
+    let mut buf = Vec::with_capacity(batches.iter().map(|b| b.get_array_memory_size()).sum::<usize>() / 6);
+    let mut w = ArrowWriter::try_new(&mut buf, schema(), Some(properties(opts, rows)))?;
+    for b in batches {
+        w.write(b)?;
+    }
+    w.close()?;
+    let sha256 = hex::encode(Sha256::digest(&buf));
+    Ok(Encoded { bytes: buf, sha256 })
+}
+
+/// `segments/YYYY/MM/DD/HH/<seq_min>-<seq_max>.parquet`, by the UTC hour of the first record.
+pub fn object_path(time_min_ns: i64, seq_min: u64, seq_max: u64) -> String {
+    let t = pramaan_core::time::ts(time_min_ns).to_zoned(jiff::tz::TimeZone::UTC);
+    format!(
+        "segments/{}/{seq_min:020}-{seq_max:020}.parquet",
+        t.strftime("%Y/%m/%d/%H")
+    )
+}

@@ -1,0 +1,758 @@
+//! The vault engine: sequencer and group commit, indexing, sealing, recovery.
+//!
+//! Threads and what each owns:
+//!
+//! ```text
+//! producers ──Submit──► writer ──Committed──► indexer ──Frozen──► sealer
+//!  (listeners,           seq numbers,          parse, memtable      Parquet, object store,
+//!   HTTP, CLI)           WAL + fdatasync,      (searchable)         catalog, then the WAL
+//!                        then ack                                    files it covers go
+//! ```
+//!
+//! What a crash leaves behind, step by step:
+//! 1. WAL append torn: the tail of the newest WAL file; truncated at open, and
+//!    none of it was acknowledged (acks follow the fsync).
+//! 2. Segment object written, catalog row not: the object is an orphan, deleted
+//!    at open; its records are still in the WAL and are sealed again.
+//! 3. Catalog row written, WAL files not yet deleted: replay starts after the
+//!    catalog's highest sealed sequence number, so nothing is indexed twice.
+
+use crate::catalog::{Catalog, SegmentMeta, SqliteCatalog};
+use crate::memtable::{Frozen, Generation};
+use crate::segment::{self, SegmentOptions};
+use crate::wal::{self, Wal};
+use crate::VaultError;
+use arrow::array::RecordBatch;
+use bytes::Bytes;
+use object_store::local::LocalFileSystem;
+use object_store::{path::Path as ObjPath, ObjectStore, ObjectStoreExt, PutPayload};
+use pramaan_core::{RecordRef, Transport};
+use pramaan_ingest::ParseContext;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{mpsc as std_mpsc, Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+use tokio::sync::{mpsc, oneshot, watch};
+
+/// Everything the vault needs to know, taken from the configuration.
+#[derive(Clone, Debug)]
+pub struct VaultOptions {
+    pub data_dir: PathBuf,
+    pub objects_dir: PathBuf,
+    pub catalog_path: PathBuf,
+    pub fsync: bool,
+    pub wal_file_bytes: u64,
+    pub wal_max_batch: usize,
+    pub seal_max_rows: u64,
+    pub seal_max_bytes: u64,
+    pub seal_max_age: Duration,
+    pub cut_hourly: bool,
+    pub segment: SegmentOptions,
+    pub default_offset_secs: i32,
+}
+
+impl VaultOptions {
+    pub fn new(data_dir: impl Into<PathBuf>) -> Self {
+        let data_dir = data_dir.into();
+        VaultOptions {
+            objects_dir: data_dir.join("objects"),
+            catalog_path: data_dir.join("catalog.db"),
+            data_dir,
+            fsync: true,
+            wal_file_bytes: 64 << 20,
+            wal_max_batch: 4 << 20,
+            seal_max_rows: 1_000_000,
+            seal_max_bytes: 64 << 20,
+            seal_max_age: Duration::from_secs(300),
+            cut_hourly: true,
+            segment: SegmentOptions::default(),
+            default_offset_secs: pramaan_core::time::IST_OFFSET_SECS,
+        }
+    }
+
+    pub fn wal_dir(&self) -> PathBuf {
+        self.data_dir.join("wal")
+    }
+    pub fn objects_dir(&self) -> PathBuf {
+        self.objects_dir.clone()
+    }
+    pub fn catalog_path(&self) -> PathBuf {
+        self.catalog_path.clone()
+    }
+}
+
+/// The sequence numbers given to an accepted batch (inclusive).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct SeqRange {
+    pub first: u64,
+    pub last: u64,
+}
+
+/// Lines to append, all from one sender.
+pub struct Submit {
+    pub transport: Transport,
+    pub peer: Arc<str>,
+    pub lines: Vec<Bytes>,
+    /// Answered after the lines are durable. `None` for senders that get no acknowledgement (syslog).
+    pub ack: Option<oneshot::Sender<Result<SeqRange, AppendError>>>,
+}
+
+/// Why an append was not acknowledged.
+#[derive(Clone, Debug, thiserror::Error)]
+pub enum AppendError {
+    #[error("the write-ahead log could not be written: {0}")]
+    Wal(String),
+    #[error("the vault is shutting down")]
+    Closed,
+}
+
+struct Committed {
+    first_seq: u64,
+    received_at_ns: i64,
+    transport: Transport,
+    peer: Arc<str>,
+    lines: Vec<Bytes>,
+}
+
+/// What searches see: sealed segments and indexed records not yet sealed.
+#[derive(Clone)]
+pub struct Snapshot {
+    pub segments: Arc<Vec<SegmentMeta>>,
+    /// Unsealed records in sequence order.
+    pub mem: Vec<RecordBatch>,
+    /// Every record with `seq < upto` is in this snapshot.
+    pub upto: u64,
+}
+
+struct State {
+    current: Generation,
+    sealing: Vec<Arc<Frozen>>,
+    segments: Arc<Vec<SegmentMeta>>,
+}
+
+/// Counters for status pages and metrics.
+#[derive(Debug, Default)]
+pub struct Stats {
+    pub fsyncs: AtomicU64,
+    pub wal_errors: AtomicU64,
+    pub seal_errors: AtomicU64,
+    pub unparsable: AtomicU64,
+}
+
+struct Inner {
+    opts: VaultOptions,
+    state: Mutex<State>,
+    store: Arc<dyn ObjectStore>,
+    catalog: Arc<dyn Catalog>,
+    committed: watch::Receiver<u64>,
+    indexed: watch::Receiver<u64>,
+    sealed_through: Arc<AtomicU64>,
+    stats: Arc<Stats>,
+    read_only: bool,
+    /// Bumped to ask the indexer to cut the current generation now.
+    seal_requests: AtomicU64,
+}
+
+/// A handle to the vault; cheap to clone.
+#[derive(Clone)]
+pub struct Vault {
+    inner: Arc<Inner>,
+    submit: Option<mpsc::Sender<Submit>>,
+}
+
+/// Keeps the background threads; dropping the last [`Vault`] that can write
+/// and then calling [`Workers::join`] shuts down cleanly.
+pub struct Workers {
+    threads: Vec<JoinHandle<()>>,
+    _lock: std::fs::File,
+}
+
+impl Workers {
+    pub fn join(self) {
+        for t in self.threads {
+            let _ = t.join();
+        }
+    }
+}
+
+const NO_SEALED: u64 = u64::MAX;
+
+impl Vault {
+    /// Opens the vault for writing: takes the data directory's lock, recovers
+    /// from the catalog and WAL, and starts the writer, indexer and sealer.
+    /// Must be called inside a Tokio runtime (the sealer uses its handle).
+    pub async fn open(opts: VaultOptions) -> Result<(Vault, Workers), VaultError> {
+        std::fs::create_dir_all(&opts.data_dir).map_err(VaultError::io(&opts.data_dir))?;
+        let lock = lock_data_dir(&opts.data_dir)?;
+        let (store, local_root) = open_store(&opts)?;
+        let catalog: Arc<dyn Catalog> = Arc::new(SqliteCatalog::open(&opts.catalog_path())?);
+        let segments = catalog.segments(None, None)?;
+        let handle = tokio::runtime::Handle::current();
+        remove_orphans(&store, &segments).await?;
+        let sealed = catalog.sealed_through()?;
+        let start_seq = sealed.map_or(0, |s| s + 1);
+
+        let ctx = ParseContext {
+            received_at_ns: 0,
+            default_offset_secs: opts.default_offset_secs,
+        };
+        let mut state = State {
+            current: Generation::default(),
+            sealing: Vec::new(),
+            segments: Arc::new(segments),
+        };
+        let mut pending = Vec::new();
+        let recovered = Wal::open(&opts.wal_dir(), start_seq, opts.wal_file_bytes, opts.fsync, |rec| {
+            let p = parse_at(&rec, ctx);
+            push_record(&mut state, &opts, &rec, &p, &mut pending);
+        })?;
+        let next_seq = recovered.next_seq;
+        if next_seq > start_seq {
+            tracing::info!(records = next_seq - start_seq, "replayed unsealed records from the WAL");
+        }
+        let (committed_tx, committed_rx) = watch::channel(next_seq);
+        let (indexed_tx, indexed_rx) = watch::channel(next_seq);
+        let sealed_through = Arc::new(AtomicU64::new(sealed.unwrap_or(NO_SEALED)));
+        let stats = Arc::new(Stats::default());
+        let (submit_tx, submit_rx) = mpsc::channel::<Submit>(256);
+        let (index_tx, index_rx) = std_mpsc::sync_channel::<Committed>(64);
+        let (seal_tx, seal_rx) = std_mpsc::channel::<Arc<Frozen>>();
+        let inner = Arc::new(Inner {
+            opts: opts.clone(),
+            state: Mutex::new(state),
+            seal_requests: AtomicU64::new(0),
+            store: store.clone(),
+            catalog: catalog.clone(),
+            committed: committed_rx,
+            indexed: indexed_rx,
+            sealed_through: sealed_through.clone(),
+            stats: stats.clone(),
+            read_only: false,
+        });
+        for f in pending {
+            let _ = seal_tx.send(f);
+        }
+
+        let writer = {
+            let sealed_through = sealed_through.clone();
+            let stats = stats.clone();
+            let max_batch = opts.wal_max_batch;
+            let mut wal = recovered.wal;
+            std::thread::Builder::new()
+                .name("pramaan-wal".into())
+                .spawn(move || {
+                    writer_loop(
+                        &mut wal,
+                        next_seq,
+                        max_batch,
+                        submit_rx,
+                        index_tx,
+                        committed_tx,
+                        &sealed_through,
+                        &stats,
+                    )
+                })
+                .map_err(VaultError::io(Path::new("thread")))?
+        };
+        let index_thread = {
+            let inner = inner.clone();
+            std::thread::Builder::new()
+                .name("pramaan-index".into())
+                .spawn(move || indexer_loop(inner, ctx, index_rx, indexed_tx, seal_tx))
+                .map_err(VaultError::io(Path::new("thread")))?
+        };
+        let sealer = {
+            let inner = inner.clone();
+            std::thread::Builder::new()
+                .name("pramaan-seal".into())
+                .spawn(move || sealer_loop(inner, handle, local_root, seal_rx))
+                .map_err(VaultError::io(Path::new("thread")))?
+        };
+        Ok((
+            Vault {
+                inner,
+                submit: Some(submit_tx),
+            },
+            Workers {
+                threads: vec![writer, index_thread, sealer],
+                _lock: lock,
+            },
+        ))
+    }
+
+    /// Opens the vault for reading beside no running server: the catalog, the
+    /// segments and the WAL's records (without truncating anything).
+    pub fn open_read_only(opts: VaultOptions) -> Result<Vault, VaultError> {
+        let (store, _) = open_store(&opts)?;
+        let catalog: Arc<dyn Catalog> = Arc::new(SqliteCatalog::open_read_only(&opts.catalog_path())?);
+        let segments = catalog.segments(None, None)?;
+        let sealed = catalog.sealed_through()?;
+        let start_seq = sealed.map_or(0, |s| s + 1);
+        let ctx = ParseContext {
+            received_at_ns: 0,
+            default_offset_secs: opts.default_offset_secs,
+        };
+        let mut current = Generation::default();
+        let mut next = start_seq;
+        for wf in wal::list_files(&opts.wal_dir())? {
+            let data = wal::read_file(&wf.path)?;
+            wal::scan_frames(&data, |_, rec| {
+                if rec.seq >= next {
+                    next = rec.seq + 1;
+                    let p = parse_at(&rec, ctx);
+                    current.push(&rec, &p);
+                }
+                Ok(())
+            });
+        }
+        let (_ctx, committed) = watch::channel(next);
+        let (_itx, indexed) = watch::channel(next);
+        Ok(Vault {
+            inner: Arc::new(Inner {
+                opts,
+                state: Mutex::new(State {
+                    current,
+                    sealing: Vec::new(),
+                    segments: Arc::new(segments),
+                }),
+                store,
+                catalog,
+                committed,
+                indexed,
+                sealed_through: Arc::new(AtomicU64::new(sealed.unwrap_or(NO_SEALED))),
+                stats: Arc::new(Stats::default()),
+                read_only: true,
+                seal_requests: AtomicU64::new(0),
+            }),
+            submit: None,
+        })
+    }
+
+    pub fn options(&self) -> &VaultOptions {
+        &self.inner.opts
+    }
+
+    pub fn store(&self) -> Arc<dyn ObjectStore> {
+        self.inner.store.clone()
+    }
+
+    pub fn catalog(&self) -> Arc<dyn Catalog> {
+        self.inner.catalog.clone()
+    }
+
+    pub fn stats(&self) -> &Stats {
+        &self.inner.stats
+    }
+
+    pub fn is_read_only(&self) -> bool {
+        self.inner.read_only
+    }
+
+    /// Number of records committed (the next sequence number).
+    pub fn committed(&self) -> u64 {
+        *self.inner.committed.borrow()
+    }
+
+    /// Highest sealed sequence number.
+    pub fn sealed_through(&self) -> Option<u64> {
+        match self.inner.sealed_through.load(Ordering::Acquire) {
+            NO_SEALED => None,
+            v => Some(v),
+        }
+    }
+
+    /// A sender for producers that feed the vault (listeners).
+    pub fn sender(&self) -> Option<mpsc::Sender<Submit>> {
+        self.submit.clone()
+    }
+
+    /// Appends lines and waits until they are durable.
+    pub async fn append(
+        &self,
+        transport: Transport,
+        peer: Arc<str>,
+        lines: Vec<Bytes>,
+    ) -> Result<SeqRange, AppendError> {
+        let tx = self.submit.as_ref().ok_or(AppendError::Closed)?;
+        let (ack, rx) = oneshot::channel();
+        tx.send(Submit {
+            transport,
+            peer,
+            lines,
+            ack: Some(ack),
+        })
+        .await
+        .map_err(|_| AppendError::Closed)?;
+        rx.await.map_err(|_| AppendError::Closed)?
+    }
+
+    /// Stops accepting; the writer drains what it has, then the threads end.
+    pub fn close(&mut self) {
+        self.submit = None;
+    }
+
+    /// What a search sees: waits until every record committed before the call is indexed.
+    pub async fn snapshot(&self) -> Snapshot {
+        let target = *self.inner.committed.borrow();
+        let mut indexed = self.inner.indexed.clone();
+        // The indexer always catches up unless the process is going down.
+        let _ = indexed.wait_for(|v| *v >= target).await;
+        let mut st = self.inner.state.lock().expect("state lock");
+        let mut mem = Vec::new();
+        for f in &st.sealing {
+            mem.extend(f.batches.iter().cloned());
+        }
+        mem.extend(st.current.snapshot());
+        Snapshot {
+            segments: st.segments.clone(),
+            mem,
+            upto: target,
+        }
+    }
+
+    /// Unsealed records (rows) and their raw bytes.
+    pub fn memtable_size(&self) -> (u64, u64) {
+        let st = self.inner.state.lock().expect("state lock");
+        let rows = st.current.rows + st.sealing.iter().map(|f| f.rows).sum::<u64>();
+        let bytes = st.current.raw_bytes + st.sealing.iter().map(|f| f.raw_bytes).sum::<u64>();
+        (rows, bytes)
+    }
+
+    /// Seals the current memtable now (tests, shutdown, `serve` on demand).
+    pub fn seal_now(&self) {
+        self.inner.seal_requests.fetch_add(1, Ordering::AcqRel);
+    }
+
+    /// Waits until every record committed so far is in a sealed segment.
+    pub async fn wait_sealed(&self, timeout: Duration) -> bool {
+        let target = self.committed();
+        let start = Instant::now();
+        loop {
+            if target == 0 || self.sealed_through().is_some_and(|s| s + 1 >= target) {
+                return true;
+            }
+            if start.elapsed() > timeout {
+                return false;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+}
+
+fn parse_at(rec: &RecordRef<'_>, ctx: ParseContext) -> pramaan_core::ParsedFields {
+    pramaan_ingest::parse(
+        rec.raw,
+        &ParseContext {
+            received_at_ns: rec.received_at_ns,
+            ..ctx
+        },
+    )
+}
+
+fn lock_data_dir(dir: &Path) -> Result<std::fs::File, VaultError> {
+    let path = dir.join("LOCK");
+    let f = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .read(true)
+        .open(&path)
+        .map_err(VaultError::io(&path))?;
+    match f.try_lock() {
+        Ok(()) => {}
+        Err(std::fs::TryLockError::WouldBlock) => return Err(VaultError::Locked(dir.to_owned())),
+        Err(std::fs::TryLockError::Error(e)) => return Err(VaultError::io(&path)(e)),
+    }
+    Ok(f)
+}
+
+/// True when a process (a running `serve`) holds the data directory's lock.
+pub fn is_locked(dir: &Path) -> bool {
+    let path = dir.join("LOCK");
+    let Ok(f) = std::fs::OpenOptions::new().read(true).write(true).open(&path) else {
+        return false;
+    };
+    match f.try_lock_shared() {
+        Ok(()) => {
+            let _ = f.unlock();
+            false
+        }
+        Err(_) => true,
+    }
+}
+
+fn open_store(opts: &VaultOptions) -> Result<(Arc<dyn ObjectStore>, Option<PathBuf>), VaultError> {
+    let root = opts.objects_dir();
+    std::fs::create_dir_all(&root).map_err(VaultError::io(&root))?;
+    let fs = LocalFileSystem::new_with_prefix(&root).map_err(VaultError::store)?;
+    Ok((Arc::new(fs), Some(root)))
+}
+
+async fn remove_orphans(store: &Arc<dyn ObjectStore>, segments: &[SegmentMeta]) -> Result<(), VaultError> {
+    use futures::TryStreamExt;
+    let known: std::collections::HashSet<&str> = segments.iter().map(|s| s.path.as_str()).collect();
+    let prefix = ObjPath::from("segments");
+    let listed: Vec<_> = store.list(Some(&prefix)).try_collect().await.map_err(VaultError::store)?;
+    for obj in listed {
+        if !known.contains(obj.location.as_ref()) {
+            tracing::warn!(object = %obj.location, "removing a segment that was not recorded in the catalog (an interrupted seal); its records are replayed from the WAL");
+            store.delete(&obj.location).await.map_err(VaultError::store)?;
+        }
+    }
+    Ok(())
+}
+
+#[allow(clippy::too_many_arguments)]
+fn writer_loop(
+    wal: &mut Wal,
+    mut next_seq: u64,
+    max_batch: usize,
+    mut rx: mpsc::Receiver<Submit>,
+    index_tx: std_mpsc::SyncSender<Committed>,
+    committed: watch::Sender<u64>,
+    sealed_through: &AtomicU64,
+    stats: &Stats,
+) {
+    let mut frames = Vec::with_capacity(max_batch + 4096);
+    let mut batch: Vec<Submit> = Vec::new();
+    let mut last_ts = i64::MIN;
+    let mut released = NO_SEALED;
+    while let Some(first) = rx.blocking_recv() {
+        let mut bytes: usize = first.lines.iter().map(|l| l.len()).sum();
+        batch.push(first);
+        while bytes < max_batch {
+            match rx.try_recv() {
+                Ok(s) => {
+                    bytes += s.lines.iter().map(|l| l.len()).sum::<usize>();
+                    batch.push(s);
+                }
+                Err(_) => break,
+            }
+        }
+        // received_at never goes backwards, so that sequence order is time order.
+        let now = pramaan_core::time::now_ns().max(last_ts);
+        last_ts = now;
+        frames.clear();
+        let first_seq = next_seq;
+        let mut seq = next_seq;
+        for s in &batch {
+            for line in &s.lines {
+                wal::encode_frame(&wal::record(seq, now, s.transport, &s.peer, line), &mut frames);
+                seq += 1;
+            }
+        }
+        let started = Instant::now();
+        let res = if seq > first_seq {
+            wal.append(first_seq, &frames)
+        } else {
+            Ok(())
+        };
+        metrics::histogram!("pramaan_wal_fsync_seconds").record(started.elapsed().as_secs_f64());
+        stats.fsyncs.fetch_add(1, Ordering::Relaxed);
+        match res {
+            Ok(()) => {
+                next_seq = seq;
+                let _ = committed.send(next_seq);
+                let mut s_seq = first_seq;
+                for s in batch.drain(..) {
+                    let n = s.lines.len() as u64;
+                    if let Some(ack) = s.ack {
+                        let range = if n == 0 {
+                            SeqRange { first: s_seq, last: s_seq }
+                        } else {
+                            SeqRange { first: s_seq, last: s_seq + n - 1 }
+                        };
+                        let _ = ack.send(Ok(range));
+                    }
+                    if n > 0 {
+                        let _ = index_tx.send(Committed {
+                            first_seq: s_seq,
+                            received_at_ns: now,
+                            transport: s.transport,
+                            peer: s.peer,
+                            lines: s.lines,
+                        });
+                    }
+                    s_seq += n;
+                }
+            }
+            Err(e) => {
+                stats.wal_errors.fetch_add(1, Ordering::Relaxed);
+                metrics::counter!("pramaan_wal_errors_total").increment(1);
+                tracing::error!(error = %e, "WAL append failed; the batch is refused");
+                let msg = e.to_string();
+                for s in batch.drain(..) {
+                    if let Some(ack) = s.ack {
+                        let _ = ack.send(Err(AppendError::Wal(msg.clone())));
+                    } else {
+                        metrics::counter!("pramaan_lines_refused_total", "transport" => s.transport.as_str(), "reason" => "wal_error").increment(s.lines.len() as u64);
+                    }
+                }
+            }
+        }
+        let sealed = sealed_through.load(Ordering::Acquire);
+        if sealed != NO_SEALED && sealed != released {
+            match wal.release_through(sealed) {
+                Ok(_) => released = sealed,
+                Err(e) => tracing::warn!(error = %e, "could not delete sealed WAL files; will retry"),
+            }
+        }
+    }
+}
+
+/// Adds one record to the current generation, cutting it first when it
+/// would cross an hour and after when it is full.
+fn push_record(
+    st: &mut State,
+    opts: &VaultOptions,
+    rec: &RecordRef<'_>,
+    p: &pramaan_core::ParsedFields,
+    to_seal: &mut Vec<Arc<Frozen>>,
+) {
+    if opts.cut_hourly && st.current.crosses_hour(rec.received_at_ns) {
+        freeze_locked(st, to_seal);
+    }
+    st.current.push(rec, p);
+    if st.current.rows >= opts.seal_max_rows || st.current.raw_bytes >= opts.seal_max_bytes {
+        freeze_locked(st, to_seal);
+    }
+}
+
+fn indexer_loop(
+    inner: Arc<Inner>,
+    ctx: ParseContext,
+    rx: std_mpsc::Receiver<Committed>,
+    indexed: watch::Sender<u64>,
+    seal_tx: std_mpsc::Sender<Arc<Frozen>>,
+) {
+    let opts = inner.opts.clone();
+    let mut parsed = Vec::new();
+    let mut seal_requests = inner.seal_requests.load(Ordering::Acquire);
+    loop {
+        let msg = rx.recv_timeout(Duration::from_millis(200));
+        let closed = matches!(msg, Err(std_mpsc::RecvTimeoutError::Disconnected));
+        let mut to_seal: Vec<Arc<Frozen>> = Vec::new();
+        if let Ok(c) = msg {
+            parsed.clear();
+            for (i, line) in c.lines.iter().enumerate() {
+                let rec = wal::record(c.first_seq + i as u64, c.received_at_ns, c.transport, &c.peer, line);
+                let p = parse_at(&rec, ctx);
+                if p.parse_error.is_some() {
+                    inner.stats.unparsable.fetch_add(1, Ordering::Relaxed);
+                    metrics::counter!("pramaan_lines_unparsable_total", "transport" => c.transport.as_str(), "source" => crate::memtable::peer_host(&c.peer).to_owned()).increment(1);
+                }
+                parsed.push(p);
+            }
+            let mut st = inner.state.lock().expect("state lock");
+            for (i, line) in c.lines.iter().enumerate() {
+                let rec = wal::record(c.first_seq + i as u64, c.received_at_ns, c.transport, &c.peer, line);
+                push_record(&mut st, &opts, &rec, &parsed[i], &mut to_seal);
+            }
+            drop(st);
+            let _ = indexed.send(c.first_seq + c.lines.len() as u64);
+        }
+        {
+            let requests = inner.seal_requests.load(Ordering::Acquire);
+            let mut st = inner.state.lock().expect("state lock");
+            if !st.current.is_empty()
+                && (st.current.opened_at.elapsed() >= opts.seal_max_age || requests != seal_requests)
+            {
+                freeze_locked(&mut st, &mut to_seal);
+            }
+            seal_requests = requests;
+        }
+        for f in to_seal {
+            let _ = seal_tx.send(f);
+        }
+        if closed {
+            return;
+        }
+    }
+}
+
+fn freeze_locked(st: &mut State, out: &mut Vec<Arc<Frozen>>) {
+    if st.current.is_empty() {
+        return;
+    }
+    let g = std::mem::take(&mut st.current);
+    let f = Arc::new(g.freeze());
+    st.sealing.push(f.clone());
+    out.push(f);
+}
+
+fn sealer_loop(
+    inner: Arc<Inner>,
+    handle: tokio::runtime::Handle,
+    local_root: Option<PathBuf>,
+    rx: std_mpsc::Receiver<Arc<Frozen>>,
+) {
+    for job in rx {
+        let mut backoff = Duration::from_millis(100);
+        loop {
+            match seal(&inner, &handle, local_root.as_deref(), &job) {
+                Ok(meta) => {
+                    tracing::debug!(path = %meta.path, rows = meta.rows, bytes = meta.bytes, "sealed a segment");
+                    metrics::counter!("pramaan_segments_sealed_total").increment(1);
+                    metrics::counter!("pramaan_segment_bytes_total").increment(meta.bytes);
+                    let mut st = inner.state.lock().expect("state lock");
+                    st.sealing.retain(|f| !Arc::ptr_eq(f, &job));
+                    Arc::make_mut(&mut st.segments).push(meta);
+                    inner.sealed_through.store(job.seq_max, Ordering::Release);
+                    break;
+                }
+                Err(e) => {
+                    inner.stats.seal_errors.fetch_add(1, Ordering::Relaxed);
+                    metrics::counter!("pramaan_seal_errors_total").increment(1);
+                    tracing::error!(error = %e, seq_min = job.seq_min, "sealing a segment failed; its records stay in the WAL and memtable; retrying");
+                    std::thread::sleep(backoff);
+                    backoff = (backoff * 2).min(Duration::from_secs(30));
+                }
+            }
+        }
+    }
+}
+
+fn seal(
+    inner: &Inner,
+    handle: &tokio::runtime::Handle,
+    local_root: Option<&Path>,
+    job: &Frozen,
+) -> Result<SegmentMeta, VaultError> {
+    let enc = segment::encode(&job.batches, &inner.opts.segment)?;
+    let path = segment::object_path(job.time_min_ns, job.seq_min, job.seq_max);
+    let bytes = enc.bytes.len() as u64;
+    let location = ObjPath::from(path.as_str());
+    let store = inner.store.clone();
+    let payload = PutPayload::from(Bytes::from(enc.bytes));
+    handle
+        .block_on(async move { store.put(&location, payload).await })
+        .map_err(VaultError::store)?;
+    if let Some(root) = local_root {
+        // object_store's local backend renames into place but does not fsync;
+        // the WAL is deleted after this, so the segment must be durable first.
+        let file = root.join(&path);
+        std::fs::File::open(&file)
+            .and_then(|f| f.sync_all())
+            .map_err(VaultError::io(&file))?;
+        if let Some(parent) = file.parent() {
+            wal::sync_dir(parent)?;
+        }
+    }
+    let mut meta = SegmentMeta {
+        id: 0,
+        path,
+        seq_min: job.seq_min,
+        seq_max: job.seq_max,
+        time_min_ns: job.time_min_ns,
+        time_max_ns: job.time_max_ns,
+        rows: job.rows,
+        bytes,
+        sha256: enc.sha256,
+        sources: job.sources.clone(),
+        raw_bytes: job.raw_bytes,
+        created_at_ns: pramaan_core::time::now_ns(),
+    };
+    meta.id = inner.catalog.insert(&meta)?;
+    Ok(meta)
+}
