@@ -88,7 +88,7 @@ pub fn extract(msg: &[u8], out: &mut ParsedFields) {
                 b'=' => kv(msg, i, out),
                 b':' if at(msg, i + 1) == b':' && v6_may_start(msg, i) => {
                     if let Some(end) = v6(msg, i, out) {
-                        i = end;
+                        i = end.max(i + 1);
                         continue;
                     }
                 }
@@ -104,7 +104,7 @@ pub fn extract(msg: &[u8], out: &mut ParsedFields) {
         }
         if CLASS[b as usize] & HEX != 0 {
             if let Some(end) = address(msg, i, out) {
-                i = end;
+                i = end.max(i + 1);
                 continue;
             }
         }
@@ -117,7 +117,8 @@ pub fn extract(msg: &[u8], out: &mut ParsedFields) {
         }
         if at(msg, j) == b'.' && !b.is_ascii_digit() {
             if let Some(end) = host_port(msg, i, out) {
-                i = end;
+                // Always forward, whatever a helper returned.
+                i = end.max(j);
                 continue;
             }
         }
@@ -157,7 +158,9 @@ pub(crate) fn push_user(out: &mut ParsedFields, name: &[u8]) {
     if out.users.len() >= MAX_USERS
         || name.is_empty()
         || name.len() > MAX_USER_LEN
-        || name.iter().any(|&b| b <= b' ' || matches!(b, 0x7f | b'"' | b'='))
+        || name
+            .iter()
+            .any(|&b| b <= b' ' || matches!(b, 0x7f | b'"' | b'='))
     {
         return;
     }
@@ -354,7 +357,9 @@ fn v6(s: &[u8], i: usize, out: &mut ParsedFields) -> Option<usize> {
 /// `host.example.com:5070`: a dotted host name whose last label is
 /// alphabetic and not a source file extension, then a port.
 fn host_port(s: &[u8], i: usize, out: &mut ParsedFields) -> Option<usize> {
-    if i > 0 && matches!(s[i - 1], b'(' | b'.' | b'-' | b'$' | b'@' | b':') {
+    if !s[i].is_ascii_alphanumeric()
+        || (i > 0 && matches!(s[i - 1], b'(' | b'.' | b'-' | b'$' | b'@' | b':'))
+    {
         return None;
     }
     let mut e = i;
@@ -371,8 +376,8 @@ fn host_port(s: &[u8], i: usize, out: &mut ParsedFields) -> Option<usize> {
     let dot = host.iter().rposition(|&b| b == b'.')?;
     let tld = &host[dot + 1..];
     const CODE: [&[u8]; 16] = [
-        b"java", b"scala", b"py", b"go", b"rs", b"cc", b"cpp", b"hpp", b"js", b"ts", b"kt",
-        b"rb", b"php", b"cs", b"pl", b"swift",
+        b"java", b"scala", b"py", b"go", b"rs", b"cc", b"cpp", b"hpp", b"js", b"ts", b"kt", b"rb",
+        b"php", b"cs", b"pl", b"swift",
     ];
     if tld.len() < 2
         || !tld.iter().all(u8::is_ascii_alphabetic)
@@ -406,8 +411,10 @@ fn port_word(s: &[u8], j: usize, out: &mut ParsedFields) {
 }
 
 /// The space-delimited token starting at `k`, without trailing `,` `;`.
+/// Looks no further than a user name can be long.
 fn token(s: &[u8], k: usize) -> &[u8] {
     let rest = s.get(k..).unwrap_or_default();
+    let rest = &rest[..rest.len().min(MAX_USER_LEN + 2)];
     let end = rest
         .iter()
         .position(|b| b.is_ascii_whitespace())
@@ -477,12 +484,14 @@ fn kv(s: &[u8], eq: usize, out: &mut ParsedFields) {
     // The key: word characters, `.` and `-` before the `=`, lowercased and
     // with separators dropped, so `src_port`, `src-port`, `source.port` and
     // `SRCPORT` compare alike.
+    let key_byte = |b: u8| is_word(b) || b == b'.' || b == b'-';
     let mut key = [0u8; MAX_KEY];
     let mut len = 0;
     let mut k = eq;
-    while k > 0 {
+    let stop = eq.saturating_sub(2 * MAX_KEY);
+    while k > stop {
         let b = s[k - 1];
-        if !(is_word(b) || b == b'.' || b == b'-') {
+        if !key_byte(b) {
             break;
         }
         if b != b'_' && b != b'.' && b != b'-' {
@@ -494,18 +503,19 @@ fn kv(s: &[u8], eq: usize, out: &mut ParsedFields) {
         }
         k -= 1;
     }
-    if len == 0 {
+    if len == 0 || (k > 0 && key_byte(s[k - 1])) {
+        // No key, or one too long to be any we know.
         return;
     }
     key[..len].reverse();
     let key = &key[..len];
     let kind = match key {
         b"port" | b"sport" | b"dport" | b"spt" | b"dpt" | b"srcport" | b"dstport"
-        | b"sourceport" | b"destport" | b"destinationport" | b"lport" | b"rport"
-        | b"localport" | b"remoteport" | b"clientport" | b"serverport" => Kind::Port,
+        | b"sourceport" | b"destport" | b"destinationport" | b"lport" | b"rport" | b"localport"
+        | b"remoteport" | b"clientport" | b"serverport" => Kind::Port,
         b"user" | b"username" | b"ruser" | b"suser" | b"duser" | b"srcuser" | b"dstuser"
-        | b"acct" | b"login" | b"usr" | b"logname" | b"loginname" | b"account"
-        | b"accountname" | b"targetusername" | b"subjectusername" => Kind::User,
+        | b"acct" | b"login" | b"usr" | b"logname" | b"loginname" | b"account" | b"accountname"
+        | b"targetusername" | b"subjectusername" => Kind::User,
         _ => return,
     };
     let value = kv_value(s, eq + 1);
@@ -580,9 +590,8 @@ mod tests {
 
     #[test]
     fn openssh_lines() {
-        let f = ex(
-            "Failed password for invalid user webmaster from 173.234.31.186 port 38926 ssh2",
-        );
+        let f =
+            ex("Failed password for invalid user webmaster from 173.234.31.186 port 38926 ssh2");
         assert_eq!(ips(&f), ["173.234.31.186"]);
         assert_eq!(f.ports, [38926]);
         assert_eq!(f.users, ["webmaster"]);
@@ -623,8 +632,7 @@ mod tests {
         assert_eq!(f.users, ["fztu"]);
         let f = ex("pam_unix(sshd:session): session opened for user fztu by (uid=0)");
         assert_eq!(f.users, ["fztu"]);
-        let f =
-            ex("Connection closed by authenticating user root 10.0.0.5 port 50022 [preauth]");
+        let f = ex("Connection closed by authenticating user root 10.0.0.5 port 50022 [preauth]");
         assert_eq!(f.users, ["root"]);
         assert_eq!(f.ports, [50022]);
     }
@@ -650,10 +658,12 @@ mod tests {
         let f = ex("[/10.10.34.11:3888:QuorumCnxManager$Listener@493] - x");
         assert_eq!(ips(&f), ["10.10.34.11"]);
         assert_eq!(f.ports, [3888]);
-        let f = ex("[QuorumPeer[myid=1]/0:0:0:0:0:0:0:0:2181:FastLeaderElection@774] - Notification");
+        let f =
+            ex("[QuorumPeer[myid=1]/0:0:0:0:0:0:0:0:2181:FastLeaderElection@774] - Notification");
         assert_eq!(ips(&f), ["::"]);
         assert_eq!(f.ports, [2181]);
-        let f = ex("at org.apache.hadoop.ipc.Client.call(Client.java:1476) at x.Foo.bar(Foo.scala:12)");
+        let f =
+            ex("at org.apache.hadoop.ipc.Client.call(Client.java:1476) at x.Foo.bar(Foo.scala:12)");
         assert!(f.ports.is_empty());
     }
 
@@ -693,18 +703,24 @@ mod tests {
         assert_eq!(ips(&f), ["203.0.113.5", "10.0.0.2"]);
         assert_eq!(f.ports, [51234, 22]);
         // pf via tcpdump
-        let f = ex("rule 0/(match) block in on em0: 198.51.100.7.51234 > 192.0.2.10.22: Flags [S], seq 1");
+        let f = ex(
+            "rule 0/(match) block in on em0: 198.51.100.7.51234 > 192.0.2.10.22: Flags [S], seq 1",
+        );
         assert_eq!(ips(&f), ["198.51.100.7", "192.0.2.10"]);
         assert_eq!(f.ports, [51234, 22]);
         // Fortinet
-        let f = ex(r#"date=2019-05-10 time=11:37:47 logid="0000000013" type="traffic" subtype="forward" level="notice" srcip=10.1.100.11 srcport=58012 srcintf="port12" dstip=172.16.200.55 dstport=443 user="bob" action="deny""#);
+        let f = ex(
+            r#"date=2019-05-10 time=11:37:47 logid="0000000013" type="traffic" subtype="forward" level="notice" srcip=10.1.100.11 srcport=58012 srcintf="port12" dstip=172.16.200.55 dstport=443 user="bob" action="deny""#,
+        );
         assert_eq!(ips(&f), ["10.1.100.11", "172.16.200.55"]);
         assert_eq!(f.ports, [58012, 443]);
         assert_eq!(f.users, ["bob"]);
         // sudo, auditd
         let f = ex("alice : TTY=pts/0 ; PWD=/home/alice ; USER=root ; COMMAND=/bin/ls");
         assert_eq!(f.users, ["root"]);
-        let f = ex(r#"type=USER_AUTH msg=audit(1.2:3): pid=1 uid=0 acct="carol" exe="/usr/sbin/sshd" addr=192.0.2.1 terminal=ssh res=failed"#);
+        let f = ex(
+            r#"type=USER_AUTH msg=audit(1.2:3): pid=1 uid=0 acct="carol" exe="/usr/sbin/sshd" addr=192.0.2.1 terminal=ssh res=failed"#,
+        );
         assert_eq!(f.users, ["carol"]);
         assert_eq!(ips(&f), ["192.0.2.1"]);
         let f = ex("src=10.0.0.1 dst=10.0.0.2 sport=1 dport=65535 port=70000 rhost=fe80::2 client=mail[192.0.2.9]");
@@ -726,8 +742,20 @@ mod tests {
     }
 
     #[test]
+    fn words_starting_with_underscore_make_progress() {
+        // Regression: `_` is a word byte but not a host byte; this looped forever.
+        let f = ex("_foo.bar x __a.b:80 _.:_ _1.2.3.4");
+        assert!(f.ports.is_empty());
+        let f = ex("Hadoop job_1445144423722_0020.jhist 10.0.0.1:50010");
+        assert_eq!(f.ports, [50010]);
+    }
+
+    #[test]
     fn parse_addr_forms() {
-        assert_eq!(parse_addr("1.2.3.4"), Some(("1.2.3.4".parse().unwrap(), None)));
+        assert_eq!(
+            parse_addr("1.2.3.4"),
+            Some(("1.2.3.4".parse().unwrap(), None))
+        );
         assert_eq!(
             parse_addr("1.2.3.4:80"),
             Some(("1.2.3.4".parse().unwrap(), Some(80)))

@@ -55,7 +55,9 @@ pub enum FrameEvent {
 /// Why input was refused.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum Refusal {
-    #[error("octet-counted frame of {len} bytes exceeds the {max}-byte limit; its bytes were skipped")]
+    #[error(
+        "octet-counted frame of {len} bytes exceeds the {max}-byte limit; its bytes were skipped"
+    )]
     TooLong { len: u64, max: usize },
     #[error("line longer than the {max}-byte limit; discarded through the next LF")]
     LineTooLong { max: usize },
@@ -111,7 +113,10 @@ enum Head {
     /// Not enough bytes to tell.
     NeedMore,
     /// Octet counting: `LEN`, and the header length including the SP.
-    Counted { len: u64, header: usize },
+    Counted {
+        len: u64,
+        header: usize,
+    },
     BadLength(BadLength),
     Line,
 }
@@ -136,7 +141,9 @@ impl FrameDecoder {
         loop {
             match self.state {
                 State::SkipCount { remaining } => {
-                    let n = usize::try_from(remaining).unwrap_or(usize::MAX).min(buf.len());
+                    let n = usize::try_from(remaining)
+                        .unwrap_or(usize::MAX)
+                        .min(buf.len());
                     buf.advance(n);
                     let remaining = remaining - n as u64;
                     if remaining > 0 {
@@ -222,9 +229,7 @@ impl FrameDecoder {
                 }))
             }
             None => {
-                self.state = State::Start {
-                    scanned: buf.len(),
-                };
+                self.state = State::Start { scanned: buf.len() };
                 None
             }
         }
@@ -283,7 +288,10 @@ fn head(buf: &[u8]) -> Head {
                 if i == MAX_LEN_DIGITS {
                     return Head::BadLength(BadLength::TooManyDigits);
                 }
-                match len.checked_mul(10).and_then(|l| l.checked_add(u64::from(b - b'0'))) {
+                match len
+                    .checked_mul(10)
+                    .and_then(|l| l.checked_add(u64::from(b - b'0')))
+                {
                     Some(l) => len = l,
                     None => overflow = true,
                 }
@@ -410,7 +418,10 @@ mod tests {
         let mut buf = BytesMut::from(&b"1000000000000 "[..]);
         assert_eq!(
             d.decode(&mut buf),
-            Some(FrameEvent::Refused(Refusal::TooLong { len: LEN, max: 1024 }))
+            Some(FrameEvent::Refused(Refusal::TooLong {
+                len: LEN,
+                max: 1024
+            }))
         );
         // Feed 16 MiB of the body in 1 MiB reads: nothing accumulates.
         let chunk = vec![b'z'; 1 << 20];
@@ -418,7 +429,11 @@ mod tests {
             buf.extend_from_slice(&chunk);
             assert_eq!(d.decode(&mut buf), None);
             assert!(buf.is_empty());
-            assert!(buf.capacity() <= 2 << 20, "buffer grew to {}", buf.capacity());
+            assert!(
+                buf.capacity() <= 2 << 20,
+                "buffer grew to {}",
+                buf.capacity()
+            );
         }
         assert_eq!(
             d.state,

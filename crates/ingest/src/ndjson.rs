@@ -126,7 +126,11 @@ mod tests {
         let (v, empty) = collect(b"{\"a\":1}\r\nplain line\n{\"b\":2}", 100);
         assert_eq!(
             v,
-            vec![Ok(&b"{\"a\":1}"[..]), Ok(&b"plain line"[..]), Ok(&b"{\"b\":2}"[..])]
+            vec![
+                Ok(&b"{\"a\":1}"[..]),
+                Ok(&b"plain line"[..]),
+                Ok(&b"{\"b\":2}"[..])
+            ]
         );
         assert_eq!(empty, 0);
         let (v, _) = collect(b"x\r\r\n", 100);

@@ -44,7 +44,11 @@ pub(crate) struct Civil {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Impossible {
     Month(u8),
-    Day { year: Option<i64>, month: u8, day: u8 },
+    Day {
+        year: Option<i64>,
+        month: u8,
+        day: u8,
+    },
     Hour(u8),
     Minute(u8),
     Second(u8),
@@ -143,7 +147,7 @@ impl Civil {
     }
 
     /// The instant this wall time names at `offset_secs` east of UTC.
-    pub(crate) fn to_utc_ns(&self, offset_secs: i32) -> Result<i64, Impossible> {
+    pub(crate) fn to_utc_ns(self, offset_secs: i32) -> Result<i64, Impossible> {
         self.check()?;
         let days = days_from_civil(self.year, self.month, self.day);
         let secs = days
@@ -596,7 +600,10 @@ mod tests {
         let (c, has_year, n) = bsd(b"Dec  5 06:55:46 x").unwrap();
         assert_eq!((c.month, c.day, has_year, n), (12, 5, false, 15));
         let (c, has_year, n) = bsd(b"Jan 01 2026 10:00:00.123: x").unwrap();
-        assert_eq!((c.year, c.nanos, has_year, n), (2026, 123_000_000, true, 24));
+        assert_eq!(
+            (c.year, c.nanos, has_year, n),
+            (2026, 123_000_000, true, 24)
+        );
         assert!(bsd(b"Decx 5 06:55:46").is_none());
         let (c, n) = apache(b"[Sun Dec 04 04:47:44 2005] [notice]").unwrap();
         assert_eq!((c.year, c.month, c.day, n), (2005, 12, 4, 26));

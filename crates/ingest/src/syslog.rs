@@ -228,7 +228,10 @@ fn rfc5424(line: &[u8], pos: usize, ctx: &ParseContext, f: &mut ParsedFields) {
         None => line.len(),
         Some(b' ') => pos + 1,
         Some(_) => {
-            fail(f, "RFC 5424 STRUCTURED-DATA is not followed by a space".into());
+            fail(
+                f,
+                "RFC 5424 STRUCTURED-DATA is not followed by a space".into(),
+            );
             pos
         }
     };
@@ -341,7 +344,13 @@ enum Stamp3164 {
 /// RFC 3164 from `p` (after the PRI if any). Without a PRI the line must
 /// start with a stamp (and, for an RFC 3339 one, have HOST and TAG); returns
 /// false, having changed nothing, if it does not.
-fn rfc3164(line: &[u8], p: usize, ctx: &ParseContext, with_pri: bool, f: &mut ParsedFields) -> bool {
+fn rfc3164(
+    line: &[u8],
+    p: usize,
+    ctx: &ParseContext,
+    with_pri: bool,
+    f: &mut ParsedFields,
+) -> bool {
     let rest = &line[p..];
     let mut time: Option<Result<EventTime, String>> = None;
     let mut kind = Stamp3164::None;
@@ -472,13 +481,9 @@ fn tag_3164(line: &[u8], pos: usize) -> Option<Tag> {
 // ---- no PRI -------------------------------------------------------------------
 
 fn without_pri(line: &[u8], ctx: &ParseContext, f: &mut ParsedFields) {
-    match line.first() {
-        Some(b) if b.is_ascii_alphabetic() || b.is_ascii_digit() => {
-            if rfc3164(line, 0, ctx, false, f) {
-                return;
-            }
-        }
-        _ => {}
+    let may_be_stamp = line.first().is_some_and(u8::is_ascii_alphanumeric);
+    if may_be_stamp && rfc3164(line, 0, ctx, false, f) {
+        return;
     }
     f.format = Format::Raw;
     raw_stamp(line, ctx, f);
@@ -644,8 +649,14 @@ fn json_field<'a>(
                 rank(&mut best.app, r, s);
             }
         }
-        b"@timestamp" | b"timestamp" | b"time" | b"ts" | b"datetime" | b"date"
-        | b"__realtime_timestamp" | b"event.created" => {
+        b"@timestamp"
+        | b"timestamp"
+        | b"time"
+        | b"ts"
+        | b"datetime"
+        | b"date"
+        | b"__realtime_timestamp"
+        | b"event.created" => {
             let r = match key {
                 b"@timestamp" => 0,
                 b"timestamp" => 1,
@@ -688,11 +699,30 @@ fn json_field<'a>(
                 rank(&mut best.msgid, 0, s);
             }
         }
-        b"src_ip" | b"dst_ip" | b"client_ip" | b"remote_addr" | b"remote_ip" | b"ip"
-        | b"src" | b"dst" | b"srcip" | b"dstip" | b"clientip" | b"ip_address" | b"src_addr"
-        | b"dst_addr" | b"source.ip" | b"source.address" | b"destination.ip"
-        | b"destination.address" | b"client.ip" | b"client.address" | b"server.ip"
-        | b"host.ip" | b"remoteaddr" | b"peer" => json_ips(v, f),
+        b"src_ip"
+        | b"dst_ip"
+        | b"client_ip"
+        | b"remote_addr"
+        | b"remote_ip"
+        | b"ip"
+        | b"src"
+        | b"dst"
+        | b"srcip"
+        | b"dstip"
+        | b"clientip"
+        | b"ip_address"
+        | b"src_addr"
+        | b"dst_addr"
+        | b"source.ip"
+        | b"source.address"
+        | b"destination.ip"
+        | b"destination.address"
+        | b"client.ip"
+        | b"client.address"
+        | b"server.ip"
+        | b"host.ip"
+        | b"remoteaddr"
+        | b"peer" => json_ips(v, f),
         b"sport" | b"dport" | b"src_port" | b"dst_port" | b"srcport" | b"dstport" | b"port"
         | b"remote_port" | b"local_port" | b"source.port" | b"destination.port"
         | b"client.port" | b"server.port" => {
@@ -700,8 +730,8 @@ fn json_field<'a>(
                 push_port(f, p);
             }
         }
-        b"user" | b"username" | b"user_name" | b"user.name" | b"usr" | b"login"
-        | b"src_user" | b"dst_user" | b"account" => {
+        b"user" | b"username" | b"user_name" | b"user.name" | b"usr" | b"login" | b"src_user"
+        | b"dst_user" | b"account" => {
             if let Some(s) = s {
                 push_user(f, s.as_bytes());
             }
@@ -753,9 +783,13 @@ impl Best<'_> {
         f.severity = self.severity.and_then(|(_, v)| severity(v));
         f.facility = self.facility.and_then(|(_, v)| facility(v));
         f.event_time = self.time.and_then(|(_, v)| json_time(v, ctx));
-        if let Some((_, m)) = self.message {
-            f.message = message_range(line, m);
-            extract::extract(m.as_bytes(), f);
+        match self.message {
+            Some((_, m)) => {
+                f.message = message_range(line, m);
+                extract::extract(m.as_bytes(), f);
+            }
+            // No message member: the values themselves may name addresses.
+            None => extract::extract(line, f),
         }
     }
 }
@@ -892,11 +926,14 @@ fn json_time(v: &Value, ctx: &ParseContext) -> Option<EventTime> {
 fn epoch_ns(n: &Number) -> Option<i64> {
     // Magnitude tells the unit: 1e11 s is year 5138, 1e11 ms is 1973.
     let scale = |abs: u64| -> i64 {
-        match abs {
-            0..100_000_000_000 => 1_000_000_000,
-            ..100_000_000_000_000 => 1_000_000,
-            ..100_000_000_000_000_000 => 1_000,
-            _ => 1,
+        if abs < 100_000_000_000 {
+            1_000_000_000
+        } else if abs < 100_000_000_000_000 {
+            1_000_000
+        } else if abs < 100_000_000_000_000_000 {
+            1_000
+        } else {
+            1
         }
     };
     if let Some(i) = n.as_i64() {
@@ -1029,7 +1066,11 @@ mod tests {
         ] {
             let f = parse_line(raw.as_bytes(), &ctx());
             assert_eq!(f.format, Format::Rfc5424);
-            assert!(f.parse_error.as_deref().unwrap().contains(why), "{raw}: {:?}", f.parse_error);
+            assert!(
+                f.parse_error.as_deref().unwrap().contains(why),
+                "{raw}: {:?}",
+                f.parse_error
+            );
             assert_eq!(f.host.as_deref(), Some("h"));
             assert!(msg(raw, &f).ends_with("msg"));
         }
@@ -1038,12 +1079,27 @@ mod tests {
     #[test]
     fn impossible_dates_keep_the_rest() {
         for (raw, why) in [
-            ("<14>1 2026-13-01T00:00:00Z host app 1 - - the message", "month 13 does not exist"),
-            ("<14>1 2026-02-30T00:00:00Z host app 1 - - the message", "day 30 does not exist in February 2026"),
-            ("<14>1 2026-01-01T25:00:00Z host app 1 - - the message", "hour 25 does not exist"),
-            ("<14>1 2026-01-01T10:00:00+24:00 host app 1 - - the message", "offset"),
+            (
+                "<14>1 2026-13-01T00:00:00Z host app 1 - - the message",
+                "month 13 does not exist",
+            ),
+            (
+                "<14>1 2026-02-30T00:00:00Z host app 1 - - the message",
+                "day 30 does not exist in February 2026",
+            ),
+            (
+                "<14>1 2026-01-01T25:00:00Z host app 1 - - the message",
+                "hour 25 does not exist",
+            ),
+            (
+                "<14>1 2026-01-01T10:00:00+24:00 host app 1 - - the message",
+                "offset",
+            ),
             ("<14>1 yesterday host app 1 - - the message", "not RFC 3339"),
-            ("<14>1 2026-01-01T10:00:00.1234567891Z host app 1 - - the message", "not RFC 3339"),
+            (
+                "<14>1 2026-01-01T10:00:00.1234567891Z host app 1 - - the message",
+                "not RFC 3339",
+            ),
         ] {
             let f = parse_line(raw.as_bytes(), &ctx());
             let err = f.parse_error.clone().unwrap();
@@ -1104,14 +1160,24 @@ mod tests {
         assert_eq!(t.utc_ns, ns("2026-01-01T04:30:00.123Z"));
         assert!(!t.zone_assumed);
         assert_eq!(
-            (f.host.as_deref(), f.app.as_deref(), f.procid.as_deref(), msg(raw, &f)),
+            (
+                f.host.as_deref(),
+                f.app.as_deref(),
+                f.procid.as_deref(),
+                msg(raw, &f)
+            ),
             (Some("host"), Some("app"), Some("1"), "msg")
         );
         // No HOST.
         let raw = "<13>Nov  7 21:09:49 sshd[12]: x y";
         let f = parse_line(raw.as_bytes(), &ctx());
         assert_eq!(
-            (f.host.as_deref(), f.app.as_deref(), f.procid.as_deref(), msg(raw, &f)),
+            (
+                f.host.as_deref(),
+                f.app.as_deref(),
+                f.procid.as_deref(),
+                msg(raw, &f)
+            ),
             (None, Some("sshd"), Some("12"), "x y")
         );
         // Zero-padded day, postfix-style tag, no TAG.
@@ -1134,7 +1200,10 @@ mod tests {
         assert_eq!(f.host.as_deref(), Some("LabSZ"));
         assert_eq!(f.app.as_deref(), Some("sshd"));
         assert_eq!(f.procid.as_deref(), Some("24200"));
-        assert_eq!(f.ips, ["173.234.31.186".parse::<std::net::IpAddr>().unwrap()]);
+        assert_eq!(
+            f.ips,
+            ["173.234.31.186".parse::<std::net::IpAddr>().unwrap()]
+        );
         assert_eq!(f.ports, [38926]);
         assert_eq!(f.users, ["webmaster"]);
         assert!(msg(raw, &f).starts_with("Failed password"));
@@ -1149,10 +1218,16 @@ mod tests {
     fn year_inference_across_new_year() {
         let raw = b"<13>Dec 31 23:59:59 h a: m";
         let f = parse_line(raw, &ctx_at("2026-01-01T00:00:03+05:30"));
-        assert_eq!(f.event_time.unwrap().utc_ns, ns("2025-12-31T23:59:59+05:30"));
+        assert_eq!(
+            f.event_time.unwrap().utc_ns,
+            ns("2025-12-31T23:59:59+05:30")
+        );
         let raw = b"<13>Jan  1 00:00:01 h a: m";
         let f = parse_line(raw, &ctx_at("2025-12-31T23:59:58+05:30"));
-        assert_eq!(f.event_time.unwrap().utc_ns, ns("2026-01-01T00:00:01+05:30"));
+        assert_eq!(
+            f.event_time.unwrap().utc_ns,
+            ns("2026-01-01T00:00:01+05:30")
+        );
     }
 
     #[test]
@@ -1172,10 +1247,22 @@ mod tests {
     fn raw_lines_and_their_stamps() {
         let c = ctx();
         for (raw, when) in [
-            ("2015-10-18 18:01:47,978 INFO [main] x", "2015-10-18T18:01:47.978+05:30"),
-            ("[Sun Dec 04 04:47:44 2005] [notice] workerEnv.init() ok", "2005-12-04T04:47:44+05:30"),
-            ("081109 203615 148 INFO dfs.DataNode$PacketResponder: x", "2008-11-09T20:36:15+05:30"),
-            ("17/06/09 20:10:40 INFO executor.Backend: x", "2017-06-09T20:10:40+05:30"),
+            (
+                "2015-10-18 18:01:47,978 INFO [main] x",
+                "2015-10-18T18:01:47.978+05:30",
+            ),
+            (
+                "[Sun Dec 04 04:47:44 2005] [notice] workerEnv.init() ok",
+                "2005-12-04T04:47:44+05:30",
+            ),
+            (
+                "081109 203615 148 INFO dfs.DataNode$PacketResponder: x",
+                "2008-11-09T20:36:15+05:30",
+            ),
+            (
+                "17/06/09 20:10:40 INFO executor.Backend: x",
+                "2017-06-09T20:10:40+05:30",
+            ),
         ] {
             let f = parse_line(raw.as_bytes(), &c);
             assert_eq!(f.format, Format::Raw, "{raw}");
@@ -1186,7 +1273,10 @@ mod tests {
             assert!(t.zone_assumed);
         }
         let f = parse_line(b"- 1117838570 2005.06.03 R02-M1-N0-C:J12-U11 RAS", &c);
-        assert_eq!((f.format, f.event_time, f.parse_error), (Format::Raw, None, None));
+        assert_eq!(
+            (f.format, f.event_time, f.parse_error),
+            (Format::Raw, None, None)
+        );
     }
 
     #[test]
@@ -1234,6 +1324,16 @@ mod tests {
         assert_eq!(f.severity, Some(2));
         assert_eq!(f.users, ["ann"]);
         assert_eq!(f.ports, [2222]);
+    }
+
+    #[test]
+    fn json_without_message_is_searched_whole() {
+        let raw = r#"{"event":"login","peer_addr":"198.51.100.4:6000","who":"x"}"#;
+        let f = parse_line(raw.as_bytes(), &ctx());
+        assert_eq!(f.format, Format::Json);
+        assert_eq!(f.message, 0..raw.len());
+        assert_eq!(f.ips, ["198.51.100.4".parse::<std::net::IpAddr>().unwrap()]);
+        assert_eq!(f.ports, [6000]);
     }
 
     #[test]

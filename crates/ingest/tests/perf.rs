@@ -14,7 +14,10 @@ const ROUNDS: usize = 20;
 #[ignore = "benchmark; run in release with --ignored --nocapture"]
 fn parse_throughput() {
     let files = common::loghub();
-    let lines: Vec<&[u8]> = files.iter().flat_map(|(_, l)| l.iter().map(|l| &l[..])).collect();
+    let lines: Vec<&[u8]> = files
+        .iter()
+        .flat_map(|(_, l)| l.iter().map(|l| &l[..]))
+        .collect();
     let ctx = ParseContext {
         received_at_ns: 1_483_590_600_000_000_000,
         default_offset_secs: 19_800,
@@ -51,7 +54,10 @@ fn parse_throughput() {
 
     // Framing the same lines as one newline-framed stream, in 64 KiB reads.
     let mut stream = Vec::new();
-    for l in lines.iter().filter(|l| !l.first().is_some_and(u8::is_ascii_digit)) {
+    for l in lines
+        .iter()
+        .filter(|l| !l.first().is_some_and(u8::is_ascii_digit))
+    {
         stream.extend_from_slice(l);
         stream.push(b'\n');
     }
@@ -69,7 +75,7 @@ fn parse_throughput() {
         }
     }
     println!(
-        "framing: {:.0} ns/frame ({} MB/s)",
+        "framing: {:.0} ns/frame, {:.0} MB/s",
         t.elapsed().as_nanos() as f64 / frames as f64,
         (stream.len() * ROUNDS) as f64 / t.elapsed().as_secs_f64() / 1e6
     );

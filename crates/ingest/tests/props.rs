@@ -133,11 +133,16 @@ fn line() -> impl Strategy<Value = Vec<u8>> {
         Just(&b"Failed password for invalid user "[..]),
         Just(&b"from 1.2.3.4:22 [::1]:80 port 22 user="[..]),
     ];
-    (head, prop::collection::vec(any::<u8>(), 0..120), any::<usize>()).prop_map(|(h, tail, cut)| {
-        let mut v = [h, &tail[..]].concat();
-        v.truncate(cut % (v.len() + 1).max(1) + h.len().min(v.len()) / 2);
-        v
-    })
+    (
+        head,
+        prop::collection::vec(any::<u8>(), 0..120),
+        any::<usize>(),
+    )
+        .prop_map(|(h, tail, cut)| {
+            let mut v = [h, &tail[..]].concat();
+            v.truncate(cut % (v.len() + 1).max(1) + h.len().min(v.len()) / 2);
+            v
+        })
 }
 
 proptest! {
@@ -178,7 +183,13 @@ fn nil_or(max: usize) -> impl Strategy<Value = Option<String>> {
 
 fn sd() -> impl Strategy<Value = String> {
     let value = prop::collection::vec(
-        prop_oneof!["[a-zA-Z0-9 =.]", Just("\\]".to_string()), Just("\\\"".to_string()), Just("\\\\".to_string()), Just("ü".to_string())],
+        prop_oneof![
+            "[a-zA-Z0-9 =.]",
+            Just("\\]".to_string()),
+            Just("\\\"".to_string()),
+            Just("\\\\".to_string()),
+            Just("ü".to_string())
+        ],
         0..10,
     )
     .prop_map(|v| v.concat());
@@ -189,7 +200,15 @@ fn sd() -> impl Strategy<Value = String> {
 }
 
 fn gen5424() -> impl Strategy<Value = Gen5424> {
-    let dt = (1900i16..2200, 1i8..=12, 1i8..=31, 0i8..24, 0i8..60, 0i8..60, 0i32..1_000_000_000)
+    let dt = (
+        1900i16..2200,
+        1i8..=12,
+        1i8..=31,
+        0i8..24,
+        0i8..60,
+        0i8..60,
+        0i32..1_000_000_000,
+    )
         .prop_filter_map("real date", |(y, mo, d, h, mi, s, ns)| {
             jiff::civil::DateTime::new(y, mo, d, h, mi, s, ns).ok()
         });
@@ -203,18 +222,20 @@ fn gen5424() -> impl Strategy<Value = Gen5424> {
         prop::option::of("[^\r\n\u{0}\u{feff}]{0,60}[^\r\n\u{0}\u{feff} ]"),
         any::<bool>(),
     )
-        .prop_map(|(pri, time, frac_digits, (host, app, procid, msgid), sd, msg, bom)| Gen5424 {
-            pri,
-            time,
-            frac_digits,
-            host,
-            app,
-            procid,
-            msgid,
-            sd,
-            msg,
-            bom,
-        })
+        .prop_map(
+            |(pri, time, frac_digits, (host, app, procid, msgid), sd, msg, bom)| Gen5424 {
+                pri,
+                time,
+                frac_digits,
+                host,
+                app,
+                procid,
+                msgid,
+                sd,
+                msg,
+                bom,
+            },
+        )
 }
 
 impl Gen5424 {

@@ -165,13 +165,28 @@ pub struct Vault {
 /// and then calling [`Workers::join`] shuts down cleanly.
 pub struct Workers {
     threads: Vec<JoinHandle<()>>,
+    sealed_through: Arc<AtomicU64>,
+    committed: watch::Receiver<u64>,
+    wal_dir: PathBuf,
     _lock: std::fs::File,
 }
 
 impl Workers {
+    /// Waits for the threads (the last generation is sealed on the way out),
+    /// then removes the WAL files when every record they hold is sealed.
     pub fn join(self) {
         for t in self.threads {
             let _ = t.join();
+        }
+        let committed = *self.committed.borrow();
+        let sealed = self.sealed_through.load(Ordering::Acquire);
+        if committed > 0 && sealed != NO_SEALED && sealed + 1 >= committed {
+            if let Ok(files) = wal::list_files(&self.wal_dir) {
+                for f in files {
+                    let _ = std::fs::remove_file(&f.path);
+                }
+                let _ = wal::sync_dir(&self.wal_dir);
+            }
         }
     }
 }
@@ -269,6 +284,7 @@ impl Vault {
                 .spawn(move || sealer_loop(inner, handle, local_root, seal_rx))
                 .map_err(VaultError::io(Path::new("thread")))?
         };
+        let committed_for_join = inner.committed.clone();
         Ok((
             Vault {
                 inner,
@@ -276,6 +292,9 @@ impl Vault {
             },
             Workers {
                 threads: vec![writer, index_thread, sealer],
+                sealed_through,
+                committed: committed_for_join,
+                wal_dir: opts.wal_dir(),
                 _lock: lock,
             },
         ))
@@ -655,8 +674,9 @@ fn indexer_loop(
         {
             let requests = inner.seal_requests.load(Ordering::Acquire);
             let mut st = inner.state.lock().expect("state lock");
+            // A clean shutdown seals what is left, so the WAL is empty afterwards.
             if !st.current.is_empty()
-                && (st.current.opened_at.elapsed() >= opts.seal_max_age || requests != seal_requests)
+                && (closed || st.current.opened_at.elapsed() >= opts.seal_max_age || requests != seal_requests)
             {
                 freeze_locked(&mut st, &mut to_seal);
             }

@@ -29,10 +29,18 @@ pub fn loghub() -> Vec<(String, Vec<Vec<u8>>)> {
                 .map(|l| l.strip_suffix(b"\r").unwrap_or(l).to_vec())
                 .filter(|l| !l.is_empty())
                 .collect();
-            out.push((path.file_name().unwrap().to_string_lossy().into_owned(), lines));
+            out.push((
+                path.file_name().unwrap().to_string_lossy().into_owned(),
+                lines,
+            ));
         }
     }
     out.sort();
-    assert_eq!(out.len(), 12, "expected 12 Loghub files in {}", dir.display());
+    assert_eq!(
+        out.len(),
+        12,
+        "expected 12 Loghub files in {}",
+        dir.display()
+    );
     out
 }

@@ -1,0 +1,833 @@
+//! Shared by the end-to-end tests: runs the real `pramaan` binary on a fresh
+//! data directory with every listener on 127.0.0.1 port 0, and talks to it.
+//!
+//! Nothing here sends traffic anywhere but 127.0.0.1. Every wait polls with a
+//! generous deadline, because the tests share a slow 2-core machine.
+
+#![allow(dead_code)]
+
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::io::{Read, Write};
+use std::net::{Shutdown, SocketAddr, TcpStream, UdpSocket};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+/// The binary under test.
+pub const BIN: &str = env!("CARGO_BIN_EXE_pramaan");
+
+/// How long a server may take to start listening.
+pub const READY_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// How long to wait for lines sent without acknowledgement (syslog) to show up.
+pub const ARRIVAL_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// A `pramaan` command with a clean environment: no inherited `PRAMAAN_*`
+/// variable (an unknown one is an error, and a stray one would change the
+/// configuration), no colours, run in `cwd` so that no `pramaan.toml` from
+/// elsewhere is read.
+pub fn pramaan(cwd: &Path) -> Command {
+    let mut c = Command::new(BIN);
+    for (k, _) in std::env::vars_os() {
+        if k.to_string_lossy().starts_with("PRAMAAN_") {
+            c.env_remove(&k);
+        }
+    }
+    c.env("NO_COLOR", "1").current_dir(cwd);
+    c
+}
+
+/// Output of a finished command, with text accessors.
+pub struct Output {
+    pub status: ExitStatus,
+    pub stdout: Vec<u8>,
+    pub stderr: String,
+}
+
+impl Output {
+    pub fn stdout(&self) -> String {
+        String::from_utf8_lossy(&self.stdout).into_owned()
+    }
+    pub fn success(&self) -> bool {
+        self.status.success()
+    }
+}
+
+impl std::fmt::Debug for Output {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "exit {:?}\n--- stdout\n{}\n--- stderr\n{}",
+            self.status,
+            self.stdout(),
+            self.stderr
+        )
+    }
+}
+
+/// Runs `cmd` to completion (with `stdin` as input), killing it after `timeout`.
+pub fn run(mut cmd: Command, stdin: Option<&[u8]>, timeout: Duration) -> Output {
+    cmd.stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() })
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = cmd.spawn().unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
+    let feeder = stdin.map(|data| {
+        let mut w = child.stdin.take().expect("piped stdin");
+        let data = data.to_vec();
+        std::thread::spawn(move || {
+            let _ = w.write_all(&data);
+        })
+    });
+    let mut out = child.stdout.take().expect("piped stdout");
+    let mut err = child.stderr.take().expect("piped stderr");
+    let o = std::thread::spawn(move || {
+        let mut v = Vec::new();
+        let _ = out.read_to_end(&mut v);
+        v
+    });
+    let e = std::thread::spawn(move || {
+        let mut v = Vec::new();
+        let _ = err.read_to_end(&mut v);
+        v
+    });
+    let deadline = Instant::now() + timeout;
+    let status = loop {
+        if let Some(s) = child.try_wait().expect("wait") {
+            break s;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            let stderr = String::from_utf8_lossy(&e.join().unwrap()).into_owned();
+            panic!("{cmd:?} did not finish within {timeout:?}; stderr:\n{stderr}");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    if let Some(f) = feeder {
+        let _ = f.join();
+    }
+    Output {
+        status,
+        stdout: o.join().unwrap(),
+        stderr: String::from_utf8_lossy(&e.join().unwrap()).into_owned(),
+    }
+}
+
+/// A string that no other test (or earlier run) produces.
+pub fn unique(prefix: &str) -> String {
+    static N: AtomicU64 = AtomicU64::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    format!(
+        "{prefix}-{}-{}-{}",
+        std::process::id(),
+        nanos % 1_000_000_000_000,
+        N.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+/// Polls `f` until it returns `Some`, or panics with `what` after `timeout`.
+pub fn wait_until<T>(timeout: Duration, what: &str, mut f: impl FnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + timeout;
+    let mut pause = Duration::from_millis(20);
+    loop {
+        if let Some(v) = f() {
+            return v;
+        }
+        if Instant::now() > deadline {
+            panic!("timed out after {timeout:?} waiting for {what}");
+        }
+        std::thread::sleep(pause);
+        pause = (pause * 2).min(Duration::from_millis(250));
+    }
+}
+
+// ---------------------------------------------------------------- HTTP
+
+fn runtime() -> &'static tokio::runtime::Runtime {
+    static RT: OnceLock<tokio::runtime::Runtime> = OnceLock::new();
+    RT.get_or_init(|| {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .expect("a Tokio runtime")
+    })
+}
+
+/// Runs a future to completion on the tests' runtime (callable from any thread).
+pub fn block_on<F: std::future::Future>(f: F) -> F::Output {
+    runtime().block_on(f)
+}
+
+fn client() -> &'static reqwest::Client {
+    static C: OnceLock<reqwest::Client> = OnceLock::new();
+    C.get_or_init(|| {
+        reqwest::Client::builder()
+            // Never through a proxy: everything goes straight to 127.0.0.1.
+            .no_proxy()
+            .timeout(Duration::from_secs(120))
+            .build()
+            .expect("an HTTP client")
+    })
+}
+
+/// An HTTP answer.
+#[derive(Debug)]
+pub struct Resp {
+    pub status: u16,
+    pub body: Vec<u8>,
+}
+
+impl Resp {
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+    pub fn json(&self) -> Value {
+        serde_json::from_slice(&self.body)
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.text()))
+    }
+}
+
+/// GET `url`; `Err` only when no answer came (connection refused, timeout...).
+pub fn http_get(url: &str, query: &[(&str, &str)]) -> Result<Resp, String> {
+    block_on(async {
+        let r = client().get(url).query(query).send().await.map_err(|e| format!("{e:?}"))?;
+        let status = r.status().as_u16();
+        let body = r.bytes().await.map_err(|e| format!("{e:?}"))?.to_vec();
+        Ok(Resp { status, body })
+    })
+}
+
+/// POST `body` to `url` with `headers`.
+pub fn http_post(url: &str, headers: &[(&str, &str)], body: Vec<u8>) -> Result<Resp, String> {
+    block_on(async {
+        let mut req = client().post(url).body(body);
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        let r = req.send().await.map_err(|e| format!("{e:?}"))?;
+        let status = r.status().as_u16();
+        let body = r.bytes().await.map_err(|e| format!("{e:?}"))?.to_vec();
+        Ok(Resp { status, body })
+    })
+}
+
+/// The answer to a successful POST /api/v1/ingest.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Ingested {
+    pub accepted: u64,
+    pub first_seq: Option<u64>,
+    pub last_seq: Option<u64>,
+    pub empty_lines: u64,
+    /// (line number, reason)
+    pub refused: Vec<(u64, String)>,
+}
+
+impl Ingested {
+    pub fn from_json(v: &Value) -> Ingested {
+        Ingested {
+            accepted: v["accepted"].as_u64().expect("accepted"),
+            first_seq: v["first_seq"].as_u64(),
+            last_seq: v["last_seq"].as_u64(),
+            empty_lines: v["empty_lines"].as_u64().expect("empty_lines"),
+            refused: v["refused"]
+                .as_array()
+                .expect("refused")
+                .iter()
+                .map(|r| {
+                    (
+                        r["line"].as_u64().expect("line"),
+                        r["reason"].as_str().expect("reason").to_owned(),
+                    )
+                })
+                .collect(),
+        }
+    }
+}
+
+// ---------------------------------------------------------------- hits
+
+/// One search result (the NDJSON object), with its raw bytes decoded.
+#[derive(Clone, Debug)]
+pub struct Hit {
+    pub seq: u64,
+    /// The stored bytes: `raw`, or `raw_b64` decoded.
+    pub raw: Vec<u8>,
+    pub json: Value,
+}
+
+impl Hit {
+    pub fn from_json(v: Value) -> Hit {
+        let raw = match (v.get("raw"), v.get("raw_b64")) {
+            (Some(Value::String(s)), None) => s.as_bytes().to_vec(),
+            (None, Some(Value::String(b))) => {
+                base64_decode(b).unwrap_or_else(|| panic!("raw_b64 is not base64: {v}"))
+            }
+            _ => panic!("a hit must carry exactly one of raw and raw_b64: {v}"),
+        };
+        Hit {
+            seq: v["seq"].as_u64().unwrap_or_else(|| panic!("hit without seq: {v}")),
+            raw,
+            json: v,
+        }
+    }
+
+    /// A string field, `None` when absent or null.
+    pub fn str(&self, field: &str) -> Option<&str> {
+        self.json.get(field).and_then(Value::as_str)
+    }
+
+    /// A list-of-strings field (`ips`, `users`); absent means empty.
+    pub fn list(&self, field: &str) -> Vec<String> {
+        self.json
+            .get(field)
+            .and_then(Value::as_array)
+            .map(|a| a.iter().map(|x| x.as_str().unwrap_or_default().to_owned()).collect())
+            .unwrap_or_default()
+    }
+
+    pub fn raw_text(&self) -> String {
+        String::from_utf8_lossy(&self.raw).into_owned()
+    }
+}
+
+/// Parses an NDJSON body of hits.
+pub fn parse_hits(body: &[u8]) -> Vec<Hit> {
+    body.split(|b| *b == b'\n')
+        .filter(|l| !l.is_empty())
+        .map(|l| {
+            Hit::from_json(serde_json::from_slice(l).unwrap_or_else(|e| {
+                panic!("a search result line is not JSON ({e}): {}", String::from_utf8_lossy(l))
+            }))
+        })
+        .collect()
+}
+
+/// Standard base64 (with padding), written out here so that the tests do not
+/// decode with the product's own code.
+pub fn base64_decode(s: &str) -> Option<Vec<u8>> {
+    fn val(c: u8) -> Option<u32> {
+        Some(match c {
+            b'A'..=b'Z' => c - b'A',
+            b'a'..=b'z' => c - b'a' + 26,
+            b'0'..=b'9' => c - b'0' + 52,
+            b'+' => 62,
+            b'/' => 63,
+            _ => return None,
+        } as u32)
+    }
+    let s = s.as_bytes();
+    if s.len() % 4 != 0 {
+        return None;
+    }
+    let mut out = Vec::with_capacity(s.len() / 4 * 3);
+    for chunk in s.chunks(4) {
+        let pad = chunk.iter().rev().take_while(|c| **c == b'=').count();
+        if pad > 2 {
+            return None;
+        }
+        let mut n = 0u32;
+        for &c in &chunk[..4 - pad] {
+            n = (n << 6) | val(c)?;
+        }
+        n <<= 6 * pad as u32;
+        let bytes = [(n >> 16) as u8, (n >> 8) as u8, n as u8];
+        out.extend_from_slice(&bytes[..3 - pad]);
+    }
+    Some(out)
+}
+
+// ---------------------------------------------------------------- metrics
+
+/// Prometheus text, parsed into (name, labels) → value.
+#[derive(Debug, Default)]
+pub struct Metrics {
+    pub series: Vec<(String, BTreeMap<String, String>, f64)>,
+    pub text: String,
+}
+
+impl Metrics {
+    pub fn parse(text: &str) -> Metrics {
+        let mut series = Vec::new();
+        for line in text.lines() {
+            let line = line.trim();
+            if line.is_empty() || line.starts_with('#') {
+                continue;
+            }
+            let (name_labels, value) = line.rsplit_once(' ').expect("name value");
+            let value: f64 = value.parse().unwrap_or(f64::NAN);
+            let (name, labels) = match name_labels.split_once('{') {
+                None => (name_labels.to_owned(), BTreeMap::new()),
+                Some((n, rest)) => (n.to_owned(), parse_labels(rest.trim_end_matches('}'))),
+            };
+            series.push((name, labels, value));
+        }
+        Metrics {
+            series,
+            text: text.to_owned(),
+        }
+    }
+
+    /// Sum of every series called `name` that carries all of `labels`.
+    pub fn sum(&self, name: &str, labels: &[(&str, &str)]) -> f64 {
+        self.series
+            .iter()
+            .filter(|(n, l, _)| {
+                n == name && labels.iter().all(|(k, v)| l.get(*k).map(String::as_str) == Some(*v))
+            })
+            .map(|(_, _, v)| *v)
+            .sum()
+    }
+}
+
+fn parse_labels(s: &str) -> BTreeMap<String, String> {
+    let mut out = BTreeMap::new();
+    let b = s.as_bytes();
+    let mut i = 0;
+    while i < b.len() {
+        let eq = i + s[i..].find('=').expect("label =");
+        let key = s[i..eq].trim().trim_start_matches(',').trim().to_owned();
+        let mut j = eq + 2; // past ="
+        let mut val = String::new();
+        while j < b.len() && b[j] != b'"' {
+            if b[j] == b'\\' && j + 1 < b.len() {
+                j += 1;
+                val.push(match b[j] {
+                    b'n' => '\n',
+                    c => c as char,
+                });
+            } else {
+                let ch = s[j..].chars().next().unwrap();
+                val.push(ch);
+                j += ch.len_utf8() - 1;
+            }
+            j += 1;
+        }
+        out.insert(key, val);
+        i = j + 1;
+        while i < b.len() && (b[i] == b',' || b[i] == b' ') {
+            i += 1;
+        }
+    }
+    out
+}
+
+// ---------------------------------------------------------------- server
+
+/// A running `pramaan serve` on its own temporary data directory.
+pub struct Server {
+    /// Holds the data directory, the ready file and the server's stderr.
+    pub dir: tempfile::TempDir,
+    pub http: SocketAddr,
+    pub udp: SocketAddr,
+    pub tcp: SocketAddr,
+    env: Vec<(String, String)>,
+    child: Option<Child>,
+    starts: u32,
+}
+
+impl Server {
+    /// Starts a server with the default configuration.
+    pub fn start() -> Server {
+        Server::start_with(&[])
+    }
+
+    /// Starts a server with extra environment variables (`PRAMAAN_<KEY>`).
+    pub fn start_with(env: &[(&str, &str)]) -> Server {
+        let dir = tempfile::Builder::new()
+            .prefix("pramaan-e2e-")
+            .tempdir()
+            .expect("a temporary directory");
+        let unbound: SocketAddr = "127.0.0.1:0".parse().unwrap();
+        let mut s = Server {
+            dir,
+            http: unbound,
+            udp: unbound,
+            tcp: unbound,
+            env: env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+            child: None,
+            starts: 0,
+        };
+        s.spawn();
+        s
+    }
+
+    pub fn data_dir(&self) -> PathBuf {
+        self.dir.path().join("data")
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://{}", self.http)
+    }
+
+    fn ready_path(&self) -> PathBuf {
+        self.dir.path().join("ready.json")
+    }
+
+    fn stderr_path(&self) -> PathBuf {
+        self.dir.path().join(format!("server-{}.stderr", self.starts))
+    }
+
+    /// The current (or last) server process's standard error.
+    pub fn stderr(&self) -> String {
+        std::fs::read_to_string(self.stderr_path()).unwrap_or_default()
+    }
+
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
+
+    fn spawn(&mut self) {
+        assert!(self.child.is_none(), "the server is already running");
+        let _ = std::fs::remove_file(self.ready_path());
+        self.starts += 1;
+        let err = std::fs::File::create(self.stderr_path()).expect("stderr file");
+        let mut cmd = pramaan(self.dir.path());
+        cmd.arg("serve")
+            .arg("--data-dir")
+            .arg(self.data_dir())
+            .args(["--http-listen", "127.0.0.1:0"])
+            .args(["--syslog-udp-listen", "127.0.0.1:0"])
+            .args(["--syslog-tcp-listen", "127.0.0.1:0"])
+            .arg("--ready-file")
+            .arg(self.ready_path())
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(err);
+        for (k, v) in &self.env {
+            cmd.env(k, v);
+        }
+        let child = cmd.spawn().unwrap_or_else(|e| panic!("cannot start {BIN}: {e}"));
+        self.child = Some(child);
+        let started = Instant::now();
+        loop {
+            if let Ok(text) = std::fs::read_to_string(self.ready_path()) {
+                if let Ok(v) = serde_json::from_str::<Value>(&text) {
+                    let addr = |k: &str| -> SocketAddr {
+                        v[k].as_str()
+                            .unwrap_or_else(|| panic!("ready file without {k}: {text}"))
+                            .parse()
+                            .unwrap()
+                    };
+                    self.http = addr("http");
+                    self.udp = addr("udp");
+                    self.tcp = addr("tcp");
+                    for a in [self.http, self.udp, self.tcp] {
+                        assert!(a.ip().is_loopback(), "listening on {a}, not loopback");
+                    }
+                    return;
+                }
+            }
+            if let Some(status) = self.child.as_mut().unwrap().try_wait().expect("wait") {
+                self.child = None;
+                panic!(
+                    "pramaan serve exited ({status}) before it was ready; its stderr:\n{}",
+                    self.stderr()
+                );
+            }
+            if started.elapsed() > READY_TIMEOUT {
+                self.kill9();
+                panic!(
+                    "pramaan serve wrote no ready file within {READY_TIMEOUT:?}; its stderr:\n{}",
+                    self.stderr()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(25));
+        }
+    }
+
+    /// `kill -9`: SIGKILL, no chance to flush or seal.
+    pub fn kill9(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    /// A clean stop (SIGTERM, as an init system would); returns the exit status.
+    pub fn stop(&mut self) -> ExitStatus {
+        let mut c = self.child.take().expect("the server is running");
+        let pid = c.id().to_string();
+        let sent = Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .expect("run kill");
+        assert!(sent.success(), "kill -TERM {pid} failed");
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            if let Some(s) = c.try_wait().expect("wait") {
+                return s;
+            }
+            if Instant::now() > deadline {
+                let _ = c.kill();
+                let _ = c.wait();
+                panic!(
+                    "pramaan serve did not stop within 60s of SIGTERM; its stderr:\n{}",
+                    self.stderr()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(25));
+        }
+    }
+
+    /// Starts the server again on the same data directory (after [`stop`] or [`kill9`]).
+    pub fn start_again(&mut self) {
+        self.spawn();
+    }
+
+    /// Clean stop, then start on the same data directory.
+    pub fn restart(&mut self) {
+        let s = self.stop();
+        assert!(s.success(), "pramaan serve exited with {s} on SIGTERM:\n{}", self.stderr());
+        self.spawn();
+    }
+
+    /// `kill -9`, then start on the same data directory.
+    pub fn crash_restart(&mut self) {
+        self.kill9();
+        self.spawn();
+    }
+
+    // ------------------------------------------------------------ HTTP API
+
+    pub fn get(&self, path: &str, query: &[(&str, &str)]) -> Resp {
+        http_get(&format!("{}{path}", self.url()), query)
+            .unwrap_or_else(|e| panic!("GET {path}: {e}\nserver stderr:\n{}", self.stderr()))
+    }
+
+    pub fn post(&self, path: &str, headers: &[(&str, &str)], body: Vec<u8>) -> Resp {
+        http_post(&format!("{}{path}", self.url()), headers, body)
+            .unwrap_or_else(|e| panic!("POST {path}: {e}\nserver stderr:\n{}", self.stderr()))
+    }
+
+    /// POST /api/v1/ingest; panics unless the answer is 200.
+    pub fn ingest(&self, body: impl Into<Vec<u8>>) -> Ingested {
+        let r = self.post(
+            "/api/v1/ingest",
+            &[("content-type", "application/x-ndjson")],
+            body.into(),
+        );
+        assert_eq!(r.status, 200, "ingest answered {}: {}", r.status, r.text());
+        Ingested::from_json(&r.json())
+    }
+
+    /// Ingests `lines` (joined with LF) and checks that all were accepted.
+    pub fn ingest_lines<S: AsRef<[u8]>>(&self, lines: &[S]) -> Ingested {
+        let mut body = Vec::new();
+        for l in lines {
+            body.extend_from_slice(l.as_ref());
+            body.push(b'\n');
+        }
+        let r = self.ingest(body);
+        assert_eq!(r.accepted, lines.len() as u64, "{r:?}");
+        assert!(r.refused.is_empty(), "{r:?}");
+        r
+    }
+
+    /// GET /api/v1/search with `params` (add `limit=0` for every hit).
+    pub fn search(&self, params: &[(&str, &str)]) -> Vec<Hit> {
+        let r = self.get("/api/v1/search", params);
+        assert_eq!(r.status, 200, "search {params:?} answered {}: {}", r.status, r.text());
+        parse_hits(&r.body)
+    }
+
+    /// Every hit for `params`, no limit.
+    pub fn search_all_of(&self, params: &[(&str, &str)]) -> Vec<Hit> {
+        let mut p = params.to_vec();
+        p.push(("limit", "0"));
+        self.search(&p)
+    }
+
+    /// Every stored record, fetched by sequence-number ranges of `page` up
+    /// to the committed count, in sequence order.
+    pub fn scan(&self, page: u64) -> Vec<Hit> {
+        let committed = self.committed();
+        let mut out: Vec<Hit> = Vec::with_capacity(committed as usize);
+        let mut from = 0;
+        while from < committed {
+            let to = (from + page - 1).min(committed - 1);
+            let range = format!("{from}-{to}");
+            let hits = self.search(&[("seq", &range), ("limit", "0")]);
+            for h in &hits {
+                assert!(
+                    (from..=to).contains(&h.seq),
+                    "seq {} returned for the range {range}",
+                    h.seq
+                );
+            }
+            out.extend(hits);
+            from = to + 1;
+        }
+        out
+    }
+
+    /// Every stored record (see [`scan`]).
+    pub fn all(&self) -> Vec<Hit> {
+        self.scan(5000)
+    }
+
+    /// Polls a search until it has at least `n` hits.
+    pub fn wait_for_hits(&self, params: &[(&str, &str)], n: usize) -> Vec<Hit> {
+        wait_until(
+            ARRIVAL_TIMEOUT,
+            &format!("{n} hits for {params:?}"),
+            || {
+                let h = self.search_all_of(params);
+                (h.len() >= n).then_some(h)
+            },
+        )
+    }
+
+    /// Polls until exactly one record contains `text`, and returns it.
+    pub fn wait_for_text(&self, text: &str) -> Hit {
+        let mut h = self.wait_for_hits(&[("q", text)], 1);
+        assert_eq!(h.len(), 1, "more than one record contains {text:?}: {h:?}");
+        h.pop().unwrap()
+    }
+
+    pub fn status(&self) -> Value {
+        let r = self.get("/api/v1/status", &[]);
+        assert_eq!(r.status, 200, "{}", r.text());
+        r.json()
+    }
+
+    /// Records committed (the next sequence number).
+    pub fn committed(&self) -> u64 {
+        self.status()["committed_records"].as_u64().expect("committed_records")
+    }
+
+    pub fn metrics(&self) -> Metrics {
+        let r = self.get("/metrics", &[]);
+        assert_eq!(r.status, 200, "{}", r.text());
+        Metrics::parse(&r.text())
+    }
+
+    /// Polls /metrics until the sum of `name{labels}` reaches `want` (and
+    /// checks it does not overshoot).
+    pub fn wait_for_metric(&self, name: &str, labels: &[(&str, &str)], want: f64) {
+        let got = wait_until(
+            ARRIVAL_TIMEOUT,
+            &format!("{name}{labels:?} to reach {want}"),
+            || {
+                let m = self.metrics();
+                let v = m.sum(name, labels);
+                (v >= want).then_some(v)
+            },
+        );
+        assert_eq!(got, want, "{name}{labels:?}");
+    }
+
+    /// POST /api/v1/sql; the NDJSON rows.
+    pub fn sql(&self, query: &str) -> Vec<Value> {
+        let body = serde_json::to_vec(&serde_json::json!({ "query": query })).unwrap();
+        let r = self.post("/api/v1/sql", &[("content-type", "application/json")], body);
+        assert_eq!(r.status, 200, "sql {query}: {}", r.text());
+        r.text()
+            .lines()
+            .filter(|l| !l.is_empty())
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect()
+    }
+
+    // ------------------------------------------------------------ syslog
+
+    /// One TCP connection: sends `bytes`, closes its sending side and waits
+    /// until the server has closed the connection (so it has read everything).
+    pub fn tcp_send(&self, bytes: &[u8]) {
+        tcp_send_to(self.tcp, bytes);
+    }
+
+    /// One UDP datagram.
+    pub fn udp_send(&self, datagram: &[u8]) {
+        let s = UdpSocket::bind("127.0.0.1:0").expect("bind UDP");
+        s.send_to(datagram, self.udp).expect("send UDP");
+    }
+
+    /// Checks that the server still takes and finds lines on TCP, UDP and HTTP.
+    pub fn assert_still_serving(&self) {
+        let t = unique("still-serving-tcp");
+        self.tcp_send(format!("<13>1 - host app - - - {t}\n").as_bytes());
+        let u = unique("still-serving-udp");
+        self.udp_send(format!("<13>1 - host app - - - {u}").as_bytes());
+        let h = unique("still-serving-http");
+        self.ingest_lines(&[format!("<13>1 - host app - - - {h}")]);
+        for (text, transport) in [(&t, "tcp"), (&u, "udp"), (&h, "http")] {
+            let hit = self.wait_for_text(text);
+            assert_eq!(hit.str("transport"), Some(transport));
+            assert_eq!(hit.raw_text(), format!("<13>1 - host app - - - {text}"));
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            let err = self.stderr();
+            let tail: Vec<&str> = err.lines().rev().take(60).collect();
+            eprintln!(
+                "--- last lines of the server's stderr ({}):",
+                self.stderr_path().display()
+            );
+            for l in tail.iter().rev() {
+                eprintln!("{l}");
+            }
+        }
+        self.kill9();
+    }
+}
+
+/// See [`Server::tcp_send`].
+pub fn tcp_send_to(addr: SocketAddr, bytes: &[u8]) {
+    let mut s = TcpStream::connect(addr).unwrap_or_else(|e| panic!("connect {addr}: {e}"));
+    s.write_all(bytes).expect("write");
+    close_and_wait(s);
+}
+
+/// Closes the sending side and waits for the server to close the connection.
+pub fn close_and_wait(mut s: TcpStream) {
+    s.shutdown(Shutdown::Write).expect("shutdown");
+    s.set_read_timeout(Some(ARRIVAL_TIMEOUT)).unwrap();
+    let mut buf = [0u8; 64];
+    loop {
+        match s.read(&mut buf) {
+            Ok(0) => return,
+            Ok(_) => continue,
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => return,
+            Err(e) => panic!("waiting for the server to close the connection: {e}"),
+        }
+    }
+}
+
+/// `LEN SP MSG` (RFC 6587 octet counting).
+pub fn octet(msg: &[u8]) -> Vec<u8> {
+    let mut v = format!("{} ", msg.len()).into_bytes();
+    v.extend_from_slice(msg);
+    v
+}
+
+/// Sorted copy, to compare multisets.
+pub fn sorted<T: Ord + Clone>(v: &[T]) -> Vec<T> {
+    let mut v = v.to_vec();
+    v.sort();
+    v
+}
+
+/// Finds a program on PATH (or in /usr/sbin and /sbin, where Debian puts daemons).
+pub fn find_program(name: &str) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    std::env::split_paths(&path)
+        .chain([PathBuf::from("/usr/sbin"), PathBuf::from("/sbin")])
+        .map(|d| d.join(name))
+        .find(|p| p.is_file())
+}
+
+/// The README's test command, for messages about missing tools.
+pub const TEST_COMMAND_HINT: &str = "run the README's test command, `scripts/test` (CI runs it as \
+    `.ci/run`), which installs the Debian packages the end-to-end tests use \
+    (rsyslog, bsdutils for `logger`, zstd)";

@@ -1,0 +1,353 @@
+//! The [`Appender`]: grows the tree one leaf hash at a time and writes the
+//! tiles of level ≥ 1.
+//!
+//! In memory it keeps
+//!
+//! * the compact right edge: the roots of the complete subtrees that make up
+//!   the tree (one per set bit of the size, at most 64), so appending costs
+//!   one hash amortised and the root costs at most 63;
+//! * for each tile level ≥ 1, the entries of the rightmost (partial) tile,
+//!   at most 255 hashes per level, so tiles can be written without reading
+//!   anything back;
+//! * full tiles completed since the last flush, and which partial tile of each
+//!   level was last written (so it can be deleted once superseded).
+//!
+//! Every node of tree level `8·k` (k ≥ 1) is created exactly once, when the
+//! compact edge merges two subtrees into it; that is when it joins the tile at
+//! level `k`. Leaves (level 0) are not kept at all.
+
+use crate::merkle::{empty_root, node_hash};
+use crate::tiles::{entries_at_level, tile_bytes, TileHashReader, TileId, TILE_HEIGHT, TILE_WIDTH};
+use crate::{read_leaves, Hash, HashReader, LeafHashes, LedgerError, TileStore};
+
+/// Largest batch of leaf hashes [`Appender::catch_up`] reads at once.
+const CATCH_UP_BATCH: u64 = 1 << 16;
+
+/// Builds the tree incrementally and keeps its tiles of level ≥ 1 in a
+/// [`TileStore`]. See the [module docs](self).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Appender {
+    size: u64,
+    /// Roots of the complete subtrees of the tree, largest (leftmost) first;
+    /// `edge[i]` has height equal to the i-th highest set bit of `size`.
+    edge: Vec<Hash>,
+    /// `partial[k - 1]`: entries of the rightmost tile at level k (< 256).
+    partial: Vec<Vec<Hash>>,
+    /// Full tiles completed since the last successful flush.
+    pending_full: Vec<(TileId, Vec<Hash>)>,
+    /// `written[k - 1]`: the partial tile of level k last written to the store.
+    written: Vec<Option<TileId>>,
+    /// Superseded partial tiles still to delete.
+    pending_delete: Vec<TileId>,
+    /// The size all stored tiles correspond to.
+    flushed_size: u64,
+}
+
+/// What a [`Appender::flush`] did.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct FlushStats {
+    /// Tiles written (full and partial).
+    pub tiles_written: usize,
+    /// Bytes written.
+    pub bytes_written: u64,
+    /// Superseded partial tiles deleted.
+    pub tiles_deleted: usize,
+}
+
+impl Appender {
+    /// An appender for the empty tree.
+    pub fn new() -> Appender {
+        Appender::default()
+    }
+
+    /// Number of leaves appended.
+    pub fn size(&self) -> u64 {
+        self.size
+    }
+
+    /// The tree size that the stored tiles correspond to: every tile of level
+    /// ≥ 1 of this tree is in the store. Build [`TileHashReader`]s with it.
+    pub fn flushed_size(&self) -> u64 {
+        self.flushed_size
+    }
+
+    /// Whether [`Appender::flush`] has anything to write or delete.
+    pub fn needs_flush(&self) -> bool {
+        self.flushed_size != self.size
+            || !self.pending_full.is_empty()
+            || !self.pending_delete.is_empty()
+    }
+
+    /// The root of the current tree, from the compact edge (O(log n)).
+    pub fn root(&self) -> Hash {
+        let mut iter = self.edge.iter().rev();
+        let Some(last) = iter.next() else {
+            return empty_root();
+        };
+        iter.fold(*last, |right, left| node_hash(left, &right))
+    }
+
+    /// The compact edge as `(height, hash)` pairs, largest subtree first.
+    pub fn compact_range(&self) -> Vec<(u8, Hash)> {
+        let heights = (0..64u8).rev().filter(|h| (self.size >> h) & 1 == 1);
+        heights.zip(self.edge.iter().copied()).collect()
+    }
+
+    /// Appends the next leaf hash (leaf number [`Appender::size`]).
+    pub fn append(&mut self, leaf_hash: Hash) {
+        let mut hash = leaf_hash;
+        let mut height: u32 = 0;
+        // Merge with every complete subtree of equal height on the right edge.
+        while (self.size >> height) & 1 == 1 {
+            let left = self.edge.pop().expect("edge has a subtree per set bit");
+            hash = node_hash(&left, &hash);
+            height += 1;
+            if height % TILE_HEIGHT as u32 == 0 {
+                self.record_tile_entry((height / TILE_HEIGHT as u32) as u8, hash);
+            }
+        }
+        self.edge.push(hash);
+        self.size += 1;
+    }
+
+    /// A node of tree level `8·level` was just created: add it to its tile.
+    fn record_tile_entry(&mut self, level: u8, hash: Hash) {
+        let k = level as usize;
+        while self.partial.len() < k {
+            self.partial.push(Vec::new());
+            self.written.push(None);
+        }
+        let entries = &mut self.partial[k - 1];
+        entries.push(hash);
+        if entries.len() == TILE_WIDTH as usize {
+            // Entries at this level before this node, divided into tiles.
+            let completed = entries_at_level(self.size + 1, level) / TILE_WIDTH as u64 - 1;
+            let full = std::mem::take(entries);
+            self.pending_full.push((TileId::full(level, completed), full));
+        }
+    }
+
+    /// Writes the tiles that changed since the last flush: full tiles completed
+    /// since, then the current partial tile of each level that grew, then
+    /// deletes the partial tiles those replace. Call it before publishing a
+    /// checkpoint of [`Appender::size`]; afterwards
+    /// `flushed_size() == size()`.
+    ///
+    /// If a write fails nothing is forgotten: the next flush writes it again.
+    /// If a delete fails, the error is returned after the writes took effect,
+    /// and the next flush retries the delete.
+    pub fn flush<S: TileStore + ?Sized>(&mut self, store: &S) -> Result<FlushStats, LedgerError> {
+        let mut stats = FlushStats::default();
+        for (tile, hashes) in &self.pending_full {
+            let data = tile_bytes(hashes);
+            store.put(&tile.path(), &data)?;
+            stats.tiles_written += 1;
+            stats.bytes_written += data.len() as u64;
+        }
+        let mut new_written = self.written.clone();
+        let mut superseded = Vec::new();
+        for (i, entries) in self.partial.iter().enumerate() {
+            let level = (i + 1) as u8;
+            let entries_here = entries_at_level(self.size, level);
+            let current = TileId::for_size(level, entries_here / TILE_WIDTH as u64, self.size);
+            debug_assert_eq!(current.map_or(0, |t| t.width as usize), entries.len());
+            if let Some(tile) = current {
+                if Some(tile) != self.written[i] {
+                    let data = tile_bytes(entries);
+                    store.put(&tile.path(), &data)?;
+                    stats.tiles_written += 1;
+                    stats.bytes_written += data.len() as u64;
+                }
+            }
+            if let Some(old) = self.written[i] {
+                if Some(old) != current {
+                    superseded.push(old);
+                }
+            }
+            new_written[i] = current;
+        }
+        // All writes done: the store now matches `size`.
+        self.written = new_written;
+        self.pending_full.clear();
+        self.flushed_size = self.size;
+        self.pending_delete.extend(superseded);
+        while let Some(tile) = self.pending_delete.last().copied() {
+            store.delete(&tile.path())?;
+            self.pending_delete.pop();
+            stats.tiles_deleted += 1;
+        }
+        Ok(stats)
+    }
+
+    /// Rebuilds the appender for a tree of `size` leaves from the store and the
+    /// records: the partial tile of each level ≥ 1 from the store, the last
+    /// `size % 256` leaf hashes from `leaves`. Tiles missing from the store
+    /// (the tree grew after the last flush) are recomputed from the level below
+    /// and queued, so the next [`Appender::flush`] writes them; call it before
+    /// serving proofs.
+    ///
+    /// Fails if the store holds a full tile that a tree of `size` leaves cannot
+    /// have: that means records the ledger already covered have been lost.
+    /// Compare [`Appender::root`] with the last published checkpoint (or its
+    /// root recomputed with a [`TileHashReader`]) to check the result.
+    ///
+    /// If the tiles were last flushed at a known smaller size `f`, recovering
+    /// at `f` and then calling [`Appender::catch_up`] up to `size` reads fewer
+    /// records.
+    pub fn recover<S: TileStore + ?Sized, L: LeafHashes + ?Sized>(
+        store: &S,
+        leaves: &L,
+        size: u64,
+    ) -> Result<Appender, LedgerError> {
+        let reader = TileHashReader::new(store, leaves, size);
+        let mut app = Appender {
+            size,
+            ..Appender::default()
+        };
+        // Levels whose hashes exist in this tree: 1..=top.
+        let top = (1..=crate::tiles::MAX_LEVEL)
+            .take_while(|&l| entries_at_level(size, l) > 0)
+            .last()
+            .unwrap_or(0);
+        for level in 1..=top {
+            let entries = entries_at_level(size, level);
+            let index = entries / TILE_WIDTH as u64;
+            let width = entries % TILE_WIDTH as u64;
+            // A full tile where this tree has a partial (or none) one means the
+            // store is ahead of the records.
+            if store.get(&TileId::full(level, index).path())?.is_some() {
+                return Err(LedgerError::Inconsistent(format!(
+                    "{} exists but a tree of {size} leaves has no such full tile",
+                    TileId::full(level, index)
+                )));
+            }
+            let hashes = if width > 0 {
+                let tile = reader.tile_entries(level, index)?;
+                app.written.push(Some(TileId::new(level, index, width as u16)?));
+                tile.to_vec()
+            } else {
+                app.written.push(None);
+                Vec::new()
+            };
+            app.partial.push(hashes);
+        }
+        // The compact edge: one complete subtree per set bit of size.
+        let mut start = 0u64;
+        for height in (0..64u8).rev() {
+            if (size >> height) & 1 == 1 {
+                app.edge.push(reader.node(height, start >> height)?);
+                start += 1 << height;
+            }
+        }
+        // Tiles that had to be recomputed are written by the next flush.
+        for (tile, hashes) in reader.take_repairs() {
+            if tile.is_full() {
+                app.pending_full.push((tile, hashes));
+            } else if let Some(w) = app.written.get_mut(tile.level as usize - 1) {
+                if *w == Some(tile) {
+                    *w = None;
+                }
+            }
+        }
+        app.flushed_size = if app.pending_full.is_empty() && app.written_matches() {
+            size
+        } else {
+            0
+        };
+        Ok(app)
+    }
+
+    /// Whether the partial tiles recorded as written are all the current ones.
+    fn written_matches(&self) -> bool {
+        self.partial.iter().zip(&self.written).all(|(entries, w)| {
+            entries.is_empty() == w.is_none()
+                && w.is_none_or(|t| t.width as usize == entries.len())
+        })
+    }
+
+    /// Appends the leaf hashes of records `size()..size` read from `leaves`, in
+    /// batches.
+    pub fn catch_up<L: LeafHashes + ?Sized>(
+        &mut self,
+        leaves: &L,
+        size: u64,
+    ) -> Result<(), LedgerError> {
+        if size < self.size {
+            return Err(LedgerError::InvalidArgument(format!(
+                "cannot catch up from {} down to {size}",
+                self.size
+            )));
+        }
+        while self.size < size {
+            let end = size.min(self.size + CATCH_UP_BATCH);
+            for hash in read_leaves(leaves, self.size, end)? {
+                self.append(hash);
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Extend<Hash> for Appender {
+    fn extend<I: IntoIterator<Item = Hash>>(&mut self, iter: I) {
+        for hash in iter {
+            self.append(hash);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::merkle::{leaf_hash, root_of};
+    use crate::MemStore;
+
+    fn leaves(n: u64) -> Vec<Hash> {
+        (0..n).map(|i| leaf_hash(&i.to_le_bytes())).collect()
+    }
+
+    #[test]
+    fn root_matches_direct_computation() {
+        let l = leaves(600);
+        let mut app = Appender::new();
+        assert_eq!(app.root(), empty_root());
+        for (i, h) in l.iter().enumerate() {
+            app.append(*h);
+            assert_eq!(app.root(), root_of(&l[..=i]), "size {}", i + 1);
+        }
+    }
+
+    #[test]
+    fn stores_only_level_one_and_up() {
+        let l = leaves(70_000);
+        let store = MemStore::new();
+        let mut app = Appender::new();
+        app.extend(l.iter().copied());
+        app.flush(&store).unwrap();
+        let paths = store.paths();
+        let expected: Vec<String> = crate::tiles::tiles_for_size(70_000, 1)
+            .map(|t| t.path())
+            .collect();
+        let mut expected_sorted = expected.clone();
+        expected_sorted.sort();
+        assert_eq!(paths, expected_sorted);
+        assert_eq!(store.total_bytes(), (256 + 17 + 1) * 32);
+    }
+
+    #[test]
+    fn superseded_partials_are_deleted() {
+        let l = leaves(70_000);
+        let store = MemStore::new();
+        let mut app = Appender::new();
+        for chunk in l.chunks(1000) {
+            app.extend(chunk.iter().copied());
+            app.flush(&store).unwrap();
+        }
+        let mut expected: Vec<String> = crate::tiles::tiles_for_size(70_000, 1)
+            .map(|t| t.path())
+            .collect();
+        expected.sort();
+        assert_eq!(store.paths(), expected);
+        assert!(!app.needs_flush());
+    }
+}

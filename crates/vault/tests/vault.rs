@@ -1,0 +1,154 @@
+//! The vault end to end in one process: append, search, seal, reopen, recover.
+
+use bytes::Bytes;
+use pramaan_core::Transport;
+use pramaan_vault::search::{self, hits, Hit};
+use pramaan_vault::{Query, Vault, VaultOptions};
+use std::sync::Arc;
+use std::time::Duration;
+
+fn opts(dir: &std::path::Path) -> VaultOptions {
+    let mut o = VaultOptions::new(dir);
+    o.seal_max_rows = 1000;
+    o
+}
+
+async fn all(vault: &Vault, q: Query) -> Vec<Hit> {
+    let (tx, mut rx) = tokio::sync::mpsc::channel(4);
+    let v = vault.clone();
+    let task = tokio::spawn(async move { search::search(&v, &q, tx).await });
+    let mut out = Vec::new();
+    while let Some(b) = rx.recv().await {
+        out.extend(hits(&b));
+    }
+    task.await.unwrap().unwrap();
+    out
+}
+
+fn lines(prefix: &str, n: usize) -> Vec<Bytes> {
+    (0..n).map(|i| Bytes::from(format!("{prefix} line {i} from 10.0.{}.{} user=u{}", i / 250, i % 250, i % 7))).collect()
+}
+
+async fn append(vault: &Vault, l: Vec<Bytes>) -> pramaan_vault::SeqRange {
+    vault.append(Transport::Http, Arc::from("127.0.0.1:1"), l).await.unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn appended_lines_are_searchable_at_once_and_after_sealing_and_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let (vault, workers) = Vault::open(opts(dir.path())).await.unwrap();
+    let r = append(&vault, lines("a", 2500)).await;
+    assert_eq!((r.first, r.last), (0, 2499));
+    // Searchable as soon as acknowledged, whatever is sealed by now.
+    let got = all(&vault, Query { limit: 0, ..Default::default() }).await;
+    assert_eq!(got.len(), 2500);
+    assert!(got.windows(2).all(|w| w[0].seq + 1 == w[1].seq));
+    assert!(vault.wait_sealed(Duration::from_secs(1)).await || vault.sealed_through().is_some());
+    let ip = all(&vault, Query { ip: Some("10.0.3.7".parse().unwrap()), limit: 0, ..Default::default() }).await;
+    assert_eq!(ip.len(), 1);
+    assert_eq!(ip[0].raw.as_deref(), Some("a line 757 from 10.0.3.7 user=u1"));
+    let user = all(&vault, Query { user: Some("u3".into()), limit: 0, ..Default::default() }).await;
+    assert_eq!(user.len(), (0..2500).filter(|i| i % 7 == 3).count());
+    let mut v = vault.clone();
+    v.close();
+    drop(v);
+    drop(vault);
+    tokio::task::spawn_blocking(move || workers.join()).await.unwrap();
+
+    let (vault, workers) = Vault::open(opts(dir.path())).await.unwrap();
+    assert_eq!(vault.committed(), 2500);
+    assert_eq!(vault.sealed_through(), Some(2499), "a clean shutdown seals everything");
+    let r = append(&vault, lines("b", 10)).await;
+    assert_eq!(r.first, 2500, "sequence numbers continue without gaps or reuse");
+    let got = all(&vault, Query { text: Some("b line".into()), limit: 0, ..Default::default() }).await;
+    assert_eq!(got.len(), 10);
+    let newest = all(&vault, Query { limit: 3, order: search::Order::Newest, ..Default::default() }).await;
+    assert_eq!(newest.iter().map(|h| h.seq).collect::<Vec<_>>(), vec![2509, 2508, 2507]);
+    let mut v = vault.clone();
+    v.close();
+    drop(v);
+    drop(vault);
+    tokio::task::spawn_blocking(move || workers.join()).await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_orphan_segment_is_removed_and_rebuilt_from_the_wal() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let (vault, workers) = Vault::open(opts(dir.path())).await.unwrap();
+        append(&vault, lines("x", 100)).await;
+        // Simulate a crash: leak the vault without a clean shutdown.
+        std::mem::forget(vault);
+        std::mem::forget(workers);
+    }
+    // A half-written segment that never reached the catalog.
+    let orphan = dir.path().join("objects/segments/2026/01/01/00/00000000000000000000-00000000000000000099.parquet");
+    std::fs::create_dir_all(orphan.parent().unwrap()).unwrap();
+    std::fs::write(&orphan, b"PAR1 torn").unwrap();
+    // The leaked process still holds the lock in this test process; release by reopening read-write
+    // is impossible, so open read-only to check replay, then check orphan removal on a copy.
+    let copy = tempfile::tempdir().unwrap();
+    copy_dir(dir.path(), copy.path());
+    let _ = std::fs::remove_file(copy.path().join("LOCK"));
+    let (vault, workers) = Vault::open(opts(copy.path())).await.unwrap();
+    assert!(!copy.path().join("objects/segments/2026/01/01/00/00000000000000000000-00000000000000000099.parquet").exists());
+    let got = all(&vault, Query { limit: 0, ..Default::default() }).await;
+    assert_eq!(got.len(), 100);
+    assert_eq!(got.iter().map(|h| h.seq).collect::<Vec<_>>(), (0..100).collect::<Vec<_>>());
+    let mut v = vault.clone();
+    v.close();
+    drop(v);
+    drop(vault);
+    tokio::task::spawn_blocking(move || workers.join()).await.unwrap();
+}
+
+fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        let t = to.join(e.file_name());
+        if e.file_type().unwrap().is_dir() {
+            std::fs::create_dir_all(&t).unwrap();
+            copy_dir(&e.path(), &t);
+        } else {
+            std::fs::copy(e.path(), &t).unwrap();
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_writer_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let (vault, workers) = Vault::open(opts(dir.path())).await.unwrap();
+    let err = Vault::open(opts(dir.path())).await.err().unwrap();
+    assert!(err.to_string().contains("in use by another pramaan process"), "{err}");
+    assert!(pramaan_vault::is_locked(dir.path()));
+    let mut v = vault.clone();
+    v.close();
+    drop(v);
+    drop(vault);
+    tokio::task::spawn_blocking(move || workers.join()).await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sql_sees_sealed_and_unsealed_records() {
+    let dir = tempfile::tempdir().unwrap();
+    let (vault, workers) = Vault::open(opts(dir.path())).await.unwrap();
+    append(&vault, lines("s", 1500)).await;
+    let snap = vault.snapshot().await;
+    let b = pramaan_vault::sql::run(&vault.options().objects_dir(), &snap, "SELECT count(*) AS n, count(DISTINCT seq) AS d FROM logs")
+        .await
+        .unwrap();
+    let text = pramaan_vault::sql::pretty(&b);
+    assert!(text.contains("| 1500 | 1500 |"), "{text}");
+    let b = pramaan_vault::sql::run(&vault.options().objects_dir(), &snap, "SELECT text(raw) AS line FROM logs WHERE seq = 3")
+        .await
+        .unwrap();
+    assert!(pramaan_vault::sql::pretty(&b).contains("s line 3 from 10.0.0.3 user=u3"));
+    let err = pramaan_vault::sql::run(&vault.options().objects_dir(), &snap, "SELECT nope FROM logs").await.err().unwrap();
+    assert!(err.to_string().contains("nope"), "{err}");
+    let mut v = vault.clone();
+    v.close();
+    drop(v);
+    drop(vault);
+    tokio::task::spawn_blocking(move || workers.join()).await.unwrap();
+}
