@@ -6,6 +6,8 @@
 //! * [`parse`] derives search fields from one raw line (RFC 5424, RFC 3164,
 //!   a JSON object, or anything else as a plain message) and never fails: a
 //!   line whose header does not parse gets `parse_error` set and is kept.
+//! * [`extract`] finds IP addresses, ports and user names in a message; it
+//!   runs inside [`parse`].
 //! * [`ndjson`] splits an HTTP NDJSON body into the lines to store.
 
 pub mod extract;

@@ -102,7 +102,7 @@ impl Appender {
             let left = self.edge.pop().expect("edge has a subtree per set bit");
             hash = node_hash(&left, &hash);
             height += 1;
-            if height % TILE_HEIGHT as u32 == 0 {
+            if height & (TILE_HEIGHT as u32 - 1) == 0 {
                 self.record_tile_entry((height / TILE_HEIGHT as u32) as u8, hash);
             }
         }
@@ -123,7 +123,8 @@ impl Appender {
             // Entries at this level before this node, divided into tiles.
             let completed = entries_at_level(self.size + 1, level) / TILE_WIDTH as u64 - 1;
             let full = std::mem::take(entries);
-            self.pending_full.push((TileId::full(level, completed), full));
+            self.pending_full
+                .push((TileId::full(level, completed), full));
         }
     }
 
@@ -181,19 +182,24 @@ impl Appender {
 
     /// Rebuilds the appender for a tree of `size` leaves from the store and the
     /// records: the partial tile of each level ≥ 1 from the store, the last
-    /// `size % 256` leaf hashes from `leaves`. Tiles missing from the store
-    /// (the tree grew after the last flush) are recomputed from the level below
-    /// and queued, so the next [`Appender::flush`] writes them; call it before
-    /// serving proofs.
+    /// `size % 256` leaf hashes from `leaves`.
     ///
-    /// Fails if the store holds a full tile that a tree of `size` leaves cannot
-    /// have: that means records the ledger already covered have been lost.
-    /// Compare [`Appender::root`] with the last published checkpoint (or its
-    /// root recomputed with a [`TileHashReader`]) to check the result.
+    /// The intended restart sequence is: `recover` at the size of the last
+    /// published checkpoint (tiles are always flushed before a checkpoint is
+    /// published, so they are all there), compare [`Appender::root`] with that
+    /// checkpoint's root, then [`Appender::catch_up`] to the number of
+    /// committed records and [`Appender::flush`].
     ///
-    /// If the tiles were last flushed at a known smaller size `f`, recovering
-    /// at `f` and then calling [`Appender::catch_up`] up to `size` reads fewer
-    /// records.
+    /// `recover` also works at a size the tiles were never flushed for: tiles
+    /// missing from the store are recomputed from the level below (down to the
+    /// records) and queued, so the next flush writes them, and until then
+    /// [`Appender::flushed_size`] is 0. Partial tiles from the last flush
+    /// before the crash are then not known, so not deleted: a few KiB of
+    /// garbage, which the sequence above avoids.
+    ///
+    /// Fails with [`LedgerError::Inconsistent`] if the store holds a full tile
+    /// that does not extend the tree computed from the records, which means
+    /// records the ledger already covered have been lost or changed.
     pub fn recover<S: TileStore + ?Sized, L: LeafHashes + ?Sized>(
         store: &S,
         leaves: &L,
@@ -213,22 +219,27 @@ impl Appender {
             let entries = entries_at_level(size, level);
             let index = entries / TILE_WIDTH as u64;
             let width = entries % TILE_WIDTH as u64;
-            // A full tile where this tree has a partial (or none) one means the
-            // store is ahead of the records.
-            if store.get(&TileId::full(level, index).path())?.is_some() {
-                return Err(LedgerError::Inconsistent(format!(
-                    "{} exists but a tree of {size} leaves has no such full tile",
-                    TileId::full(level, index)
-                )));
-            }
             let hashes = if width > 0 {
                 let tile = reader.tile_entries(level, index)?;
-                app.written.push(Some(TileId::new(level, index, width as u16)?));
+                app.written
+                    .push(Some(TileId::new(level, index, width as u16)?));
                 tile.to_vec()
             } else {
                 app.written.push(None);
                 Vec::new()
             };
+            // A full tile here means the tree grew past `size` before (e.g. a
+            // flush was cut short): fine if it starts with the same hashes,
+            // proof that the records changed if not.
+            if let Some(data) = store.get(&TileId::full(level, index).path())? {
+                let full = crate::tiles::tile_hashes(&data)?;
+                if full.len() != TILE_WIDTH as usize || full[..hashes.len()] != hashes[..] {
+                    return Err(LedgerError::Inconsistent(format!(
+                        "{} does not extend the tree of {size} leaves computed from the records",
+                        TileId::full(level, index)
+                    )));
+                }
+            }
             app.partial.push(hashes);
         }
         // The compact edge: one complete subtree per set bit of size.
@@ -260,8 +271,7 @@ impl Appender {
     /// Whether the partial tiles recorded as written are all the current ones.
     fn written_matches(&self) -> bool {
         self.partial.iter().zip(&self.written).all(|(entries, w)| {
-            entries.is_empty() == w.is_none()
-                && w.is_none_or(|t| t.width as usize == entries.len())
+            entries.is_empty() == w.is_none() && w.is_none_or(|t| t.width as usize == entries.len())
         })
     }
 

@@ -81,7 +81,11 @@ fn check_line(s: &str) -> bool {
 
 impl Checkpoint {
     /// A checkpoint without extension lines.
-    pub fn new(origin: impl Into<String>, size: u64, root: Hash) -> Result<Checkpoint, CheckpointError> {
+    pub fn new(
+        origin: impl Into<String>,
+        size: u64,
+        root: Hash,
+    ) -> Result<Checkpoint, CheckpointError> {
         let origin = origin.into();
         if origin.is_empty() {
             return Err(CheckpointError::EmptyOrigin);
@@ -99,7 +103,12 @@ impl Checkpoint {
 
     /// The note text: `origin\nsize\nbase64(root)\n` and extension lines.
     pub fn to_text(&self) -> String {
-        let mut s = format!("{}\n{}\n{}\n", self.origin, self.size, B64.encode(self.root));
+        let mut s = format!(
+            "{}\n{}\n{}\n",
+            self.origin,
+            self.size,
+            B64.encode(self.root)
+        );
         for ext in &self.extensions {
             s.push_str(ext);
             s.push('\n');
@@ -109,7 +118,9 @@ impl Checkpoint {
 
     /// Parses a checkpoint note text (the signed text, not the whole note).
     pub fn parse(text: &str) -> Result<Checkpoint, CheckpointError> {
-        let body = text.strip_suffix('\n').ok_or(CheckpointError::MissingNewline)?;
+        let body = text
+            .strip_suffix('\n')
+            .ok_or(CheckpointError::MissingNewline)?;
         let lines: Vec<&str> = body.split('\n').collect();
         if lines.len() < 3 {
             return Err(CheckpointError::TooFewLines(lines.len()));
@@ -158,9 +169,9 @@ impl Checkpoint {
     /// be the origin). Co-signers add theirs with [`Note::sign`] or
     /// [`Note::add_signature`].
     pub fn sign(&self, key: &SignerKey) -> Result<Note, CheckpointError> {
-        for ext in &self.extensions {
+        for (i, ext) in self.extensions.iter().enumerate() {
             if ext.is_empty() {
-                return Err(CheckpointError::EmptyExtension(0));
+                return Err(CheckpointError::EmptyExtension(i + 1));
             }
             if !check_line(ext) {
                 return Err(CheckpointError::BadExtension(ext.clone()));
@@ -174,7 +185,11 @@ impl Checkpoint {
     /// Parses and verifies a signed checkpoint: the note must verify against
     /// `known` (at least one known signature, no bad ones), its text must be a
     /// checkpoint, and its origin must be `origin`.
-    pub fn open(msg: &[u8], origin: &str, known: &Verifiers) -> Result<SignedCheckpoint, CheckpointError> {
+    pub fn open(
+        msg: &[u8],
+        origin: &str,
+        known: &Verifiers,
+    ) -> Result<SignedCheckpoint, CheckpointError> {
         let (note, verified) = note::open(msg, known)?;
         let checkpoint = Checkpoint::parse(note.text())?;
         if checkpoint.origin != origin {
@@ -197,4 +212,144 @@ pub struct SignedCheckpoint {
     pub checkpoint: Checkpoint,
     pub note: Note,
     pub verified: VerifiedNote,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::note::SignerKey;
+
+    fn root() -> Hash {
+        crate::merkle::leaf_hash(b"x")
+    }
+
+    #[test]
+    fn round_trip() {
+        let mut cp = Checkpoint::new("example.org/node", 12345, root()).unwrap();
+        assert_eq!(Checkpoint::parse(&cp.to_text()).unwrap(), cp);
+        cp.extensions.push("ext one".into());
+        assert_eq!(Checkpoint::parse(&cp.to_text()).unwrap(), cp);
+        let empty = Checkpoint::new("o", 0, crate::merkle::empty_root()).unwrap();
+        assert_eq!(
+            empty.to_text(),
+            "o\n0\n47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=\n"
+        );
+        assert_eq!(Checkpoint::parse(&empty.to_text()).unwrap(), empty);
+    }
+
+    #[test]
+    fn malformed_bodies() {
+        let r = B64.encode(root());
+        let cases = [
+            (format!("o\n1\n{r}"), CheckpointError::MissingNewline),
+            ("o\n1\n".to_string(), CheckpointError::TooFewLines(2)),
+            (format!("\n1\n{r}\n"), CheckpointError::EmptyOrigin),
+            (
+                format!("o\n01\n{r}\n"),
+                CheckpointError::BadSize("01".into()),
+            ),
+            (
+                format!("o\n+1\n{r}\n"),
+                CheckpointError::BadSize("+1".into()),
+            ),
+            (
+                format!("o\n-1\n{r}\n"),
+                CheckpointError::BadSize("-1".into()),
+            ),
+            (format!("o\n\n{r}\n"), CheckpointError::BadSize("".into())),
+            (
+                format!("o\n18446744073709551616\n{r}\n"),
+                CheckpointError::BadSize("18446744073709551616".into()),
+            ),
+            (
+                format!("o\n1\n{}\n", &r[..43]),
+                CheckpointError::BadRoot(r[..43].into()),
+            ),
+            (
+                "o\n1\nAAAA\n".to_string(),
+                CheckpointError::BadRoot("AAAA".into()),
+            ),
+            (format!("o\n1\n{r}\n\n"), CheckpointError::EmptyExtension(1)),
+            (
+                format!("o\n1\n{r}\na\tb\n"),
+                CheckpointError::BadExtension("a\tb".into()),
+            ),
+        ];
+        for (text, want) in cases {
+            assert_eq!(Checkpoint::parse(&text), Err(want), "{text:?}");
+        }
+        // Non-canonical base64 (stray low bits in the last character) and
+        // unpadded base64 are refused.
+        for bad in [
+            "47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFV=",
+            "47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU",
+        ] {
+            assert_eq!(
+                Checkpoint::parse(&format!("o\n1\n{bad}\n")),
+                Err(CheckpointError::BadRoot(bad.into()))
+            );
+        }
+        assert_eq!(
+            Checkpoint::new("", 1, root()),
+            Err(CheckpointError::EmptyOrigin)
+        );
+        assert!(Checkpoint::new("a\nb", 1, root()).is_err());
+    }
+
+    #[test]
+    fn origins() {
+        assert_eq!(
+            origin_for("Acme Bank Ltd", "node-1"),
+            "Acme-Bank-Ltd/node-1"
+        );
+        assert_eq!(origin_for("", ""), "pramaan/node");
+        assert_eq!(origin_for("a+b/c", " web 01 "), "a-b-c/web-01");
+        assert_eq!(origin_for("भारत", "n"), "भारत/n");
+        for o in [
+            origin_for("Acme Bank", "x y"),
+            origin_for("\u{a0}x", "y\u{2028}"),
+        ] {
+            assert!(crate::note::is_valid_name(&o), "{o:?}");
+        }
+    }
+
+    #[test]
+    fn sign_and_open_with_a_cosigner() {
+        let origin = origin_for("Acme", "node-1");
+        let node = SignerKey::generate(&origin).unwrap();
+        let auditor = SignerKey::generate("auditor.example").unwrap();
+        let cp = Checkpoint::new(origin.clone(), 7, root()).unwrap();
+        let mut note = cp.sign(&node).unwrap();
+        note.sign(&auditor).unwrap();
+        let msg = note.to_bytes();
+        let known = Verifiers::new([node.verifier(), auditor.verifier()]);
+        let opened = Checkpoint::open(&msg, &origin, &known).unwrap();
+        assert_eq!(opened.checkpoint, cp);
+        opened
+            .verified
+            .require([&node.verifier(), &auditor.verifier()])
+            .unwrap();
+        // Only the auditor's key known: still a valid checkpoint.
+        Checkpoint::open(&msg, &origin, &Verifiers::new([auditor.verifier()])).unwrap();
+        // Wrong origin.
+        assert!(matches!(
+            Checkpoint::open(&msg, "other", &known),
+            Err(CheckpointError::WrongOrigin { .. })
+        ));
+        // A signed note whose text is not a checkpoint.
+        let mut n = Note::new("just text\n").unwrap();
+        n.sign(&node).unwrap();
+        assert!(matches!(
+            Checkpoint::open(&n.to_bytes(), &origin, &known),
+            Err(CheckpointError::TooFewLines(1))
+        ));
+        // Tampering with the size breaks the node's signature.
+        let tampered = String::from_utf8(msg)
+            .unwrap()
+            .replacen("\n7\n", "\n8\n", 1);
+        assert!(matches!(
+            Checkpoint::open(tampered.as_bytes(), &origin, &known),
+            Err(CheckpointError::Note(NoteError::InvalidSignature { .. }))
+        ));
+    }
 }

@@ -57,12 +57,14 @@
 //! evaluated and are used in this crate's tests as an independent second
 //! implementation to cross-check ours, but not at run time:
 //!
-//! * `tlog_tiles` follows Go's storage model, in which every level including
-//!   level 0 is stored and addressed by "stored hash index"; it has no compact
-//!   appender, no way to serve level 0 from the records, and its proof
-//!   generation and checking live side by side in one module, while pramaan
-//!   needs level 0 *not* stored and verification kept apart from generation.
-//!   It also pulls `url`, `serde_json`, `thiserror` 1 and `base64` 0.21.
+//! * `tlog_tiles` follows Go's sumdb storage model, in which every level
+//!   including level 0 is stored and addressed by "stored hash index"; its
+//!   tile paths are sumdb's `tile/<H>/<L>/<N>` (with the height, e.g.
+//!   `tile/8/1/000`), not C2SP's `tile/<L>/<N>`; it has no compact appender,
+//!   no way to serve level 0 from the records, and its proof generation and
+//!   checking live side by side in one module, while pramaan needs level 0
+//!   *not* stored and verification kept apart from generation. It also pulls
+//!   `url`, `serde_json`, `thiserror` 1 and `base64` 0.21.
 //! * `signed_note` is a faithful port, but every parse failure is the single
 //!   error "malformed note" (pramaan must say *what* is wrong: too long, not
 //!   UTF-8, missing newline, which signature line), it has no key file
@@ -70,6 +72,43 @@
 //!   The format is small (a few hundred lines here), so it is implemented
 //!   directly on `ed25519-dalek`, and tested against Go's own vectors and
 //!   against `signed_note`.
+//!
+//! # Example
+//!
+//! ```
+//! use pramaan_ledger::merkle::leaf_hash;
+//! use pramaan_ledger::verify::{verify_consistency, verify_inclusion};
+//! use pramaan_ledger::{Appender, Checkpoint, MemStore, SignerKey, TileHashReader, Verifiers};
+//!
+//! // The vault's records, as leaf hashes (the vault reads them from its
+//! // segments and calls `RecordRef::leaf_hash`; a Vec<Hash> will do here).
+//! let records: Vec<[u8; 32]> = (0..1000u64)
+//!     .map(|i| leaf_hash(format!("record {i}").as_bytes()))
+//!     .collect();
+//! let store = MemStore::new();
+//! let key = SignerKey::generate("Acme-Bank/node-1")?;
+//!
+//! let mut app = Appender::new();
+//! app.extend(records[..600].iter().copied());
+//! app.flush(&store)?; // tiles first, then the checkpoint that needs them
+//! let old = Checkpoint::new(key.name(), app.size(), app.root())?;
+//! app.extend(records[600..].iter().copied());
+//! app.flush(&store)?;
+//! let signed = Checkpoint::new(key.name(), app.size(), app.root())?.sign(&key)?.to_bytes();
+//! assert!(store.paths().iter().all(|p| !p.starts_with("tile/0/"))); // level 0 is not stored
+//!
+//! // Serving proofs: a reader at the flushed size answers for any tree up to it.
+//! let reader = TileHashReader::new(&store, &records, app.flushed_size());
+//! let inclusion = reader.inclusion_proof(123, 1000)?;
+//! let consistency = reader.consistency_proof(old.size, 1000)?;
+//!
+//! // A client: check the checkpoint's signature, then the proofs.
+//! let cp = Checkpoint::open(&signed, "Acme-Bank/node-1", &Verifiers::new([key.verifier()]))?
+//!     .checkpoint;
+//! verify_inclusion(&records[123], 123, cp.size, &inclusion, &cp.root)?;
+//! verify_consistency(old.size, cp.size, &old.root, &cp.root, &consistency)?;
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 //!
 //! [C2SP tlog-tiles]: https://c2sp.org/tlog-tiles
 //! [C2SP tlog-checkpoints]: https://c2sp.org/tlog-checkpoint

@@ -294,7 +294,16 @@ mod tests {
 
     #[test]
     fn split_point_is_largest_power_below() {
-        for (n, k) in [(2, 1), (3, 2), (4, 2), (5, 4), (7, 4), (8, 4), (9, 8), (28937, 16384)] {
+        for (n, k) in [
+            (2, 1),
+            (3, 2),
+            (4, 2),
+            (5, 4),
+            (7, 4),
+            (8, 4),
+            (9, 8),
+            (28937, 16384),
+        ] {
             assert_eq!(split_point(n), k, "n = {n}");
         }
         assert_eq!(split_point(u64::MAX), 1 << 63);

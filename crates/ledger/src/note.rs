@@ -94,7 +94,7 @@ pub enum KeyError {
         source: std::io::Error,
     },
     #[error(
-        "{} is readable by others (mode {mode:o}); a signing key must be mode 0600 or 0400",
+        "{} is open to group or others (mode {mode:o}); a signing key must be mode 0600 or 0400",
         path.display()
     )]
     Permissions { path: PathBuf, mode: u32 },
@@ -155,7 +155,9 @@ impl VerifierKey {
         if alg != ALG_ED25519 {
             return Err(KeyError::UnknownAlgorithm(alg));
         }
-        let key: [u8; 32] = key.try_into().map_err(|_| bad("Ed25519 public key is not 32 bytes"))?;
+        let key: [u8; 32] = key
+            .try_into()
+            .map_err(|_| bad("Ed25519 public key is not 32 bytes"))?;
         let key = VerifyingKey::from_bytes(&key).map_err(|_| bad("not an Ed25519 public key"))?;
         let actual = key_id(name, &encoded);
         if actual != id {
@@ -245,7 +247,11 @@ pub struct SignerKey {
 
 impl fmt::Debug for SignerKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "SignerKey({}+{:08x}, private key hidden)", self.name, self.id)
+        write!(
+            f,
+            "SignerKey({}+{:08x}, private key hidden)",
+            self.name, self.id
+        )
     }
 }
 
@@ -378,7 +384,10 @@ impl SignerKey {
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
-            let mode = std::fs::metadata(path).map_err(io_err)?.permissions().mode();
+            let mode = std::fs::metadata(path)
+                .map_err(io_err)?
+                .permissions()
+                .mode();
             if mode & 0o077 != 0 {
                 return Err(KeyError::Permissions {
                     path: path.to_owned(),
@@ -414,7 +423,9 @@ impl Signature {
         let rest = text
             .strip_prefix("\u{2014} ")
             .ok_or(bad("does not start with an em dash (U+2014) and a space"))?;
-        let (name, b64) = rest.split_once(' ').ok_or(bad("no space between key name and signature"))?;
+        let (name, b64) = rest
+            .split_once(' ')
+            .ok_or(bad("no space between key name and signature"))?;
         if !is_valid_name(name) {
             return Err(bad("invalid key name"));
         }
@@ -689,5 +700,104 @@ impl Verifiers {
 impl FromIterator<VerifierKey> for Verifiers {
     fn from_iter<I: IntoIterator<Item = VerifierKey>>(iter: I) -> Self {
         Verifiers::new(iter)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn generated_keys_sign_and_verify() {
+        let a = SignerKey::generate("example.org/pramaan/node-1").unwrap();
+        let b = SignerKey::generate("example.org/pramaan/node-1").unwrap();
+        assert_ne!(a.verifier().public_key(), b.verifier().public_key());
+        let mut n = Note::new("hello\n").unwrap();
+        n.sign(&a).unwrap();
+        let (_, v) = open(&n.to_bytes(), &Verifiers::new([a.verifier()])).unwrap();
+        assert!(v.is_signed_by(&a.verifier()));
+        // Same name, other key: unknown (IDs differ), so not accepted.
+        assert!(matches!(
+            open(&n.to_bytes(), &Verifiers::new([b.verifier()])),
+            Err(NoteError::NoKnownSignature { unknown: 1 })
+        ));
+        // Round trips of the key strings.
+        assert_eq!(
+            SignerKey::parse(&a.to_skey()).unwrap().verifier(),
+            a.verifier()
+        );
+        assert_eq!(
+            VerifierKey::parse(&a.verifier().to_vkey()).unwrap(),
+            a.verifier()
+        );
+        assert!(!format!("{a:?}").contains(&a.to_skey()[20..]));
+        assert!(SignerKey::generate("bad name").is_err());
+        assert!(SignerKey::generate("a+b").is_err());
+        assert!(SignerKey::generate("").is_err());
+    }
+
+    #[test]
+    fn ambiguous_keys_are_refused() {
+        // Two different keys can only share name and ID by a (rigged) collision;
+        // build one by hand.
+        let a = SignerKey::from_seed("n", &[1; 32]).unwrap();
+        let b = SignerKey::from_seed("n", &[2; 32]).unwrap();
+        let mut fake = b.verifier();
+        fake.id = a.key_id();
+        let mut n = Note::new("x\n").unwrap();
+        n.sign(&a).unwrap();
+        assert!(matches!(
+            n.verify(&Verifiers::new([a.verifier(), fake])),
+            Err(NoteError::AmbiguousKey { .. })
+        ));
+        // The same key twice is just one key.
+        n.verify(&Verifiers::new([a.verifier(), a.verifier()]))
+            .unwrap();
+    }
+
+    #[test]
+    fn key_file_round_trip() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("ledger.key");
+        let key = SignerKey::generate("example.org/node").unwrap();
+        key.write_new_file(&path).unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert_eq!(text, format!("{}\n", key.to_skey().as_str()));
+        let back = SignerKey::read_file(&path).unwrap();
+        assert_eq!(back.verifier(), key.verifier());
+        // Never overwrites.
+        assert!(matches!(
+            key.write_new_file(&path),
+            Err(KeyError::Io { .. })
+        ));
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, 0o600);
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+            assert!(matches!(
+                SignerKey::read_file(&path),
+                Err(KeyError::Permissions { mode: 0o644, .. })
+            ));
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o400)).unwrap();
+            SignerKey::read_file(&path).unwrap();
+        }
+        assert!(matches!(
+            SignerKey::read_file(&dir.path().join("missing")),
+            Err(KeyError::Io { .. })
+        ));
+    }
+
+    #[test]
+    fn texts_are_checked() {
+        assert_eq!(Note::new("no newline"), Err(NoteError::MissingNewline));
+        assert_eq!(
+            Note::new("tab\there\n"),
+            Err(NoteError::ControlCharacter { offset: 3, byte: 9 })
+        );
+        assert!(Note::new("ok\n\nwith blank line\n").is_ok());
+        let key = SignerKey::from_seed("k", &[7; 32]).unwrap();
+        assert!(key.sign("no newline").is_err());
     }
 }

@@ -22,7 +22,12 @@ impl MemStore {
 
     /// Stored paths, sorted.
     pub fn paths(&self) -> Vec<String> {
-        self.objects.lock().expect("store lock").keys().cloned().collect()
+        self.objects
+            .lock()
+            .expect("store lock")
+            .keys()
+            .cloned()
+            .collect()
     }
 
     /// Number of stored objects.
@@ -91,7 +96,9 @@ impl DirStore {
                 .bytes()
                 .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'/' | b'.' | b'-' | b'_'))
             && !path.starts_with('/')
-            && path.split('/').all(|c| !c.is_empty() && c != "." && c != "..")
+            && path
+                .split('/')
+                .all(|c| !c.is_empty() && c != "." && c != "..")
             && Path::new(path)
                 .components()
                 .all(|c| matches!(c, Component::Normal(_)));
@@ -121,7 +128,8 @@ impl TileStore for DirStore {
         let file = self.file(path)?;
         let dir = file.parent().expect("joined path has a parent");
         let ctx = |what: &str| format!("{what} {}", file.display());
-        fs::create_dir_all(dir).map_err(|e| LedgerError::backend(ctx("create directory for"), e))?;
+        fs::create_dir_all(dir)
+            .map_err(|e| LedgerError::backend(ctx("create directory for"), e))?;
         let tmp = dir.join(format!(
             ".{}.tmp-{}-{}",
             file.file_name().and_then(|n| n.to_str()).unwrap_or("tile"),
@@ -150,7 +158,10 @@ impl TileStore for DirStore {
         match fs::remove_file(&file) {
             Ok(()) => Ok(()),
             Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
-            Err(e) => Err(LedgerError::backend(format!("delete {}", file.display()), e)),
+            Err(e) => Err(LedgerError::backend(
+                format!("delete {}", file.display()),
+                e,
+            )),
         }
     }
 }
@@ -165,11 +176,20 @@ mod tests {
         let store = DirStore::new(dir.path()).unwrap();
         assert_eq!(store.get("tile/1/000").unwrap(), None);
         store.put("tile/1/x001/234.p/17", b"abc").unwrap();
-        assert_eq!(store.get("tile/1/x001/234.p/17").unwrap(), Some(b"abc".to_vec()));
+        assert_eq!(
+            store.get("tile/1/x001/234.p/17").unwrap(),
+            Some(b"abc".to_vec())
+        );
         store.put("tile/1/x001/234.p/17", b"abcd").unwrap();
-        assert_eq!(store.get("tile/1/x001/234.p/17").unwrap(), Some(b"abcd".to_vec()));
+        assert_eq!(
+            store.get("tile/1/x001/234.p/17").unwrap(),
+            Some(b"abcd".to_vec())
+        );
         store.put("tile/1/x001/234", b"full").unwrap();
-        assert_eq!(store.get("tile/1/x001/234").unwrap(), Some(b"full".to_vec()));
+        assert_eq!(
+            store.get("tile/1/x001/234").unwrap(),
+            Some(b"full".to_vec())
+        );
         store.delete("tile/1/x001/234.p/17").unwrap();
         store.delete("tile/1/x001/234.p/17").unwrap();
         assert_eq!(store.get("tile/1/x001/234.p/17").unwrap(), None);
@@ -187,7 +207,15 @@ mod tests {
     fn dir_store_refuses_escapes() {
         let dir = tempfile::tempdir().unwrap();
         let store = DirStore::new(dir.path()).unwrap();
-        for bad in ["", "/etc/passwd", "../x", "tile/../../x", "tile//0", "tile/./0", "a\\b"] {
+        for bad in [
+            "",
+            "/etc/passwd",
+            "../x",
+            "tile/../../x",
+            "tile//0",
+            "tile/./0",
+            "a\\b",
+        ] {
             assert!(store.put(bad, b"x").is_err(), "{bad:?}");
             assert!(store.get(bad).is_err(), "{bad:?}");
         }

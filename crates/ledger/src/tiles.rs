@@ -115,7 +115,9 @@ impl TileId {
             path: path.to_owned(),
             reason,
         };
-        let rest = path.strip_prefix("tile/").ok_or(err("does not start with tile/"))?;
+        let rest = path
+            .strip_prefix("tile/")
+            .ok_or(err("does not start with tile/"))?;
         let (level_s, rest) = rest.split_once('/').ok_or(err("no index"))?;
         let level = parse_decimal(level_s).ok_or(err("level is not a decimal number"))?;
         if level > MAX_LEVEL as u64 {
@@ -138,7 +140,8 @@ impl TileId {
             let digits = if last {
                 *g
             } else {
-                g.strip_prefix('x').ok_or(err("index group without x prefix"))?
+                g.strip_prefix('x')
+                    .ok_or(err("index group without x prefix"))?
             };
             if digits.len() != 3 || !digits.bytes().all(|b| b.is_ascii_digit()) {
                 return Err(err("index group is not 3 digits"));
@@ -260,7 +263,7 @@ pub fn new_tiles(old_size: u64, new_size: u64, min_level: u8) -> Vec<TileId> {
 
 /// Splits tile bytes into hashes.
 pub fn tile_hashes(data: &[u8]) -> Result<Vec<Hash>, LedgerError> {
-    if data.is_empty() || data.len() % 32 != 0 || data.len() > FULL_TILE_BYTES {
+    if data.is_empty() || data.len() & 31 != 0 || data.len() > FULL_TILE_BYTES {
         return Err(LedgerError::BadTile {
             path: String::from("(tile data)"),
             len: data.len(),
@@ -373,7 +376,11 @@ impl<'a, S: TileStore + ?Sized, L: LeafHashes + ?Sized> TileHashReader<'a, S, L>
     }
 
     /// Consistency proof between trees of `old_size` and `new_size` leaves.
-    pub fn consistency_proof(&self, old_size: u64, new_size: u64) -> Result<Vec<Hash>, LedgerError> {
+    pub fn consistency_proof(
+        &self,
+        old_size: u64,
+        new_size: u64,
+    ) -> Result<Vec<Hash>, LedgerError> {
         self.check_size(new_size)?;
         crate::merkle::consistency_proof(self, old_size, new_size)
     }
@@ -389,7 +396,11 @@ impl<'a, S: TileStore + ?Sized, L: LeafHashes + ?Sized> TileHashReader<'a, S, L>
     }
 
     /// The entries of tile (level, index) as it is in this reader's tree.
-    pub(crate) fn tile_entries(&self, level: u8, index: u64) -> Result<Arc<Vec<Hash>>, LedgerError> {
+    pub(crate) fn tile_entries(
+        &self,
+        level: u8,
+        index: u64,
+    ) -> Result<Arc<Vec<Hash>>, LedgerError> {
         self.tile(level, index)
     }
 
@@ -398,12 +409,11 @@ impl<'a, S: TileStore + ?Sized, L: LeafHashes + ?Sized> TileHashReader<'a, S, L>
         if let Some(hit) = self.cache.lock().expect("cache lock").get(&(level, index)) {
             return Ok(hit.clone());
         }
-        let tile = TileId::for_size(level, index, self.size).ok_or_else(|| {
-            LedgerError::OutOfRange {
+        let tile =
+            TileId::for_size(level, index, self.size).ok_or_else(|| LedgerError::OutOfRange {
                 what: format!("tile at level {level}, index {index}"),
                 size: self.size,
-            }
-        })?;
+            })?;
         let hashes = if level == 0 {
             let start = index * TILE_WIDTH as u64;
             read_leaves(self.leaves, start, start + tile.width as u64)?
@@ -482,9 +492,7 @@ impl<S: TileStore + ?Sized, L: LeafHashes + ?Sized> HashReader for TileHashReade
         let count = 1usize << r;
         let tile = self.tile(k, first / TILE_WIDTH as u64)?;
         let offset = (first % TILE_WIDTH as u64) as usize;
-        let run = tile
-            .get(offset..offset + count)
-            .ok_or_else(out_of_range)?;
+        let run = tile.get(offset..offset + count).ok_or_else(out_of_range)?;
         Ok(perfect_root(run))
     }
 }
@@ -498,10 +506,16 @@ mod tests {
         let cases = [
             (TileId::full(0, 0), "tile/0/000"),
             (TileId::full(1, 7), "tile/1/007"),
-            (TileId::new(0, 1234067, 8).unwrap(), "tile/0/x001/x234/067.p/8"),
+            (
+                TileId::new(0, 1234067, 8).unwrap(),
+                "tile/0/x001/x234/067.p/8",
+            ),
             (TileId::new(1, 1234, 17).unwrap(), "tile/1/x001/234.p/17"),
             (TileId::full(3, 1000), "tile/3/x001/000"),
-            (TileId::full(63, u64::MAX), "tile/63/x018/x446/x744/x073/x709/x551/615"),
+            (
+                TileId::full(63, u64::MAX),
+                "tile/63/x018/x446/x744/x073/x709/x551/615",
+            ),
         ];
         for (tile, path) in cases {
             assert_eq!(tile.path(), path);
@@ -555,7 +569,10 @@ mod tests {
         // "a tree of size 256 will be represented by a full level 0 tile and a
         // partial level 1 tile of width 1."
         let t256: Vec<TileId> = tiles_for_size(256, 0).collect();
-        assert_eq!(t256, vec![TileId::full(0, 0), TileId::new(1, 0, 1).unwrap()]);
+        assert_eq!(
+            t256,
+            vec![TileId::full(0, 0), TileId::new(1, 0, 1).unwrap()]
+        );
         assert_eq!(tiles_for_size(0, 0).count(), 0);
     }
 

@@ -34,7 +34,9 @@ fn go(hashes: &[Hash]) -> Vec<tlog_tiles::Hash> {
 }
 
 fn leaves(n: u64) -> Vec<Hash> {
-    (0..n).map(|i| leaf_hash(format!("record {i}").as_bytes())).collect()
+    (0..n)
+        .map(|i| leaf_hash(format!("record {i}").as_bytes()))
+        .collect()
 }
 
 proptest! {
@@ -80,7 +82,14 @@ proptest! {
 
 #[test]
 fn new_tiles_agree_with_go_tlog() {
-    for (old, new) in [(0, 1), (0, 256), (255, 257), (1000, 70_000), (65_535, 65_537), (70_000, 70_000)] {
+    for (old, new) in [
+        (0, 1),
+        (0, 256),
+        (255, 257),
+        (1000, 70_000),
+        (65_535, 65_537),
+        (70_000, 70_000),
+    ] {
         let mut ours: Vec<String> = pramaan_ledger::tiles::new_tiles(old, new, 0)
             .iter()
             .map(|t| t.path())
@@ -121,9 +130,12 @@ fn notes_interoperate_with_signed_note() {
     theirs.add_sigs(&[&their_signer]).unwrap();
     // Ed25519 is deterministic: the same bytes as ours.
     assert_eq!(theirs.to_bytes(), cp.sign(&ours).unwrap().to_bytes());
-    let opened =
-        Checkpoint::open(&theirs.to_bytes(), ours.name(), &Verifiers::new([ours.verifier()]))
-            .unwrap();
+    let opened = Checkpoint::open(
+        &theirs.to_bytes(),
+        ours.name(),
+        &Verifiers::new([ours.verifier()]),
+    )
+    .unwrap();
     assert_eq!(opened.checkpoint, cp);
 
     // Their verifier key strings are ours, and key IDs agree.

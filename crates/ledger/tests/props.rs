@@ -267,12 +267,28 @@ fn larger_trees_cross_level_two() {
     );
     assert_eq!(Appender::recover(&store, &l, 70_000).unwrap(), app);
     let reader = TileHashReader::new(&store, &l, 70_000);
-    for (index, size) in [(0, 70_000), (65_535, 65_536), (69_999, 70_000), (12_345, 66_000)] {
+    for (index, size) in [
+        (0, 70_000),
+        (65_535, 65_536),
+        (69_999, 70_000),
+        (12_345, 66_000),
+    ] {
         let proof = reader.inclusion_proof(index, size).unwrap();
-        verify_inclusion(&l[index as usize], index, size, &proof, &root_of(&l[..size as usize]))
-            .unwrap();
+        verify_inclusion(
+            &l[index as usize],
+            index,
+            size,
+            &proof,
+            &root_of(&l[..size as usize]),
+        )
+        .unwrap();
     }
-    for (old, new) in [(1, 70_000), (65_536, 70_000), (300, 65_536), (69_999, 70_000)] {
+    for (old, new) in [
+        (1, 70_000),
+        (65_536, 70_000),
+        (300, 65_536),
+        (69_999, 70_000),
+    ] {
         let proof = reader.consistency_proof(old, new).unwrap();
         verify_consistency(
             old,
@@ -287,10 +303,10 @@ fn larger_trees_cross_level_two() {
 
 #[test]
 fn ledger_bytes_stay_under_budget() {
-    // A million records, flushed every 3 000 (a checkpoint every few seconds
-    // at ~1 000 records/s): the store must hold full tiles plus one partial per
+    // 300 000 records, flushed every 3 000 (a checkpoint every few seconds at
+    // ~1 000 records/s): the store must hold full tiles plus one partial per
     // level, about 0.126 bytes per record, far below 5% of ~13 bytes.
-    let n = 1_000_000u64;
+    let n = 300_000u64;
     let store = MemStore::new();
     let mut app = Appender::new();
     for i in 0..n {
@@ -312,11 +328,39 @@ fn ledger_bytes_stay_under_budget() {
 }
 
 #[test]
-fn recovery_refuses_a_store_ahead_of_the_records() {
-    // A full level-1 tile where the records say partial is refused.
+fn recovery_after_an_interrupted_flush() {
+    // Flushed (and checkpointed) at 1 000; a later flush at 70 000 wrote the
+    // full level-1 tile and then crashed before its other writes.
     let l = leaves(70_000);
     let store = MemStore::new();
+    build(&l[..1_000], &[], &store);
+    let later = MemStore::new();
+    build(&l, &[], &later);
+    store
+        .put("tile/1/000", &later.get("tile/1/000").unwrap().unwrap())
+        .unwrap();
+    let mut app = Appender::recover(&store, &l, 1_000).unwrap();
+    assert_eq!(app.root(), root_of(&l[..1_000]));
+    app.catch_up(&l, 70_000).unwrap();
+    app.flush(&store).unwrap();
+    assert_eq!(sorted(store_contents(&store)), sorted(expected_tiles(&l)));
+}
+
+#[test]
+fn recovery_refuses_a_store_that_disagrees_with_the_records() {
+    // A full level-1 tile that does not start with the partial tile the
+    // records give means records were lost or changed.
+    let l = leaves(1_000);
+    let store = MemStore::new();
     build(&l, &[], &store);
+    let other: Vec<Hash> = (0..70_000u64)
+        .map(|i| leaf_hash(&(i + 1).to_be_bytes()))
+        .collect();
+    let elsewhere = MemStore::new();
+    build(&other, &[], &elsewhere);
+    store
+        .put("tile/1/000", &elsewhere.get("tile/1/000").unwrap().unwrap())
+        .unwrap();
     let err = Appender::recover(&store, &l, 1_000).unwrap_err();
     assert!(err.to_string().contains("tile/1/000"), "{err}");
 }
@@ -332,7 +376,11 @@ fn dir_store_holds_the_same_tiles() {
         app.flush(&store).unwrap();
     }
     for (path, data) in expected_tiles(&l) {
-        assert_eq!(std::fs::read(dir.path().join(&path)).unwrap(), data, "{path}");
+        assert_eq!(
+            std::fs::read(dir.path().join(&path)).unwrap(),
+            data,
+            "{path}"
+        );
     }
     // Superseded partials are gone: only tile/1/000.p/19 is left at level 1.
     let level1: Vec<_> = std::fs::read_dir(dir.path().join("tile/1"))

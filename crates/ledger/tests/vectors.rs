@@ -184,8 +184,15 @@ fn ct_reference_roots() {
     let roots = root_hashes();
     assert_eq!(empty_root(), roots[0]);
     for size in 0..=8usize {
-        assert_eq!(merkle::root_of(&leaves[..size]), roots[size], "root_of {size}");
-        assert_eq!(tree_root(leaves.as_slice(), size as u64).unwrap(), roots[size]);
+        assert_eq!(
+            merkle::root_of(&leaves[..size]),
+            roots[size],
+            "root_of {size}"
+        );
+        assert_eq!(
+            tree_root(leaves.as_slice(), size as u64).unwrap(),
+            roots[size]
+        );
         let mut app = Appender::new();
         app.extend(leaves[..size].iter().copied());
         assert_eq!(app.root(), roots[size], "appender {size}");
@@ -212,8 +219,14 @@ fn ct_reference_inclusion_proofs() {
         verify_inclusion(&leaf, index, size, &want, &root).unwrap();
         for (desc, probe) in corrupt_inclusion(index, size, &want, &root, &leaf) {
             assert!(
-                verify_inclusion(&probe.leaf, probe.index, probe.size, &probe.proof, &probe.root)
-                    .is_err(),
+                verify_inclusion(
+                    &probe.leaf,
+                    probe.index,
+                    probe.size,
+                    &probe.proof,
+                    &probe.root
+                )
+                .is_err(),
                 "{desc} verified for {index} in {size}"
             );
         }
@@ -258,23 +271,72 @@ fn corrupt_inclusion(
         v
     };
     let mut out = vec![
-        p("index - 1", index.wrapping_sub(1), size, *root, *leaf, proof.to_vec()),
+        p(
+            "index - 1",
+            index.wrapping_sub(1),
+            size,
+            *root,
+            *leaf,
+            proof.to_vec(),
+        ),
         p("index + 1", index + 1, size, *root, *leaf, proof.to_vec()),
         p("index ^ 2", index ^ 2, size, *root, *leaf, proof.to_vec()),
         p("size * 2", index, size * 2, *root, *leaf, proof.to_vec()),
         p("size / 2", index, size / 2, *root, *leaf, proof.to_vec()),
-        p("wrong leaf", index, size, *root, leaf_hash(b"WrongLeaf"), proof.to_vec()),
+        p(
+            "wrong leaf",
+            index,
+            size,
+            *root,
+            leaf_hash(b"WrongLeaf"),
+            proof.to_vec(),
+        ),
         p("empty root", index, size, empty, *leaf, proof.to_vec()),
         p("random root", index, size, some, *leaf, proof.to_vec()),
-        p("trailing garbage", index, size, *root, *leaf, with(&[], &[some])),
-        p("trailing root", index, size, *root, *leaf, with(&[], &[*root])),
-        p("preceding garbage", index, size, *root, *leaf, with(&[some], &[])),
-        p("preceding root", index, size, *root, *leaf, with(&[*root], &[])),
+        p(
+            "trailing garbage",
+            index,
+            size,
+            *root,
+            *leaf,
+            with(&[], &[some]),
+        ),
+        p(
+            "trailing root",
+            index,
+            size,
+            *root,
+            *leaf,
+            with(&[], &[*root]),
+        ),
+        p(
+            "preceding garbage",
+            index,
+            size,
+            *root,
+            *leaf,
+            with(&[some], &[]),
+        ),
+        p(
+            "preceding root",
+            index,
+            size,
+            *root,
+            *leaf,
+            with(&[*root], &[]),
+        ),
     ];
     for i in 0..proof.len() {
         let mut wrong = proof.to_vec();
         wrong[i][0] ^= 8;
-        out.push(p(&format!("modified proof[{i}] bit 3"), index, size, *root, *leaf, wrong));
+        out.push(p(
+            &format!("modified proof[{i}] bit 3"),
+            index,
+            size,
+            *root,
+            *leaf,
+            wrong,
+        ));
     }
     if !proof.is_empty() {
         out.push(p(
@@ -339,8 +401,22 @@ fn ct_reference_consistency_proofs() {
             ("preceding garbage".into(), m, n, r1, r2, with(&[some], &[])),
             ("preceding root1".into(), m, n, r1, r2, with(&[r1], &[])),
             ("preceding root2".into(), m, n, r1, r2, with(&[r2], &[])),
-            ("preceding proof[0]".into(), m, n, r1, r2, with(&[want[0]], &[])),
-            ("truncated proof".into(), m, n, r1, r2, want[..want.len() - 1].to_vec()),
+            (
+                "preceding proof[0]".into(),
+                m,
+                n,
+                r1,
+                r2,
+                with(&[want[0]], &[]),
+            ),
+            (
+                "truncated proof".into(),
+                m,
+                n,
+                r1,
+                r2,
+                want[..want.len() - 1].to_vec(),
+            ),
         ];
         for i in 0..want.len() {
             let mut wrong = want.clone();
@@ -414,7 +490,15 @@ fn c2sp_seven_leaf_example() {
     let d: Vec<Vec<u8>> = (0..7u8).map(|i| vec![b'd', i]).collect();
     let leaf = |i: usize| sha(&[&[0x00], &d[i]]);
     let node = |l: &Hash, r: &Hash| sha(&[&[0x01], l, r]);
-    let (a, b, c, dd, e, f, g) = (leaf(0), leaf(1), leaf(2), leaf(3), leaf(4), leaf(5), leaf(6));
+    let (a, b, c, dd, e, f, g) = (
+        leaf(0),
+        leaf(1),
+        leaf(2),
+        leaf(3),
+        leaf(4),
+        leaf(5),
+        leaf(6),
+    );
     let hh = node(&a, &b);
     let i = node(&c, &dd);
     let j = node(&e, &f);
@@ -431,12 +515,20 @@ fn c2sp_seven_leaf_example() {
         (4, vec![f, g, k]),
         (6, vec![j, k]),
     ] {
-        assert_eq!(inclusion_proof(leaves.as_slice(), index, 7).unwrap(), want, "d[{index}]");
+        assert_eq!(
+            inclusion_proof(leaves.as_slice(), index, 7).unwrap(),
+            want,
+            "d[{index}]"
+        );
         verify_inclusion(&leaves[index as usize], index, 7, &want, &root).unwrap();
     }
     let root_at = |n: u64| tree_root(leaves.as_slice(), n).unwrap();
     for (m, want) in [(3u64, vec![c, dd, hh, l]), (4, vec![l]), (6, vec![j, g, k])] {
-        assert_eq!(consistency_proof(leaves.as_slice(), m, 7).unwrap(), want, "{m} -> 7");
+        assert_eq!(
+            consistency_proof(leaves.as_slice(), m, 7).unwrap(),
+            want,
+            "{m} -> 7"
+        );
         verify_consistency(m, 7, &root_at(m), &root, &want).unwrap();
     }
 }
@@ -444,7 +536,8 @@ fn c2sp_seven_leaf_example() {
 // ---------------------------------------------------------------------------
 // golang.org/x/mod/sumdb/note note_test.go
 
-const PETER_SKEY: &str = "PRIVATE+KEY+PeterNeumann+c74f20a3+AYEKFALVFGyNhPJEMzD1QIDr+Y7hfZx09iUvxdXHKDFz";
+const PETER_SKEY: &str =
+    "PRIVATE+KEY+PeterNeumann+c74f20a3+AYEKFALVFGyNhPJEMzD1QIDr+Y7hfZx09iUvxdXHKDFz";
 const PETER_VKEY: &str = "PeterNeumann+c74f20a3+ARpc2QcUPDhMQegwxbzhKqiBfsVkmqq/LDE4izWy10TW";
 const ENOCH_VKEY: &str = "EnochRoot+af0cfe78+ATtqJ7zOtqQtYqOo0CpvDXNlMhV3HeJDpjrASKGLWdop";
 const TEXT: &str = "If you think cryptography is the answer to your problem,\n\
@@ -482,7 +575,10 @@ fn go_note_key_manglings_are_rejected() {
     // TestNewVerifier / TestNewSigner: every proper substring and every
     // single-byte increment must fail.
     for (key, parse) in [
-        (PETER_VKEY, (|s: &str| VerifierKey::parse(s).is_ok()) as fn(&str) -> bool),
+        (
+            PETER_VKEY,
+            (|s: &str| VerifierKey::parse(s).is_ok()) as fn(&str) -> bool,
+        ),
         (PETER_SKEY, |s: &str| SignerKey::parse(s).is_ok()),
     ] {
         let b = key.as_bytes();
@@ -728,11 +824,90 @@ fn c2sp_checkpoint_example() {
     assert_eq!(n.signatures()[0].name, cp.origin);
     assert!(matches!(
         Checkpoint::open(msg.as_bytes(), &cp.origin, &Verifiers::new([peter()])),
-        Err(CheckpointError::Note(NoteError::NoKnownSignature { unknown: 1 }))
+        Err(CheckpointError::Note(NoteError::NoKnownSignature {
+            unknown: 1
+        }))
     ));
 }
 
 fn base64_decode(s: &str) -> Vec<u8> {
     use base64::Engine as _;
     base64::engine::general_purpose::STANDARD.decode(s).unwrap()
+}
+
+// ---------------------------------------------------------------------------
+// The example in docs/ledger.md: keep it true.
+
+#[test]
+fn docs_ledger_md_example() {
+    let msg = "Acme-Bank/node-1\n\
+               1000\n\
+               mXwAZ8XucWmQ1EpnMacEiQrHlXQBuXYF/fJms8q4tO8=\n\
+               \n\
+               — Acme-Bank/node-1 wCfUVBsFlxBZahcW7zak84deDMWRUPe0Ecf2bxA/OgJaaivbtTXUvwdYef+PZvuHK6gOj7ipbNMa5cjb3nyyhAZU7wg=\n\
+               — auditor.example/cert-in 14FvFOwwF+BvN1uNBwQrjkg01i9bVEGecSm3G08Jgg9TzHnGA7/97njoiHIZLVUHtaxJ4TvmfcyR/S163+SeDoyaHQM=\n";
+    let node = VerifierKey::parse(
+        "Acme-Bank/node-1+c027d454+AdBKsjJ0K7SrOhNovUYV5ObQIkq3GgFrr4UgozLJd4c3",
+    )
+    .unwrap();
+    let auditor = VerifierKey::parse(
+        "auditor.example/cert-in+d7816f14+AaCapfR6Z1mAL/lV+NwtKhSlyZ0jvpf4ZBJ/+Tg0VaTw",
+    )
+    .unwrap();
+    let opened = Checkpoint::open(
+        msg.as_bytes(),
+        "Acme-Bank/node-1",
+        &Verifiers::new([node.clone(), auditor.clone()]),
+    )
+    .unwrap();
+    opened.verified.require([&node, &auditor]).unwrap();
+    // The toy records of the example: "record 0" … "record 999".
+    let leaves: Vec<Hash> = (0..1000u64)
+        .map(|i| leaf_hash(format!("record {i}").as_bytes()))
+        .collect();
+    assert_eq!(opened.checkpoint.size, 1000);
+    assert_eq!(opened.checkpoint.root, merkle::root_of(&leaves));
+    let proof: Vec<Hash> = [
+        "1xxkbtZgit1EcSzcGeWziongbqxhe/tghfU+INBp/os=",
+        "k4BFs8+F8hOF+t+J9QxnyPg5lduuiW2tR3vCdB5hDzE=",
+        "lJgXXW+VjQNgzgtqrRzcjZ8fFaRyBt4mXNBBiJpQ/nI=",
+        "LEjxHxvGSBuP8NPcH8nJJxTmTNz9K8m7q2BWB3XltG8=",
+        "y8INO4frni0fE0fCPlT4Vcys0FgNjyshCMhUAOuuoik=",
+        "tkJ9ZUJDynaivnV0YeWE0Zr0/ku44aFN5DROKhaxUCI=",
+        "tNmI7XQ4V8ZkwmxNSmCn7NPkT8xyTNXzL1L3mvqojcg=",
+        "yLG1nn/eywY2+aI+2+hYZWFLKkmVE30DZVCTumCqmbY=",
+        "D3o0EMCjWERb2I8tpHHn+3Jo88hiadm1peBEWPnu2Hc=",
+        "uJyt7L8t+FsjdigTOfVuWFjMVzKibVWrK+oo20RNGFQ=",
+    ]
+    .iter()
+    .map(|s| base64_decode(s).try_into().unwrap())
+    .collect();
+    assert_eq!(
+        inclusion_proof(leaves.as_slice(), 123, 1000).unwrap(),
+        proof
+    );
+    verify_inclusion(&leaves[123], 123, 1000, &proof, &opened.checkpoint.root).unwrap();
+    // docs/ledger.md quotes the leaf hash of docs/record-encoding.md's example
+    // record (seq 7, 1000 ns, UDP, peer "a", raw "hi").
+    let canonical = hex::decode(concat!(
+        "01",
+        "0000000000000007",
+        "00000000000003e8",
+        "01",
+        "0001",
+        "61",
+        "00000002",
+        "6869"
+    ))
+    .unwrap();
+    assert_eq!(
+        leaf_hash(&canonical),
+        h("ff240360c5aba769047d291afa44a54328a1abc2fb99583f63c784563fbe8b54")
+    );
+    // And it is what the keys of the example produce.
+    let node_key = SignerKey::from_seed("Acme-Bank/node-1", &[0x11; 32]).unwrap();
+    let auditor_key = SignerKey::from_seed("auditor.example/cert-in", &[0x22; 32]).unwrap();
+    let mut n = opened.checkpoint.sign(&node_key).unwrap();
+    n.sign(&auditor_key).unwrap();
+    assert_eq!(n.to_string(), msg);
 }
