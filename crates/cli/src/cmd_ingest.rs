@@ -30,6 +30,7 @@ pub struct IngestArgs {
 
 struct Totals {
     accepted: u64,
+    blank: u64,
     refused: Vec<String>,
     first_seq: Option<u64>,
     last_seq: Option<u64>,
@@ -81,6 +82,7 @@ pub async fn run(cfg: &Config, a: IngestArgs) -> Result<ExitCode> {
     let max_line = cfg.syslog.max_line as usize;
     let mut totals = Totals {
         accepted: 0,
+        blank: 0,
         refused: Vec::new(),
         first_seq: None,
         last_seq: None,
@@ -110,10 +112,17 @@ pub async fn run(cfg: &Config, a: IngestArgs) -> Result<ExitCode> {
                     break;
                 }
                 line_no += 1;
+                // The same rules as HTTP NDJSON (pramaan_ingest::ndjson), so a file
+                // gives the same records with or without a server: the line ends at
+                // LF, one CR before it is line ending too, blank lines are skipped.
                 if buf.last() == Some(&b'\n') {
                     buf.pop();
                 }
-                if buf.is_empty() {
+                if buf.last() == Some(&b'\r') {
+                    buf.pop();
+                }
+                if buf.iter().all(|b| matches!(b, b' ' | b'\t' | b'\r')) {
+                    totals.blank += 1;
                     continue;
                 }
                 if buf.len() > max_line {
@@ -152,8 +161,12 @@ pub async fn run(cfg: &Config, a: IngestArgs) -> Result<ExitCode> {
                     for r in resp.refused {
                         totals.refused.push(format!("{name}: request line {}: {}", r.line, r.reason));
                     }
-                    if resp.accepted != n && resp.empty_lines == 0 && totals.refused.is_empty() {
-                        anyhow::bail!("the server accepted {} of {n} lines", resp.accepted);
+                    if resp.accepted != n {
+                        anyhow::bail!(
+                            "the server accepted {} of the {n} lines {first_line}..={line_no} of {name} (refused: {})",
+                            resp.accepted,
+                            totals.refused.len()
+                        );
                     }
                     match (resp.first_seq, resp.last_seq) {
                         (Some(f), Some(l)) => (f, l),
@@ -173,9 +186,13 @@ pub async fn run(cfg: &Config, a: IngestArgs) -> Result<ExitCode> {
         drop(vault);
         tokio::task::spawn_blocking(move || workers.join()).await?;
     }
+    let blank = match totals.blank {
+        0 => String::new(),
+        n => format!("; skipped {n} blank lines"),
+    };
     match (totals.first_seq, totals.last_seq) {
-        (Some(f), Some(l)) => println!("ingested {} lines (sequence numbers {f}-{l})", totals.accepted),
-        _ => println!("ingested {} lines", totals.accepted),
+        (Some(f), Some(l)) => println!("ingested {} lines (sequence numbers {f}-{l}){blank}", totals.accepted),
+        _ => println!("ingested {} lines{blank}", totals.accepted),
     }
     if totals.refused.is_empty() {
         return Ok(ExitCode::SUCCESS);

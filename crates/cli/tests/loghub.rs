@@ -114,7 +114,10 @@ fn loghub_over_http_comes_back_byte_exact_and_fields_search() {
                 .all(|l| !l.iter().all(|b| matches!(b, b' ' | b'\t' | b'\r'))),
             "{name} has a blank line; the NDJSON path skips those"
         );
-        assert!(!data.starts_with(b"\xEF\xBB\xBF"), "{name} starts with a BOM");
+        assert!(
+            !data.starts_with(b"\xEF\xBB\xBF"),
+            "{name} starts with a BOM"
+        );
         // (A last line without LF has no CR either.)
         if lines[..lines.len() - 1].iter().all(|l| l.ends_with(b"\r")) {
             with_cr += 1;
@@ -243,7 +246,10 @@ fn loghub_over_http_comes_back_byte_exact_and_fields_search() {
         "[preauth]",
         "node-",
     ] {
-        let grep = all_lines.iter().filter(|l| contains(l, text.as_bytes())).count();
+        let grep = all_lines
+            .iter()
+            .filter(|l| contains(l, text.as_bytes()))
+            .count();
         assert!(grep > 0, "{text} occurs in the samples");
         let hits = server.search_all_of(&[("q", text)]);
         assert_eq!(hits.len(), grep, "q={text}");
@@ -252,7 +258,9 @@ fn loghub_over_http_comes_back_byte_exact_and_fields_search() {
     // The default limit is 100, and a limit is honoured.
     assert_eq!(server.search(&[("q", "Failed password")]).len(), 100);
     assert_eq!(
-        server.search(&[("q", "Failed password"), ("limit", "7")]).len(),
+        server
+            .search(&[("q", "Failed password"), ("limit", "7")])
+            .len(),
         7
     );
     // The text search is case-sensitive and exact.
@@ -266,27 +274,29 @@ fn loghub_over_http_comes_back_byte_exact_and_fields_search() {
     );
 }
 
-/// Two data sets over syslog TCP: HPC with octet counting (its lines start
-/// with digits and a space, which newline framing would read as a length
-/// prefix), OpenSSH newline-framed. Every byte between LFs, CR included,
-/// comes back exactly, in order.
+/// Two data sets over syslog TCP. HPC newline-framed: its lines start with
+/// digits and a space, which plain RFC 6587 detection would read as a length
+/// prefix; pramaan's syslog framing counts octets only when `<PRI>` follows,
+/// so every line stays a line. OpenSSH octet-counted, each line inside an
+/// RFC 5424 message as rsyslog would send it. Every byte, CR included, comes
+/// back exactly, in order.
 #[test]
 fn loghub_over_syslog_tcp_comes_back_byte_exact() {
     let files = files();
     let get = |n: &str| split_lf(&files.iter().find(|(f, _)| f == n).unwrap().1);
     let hpc = get("HPC_2k.log");
     let ssh = get("OpenSSH_2k.log");
-    assert!(hpc.iter().all(|l| l.first().is_some_and(u8::is_ascii_digit)));
+    assert!(hpc
+        .iter()
+        .all(|l| l.first().is_some_and(u8::is_ascii_digit)));
     assert!(hpc[..hpc.len() - 1].iter().all(|l| l.ends_with(b"\r")));
 
     let server = Server::start();
-    let mut counted = Vec::new();
-    for l in &hpc {
-        counted.extend_from_slice(&octet(l));
-    }
-    // Written in uneven pieces so frames straddle reads.
+    // Newline framing: the file as it is, CR LF and all, in uneven pieces so
+    // that lines straddle reads.
+    let data = &files.iter().find(|(f, _)| f == "HPC_2k.log").unwrap().1;
     let mut s = TcpStream::connect(server.tcp).unwrap();
-    for piece in counted.chunks(7919) {
+    for piece in data.chunks(7919) {
         s.write_all(piece).unwrap();
     }
     close_and_wait(s);
@@ -294,13 +304,20 @@ fn loghub_over_syslog_tcp_comes_back_byte_exact() {
         (server.committed() >= hpc.len() as u64).then(|| server.all())
     });
     let got: Vec<Vec<u8>> = hits.iter().map(|h| h.raw.clone()).collect();
-    assert_same_lines("HPC over TCP, octet-counted", &got, &hpc);
+    assert_same_lines("HPC over TCP, newline-framed", &got, &hpc);
     assert_eq!(got, hpc, "in the order sent");
     assert!(hits.iter().all(|h| h.str("transport") == Some("tcp")));
 
-    // Newline framing: the file as it is, CR LF and all.
-    let data = &files.iter().find(|(f, _)| f == "OpenSSH_2k.log").unwrap().1;
-    server.tcp_send(data);
+    // Octet counting, each line as the MSG of an RFC 5424 message.
+    let ssh: Vec<Vec<u8>> = ssh
+        .iter()
+        .map(|l| [b"<38>1 - relay-01 fwd - - - ".as_slice(), l].concat())
+        .collect();
+    let mut counted = Vec::new();
+    for l in &ssh {
+        counted.extend_from_slice(&octet(l));
+    }
+    server.tcp_send(&counted);
     let total = (hpc.len() + ssh.len()) as u64;
     wait_until(ARRIVAL_TIMEOUT, "all OpenSSH lines", || {
         (server.committed() >= total).then_some(())
@@ -308,12 +325,11 @@ fn loghub_over_syslog_tcp_comes_back_byte_exact() {
     let hits = server.scan(1000);
     assert_eq!(hits.len() as u64, total);
     let got: Vec<Vec<u8>> = hits[hpc.len()..].iter().map(|h| h.raw.clone()).collect();
-    assert_same_lines("OpenSSH over TCP, newline-framed", &got, &ssh);
+    assert_same_lines("OpenSSH over TCP, octet-counted", &got, &ssh);
     assert_eq!(got, ssh, "in the order sent");
-    // The CR is kept, and does not stop the header from being read.
     assert!(hits[hpc.len()..]
         .iter()
-        .all(|h| h.str("host") == Some("LabSZ") && h.str("app") == Some("sshd")));
+        .all(|h| h.str("host") == Some("relay-01") && h.str("app") == Some("fwd")));
     let m = server.metrics();
     assert_eq!(
         m.sum("pramaan_lines_received_total", &[("transport", "tcp")]),

@@ -43,7 +43,7 @@ enum Rfc {
 
 const TAG: &str = "pramaan-e2e";
 
-/// Sends `msg` with `logger` to the server and returns the stored record.
+/// Sends a unique message with `logger` to a fresh server and checks what was stored.
 fn send_with_logger(proto: Proto, rfc: Rfc) {
     let server = Server::start();
     let msg = unique(&format!("logger {proto:?} {rfc:?} message"));
@@ -68,7 +68,10 @@ fn send_with_logger(proto: Proto, rfc: Rfc) {
     let hit = server.wait_for_text(&msg);
     let raw = hit.raw_text();
     assert_eq!(raw.matches(msg.as_str()).count(), 1, "{raw}");
-    assert!(raw.ends_with(&msg), "the message is the end of the line: {raw:?}");
+    assert!(
+        raw.ends_with(&msg),
+        "the message is the end of the line: {raw:?}"
+    );
     // auth (4) * 8 + warning (4) = 36
     assert!(raw.starts_with("<36>"), "{raw:?}");
     let transport = match proto {
@@ -77,7 +80,9 @@ fn send_with_logger(proto: Proto, rfc: Rfc) {
     };
     assert_eq!(hit.str("transport"), Some(transport), "{:?}", hit.json);
     assert!(
-        hit.str("peer").unwrap_or_default().starts_with("127.0.0.1:"),
+        hit.str("peer")
+            .unwrap_or_default()
+            .starts_with("127.0.0.1:"),
         "{:?}",
         hit.json
     );
@@ -152,13 +157,27 @@ fn logger_tcp_rfc5424() {
 fn logger_tcp_octet_counted_file() {
     let server = Server::start();
     let dir = tempfile::tempdir().unwrap();
-    let ids: Vec<String> = (0..20).map(|i| unique(&format!("octet-file-{i}"))).collect();
+    let ids: Vec<String> = (0..20)
+        .map(|i| unique(&format!("octet-file-{i}")))
+        .collect();
     let file = dir.path().join("lines.txt");
     std::fs::write(&file, ids.join("\n") + "\n").unwrap();
     let mut cmd = Command::new(logger_path());
-    cmd.args(["--server", "127.0.0.1", "--port", &server.tcp.port().to_string()])
-        .args(["--tcp", "--octet-count", "--rfc5424", "--tag", TAG, "--file"])
-        .arg(&file);
+    cmd.args([
+        "--server",
+        "127.0.0.1",
+        "--port",
+        &server.tcp.port().to_string(),
+    ])
+    .args([
+        "--tcp",
+        "--octet-count",
+        "--rfc5424",
+        "--tag",
+        TAG,
+        "--file",
+    ])
+    .arg(&file);
     let out = run(cmd, None, Duration::from_secs(30));
     assert!(out.success(), "logger failed: {out:?}");
     for id in &ids {
@@ -176,17 +195,39 @@ fn raw_tcp_client_mixes_octet_counting_and_newline_framing() {
     let server = Server::start();
     let id = unique("mixed");
     let frames: Vec<(bool, Vec<u8>)> = vec![
-        (true, format!("<13>1 - h app - - - {id} octet 1").into_bytes()),
-        (false, format!("<13>1 - h app - - - {id} newline 1").into_bytes()),
+        (
+            true,
+            format!("<13>1 - h app - - - {id} octet 1").into_bytes(),
+        ),
+        (
+            false,
+            format!("<13>1 - h app - - - {id} newline 1").into_bytes(),
+        ),
         // An LF inside an octet-counted frame belongs to the message.
-        (true, format!("<13>1 - h app - - - {id} octet 2\nsecond line of it").into_bytes()),
-        (false, format!("<13>Mar  3 14:02:11 h app: {id} newline 2 (RFC 3164)").into_bytes()),
+        (
+            true,
+            format!("<13>1 - h app - - - {id} octet 2\nsecond line of it").into_bytes(),
+        ),
+        (
+            false,
+            format!("<13>Mar  3 14:02:11 h app: {id} newline 2 (RFC 3164)").into_bytes(),
+        ),
         // A CR before the LF of a newline frame is kept: the bytes are evidence.
-        (false, format!("<13>1 - h app - - - {id} newline 3 with CR\r").into_bytes()),
-        (true, format!("{id} octet 3, no header at all").into_bytes()),
-        // A frame made only of digits and the octet counting prefix rule.
-        (true, format!("12345 {id} octet 4 starting with digits").into_bytes()),
-        (false, format!("<13>1 - h app - - - {id} newline 4").into_bytes()),
+        (
+            false,
+            format!("<13>1 - h app - - - {id} newline 3 with CR\r").into_bytes(),
+        ),
+        (true, format!("<13>{id} octet 3, no header but the PRI").into_bytes()),
+        // A newline-framed line that starts with digits and a space stays a
+        // line: octets are counted only when the syslog `<` follows.
+        (
+            false,
+            format!("12345 {id} newline 5 starting with digits").into_bytes(),
+        ),
+        (
+            false,
+            format!("<13>1 - h app - - - {id} newline 4").into_bytes(),
+        ),
     ];
     let mut stream = Vec::new();
     for (counted, msg) in &frames {
@@ -206,7 +247,11 @@ fn raw_tcp_client_mixes_octet_counting_and_newline_framing() {
     // Cut the stream at awkward places: inside length prefixes, right after
     // them, and inside messages, with pauses so the server sees separate reads.
     let mut pos = 0;
-    for (i, step) in [1usize, 2, 3, 5, 7, 11, 13, 17, 64].iter().cycle().enumerate() {
+    for (i, step) in [1usize, 2, 3, 5, 7, 11, 13, 17, 64]
+        .iter()
+        .cycle()
+        .enumerate()
+    {
         if pos >= stream.len() {
             break;
         }
@@ -224,8 +269,12 @@ fn raw_tcp_client_mixes_octet_counting_and_newline_framing() {
     let hits = server.wait_for_hits(&[("q", &id)], want.len());
     let got: Vec<Vec<u8>> = hits.iter().map(|h| h.raw.clone()).collect();
     assert_eq!(
-        got.iter().map(|r| String::from_utf8_lossy(r).into_owned()).collect::<Vec<_>>(),
-        want.iter().map(|r| String::from_utf8_lossy(r).into_owned()).collect::<Vec<_>>()
+        got.iter()
+            .map(|r| String::from_utf8_lossy(r).into_owned())
+            .collect::<Vec<_>>(),
+        want.iter()
+            .map(|r| String::from_utf8_lossy(r).into_owned())
+            .collect::<Vec<_>>()
     );
     assert_eq!(got, want, "byte-exact, in the order sent");
     assert!(hits.iter().all(|h| h.str("transport") == Some("tcp")));
@@ -233,29 +282,35 @@ fn raw_tcp_client_mixes_octet_counting_and_newline_framing() {
     let peers: std::collections::HashSet<_> = hits.iter().map(|h| h.str("peer")).collect();
     assert_eq!(peers.len(), 1, "{peers:?}");
     let m = server.metrics();
-    assert_eq!(m.sum("pramaan_lines_received_total", &[("transport", "tcp")]), 9.0);
+    assert_eq!(
+        m.sum("pramaan_lines_received_total", &[("transport", "tcp")]),
+        9.0
+    );
     assert_eq!(m.sum("pramaan_lines_refused_total", &[]), 0.0, "{}", m.text);
 }
 
 // ------------------------------------------------------------------ rsyslog
 
+/// The bytes received on one connection, as they arrive.
+type Capture = Arc<Mutex<Vec<u8>>>;
+
 /// A TCP relay between rsyslog and pramaan that records, per connection,
 /// every byte rsyslog forwarded.
 struct Tap {
     addr: SocketAddr,
-    captured: Arc<Mutex<Vec<Arc<Mutex<Vec<u8>>>>>>,
+    captured: Arc<Mutex<Vec<Capture>>>,
 }
 
 impl Tap {
     fn start(to: SocketAddr) -> Tap {
         let l = TcpListener::bind("127.0.0.1:0").unwrap();
         let addr = l.local_addr().unwrap();
-        let captured: Arc<Mutex<Vec<Arc<Mutex<Vec<u8>>>>>> = Arc::default();
+        let captured: Arc<Mutex<Vec<Capture>>> = Arc::default();
         let c2 = captured.clone();
         std::thread::spawn(move || {
             for conn in l.incoming() {
                 let Ok(mut from) = conn else { return };
-                let buf: Arc<Mutex<Vec<u8>>> = Arc::default();
+                let buf: Capture = Arc::default();
                 c2.lock().unwrap().push(buf.clone());
                 std::thread::spawn(move || {
                     let mut to = TcpStream::connect(to).expect("the tap connects to pramaan");
@@ -333,7 +388,10 @@ impl Rsyslog {
             None,
             Duration::from_secs(30),
         );
-        assert!(check.success(), "rsyslogd rejects its configuration: {check:?}");
+        assert!(
+            check.success(),
+            "rsyslogd rejects its configuration: {check:?}"
+        );
         let child = Command::new(&bin)
             .arg("-n")
             .arg("-f")
@@ -353,7 +411,11 @@ impl Rsyslog {
 
     fn output(&self) -> String {
         let r = |n: &str| std::fs::read_to_string(self.dir.join(n)).unwrap_or_default();
-        format!("stdout:\n{}\nstderr:\n{}", r("rsyslogd.out"), r("rsyslogd.err"))
+        format!(
+            "stdout:\n{}\nstderr:\n{}",
+            r("rsyslogd.out"),
+            r("rsyslogd.err")
+        )
     }
 
     fn assert_running(&mut self) {
@@ -408,12 +470,19 @@ ruleset(name="fwd") {{
     let mut rsyslog = Rsyslog::start(dir.path(), &conf);
     let all: Vec<String> = (0..150).map(line).collect();
     // Wait until rsyslog has forwarded the first lines before appending more.
-    wait_until(ARRIVAL_TIMEOUT, "rsyslog to forward the first lines", || {
-        rsyslog.assert_running();
-        (tap.frames().len() >= first.len()).then_some(())
-    });
+    wait_until(
+        ARRIVAL_TIMEOUT,
+        "rsyslog to forward the first lines",
+        || {
+            rsyslog.assert_running();
+            (tap.frames().len() >= first.len()).then_some(())
+        },
+    );
     {
-        let mut f = std::fs::OpenOptions::new().append(true).open(&input).unwrap();
+        let mut f = std::fs::OpenOptions::new()
+            .append(true)
+            .open(&input)
+            .unwrap();
         for l in &all[first.len()..] {
             writeln!(f, "{l}").unwrap();
         }

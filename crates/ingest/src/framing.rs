@@ -4,15 +4,17 @@
 //! so one stream may mix both:
 //!
 //! * **Octet counting** (`LEN SP MSG`): the frame starts with a digit `1`-`9`,
-//!   then more digits, then one SP. Exactly `LEN` bytes follow; they may hold
-//!   anything, LF and NUL included.
+//!   then more digits, then one SP (and, with [`FrameDecoder::syslog`], the `<`
+//!   that opens the syslog message's PRI). Exactly `LEN` bytes follow; they may
+//!   hold anything, LF and NUL included.
 //! * **Non-transparent** framing: anything else is a line ending at LF. The LF
 //!   is not part of the frame; a CR before it is kept, because the bytes are
 //!   evidence and stay exact.
 //!
-//! A consequence of the rule (the RFC's, not ours): a newline-framed line that
-//! starts with digits and a space (`134681 node-246 ...`) is read as an
-//! octet-counted frame. Senders of such lines must use octet counting.
+//! RFC 6587 alone would read a newline-framed line that starts with digits and
+//! a space (`134681 node-246 ...`, every HPC log line) as an octet-counted
+//! frame and lose the stream; the syslog listeners use
+//! [`FrameDecoder::syslog`], which also requires the `<` after the space.
 //!
 //! Bad input never stops the stream; the decoder refuses what it cannot keep,
 //! says why, and carries on. Every length is checked against `max_frame`
@@ -106,6 +108,7 @@ enum State {
 pub struct FrameDecoder {
     max_frame: usize,
     state: State,
+    require_pri: bool,
 }
 
 /// How the bytes at a frame boundary start.
@@ -123,10 +126,22 @@ enum Head {
 
 impl FrameDecoder {
     /// `max_frame` is the largest frame kept, in bytes (at least 1).
+    /// RFC 6587 as written: `LEN SP` starts an octet-counted frame whatever follows.
     pub fn new(max_frame: usize) -> Self {
         FrameDecoder {
             max_frame: max_frame.max(1),
             state: State::Start { scanned: 0 },
+            require_pri: false,
+        }
+    }
+
+    /// For syslog listeners: `LEN SP` starts an octet-counted frame only when
+    /// the syslog message's `<` follows, so that newline-framed lines starting
+    /// with a number (`134681 node-246 ...`, every HPC line) stay lines.
+    pub fn syslog(max_frame: usize) -> Self {
+        FrameDecoder {
+            require_pri: true,
+            ..FrameDecoder::new(max_frame)
         }
     }
 
@@ -175,7 +190,7 @@ impl FrameDecoder {
                     if buf.is_empty() {
                         return None;
                     }
-                    match head(buf) {
+                    match head(buf, self.require_pri) {
                         Head::NeedMore => return None,
                         Head::BadLength(why) => {
                             self.state = State::SkipLine;
@@ -276,7 +291,7 @@ impl Default for FrameDecoder {
 
 /// Classifies the start of a frame. Looks at no more than
 /// `MAX_LEN_DIGITS + 1` bytes.
-fn head(buf: &[u8]) -> Head {
+fn head(buf: &[u8], require_pri: bool) -> Head {
     if !matches!(buf.first(), Some(b'1'..=b'9')) {
         return Head::Line;
     }
@@ -296,6 +311,12 @@ fn head(buf: &[u8]) -> Head {
                     None => overflow = true,
                 }
             }
+            // An octet-counted frame carries a syslog message, which starts
+            // with `<PRI>`. Requiring the `<` keeps newline-framed lines that
+            // begin with a number (`134681 node-246 ...`) from being misread.
+            b' ' if require_pri && buf.get(i + 1) != Some(&b'<') => {
+                return if buf.len() == i + 1 { Head::NeedMore } else { Head::Line };
+            }
             b' ' if overflow => return Head::BadLength(BadLength::Overflow),
             b' ' => return Head::Counted { len, header: i + 1 },
             _ => return Head::Line,
@@ -309,6 +330,53 @@ pub fn encode_octet_counted(msg: &[u8], out: &mut Vec<u8>) {
     out.extend_from_slice(msg.len().to_string().as_bytes());
     out.push(b' ');
     out.extend_from_slice(msg);
+}
+
+#[cfg(test)]
+mod syslog_mode_tests {
+    use super::*;
+
+    fn all(d: &mut FrameDecoder, input: &[u8]) -> Vec<FrameEvent> {
+        let mut buf = BytesMut::from(input);
+        let mut out = Vec::new();
+        while let Some(e) = d.decode(&mut buf) {
+            out.push(e);
+        }
+        while let Some(e) = d.decode_eof(&mut buf) {
+            out.push(e);
+        }
+        out
+    }
+
+    #[test]
+    fn numbered_lines_stay_lines_and_syslog_frames_are_counted() {
+        let mut d = FrameDecoder::syslog(1024);
+        let got = all(&mut d, b"134681 node-246 action start\n9 <13>hello134682 node-247 x\n");
+        assert_eq!(
+            got,
+            vec![
+                FrameEvent::Frame(Bytes::from_static(b"134681 node-246 action start")),
+                FrameEvent::Frame(Bytes::from_static(b"<13>hello")),
+                FrameEvent::Frame(Bytes::from_static(b"134682 node-247 x")),
+            ]
+        );
+    }
+
+    #[test]
+    fn a_huge_length_before_a_pri_is_still_refused() {
+        let mut d = FrameDecoder::syslog(1024);
+        let got = all(&mut d, b"1000000000000 <13>x");
+        assert!(matches!(got[0], FrameEvent::Refused(Refusal::TooLong { .. })), "{got:?}");
+    }
+
+    #[test]
+    fn a_split_after_the_space_waits_for_the_next_byte() {
+        let mut d = FrameDecoder::syslog(1024);
+        let mut buf = BytesMut::from(&b"5 "[..]);
+        assert_eq!(d.decode(&mut buf), None);
+        buf.extend_from_slice(b"<1>ab");
+        assert_eq!(d.decode(&mut buf), Some(FrameEvent::Frame(Bytes::from_static(b"<1>ab"))));
+    }
 }
 
 #[cfg(test)]

@@ -23,6 +23,7 @@ pub struct AppState {
     vault: Vault,
     max_line: usize,
     max_body: usize,
+    request_timeout: std::time::Duration,
     metrics: Option<PrometheusHandle>,
 }
 
@@ -32,6 +33,7 @@ impl AppState {
             vault,
             max_line: cfg.syslog.max_line as usize,
             max_body: cfg.http.max_body as usize,
+            request_timeout: cfg.http.request_timeout,
             metrics: cfg.metrics.enabled.then_some(metrics),
         }
     }
@@ -39,6 +41,7 @@ impl AppState {
 
 pub fn router(state: AppState) -> Router {
     let body_limit = state.max_body;
+    let timeout = state.request_timeout;
     Router::new()
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/metrics", get(metrics_text))
@@ -47,6 +50,8 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/search", get(search_ndjson))
         .route("/api/v1/sql", post(sql))
         .layer(DefaultBodyLimit::max(body_limit))
+        // A client that stalls mid-request is cut off (408) instead of holding a task forever.
+        .layer(tower_http::timeout::TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, timeout))
         .with_state(Arc::new(state))
 }
 

@@ -158,7 +158,7 @@ async fn connection<S: AsyncRead + Unpin>(
 ) {
     let peer: Arc<str> = Arc::from(from.to_string().as_str());
     let ip = peer_ip(&from);
-    let mut dec = FrameDecoder::new(limits.max_line);
+    let mut dec = FrameDecoder::syslog(limits.max_line);
     let mut buf = BytesMut::with_capacity(128 * 1024);
     let mut eof = false;
     while !eof {

@@ -223,6 +223,10 @@ impl Vault {
             push_record(&mut state, &opts, &rec, &p, &mut pending);
         })?;
         let next_seq = recovered.next_seq;
+        let mut wal_handle = recovered.wal;
+        if let Some(s) = sealed {
+            wal_handle.release_through(s)?;
+        }
         if next_seq > start_seq {
             tracing::info!(records = next_seq - start_seq, "replayed unsealed records from the WAL");
         }
@@ -253,7 +257,7 @@ impl Vault {
             let sealed_through = sealed_through.clone();
             let stats = stats.clone();
             let max_batch = opts.wal_max_batch;
-            let mut wal = recovered.wal;
+            let mut wal = wal_handle;
             std::thread::Builder::new()
                 .name("pramaan-wal".into())
                 .spawn(move || {
@@ -279,9 +283,11 @@ impl Vault {
         };
         let sealer = {
             let inner = inner.clone();
+            // Weak, so that the writer still ends when every producer is gone.
+            let nudge = submit_tx.downgrade();
             std::thread::Builder::new()
                 .name("pramaan-seal".into())
-                .spawn(move || sealer_loop(inner, handle, local_root, seal_rx))
+                .spawn(move || sealer_loop(inner, handle, local_root, seal_rx, nudge))
                 .map_err(VaultError::io(Path::new("thread")))?
         };
         let committed_for_join = inner.committed.clone();
@@ -561,14 +567,16 @@ fn writer_loop(
                 seq += 1;
             }
         }
-        let started = Instant::now();
         let res = if seq > first_seq {
-            wal.append(first_seq, &frames)
+            let started = Instant::now();
+            let r = wal.append(first_seq, &frames);
+            metrics::histogram!("pramaan_wal_fsync_seconds").record(started.elapsed().as_secs_f64());
+            stats.fsyncs.fetch_add(1, Ordering::Relaxed);
+            r
         } else {
+            // An empty submission is the sealer's nudge to release WAL files.
             Ok(())
         };
-        metrics::histogram!("pramaan_wal_fsync_seconds").record(started.elapsed().as_secs_f64());
-        stats.fsyncs.fetch_add(1, Ordering::Relaxed);
         match res {
             Ok(()) => {
                 next_seq = seq;
@@ -706,6 +714,7 @@ fn sealer_loop(
     handle: tokio::runtime::Handle,
     local_root: Option<PathBuf>,
     rx: std_mpsc::Receiver<Arc<Frozen>>,
+    nudge: mpsc::WeakSender<Submit>,
 ) {
     for job in rx {
         let mut backoff = Duration::from_millis(100);
@@ -719,6 +728,16 @@ fn sealer_loop(
                     st.sealing.retain(|f| !Arc::ptr_eq(f, &job));
                     Arc::make_mut(&mut st.segments).push(meta);
                     inner.sealed_through.store(job.seq_max, Ordering::Release);
+                    drop(st);
+                    // Wake the writer so it deletes the WAL files this seal covers even when idle.
+                    if let Some(tx) = nudge.upgrade() {
+                        let _ = tx.try_send(Submit {
+                            transport: Transport::Internal,
+                            peer: Arc::from(""),
+                            lines: Vec::new(),
+                            ack: None,
+                        });
+                    }
                     break;
                 }
                 Err(e) => {

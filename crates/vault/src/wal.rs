@@ -194,30 +194,27 @@ impl Wal {
     ) -> Result<Recovered, WalError> {
         fs::create_dir_all(dir).map_err(io_err(dir))?;
         let files = list_files(dir)?;
-        let mut next_seq = start_seq;
         let mut truncated = Vec::new();
         let last_idx = files.len().checked_sub(1);
+        // Continuity follows the files themselves; the catalog's mark only
+        // decides which records are handed back (sealed ones are not).
+        let mut prev_end: Option<u64> = None;
         for (i, wf) in files.iter().enumerate() {
+            if let Some(end) = prev_end {
+                if wf.first_seq != end {
+                    return Err(WalError::Gap {
+                        path: wf.path.clone(),
+                        expected: end,
+                        found: wf.first_seq,
+                    });
+                }
+            }
             let data = read_file(&wf.path)?;
             let is_last = Some(i) == last_idx;
-            // Files wholly older than the catalog's mark were sealed but not yet deleted.
-            if wf.first_seq < next_seq && i > 0 {
-                // keep scanning: the file may still hold records past the mark
-            }
-            let mut expected = if i == 0 { wf.first_seq } else { next_seq };
-            if i > 0 && wf.first_seq != expected {
-                return Err(WalError::Gap {
-                    path: wf.path.clone(),
-                    expected,
-                    found: wf.first_seq,
-                });
-            }
+            let mut expected = wf.first_seq;
             let scan = scan_frames(&data, |_, rec| {
                 if rec.seq != expected {
-                    return Err(format!(
-                        "sequence {} where {} was expected",
-                        rec.seq, expected
-                    ));
+                    return Err(format!("sequence {} where {} was expected", rec.seq, expected));
                 }
                 expected += 1;
                 if rec.seq >= start_seq {
@@ -243,8 +240,19 @@ impl Wal {
                 tracing::warn!(file = %wf.path.display(), offset, reason, cut, "truncated a torn WAL tail");
                 truncated.push((wf.path.clone(), cut));
             }
-            next_seq = next_seq.max(expected);
+            prev_end = Some(expected);
         }
+        if let (Some(first), Some(end)) = (files.first(), prev_end) {
+            // Records between the catalog's mark and the WAL's start would be lost records.
+            if first.first_seq > start_seq && end > start_seq {
+                return Err(WalError::Gap {
+                    path: first.path.clone(),
+                    expected: start_seq,
+                    found: first.first_seq,
+                });
+            }
+        }
+        let next_seq = prev_end.map_or(start_seq, |e| e.max(start_seq));
         // Always start a fresh file: appending after a truncation point is fine,
         // but a new file keeps "only the newest file may be torn" simple to check.
         let mut wal = Wal {
@@ -408,6 +416,40 @@ mod tests {
         let err = Wal::open(dir.path(), 0, 10, true, |_| {}).err().unwrap();
         assert!(matches!(err, WalError::Corrupt { .. }), "{err}");
         assert!(err.to_string().contains("00000000000000000000.wal"));
+    }
+
+    #[test]
+    fn reopens_when_sealed_files_remain_before_the_catalog_mark() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let mut r = Wal::open(dir.path(), 0, 10, true, |_| {}).unwrap();
+            r.wal.append(0, &frames(0..5)).unwrap();
+            r.wal.append(5, &frames(5..8)).unwrap();
+            r.wal.append(8, &frames(8..12)).unwrap();
+        }
+        // The catalog has sealed through 9: records 10 and 11 are handed back.
+        let mut seen = Vec::new();
+        let r = Wal::open(dir.path(), 10, 10, true, |rec| seen.push(rec.seq)).unwrap();
+        assert_eq!(seen, vec![10, 11]);
+        assert_eq!(r.next_seq, 12);
+        // Everything sealed and the WAL files gone: numbering continues from the mark.
+        let empty = tempfile::tempdir().unwrap();
+        let r = Wal::open(empty.path(), 12, 10, true, |_| {}).unwrap();
+        assert_eq!(r.next_seq, 12);
+    }
+
+    #[test]
+    fn a_missing_wal_file_is_a_gap() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let mut r = Wal::open(dir.path(), 0, 10, true, |_| {}).unwrap();
+            r.wal.append(0, &frames(0..5)).unwrap();
+            r.wal.append(5, &frames(5..8)).unwrap();
+            r.wal.append(8, &frames(8..12)).unwrap();
+        }
+        fs::remove_file(dir.path().join(file_name(5))).unwrap();
+        let err = Wal::open(dir.path(), 0, 10, true, |_| {}).err().unwrap();
+        assert!(matches!(err, WalError::Gap { expected: 5, found: 8, .. }), "{err}");
     }
 
     #[test]

@@ -70,10 +70,16 @@ impl std::fmt::Debug for Output {
 
 /// Runs `cmd` to completion (with `stdin` as input), killing it after `timeout`.
 pub fn run(mut cmd: Command, stdin: Option<&[u8]>, timeout: Duration) -> Output {
-    cmd.stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() })
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    let mut child = cmd.spawn().unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
+    cmd.stdin(if stdin.is_some() {
+        Stdio::piped()
+    } else {
+        Stdio::null()
+    })
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped());
+    let mut child = cmd
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
     let feeder = stdin.map(|data| {
         let mut w = child.stdin.take().expect("piped stdin");
         let data = data.to_vec();
@@ -197,7 +203,12 @@ impl Resp {
 /// GET `url`; `Err` only when no answer came (connection refused, timeout...).
 pub fn http_get(url: &str, query: &[(&str, &str)]) -> Result<Resp, String> {
     block_on(async {
-        let r = client().get(url).query(query).send().await.map_err(|e| format!("{e:?}"))?;
+        let r = client()
+            .get(url)
+            .query(query)
+            .send()
+            .await
+            .map_err(|e| format!("{e:?}"))?;
         let status = r.status().as_u16();
         let body = r.bytes().await.map_err(|e| format!("{e:?}"))?.to_vec();
         Ok(Resp { status, body })
@@ -272,7 +283,9 @@ impl Hit {
             _ => panic!("a hit must carry exactly one of raw and raw_b64: {v}"),
         };
         Hit {
-            seq: v["seq"].as_u64().unwrap_or_else(|| panic!("hit without seq: {v}")),
+            seq: v["seq"]
+                .as_u64()
+                .unwrap_or_else(|| panic!("hit without seq: {v}")),
             raw,
             json: v,
         }
@@ -288,7 +301,11 @@ impl Hit {
         self.json
             .get(field)
             .and_then(Value::as_array)
-            .map(|a| a.iter().map(|x| x.as_str().unwrap_or_default().to_owned()).collect())
+            .map(|a| {
+                a.iter()
+                    .map(|x| x.as_str().unwrap_or_default().to_owned())
+                    .collect()
+            })
             .unwrap_or_default()
     }
 
@@ -303,7 +320,10 @@ pub fn parse_hits(body: &[u8]) -> Vec<Hit> {
         .filter(|l| !l.is_empty())
         .map(|l| {
             Hit::from_json(serde_json::from_slice(l).unwrap_or_else(|e| {
-                panic!("a search result line is not JSON ({e}): {}", String::from_utf8_lossy(l))
+                panic!(
+                    "a search result line is not JSON ({e}): {}",
+                    String::from_utf8_lossy(l)
+                )
             }))
         })
         .collect()
@@ -323,7 +343,7 @@ pub fn base64_decode(s: &str) -> Option<Vec<u8>> {
         } as u32)
     }
     let s = s.as_bytes();
-    if s.len() % 4 != 0 {
+    if !s.len().is_multiple_of(4) {
         return None;
     }
     let mut out = Vec::with_capacity(s.len() / 4 * 3);
@@ -379,7 +399,10 @@ impl Metrics {
         self.series
             .iter()
             .filter(|(n, l, _)| {
-                n == name && labels.iter().all(|(k, v)| l.get(*k).map(String::as_str) == Some(*v))
+                n == name
+                    && labels
+                        .iter()
+                        .all(|(k, v)| l.get(*k).map(String::as_str) == Some(*v))
             })
             .map(|(_, _, v)| *v)
             .sum()
@@ -450,7 +473,10 @@ impl Server {
             http: unbound,
             udp: unbound,
             tcp: unbound,
-            env: env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+            env: env
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
             child: None,
             starts: 0,
         };
@@ -471,7 +497,9 @@ impl Server {
     }
 
     fn stderr_path(&self) -> PathBuf {
-        self.dir.path().join(format!("server-{}.stderr", self.starts))
+        self.dir
+            .path()
+            .join(format!("server-{}.stderr", self.starts))
     }
 
     /// The current (or last) server process's standard error.
@@ -503,7 +531,9 @@ impl Server {
         for (k, v) in &self.env {
             cmd.env(k, v);
         }
-        let child = cmd.spawn().unwrap_or_else(|e| panic!("cannot start {BIN}: {e}"));
+        let child = cmd
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {BIN}: {e}"));
         self.child = Some(child);
         let started = Instant::now();
         loop {
@@ -584,7 +614,11 @@ impl Server {
     /// Clean stop, then start on the same data directory.
     pub fn restart(&mut self) {
         let s = self.stop();
-        assert!(s.success(), "pramaan serve exited with {s} on SIGTERM:\n{}", self.stderr());
+        assert!(
+            s.success(),
+            "pramaan serve exited with {s} on SIGTERM:\n{}",
+            self.stderr()
+        );
         self.spawn();
     }
 
@@ -633,7 +667,13 @@ impl Server {
     /// GET /api/v1/search with `params` (add `limit=0` for every hit).
     pub fn search(&self, params: &[(&str, &str)]) -> Vec<Hit> {
         let r = self.get("/api/v1/search", params);
-        assert_eq!(r.status, 200, "search {params:?} answered {}: {}", r.status, r.text());
+        assert_eq!(
+            r.status,
+            200,
+            "search {params:?} answered {}: {}",
+            r.status,
+            r.text()
+        );
         parse_hits(&r.body)
     }
 
@@ -647,7 +687,11 @@ impl Server {
     /// Every stored record, fetched by sequence-number ranges of `page` up
     /// to the committed count, in sequence order.
     pub fn scan(&self, page: u64) -> Vec<Hit> {
-        let committed = self.committed();
+        self.scan_to(self.committed(), page)
+    }
+
+    /// Every record with a sequence number below `committed`, by ranges of `page`.
+    pub fn scan_to(&self, committed: u64, page: u64) -> Vec<Hit> {
         let mut out: Vec<Hit> = Vec::with_capacity(committed as usize);
         let mut from = 0;
         while from < committed {
@@ -674,14 +718,10 @@ impl Server {
 
     /// Polls a search until it has at least `n` hits.
     pub fn wait_for_hits(&self, params: &[(&str, &str)], n: usize) -> Vec<Hit> {
-        wait_until(
-            ARRIVAL_TIMEOUT,
-            &format!("{n} hits for {params:?}"),
-            || {
-                let h = self.search_all_of(params);
-                (h.len() >= n).then_some(h)
-            },
-        )
+        wait_until(ARRIVAL_TIMEOUT, &format!("{n} hits for {params:?}"), || {
+            let h = self.search_all_of(params);
+            (h.len() >= n).then_some(h)
+        })
     }
 
     /// Polls until exactly one record contains `text`, and returns it.
@@ -699,7 +739,9 @@ impl Server {
 
     /// Records committed (the next sequence number).
     pub fn committed(&self) -> u64 {
-        self.status()["committed_records"].as_u64().expect("committed_records")
+        self.status()["committed_records"]
+            .as_u64()
+            .expect("committed_records")
     }
 
     pub fn metrics(&self) -> Metrics {
