@@ -600,7 +600,7 @@ pub(crate) static KEYS: &[KeyDef] = &[
         key: "segments.max_bytes",
         kind: Kind::Size {
             at: at!(segments.max_bytes),
-            default: 128 * MIB,
+            default: 64 * MIB,
             min: MIB,
             max: 64 * GIB,
         },

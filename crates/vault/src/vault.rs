@@ -236,7 +236,10 @@ impl Vault {
         let stats = Arc::new(Stats::default());
         let (submit_tx, submit_rx) = mpsc::channel::<Submit>(256);
         let (index_tx, index_rx) = std_mpsc::sync_channel::<Committed>(64);
-        let (seal_tx, seal_rx) = std_mpsc::channel::<Arc<Frozen>>();
+        // Bounded: when the sealer falls behind, the indexer waits, then the
+        // writer, then the senders (TCP stops being read), so memory stays
+        // at about two generations instead of growing with the backlog.
+        let (seal_tx, seal_rx) = std_mpsc::sync_channel::<Arc<Frozen>>(1);
         let inner = Arc::new(Inner {
             opts: opts.clone(),
             state: Mutex::new(state),
@@ -249,9 +252,6 @@ impl Vault {
             stats: stats.clone(),
             read_only: false,
         });
-        for f in pending {
-            let _ = seal_tx.send(f);
-        }
 
         let writer = {
             let sealed_through = sealed_through.clone();
@@ -287,7 +287,7 @@ impl Vault {
             let nudge = submit_tx.downgrade();
             std::thread::Builder::new()
                 .name("pramaan-seal".into())
-                .spawn(move || sealer_loop(inner, handle, local_root, seal_rx, nudge))
+                .spawn(move || sealer_loop(inner, handle, local_root, pending, seal_rx, nudge))
                 .map_err(VaultError::io(Path::new("thread")))?
         };
         let committed_for_join = inner.committed.clone();
@@ -651,7 +651,7 @@ fn indexer_loop(
     ctx: ParseContext,
     rx: std_mpsc::Receiver<Committed>,
     indexed: watch::Sender<u64>,
-    seal_tx: std_mpsc::Sender<Arc<Frozen>>,
+    seal_tx: std_mpsc::SyncSender<Arc<Frozen>>,
 ) {
     let opts = inner.opts.clone();
     let mut parsed = Vec::new();
@@ -713,10 +713,12 @@ fn sealer_loop(
     inner: Arc<Inner>,
     handle: tokio::runtime::Handle,
     local_root: Option<PathBuf>,
+    pending: Vec<Arc<Frozen>>,
     rx: std_mpsc::Receiver<Arc<Frozen>>,
     nudge: mpsc::WeakSender<Submit>,
 ) {
-    for job in rx {
+    // Generations cut while replaying the WAL at start come first.
+    for job in pending.into_iter().chain(rx) {
         let mut backoff = Duration::from_millis(100);
         loop {
             match seal(&inner, &handle, local_root.as_deref(), &job) {
