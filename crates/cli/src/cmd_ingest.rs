@@ -49,7 +49,9 @@ fn decoder<'a>(name: &str, r: Box<dyn Read + Send + 'a>) -> Result<Box<dyn Read 
     Ok(if name.ends_with(".gz") {
         Box::new(flate2::read::MultiGzDecoder::new(r))
     } else if name.ends_with(".zst") || name.ends_with(".zstd") {
-        Box::new(zstd::stream::read::Decoder::new(r).with_context(|| format!("{name} is not zstd"))?)
+        Box::new(
+            zstd::stream::read::Decoder::new(r).with_context(|| format!("{name} is not zstd"))?,
+        )
     } else {
         r
     })
@@ -90,13 +92,22 @@ pub async fn run(cfg: &Config, a: IngestArgs) -> Result<ExitCode> {
     let hidden = a.quiet || !std::io::IsTerminal::is_terminal(&std::io::stderr());
     for name in &a.files {
         let (raw, len) = open(name)?;
-        let bar = if hidden { ProgressBar::hidden() } else { ProgressBar::new(len.unwrap_or(0)) };
+        let bar = if hidden {
+            ProgressBar::hidden()
+        } else {
+            ProgressBar::new(len.unwrap_or(0))
+        };
         bar.set_style(
-            ProgressStyle::with_template("{msg} {wide_bar} {bytes}/{total_bytes} {bytes_per_sec} eta {eta}")
-                .expect("valid template"),
+            ProgressStyle::with_template(
+                "{msg} {wide_bar} {bytes}/{total_bytes} {bytes_per_sec} eta {eta}",
+            )
+            .expect("valid template"),
         );
         bar.set_message(name.clone());
-        let counted = Counting { inner: raw, bar: bar.clone() };
+        let counted = Counting {
+            inner: raw,
+            bar: bar.clone(),
+        };
         let mut reader = BufReader::with_capacity(1 << 20, decoder(name, Box::new(counted))?);
         let mut line_no = 0usize;
         loop {
@@ -126,7 +137,10 @@ pub async fn run(cfg: &Config, a: IngestArgs) -> Result<ExitCode> {
                     continue;
                 }
                 if buf.len() > max_line {
-                    totals.refused.push(format!("{name}:{line_no}: {} bytes is longer than syslog.max_line ({max_line})", buf.len()));
+                    totals.refused.push(format!(
+                        "{name}:{line_no}: {} bytes is longer than syslog.max_line ({max_line})",
+                        buf.len()
+                    ));
                     continue;
                 }
                 body.extend_from_slice(&buf);
@@ -140,9 +154,15 @@ pub async fn run(cfg: &Config, a: IngestArgs) -> Result<ExitCode> {
             let (first, last) = match (&direct, &target) {
                 (Some((vault, _)), _) => {
                     let r = vault
-                        .append(Transport::File, Arc::from(format!("file:{}", display_name(name)).as_str()), lines)
+                        .append(
+                            Transport::File,
+                            Arc::from(format!("file:{}", display_name(name)).as_str()),
+                            lines,
+                        )
                         .await
-                        .with_context(|| format!("storing lines {first_line}..={line_no} of {name}"))?;
+                        .with_context(|| {
+                            format!("storing lines {first_line}..={line_no} of {name}")
+                        })?;
                     (r.first, r.last)
                 }
                 (None, Target::Server(url)) => {
@@ -155,11 +175,15 @@ pub async fn run(cfg: &Config, a: IngestArgs) -> Result<ExitCode> {
                         .with_context(|| format!("sending to {url}"))?;
                     let resp: pramaan_server::api::IngestResponse = client::check(resp)
                         .await
-                        .with_context(|| format!("storing lines {first_line}..={line_no} of {name}"))?
+                        .with_context(|| {
+                            format!("storing lines {first_line}..={line_no} of {name}")
+                        })?
                         .json()
                         .await?;
                     for r in resp.refused {
-                        totals.refused.push(format!("{name}: request line {}: {}", r.line, r.reason));
+                        totals
+                            .refused
+                            .push(format!("{name}: request line {}: {}", r.line, r.reason));
                     }
                     if resp.accepted != n {
                         anyhow::bail!(
@@ -191,7 +215,10 @@ pub async fn run(cfg: &Config, a: IngestArgs) -> Result<ExitCode> {
         n => format!("; skipped {n} blank lines"),
     };
     match (totals.first_seq, totals.last_seq) {
-        (Some(f), Some(l)) => println!("ingested {} lines (sequence numbers {f}-{l}){blank}", totals.accepted),
+        (Some(f), Some(l)) => println!(
+            "ingested {} lines (sequence numbers {f}-{l}){blank}",
+            totals.accepted
+        ),
         _ => println!("ingested {} lines{blank}", totals.accepted),
     }
     if totals.refused.is_empty() {

@@ -102,7 +102,11 @@ impl SearchArgs {
             regex: self.regex.clone(),
             seq: self.seq.clone(),
             limit: Some(self.limit),
-            order: Some(if self.newest { Order::Newest } else { Order::Oldest }),
+            order: Some(if self.newest {
+                Order::Newest
+            } else {
+                Order::Oldest
+            }),
         }
     }
 }
@@ -128,7 +132,14 @@ fn query_string(p: &SearchParams) -> Vec<(&'static str, String)> {
         v.push(("limit", l.to_string()));
     }
     if let Some(o) = p.order {
-        v.push(("order", if o == Order::Newest { "newest".into() } else { "oldest".into() }));
+        v.push((
+            "order",
+            if o == Order::Newest {
+                "newest".into()
+            } else {
+                "oldest".into()
+            },
+        ));
     }
     v
 }
@@ -149,7 +160,10 @@ impl Printer {
             n: 0,
         };
         if let Format::Csv = format {
-            writeln!(p.out, "seq,received_at,received_at_ist,transport,peer,host,app,severity,ips,users,raw")?;
+            writeln!(
+                p.out,
+                "seq,received_at,received_at_ist,transport,peer,host,app,severity,ips,users,raw"
+            )?;
         }
         Ok(p)
     }
@@ -187,7 +201,13 @@ impl Printer {
                     pramaan_core::time::human(ns)
                 };
                 let raw = String::from_utf8_lossy(&h.raw_bytes()).into_owned();
-                writeln!(self.out, "{:>10}  {}  {}", h.seq, when, raw.escape_debug_controls())?;
+                writeln!(
+                    self.out,
+                    "{:>10}  {}  {}",
+                    h.seq,
+                    when,
+                    raw.escape_debug_controls()
+                )?;
             }
         }
         Ok(())
@@ -200,7 +220,9 @@ trait FromStrLossy {
 
 impl FromStrLossy for jiff::Timestamp {
     fn from_str_lossy(s: &str) -> i64 {
-        s.parse::<jiff::Timestamp>().map(|t| t.as_nanosecond() as i64).unwrap_or(0)
+        s.parse::<jiff::Timestamp>()
+            .map(|t| t.as_nanosecond() as i64)
+            .unwrap_or(0)
     }
 }
 
@@ -212,7 +234,13 @@ impl EscapeControls for String {
     /// Control characters (NUL, ESC...) are shown escaped so that a log line cannot drive the terminal.
     fn escape_debug_controls(&self) -> String {
         self.chars()
-            .map(|c| if c.is_control() && c != '\t' { c.escape_default().to_string() } else { c.to_string() })
+            .map(|c| {
+                if c.is_control() && c != '\t' {
+                    c.escape_default().to_string()
+                } else {
+                    c.to_string()
+                }
+            })
             .collect()
     }
 }
@@ -246,7 +274,8 @@ pub async fn search(cfg: &Config, a: SearchArgs) -> Result<ExitCode> {
                 pending.extend_from_slice(&chunk?);
                 while let Some(pos) = pending.iter().position(|b| *b == b'\n') {
                     let line: Vec<u8> = pending.drain(..=pos).collect();
-                    let hit: Hit = serde_json::from_slice(&line).context("reading a search result")?;
+                    let hit: Hit =
+                        serde_json::from_slice(&line).context("reading a search result")?;
                     printer.hit(&hit)?;
                 }
             }
@@ -266,7 +295,11 @@ pub async fn search(cfg: &Config, a: SearchArgs) -> Result<ExitCode> {
     }
     printer.out.flush()?;
     if let Format::Table = a.format {
-        let more = if a.limit != 0 && printer.n == a.limit { " (limit reached; raise --limit or narrow the search)" } else { "" };
+        let more = if a.limit != 0 && printer.n == a.limit {
+            " (limit reached; raise --limit or narrow the search)"
+        } else {
+            ""
+        };
         eprintln!("{} results{more}", printer.n);
     }
     Ok(ExitCode::SUCCESS)
@@ -291,7 +324,8 @@ pub async fn sql(cfg: &Config, a: SqlArgs) -> Result<ExitCode> {
         Target::Direct => {
             let vault = client::open_read_only(cfg)?;
             let snap = vault.snapshot().await;
-            let batches = pramaan_vault::sql::run(&vault.options().objects_dir(), &snap, &a.query).await?;
+            let batches =
+                pramaan_vault::sql::run(&vault.options().objects_dir(), &snap, &a.query).await?;
             if a.json {
                 std::io::stdout().write_all(&pramaan_vault::sql::to_ndjson(&batches)?)?;
             } else {
@@ -322,11 +356,22 @@ fn print_ndjson_table(body: &[u8]) -> Result<()> {
         Some(serde_json::Value::String(s)) => s.clone(),
         Some(other) => other.to_string(),
     };
-    let table: Vec<Vec<String>> = rows.iter().map(|r| cols.iter().map(|c| cell(r.get(c))).collect()).collect();
+    let table: Vec<Vec<String>> = rows
+        .iter()
+        .map(|r| cols.iter().map(|c| cell(r.get(c))).collect())
+        .collect();
     let widths: Vec<usize> = cols
         .iter()
         .enumerate()
-        .map(|(i, c)| table.iter().map(|r| r[i].chars().count()).chain([c.len()]).max().unwrap_or(0).min(80))
+        .map(|(i, c)| {
+            table
+                .iter()
+                .map(|r| r[i].chars().count())
+                .chain([c.len()])
+                .max()
+                .unwrap_or(0)
+                .min(80)
+        })
         .collect();
     let line = |cells: &[String]| {
         cells
@@ -337,7 +382,14 @@ fn print_ndjson_table(body: &[u8]) -> Result<()> {
             .join(" | ")
     };
     println!("{}", line(&cols));
-    println!("{}", widths.iter().map(|w| "-".repeat(*w)).collect::<Vec<_>>().join("-+-"));
+    println!(
+        "{}",
+        widths
+            .iter()
+            .map(|w| "-".repeat(*w))
+            .collect::<Vec<_>>()
+            .join("-+-")
+    );
     for r in &table {
         println!("{}", line(r));
     }

@@ -9,7 +9,8 @@ use clap::{Args, Parser, Subcommand};
 use pramaan_config::{Config, Loaded};
 use std::path::PathBuf;
 
-const ABOUT: &str = "pramaan keeps every log line for CERT-In's 180 days, provably unaltered, and finds it again.";
+const ABOUT: &str =
+    "pramaan keeps every log line for CERT-In's 180 days, provably unaltered, and finds it again.";
 
 #[derive(Parser)]
 #[command(name = "pramaan", version, about = ABOUT, long_about = None, propagate_version = true)]
@@ -91,9 +92,13 @@ fn load_config(g: &Global, extra: Vec<(&'static str, String)>) -> Result<Loaded>
 }
 
 fn init_logging(cfg: &Config) {
-    let filter = std::env::var(pramaan_config::ENV_LOG_FILTER).unwrap_or_else(|_| cfg.log.level.clone());
-    let filter = tracing_subscriber::EnvFilter::try_new(&filter).unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let b = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let filter =
+        std::env::var(pramaan_config::ENV_LOG_FILTER).unwrap_or_else(|_| cfg.log.level.clone());
+    let filter = tracing_subscriber::EnvFilter::try_new(&filter)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let b = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     match cfg.log.format {
         pramaan_config::LogFormat::Json => b.json().init(),
         pramaan_config::LogFormat::Text => b.init(),
@@ -147,7 +152,10 @@ fn run(cli: Cli) -> Result<std::process::ExitCode> {
                     if let Some(p) = ready {
                         let json = serde_json::to_string(b).expect("addresses serialise");
                         let tmp = p.with_extension("tmp");
-                        if std::fs::write(&tmp, json).and_then(|_| std::fs::rename(&tmp, &p)).is_err() {
+                        if std::fs::write(&tmp, json)
+                            .and_then(|_| std::fs::rename(&tmp, &p))
+                            .is_err()
+                        {
                             tracing::warn!(path = %p.display(), "could not write the ready file");
                         }
                     }
@@ -191,8 +199,12 @@ fn run(cli: Cli) -> Result<std::process::ExitCode> {
 /// Commands other than `serve` log only warnings unless PRAMAAN_LOG says otherwise.
 fn init_cli_logging() {
     let filter = std::env::var(pramaan_config::ENV_LOG_FILTER).unwrap_or_else(|_| "warn".into());
-    let filter = tracing_subscriber::EnvFilter::try_new(&filter).unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
-    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+    let filter = tracing_subscriber::EnvFilter::try_new(&filter)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
 }
 
 async fn shutdown_signal() {

@@ -367,10 +367,16 @@ fn restart_after_kill_9_once_idle_after_a_seal() {
     // (the sealer nudges the writer). The restart below then starts from the
     // catalog's mark; the case with sealed files still present is
     // `wal::tests::reopens_when_sealed_files_remain_before_the_catalog_mark`.
-    wait_until(Duration::from_secs(30), "sealed WAL files deleted while idle", || {
-        let n = std::fs::read_dir(server.data_dir().join("wal")).unwrap().count();
-        (n == 1).then_some(())
-    });
+    wait_until(
+        Duration::from_secs(30),
+        "sealed WAL files deleted while idle",
+        || {
+            let n = std::fs::read_dir(server.data_dir().join("wal"))
+                .unwrap()
+                .count();
+            (n == 1).then_some(())
+        },
+    );
     server.crash_restart();
     let got: Vec<String> = server.all().iter().map(Hit::raw_text).collect();
     assert!(got == sent, "{} lines back of {}", got.len(), sent.len());

@@ -217,7 +217,10 @@ fn raw_tcp_client_mixes_octet_counting_and_newline_framing() {
             false,
             format!("<13>1 - h app - - - {id} newline 3 with CR\r").into_bytes(),
         ),
-        (true, format!("<13>{id} octet 3, no header but the PRI").into_bytes()),
+        (
+            true,
+            format!("<13>{id} octet 3, no header but the PRI").into_bytes(),
+        ),
         // A newline-framed line that starts with digits and a space stays a
         // line: octets are counted only when the syslog `<` follows.
         (

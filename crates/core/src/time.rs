@@ -69,7 +69,9 @@ pub struct TimeParseError {
 /// Accepts RFC 3339 with offset, a civil date-time without offset (read in
 /// IST), a date (midnight IST), `now`, or a relative age (`90s`, `15m`, `2h`, `7d`).
 pub fn parse_user_time(s: &str, now_ns: i64) -> Result<i64, TimeParseError> {
-    let err = || TimeParseError { input: s.to_owned() };
+    let err = || TimeParseError {
+        input: s.to_owned(),
+    };
     let t = s.trim();
     if t.eq_ignore_ascii_case("now") {
         return Ok(now_ns);
@@ -128,7 +130,10 @@ mod tests {
     #[test]
     fn user_times() {
         let now = 1_772_526_731_000_000_000;
-        assert_eq!(parse_user_time("2026-03-03T14:02:11+05:30", 0).unwrap(), now);
+        assert_eq!(
+            parse_user_time("2026-03-03T14:02:11+05:30", 0).unwrap(),
+            now
+        );
         assert_eq!(parse_user_time("2026-03-03T08:32:11Z", 0).unwrap(), now);
         assert_eq!(parse_user_time("2026-03-03T14:02:11", 0).unwrap(), now);
         assert_eq!(parse_user_time("1h", now).unwrap(), now - 3_600_000_000_000);

@@ -315,7 +315,11 @@ fn head(buf: &[u8], require_pri: bool) -> Head {
             // with `<PRI>`. Requiring the `<` keeps newline-framed lines that
             // begin with a number (`134681 node-246 ...`) from being misread.
             b' ' if require_pri && buf.get(i + 1) != Some(&b'<') => {
-                return if buf.len() == i + 1 { Head::NeedMore } else { Head::Line };
+                return if buf.len() == i + 1 {
+                    Head::NeedMore
+                } else {
+                    Head::Line
+                };
             }
             b' ' if overflow => return Head::BadLength(BadLength::Overflow),
             b' ' => return Head::Counted { len, header: i + 1 },
@@ -351,7 +355,10 @@ mod syslog_mode_tests {
     #[test]
     fn numbered_lines_stay_lines_and_syslog_frames_are_counted() {
         let mut d = FrameDecoder::syslog(1024);
-        let got = all(&mut d, b"134681 node-246 action start\n9 <13>hello134682 node-247 x\n");
+        let got = all(
+            &mut d,
+            b"134681 node-246 action start\n9 <13>hello134682 node-247 x\n",
+        );
         assert_eq!(
             got,
             vec![
@@ -366,7 +373,10 @@ mod syslog_mode_tests {
     fn a_huge_length_before_a_pri_is_still_refused() {
         let mut d = FrameDecoder::syslog(1024);
         let got = all(&mut d, b"1000000000000 <13>x");
-        assert!(matches!(got[0], FrameEvent::Refused(Refusal::TooLong { .. })), "{got:?}");
+        assert!(
+            matches!(got[0], FrameEvent::Refused(Refusal::TooLong { .. })),
+            "{got:?}"
+        );
     }
 
     #[test]
@@ -375,7 +385,10 @@ mod syslog_mode_tests {
         let mut buf = BytesMut::from(&b"5 "[..]);
         assert_eq!(d.decode(&mut buf), None);
         buf.extend_from_slice(b"<1>ab");
-        assert_eq!(d.decode(&mut buf), Some(FrameEvent::Frame(Bytes::from_static(b"<1>ab"))));
+        assert_eq!(
+            d.decode(&mut buf),
+            Some(FrameEvent::Frame(Bytes::from_static(b"<1>ab")))
+        );
     }
 }
 

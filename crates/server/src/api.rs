@@ -51,7 +51,10 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/sql", post(sql))
         .layer(DefaultBodyLimit::max(body_limit))
         // A client that stalls mid-request is cut off (408) instead of holding a task forever.
-        .layer(tower_http::timeout::TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, timeout))
+        .layer(tower_http::timeout::TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            timeout,
+        ))
         .with_state(Arc::new(state))
 }
 
@@ -82,9 +85,14 @@ impl IntoResponse for ApiError {
             ApiError::NotFound => StatusCode::NOT_FOUND,
             ApiError::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         };
-        let mut resp = (status, Json(serde_json::json!({ "error": self.to_string() }))).into_response();
+        let mut resp = (
+            status,
+            Json(serde_json::json!({ "error": self.to_string() })),
+        )
+            .into_response();
         if status == StatusCode::SERVICE_UNAVAILABLE {
-            resp.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
+            resp.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
         }
         resp
     }
@@ -99,7 +107,8 @@ async fn metrics_text(State(st): State<Arc<AppState>>) -> Result<Response, ApiEr
     let handle = st.metrics.as_ref().ok_or(ApiError::NotFound)?;
     let snap = st.vault.snapshot().await;
     metrics::gauge!("pramaan_segments").set(snap.segments.len() as f64);
-    metrics::gauge!("pramaan_segments_bytes").set(snap.segments.iter().map(|s| s.bytes).sum::<u64>() as f64);
+    metrics::gauge!("pramaan_segments_bytes")
+        .set(snap.segments.iter().map(|s| s.bytes).sum::<u64>() as f64);
     metrics::gauge!("pramaan_memtable_rows").set(st.vault.memtable_size().0 as f64);
     metrics::gauge!("pramaan_committed_records").set(st.vault.committed() as f64);
     Ok((
@@ -138,8 +147,14 @@ async fn status(State(st): State<Arc<AppState>>) -> Json<StatusBody> {
         raw_bytes_sealed: snap.segments.iter().map(|s| s.raw_bytes).sum(),
         memtable_rows: rows,
         memtable_bytes: bytes,
-        oldest_received_at: snap.segments.first().map(|s| pramaan_core::time::rfc3339_ist(s.time_min_ns)),
-        newest_sealed_received_at: snap.segments.last().map(|s| pramaan_core::time::rfc3339_ist(s.time_max_ns)),
+        oldest_received_at: snap
+            .segments
+            .first()
+            .map(|s| pramaan_core::time::rfc3339_ist(s.time_min_ns)),
+        newest_sealed_received_at: snap
+            .segments
+            .last()
+            .map(|s| pramaan_core::time::rfc3339_ist(s.time_max_ns)),
         unparsable_lines: s.unparsable.load(Relaxed),
         wal_errors: s.wal_errors.load(Relaxed),
         seal_errors: s.seal_errors.load(Relaxed),
@@ -239,7 +254,8 @@ async fn ingest(
             refused: refused_lines,
         }));
     }
-    metrics::counter!("pramaan_lines_received_total", "transport" => "http", "source" => ip).increment(n);
+    metrics::counter!("pramaan_lines_received_total", "transport" => "http", "source" => ip)
+        .increment(n);
     let range = st
         .vault
         .append(Transport::Http, Arc::from(from.to_string().as_str()), lines)
@@ -286,7 +302,10 @@ impl SearchParams {
     pub fn to_query(&self, now_ns: i64) -> Result<Query, String> {
         let time = |name: &str, v: &Option<String>| -> Result<Option<i64>, String> {
             v.as_deref()
-                .map(|s| pramaan_core::time::parse_user_time(s, now_ns).map_err(|e| format!("{name}: {e}")))
+                .map(|s| {
+                    pramaan_core::time::parse_user_time(s, now_ns)
+                        .map_err(|e| format!("{name}: {e}"))
+                })
                 .transpose()
         };
         let ip = self
@@ -303,7 +322,10 @@ impl SearchParams {
             .as_deref()
             .map(|s| {
                 parse_severity(s).ok_or_else(|| {
-                    format!("severity: `{s}` is not a level; use one of {}", search::SEVERITIES.join(", "))
+                    format!(
+                        "severity: `{s}` is not a level; use one of {}",
+                        search::SEVERITIES.join(", ")
+                    )
                 })
             })
             .transpose()?;
@@ -399,7 +421,11 @@ async fn search_ndjson(
         }
     });
     let stream = tokio_stream_from(body_rx);
-    Ok(([(header::CONTENT_TYPE, "application/x-ndjson")], Body::from_stream(stream)).into_response())
+    Ok((
+        [(header::CONTENT_TYPE, "application/x-ndjson")],
+        Body::from_stream(stream),
+    )
+        .into_response())
 }
 
 fn tokio_stream_from<T: Send + 'static>(
@@ -414,7 +440,10 @@ struct SqlBody {
     query: String,
 }
 
-async fn sql(State(st): State<Arc<AppState>>, Json(body): Json<SqlBody>) -> Result<Response, ApiError> {
+async fn sql(
+    State(st): State<Arc<AppState>>,
+    Json(body): Json<SqlBody>,
+) -> Result<Response, ApiError> {
     tracing::info!(query = %body.query, "sql");
     let snap = st.vault.snapshot().await;
     let objects = st.vault.options().objects_dir();

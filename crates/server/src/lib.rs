@@ -69,49 +69,77 @@ pub async fn serve(
         idle_timeout: (!cfg.syslog.idle_timeout.is_zero()).then_some(cfg.syslog.idle_timeout),
     };
     if let Some(addr) = cfg.syslog.udp_listen {
-        let sock = tokio::net::UdpSocket::bind(addr).await.map_err(|source| ServeError::Bind {
-            what: "syslog UDP",
-            addr,
-            source,
-        })?;
+        let sock = tokio::net::UdpSocket::bind(addr)
+            .await
+            .map_err(|source| ServeError::Bind {
+                what: "syslog UDP",
+                addr,
+                source,
+            })?;
         bound.udp = sock.local_addr().ok();
-        tasks.push(tokio::spawn(listeners::udp(sock, vault.clone(), limits.clone(), stop_rx.clone())));
+        tasks.push(tokio::spawn(listeners::udp(
+            sock,
+            vault.clone(),
+            limits.clone(),
+            stop_rx.clone(),
+        )));
     }
     if let Some(addr) = cfg.syslog.tcp_listen {
-        let l = tokio::net::TcpListener::bind(addr).await.map_err(|source| ServeError::Bind {
-            what: "syslog TCP",
-            addr,
-            source,
-        })?;
+        let l = tokio::net::TcpListener::bind(addr)
+            .await
+            .map_err(|source| ServeError::Bind {
+                what: "syslog TCP",
+                addr,
+                source,
+            })?;
         bound.tcp = l.local_addr().ok();
-        tasks.push(tokio::spawn(listeners::tcp(l, None, vault.clone(), limits.clone(), stop_rx.clone())));
+        tasks.push(tokio::spawn(listeners::tcp(
+            l,
+            None,
+            vault.clone(),
+            limits.clone(),
+            stop_rx.clone(),
+        )));
     }
     if let Some(tls) = cfg.syslog.tls() {
         let acceptor = listeners::tls_acceptor(tls.cert, tls.key)?;
         let addr = tls.listen;
-        let l = tokio::net::TcpListener::bind(addr).await.map_err(|source| ServeError::Bind {
-            what: "syslog TLS",
-            addr,
+        let l = tokio::net::TcpListener::bind(addr)
+            .await
+            .map_err(|source| ServeError::Bind {
+                what: "syslog TLS",
+                addr,
+                source,
+            })?;
+        bound.tls = l.local_addr().ok();
+        tasks.push(tokio::spawn(listeners::tcp(
+            l,
+            Some(acceptor),
+            vault.clone(),
+            limits.clone(),
+            stop_rx.clone(),
+        )));
+    }
+    let http = tokio::net::TcpListener::bind(cfg.http.listen)
+        .await
+        .map_err(|source| ServeError::Bind {
+            what: "HTTP",
+            addr: cfg.http.listen,
             source,
         })?;
-        bound.tls = l.local_addr().ok();
-        tasks.push(tokio::spawn(listeners::tcp(l, Some(acceptor), vault.clone(), limits.clone(), stop_rx.clone())));
-    }
-    let http = tokio::net::TcpListener::bind(cfg.http.listen).await.map_err(|source| ServeError::Bind {
-        what: "HTTP",
-        addr: cfg.http.listen,
-        source,
-    })?;
     bound.http = http.local_addr().ok();
     let state = api::AppState::new(vault.clone(), &cfg, metrics);
     let app = api::router(state);
     let mut http_stop = stop_rx.clone();
     let http_task = tokio::spawn(async move {
-        let _ = axum::serve(http, app.into_make_service_with_connect_info::<SocketAddr>())
-            .with_graceful_shutdown(async move {
-                let _ = http_stop.wait_for(|s| *s).await;
-            })
-            .await;
+        let _ = axum::serve(
+            http,
+            app.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(async move {
+            let _ = http_stop.wait_for(|s| *s).await;
+        })
+        .await;
     });
     tracing::info!(
         http = ?bound.http, udp = ?bound.udp, tcp = ?bound.tcp, tls = ?bound.tls,
@@ -127,7 +155,9 @@ pub async fn serve(
     let _ = tokio::time::timeout(Duration::from_secs(10), http_task).await;
     vault.close();
     drop(vault);
-    tokio::task::spawn_blocking(move || workers.join()).await.ok();
+    tokio::task::spawn_blocking(move || workers.join())
+        .await
+        .ok();
     tracing::info!("stopped");
     Ok(())
 }

@@ -102,7 +102,11 @@ pub async fn tcp(
 ) {
     let Some(tx) = vault.sender() else { return };
     let slots = Arc::new(Semaphore::new(limits.max_connections));
-    let transport = if tls.is_some() { Transport::Tls } else { Transport::Tcp };
+    let transport = if tls.is_some() {
+        Transport::Tls
+    } else {
+        Transport::Tcp
+    };
     loop {
         let (stream, from) = tokio::select! {
             r = listener.accept() => match r {
@@ -128,11 +132,13 @@ pub async fn tcp(
         let tls = tls.clone();
         tokio::spawn(async move {
             let _permit = permit;
-            metrics::gauge!("pramaan_connections_open", "transport" => transport.as_str()).increment(1.0);
+            metrics::gauge!("pramaan_connections_open", "transport" => transport.as_str())
+                .increment(1.0);
             match tls {
                 None => connection(stream, from, transport, tx, &limits, stop).await,
                 Some(acc) => {
-                    let hs = tokio::time::timeout(Duration::from_secs(30), acc.accept(stream)).await;
+                    let hs =
+                        tokio::time::timeout(Duration::from_secs(30), acc.accept(stream)).await;
                     match hs {
                         Ok(Ok(s)) => connection(s, from, transport, tx, &limits, stop).await,
                         Ok(Err(e)) => {
@@ -143,7 +149,8 @@ pub async fn tcp(
                     }
                 }
             }
-            metrics::gauge!("pramaan_connections_open", "transport" => transport.as_str()).decrement(1.0);
+            metrics::gauge!("pramaan_connections_open", "transport" => transport.as_str())
+                .decrement(1.0);
         });
     }
 }
@@ -189,7 +196,11 @@ async fn connection<S: AsyncRead + Unpin>(
         }
         let mut lines: Vec<Bytes> = Vec::new();
         loop {
-            let ev = if eof { dec.decode_eof(&mut buf) } else { dec.decode(&mut buf) };
+            let ev = if eof {
+                dec.decode_eof(&mut buf)
+            } else {
+                dec.decode(&mut buf)
+            };
             match ev {
                 Some(FrameEvent::Frame(b)) => lines.push(b),
                 Some(FrameEvent::Refused(r)) => {
@@ -221,14 +232,18 @@ async fn connection<S: AsyncRead + Unpin>(
 /// A TLS acceptor from PEM files.
 pub fn tls_acceptor(cert: &Path, key: &Path) -> Result<TlsAcceptor, ServeError> {
     use rustls_pemfile::{certs, private_key};
-    let read = |p: &Path| std::fs::read(p).map_err(|e| ServeError::Tls(format!("{}: {e}", p.display())));
+    let read =
+        |p: &Path| std::fs::read(p).map_err(|e| ServeError::Tls(format!("{}: {e}", p.display())));
     let cert_pem = read(cert)?;
     let key_pem = read(key)?;
     let chain: Vec<_> = certs(&mut cert_pem.as_slice())
         .collect::<Result<_, _>>()
         .map_err(|e| ServeError::Tls(format!("{}: {e}", cert.display())))?;
     if chain.is_empty() {
-        return Err(ServeError::Tls(format!("{}: no certificate found", cert.display())));
+        return Err(ServeError::Tls(format!(
+            "{}: no certificate found",
+            cert.display()
+        )));
     }
     let key_der = private_key(&mut key_pem.as_slice())
         .map_err(|e| ServeError::Tls(format!("{}: {e}", key.display())))?

@@ -11,7 +11,10 @@ pub fn install() -> PrometheusHandle {
         let h = PrometheusBuilder::new()
             .set_buckets_for_metric(
                 metrics_exporter_prometheus::Matcher::Suffix("seconds".into()),
-                &[0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0],
+                &[
+                    0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
+                    1.0,
+                ],
             )
             .expect("valid buckets")
             .install_recorder()
@@ -24,18 +27,54 @@ pub fn install() -> PrometheusHandle {
 
 fn describe() {
     use metrics::{describe_counter, describe_gauge, describe_histogram};
-    describe_counter!("pramaan_lines_received_total", "Lines accepted from senders, by transport and source");
-    describe_counter!("pramaan_lines_refused_total", "Lines refused (not stored), by transport, source and reason");
-    describe_counter!("pramaan_lines_unparsable_total", "Stored lines whose header did not parse, by transport and source");
-    describe_counter!("pramaan_connections_refused_total", "Connections refused, by transport and reason");
+    describe_counter!(
+        "pramaan_lines_received_total",
+        "Lines accepted from senders, by transport and source"
+    );
+    describe_counter!(
+        "pramaan_lines_refused_total",
+        "Lines refused (not stored), by transport, source and reason"
+    );
+    describe_counter!(
+        "pramaan_lines_unparsable_total",
+        "Stored lines whose header did not parse, by transport and source"
+    );
+    describe_counter!(
+        "pramaan_connections_refused_total",
+        "Connections refused, by transport and reason"
+    );
     describe_gauge!("pramaan_connections_open", "Open syslog connections");
-    describe_histogram!("pramaan_wal_fsync_seconds", "Time to append and fdatasync one group-commit batch");
-    describe_counter!("pramaan_wal_errors_total", "Group-commit batches the WAL could not write");
-    describe_counter!("pramaan_segments_sealed_total", "Segments sealed since start");
-    describe_counter!("pramaan_segment_bytes_total", "Bytes of segments sealed since start");
-    describe_counter!("pramaan_seal_errors_total", "Failed attempts to seal a segment");
+    describe_histogram!(
+        "pramaan_wal_fsync_seconds",
+        "Time to append and fdatasync one group-commit batch"
+    );
+    describe_counter!(
+        "pramaan_wal_errors_total",
+        "Group-commit batches the WAL could not write"
+    );
+    describe_counter!(
+        "pramaan_segments_sealed_total",
+        "Segments sealed since start"
+    );
+    describe_counter!(
+        "pramaan_segment_bytes_total",
+        "Bytes of segments sealed since start"
+    );
+    describe_counter!(
+        "pramaan_seal_errors_total",
+        "Failed attempts to seal a segment"
+    );
     describe_gauge!("pramaan_segments", "Sealed segments in the catalog");
-    describe_gauge!("pramaan_segments_bytes", "Bytes of sealed segments in the catalog");
-    describe_gauge!("pramaan_memtable_rows", "Records durable in the WAL, not yet sealed");
-    describe_gauge!("pramaan_committed_records", "Records committed since the vault began");
+    describe_gauge!(
+        "pramaan_segments_bytes",
+        "Bytes of sealed segments in the catalog"
+    );
+    describe_gauge!(
+        "pramaan_memtable_rows",
+        "Records durable in the WAL, not yet sealed"
+    );
+    describe_gauge!(
+        "pramaan_committed_records",
+        "Records committed since the vault began"
+    );
 }

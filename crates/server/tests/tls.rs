@@ -9,7 +9,22 @@ fn self_signed(dir: &std::path::Path) -> (std::path::PathBuf, std::path::PathBuf
     let cert = dir.join("cert.pem");
     let key = dir.join("key.pem");
     let st = Command::new("openssl")
-        .args(["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-days", "2", "-subj", "/CN=localhost", "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost", "-keyout"])
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+            "-nodes",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=localhost",
+            "-addext",
+            "subjectAltName=IP:127.0.0.1,DNS:localhost",
+            "-keyout",
+        ])
         .arg(&key)
         .arg("-out")
         .arg(&cert)
@@ -47,13 +62,23 @@ async fn lines_sent_over_tls_are_stored_byte_exact() {
     let tls = bound.tls.expect("TLS listener is up");
     let http = bound.http.unwrap();
 
-    let lines = ["<13>1 2026-11-27T10:00:00Z tlshost app - - - first over TLS", "<13>Nov 27 10:00:01 tlshost app: second over TLS"];
+    let lines = [
+        "<13>1 2026-11-27T10:00:00Z tlshost app - - - first over TLS",
+        "<13>Nov 27 10:00:01 tlshost app: second over TLS",
+    ];
     let mut stream = Vec::new();
     for l in lines {
         stream.extend_from_slice(format!("{} {l}", l.len()).as_bytes());
     }
     let mut child = Command::new("openssl")
-        .args(["s_client", "-quiet", "-verify_return_error", "-connect", &tls.to_string(), "-CAfile"])
+        .args([
+            "s_client",
+            "-quiet",
+            "-verify_return_error",
+            "-connect",
+            &tls.to_string(),
+            "-CAfile",
+        ])
         .arg(&cert)
         .stdin(Stdio::piped())
         .stdout(Stdio::null())
@@ -74,7 +99,10 @@ async fn lines_sent_over_tls_are_stored_byte_exact() {
             .text()
             .await
             .unwrap();
-        found = body.lines().map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()).collect();
+        found = body
+            .lines()
+            .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+            .collect();
         if found.len() == 2 {
             break;
         }
@@ -91,7 +119,14 @@ async fn lines_sent_over_tls_are_stored_byte_exact() {
     let other = tempfile::tempdir().unwrap();
     let (other_ca, _) = self_signed(other.path());
     let st = Command::new("openssl")
-        .args(["s_client", "-quiet", "-verify_return_error", "-connect", &tls.to_string(), "-CAfile"])
+        .args([
+            "s_client",
+            "-quiet",
+            "-verify_return_error",
+            "-connect",
+            &tls.to_string(),
+            "-CAfile",
+        ])
         .arg(&other_ca)
         .stdin(Stdio::null())
         .stdout(Stdio::null())
@@ -114,7 +149,10 @@ async fn a_missing_certificate_is_a_clear_error() {
     cfg.syslog.tls_listen = Some("127.0.0.1:0".parse().unwrap());
     cfg.syslog.tls_cert = Some(dir.path().join("nope.pem"));
     cfg.syslog.tls_key = Some(dir.path().join("nope.key"));
-    let err = pramaan_server::serve(cfg, async {}, |_| {}).await.err().unwrap();
+    let err = pramaan_server::serve(cfg, async {}, |_| {})
+        .await
+        .err()
+        .unwrap();
     let msg = err.to_string();
     assert!(msg.contains("nope.pem"), "{msg}");
 }

@@ -46,7 +46,11 @@ pub trait Catalog: Send + Sync {
     /// Records a sealed segment; returns its id.
     fn insert(&self, seg: &SegmentMeta) -> Result<i64, CatalogError>;
     /// Segments whose received_at range meets `[from, to]` (inclusive), in sequence order.
-    fn segments(&self, from_ns: Option<i64>, to_ns: Option<i64>) -> Result<Vec<SegmentMeta>, CatalogError>;
+    fn segments(
+        &self,
+        from_ns: Option<i64>,
+        to_ns: Option<i64>,
+    ) -> Result<Vec<SegmentMeta>, CatalogError>;
     /// Highest sequence number in a sealed segment.
     fn sealed_through(&self) -> Result<Option<u64>, CatalogError>;
 }
@@ -141,7 +145,11 @@ impl Catalog for SqliteCatalog {
         Ok(conn.last_insert_rowid())
     }
 
-    fn segments(&self, from_ns: Option<i64>, to_ns: Option<i64>) -> Result<Vec<SegmentMeta>, CatalogError> {
+    fn segments(
+        &self,
+        from_ns: Option<i64>,
+        to_ns: Option<i64>,
+    ) -> Result<Vec<SegmentMeta>, CatalogError> {
         let conn = self.conn.lock().expect("catalog lock");
         let mut stmt = conn
             .prepare_cached(
@@ -225,11 +233,19 @@ mod tests {
         c.insert(&seg("a", (0, 9), (100, 200))).unwrap();
         c.insert(&seg("b", (10, 19), (300, 400))).unwrap();
         assert_eq!(c.sealed_through().unwrap(), Some(19));
-        let got: Vec<_> = c.segments(Some(250), None).unwrap().into_iter().map(|s| s.path).collect();
+        let got: Vec<_> = c
+            .segments(Some(250), None)
+            .unwrap()
+            .into_iter()
+            .map(|s| s.path)
+            .collect();
         assert_eq!(got, vec!["b"]);
         let got = c.segments(Some(200), Some(300)).unwrap();
         assert_eq!(got.len(), 2);
         assert_eq!(got[0].sources["h"], 3);
-        assert!(c.insert(&seg("a", (20, 29), (500, 600))).is_err(), "paths are unique");
+        assert!(
+            c.insert(&seg("a", (20, 29), (500, 600))).is_err(),
+            "paths are unique"
+        );
     }
 }

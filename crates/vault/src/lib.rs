@@ -27,7 +27,9 @@ pub enum VaultError {
         path: PathBuf,
         source: std::io::Error,
     },
-    #[error("the data directory {0} is in use by another pramaan process (a running `pramaan serve`?)")]
+    #[error(
+        "the data directory {0} is in use by another pramaan process (a running `pramaan serve`?)"
+    )]
     Locked(PathBuf),
     #[error(transparent)]
     Wal(#[from] wal::WalError),

@@ -83,7 +83,8 @@ impl Generation {
 
     /// True when `received_at_ns` falls in another UTC hour than this generation's first record.
     pub fn crosses_hour(&self, received_at_ns: i64) -> bool {
-        self.rows > 0 && self.time_min_ns.div_euclid(NS_PER_HOUR) != received_at_ns.div_euclid(NS_PER_HOUR)
+        self.rows > 0
+            && self.time_min_ns.div_euclid(NS_PER_HOUR) != received_at_ns.div_euclid(NS_PER_HOUR)
     }
 
     pub fn push(&mut self, rec: &RecordRef<'_>, p: &ParsedFields) {

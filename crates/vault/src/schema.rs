@@ -2,9 +2,8 @@
 //! segments and SQL, and the builder that turns records into Arrow batches.
 
 use arrow::array::{
-    ArrayRef, BinaryBuilder, BooleanBuilder, Int32Builder, ListBuilder, RecordBatch,
-    StringBuilder, TimestampNanosecondBuilder, UInt16Builder, UInt32Builder, UInt64Builder,
-    UInt8Builder,
+    ArrayRef, BinaryBuilder, BooleanBuilder, Int32Builder, ListBuilder, RecordBatch, StringBuilder,
+    TimestampNanosecondBuilder, UInt16Builder, UInt32Builder, UInt64Builder, UInt8Builder,
 };
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
 use pramaan_core::{ParsedFields, RecordRef};

@@ -7,7 +7,8 @@ use crate::segment::leaf_path;
 use crate::vault::Snapshot;
 use crate::{SegmentMeta, Vault, VaultError};
 use arrow::array::{
-    Array, AsArray, BinaryArray, ListArray, RecordBatch, StringArray, UInt32Array, UInt64Array, UInt8Array,
+    Array, AsArray, BinaryArray, ListArray, RecordBatch, StringArray, UInt32Array, UInt64Array,
+    UInt8Array,
 };
 use arrow::datatypes::{TimestampNanosecondType, UInt16Type, UInt64Type};
 use futures::StreamExt;
@@ -53,7 +54,9 @@ pub struct Query {
 }
 
 /// Severity names in RFC 5424 order.
-pub const SEVERITIES: [&str; 8] = ["emerg", "alert", "crit", "err", "warning", "notice", "info", "debug"];
+pub const SEVERITIES: [&str; 8] = [
+    "emerg", "alert", "crit", "err", "warning", "notice", "info", "debug",
+];
 
 /// `err`, `error`, `warn`, `3`... → 0..=7.
 pub fn parse_severity(s: &str) -> Option<u8> {
@@ -110,11 +113,17 @@ impl Query {
         let raw: &BinaryArray = b.column_by_name(col::RAW).expect("raw").as_binary();
         let host: &StringArray = b.column_by_name(col::HOST).expect("host").as_string();
         let app: &StringArray = b.column_by_name(col::APP).expect("app").as_string();
-        let sev: &UInt8Array = b.column_by_name(col::SEVERITY).expect("severity").as_primitive();
+        let sev: &UInt8Array = b
+            .column_by_name(col::SEVERITY)
+            .expect("severity")
+            .as_primitive();
         let ips: &ListArray = b.column_by_name(col::IPS).expect("ips").as_list();
         let users: &ListArray = b.column_by_name(col::USERS).expect("users").as_list();
         let ip = self.ip_text();
-        let finder = self.text.as_ref().map(|t| memchr::memmem::Finder::new(t.as_bytes()));
+        let finder = self
+            .text
+            .as_ref()
+            .map(|t| memchr::memmem::Finder::new(t.as_bytes()));
         let mut out = Vec::new();
         for i in 0..n {
             let t = at.value(i);
@@ -194,25 +203,30 @@ pub async fn search_snapshot(
         ..Default::default()
     };
     let mut remaining = if q.limit == 0 { usize::MAX } else { q.limit };
-    let segments: Vec<&SegmentMeta> = snap.segments.iter().filter(|s| q.segment_may_match(s)).collect();
+    let segments: Vec<&SegmentMeta> = snap
+        .segments
+        .iter()
+        .filter(|s| q.segment_may_match(s))
+        .collect();
     let newest = q.order == Order::Newest;
-    let mut emit = |b: &RecordBatch, st: &mut SearchStats, remaining: &mut usize| -> Option<RecordBatch> {
-        st.rows_scanned += b.num_rows() as u64;
-        let mut idx = q.matching_rows(b);
-        if newest {
-            idx.reverse();
-        }
-        if idx.len() > *remaining {
-            idx.truncate(*remaining);
-            st.truncated = true;
-        }
-        if idx.is_empty() {
-            return None;
-        }
-        *remaining -= idx.len();
-        st.hits += idx.len();
-        Some(take_rows(b, &idx))
-    };
+    let mut emit =
+        |b: &RecordBatch, st: &mut SearchStats, remaining: &mut usize| -> Option<RecordBatch> {
+            st.rows_scanned += b.num_rows() as u64;
+            let mut idx = q.matching_rows(b);
+            if newest {
+                idx.reverse();
+            }
+            if idx.len() > *remaining {
+                idx.truncate(*remaining);
+                st.truncated = true;
+            }
+            if idx.is_empty() {
+                return None;
+            }
+            *remaining -= idx.len();
+            st.hits += idx.len();
+            Some(take_rows(b, &idx))
+        };
     if newest {
         for b in snap.mem.iter().rev() {
             if let Some(r) = emit(b, &mut st, &mut remaining) {
@@ -225,13 +239,35 @@ pub async fn search_snapshot(
             }
         }
         for seg in segments.iter().rev() {
-            if scan_segment(store, seg, q, true, &mut st, &mut remaining, &mut emit, &out).await? {
+            if scan_segment(
+                store,
+                seg,
+                q,
+                true,
+                &mut st,
+                &mut remaining,
+                &mut emit,
+                &out,
+            )
+            .await?
+            {
                 return Ok(st);
             }
         }
     } else {
         for seg in &segments {
-            if scan_segment(store, seg, q, false, &mut st, &mut remaining, &mut emit, &out).await? {
+            if scan_segment(
+                store,
+                seg,
+                q,
+                false,
+                &mut st,
+                &mut remaining,
+                &mut emit,
+                &out,
+            )
+            .await?
+            {
                 return Ok(st);
             }
         }
@@ -287,7 +323,8 @@ async fn scan_segment(
     .filter_map(|(v, c)| Some((c?, v?)))
     .collect();
     let mut groups: Vec<usize> = Vec::new();
-    let mut probe = ParquetRecordBatchStreamBuilder::new_with_metadata(reader.clone(), meta.clone());
+    let mut probe =
+        ParquetRecordBatchStreamBuilder::new_with_metadata(reader.clone(), meta.clone());
     for rg in 0..md.num_row_groups() {
         let rgm = md.row_group(rg);
         let in_time = match rgm.column(1).statistics() {
@@ -331,11 +368,12 @@ async fn scan_segment(
     }
     for rg in groups {
         st.row_groups_read += 1;
-        let stream = ParquetRecordBatchStreamBuilder::new_with_metadata(reader.clone(), meta.clone())
-            .with_row_groups(vec![rg])
-            .with_batch_size(8192)
-            .build()
-            .map_err(|e| read_err(&e))?;
+        let stream =
+            ParquetRecordBatchStreamBuilder::new_with_metadata(reader.clone(), meta.clone())
+                .with_row_groups(vec![rg])
+                .with_batch_size(8192)
+                .build()
+                .map_err(|e| read_err(&e))?;
         let mut batches: Vec<RecordBatch> = Vec::new();
         let mut stream = std::pin::pin!(stream);
         while let Some(b) = stream.next().await {
@@ -431,7 +469,9 @@ impl Hit {
         use base64::Engine;
         match (&self.raw, &self.raw_b64) {
             (Some(s), _) => s.as_bytes().to_vec(),
-            (None, Some(b)) => base64::engine::general_purpose::STANDARD.decode(b).unwrap_or_default(),
+            (None, Some(b)) => base64::engine::general_purpose::STANDARD
+                .decode(b)
+                .unwrap_or_default(),
             _ => Vec::new(),
         }
     }
@@ -448,27 +488,53 @@ pub fn hits(b: &RecordBatch) -> Vec<Hit> {
     let seq: &UInt64Array = b.column(0).as_primitive();
     let at = b.column(1).as_primitive::<TimestampNanosecondType>();
     let raw: &BinaryArray = b.column_by_name(col::RAW).expect("raw").as_binary();
-    let et = b.column_by_name(col::EVENT_TIME).expect("event_time").as_primitive::<TimestampNanosecondType>();
-    let eo = b.column_by_name(col::EVENT_OFFSET).expect("event_offset").as_primitive::<arrow::datatypes::Int32Type>();
-    let ez = b.column_by_name(col::EVENT_ZONE_ASSUMED).expect("zone").as_boolean();
-    let fac: &UInt8Array = b.column_by_name(col::FACILITY).expect("facility").as_primitive();
-    let sev: &UInt8Array = b.column_by_name(col::SEVERITY).expect("severity").as_primitive();
-    let ms = b.column_by_name(col::MSG_START).expect("msg_start").as_primitive::<arrow::datatypes::UInt32Type>();
-    let me = b.column_by_name(col::MSG_END).expect("msg_end").as_primitive::<arrow::datatypes::UInt32Type>();
+    let et = b
+        .column_by_name(col::EVENT_TIME)
+        .expect("event_time")
+        .as_primitive::<TimestampNanosecondType>();
+    let eo = b
+        .column_by_name(col::EVENT_OFFSET)
+        .expect("event_offset")
+        .as_primitive::<arrow::datatypes::Int32Type>();
+    let ez = b
+        .column_by_name(col::EVENT_ZONE_ASSUMED)
+        .expect("zone")
+        .as_boolean();
+    let fac: &UInt8Array = b
+        .column_by_name(col::FACILITY)
+        .expect("facility")
+        .as_primitive();
+    let sev: &UInt8Array = b
+        .column_by_name(col::SEVERITY)
+        .expect("severity")
+        .as_primitive();
+    let ms = b
+        .column_by_name(col::MSG_START)
+        .expect("msg_start")
+        .as_primitive::<arrow::datatypes::UInt32Type>();
+    let me = b
+        .column_by_name(col::MSG_END)
+        .expect("msg_end")
+        .as_primitive::<arrow::datatypes::UInt32Type>();
     let ips: &ListArray = b.column_by_name(col::IPS).expect("ips").as_list();
     let ports: &ListArray = b.column_by_name(col::PORTS).expect("ports").as_list();
     let users: &ListArray = b.column_by_name(col::USERS).expect("users").as_list();
     let strings = |l: &ListArray, i: usize| -> Vec<String> {
         let v: &StringArray = l.values().as_string();
         let o = l.value_offsets();
-        (o[i] as usize..o[i + 1] as usize).map(|j| v.value(j).to_owned()).collect()
+        (o[i] as usize..o[i + 1] as usize)
+            .map(|j| v.value(j).to_owned())
+            .collect()
     };
     (0..b.num_rows())
         .map(|i| {
             let bytes = raw.value(i);
             let (raw_s, raw_b64) = match std::str::from_utf8(bytes) {
                 Ok(s) => (Some(s.to_owned()), None),
-                Err(_) => (None, Some(base64::engine::general_purpose::STANDARD.encode(bytes))),
+                Err(_) => (
+                    None,
+                    Some(base64::engine::general_purpose::STANDARD.encode(bytes)),
+                ),
             };
             let (a, z) = (ms.value(i) as usize, me.value(i) as usize);
             let message = bytes
@@ -485,10 +551,16 @@ pub fn hits(b: &RecordBatch) -> Vec<Hit> {
                 raw: raw_s,
                 raw_b64,
                 format: s(col::FORMAT).value(i).to_owned(),
-                event_time: (!et.is_null(i)).then(|| pramaan_core::time::rfc3339_at(et.value(i), eo.value(i))),
+                event_time: (!et.is_null(i))
+                    .then(|| pramaan_core::time::rfc3339_at(et.value(i), eo.value(i))),
                 event_zone_assumed: (!ez.is_null(i)).then(|| ez.value(i)),
                 facility: (!fac.is_null(i)).then(|| fac.value(i)),
-                severity: (!sev.is_null(i)).then(|| SEVERITIES.get(sev.value(i) as usize).unwrap_or(&"?").to_string()),
+                severity: (!sev.is_null(i)).then(|| {
+                    SEVERITIES
+                        .get(sev.value(i) as usize)
+                        .unwrap_or(&"?")
+                        .to_string()
+                }),
                 host: opt_str(s(col::HOST), i),
                 app: opt_str(s(col::APP), i),
                 procid: opt_str(s(col::PROCID), i),

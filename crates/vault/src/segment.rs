@@ -5,8 +5,8 @@ use crate::schema::{col, schema};
 use arrow::array::RecordBatch;
 use parquet::arrow::ArrowWriter;
 use parquet::basic::{Compression, Encoding, ZstdLevel};
-use parquet::file::properties::{EnabledStatistics, WriterProperties, WriterVersion};
 use parquet::file::metadata::SortingColumn;
+use parquet::file::properties::{EnabledStatistics, WriterProperties, WriterVersion};
 use parquet::schema::types::ColumnPath;
 use sha2::{Digest, Sha256};
 
@@ -47,8 +47,16 @@ fn properties(opts: &SegmentOptions, rows: usize) -> WriterProperties {
         .set_max_row_group_row_count(Some(opts.row_group_rows))
         .set_statistics_enabled(EnabledStatistics::Chunk)
         .set_sorting_columns(Some(vec![
-            SortingColumn { column_idx: 1, descending: false, nulls_first: false },
-            SortingColumn { column_idx: 0, descending: false, nulls_first: false },
+            SortingColumn {
+                column_idx: 1,
+                descending: false,
+                nulls_first: false,
+            },
+            SortingColumn {
+                column_idx: 0,
+                descending: false,
+                nulls_first: false,
+            },
         ]))
         .set_created_by(format!("pramaan {}", env!("CARGO_PKG_VERSION")));
     for c in [col::SEQ, col::RECEIVED_AT, col::MSG_START, col::MSG_END] {
@@ -83,7 +91,13 @@ pub enum SegmentError {
 /// Encodes batches (already in sequence order) into one Parquet file in memory.
 pub fn encode(batches: &[RecordBatch], opts: &SegmentOptions) -> Result<Encoded, SegmentError> {
     let rows: usize = batches.iter().map(|b| b.num_rows()).sum();
-    let mut buf = Vec::with_capacity(batches.iter().map(|b| b.get_array_memory_size()).sum::<usize>() / 6);
+    let mut buf = Vec::with_capacity(
+        batches
+            .iter()
+            .map(|b| b.get_array_memory_size())
+            .sum::<usize>()
+            / 6,
+    );
     let mut w = ArrowWriter::try_new(&mut buf, schema(), Some(properties(opts, rows)))?;
     for b in batches {
         w.write(b)?;

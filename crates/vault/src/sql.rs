@@ -6,7 +6,9 @@ use crate::vault::Snapshot;
 use crate::VaultError;
 use arrow::array::RecordBatch;
 use datafusion::datasource::file_format::parquet::ParquetFormat;
-use datafusion::datasource::listing::{ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl};
+use datafusion::datasource::listing::{
+    ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl,
+};
 use datafusion::datasource::MemTable;
 use datafusion::prelude::SessionContext;
 use std::path::Path;
@@ -24,19 +26,24 @@ pub async fn session(objects_dir: &Path, snap: &Snapshot) -> Result<SessionConte
         let urls = snap
             .segments
             .iter()
-            .map(|s| ListingTableUrl::parse(objects_dir.join(&s.path).to_string_lossy()).map_err(sql_err))
+            .map(|s| {
+                ListingTableUrl::parse(objects_dir.join(&s.path).to_string_lossy()).map_err(sql_err)
+            })
             .collect::<Result<Vec<_>, _>>()?;
-        let opts = ListingOptions::new(Arc::new(ParquetFormat::default())).with_file_extension(".parquet");
+        let opts =
+            ListingOptions::new(Arc::new(ParquetFormat::default())).with_file_extension(".parquet");
         let cfg = ListingTableConfig::new_with_multi_paths(urls)
             .with_listing_options(opts)
             .with_schema(schema());
         let table = ListingTable::try_new(cfg).map_err(sql_err)?;
-        ctx.register_table("sealed_logs", Arc::new(table)).map_err(sql_err)?;
+        ctx.register_table("sealed_logs", Arc::new(table))
+            .map_err(sql_err)?;
         parts.push("SELECT * FROM sealed_logs");
     }
     let mem: Vec<RecordBatch> = snap.mem.clone();
     let mem_table = MemTable::try_new(schema(), vec![mem]).map_err(sql_err)?;
-    ctx.register_table("unsealed_logs", Arc::new(mem_table)).map_err(sql_err)?;
+    ctx.register_table("unsealed_logs", Arc::new(mem_table))
+        .map_err(sql_err)?;
     parts.push("SELECT * FROM unsealed_logs");
     ctx.register_udf(text_udf());
     let view = format!("CREATE VIEW logs AS {}", parts.join(" UNION ALL "));
@@ -45,7 +52,11 @@ pub async fn session(objects_dir: &Path, snap: &Snapshot) -> Result<SessionConte
 }
 
 /// Runs one query and collects its result.
-pub async fn run(objects_dir: &Path, snap: &Snapshot, query: &str) -> Result<Vec<RecordBatch>, VaultError> {
+pub async fn run(
+    objects_dir: &Path,
+    snap: &Snapshot,
+    query: &str,
+) -> Result<Vec<RecordBatch>, VaultError> {
     let ctx = session(objects_dir, snap).await?;
     let df = ctx.sql(query).await.map_err(sql_err)?;
     df.collect().await.map_err(sql_err)
@@ -69,7 +80,13 @@ fn text_udf() -> datafusion::logical_expr::ScalarUDF {
         }
         Ok(ColumnarValue::Array(Arc::new(out.finish())))
     });
-    create_udf("text", vec![DataType::Binary], DataType::Utf8, Volatility::Immutable, f)
+    create_udf(
+        "text",
+        vec![DataType::Binary],
+        DataType::Utf8,
+        Volatility::Immutable,
+        f,
+    )
 }
 
 /// Renders batches as a text table.

@@ -218,17 +218,26 @@ impl Vault {
             segments: Arc::new(segments),
         };
         let mut pending = Vec::new();
-        let recovered = Wal::open(&opts.wal_dir(), start_seq, opts.wal_file_bytes, opts.fsync, |rec| {
-            let p = parse_at(&rec, ctx);
-            push_record(&mut state, &opts, &rec, &p, &mut pending);
-        })?;
+        let recovered = Wal::open(
+            &opts.wal_dir(),
+            start_seq,
+            opts.wal_file_bytes,
+            opts.fsync,
+            |rec| {
+                let p = parse_at(&rec, ctx);
+                push_record(&mut state, &opts, &rec, &p, &mut pending);
+            },
+        )?;
         let next_seq = recovered.next_seq;
         let mut wal_handle = recovered.wal;
         if let Some(s) = sealed {
             wal_handle.release_through(s)?;
         }
         if next_seq > start_seq {
-            tracing::info!(records = next_seq - start_seq, "replayed unsealed records from the WAL");
+            tracing::info!(
+                records = next_seq - start_seq,
+                "replayed unsealed records from the WAL"
+            );
         }
         let (committed_tx, committed_rx) = watch::channel(next_seq);
         let (indexed_tx, indexed_rx) = watch::channel(next_seq);
@@ -310,7 +319,8 @@ impl Vault {
     /// segments and the WAL's records (without truncating anything).
     pub fn open_read_only(opts: VaultOptions) -> Result<Vault, VaultError> {
         let (store, _) = open_store(&opts)?;
-        let catalog: Arc<dyn Catalog> = Arc::new(SqliteCatalog::open_read_only(&opts.catalog_path())?);
+        let catalog: Arc<dyn Catalog> =
+            Arc::new(SqliteCatalog::open_read_only(&opts.catalog_path())?);
         let segments = catalog.segments(None, None)?;
         let sealed = catalog.sealed_through()?;
         let start_seq = sealed.map_or(0, |s| s + 1);
@@ -495,7 +505,11 @@ fn lock_data_dir(dir: &Path) -> Result<std::fs::File, VaultError> {
 /// True when a process (a running `serve`) holds the data directory's lock.
 pub fn is_locked(dir: &Path) -> bool {
     let path = dir.join("LOCK");
-    let Ok(f) = std::fs::OpenOptions::new().read(true).write(true).open(&path) else {
+    let Ok(f) = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(&path)
+    else {
         return false;
     };
     match f.try_lock_shared() {
@@ -514,15 +528,25 @@ fn open_store(opts: &VaultOptions) -> Result<(Arc<dyn ObjectStore>, Option<PathB
     Ok((Arc::new(fs), Some(root)))
 }
 
-async fn remove_orphans(store: &Arc<dyn ObjectStore>, segments: &[SegmentMeta]) -> Result<(), VaultError> {
+async fn remove_orphans(
+    store: &Arc<dyn ObjectStore>,
+    segments: &[SegmentMeta],
+) -> Result<(), VaultError> {
     use futures::TryStreamExt;
     let known: std::collections::HashSet<&str> = segments.iter().map(|s| s.path.as_str()).collect();
     let prefix = ObjPath::from("segments");
-    let listed: Vec<_> = store.list(Some(&prefix)).try_collect().await.map_err(VaultError::store)?;
+    let listed: Vec<_> = store
+        .list(Some(&prefix))
+        .try_collect()
+        .await
+        .map_err(VaultError::store)?;
     for obj in listed {
         if !known.contains(obj.location.as_ref()) {
             tracing::warn!(object = %obj.location, "removing a segment that was not recorded in the catalog (an interrupted seal); its records are replayed from the WAL");
-            store.delete(&obj.location).await.map_err(VaultError::store)?;
+            store
+                .delete(&obj.location)
+                .await
+                .map_err(VaultError::store)?;
         }
     }
     Ok(())
@@ -563,14 +587,18 @@ fn writer_loop(
         let mut seq = next_seq;
         for s in &batch {
             for line in &s.lines {
-                wal::encode_frame(&wal::record(seq, now, s.transport, &s.peer, line), &mut frames);
+                wal::encode_frame(
+                    &wal::record(seq, now, s.transport, &s.peer, line),
+                    &mut frames,
+                );
                 seq += 1;
             }
         }
         let res = if seq > first_seq {
             let started = Instant::now();
             let r = wal.append(first_seq, &frames);
-            metrics::histogram!("pramaan_wal_fsync_seconds").record(started.elapsed().as_secs_f64());
+            metrics::histogram!("pramaan_wal_fsync_seconds")
+                .record(started.elapsed().as_secs_f64());
             stats.fsyncs.fetch_add(1, Ordering::Relaxed);
             r
         } else {
@@ -586,9 +614,15 @@ fn writer_loop(
                     let n = s.lines.len() as u64;
                     if let Some(ack) = s.ack {
                         let range = if n == 0 {
-                            SeqRange { first: s_seq, last: s_seq }
+                            SeqRange {
+                                first: s_seq,
+                                last: s_seq,
+                            }
                         } else {
-                            SeqRange { first: s_seq, last: s_seq + n - 1 }
+                            SeqRange {
+                                first: s_seq,
+                                last: s_seq + n - 1,
+                            }
                         };
                         let _ = ack.send(Ok(range));
                     }
@@ -622,7 +656,9 @@ fn writer_loop(
         if sealed != NO_SEALED && sealed != released {
             match wal.release_through(sealed) {
                 Ok(_) => released = sealed,
-                Err(e) => tracing::warn!(error = %e, "could not delete sealed WAL files; will retry"),
+                Err(e) => {
+                    tracing::warn!(error = %e, "could not delete sealed WAL files; will retry")
+                }
             }
         }
     }
@@ -663,7 +699,13 @@ fn indexer_loop(
         if let Ok(c) = msg {
             parsed.clear();
             for (i, line) in c.lines.iter().enumerate() {
-                let rec = wal::record(c.first_seq + i as u64, c.received_at_ns, c.transport, &c.peer, line);
+                let rec = wal::record(
+                    c.first_seq + i as u64,
+                    c.received_at_ns,
+                    c.transport,
+                    &c.peer,
+                    line,
+                );
                 let p = parse_at(&rec, ctx);
                 if p.parse_error.is_some() {
                     inner.stats.unparsable.fetch_add(1, Ordering::Relaxed);
@@ -673,7 +715,13 @@ fn indexer_loop(
             }
             let mut st = inner.state.lock().expect("state lock");
             for (i, line) in c.lines.iter().enumerate() {
-                let rec = wal::record(c.first_seq + i as u64, c.received_at_ns, c.transport, &c.peer, line);
+                let rec = wal::record(
+                    c.first_seq + i as u64,
+                    c.received_at_ns,
+                    c.transport,
+                    &c.peer,
+                    line,
+                );
                 push_record(&mut st, &opts, &rec, &parsed[i], &mut to_seal);
             }
             drop(st);
@@ -684,7 +732,9 @@ fn indexer_loop(
             let mut st = inner.state.lock().expect("state lock");
             // A clean shutdown seals what is left, so the WAL is empty afterwards.
             if !st.current.is_empty()
-                && (closed || st.current.opened_at.elapsed() >= opts.seal_max_age || requests != seal_requests)
+                && (closed
+                    || st.current.opened_at.elapsed() >= opts.seal_max_age
+                    || requests != seal_requests)
             {
                 freeze_locked(&mut st, &mut to_seal);
             }

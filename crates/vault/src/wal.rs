@@ -214,7 +214,10 @@ impl Wal {
             let mut expected = wf.first_seq;
             let scan = scan_frames(&data, |_, rec| {
                 if rec.seq != expected {
-                    return Err(format!("sequence {} where {} was expected", rec.seq, expected));
+                    return Err(format!(
+                        "sequence {} where {} was expected",
+                        rec.seq, expected
+                    ));
                 }
                 expected += 1;
                 if rec.seq >= start_seq {
@@ -377,7 +380,16 @@ mod tests {
     fn frames(seqs: std::ops::Range<u64>) -> Vec<u8> {
         let mut out = Vec::new();
         for s in seqs {
-            encode_frame(&record(s, s as i64, Transport::Tcp, "p", format!("line {s}").as_bytes()), &mut out);
+            encode_frame(
+                &record(
+                    s,
+                    s as i64,
+                    Transport::Tcp,
+                    "p",
+                    format!("line {s}").as_bytes(),
+                ),
+                &mut out,
+            );
         }
         out
     }
@@ -393,7 +405,12 @@ mod tests {
         // Tear the last frame.
         let f = dir.path().join(file_name(0));
         let len = fs::metadata(&f).unwrap().len();
-        OpenOptions::new().write(true).open(&f).unwrap().set_len(len - 3).unwrap();
+        OpenOptions::new()
+            .write(true)
+            .open(&f)
+            .unwrap()
+            .set_len(len - 3)
+            .unwrap();
         let mut seen = Vec::new();
         let r = Wal::open(dir.path(), 0, 1 << 20, true, |rec| seen.push(rec.seq)).unwrap();
         assert_eq!(seen, (0..9).collect::<Vec<_>>());
@@ -449,7 +466,17 @@ mod tests {
         }
         fs::remove_file(dir.path().join(file_name(5))).unwrap();
         let err = Wal::open(dir.path(), 0, 10, true, |_| {}).err().unwrap();
-        assert!(matches!(err, WalError::Gap { expected: 5, found: 8, .. }), "{err}");
+        assert!(
+            matches!(
+                err,
+                WalError::Gap {
+                    expected: 5,
+                    found: 8,
+                    ..
+                }
+            ),
+            "{err}"
+        );
     }
 
     #[test]

@@ -25,7 +25,17 @@ fn step() -> impl Strategy<Value = Step> {
 async fn everything(vault: &Vault) -> Vec<(u64, Vec<u8>)> {
     let (tx, mut rx) = tokio::sync::mpsc::channel(4);
     let v = vault.clone();
-    let task = tokio::spawn(async move { search::search(&v, &Query { limit: 0, ..Default::default() }, tx).await });
+    let task = tokio::spawn(async move {
+        search::search(
+            &v,
+            &Query {
+                limit: 0,
+                ..Default::default()
+            },
+            tx,
+        )
+        .await
+    });
     let mut out = Vec::new();
     while let Some(b) = rx.recv().await {
         out.extend(hits(&b).into_iter().map(|h| (h.seq, h.raw_bytes())));
@@ -38,7 +48,9 @@ async fn stop(vault: Vault, workers: pramaan_vault::Workers) {
     let mut v = vault;
     v.close();
     drop(v);
-    tokio::task::spawn_blocking(move || workers.join()).await.unwrap();
+    tokio::task::spawn_blocking(move || workers.join())
+        .await
+        .unwrap();
 }
 
 proptest! {

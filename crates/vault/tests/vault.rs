@@ -26,11 +26,23 @@ async fn all(vault: &Vault, q: Query) -> Vec<Hit> {
 }
 
 fn lines(prefix: &str, n: usize) -> Vec<Bytes> {
-    (0..n).map(|i| Bytes::from(format!("{prefix} line {i} from 10.0.{}.{} user=u{}", i / 250, i % 250, i % 7))).collect()
+    (0..n)
+        .map(|i| {
+            Bytes::from(format!(
+                "{prefix} line {i} from 10.0.{}.{} user=u{}",
+                i / 250,
+                i % 250,
+                i % 7
+            ))
+        })
+        .collect()
 }
 
 async fn append(vault: &Vault, l: Vec<Bytes>) -> pramaan_vault::SeqRange {
-    vault.append(Transport::Http, Arc::from("127.0.0.1:1"), l).await.unwrap()
+    vault
+        .append(Transport::Http, Arc::from("127.0.0.1:1"), l)
+        .await
+        .unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -40,35 +52,91 @@ async fn appended_lines_are_searchable_at_once_and_after_sealing_and_restart() {
     let r = append(&vault, lines("a", 2500)).await;
     assert_eq!((r.first, r.last), (0, 2499));
     // Searchable as soon as acknowledged, whatever is sealed by now.
-    let got = all(&vault, Query { limit: 0, ..Default::default() }).await;
+    let got = all(
+        &vault,
+        Query {
+            limit: 0,
+            ..Default::default()
+        },
+    )
+    .await;
     assert_eq!(got.len(), 2500);
     assert!(got.windows(2).all(|w| w[0].seq + 1 == w[1].seq));
     assert!(vault.wait_sealed(Duration::from_secs(1)).await || vault.sealed_through().is_some());
-    let ip = all(&vault, Query { ip: Some("10.0.3.7".parse().unwrap()), limit: 0, ..Default::default() }).await;
+    let ip = all(
+        &vault,
+        Query {
+            ip: Some("10.0.3.7".parse().unwrap()),
+            limit: 0,
+            ..Default::default()
+        },
+    )
+    .await;
     assert_eq!(ip.len(), 1);
-    assert_eq!(ip[0].raw.as_deref(), Some("a line 757 from 10.0.3.7 user=u1"));
-    let user = all(&vault, Query { user: Some("u3".into()), limit: 0, ..Default::default() }).await;
+    assert_eq!(
+        ip[0].raw.as_deref(),
+        Some("a line 757 from 10.0.3.7 user=u1")
+    );
+    let user = all(
+        &vault,
+        Query {
+            user: Some("u3".into()),
+            limit: 0,
+            ..Default::default()
+        },
+    )
+    .await;
     assert_eq!(user.len(), (0..2500).filter(|i| i % 7 == 3).count());
     let mut v = vault.clone();
     v.close();
     drop(v);
     drop(vault);
-    tokio::task::spawn_blocking(move || workers.join()).await.unwrap();
+    tokio::task::spawn_blocking(move || workers.join())
+        .await
+        .unwrap();
 
     let (vault, workers) = Vault::open(opts(dir.path())).await.unwrap();
     assert_eq!(vault.committed(), 2500);
-    assert_eq!(vault.sealed_through(), Some(2499), "a clean shutdown seals everything");
+    assert_eq!(
+        vault.sealed_through(),
+        Some(2499),
+        "a clean shutdown seals everything"
+    );
     let r = append(&vault, lines("b", 10)).await;
-    assert_eq!(r.first, 2500, "sequence numbers continue without gaps or reuse");
-    let got = all(&vault, Query { text: Some("b line".into()), limit: 0, ..Default::default() }).await;
+    assert_eq!(
+        r.first, 2500,
+        "sequence numbers continue without gaps or reuse"
+    );
+    let got = all(
+        &vault,
+        Query {
+            text: Some("b line".into()),
+            limit: 0,
+            ..Default::default()
+        },
+    )
+    .await;
     assert_eq!(got.len(), 10);
-    let newest = all(&vault, Query { limit: 3, order: search::Order::Newest, ..Default::default() }).await;
-    assert_eq!(newest.iter().map(|h| h.seq).collect::<Vec<_>>(), vec![2509, 2508, 2507]);
+    let newest = all(
+        &vault,
+        Query {
+            limit: 3,
+            order: search::Order::Newest,
+            ..Default::default()
+        },
+    )
+    .await;
+    assert_eq!(
+        newest.iter().map(|h| h.seq).collect::<Vec<_>>(),
+        vec![2509, 2508, 2507]
+    );
     let mut v = vault.clone();
     v.close();
     drop(v);
     drop(vault);
-    tokio::task::spawn_blocking(move || workers.join()).await.unwrap();
+    tokio::task::spawn_blocking(move || workers.join())
+        .await
+        .unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -82,7 +150,9 @@ async fn an_orphan_segment_is_removed_and_rebuilt_from_the_wal() {
         std::mem::forget(workers);
     }
     // A half-written segment that never reached the catalog.
-    let orphan = dir.path().join("objects/segments/2026/01/01/00/00000000000000000000-00000000000000000099.parquet");
+    let orphan = dir
+        .path()
+        .join("objects/segments/2026/01/01/00/00000000000000000000-00000000000000000099.parquet");
     std::fs::create_dir_all(orphan.parent().unwrap()).unwrap();
     std::fs::write(&orphan, b"PAR1 torn").unwrap();
     // The leaked process still holds the lock in this test process; release by reopening read-write
@@ -91,15 +161,30 @@ async fn an_orphan_segment_is_removed_and_rebuilt_from_the_wal() {
     copy_dir(dir.path(), copy.path());
     let _ = std::fs::remove_file(copy.path().join("LOCK"));
     let (vault, workers) = Vault::open(opts(copy.path())).await.unwrap();
-    assert!(!copy.path().join("objects/segments/2026/01/01/00/00000000000000000000-00000000000000000099.parquet").exists());
-    let got = all(&vault, Query { limit: 0, ..Default::default() }).await;
+    assert!(!copy
+        .path()
+        .join("objects/segments/2026/01/01/00/00000000000000000000-00000000000000000099.parquet")
+        .exists());
+    let got = all(
+        &vault,
+        Query {
+            limit: 0,
+            ..Default::default()
+        },
+    )
+    .await;
     assert_eq!(got.len(), 100);
-    assert_eq!(got.iter().map(|h| h.seq).collect::<Vec<_>>(), (0..100).collect::<Vec<_>>());
+    assert_eq!(
+        got.iter().map(|h| h.seq).collect::<Vec<_>>(),
+        (0..100).collect::<Vec<_>>()
+    );
     let mut v = vault.clone();
     v.close();
     drop(v);
     drop(vault);
-    tokio::task::spawn_blocking(move || workers.join()).await.unwrap();
+    tokio::task::spawn_blocking(move || workers.join())
+        .await
+        .unwrap();
 }
 
 fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
@@ -120,13 +205,19 @@ async fn a_second_writer_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     let (vault, workers) = Vault::open(opts(dir.path())).await.unwrap();
     let err = Vault::open(opts(dir.path())).await.err().unwrap();
-    assert!(err.to_string().contains("in use by another pramaan process"), "{err}");
+    assert!(
+        err.to_string()
+            .contains("in use by another pramaan process"),
+        "{err}"
+    );
     assert!(pramaan_vault::is_locked(dir.path()));
     let mut v = vault.clone();
     v.close();
     drop(v);
     drop(vault);
-    tokio::task::spawn_blocking(move || workers.join()).await.unwrap();
+    tokio::task::spawn_blocking(move || workers.join())
+        .await
+        .unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -135,20 +226,37 @@ async fn sql_sees_sealed_and_unsealed_records() {
     let (vault, workers) = Vault::open(opts(dir.path())).await.unwrap();
     append(&vault, lines("s", 1500)).await;
     let snap = vault.snapshot().await;
-    let b = pramaan_vault::sql::run(&vault.options().objects_dir(), &snap, "SELECT count(*) AS n, count(DISTINCT seq) AS d FROM logs")
-        .await
-        .unwrap();
+    let b = pramaan_vault::sql::run(
+        &vault.options().objects_dir(),
+        &snap,
+        "SELECT count(*) AS n, count(DISTINCT seq) AS d FROM logs",
+    )
+    .await
+    .unwrap();
     let text = pramaan_vault::sql::pretty(&b);
     assert!(text.contains("| 1500 | 1500 |"), "{text}");
-    let b = pramaan_vault::sql::run(&vault.options().objects_dir(), &snap, "SELECT text(raw) AS line FROM logs WHERE seq = 3")
-        .await
-        .unwrap();
+    let b = pramaan_vault::sql::run(
+        &vault.options().objects_dir(),
+        &snap,
+        "SELECT text(raw) AS line FROM logs WHERE seq = 3",
+    )
+    .await
+    .unwrap();
     assert!(pramaan_vault::sql::pretty(&b).contains("s line 3 from 10.0.0.3 user=u3"));
-    let err = pramaan_vault::sql::run(&vault.options().objects_dir(), &snap, "SELECT nope FROM logs").await.err().unwrap();
+    let err = pramaan_vault::sql::run(
+        &vault.options().objects_dir(),
+        &snap,
+        "SELECT nope FROM logs",
+    )
+    .await
+    .err()
+    .unwrap();
     assert!(err.to_string().contains("nope"), "{err}");
     let mut v = vault.clone();
     v.close();
     drop(v);
     drop(vault);
-    tokio::task::spawn_blocking(move || workers.join()).await.unwrap();
+    tokio::task::spawn_blocking(move || workers.join())
+        .await
+        .unwrap();
 }
