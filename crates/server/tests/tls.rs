@@ -1,4 +1,5 @@
 //! Syslog over TLS (RFC 5425) with a real client: `openssl s_client`.
+#![allow(clippy::field_reassign_with_default)] // nested config structs are set field by field
 
 use pramaan_config::Config;
 use std::io::Write;
