@@ -75,6 +75,7 @@ async fn lines_sent_over_tls_are_stored_byte_exact() {
         .args([
             "s_client",
             "-quiet",
+            "-no_ign_eof",
             "-verify_return_error",
             "-connect",
             &tls.to_string(),
@@ -123,6 +124,7 @@ async fn lines_sent_over_tls_are_stored_byte_exact() {
         .args([
             "s_client",
             "-quiet",
+            "-no_ign_eof",
             "-verify_return_error",
             "-connect",
             &tls.to_string(),
