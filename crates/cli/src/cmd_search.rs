@@ -336,6 +336,16 @@ pub async fn sql(cfg: &Config, a: SqlArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// Says so on stderr when the status shows retention under CERT-In's 180 days.
+fn warn_non_compliant(status: &serde_json::Value) {
+    if status["retention"]["compliant"] == serde_json::Value::Bool(false) {
+        let why = status["retention"]["warning"]
+            .as_str()
+            .unwrap_or("a retention window is under 180 days");
+        eprintln!("WARNING: {why}");
+    }
+}
+
 /// A plain table from NDJSON rows (the server sends rows; the client lays them out).
 fn print_ndjson_table(body: &[u8]) -> Result<()> {
     let rows: Vec<serde_json::Map<String, serde_json::Value>> = body
@@ -407,9 +417,14 @@ pub async fn status(cfg: &Config, a: StatusArgs) -> Result<ExitCode> {
                 .with_context(|| format!("asking {url}"))?;
             let v: serde_json::Value = client::check(resp).await?.json().await?;
             println!("{}", serde_json::to_string_pretty(&v)?);
+            warn_non_compliant(&v);
         }
         Target::Direct => {
             let vault = client::open_read_only(cfg)?;
+            let retention = pramaan_vault::retention::RetentionStatus::read(
+                &*vault.catalog(),
+                &pramaan_server::retention_policy(cfg),
+            )?;
             let snap = vault.snapshot().await;
             let (rows, bytes) = vault.memtable_size();
             let v = serde_json::json!({
@@ -420,8 +435,10 @@ pub async fn status(cfg: &Config, a: StatusArgs) -> Result<ExitCode> {
                 "segment_bytes": snap.segments.iter().map(|s| s.bytes).sum::<u64>(),
                 "unsealed_rows": rows,
                 "unsealed_bytes": bytes,
+                "retention": retention,
             });
             println!("{}", serde_json::to_string_pretty(&v)?);
+            warn_non_compliant(&v);
         }
     }
     Ok(ExitCode::SUCCESS)

@@ -2,6 +2,8 @@
 
 mod client;
 mod cmd_ingest;
+mod cmd_ledger;
+mod cmd_retention;
 mod cmd_search;
 
 use anyhow::{Context, Result};
@@ -47,6 +49,18 @@ enum Command {
     Sql(cmd_search::SqlArgs),
     /// Show what the vault holds: records, segments, bytes, memtable.
     Status(cmd_search::StatusArgs),
+    /// Print the latest signed checkpoint (tree head), or co-sign it (cosign --key).
+    Checkpoint(cmd_ledger::CheckpointArgs),
+    /// Get an inclusion or consistency proof and check it with the node's public key.
+    Proof(cmd_ledger::ProofArgs),
+    /// Check everything: segments against the catalog, the WAL, the Merkle
+    /// tree rebuilt from the records against the stored tiles, and every
+    /// checkpoint's signatures. Exit status 0 only when all of it verifies.
+    Verify(cmd_ledger::VerifyArgs),
+    /// Legal holds: keep records from retention until released (add, list, release).
+    Hold(cmd_retention::HoldArgs),
+    /// Retention: delete segments past their window (run, or run --dry-run).
+    Retention(cmd_retention::RetentionArgs),
 }
 
 #[derive(Args)]
@@ -192,6 +206,31 @@ fn run(cli: Cli) -> Result<std::process::ExitCode> {
             let loaded = load_config(&g, Vec::new())?;
             init_cli_logging();
             runtime()?.block_on(cmd_search::status(&loaded.config, a))
+        }
+        Command::Checkpoint(a) => {
+            let loaded = load_config(&g, Vec::new())?;
+            init_cli_logging();
+            runtime()?.block_on(cmd_ledger::checkpoint(&loaded.config, a))
+        }
+        Command::Proof(a) => {
+            let loaded = load_config(&g, Vec::new())?;
+            init_cli_logging();
+            runtime()?.block_on(cmd_ledger::proof(&loaded.config, a))
+        }
+        Command::Verify(a) => {
+            let loaded = load_config(&g, Vec::new())?;
+            init_cli_logging();
+            cmd_ledger::verify_cmd(&loaded.config, a)
+        }
+        Command::Hold(a) => {
+            let loaded = load_config(&g, Vec::new())?;
+            init_cli_logging();
+            runtime()?.block_on(cmd_retention::hold(&loaded.config, a))
+        }
+        Command::Retention(a) => {
+            let loaded = load_config(&g, Vec::new())?;
+            init_cli_logging();
+            runtime()?.block_on(cmd_retention::retention(&loaded.config, a))
         }
     }
 }

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::value::{self, Raw};
-use crate::{Config, LogFormat};
+use crate::{Config, LogFormat, RetentionClass};
 
 /// Reads and writes one field of [`Config`].
 pub(crate) struct Access<T: 'static> {
@@ -119,6 +119,18 @@ pub(crate) enum Kind {
     StorageUrl {
         at: Access<Option<PathBuf>>,
     },
+    /// A file path; empty = the default that `empty` names (a phrase such
+    /// as "<data_dir>/ledger/node.key"). Defaults to empty.
+    OptPath {
+        at: Access<Option<PathBuf>>,
+        empty: &'static str,
+    },
+    /// `retention.classes`: a list of `{ name, sources, days }` tables.
+    /// Defaults to the empty list.
+    RetentionClasses {
+        at: Access<Vec<RetentionClass>>,
+        max_days: u64,
+    },
 }
 
 const SIZE_FORMS: &str =
@@ -131,6 +143,8 @@ const CATALOG_FORMS: &str =
     "\"\" (SQLite at <data_dir>/catalog.db) or \"sqlite:PATH\" (an SQLite database file)";
 const STORAGE_FORMS: &str =
     "\"\" (the directory <data_dir>/objects) or \"file:///absolute/path\" (a local directory)";
+const CLASSES_FORMS: &str = "a list of tables like [{ name = \"firewalls\", sources = [\"fw-*\", \"10.1.2.*\"], days = 365 }]: \
+    each with a unique name, at least one source pattern (`*` and `?` are wildcards) and days";
 
 fn raw_str(raw: &Raw) -> Option<&str> {
     match raw {
@@ -147,7 +161,7 @@ impl Kind {
     /// The type, as the reference names it.
     pub(crate) fn type_name(&self) -> &'static str {
         match self {
-            Kind::Path { .. } | Kind::PemFile { .. } => "path",
+            Kind::Path { .. } | Kind::PemFile { .. } | Kind::OptPath { .. } => "path",
             Kind::Text { .. } | Kind::LogFormat { .. } => "string",
             Kind::Listen { .. } | Kind::Addr { .. } => "address",
             Kind::Bool { .. } => "boolean",
@@ -156,6 +170,7 @@ impl Kind {
             Kind::Duration { .. } => "duration",
             Kind::Offset { .. } => "UTC offset",
             Kind::CatalogUrl { .. } | Kind::StorageUrl { .. } => "URL",
+            Kind::RetentionClasses { .. } => "list of tables",
         }
     }
 
@@ -190,6 +205,10 @@ impl Kind {
             Kind::LogFormat { .. } => "\"text\" or \"json\"".to_owned(),
             Kind::CatalogUrl { .. } => CATALOG_FORMS.to_owned(),
             Kind::StorageUrl { .. } => STORAGE_FORMS.to_owned(),
+            Kind::OptPath { empty, .. } => format!("a path, or \"\" for {empty}"),
+            Kind::RetentionClasses { max_days, .. } => {
+                format!("{CLASSES_FORMS} from 1 to {max_days}")
+            }
         }
     }
 
@@ -200,6 +219,7 @@ impl Kind {
             Kind::PemFile { at } | Kind::CatalogUrl { at } | Kind::StorageUrl { at } => {
                 *(at.set)(c) = None
             }
+            Kind::OptPath { at, .. } => *(at.set)(c) = None,
             Kind::Listen { at, default } => *(at.set)(c) = *default,
             Kind::Addr { at, default } => *(at.set)(c) = *default,
             Kind::Bool { at, default } => *(at.set)(c) = *default,
@@ -208,6 +228,7 @@ impl Kind {
             Kind::Duration { at, default, .. } => *(at.set)(c) = *default,
             Kind::Offset { at, default } => *(at.set)(c) = *default,
             Kind::LogFormat { at, default } => *(at.set)(c) = *default,
+            Kind::RetentionClasses { at, .. } => *(at.set)(c) = Vec::new(),
         }
     }
 
@@ -233,7 +254,7 @@ impl Kind {
                 }
                 *(at.set)(c) = text.to_owned();
             }
-            Kind::PemFile { at } => {
+            Kind::PemFile { at } | Kind::OptPath { at, .. } => {
                 let text = raw_str(raw).ok_or_else(expected)?;
                 *(at.set)(c) = (!text.is_empty()).then(|| PathBuf::from(text));
             }
@@ -288,6 +309,10 @@ impl Kind {
                 *(at.set)(c) = parse_storage_url(text)
                     .map_err(|why| format!("{why}: expected {STORAGE_FORMS}"))?;
             }
+            Kind::RetentionClasses { at, max_days } => {
+                *(at.set)(c) = parse_classes(raw, *max_days)
+                    .map_err(|why| format!("{why}: {}", expected()))?;
+            }
         }
         Ok(())
     }
@@ -299,7 +324,7 @@ impl Kind {
         match self {
             Kind::Path { at, .. } => string(&path_text((at.get)(c))),
             Kind::Text { at, .. } => string((at.get)(c)),
-            Kind::PemFile { at } => {
+            Kind::PemFile { at } | Kind::OptPath { at, .. } => {
                 string(&(at.get)(c).as_deref().map(path_text).unwrap_or_default())
             }
             Kind::Listen { at, .. } => match (at.get)(c) {
@@ -321,8 +346,99 @@ impl Kind {
                 Some(path) => string(&format!("file://{}", path_text(path))),
                 None => string(""),
             },
+            Kind::RetentionClasses { at, .. } => {
+                let tables: Vec<String> = (at.get)(c)
+                    .iter()
+                    .map(|class| {
+                        let sources: Vec<String> =
+                            class.sources.iter().map(|s| string(s)).collect();
+                        format!(
+                            "{{ name = {}, sources = [{}], days = {} }}",
+                            string(&class.name),
+                            sources.join(", "),
+                            class.days
+                        )
+                    })
+                    .collect();
+                format!("[{}]", tables.join(", "))
+            }
         }
     }
+}
+
+/// `retention.classes` from the file (a TOML array) or from text (the same
+/// array written inline, as in an environment variable; `""` = none).
+fn parse_classes(raw: &Raw, max_days: u64) -> Result<Vec<RetentionClass>, String> {
+    let items: Vec<toml::Value> = match raw {
+        Raw::Array(items) => items.clone(),
+        Raw::Str(text) if text.trim().is_empty() => Vec::new(),
+        Raw::Str(text) => {
+            let table: toml::Table = format!("classes = {text}")
+                .parse()
+                .map_err(|_| "not a TOML list".to_owned())?;
+            match table.get("classes") {
+                Some(toml::Value::Array(items)) => items.clone(),
+                _ => return Err("not a TOML list".to_owned()),
+            }
+        }
+        _ => return Err("not a list".to_owned()),
+    };
+    let mut out: Vec<RetentionClass> = Vec::new();
+    for (i, item) in items.iter().enumerate() {
+        let n = i + 1;
+        let toml::Value::Table(t) = item else {
+            return Err(format!("entry {n} is not a table"));
+        };
+        if let Some(k) = t
+            .keys()
+            .find(|k| !matches!(k.as_str(), "name" | "sources" | "days"))
+        {
+            return Err(format!("entry {n} has an unknown field `{k}`"));
+        }
+        let name = match t.get("name") {
+            Some(toml::Value::String(s))
+                if !s.trim().is_empty() && !s.chars().any(char::is_control) =>
+            {
+                s.clone()
+            }
+            _ => return Err(format!("entry {n} needs a name (a non-empty string)")),
+        };
+        if out.iter().any(|c| c.name == name) {
+            return Err(format!("the name \"{name}\" is used twice"));
+        }
+        let sources = match t.get("sources") {
+            Some(toml::Value::Array(list)) if !list.is_empty() => list
+                .iter()
+                .map(|v| match v {
+                    toml::Value::String(s) if !s.is_empty() && !s.chars().any(char::is_control) => {
+                        Ok(s.clone())
+                    }
+                    _ => Err(format!(
+                        "class \"{name}\": sources must be non-empty strings"
+                    )),
+                })
+                .collect::<Result<Vec<_>, _>>()?,
+            _ => {
+                return Err(format!(
+                    "class \"{name}\" needs sources (a list of at least one pattern)"
+                ))
+            }
+        };
+        let days = match t.get("days") {
+            Some(toml::Value::Integer(d)) if (1..=max_days as i64).contains(d) => *d as u64,
+            _ => {
+                return Err(format!(
+                    "class \"{name}\" needs days (a whole number from 1 to {max_days})"
+                ))
+            }
+        };
+        out.push(RetentionClass {
+            name,
+            sources,
+            days,
+        });
+    }
+    Ok(out)
 }
 
 /// `""` → `None`; `sqlite:PATH`, `sqlite://PATH` → `Some(PATH)`.
@@ -406,6 +522,8 @@ const fn secs(n: u64) -> Duration {
 }
 const MINUTE: u64 = 60;
 const DAY: u64 = 86_400;
+/// A hundred years.
+const MAX_RETENTION_DAYS: u64 = 36_500;
 
 /// Every key, in the order `render`, the reference and the example use.
 /// Keys without a section come first.
@@ -646,6 +764,53 @@ pub(crate) static KEYS: &[KeyDef] = &[
         help: "Never let a segment span a UTC hour boundary of `received_at`, so that retention \
             removes data exactly to the hour.",
     },
+    // [retention]
+    KeyDef {
+        key: "retention.days",
+        kind: Kind::Int {
+            at: IntAt::U64(at!(retention.days)),
+            default: 180,
+            min: 1,
+            max: MAX_RETENTION_DAYS,
+        },
+        help: "Keep records this many days after they were received (by `received_at`) before \
+            retention deletes them, for every source that no `retention.classes` entry names. \
+            CERT-In requires 180; a shorter window is refused unless \
+            `retention.allow_non_compliant` is true.",
+    },
+    KeyDef {
+        key: "retention.classes",
+        kind: Kind::RetentionClasses {
+            at: at!(retention.classes),
+            max_days: MAX_RETENTION_DAYS,
+        },
+        help: "Other windows for some sources: a list of `{ name, sources, days }` tables, \
+            written `[[retention.classes]]` in the file. `sources` are patterns (`*`, `?`) on a \
+            source's name, which is the host a line names, else the sender's address; the \
+            first class that matches a source decides its window. A segment is deleted only \
+            when every source in it is past its window.",
+    },
+    KeyDef {
+        key: "retention.allow_non_compliant",
+        kind: Kind::Bool {
+            at: at!(retention.allow_non_compliant),
+            default: false,
+        },
+        help: "Allow a retention window under CERT-In's 180 days. The vault then reports itself \
+            as non-compliant in `pramaan status`, the status API and the \
+            `pramaan_retention_compliant` metric.",
+    },
+    KeyDef {
+        key: "retention.interval",
+        kind: Kind::Duration {
+            at: at!(retention.interval),
+            default: secs(3600),
+            min: secs(1),
+            max: secs(7 * DAY),
+        },
+        help: "Time between retention runs in `pramaan serve`; the first run is shortly after \
+            start.",
+    },
     // [catalog]
     KeyDef {
         key: "catalog.url",
@@ -691,6 +856,41 @@ pub(crate) static KEYS: &[KeyDef] = &[
             default: true,
         },
         help: "Serve Prometheus metrics on `http.listen`.",
+    },
+    // [ledger]
+    KeyDef {
+        key: "ledger.key_file",
+        kind: Kind::OptPath {
+            at: at!(ledger.key_file),
+            empty: "<data_dir>/ledger/node.key",
+        },
+        help: "The node's Ed25519 key that signs checkpoints. Empty means \
+            <data_dir>/ledger/node.key. It is created at first start, readable by its owner only \
+            (pramaan refuses a key that group or others can read), and its public verifier key \
+            is written beside it with the extension `.vkey` for auditors.",
+    },
+    KeyDef {
+        key: "ledger.checkpoint_interval",
+        kind: Kind::Duration {
+            at: at!(ledger.checkpoint_interval),
+            default: secs(5),
+            min: Duration::from_millis(100),
+            max: secs(3600),
+        },
+        help: "How often a new signed checkpoint (tree head) is published, when records were \
+            added since the last one. One is also published at a clean shutdown.",
+    },
+    KeyDef {
+        key: "ledger.history_interval",
+        kind: Kind::Duration {
+            at: at!(ledger.history_interval),
+            default: secs(MINUTE),
+            min: secs(1),
+            max: secs(DAY),
+        },
+        help: "At most one checkpoint per interval is kept in the catalog's history (plus the \
+            one at each clean shutdown), so `pramaan verify` can check that each extends the one \
+            before.",
     },
 ];
 

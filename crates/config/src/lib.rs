@@ -58,6 +58,8 @@ pub struct Config {
     pub wal: Wal,
     /// `[segments]`
     pub segments: Segments,
+    /// `[retention]`
+    pub retention: Retention,
     /// `[catalog]`
     pub catalog: Catalog,
     /// `[storage]`
@@ -66,6 +68,8 @@ pub struct Config {
     pub log: Log,
     /// `[metrics]`
     pub metrics: Metrics,
+    /// `[ledger]`
+    pub ledger: Ledger,
 }
 
 /// `[node]`: who this vault belongs to.
@@ -141,6 +145,59 @@ pub struct Segments {
     pub cut_hourly: bool,
 }
 
+/// The retention window CERT-In requires: 180 days.
+pub const CERT_IN_RETENTION_DAYS: u64 = 180;
+
+/// `[retention]`: how long records are kept before whole segments are deleted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Retention {
+    /// `retention.days`: the window for sources that no class names.
+    pub days: u64,
+    /// `retention.classes`: windows for sources matched by name; the first
+    /// class with a matching pattern wins.
+    pub classes: Vec<RetentionClass>,
+    /// `retention.allow_non_compliant`: permit a window under
+    /// [`CERT_IN_RETENTION_DAYS`].
+    pub allow_non_compliant: bool,
+    /// `retention.interval`: time between scheduled retention runs in `serve`.
+    pub interval: Duration,
+}
+
+/// One entry of `retention.classes`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RetentionClass {
+    /// Unique name, shown in reports and deletion records.
+    pub name: String,
+    /// Glob patterns (`*` any run of characters, `?` one character) on a
+    /// source's name: the host a line names, else the sender's address.
+    /// Matched without regard to ASCII case.
+    pub sources: Vec<String>,
+    /// The window for these sources, in days.
+    pub days: u64,
+}
+
+impl Retention {
+    /// Every window shorter than CERT-In's 180 days, as `(what, days)`:
+    /// `("retention.days", 90)` or `("class \"lab\"", 30)`.
+    pub fn short_windows(&self) -> Vec<(String, u64)> {
+        let mut out = Vec::new();
+        if self.days < CERT_IN_RETENTION_DAYS {
+            out.push(("retention.days".to_owned(), self.days));
+        }
+        for class in &self.classes {
+            if class.days < CERT_IN_RETENTION_DAYS {
+                out.push((format!("retention class \"{}\"", class.name), class.days));
+            }
+        }
+        out
+    }
+
+    /// True when every window is at least CERT-In's 180 days.
+    pub fn compliant(&self) -> bool {
+        self.short_windows().is_empty()
+    }
+}
+
 /// `[catalog]`: where the segment catalog lives.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Catalog {
@@ -199,6 +256,18 @@ pub struct Metrics {
     pub enabled: bool,
 }
 
+/// `[ledger]`: the Merkle tree over every record, its signed checkpoints.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Ledger {
+    /// `ledger.key_file`; `None` (the key is empty) =
+    /// `<data_dir>/ledger/node.key`. Use [`Config::ledger_key_file`].
+    pub key_file: Option<PathBuf>,
+    /// `ledger.checkpoint_interval`.
+    pub checkpoint_interval: Duration,
+    /// `ledger.history_interval`.
+    pub history_interval: Duration,
+}
+
 impl Default for Config {
     /// The built-in defaults, as listed in `docs/configuration.md`.
     fn default() -> Self {
@@ -248,6 +317,12 @@ impl Config {
                 zstd_level: 0,
                 cut_hourly: true,
             },
+            retention: Retention {
+                days: 0,
+                classes: Vec::new(),
+                allow_non_compliant: false,
+                interval: Duration::ZERO,
+            },
             catalog: Catalog { sqlite_path: None },
             storage: Storage { local_dir: None },
             log: Log {
@@ -255,6 +330,11 @@ impl Config {
                 format: LogFormat::Text,
             },
             metrics: Metrics { enabled: true },
+            ledger: Ledger {
+                key_file: None,
+                checkpoint_interval: Duration::ZERO,
+                history_interval: Duration::ZERO,
+            },
         }
     }
 
@@ -321,6 +401,29 @@ impl Config {
                 vec!["wal.max_batch", "wal.file_size"],
             ));
         }
+        let short = self.retention.short_windows();
+        if !short.is_empty() && !self.retention.allow_non_compliant {
+            let list: Vec<String> = short
+                .iter()
+                .map(|(what, days)| format!("{what} is {days} days"))
+                .collect();
+            let mut keys = Vec::new();
+            if self.retention.days < CERT_IN_RETENTION_DAYS {
+                keys.push("retention.days");
+            }
+            if short.len() > keys.len() {
+                keys.push("retention.classes");
+            }
+            keys.push("retention.allow_non_compliant");
+            return Some((
+                format!(
+                    "{}, under the {CERT_IN_RETENTION_DAYS} days CERT-In requires: lengthen the window, or set \
+                     retention.allow_non_compliant = true to run anyway (the vault is then reported as non-compliant)",
+                    list.join(", ")
+                ),
+                keys,
+            ));
+        }
         None
     }
 
@@ -330,6 +433,16 @@ impl Config {
         match &self.catalog.sqlite_path {
             Some(path) => path.clone(),
             None => self.data_dir.join("catalog.db"),
+        }
+    }
+
+    /// The node's Ed25519 signing key for checkpoints: `ledger.key_file`, or
+    /// `<data_dir>/ledger/node.key` when it is empty. The public verifier
+    /// key is kept beside it, with the extension `.vkey`.
+    pub fn ledger_key_file(&self) -> PathBuf {
+        match &self.ledger.key_file {
+            Some(path) => path.clone(),
+            None => self.data_dir.join("ledger").join("node.key"),
         }
     }
 

@@ -76,7 +76,7 @@ fn defaults_load_with_no_file_and_no_env() {
     assert_eq!(c.wal.file_size, 64 << 20);
     assert_eq!(c.wal.max_batch, 4 << 20);
     assert_eq!(c.segments.max_rows, 1_000_000);
-    assert_eq!(c.segments.max_bytes, 128 << 20);
+    assert_eq!(c.segments.max_bytes, 64 << 20);
     assert_eq!(c.segments.max_age, Duration::from_secs(300));
     assert_eq!(c.segments.row_group_rows, 65_536);
     assert_eq!(c.segments.zstd_level, 9);
@@ -875,6 +875,13 @@ fn every_field_has_its_own_key() {
                 zstd_level: _,
                 cut_hourly: _,
             },
+        retention:
+            Retention {
+                days: _,
+                classes: _,
+                allow_non_compliant: _,
+                interval: _,
+            },
         catalog: Catalog { sqlite_path: _ },
         storage: Storage { local_dir: _ },
         log: Log {
@@ -882,8 +889,14 @@ fn every_field_has_its_own_key() {
             format: _,
         },
         metrics: Metrics { enabled: _ },
+        ledger:
+            Ledger {
+                key_file: _,
+                checkpoint_interval: _,
+                history_interval: _,
+            },
     } = Config::default();
-    const FIELDS: usize = 1 + 2 + 9 + 3 + 3 + 6 + 1 + 1 + 2 + 1;
+    const FIELDS: usize = 1 + 2 + 9 + 3 + 3 + 6 + 4 + 1 + 1 + 2 + 1 + 3;
     assert_eq!(KEYS.len(), FIELDS);
 
     let defaults = Config::default();
@@ -927,6 +940,10 @@ fn every_field_has_its_own_key() {
             Kind::LogFormat { .. } => Raw::Str("json".into()),
             Kind::CatalogUrl { .. } => Raw::Str("sqlite:/other.db".into()),
             Kind::StorageUrl { .. } => Raw::Str("file:///other".into()),
+            Kind::OptPath { .. } => Raw::Str("/other.key".into()),
+            Kind::RetentionClasses { .. } => {
+                Raw::Str("[{ name = \"other\", sources = [\"o*\"], days = 400 }]".into())
+            }
         };
         let mut c = Config::default();
         def.kind.apply(&mut c, &raw).unwrap();
@@ -1076,4 +1093,152 @@ fn addresses_and_filters() {
     ] {
         assert!(!value::is_filter(bad), "{bad}");
     }
+}
+
+#[test]
+fn retention_defaults_classes_and_compliance() {
+    let c = Config::default();
+    assert_eq!(c.retention.days, 180);
+    assert!(c.retention.classes.is_empty());
+    assert!(!c.retention.allow_non_compliant);
+    assert_eq!(c.retention.interval, Duration::from_secs(3600));
+    assert!(c.retention.compliant());
+
+    // Classes from the file, as an array of tables.
+    let dir = tempfile::tempdir().unwrap();
+    let path = write(
+        dir.path(),
+        "pramaan.toml",
+        r#"
+[retention]
+days = 200
+
+[[retention.classes]]
+name = "firewalls"
+sources = ["fw-*", "10.1.2.?"]
+days = 365
+
+[[retention.classes]]
+name = "dns  servers"
+sources = ["ns?.example.in"]
+days = 400
+"#,
+    );
+    let loaded = load_in(dir.path(), Some(&path), &[], &[]).unwrap();
+    let r = &loaded.config.retention;
+    assert_eq!(r.days, 200);
+    assert_eq!(
+        r.classes,
+        vec![
+            RetentionClass {
+                name: "firewalls".into(),
+                sources: vec!["fw-*".into(), "10.1.2.?".into()],
+                days: 365
+            },
+            RetentionClass {
+                name: "dns  servers".into(),
+                sources: vec!["ns?.example.in".into()],
+                days: 400
+            },
+        ]
+    );
+    assert_eq!(
+        loaded.origin("retention.classes"),
+        Some(&Origin::File(path.clone()))
+    );
+    // It renders as an inline list that loads back to the same classes.
+    let text = loaded.render();
+    assert!(
+        text.contains(
+            r#"classes = [{ name = "firewalls", sources = ["fw-*", "10.1.2.?"], days = 365 }, "#
+        ),
+        "{text}"
+    );
+    let again = write(dir.path(), "again.toml", &text);
+    assert_eq!(
+        load_in(dir.path(), Some(&again), &[], &[]).unwrap().config,
+        loaded.config
+    );
+
+    // From the environment, the same list written inline.
+    let env = [(
+        "PRAMAAN_RETENTION_CLASSES",
+        r#"[{ name = "lab", sources = ["lab-*"], days = 365 }]"#,
+    )];
+    let c = load_in(dir.path(), None, &env, &[]).unwrap().config;
+    assert_eq!(c.retention.classes[0].name, "lab");
+    let c = load_in(dir.path(), None, &[("PRAMAAN_RETENTION_CLASSES", "")], &[])
+        .unwrap()
+        .config;
+    assert!(c.retention.classes.is_empty());
+
+    // Bad classes say what is wrong.
+    for (value, why) in [
+        ("[1]", "entry 1 is not a table"),
+        ("[{ sources = [\"a\"], days = 200 }]", "entry 1 needs a name"),
+        ("[{ name = \"a\", days = 200 }]", "class \"a\" needs sources"),
+        ("[{ name = \"a\", sources = [], days = 200 }]", "class \"a\" needs sources"),
+        ("[{ name = \"a\", sources = [\"\"], days = 200 }]", "non-empty strings"),
+        ("[{ name = \"a\", sources = [\"x\"] }]", "class \"a\" needs days"),
+        ("[{ name = \"a\", sources = [\"x\"], days = 0 }]", "needs days"),
+        ("[{ name = \"a\", sources = [\"x\"], days = 200, keep = true }]", "unknown field `keep`"),
+        (
+            "[{ name = \"a\", sources = [\"x\"], days = 200 }, { name = \"a\", sources = [\"y\"], days = 300 }]",
+            "the name \"a\" is used twice",
+        ),
+        ("fw-*", "not a TOML list"),
+    ] {
+        let text = env_error("PRAMAAN_RETENTION_CLASSES", value);
+        assert!(
+            text.starts_with("retention.classes = "),
+            "{value}: {text}"
+        );
+        assert!(text.contains(why), "{value}: {text}");
+        assert!(text.contains("expected a list of tables"), "{value}: {text}");
+    }
+    let (err, _) = file_error("[retention]\nclasses = \"fw\"\n");
+    assert!(err.to_string().contains("not a TOML list"), "{err}");
+
+    // A window under 180 days is refused unless allowed, naming every short window.
+    let err = load_in(dir.path(), None, &[("PRAMAAN_RETENTION_DAYS", "90")], &[])
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.starts_with("retention.days is 90 days, under the 180 days CERT-In requires"),
+        "{err}"
+    );
+    assert!(
+        err.contains("retention.allow_non_compliant = true"),
+        "{err}"
+    );
+    assert!(
+        err.contains("retention.days from $PRAMAAN_RETENTION_DAYS"),
+        "{err}"
+    );
+    let short_class = [(
+        "PRAMAAN_RETENTION_CLASSES",
+        r#"[{ name = "lab", sources = ["lab-*"], days = 30 }]"#,
+    )];
+    let err = load_in(dir.path(), None, &short_class, &[])
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.starts_with("retention class \"lab\" is 30 days, under the 180 days"),
+        "{err}"
+    );
+    let allowed = [
+        ("PRAMAAN_RETENTION_DAYS", "90"),
+        ("PRAMAAN_RETENTION_ALLOW_NON_COMPLIANT", "true"),
+    ];
+    let c = load_in(dir.path(), None, &allowed, &[]).unwrap().config;
+    assert!(!c.retention.compliant());
+    assert_eq!(
+        c.retention.short_windows(),
+        vec![("retention.days".to_owned(), 90)]
+    );
+    // Exactly 180 days is compliant.
+    let c = load_in(dir.path(), None, &[("PRAMAAN_RETENTION_DAYS", "180")], &[])
+        .unwrap()
+        .config;
+    assert!(c.retention.compliant());
 }

@@ -11,7 +11,9 @@ pub(crate) enum Raw {
     Str(String),
     Int(i64),
     Bool(bool),
-    /// Any other TOML value (float, date, array, table), as TOML text.
+    /// A TOML array from the file (`retention.classes`).
+    Array(Vec<toml::Value>),
+    /// Any other TOML value (float, date, table), as TOML text.
     Other(String),
 }
 
@@ -21,6 +23,7 @@ impl Raw {
             toml::Value::String(s) => Raw::Str(s.clone()),
             toml::Value::Integer(i) => Raw::Int(*i),
             toml::Value::Boolean(b) => Raw::Bool(*b),
+            toml::Value::Array(items) => Raw::Array(items.clone()),
             toml::Value::Table(t) if t.is_empty() => Raw::Other("{}".to_owned()),
             other => Raw::Other(one_line(&other.to_string())),
         }
@@ -32,6 +35,7 @@ impl Raw {
             Raw::Str(s) => toml_string(s),
             Raw::Int(i) => i.to_string(),
             Raw::Bool(b) => b.to_string(),
+            Raw::Array(items) => one_line(&toml::Value::Array(items.clone()).to_string()),
             Raw::Other(text) => text.clone(),
         }
     }

@@ -95,23 +95,55 @@ impl Appender {
 
     /// Appends the next leaf hash (leaf number [`Appender::size`]).
     pub fn append(&mut self, leaf_hash: Hash) {
-        let mut hash = leaf_hash;
-        let mut height: u32 = 0;
+        self.push_subtree(0, leaf_hash);
+    }
+
+    /// Appends a complete subtree of `2^height` leaves given only its root,
+    /// e.g. a level-1 tile entry (`height` 8) standing for 256 records that
+    /// are no longer at hand. The tree must be at a multiple of `2^height`
+    /// leaves. The result is the same as appending the leaves one by one.
+    pub fn append_subtree(&mut self, height: u8, root: Hash) -> Result<(), LedgerError> {
+        if height >= 64 || self.size & ((1u64 << height) - 1) != 0 {
+            return Err(LedgerError::InvalidArgument(format!(
+                "a subtree of height {height} cannot be appended to a tree of {} leaves",
+                self.size
+            )));
+        }
+        if self.size.checked_add(1u64 << height).is_none() {
+            return Err(LedgerError::InvalidArgument(format!(
+                "a subtree of height {height} would overflow a tree of {} leaves",
+                self.size
+            )));
+        }
+        self.push_subtree(height, root);
+        Ok(())
+    }
+
+    /// Pushes a complete subtree (a leaf when `height` is 0) onto the right
+    /// edge; `size` is a multiple of `2^height`.
+    fn push_subtree(&mut self, height: u8, root: Hash) {
+        let new_size = self.size + (1u64 << height);
+        let mut hash = root;
+        let mut height = height as u32;
+        if height > 0 && height & (TILE_HEIGHT as u32 - 1) == 0 {
+            self.record_tile_entry((height / TILE_HEIGHT as u32) as u8, hash, new_size);
+        }
         // Merge with every complete subtree of equal height on the right edge.
         while (self.size >> height) & 1 == 1 {
             let left = self.edge.pop().expect("edge has a subtree per set bit");
             hash = node_hash(&left, &hash);
             height += 1;
             if height & (TILE_HEIGHT as u32 - 1) == 0 {
-                self.record_tile_entry((height / TILE_HEIGHT as u32) as u8, hash);
+                self.record_tile_entry((height / TILE_HEIGHT as u32) as u8, hash, new_size);
             }
         }
         self.edge.push(hash);
-        self.size += 1;
+        self.size = new_size;
     }
 
-    /// A node of tree level `8·level` was just created: add it to its tile.
-    fn record_tile_entry(&mut self, level: u8, hash: Hash) {
+    /// A node of tree level `8·level` was just created, making the tree
+    /// `new_size` leaves: add it to its tile.
+    fn record_tile_entry(&mut self, level: u8, hash: Hash, new_size: u64) {
         let k = level as usize;
         while self.partial.len() < k {
             self.partial.push(Vec::new());
@@ -121,7 +153,7 @@ impl Appender {
         entries.push(hash);
         if entries.len() == TILE_WIDTH as usize {
             // Entries at this level before this node, divided into tiles.
-            let completed = entries_at_level(self.size + 1, level) / TILE_WIDTH as u64 - 1;
+            let completed = entries_at_level(new_size, level) / TILE_WIDTH as u64 - 1;
             let full = std::mem::take(entries);
             self.pending_full
                 .push((TileId::full(level, completed), full));
@@ -138,6 +170,24 @@ impl Appender {
     /// If a delete fails, the error is returned after the writes took effect,
     /// and the next flush retries the delete.
     pub fn flush<S: TileStore + ?Sized>(&mut self, store: &S) -> Result<FlushStats, LedgerError> {
+        let mut stats = self.write_tiles(store)?;
+        stats.tiles_deleted = self.delete_superseded(store)?;
+        Ok(stats)
+    }
+
+    /// The first half of [`Appender::flush`]: writes the full tiles completed
+    /// since the last flush and the current partial tile of each level that
+    /// grew, and queues the partial tiles they replace for
+    /// [`Appender::delete_superseded`]. Afterwards `flushed_size() == size()`.
+    ///
+    /// The vault calls this, publishes the checkpoint, and only then deletes:
+    /// so the partial tiles of the checkpoint that was current until then
+    /// stay in the store until a newer checkpoint is published, and a crash
+    /// at any point leaves every published checkpoint's tiles readable.
+    pub fn write_tiles<S: TileStore + ?Sized>(
+        &mut self,
+        store: &S,
+    ) -> Result<FlushStats, LedgerError> {
         let mut stats = FlushStats::default();
         for (tile, hashes) in &self.pending_full {
             let data = tile_bytes(hashes);
@@ -172,12 +222,35 @@ impl Appender {
         self.pending_full.clear();
         self.flushed_size = self.size;
         self.pending_delete.extend(superseded);
+        Ok(stats)
+    }
+
+    /// The second half of [`Appender::flush`]: deletes the partial tiles that
+    /// wider partial tiles or full tiles have replaced. Returns how many were
+    /// deleted; on error the rest stay queued for the next call.
+    pub fn delete_superseded<S: TileStore + ?Sized>(
+        &mut self,
+        store: &S,
+    ) -> Result<usize, LedgerError> {
+        let mut deleted = 0;
         while let Some(tile) = self.pending_delete.last().copied() {
             store.delete(&tile.path())?;
             self.pending_delete.pop();
-            stats.tiles_deleted += 1;
+            deleted += 1;
         }
-        Ok(stats)
+        Ok(deleted)
+    }
+
+    /// The partial tile of each level ≥ 1 in the current tree, lowest level
+    /// first (levels whose tile is full or empty are left out). Any other
+    /// partial tile in the store is left over from an earlier size.
+    pub fn current_partials(&self) -> Vec<TileId> {
+        (1..=self.partial.len() as u8)
+            .filter_map(|level| {
+                let entries = entries_at_level(self.size, level);
+                TileId::for_size(level, entries / TILE_WIDTH as u64, self.size)
+            })
+            .collect()
     }
 
     /// Rebuilds the appender for a tree of `size` leaves from the store and the
@@ -342,6 +415,65 @@ mod tests {
         expected_sorted.sort();
         assert_eq!(paths, expected_sorted);
         assert_eq!(store.total_bytes(), (256 + 17 + 1) * 32);
+    }
+
+    #[test]
+    fn appending_subtrees_equals_appending_their_leaves() {
+        let l = leaves(70_000);
+        let by_leaf = MemStore::new();
+        let mut a = Appender::new();
+        a.extend(l.iter().copied());
+        a.flush(&by_leaf).unwrap();
+        // Leaves 0..300 one by one, then 256-leaf blocks as level-1 entries
+        // from 512 (after 212 more leaves), then the rest as leaves.
+        let by_block = MemStore::new();
+        let mut b = Appender::new();
+        b.extend(l[..300].iter().copied());
+        assert!(
+            b.append_subtree(8, root_of(&l[300..556])).is_err(),
+            "not aligned"
+        );
+        b.extend(l[300..512].iter().copied());
+        let mut at = 512;
+        while at + 256 <= 66_048 {
+            b.append_subtree(8, root_of(&l[at..at + 256])).unwrap();
+            at += 256;
+            if at == 65_536 + 512 {
+                assert_eq!(b.root(), root_of(&l[..at]));
+            }
+        }
+        b.extend(l[at..].iter().copied());
+        b.flush(&by_block).unwrap();
+        assert_eq!(b.size(), a.size());
+        assert_eq!(b.root(), a.root());
+        assert_eq!(by_block.paths(), by_leaf.paths());
+        for p in by_leaf.paths() {
+            assert_eq!(by_block.get(&p).unwrap(), by_leaf.get(&p).unwrap(), "{p}");
+        }
+        // A level-2 entry (65 536 leaves) at once.
+        let mut c = Appender::new();
+        c.append_subtree(16, root_of(&l[..65_536])).unwrap();
+        c.extend(l[65_536..].iter().copied());
+        assert_eq!(c.root(), a.root());
+    }
+
+    #[test]
+    fn deletes_wait_for_delete_superseded() {
+        let l = leaves(1000);
+        let store = MemStore::new();
+        let mut app = Appender::new();
+        app.extend(l[..600].iter().copied());
+        app.flush(&store).unwrap();
+        assert_eq!(app.current_partials(), vec![TileId::new(1, 0, 2).unwrap()]);
+        app.extend(l[600..].iter().copied());
+        let stats = app.write_tiles(&store).unwrap();
+        assert_eq!(stats.tiles_deleted, 0);
+        // Both the old and the new partial tile are there until the delete.
+        assert_eq!(store.paths(), vec!["tile/1/000.p/2", "tile/1/000.p/3"]);
+        assert!(app.needs_flush());
+        assert_eq!(app.delete_superseded(&store).unwrap(), 1);
+        assert_eq!(store.paths(), vec!["tile/1/000.p/3"]);
+        assert!(!app.needs_flush());
     }
 
     #[test]

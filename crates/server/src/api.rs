@@ -18,9 +18,15 @@ use std::io::Read;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
+mod ledger;
+mod retention;
+pub use retention::hold_json;
+
 #[derive(Clone)]
 pub struct AppState {
     vault: Vault,
+    /// Runs, holds and the schedule share it (one lock serialises them).
+    retention: Arc<pramaan_vault::retention::Retention>,
     max_line: usize,
     max_body: usize,
     request_timeout: std::time::Duration,
@@ -30,12 +36,21 @@ pub struct AppState {
 impl AppState {
     pub fn new(vault: Vault, cfg: &Config, metrics: PrometheusHandle) -> Self {
         AppState {
+            retention: Arc::new(pramaan_vault::retention::Retention::new(
+                vault.clone(),
+                crate::retention_policy(cfg),
+            )),
             vault,
             max_line: cfg.syslog.max_line as usize,
             max_body: cfg.http.max_body as usize,
             request_timeout: cfg.http.request_timeout,
             metrics: cfg.metrics.enabled.then_some(metrics),
         }
+    }
+
+    /// Retention for this vault (`serve` runs it on a schedule).
+    pub fn retention(&self) -> Arc<pramaan_vault::retention::Retention> {
+        self.retention.clone()
     }
 }
 
@@ -49,6 +64,8 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/ingest", post(ingest))
         .route("/api/v1/search", get(search_ndjson))
         .route("/api/v1/sql", post(sql))
+        .merge(retention::routes())
+        .merge(ledger::routes())
         .layer(DefaultBodyLimit::max(body_limit))
         // A client that stalls mid-request is cut off (408) instead of holding a task forever.
         .layer(tower_http::timeout::TimeoutLayer::with_status_code(
@@ -71,6 +88,9 @@ pub enum ApiError {
     Unavailable,
     #[error("not found")]
     NotFound,
+    /// A named thing that does not exist (404), said in the message.
+    #[error("{0}")]
+    Missing(String),
     #[error("internal error; see the server log")]
     Internal,
 }
@@ -82,7 +102,7 @@ impl IntoResponse for ApiError {
             ApiError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedEncoding(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
-            ApiError::NotFound => StatusCode::NOT_FOUND,
+            ApiError::NotFound | ApiError::Missing(_) => StatusCode::NOT_FOUND,
             ApiError::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         };
         let mut resp = (
@@ -111,6 +131,7 @@ async fn metrics_text(State(st): State<Arc<AppState>>) -> Result<Response, ApiEr
         .set(snap.segments.iter().map(|s| s.bytes).sum::<u64>() as f64);
     metrics::gauge!("pramaan_memtable_rows").set(st.vault.memtable_size().0 as f64);
     metrics::gauge!("pramaan_committed_records").set(st.vault.committed() as f64);
+    retention::set_gauges(&st);
     Ok((
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
         handle.render(),
@@ -132,6 +153,8 @@ struct StatusBody {
     unparsable_lines: u64,
     wal_errors: u64,
     seal_errors: u64,
+    /// Policy, compliance, holds and the latest run.
+    retention: serde_json::Value,
 }
 
 async fn status(State(st): State<Arc<AppState>>) -> Json<StatusBody> {
@@ -158,6 +181,7 @@ async fn status(State(st): State<Arc<AppState>>) -> Json<StatusBody> {
         unparsable_lines: s.unparsable.load(Relaxed),
         wal_errors: s.wal_errors.load(Relaxed),
         seal_errors: s.seal_errors.load(Relaxed),
+        retention: retention::status_json(&st),
     })
 }
 

@@ -39,7 +39,62 @@ pub fn vault_options(cfg: &Config) -> VaultOptions {
     o.segment.zstd_level = cfg.segments.zstd_level;
     o.segment.row_group_rows = cfg.segments.row_group_rows;
     o.default_offset_secs = cfg.syslog.default_timezone;
+    o.ledger = Some(pramaan_vault::ledger::LedgerOptions {
+        key_file: cfg.ledger_key_file(),
+        origin: pramaan_vault::ledger::origin_for(
+            cfg.node.organisation(),
+            &cfg.node.resolved_name(),
+        ),
+        checkpoint_interval: cfg.ledger.checkpoint_interval,
+        history_interval: cfg.ledger.history_interval,
+    });
     o
+}
+
+/// The retention policy a configuration asks for.
+pub fn retention_policy(cfg: &Config) -> pramaan_vault::retention::Policy {
+    pramaan_vault::retention::Policy {
+        default_days: cfg.retention.days,
+        classes: cfg
+            .retention
+            .classes
+            .iter()
+            .map(|c| pramaan_vault::retention::Class {
+                name: c.name.clone(),
+                sources: c.sources.clone(),
+                days: c.days,
+            })
+            .collect(),
+    }
+}
+
+/// Runs retention every `interval`, the first time shortly after start,
+/// until `stop` is set.
+async fn retention_schedule(
+    retention: std::sync::Arc<pramaan_vault::retention::Retention>,
+    interval: Duration,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) {
+    let mut wait = interval.min(Duration::from_secs(10));
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(wait) => {}
+            _ = stop.wait_for(|s| *s) => return,
+        }
+        match retention.run(pramaan_core::time::now_ns(), false).await {
+            Ok(r) => tracing::info!(
+                run = r.run,
+                deleted = r.deleted.len(),
+                held = r.held.len(),
+                kept = r.kept,
+                "retention run finished"
+            ),
+            Err(e) => {
+                tracing::error!(error = %e, "retention run failed; it is tried again at the next interval")
+            }
+        }
+        wait = interval;
+    }
 }
 
 /// Addresses the running server actually listens on (ports may be 0 in tests).
@@ -129,6 +184,14 @@ pub async fn serve(
         })?;
     bound.http = http.local_addr().ok();
     let state = api::AppState::new(vault.clone(), &cfg, metrics);
+    if !cfg.retention.compliant() {
+        tracing::warn!(windows = ?cfg.retention.short_windows(), "retention is NOT CERT-In compliant (under 180 days; retention.allow_non_compliant = true)");
+    }
+    let mut schedule = tokio::spawn(retention_schedule(
+        state.retention(),
+        cfg.retention.interval,
+        stop_rx.clone(),
+    ));
     let app = api::router(state);
     let mut http_stop = stop_rx.clone();
     let http_task = tokio::spawn(async move {
@@ -153,6 +216,14 @@ pub async fn serve(
         let _ = tokio::time::timeout(Duration::from_secs(10), t).await;
     }
     let _ = tokio::time::timeout(Duration::from_secs(10), http_task).await;
+    // A retention run in progress finishes (or, after a while, is dropped: every step is safe to cut).
+    if tokio::time::timeout(Duration::from_secs(30), &mut schedule)
+        .await
+        .is_err()
+    {
+        schedule.abort();
+        let _ = schedule.await;
+    }
     vault.close();
     drop(vault);
     tokio::task::spawn_blocking(move || workers.join())

@@ -77,4 +77,18 @@ fn describe() {
         "pramaan_committed_records",
         "Records committed since the vault began"
     );
+    describe_gauge!(
+        "pramaan_retention_compliant",
+        "1 when every retention window is at least CERT-In's 180 days, else 0"
+    );
+    describe_gauge!("pramaan_legal_holds_active", "Legal holds not released");
+    describe_counter!("pramaan_retention_runs_total", "Retention runs since start");
+    describe_counter!(
+        "pramaan_retention_segments_deleted_total",
+        "Segments deleted by retention since start"
+    );
+    describe_counter!(
+        "pramaan_retention_errors_total",
+        "Retention runs that ended with an error"
+    );
 }

@@ -42,7 +42,11 @@ pub struct SegmentMeta {
     pub created_at_ns: i64,
 }
 
-pub trait Catalog: Send + Sync {
+/// Retention's tables (holds, deletions, runs, the internal-record outbox)
+/// live in the same database; see [`crate::retention::store`].
+pub trait Catalog:
+    Send + Sync + crate::retention::store::RetentionCatalog + crate::ledger::history::LedgerCatalog
+{
     /// Records a sealed segment; returns its id.
     fn insert(&self, seg: &SegmentMeta) -> Result<i64, CatalogError>;
     /// Segments whose received_at range meets `[from, to]` (inclusive), in sequence order.
@@ -51,7 +55,8 @@ pub trait Catalog: Send + Sync {
         from_ns: Option<i64>,
         to_ns: Option<i64>,
     ) -> Result<Vec<SegmentMeta>, CatalogError>;
-    /// Highest sequence number in a sealed segment.
+    /// Highest sequence number in a sealed segment, counting segments that
+    /// retention has since deleted (so sequence numbers are never reused).
     fn sealed_through(&self) -> Result<Option<u64>, CatalogError>;
 }
 
@@ -89,6 +94,8 @@ impl SqliteCatalog {
              CREATE INDEX IF NOT EXISTS segments_seq ON segments(seq_min);",
         )
         .map_err(err)?;
+        crate::retention::store::create_tables(&conn).map_err(err)?;
+        crate::ledger::history::create_tables(&conn).map_err(err)?;
         Ok(SqliteCatalog {
             conn: Mutex::new(conn),
             path: p,
@@ -112,7 +119,12 @@ impl SqliteCatalog {
         })
     }
 
-    fn err(&self) -> impl Fn(rusqlite::Error) -> CatalogError + '_ {
+    /// The connection, for the retention tables ([`crate::retention::store`]).
+    pub(crate) fn conn(&self) -> std::sync::MutexGuard<'_, Connection> {
+        self.conn.lock().expect("catalog lock")
+    }
+
+    pub(crate) fn err(&self) -> impl Fn(rusqlite::Error) -> CatalogError + '_ {
         |source| CatalogError::Sqlite {
             path: self.path.clone(),
             source,
@@ -200,7 +212,8 @@ impl Catalog for SqliteCatalog {
             .optional()
             .map_err(self.err())?
             .flatten();
-        Ok(v.map(|v| v as u64))
+        let deleted = crate::retention::store::deleted_through(&conn).map_err(self.err())?;
+        Ok(v.max(deleted).map(|v| v as u64))
     }
 }
 

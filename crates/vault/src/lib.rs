@@ -6,7 +6,9 @@
 //! the [`catalog`]. [`search`] and [`sql`] read a consistent [`vault::Snapshot`].
 
 pub mod catalog;
+pub mod ledger;
 pub mod memtable;
+pub mod retention;
 pub mod schema;
 pub mod search;
 pub mod segment;
@@ -43,6 +45,8 @@ pub enum VaultError {
     Read { path: String, reason: String },
     #[error("SQL: {0}")]
     Sql(String),
+    #[error(transparent)]
+    Ledger(#[from] ledger::LedgerFault),
 }
 
 impl VaultError {

@@ -50,6 +50,9 @@ pub struct VaultOptions {
     pub cut_hourly: bool,
     pub segment: SegmentOptions,
     pub default_offset_secs: i32,
+    /// The Merkle ledger over every record; `None` runs without one (for
+    /// benchmarks that measure its cost).
+    pub ledger: Option<crate::ledger::LedgerOptions>,
 }
 
 impl VaultOptions {
@@ -58,6 +61,7 @@ impl VaultOptions {
         VaultOptions {
             objects_dir: data_dir.join("objects"),
             catalog_path: data_dir.join("catalog.db"),
+            ledger: Some(crate::ledger::LedgerOptions::new(&data_dir)),
             data_dir,
             fsync: true,
             wal_file_bytes: 64 << 20,
@@ -129,6 +133,9 @@ struct State {
     current: Generation,
     sealing: Vec<Arc<Frozen>>,
     segments: Arc<Vec<SegmentMeta>>,
+    /// Segment lists handed to snapshots, so that retention can wait until no
+    /// search still reads a segment it deletes ([`Vault::forget_segments`]).
+    handed_out: Vec<std::sync::Weak<Vec<SegmentMeta>>>,
 }
 
 /// Counters for status pages and metrics.
@@ -152,6 +159,8 @@ struct Inner {
     read_only: bool,
     /// Bumped to ask the indexer to cut the current generation now.
     seal_requests: AtomicU64,
+    /// The ledger's state (latest checkpoint, tile store); see [`crate::ledger`].
+    ledger: Option<Arc<crate::ledger::LedgerState>>,
 }
 
 /// A handle to the vault; cheap to clone.
@@ -204,7 +213,12 @@ impl Vault {
         let catalog: Arc<dyn Catalog> = Arc::new(SqliteCatalog::open(&opts.catalog_path())?);
         let segments = catalog.segments(None, None)?;
         let handle = tokio::runtime::Handle::current();
-        remove_orphans(&store, &segments).await?;
+        let retired: Vec<String> = catalog
+            .pending_object_deletions()?
+            .into_iter()
+            .map(|d| d.segment.path)
+            .collect();
+        remove_orphans(&store, &segments, &retired).await?;
         let sealed = catalog.sealed_through()?;
         let start_seq = sealed.map_or(0, |s| s + 1);
 
@@ -216,6 +230,7 @@ impl Vault {
             current: Generation::default(),
             sealing: Vec::new(),
             segments: Arc::new(segments),
+            handed_out: Vec::new(),
         };
         let mut pending = Vec::new();
         let recovered = Wal::open(
@@ -249,6 +264,7 @@ impl Vault {
         // writer, then the senders (TCP stops being read), so memory stays
         // at about two generations instead of growing with the backlog.
         let (seal_tx, seal_rx) = std_mpsc::sync_channel::<Arc<Frozen>>(1);
+        let ledger = crate::ledger::LedgerState::open(&opts, false)?;
         let inner = Arc::new(Inner {
             opts: opts.clone(),
             state: Mutex::new(state),
@@ -260,7 +276,21 @@ impl Vault {
             sealed_through: sealed_through.clone(),
             stats: stats.clone(),
             read_only: false,
+            ledger: ledger.clone(),
         });
+        // The ledger: recovered at its last checkpoint and caught up to
+        // `next_seq` before the writer takes anything new.
+        let (ledger_feed, ledger_thread) = match ledger {
+            Some(l) => {
+                let reader = Vault {
+                    inner: inner.clone(),
+                    submit: None,
+                };
+                let (feed, thread) = crate::ledger::start(l, reader, next_seq).await?;
+                (Some(feed), Some(thread))
+            }
+            None => (None, None),
+        };
 
         let writer = {
             let sealed_through = sealed_through.clone();
@@ -279,6 +309,7 @@ impl Vault {
                         committed_tx,
                         &sealed_through,
                         &stats,
+                        ledger_feed,
                     )
                 })
                 .map_err(VaultError::io(Path::new("thread")))?
@@ -306,7 +337,10 @@ impl Vault {
                 submit: Some(submit_tx),
             },
             Workers {
-                threads: vec![writer, index_thread, sealer],
+                threads: [writer, index_thread, sealer]
+                    .into_iter()
+                    .chain(ledger_thread)
+                    .collect(),
                 sealed_through,
                 committed: committed_for_join,
                 wal_dir: opts.wal_dir(),
@@ -343,6 +377,7 @@ impl Vault {
         }
         let (_ctx, committed) = watch::channel(next);
         let (_itx, indexed) = watch::channel(next);
+        let ledger = crate::ledger::LedgerState::open(&opts, true)?;
         Ok(Vault {
             inner: Arc::new(Inner {
                 opts,
@@ -350,6 +385,7 @@ impl Vault {
                     current,
                     sealing: Vec::new(),
                     segments: Arc::new(segments),
+                    handed_out: Vec::new(),
                 }),
                 store,
                 catalog,
@@ -359,6 +395,7 @@ impl Vault {
                 stats: Arc::new(Stats::default()),
                 read_only: true,
                 seal_requests: AtomicU64::new(0),
+                ledger,
             }),
             submit: None,
         })
@@ -378,6 +415,11 @@ impl Vault {
 
     pub fn stats(&self) -> &Stats {
         &self.inner.stats
+    }
+
+    /// The ledger, unless the vault runs without one.
+    pub fn ledger(&self) -> Option<&Arc<crate::ledger::LedgerState>> {
+        self.inner.ledger.as_ref()
     }
 
     pub fn is_read_only(&self) -> bool {
@@ -439,8 +481,10 @@ impl Vault {
             mem.extend(f.batches.iter().cloned());
         }
         mem.extend(st.current.snapshot());
+        let segments = st.segments.clone();
+        note_handed_out(&mut st.handed_out, &segments);
         Snapshot {
-            segments: st.segments.clone(),
+            segments,
             mem,
             upto: target,
         }
@@ -485,7 +529,7 @@ fn parse_at(rec: &RecordRef<'_>, ctx: ParseContext) -> pramaan_core::ParsedField
     )
 }
 
-fn lock_data_dir(dir: &Path) -> Result<std::fs::File, VaultError> {
+pub(crate) fn lock_data_dir(dir: &Path) -> Result<std::fs::File, VaultError> {
     let path = dir.join("LOCK");
     let f = std::fs::OpenOptions::new()
         .create(true)
@@ -531,6 +575,7 @@ fn open_store(opts: &VaultOptions) -> Result<(Arc<dyn ObjectStore>, Option<PathB
 async fn remove_orphans(
     store: &Arc<dyn ObjectStore>,
     segments: &[SegmentMeta],
+    retired: &[String],
 ) -> Result<(), VaultError> {
     use futures::TryStreamExt;
     let known: std::collections::HashSet<&str> = segments.iter().map(|s| s.path.as_str()).collect();
@@ -541,7 +586,13 @@ async fn remove_orphans(
         .await
         .map_err(VaultError::store)?;
     for obj in listed {
-        if !known.contains(obj.location.as_ref()) {
+        if retired.iter().any(|r| r.as_str() == obj.location.as_ref()) {
+            tracing::info!(object = %obj.location, "deleting a segment that an interrupted retention run had already taken out of the catalog");
+            store
+                .delete(&obj.location)
+                .await
+                .map_err(VaultError::store)?;
+        } else if !known.contains(obj.location.as_ref()) {
             tracing::warn!(object = %obj.location, "removing a segment that was not recorded in the catalog (an interrupted seal); its records are replayed from the WAL");
             store
                 .delete(&obj.location)
@@ -562,6 +613,7 @@ fn writer_loop(
     committed: watch::Sender<u64>,
     sealed_through: &AtomicU64,
     stats: &Stats,
+    ledger: Option<crate::ledger::Feed>,
 ) {
     let mut frames = Vec::with_capacity(max_batch + 4096);
     let mut batch: Vec<Submit> = Vec::new();
@@ -636,6 +688,11 @@ fn writer_loop(
                         });
                     }
                     s_seq += n;
+                }
+                // The ledger hashes the frames on its own thread (it gets the
+                // buffer; the writer takes an empty one).
+                if let (Some(l), true) = (&ledger, next_seq > first_seq) {
+                    l.committed(first_seq, &mut frames);
                 }
             }
             Err(e) => {
@@ -846,4 +903,53 @@ fn seal(
     };
     meta.id = inner.catalog.insert(&meta)?;
     Ok(meta)
+}
+
+/// Remembers a segment list handed to a snapshot (pruning dead ones).
+fn note_handed_out(
+    handed_out: &mut Vec<std::sync::Weak<Vec<SegmentMeta>>>,
+    list: &Arc<Vec<SegmentMeta>>,
+) {
+    if handed_out
+        .last()
+        .is_some_and(|w| std::ptr::eq(w.as_ptr(), Arc::as_ptr(list)))
+    {
+        return;
+    }
+    if handed_out.len() >= 16 {
+        handed_out.retain(|w| w.strong_count() > 0);
+    }
+    handed_out.push(Arc::downgrade(list));
+}
+
+impl Vault {
+    /// Retention: takes segments out of what searches see, under the lock
+    /// snapshots are taken under, then waits (up to `wait`) until no snapshot
+    /// taken earlier still lists them, so their objects can be deleted without
+    /// a search finding a segment half gone. False when a search still holds
+    /// one after `wait`.
+    pub async fn forget_segments(&self, ids: &[i64], wait: Duration) -> bool {
+        let earlier = {
+            let mut st = self.inner.state.lock().expect("state lock");
+            if st.segments.iter().any(|s| ids.contains(&s.id)) {
+                Arc::make_mut(&mut st.segments).retain(|s| !ids.contains(&s.id));
+            }
+            st.handed_out.retain(|w| w.strong_count() > 0);
+            st.handed_out.clone()
+        };
+        let start = Instant::now();
+        loop {
+            let read = earlier.iter().any(|w| {
+                w.upgrade()
+                    .is_some_and(|list| list.iter().any(|s| ids.contains(&s.id)))
+            });
+            if !read {
+                return true;
+            }
+            if start.elapsed() >= wait {
+                return false;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
 }

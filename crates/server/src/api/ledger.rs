@@ -1,0 +1,132 @@
+//! The ledger over HTTP: the signed checkpoint, inclusion and consistency
+//! proofs, co-signatures, and the tiles at their C2SP paths (read-only).
+//!
+//! | route | what |
+//! |---|---|
+//! | `GET /api/v1/checkpoint` | the latest signed checkpoint (C2SP signed note), `text/plain` |
+//! | `GET /api/v1/checkpoints` | the kept checkpoints (history), JSON |
+//! | `POST /api/v1/checkpoint/cosign` | `{"note", "vkey"}`: a kept checkpoint signed by another key; the signature is checked and kept |
+//! | `GET /api/v1/proof/inclusion?seq=N[&size=M]` | JSON: leaf index, tree size, leaf hash, proof, the checkpoint of size M, the record's canonical fields |
+//! | `GET /api/v1/proof/consistency?from=A&to=B` | JSON: proof and the checkpoints of both sizes |
+//! | `GET /ledger/checkpoint` | the latest checkpoint, as a C2SP tlog-tiles client expects it |
+//! | `GET /ledger/tile/<L>/<N>[.p/<W>]` | a tile; level 0 is recomputed from the records |
+
+use super::{internal, ApiError, AppState};
+use axum::extract::rejection::{JsonRejection, QueryRejection};
+use axum::extract::{Path, Query, State};
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use pramaan_vault::ledger::proofs::{self, ConsistencyProof, InclusionProof, ProofRequestError};
+use pramaan_vault::ledger::StoredCheckpoint;
+use serde::Deserialize;
+use std::sync::Arc;
+
+pub(super) fn routes() -> Router<Arc<AppState>> {
+    Router::new()
+        .route("/api/v1/checkpoint", get(checkpoint))
+        .route("/api/v1/checkpoints", get(checkpoints))
+        .route("/api/v1/checkpoint/cosign", post(cosign))
+        .route("/api/v1/proof/inclusion", get(inclusion))
+        .route("/api/v1/proof/consistency", get(consistency))
+        .route("/ledger/checkpoint", get(checkpoint))
+        .route("/ledger/tile/{*path}", get(tile))
+}
+
+impl From<ProofRequestError> for ApiError {
+    fn from(e: ProofRequestError) -> Self {
+        match e {
+            ProofRequestError::NoLedger | ProofRequestError::NoCheckpoint => {
+                ApiError::Missing(e.to_string())
+            }
+            ProofRequestError::BadRequest(m) => ApiError::BadRequest(m),
+            ProofRequestError::NotFound(m) => ApiError::Missing(m),
+            ProofRequestError::Failed(e) => internal(e),
+        }
+    }
+}
+
+fn note_response(note: &str) -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "text/plain; charset=utf-8"),
+            (header::CACHE_CONTROL, "no-cache"),
+        ],
+        note.to_owned(),
+    )
+        .into_response()
+}
+
+async fn checkpoint(State(st): State<Arc<AppState>>) -> Result<Response, ApiError> {
+    let p = proofs::checkpoint(&st.vault)?;
+    Ok(note_response(&p.note))
+}
+
+async fn checkpoints(
+    State(st): State<Arc<AppState>>,
+) -> Result<Json<Vec<StoredCheckpoint>>, ApiError> {
+    let vault = st.vault.clone();
+    let list = tokio::task::spawn_blocking(move || proofs::checkpoints(&vault))
+        .await
+        .map_err(internal)??;
+    Ok(Json(list))
+}
+
+#[derive(Deserialize, Debug)]
+#[serde(deny_unknown_fields)]
+struct InclusionParams {
+    seq: u64,
+    size: Option<u64>,
+}
+
+async fn inclusion(
+    State(st): State<Arc<AppState>>,
+    params: Result<Query<InclusionParams>, QueryRejection>,
+) -> Result<Json<InclusionProof>, ApiError> {
+    let Query(p) = params.map_err(|e| ApiError::BadRequest(e.body_text()))?;
+    Ok(Json(proofs::inclusion(&st.vault, p.seq, p.size).await?))
+}
+
+#[derive(Deserialize, Debug)]
+#[serde(deny_unknown_fields)]
+struct ConsistencyParams {
+    from: u64,
+    to: u64,
+}
+
+async fn consistency(
+    State(st): State<Arc<AppState>>,
+    params: Result<Query<ConsistencyParams>, QueryRejection>,
+) -> Result<Json<ConsistencyProof>, ApiError> {
+    let Query(p) = params.map_err(|e| ApiError::BadRequest(e.body_text()))?;
+    Ok(Json(proofs::consistency(&st.vault, p.from, p.to).await?))
+}
+
+async fn tile(
+    State(st): State<Arc<AppState>>,
+    Path(path): Path<String>,
+) -> Result<Response, ApiError> {
+    let bytes = proofs::tile(&st.vault, &format!("tile/{path}")).await?;
+    Ok(([(header::CONTENT_TYPE, "application/octet-stream")], bytes).into_response())
+}
+
+/// A co-signed checkpoint and the co-signer's verifier key.
+#[derive(Deserialize, Debug)]
+#[serde(deny_unknown_fields)]
+struct CosignBody {
+    note: String,
+    vkey: String,
+}
+
+async fn cosign(
+    State(st): State<Arc<AppState>>,
+    body: Result<Json<CosignBody>, JsonRejection>,
+) -> Result<Response, ApiError> {
+    let Json(b) = body.map_err(|e| ApiError::BadRequest(e.body_text()))?;
+    let key = pramaan_ledger::VerifierKey::parse(b.vkey.trim())
+        .map_err(|e| ApiError::BadRequest(format!("vkey: {e}")))?;
+    tracing::info!(cosigner = %key.name(), "adding a co-signature to a checkpoint");
+    let merged = proofs::cosign(&st.vault, b.note.into_bytes(), key).await?;
+    Ok(note_response(&merged))
+}
