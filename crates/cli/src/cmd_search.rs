@@ -436,6 +436,7 @@ pub async fn status(cfg: &Config, a: StatusArgs) -> Result<ExitCode> {
                 "unsealed_rows": rows,
                 "unsealed_bytes": bytes,
                 "retention": retention,
+                "ledger": vault.ledger().map(|l| l.status(vault.committed())),
             });
             println!("{}", serde_json::to_string_pretty(&v)?);
             warn_non_compliant(&v);

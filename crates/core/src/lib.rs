@@ -4,7 +4,9 @@
 
 pub mod fields;
 pub mod record;
+pub mod sink;
 pub mod time;
 
 pub use fields::{EventTime, Format, ParsedFields};
+pub use sink::{LedgerSink, MemorySink, SinkError, SinkFuture};
 pub use record::{leaf_hash, DecodeError, Record, RecordRef, Transport, CANONICAL_VERSION};

@@ -72,6 +72,7 @@ pub fn router(state: AppState) -> Router {
             StatusCode::REQUEST_TIMEOUT,
             timeout,
         ))
+        .merge(retention::long_routes().layer(DefaultBodyLimit::max(body_limit)))
         .with_state(Arc::new(state))
 }
 
@@ -155,6 +156,7 @@ struct StatusBody {
     seal_errors: u64,
     /// Policy, compliance, holds and the latest run.
     retention: serde_json::Value,
+    ledger: Option<pramaan_vault::ledger::LedgerStatus>,
 }
 
 async fn status(State(st): State<Arc<AppState>>) -> Json<StatusBody> {
@@ -182,6 +184,7 @@ async fn status(State(st): State<Arc<AppState>>) -> Json<StatusBody> {
         wal_errors: s.wal_errors.load(Relaxed),
         seal_errors: s.seal_errors.load(Relaxed),
         retention: retention::status_json(&st),
+        ledger: st.vault.ledger().map(|l| l.status(st.vault.committed())),
     })
 }
 

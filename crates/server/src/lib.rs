@@ -2,6 +2,7 @@
 
 pub mod api;
 pub mod listeners;
+pub mod sink;
 pub mod telemetry;
 
 use pramaan_config::Config;

@@ -150,6 +150,24 @@ fn b64(h: &Hash) -> String {
     base64::engine::general_purpose::STANDARD.encode(h)
 }
 
+/// The ledger part of `pramaan status` and `GET /api/v1/status`.
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
+pub struct LedgerStatus {
+    /// The checkpoint's origin line (organisation and node).
+    pub origin: String,
+    pub checkpoint_size: Option<u64>,
+    /// Base64, as in the checkpoint.
+    pub checkpoint_root: Option<String>,
+    /// Committed records the latest checkpoint does not cover yet (they are
+    /// covered by the next one, within `ledger.checkpoint_interval`).
+    pub records_not_in_checkpoint: u64,
+    pub public_key_file: String,
+    pub errors_since_start: u64,
+    /// Why the checkpoint could not be read, if it could not.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub problem: Option<String>,
+}
+
 /// A published checkpoint.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Published {
@@ -260,6 +278,25 @@ impl LedgerState {
             return read_published(&*self.tiles, &self.checkpoint_path());
         }
         Ok(self.latest.read().expect("latest lock").clone())
+    }
+
+    /// What `status` shows about the ledger: the latest checkpoint, how far it
+    /// trails the committed records, the public key's file and errors since start.
+    pub fn status(&self, committed: u64) -> LedgerStatus {
+        let (checkpoint, problem) = match self.latest() {
+            Ok(p) => (p, None),
+            Err(e) => (None, Some(e.to_string())),
+        };
+        LedgerStatus {
+            origin: self.opts.origin.clone(),
+            checkpoint_size: checkpoint.as_ref().map(|c| c.size),
+            checkpoint_root: checkpoint.as_ref().map(|c| b64(&c.root)),
+            records_not_in_checkpoint: committed
+                .saturating_sub(checkpoint.as_ref().map_or(0, |c| c.size)),
+            public_key_file: self.opts.vkey_file().display().to_string(),
+            errors_since_start: self.errors.load(Ordering::Relaxed),
+            problem,
+        }
     }
 
     /// The level-0 tiles kept at the edges of deleted ranges: index → width.
