@@ -347,12 +347,13 @@ impl Builder {
             .collect();
         match known {
             Some(leaves) => {
+                let root = root_of(&leaves);
                 if let Some(entry) = self
                     .level1
                     .get(&(index / WIDTH))
                     .and_then(|t| t.get((index % WIDTH) as usize))
                 {
-                    if root_of(&leaves) != *entry {
+                    if root != *entry {
                         let tile = TileId::for_size(1, index / WIDTH, self.app.size() + WIDTH)
                             .map(|t| t.path())
                             .unwrap_or_default();
@@ -365,9 +366,24 @@ impl Builder {
                         );
                     }
                 }
-                self.append_leaves(&leaves, ctx);
+                self.append_block(&leaves, root, ctx);
             }
             None => self.substitute(index, ctx),
+        }
+    }
+
+    /// Appends a full block whose root is known: as one subtree (the leaves
+    /// are not hashed again) unless a checkpoint ends inside it.
+    fn append_block(&mut self, leaves: &[Hash], root: Hash, ctx: &mut Ctx) {
+        let size = self.app.size();
+        let inside = self
+            .targets
+            .get(self.next_target)
+            .is_some_and(|t| t.size > size && t.size < size + WIDTH);
+        if inside || self.app.append_subtree(8, root).is_err() {
+            self.append_leaves(leaves, ctx);
+        } else {
+            self.check_targets(ctx);
         }
     }
 
@@ -827,48 +843,91 @@ pub fn verify(
     let total_bytes: u64 = segments.iter().map(|s| s.bytes).sum::<u64>() + scan.bytes;
     let mut done_bytes = scan.bytes;
     builder.skip_to(start, &places, &mut ctx);
-    for (_, piece) in &pieces {
-        let next = builder.next_seq();
-        match piece {
-            Piece::Deleted(min, max) => {
-                ctx.report.deleted_ranges += 1;
-                ctx.report.deleted_records += max - min + 1;
-                if *min > next {
-                    gap(&mut builder, next, *min, &scan, &places, &mut ctx);
+    // Segments are decoded and hashed by worker threads, in order of
+    // `wanted`; the tree takes them in that order.
+    let wanted: Vec<&SegmentMeta> = pieces
+        .iter()
+        .filter_map(|(_, p)| match p {
+            Piece::Segment(seg) if seg.seq_max >= start => Some(*seg),
+            _ => None,
+        })
+        .collect();
+    let threads = verify_threads();
+    let feed = Feed {
+        state: std::sync::Mutex::new((0, 0)),
+        cv: std::sync::Condvar::new(),
+        total: wanted.len(),
+        window: threads + 1,
+    };
+    std::thread::scope(|sc| {
+        let (tx, rx) = std::sync::mpsc::channel::<(usize, SegmentScan)>();
+        for _ in 0..threads {
+            let (tx, feed, wanted, objects) = (tx.clone(), &feed, &wanted, &objects);
+            sc.spawn(move || {
+                while let Some(i) = feed.take() {
+                    let r = scan_segment(opts, vo, wanted[i], objects, start);
+                    if tx.send((i, r)).is_err() {
+                        return;
+                    }
                 }
-                if *max + 1 > builder.next_seq() {
-                    builder.skip_to(max + 1, &places, &mut ctx);
+            });
+        }
+        drop(tx);
+        let mut ready: BTreeMap<usize, SegmentScan> = BTreeMap::new();
+        let mut taken = 0usize;
+        for (_, piece) in &pieces {
+            let next = builder.next_seq();
+            match piece {
+                Piece::Deleted(min, max) => {
+                    ctx.report.deleted_ranges += 1;
+                    ctx.report.deleted_records += max - min + 1;
+                    if *min > next {
+                        gap(&mut builder, next, *min, &scan, &places, &mut ctx);
+                    }
+                    if *max + 1 > builder.next_seq() {
+                        builder.skip_to(max + 1, &places, &mut ctx);
+                    }
                 }
-            }
-            Piece::Segment(seg) => {
-                ctx.report.segments += 1;
-                ctx.report.segment_bytes += seg.bytes;
-                if seg.seq_max < start {
-                    continue;
-                }
-                if seg.seq_min > next {
-                    gap(&mut builder, next, seg.seq_min, &scan, &places, &mut ctx);
-                }
-                check_segment(
-                    opts,
-                    vo,
-                    seg,
-                    &objects,
-                    start,
-                    &mut builder,
-                    &scan,
-                    &places,
-                    &mut ctx,
-                );
-                done_bytes += seg.bytes;
-                progress(done_bytes, total_bytes);
-                // Whatever the segment failed to give is unknown.
-                if builder.next_seq() <= seg.seq_max {
-                    builder.skip_to(seg.seq_max + 1, &places, &mut ctx);
+                Piece::Segment(seg) => {
+                    ctx.report.segments += 1;
+                    ctx.report.segment_bytes += seg.bytes;
+                    if seg.seq_max < start {
+                        continue;
+                    }
+                    if seg.seq_min > next {
+                        gap(&mut builder, next, seg.seq_min, &scan, &places, &mut ctx);
+                    }
+                    let scanned = loop {
+                        if let Some(r) = ready.remove(&taken) {
+                            break Some(r);
+                        }
+                        match rx.recv() {
+                            Ok((i, r)) => {
+                                ready.insert(i, r);
+                            }
+                            Err(_) => break None,
+                        }
+                    };
+                    taken += 1;
+                    feed.consumed(taken);
+                    match scanned {
+                        Some(r) => apply_segment(r, seg, &mut builder, &scan, &places, &mut ctx),
+                        None => ctx.problem(
+                            format!("segment {}", seg.path),
+                            "was not read: a verify worker thread stopped",
+                        ),
+                    }
+                    done_bytes += seg.bytes;
+                    progress(done_bytes, total_bytes);
+                    // Whatever the segment failed to give is unknown.
+                    if builder.next_seq() <= seg.seq_max {
+                        builder.skip_to(seg.seq_max + 1, &places, &mut ctx);
+                    }
                 }
             }
         }
-    }
+        feed.stop();
+    });
     // Records only in the WAL (not sealed yet).
     loop {
         let s = builder.next_seq();
@@ -1051,20 +1110,60 @@ fn gap(builder: &mut Builder, lo: u64, hi: u64, scan: &WalScan, places: &Places,
     }
 }
 
-/// Reads one segment: checks its bytes against the catalog, feeds its leaves,
-/// cross-checks the WAL's copies, and with `deep` the derived columns.
-#[allow(clippy::too_many_arguments)]
-fn check_segment(
+/// What a worker read from one segment on its own, before the checks that
+/// need the records in sequence order.
+struct SegmentScan {
+    /// Problems in the segment itself (bytes, decoding, derived columns).
+    local: Ctx,
+    rows: Vec<RowLeaf>,
+}
+
+/// One row of a segment.
+struct RowLeaf {
+    seq: u64,
+    kind: RowKind,
+}
+
+enum RowKind {
+    Leaf(Hash, u32),
+    /// Below `--from`: the tiles stand for it.
+    Below,
+    /// The transport column holds something unknown (already reported).
+    Unknown,
+}
+
+impl Ctx {
+    fn new() -> Ctx {
+        Ctx {
+            report: Report::default(),
+            more_problems: 0,
+            checked_sizes: Default::default(),
+            cosigned_sizes: Default::default(),
+        }
+    }
+
+    /// Takes over another context's problems and notes, in their order.
+    fn absorb(&mut self, other: Ctx) {
+        for p in other.report.problems {
+            self.problem(p.place, p.what);
+        }
+        self.more_problems += other.more_problems;
+        self.report.notes.extend(other.report.notes);
+    }
+}
+
+/// Reads one segment (run by the worker threads, several at once): checks
+/// its bytes against the catalog, decodes it, hashes the leaves, and with
+/// `deep` compares the derived columns.
+fn scan_segment(
     opts: &VaultOptions,
     vo: &VerifyOptions,
     seg: &SegmentMeta,
     objects: &Path,
     skip_before: u64,
-    builder: &mut Builder,
-    scan: &WalScan,
-    places: &Places,
-    ctx: &mut Ctx,
-) {
+) -> SegmentScan {
+    let mut ctx = Ctx::new();
+    let mut rows = Vec::with_capacity(seg.rows.min(1 << 22) as usize);
     let place = format!("segment {}", seg.path);
     let file = objects.join(&seg.path);
     let data = match std::fs::read(&file) {
@@ -1077,7 +1176,7 @@ fn check_segment(
                     seg.seq_min, seg.seq_max
                 ),
             );
-            return;
+            return SegmentScan { local: ctx, rows };
         }
     };
     if data.len() as u64 != seg.bytes {
@@ -1099,13 +1198,127 @@ fn check_segment(
     }
     // The Parquet reader panics on some corrupt files: contain it.
     let decoded = quietly(std::panic::AssertUnwindSafe(|| {
-        decode_segment(opts, vo, seg, data, skip_before, builder, scan, places, ctx)
+        decode_segment(opts, vo, seg, data, skip_before, &mut rows, &mut ctx)
     }));
     if let Err(msg) = decoded {
         ctx.problem(
             format!("segment {}", seg.path),
             format!("cannot be decoded: the Parquet reader failed ({msg})"),
         );
+    }
+    SegmentScan { local: ctx, rows }
+}
+
+/// Feeds a scanned segment's leaves to the tree, in order: checks that its
+/// sequence numbers are dense and its own, and cross-checks the WAL's copies.
+fn apply_segment(
+    scan: SegmentScan,
+    seg: &SegmentMeta,
+    builder: &mut Builder,
+    wal: &WalScan,
+    places: &Places,
+    ctx: &mut Ctx,
+) {
+    ctx.absorb(scan.local);
+    let place = format!("segment {}", seg.path);
+    let mut overlapping = 0u64;
+    for (row, r) in scan.rows.iter().enumerate() {
+        let s = r.seq;
+        let (h, raw_len) = match r.kind {
+            RowKind::Below => continue,
+            RowKind::Unknown => {
+                builder.feed(Leaf::Unknown, places, ctx);
+                continue;
+            }
+            RowKind::Leaf(h, len) => (h, len),
+        };
+        let expected = builder.next_seq();
+        if s < expected {
+            if overlapping == 0 {
+                ctx.problem(
+                    format!("{place} row {row}"),
+                    format!("record {s} is also in an earlier segment or row (sequence numbers must be unique)"),
+                );
+            }
+            overlapping += 1;
+            continue;
+        }
+        if s > seg.seq_max {
+            ctx.problem(
+                format!("{place} row {row}"),
+                format!(
+                    "sequence number {s} is outside the catalog's range {}..={}",
+                    seg.seq_min, seg.seq_max
+                ),
+            );
+            continue;
+        }
+        if s > expected {
+            ctx.problem(
+                format!("{place} row {row}"),
+                format!("sequence number {s} where {expected} was expected (records {expected}..{s} are missing)"),
+            );
+            builder.skip_to(s, places, ctx);
+        }
+        if let Some(w) = wal.leaves.get(&s) {
+            if w.hash != h {
+                ctx.problem(
+                    format!("WAL file {} byte {}", wal.files[w.file].display(), w.offset),
+                    format!("record {s} differs from its copy in {place} row {row}"),
+                );
+            }
+        }
+        ctx.report.records_hashed += 1;
+        ctx.report.raw_bytes += raw_len as u64;
+        builder.feed(Leaf::Known(h), places, ctx);
+    }
+}
+
+/// Segments are read by this many threads ahead of the tree (at most this
+/// many more scanned segments wait in memory).
+fn verify_threads() -> usize {
+    std::thread::available_parallelism()
+        .map_or(2, |n| n.get())
+        .clamp(1, 8)
+}
+
+/// Hands out segment indexes to the workers, never more than `window`
+/// ahead of the one the tree is waiting for, so memory stays bounded.
+struct Feed {
+    state: std::sync::Mutex<(usize, usize)>,
+    cv: std::sync::Condvar,
+    total: usize,
+    window: usize,
+}
+
+impl Feed {
+    /// The next index to scan, or None when every segment is handed out.
+    fn take(&self) -> Option<usize> {
+        let mut g = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        loop {
+            let (next, consumed) = *g;
+            if next >= self.total {
+                return None;
+            }
+            if next < consumed + self.window {
+                g.0 += 1;
+                return Some(next);
+            }
+            g = self.cv.wait(g).unwrap_or_else(|e| e.into_inner());
+        }
+    }
+
+    fn consumed(&self, n: usize) {
+        let mut g = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        g.1 = n;
+        self.cv.notify_all();
+    }
+
+    /// Stops handing out work (the consumer is gone).
+    fn stop(&self) {
+        let mut g = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        g.0 = self.total;
+        self.cv.notify_all();
     }
 }
 
@@ -1136,16 +1349,13 @@ fn quietly<T>(f: impl FnOnce() -> T + std::panic::UnwindSafe) -> Result<T, Strin
     })
 }
 
-#[allow(clippy::too_many_arguments)]
 fn decode_segment(
     opts: &VaultOptions,
     vo: &VerifyOptions,
     seg: &SegmentMeta,
     data: Vec<u8>,
     skip_before: u64,
-    builder: &mut Builder,
-    scan: &WalScan,
-    places: &Places,
+    rows: &mut Vec<RowLeaf>,
     ctx: &mut Ctx,
 ) {
     let place = format!("segment {}", seg.path);
@@ -1180,7 +1390,6 @@ fn decode_segment(
     let mut raw_bytes = 0u64;
     let (mut tmin, mut tmax) = (i64::MAX, i64::MIN);
     let mut deep_problems = 0usize;
-    let mut overlapping = 0u64;
     for batch in reader {
         let b = match batch {
             Ok(b) => b,
@@ -1204,14 +1413,17 @@ fn decode_segment(
         for i in 0..b.num_rows() {
             let s = seq.value(i);
             let t = transport.value(i);
+            row += 1;
             let Some(tr) = Transport::parse(t) else {
                 ctx.problem(
-                    format!("{place} row {row} (seq {s})"),
+                    format!("{place} row {} (seq {s})", row - 1),
                     format!("unknown transport {t:?}"),
                 );
-                builder.feed(Leaf::Unknown, places, ctx);
+                rows.push(RowLeaf {
+                    seq: s,
+                    kind: RowKind::Unknown,
+                });
                 rebuilt = None;
-                row += 1;
                 continue;
             };
             let rec = RecordRef {
@@ -1234,58 +1446,15 @@ fn decode_segment(
                 );
                 rb.push(&rec, &p);
             }
-            let expected = builder.next_seq();
-            if s < skip_before {
-                // Below `from_seq`: the tiles stand for it.
-                row += 1;
-                continue;
-            }
-            if s < expected {
-                if overlapping == 0 {
-                    ctx.problem(
-                        format!("{place} row {row}"),
-                        format!("record {s} is also in an earlier segment or row (sequence numbers must be unique)"),
-                    );
-                }
-                overlapping += 1;
-                row += 1;
-                continue;
-            }
-            if s > seg.seq_max {
-                ctx.problem(
-                    format!("{place} row {row}"),
-                    format!(
-                        "sequence number {s} is outside the catalog's range {}..={}",
-                        seg.seq_min, seg.seq_max
-                    ),
-                );
-                row += 1;
-                continue;
-            }
-            if s > expected {
-                ctx.problem(
-                    format!("{place} row {row}"),
-                    format!("sequence number {s} where {expected} was expected (records {expected}..{s} are missing)"),
-                );
-                builder.skip_to(s, places, ctx);
-            }
-            let h = rec.leaf_hash();
-            if let Some(w) = scan.leaves.get(&s) {
-                if w.hash != h {
-                    ctx.problem(
-                        format!(
-                            "WAL file {} byte {}",
-                            scan.files[w.file].display(),
-                            w.offset
-                        ),
-                        format!("record {s} differs from its copy in {place} row {row}"),
-                    );
-                }
-            }
-            ctx.report.records_hashed += 1;
-            ctx.report.raw_bytes += rec.raw.len() as u64;
-            builder.feed(Leaf::Known(h), places, ctx);
-            row += 1;
+            let kind = if s < skip_before {
+                RowKind::Below
+            } else {
+                RowKind::Leaf(
+                    rec.leaf_hash(),
+                    u32::try_from(rec.raw.len()).unwrap_or(u32::MAX),
+                )
+            };
+            rows.push(RowLeaf { seq: s, kind });
         }
         if let Some(mut rb) = rebuilt {
             let mine = rb.finish();
