@@ -469,6 +469,15 @@ impl Vault {
         self.submit = None;
     }
 
+    /// A clean shutdown: stops accepting, and once every other handle to
+    /// this vault is dropped too, waits for the threads to drain the WAL,
+    /// seal the rest and publish the last checkpoint.
+    pub async fn shutdown(mut self, workers: Workers) {
+        self.close();
+        drop(self);
+        let _ = tokio::task::spawn_blocking(move || workers.join()).await;
+    }
+
     /// What a search sees: waits until every record committed before the call is indexed.
     pub async fn snapshot(&self) -> Snapshot {
         let target = *self.inner.committed.borrow();

@@ -8,7 +8,9 @@
 //! * `verify_finds_and_locates_every_flipped_byte` (1,000 flips)
 //! * `the_ledger_costs_under_5_percent_of_the_segment_bytes` (loghub)
 
+mod common;
 use bytes::Bytes;
+use common::copy_dir;
 use pramaan_core::Transport;
 use pramaan_ledger::verify::{verify_consistency, verify_inclusion};
 use pramaan_ledger::{Checkpoint, Hash, SignerKey, VerifierKey, Verifiers};
@@ -52,13 +54,7 @@ async fn append(vault: &Vault, l: Vec<Bytes>) {
 }
 
 async fn close(vault: Vault, workers: Workers) {
-    let mut v = vault.clone();
-    v.close();
-    drop(v);
-    drop(vault);
-    tokio::task::spawn_blocking(move || workers.join())
-        .await
-        .unwrap();
+    vault.shutdown(workers).await;
 }
 
 /// Waits until the latest checkpoint covers `size` records.
@@ -381,19 +377,6 @@ fn evidence_files(root: &Path) -> Vec<PathBuf> {
     }
     out.sort();
     out
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    for e in std::fs::read_dir(from).unwrap() {
-        let e = e.unwrap();
-        let t = to.join(e.file_name());
-        if e.file_type().unwrap().is_dir() {
-            std::fs::create_dir_all(&t).unwrap();
-            copy_dir(&e.path(), &t);
-        } else {
-            std::fs::copy(e.path(), &t).unwrap();
-        }
-    }
 }
 
 /// The words a problem's place must contain to locate a change to `file`.

@@ -45,12 +45,7 @@ async fn everything(vault: &Vault) -> Vec<(u64, Vec<u8>)> {
 }
 
 async fn stop(vault: Vault, workers: pramaan_vault::Workers) {
-    let mut v = vault;
-    v.close();
-    drop(v);
-    tokio::task::spawn_blocking(move || workers.join())
-        .await
-        .unwrap();
+    vault.shutdown(workers).await;
 }
 
 proptest! {

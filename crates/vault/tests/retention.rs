@@ -13,7 +13,9 @@
 //! * `a_search_in_progress_keeps_the_object_until_the_next_run`
 //! * `sequence_numbers_continue_after_every_segment_is_deleted`
 
+mod common;
 use bytes::Bytes;
+use common::copy_dir;
 use pramaan_core::Transport;
 use pramaan_ingest::ParseContext;
 use pramaan_vault::memtable::Generation;
@@ -174,13 +176,7 @@ async fn records_of(vault: &Vault, kind: &str) -> Vec<serde_json::Value> {
 
 async fn close(vault: Vault, retention: Option<Retention>, workers: Workers) {
     drop(retention);
-    let mut v = vault.clone();
-    v.close();
-    drop(v);
-    drop(vault);
-    tokio::task::spawn_blocking(move || workers.join())
-        .await
-        .unwrap();
+    vault.shutdown(workers).await;
 }
 
 fn rt() -> tokio::runtime::Runtime {
@@ -793,21 +789,6 @@ proptest! {
 // ---------------------------------------------------------------- crashes
 
 /// Copies a data directory as a crashed process left it (without its lock).
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for e in std::fs::read_dir(from).unwrap() {
-        let e = e.unwrap();
-        let t = to.join(e.file_name());
-        if e.file_name() == "LOCK" {
-            continue;
-        }
-        if e.file_type().unwrap().is_dir() {
-            copy_dir(&e.path(), &t);
-        } else {
-            std::fs::copy(e.path(), &t).unwrap();
-        }
-    }
-}
 
 /// Stops at the `nth` time `step` is reached.
 fn stop_at(step: Step, nth: usize) -> Faults {

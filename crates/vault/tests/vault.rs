@@ -1,6 +1,8 @@
 //! The vault end to end in one process: append, search, seal, reopen, recover.
 
+mod common;
 use bytes::Bytes;
+use common::copy_dir;
 use pramaan_core::Transport;
 use pramaan_vault::search::{self, hits, Hit};
 use pramaan_vault::{Query, Vault, VaultOptions};
@@ -87,13 +89,7 @@ async fn appended_lines_are_searchable_at_once_and_after_sealing_and_restart() {
     )
     .await;
     assert_eq!(user.len(), (0..2500).filter(|i| i % 7 == 3).count());
-    let mut v = vault.clone();
-    v.close();
-    drop(v);
-    drop(vault);
-    tokio::task::spawn_blocking(move || workers.join())
-        .await
-        .unwrap();
+    vault.shutdown(workers).await;
 
     let (vault, workers) = Vault::open(opts(dir.path())).await.unwrap();
     assert_eq!(vault.committed(), 2500);
@@ -130,13 +126,7 @@ async fn appended_lines_are_searchable_at_once_and_after_sealing_and_restart() {
         newest.iter().map(|h| h.seq).collect::<Vec<_>>(),
         vec![2509, 2508, 2507]
     );
-    let mut v = vault.clone();
-    v.close();
-    drop(v);
-    drop(vault);
-    tokio::task::spawn_blocking(move || workers.join())
-        .await
-        .unwrap();
+    vault.shutdown(workers).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -178,26 +168,7 @@ async fn an_orphan_segment_is_removed_and_rebuilt_from_the_wal() {
         got.iter().map(|h| h.seq).collect::<Vec<_>>(),
         (0..100).collect::<Vec<_>>()
     );
-    let mut v = vault.clone();
-    v.close();
-    drop(v);
-    drop(vault);
-    tokio::task::spawn_blocking(move || workers.join())
-        .await
-        .unwrap();
-}
-
-fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
-    for e in std::fs::read_dir(from).unwrap() {
-        let e = e.unwrap();
-        let t = to.join(e.file_name());
-        if e.file_type().unwrap().is_dir() {
-            std::fs::create_dir_all(&t).unwrap();
-            copy_dir(&e.path(), &t);
-        } else {
-            std::fs::copy(e.path(), &t).unwrap();
-        }
-    }
+    vault.shutdown(workers).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -211,13 +182,7 @@ async fn a_second_writer_is_refused() {
         "{err}"
     );
     assert!(pramaan_vault::is_locked(dir.path()));
-    let mut v = vault.clone();
-    v.close();
-    drop(v);
-    drop(vault);
-    tokio::task::spawn_blocking(move || workers.join())
-        .await
-        .unwrap();
+    vault.shutdown(workers).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -252,11 +217,5 @@ async fn sql_sees_sealed_and_unsealed_records() {
     .err()
     .unwrap();
     assert!(err.to_string().contains("nope"), "{err}");
-    let mut v = vault.clone();
-    v.close();
-    drop(v);
-    drop(vault);
-    tokio::task::spawn_blocking(move || workers.join())
-        .await
-        .unwrap();
+    vault.shutdown(workers).await;
 }
