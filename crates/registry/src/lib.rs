@@ -1,0 +1,59 @@
+//! The subscriber register that CERT-In's directions of 28 April 2022 ask
+//! VPN, VPS, cloud and data-centre providers to keep (clause (vi) a–g, for
+//! 5 years after the service ends), built so the data it is forced to keep
+//! is not a new risk:
+//!
+//! * [`model`]: the record and its validation (E.164 phones, KYC method and
+//!   time, ownership pattern with owners, periods of hire); pure.
+//! * [`import`]: CSV / JSON / NDJSON files, every bad record located; pure.
+//! * [`crypto`]: personal fields sealed with a per-subscriber data key,
+//!   wrapped by a master key (file or environment), rotation.
+//! * [`store`]: one [`Store`] trait, SQLite and PostgreSQL.
+//! * [`Registry`]: writes, audited reads ([`Registry::read_subscriber`]),
+//!   retention with legal holds and crypto-shredding, key rotation.
+
+pub mod crypto;
+pub mod import;
+pub mod model;
+mod registry;
+pub mod store;
+
+pub use crypto::{CryptoError, MasterKey};
+pub use model::{FieldError, KycMethod, Ownership, Period, Personal, Subscriber, SubscriberInput};
+pub use registry::{
+    decide, retain_until, Backend, Decision, EraseRun, ImportSummary, Incomplete, KeySource,
+    Registry, RegistryError, RegistryOptions, RotateReport, WriteMode, WriteOutcome, CERT_IN_YEARS,
+    SOURCE_AUDIT, SOURCE_REGISTRY,
+};
+pub use store::{ErasureReport, Hold, Store, StoreError};
+
+use std::sync::Arc;
+
+/// A register opened at first use (the server starts without waiting for
+/// PostgreSQL; a failed open is retried at the next use).
+pub struct LazyRegistry {
+    opts: RegistryOptions,
+    sink: Arc<dyn pramaan_core::LedgerSink>,
+    cell: tokio::sync::OnceCell<Arc<Registry>>,
+}
+
+impl LazyRegistry {
+    pub fn new(opts: RegistryOptions, sink: Arc<dyn pramaan_core::LedgerSink>) -> Self {
+        LazyRegistry {
+            opts,
+            sink,
+            cell: tokio::sync::OnceCell::new(),
+        }
+    }
+
+    pub async fn get(&self) -> Result<Arc<Registry>, RegistryError> {
+        self.cell
+            .get_or_try_init(|| async {
+                Registry::open(self.opts.clone(), self.sink.clone())
+                    .await
+                    .map(Arc::new)
+            })
+            .await
+            .cloned()
+    }
+}
