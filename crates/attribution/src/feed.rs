@@ -1,0 +1,98 @@
+//! Feeding session logs from the vault into the store: the parsers, the
+//! tracker and the progress, independent of how records are read (the
+//! server reads them from the vault, see `pramaan_server::api::whois`).
+
+use crate::parse::parse_line;
+use crate::store::{BindingStore, StoreError};
+use crate::tracker::Tracker;
+
+/// One vault record, as the feeder needs it.
+#[derive(Debug, Clone)]
+pub struct LogRecord {
+    pub seq: u64,
+    /// The line's own time when it had one, else when it was received.
+    pub time_ns: i64,
+    /// The sender's UTC offset (seconds east), for times written without a zone.
+    pub offset_secs: i32,
+    /// The message part of the line.
+    pub message: String,
+}
+
+/// What one batch did.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct FeedReport {
+    pub records: usize,
+    pub events: usize,
+    pub bindings: usize,
+    pub errors: usize,
+}
+
+/// The feeder's state: the tracker and where it is in the vault.
+pub struct Feeder {
+    pub tracker: Tracker,
+    pub last_seq: Option<u64>,
+}
+
+impl Feeder {
+    /// Restores the open sessions and the progress from the store.
+    pub async fn resume(
+        store: &dyn BindingStore,
+        max_session: std::time::Duration,
+    ) -> Result<Feeder, StoreError> {
+        let st = store.feed_state().await?;
+        let mut tracker = Tracker::new(max_session);
+        tracker.restore(st.open);
+        Ok(Feeder {
+            tracker,
+            last_seq: st.last_seq,
+        })
+    }
+
+    /// The first sequence number still to read.
+    pub fn next_seq(&self) -> u64 {
+        self.last_seq.map(|s| s + 1).unwrap_or(0)
+    }
+
+    /// Parses a batch of records (in sequence order, all after
+    /// [`Feeder::next_seq`]) and stores the bindings with the new progress
+    /// in one step, so a restart neither loses nor repeats a record.
+    pub async fn process(
+        &mut self,
+        store: &dyn BindingStore,
+        records: &[LogRecord],
+    ) -> Result<FeedReport, StoreError> {
+        let mut rep = FeedReport::default();
+        let mut out = Vec::new();
+        let mut last = self.last_seq;
+        let mut latest_time = i64::MIN;
+        for r in records {
+            if last.is_some_and(|l| r.seq <= l) {
+                continue;
+            }
+            rep.records += 1;
+            last = Some(r.seq);
+            latest_time = latest_time.max(r.time_ns);
+            match parse_line(&r.message, r.offset_secs) {
+                Ok(Some(ev)) => {
+                    rep.events += 1;
+                    out.extend(self.tracker.feed(&ev, r.seq, r.time_ns));
+                }
+                Ok(None) => {}
+                Err(e) => {
+                    rep.errors += 1;
+                    tracing::warn!(seq = r.seq, error = %e, "session line not understood; no binding taken from it");
+                }
+            }
+        }
+        if latest_time > i64::MIN {
+            out.extend(self.tracker.expire(latest_time));
+        }
+        if last == self.last_seq {
+            return Ok(rep);
+        }
+        rep.bindings = out.len();
+        store.apply(out, last).await?;
+        self.last_seq = last;
+        Ok(rep)
+    }
+}

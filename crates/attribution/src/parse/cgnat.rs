@@ -1,0 +1,108 @@
+//! CGNAT port-block allocation logs (Juniper MX/SRX `JSERVICES_NAT_PORT_BLOCK_*`
+//! and the same shape from other NATs):
+//!
+//! ```text
+//! JSERVICES_NAT_PORT_BLOCK_ALLOC: 100.64.1.2 -> 203.0.113.5:1024-2023 0x6774a500
+//! JSERVICES_NAT_PORT_BLOCK_ACTIVE: 100.64.1.2 -> 203.0.113.5:1024-2023 0x6774b310
+//! JSERVICES_NAT_PORT_BLOCK_RELEASE: 100.64.1.2 -> 203.0.113.5:1024-2023 0x6774c120
+//! ```
+//!
+//! `INSIDE -> PUBLIC:FIRST-LAST` (ports inclusive), then optionally the
+//! event's Unix time in hexadecimal (Juniper writes it), else the record's
+//! time is used. The binding is on the public address and port block; its
+//! subscriber is `inside:INSIDE`, which `whois` resolves with a second lookup
+//! of the inside address at the same instant (a RADIUS or static binding).
+
+use super::{perr, Action, Event, ParseError};
+use crate::model::{Kind, Net};
+
+const K: &str = "CGNAT";
+
+pub fn parse(line: &str) -> Result<Option<Event>, ParseError> {
+    let Some(pos) = line.find("PORT_BLOCK_") else {
+        return Ok(None);
+    };
+    let rest = &line[pos + "PORT_BLOCK_".len()..];
+    let (word, tail) = rest
+        .split_once(':')
+        .ok_or_else(|| perr(K, "no `:` after the event name"))?;
+    let action = match word.trim() {
+        "ALLOC" => Action::Start,
+        "ACTIVE" | "INTERIM" => Action::Update,
+        "RELEASE" => Action::Stop,
+        other => return Err(perr(K, format!("unknown port-block event `{other}`"))),
+    };
+    let mut w = tail.split_whitespace();
+    let inside = w
+        .next()
+        .ok_or_else(|| perr(K, "the inside address is missing"))?;
+    let inside_ip: std::net::IpAddr = inside
+        .parse()
+        .map_err(|_| perr(K, format!("inside address `{inside}` is not an address")))?;
+    if w.next() != Some("->") {
+        return Err(perr(K, "expected `->` after the inside address"));
+    }
+    let public = w
+        .next()
+        .ok_or_else(|| perr(K, "the public address and ports are missing"))?
+        .trim_end_matches(['}', ';', ',']);
+    let (addr, ports) = public
+        .rsplit_once(':')
+        .ok_or_else(|| perr(K, format!("`{public}` is not ADDRESS:FIRST-LAST")))?;
+    let net = Net::parse(addr.trim_matches(|c| c == '[' || c == ']'))
+        .map_err(|e| perr(K, format!("public address: {e}")))?;
+    let (lo, hi) = ports
+        .split_once('-')
+        .ok_or_else(|| perr(K, format!("`{ports}` is not FIRST-LAST")))?;
+    let lo: u16 = lo
+        .parse()
+        .map_err(|_| perr(K, format!("first port `{lo}` is not a port")))?;
+    let hi: u16 = hi
+        .parse()
+        .map_err(|_| perr(K, format!("last port `{hi}` is not a port")))?;
+    if lo > hi {
+        return Err(perr(K, format!("port range {lo}-{hi} is reversed")));
+    }
+    let mut ev = Event::new(Kind::Cgnat, action);
+    if let Some(h) = w.next().map(|h| h.trim_end_matches(['}', ';', ','])) {
+        if let Some(hex) = h.strip_prefix("0x") {
+            let v = i64::from_str_radix(hex, 16)
+                .map_err(|_| perr(K, format!("`{h}` is not a hexadecimal time")))?;
+            if v > 253_402_300_799 {
+                return Err(perr(K, format!("`{h}` is not a plausible time")));
+            }
+            ev.at_ns = Some(v * 1_000_000_000);
+        }
+    }
+    ev.nets.push(net);
+    ev.port_lo = lo;
+    ev.port_hi = hi;
+    ev.subscriber = format!("inside:{inside_ip}");
+    ev.session = format!("{net}:{lo}-{hi}/{inside_ip}");
+    ev.detail = format!("inside address {inside_ip}");
+    Ok(Some(ev))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn juniper_lines() {
+        let e =
+            parse("JSERVICES_NAT_PORT_BLOCK_ALLOC: 100.64.1.2 -> 203.0.113.5:1024-2023 0x6774a500")
+                .unwrap()
+                .unwrap();
+        assert_eq!(e.action, Action::Start);
+        assert_eq!((e.port_lo, e.port_hi), (1024, 2023));
+        assert_eq!(e.subscriber, "inside:100.64.1.2");
+        assert_eq!(e.at_ns, Some(0x6774a500_i64 * 1_000_000_000));
+        let e = parse("{JSERVICES_NAT_PORT_BLOCK_RELEASE: 100.64.1.2 -> 203.0.113.5:1024-2023}")
+            .unwrap();
+        assert_eq!(e.unwrap().action, Action::Stop);
+        assert!(
+            parse("JSERVICES_NAT_PORT_BLOCK_ALLOC: 100.64.1.2 -> 203.0.113.5:2023-1024").is_err()
+        );
+        assert!(parse("JSERVICES_NAT_PORT_BLOCK_ALLOC: 100.64.1.2 203.0.113.5:1-2").is_err());
+    }
+}

@@ -1,0 +1,308 @@
+//! FreeRADIUS accounting, one request per line.
+//!
+//! The line is a list of `Attribute = value` pairs (or `Attribute=value`),
+//! separated by spaces, tabs or commas; values may be double-quoted with
+//! `\"` and `\\` escapes. This is what FreeRADIUS's `linelog` module writes
+//! with the format in `docs/attribution.md`, and also a `detail` file entry
+//! flattened onto one line (its attributes joined by spaces), so both reach
+//! the vault through syslog. Recognised attributes:
+//!
+//! * `Acct-Status-Type`: `Start`, `Interim-Update` (or `Alive`), `Stop`
+//!   (or the numbers 1, 3, 2). Required; `Accounting-On`/`-Off` are ignored.
+//! * `Framed-IP-Address` (IPv4), `Framed-IPv6-Address`, `Framed-IPv6-Prefix`,
+//!   `Delegated-IPv6-Prefix`: the addresses bound. At least one for a Start.
+//! * `User-Name`: the subscriber reference. Required.
+//! * `Acct-Session-Id` (required), `Acct-Unique-Session-Id` (preferred when
+//!   present), `NAS-IP-Address`/`NAS-Identifier` (make the id unique).
+//! * `Event-Timestamp`: Unix seconds, or the detail form
+//!   `Jan  1 2025 10:00:00 IST` (zone `UTC`, `GMT`, `IST` or `+hhmm`;
+//!   fractional seconds allowed); else `Timestamp` (Unix seconds); else the
+//!   record's own time.
+//! * `Acct-Session-Time` (seconds): places the start of an Interim or Stop
+//!   whose Start is not in the vault.
+
+use super::{perr, Action, Event, ParseError};
+use crate::model::{Kind, Net};
+
+const K: &str = "FreeRADIUS";
+
+/// Splits a line into (attribute, value) pairs.
+pub fn pairs(line: &str) -> Result<Vec<(&str, String)>, ParseError> {
+    let b = line.as_bytes();
+    let mut i = 0;
+    let mut out = Vec::new();
+    let sep = |c: u8| c == b' ' || c == b'\t' || c == b',';
+    while i < b.len() {
+        while i < b.len() && sep(b[i]) {
+            i += 1;
+        }
+        if i >= b.len() {
+            break;
+        }
+        let ks = i;
+        while i < b.len() && (b[i].is_ascii_alphanumeric() || b[i] == b'-' || b[i] == b'_') {
+            i += 1;
+        }
+        let key = &line[ks..i];
+        while i < b.len() && (b[i] == b' ' || b[i] == b'\t') {
+            i += 1;
+        }
+        if key.is_empty() || i >= b.len() || b[i] != b'=' {
+            // Not an attribute (a syslog prefix word, "Packet-Type" header...): skip the word.
+            while i < b.len() && !sep(b[i]) {
+                i += 1;
+            }
+            continue;
+        }
+        i += 1;
+        while i < b.len() && (b[i] == b' ' || b[i] == b'\t') {
+            i += 1;
+        }
+        let mut val = String::new();
+        if i < b.len() && b[i] == b'"' {
+            i += 1;
+            let mut closed = false;
+            let mut run = i;
+            while i < b.len() {
+                match b[i] {
+                    b'\\' if i + 1 < b.len() => {
+                        val.push_str(&line[run..i]);
+                        i += 1;
+                        // the escaped byte is ASCII here or the start of a char
+                        let ch = line[i..].chars().next().unwrap_or('\\');
+                        val.push(ch);
+                        i += ch.len_utf8();
+                        run = i;
+                    }
+                    b'"' => {
+                        val.push_str(&line[run..i]);
+                        i += 1;
+                        closed = true;
+                        break;
+                    }
+                    _ => i += 1,
+                }
+            }
+            if !closed {
+                return Err(perr(K, format!("the value of {key} has no closing quote")));
+            }
+        } else {
+            let vs = i;
+            while i < b.len() && !sep(b[i]) {
+                i += 1;
+            }
+            val.push_str(&line[vs..i]);
+            // The detail file's Event-Timestamp is several words: "Jan  1 2025 10:00:00 IST".
+            if key == "Event-Timestamp" && super::month(&val).is_some() {
+                let mut words = 1;
+                while words < 5 && i < b.len() {
+                    while i < b.len() && b[i] == b' ' {
+                        i += 1;
+                    }
+                    let ws = i;
+                    while i < b.len() && !sep(b[i]) {
+                        i += 1;
+                    }
+                    val.push(' ');
+                    val.push_str(&line[ws..i]);
+                    words += 1;
+                }
+            }
+        }
+        out.push((key, val));
+    }
+    Ok(out)
+}
+
+/// `Jan  1 2025 10:00:00 IST`, `Jan 1 2025 10:00:00.123456 +0530` → ns.
+fn detail_time(s: &str, default_offset: i32) -> Option<i64> {
+    let w: Vec<&str> = s.split_whitespace().collect();
+    if w.len() < 4 {
+        return None;
+    }
+    let mo = super::month(w[0])?;
+    let d: u32 = w[1].parse().ok()?;
+    let y: i64 = w[2].parse().ok()?;
+    let (hms, frac) = match w[3].split_once('.') {
+        Some((a, f)) => (a, Some(f)),
+        None => (w[3], None),
+    };
+    let mut it = hms.split(':');
+    let h: u32 = it.next()?.parse().ok()?;
+    let mi: u32 = it.next()?.parse().ok()?;
+    let se: u32 = it.next()?.parse().ok()?;
+    let off = match w.get(4) {
+        Some(z) => super::zone_offset(z)?,
+        None => default_offset,
+    };
+    let secs = super::civil_secs(y, mo, d, h, mi, se, off)?;
+    let mut ns = super::secs_to_ns(secs)?;
+    if let Some(f) = frac {
+        if f.is_empty() || f.len() > 9 || !f.bytes().all(|c| c.is_ascii_digit()) {
+            return None;
+        }
+        let v: i64 = f.parse().ok()?;
+        ns += v * 10_i64.pow(9 - f.len() as u32);
+    }
+    Some(ns)
+}
+
+fn epoch_ns(s: &str) -> Option<i64> {
+    let v: i64 = s.parse().ok()?;
+    (0..=253_402_300_799)
+        .contains(&v)
+        .then(|| v * 1_000_000_000)
+}
+
+pub fn parse(line: &str, default_offset: i32) -> Result<Option<Event>, ParseError> {
+    let pairs = pairs(line)?;
+    let get = |k: &str| {
+        pairs
+            .iter()
+            .find(|(a, v)| a.eq_ignore_ascii_case(k) && !v.is_empty())
+            .map(|(_, v)| v.as_str())
+    };
+    let Some(status) = get("Acct-Status-Type") else {
+        return Ok(None);
+    };
+    let action = match status {
+        "Start" | "1" => Action::Start,
+        "Stop" | "2" => Action::Stop,
+        "Interim-Update" | "Alive" | "3" => Action::Update,
+        "Accounting-On" | "Accounting-Off" | "7" | "8" => return Ok(None),
+        other => return Err(perr(K, format!("unknown Acct-Status-Type `{other}`"))),
+    };
+    let mut ev = Event::new(Kind::Radius, action);
+    ev.subscriber = get("User-Name")
+        .ok_or_else(|| perr(K, "User-Name is missing"))?
+        .to_owned();
+    let sid = get("Acct-Session-Id").ok_or_else(|| perr(K, "Acct-Session-Id is missing"))?;
+    let nas = get("NAS-IP-Address").or_else(|| get("NAS-Identifier"));
+    ev.session = match (get("Acct-Unique-Session-Id"), nas) {
+        (Some(u), _) => u.to_owned(),
+        (None, Some(n)) => format!("{sid}@{n}"),
+        (None, None) => sid.to_owned(),
+    };
+    if let Some(n) = nas {
+        ev.detail = format!("NAS {n}");
+    }
+    for (attr, v6) in [
+        ("Framed-IP-Address", false),
+        ("Framed-IPv6-Address", true),
+        ("Framed-IPv6-Prefix", true),
+        ("Delegated-IPv6-Prefix", true),
+    ] {
+        if let Some(v) = get(attr) {
+            let net = match Net::parse(v) {
+                Ok(n) => n,
+                // RADIUS prefixes may carry host bits: keep the network.
+                Err(crate::model::NetError::HostBits(_)) => {
+                    let mut n = Net::parse_default_v6(v.split('/').next().unwrap_or(v), 128)
+                        .map_err(|e| perr(K, format!("{attr}: {e}")))?;
+                    let len: u8 = v
+                        .split_once('/')
+                        .and_then(|(_, l)| l.parse().ok())
+                        .unwrap_or(128);
+                    n.len = if n.is_v4() { len + 96 } else { len };
+                    n.bits &= crate::model::mask(n.len);
+                    n
+                }
+                Err(e) => return Err(perr(K, format!("{attr}: {e}"))),
+            };
+            if net.is_v4() == v6 {
+                return Err(perr(
+                    K,
+                    format!("{attr} `{v}` is of the wrong address family"),
+                ));
+            }
+            if !ev.nets.contains(&net) {
+                ev.nets.push(net);
+            }
+        }
+    }
+    if action == Action::Start && ev.nets.is_empty() {
+        return Err(perr(
+            K,
+            "a Start without Framed-IP-Address, Framed-IPv6-Address, Framed-IPv6-Prefix or Delegated-IPv6-Prefix",
+        ));
+    }
+    if let Some(ts) = get("Event-Timestamp") {
+        ev.at_ns = Some(
+            epoch_ns(ts)
+                .or_else(|| detail_time(ts, default_offset))
+                .ok_or_else(|| perr(K, format!("Event-Timestamp `{ts}` is not a time")))?,
+        );
+    } else if let Some(ts) = get("Timestamp") {
+        ev.at_ns = Some(
+            epoch_ns(ts).ok_or_else(|| perr(K, format!("Timestamp `{ts}` is not Unix seconds")))?,
+        );
+    }
+    if let Some(st) = get("Acct-Session-Time") {
+        let v: i64 = st
+            .parse()
+            .ok()
+            .filter(|v| (0..=10 * 366 * 86_400).contains(v))
+            .ok_or_else(|| {
+                perr(
+                    K,
+                    format!("Acct-Session-Time `{st}` is not a number of seconds"),
+                )
+            })?;
+        ev.session_secs = Some(v);
+    }
+    Ok(Some(ev))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn linelog_start() {
+        let l = r#"Acct-Status-Type=Start Event-Timestamp=1735689600 User-Name="alice@isp" Acct-Session-Id="5A3B0001" Framed-IP-Address=100.64.1.2 NAS-IP-Address=10.0.0.1"#;
+        let e = parse(l, 0).unwrap().unwrap();
+        assert_eq!(e.action, Action::Start);
+        assert_eq!(e.subscriber, "alice@isp");
+        assert_eq!(e.session, "5A3B0001@10.0.0.1");
+        assert_eq!(e.nets, vec![Net::parse("100.64.1.2").unwrap()]);
+        assert_eq!(e.at_ns, Some(1_735_689_600_000_000_000));
+    }
+
+    #[test]
+    fn detail_flattened_stop_with_prefix_in_ist() {
+        let l = r#"Acct-Status-Type = Stop, User-Name = "bob", Acct-Session-Id = "00000A2F", NAS-Identifier = "bng-1", Framed-IPv6-Prefix = 2001:db8:42::/56, Event-Timestamp = "Jan  1 2025 05:30:00 IST", Acct-Session-Time = 3600, Acct-Terminate-Cause = User-Request"#;
+        let e = parse(l, 0).unwrap().unwrap();
+        assert_eq!(e.action, Action::Stop);
+        assert_eq!(e.nets[0].to_string(), "2001:db8:42::/56");
+        assert_eq!(e.at_ns, Some(1_735_689_600_000_000_000));
+        assert_eq!(e.session_secs, Some(3600));
+        assert_eq!(e.session, "00000A2F@bng-1");
+    }
+
+    #[test]
+    fn unquoted_detail_timestamp() {
+        let l = "Acct-Status-Type = Interim-Update User-Name = carol Acct-Session-Id = 77 Framed-IP-Address = 100.64.9.9 Event-Timestamp = Feb 12 2025 10:11:12 UTC";
+        let e = parse(l, 0).unwrap().unwrap();
+        assert_eq!(e.action, Action::Update);
+        assert_eq!(e.at_ns, Some(1_739_355_072_000_000_000));
+    }
+
+    #[test]
+    fn errors_are_named() {
+        let e = parse("Acct-Status-Type=Start User-Name=x Acct-Session-Id=1", 0).unwrap_err();
+        assert!(e.reason.contains("Framed-IP-Address"), "{e}");
+        let e = parse(
+            "Acct-Status-Type=Start User-Name=x Acct-Session-Id=1 Framed-IP-Address=300.1.1.1",
+            0,
+        )
+        .unwrap_err();
+        assert!(e.reason.contains("Framed-IP-Address"), "{e}");
+        let e = parse("Acct-Status-Type=Start User-Name=\"x", 0).unwrap_err();
+        assert!(e.reason.contains("closing quote"), "{e}");
+        assert_eq!(
+            parse("Acct-Status-Type=Accounting-On NAS-IP-Address=1.2.3.4", 0),
+            Ok(None)
+        );
+        assert_eq!(parse("hello world", 0), Ok(None));
+    }
+}

@@ -1,0 +1,219 @@
+//! Turns session events into bindings: pairs Starts with Stops, closes a
+//! session whose Stop never came at the next Start on the same address (and
+//! overlapping ports) or after `attribution.max_session`.
+//!
+//! Evidence: a binding keeps the sequence numbers of its Start, of the latest
+//! Interim/alive record, and of its Stop (interims in between are dropped so
+//! a week-long session does not carry thousands of numbers).
+
+use crate::model::{Binding, Kind};
+use crate::parse::{Action, Event};
+use std::collections::HashMap;
+
+/// The open sessions, by `kind:session`.
+#[derive(Debug, Default)]
+pub struct Tracker {
+    max_session_ns: i64,
+    open: HashMap<String, Vec<Binding>>,
+}
+
+fn session_key(kind: Kind, session: &str) -> String {
+    format!("{}:{}", kind.as_str(), session)
+}
+
+impl Tracker {
+    pub fn new(max_session: std::time::Duration) -> Tracker {
+        Tracker {
+            max_session_ns: i64::try_from(max_session.as_nanos()).unwrap_or(i64::MAX / 4),
+            open: HashMap::new(),
+        }
+    }
+
+    /// Restores the open sessions (the store keeps them, `open == true`).
+    pub fn restore(&mut self, open: Vec<Binding>) {
+        for b in open {
+            let Some(key) = b.key.as_deref() else {
+                continue;
+            };
+            let sk = key
+                .rsplit_once('|')
+                .map(|(a, _)| a)
+                .unwrap_or(key)
+                .to_owned();
+            self.open.entry(sk).or_default().push(b);
+        }
+    }
+
+    pub fn open_count(&self) -> usize {
+        self.open.values().map(Vec::len).sum()
+    }
+
+    /// Feeds one event from record `seq` (time `record_ns` when the line has
+    /// none). Returns the bindings to store (upserts by key).
+    pub fn feed(&mut self, ev: &Event, seq: u64, record_ns: i64) -> Vec<Binding> {
+        let at = ev.at_ns.unwrap_or(record_ns);
+        let sk = session_key(ev.kind, &ev.session);
+        let mut out = Vec::new();
+        match ev.action {
+            Action::Allot => {
+                for net in &ev.nets {
+                    out.push(Binding {
+                        net: *net,
+                        port_lo: ev.port_lo,
+                        port_hi: ev.port_hi,
+                        start_ns: at,
+                        end_ns: ev.until_ns.unwrap_or(i64::MAX),
+                        open: false,
+                        subscriber: ev.subscriber.clone(),
+                        session: ev.session.clone(),
+                        kind: ev.kind,
+                        detail: ev.detail.clone(),
+                        evidence: vec![seq],
+                        key: Some(format!("{sk}|{net}")),
+                    });
+                }
+            }
+            Action::Start | Action::Update => {
+                if let Some(list) = self.open.get_mut(&sk) {
+                    // Known session: an update (a repeated Start counts as one).
+                    for b in list.iter_mut() {
+                        if b.evidence.len() >= 2 {
+                            b.evidence.truncate(1);
+                        }
+                        b.evidence.push(seq);
+                        out.push(b.clone());
+                    }
+                    // Addresses the session did not have yet.
+                    let known: Vec<_> = list.iter().map(|b| b.net).collect();
+                    let start = list.first().map(|b| b.start_ns).unwrap_or(at);
+                    let new: Vec<_> = ev
+                        .nets
+                        .iter()
+                        .filter(|n| !known.contains(n))
+                        .copied()
+                        .collect();
+                    if !new.is_empty() {
+                        out.extend(self.open_session(ev, &sk, &new, start, seq));
+                    }
+                    return out;
+                }
+                let start = match (ev.action, ev.started_ns, ev.session_secs) {
+                    (_, Some(s), _) => s,
+                    (Action::Update, None, Some(secs)) => {
+                        at.saturating_sub(secs.saturating_mul(1_000_000_000))
+                    }
+                    _ => at,
+                };
+                if ev.nets.is_empty() {
+                    return out;
+                }
+                out.extend(self.open_session(ev, &sk, &ev.nets.clone(), start, seq));
+            }
+            Action::Stop => {
+                if let Some(list) = self.open.remove(&sk) {
+                    for mut b in list {
+                        b.open = false;
+                        b.end_ns = at.max(b.start_ns.saturating_add(1));
+                        b.evidence.push(seq);
+                        out.push(b);
+                    }
+                } else if let Some(secs) = ev.session_secs {
+                    // A Stop whose Start is not in the vault: Acct-Session-Time places the start.
+                    let start = at.saturating_sub(secs.saturating_mul(1_000_000_000));
+                    for net in &ev.nets {
+                        out.push(Binding {
+                            net: *net,
+                            port_lo: ev.port_lo,
+                            port_hi: ev.port_hi,
+                            start_ns: start,
+                            end_ns: at.max(start.saturating_add(1)),
+                            open: false,
+                            subscriber: ev.subscriber.clone(),
+                            session: ev.session.clone(),
+                            kind: ev.kind,
+                            detail: ev.detail.clone(),
+                            evidence: vec![seq],
+                            key: Some(format!("{sk}|{net}")),
+                        });
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    fn open_session(
+        &mut self,
+        ev: &Event,
+        sk: &str,
+        nets: &[crate::model::Net],
+        start: i64,
+        seq: u64,
+    ) -> Vec<Binding> {
+        let mut out = Vec::new();
+        // The next Start on the same address (overlapping ports) closes an open session.
+        let mut emptied = Vec::new();
+        for (other, list) in self.open.iter_mut() {
+            list.retain(|b| {
+                let clash = nets.iter().any(|n| n.overlaps(&b.net))
+                    && b.port_lo <= ev.port_hi
+                    && ev.port_lo <= b.port_hi
+                    && b.start_ns <= start;
+                if clash {
+                    let mut c = b.clone();
+                    c.open = false;
+                    c.end_ns = c.end_ns.min(start).max(c.start_ns.saturating_add(1));
+                    out.push(c);
+                }
+                !clash
+            });
+            if list.is_empty() {
+                emptied.push(other.clone());
+            }
+        }
+        for k in emptied {
+            self.open.remove(&k);
+        }
+        let end = start.saturating_add(self.max_session_ns);
+        let list = self.open.entry(sk.to_owned()).or_default();
+        for net in nets {
+            let b = Binding {
+                net: *net,
+                port_lo: ev.port_lo,
+                port_hi: ev.port_hi,
+                start_ns: start,
+                end_ns: end,
+                open: true,
+                subscriber: ev.subscriber.clone(),
+                session: ev.session.clone(),
+                kind: ev.kind,
+                detail: ev.detail.clone(),
+                evidence: vec![seq],
+                key: Some(format!("{sk}|{net}")),
+            };
+            out.push(b.clone());
+            list.push(b);
+        }
+        out
+    }
+
+    /// Closes open sessions that reached `attribution.max_session` before
+    /// `now_ns` (their end is already start + max); returns them, closed.
+    pub fn expire(&mut self, now_ns: i64) -> Vec<Binding> {
+        let mut out = Vec::new();
+        self.open.retain(|_, list| {
+            list.retain(|b| {
+                if b.end_ns <= now_ns {
+                    let mut c = b.clone();
+                    c.open = false;
+                    out.push(c);
+                    false
+                } else {
+                    true
+                }
+            });
+            !list.is_empty()
+        });
+        out
+    }
+}

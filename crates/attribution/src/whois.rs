@@ -1,0 +1,154 @@
+//! Attribution: "who had this address (and port) at this instant?", with
+//! the purpose recorded in the audit trail before the answer is given.
+
+use crate::model::{Binding, Kind, Probe};
+use crate::store::{BindingStore, StoreError};
+use pramaan_core::LedgerSink;
+use serde::Serialize;
+use std::net::IpAddr;
+
+pub const AUDIT_SOURCE: &str = "pramaan:audit";
+
+#[derive(Debug, thiserror::Error)]
+pub enum WhoisError {
+    #[error("a purpose or order reference is required for every lookup (--purpose / purpose=)")]
+    PurposeRequired,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("the audit record could not be written, so no answer is given: {0}")]
+    Audit(String),
+}
+
+/// How many bindings matched: each is an explicit answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    /// Nobody held it then.
+    None,
+    One,
+    /// Several holders: a shared (NAT) address and no port, or overlapping records.
+    Several,
+}
+
+/// One matching binding.
+#[derive(Debug, Clone, Serialize)]
+pub struct Match {
+    pub binding: Binding,
+    /// The subscriber's external id or user name (for CGNAT, the holder of
+    /// the inside address when `via` found one, else `inside:ADDR`).
+    pub subscriber: String,
+    /// Vault sequence numbers the binding came from (the CGNAT and inside
+    /// bindings' together).
+    pub evidence: Vec<u64>,
+    /// For a CGNAT binding: the bindings of the inside address at the same instant.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub via: Vec<Binding>,
+    /// The subscriber's registered details: the caller joins them in from
+    /// the registry (`pramaan_server::api::whois::join_subscribers`), whose
+    /// reads are audited on their own.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub details: Option<serde_json::Value>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Answer {
+    pub ip: String,
+    pub port: Option<u16>,
+    /// RFC 3339, UTC and IST.
+    pub at_utc: String,
+    pub at_ist: String,
+    pub at_ns: i64,
+    pub purpose: String,
+    pub outcome: Outcome,
+    pub count: usize,
+    pub matches: Vec<Match>,
+    /// Sequence number of the audit record of this lookup.
+    pub audit_seq: u64,
+}
+
+/// Answers one lookup: looks the address up, resolves CGNAT inside
+/// addresses, appends the `pramaan:audit` record (actor, query, purpose,
+/// answer count), and only then returns the answer.
+pub async fn whois(
+    store: &dyn BindingStore,
+    sink: &dyn LedgerSink,
+    actor: &str,
+    addr: IpAddr,
+    port: Option<u16>,
+    at_ns: i64,
+    purpose: &str,
+) -> Result<Answer, WhoisError> {
+    let purpose = purpose.trim();
+    if purpose.is_empty() {
+        return Err(WhoisError::PurposeRequired);
+    }
+    let bindings = store.lookup(Probe { addr, port, at_ns }).await?;
+    let mut matches = Vec::with_capacity(bindings.len());
+    for b in bindings {
+        let mut m = Match {
+            subscriber: b.subscriber.clone(),
+            evidence: b.evidence.clone(),
+            via: Vec::new(),
+            details: None,
+            binding: b,
+        };
+        if m.binding.kind == Kind::Cgnat {
+            if let Some(inside) = m
+                .binding
+                .subscriber
+                .strip_prefix("inside:")
+                .and_then(|s| s.parse::<IpAddr>().ok())
+            {
+                let via = store
+                    .lookup(Probe {
+                        addr: inside,
+                        port: None,
+                        at_ns,
+                    })
+                    .await?;
+                let via: Vec<Binding> = via.into_iter().filter(|v| v.kind != Kind::Cgnat).collect();
+                if via.len() == 1 {
+                    m.subscriber = via[0].subscriber.clone();
+                }
+                for v in &via {
+                    m.evidence.extend(v.evidence.iter().copied());
+                }
+                m.via = via;
+            }
+        }
+        matches.push(m);
+    }
+    let outcome = match matches.len() {
+        0 => Outcome::None,
+        1 => Outcome::One,
+        _ => Outcome::Several,
+    };
+    let at_utc = pramaan_core::time::rfc3339_utc(at_ns);
+    let audit = serde_json::json!({
+        "action": "whois",
+        "actor": actor,
+        "at": pramaan_core::time::rfc3339_utc(pramaan_core::time::now_ns()),
+        "purpose": purpose,
+        "subject": addr.to_string(),
+        "query": {"ip": addr.to_string(), "port": port, "at": at_utc},
+        "answers": matches.len(),
+        "subscribers": matches.iter().map(|m| m.subscriber.clone()).collect::<Vec<_>>(),
+    });
+    let body = serde_json::to_vec(&audit).map_err(|e| WhoisError::Audit(e.to_string()))?;
+    let audit_seq = sink
+        .append(AUDIT_SOURCE, body)
+        .await
+        .map_err(|e| WhoisError::Audit(e.to_string()))?;
+    Ok(Answer {
+        ip: addr.to_string(),
+        port,
+        at_ist: pramaan_core::time::rfc3339_ist(at_ns),
+        at_utc,
+        at_ns,
+        purpose: purpose.to_owned(),
+        outcome,
+        count: matches.len(),
+        matches,
+        audit_seq,
+    })
+}

@@ -1,0 +1,615 @@
+//! The same suite against both stores: the embedded one (in a temporary
+//! directory) and PostgreSQL (the real server on 127.0.0.1:5432, database
+//! `test`, one schema per test).
+
+use pramaan_attribution::feed::{Feeder, LogRecord};
+use pramaan_attribution::index::Builder;
+use pramaan_attribution::{
+    whois, Binding, BindingStore, Kind, MemStore, Net, Outcome, PgStore, Probe,
+};
+use pramaan_core::MemorySink;
+use std::net::IpAddr;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::Duration;
+
+const PG_URL: &str = "host=127.0.0.1 port=5432 user=postgres dbname=test";
+
+fn ns(rfc3339: &str) -> i64 {
+    let t: jiff::Timestamp = rfc3339.parse().unwrap();
+    t.as_nanosecond() as i64
+}
+
+fn b(net: &str, lo: u16, hi: u16, start: &str, end: &str, sub: &str, sess: &str) -> Binding {
+    Binding {
+        net: Net::parse(net).unwrap(),
+        port_lo: lo,
+        port_hi: hi,
+        start_ns: ns(start),
+        end_ns: ns(end),
+        open: false,
+        subscriber: sub.into(),
+        session: sess.into(),
+        kind: Kind::Static,
+        detail: String::new(),
+        evidence: vec![],
+        key: None,
+    }
+}
+
+fn probe(ip: &str, port: Option<u16>, at: &str) -> Probe {
+    Probe {
+        addr: ip.parse().unwrap(),
+        port,
+        at_ns: ns(at),
+    }
+}
+
+struct Env {
+    store: Box<dyn BindingStore>,
+    _dir: Option<tempfile::TempDir>,
+    pg: Option<String>,
+}
+
+static SCHEMA_NO: AtomicU32 = AtomicU32::new(0);
+
+async fn envs(test: &str) -> Vec<Env> {
+    let dir = tempfile::tempdir().unwrap();
+    let mem = MemStore::open(&dir.path().join("attribution")).unwrap();
+    let schema = format!(
+        "attr_{}_{}_{}",
+        test,
+        std::process::id(),
+        SCHEMA_NO.fetch_add(1, Ordering::SeqCst)
+    );
+    let pg = PgStore::connect(PG_URL, &schema)
+        .await
+        .expect("PostgreSQL on 127.0.0.1:5432 (user postgres, db test)");
+    vec![
+        Env {
+            store: Box::new(mem),
+            _dir: Some(dir),
+            pg: None,
+        },
+        Env {
+            store: Box::new(pg),
+            _dir: None,
+            pg: Some(schema),
+        },
+    ]
+}
+
+async fn cleanup(envs: Vec<Env>) {
+    for e in envs {
+        if let Some(s) = e.pg {
+            let p = PgStore::connect(PG_URL, &s).await.unwrap();
+            p.drop_schema().await.unwrap();
+        }
+    }
+}
+
+async fn sessions(store: &dyn BindingStore, p: Probe) -> Vec<String> {
+    store
+        .lookup(p)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|b| b.session)
+        .collect()
+}
+
+#[tokio::test]
+async fn port_block_edges_and_half_open_times() {
+    let envs = envs("ports").await;
+    for e in &envs {
+        let s = &*e.store;
+        s.apply(
+            vec![
+                b(
+                    "203.0.113.5",
+                    1024,
+                    2023,
+                    "2025-01-01T00:00:00Z",
+                    "2025-01-01T01:00:00Z",
+                    "A",
+                    "a1",
+                ),
+                b(
+                    "203.0.113.5",
+                    2024,
+                    3023,
+                    "2025-01-01T00:00:00Z",
+                    "2025-01-01T02:00:00Z",
+                    "B",
+                    "b1",
+                ),
+                b(
+                    "203.0.113.5",
+                    1024,
+                    2023,
+                    "2025-01-01T01:02:00Z",
+                    "2025-01-01T03:00:00Z",
+                    "C",
+                    "c1",
+                ),
+            ],
+            None,
+        )
+        .await
+        .unwrap();
+        // start inclusive
+        assert_eq!(
+            sessions(s, probe("203.0.113.5", Some(1024), "2025-01-01T00:00:00Z")).await,
+            ["a1"]
+        );
+        // last port of the block (inclusive), first of the next
+        assert_eq!(
+            sessions(s, probe("203.0.113.5", Some(2023), "2025-01-01T00:30:00Z")).await,
+            ["a1"]
+        );
+        assert_eq!(
+            sessions(s, probe("203.0.113.5", Some(2024), "2025-01-01T00:30:00Z")).await,
+            ["b1"]
+        );
+        // a probe at the end is a miss (end exclusive); one nanosecond before is a hit
+        assert!(
+            sessions(s, probe("203.0.113.5", Some(1500), "2025-01-01T01:00:00Z"))
+                .await
+                .is_empty()
+        );
+        let mut p = probe("203.0.113.5", Some(1500), "2025-01-01T01:00:00Z");
+        p.at_ns -= 1;
+        assert_eq!(sessions(s, p).await, ["a1"]);
+        // port outside every block
+        assert!(
+            sessions(s, probe("203.0.113.5", Some(80), "2025-01-01T00:30:00Z"))
+                .await
+                .is_empty()
+        );
+        assert!(
+            sessions(s, probe("203.0.113.5", Some(65535), "2025-01-01T00:30:00Z"))
+                .await
+                .is_empty()
+        );
+        // no port: shared NAT, several answers
+        let mut all = sessions(s, probe("203.0.113.5", None, "2025-01-01T00:30:00Z")).await;
+        all.sort();
+        assert_eq!(all, ["a1", "b1"]);
+        // the next holder of the block
+        assert_eq!(
+            sessions(s, probe("203.0.113.5", Some(1024), "2025-01-01T01:02:00Z")).await,
+            ["c1"]
+        );
+        // unknown address
+        assert!(
+            sessions(s, probe("203.0.113.6", Some(1024), "2025-01-01T00:30:00Z"))
+                .await
+                .is_empty()
+        );
+    }
+    cleanup(envs).await;
+}
+
+#[tokio::test]
+async fn ipv6_prefixes_and_times_at_any_offset() {
+    let envs = envs("v6").await;
+    for e in &envs {
+        let s = &*e.store;
+        s.apply(
+            vec![
+                b(
+                    "2001:db8:7f3a:12c9::/64",
+                    0,
+                    65535,
+                    "2025-03-01T10:00:00+05:30",
+                    "2025-03-01T12:00:00+05:30",
+                    "V",
+                    "v1",
+                ),
+                b(
+                    "2001:db8:100::/48",
+                    0,
+                    65535,
+                    "2025-01-01T00:00:00Z",
+                    "2026-01-01T00:00:00Z",
+                    "ORG",
+                    "static-48",
+                ),
+                b(
+                    "192.0.2.0/28",
+                    0,
+                    65535,
+                    "2025-01-01T00:00:00Z",
+                    "2026-01-01T00:00:00Z",
+                    "ORG4",
+                    "static-28",
+                ),
+            ],
+            None,
+        )
+        .await
+        .unwrap();
+        // an address inside the /64, at the start given in UTC
+        assert_eq!(
+            sessions(
+                s,
+                probe(
+                    "2001:db8:7f3a:12c9:dead:beef:1:2",
+                    None,
+                    "2025-03-01T04:30:00Z"
+                )
+            )
+            .await,
+            ["v1"]
+        );
+        // the same instant in other offsets
+        assert_eq!(
+            sessions(
+                s,
+                probe(
+                    "2001:db8:7f3a:12c9::1",
+                    Some(443),
+                    "2025-03-01T00:30:00-04:00"
+                )
+            )
+            .await,
+            ["v1"]
+        );
+        assert_eq!(
+            sessions(
+                s,
+                probe(
+                    "2001:db8:7f3a:12c9::1",
+                    None,
+                    "2025-03-01T11:59:59.999+05:30"
+                )
+            )
+            .await,
+            ["v1"]
+        );
+        assert!(sessions(
+            s,
+            probe("2001:db8:7f3a:12c9::1", None, "2025-03-01T12:00:00+05:30")
+        )
+        .await
+        .is_empty());
+        assert!(sessions(
+            s,
+            probe("2001:db8:7f3a:12ca::1", None, "2025-03-01T11:00:00+05:30")
+        )
+        .await
+        .is_empty());
+        // a /48 static allotment covers every /64 in it
+        assert_eq!(
+            sessions(
+                s,
+                probe("2001:db8:100:ffff::9", None, "2025-06-01T00:00:00Z")
+            )
+            .await,
+            ["static-48"]
+        );
+        assert!(
+            sessions(s, probe("2001:db8:101::9", None, "2025-06-01T00:00:00Z"))
+                .await
+                .is_empty()
+        );
+        // an IPv4 prefix
+        assert_eq!(
+            sessions(s, probe("192.0.2.15", Some(25), "2025-06-01T00:00:00Z")).await,
+            ["static-28"]
+        );
+        assert!(
+            sessions(s, probe("192.0.2.16", Some(25), "2025-06-01T00:00:00Z"))
+                .await
+                .is_empty()
+        );
+    }
+    cleanup(envs).await;
+}
+
+fn rec(seq: u64, at: &str, msg: &str) -> LogRecord {
+    LogRecord {
+        seq,
+        time_ns: ns(at),
+        offset_secs: 19800,
+        message: msg.into(),
+    }
+}
+
+#[tokio::test]
+async fn overlapping_and_unterminated_sessions_from_logs() {
+    let envs = envs("sessions").await;
+    for e in &envs {
+        let s = &*e.store;
+        let mut f = Feeder::resume(s, Duration::from_secs(7 * 86400))
+            .await
+            .unwrap();
+        let recs = vec![
+            // alice starts on 100.64.0.10, her Stop never comes...
+            rec(
+                10,
+                "2025-01-01T00:00:00Z",
+                r#"Acct-Status-Type=Start Event-Timestamp=1735689600 User-Name="alice" Acct-Session-Id="S1" NAS-IP-Address=10.0.0.1 Framed-IP-Address=100.64.0.10"#,
+            ),
+            rec(
+                11,
+                "2025-01-01T00:05:00Z",
+                r#"Acct-Status-Type=Interim-Update Event-Timestamp=1735689900 User-Name="alice" Acct-Session-Id="S1" NAS-IP-Address=10.0.0.1 Framed-IP-Address=100.64.0.10"#,
+            ),
+            // ...bob's Start on the same address closes it at 01:00
+            rec(
+                12,
+                "2025-01-01T01:00:00Z",
+                r#"Acct-Status-Type=Start Event-Timestamp=1735693200 User-Name="bob" Acct-Session-Id="S2" NAS-IP-Address=10.0.0.1 Framed-IP-Address=100.64.0.10"#,
+            ),
+            // carol: a normal session on another address, with an IPv6 prefix too
+            rec(
+                13,
+                "2025-01-01T00:10:00Z",
+                r#"Acct-Status-Type=Start Event-Timestamp=1735690200 User-Name="carol" Acct-Session-Id="S3" NAS-IP-Address=10.0.0.1 Framed-IP-Address=100.64.0.11 Delegated-IPv6-Prefix=2001:db8:c::/56"#,
+            ),
+            rec(
+                14,
+                "2025-01-01T00:40:00Z",
+                r#"Acct-Status-Type=Stop Event-Timestamp=1735692000 User-Name="carol" Acct-Session-Id="S3" NAS-IP-Address=10.0.0.1 Framed-IP-Address=100.64.0.11 Acct-Session-Time=1800"#,
+            ),
+            rec(15, "2025-01-01T00:00:00Z", "some unrelated line"),
+        ];
+        let r = f.process(s, &recs).await.unwrap();
+        assert_eq!(r.events, 5);
+        let alice = s
+            .lookup(probe("100.64.0.10", None, "2025-01-01T00:59:59Z"))
+            .await
+            .unwrap();
+        assert_eq!(alice.len(), 1);
+        assert_eq!(alice[0].subscriber, "alice");
+        assert_eq!(alice[0].end_ns, ns("2025-01-01T01:00:00Z"));
+        assert_eq!(alice[0].evidence, vec![10, 11]);
+        let bob = s
+            .lookup(probe("100.64.0.10", None, "2025-01-01T01:00:00Z"))
+            .await
+            .unwrap();
+        assert_eq!(bob.len(), 1);
+        assert_eq!(bob[0].subscriber, "bob");
+        assert!(bob[0].open, "bob's session is still open");
+        // bob is still open: answered up to max_session after his start, not after
+        assert_eq!(
+            s.lookup(probe("100.64.0.10", None, "2025-01-08T00:59:59Z"))
+                .await
+                .unwrap()
+                .len(),
+            1
+        );
+        assert!(s
+            .lookup(probe("100.64.0.10", None, "2025-01-08T01:00:00Z"))
+            .await
+            .unwrap()
+            .is_empty());
+        let carol = s
+            .lookup(probe("2001:db8:c:ff::1", None, "2025-01-01T06:00:00+05:30"))
+            .await
+            .unwrap();
+        assert_eq!(carol.len(), 1);
+        assert_eq!(carol[0].subscriber, "carol");
+        assert_eq!(carol[0].evidence, vec![13, 14]);
+        assert!(s
+            .lookup(probe("100.64.0.11", None, "2025-01-01T00:40:00Z"))
+            .await
+            .unwrap()
+            .is_empty());
+
+        // A restart: the progress and bob's open session come back; nothing is repeated.
+        let mut f2 = Feeder::resume(s, Duration::from_secs(7 * 86400))
+            .await
+            .unwrap();
+        assert_eq!(f2.next_seq(), 16);
+        assert_eq!(f2.tracker.open_count(), 1);
+        let again = f2.process(s, &recs).await.unwrap();
+        assert_eq!(again.records, 0, "already processed records are skipped");
+        // bob's Stop after the restart closes the restored session
+        let r = f2
+            .process(
+                s,
+                &[rec(20, "2025-01-01T02:00:00Z", r#"Acct-Status-Type=Stop Event-Timestamp=1735696800 User-Name="bob" Acct-Session-Id="S2" NAS-IP-Address=10.0.0.1 Framed-IP-Address=100.64.0.10"#)],
+            )
+            .await
+            .unwrap();
+        assert_eq!(r.bindings, 1);
+        let bob = s
+            .lookup(probe("100.64.0.10", None, "2025-01-01T01:30:00Z"))
+            .await
+            .unwrap();
+        assert_eq!(bob.len(), 1);
+        assert!(!bob[0].open);
+        assert_eq!(bob[0].evidence, vec![12, 20]);
+        assert!(s
+            .lookup(probe("100.64.0.10", None, "2025-01-01T02:00:00Z"))
+            .await
+            .unwrap()
+            .is_empty());
+        assert_eq!(s.feed_state().await.unwrap().last_seq, Some(20));
+    }
+    cleanup(envs).await;
+}
+
+#[tokio::test]
+async fn openvpn_json_and_cgnat_through_the_feeder() {
+    let envs = envs("sources").await;
+    for e in &envs {
+        let s = &*e.store;
+        let mut f = Feeder::resume(s, Duration::from_secs(86400)).await.unwrap();
+        let recs = vec![
+            rec(1, "2025-02-01T10:00:00+05:30", "2025-02-01 10:00:00 dave/198.51.100.7:51234 MULTI_sva: pool returned IPv4=10.8.0.6, IPv6=(Not enabled)"),
+            rec(2, "2025-02-01T11:00:00+05:30", "dave/198.51.100.7:51234 SIGTERM[soft,remote-exit] received, client-instance exiting"),
+            rec(3, "2025-02-01T00:00:00Z", r#"{"schema":"pramaan.session.v1","event":"start","ip":"100.64.5.5","subscriber":"erin","session":"j1","at":"2025-02-01T00:00:00Z"}"#),
+            rec(4, "2025-02-01T00:01:00Z", "JSERVICES_NAT_PORT_BLOCK_ALLOC: 100.64.5.5 -> 203.0.113.50:4096-5119 0x679d6400"),
+            rec(5, "2025-02-01T01:00:00Z", "JSERVICES_NAT_PORT_BLOCK_RELEASE: 100.64.5.5 -> 203.0.113.50:4096-5119 0x679d7210"),
+        ];
+        f.process(s, &recs).await.unwrap();
+        let d = s
+            .lookup(probe("10.8.0.6", None, "2025-02-01T04:45:00Z"))
+            .await
+            .unwrap();
+        assert_eq!(d.len(), 1);
+        assert_eq!(
+            (d[0].subscriber.as_str(), d[0].kind),
+            ("dave", Kind::Openvpn)
+        );
+        assert_eq!(d[0].detail, "real address 198.51.100.7:51234");
+        assert!(s
+            .lookup(probe("10.8.0.6", None, "2025-02-01T05:30:00Z"))
+            .await
+            .unwrap()
+            .is_empty());
+        // CGNAT: the public address and port resolve through the inside address to erin
+        let sink = MemorySink::new();
+        let a = whois(
+            s,
+            &sink,
+            "tester",
+            "203.0.113.50".parse().unwrap(),
+            Some(5119),
+            ns("2025-02-01T00:30:00Z"),
+            "test order 1",
+        )
+        .await
+        .unwrap();
+        assert_eq!(a.outcome, Outcome::One);
+        assert_eq!(a.matches[0].subscriber, "erin");
+        assert_eq!(a.matches[0].evidence, vec![4, 5, 3]);
+        let a = whois(
+            s,
+            &sink,
+            "tester",
+            "203.0.113.50".parse().unwrap(),
+            Some(5120),
+            ns("2025-02-01T00:30:00Z"),
+            "test order 1",
+        )
+        .await
+        .unwrap();
+        assert_eq!(a.outcome, Outcome::None);
+    }
+    cleanup(envs).await;
+}
+
+#[tokio::test]
+async fn whois_needs_a_purpose_and_audits_every_lookup() {
+    let envs = envs("audit").await;
+    for e in &envs {
+        let s = &*e.store;
+        s.apply(
+            vec![
+                b(
+                    "203.0.113.9",
+                    1024,
+                    2023,
+                    "2025-01-01T00:00:00Z",
+                    "2025-01-02T00:00:00Z",
+                    "A",
+                    "a",
+                ),
+                b(
+                    "203.0.113.9",
+                    2024,
+                    3023,
+                    "2025-01-01T00:00:00Z",
+                    "2025-01-02T00:00:00Z",
+                    "B",
+                    "b",
+                ),
+            ],
+            None,
+        )
+        .await
+        .unwrap();
+        let sink = MemorySink::new();
+        let ip: IpAddr = "203.0.113.9".parse().unwrap();
+        let t = ns("2025-01-01T12:00:00+05:30");
+        let err = whois(s, &sink, "x", ip, None, t, "  ").await.unwrap_err();
+        assert!(err.to_string().contains("purpose"), "{err}");
+        assert!(sink.records().is_empty(), "a refused lookup reads nothing");
+        let several = whois(s, &sink, "officer", ip, None, t, "CERT-In direction 42")
+            .await
+            .unwrap();
+        assert_eq!(several.outcome, Outcome::Several);
+        assert_eq!(several.count, 2);
+        let one = whois(
+            s,
+            &sink,
+            "officer",
+            ip,
+            Some(2024),
+            t,
+            "CERT-In direction 42",
+        )
+        .await
+        .unwrap();
+        assert_eq!(one.outcome, Outcome::One);
+        assert_eq!(one.matches[0].subscriber, "B");
+        let none = whois(s, &sink, "officer", ip, Some(1), t, "CERT-In direction 42")
+            .await
+            .unwrap();
+        assert_eq!(none.outcome, Outcome::None);
+        let recs = sink.records();
+        assert_eq!(recs.len(), 3);
+        let v: serde_json::Value = serde_json::from_slice(&recs[0].1).unwrap();
+        assert_eq!(recs[0].0, "pramaan:audit");
+        assert_eq!(v["action"], "whois");
+        assert_eq!(v["actor"], "officer");
+        assert_eq!(v["purpose"], "CERT-In direction 42");
+        assert_eq!(v["answers"], 2);
+        assert_eq!(v["query"]["at"], "2025-01-01T06:30:00Z");
+        assert_eq!(one.audit_seq, 1);
+    }
+    cleanup(envs).await;
+}
+
+#[tokio::test]
+async fn bulk_import_is_found_and_survives_reopen() {
+    let envs = envs("import").await;
+    for e in &envs {
+        let s = &*e.store;
+        let mut bld = Builder::new();
+        bld.push(&b(
+            "203.0.112.1",
+            1024,
+            2023,
+            "2025-01-01T00:00:00Z",
+            "2025-01-01T05:00:00Z",
+            "7",
+            "1",
+        ));
+        bld.push(&b(
+            "2001:db8:1:2::/64",
+            0,
+            65535,
+            "2025-01-01T00:00:00Z",
+            "2025-01-01T05:00:00Z",
+            "8",
+            "2",
+        ));
+        assert_eq!(s.import(bld.finish()).await.unwrap(), 2);
+        assert_eq!(
+            sessions(s, probe("203.0.112.1", Some(1024), "2025-01-01T04:59:59Z")).await,
+            ["1"]
+        );
+        assert_eq!(
+            sessions(
+                s,
+                probe("2001:db8:1:2:3::4", Some(0), "2025-01-01T00:00:00Z")
+            )
+            .await,
+            ["2"]
+        );
+        assert_eq!(s.stats().await.unwrap().bindings, 2);
+    }
+    // the embedded store, reopened, has the same answers
+    let dir = envs[0]._dir.as_ref().unwrap().path().join("attribution");
+    let re = MemStore::open(&dir).unwrap();
+    assert_eq!(
+        re.lookup_sync(&probe("203.0.112.1", Some(2023), "2025-01-01T00:00:00Z"))
+            .len(),
+        1
+    );
+    cleanup(envs).await;
+}

@@ -1,0 +1,315 @@
+//! `pramaan whois ADDR --at TIME --purpose TEXT` and the temporary
+//! `pramaan whois import-bindings FILE`: through a running server's HTTP API
+//! when one holds the data directory, else directly on it.
+
+use crate::client::{self, Target};
+use anyhow::{Context, Result};
+use clap::{Args, Subcommand};
+use pramaan_config::Config;
+use pramaan_core::time::{human, now_ns, parse_user_time};
+use pramaan_vault::Vault;
+use std::process::ExitCode;
+
+#[derive(Args, Debug)]
+#[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
+pub struct WhoisArgs {
+    #[command(subcommand)]
+    command: Option<WhoisCommand>,
+    /// The address to attribute (IPv4 or IPv6; an IPv6 address is matched
+    /// against the prefixes that contain it).
+    #[arg(value_name = "ADDR", required = true)]
+    addr: Option<String>,
+    /// The port (public side of a CGNAT); without it, every holder of the
+    /// address at that instant is listed.
+    #[arg(long, value_name = "P")]
+    port: Option<u16>,
+    /// The instant: RFC 3339 with any offset (2025-01-01T10:00:00+05:30, ...Z),
+    /// a civil time read in IST, or an age like 2h.
+    #[arg(long, value_name = "TIME", required = true)]
+    at: Option<String>,
+    /// Why you look (order or case reference); recorded in the audit trail. Required.
+    #[arg(long, value_name = "TEXT", required = true)]
+    purpose: Option<String>,
+    /// Who asks (default: $USER); recorded in the audit trail.
+    #[arg(long, value_name = "WHO")]
+    actor: Option<String>,
+    #[command(flatten)]
+    common: Common,
+}
+
+#[derive(Subcommand, Debug)]
+enum WhoisCommand {
+    /// Import a bindings CSV (ip,port_start,port_end,start_utc,end_utc,subscriber_id,session_id),
+    /// all or nothing. Temporary: `pramaan registry import` will take these files.
+    ImportBindings(ImportArgs),
+}
+
+#[derive(Args, Debug)]
+struct ImportArgs {
+    /// The CSV file (on the server's host when a server runs).
+    file: std::path::PathBuf,
+    #[command(flatten)]
+    common: Common,
+}
+
+#[derive(Args, Debug)]
+struct Common {
+    /// Base URL of a running server (default: the configured http.listen
+    /// when a server holds the data directory, else work on it directly).
+    #[arg(long, value_name = "URL")]
+    server: Option<String>,
+    /// Print JSON instead of text.
+    #[arg(long)]
+    json: bool,
+}
+
+fn user(by: Option<String>) -> String {
+    by.filter(|b| !b.trim().is_empty())
+        .or_else(|| std::env::var("USER").ok())
+        .or_else(|| std::env::var("LOGNAME").ok())
+        .unwrap_or_else(|| "unknown".into())
+}
+
+pub async fn run(cfg: &Config, a: WhoisArgs) -> Result<ExitCode> {
+    if let Some(WhoisCommand::ImportBindings(i)) = a.command {
+        return import(cfg, i).await;
+    }
+    let addr_text = a.addr.context("ADDR is required")?;
+    let at = a.at.context("--at is required")?;
+    let purpose = a.purpose.context("--purpose is required")?;
+    if purpose.trim().is_empty() {
+        anyhow::bail!("--purpose must say why (an order or case reference)");
+    }
+    let actor = user(a.actor);
+    let v: serde_json::Value = match client::target(cfg, a.common.server.as_deref()) {
+        Target::Server(url) => {
+            let mut q: Vec<(&str, String)> = vec![
+                ("ip", addr_text.clone()),
+                ("at", at.clone()),
+                ("purpose", purpose.clone()),
+            ];
+            if let Some(p) = a.port {
+                q.push(("port", p.to_string()));
+            }
+            let resp = client::http()
+                .get(format!("{url}/api/v1/whois"))
+                .header("X-Pramaan-Actor", &actor)
+                .query(&q)
+                .send()
+                .await
+                .with_context(|| format!("asking {url}"))?;
+            client::check(resp).await?.json().await?
+        }
+        Target::Direct => {
+            let addr: std::net::IpAddr = addr_text
+                .trim()
+                .parse()
+                .with_context(|| format!("`{addr_text}` is not an IPv4 or IPv6 address"))?;
+            let at_ns = parse_user_time(&at, now_ns()).context("--at")?;
+            let store = pramaan_attribution::open_store(&cfg.data_dir, Some(&cfg.registry.url))
+                .await
+                .context("opening the attribution store")?;
+            let (vault, workers) = Vault::open(pramaan_server::vault_options(cfg))
+                .await
+                .with_context(|| {
+                    format!("opening the data directory {}", cfg.data_dir.display())
+                })?;
+            let sink = pramaan_server::sink::VaultSink::new(vault.clone());
+            let out = pramaan_attribution::whois(
+                &*store,
+                &sink,
+                &format!("{actor} (local)"),
+                addr,
+                a.port,
+                at_ns,
+                &purpose,
+            )
+            .await;
+            let out = match out {
+                Ok(mut answer) => {
+                    let registry = pramaan_registry::Registry::open(
+                        pramaan_registry::RegistryOptions::from_config(cfg),
+                        std::sync::Arc::new(sink.clone()),
+                    )
+                    .await
+                    .context("opening the subscriber registry")?;
+                    pramaan_server::api::whois::join_subscribers(
+                        &mut answer,
+                        &registry,
+                        &purpose,
+                        &format!("{actor} (local)"),
+                    )
+                    .await
+                    .context("reading the subscribers")?;
+                    Ok(answer)
+                }
+                Err(e) => Err(e),
+            };
+            drop(sink);
+            let mut v = vault;
+            v.close();
+            drop(v);
+            tokio::task::spawn_blocking(move || workers.join()).await?;
+            serde_json::to_value(out?)?
+        }
+    };
+    if a.common.json {
+        println!("{}", serde_json::to_string_pretty(&v)?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    print_answer(&v);
+    Ok(ExitCode::SUCCESS)
+}
+
+fn print_answer(v: &serde_json::Value) {
+    let s = |x: &serde_json::Value| x.as_str().unwrap_or("").to_owned();
+    let port = v["port"]
+        .as_u64()
+        .map(|p| format!(" port {p}"))
+        .unwrap_or_default();
+    let at_ns = v["at_ns"].as_i64().unwrap_or(0);
+    let count = v["count"].as_u64().unwrap_or(0);
+    let what = match count {
+        0 => "nobody held it".to_owned(),
+        1 => "one holder".to_owned(),
+        n => format!("{n} holders (shared address: give --port to narrow)"),
+    };
+    println!("{}{} at {}: {}", s(&v["ip"]), port, human(at_ns), what);
+    println!(
+        "purpose: {} (audit record #{})",
+        s(&v["purpose"]),
+        v["audit_seq"]
+    );
+    for m in v["matches"].as_array().into_iter().flatten() {
+        let b = &m["binding"];
+        let start = b["start_ns"].as_i64().unwrap_or(0);
+        let end = b["end_ns"].as_i64().unwrap_or(0);
+        println!();
+        println!("  subscriber: {}", s(&m["subscriber"]));
+        println!(
+            "  binding:    {} ports {}-{} ({}, session {})",
+            s(&b["net"]),
+            b["port_lo"],
+            b["port_hi"],
+            s(&b["kind"]),
+            s(&b["session"])
+        );
+        let end_text = if end >= i64::MAX / 2 {
+            "no end".to_owned()
+        } else {
+            human(end)
+        };
+        let open = if b["open"].as_bool() == Some(true) {
+            " (still open: no Stop yet; ends at attribution.max_session)"
+        } else {
+            ""
+        };
+        println!("  held:       {} to {}{}", human(start), end_text, open);
+        if !s(&b["detail"]).is_empty() {
+            println!("  detail:     {}", s(&b["detail"]));
+        }
+        let ev: Vec<String> = m["evidence"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|x| x.to_string())
+            .collect();
+        if !ev.is_empty() {
+            println!(
+                "  evidence:   records {} (pramaan proof SEQ proves each)",
+                ev.join(", ")
+            );
+        }
+        for via in m["via"].as_array().into_iter().flatten() {
+            println!(
+                "  via:        inside address {} held by {} ({}, session {})",
+                s(&via["net"]),
+                s(&via["subscriber"]),
+                s(&via["kind"]),
+                s(&via["session"])
+            );
+        }
+    }
+}
+
+async fn import(cfg: &Config, a: ImportArgs) -> Result<ExitCode> {
+    import_file(cfg, &a.file, a.common.server.as_deref(), a.common.json).await
+}
+
+/// Imports an IP-bindings CSV (`pramaan registry import` hands such files here).
+pub async fn import_file(
+    cfg: &Config,
+    file: &std::path::Path,
+    server: Option<&str>,
+    json: bool,
+) -> Result<ExitCode> {
+    let a = ImportArgs {
+        file: file.to_path_buf(),
+        common: Common {
+            server: server.map(str::to_owned),
+            json,
+        },
+    };
+    let report: serde_json::Value = match client::target(cfg, a.common.server.as_deref()) {
+        Target::Server(url) => {
+            let path =
+                std::fs::canonicalize(&a.file).with_context(|| format!("{}", a.file.display()))?;
+            let resp = client::http()
+                .post(format!("{url}/api/v1/whois/import-bindings"))
+                .json(&serde_json::json!({ "path": path }))
+                .send()
+                .await
+                .with_context(|| format!("asking {url}"))?;
+            client::check(resp).await?.json().await?
+        }
+        Target::Direct => {
+            let store = pramaan_attribution::open_store(&cfg.data_dir, Some(&cfg.registry.url))
+                .await
+                .context("opening the attribution store")?;
+            let quiet = a.common.json;
+            let progress = move |done: u64, total: u64| {
+                if !quiet {
+                    eprint!(
+                        "\r  read {:.0}% ({} MB)",
+                        done as f64 * 100.0 / total.max(1) as f64,
+                        done >> 20
+                    );
+                }
+            };
+            let r = pramaan_attribution::import_bindings_csv(&a.file, &*store, &progress).await;
+            if !quiet {
+                eprintln!();
+            }
+            match r {
+                Ok(r) => serde_json::to_value(r)?,
+                Err(pramaan_attribution::ImportError::Invalid {
+                    path,
+                    total,
+                    errors,
+                }) => {
+                    eprintln!("{path}: {total} invalid line(s); nothing was imported:");
+                    for e in &errors {
+                        eprintln!("  {e}");
+                    }
+                    if total as usize > errors.len() {
+                        eprintln!("  ... and {} more", total as usize - errors.len());
+                    }
+                    return Ok(ExitCode::from(1));
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+    };
+    if a.common.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        println!(
+            "Imported {} bindings on {} addresses/prefixes (read {:.1} s, index {:.1} s, store {:.1} s).",
+            report["rows"], report["networks"],
+            report["parse_secs"].as_f64().unwrap_or(0.0),
+            report["index_secs"].as_f64().unwrap_or(0.0),
+            report["store_secs"].as_f64().unwrap_or(0.0)
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
