@@ -1,0 +1,703 @@
+//! Access control for the HTTP API: ONE table saying which roles may call
+//! each route, and the middleware that enforces it on the whole router.
+//!
+//! * Every request is matched against [`TABLE`] by method and route pattern
+//!   (axum's `MatchedPath`, e.g. `/api/v1/holds/{id}/release`). A pattern
+//!   ending in `*` covers every route that starts with what comes before it.
+//!   The most specific (longest) matching row wins.
+//! * A route that no row covers is refused with 403 to everyone but `admin`
+//!   (fail closed): a route added without a row cannot leak.
+//!   `crates/server/tests/access.rs` walks the router and fails on such a route.
+//! * `admin` passes every check.
+//! * Callers authenticate with `Authorization: Bearer <token>` (machines),
+//!   HTTP Basic (people, scripts) or the `pramaan_session` cookie from
+//!   `POST /api/v1/login` (people in a browser). A state-changing request
+//!   made with the cookie must carry the session's CSRF token in
+//!   `X-CSRF-Token`.
+//! * The handler finds the caller as an [`Identity`] request extension, and
+//!   the `X-Pramaan-Actor` header is overwritten with the caller's name (so
+//!   components that read it record the real user).
+//! * Rows with an audit action make the middleware append an audit record
+//!   (`pramaan:audit`) once the handler answered: who, what, the query or
+//!   body (for rows that say so), the status.
+
+use crate::api::AppState;
+use crate::sink::VaultSink;
+use axum::body::{Body, Bytes};
+use axum::extract::{ConnectInfo, MatchedPath, Request, State};
+use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use base64::Engine;
+use pramaan_auth::audit::{self, AuditEvent};
+use pramaan_auth::{Auth, AuthStore, Identity, LoginError, Role};
+use pramaan_config::Config;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+
+pub use pramaan_auth::Identity as Caller;
+
+/// Who may call a route.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Need {
+    /// Anyone, without credentials.
+    Public,
+    /// Anyone when `metrics.public` is on, else these roles.
+    Metrics(&'static [Role]),
+    /// Any authenticated caller.
+    Authenticated,
+    /// A caller holding one of these roles (or admin).
+    Roles(&'static [Role]),
+    /// Admin only.
+    Admin,
+}
+
+/// What the middleware writes to the audit trail for a row.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Audit {
+    No,
+    /// The action, with the query string.
+    Query(&'static str),
+    /// The action, with the query string and the JSON request body.
+    Body(&'static str),
+    /// As `Query`, for reads recorded only with `auth.audit_reads` (on by default).
+    ReadQuery(&'static str),
+    /// As `Body`, for reads recorded only with `auth.audit_reads`.
+    ReadBody(&'static str),
+}
+
+/// One row of the access table.
+#[derive(Clone, Copy, Debug)]
+pub struct Rule {
+    /// `GET`, `POST`, ... or `*` for every method. HEAD is checked as GET.
+    pub method: &'static str,
+    /// A route pattern as registered, or a prefix ending in `*`.
+    pub pattern: &'static str,
+    pub need: Need,
+    pub audit: Audit,
+}
+
+use Role::*;
+
+const fn row(method: &'static str, pattern: &'static str, need: Need, audit: Audit) -> Rule {
+    Rule {
+        method,
+        pattern,
+        need,
+        audit,
+    }
+}
+
+/// THE table. The README's role matrix is this table in words.
+pub const TABLE: &[Rule] = &[
+    // Health and telemetry.
+    row("GET", "/healthz", Need::Public, Audit::No),
+    row("GET", "/metrics", Need::Metrics(&[Auditor, Poc]), Audit::No),
+    // Sessions and the caller's own account.
+    row("POST", "/api/v1/login", Need::Public, Audit::No),
+    row("POST", "/api/v1/logout", Need::Authenticated, Audit::No),
+    row("GET", "/api/v1/me", Need::Authenticated, Audit::No),
+    row("POST", "/api/v1/password", Need::Authenticated, Audit::No),
+    // Users and tokens (the handlers record each change).
+    row("*", "/api/v1/users*", Need::Admin, Audit::No),
+    row("*", "/api/v1/tokens*", Need::Admin, Audit::No),
+    // The vault.
+    row("GET", "/api/v1/status", Need::Authenticated, Audit::No),
+    row("POST", "/api/v1/ingest", Need::Roles(&[Ingest]), Audit::No),
+    row(
+        "GET",
+        "/api/v1/search",
+        Need::Roles(&[Analyst]),
+        Audit::ReadQuery(audit::action::SEARCH),
+    ),
+    row(
+        "POST",
+        "/api/v1/sql",
+        Need::Roles(&[Analyst]),
+        Audit::ReadBody(audit::action::SQL),
+    ),
+    // Retention and legal holds.
+    row(
+        "GET",
+        "/api/v1/holds",
+        Need::Roles(&[Analyst, Approver, Auditor]),
+        Audit::No,
+    ),
+    row(
+        "POST",
+        "/api/v1/holds",
+        Need::Roles(&[Analyst, Approver]),
+        Audit::Body(audit::action::HOLD_ADD),
+    ),
+    row(
+        "POST",
+        "/api/v1/holds/{id}/release",
+        Need::Roles(&[Approver]),
+        Audit::Body(audit::action::HOLD_RELEASE),
+    ),
+    row(
+        "POST",
+        "/api/v1/retention/run",
+        Need::Admin,
+        Audit::Query(audit::action::DELETION),
+    ),
+    // The ledger: proofs are for everyone with an account; co-signing is the auditor's.
+    row("GET", "/api/v1/checkpoint", Need::Authenticated, Audit::No),
+    row("GET", "/api/v1/checkpoints", Need::Authenticated, Audit::No),
+    row(
+        "POST",
+        "/api/v1/checkpoint/cosign",
+        Need::Roles(&[Auditor]),
+        Audit::No,
+    ),
+    row("GET", "/api/v1/proof/*", Need::Authenticated, Audit::No),
+    row("GET", "/ledger/*", Need::Authenticated, Audit::No),
+    // The audit trail.
+    row(
+        "GET",
+        "/api/v1/audit*",
+        Need::Roles(&[Auditor]),
+        Audit::ReadQuery(audit::action::AUDIT_SEARCH),
+    ),
+    // Clock monitor: read by auditors and the point of contact; changes by admin.
+    row(
+        "GET",
+        "/api/v1/clock*",
+        Need::Roles(&[Auditor, Poc]),
+        Audit::No,
+    ),
+    // Incident desk and the point of contact's reports; auditors read.
+    row("*", "/api/v1/incidents*", Need::Roles(&[Poc]), Audit::No),
+    row(
+        "GET",
+        "/api/v1/incidents*",
+        Need::Roles(&[Poc, Auditor]),
+        Audit::No,
+    ),
+    row("*", "/api/v1/poc*", Need::Roles(&[Poc]), Audit::No),
+    // Subscriber data: the registry officer (the handlers record each read with its purpose).
+    row(
+        "*",
+        "/api/v1/registry*",
+        Need::Roles(&[RegistryOfficer]),
+        Audit::No,
+    ),
+    row(
+        "*",
+        "/api/v1/subscribers*",
+        Need::Roles(&[RegistryOfficer]),
+        Audit::No,
+    ),
+    row(
+        "*",
+        "/api/v1/whois*",
+        Need::Roles(&[RegistryOfficer]),
+        Audit::No,
+    ),
+];
+
+/// Routes a caller whose password is one-time may still call.
+const PASSWORD_CHANGE_ROUTES: &[&str] = &["/api/v1/password", "/api/v1/me", "/api/v1/logout"];
+
+fn method_matches(rule: &str, m: &Method) -> bool {
+    rule == "*" || rule == m.as_str() || (*m == Method::HEAD && rule == "GET")
+}
+
+fn pattern_matches(rule: &str, path: &str) -> bool {
+    match rule.strip_suffix('*') {
+        Some(prefix) => path.starts_with(prefix),
+        None => rule == path,
+    }
+}
+
+/// The row for a request: the most specific match (exact before prefix,
+/// longer prefix first, a named method before `*`).
+pub fn lookup(method: &Method, pattern: &str) -> Option<&'static Rule> {
+    TABLE
+        .iter()
+        .filter(|r| method_matches(r.method, method) && pattern_matches(r.pattern, pattern))
+        .max_by_key(|r| (!r.pattern.ends_with('*'), r.pattern.len(), r.method != "*"))
+}
+
+/// Whether `id` may call a route with this rule (`None`: no row, fail closed).
+pub fn allowed(rule: Option<&Rule>, id: &Identity, metrics_public: bool) -> bool {
+    if id.has(Admin) {
+        return true;
+    }
+    match rule.map(|r| r.need) {
+        None | Some(Need::Admin) => false,
+        Some(Need::Public) | Some(Need::Authenticated) => true,
+        Some(Need::Metrics(roles)) => metrics_public || roles.iter().any(|r| id.has(*r)),
+        Some(Need::Roles(roles)) => roles.iter().any(|r| id.has(*r)),
+    }
+}
+
+/// The access part of the server's state (one field of [`AppState`]).
+pub struct AccessState {
+    pub auth: Auth,
+    pub sink: VaultSink,
+    /// HTTPS is on: cookies are `Secure`, responses carry HSTS.
+    pub tls: bool,
+    pub metrics_public: bool,
+    /// `auth.audit_reads`.
+    pub audit_reads: bool,
+}
+
+/// Configuration of the limiter from `[auth]`.
+pub fn limiter_config(cfg: &Config) -> pramaan_auth::limiter::LimiterConfig {
+    pramaan_auth::limiter::LimiterConfig {
+        max_failures: cfg.auth.max_failures as u32,
+        lockout_ns: cfg.auth.lockout.as_nanos().min(i64::MAX as u128) as i64,
+        per_address_per_minute: cfg.auth.login_rate as u32,
+    }
+}
+
+impl AccessState {
+    pub fn open(
+        vault: &pramaan_vault::Vault,
+        cfg: &Config,
+    ) -> Result<Self, pramaan_auth::AuthError> {
+        let store = AuthStore::open(&pramaan_auth::store::path_in(&cfg.data_dir))?;
+        Ok(AccessState {
+            auth: Auth::new(
+                store,
+                limiter_config(cfg),
+                cfg.auth.session_ttl.as_nanos().min(i64::MAX as u128) as i64,
+            ),
+            sink: VaultSink::new(vault.clone()),
+            tls: cfg.http.tls_cert.is_some() && cfg.http.tls_key.is_some(),
+            metrics_public: cfg.metrics.public,
+            audit_reads: cfg.auth.audit_reads,
+        })
+    }
+
+    /// Appends an audit record; a failure is logged (the vault is closing or read-only).
+    pub async fn audit(&self, ev: AuditEvent) {
+        if let Err(e) = audit::record(&self.sink, &ev).await {
+            tracing::error!(error = %e, action = %ev.action, "could not append an audit record");
+        }
+    }
+}
+
+/// Environment variable: the first admin's password (else a one-time one is printed).
+pub const ENV_ADMIN_PASSWORD: &str = "PRAMAAN_ADMIN_PASSWORD";
+/// Environment variable: a token with the admin role stored at start (automation, tests).
+pub const ENV_BOOTSTRAP_TOKEN: &str = "PRAMAAN_BOOTSTRAP_TOKEN";
+
+/// At start: the first admin user when there is no user, and the bootstrap
+/// token when one is given. Secrets go to standard error once, never to the log.
+pub fn bootstrap(cfg: &Config) -> Result<(), pramaan_auth::AuthError> {
+    let store = AuthStore::open(&pramaan_auth::store::path_in(&cfg.data_dir))?;
+    let now = pramaan_core::time::now_ns();
+    let admins = pramaan_auth::RoleSet::of(&[Admin]);
+    if store.user_count()? == 0 {
+        match std::env::var(ENV_ADMIN_PASSWORD) {
+            Ok(p) if !p.is_empty() => {
+                store.add_user("admin", &p, admins, false, now)?;
+                tracing::info!(
+                    "created the user `admin` with the password from ${ENV_ADMIN_PASSWORD}"
+                );
+            }
+            _ => {
+                let p = pramaan_auth::secret::one_time_password()?;
+                store.add_user("admin", &p, admins, true, now)?;
+                eprintln!(
+                    "\npramaan: created the user `admin` with the one-time password\n\n    {p}\n\n\
+                     It is shown only now. Log in and change it: pramaan user passwd admin --server URL\n"
+                );
+                tracing::info!("created the user `admin` with a one-time password (printed once on standard error)");
+            }
+        }
+    }
+    if let Ok(t) = std::env::var(ENV_BOOTSTRAP_TOKEN) {
+        if !t.is_empty() {
+            store.ensure_token("bootstrap", &t, admins, "environment", now)?;
+        }
+    }
+    Ok(())
+}
+
+fn deny(status: StatusCode, msg: &str) -> Response {
+    let mut r = (status, Json(serde_json::json!({ "error": msg }))).into_response();
+    if status == StatusCode::UNAUTHORIZED {
+        r.headers_mut().insert(
+            header::WWW_AUTHENTICATE,
+            HeaderValue::from_static("Basic realm=\"pramaan\", charset=\"UTF-8\""),
+        );
+    }
+    r
+}
+
+/// The session cookie's name.
+pub const SESSION_COOKIE: &str = "pramaan_session";
+/// The header a cookie-authenticated state-changing request carries its CSRF token in.
+pub const CSRF_HEADER: &str = "x-csrf-token";
+
+pub fn session_cookie(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|kv| kv.trim().split_once('='))
+        .find(|(k, _)| *k == SESSION_COOKIE)
+        .map(|(_, v)| v.to_owned())
+}
+
+enum Credentials {
+    None,
+    Bearer(String),
+    Basic(String, String),
+    Session(String),
+    Malformed,
+}
+
+fn credentials(headers: &HeaderMap) -> Credentials {
+    if let Some(v) = headers.get(header::AUTHORIZATION) {
+        let Ok(v) = v.to_str() else {
+            return Credentials::Malformed;
+        };
+        let (scheme, rest) = v.trim().split_once(' ').unwrap_or((v, ""));
+        return match scheme.to_ascii_lowercase().as_str() {
+            "bearer" => Credentials::Bearer(rest.trim().to_owned()),
+            "basic" => base64::engine::general_purpose::STANDARD
+                .decode(rest.trim())
+                .ok()
+                .and_then(|b| String::from_utf8(b).ok())
+                .and_then(|s| s.split_once(':').map(|(u, p)| (u.to_owned(), p.to_owned())))
+                .map(|(u, p)| Credentials::Basic(u, p))
+                .unwrap_or(Credentials::Malformed),
+            _ => Credentials::Malformed,
+        };
+    }
+    match session_cookie(headers) {
+        Some(s) => Credentials::Session(s),
+        None => Credentials::None,
+    }
+}
+
+fn peer(req: &Request) -> IpAddr {
+    req.extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0.ip().to_canonical())
+        .unwrap_or(IpAddr::from([127, 0, 0, 1]))
+}
+
+/// Who is calling, or the answer refusing them.
+async fn authenticate(
+    app: &Arc<AppState>,
+    headers: &HeaderMap,
+    from: IpAddr,
+) -> Result<Option<Identity>, Response> {
+    let st = app.access();
+    let now = pramaan_core::time::now_ns();
+    let internal = |e: pramaan_auth::AuthError| {
+        tracing::error!(error = %e, "authentication failed");
+        deny(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal error; see the server log",
+        )
+    };
+    match credentials(headers) {
+        Credentials::None => Ok(None),
+        Credentials::Malformed => Err(deny(
+            StatusCode::UNAUTHORIZED,
+            "the Authorization header is not `Bearer <token>` or `Basic <base64 user:password>`",
+        )),
+        Credentials::Bearer(t) => match st.auth.by_token(&t, now).map_err(internal)? {
+            Some(id) => Ok(Some(id)),
+            None => {
+                tracing::info!(from = %from, "refused a request: unknown, revoked or expired token");
+                Err(deny(
+                    StatusCode::UNAUTHORIZED,
+                    "the token is unknown, revoked or expired",
+                ))
+            }
+        },
+        Credentials::Session(s) => match st.auth.by_session(&s, now).map_err(internal)? {
+            Some(id) => Ok(Some(id)),
+            None => Err(deny(
+                StatusCode::UNAUTHORIZED,
+                "the session has ended; log in again",
+            )),
+        },
+        Credentials::Basic(user, password) => {
+            // argon2 is CPU work: off the async threads.
+            let (app2, u) = (app.clone(), user.clone());
+            let res = tokio::task::spawn_blocking(move || {
+                app2.access().auth.check_password(&u, &password, from, now)
+            })
+            .await
+            .map_err(|e| {
+                tracing::error!(error = %e, "password check failed");
+                deny(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "internal error; see the server log",
+                )
+            })?;
+            match res {
+                Ok(id) => Ok(Some(id)),
+                Err(e) => Err(login_refused(st, &user, from, e, "basic").await),
+            }
+        }
+    }
+}
+
+/// The answer to a refused login (or Basic authentication), after recording it.
+pub async fn login_refused(
+    st: &AccessState,
+    user: &str,
+    from: IpAddr,
+    e: LoginError,
+    how: &str,
+) -> Response {
+    tracing::info!(user = %user, from = %from, reason = %e, "refused a login");
+    st.audit(
+        AuditEvent::new(audit::action::LOGIN_FAILED, user, user)
+            .outcome("refused")
+            .detail("reason", e.to_string())
+            .detail("from", from.to_string())
+            .detail("method", how),
+    )
+    .await;
+    match e {
+        LoginError::BadCredentials => deny(StatusCode::UNAUTHORIZED, "wrong user name or password"),
+        LoginError::Locked { .. } | LoginError::RateLimited => {
+            let mut r = deny(StatusCode::TOO_MANY_REQUESTS, &e.to_string());
+            r.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("60"));
+            r
+        }
+        LoginError::Store(e) => {
+            tracing::error!(error = %e, "login failed");
+            deny(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal error; see the server log",
+            )
+        }
+    }
+}
+
+fn with_hsts(mut r: Response, tls: bool) -> Response {
+    if tls {
+        r.headers_mut().insert(
+            header::STRICT_TRANSPORT_SECURITY,
+            HeaderValue::from_static("max-age=31536000"),
+        );
+    }
+    r
+}
+
+/// The middleware: authenticate, check the table, record, then call the handler.
+pub async fn guard(State(app): State<Arc<AppState>>, mut req: Request, next: Next) -> Response {
+    let st = app.access();
+    let tls = st.tls;
+    let pattern = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|m| m.as_str().to_owned());
+    let rule = pattern.as_deref().and_then(|p| lookup(req.method(), p));
+    let public = match rule.map(|r| r.need) {
+        Some(Need::Public) => true,
+        Some(Need::Metrics(_)) => st.metrics_public,
+        _ => false,
+    };
+    if public {
+        return with_hsts(next.run(req).await, tls);
+    }
+    let from = peer(&req);
+    let id = match authenticate(&app, req.headers(), from).await {
+        Ok(Some(id)) => id,
+        Ok(None) => {
+            return with_hsts(
+                deny(StatusCode::UNAUTHORIZED, "authentication required: a token (Authorization: Bearer), HTTP Basic, or a login session"),
+                tls,
+            )
+        }
+        Err(r) => return with_hsts(r, tls),
+    };
+    let Some(pattern) = pattern else {
+        // No route: the 404 of the fallback, to authenticated callers only.
+        return with_hsts(next.run(req).await, tls);
+    };
+    if id.must_change_password && !PASSWORD_CHANGE_ROUTES.contains(&pattern.as_str()) {
+        return with_hsts(
+            deny(StatusCode::FORBIDDEN, "change your one-time password first (POST /api/v1/password, or pramaan user passwd)"),
+            tls,
+        );
+    }
+    let safe = matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
+    if id.method == pramaan_auth::Method::Session && !safe {
+        let sent = req
+            .headers()
+            .get(CSRF_HEADER)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default();
+        let want = id.csrf.as_deref().unwrap_or_default();
+        if want.is_empty() || !pramaan_auth::secret::constant_time_eq(sent, want) {
+            tracing::info!(user = %id.name, route = %pattern, "refused a cookie request without the CSRF token");
+            return with_hsts(
+                deny(StatusCode::FORBIDDEN, "a state-changing request with a session cookie needs the X-CSRF-Token header from the login answer"),
+                tls,
+            );
+        }
+    }
+    if !allowed(rule, &id, st.metrics_public) {
+        tracing::info!(user = %id.name, method = %req.method(), route = %pattern, "access denied");
+        st.audit(
+            AuditEvent::new(audit::action::ACCESS_DENIED, &id.name, &pattern)
+                .outcome("denied")
+                .detail("method", req.method().as_str()),
+        )
+        .await;
+        let msg = match rule {
+            None => format!("{pattern} has no row in the access table; only admin may call it"),
+            Some(_) => format!(
+                "{} {pattern} needs one of the roles {}; you have {}",
+                req.method(),
+                need_roles(rule),
+                id.roles
+            ),
+        };
+        return with_hsts(deny(StatusCode::FORBIDDEN, &msg), tls);
+    }
+    let audit = match rule.map(|r| r.audit).unwrap_or(Audit::No) {
+        Audit::ReadQuery(_) | Audit::ReadBody(_) if !st.audit_reads => Audit::No,
+        Audit::ReadQuery(a) => Audit::Query(a),
+        Audit::ReadBody(a) => Audit::Body(a),
+        a => a,
+    };
+    let method = req.method().clone();
+    let query = req.uri().query().map(str::to_owned);
+    if let Ok(v) = HeaderValue::from_str(&id.name) {
+        req.headers_mut().insert("x-pramaan-actor", v);
+    }
+    req.extensions_mut().insert(id.clone());
+    let mut body_doc = None;
+    if let Audit::Body(_) = audit {
+        let (parts, body) = req.into_parts();
+        let bytes: Bytes = match axum::body::to_bytes(body, app.max_body()).await {
+            Ok(b) => b,
+            Err(_) => {
+                return with_hsts(
+                    deny(
+                        StatusCode::PAYLOAD_TOO_LARGE,
+                        "the body is larger than http.max_body",
+                    ),
+                    tls,
+                )
+            }
+        };
+        body_doc = Some(
+            serde_json::from_slice::<serde_json::Value>(&bytes)
+                .unwrap_or_else(|_| String::from_utf8_lossy(&bytes).into_owned().into()),
+        );
+        req = Request::from_parts(parts, Body::from(bytes));
+    }
+    let resp = next.run(req).await;
+    let action = match audit {
+        Audit::No => None,
+        Audit::Query(a) | Audit::Body(a) | Audit::ReadQuery(a) | Audit::ReadBody(a) => Some(a),
+    };
+    if let Some(action) = action {
+        let mut ev = AuditEvent::new(action, &id.name, &pattern)
+            .detail("method", method.as_str())
+            .detail("status", resp.status().as_u16())
+            .outcome(if resp.status().is_success() {
+                "ok"
+            } else {
+                "failed"
+            });
+        if let Some(q) = query {
+            ev = ev.detail("query", q);
+        }
+        if let Some(b) = body_doc {
+            if let Some(p) = b
+                .get("order_ref")
+                .or_else(|| b.get("purpose"))
+                .and_then(|v| v.as_str())
+            {
+                ev = ev.purpose(p);
+            }
+            ev = ev.detail("body", b);
+        }
+        st.audit(ev).await;
+    }
+    with_hsts(resp, tls)
+}
+
+fn need_roles(rule: Option<&Rule>) -> String {
+    match rule.map(|r| r.need) {
+        Some(Need::Roles(r)) | Some(Need::Metrics(r)) => r
+            .iter()
+            .chain([&Admin])
+            .map(|r| r.as_str())
+            .collect::<Vec<_>>()
+            .join(", "),
+        _ => "admin".into(),
+    }
+}
+
+/// The audit records matching `filter`, oldest first, each with its `seq`
+/// (internal records with peer `pramaan:audit`, read with SQL).
+pub async fn search_audit(
+    vault: &pramaan_vault::Vault,
+    filter: &audit::Filter,
+    limit: usize,
+) -> Result<Vec<serde_json::Value>, pramaan_vault::VaultError> {
+    let snap = vault.snapshot().await;
+    let objects = vault.options().objects_dir();
+    let q = format!(
+        "SELECT seq, text(raw) AS body FROM logs WHERE transport = 'internal' AND peer = '{}' ORDER BY seq",
+        audit::SOURCE
+    );
+    let batches = pramaan_vault::sql::run(&objects, &snap, &q).await?;
+    let nd = pramaan_vault::sql::to_ndjson(&batches)?;
+    let mut out = Vec::new();
+    for line in nd.split(|b| *b == b'\n').filter(|l| !l.is_empty()) {
+        let Ok(row) = serde_json::from_slice::<serde_json::Value>(line) else {
+            continue;
+        };
+        let body = row.get("body").and_then(|b| b.as_str()).unwrap_or_default();
+        let Ok(mut doc) = serde_json::from_str::<serde_json::Value>(body) else {
+            continue;
+        };
+        if !filter.matches(&doc) {
+            continue;
+        }
+        if let Some(o) = doc.as_object_mut() {
+            o.insert("seq".into(), row.get("seq").cloned().unwrap_or_default());
+        }
+        out.push(doc);
+        if limit > 0 && out.len() >= limit {
+            break;
+        }
+    }
+    Ok(out)
+}
+
+impl AccessState {
+    /// [`AccessState::open`], or, when the store cannot be opened, a state
+    /// with no users and no tokens: everything but public routes is refused
+    /// (`serve` opens the store first in [`bootstrap`] and stops on an error).
+    pub fn open_or_closed(vault: &pramaan_vault::Vault, cfg: &Config) -> Self {
+        match AccessState::open(vault, cfg) {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::error!(error = %e, "cannot open the user store; refusing every authenticated request");
+                let store = match AuthStore::in_memory() {
+                    Ok(s) => s,
+                    Err(e) => panic!("an in-memory SQLite database cannot be opened: {e}"),
+                };
+                AccessState {
+                    auth: Auth::new(store, limiter_config(cfg), 0),
+                    sink: VaultSink::new(vault.clone()),
+                    tls: false,
+                    metrics_public: cfg.metrics.public,
+                    audit_reads: true,
+                }
+            }
+        }
+    }
+}
