@@ -62,4 +62,10 @@ for f in "$loghub"/*.log; do
         done < <(sample "$f" | head -n 12)
     } > "$corpus/framing/$base"
 done
+# Committed seeds of other targets (real NTP packets, chronyc output).
+for d in "$here"/seeds/*/; do
+    [ -d "$d" ] || continue
+    mkdir -p "$corpus/$(basename "$d")"
+    cp "$d"* "$corpus/$(basename "$d")/"
+done
 echo "seeded $n lines from $loghub into $corpus"

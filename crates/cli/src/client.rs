@@ -24,9 +24,23 @@ pub fn target(cfg: &Config, server: Option<&str>) -> Target {
     }
 }
 
+/// Environment variable holding the API token the CLI sends to a running
+/// server (`pramaan token create` makes one).
+pub const ENV_TOKEN: &str = "PRAMAAN_TOKEN";
+
+/// The HTTP client for talking to a server: sends `Authorization: Bearer
+/// $PRAMAAN_TOKEN` when that variable is set.
 pub fn http() -> reqwest::Client {
+    let mut headers = reqwest::header::HeaderMap::new();
+    if let Ok(t) = std::env::var(ENV_TOKEN) {
+        if let Ok(mut v) = reqwest::header::HeaderValue::from_str(&format!("Bearer {}", t.trim())) {
+            v.set_sensitive(true);
+            headers.insert(reqwest::header::AUTHORIZATION, v);
+        }
+    }
     reqwest::Client::builder()
         .no_proxy()
+        .default_headers(headers)
         .build()
         .expect("an HTTP client builds")
 }

@@ -1,10 +1,14 @@
 //! The `pramaan` binary: thin glue between the command line and the crates.
 
 mod client;
+mod cmd_clock;
+mod cmd_incident;
 mod cmd_ingest;
 mod cmd_ledger;
+mod cmd_registry;
 mod cmd_retention;
 mod cmd_search;
+mod cmd_whois;
 
 use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand};
@@ -61,6 +65,18 @@ enum Command {
     Hold(cmd_retention::HoldArgs),
     /// Retention: delete segments past their window (run, or run --dry-run).
     Retention(cmd_retention::RetentionArgs),
+    /// Incidents for CERT-In: the 20 kinds, the 6-hour clock, reports by e-mail with logs attached.
+    Incident(cmd_incident::IncidentArgs),
+    /// The point of contact with CERT-In: show, set, review.
+    Poc(cmd_incident::PocArgs),
+    /// Clock compliance: offset to NIC/NPL time, host sync, drifting log sources (status).
+    Clock(cmd_clock::ClockArgs),
+    /// The subscriber register (5-year records of VPN/VPS/cloud customers):
+    /// import, show --purpose, completeness, terminate, erase-expired, rotate-key, hold.
+    Registry(cmd_registry::RegistryArgs),
+    /// Who held an IP address (and port) at an instant: `whois ADDR --at TIME --purpose TEXT`
+    /// (every lookup is audited); `whois import-bindings FILE` loads a bindings CSV.
+    Whois(cmd_whois::WhoisArgs),
 }
 
 #[derive(Args)]
@@ -231,6 +247,31 @@ fn run(cli: Cli) -> Result<std::process::ExitCode> {
             let loaded = load_config(&g, Vec::new())?;
             init_cli_logging();
             runtime()?.block_on(cmd_retention::retention(&loaded.config, a))
+        }
+        Command::Incident(a) => {
+            let loaded = load_config(&g, Vec::new())?;
+            init_cli_logging();
+            runtime()?.block_on(cmd_incident::incident(&loaded.config, a))
+        }
+        Command::Poc(a) => {
+            let loaded = load_config(&g, Vec::new())?;
+            init_cli_logging();
+            runtime()?.block_on(cmd_incident::poc(&loaded.config, a))
+        }
+        Command::Clock(a) => {
+            let loaded = load_config(&g, Vec::new())?;
+            init_cli_logging();
+            runtime()?.block_on(cmd_clock::clock(&loaded.config, a))
+        }
+        Command::Registry(a) => {
+            let loaded = load_config(&g, Vec::new())?;
+            init_cli_logging();
+            runtime()?.block_on(cmd_registry::run(&loaded.config, a))
+        }
+        Command::Whois(a) => {
+            let loaded = load_config(&g, Vec::new())?;
+            init_cli_logging();
+            runtime()?.block_on(cmd_whois::run(&loaded.config, a))
         }
     }
 }

@@ -484,7 +484,7 @@ fn stalled_http_request_is_abandoned_after_request_timeout() {
     let server = Server::start_with(&[("PRAMAAN_HTTP_REQUEST_TIMEOUT", "2s")]);
     let mut s = TcpStream::connect(server.http).unwrap();
     s.write_all(
-        b"POST /api/v1/ingest HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/x-ndjson\r\nContent-Length: 100\r\n\r\nonly part of",
+        format!("POST /api/v1/ingest HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {TEST_TOKEN}\r\nContent-Type: application/x-ndjson\r\nContent-Length: 100\r\n\r\nonly part of").as_bytes(),
     )
     .unwrap();
     let started = Instant::now();

@@ -603,6 +603,28 @@ pub(crate) static KEYS: &[KeyDef] = &[
         help: "PEM file with the private key for `syslog.tls_cert`.",
     },
     KeyDef {
+        key: "syslog.tls_client_ca",
+        kind: Kind::PemFile {
+            at: at!(syslog.tls_client_ca),
+        },
+        help: "PEM file with the CA certificate(s) that sign senders' client certificates. When \
+            set, the TLS listener accepts only senders presenting such a certificate (mTLS); \
+            refused handshakes are counted in `pramaan_connections_refused_total`.",
+    },
+    KeyDef {
+        key: "syslog.allow",
+        kind: Kind::Text {
+            at: at!(syslog.allow),
+            default: "127.0.0.0/8, ::1/128",
+            check: Check::Plain,
+        },
+        help: "Source addresses the syslog listeners (UDP, TCP, TLS) accept, as CIDRs separated \
+            by commas or spaces (`10.0.0.0/8, 192.0.2.7/32`; `0.0.0.0/0, ::/0` for any). \
+            Others are refused, counted in `pramaan_connections_refused_total` (reason \
+            `not_allowed`) and logged. The default is loopback only, like the listen \
+            addresses: widen both together.",
+    },
+    KeyDef {
         key: "syslog.max_line",
         kind: Kind::Size {
             at: at!(syslog.max_line),
@@ -670,6 +692,22 @@ pub(crate) static KEYS: &[KeyDef] = &[
             max: secs(DAY),
         },
         help: "An HTTP request that takes longer than this is abandoned with an error.",
+    },
+    KeyDef {
+        key: "http.tls_cert",
+        kind: Kind::PemFile {
+            at: at!(http.tls_cert),
+        },
+        help: "PEM certificate chain: with `http.tls_key`, the HTTP API speaks HTTPS only \
+            (rustls), sends HSTS and marks session cookies Secure. `pramaan tls self-signed` \
+            makes a pair for trials. The syslog TLS listener may use the same files.",
+    },
+    KeyDef {
+        key: "http.tls_key",
+        kind: Kind::PemFile {
+            at: at!(http.tls_key),
+        },
+        help: "PEM private key for `http.tls_cert`.",
     },
     // [wal]
     KeyDef {
@@ -857,6 +895,147 @@ pub(crate) static KEYS: &[KeyDef] = &[
         },
         help: "Serve Prometheus metrics on `http.listen`.",
     },
+    KeyDef {
+        key: "metrics.public",
+        kind: Kind::Bool {
+            at: at!(metrics.public),
+            default: false,
+        },
+        help: "Serve `/metrics` without authentication. When false, a scraper needs a token \
+            with the auditor or poc role (or admin).",
+    },
+    // [auth]
+    KeyDef {
+        key: "auth.max_failures",
+        kind: Kind::Int {
+            at: IntAt::U64(at!(auth.max_failures)),
+            default: 5,
+            min: 0,
+            max: 1000,
+        },
+        help: "Failed logins (within `auth.lockout`) after which a user name is locked for \
+            `auth.lockout`, even with the right password. 0 never locks.",
+    },
+    KeyDef {
+        key: "auth.lockout",
+        kind: Kind::Duration {
+            at: at!(auth.lockout),
+            default: secs(15 * MINUTE),
+            min: secs(1),
+            max: secs(DAY),
+        },
+        help: "How long a lock-out lasts, counted from the last failure; also the window in \
+            which failures are counted.",
+    },
+    KeyDef {
+        key: "auth.login_rate",
+        kind: Kind::Int {
+            at: IntAt::U64(at!(auth.login_rate)),
+            default: 30,
+            min: 0,
+            max: 1_000_000,
+        },
+        help: "Login attempts (password checks) accepted per source address per minute; more \
+            are answered 429. 0 means no limit.",
+    },
+    KeyDef {
+        key: "auth.session_ttl",
+        kind: Kind::Duration {
+            at: at!(auth.session_ttl),
+            default: secs(8 * 3600),
+            min: secs(60),
+            max: secs(30 * DAY),
+        },
+        help: "How long a console login session lasts.",
+    },
+    KeyDef {
+        key: "auth.audit_reads",
+        kind: Kind::Bool {
+            at: at!(auth.audit_reads),
+            default: true,
+        },
+        help: "Record every search and SQL query (with the query) and every read of the audit \
+            trail in the audit trail. Logins, changes, holds, deletions and reads of personal \
+            data are always recorded. false is for test rigs and benchmarks only: the records \
+            are themselves searchable and counted.",
+    },
+    // [registry]
+    KeyDef {
+        key: "registry.url",
+        kind: Kind::Text {
+            at: at!(registry.url),
+            default: "",
+            check: Check::Plain,
+        },
+        help: "Where the subscriber register lives: empty means SQLite at <data_dir>/registry.db, \
+            `sqlite:PATH` another SQLite file, `postgres://user@host:port/db` PostgreSQL (tables \
+            in the schema `pramaan_registry`).",
+    },
+    KeyDef {
+        key: "registry.retention_years",
+        kind: Kind::Int {
+            at: IntAt::U64(at!(registry.retention_years)),
+            default: 5,
+            min: 1,
+            max: 100,
+        },
+        help: "Keep a subscriber's record this many years after the end of their last period of \
+            hire, then erase it (crypto-shredding). CERT-In requires 5; fewer is refused unless \
+            `registry.allow_non_compliant` is true.",
+    },
+    KeyDef {
+        key: "registry.allow_non_compliant",
+        kind: Kind::Bool {
+            at: at!(registry.allow_non_compliant),
+            default: false,
+        },
+        help: "Allow `registry.retention_years` under CERT-In's 5 years. The register is then \
+            reported as non-compliant.",
+    },
+    KeyDef {
+        key: "registry.master_key_file",
+        kind: Kind::OptPath {
+            at: at!(registry.master_key_file),
+            empty: "<data_dir>/registry/master.key",
+        },
+        help: "The master key that wraps every subscriber's data key (64 hex digits). Empty means \
+            <data_dir>/registry/master.key, created readable by its owner only at first use. \
+            Without it the register cannot be read: back it up apart from the data.",
+    },
+    KeyDef {
+        key: "registry.master_key_env",
+        kind: Kind::Text {
+            at: at!(registry.master_key_env),
+            default: "",
+            check: Check::Plain,
+        },
+        help: "The name of an environment variable that holds the master key (64 hex digits), \
+            instead of the file. The key itself never goes in the configuration.",
+    },
+    KeyDef {
+        key: "registry.erase_interval",
+        kind: Kind::Duration {
+            at: at!(registry.erase_interval),
+            default: secs(3600),
+            min: secs(1),
+            max: secs(7 * DAY),
+        },
+        help: "Time between runs in `pramaan serve` that erase subscribers past retention (legal \
+            holds excepted); the first run is shortly after start.",
+    },
+    // [attribution]
+    KeyDef {
+        key: "attribution.max_session",
+        kind: Kind::Duration {
+            at: at!(attribution.max_session),
+            default: secs(7 * DAY),
+            min: secs(60),
+            max: secs(366 * DAY),
+        },
+        help: "Longest a dynamic session (RADIUS, OpenVPN, JSON session event, CGNAT port \
+            block) is taken to last when its Stop never came and no later Start on the same \
+            address closed it. `pramaan whois` treats it as held from its start up to this long.",
+    },
     // [ledger]
     KeyDef {
         key: "ledger.key_file",
@@ -891,6 +1070,272 @@ pub(crate) static KEYS: &[KeyDef] = &[
         help: "At most one checkpoint per interval is kept in the catalog's history (plus the \
             one at each clean shutdown), so `pramaan verify` can check that each extends the one \
             before.",
+    },
+    // [clock]
+    KeyDef {
+        key: "clock.enabled",
+        kind: Kind::Bool {
+            at: at!(clock.enabled),
+            default: true,
+        },
+        help: "Run the clock monitor in `pramaan serve`: NTP queries to `clock.servers` and the \
+            per-source skew analysis. false switches all of it off (no packet is sent; tests \
+            and air-gapped test rigs set PRAMAAN_CLOCK_ENABLED=false).",
+    },
+    KeyDef {
+        key: "clock.servers",
+        kind: Kind::Text {
+            at: at!(clock.servers),
+            default: "samay1.nic.in, samay2.nic.in, time.nplindia.org",
+            check: Check::Plain,
+        },
+        help: "NTP servers whose time is national time (CERT-In: NIC's and NPL's, or servers \
+            traceable to them), `host` or `host:port` (port 123 if none), separated by commas.",
+    },
+    KeyDef {
+        key: "clock.interval",
+        kind: Kind::Duration {
+            at: at!(clock.interval),
+            default: secs(5 * MINUTE),
+            min: secs(1),
+            max: secs(DAY),
+        },
+        help: "Time between rounds of NTP queries (one query per server per round; the first \
+            round is at start). Each sample is kept in <data_dir>/clock.db for `retention.days` \
+            and appended to the ledger as a `pramaan:clock` record.",
+    },
+    KeyDef {
+        key: "clock.timeout",
+        kind: Kind::Duration {
+            at: at!(clock.timeout),
+            default: secs(5),
+            min: Duration::from_millis(100),
+            max: secs(MINUTE),
+        },
+        help: "How long to wait for a server's reply before the sample is a timeout.",
+    },
+    KeyDef {
+        key: "clock.threshold",
+        kind: Kind::Duration {
+            at: at!(clock.threshold),
+            default: Duration::from_millis(100),
+            min: Duration::from_millis(1),
+            max: secs(3600),
+        },
+        help: "Largest offset from national time (either way) that counts as synchronised, and \
+            largest `received_at - event time` (either way) before a log source is flagged.",
+    },
+    KeyDef {
+        key: "clock.skew_interval",
+        kind: Kind::Duration {
+            at: at!(clock.skew_interval),
+            default: secs(MINUTE),
+            min: secs(1),
+            max: secs(DAY),
+        },
+        help: "Time between passes of the per-source skew analysis (each reads the lines stored \
+            since the last pass).",
+    },
+    KeyDef {
+        key: "clock.skew_window",
+        kind: Kind::Duration {
+            at: at!(clock.skew_window),
+            default: secs(3600),
+            min: secs(60),
+            max: secs(7 * DAY),
+        },
+        help: "The sliding window (by `received_at`) over which each source's skew distribution \
+            is computed; a source is flagged while most of its lines in it are off.",
+    },
+    KeyDef {
+        key: "clock.source_zones",
+        kind: Kind::Text {
+            at: at!(clock.source_zones),
+            default: "",
+            check: Check::Plain,
+        },
+        help: "Zones for sources whose stamps carry none, for the skew analysis: \
+            `pattern=offset` pairs separated by commas (`utc-box=UTC, fw-*=+04:00`); patterns \
+            (`*`, `?`) match a source's name (the host a line names, else the sender's address). \
+            Sources not named are read in `syslog.default_timezone` (IST by default).",
+    },
+    // [desk]
+    KeyDef {
+        key: "desk.report_to",
+        kind: Kind::Text {
+            at: at!(desk.report_to),
+            default: "incident@cert-in.org.in",
+            check: Check::Plain,
+        },
+        help: "Where `pramaan incident send` sends incident reports: CERT-In's incident \
+            address. The point of contact is copied on each report.",
+    },
+    KeyDef {
+        key: "desk.mail_from",
+        kind: Kind::Text {
+            at: at!(desk.mail_from),
+            default: "",
+            check: Check::Plain,
+        },
+        help: "The From address of reports and reminder e-mails. Empty means the point of \
+            contact's e-mail.",
+    },
+    KeyDef {
+        key: "desk.poc_review_days",
+        kind: Kind::Int {
+            at: IntAt::U64(at!(desk.poc_review_days)),
+            default: 90,
+            min: 1,
+            max: 3650,
+        },
+        help: "Warn (in `pramaan poc show`, incident commands and the API) when the point of \
+            contact's details were not set or reviewed (`pramaan poc set --reviewed`) for this \
+            many days.",
+    },
+    KeyDef {
+        key: "desk.template_text",
+        kind: Kind::OptPath {
+            at: at!(desk.template_text),
+            empty: "the shipped template",
+        },
+        help: "A custom template for the plain-text part of incident reports (MiniJinja; \
+            placeholders in docs/incident-report.md). An unknown placeholder is an error.",
+    },
+    KeyDef {
+        key: "desk.template_html",
+        kind: Kind::OptPath {
+            at: at!(desk.template_html),
+            empty: "the shipped template",
+        },
+        help: "A custom template for the HTML part of incident reports (values are \
+            HTML-escaped).",
+    },
+    KeyDef {
+        key: "desk.smtp_host",
+        kind: Kind::Text {
+            at: at!(desk.smtp_host),
+            default: "",
+            check: Check::Plain,
+        },
+        help: "The SMTP relay that sends reports and reminders. Empty means none: reports \
+            cannot be sent and reminders go by webhook only.",
+    },
+    KeyDef {
+        key: "desk.smtp_port",
+        kind: Kind::Int {
+            at: IntAt::U64(at!(desk.smtp_port)),
+            default: 0,
+            min: 0,
+            max: 65535,
+        },
+        help: "The relay's port. 0 means the usual one for `desk.smtp_security`: 587 for \
+            starttls, 465 for tls, 25 for plain.",
+    },
+    KeyDef {
+        key: "desk.smtp_security",
+        kind: Kind::Text {
+            at: at!(desk.smtp_security),
+            default: "starttls",
+            check: Check::Plain,
+        },
+        help: "`starttls` (a plain connection upgraded to TLS, required), `tls` (TLS from the \
+            first byte) or `plain` (no TLS: only for a relay on loopback).",
+    },
+    KeyDef {
+        key: "desk.smtp_user",
+        kind: Kind::Text {
+            at: at!(desk.smtp_user),
+            default: "",
+            check: Check::Plain,
+        },
+        help: "User name for SMTP authentication. Empty means no authentication.",
+    },
+    KeyDef {
+        key: "desk.smtp_password_file",
+        kind: Kind::OptPath {
+            at: at!(desk.smtp_password_file),
+            empty: "none",
+        },
+        help: "A file whose first line is the SMTP password. It is never logged or shown.",
+    },
+    KeyDef {
+        key: "desk.smtp_password_env",
+        kind: Kind::Text {
+            at: at!(desk.smtp_password_env),
+            default: "",
+            check: Check::Plain,
+        },
+        help: "The name of an environment variable holding the SMTP password (used when \
+            `desk.smtp_password_file` is empty). Never logged or shown.",
+    },
+    KeyDef {
+        key: "desk.smtp_timeout",
+        kind: Kind::Duration {
+            at: at!(desk.smtp_timeout),
+            default: secs(30),
+            min: secs(1),
+            max: secs(600),
+        },
+        help: "How long to wait for the SMTP relay before the report is left unsent (and \
+            the failure recorded).",
+    },
+    KeyDef {
+        key: "desk.reminders",
+        kind: Kind::Text {
+            at: at!(desk.reminders),
+            default: "3h,1h,30m",
+            check: Check::Plain,
+        },
+        help: "When to remind before an incident's 6-hour deadline, while it is not reported: \
+            times left, separated by commas (`3h,1h,30m`; units s, m, h). Empty means none.",
+    },
+    KeyDef {
+        key: "desk.remind_overdue",
+        kind: Kind::Bool {
+            at: at!(desk.remind_overdue),
+            default: true,
+        },
+        help: "Also remind once when the deadline has passed and the incident is still not \
+            reported.",
+    },
+    KeyDef {
+        key: "desk.reminder_to",
+        kind: Kind::Text {
+            at: at!(desk.reminder_to),
+            default: "",
+            check: Check::Plain,
+        },
+        help: "Where reminder e-mails go. Empty means the point of contact's e-mail.",
+    },
+    KeyDef {
+        key: "desk.webhook_url",
+        kind: Kind::Text {
+            at: at!(desk.webhook_url),
+            default: "",
+            check: Check::Plain,
+        },
+        help: "An http(s) URL that each reminder is POSTed to as JSON (retried with back-off). \
+            Empty means no webhook.",
+    },
+    KeyDef {
+        key: "desk.webhook_tries",
+        kind: Kind::Int {
+            at: IntAt::U64(at!(desk.webhook_tries)),
+            default: 5,
+            min: 1,
+            max: 20,
+        },
+        help: "Tries per webhook call, waiting 1 s, 2 s, 4 s... between them.",
+    },
+    KeyDef {
+        key: "desk.reminder_interval",
+        kind: Kind::Duration {
+            at: at!(desk.reminder_interval),
+            default: secs(30),
+            min: Duration::from_millis(100),
+            max: secs(3600),
+        },
+        help: "How often `pramaan serve` checks incidents for reminders to send.",
     },
 ];
 

@@ -70,6 +70,16 @@ pub struct Config {
     pub metrics: Metrics,
     /// `[ledger]`
     pub ledger: Ledger,
+    /// `[auth]`
+    pub auth: Auth,
+    /// `[attribution]`
+    pub attribution: Attribution,
+    /// `[registry]`
+    pub registry: Registry,
+    /// `[clock]`
+    pub clock: Clock,
+    /// `[desk]`
+    pub desk: Desk,
 }
 
 /// `[node]`: who this vault belongs to.
@@ -104,6 +114,12 @@ pub struct Syslog {
     /// `syslog.default_timezone`, as an offset in seconds east of UTC
     /// (IST = 19800).
     pub default_timezone: i32,
+    /// `syslog.allow`: CIDRs the syslog listeners accept connections and
+    /// datagrams from, separated by commas or spaces (parsed by the server).
+    pub allow: String,
+    /// `syslog.tls_client_ca`: with it, TLS senders must present a client
+    /// certificate signed by this CA (mTLS); `None` = no client certificate asked.
+    pub tls_client_ca: Option<PathBuf>,
 }
 
 /// `[http]`: the HTTP API.
@@ -115,6 +131,10 @@ pub struct Http {
     pub max_body: u64,
     /// `http.request_timeout`.
     pub request_timeout: Duration,
+    /// `http.tls_cert`: HTTPS with this certificate chain (and `http.tls_key`).
+    pub tls_cert: Option<PathBuf>,
+    /// `http.tls_key`.
+    pub tls_key: Option<PathBuf>,
 }
 
 /// `[wal]`: the write-ahead log.
@@ -254,6 +274,160 @@ impl fmt::Display for LogFormat {
 pub struct Metrics {
     /// `metrics.enabled`.
     pub enabled: bool,
+    /// `metrics.public`: `/metrics` without authentication.
+    pub public: bool,
+}
+
+/// `[auth]`: logins, sessions, lock-out.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Auth {
+    /// `auth.max_failures`: failed logins that lock a user name; 0 = never.
+    pub max_failures: u64,
+    /// `auth.lockout`: how long the lock lasts (and the window failures count in).
+    pub lockout: Duration,
+    /// `auth.login_rate`: login attempts per source address per minute; 0 = no limit.
+    pub login_rate: u64,
+    /// `auth.session_ttl`: how long a login session lasts.
+    pub session_ttl: Duration,
+    /// `auth.audit_reads`: record searches, SQL queries and audit-trail reads.
+    pub audit_reads: bool,
+}
+
+/// `[attribution]`: IP bindings derived from session logs (`pramaan whois`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Attribution {
+    /// `attribution.max_session`: a session whose Stop never came ends this
+    /// long after its start (or at the next Start on the same address).
+    pub max_session: Duration,
+}
+
+/// The subscriber-record retention CERT-In requires: 5 years after the service ends.
+pub const CERT_IN_REGISTRY_YEARS: u64 = 5;
+
+/// `[registry]`: the subscriber register (direction 6).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Registry {
+    /// `registry.url`: empty (SQLite at `<data_dir>/registry.db`),
+    /// `sqlite:PATH` or `postgres://...`.
+    pub url: String,
+    /// `registry.retention_years`.
+    pub retention_years: u64,
+    /// `registry.allow_non_compliant`: permit `retention_years` under 5.
+    pub allow_non_compliant: bool,
+    /// `registry.master_key_file`; `None` = `<data_dir>/registry/master.key`.
+    pub master_key_file: Option<PathBuf>,
+    /// `registry.master_key_env`: name of an environment variable holding
+    /// the master key (64 hex digits); when set, the file is not used.
+    pub master_key_env: String,
+    /// `registry.erase_interval`: time between erasure runs in `serve`.
+    pub erase_interval: Duration,
+}
+
+/// `[clock]`: the clock monitor (offset to NIC/NPL time, per-source skew).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Clock {
+    /// `clock.enabled`: false switches the whole monitor off (no NTP query,
+    /// no skew analysis).
+    pub enabled: bool,
+    /// `clock.servers`: NTP servers, `host` or `host:port`, separated by
+    /// commas or spaces. Use [`Clock::server_list`].
+    pub servers: String,
+    /// `clock.interval`: time between rounds of queries.
+    pub interval: Duration,
+    /// `clock.timeout`: how long to wait for one server's reply.
+    pub timeout: Duration,
+    /// `clock.threshold`: the largest offset (and per-source skew) accepted.
+    pub threshold: Duration,
+    /// `clock.skew_interval`: time between per-source skew passes.
+    pub skew_interval: Duration,
+    /// `clock.skew_window`: how far back the per-source skew looks.
+    pub skew_window: Duration,
+    /// `clock.source_zones`: `pattern=offset` pairs; the zone in which to
+    /// read zone-less stamps of those sources for the skew analysis.
+    pub source_zones: String,
+}
+
+impl Clock {
+    /// `clock.servers`, split.
+    pub fn server_list(&self) -> Vec<String> {
+        self.servers
+            .split(|c: char| c == ',' || c.is_whitespace())
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned)
+            .collect()
+    }
+
+    /// `clock.source_zones` as (pattern, seconds east of UTC), or the
+    /// first entry that is not `pattern=offset`.
+    pub fn source_zone_list(&self) -> Result<Vec<(String, i32)>, String> {
+        self.source_zones
+            .split(|c: char| c == ',' || c.is_whitespace())
+            .filter(|e| !e.is_empty())
+            .map(|e| match e.split_once('=') {
+                Some((p, o)) if !p.is_empty() => value::parse_offset(o)
+                    .map(|secs| (p.to_owned(), secs))
+                    .ok_or_else(|| e.to_owned()),
+                _ => Err(e.to_owned()),
+            })
+            .collect()
+    }
+
+    fn problem(&self) -> Option<(String, Vec<&'static str>)> {
+        if let Err(entry) = self.source_zone_list() {
+            return Some((
+                format!("clock.source_zones entry `{entry}` is not `pattern=offset` (for example `fw-*=+05:30`, `box=UTC`)"),
+                vec!["clock.source_zones"],
+            ));
+        }
+        if self.enabled && self.server_list().is_empty() {
+            return Some((
+                "clock.servers is empty while clock.enabled is true: name at least one NTP server, or set clock.enabled = false".into(),
+                vec!["clock.servers", "clock.enabled"],
+            ));
+        }
+        None
+    }
+}
+
+/// `[desk]`: the incident desk (reports to CERT-In, reminders, the point of contact).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Desk {
+    /// `desk.report_to`: where reports are sent.
+    pub report_to: String,
+    /// `desk.mail_from`: the From address; empty = the point of contact's e-mail.
+    pub mail_from: String,
+    /// `desk.poc_review_days`.
+    pub poc_review_days: u64,
+    /// `desk.template_text`; `None` = the shipped template.
+    pub template_text: Option<PathBuf>,
+    /// `desk.template_html`; `None` = the shipped template.
+    pub template_html: Option<PathBuf>,
+    /// `desk.smtp_host`; empty = no SMTP (reports cannot be sent).
+    pub smtp_host: String,
+    /// `desk.smtp_port`; 0 = 587 (starttls), 465 (tls) or 25 (plain).
+    pub smtp_port: u64,
+    /// `desk.smtp_security`: `starttls`, `tls` or `plain` (checked by the desk).
+    pub smtp_security: String,
+    /// `desk.smtp_user`; empty = no authentication.
+    pub smtp_user: String,
+    /// `desk.smtp_password_file`.
+    pub smtp_password_file: Option<PathBuf>,
+    /// `desk.smtp_password_env`: the name of a variable holding the password.
+    pub smtp_password_env: String,
+    /// `desk.smtp_timeout`.
+    pub smtp_timeout: Duration,
+    /// `desk.reminders`: like `"3h,1h,30m"` (checked by the desk).
+    pub reminders: String,
+    /// `desk.remind_overdue`.
+    pub remind_overdue: bool,
+    /// `desk.reminder_to`; empty = the point of contact.
+    pub reminder_to: String,
+    /// `desk.webhook_url`; empty = no webhook.
+    pub webhook_url: String,
+    /// `desk.webhook_tries`.
+    pub webhook_tries: u64,
+    /// `desk.reminder_interval`.
+    pub reminder_interval: Duration,
 }
 
 /// `[ledger]`: the Merkle tree over every record, its signed checkpoints.
@@ -298,11 +472,15 @@ impl Config {
                 max_connections: 0,
                 idle_timeout: Duration::ZERO,
                 default_timezone: 0,
+                allow: String::new(),
+                tls_client_ca: None,
             },
             http: Http {
                 listen: SocketAddr::from(([127, 0, 0, 1], 0)),
                 max_body: 0,
                 request_timeout: Duration::ZERO,
+                tls_cert: None,
+                tls_key: None,
             },
             wal: Wal {
                 fsync: true,
@@ -329,11 +507,62 @@ impl Config {
                 level: String::new(),
                 format: LogFormat::Text,
             },
-            metrics: Metrics { enabled: true },
+            metrics: Metrics {
+                enabled: true,
+                public: false,
+            },
+            auth: Auth {
+                max_failures: 0,
+                lockout: Duration::ZERO,
+                login_rate: 0,
+                session_ttl: Duration::ZERO,
+                audit_reads: true,
+            },
             ledger: Ledger {
                 key_file: None,
                 checkpoint_interval: Duration::ZERO,
                 history_interval: Duration::ZERO,
+            },
+            desk: Desk {
+                report_to: String::new(),
+                mail_from: String::new(),
+                poc_review_days: 0,
+                template_text: None,
+                template_html: None,
+                smtp_host: String::new(),
+                smtp_port: 0,
+                smtp_security: String::new(),
+                smtp_user: String::new(),
+                smtp_password_file: None,
+                smtp_password_env: String::new(),
+                smtp_timeout: Duration::ZERO,
+                reminders: String::new(),
+                remind_overdue: true,
+                reminder_to: String::new(),
+                webhook_url: String::new(),
+                webhook_tries: 0,
+                reminder_interval: Duration::ZERO,
+            },
+            attribution: Attribution {
+                max_session: Duration::ZERO,
+            },
+            registry: Registry {
+                url: String::new(),
+                retention_years: 0,
+                allow_non_compliant: false,
+                master_key_file: None,
+                master_key_env: String::new(),
+                erase_interval: Duration::ZERO,
+            },
+            clock: Clock {
+                enabled: true,
+                servers: String::new(),
+                interval: Duration::ZERO,
+                timeout: Duration::ZERO,
+                threshold: Duration::ZERO,
+                skew_interval: Duration::ZERO,
+                skew_window: Duration::ZERO,
+                source_zones: String::new(),
             },
         }
     }
@@ -350,6 +579,9 @@ impl Config {
 
     /// The first cross-field problem, with the keys involved.
     fn conflict(&self) -> Option<(String, Vec<&'static str>)> {
+        if let Some(problem) = self.clock.problem() {
+            return Some(problem);
+        }
         let s = &self.syslog;
         match (&s.tls_cert, &s.tls_key) {
             (Some(cert), None) => {
@@ -399,6 +631,29 @@ impl Config {
                     value::format_size(self.wal.file_size)
                 ),
                 vec!["wal.max_batch", "wal.file_size"],
+            ));
+        }
+        if self.registry.retention_years < CERT_IN_REGISTRY_YEARS
+            && !self.registry.allow_non_compliant
+        {
+            return Some((
+                format!(
+                    "registry.retention_years is {}, under the {CERT_IN_REGISTRY_YEARS} years CERT-In requires for subscriber records: \
+                     lengthen it, or set registry.allow_non_compliant = true to run anyway (the register is then reported as non-compliant)",
+                    self.registry.retention_years
+                ),
+                vec!["registry.retention_years", "registry.allow_non_compliant"],
+            ));
+        }
+        let url = self.registry.url.trim();
+        if !(url.is_empty()
+            || url.starts_with("sqlite:")
+            || url.starts_with("postgres://")
+            || url.starts_with("postgresql://"))
+        {
+            return Some((
+                format!("registry.url `{url}` is neither empty, sqlite:PATH nor postgres://..."),
+                vec!["registry.url"],
             ));
         }
         let short = self.retention.short_windows();

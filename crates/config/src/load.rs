@@ -19,6 +19,15 @@ pub const ENV_LOG_FILTER: &str = "PRAMAAN_LOG";
 /// and are ignored by [`load`].
 const ENV_FREE_PREFIXES: [&str; 2] = ["PRAMAAN_TEST_", "PRAMAAN_BENCH_"];
 
+/// Secrets given in the environment, never configuration keys (so never
+/// shown by `pramaan config`): the first admin's password and a bootstrap
+/// admin token for `serve`, the API token the CLI sends.
+pub const ENV_SECRETS: [&str; 3] = [
+    "PRAMAAN_ADMIN_PASSWORD",
+    "PRAMAAN_BOOTSTRAP_TOKEN",
+    "PRAMAAN_TOKEN",
+];
+
 /// The file read when neither a path nor `PRAMAAN_CONFIG` is given, if it
 /// exists.
 const DEFAULT_FILE: &str = "pramaan.toml";
@@ -181,6 +190,7 @@ impl Layers {
             if name == ENV_CONFIG_FILE
                 || name == ENV_LOG_FILTER
                 || ENV_FREE_PREFIXES.iter().any(|p| name.starts_with(p))
+                || ENV_SECRETS.contains(&name.as_str())
             {
                 continue;
             }

@@ -853,12 +853,16 @@ fn every_field_has_its_own_key() {
                 max_connections: _,
                 idle_timeout: _,
                 default_timezone: _,
+                allow: _,
+                tls_client_ca: _,
             },
         http:
             Http {
                 listen: _,
                 max_body: _,
                 request_timeout: _,
+                tls_cert: _,
+                tls_key: _,
             },
         wal:
             Wal {
@@ -888,15 +892,71 @@ fn every_field_has_its_own_key() {
             level: _,
             format: _,
         },
-        metrics: Metrics { enabled: _ },
+        metrics: Metrics {
+            enabled: _,
+            public: _,
+        },
+        auth:
+            Auth {
+                max_failures: _,
+                lockout: _,
+                login_rate: _,
+                session_ttl: _,
+                audit_reads: _,
+            },
         ledger:
             Ledger {
                 key_file: _,
                 checkpoint_interval: _,
                 history_interval: _,
             },
+        clock:
+            Clock {
+                enabled: _,
+                servers: _,
+                interval: _,
+                timeout: _,
+                threshold: _,
+                skew_interval: _,
+                skew_window: _,
+                source_zones: _,
+            },
+        desk:
+            Desk {
+                report_to: _,
+                mail_from: _,
+                poc_review_days: _,
+                template_text: _,
+                template_html: _,
+                smtp_host: _,
+                smtp_port: _,
+                smtp_security: _,
+                smtp_user: _,
+                smtp_password_file: _,
+                smtp_password_env: _,
+                smtp_timeout: _,
+                reminders: _,
+                remind_overdue: _,
+                reminder_to: _,
+                webhook_url: _,
+                webhook_tries: _,
+                reminder_interval: _,
+            },
+        attribution: crate::Attribution { max_session: _ },
+        registry:
+            crate::Registry {
+                url: _,
+                retention_years: _,
+                allow_non_compliant: _,
+                master_key_file: _,
+                master_key_env: _,
+                erase_interval: _,
+            },
     } = Config::default();
-    const FIELDS: usize = 1 + 2 + 9 + 3 + 3 + 6 + 4 + 1 + 1 + 2 + 1 + 3;
+    const FIELDS: usize =
+        1 + 2 + 9 + 3 + 3 + 6 + 4 + 1 + 1 + 2 + 1 + 3 + 8 /* clock */ + 18 /* desk */
+        + 2 /* syslog.allow, syslog.tls_client_ca */ + 2 /* http.tls_* */ + 1 /* metrics.public */
+        + 5 /* auth */ + 1 /* attribution */ + 6 /* registry */;
     assert_eq!(KEYS.len(), FIELDS);
 
     let defaults = Config::default();
@@ -1241,4 +1301,32 @@ days = 400
         .unwrap()
         .config;
     assert!(c.retention.compliant());
+}
+
+#[test]
+fn clock_keys_are_checked() {
+    let mut c = Config::default();
+    assert_eq!(
+        c.clock.server_list(),
+        ["samay1.nic.in", "samay2.nic.in", "time.nplindia.org"]
+    );
+    assert_eq!(c.clock.threshold, Duration::from_millis(100));
+    c.clock.source_zones = "utc-box=UTC, fw-*=+04:00".into();
+    assert_eq!(
+        c.clock.source_zone_list().unwrap(),
+        [("utc-box".to_owned(), 0), ("fw-*".to_owned(), 4 * 3600)]
+    );
+    c.validate().unwrap();
+    c.clock.source_zones = "utc-box".into();
+    let e = c.validate().unwrap_err().to_string();
+    assert!(
+        e.contains("clock.source_zones") && e.contains("utc-box"),
+        "{e}"
+    );
+    c.clock.source_zones.clear();
+    c.clock.servers = " , ".into();
+    let e = c.validate().unwrap_err().to_string();
+    assert!(e.contains("clock.servers"), "{e}");
+    c.clock.enabled = false;
+    c.validate().unwrap();
 }

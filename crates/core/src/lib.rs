@@ -8,5 +8,5 @@ pub mod sink;
 pub mod time;
 
 pub use fields::{EventTime, Format, ParsedFields};
-pub use sink::{LedgerSink, MemorySink, SinkError, SinkFuture};
 pub use record::{leaf_hash, DecodeError, Record, RecordRef, Transport, CANONICAL_VERSION};
+pub use sink::{LedgerSink, MemorySink, SinkError, SinkFuture};

@@ -41,7 +41,10 @@ impl MemorySink {
 
     /// Every record so far, as (source, body).
     pub fn records(&self) -> Vec<(String, Vec<u8>)> {
-        self.records.lock().unwrap_or_else(|e| e.into_inner()).clone()
+        self.records
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 }
 

@@ -18,8 +18,15 @@ use std::io::Read;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
+mod auth;
+mod clock;
+pub mod desk;
 mod ledger;
+mod registry;
 mod retention;
+pub mod whois;
+pub use auth::{parse_expiry, token_json, AuditParams};
+pub use clock::clock_options;
 pub use retention::hold_json;
 
 #[derive(Clone)]
@@ -31,6 +38,16 @@ pub struct AppState {
     max_body: usize,
     request_timeout: std::time::Duration,
     metrics: Option<PrometheusHandle>,
+    /// Users, tokens, sessions, the audit sink (see `crate::access`).
+    access: Arc<crate::access::AccessState>,
+    /// The clock monitor (`serve` runs it; `GET /api/v1/clock` shows it).
+    clock: Arc<pramaan_clock::Monitor>,
+    /// The subscriber register, opened at first use (`crate::api::registry`).
+    registry: Arc<pramaan_registry::LazyRegistry>,
+    /// IP bindings and `whois` (`crate::api::whois`); its feeder runs in `serve`.
+    attribution: Arc<whois::Attribution>,
+    /// The incident desk (`crate::api::desk`); its reminders run in `serve`.
+    desk: Arc<desk::DeskState>,
 }
 
 impl AppState {
@@ -40,6 +57,17 @@ impl AppState {
                 vault.clone(),
                 crate::retention_policy(cfg),
             )),
+            access: Arc::new(crate::access::AccessState::open_or_closed(&vault, cfg)),
+            clock: Arc::new(pramaan_clock::Monitor::new(
+                clock::clock_options(cfg),
+                Arc::new(crate::sink::VaultSink::new(vault.clone())),
+            )),
+            registry: Arc::new(pramaan_registry::LazyRegistry::new(
+                pramaan_registry::RegistryOptions::from_config(cfg),
+                Arc::new(crate::sink::VaultSink::new(vault.clone())),
+            )),
+            attribution: Arc::new(whois::Attribution::new(cfg)),
+            desk: Arc::new(desk::DeskState::new(vault.clone(), cfg)),
             vault,
             max_line: cfg.syslog.max_line as usize,
             max_body: cfg.http.max_body as usize,
@@ -48,13 +76,38 @@ impl AppState {
         }
     }
 
+    /// IP attribution (`serve` runs its log feeder).
+    pub fn attribution(&self) -> Arc<whois::Attribution> {
+        self.attribution.clone()
+    }
+
+    /// The subscriber register (`serve` erases expired subscribers on a schedule).
+    pub fn registry(&self) -> Arc<pramaan_registry::LazyRegistry> {
+        self.registry.clone()
+    }
+
     /// Retention for this vault (`serve` runs it on a schedule).
     pub fn retention(&self) -> Arc<pramaan_vault::retention::Retention> {
         self.retention.clone()
     }
+
+    /// Users, tokens, sessions and the audit sink.
+    pub fn access(&self) -> &crate::access::AccessState {
+        &self.access
+    }
+
+    pub fn max_body(&self) -> usize {
+        self.max_body
+    }
+
+    /// The clock monitor (`serve` runs it).
+    pub fn clock(&self) -> Arc<pramaan_clock::Monitor> {
+        self.clock.clone()
+    }
 }
 
 pub fn router(state: AppState) -> Router {
+    let state = Arc::new(state);
     let body_limit = state.max_body;
     let timeout = state.request_timeout;
     Router::new()
@@ -66,6 +119,11 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/sql", post(sql))
         .merge(retention::routes())
         .merge(ledger::routes())
+        .merge(clock::routes())
+        .merge(auth::routes())
+        .merge(registry::routes())
+        .merge(whois::routes())
+        .merge(desk::routes())
         .layer(DefaultBodyLimit::max(body_limit))
         // A client that stalls mid-request is cut off (408) instead of holding a task forever.
         .layer(tower_http::timeout::TimeoutLayer::with_status_code(
@@ -73,7 +131,12 @@ pub fn router(state: AppState) -> Router {
             timeout,
         ))
         .merge(retention::long_routes().layer(DefaultBodyLimit::max(body_limit)))
-        .with_state(Arc::new(state))
+        // Keep this layer last: it guards every route above (crate::access::TABLE).
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            crate::access::guard,
+        ))
+        .with_state(state)
 }
 
 /// Every error a client can see, with its status code. Internal details stay in our log.

@@ -1,6 +1,8 @@
 //! `pramaan serve`: the syslog listeners and the HTTP API in front of the vault.
 
+pub mod access;
 pub mod api;
+pub mod https;
 pub mod listeners;
 pub mod sink;
 pub mod telemetry;
@@ -23,6 +25,10 @@ pub enum ServeError {
     },
     #[error("TLS: {0}")]
     Tls(String),
+    #[error("the user store: {0}")]
+    Auth(#[from] pramaan_auth::AuthError),
+    #[error("{0}")]
+    Invalid(String),
 }
 
 /// The vault options a configuration asks for.
@@ -98,6 +104,45 @@ async fn retention_schedule(
     }
 }
 
+/// Erases subscribers past retention every `interval` (legal holds
+/// excepted), the first time shortly after start, until `stop` is set.
+async fn registry_schedule(
+    registry: std::sync::Arc<pramaan_registry::LazyRegistry>,
+    interval: Duration,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) {
+    let mut wait = interval.min(Duration::from_secs(15));
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(wait) => {}
+            _ = stop.wait_for(|s| *s) => return,
+        }
+        wait = interval;
+        let reg = match registry.get().await {
+            Ok(r) => r,
+            Err(e) => {
+                tracing::error!(error = %e, "cannot open the subscriber register; erasure is tried again at the next interval");
+                continue;
+            }
+        };
+        match reg
+            .erase_expired(pramaan_core::time::now_ns(), false, "pramaan/schedule")
+            .await
+        {
+            Ok(r) if r.erased.is_empty() && r.held.is_empty() => {}
+            Ok(r) => tracing::info!(
+                erased = r.erased.len(),
+                held = r.held.len(),
+                kept = r.kept,
+                "subscriber erasure run finished"
+            ),
+            Err(e) => {
+                tracing::error!(error = %e, "subscriber erasure failed; it is tried again at the next interval")
+            }
+        }
+    }
+}
+
 /// Addresses the running server actually listens on (ports may be 0 in tests).
 #[derive(Clone, Debug, Default, serde::Serialize)]
 pub struct Bound {
@@ -123,7 +168,12 @@ pub async fn serve(
         max_line: cfg.syslog.max_line as usize,
         max_connections: cfg.syslog.max_connections,
         idle_timeout: (!cfg.syslog.idle_timeout.is_zero()).then_some(cfg.syslog.idle_timeout),
+        allow: std::sync::Arc::new(
+            listeners::AllowList::parse(&cfg.syslog.allow).map_err(ServeError::Invalid)?,
+        ),
     };
+    // The first admin, the bootstrap token (crate::access).
+    access::bootstrap(&cfg)?;
     if let Some(addr) = cfg.syslog.udp_listen {
         let sock = tokio::net::UdpSocket::bind(addr)
             .await
@@ -158,7 +208,8 @@ pub async fn serve(
         )));
     }
     if let Some(tls) = cfg.syslog.tls() {
-        let acceptor = listeners::tls_acceptor(tls.cert, tls.key)?;
+        let acceptor =
+            listeners::tls_acceptor_with(tls.cert, tls.key, cfg.syslog.tls_client_ca.as_deref())?;
         let addr = tls.listen;
         let l = tokio::net::TcpListener::bind(addr)
             .await
@@ -193,17 +244,61 @@ pub async fn serve(
         cfg.retention.interval,
         stop_rx.clone(),
     ));
+    // Subscriber erasure (registry retention); stops on the same watch.
+    let _registry_schedule = tokio::spawn(registry_schedule(
+        state.registry(),
+        cfg.registry.erase_interval,
+        stop_rx.clone(),
+    ));
+    // IP attribution: session logs in the vault -> bindings; stops on the same watch.
+    let _attribution_feed = tokio::spawn(api::whois::feed_task(
+        state.attribution(),
+        vault.clone(),
+        stop_rx.clone(),
+    ));
+    // The clock monitor (NTP rounds, per-source skew); returns at once when clock.enabled = false.
+    let clock_task = tokio::spawn(state.clock().run(vault.clone(), stop_rx.clone()));
+    // Incident reminders before the 6-hour deadline, every desk.reminder_interval; same watch.
+    let desk_reminders = state.desk().reminders(stop_rx.clone()).map(tokio::spawn);
     let app = api::router(state);
     let mut http_stop = stop_rx.clone();
+    // HTTPS when http.tls_cert and http.tls_key are set (crate::https).
+    let https = match (&cfg.http.tls_cert, &cfg.http.tls_key) {
+        (Some(c), Some(k)) => Some(https::acceptor(c, k)?),
+        (None, None) => None,
+        _ => {
+            return Err(ServeError::Invalid(
+                "set http.tls_cert and http.tls_key together, or neither".into(),
+            ))
+        }
+    };
     let http_task = tokio::spawn(async move {
-        let _ = axum::serve(
-            http,
-            app.into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .with_graceful_shutdown(async move {
+        let stop = async move {
             let _ = http_stop.wait_for(|s| *s).await;
-        })
-        .await;
+        };
+        match https {
+            None => {
+                let _ = axum::serve(
+                    http,
+                    app.into_make_service_with_connect_info::<SocketAddr>(),
+                )
+                .with_graceful_shutdown(stop)
+                .await;
+            }
+            Some(acc) => {
+                use axum::serve::ListenerExt;
+                let l = match https::TlsListener::new(http, acc) {
+                    Ok(l) => l.tap_io(|_| {}),
+                    Err(e) => {
+                        tracing::error!(error = %e, "HTTPS listener");
+                        return;
+                    }
+                };
+                let _ = axum::serve(l, app.into_make_service_with_connect_info::<SocketAddr>())
+                    .with_graceful_shutdown(stop)
+                    .await;
+            }
+        }
     });
     tracing::info!(
         http = ?bound.http, udp = ?bound.udp, tcp = ?bound.tcp, tls = ?bound.tls,
@@ -217,6 +312,19 @@ pub async fn serve(
         let _ = tokio::time::timeout(Duration::from_secs(10), t).await;
     }
     let _ = tokio::time::timeout(Duration::from_secs(10), http_task).await;
+    // A clock round in progress ends within clock.timeout.
+    let _ = tokio::time::timeout(Duration::from_secs(70), clock_task).await;
+    // A reminder tick in progress (a webhook in its back-off) is cut after a while:
+    // what it had not recorded is sent again by the next start.
+    if let Some(mut t) = desk_reminders {
+        if tokio::time::timeout(Duration::from_secs(15), &mut t)
+            .await
+            .is_err()
+        {
+            t.abort();
+            let _ = t.await;
+        }
+    }
     // A retention run in progress finishes (or, after a while, is dropped: every step is safe to cut).
     if tokio::time::timeout(Duration::from_secs(30), &mut schedule)
         .await

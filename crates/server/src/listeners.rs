@@ -22,6 +22,42 @@ pub struct Limits {
     pub max_line: usize,
     pub max_connections: usize,
     pub idle_timeout: Option<Duration>,
+    /// Source addresses accepted (`syslog.allow`).
+    pub allow: Arc<AllowList>,
+}
+
+/// The source addresses the syslog listeners accept (`syslog.allow`).
+#[derive(Clone, Debug)]
+pub struct AllowList(Vec<ipnet::IpNet>);
+
+impl AllowList {
+    /// CIDRs (or single addresses) separated by commas or spaces.
+    pub fn parse(s: &str) -> Result<Self, String> {
+        let mut nets = Vec::new();
+        for part in s
+            .split(|c: char| c == ',' || c.is_whitespace())
+            .filter(|p| !p.is_empty())
+        {
+            let net = part
+                .parse::<ipnet::IpNet>()
+                .or_else(|_| part.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+                .map_err(|_| {
+                    format!("syslog.allow: `{part}` is not a CIDR like 10.0.0.0/8 or an address")
+                })?;
+            nets.push(net);
+        }
+        Ok(AllowList(nets))
+    }
+
+    /// Every address (tests, benchmarks).
+    pub fn any() -> Self {
+        AllowList::parse("0.0.0.0/0, ::/0").unwrap_or(AllowList(Vec::new()))
+    }
+
+    pub fn allows(&self, ip: std::net::IpAddr) -> bool {
+        let ip = ip.to_canonical();
+        self.0.iter().any(|n| n.contains(&ip))
+    }
 }
 
 fn received(t: Transport, peer: &str, n: u64) {
@@ -61,6 +97,11 @@ pub async fn udp(sock: UdpSocket, vault: Vault, limits: Limits, mut stop: watch:
             },
             _ = stopped(&mut stop) => return,
         };
+        if !limits.allow.allows(from.ip()) {
+            metrics::counter!("pramaan_connections_refused_total", "transport" => "udp", "reason" => "not_allowed").increment(1);
+            tracing::debug!(peer = %from, "refused a UDP datagram: source not in syslog.allow");
+            continue;
+        }
         let peer = from.to_string();
         let ip = peer_ip(&from);
         let mut line = &buf[..n];
@@ -119,6 +160,12 @@ pub async fn tcp(
             },
             _ = stopped(&mut stop) => return,
         };
+        if !limits.allow.allows(from.ip()) {
+            metrics::counter!("pramaan_connections_refused_total", "transport" => transport.as_str(), "reason" => "not_allowed").increment(1);
+            tracing::info!(peer = %from, "refused a connection: source not in syslog.allow");
+            drop(stream);
+            continue;
+        }
         let Ok(permit) = slots.clone().try_acquire_owned() else {
             metrics::counter!("pramaan_connections_refused_total", "transport" => transport.as_str(), "reason" => "max_connections").increment(1);
             tracing::warn!(peer = %from, limit = limits.max_connections, "refused a connection: syslog.max_connections reached");
@@ -231,6 +278,16 @@ async fn connection<S: AsyncRead + Unpin>(
 
 /// A TLS acceptor from PEM files.
 pub fn tls_acceptor(cert: &Path, key: &Path) -> Result<TlsAcceptor, ServeError> {
+    tls_acceptor_with(cert, key, None)
+}
+
+/// A TLS acceptor from PEM files; with `client_ca`, clients must present a
+/// certificate that this CA signed (mTLS).
+pub fn tls_acceptor_with(
+    cert: &Path,
+    key: &Path,
+    client_ca: Option<&Path>,
+) -> Result<TlsAcceptor, ServeError> {
     use rustls_pemfile::{certs, private_key};
     let read =
         |p: &Path| std::fs::read(p).map_err(|e| ServeError::Tls(format!("{}: {e}", p.display())));
@@ -248,14 +305,40 @@ pub fn tls_acceptor(cert: &Path, key: &Path) -> Result<TlsAcceptor, ServeError> 
     let key_der = private_key(&mut key_pem.as_slice())
         .map_err(|e| ServeError::Tls(format!("{}: {e}", key.display())))?
         .ok_or_else(|| ServeError::Tls(format!("{}: no private key found", key.display())))?;
-    let config = tokio_rustls::rustls::ServerConfig::builder_with_provider(Arc::new(
-        tokio_rustls::rustls::crypto::ring::default_provider(),
-    ))
-    .with_safe_default_protocol_versions()
-    .map_err(|e| ServeError::Tls(e.to_string()))?
-    .with_no_client_auth()
-    .with_single_cert(chain, key_der)
-    .map_err(|e| ServeError::Tls(e.to_string()))?;
+    let provider = Arc::new(tokio_rustls::rustls::crypto::ring::default_provider());
+    let builder = tokio_rustls::rustls::ServerConfig::builder_with_provider(provider.clone())
+        .with_safe_default_protocol_versions()
+        .map_err(|e| ServeError::Tls(e.to_string()))?;
+    let builder = match client_ca {
+        None => builder.with_no_client_auth(),
+        Some(ca) => {
+            let pem = read(ca)?;
+            let mut roots = tokio_rustls::rustls::RootCertStore::empty();
+            for c in certs(&mut pem.as_slice()) {
+                let c = c.map_err(|e| ServeError::Tls(format!("{}: {e}", ca.display())))?;
+                roots
+                    .add(c)
+                    .map_err(|e| ServeError::Tls(format!("{}: {e}", ca.display())))?;
+            }
+            if roots.is_empty() {
+                return Err(ServeError::Tls(format!(
+                    "{}: no CA certificate found",
+                    ca.display()
+                )));
+            }
+            let verifier =
+                tokio_rustls::rustls::server::WebPkiClientVerifier::builder_with_provider(
+                    Arc::new(roots),
+                    provider,
+                )
+                .build()
+                .map_err(|e| ServeError::Tls(format!("{}: {e}", ca.display())))?;
+            builder.with_client_cert_verifier(verifier)
+        }
+    };
+    let config = builder
+        .with_single_cert(chain, key_der)
+        .map_err(|e| ServeError::Tls(e.to_string()))?;
     Ok(TlsAcceptor::from(Arc::new(config)))
 }
 

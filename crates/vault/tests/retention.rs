@@ -788,8 +788,6 @@ proptest! {
 
 // ---------------------------------------------------------------- crashes
 
-/// Copies a data directory as a crashed process left it (without its lock).
-
 /// Stops at the `nth` time `step` is reached.
 fn stop_at(step: Step, nth: usize) -> Faults {
     let seen = AtomicUsize::new(0);

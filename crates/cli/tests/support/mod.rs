@@ -37,8 +37,14 @@ pub fn pramaan(cwd: &Path) -> Command {
         }
     }
     c.env("NO_COLOR", "1").current_dir(cwd);
+    // Every test server accepts this admin token (see `Server::spawn`).
+    c.env("PRAMAAN_TOKEN", TEST_TOKEN);
     c
 }
+
+/// The admin token every test server is started with
+/// (`PRAMAAN_BOOTSTRAP_TOKEN`) and every request of the tests carries.
+pub const TEST_TOKEN: &str = "pmn_e2e-test-admin-token-not-a-secret-0123456789";
 
 /// Output of a finished command, with text accessors.
 pub struct Output {
@@ -174,9 +180,15 @@ pub fn block_on<F: std::future::Future>(f: F) -> F::Output {
 fn client() -> &'static reqwest::Client {
     static C: OnceLock<reqwest::Client> = OnceLock::new();
     C.get_or_init(|| {
+        let mut headers = reqwest::header::HeaderMap::new();
+        headers.insert(
+            reqwest::header::AUTHORIZATION,
+            reqwest::header::HeaderValue::from_str(&format!("Bearer {TEST_TOKEN}")).unwrap(),
+        );
         reqwest::Client::builder()
             // Never through a proxy: everything goes straight to 127.0.0.1.
             .no_proxy()
+            .default_headers(headers)
             .timeout(Duration::from_secs(120))
             .build()
             .expect("an HTTP client")
@@ -527,7 +539,13 @@ impl Server {
             .arg(self.ready_path())
             .stdin(Stdio::null())
             .stdout(Stdio::null())
-            .stderr(err);
+            .stderr(err)
+            // Never ask the real NIC/NPL NTP servers from a test; a test that
+            // wants the clock monitor passes PRAMAAN_CLOCK_ENABLED=true itself.
+            .env("PRAMAAN_CLOCK_ENABLED", "false");
+        cmd.env("PRAMAAN_BOOTSTRAP_TOKEN", TEST_TOKEN);
+        // Searches are not recorded, so that counts of records stay what the tests ingested.
+        cmd.env("PRAMAAN_AUTH_AUDIT_READS", "false");
         for (k, v) in &self.env {
             cmd.env(k, v);
         }
