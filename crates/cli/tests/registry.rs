@@ -107,15 +107,45 @@ fn import_show_erase_end_to_end() {
         "{o:?}"
     );
 
-    // The bindings file is not a subscriber file.
+    // A bindings file goes to the attribution store (not the subscribers).
     std::fs::write(
         cwd.join("bindings.csv"),
-        "ip,port_start,port_end,start_utc,end_utc,subscriber_id,session_id\n203.0.112.1,1024,2023,2025-01-01T00:00:00Z,2025-01-01T01:00:00Z,1,1\n",
+        "ip,port_start,port_end,start_utc,end_utc,subscriber_id,session_id\n203.0.112.1,1024,2023,2025-01-01T00:00:00Z,2025-01-01T01:00:00Z,2,1\n",
     )
     .unwrap();
-    let o = cmd(cwd, &data, &["registry", "import", "bindings.csv"]);
-    assert!(!o.success());
-    assert!(o.stderr.contains("not a subscriber file"), "{o:?}");
+    let o = cmd(
+        cwd,
+        &data,
+        &["registry", "import", "bindings.csv", "--dry-run"],
+    );
+    assert!(!o.success(), "{o:?}");
+    let o = ok(cmd(
+        cwd,
+        &data,
+        &["registry", "import", "bindings.csv", "--json"],
+    ));
+    let v: serde_json::Value = serde_json::from_str(&o.stdout()).unwrap();
+    assert_eq!(v["rows"], 1, "{v}");
+    // whois finds the holder, with the registered details joined in (an audited read).
+    let o = ok(cmd(
+        cwd,
+        &data,
+        &[
+            "whois",
+            "203.0.112.1",
+            "--port",
+            "1500",
+            "--at",
+            "2025-01-01T00:30:00Z",
+            "--purpose",
+            "case 7",
+            "--json",
+        ],
+    ));
+    let v: serde_json::Value = serde_json::from_str(&o.stdout()).unwrap();
+    assert_eq!(v["count"], 1, "{v}");
+    assert_eq!(v["matches"][0]["subscriber"], "2", "{v}");
+    assert!(v["matches"][0]["details"].is_object(), "{v}");
 
     // Reading needs a purpose, and is audited in the ledger.
     let o = cmd(cwd, &data, &["registry", "show", "2", "--purpose", " "]);

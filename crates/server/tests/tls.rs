@@ -6,6 +6,8 @@ use std::io::Write;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
+const TOKEN: &str = "pmn_tls-test-token-not-a-secret-0123456789abcdef";
+
 fn self_signed(dir: &std::path::Path) -> (std::path::PathBuf, std::path::PathBuf) {
     let cert = dir.join("cert.pem");
     let key = dir.join("key.pem");
@@ -41,6 +43,7 @@ async fn lines_sent_over_tls_are_stored_byte_exact() {
     let dir = tempfile::tempdir().unwrap();
     let (cert, key) = self_signed(dir.path());
     let mut cfg = Config::default();
+    cfg.clock.enabled = false; // no NTP queries leave this machine in tests
     cfg.data_dir = dir.path().join("data");
     cfg.http.listen = "127.0.0.1:0".parse().unwrap();
     cfg.syslog.udp_listen = None;
@@ -48,6 +51,8 @@ async fn lines_sent_over_tls_are_stored_byte_exact() {
     cfg.syslog.tls_listen = Some("127.0.0.1:0".parse().unwrap());
     cfg.syslog.tls_cert = Some(cert.clone());
     cfg.syslog.tls_key = Some(key);
+    // An admin token stored at start (each test runs in its own process under nextest).
+    std::env::set_var(pramaan_server::access::ENV_BOOTSTRAP_TOKEN, TOKEN);
     let (ready_tx, ready_rx) = tokio::sync::oneshot::channel();
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let server = tokio::spawn(pramaan_server::serve(
@@ -90,7 +95,18 @@ async fn lines_sent_over_tls_are_stored_byte_exact() {
     child.stdin.take().unwrap().write_all(&stream).unwrap();
     let _ = tokio::task::spawn_blocking(move || child.wait()).await;
 
-    let client = reqwest::Client::builder().no_proxy().build().unwrap();
+    let client = reqwest::Client::builder()
+        .no_proxy()
+        .default_headers(
+            [(
+                reqwest::header::AUTHORIZATION,
+                reqwest::header::HeaderValue::from_str(&format!("Bearer {TOKEN}")).unwrap(),
+            )]
+            .into_iter()
+            .collect(),
+        )
+        .build()
+        .unwrap();
     let mut found = Vec::new();
     for _ in 0..100 {
         let body = client
@@ -145,6 +161,7 @@ async fn lines_sent_over_tls_are_stored_byte_exact() {
 async fn a_missing_certificate_is_a_clear_error() {
     let dir = tempfile::tempdir().unwrap();
     let mut cfg = Config::default();
+    cfg.clock.enabled = false; // no NTP queries leave this machine in tests
     cfg.data_dir = dir.path().join("data");
     cfg.http.listen = "127.0.0.1:0".parse().unwrap();
     cfg.syslog.udp_listen = None;
