@@ -76,7 +76,7 @@ fn defaults_load_with_no_file_and_no_env() {
     assert_eq!(c.wal.file_size, 64 << 20);
     assert_eq!(c.wal.max_batch, 4 << 20);
     assert_eq!(c.segments.max_rows, 1_000_000);
-    assert_eq!(c.segments.max_bytes, 64 << 20);
+    assert_eq!(c.segments.max_bytes, 16 << 20);
     assert_eq!(c.segments.max_age, Duration::from_secs(300));
     assert_eq!(c.segments.row_group_rows, 65_536);
     assert_eq!(c.segments.zstd_level, 9);

@@ -67,7 +67,7 @@ impl VaultOptions {
             wal_file_bytes: 64 << 20,
             wal_max_batch: 4 << 20,
             seal_max_rows: 1_000_000,
-            seal_max_bytes: 64 << 20,
+            seal_max_bytes: 16 << 20,
             seal_max_age: Duration::from_secs(300),
             cut_hourly: true,
             segment: SegmentOptions::default(),
