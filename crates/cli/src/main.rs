@@ -8,6 +8,7 @@ mod cmd_ledger;
 mod cmd_registry;
 mod cmd_retention;
 mod cmd_search;
+mod cmd_user;
 mod cmd_whois;
 
 use anyhow::{Context, Result};
@@ -77,6 +78,14 @@ enum Command {
     /// Who held an IP address (and port) at an instant: `whois ADDR --at TIME --purpose TEXT`
     /// (every lookup is audited); `whois import-bindings FILE` loads a bindings CSV.
     Whois(cmd_whois::WhoisArgs),
+    /// Users (people): add, passwd, disable, enable, list.
+    User(cmd_user::UserArgs),
+    /// API tokens (machines, scripts): create (secret shown once), list, revoke.
+    Token(cmd_user::TokenArgs),
+    /// The audit trail of logins, searches, reads, exports and user/token changes: search.
+    Audit(cmd_user::AuditArgs),
+    /// TLS helpers: self-signed writes a certificate and key for HTTPS and syslog over TLS.
+    Tls(cmd_user::TlsArgs),
 }
 
 #[derive(Args)]
@@ -272,6 +281,25 @@ fn run(cli: Cli) -> Result<std::process::ExitCode> {
             let loaded = load_config(&g, Vec::new())?;
             init_cli_logging();
             runtime()?.block_on(cmd_whois::run(&loaded.config, a))
+        }
+        Command::User(a) => {
+            let loaded = load_config(&g, Vec::new())?;
+            init_cli_logging();
+            runtime()?.block_on(cmd_user::user(&loaded.config, a))
+        }
+        Command::Token(a) => {
+            let loaded = load_config(&g, Vec::new())?;
+            init_cli_logging();
+            runtime()?.block_on(cmd_user::token(&loaded.config, a))
+        }
+        Command::Audit(a) => {
+            let loaded = load_config(&g, Vec::new())?;
+            init_cli_logging();
+            runtime()?.block_on(cmd_user::audit(&loaded.config, a))
+        }
+        Command::Tls(a) => {
+            init_cli_logging();
+            cmd_user::tls(a)
         }
     }
 }

@@ -304,7 +304,7 @@ pub fn bootstrap(cfg: &Config) -> Result<(), pramaan_auth::AuthError> {
                 store.add_user("admin", &p, admins, true, now)?;
                 eprintln!(
                     "\npramaan: created the user `admin` with the one-time password\n\n    {p}\n\n\
-                     It is shown only now. Log in and change it: pramaan user passwd admin --server URL\n"
+                     It is shown only now. Change it: printf '%s\\n%s\\n' OLD NEW | pramaan user passwd admin --own --server URL\n"
                 );
                 tracing::info!("created the user `admin` with a one-time password (printed once on standard error)");
             }
@@ -523,7 +523,7 @@ pub async fn guard(State(app): State<Arc<AppState>>, mut req: Request, next: Nex
     };
     if id.must_change_password && !PASSWORD_CHANGE_ROUTES.contains(&pattern.as_str()) {
         return with_hsts(
-            deny(StatusCode::FORBIDDEN, "change your one-time password first (POST /api/v1/password, or pramaan user passwd)"),
+            deny(StatusCode::FORBIDDEN, "change your one-time password first (POST /api/v1/password, or pramaan user passwd NAME --own)"),
             tls,
         );
     }

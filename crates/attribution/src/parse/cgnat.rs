@@ -68,7 +68,7 @@ pub fn parse(line: &str) -> Result<Option<Event>, ParseError> {
         if let Some(hex) = h.strip_prefix("0x") {
             let v = i64::from_str_radix(hex, 16)
                 .map_err(|_| perr(K, format!("`{h}` is not a hexadecimal time")))?;
-            if v > 253_402_300_799 {
+            if v > super::MAX_UNIX_SECS {
                 return Err(perr(K, format!("`{h}` is not a plausible time")));
             }
             ev.at_ns = Some(v * 1_000_000_000);

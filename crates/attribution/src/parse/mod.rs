@@ -7,6 +7,10 @@ pub mod json;
 pub mod openvpn;
 pub mod radius;
 
+/// The latest Unix time (in seconds) whose nanoseconds fit an i64
+/// (2262-04-11): later stamps are refused, so `* 1_000_000_000` cannot overflow.
+pub(crate) const MAX_UNIX_SECS: i64 = i64::MAX / 1_000_000_000;
+
 use crate::model::{Kind, Net};
 
 /// What a line says happened to a session.

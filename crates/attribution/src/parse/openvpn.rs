@@ -125,7 +125,7 @@ pub fn parse(line: &str, offset: i32) -> Result<Option<Event>, ParseError> {
             .trim()
             .parse()
             .ok()
-            .filter(|v| (0..=253_402_300_799).contains(v))
+            .filter(|v| (0..=super::MAX_UNIX_SECS).contains(v))
             .ok_or_else(|| perr(K, format!("CLIENT_LIST: `{}` is not a Unix time", f[8])))?;
         let mut ev = match connect(&peer, nets, at)? {
             Some(e) => e,

@@ -149,7 +149,7 @@ fn detail_time(s: &str, default_offset: i32) -> Option<i64> {
 
 fn epoch_ns(s: &str) -> Option<i64> {
     let v: i64 = s.parse().ok()?;
-    (0..=253_402_300_799)
+    (0..=super::MAX_UNIX_SECS)
         .contains(&v)
         .then(|| v * 1_000_000_000)
 }
@@ -255,6 +255,13 @@ pub fn parse(line: &str, default_offset: i32) -> Result<Option<Event>, ParseErro
 
 #[cfg(test)]
 mod tests {
+    /// Found by the fuzzer: a stamp past 2262 overflowed the nanoseconds.
+    #[test]
+    fn a_timestamp_past_2262_is_an_error_not_an_overflow() {
+        let l = r#"Acct-Status-Type=Start Event-Timestamp=17365689600 User-Name="alice" Acct-Session-Id="5A3B0001" Framed-IP-Address=100.64.1.2 NAS-IP-Address=10.0.0.1"#;
+        assert!(parse(l, 19_800).is_err());
+    }
+
     use super::*;
 
     #[test]
