@@ -454,6 +454,17 @@ impl Default for Config {
 }
 
 impl Config {
+    /// Every key with its value as TOML text (`"127.0.0.1:8080"`, `180`, ...),
+    /// in table order: what `serve` compares with the previous start to
+    /// record configuration changes. Values are settings, never secrets
+    /// (passwords are read from files or variables the settings name).
+    pub fn values(&self) -> Vec<(&'static str, String)> {
+        keys::KEYS
+            .iter()
+            .map(|def| (def.key, def.kind.render(self)))
+            .collect()
+    }
+
     /// A placeholder that every key then overwrites with its default.
     fn blank() -> Self {
         Config {

@@ -2,6 +2,7 @@
 
 pub mod access;
 pub mod api;
+pub mod config_audit;
 pub mod https;
 pub mod listeners;
 pub mod sink;
@@ -174,6 +175,12 @@ pub async fn serve(
     };
     // The first admin, the bootstrap token (crate::access).
     access::bootstrap(&cfg)?;
+    // A configuration that differs from the last start is an audit event.
+    if let Err(e) =
+        config_audit::record_changes(&cfg, &crate::sink::VaultSink::new(vault.clone())).await
+    {
+        tracing::error!(error = %e, "could not record the configuration change in the audit trail");
+    }
     if let Some(addr) = cfg.syslog.udp_listen {
         let sock = tokio::net::UdpSocket::bind(addr)
             .await
