@@ -18,8 +18,10 @@ fn records(sink: &MemorySink) -> Vec<serde_json::Value> {
 #[tokio::test]
 async fn a_changed_key_is_recorded_with_its_old_and_new_value() {
     let dir = tempfile::tempdir().unwrap();
-    let mut cfg = Config::default();
-    cfg.data_dir = dir.path().to_path_buf();
+    let mut cfg = Config {
+        data_dir: dir.path().to_path_buf(),
+        ..Default::default()
+    };
     let sink = MemorySink::new();
 
     // The first start only remembers; the same configuration again records nothing.
@@ -52,8 +54,10 @@ async fn a_changed_key_is_recorded_with_its_old_and_new_value() {
 #[tokio::test]
 async fn an_unreadable_record_of_the_last_start_is_an_error_not_a_silent_skip() {
     let dir = tempfile::tempdir().unwrap();
-    let mut cfg = Config::default();
-    cfg.data_dir = dir.path().to_path_buf();
+    let cfg = Config {
+        data_dir: dir.path().to_path_buf(),
+        ..Default::default()
+    };
     std::fs::create_dir(dir.path().join("config.applied")).unwrap();
     let err = record_changes(&cfg, &MemorySink::new()).await.unwrap_err();
     assert!(err.contains("config.applied"), "{err}");
