@@ -39,6 +39,16 @@ pub enum KycMethod {
     GstMca,
 }
 
+/// The value named `name` in a (name, value) table: the enums' text forms.
+fn by_name<T: Copy>(table: &[(&'static str, T)], name: &str) -> Option<T> {
+    table.iter().find(|(n, _)| *n == name).map(|(_, v)| *v)
+}
+
+/// The name of `v` in its table (every variant is listed there).
+fn name_of<T: Copy + PartialEq>(table: &[(&'static str, T)], v: T) -> &'static str {
+    table.iter().find(|(_, x)| *x == v).map_or("", |(n, _)| *n)
+}
+
 impl KycMethod {
     pub const ALL: [(&'static str, KycMethod); 7] = [
         ("aadhaar-ekyc", KycMethod::AadhaarEkyc),
@@ -51,16 +61,11 @@ impl KycMethod {
     ];
 
     pub fn parse(s: &str) -> Option<Self> {
-        let s = s.trim().to_ascii_lowercase().replace('_', "-");
-        Self::ALL.iter().find(|(n, _)| *n == s).map(|(_, k)| *k)
+        by_name(&Self::ALL, &s.trim().to_ascii_lowercase().replace('_', "-"))
     }
 
     pub fn as_str(self) -> &'static str {
-        Self::ALL
-            .iter()
-            .find(|(_, k)| *k == self)
-            .map(|(n, _)| *n)
-            .unwrap_or("documents")
+        name_of(&Self::ALL, self)
     }
 }
 
@@ -91,16 +96,11 @@ impl Ownership {
     ];
 
     pub fn parse(s: &str) -> Option<Self> {
-        let s = s.trim().to_ascii_lowercase();
-        Self::ALL.iter().find(|(n, _)| *n == s).map(|(_, k)| *k)
+        by_name(&Self::ALL, &s.trim().to_ascii_lowercase())
     }
 
     pub fn as_str(self) -> &'static str {
-        Self::ALL
-            .iter()
-            .find(|(_, k)| *k == self)
-            .map(|(n, _)| *n)
-            .unwrap_or("individual")
+        name_of(&Self::ALL, self)
     }
 
     /// Organisations must name their owners, partners or directors.
