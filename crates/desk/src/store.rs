@@ -1011,28 +1011,20 @@ impl Desk {
                 "UPDATE reminders SET attempts = attempts + 1 WHERE incident_id = ?1 AND name = ?2",
                 params![id, name],
             )?;
-            match &email {
-                Some(Ok(at)) => tx.execute(
-                    "UPDATE reminders SET email_done_at_ns = ?1, email_error = NULL WHERE incident_id = ?2 AND name = ?3",
-                    params![at, id, name],
-                )?,
-                Some(Err(e)) => tx.execute(
-                    "UPDATE reminders SET email_error = ?1 WHERE incident_id = ?2 AND name = ?3",
-                    params![e, id, name],
-                )?,
-                None => 0,
-            };
-            match &webhook {
-                Some(Ok(at)) => tx.execute(
-                    "UPDATE reminders SET webhook_done_at_ns = ?1, webhook_error = NULL WHERE incident_id = ?2 AND name = ?3",
-                    params![at, id, name],
-                )?,
-                Some(Err(e)) => tx.execute(
-                    "UPDATE reminders SET webhook_error = ?1 WHERE incident_id = ?2 AND name = ?3",
-                    params![e, id, name],
-                )?,
-                None => 0,
-            };
+            // Each channel: done (and its old error cleared), or its error kept for the retry.
+            for (outcome, channel) in [(&email, "email"), (&webhook, "webhook")] {
+                match outcome {
+                    Some(Ok(at)) => tx.execute(
+                        &format!("UPDATE reminders SET {channel}_done_at_ns = ?1, {channel}_error = NULL WHERE incident_id = ?2 AND name = ?3"),
+                        params![at, id, name],
+                    )?,
+                    Some(Err(e)) => tx.execute(
+                        &format!("UPDATE reminders SET {channel}_error = ?1 WHERE incident_id = ?2 AND name = ?3"),
+                        params![e, id, name],
+                    )?,
+                    None => 0,
+                };
+            }
             insert_event(
                 &tx,
                 Some(id),
