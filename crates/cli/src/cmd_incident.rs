@@ -458,11 +458,16 @@ async fn new(cfg: &Config, a: NewArgs) -> Result<ExitCode> {
             serde_json::to_value(r?)?
         }
     };
-    if a.common.json {
+    print_changed(v, a.common.json, "Recorded")
+}
+
+/// Prints an incident a command created or changed: JSON, or "VERB incident #N." and the incident.
+fn print_changed(v: serde_json::Value, json: bool, verb: &str) -> Result<ExitCode> {
+    if json {
         println!("{}", serde_json::to_string_pretty(&v)?);
     } else {
         let view: IncidentView = serde_json::from_value(v).context("the server's answer")?;
-        println!("Recorded incident #{}.", view.incident.id);
+        println!("{verb} incident #{}.", view.incident.id);
         print_incident(&view);
     }
     Ok(ExitCode::SUCCESS)
@@ -691,14 +696,7 @@ async fn edit(cfg: &Config, a: EditArgs) -> Result<ExitCode> {
             serde_json::to_value(r?)?
         }
     };
-    if a.common.json {
-        println!("{}", serde_json::to_string_pretty(&v)?);
-    } else {
-        let view: IncidentView = serde_json::from_value(v).context("the server's answer")?;
-        println!("Changed incident #{}.", view.incident.id);
-        print_incident(&view);
-    }
-    Ok(ExitCode::SUCCESS)
+    print_changed(v, a.common.json, "Changed")
 }
 
 async fn attach(cfg: &Config, a: AttachArgs) -> Result<ExitCode> {
