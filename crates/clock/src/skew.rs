@@ -3,14 +3,17 @@
 //! threshold. Pure: rows go in, statistics come out.
 //!
 //! Sources are named as retention names them: the host a line names, else
-//! the sender's address. A line whose stamp had no zone (RFC 3164, or
-//! RFC 3339 without an offset) was read by ingest in `syslog.default_timezone`
-//! and stored with `event_zone_assumed = true` and that offset; when
-//! `clock.source_zones` gives the source another zone, its event time is
-//! re-read in that zone here (the stored offset tells how it was read).
+//! the sender's address (`pramaan_core::zones::source_name`). A line whose
+//! stamp had no zone (RFC 3164, or RFC 3339 without an offset) was read by
+//! ingest in its source's zone and stored with `event_zone_assumed = true`
+//! and that offset; when `clock.source_zones` names another zone for the
+//! source now (it changed since), the event time is re-read in that zone
+//! here (the stored offset tells how it was read).
 
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, VecDeque};
+
+pub use pramaan_core::zones::{format_offset, parse_offset, ZoneMap, ZoneMapError};
 
 const NS: i64 = 1_000_000_000;
 
@@ -25,104 +28,6 @@ pub struct SkewRow {
     /// The stamp carried no zone.
     pub zone_assumed: bool,
     pub source: String,
-}
-
-/// `clock.source_zones`: which zone to read zone-less stamps of a source in.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct ZoneMap {
-    /// (pattern with `*` and `?`, offset east of UTC in seconds); first match wins.
-    pub entries: Vec<(String, i32)>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum ZoneMapError {
-    #[error("clock.source_zones entry {entry:?} is not PATTERN=OFFSET (for example `fw-*=+05:30` or `10.0.0.5=UTC`)")]
-    Entry { entry: String },
-    #[error("clock.source_zones entry {entry:?}: {offset:?} is not a UTC offset (`+05:30`, `-0800`, `UTC`, `IST`)")]
-    Offset { entry: String, offset: String },
-}
-
-impl ZoneMap {
-    /// Parses `pattern=offset` pairs separated by commas or whitespace.
-    pub fn parse(text: &str) -> Result<ZoneMap, ZoneMapError> {
-        let mut entries = Vec::new();
-        for entry in text
-            .split(|c: char| c == ',' || c.is_whitespace())
-            .filter(|e| !e.is_empty())
-        {
-            let (pat, off) = entry.split_once('=').ok_or_else(|| ZoneMapError::Entry {
-                entry: entry.to_owned(),
-            })?;
-            if pat.is_empty() {
-                return Err(ZoneMapError::Entry {
-                    entry: entry.to_owned(),
-                });
-            }
-            let secs = parse_offset(off).ok_or_else(|| ZoneMapError::Offset {
-                entry: entry.to_owned(),
-                offset: off.to_owned(),
-            })?;
-            entries.push((pat.to_owned(), secs));
-        }
-        Ok(ZoneMap { entries })
-    }
-
-    pub fn offset_for(&self, source: &str) -> Option<i32> {
-        self.entries
-            .iter()
-            .find(|(p, _)| glob(p.as_bytes(), source.as_bytes()))
-            .map(|(_, o)| *o)
-    }
-}
-
-/// `+05:30`, `+0530`, `-08:00`, `Z`, `UTC`, `IST`.
-pub fn parse_offset(s: &str) -> Option<i32> {
-    let s = s.trim();
-    match s.to_ascii_uppercase().as_str() {
-        "Z" | "UTC" | "GMT" => return Some(0),
-        "IST" => return Some(pramaan_core::time::IST_OFFSET_SECS),
-        _ => {}
-    }
-    let (sign, rest) = match s.as_bytes().first()? {
-        b'+' => (1, &s[1..]),
-        b'-' => (-1, &s[1..]),
-        _ => return None,
-    };
-    let digits: String = rest.chars().filter(|c| *c != ':').collect();
-    if digits.len() != 4 || !digits.bytes().all(|b| b.is_ascii_digit()) || rest.len() > 5 {
-        return None;
-    }
-    let h: i32 = digits[..2].parse().ok()?;
-    let m: i32 = digits[2..].parse().ok()?;
-    (h <= 18 && m < 60).then_some(sign * (h * 3600 + m * 60))
-}
-
-/// Case-insensitive glob: `*` any run, `?` one byte.
-pub fn glob(p: &[u8], s: &[u8]) -> bool {
-    let (mut pi, mut si) = (0, 0);
-    let mut star: Option<(usize, usize)> = None;
-    while si < s.len() {
-        if pi < p.len() && (p[pi] == b'?' || p[pi].eq_ignore_ascii_case(&s[si])) {
-            pi += 1;
-            si += 1;
-        } else if pi < p.len() && p[pi] == b'*' {
-            star = Some((pi, si));
-            pi += 1;
-        } else if let Some((sp, ss)) = star {
-            pi = sp + 1;
-            si = ss + 1;
-            star = Some((sp, ss + 1));
-        } else {
-            return false;
-        }
-    }
-    p[pi..].iter().all(|c| *c == b'*')
-}
-
-fn format_offset(secs: i32) -> String {
-    let sign = if secs < 0 { '-' } else { '+' };
-    let a = secs.unsigned_abs();
-    format!("{sign}{:02}:{:02}", a / 3600, (a % 3600) / 60)
 }
 
 /// Settings of the analysis.
@@ -420,23 +325,6 @@ mod tests {
     }
 
     #[test]
-    fn zone_map_parsing() {
-        let m = ZoneMap::parse("a=+05:30 b*=-0800,c=IST").unwrap();
-        assert_eq!(m.offset_for("a"), Some(19_800));
-        assert_eq!(m.offset_for("B-1"), Some(-28_800));
-        assert_eq!(m.offset_for("zzz"), None);
-        assert!(matches!(
-            ZoneMap::parse("a"),
-            Err(ZoneMapError::Entry { .. })
-        ));
-        assert!(matches!(
-            ZoneMap::parse("a=+25:00"),
-            Err(ZoneMapError::Offset { .. })
-        ));
-        assert_eq!(ZoneMap::parse("").unwrap(), ZoneMap::default());
-    }
-
-    #[test]
     fn source_cap() {
         let mut o = opts();
         o.max_sources = 1;
@@ -454,13 +342,5 @@ mod tests {
         assert_eq!(t.dropped, 1);
         assert_eq!(t.report().len(), 1);
         assert_eq!(t.report()[0].count, 2);
-    }
-
-    #[test]
-    fn globbing() {
-        assert!(glob(b"fw-*", b"FW-1"));
-        assert!(glob(b"10.1.?.*", b"10.1.2.77"));
-        assert!(!glob(b"fw-?", b"fw-12"));
-        assert!(glob(b"*", b""));
     }
 }

@@ -58,14 +58,10 @@ pub async fn read(
                 what: format!("missing seq, received_at or event_time in {v}"),
             });
         };
-        let host = v
-            .get("h")
-            .and_then(|h| h.as_str())
-            .filter(|h| !h.is_empty() && *h != "-");
-        let source = match host {
-            Some(h) => h.to_owned(),
-            None => peer_source(v.get("p").and_then(|p| p.as_str()).unwrap_or("")),
-        };
+        let source = pramaan_core::zones::source_name(
+            v.get("h").and_then(|h| h.as_str()),
+            v.get("p").and_then(|p| p.as_str()).unwrap_or(""),
+        );
         out.push(SkewRow {
             seq,
             received_at_ns: r,
@@ -76,12 +72,4 @@ pub async fn read(
         });
     }
     Ok(out)
-}
-
-/// The sender's address without its (ephemeral) port.
-fn peer_source(peer: &str) -> String {
-    match peer.parse::<std::net::SocketAddr>() {
-        Ok(a) => a.ip().to_string(),
-        Err(_) => peer.to_owned(),
-    }
 }

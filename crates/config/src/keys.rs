@@ -1156,10 +1156,13 @@ pub(crate) static KEYS: &[KeyDef] = &[
             default: "",
             check: Check::Plain,
         },
-        help: "Zones for sources whose stamps carry none, for the skew analysis: \
-            `pattern=offset` pairs separated by commas (`utc-box=UTC, fw-*=+04:00`); patterns \
-            (`*`, `?`) match a source's name (the host a line names, else the sender's address). \
-            Sources not named are read in `syslog.default_timezone` (IST by default).",
+        help: "Zones for sources whose stamps carry none: `pattern=offset` pairs separated by \
+            commas (`utc-box=UTC, fw-*=+04:00`); patterns (`*`, `?`) match a source's name (the \
+            host a line names, else the sender's address), first match wins. Ingest reads such \
+            stamps in the source's zone (stored with the offset used, marked \
+            `event_zone_assumed`), and so does the skew analysis; sources not named are read in \
+            `syslog.default_timezone` (IST by default). A change applies to lines received \
+            after it.",
     },
     // [desk]
     KeyDef {

@@ -6,6 +6,7 @@ pub mod fields;
 pub mod record;
 pub mod sink;
 pub mod time;
+pub mod zones;
 
 pub use fields::{EventTime, Format, ParsedFields};
 pub use record::{leaf_hash, DecodeError, Record, RecordRef, Transport, CANONICAL_VERSION};

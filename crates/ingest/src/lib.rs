@@ -16,6 +16,8 @@ pub mod ndjson;
 mod stamp;
 pub mod syslog;
 
+use pramaan_core::zones::source_name;
+pub use pramaan_core::zones::ZoneMap;
 pub use pramaan_core::{EventTime, Format, ParsedFields};
 
 /// What a parser needs to know besides the bytes.
@@ -32,4 +34,63 @@ pub struct ParseContext {
 /// Derives search fields from one raw line. Never fails.
 pub fn parse(raw: &[u8], ctx: &ParseContext) -> ParsedFields {
     syslog::parse_line(raw, ctx)
+}
+
+/// [`parse`], reading a stamp that carries no zone in the zone `zones` gives
+/// the line's source (its host, else the sender `peer`), instead of
+/// `ctx.default_offset_secs`. The stored offset then says which zone was used.
+pub fn parse_from(raw: &[u8], peer: &str, ctx: &ParseContext, zones: &ZoneMap) -> ParsedFields {
+    let fields = parse(raw, ctx);
+    if zones.entries.is_empty() || !fields.event_time.is_some_and(|t| t.zone_assumed) {
+        return fields;
+    }
+    let source = source_name(fields.host.as_deref(), peer);
+    match zones.offset_for(&source) {
+        // The year of a BSD stamp depends on the zone too, so read it again.
+        Some(off) if off != ctx.default_offset_secs => parse(
+            raw,
+            &ParseContext {
+                default_offset_secs: off,
+                ..*ctx
+            },
+        ),
+        _ => fields,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_sources_zone_replaces_the_default_only_for_zoneless_stamps() {
+        let ctx = ParseContext {
+            received_at_ns: 1_795_000_000_000_000_000, // 2026-11-18
+            default_offset_secs: 19_800,
+        };
+        let zones = ZoneMap::parse("utc-*=UTC").unwrap();
+        let at = |line: &str, peer: &str| {
+            let t = parse_from(line.as_bytes(), peer, &ctx, &zones)
+                .event_time
+                .unwrap();
+            (t.offset_secs, t.zone_assumed)
+        };
+        assert_eq!(
+            at("<13>Nov 17 10:00:00 utc-1 a: x", "10.0.0.1:5"),
+            (0, true)
+        );
+        assert_eq!(
+            at("<13>Nov 17 10:00:00 ist-1 a: x", "10.0.0.1:5"),
+            (19_800, true)
+        );
+        let own = "<13>1 2026-11-17T10:00:00-03:00 utc-1 a - - - x";
+        assert_eq!(at(own, "10.0.0.1:5"), (-10_800, false));
+        // The instant moves by exactly the difference of the zones.
+        let utc = parse_from(b"<13>Nov 17 10:00:00 utc-1 a: x", "p", &ctx, &zones);
+        let ist = parse_from(b"<13>Nov 17 10:00:00 ist-1 a: x", "p", &ctx, &zones);
+        assert_eq!(
+            utc.event_time.unwrap().utc_ns - ist.event_time.unwrap().utc_ns,
+            19_800 * 1_000_000_000
+        );
+    }
 }

@@ -47,6 +47,10 @@ pub fn vault_options(cfg: &Config) -> VaultOptions {
     o.segment.zstd_level = cfg.segments.zstd_level;
     o.segment.row_group_rows = cfg.segments.row_group_rows;
     o.default_offset_secs = cfg.syslog.default_timezone;
+    // Validated at load; zone-less stamps of these sources are read in their own zone.
+    o.source_zones = pramaan_core::zones::ZoneMap {
+        entries: cfg.clock.source_zone_list().unwrap_or_default(),
+    };
     o.ledger = Some(pramaan_vault::ledger::LedgerOptions {
         key_file: cfg.ledger_key_file(),
         origin: pramaan_vault::ledger::origin_for(

@@ -57,24 +57,10 @@ impl Default for Generation {
 
 /// The name a record's source goes by: the host it names, or the sender's address.
 pub fn source_name(rec: &RecordRef<'_>, p: &ParsedFields) -> String {
-    if let Some(h) = p.host.as_deref().filter(|h| !h.is_empty()) {
-        return h.to_owned();
-    }
-    peer_host(rec.peer).to_owned()
+    pramaan_core::zones::source_name(p.host.as_deref(), rec.peer)
 }
 
-/// `1.2.3.4:5514` → `1.2.3.4`; `[::1]:5514` → `::1`; anything else as is.
-pub fn peer_host(peer: &str) -> &str {
-    if let Some(rest) = peer.strip_prefix('[') {
-        if let Some(end) = rest.find(']') {
-            return &rest[..end];
-        }
-    }
-    match peer.rsplit_once(':') {
-        Some((h, port)) if !h.contains(':') && port.bytes().all(|b| b.is_ascii_digit()) => h,
-        _ => peer,
-    }
-}
+pub use pramaan_core::zones::peer_host;
 
 impl Generation {
     pub fn is_empty(&self) -> bool {
@@ -134,18 +120,5 @@ impl Generation {
             raw_bytes: self.raw_bytes,
             sources: self.sources,
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn peer_hosts() {
-        assert_eq!(peer_host("1.2.3.4:5514"), "1.2.3.4");
-        assert_eq!(peer_host("[::1]:5514"), "::1");
-        assert_eq!(peer_host("file:/var/log/x"), "file:/var/log/x");
-        assert_eq!(peer_host("::1"), "::1");
     }
 }

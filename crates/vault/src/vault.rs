@@ -49,7 +49,10 @@ pub struct VaultOptions {
     pub seal_max_age: Duration,
     pub cut_hourly: bool,
     pub segment: SegmentOptions,
+    /// The zone zone-less stamps are read in (`syslog.default_timezone`)...
     pub default_offset_secs: i32,
+    /// ...unless their source has its own (`clock.source_zones`).
+    pub source_zones: pramaan_core::zones::ZoneMap,
     /// The Merkle ledger over every record; `None` runs without one (for
     /// benchmarks that measure its cost).
     pub ledger: Option<crate::ledger::LedgerOptions>,
@@ -72,6 +75,7 @@ impl VaultOptions {
             cut_hourly: true,
             segment: SegmentOptions::default(),
             default_offset_secs: pramaan_core::time::IST_OFFSET_SECS,
+            source_zones: Default::default(),
         }
     }
 
@@ -222,10 +226,7 @@ impl Vault {
         let sealed = catalog.sealed_through()?;
         let start_seq = sealed.map_or(0, |s| s + 1);
 
-        let ctx = ParseContext {
-            received_at_ns: 0,
-            default_offset_secs: opts.default_offset_secs,
-        };
+        let parser = Parser::new(&opts);
         let mut state = State {
             current: Generation::default(),
             sealing: Vec::new(),
@@ -239,7 +240,7 @@ impl Vault {
             opts.wal_file_bytes,
             opts.fsync,
             |rec| {
-                let p = parse_at(&rec, ctx);
+                let p = parser.parse(&rec);
                 push_record(&mut state, &opts, &rec, &p, &mut pending);
             },
         )?;
@@ -318,7 +319,7 @@ impl Vault {
             let inner = inner.clone();
             std::thread::Builder::new()
                 .name("pramaan-index".into())
-                .spawn(move || indexer_loop(inner, ctx, index_rx, indexed_tx, seal_tx))
+                .spawn(move || indexer_loop(inner, parser, index_rx, indexed_tx, seal_tx))
                 .map_err(VaultError::io(Path::new("thread")))?
         };
         let sealer = {
@@ -358,10 +359,7 @@ impl Vault {
         let segments = catalog.segments(None, None)?;
         let sealed = catalog.sealed_through()?;
         let start_seq = sealed.map_or(0, |s| s + 1);
-        let ctx = ParseContext {
-            received_at_ns: 0,
-            default_offset_secs: opts.default_offset_secs,
-        };
+        let parser = Parser::new(&opts);
         let mut current = Generation::default();
         let mut next = start_seq;
         for wf in wal::list_files(&opts.wal_dir())? {
@@ -369,7 +367,7 @@ impl Vault {
             wal::scan_frames(&data, |_, rec| {
                 if rec.seq >= next {
                     next = rec.seq + 1;
-                    let p = parse_at(&rec, ctx);
+                    let p = parser.parse(&rec);
                     current.push(&rec, &p);
                 }
                 Ok(())
@@ -528,14 +526,36 @@ impl Vault {
     }
 }
 
-fn parse_at(rec: &RecordRef<'_>, ctx: ParseContext) -> pramaan_core::ParsedFields {
-    pramaan_ingest::parse(
-        rec.raw,
-        &ParseContext {
-            received_at_ns: rec.received_at_ns,
-            ..ctx
-        },
-    )
+/// Derives a record's fields; a zone-less stamp is read in its source's
+/// zone (`source_zones`), else in the default one.
+#[derive(Clone)]
+struct Parser {
+    ctx: ParseContext,
+    zones: Arc<pramaan_core::zones::ZoneMap>,
+}
+
+impl Parser {
+    fn new(opts: &VaultOptions) -> Parser {
+        Parser {
+            ctx: ParseContext {
+                received_at_ns: 0,
+                default_offset_secs: opts.default_offset_secs,
+            },
+            zones: Arc::new(opts.source_zones.clone()),
+        }
+    }
+
+    fn parse(&self, rec: &RecordRef<'_>) -> pramaan_core::ParsedFields {
+        pramaan_ingest::parse_from(
+            rec.raw,
+            rec.peer,
+            &ParseContext {
+                received_at_ns: rec.received_at_ns,
+                ..self.ctx
+            },
+            &self.zones,
+        )
+    }
 }
 
 pub(crate) fn lock_data_dir(dir: &Path) -> Result<std::fs::File, VaultError> {
@@ -750,7 +770,7 @@ fn push_record(
 
 fn indexer_loop(
     inner: Arc<Inner>,
-    ctx: ParseContext,
+    parser: Parser,
     rx: std_mpsc::Receiver<Committed>,
     indexed: watch::Sender<u64>,
     seal_tx: std_mpsc::SyncSender<Arc<Frozen>>,
@@ -772,7 +792,7 @@ fn indexer_loop(
                     &c.peer,
                     line,
                 );
-                let p = parse_at(&rec, ctx);
+                let p = parser.parse(&rec);
                 if p.parse_error.is_some() {
                     inner.stats.unparsable.fetch_add(1, Ordering::Relaxed);
                     metrics::counter!("pramaan_lines_unparsable_total", "transport" => c.transport.as_str(), "source" => crate::memtable::peer_host(&c.peer).to_owned()).increment(1);

@@ -219,3 +219,63 @@ async fn sql_sees_sealed_and_unsealed_records() {
     assert!(err.to_string().contains("nope"), "{err}");
     vault.shutdown(workers).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn zoneless_stamps_are_read_in_their_sources_zone_and_deep_verify_agrees_later() {
+    use pramaan_vault::ledger::verify::{verify, VerifyOptions};
+    let dir = tempfile::tempdir().unwrap();
+    let mut o = opts(dir.path());
+    o.source_zones = pramaan_core::zones::ZoneMap::parse("utc-box=UTC, 127.0.0.9=-08:00").unwrap();
+    let (vault, workers) = Vault::open(o.clone()).await.unwrap();
+    let stamp = "<13>Nov 27 10:00:00";
+    append(
+        &vault,
+        vec![
+            Bytes::from(format!("{stamp} utc-box app: by host")),
+            Bytes::from(format!("{stamp} other-box app: default zone")),
+            Bytes::from("<13>2026-11-27T10:00:00+01:00 utc-box app: carries its own zone"),
+        ],
+    )
+    .await;
+    // No host in the line: the sender's address names the source.
+    vault
+        .append(
+            Transport::Udp,
+            Arc::from("127.0.0.9:40000"),
+            vec![Bytes::from("<13>Nov 27 10:00:00 : by address")],
+        )
+        .await
+        .unwrap();
+    let got = all(&vault, Query::default()).await;
+    let by_seq: Vec<(Option<&str>, Option<bool>)> = got
+        .iter()
+        .map(|h| (h.event_time.as_deref(), h.event_zone_assumed))
+        .collect();
+    assert_eq!(got.len(), 4, "{by_seq:?}");
+    let year = &got[0].event_time.as_deref().unwrap()[..4];
+    let want = [
+        format!("{year}-11-27T10:00:00+00:00"),
+        format!("{year}-11-27T10:00:00+05:30"),
+        "2026-11-27T10:00:00+01:00".to_owned(),
+        format!("{year}-11-27T10:00:00-08:00"),
+    ];
+    for (h, w) in got.iter().zip(&want) {
+        assert_eq!(h.event_time.as_deref(), Some(w.as_str()), "seq {}", h.seq);
+    }
+    assert_eq!(
+        got.iter().map(|h| h.event_zone_assumed).collect::<Vec<_>>(),
+        [Some(true), Some(true), Some(false), Some(true)]
+    );
+    vault.shutdown(workers).await;
+
+    // The zones change later: `--deep` still reads each stamp as ingest did.
+    let mut later = o.clone();
+    later.source_zones = Default::default();
+    let deep = VerifyOptions {
+        deep: true,
+        ..VerifyOptions::default()
+    };
+    let report = verify(&later, &deep, &mut |_, _| {}).unwrap();
+    assert!(report.problems.is_empty(), "{:?}", report.problems);
+    assert_eq!(report.records_hashed, 4);
+}

@@ -27,8 +27,8 @@ use crate::retention::RetentionCatalog;
 use crate::schema::{col, BatchBuilder};
 use crate::wal;
 use crate::{SegmentMeta, VaultError, VaultOptions};
-use arrow::array::{Array, AsArray, RecordBatch};
-use arrow::datatypes::{TimestampNanosecondType, UInt64Type};
+use arrow::array::{Array, AsArray, BooleanArray, PrimitiveArray, RecordBatch};
+use arrow::datatypes::{Int32Type, TimestampNanosecondType, UInt64Type};
 use bytes::Bytes;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use parquet::arrow::ProjectionMask;
@@ -1410,6 +1410,10 @@ fn decode_segment(
         };
         let (seq, at, transport, peer, raw) = cols;
         let mut rebuilt = vo.deep.then(BatchBuilder::new);
+        // A zone-less stamp was read in its source's zone at ingest (the
+        // configuration then); the stored offset says which, so `--deep`
+        // reads it the same way even after `clock.source_zones` changed.
+        let read_zone = vo.deep.then(|| stored_read_zone(&b)).flatten();
         for i in 0..b.num_rows() {
             let s = seq.value(i);
             let t = transport.value(i);
@@ -1437,11 +1441,19 @@ fn decode_segment(
             tmin = tmin.min(rec.received_at_ns);
             tmax = tmax.max(rec.received_at_ns);
             if let Some(rb) = rebuilt.as_mut() {
+                let default_offset_secs = match read_zone {
+                    Some((assumed, offset))
+                        if assumed.is_valid(i) && assumed.value(i) && offset.is_valid(i) =>
+                    {
+                        offset.value(i)
+                    }
+                    _ => ctx_parse.default_offset_secs,
+                };
                 let p = pramaan_ingest::parse(
                     rec.raw,
                     &pramaan_ingest::ParseContext {
                         received_at_ns: rec.received_at_ns,
-                        ..ctx_parse
+                        default_offset_secs,
                     },
                 );
                 rb.push(&rec, &p);
@@ -1496,6 +1508,16 @@ fn columns(b: &RecordBatch) -> Option<Cols<'_>> {
         b.column_by_name(col::TRANSPORT)?.as_string_opt::<i32>()?,
         b.column_by_name(col::PEER)?.as_string_opt::<i32>()?,
         b.column_by_name(col::RAW)?.as_binary_opt::<i32>()?,
+    ))
+}
+
+/// The stored `event_zone_assumed` and `event_offset` columns.
+fn stored_read_zone(b: &RecordBatch) -> Option<(&BooleanArray, &PrimitiveArray<Int32Type>)> {
+    Some((
+        b.column_by_name(col::EVENT_ZONE_ASSUMED)?
+            .as_boolean_opt()?,
+        b.column_by_name(col::EVENT_OFFSET)?
+            .as_primitive_opt::<Int32Type>()?,
     ))
 }
 
