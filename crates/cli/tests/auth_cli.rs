@@ -373,25 +373,8 @@ fn tls_self_signed_certificate_serves_https() {
         ("PRAMAAN_HTTP_TLS_CERT", cert.to_str().unwrap()),
         ("PRAMAAN_HTTP_TLS_KEY", key.to_str().unwrap()),
     ]);
-    let Some(curl) = find_program("curl") else {
-        eprintln!("curl is missing: skipping the HTTPS check");
-        return;
-    };
     let url = format!("https://127.0.0.1:{}/healthz", s.http.port());
-    let out = std::process::Command::new(&curl)
-        .args([
-            "-sS",
-            "--fail",
-            "--max-time",
-            "60",
-            "--noproxy",
-            "*",
-            "--cacert",
-        ])
-        .arg(&cert)
-        .arg(&url)
-        .output()
-        .unwrap();
+    let out = curl(&url, Some(&cert));
     assert!(
         out.status.success(),
         "curl {url}: {}\n{}",
@@ -399,10 +382,130 @@ fn tls_self_signed_certificate_serves_https() {
         s.stderr()
     );
     // Without trusting the certificate, curl refuses it.
-    let untrusted = std::process::Command::new(&curl)
-        .args(["-sS", "--fail", "--max-time", "60", "--noproxy", "*"])
-        .arg(&url)
+    assert!(!curl(&url, None).status.success());
+}
+
+/// `curl -sS --fail -D - URL` on loopback, trusting `ca` when given.
+fn curl(url: &str, ca: Option<&Path>) -> std::process::Output {
+    let curl = find_program("curl")
+        .expect("curl is missing: scripts/test installs it (apt-get install curl)");
+    let mut c = std::process::Command::new(curl);
+    c.args([
+        "-sS",
+        "--fail",
+        "-D",
+        "-",
+        "--max-time",
+        "60",
+        "--noproxy",
+        "*",
+    ]);
+    if let Some(ca) = ca {
+        c.arg("--cacert").arg(ca);
+    }
+    c.arg(url).output().unwrap()
+}
+
+/// Runs `openssl` with `args` in `dir`, failing the test on an error.
+fn openssl(dir: &Path, args: &[&str]) {
+    let bin = find_program("openssl").expect("openssl is missing (apt-get install openssl)");
+    let out = std::process::Command::new(bin)
+        .current_dir(dir)
+        .args(args)
         .output()
         .unwrap();
-    assert!(!untrusted.status.success());
+    assert!(
+        out.status.success(),
+        "openssl {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// A certificate issued by the provider's own CA (made with the openssl
+/// command line, as an operator would): curl trusts it through the CA, the
+/// answer carries HSTS, and a client trusting another CA refuses it.
+#[test]
+fn a_ca_signed_certificate_serves_https_that_curl_trusts_through_the_ca() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let ec = [
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:P-256",
+        "-nodes",
+    ];
+    for ca in ["ca", "other-ca"] {
+        let mut args = vec!["req", "-x509"];
+        args.extend(ec);
+        let (key, pem, subj) = (
+            format!("{ca}.key"),
+            format!("{ca}.pem"),
+            format!("/CN={ca}"),
+        );
+        args.extend(["-keyout", &key, "-out", &pem, "-days", "2", "-subj", &subj]);
+        openssl(d, &args);
+    }
+    let mut args = vec!["req"];
+    args.extend(ec);
+    args.extend([
+        "-keyout",
+        "key.pem",
+        "-out",
+        "srv.csr",
+        "-subj",
+        "/CN=pramaan.test",
+    ]);
+    openssl(d, &args);
+    std::fs::write(
+        d.join("ext.cnf"),
+        "subjectAltName=IP:127.0.0.1,DNS:localhost\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n",
+    )
+    .unwrap();
+    openssl(
+        d,
+        &[
+            "x509",
+            "-req",
+            "-in",
+            "srv.csr",
+            "-CA",
+            "ca.pem",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-out",
+            "cert.pem",
+            "-days",
+            "2",
+            "-extfile",
+            "ext.cnf",
+        ],
+    );
+    let (cert, key) = (d.join("cert.pem"), d.join("key.pem"));
+    let s = Server::start_with(&[
+        ("PRAMAAN_HTTP_TLS_CERT", cert.to_str().unwrap()),
+        ("PRAMAAN_HTTP_TLS_KEY", key.to_str().unwrap()),
+    ]);
+    let url = format!("https://127.0.0.1:{}/healthz", s.http.port());
+    let out = curl(&url, Some(&d.join("ca.pem")));
+    let head = String::from_utf8_lossy(&out.stdout).to_ascii_lowercase();
+    assert!(
+        out.status.success(),
+        "curl {url}: {}\n{}",
+        String::from_utf8_lossy(&out.stderr),
+        s.stderr()
+    );
+    assert!(
+        head.contains("strict-transport-security: max-age="),
+        "{head}"
+    );
+    let other = curl(&url, Some(&d.join("other-ca.pem")));
+    assert!(
+        !other.status.success(),
+        "a client trusting another CA must refuse"
+    );
+    // Plain HTTP to the TLS port is not served.
+    let plain = curl(&format!("http://127.0.0.1:{}/healthz", s.http.port()), None);
+    assert!(!plain.status.success());
 }
