@@ -59,11 +59,17 @@ fn properties(opts: &SegmentOptions, rows: usize) -> WriterProperties {
             },
         ]))
         .set_created_by(format!("pramaan {}", env!("CARGO_PKG_VERSION")));
-    for c in [col::SEQ, col::RECEIVED_AT, col::MSG_START, col::MSG_END] {
+    // Measured on loghub (24k lines): delta encoding halves event_time against
+    // a dictionary, which overflows to plain; line ends (msg_end) vary too much
+    // for deltas and compress best plain.
+    for c in [col::SEQ, col::RECEIVED_AT, col::MSG_START, col::EVENT_TIME] {
         b = b
             .set_column_dictionary_enabled(ColumnPath::from(c), false)
             .set_column_encoding(ColumnPath::from(c), Encoding::DELTA_BINARY_PACKED);
     }
+    b = b
+        .set_column_dictionary_enabled(ColumnPath::from(col::MSG_END), false)
+        .set_column_encoding(ColumnPath::from(col::MSG_END), Encoding::PLAIN);
     b = b
         .set_column_dictionary_enabled(ColumnPath::from(col::RAW), false)
         .set_column_statistics_enabled(ColumnPath::from(col::RAW), EnabledStatistics::None);
