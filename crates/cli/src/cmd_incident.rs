@@ -714,6 +714,7 @@ async fn attach(cfg: &Config, a: AttachArgs) -> Result<ExitCode> {
         seq: a.seq,
         limit: Some(a.limit),
         order: None,
+        internal: None,
     };
     let v = match client::target(cfg, a.common.server.as_deref()) {
         Target::Server(url) => {

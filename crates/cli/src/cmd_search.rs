@@ -64,6 +64,10 @@ pub struct SearchArgs {
     /// Show UTC times only (table format).
     #[arg(long)]
     utc: bool,
+    /// Search pramaan's own records (audit trail, clock, incidents, retention...)
+    /// instead of log lines; through a server this needs the auditor role.
+    #[arg(long)]
+    internal: bool,
     /// Base URL of a running server (default: the server holding the data directory).
     #[arg(long, value_name = "URL")]
     server: Option<String>,
@@ -76,6 +80,10 @@ pub struct SqlArgs {
     /// Print NDJSON instead of a table.
     #[arg(long)]
     json: bool,
+    /// `logs` also holds pramaan's own records (audit trail, clock, incidents,
+    /// retention...); on the data directory only (a server's SQL is for log lines).
+    #[arg(long)]
+    internal: bool,
     /// Base URL of a running server (default: the server holding the data directory).
     #[arg(long, value_name = "URL")]
     server: Option<String>,
@@ -107,6 +115,7 @@ impl SearchArgs {
             } else {
                 Order::Oldest
             }),
+            internal: self.internal.then_some(true),
         }
     }
 }
@@ -128,6 +137,7 @@ fn query_string(p: &SearchParams) -> Vec<(&'static str, String)> {
     add("q", &p.q);
     add("regex", &p.regex);
     add("seq", &p.seq);
+    add("internal", &p.internal.map(|b| b.to_string()));
     if let Some(l) = p.limit {
         v.push(("limit", l.to_string()));
     }
@@ -308,6 +318,11 @@ pub async fn search(cfg: &Config, a: SearchArgs) -> Result<ExitCode> {
 pub async fn sql(cfg: &Config, a: SqlArgs) -> Result<ExitCode> {
     match client::target(cfg, a.server.as_deref()) {
         Target::Server(url) => {
+            if a.internal {
+                anyhow::bail!(
+                    "--internal reads the data directory directly; through a server, auditors use `pramaan audit search` or `pramaan search --internal`"
+                );
+            }
             let resp = client::http()
                 .post(format!("{url}/api/v1/sql"))
                 .json(&serde_json::json!({ "query": a.query }))
@@ -324,8 +339,18 @@ pub async fn sql(cfg: &Config, a: SqlArgs) -> Result<ExitCode> {
         Target::Direct => {
             let vault = client::open_read_only(cfg)?;
             let snap = vault.snapshot().await;
-            let batches =
-                pramaan_vault::sql::run(&vault.options().objects_dir(), &snap, &a.query).await?;
+            let records = if a.internal {
+                pramaan_vault::sql::Records::All
+            } else {
+                pramaan_vault::sql::Records::Logs
+            };
+            let batches = pramaan_vault::sql::run_with(
+                &vault.options().objects_dir(),
+                &snap,
+                &a.query,
+                records,
+            )
+            .await?;
             if a.json {
                 std::io::stdout().write_all(&pramaan_vault::sql::to_ndjson(&batches)?)?;
             } else {

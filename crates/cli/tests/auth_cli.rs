@@ -406,21 +406,6 @@ fn curl(url: &str, ca: Option<&Path>) -> std::process::Output {
     c.arg(url).output().unwrap()
 }
 
-/// Runs `openssl` with `args` in `dir`, failing the test on an error.
-fn openssl(dir: &Path, args: &[&str]) {
-    let bin = find_program("openssl").expect("openssl is missing (apt-get install openssl)");
-    let out = std::process::Command::new(bin)
-        .current_dir(dir)
-        .args(args)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "openssl {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
 /// A certificate issued by the provider's own CA (made with the openssl
 /// command line, as an operator would): curl trusts it through the CA, the
 /// answer carries HSTS, and a client trusting another CA refuses it.
@@ -508,4 +493,77 @@ fn a_ca_signed_certificate_serves_https_that_curl_trusts_through_the_ca() {
     // Plain HTTP to the TLS port is not served.
     let plain = curl(&format!("http://127.0.0.1:{}/healthz", s.http.port()), None);
     assert!(!plain.status.success());
+}
+
+/// Who searched what is itself personal data: an analyst's searches never
+/// show pramaan's own records (the audit trail among them), and asking for
+/// them is refused; an auditor sees them, the analyst's search included, and
+/// no log lines.
+#[test]
+fn the_audit_trail_stays_out_of_analysts_searches_and_auditors_see_it() {
+    let s = Server::start_with(&[("PRAMAAN_AUTH_AUDIT_READS", "true")]);
+    let cwd = s.dir.path().to_owned();
+    let url = s.url();
+    s.ingest_lines(&["fw-1 deny src=10.9.8.7 dport=22", "fw-1 allow src=10.9.8.6"]);
+    let token = |role: &str| {
+        let created = json(&ok(cmd(
+            &cwd,
+            &[],
+            &[
+                "token", "create", "--name", role, "--role", role, "--json", "--server", &url,
+            ],
+            None,
+        )));
+        created["secret"].as_str().expect("a secret").to_owned()
+    };
+    let (analyst, auditor) = (token("analyst"), token("auditor"));
+    let search = |secret: &str, extra: &[&str]| {
+        let mut args = vec![
+            "search", "--format", "json", "--limit", "0", "--server", &url,
+        ];
+        args.extend_from_slice(extra);
+        cmd(&cwd, &[("PRAMAAN_TOKEN", secret)], &args, None)
+    };
+    let seen = ndjson(&ok(search(&analyst, &[])));
+    assert_eq!(seen.len(), 2, "{seen:?}");
+    assert!(seen.iter().all(|h| h["transport"] == "http"), "{seen:?}");
+    let refused = search(&analyst, &["--internal"]);
+    assert!(!refused.success(), "{refused:?}");
+    assert!(refused.stderr.contains("auditor"), "{refused:?}");
+
+    let internal = ndjson(&ok(search(&auditor, &["--internal"])));
+    assert!(
+        internal.iter().all(|h| h["transport"] == "internal"),
+        "{internal:?}"
+    );
+    let audit: Vec<&Value> = internal
+        .iter()
+        .filter(|h| h["peer"] == "pramaan:audit")
+        .collect();
+    assert!(
+        audit.iter().any(|h| {
+            let raw = h["raw"].as_str().unwrap_or_default();
+            raw.contains("\"search\"") && raw.contains("token:analyst")
+        }),
+        "the analyst's search is on the trail: {audit:?}"
+    );
+    let lines = search(&auditor, &[]);
+    assert!(
+        !lines.success() && lines.stderr.contains("analyst"),
+        "{lines:?}"
+    );
+    // SQL through the server is for log lines only.
+    let sql = ok(cmd(
+        &cwd,
+        &[("PRAMAAN_TOKEN", analyst.as_str())],
+        &[
+            "sql",
+            "SELECT count(*) AS n FROM logs WHERE transport = 'internal'",
+            "--json",
+            "--server",
+            &url,
+        ],
+        None,
+    ));
+    assert!(sql.stdout().contains("\"n\":0"), "{sql:?}");
 }

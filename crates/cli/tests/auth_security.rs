@@ -275,20 +275,6 @@ fn repeated_wrong_passwords_lock_the_user_out_until_the_lockout_ends() {
 
 // ---------------------------------------------------------------- mTLS
 
-fn openssl(dir: &Path, args: &[&str]) {
-    let o = Command::new("openssl")
-        .args(args)
-        .current_dir(dir)
-        .stdin(Stdio::null())
-        .output()
-        .expect("run openssl");
-    assert!(
-        o.status.success(),
-        "openssl {args:?}: {}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-}
-
 const EC: [&str; 4] = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1"];
 
 /// A self-signed certificate (`name.pem`, `name.key`) with extra `-addext`s.

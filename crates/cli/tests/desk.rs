@@ -255,7 +255,7 @@ fn incident_reported_by_email_through_the_cli() {
     assert!(o.success(), "{o:?}");
 
     // Every change went to the ledger as a pramaan:incident record.
-    let hits = s.search(&[("q", "incident.reported")]);
+    let hits = s.search(&[("q", "incident.reported"), ("internal", "true")]);
     assert!(
         hits.iter()
             .any(|h| h.str("peer") == Some("pramaan:incident")),

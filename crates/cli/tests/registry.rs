@@ -173,6 +173,7 @@ fn import_show_erase_end_to_end() {
         &data,
         &[
             "search",
+            "--internal",
             "registry.read",
             "--format",
             "json",

@@ -106,9 +106,12 @@ fn rfc3339(ns: i64) -> String {
 /// Internal records of one type, found by searching the server.
 fn records_of(server: &Server, kind: &str) -> Vec<Value> {
     server
-        .search_all_of(&[("q", &format!("{{\"type\":\"{kind}\""))])
+        .search_all_of(&[
+            ("q", &format!("{{\"type\":\"{kind}\"")),
+            ("internal", "true"),
+        ])
         .into_iter()
-        .filter(|h| h.str("transport") == Some("internal"))
+        .inspect(|h| assert_eq!(h.str("transport"), Some("internal")))
         .map(|h| serde_json::from_str(&h.raw_text()).unwrap())
         .collect()
 }
@@ -384,11 +387,15 @@ fn holds_through_the_api_and_the_cli() {
     assert_eq!(released[0]["hold"], 1);
     assert_eq!(released[0]["reason"], "case closed");
     let peers: Vec<String> = server
-        .search_all_of(&[("q", "\"type\":\"hold.")])
+        .search_all_of(&[("q", "\"type\":\"hold."), ("internal", "true")])
         .iter()
         .map(|h| h.str("peer").unwrap().to_owned())
         .collect();
     assert_eq!(peers, vec!["pramaan:holds"; 3]);
+    // They are not log lines: a log search does not show them.
+    assert!(server
+        .search_all_of(&[("q", "\"type\":\"hold.")])
+        .is_empty());
 
     let st = server.status();
     assert_eq!(st["retention"]["holds_active"], 1, "{st}");
@@ -653,6 +660,7 @@ fn retention_and_holds_directly_on_the_data_directory() {
             "--data-dir",
             data,
             "search",
+            "--internal",
             "--format",
             "json",
             "retention.deleted",

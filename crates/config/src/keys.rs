@@ -958,8 +958,9 @@ pub(crate) static KEYS: &[KeyDef] = &[
         },
         help: "Record every search and SQL query (with the query) and every read of the audit \
             trail in the audit trail. Logins, changes, holds, deletions and reads of personal \
-            data are always recorded. false is for test rigs and benchmarks only: the records \
-            are themselves searchable and counted.",
+            data are always recorded. The records are pramaan's own (auditors search them with \
+            `search --internal`; log searches never show them). false is for test rigs and \
+            benchmarks only, which count the records committed.",
     },
     // [registry]
     KeyDef {

@@ -7,8 +7,9 @@ use axum::extract::{ConnectInfo, DefaultBodyLimit, Query as QueryParams, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use axum::{Json, Router};
+use axum::{Extension, Json, Router};
 use metrics_exporter_prometheus::PrometheusHandle;
+use pramaan_auth::Role;
 use pramaan_config::Config;
 use pramaan_core::Transport;
 use pramaan_vault::search::{self, parse_severity, Order};
@@ -150,6 +151,9 @@ pub enum ApiError {
     UnsupportedEncoding(String),
     #[error("the write-ahead log cannot take lines right now; retry later")]
     Unavailable,
+    /// The caller may use the route, but not in the way asked (403).
+    #[error("{0}")]
+    Forbidden(String),
     #[error("not found")]
     NotFound,
     /// A named thing that does not exist (404), said in the message.
@@ -166,6 +170,7 @@ impl IntoResponse for ApiError {
             ApiError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedEncoding(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
             ApiError::NotFound | ApiError::Missing(_) => StatusCode::NOT_FOUND,
             ApiError::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         };
@@ -383,6 +388,9 @@ pub struct SearchParams {
     pub seq: Option<String>,
     pub limit: Option<usize>,
     pub order: Option<Order>,
+    /// pramaan's own records (audit trail, clock, incidents, retention...)
+    /// instead of log lines: auditors only.
+    pub internal: Option<bool>,
 }
 
 /// Most results one search returns (without a limit, a default of 100 applies).
@@ -451,6 +459,7 @@ impl SearchParams {
             regex,
             limit,
             order: self.order.unwrap_or_default(),
+            internal: self.internal.unwrap_or(false),
         };
         if let (Some(f), Some(t)) = (q.from_ns, q.to_ns) {
             if f >= t {
@@ -482,12 +491,28 @@ pub fn parse_seq_range(s: &str) -> Result<(Option<u64>, Option<u64>), String> {
 
 async fn search_ndjson(
     State(st): State<Arc<AppState>>,
+    Extension(caller): Extension<pramaan_auth::Identity>,
     params: Result<QueryParams<SearchParams>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Response, ApiError> {
     let QueryParams(params) = params.map_err(|e| ApiError::BadRequest(e.body_text()))?;
     let q = params
         .to_query(pramaan_core::time::now_ns())
         .map_err(ApiError::BadRequest)?;
+    // Log lines are the analysts'; pramaan's own records (who searched what
+    // among them, itself personal data) are the auditors'. The access table
+    // lets both roles in; which records decides.
+    let may = |r: Role| caller.has(r) || caller.has(Role::Admin);
+    if q.internal && !may(Role::Auditor) {
+        return Err(ApiError::Forbidden(
+            "internal=true (pramaan's own records, such as the audit trail) needs the auditor role"
+                .into(),
+        ));
+    }
+    if !q.internal && !may(Role::Analyst) {
+        return Err(ApiError::Forbidden(
+            "searching log lines needs the analyst role (auditors search pramaan's own records with internal=true)".into(),
+        ));
+    }
     tracing::info!(query = ?params, "search");
     let (tx, mut rx) = tokio::sync::mpsc::channel(4);
     let vault = st.vault.clone();

@@ -51,7 +51,15 @@ pub struct Query {
     pub regex: Option<regex::bytes::Regex>,
     pub limit: usize,
     pub order: Order,
+    /// Search the components' own records (transport `internal`: the audit
+    /// trail, clock, incidents, orders, registry, retention) instead of the
+    /// log lines. They never mix: log searches are the analysts', these the
+    /// auditors'.
+    pub internal: bool,
 }
+
+/// The transport of the components' own records.
+const INTERNAL: &str = pramaan_core::Transport::Internal.as_str();
 
 /// Severity names in RFC 5424 order.
 pub const SEVERITIES: [&str; 8] = [
@@ -117,6 +125,10 @@ impl Query {
             .column_by_name(col::SEVERITY)
             .expect("severity")
             .as_primitive();
+        let transport: &StringArray = b
+            .column_by_name(col::TRANSPORT)
+            .expect("transport")
+            .as_string();
         let ips: &ListArray = b.column_by_name(col::IPS).expect("ips").as_list();
         let users: &ListArray = b.column_by_name(col::USERS).expect("users").as_list();
         let ip = self.ip_text();
@@ -128,6 +140,9 @@ impl Query {
         for i in 0..n {
             let t = at.value(i);
             if self.from_ns.is_some_and(|f| t < f) || self.to_ns.is_some_and(|to| t >= to) {
+                continue;
+            }
+            if (transport.value(i) == INTERNAL) != self.internal {
                 continue;
             }
             let s = seq.value(i);

@@ -1,5 +1,6 @@
 //! `pramaan sql`: DataFusion SQL over a `logs` table made of the sealed
-//! segments and the unsealed memtable of one snapshot.
+//! segments and the unsealed memtable of one snapshot; the components' own
+//! records are in it only for [`Records::All`].
 
 use crate::schema::schema;
 use crate::vault::Snapshot;
@@ -10,7 +11,8 @@ use datafusion::datasource::listing::{
     ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl,
 };
 use datafusion::datasource::MemTable;
-use datafusion::prelude::SessionContext;
+use datafusion::prelude::{col, lit, SessionContext};
+use pramaan_core::Transport;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -18,10 +20,33 @@ fn sql_err(e: impl std::fmt::Display) -> VaultError {
     VaultError::Sql(e.to_string())
 }
 
-/// A session with `logs` registered (and the helper function `text(raw)`).
+/// Which records a session's `logs` table holds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Records {
+    /// The log lines only: what analysts query.
+    Logs,
+    /// Also the components' own records (transport `internal`: the audit
+    /// trail, clock, incidents, orders, registry, retention), for auditors.
+    All,
+}
+
+/// A session with `logs` (log lines only) registered, and the helper function `text(raw)`.
 pub async fn session(objects_dir: &Path, snap: &Snapshot) -> Result<SessionContext, VaultError> {
+    session_with(objects_dir, snap, Records::Logs).await
+}
+
+/// A session whose `logs` holds `records`. The sealed and unsealed parts are
+/// not registered under names of their own, so a query cannot go around the
+/// filter.
+pub async fn session_with(
+    objects_dir: &Path,
+    snap: &Snapshot,
+    records: Records,
+) -> Result<SessionContext, VaultError> {
     let ctx = SessionContext::new();
-    let mut parts = Vec::new();
+    let mem: Vec<RecordBatch> = snap.mem.clone();
+    let mem_table = MemTable::try_new(schema(), vec![mem]).map_err(sql_err)?;
+    let mut all = ctx.read_table(Arc::new(mem_table)).map_err(sql_err)?;
     if !snap.segments.is_empty() {
         let urls = snap
             .segments
@@ -36,28 +61,38 @@ pub async fn session(objects_dir: &Path, snap: &Snapshot) -> Result<SessionConte
             .with_listing_options(opts)
             .with_schema(schema());
         let table = ListingTable::try_new(cfg).map_err(sql_err)?;
-        ctx.register_table("sealed_logs", Arc::new(table))
-            .map_err(sql_err)?;
-        parts.push("SELECT * FROM sealed_logs");
+        let sealed = ctx.read_table(Arc::new(table)).map_err(sql_err)?;
+        all = sealed.union(all).map_err(sql_err)?;
     }
-    let mem: Vec<RecordBatch> = snap.mem.clone();
-    let mem_table = MemTable::try_new(schema(), vec![mem]).map_err(sql_err)?;
-    ctx.register_table("unsealed_logs", Arc::new(mem_table))
+    let logs = match records {
+        Records::All => all,
+        Records::Logs => all
+            .filter(col(crate::schema::col::TRANSPORT).not_eq(lit(Transport::Internal.as_str())))
+            .map_err(sql_err)?,
+    };
+    ctx.register_table("logs", logs.into_view())
         .map_err(sql_err)?;
-    parts.push("SELECT * FROM unsealed_logs");
     ctx.register_udf(text_udf());
-    let view = format!("CREATE VIEW logs AS {}", parts.join(" UNION ALL "));
-    ctx.sql(&view).await.map_err(sql_err)?;
     Ok(ctx)
 }
 
-/// Runs one query and collects its result.
+/// Runs one query over the log lines and collects its result.
 pub async fn run(
     objects_dir: &Path,
     snap: &Snapshot,
     query: &str,
 ) -> Result<Vec<RecordBatch>, VaultError> {
-    let ctx = session(objects_dir, snap).await?;
+    run_with(objects_dir, snap, query, Records::Logs).await
+}
+
+/// Runs one query over `records` and collects its result.
+pub async fn run_with(
+    objects_dir: &Path,
+    snap: &Snapshot,
+    query: &str,
+    records: Records,
+) -> Result<Vec<RecordBatch>, VaultError> {
+    let ctx = session_with(objects_dir, snap, records).await?;
     let df = ctx.sql(query).await.map_err(sql_err)?;
     df.collect().await.map_err(sql_err)
 }

@@ -279,3 +279,70 @@ async fn zoneless_stamps_are_read_in_their_sources_zone_and_deep_verify_agrees_l
     assert!(report.problems.is_empty(), "{:?}", report.problems);
     assert_eq!(report.records_hashed, 4);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn internal_records_stay_out_of_log_search_and_sql_unless_asked_for() {
+    let dir = tempfile::tempdir().unwrap();
+    let (vault, workers) = Vault::open(opts(dir.path())).await.unwrap();
+    append(&vault, lines("log", 3)).await;
+    vault
+        .append(
+            Transport::Internal,
+            Arc::from("pramaan:audit"),
+            vec![Bytes::from(
+                r#"{"action":"search","actor":"asha","query":"ip=10.0.0.1"}"#,
+            )],
+        )
+        .await
+        .unwrap();
+    // Sealed and unsealed alike.
+    for seal in [false, true] {
+        if seal {
+            vault.seal_now();
+            assert!(vault.wait_sealed(Duration::from_secs(30)).await);
+        }
+        let logs = all(&vault, Query::default()).await;
+        assert_eq!(logs.len(), 3, "sealed {seal}");
+        assert!(logs.iter().all(|h| h.transport == "http"));
+        let internal = all(
+            &vault,
+            Query {
+                internal: true,
+                ..Query::default()
+            },
+        )
+        .await;
+        assert_eq!(internal.len(), 1);
+        assert_eq!(internal[0].peer, "pramaan:audit");
+
+        let snap = vault.snapshot().await;
+        let objects = vault.options().objects_dir();
+        let count = |records| {
+            let (objects, snap) = (objects.clone(), snap.clone());
+            async move {
+                let b = pramaan_vault::sql::run_with(
+                    &objects,
+                    &snap,
+                    "SELECT count(*) AS n FROM logs",
+                    records,
+                )
+                .await
+                .unwrap();
+                pramaan_vault::sql::pretty(&b)
+            }
+        };
+        assert!(count(pramaan_vault::sql::Records::Logs)
+            .await
+            .contains("| 3 |"));
+        assert!(count(pramaan_vault::sql::Records::All)
+            .await
+            .contains("| 4 |"));
+        // The parts under `logs` have no names a query could use to go around it.
+        for table in ["sealed_logs", "unsealed_logs"] {
+            let q = format!("SELECT count(*) FROM {table}");
+            let err = pramaan_vault::sql::run(&objects, &snap, &q).await.err();
+            assert!(err.is_some(), "{table} is reachable");
+        }
+    }
+    vault.shutdown(workers).await;
+}

@@ -891,3 +891,21 @@ pub fn find_program(name: &str) -> Option<PathBuf> {
 pub const TEST_COMMAND_HINT: &str = "run the README's test command, `scripts/test` (CI runs it as \
     `.ci/run`), which installs the Debian packages the end-to-end tests use \
     (rsyslog, bsdutils for `logger`, zstd)";
+
+/// Runs the `openssl` command line in `dir` (certificates made as an operator
+/// would make them), failing the test with openssl's message on an error.
+pub fn openssl(dir: &Path, args: &[&str]) {
+    let bin = find_program("openssl")
+        .unwrap_or_else(|| panic!("openssl is missing: {TEST_COMMAND_HINT}"));
+    let o = Command::new(bin)
+        .args(args)
+        .current_dir(dir)
+        .stdin(Stdio::null())
+        .output()
+        .expect("run openssl");
+    assert!(
+        o.status.success(),
+        "openssl {args:?}: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+}

@@ -327,7 +327,9 @@ pub async fn search_lines(
     params: &SearchParams,
     now: i64,
 ) -> Result<Vec<ExcerptLine>, String> {
-    let q = params.to_query(now)?;
+    let mut q = params.to_query(now)?;
+    // Excerpts are log lines; the components' own records stay with the auditors.
+    q.internal = false;
     let (tx, mut rx) = tokio::sync::mpsc::channel(4);
     let v = vault.clone();
     let task = tokio::spawn(async move { search::search(&v, &q, tx).await });

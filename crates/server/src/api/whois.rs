@@ -242,15 +242,12 @@ pub async fn feed_once(
                 .or(Some(hit.received_at.as_str()))
                 .and_then(|t| pramaan_core::time::parse_user_time(t, 0).ok())
                 .unwrap_or(0);
-            // Our own internal records (audit, clock...) are not session logs.
-            let message = if hit.peer.starts_with("pramaan/") {
-                String::new()
-            } else {
-                hit.message
-                    .clone()
-                    .or_else(|| hit.raw.clone())
-                    .unwrap_or_default()
-            };
+            // A search leaves out the internal records (audit, clock...): only log lines come.
+            let message = hit
+                .message
+                .clone()
+                .or_else(|| hit.raw.clone())
+                .unwrap_or_default();
             recs.push(LogRecord {
                 seq: hit.seq,
                 time_ns: time,

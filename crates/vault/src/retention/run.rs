@@ -651,6 +651,7 @@ async fn find_appended(vault: &Vault, row: &OutboxRow) -> Result<Option<u64>, Re
         seq_from: Some(row.watermark),
         text: Some(row.body.clone()),
         limit: 0,
+        internal: true,
         ..Default::default()
     };
     let (tx, mut rx) = tokio::sync::mpsc::channel(4);
