@@ -164,12 +164,13 @@ async fn records_of(vault: &Vault, kind: &str) -> Vec<serde_json::Value> {
     let q = Query {
         text: Some(format!("{{\"type\":\"{kind}\"")),
         limit: 0,
+        internal: true,
         ..Default::default()
     };
     all_hits(vault, q)
         .await
         .into_iter()
-        .filter(|h| h.transport == "internal")
+        .inspect(|h| assert_eq!(h.transport, "internal"))
         .map(|h| serde_json::from_str(h.raw.as_deref().unwrap()).unwrap())
         .collect()
 }
@@ -269,6 +270,7 @@ fn the_window_is_exact_to_the_nanosecond_on_a_real_vault() {
             Query {
                 text: Some("retention.deleted".into()),
                 limit: 0,
+                internal: true,
                 ..Default::default()
             },
         )
