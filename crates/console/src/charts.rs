@@ -94,13 +94,15 @@ pub fn silent_today(sources: &[SourceDays], last_day: i64, days: usize) -> Vec<S
         .collect()
 }
 
-const CELL: i64 = 5;
+/// A day's cell is this wide; a source's row this tall (180 days fit a laptop screen).
+const CELL: i64 = 6;
+const ROW: i64 = 16;
 const LABEL_W: i64 = 150;
 
 /// Sources × the last `days` IST days, a cell per source and day.
 pub fn heatmap(sources: &[SourceDays], last_day: i64, days: usize) -> Markup {
     let w = LABEL_W + days as i64 * CELL + 10;
-    let h = 24 + sources.len() as i64 * (CELL + 3) + 8;
+    let h = 24 + sources.len() as i64 * ROW + 8;
     let first_day = last_day - days as i64 + 1;
     html! {
         figure {
@@ -111,10 +113,10 @@ pub fn heatmap(sources: &[SourceDays], last_day: i64, days: usize) -> Markup {
                 text x=(LABEL_W) y="12" { (day_label(first_day)) }
                 text x=(w - 10) y="12" text-anchor="end" { (day_label(last_day)) }
                 @for (i, s) in sources.iter().enumerate() {
-                    @let y = 20 + i as i64 * (CELL + 3);
-                    text x=(LABEL_W - 6) y=(y + CELL) text-anchor="end" font-size="9" { (s.source) }
+                    @let y = 20 + i as i64 * ROW;
+                    text x=(LABEL_W - 6) y=(y + ROW - 5) text-anchor="end" { (s.source) }
                     @for (j, (d, n, c)) in coverage_row(s, last_day, days).into_iter().enumerate() {
-                        rect class=(c.class()) x=(LABEL_W + j as i64 * CELL) y=(y) width=(CELL - 1) height=(CELL + 2)
+                        rect class=(c.class()) x=(LABEL_W + j as i64 * CELL) y=(y) width=(CELL - 1) height=(ROW - 3)
                             data-source=(s.source) data-day=(day_label(d)) data-lines=(n) {
                             title { (s.source) " " (day_label(d)) ": " (n) " lines" @if c == Cell::Silent { " (silent)" } }
                         }

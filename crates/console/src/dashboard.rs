@@ -259,7 +259,7 @@ pub fn logs_card(f: &LogFacts) -> Card {
         (
             Level::Amber,
             format!(
-                "{} log source(s) went silent in the last day: {}.",
+                "{} log source(s) sent lines earlier but none today (IST): {}.",
                 f.silent_sources.len(),
                 f.silent_sources.join(", ")
             ),
@@ -268,7 +268,7 @@ pub fn logs_card(f: &LogFacts) -> Card {
         (
             Level::Green,
             format!(
-                "{} lines kept for {} days; every source sent lines in the last day.",
+                "{} lines kept for {} days; every source sent lines today (IST).",
                 f.committed_records, f.retention_days
             ),
         )
