@@ -421,10 +421,65 @@ fn csrf_in(html: &str) -> String {
     html[i..].split('"').next().unwrap().to_owned()
 }
 
+/// Known clock samples in `clock.db`, as the monitor would have stored them:
+/// samay1 at +5 ms, then -12 ms, then no answer; npl at +250 ms (outside ±100 ms).
+fn seed_clock(s: &Server) {
+    use pramaan_clock::client::{Sample, State};
+    let now = pramaan_core_now();
+    let hour = 3_600_000_000_000;
+    let mut db = pramaan_clock::store::Store::open(&s.data_dir().join("clock.db")).unwrap();
+    let host = pramaan_clock::host::HostSync::Unknown {
+        reason: "test".into(),
+    };
+    let sample = |server: &str, at_ns: i64, state: State, offset_ms: Option<i64>| Sample {
+        server: server.into(),
+        address: Some("127.0.0.1:123".into()),
+        at_ns,
+        state,
+        offset_ns: offset_ms.map(|m| m * 1_000_000),
+        delay_ns: Some(1_000_000),
+        stratum: Some(2),
+        refid: None,
+        leap: None,
+        root_delay_ns: None,
+        root_dispersion_ns: None,
+    };
+    for (at, samples) in [
+        (
+            now - 3 * hour,
+            vec![sample(
+                "samay1.nic.in:123",
+                now - 3 * hour,
+                State::Ok,
+                Some(5),
+            )],
+        ),
+        (
+            now - 2 * hour,
+            vec![sample(
+                "samay1.nic.in:123",
+                now - 2 * hour,
+                State::Ok,
+                Some(-12),
+            )],
+        ),
+        (
+            now - hour,
+            vec![
+                sample("samay1.nic.in:123", now - hour, State::Timeout, None),
+                sample("time.nplindia.org:123", now - hour, State::Ok, Some(250)),
+            ],
+        ),
+    ] {
+        db.insert_round(at, &host, &samples).unwrap();
+    }
+}
+
 #[test]
 fn every_console_page_reads_without_javascript() {
     let s = Server::start_with(&[("PRAMAAN_ADMIN_PASSWORD", ADMIN_PASSWORD)]);
     seed(&s);
+    seed_clock(&s);
     let base = s.url();
     block_on(async {
         let http = plain();
@@ -501,6 +556,26 @@ fn every_console_page_reads_without_javascript() {
                 "{path}: {inputs} inputs, {labels} labels"
             );
         }
+        // The offset chart draws the known samples: the ±100 ms band, two points
+        // inside it, one outside, and the unanswered query at the bottom.
+        let (_, dash) = get(format!("{base}/console")).await;
+        let svg = &dash[dash
+            .find("<svg class=\"offsets\"")
+            .expect("the offset chart")..];
+        let svg = &svg[..svg.find("</svg>").unwrap()];
+        assert!(svg.contains(r#"data-threshold-ms="100""#), "{svg}");
+        assert_eq!(svg.matches(r#"class="inside""#).count(), 2, "{svg}");
+        assert_eq!(svg.matches(r#"class="outside""#).count(), 1, "{svg}");
+        assert_eq!(svg.matches("no usable answer</title>").count(), 1, "{svg}");
+        assert!(
+            svg.contains(r#"data-server="samay1.nic.in:123""#)
+                && svg.contains(r#"data-server="time.nplindia.org:123""#)
+        );
+        assert!(
+            svg.contains("samay1.nic.in:123") && svg.contains(": -12.00 ms"),
+            "{svg}"
+        );
+
         // Times are in IST with UTC alongside.
         let (_, rec) = get(format!("{base}/console/search?host=fw1")).await;
         assert!(rec.contains("+05:30") && rec.contains('Z'), "IST and UTC");

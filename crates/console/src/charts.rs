@@ -231,7 +231,7 @@ pub struct IncidentWindow {
 
 /// One bar per unreported incident: its 6-hour window, how much is used, time left.
 pub fn incident_bars(incidents: &[IncidentWindow], now_ns: i64) -> Markup {
-    let (left, width) = (230.0, 520.0);
+    let (left, width) = (230.0, 440.0);
     let h = 16 + incidents.len() * 30;
     html! {
         figure {
@@ -406,8 +406,8 @@ mod tests {
         .into_string();
         assert!(svg.contains("4 h 0 min left"), "{svg}");
         assert!(svg.contains("OVERDUE 3 h 0 min"));
-        // a third of the window used: 520 / 3
-        assert!(svg.contains(r#"width="173.3""#), "{svg}");
+        // a third of the window used: 440 / 3
+        assert!(svg.contains(r#"width="146.7""#), "{svg}");
     }
 
     #[test]

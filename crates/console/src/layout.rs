@@ -116,12 +116,26 @@ pub fn page(
     flash: Option<&Flash>,
     body: Markup,
 ) -> Markup {
+    page_refreshing(title, viewer, active, flash, body, None)
+}
+
+/// As [`page`], reloaded by the browser every `refresh_s` seconds (a
+/// countdown or the dashboard stays current without JavaScript).
+pub fn page_refreshing(
+    title: &str,
+    viewer: Option<&Viewer<'_>>,
+    active: &str,
+    flash: Option<&Flash>,
+    body: Markup,
+    refresh_s: Option<u32>,
+) -> Markup {
     html! {
         (DOCTYPE)
         html lang="en" {
             head {
                 meta charset="utf-8";
                 meta name="viewport" content="width=device-width, initial-scale=1";
+                @if let Some(r) = refresh_s { meta http-equiv="refresh" content=(r); }
                 title { (title) " · pramaan" }
                 style { (PreEscaped(CSS)) }
             }

@@ -100,14 +100,26 @@ fn internal(e: impl std::fmt::Display) -> Problem {
 
 /// A page for the signed-in caller.
 fn page(id: &Identity, title: &str, active: &str, flash: Option<Flash>, body: Markup) -> Response {
+    page_refreshing(id, title, active, flash, body, None)
+}
+
+/// As [`page`], reloaded every `refresh_s` seconds (countdowns without JavaScript).
+fn page_refreshing(
+    id: &Identity,
+    title: &str,
+    active: &str,
+    flash: Option<Flash>,
+    body: Markup,
+    refresh_s: Option<u32>,
+) -> Response {
     let roles = id.roles.to_string();
     let v = Viewer {
         name: &id.name,
         roles: &roles,
         csrf: id.csrf.as_deref().unwrap_or_default(),
     };
-    let mut r = Html(layout::page(title, Some(&v), active, flash.as_ref(), body).into_string())
-        .into_response();
+    let html = layout::page_refreshing(title, Some(&v), active, flash.as_ref(), body, refresh_s);
+    let mut r = Html(html.into_string()).into_response();
     // Pages show personal data and proofs: never cached.
     r.headers_mut()
         .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));

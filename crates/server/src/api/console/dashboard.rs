@@ -2,7 +2,7 @@
 //! heatmap, clock offsets, incident windows, ingest rate). The facts are
 //! gathered here; the decisions and drawings are `pramaan_console`'s.
 
-use super::{page, AppState, Problem};
+use super::{page_refreshing, AppState, Problem};
 use axum::extract::State;
 use axum::response::Response;
 use axum::Extension;
@@ -76,7 +76,14 @@ pub(super) async fn show(
             (charts::ingest_rate(&rate, HOUR_NS))
         }
     };
-    Ok(page(&id, "Dashboard", "/console", None, body))
+    Ok(page_refreshing(
+        &id,
+        "Dashboard",
+        "/console",
+        None,
+        body,
+        Some(60),
+    ))
 }
 
 fn clock_facts(s: &pramaan_clock::Status) -> ClockFacts {

@@ -2,7 +2,7 @@
 //! create, one incident with its countdown, edit, the report preview and
 //! sending it. The desk's own functions do the work (as for the JSON API).
 
-use super::{csrf, page, see_other, with_query, AppState, FlashParams, Problem};
+use super::{csrf, page, page_refreshing, see_other, with_query, AppState, FlashParams, Problem};
 use crate::api::desk::{err as desk_err, EditBody, NewBody};
 use axum::body::Bytes;
 use axum::extract::{Path, Query as QueryParams, State};
@@ -93,12 +93,13 @@ async fn list(
         }
         @if views.is_empty() { p { "No incident yet." } }
     };
-    Ok(page(
+    Ok(page_refreshing(
         &id,
         "Incidents",
         "/console/incidents",
         fl.flash(),
         body,
+        Some(60),
     ))
 }
 
@@ -295,6 +296,8 @@ async fn show(
             }
         }
     };
+    // No automatic reload here: it would wipe an edit being typed below. The
+    // list and the dashboard, which hold no form, reload each minute.
     Ok(page(
         &id,
         &format!("Incident {n}: {}", inc.fields.title),
