@@ -184,13 +184,34 @@ async fn fill(c: &Client, css: &str, v: &str) {
     e.send_keys(v).await.unwrap();
 }
 
+/// Clicks what `css` finds and waits for the page it leads to (every click
+/// here submits a form or follows a link, so the address changes).
 async fn click(c: &Client, css: &str) {
+    let before = c.current_url().await.unwrap();
     c.find(Locator::Css(css))
         .await
         .unwrap_or_else(|e| panic!("no `{css}`: {e}"))
         .click()
         .await
         .unwrap();
+    let started = Instant::now();
+    loop {
+        let now = c.current_url().await.unwrap();
+        let ready = c
+            .execute("return document.readyState", vec![])
+            .await
+            .ok()
+            .and_then(|v| v.as_str().map(|s| s == "complete"))
+            .unwrap_or(false);
+        if now != before && ready {
+            return;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "clicking `{css}` on {before} led nowhere"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }
 
 #[test]
@@ -334,7 +355,12 @@ async fn run_browser(c: &Client, base: &str) {
         .await
         .unwrap();
     fill(c, "#f-title", "Port scan on the VPN gateway").await;
-    click(c, "#k-targeted-scanning").await;
+    c.find(Locator::Css("#k-targeted-scanning"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
     fill(c, "#f-detected_at", "30m").await;
     fill(
         c,

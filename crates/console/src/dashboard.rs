@@ -268,7 +268,7 @@ pub fn logs_card(f: &LogFacts) -> Card {
         (
             Level::Green,
             format!(
-                "{} lines kept for {} days; every source sent lines today (IST).",
+                "{} records kept for {} days; every source sent lines today (IST).",
                 f.committed_records, f.retention_days
             ),
         )
