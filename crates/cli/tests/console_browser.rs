@@ -764,5 +764,19 @@ fn every_console_page_reads_without_javascript() {
         );
         let (_, page) = get(format!("{base}/console/incidents/{id}/report")).await;
         assert!(page.contains("incident@cert-in.org.in"), "{page}");
+        // Sending with no mail server to take it fails, and the page says so;
+        // the clock keeps running.
+        let r = http
+            .post(format!("{base}/console/incidents/{id}/send"))
+            .header("cookie", &cookie)
+            .form(&[("_csrf", token.as_str())])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 303);
+        let to = r.headers()["location"].to_str().unwrap().to_owned();
+        let (_, page) = get(format!("{base}{to}")).await;
+        assert!(page.contains("Not sent:"), "{page}");
+        assert!(page.contains(" min left"), "{page}");
     });
 }

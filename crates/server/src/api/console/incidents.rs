@@ -395,8 +395,27 @@ async fn send(
     )
     .await;
     let path = format!("/console/incidents/{n}");
+    // A failed attempt is kept by the desk and returned as Ok: say what happened.
     Ok(match res {
-        Ok(_) => see_other(&with_query(&path, "ok", "The report was sent to CERT-In.")),
+        Ok((_, a)) if a.sent_at_ns.is_some() => see_other(&with_query(
+            &path,
+            "ok",
+            &format!(
+                "The report was sent to {} ({}).",
+                a.to,
+                a.smtp_reply.as_deref().unwrap_or("accepted")
+            ),
+        )),
+        Ok((_, a)) => see_other(&with_query(
+            &path,
+            "error",
+            &format!(
+                "Not sent: {}",
+                a.error
+                    .as_deref()
+                    .unwrap_or("the mail server did not take it")
+            ),
+        )),
         Err(e) => see_other(&with_query(&path, "error", &format!("Not sent: {e}"))),
     })
 }
