@@ -103,6 +103,45 @@ fn seed(s: &Server) {
     assert_eq!(r.status, 200, "{}", r.text());
 }
 
+/// aiosmtpd on loopback (`crates/desk/tests/smtp_sink.py`), keeping each message in a file.
+struct SmtpSink(Child);
+
+impl SmtpSink {
+    fn start(port: u16, dir: &std::path::Path) -> SmtpSink {
+        use std::io::BufRead;
+        let script =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../desk/tests/smtp_sink.py");
+        let mut child = Command::new("python3")
+            .arg(script)
+            .arg(port.to_string())
+            .arg(dir)
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("python3 with aiosmtpd (scripts/test installs it)");
+        let mut line = String::new();
+        std::io::BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        assert_eq!(line.trim(), "ready", "aiosmtpd did not start");
+        SmtpSink(child)
+    }
+}
+
+impl Drop for SmtpSink {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
 struct Driver {
     child: Child,
     port: u16,
@@ -216,8 +255,18 @@ async fn click(c: &Client, css: &str) {
 
 #[test]
 fn console_in_a_real_browser() {
-    let s = Server::start_with(&[("PRAMAAN_ADMIN_PASSWORD", ADMIN_PASSWORD)]);
+    let smtp_port = free_port().to_string();
+    let s = Server::start_with(&[
+        ("PRAMAAN_ADMIN_PASSWORD", ADMIN_PASSWORD),
+        ("PRAMAAN_DESK_SMTP_HOST", "127.0.0.1"),
+        ("PRAMAAN_DESK_SMTP_PORT", &smtp_port),
+        ("PRAMAAN_DESK_SMTP_SECURITY", "plain"),
+        ("PRAMAAN_DESK_SMTP_TIMEOUT", "5s"),
+    ]);
     seed(&s);
+    let mail = s.dir.path().join("mail");
+    std::fs::create_dir_all(&mail).unwrap();
+    let _smtp = SmtpSink::start(smtp_port.parse().unwrap(), &mail);
     let driver = start_chromedriver();
     let base = s.url();
     block_on(async {
@@ -226,6 +275,9 @@ fn console_in_a_real_browser() {
         let _ = c.close().await;
         r
     });
+    // The report went out by e-mail, naming the incident.
+    let eml = std::fs::read_to_string(mail.join("1.eml")).expect("the report e-mail");
+    assert!(eml.contains("Port scan on the VPN gateway"), "{eml}");
 }
 
 async fn run_browser(c: &Client, base: &str) {
@@ -401,6 +453,42 @@ async fn run_browser(c: &Client, base: &str) {
         .await
         .unwrap()
         .contains("Port scan on the VPN gateway"));
+
+    // Designate the point of contact on the settings page, then send the report.
+    c.goto(&format!("{base}/console/settings")).await.unwrap();
+    for (k, v) in [
+        ("name", "Asha Rao"),
+        ("designation", "CISO"),
+        ("organisation", "Example Networks"),
+        ("address", "1 MG Road, Bengaluru"),
+        ("email", "asha@example.in"),
+        ("mobile", "+91 98450 00000"),
+        ("office_phone", "+91 80 4000 0000"),
+    ] {
+        fill(c, &format!("#f-{k}"), v).await;
+    }
+    click(c, "form[action='/console/settings/poc'] button").await;
+    assert!(text_of(c, ".flash.ok")
+        .await
+        .contains("Point of contact saved"));
+    c.goto(url.as_str()).await.unwrap();
+    click(c, "a[href$='/report']").await;
+    let preview = text_of(c, "main").await;
+    assert!(
+        preview.contains("incident@cert-in.org.in")
+            && preview.contains("Port scan on the VPN gateway"),
+        "{preview}"
+    );
+    shot(c, "08b-report-preview").await;
+    c.goto(url.as_str()).await.unwrap();
+    click(c, "form[action$='/send'] button").await;
+    let flash = text_of(c, ".flash.ok").await;
+    assert!(
+        flash.starts_with("The report was sent to incident@cert-in.org.in"),
+        "{flash}"
+    );
+    let countdown = text_of(c, ".countdown").await;
+    assert!(countdown.starts_with("reported in time"), "{countdown}");
 
     // The other pages render and get their screenshots.
     for (path, name, h1) in [
