@@ -197,7 +197,80 @@ pub const TABLE: &[Rule] = &[
         Need::Roles(&[RegistryOfficer]),
         Audit::No,
     ),
+    // The web console (`crate::api::console`): the same roles as the API
+    // behind each page. An anonymous browser is sent to the login page.
+    row("GET", "/", Need::Public, Audit::No),
+    row("*", "/console/login", Need::Public, Audit::No),
+    row("POST", "/console/logout", Need::Authenticated, Audit::No),
+    row("GET", "/console", Need::Roles(CONSOLE), Audit::No),
+    row("GET", "/console/settings", Need::Roles(CONSOLE), Audit::No),
+    row(
+        "POST",
+        "/console/settings/poc",
+        Need::Roles(&[Poc]),
+        Audit::No,
+    ),
+    row(
+        "GET",
+        "/console/search*",
+        Need::Roles(&[Analyst]),
+        Audit::ReadQuery(audit::action::SEARCH),
+    ),
+    row(
+        "GET",
+        "/console/records/*",
+        Need::Roles(&[Analyst]),
+        Audit::ReadQuery(audit::action::SEARCH),
+    ),
+    // whois and the subscriber page record each read with its purpose themselves.
+    row(
+        "GET",
+        "/console/whois",
+        Need::Roles(&[RegistryOfficer]),
+        Audit::No,
+    ),
+    row(
+        "GET",
+        "/console/subscribers",
+        Need::Roles(&[RegistryOfficer]),
+        Audit::No,
+    ),
+    row("*", "/console/incidents*", Need::Roles(&[Poc]), Audit::No),
+    row(
+        "GET",
+        "/console/incidents*",
+        Need::Roles(&[Poc, Auditor]),
+        Audit::No,
+    ),
+    row(
+        "GET",
+        "/console/holds",
+        Need::Roles(&[Analyst, Approver, Auditor]),
+        Audit::No,
+    ),
+    // The hold handlers write the same audit records as the API rows (without the form's token).
+    row(
+        "POST",
+        "/console/holds",
+        Need::Roles(&[Analyst, Approver]),
+        Audit::No,
+    ),
+    row(
+        "POST",
+        "/console/holds/{id}/release",
+        Need::Roles(&[Approver]),
+        Audit::No,
+    ),
+    row(
+        "GET",
+        "/console/audit",
+        Need::Roles(&[Auditor]),
+        Audit::ReadQuery(audit::action::AUDIT_SEARCH),
+    ),
 ];
+
+/// Every role that uses the console (not `ingest`, a machine's role).
+const CONSOLE: &[Role] = &[Analyst, RegistryOfficer, Approver, Poc, Auditor];
 
 /// Routes a caller whose password is one-time may still call.
 const PASSWORD_CHANGE_ROUTES: &[&str] = &["/api/v1/password", "/api/v1/me", "/api/v1/logout"];
@@ -329,6 +402,25 @@ fn deny(status: StatusCode, msg: &str) -> Response {
         );
     }
     r
+}
+
+/// The form field a console form carries the session's CSRF token in.
+pub const CSRF_FIELD: &str = "_csrf";
+
+fn is_form(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"))
+}
+
+/// One field of an `application/x-www-form-urlencoded` body.
+pub fn form_field(body: &[u8], name: &str) -> Option<String> {
+    serde_urlencoded::from_bytes::<Vec<(String, String)>>(body)
+        .ok()?
+        .into_iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v)
 }
 
 /// The session cookie's name.
@@ -509,8 +601,14 @@ pub async fn guard(State(app): State<Arc<AppState>>, mut req: Request, next: Nex
         return with_hsts(next.run(req).await, tls);
     }
     let from = peer(&req);
+    let console = crate::api::console::is_console(req.uri().path());
     let id = match authenticate(&app, req.headers(), from).await {
         Ok(Some(id)) => id,
+        // A browser on a console page goes to the login page, not to a JSON 401.
+        Ok(None) if console => return with_hsts(crate::api::console::to_login(req.uri()), tls),
+        Err(r) if console && r.status() == StatusCode::UNAUTHORIZED => {
+            return with_hsts(crate::api::console::to_login(req.uri()), tls)
+        }
         Ok(None) => {
             return with_hsts(
                 deny(StatusCode::UNAUTHORIZED, "authentication required: a token (Authorization: Bearer), HTTP Basic, or a login session"),
@@ -523,6 +621,13 @@ pub async fn guard(State(app): State<Arc<AppState>>, mut req: Request, next: Nex
         // No route: the 404 of the fallback, to authenticated callers only.
         return with_hsts(next.run(req).await, tls);
     };
+    let deny = |status: StatusCode, msg: &str| {
+        if console {
+            crate::api::console::refused(status, msg)
+        } else {
+            deny(status, msg)
+        }
+    };
     if id.must_change_password && !PASSWORD_CHANGE_ROUTES.contains(&pattern.as_str()) {
         return with_hsts(
             deny(StatusCode::FORBIDDEN, "change your one-time password first (POST /api/v1/password, or pramaan user passwd NAME --own)"),
@@ -531,11 +636,28 @@ pub async fn guard(State(app): State<Arc<AppState>>, mut req: Request, next: Nex
     }
     let safe = matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
     if id.method == pramaan_auth::Method::Session && !safe {
-        let sent = req
+        let mut sent = req
             .headers()
             .get(CSRF_HEADER)
             .and_then(|v| v.to_str().ok())
-            .unwrap_or_default();
+            .unwrap_or_default()
+            .to_owned();
+        // A console form posted without JavaScript carries the token as the `_csrf` field.
+        if sent.is_empty() && console && is_form(req.headers()) {
+            let (parts, body) = req.into_parts();
+            let Ok(bytes) = axum::body::to_bytes(body, app.max_body()).await else {
+                return with_hsts(
+                    deny(
+                        StatusCode::PAYLOAD_TOO_LARGE,
+                        "the form is larger than http.max_body",
+                    ),
+                    tls,
+                );
+            };
+            sent = form_field(&bytes, CSRF_FIELD).unwrap_or_default();
+            req = Request::from_parts(parts, Body::from(bytes));
+        }
+        let sent = sent.as_str();
         let want = id.csrf.as_deref().unwrap_or_default();
         if want.is_empty() || !pramaan_auth::secret::constant_time_eq(sent, want) {
             tracing::info!(user = %id.name, route = %pattern, "refused a cookie request without the CSRF token");

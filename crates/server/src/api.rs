@@ -21,6 +21,7 @@ use std::sync::Arc;
 
 mod auth;
 mod clock;
+pub mod console;
 pub mod desk;
 mod ledger;
 mod registry;
@@ -125,6 +126,7 @@ pub fn router(state: AppState) -> Router {
         .merge(registry::routes())
         .merge(whois::routes())
         .merge(desk::routes())
+        .merge(console::routes())
         .layer(DefaultBodyLimit::max(body_limit))
         // A client that stalls mid-request is cut off (408) instead of holding a task forever.
         .layer(tower_http::timeout::TimeoutLayer::with_status_code(

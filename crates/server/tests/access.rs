@@ -3,8 +3,9 @@
 //! and checks against the access table:
 //!
 //! * every route has a row in `access::TABLE`;
-//! * every route except the public ones refuses an anonymous caller (401)
-//!   and a caller holding only roles the row does not name (403);
+//! * every route except the public ones refuses an anonymous caller (401;
+//!   a console page redirects to its login page) and a caller holding only
+//!   roles the row does not name (403);
 //! * `/healthz` (and `/metrics` with `metrics.public`) answer anyone.
 
 use axum::body::Body;
@@ -20,8 +21,17 @@ use tower::ServiceExt;
 fn registered_routes() -> Vec<(Method, String)> {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
     let mut files = vec![dir.join("api.rs")];
-    if let Ok(rd) = std::fs::read_dir(dir.join("api")) {
-        files.extend(rd.filter_map(|e| e.ok()).map(|e| e.path()));
+    // Every source file under src/api/, sub-modules (the console's pages) too.
+    let mut dirs = vec![dir.join("api")];
+    while let Some(d) = dirs.pop() {
+        for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                dirs.push(p);
+            } else if p.extension().is_some_and(|x| x == "rs") {
+                files.push(p);
+            }
+        }
     }
     let mut out = Vec::new();
     for f in files {
@@ -164,14 +174,20 @@ async fn every_route_has_a_row_and_refuses_anonymous_and_wrong_roles() {
         if rule.need == Need::Public {
             continue;
         }
+        // A console page sends an anonymous browser to the login page instead.
+        let anonymous = if pramaan_server::api::console::is_console(&path) {
+            StatusCode::SEE_OTHER
+        } else {
+            StatusCode::UNAUTHORIZED
+        };
         assert_eq!(
             call(&e.app, m, &path, None).await,
-            StatusCode::UNAUTHORIZED,
+            anonymous,
             "{m} {path} without credentials"
         );
         assert_eq!(
             call(&e.app, m, &path, Some("pmn_not-a-token")).await,
-            StatusCode::UNAUTHORIZED,
+            anonymous,
             "{m} {path} with an unknown token"
         );
         let wrong: Vec<Role> = match rule.need {

@@ -108,7 +108,7 @@ struct LoginBody {
     password: String,
 }
 
-fn cookie(value: &str, max_age_s: i64, secure: bool) -> String {
+pub(super) fn cookie(value: &str, max_age_s: i64, secure: bool) -> String {
     format!(
         "{SESSION_COOKIE}={value}; Path=/; HttpOnly; SameSite=Strict; Max-Age={max_age_s}{}",
         if secure { "; Secure" } else { "" }

@@ -124,19 +124,19 @@ impl DeskState {
         }
     }
 
-    fn desk(&self) -> Result<&Arc<Desk>, ApiError> {
+    pub(super) fn desk(&self) -> Result<&Arc<Desk>, ApiError> {
         self.desk
             .as_ref()
             .map_err(|e| ApiError::BadRequest(format!("the incident desk is unavailable: {e}")))
     }
 
-    fn settings(&self) -> Result<&Arc<Settings>, ApiError> {
+    pub(super) fn settings(&self) -> Result<&Arc<Settings>, ApiError> {
         self.settings
             .as_ref()
             .map_err(|e| ApiError::BadRequest(e.clone()))
     }
 
-    fn templates(&self) -> Result<&Arc<Templates>, ApiError> {
+    pub(super) fn templates(&self) -> Result<&Arc<Templates>, ApiError> {
         self.templates
             .as_ref()
             .map_err(|e| ApiError::BadRequest(e.clone()))
@@ -188,7 +188,7 @@ fn actor(h: &HeaderMap) -> String {
         .to_owned()
 }
 
-fn err(e: DeskError) -> ApiError {
+pub(super) fn err(e: DeskError) -> ApiError {
     match &e {
         DeskError::NotFound { .. } => ApiError::Missing(e.to_string()),
         _ if e.is_user_error() => ApiError::BadRequest(e.to_string()),

@@ -78,48 +78,55 @@ async fn whois(
     headers: HeaderMap,
     QueryParams(p): QueryParams<WhoisParams>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    let ip =
-        p.ip.ok_or_else(|| ApiError::BadRequest("ip= is required".into()))?;
+    lookup(&st, &actor(&headers), p.ip, p.port, p.at, p.purpose)
+        .await
+        .map(Json)
+}
+
+/// One audited lookup with the subscribers' details joined: what
+/// `GET /api/v1/whois` answers and the console's whois page shows.
+pub(super) async fn lookup(
+    st: &AppState,
+    actor: &str,
+    ip: Option<String>,
+    port: Option<String>,
+    at: Option<String>,
+    purpose: Option<String>,
+) -> Result<serde_json::Value, ApiError> {
+    let ip = ip
+        .filter(|s| !s.trim().is_empty())
+        .ok_or_else(|| ApiError::BadRequest("ip= is required".into()))?;
     let addr: std::net::IpAddr = ip
         .trim()
         .parse()
         .map_err(|_| ApiError::BadRequest(format!("ip=`{ip}` is not an IPv4 or IPv6 address")))?;
-    let port = match p.port.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+    let port = match port.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
         Some(s) => Some(
             s.parse::<u16>()
                 .map_err(|_| ApiError::BadRequest(format!("port=`{s}` is not a port (0-65535)")))?,
         ),
         None => None,
     };
-    let at = p
-        .at
+    let at = at
+        .filter(|s| !s.trim().is_empty())
         .ok_or_else(|| ApiError::BadRequest("at= is required (RFC 3339 with an offset)".into()))?;
     let at_ns = pramaan_core::time::parse_user_time(&at, pramaan_core::time::now_ns())
         .map_err(|e| ApiError::BadRequest(e.to_string()))?;
-    let purpose = p.purpose.unwrap_or_default();
+    let purpose = purpose.unwrap_or_default();
     let store = st.attribution.store().await.map_err(store_err)?;
     let sink = crate::sink::VaultSink::new(st.vault.clone());
-    let answer = pramaan_attribution::whois(
-        &*store,
-        &sink,
-        &actor(&headers),
-        addr,
-        port,
-        at_ns,
-        &purpose,
-    )
-    .await
-    .map_err(|e| match e {
-        WhoisError::PurposeRequired => ApiError::BadRequest(e.to_string()),
-        WhoisError::Audit(_) => ApiError::Unavailable,
-        WhoisError::Store(e) => store_err(e),
-    })?;
-    let mut answer = answer;
+    let mut answer = pramaan_attribution::whois(&*store, &sink, actor, addr, port, at_ns, &purpose)
+        .await
+        .map_err(|e| match e {
+            WhoisError::PurposeRequired => ApiError::BadRequest(e.to_string()),
+            WhoisError::Audit(_) => ApiError::Unavailable,
+            WhoisError::Store(e) => store_err(e),
+        })?;
     let registry = st.registry().get().await.map_err(super::internal)?;
-    join_subscribers(&mut answer, &registry, &purpose, &actor(&headers))
+    join_subscribers(&mut answer, &registry, &purpose, actor)
         .await
         .map_err(super::internal)?;
-    Ok(Json(serde_json::to_value(answer).map_err(super::internal)?))
+    serde_json::to_value(answer).map_err(super::internal)
 }
 
 #[derive(Deserialize)]

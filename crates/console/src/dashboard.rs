@@ -1,0 +1,469 @@
+//! One card per obligation, each green, amber or red with the reason in
+//! words and a link to act. The decisions are pure functions of facts the
+//! server gathers; a new obligation (the orders register) is one more
+//! `Facts` struct, one more function and one more card in the list.
+
+use maud::{html, Markup};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Level {
+    Green,
+    Amber,
+    Red,
+}
+
+impl Level {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Level::Green => "green",
+            Level::Amber => "amber",
+            Level::Red => "red",
+        }
+    }
+    /// The word shown beside the colour (colour is never the only signal).
+    pub fn word(self) -> &'static str {
+        match self {
+            Level::Green => "met",
+            Level::Amber => "attention",
+            Level::Red => "not met",
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Card {
+    pub obligation: &'static str,
+    pub level: Level,
+    pub reason: String,
+    pub href: String,
+    pub action: &'static str,
+}
+
+/// What the clock monitor says.
+#[derive(Clone, Debug, Default)]
+pub struct ClockFacts {
+    pub enabled: bool,
+    pub servers_configured: usize,
+    /// Latest usable samples all within the threshold (None: no usable sample).
+    pub within_threshold: Option<bool>,
+    pub threshold_ms: f64,
+    /// The largest |offset| among the latest usable samples.
+    pub worst_offset_ms: Option<f64>,
+    /// Servers whose latest sample is not `ok`, with the state.
+    pub failing: Vec<(String, String)>,
+    pub flagged_sources: usize,
+    pub store_error: Option<String>,
+}
+
+pub fn clock_card(f: &ClockFacts) -> Card {
+    let (level, reason) = if !f.enabled {
+        (Level::Amber, "The clock monitor is off (clock.enabled = false): nothing checks that this system's clock follows NIC/NPL time.".to_string())
+    } else if let Some(e) = &f.store_error {
+        (
+            Level::Amber,
+            format!("The clock database cannot be read: {e}."),
+        )
+    } else {
+        match f.within_threshold {
+            Some(false) => (
+                Level::Red,
+                format!(
+                    "The clock is off by {:.1} ms, more than the {:.0} ms allowed.",
+                    f.worst_offset_ms.unwrap_or(f64::NAN),
+                    f.threshold_ms
+                ),
+            ),
+            None if f.failing.is_empty() => (
+                Level::Amber,
+                "No clock measurement yet: the first round has not run.".to_string(),
+            ),
+            None => (
+                Level::Red,
+                format!(
+                    "No time server answered usefully: {}.",
+                    f.failing
+                        .iter()
+                        .map(|(s, st)| format!("{s} {st}"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            ),
+            Some(true) if f.flagged_sources > 0 => (
+                Level::Amber,
+                format!(
+                    "This clock is within {:.0} ms, but {} log source(s) stamp their lines off by more than that.",
+                    f.threshold_ms, f.flagged_sources
+                ),
+            ),
+            Some(true) if !f.failing.is_empty() => (
+                Level::Amber,
+                format!(
+                    "Within {:.0} ms, but {} of {} servers did not answer usefully.",
+                    f.threshold_ms,
+                    f.failing.len(),
+                    f.servers_configured
+                ),
+            ),
+            Some(true) => (
+                Level::Green,
+                format!(
+                    "Within {:.0} ms of the time servers (worst {:.1} ms).",
+                    f.threshold_ms,
+                    f.worst_offset_ms.unwrap_or(0.0)
+                ),
+            ),
+        }
+    };
+    Card {
+        obligation: "Clock synchronisation",
+        level,
+        reason,
+        href: "/console/settings#clock".into(),
+        action: "See the time servers",
+    }
+}
+
+/// One incident not yet reported, as the dashboard weighs it.
+#[derive(Clone, Debug)]
+pub struct OpenIncident {
+    pub id: i64,
+    pub title: String,
+    /// Deadline minus now (negative: overdue).
+    pub left_ns: i64,
+}
+
+pub fn incidents_card(unreported: &[OpenIncident]) -> Card {
+    let overdue: Vec<_> = unreported.iter().filter(|i| i.left_ns < 0).collect();
+    let soonest = unreported
+        .iter()
+        .filter(|i| i.left_ns >= 0)
+        .min_by_key(|i| i.left_ns);
+    let (level, reason, href) = if let Some(first) = overdue.first() {
+        (
+            Level::Red,
+            format!(
+                "{} incident(s) past the 6-hour deadline and not reported to CERT-In; #{} \"{}\" is overdue by {}.",
+                overdue.len(),
+                first.id,
+                first.title,
+                crate::duration(first.left_ns)
+            ),
+            format!("/console/incidents/{}", first.id),
+        )
+    } else if let Some(s) = soonest {
+        (
+            Level::Amber,
+            format!(
+                "{} incident(s) not yet reported; #{} \"{}\" has {} left.",
+                unreported.len(),
+                s.id,
+                s.title,
+                crate::duration(s.left_ns)
+            ),
+            format!("/console/incidents/{}", s.id),
+        )
+    } else {
+        (
+            Level::Green,
+            "Every incident has been reported to CERT-In.".to_string(),
+            "/console/incidents".to_string(),
+        )
+    };
+    Card {
+        obligation: "Incident reporting (6 hours)",
+        level,
+        reason,
+        href,
+        action: "Open the incident desk",
+    }
+}
+
+/// The point of contact as the desk keeps it.
+#[derive(Clone, Debug, Default)]
+pub struct PocFacts {
+    pub set: bool,
+    pub name: String,
+    pub missing: Vec<String>,
+    /// The desk's review warning, if due.
+    pub warning: Option<String>,
+}
+
+pub fn poc_card(f: &PocFacts) -> Card {
+    let (level, reason) = if !f.set {
+        (
+            Level::Red,
+            "No point of contact is designated: CERT-In has no one to deal with and reports cannot be sent.".to_string(),
+        )
+    } else if !f.missing.is_empty() {
+        (
+            Level::Amber,
+            format!(
+                "{} is designated, but these details are missing: {}.",
+                f.name,
+                f.missing.join(", ")
+            ),
+        )
+    } else if let Some(w) = &f.warning {
+        (Level::Amber, format!("{}: {w}.", f.name))
+    } else {
+        (
+            Level::Green,
+            format!("{} is designated and the details are current.", f.name),
+        )
+    };
+    Card {
+        obligation: "Point of contact",
+        level,
+        reason,
+        href: "/console/settings#poc".into(),
+        action: "Review the point of contact",
+    }
+}
+
+/// The log vault's state.
+#[derive(Clone, Debug, Default)]
+pub struct LogFacts {
+    pub retention_days: u64,
+    /// The retention window meets the 180 days.
+    pub retention_compliant: bool,
+    pub committed_records: u64,
+    /// Sources that sent lines in the recent past but none in the last day.
+    pub silent_sources: Vec<String>,
+    pub wal_errors: u64,
+    pub seal_errors: u64,
+}
+
+pub fn logs_card(f: &LogFacts) -> Card {
+    let (level, reason) = if !f.retention_compliant {
+        (
+            Level::Red,
+            format!(
+                "Logs are kept {} days, less than the 180 days the directions require.",
+                f.retention_days
+            ),
+        )
+    } else if f.wal_errors + f.seal_errors > 0 {
+        (
+            Level::Red,
+            format!(
+                "The vault reported {} write and {} sealing error(s): lines may not be stored.",
+                f.wal_errors, f.seal_errors
+            ),
+        )
+    } else if f.committed_records == 0 {
+        (
+            Level::Amber,
+            "No log line has been received yet.".to_string(),
+        )
+    } else if !f.silent_sources.is_empty() {
+        (
+            Level::Amber,
+            format!(
+                "{} log source(s) sent lines earlier but none today (IST): {}.",
+                f.silent_sources.len(),
+                f.silent_sources.join(", ")
+            ),
+        )
+    } else {
+        (
+            Level::Green,
+            format!(
+                "{} records kept for {} days; every source sent lines today (IST).",
+                f.committed_records, f.retention_days
+            ),
+        )
+    };
+    Card {
+        obligation: "Logs of all ICT systems (180 days)",
+        level,
+        reason,
+        href: "/console#coverage".into(),
+        action: "See the coverage",
+    }
+}
+
+/// The subscriber register.
+#[derive(Clone, Debug, Default)]
+pub struct SubscriberFacts {
+    /// None: the register could not be opened (the reason).
+    pub error: Option<String>,
+    pub total: u64,
+    pub incomplete: u64,
+}
+
+pub fn subscribers_card(f: &SubscriberFacts) -> Card {
+    let (level, reason) = if let Some(e) = &f.error {
+        (
+            Level::Red,
+            format!("The subscriber register cannot be read: {e}."),
+        )
+    } else if f.incomplete > 0 {
+        (
+            Level::Amber,
+            format!(
+                "{} of {} subscriber records lack details the directions ask for.",
+                f.incomplete, f.total
+            ),
+        )
+    } else {
+        (
+            Level::Green,
+            format!("{} subscriber record(s), all complete.", f.total),
+        )
+    };
+    Card {
+        obligation: "Subscriber records (5 years)",
+        level,
+        reason,
+        href: "/console/subscribers".into(),
+        action: "Open the register",
+    }
+}
+
+/// The cards as a list (each a landmark with its heading).
+pub fn cards(cards: &[Card]) -> Markup {
+    html! {
+        ul.cards {
+            @for c in cards {
+                li.card.(c.level.as_str()) data-obligation=(c.obligation) {
+                    h2 { (c.obligation) }
+                    p { span.level { (c.level.word()) } " · " (c.reason) }
+                    a href=(c.href) { (c.action) }
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const H: i64 = 3_600_000_000_000;
+
+    #[test]
+    fn an_overdue_incident_is_red_and_links_to_it() {
+        let c = incidents_card(&[
+            OpenIncident {
+                id: 3,
+                title: "later".into(),
+                left_ns: 2 * H,
+            },
+            OpenIncident {
+                id: 7,
+                title: "DDoS".into(),
+                left_ns: -H / 3,
+            },
+        ]);
+        assert_eq!(c.level, Level::Red);
+        assert_eq!(c.href, "/console/incidents/7");
+        assert!(c.reason.contains("overdue by 20 min"), "{}", c.reason);
+    }
+
+    #[test]
+    fn a_running_clock_is_amber_with_the_soonest_deadline() {
+        let c = incidents_card(&[
+            OpenIncident {
+                id: 3,
+                title: "a".into(),
+                left_ns: 5 * H,
+            },
+            OpenIncident {
+                id: 4,
+                title: "b".into(),
+                left_ns: H + H / 2,
+            },
+        ]);
+        assert_eq!(c.level, Level::Amber);
+        assert!(
+            c.reason.contains("#4 \"b\" has 1 h 30 min left"),
+            "{}",
+            c.reason
+        );
+        assert_eq!(incidents_card(&[]).level, Level::Green);
+    }
+
+    #[test]
+    fn clock_levels() {
+        let mut f = ClockFacts {
+            enabled: true,
+            servers_configured: 2,
+            threshold_ms: 100.0,
+            ..Default::default()
+        };
+        assert_eq!(clock_card(&f).level, Level::Amber, "no round yet");
+        f.within_threshold = Some(true);
+        f.worst_offset_ms = Some(3.2);
+        assert_eq!(clock_card(&f).level, Level::Green);
+        f.flagged_sources = 1;
+        assert_eq!(clock_card(&f).level, Level::Amber);
+        f.within_threshold = Some(false);
+        f.worst_offset_ms = Some(250.0);
+        let c = clock_card(&f);
+        assert_eq!(c.level, Level::Red);
+        assert!(c.reason.contains("250.0 ms"), "{}", c.reason);
+        f.within_threshold = None;
+        f.failing = vec![("samay1.nic.in".into(), "timeout".into())];
+        assert_eq!(clock_card(&f).level, Level::Red);
+        assert_eq!(
+            clock_card(&ClockFacts::default()).level,
+            Level::Amber,
+            "disabled"
+        );
+    }
+
+    #[test]
+    fn poc_logs_subscribers() {
+        assert_eq!(poc_card(&PocFacts::default()).level, Level::Red);
+        let mut p = PocFacts {
+            set: true,
+            name: "Asha".into(),
+            ..Default::default()
+        };
+        assert_eq!(poc_card(&p).level, Level::Green);
+        p.missing = vec!["mobile".into()];
+        assert_eq!(poc_card(&p).level, Level::Amber);
+
+        let mut l = LogFacts {
+            retention_days: 180,
+            retention_compliant: true,
+            committed_records: 10,
+            ..Default::default()
+        };
+        assert_eq!(logs_card(&l).level, Level::Green);
+        l.silent_sources = vec!["fw1".into()];
+        let c = logs_card(&l);
+        assert_eq!(c.level, Level::Amber);
+        assert!(c.reason.contains("fw1"));
+        l.retention_compliant = false;
+        l.retention_days = 30;
+        assert_eq!(logs_card(&l).level, Level::Red);
+
+        assert_eq!(
+            subscribers_card(&SubscriberFacts {
+                total: 4,
+                incomplete: 1,
+                error: None
+            })
+            .level,
+            Level::Amber
+        );
+        assert_eq!(
+            subscribers_card(&SubscriberFacts {
+                total: 4,
+                incomplete: 0,
+                error: None
+            })
+            .level,
+            Level::Green
+        );
+    }
+
+    #[test]
+    fn cards_say_the_level_in_words_too() {
+        let h = cards(&[poc_card(&PocFacts::default())]).into_string();
+        assert!(h.contains(r#"class="card red""#));
+        assert!(h.contains("not met"));
+        assert!(h.contains(r#"href="/console/settings#poc""#));
+    }
+}

@@ -1,0 +1,44 @@
+//! The web console's rendering, with no I/O: the page frame and its style
+//! ([`layout`]), the dashboard's green/amber/red decisions ([`dashboard`]),
+//! and the SVG charts drawn on the server ([`charts`]). Everything here is a
+//! pure function of the data handed in, so each picture can be checked
+//! against known data; `pramaan-server`'s `console` module gathers the data
+//! and serves the pages.
+
+pub mod charts;
+pub mod dashboard;
+pub mod layout;
+
+pub use maud::{html, Markup, PreEscaped};
+
+/// "2026-03-03 14:02:11.000 IST (08:32:11.000 UTC)": every time the console shows.
+pub fn when(ns: i64) -> String {
+    pramaan_core::time::human(ns)
+}
+
+/// "3 h 12 min", "45 min", "20 s": a duration for people (sign ignored).
+pub fn duration(ns: i64) -> String {
+    let s = ns.unsigned_abs() / 1_000_000_000;
+    let (d, h, m) = (s / 86_400, (s % 86_400) / 3600, (s % 3600) / 60);
+    if d > 0 {
+        format!("{d} d {h} h")
+    } else if h > 0 {
+        format!("{h} h {m} min")
+    } else if m > 0 {
+        format!("{m} min")
+    } else {
+        format!("{s} s")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn durations_read_as_people_say_them() {
+        let s = 1_000_000_000i64;
+        assert_eq!(super::duration(3 * 3600 * s + 12 * 60 * s), "3 h 12 min");
+        assert_eq!(super::duration(-45 * 60 * s), "45 min");
+        assert_eq!(super::duration(20 * s), "20 s");
+        assert_eq!(super::duration(2 * 86_400 * s + 3600 * s), "2 d 1 h");
+    }
+}

@@ -1,0 +1,303 @@
+//! The dashboard: one card per obligation, then the pictures (coverage
+//! heatmap, clock offsets, incident windows, ingest rate). The facts are
+//! gathered here; the decisions and drawings are `pramaan_console`'s.
+
+use super::{page_refreshing, AppState, Problem};
+use axum::extract::State;
+use axum::response::Response;
+use axum::Extension;
+use pramaan_auth::Identity;
+use pramaan_console::charts::{self, IncidentWindow, OffsetSeries, SourceDays};
+use pramaan_console::dashboard::{self as cards, Card, ClockFacts, LogFacts, OpenIncident};
+use pramaan_console::html;
+use std::collections::BTreeMap;
+use std::sync::atomic::Ordering::Relaxed;
+use std::sync::Arc;
+
+/// The heatmap's width in days (the retention window the directions set).
+pub const COVERAGE_DAYS: usize = 180;
+const HOUR_NS: i64 = 3_600_000_000_000;
+const DAY_NS: i64 = 24 * HOUR_NS;
+
+pub(super) async fn show(
+    State(st): State<Arc<AppState>>,
+    Extension(id): Extension<Identity>,
+) -> Result<Response, Problem> {
+    let now = pramaan_core::time::now_ns();
+    let today = charts::ist_day(now);
+    let coverage = coverage(&st, now).await?;
+    let rate = ingest_rate(&st, now).await?;
+
+    let clock = st.clock.status();
+    let series = offset_series(&st, now - DAY_NS);
+    let (incident_card, windows) = incidents(&st, now);
+    let mut list: Vec<Card> = vec![
+        cards::clock_card(&clock_facts(&clock)),
+        incident_card,
+        cards::poc_card(&poc_facts(&st, now)),
+        cards::logs_card(&log_facts(&st, &coverage, today)),
+        cards::subscribers_card(&subscriber_facts(&st).await),
+    ];
+    // Worst first: what needs acting on is at the top.
+    list.sort_by_key(|c| std::cmp::Reverse(c.level));
+    let body = html! {
+        section aria-labelledby="obligations" {
+            h2 #obligations { "Obligations" }
+            p.muted { "As of " (pramaan_console::when(now)) "." }
+            (cards::cards(&list))
+        }
+        section aria-labelledby="incident-windows" {
+            h2 #incident-windows { "Incidents not yet reported" }
+            @if windows.is_empty() {
+                p { "None: every incident has been reported." }
+            } @else {
+                (charts::incident_bars(&windows, now))
+            }
+        }
+        section #coverage aria-labelledby="coverage-title" {
+            h2 #coverage-title { "Log coverage, last " (COVERAGE_DAYS) " days" }
+            @if coverage.is_empty() {
+                p { "No log line yet." }
+            } @else {
+                (charts::heatmap(&coverage, today, COVERAGE_DAYS))
+            }
+        }
+        section aria-labelledby="clock-title" {
+            h2 #clock-title { "Clock offset, last 24 hours" }
+            @if series.is_empty() {
+                p { "No clock measurement in the last 24 hours"
+                    @if !clock.enabled { " (the clock monitor is off: clock.enabled = false)" } "." }
+            } @else {
+                (charts::offset_chart(&series, clock.threshold_ms, now - DAY_NS, now))
+            }
+        }
+        section aria-labelledby="rate-title" {
+            h2 #rate-title { "Lines received per hour, last 24 hours" }
+            (charts::ingest_rate(&rate, HOUR_NS))
+        }
+    };
+    Ok(page_refreshing(
+        &id,
+        "Dashboard",
+        "/console",
+        None,
+        body,
+        Some(60),
+    ))
+}
+
+fn clock_facts(s: &pramaan_clock::Status) -> ClockFacts {
+    ClockFacts {
+        enabled: s.enabled,
+        servers_configured: s.servers_configured.len(),
+        within_threshold: s.within_threshold,
+        threshold_ms: s.threshold_ms,
+        worst_offset_ms: s
+            .servers
+            .iter()
+            .filter(|v| v.state == "ok")
+            .filter_map(|v| v.offset_ms.map(f64::abs))
+            .reduce(f64::max),
+        failing: s
+            .servers
+            .iter()
+            .filter(|v| v.state != "ok")
+            .map(|v| (v.server.clone(), v.state.clone()))
+            .collect(),
+        flagged_sources: s.flagged_sources,
+        store_error: s.store_error.clone(),
+    }
+}
+
+/// Offsets per server since `from` from `clock.db` (read-only; absent when the monitor never ran).
+pub(super) fn offset_series(st: &AppState, from: i64) -> Vec<OffsetSeries> {
+    let path = &st.clock.options().db_path;
+    if !path.exists() {
+        return Vec::new();
+    }
+    let points = match pramaan_clock::store::Store::open_read_only(path)
+        .and_then(|s| s.samples_since(from))
+    {
+        Ok(p) => p,
+        Err(e) => {
+            tracing::error!(error = %e, "reading the clock series");
+            return Vec::new();
+        }
+    };
+    let mut by: BTreeMap<String, Vec<(i64, Option<f64>)>> = BTreeMap::new();
+    for p in points {
+        let v = (p.state == "ok")
+            .then_some(p.offset_ns)
+            .flatten()
+            .map(|o| o as f64 / 1e6);
+        by.entry(p.server).or_default().push((p.at_ns, v));
+    }
+    by.into_iter()
+        .map(|(server, points)| OffsetSeries { server, points })
+        .collect()
+}
+
+fn incidents(st: &AppState, now: i64) -> (Card, Vec<IncidentWindow>) {
+    let list = match st.desk.desk().map(|d| d.list()) {
+        Ok(Ok(l)) => l,
+        Ok(Err(e)) => {
+            tracing::error!(error = %e, "listing incidents");
+            Vec::new()
+        }
+        Err(_) => Vec::new(),
+    };
+    let open: Vec<_> = list
+        .iter()
+        .filter(|i| i.first_reported_at_ns.is_none() && i.closed_at_ns.is_none())
+        .collect();
+    let card = cards::incidents_card(
+        &open
+            .iter()
+            .map(|i| OpenIncident {
+                id: i.id,
+                title: i.fields.title.clone(),
+                left_ns: i.deadline_ns - now,
+            })
+            .collect::<Vec<_>>(),
+    );
+    let windows = open
+        .iter()
+        .map(|i| IncidentWindow {
+            id: i.id,
+            title: i.fields.title.clone(),
+            clock_start_ns: i.clock_start_ns,
+            deadline_ns: i.deadline_ns,
+        })
+        .collect();
+    (card, windows)
+}
+
+fn poc_facts(st: &AppState, now: i64) -> cards::PocFacts {
+    let (Ok(d), Ok(s)) = (st.desk.desk(), st.desk.settings()) else {
+        return cards::PocFacts::default();
+    };
+    match d.poc() {
+        Ok(Some(p)) => {
+            let v = p.view(s.poc_review_days, now);
+            cards::PocFacts {
+                set: true,
+                name: v.record.poc.name.clone(),
+                missing: v.missing.clone(),
+                warning: v.warning.clone(),
+            }
+        }
+        _ => cards::PocFacts::default(),
+    }
+}
+
+fn log_facts(st: &AppState, coverage: &[SourceDays], today: i64) -> LogFacts {
+    let policy = st.retention.policy();
+    let stats = st.vault.stats();
+    LogFacts {
+        retention_days: policy
+            .classes
+            .iter()
+            .map(|c| c.days)
+            .chain([policy.default_days])
+            .min()
+            .unwrap_or(policy.default_days),
+        retention_compliant: policy.compliant(),
+        committed_records: st.vault.committed(),
+        silent_sources: charts::silent_today(coverage, today, COVERAGE_DAYS),
+        wal_errors: stats.wal_errors.load(Relaxed),
+        seal_errors: stats.seal_errors.load(Relaxed),
+    }
+}
+
+async fn subscriber_facts(st: &AppState) -> cards::SubscriberFacts {
+    let reg = match st.registry.get().await {
+        Ok(r) => r,
+        Err(e) => {
+            return cards::SubscriberFacts {
+                error: Some(e.to_string()),
+                ..Default::default()
+            }
+        }
+    };
+    match (reg.count().await, reg.completeness().await) {
+        (Ok(total), Ok(incomplete)) => cards::SubscriberFacts {
+            error: None,
+            total,
+            incomplete: incomplete.len() as u64,
+        },
+        (Err(e), _) | (_, Err(e)) => cards::SubscriberFacts {
+            error: Some(e.to_string()),
+            ..Default::default()
+        },
+    }
+}
+
+/// Rows of a SQL answer as JSON objects.
+async fn sql_rows(st: &AppState, q: &str) -> Result<Vec<serde_json::Value>, Problem> {
+    let snap = st.vault.snapshot().await;
+    let objects = st.vault.options().objects_dir();
+    let batches = pramaan_vault::sql::run(&objects, &snap, q)
+        .await
+        .map_err(super::internal)?;
+    let nd = pramaan_vault::sql::to_ndjson(&batches).map_err(super::internal)?;
+    Ok(nd
+        .split(|b| *b == b'\n')
+        .filter(|l| !l.is_empty())
+        .filter_map(|l| serde_json::from_slice(l).ok())
+        .collect())
+}
+
+/// Lines per source (the syslog host, else the sender) per IST day of the
+/// line's own time (else the time received), over the window. Only
+/// segments received within the window plus a day are read.
+pub(super) async fn coverage(st: &AppState, now: i64) -> Result<Vec<SourceDays>, Problem> {
+    let ist = i64::from(pramaan_core::time::IST_OFFSET_SECS) * 1_000_000_000;
+    let since = now - (COVERAGE_DAYS as i64 + 1) * DAY_NS;
+    let q = format!(
+        "SELECT COALESCE(host, peer) AS source, \
+                (CAST(COALESCE(event_time, received_at) AS BIGINT) + {ist}) / {DAY_NS} AS day, \
+                COUNT(*) AS n \
+         FROM logs WHERE transport <> 'internal' AND CAST(received_at AS BIGINT) >= {since} \
+         GROUP BY 1, 2"
+    );
+    let first = charts::ist_day(now) - COVERAGE_DAYS as i64 + 1;
+    let mut by: BTreeMap<String, Vec<(i64, u64)>> = BTreeMap::new();
+    for r in sql_rows(st, &q).await? {
+        let (Some(src), Some(day), Some(n)) = (
+            r.get("source").and_then(|v| v.as_str()),
+            r.get("day").and_then(|v| v.as_i64()),
+            r.get("n").and_then(|v| v.as_u64()),
+        ) else {
+            continue;
+        };
+        if day >= first {
+            by.entry(src.to_owned()).or_default().push((day, n));
+        }
+    }
+    Ok(by
+        .into_iter()
+        .map(|(source, counts)| SourceDays { source, counts })
+        .collect())
+}
+
+/// Lines received per hour over the last 24 hours (24 buckets, oldest first).
+async fn ingest_rate(st: &AppState, now: i64) -> Result<Vec<(i64, u64)>, Problem> {
+    let last = now.div_euclid(HOUR_NS);
+    let since = (last - 23) * HOUR_NS;
+    let q = format!(
+        "SELECT CAST(received_at AS BIGINT) / {HOUR_NS} AS h, COUNT(*) AS n FROM logs \
+         WHERE transport <> 'internal' AND CAST(received_at AS BIGINT) >= {since} GROUP BY 1"
+    );
+    let mut counts: BTreeMap<i64, u64> = (last - 23..=last).map(|h| (h, 0)).collect();
+    for r in sql_rows(st, &q).await? {
+        if let (Some(h), Some(n)) = (
+            r.get("h").and_then(|v| v.as_i64()),
+            r.get("n").and_then(|v| v.as_u64()),
+        ) {
+            if let Some(c) = counts.get_mut(&h) {
+                *c += n;
+            }
+        }
+    }
+    Ok(counts.into_iter().map(|(h, n)| (h * HOUR_NS, n)).collect())
+}

@@ -1,0 +1,421 @@
+//! The incident desk in the browser: the list with each 6-hour window,
+//! create, one incident with its countdown, edit, the report preview and
+//! sending it. The desk's own functions do the work (as for the JSON API).
+
+use super::{csrf, page, page_refreshing, see_other, with_query, AppState, FlashParams, Problem};
+use crate::api::desk::{err as desk_err, EditBody, NewBody};
+use axum::body::Bytes;
+use axum::extract::{Path, Query as QueryParams, State};
+use axum::response::Response;
+use axum::routing::{get, post};
+use axum::{Extension, Router};
+use pramaan_auth::{Identity, Role};
+use pramaan_console::charts::{self, IncidentWindow};
+use pramaan_console::layout::Flash;
+use pramaan_console::{html, Markup};
+use pramaan_core::time::now_ns;
+use pramaan_desk::kinds::KINDS;
+use pramaan_desk::{IncidentView, State as IncState, System};
+use std::sync::Arc;
+
+pub(super) fn routes() -> Router<Arc<AppState>> {
+    Router::new()
+        .route("/console/incidents", get(list).post(create))
+        .route("/console/incidents/new", get(new_form))
+        .route("/console/incidents/{id}", get(show).post(edit))
+        .route("/console/incidents/{id}/report", get(report))
+        .route("/console/incidents/{id}/send", post(send))
+}
+
+/// The fields of a posted form, in order (a key may repeat: the kinds' check boxes).
+fn pairs(body: &[u8]) -> Vec<(String, String)> {
+    serde_urlencoded::from_bytes(body).unwrap_or_default()
+}
+
+fn get1<'a>(p: &'a [(String, String)], k: &str) -> &'a str {
+    p.iter()
+        .find(|(x, _)| x == k)
+        .map(|(_, v)| v.as_str())
+        .unwrap_or("")
+}
+
+fn window(v: &IncidentView) -> IncidentWindow {
+    IncidentWindow {
+        id: v.incident.id,
+        title: v.incident.fields.title.clone(),
+        clock_start_ns: v.incident.clock_start_ns,
+        deadline_ns: v.incident.deadline_ns,
+    }
+}
+
+fn can_write(id: &Identity) -> bool {
+    id.has(Role::Poc) || id.has(Role::Admin)
+}
+
+async fn list(
+    State(st): State<Arc<AppState>>,
+    Extension(id): Extension<Identity>,
+    QueryParams(fl): QueryParams<FlashParams>,
+) -> Result<Response, Problem> {
+    let d = st.desk.desk()?;
+    let now = now_ns();
+    let views: Vec<IncidentView> = d
+        .list()
+        .map_err(desk_err)?
+        .iter()
+        .map(|i| i.view(now))
+        .collect();
+    let running: Vec<IncidentWindow> = views
+        .iter()
+        .filter(|v| v.incident.state == IncState::Open)
+        .map(window)
+        .collect();
+    let body = html! {
+        @if can_write(&id) { p { a.button href="/console/incidents/new" { "Report a new incident" } } }
+        @if !running.is_empty() {
+            h2 { "6-hour windows running" }
+            (charts::incident_bars(&running, now))
+        }
+        table {
+            thead { tr { th.num scope="col" { "#" } th scope="col" { "Title" } th scope="col" { "State" } th scope="col" { "Detected" } th scope="col" { "Deadline" } th scope="col" { "Clock" } } }
+            tbody {
+                @for v in &views {
+                    tr {
+                        td.num { (v.incident.id) }
+                        td { a href=(format!("/console/incidents/{}", v.incident.id)) { (v.incident.fields.title) } }
+                        td { (v.incident.state.as_str()) }
+                        td { (v.detected_at.ist) }
+                        td { (v.deadline.ist) }
+                        td { @if v.overdue { strong { (v.clock_text) } } @else { (v.clock_text) } }
+                    }
+                }
+            }
+        }
+        @if views.is_empty() { p { "No incident yet." } }
+    };
+    Ok(page_refreshing(
+        &id,
+        "Incidents",
+        "/console/incidents",
+        fl.flash(),
+        body,
+        Some(60),
+    ))
+}
+
+fn text_area(name: &str, label: &str, value: &str) -> Markup {
+    let id = format!("f-{name}");
+    html! { div { label for=(id) { (label) } textarea id=(id) name=(name) rows="3" { (value) } } }
+}
+
+fn kinds_fieldset(chosen: &[String]) -> Markup {
+    html! {
+        fieldset {
+            legend { "Kinds of incident (Annexure I; at least one)" }
+            div.kinds {
+                @for k in KINDS.iter() {
+                    div {
+                        input type="checkbox" id=(format!("k-{}", k.code)) name="kinds" value=(k.code) checked[chosen.iter().any(|c| c == k.code)];
+                        " "
+                        label for=(format!("k-{}", k.code)) style="display:inline;font-weight:normal" { "(" (k.roman) ") " (k.wording) }
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn incident_form(action: &str, id: &Identity, v: Option<&IncidentView>, submit: &str) -> Markup {
+    let f = v.map(|v| v.incident.fields.clone()).unwrap_or_default();
+    let at = |ns: Option<i64>| ns.map(pramaan_core::time::rfc3339_ist).unwrap_or_default();
+    html! {
+        form.stack method="post" action=(action) {
+            (csrf(id))
+            div { label for="f-title" { "Title" } input #f-title name="title" type="text" value=(f.title) required; }
+            (kinds_fieldset(&f.kinds))
+            div { label for="f-detected_at" { "Detected at" }
+                input #f-detected_at name="detected_at" type="text" value=(at(v.map(|v| v.incident.detected_at_ns))) required[v.is_none()] aria-describedby="f-detected_at-hint";
+                small.muted #f-detected_at-hint { "RFC 3339 (2026-03-03T14:02:11+05:30), a time read in IST, or an age like 30m. The 6 hours run from the earlier of this and the notification." } }
+            div { label for="f-notified_at" { "Notified at (if told by someone else)" }
+                input #f-notified_at name="notified_at" type="text" value=(at(v.and_then(|v| v.incident.notified_at_ns))); }
+            div { label for="f-occurred_at" { "Occurred at (if known)" }
+                input #f-occurred_at name="occurred_at" type="text" value=(at(f.occurred_at_ns)); }
+            (text_area("symptoms", "Symptoms", &f.symptoms))
+            (text_area("description", "Description", &f.description))
+            (text_area("scope_impact", "Scope and impact", &f.scope_impact))
+            (text_area("iocs", "Indicators of compromise", &f.iocs))
+            (text_area("actions_taken", "Actions taken so far", &f.actions_taken))
+            (text_area("security_systems", "Security systems deployed", &f.security_systems))
+            (text_area("other_info", "Anything else", &f.other_info))
+            fieldset {
+                legend { @if v.is_some() { "Add an affected system" } @else { "Affected system" } }
+                @for (k, l) in [("sys_ip", "IP address"), ("sys_hostname", "Host name"), ("sys_os", "Operating system"), ("sys_function", "Function"), ("sys_location", "Location")] {
+                    div { label for=(format!("f-{k}")) { (l) } input id=(format!("f-{k}")) name=(k) type="text"; }
+                }
+            }
+            div { button type="submit" { (submit) } }
+        }
+    }
+}
+
+async fn new_form(Extension(id): Extension<Identity>) -> Result<Response, Problem> {
+    Ok(page(
+        &id,
+        "Report a new incident",
+        "/console/incidents",
+        None,
+        incident_form("/console/incidents", &id, None, "Create the incident"),
+    ))
+}
+
+fn system(p: &[(String, String)]) -> Option<System> {
+    let s = System {
+        ip: get1(p, "sys_ip").trim().to_owned(),
+        hostname: get1(p, "sys_hostname").trim().to_owned(),
+        os: get1(p, "sys_os").trim().to_owned(),
+        function: get1(p, "sys_function").trim().to_owned(),
+        location: get1(p, "sys_location").trim().to_owned(),
+    };
+    let any = [&s.ip, &s.hostname, &s.os, &s.function, &s.location]
+        .iter()
+        .any(|v| !v.is_empty());
+    any.then_some(s)
+}
+
+fn kinds_of(p: &[(String, String)]) -> Vec<String> {
+    p.iter()
+        .filter(|(k, _)| k == "kinds")
+        .map(|(_, v)| v.clone())
+        .collect()
+}
+
+fn opt(p: &[(String, String)], k: &str) -> Option<String> {
+    Some(get1(p, k).trim().to_owned()).filter(|s| !s.is_empty())
+}
+
+async fn create(
+    State(st): State<Arc<AppState>>,
+    Extension(id): Extension<Identity>,
+    body: Bytes,
+) -> Result<Response, Problem> {
+    let p = pairs(&body);
+    let d = st.desk.desk()?;
+    let now = now_ns();
+    let b = NewBody {
+        title: get1(&p, "title").to_owned(),
+        kinds: kinds_of(&p),
+        detected_at: opt(&p, "detected_at"),
+        notified_at: opt(&p, "notified_at"),
+        occurred_at: opt(&p, "occurred_at"),
+        systems: system(&p).into_iter().collect(),
+        symptoms: get1(&p, "symptoms").to_owned(),
+        description: get1(&p, "description").to_owned(),
+        scope_impact: get1(&p, "scope_impact").to_owned(),
+        iocs: get1(&p, "iocs").to_owned(),
+        actions_taken: get1(&p, "actions_taken").to_owned(),
+        security_systems: get1(&p, "security_systems").to_owned(),
+        other_info: get1(&p, "other_info").to_owned(),
+    };
+    let res = match b.into_new(now) {
+        Ok(n) => d
+            .create(n, &super::actor(&id), now)
+            .await
+            .map_err(|e| e.to_string()),
+        Err(e) => Err(e.to_string()),
+    };
+    Ok(match res {
+        Ok(inc) => see_other(&with_query(
+            &format!("/console/incidents/{}", inc.id),
+            "ok",
+            "Incident created: the 6-hour clock runs.",
+        )),
+        Err(e) => page(
+            &id,
+            "Report a new incident",
+            "/console/incidents",
+            Some(Flash::Error(e)),
+            incident_form("/console/incidents", &id, None, "Create the incident"),
+        ),
+    })
+}
+
+async fn show(
+    State(st): State<Arc<AppState>>,
+    Extension(id): Extension<Identity>,
+    Path(n): Path<i64>,
+    QueryParams(fl): QueryParams<FlashParams>,
+) -> Result<Response, Problem> {
+    let d = st.desk.desk()?;
+    let now = now_ns();
+    let v = d.get(n).map_err(desk_err)?.view(now);
+    let reports = d.reports(n).map_err(desk_err)?;
+    let poc_warning = crate::api::desk::poc_warning(d, st.desk.settings()?, now);
+    let inc = &v.incident;
+    let body = html! {
+        section aria-labelledby="clock" {
+            h2 #clock { "The 6-hour clock" }
+            p.countdown role="status" data-overdue=(v.overdue) {
+                @if v.overdue { strong { (v.clock_text) } } @else { strong { (v.clock_text) } }
+            }
+            p { "Clock started " (v.clock_start.ist) "; deadline " strong { (v.deadline.ist) } "." }
+            @if inc.state == IncState::Open { (charts::incident_bars(&[window(&v)], now)) }
+            @if let Some(w) = &poc_warning { p.flash.error { (w) } }
+        }
+        section aria-labelledby="details" {
+            h2 #details { "Details" }
+            table { tbody {
+                tr { th scope="row" { "State" } td { (inc.state.as_str()) } }
+                tr { th scope="row" { "Kinds" } td { ul { @for k in &v.kinds_detail { li { "(" (k.roman) ") " (k.wording) } } } } }
+                tr { th scope="row" { "Detected" } td { (v.detected_at.ist) } }
+                @if let Some(t) = &v.notified_at { tr { th scope="row" { "Notified" } td { (t.ist) } } }
+                @if let Some(t) = &v.occurred_at { tr { th scope="row" { "Occurred" } td { (t.ist) } } }
+                tr { th scope="row" { "Created by" } td { (inc.created_by) } }
+                tr { th scope="row" { "Reports sent" } td { (inc.reports_sent) } }
+                tr { th scope="row" { "Description" } td { (inc.fields.description) } }
+                tr { th scope="row" { "Systems" } td { @for s in &inc.fields.systems { (s.ip) " " (s.hostname) " " (s.os) " " (s.function) " " (s.location) br; } } }
+            } }
+        }
+        section aria-labelledby="report-title" {
+            h2 #report-title { "Report to CERT-In" }
+            p { a href=(format!("/console/incidents/{n}/report")) { "Preview the report" } }
+            @if can_write(&id) && inc.state != IncState::Closed {
+                form method="post" action=(format!("/console/incidents/{n}/send")) {
+                    (csrf(&id))
+                    button type="submit" { @if inc.reports_sent == 0 { "Send the report now" } @else { "Send a follow-up report" } }
+                }
+            }
+            @if !reports.is_empty() {
+                h3 { "Attempts" }
+                pre { (serde_json::to_string_pretty(&reports).unwrap_or_default()) }
+            }
+        }
+        @if can_write(&id) && inc.state != IncState::Closed {
+            section aria-labelledby="edit-title" {
+                h2 #edit-title { "Edit" }
+                (incident_form(&format!("/console/incidents/{n}"), &id, Some(&v), "Save the changes"))
+            }
+        }
+    };
+    // No automatic reload here: it would wipe an edit being typed below. The
+    // list and the dashboard, which hold no form, reload each minute.
+    Ok(page(
+        &id,
+        &format!("Incident {n}: {}", inc.fields.title),
+        "/console/incidents",
+        fl.flash(),
+        body,
+    ))
+}
+
+async fn edit(
+    State(st): State<Arc<AppState>>,
+    Extension(id): Extension<Identity>,
+    Path(n): Path<i64>,
+    body: Bytes,
+) -> Result<Response, Problem> {
+    let p = pairs(&body);
+    let d = st.desk.desk()?;
+    let now = now_ns();
+    let kinds = kinds_of(&p);
+    let b = EditBody {
+        title: opt(&p, "title"),
+        kinds: (!kinds.is_empty()).then_some(kinds),
+        detected_at: opt(&p, "detected_at"),
+        notified_at: opt(&p, "notified_at"),
+        occurred_at: opt(&p, "occurred_at"),
+        systems: None,
+        add_systems: system(&p).into_iter().collect(),
+        symptoms: Some(get1(&p, "symptoms").to_owned()),
+        description: Some(get1(&p, "description").to_owned()),
+        scope_impact: Some(get1(&p, "scope_impact").to_owned()),
+        iocs: Some(get1(&p, "iocs").to_owned()),
+        actions_taken: Some(get1(&p, "actions_taken").to_owned()),
+        security_systems: Some(get1(&p, "security_systems").to_owned()),
+        other_info: Some(get1(&p, "other_info").to_owned()),
+    };
+    let res = match b.into_edit(now) {
+        Ok(e) => d
+            .edit(n, e, &super::actor(&id), now)
+            .await
+            .map(|_| ())
+            .map_err(|e| e.to_string()),
+        Err(e) => Err(e.to_string()),
+    };
+    let path = format!("/console/incidents/{n}");
+    Ok(match res {
+        Ok(()) => see_other(&with_query(&path, "ok", "Saved.")),
+        Err(e) => see_other(&with_query(&path, "error", &e)),
+    })
+}
+
+async fn report(
+    State(st): State<Arc<AppState>>,
+    Extension(id): Extension<Identity>,
+    Path(n): Path<i64>,
+) -> Result<Response, Problem> {
+    let d = st.desk.desk()?;
+    let prepared =
+        pramaan_desk::mail::prepare(d, st.desk.settings()?, st.desk.templates()?, n, now_ns());
+    let body = match prepared {
+        Ok(p) => html! {
+            p { "To: " (p.to) " · From: " (p.from) " · Cc: " (p.poc.poc.email) }
+            p { "Subject: " strong { (p.rendered.subject) } }
+            h2 { "Text" }
+            pre { (p.rendered.text) }
+            p { a href=(format!("/api/v1/incidents/{n}/report?format=html")) { "The HTML version" } }
+            p { a href=(format!("/console/incidents/{n}")) { "Back to the incident" } }
+        },
+        Err(e) => html! {
+            p.flash.error role="alert" { "The report cannot be prepared: " (e) }
+            p { a href=(format!("/console/incidents/{n}")) { "Back to the incident" } }
+        },
+    };
+    Ok(page(
+        &id,
+        &format!("Report for incident {n}"),
+        "/console/incidents",
+        None,
+        body,
+    ))
+}
+
+async fn send(
+    State(st): State<Arc<AppState>>,
+    Extension(id): Extension<Identity>,
+    Path(n): Path<i64>,
+) -> Result<Response, Problem> {
+    let d = st.desk.desk()?;
+    let res = pramaan_desk::mail::send_report(
+        d,
+        st.desk.settings()?,
+        st.desk.templates()?,
+        n,
+        &super::actor(&id),
+        now_ns(),
+    )
+    .await;
+    let path = format!("/console/incidents/{n}");
+    // A failed attempt is kept by the desk and returned as Ok: say what happened.
+    Ok(match res {
+        Ok((_, a)) if a.sent_at_ns.is_some() => see_other(&with_query(
+            &path,
+            "ok",
+            &format!(
+                "The report was sent to {} ({}).",
+                a.to,
+                a.smtp_reply.as_deref().unwrap_or("accepted")
+            ),
+        )),
+        Ok((_, a)) => see_other(&with_query(
+            &path,
+            "error",
+            &format!(
+                "Not sent: {}",
+                a.error
+                    .as_deref()
+                    .unwrap_or("the mail server did not take it")
+            ),
+        )),
+        Err(e) => see_other(&with_query(&path, "error", &format!("Not sent: {e}"))),
+    })
+}
