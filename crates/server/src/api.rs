@@ -150,6 +150,10 @@ pub enum ApiError {
     UnsupportedEncoding(String),
     #[error("the write-ahead log cannot take lines right now; retry later")]
     Unavailable,
+    /// The data directory's disk is full (507 Insufficient Storage); the
+    /// message says so, and nothing of the request was stored.
+    #[error("{0}")]
+    StorageFull(String),
     #[error("not found")]
     NotFound,
     /// A named thing that does not exist (404), said in the message.
@@ -166,6 +170,7 @@ impl IntoResponse for ApiError {
             ApiError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedEncoding(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::StorageFull(_) => StatusCode::INSUFFICIENT_STORAGE,
             ApiError::NotFound | ApiError::Missing(_) => StatusCode::NOT_FOUND,
             ApiError::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         };
@@ -174,7 +179,7 @@ impl IntoResponse for ApiError {
             Json(serde_json::json!({ "error": self.to_string() })),
         )
             .into_response();
-        if status == StatusCode::SERVICE_UNAVAILABLE {
+        if status == StatusCode::SERVICE_UNAVAILABLE || status == StatusCode::INSUFFICIENT_STORAGE {
             resp.headers_mut()
                 .insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
         }
@@ -195,6 +200,11 @@ async fn metrics_text(State(st): State<Arc<AppState>>) -> Result<Response, ApiEr
         .set(snap.segments.iter().map(|s| s.bytes).sum::<u64>() as f64);
     metrics::gauge!("pramaan_memtable_rows").set(st.vault.memtable_size().0 as f64);
     metrics::gauge!("pramaan_committed_records").set(st.vault.committed() as f64);
+    metrics::gauge!("pramaan_storage_full").set(if st.vault.storage().storage_full {
+        1.0
+    } else {
+        0.0
+    });
     retention::set_gauges(&st);
     Ok((
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
@@ -217,6 +227,9 @@ struct StatusBody {
     unparsable_lines: u64,
     wal_errors: u64,
     seal_errors: u64,
+    /// `storage_full`, `storage_full_reason`, `lines_refused_storage_full`.
+    #[serde(flatten)]
+    storage: pramaan_vault::full::StorageStatus,
     /// Policy, compliance, holds and the latest run.
     retention: serde_json::Value,
     ledger: Option<pramaan_vault::ledger::LedgerStatus>,
@@ -246,6 +259,7 @@ async fn status(State(st): State<Arc<AppState>>) -> Json<StatusBody> {
         unparsable_lines: s.unparsable.load(Relaxed),
         wal_errors: s.wal_errors.load(Relaxed),
         seal_errors: s.seal_errors.load(Relaxed),
+        storage: st.vault.storage(),
         retention: retention::status_json(&st),
         ledger: st.vault.ledger().map(|l| l.status(st.vault.committed())),
     })
@@ -354,6 +368,10 @@ async fn ingest(
             AppendError::Wal(msg) => {
                 tracing::error!(error = %msg, "ingest refused: WAL");
                 ApiError::Unavailable
+            }
+            AppendError::StorageFull(msg) => {
+                tracing::warn!(reason = %msg, lines = n, "ingest refused: the disk is full");
+                ApiError::StorageFull(format!("nothing was stored: {msg}; retry later"))
             }
             AppendError::Closed => ApiError::Unavailable,
         })?;

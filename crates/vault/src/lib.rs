@@ -6,6 +6,7 @@
 //! the [`catalog`]. [`search`] and [`sql`] read a consistent [`vault::Snapshot`].
 
 pub mod catalog;
+pub mod full;
 pub mod ledger;
 pub mod memtable;
 pub mod retention;
@@ -58,6 +59,19 @@ impl VaultError {
     }
 
     pub(crate) fn store(e: object_store::Error) -> VaultError {
+        // Kept as an I/O error of kind StorageFull, so that the sealer can
+        // tell a full disk (wait for space) from other failures.
+        if full::chain_is_full(&e) {
+            return VaultError::Io {
+                path: PathBuf::from("object store"),
+                source: std::io::Error::new(std::io::ErrorKind::StorageFull, e.to_string()),
+            };
+        }
         VaultError::Store(e.to_string())
+    }
+
+    /// The filesystem (or quota) was full: retrying after space is freed may succeed.
+    pub fn is_storage_full(&self) -> bool {
+        full::chain_is_full(self)
     }
 }
