@@ -480,23 +480,7 @@ impl SearchParams {
 }
 
 /// `N` or `A-B` (inclusive).
-pub fn parse_seq_range(s: &str) -> Result<(Option<u64>, Option<u64>), String> {
-    let bad = || format!("seq: `{s}` is not a sequence number or range like 100-200");
-    match s.split_once('-') {
-        None => {
-            let n: u64 = s.trim().parse().map_err(|_| bad())?;
-            Ok((Some(n), Some(n)))
-        }
-        Some((a, b)) => {
-            let a: u64 = a.trim().parse().map_err(|_| bad())?;
-            let b: u64 = b.trim().parse().map_err(|_| bad())?;
-            if a > b {
-                return Err(bad());
-            }
-            Ok((Some(a), Some(b)))
-        }
-    }
-}
+pub use pramaan_core::query::parse_seq_range;
 
 async fn search_ndjson(
     State(st): State<Arc<AppState>>,
