@@ -69,9 +69,10 @@ pub struct StorageStatus {
     /// Why ingest is pushing back, in words; `None` when it is not.
     pub storage_full_reason: Option<String>,
     pub lines_refused_storage_full: u64,
-    /// The writer holds syslog lines it had no room for and has stopped
-    /// reading the syslog sockets until they are written.
-    pub syslog_held: bool,
+    /// Ingest is paused for lack of space: the writer holds syslog lines it
+    /// had no room for, or the sealer cannot seal; the syslog listeners stop
+    /// reading their sockets and HTTP ingest answers 507 until it clears.
+    pub ingest_paused: bool,
 }
 
 impl StorageState {
@@ -152,7 +153,7 @@ impl StorageState {
             storage_full: wal || seal,
             storage_full_reason: reason,
             lines_refused_storage_full: self.refused_lines.load(Ordering::Relaxed),
-            syslog_held: self.holding.load(Ordering::Acquire),
+            ingest_paused: self.refuses_new(),
         }
     }
 }

@@ -61,13 +61,15 @@ impl VaultError {
     pub(crate) fn store(e: object_store::Error) -> VaultError {
         // Kept as an I/O error of kind StorageFull, so that the sealer can
         // tell a full disk (wait for space) from other failures.
-        if full::chain_is_full(&e) {
+        // The text as well: not every backend keeps the I/O error as a source.
+        let text = e.to_string();
+        if full::chain_is_full(&e) || text.contains("No space left on device") {
             return VaultError::Io {
                 path: PathBuf::from("object store"),
-                source: std::io::Error::new(std::io::ErrorKind::StorageFull, e.to_string()),
+                source: std::io::Error::new(std::io::ErrorKind::StorageFull, text),
             };
         }
-        VaultError::Store(e.to_string())
+        VaultError::Store(text)
     }
 
     /// The filesystem (or quota) was full: retrying after space is freed may succeed.

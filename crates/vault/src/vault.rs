@@ -164,6 +164,9 @@ struct Inner {
     read_only: bool,
     /// Bumped to ask the indexer to cut the current generation now.
     seal_requests: AtomicU64,
+    /// The writer has stopped (shutdown): the sealer seals what is left,
+    /// but does not wait for a full disk to empty.
+    closing: Arc<std::sync::atomic::AtomicBool>,
     /// The ledger's state (latest checkpoint, tile store); see [`crate::ledger`].
     ledger: Option<Arc<crate::ledger::LedgerState>>,
 }
@@ -274,6 +277,7 @@ impl Vault {
             opts: opts.clone(),
             state: Mutex::new(state),
             seal_requests: AtomicU64::new(0),
+            closing: Default::default(),
             store: store.clone(),
             catalog: catalog.clone(),
             committed: committed_rx,
@@ -298,6 +302,7 @@ impl Vault {
         };
 
         let writer = {
+            let closing = inner.closing.clone();
             let sealed_through = sealed_through.clone();
             let stats = stats.clone();
             let max_batch = opts.wal_max_batch;
@@ -315,7 +320,8 @@ impl Vault {
                         &sealed_through,
                         &stats,
                         ledger_feed,
-                    )
+                    );
+                    closing.store(true, Ordering::Release);
                 })
                 .map_err(VaultError::io(Path::new("thread")))?
         };
@@ -400,6 +406,7 @@ impl Vault {
                 stats: Arc::new(Stats::default()),
                 read_only: true,
                 seal_requests: AtomicU64::new(0),
+                closing: Default::default(),
                 ledger,
             }),
             submit: None,
@@ -666,13 +673,19 @@ fn writer_loop(
             .iter()
             .map(|s| s.lines.iter().map(|l| l.len()).sum::<usize>())
             .sum();
+        // Every producer gone (shutdown) and nothing queued.
+        let mut closed = false;
         while bytes < max_batch {
             match rx.try_recv() {
                 Ok(s) => {
                     bytes += s.lines.iter().map(|l| l.len()).sum::<usize>();
                     batch.push(s);
                 }
-                Err(_) => break,
+                Err(mpsc::error::TryRecvError::Disconnected) => {
+                    closed = true;
+                    break;
+                }
+                Err(mpsc::error::TryRecvError::Empty) => break,
             }
         }
         // received_at never goes backwards, so that sequence order is time order.
@@ -777,6 +790,11 @@ fn writer_loop(
                 }
                 storage.set_holding(!kept.is_empty());
                 batch = kept;
+                if closed && !batch.is_empty() {
+                    // Shutting down: no sender is waiting for these any more
+                    // and the disk is still full; stop rather than hang.
+                    break;
+                }
             }
         }
         let sealed = sealed_through.load(Ordering::Acquire);
@@ -842,6 +860,9 @@ fn indexer_loop(
     loop {
         let msg = rx.recv_timeout(Duration::from_millis(200));
         let closed = matches!(msg, Err(std_mpsc::RecvTimeoutError::Disconnected));
+        if closed {
+            inner.closing.store(true, Ordering::Release);
+        }
         let mut to_seal: Vec<Arc<Frozen>> = Vec::new();
         if let Ok(c) = msg {
             parsed.clear();
@@ -946,6 +967,13 @@ fn sealer_loop(
                     inner.stats.seal_errors.fetch_add(1, Ordering::Relaxed);
                     metrics::counter!("pramaan_seal_errors_total").increment(1);
                     tracing::error!(error = %e, seq_min = job.seq_min, "sealing a segment failed; its records stay in the WAL and memtable; retrying");
+                    if e.is_storage_full() && inner.closing.load(Ordering::Acquire) {
+                        // Shutting down on a full disk: the records stay in
+                        // the WAL (kept, as they are not sealed) and are
+                        // sealed after the next start.
+                        tracing::warn!(seq_min = job.seq_min, seq_max = job.seq_max, "shutting down with the disk full: this generation stays in the WAL and is sealed at the next start");
+                        break;
+                    }
                     // A full disk clears when space is freed: look again
                     // often, so ingest resumes soon after.
                     let cap = if e.is_storage_full() {
