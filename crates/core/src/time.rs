@@ -151,8 +151,8 @@ mod tests {
         assert!(parse_user_time("2026-02-30", now).is_err());
     }
 
-    /// Found by the `search_query` fuzz target: a multi-byte last character
-    /// panicked in `split_at`, and a huge age overflowed the nanoseconds.
+    /// Found while writing the `search_query` fuzz target: a multi-byte last
+    /// character panicked in `split_at`, and a huge age overflowed.
     #[test]
     fn odd_ages_are_errors_not_panics() {
         let now = 1_772_526_731_000_000_000;

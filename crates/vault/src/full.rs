@@ -116,6 +116,10 @@ impl StorageState {
         );
     }
 
+    pub(crate) fn is_wal_full(&self) -> bool {
+        self.wal_full.load(Ordering::Acquire)
+    }
+
     pub(crate) fn is_seal_full(&self) -> bool {
         self.seal_full.load(Ordering::Acquire)
     }

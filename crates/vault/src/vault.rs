@@ -716,7 +716,7 @@ fn writer_loop(
         };
         match res {
             Ok(()) => {
-                if seq > first_seq && storage.is_full() {
+                if seq > first_seq && storage.is_wal_full() {
                     tracing::info!("the write-ahead log takes lines again: space was freed");
                     storage.set_wal_full(false, None);
                 }
