@@ -77,7 +77,11 @@ pub fn parse_user_time(s: &str, now_ns: i64) -> Result<i64, TimeParseError> {
         return Ok(now_ns);
     }
     if let Some(secs) = parse_age_secs(t) {
-        return Ok(now_ns - secs * 1_000_000_000);
+        // An age too large for the nanosecond range is refused, not wrapped.
+        return secs
+            .checked_mul(1_000_000_000)
+            .and_then(|ns| now_ns.checked_sub(ns))
+            .ok_or_else(err);
     }
     if let Ok(ts) = t.parse::<Timestamp>() {
         return Ok(ts.as_nanosecond() as i64);
@@ -98,7 +102,13 @@ pub fn parse_user_time(s: &str, now_ns: i64) -> Result<i64, TimeParseError> {
 
 /// `90s`, `15m`, `2h`, `7d`, `1w` → seconds.
 pub fn parse_age_secs(s: &str) -> Option<i64> {
-    let (num, unit) = s.split_at(s.len().checked_sub(1)?);
+    let at = s.len().checked_sub(1)?;
+    // The unit is one ASCII letter; a multi-byte last character is no unit
+    // (and splitting inside it would panic).
+    if !s.is_char_boundary(at) {
+        return None;
+    }
+    let (num, unit) = s.split_at(at);
     let n: i64 = num.parse().ok()?;
     if n < 0 {
         return None;
@@ -139,5 +149,29 @@ mod tests {
         assert_eq!(parse_user_time("1h", now).unwrap(), now - 3_600_000_000_000);
         assert!(parse_user_time("yesterday-ish", now).is_err());
         assert!(parse_user_time("2026-02-30", now).is_err());
+    }
+
+    /// Found while writing the `search_query` fuzz target: a multi-byte last
+    /// character panicked in `split_at`, and a huge age overflowed.
+    #[test]
+    fn odd_ages_are_errors_not_panics() {
+        let now = 1_772_526_731_000_000_000;
+        assert_eq!(parse_age_secs("1é"), None);
+        assert_eq!(parse_age_secs("é"), None);
+        assert!(parse_user_time("5€", now).is_err());
+        assert!(parse_user_time("10000000000s", now).is_err());
+        assert!(parse_user_time("9223372036854775807s", now).is_err());
+        assert!(parse_user_time("106752d", 0).is_err());
+        assert_eq!(
+            parse_user_time("1d", now).unwrap(),
+            now - 86_400_000_000_000
+        );
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn parse_user_time_never_panics(s in ".{0,40}", now in proptest::num::i64::ANY) {
+            let _ = parse_user_time(&s, now);
+        }
     }
 }

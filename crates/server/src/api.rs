@@ -156,6 +156,10 @@ pub enum ApiError {
     /// The caller may use the route, but not in the way asked (403).
     #[error("{0}")]
     Forbidden(String),
+    /// The data directory's disk is full (507 Insufficient Storage); the
+    /// message says so, and nothing of the request was stored.
+    #[error("{0}")]
+    StorageFull(String),
     #[error("not found")]
     NotFound,
     /// A named thing that does not exist (404), said in the message.
@@ -173,6 +177,7 @@ impl IntoResponse for ApiError {
             ApiError::UnsupportedEncoding(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
+            ApiError::StorageFull(_) => StatusCode::INSUFFICIENT_STORAGE,
             ApiError::NotFound | ApiError::Missing(_) => StatusCode::NOT_FOUND,
             ApiError::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         };
@@ -181,7 +186,7 @@ impl IntoResponse for ApiError {
             Json(serde_json::json!({ "error": self.to_string() })),
         )
             .into_response();
-        if status == StatusCode::SERVICE_UNAVAILABLE {
+        if status == StatusCode::SERVICE_UNAVAILABLE || status == StatusCode::INSUFFICIENT_STORAGE {
             resp.headers_mut()
                 .insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
         }
@@ -202,6 +207,11 @@ async fn metrics_text(State(st): State<Arc<AppState>>) -> Result<Response, ApiEr
         .set(snap.segments.iter().map(|s| s.bytes).sum::<u64>() as f64);
     metrics::gauge!("pramaan_memtable_rows").set(st.vault.memtable_size().0 as f64);
     metrics::gauge!("pramaan_committed_records").set(st.vault.committed() as f64);
+    metrics::gauge!("pramaan_storage_full").set(if st.vault.storage().storage_full {
+        1.0
+    } else {
+        0.0
+    });
     retention::set_gauges(&st);
     Ok((
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
@@ -224,6 +234,9 @@ struct StatusBody {
     unparsable_lines: u64,
     wal_errors: u64,
     seal_errors: u64,
+    /// `storage_full`, `storage_full_reason`, `lines_refused_storage_full`.
+    #[serde(flatten)]
+    storage: pramaan_vault::full::StorageStatus,
     /// Policy, compliance, holds and the latest run.
     retention: serde_json::Value,
     ledger: Option<pramaan_vault::ledger::LedgerStatus>,
@@ -253,6 +266,7 @@ async fn status(State(st): State<Arc<AppState>>) -> Json<StatusBody> {
         unparsable_lines: s.unparsable.load(Relaxed),
         wal_errors: s.wal_errors.load(Relaxed),
         seal_errors: s.seal_errors.load(Relaxed),
+        storage: st.vault.storage(),
         retention: retention::status_json(&st),
         ledger: st.vault.ledger().map(|l| l.status(st.vault.committed())),
     })
@@ -361,6 +375,10 @@ async fn ingest(
             AppendError::Wal(msg) => {
                 tracing::error!(error = %msg, "ingest refused: WAL");
                 ApiError::Unavailable
+            }
+            AppendError::StorageFull(msg) => {
+                tracing::warn!(reason = %msg, lines = n, "ingest refused: the disk is full");
+                ApiError::StorageFull(format!("nothing was stored: {msg}; retry later"))
             }
             AppendError::Closed => ApiError::Unavailable,
         })?;
@@ -473,23 +491,7 @@ impl SearchParams {
 }
 
 /// `N` or `A-B` (inclusive).
-pub fn parse_seq_range(s: &str) -> Result<(Option<u64>, Option<u64>), String> {
-    let bad = || format!("seq: `{s}` is not a sequence number or range like 100-200");
-    match s.split_once('-') {
-        None => {
-            let n: u64 = s.trim().parse().map_err(|_| bad())?;
-            Ok((Some(n), Some(n)))
-        }
-        Some((a, b)) => {
-            let a: u64 = a.trim().parse().map_err(|_| bad())?;
-            let b: u64 = b.trim().parse().map_err(|_| bad())?;
-            if a > b {
-                return Err(bad());
-            }
-            Ok((Some(a), Some(b)))
-        }
-    }
-}
+pub use pramaan_core::query::parse_seq_range;
 
 async fn search_ndjson(
     State(st): State<Arc<AppState>>,

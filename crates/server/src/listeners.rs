@@ -120,6 +120,12 @@ pub async fn udp(sock: UdpSocket, vault: Vault, limits: Limits, mut stop: watch:
             tracing::debug!(peer = %peer, len = n, "refused a UDP datagram over the line limit");
             continue;
         }
+        if vault.stats().storage.refuses_new() {
+            // UDP cannot be paused: the datagram would be lost in the kernel
+            // anyway, so it is counted here instead (the status says why).
+            refused(Transport::Udp, &ip, "storage_full", 1);
+            continue;
+        }
         received(Transport::Udp, &ip, 1);
         let submit = Submit {
             transport: Transport::Udp,
@@ -177,17 +183,20 @@ pub async fn tcp(
         let limits = limits.clone();
         let stop = stop.clone();
         let tls = tls.clone();
+        let vault = vault.clone();
         tokio::spawn(async move {
             let _permit = permit;
             metrics::gauge!("pramaan_connections_open", "transport" => transport.as_str())
                 .increment(1.0);
             match tls {
-                None => connection(stream, from, transport, tx, &limits, stop).await,
+                None => connection(stream, from, transport, tx, &vault, &limits, stop).await,
                 Some(acc) => {
                     let hs =
                         tokio::time::timeout(Duration::from_secs(30), acc.accept(stream)).await;
                     match hs {
-                        Ok(Ok(s)) => connection(s, from, transport, tx, &limits, stop).await,
+                        Ok(Ok(s)) => {
+                            connection(s, from, transport, tx, &vault, &limits, stop).await
+                        }
                         Ok(Err(e)) => {
                             metrics::counter!("pramaan_connections_refused_total", "transport" => "tls", "reason" => "handshake").increment(1);
                             tracing::info!(peer = %from, error = %e, "TLS handshake failed");
@@ -207,6 +216,7 @@ async fn connection<S: AsyncRead + Unpin>(
     from: SocketAddr,
     transport: Transport,
     tx: mpsc::Sender<Submit>,
+    vault: &Vault,
     limits: &Limits,
     mut stop: watch::Receiver<bool>,
 ) {
@@ -216,6 +226,14 @@ async fn connection<S: AsyncRead + Unpin>(
     let mut buf = BytesMut::with_capacity(128 * 1024);
     let mut eof = false;
     while !eof {
+        // The disk is full: read nothing more until the vault writes again,
+        // so the sender's socket fills and it waits (nothing is dropped).
+        while vault.stats().storage.refuses_new() {
+            tokio::select! {
+                _ = tokio::time::sleep(Duration::from_millis(100)) => {}
+                _ = stopped(&mut stop) => return,
+            }
+        }
         if buf.capacity() - buf.len() < 16 * 1024 {
             buf.reserve(128 * 1024);
         }

@@ -6,6 +6,7 @@
 //! the [`catalog`]. [`search`] and [`sql`] read a consistent [`vault::Snapshot`].
 
 pub mod catalog;
+pub mod full;
 pub mod ledger;
 pub mod memtable;
 pub mod retention;
@@ -58,6 +59,21 @@ impl VaultError {
     }
 
     pub(crate) fn store(e: object_store::Error) -> VaultError {
-        VaultError::Store(e.to_string())
+        // Kept as an I/O error of kind StorageFull, so that the sealer can
+        // tell a full disk (wait for space) from other failures.
+        // The text as well: not every backend keeps the I/O error as a source.
+        let text = e.to_string();
+        if full::chain_is_full(&e) || text.contains("No space left on device") {
+            return VaultError::Io {
+                path: PathBuf::from("object store"),
+                source: std::io::Error::new(std::io::ErrorKind::StorageFull, text),
+            };
+        }
+        VaultError::Store(text)
+    }
+
+    /// The filesystem (or quota) was full: retrying after space is freed may succeed.
+    pub fn is_storage_full(&self) -> bool {
+        full::chain_is_full(self)
     }
 }

@@ -111,6 +111,9 @@ pub struct Submit {
 pub enum AppendError {
     #[error("the write-ahead log could not be written: {0}")]
     Wal(String),
+    /// The data directory's disk is full; retry when space is freed.
+    #[error("{0}")]
+    StorageFull(String),
     #[error("the vault is shutting down")]
     Closed,
 }
@@ -149,6 +152,8 @@ pub struct Stats {
     pub wal_errors: AtomicU64,
     pub seal_errors: AtomicU64,
     pub unparsable: AtomicU64,
+    /// A full disk: which part found it, and whether ingest pushes back.
+    pub storage: crate::full::StorageState,
 }
 
 struct Inner {
@@ -163,6 +168,9 @@ struct Inner {
     read_only: bool,
     /// Bumped to ask the indexer to cut the current generation now.
     seal_requests: AtomicU64,
+    /// The writer has stopped (shutdown): the sealer seals what is left,
+    /// but does not wait for a full disk to empty.
+    closing: Arc<std::sync::atomic::AtomicBool>,
     /// The ledger's state (latest checkpoint, tile store); see [`crate::ledger`].
     ledger: Option<Arc<crate::ledger::LedgerState>>,
 }
@@ -270,6 +278,7 @@ impl Vault {
             opts: opts.clone(),
             state: Mutex::new(state),
             seal_requests: AtomicU64::new(0),
+            closing: Default::default(),
             store: store.clone(),
             catalog: catalog.clone(),
             committed: committed_rx,
@@ -294,6 +303,7 @@ impl Vault {
         };
 
         let writer = {
+            let closing = inner.closing.clone();
             let sealed_through = sealed_through.clone();
             let stats = stats.clone();
             let max_batch = opts.wal_max_batch;
@@ -311,7 +321,8 @@ impl Vault {
                         &sealed_through,
                         &stats,
                         ledger_feed,
-                    )
+                    );
+                    closing.store(true, Ordering::Release);
                 })
                 .map_err(VaultError::io(Path::new("thread")))?
         };
@@ -393,6 +404,7 @@ impl Vault {
                 stats: Arc::new(Stats::default()),
                 read_only: true,
                 seal_requests: AtomicU64::new(0),
+                closing: Default::default(),
                 ledger,
             }),
             submit: None,
@@ -413,6 +425,11 @@ impl Vault {
 
     pub fn stats(&self) -> &Stats {
         &self.inner.stats
+    }
+
+    /// Whether the disk is full, and why (for the status page).
+    pub fn storage(&self) -> crate::full::StorageStatus {
+        self.inner.stats.storage.status()
     }
 
     /// The ledger, unless the vault runs without one.
@@ -450,6 +467,14 @@ impl Vault {
         lines: Vec<Bytes>,
     ) -> Result<SeqRange, AppendError> {
         let tx = self.submit.as_ref().ok_or(AppendError::Closed)?;
+        let storage = &self.inner.stats.storage;
+        if storage.refuses_new() {
+            // The writer or the sealer is already waiting for space and
+            // retries by itself; queueing behind it would only time out.
+            storage.count_refused(lines.len() as u64);
+            metrics::counter!("pramaan_lines_refused_total", "transport" => transport.as_str(), "reason" => "storage_full").increment(lines.len() as u64);
+            return Err(AppendError::StorageFull(full_message(storage)));
+        }
         let (ack, rx) = oneshot::channel();
         tx.send(Submit {
             transport,
@@ -648,16 +673,39 @@ fn writer_loop(
     let mut batch: Vec<Submit> = Vec::new();
     let mut last_ts = i64::MIN;
     let mut released = NO_SEALED;
-    while let Some(first) = rx.blocking_recv() {
-        let mut bytes: usize = first.lines.iter().map(|l| l.len()).sum();
-        batch.push(first);
+    let storage = &stats.storage;
+    // Pause before retrying syslog lines held because the disk was full.
+    let mut hold_wait = Duration::from_millis(100);
+    loop {
+        if batch.is_empty() {
+            match rx.blocking_recv() {
+                Some(first) => batch.push(first),
+                None => break,
+            }
+        } else {
+            // Holding lines the disk had no room for. Not taking more than a
+            // batch's worth keeps the queue full, so the syslog listeners
+            // stop reading their sockets until space returns.
+            std::thread::sleep(hold_wait);
+            hold_wait = (hold_wait * 2).min(Duration::from_secs(2));
+        }
+        let mut bytes: usize = batch
+            .iter()
+            .map(|s| s.lines.iter().map(|l| l.len()).sum::<usize>())
+            .sum();
+        // Every producer gone (shutdown) and nothing queued.
+        let mut closed = false;
         while bytes < max_batch {
             match rx.try_recv() {
                 Ok(s) => {
                     bytes += s.lines.iter().map(|l| l.len()).sum::<usize>();
                     batch.push(s);
                 }
-                Err(_) => break,
+                Err(mpsc::error::TryRecvError::Disconnected) => {
+                    closed = true;
+                    break;
+                }
+                Err(mpsc::error::TryRecvError::Empty) => break,
             }
         }
         // received_at never goes backwards, so that sequence order is time order.
@@ -688,6 +736,12 @@ fn writer_loop(
         };
         match res {
             Ok(()) => {
+                if seq > first_seq && storage.is_wal_full() {
+                    tracing::info!("the write-ahead log takes lines again: space was freed");
+                    storage.set_wal_full(false, None);
+                }
+                storage.set_holding(false);
+                hold_wait = Duration::from_millis(100);
                 next_seq = seq;
                 let _ = committed.send(next_seq);
                 let mut s_seq = first_seq;
@@ -727,14 +781,39 @@ fn writer_loop(
             Err(e) => {
                 stats.wal_errors.fetch_add(1, Ordering::Relaxed);
                 metrics::counter!("pramaan_wal_errors_total").increment(1);
-                tracing::error!(error = %e, "WAL append failed; the batch is refused");
                 let msg = e.to_string();
+                let full = matches!(&e, wal::WalError::Io { source, .. } if crate::full::io_is_full(source));
+                if full {
+                    if !storage.is_full() {
+                        tracing::error!(error = %e, "the disk is full: refusing acknowledged lines (HTTP 507) and holding syslog lines until space is freed");
+                    }
+                    storage.set_wal_full(true, Some(&msg));
+                } else {
+                    tracing::error!(error = %e, "WAL append failed; the batch is refused");
+                }
+                let mut kept = Vec::new();
                 for s in batch.drain(..) {
                     if let Some(ack) = s.ack {
-                        let _ = ack.send(Err(AppendError::Wal(msg.clone())));
+                        let err = if full {
+                            storage.count_refused(s.lines.len() as u64);
+                            AppendError::StorageFull(full_message(storage))
+                        } else {
+                            AppendError::Wal(msg.clone())
+                        };
+                        let _ = ack.send(Err(err));
+                    } else if full && !s.lines.is_empty() {
+                        // No acknowledgement to refuse with: keep them and retry.
+                        kept.push(s);
                     } else {
                         metrics::counter!("pramaan_lines_refused_total", "transport" => s.transport.as_str(), "reason" => "wal_error").increment(s.lines.len() as u64);
                     }
+                }
+                storage.set_holding(!kept.is_empty());
+                batch = kept;
+                if closed && !batch.is_empty() {
+                    // Shutting down: no sender is waiting for these any more
+                    // and the disk is still full; stop rather than hang.
+                    break;
                 }
             }
         }
@@ -748,6 +827,26 @@ fn writer_loop(
             }
         }
     }
+    if !batch.is_empty() {
+        // Shutting down with held lines and still no space for them.
+        let n: usize = batch.iter().map(|s| s.lines.len()).sum();
+        storage.count_refused(n as u64);
+        tracing::error!(
+            lines = n,
+            "shutting down with syslog lines the full disk had no room for; they are lost"
+        );
+        for s in batch {
+            metrics::counter!("pramaan_lines_refused_total", "transport" => s.transport.as_str(), "reason" => "storage_full").increment(s.lines.len() as u64);
+        }
+        storage.set_holding(false);
+    }
+}
+
+/// What a refused sender is told when the disk is full.
+fn full_message(storage: &crate::full::StorageState) -> String {
+    storage.status().storage_full_reason.unwrap_or_else(|| {
+        "the data directory's disk is full; ingest resumes by itself when space is freed".into()
+    })
 }
 
 /// Adds one record to the current generation, cutting it first when it
@@ -781,6 +880,9 @@ fn indexer_loop(
     loop {
         let msg = rx.recv_timeout(Duration::from_millis(200));
         let closed = matches!(msg, Err(std_mpsc::RecvTimeoutError::Disconnected));
+        if closed {
+            inner.closing.store(true, Ordering::Release);
+        }
         let mut to_seal: Vec<Arc<Frozen>> = Vec::new();
         if let Ok(c) = msg {
             parsed.clear();
@@ -860,6 +962,9 @@ fn sealer_loop(
             match seal(&inner, &handle, local_root.as_deref(), &job) {
                 Ok(meta) => {
                     tracing::debug!(path = %meta.path, rows = meta.rows, bytes = meta.bytes, "sealed a segment");
+                    if inner.stats.storage.is_seal_full() {
+                        inner.stats.storage.set_seal_full(false, None);
+                    }
                     metrics::counter!("pramaan_segments_sealed_total").increment(1);
                     metrics::counter!("pramaan_segment_bytes_total").increment(meta.bytes);
                     let mut st = inner.state.lock().expect("state lock");
@@ -882,8 +987,26 @@ fn sealer_loop(
                     inner.stats.seal_errors.fetch_add(1, Ordering::Relaxed);
                     metrics::counter!("pramaan_seal_errors_total").increment(1);
                     tracing::error!(error = %e, seq_min = job.seq_min, "sealing a segment failed; its records stay in the WAL and memtable; retrying");
-                    std::thread::sleep(backoff);
-                    backoff = (backoff * 2).min(Duration::from_secs(30));
+                    if e.is_storage_full() && inner.closing.load(Ordering::Acquire) {
+                        // Shutting down on a full disk: the records stay in
+                        // the WAL (kept, as they are not sealed) and are
+                        // sealed after the next start.
+                        tracing::warn!(seq_min = job.seq_min, seq_max = job.seq_max, "shutting down with the disk full: this generation stays in the WAL and is sealed at the next start");
+                        break;
+                    }
+                    // A full disk clears when space is freed: look again
+                    // often, so ingest resumes soon after.
+                    let cap = if e.is_storage_full() {
+                        inner
+                            .stats
+                            .storage
+                            .set_seal_full(true, Some(&e.to_string()));
+                        Duration::from_secs(2)
+                    } else {
+                        Duration::from_secs(30)
+                    };
+                    std::thread::sleep(backoff.min(cap));
+                    backoff = (backoff * 2).min(cap);
                 }
             }
         }

@@ -200,6 +200,8 @@ fn client() -> &'static reqwest::Client {
 pub struct Resp {
     pub status: u16,
     pub body: Vec<u8>,
+    /// The `Retry-After` header, when the answer had one.
+    pub retry_after: Option<String>,
 }
 
 impl Resp {
@@ -222,8 +224,17 @@ pub fn http_get(url: &str, query: &[(&str, &str)]) -> Result<Resp, String> {
             .await
             .map_err(|e| format!("{e:?}"))?;
         let status = r.status().as_u16();
+        let retry_after = r
+            .headers()
+            .get("retry-after")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
         let body = r.bytes().await.map_err(|e| format!("{e:?}"))?.to_vec();
-        Ok(Resp { status, body })
+        Ok(Resp {
+            status,
+            body,
+            retry_after,
+        })
     })
 }
 
@@ -236,8 +247,17 @@ pub fn http_post(url: &str, headers: &[(&str, &str)], body: Vec<u8>) -> Result<R
         }
         let r = req.send().await.map_err(|e| format!("{e:?}"))?;
         let status = r.status().as_u16();
+        let retry_after = r
+            .headers()
+            .get("retry-after")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
         let body = r.bytes().await.map_err(|e| format!("{e:?}"))?.to_vec();
-        Ok(Resp { status, body })
+        Ok(Resp {
+            status,
+            body,
+            retry_after,
+        })
     })
 }
 
@@ -479,6 +499,12 @@ impl Server {
             .prefix("pramaan-e2e-")
             .tempdir()
             .expect("a temporary directory");
+        Server::start_in(dir, env)
+    }
+
+    /// Starts a server in `dir` (its data directory is `dir/data`, which may
+    /// already exist, e.g. as a mount point).
+    pub fn start_in(dir: tempfile::TempDir, env: &[(&str, &str)]) -> Server {
         let unbound: SocketAddr = "127.0.0.1:0".parse().unwrap();
         let mut s = Server {
             dir,
