@@ -16,11 +16,11 @@
 //! * [`verify`]: `verify-bundle`, offline: only the pure crates.
 
 pub mod bundle;
-// pub mod export;
+pub mod export;
 pub mod proofs;
 pub mod scope;
 pub mod state;
-// pub mod store;
+pub mod store;
 pub mod verify;
 pub mod zip;
 
