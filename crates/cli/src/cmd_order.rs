@@ -39,7 +39,7 @@ pub struct OrderArgs {
 #[derive(Subcommand, Debug)]
 enum OrderCommand {
     /// Register an order; a legal hold is placed on its scope.
-    New(NewArgs),
+    New(Box<NewArgs>),
     /// Every order, the soonest deadline first, with the time left.
     List(ListArgs),
     /// One order: fields, scope, deadline, holds and history.
@@ -223,7 +223,7 @@ fn read_register(cfg: &Config) -> Result<Register> {
 pub async fn run(cfg: &Config, c: OrderCommands) -> Result<ExitCode> {
     match c {
         OrderCommands::Order(a) => match a.command {
-            OrderCommand::New(a) => new(cfg, a).await,
+            OrderCommand::New(a) => new(cfg, *a).await,
             OrderCommand::List(a) => list(cfg, a),
             OrderCommand::Show(a) => show(cfg, a),
             OrderCommand::Approve(a) => step(cfg, a, Action::Approve).await,

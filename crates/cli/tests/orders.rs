@@ -51,14 +51,14 @@ fn an_order_from_registration_to_a_verified_bundle() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     let mut lines = String::new();
-    for i in 0..300 {
+    for i in 0..300u32 {
         lines.push_str(&format!(
             "<134>1 2026-03-03T08:{:02}:00Z web{} sshd 77 - - Accepted password for user{} from 203.0.113.{} port {}\n",
             i % 60,
             i % 3,
             i % 5,
             i % 7,
-            if i % 2 == 0 { 22 } else { 443 }
+            if i.is_multiple_of(2) { 22 } else { 443 }
         ));
     }
     std::fs::write(d.join("lines.txt"), &lines).unwrap();

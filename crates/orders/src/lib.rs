@@ -16,10 +16,12 @@
 //! * [`verify`]: `verify-bundle`, offline: only the pure crates.
 
 pub mod bundle;
+#[cfg(feature = "register")]
 pub mod export;
 pub mod proofs;
 pub mod scope;
 pub mod state;
+#[cfg(feature = "register")]
 pub mod store;
 pub mod verify;
 pub mod zip;

@@ -372,7 +372,7 @@ mod tests {
             });
         let ip = scope.ips.is_empty()
             || scope.ips.iter().any(|s| {
-                l.ips.iter().any(|i| *i == s.ip)
+                l.ips.contains(&s.ip)
                     && (s.port.is_none() || l.ports.iter().any(|p| Some(*p) == s.port))
             });
         let sub = scope.subscribers.is_empty()

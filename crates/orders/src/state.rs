@@ -7,7 +7,6 @@
 //! Four eyes: an export that carries subscriber personal data needs the
 //! approval of a second user, and nobody approves an order they registered.
 
-use pramaan_desk::clock::{span_text, ClockStatus};
 use serde::{Deserialize, Serialize};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -144,7 +143,9 @@ pub fn next(f: &Facts<'_>, action: Action, actor: &str) -> Result<State, Refusal
 /// Where an order stands against its deadline, for people:
 /// "2 d 3 h 00 min left", "OVERDUE by 20 min: not delivered", "delivered in
 /// time (...)". The arithmetic is the incident desk's.
+#[cfg(feature = "register")]
 pub fn deadline_text(due_ns: i64, delivered_ns: Option<i64>, now_ns: i64) -> String {
+    use pramaan_desk::clock::{span_text, ClockStatus};
     match ClockStatus::of(due_ns, delivered_ns, now_ns) {
         ClockStatus::Running { left_ns } => format!("{} left", span_text(left_ns)),
         ClockStatus::Overdue { late_ns } => {
@@ -221,6 +222,7 @@ mod tests {
         assert!(next(&facts(State::Closed, false), Action::Close, "ravi").is_err());
     }
 
+    #[cfg(feature = "register")]
     #[test]
     fn deadline_text_counts_to_the_due_instant() {
         let h = 3_600_000_000_000i64;

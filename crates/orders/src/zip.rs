@@ -64,7 +64,7 @@ impl<W: Write + Seek> ZipWriter<W> {
         }
     }
 
-    /// Adds an entry, deflated (level 9), its content read from `src`.
+    /// Adds an entry, deflated (level 6: level 9 costs twice the time for ~1% here), its content read from `src`.
     /// Returns the number of uncompressed bytes.
     pub fn add(&mut self, name: &str, src: &mut dyn Read) -> Result<u64, ZipError> {
         if name.is_empty() || name.len() > MAX_NAME {
@@ -78,7 +78,7 @@ impl<W: Write + Seek> ZipWriter<W> {
         self.local_header(name, DEFLATE, 0, 0, 0)?;
         let data_start = self.out.stream_position()?;
         let mut crc = Crc::new();
-        let mut enc = DeflateEncoder::new(&mut self.out, Compression::best());
+        let mut enc = DeflateEncoder::new(&mut self.out, Compression::default());
         let mut buf = vec![0u8; 256 * 1024];
         let mut total = 0u64;
         loop {

@@ -18,7 +18,7 @@ fn record(seq: u64) -> Record {
     Record {
         seq,
         received_at_ns: 1_772_500_000_000_000_000 + seq as i64 * 1_000_000,
-        transport: if seq % 3 == 0 {
+        transport: if seq.is_multiple_of(3) {
             Transport::Tcp
         } else {
             Transport::Udp
