@@ -22,6 +22,7 @@ mod auth;
 mod clock;
 pub mod desk;
 mod ledger;
+pub mod orders;
 mod registry;
 mod retention;
 pub mod whois;
@@ -124,6 +125,7 @@ pub fn router(state: AppState) -> Router {
         .merge(registry::routes())
         .merge(whois::routes())
         .merge(desk::routes())
+        .merge(orders::routes())
         .layer(DefaultBodyLimit::max(body_limit))
         // A client that stalls mid-request is cut off (408) instead of holding a task forever.
         .layer(tower_http::timeout::TimeoutLayer::with_status_code(
