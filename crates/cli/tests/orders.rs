@@ -404,3 +404,114 @@ fn the_deadline_is_the_same_instant_in_any_zone() {
         "{o:?}"
     );
 }
+
+fn basic(user: &str, pw: &str) -> String {
+    use base64::Engine;
+    format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode(format!("{user}:{pw}"))
+    )
+}
+
+#[test]
+fn orders_over_http_with_roles_and_four_eyes() {
+    let s = Server::start();
+    let cwd = s.dir.path().to_owned();
+    let url = s.url();
+    for (user, roles) in [("alice", "analyst"), ("ravi", "approver,analyst")] {
+        let mut c = pramaan(&cwd);
+        c.args([
+            "user",
+            "add",
+            user,
+            "--role",
+            roles,
+            "--password-stdin",
+            "--server",
+            &url,
+        ]);
+        let o = run(c, Some(format!("{user}-password-0123\n").as_bytes()), T);
+        assert!(o.success(), "{o:?}");
+        // A password set by an administrator is one-time: the user replaces it.
+        let mut c = pramaan(&cwd);
+        c.args(["user", "passwd", user, "--own", "--server", &url]);
+        let o = run(
+            c,
+            Some(format!("{user}-password-0123\n{user}-own-password-42\n").as_bytes()),
+            T,
+        );
+        assert!(o.success(), "{o:?}");
+    }
+    let alice = basic("alice", "alice-own-password-42");
+    let ravi = basic("ravi", "ravi-own-password-42");
+    let body: String = (0..50)
+        .map(|i| format!("<134>1 2026-03-03T08:00:{i:02}Z web1 sshd 7 - - Accepted password for user{} from 192.0.2.{} port 22\n", i % 3, i % 4))
+        .collect();
+    let r = s.post("/api/v1/ingest", &[], body.into_bytes());
+    assert_eq!(r.status, 200, "{}", r.text());
+    let post = |who: &str, path: &str, v: Value| {
+        s.post(
+            path,
+            &[("content-type", "application/json"), ("authorization", who)],
+            serde_json::to_vec(&v).unwrap(),
+        )
+    };
+    let order = serde_json::json!({
+        "reference": "CERT-In/2026/7", "due": "2030-01-01T17:00:00+05:30",
+        "from": "2000-01-01T00:00:00Z", "to": "2100-01-01T00:00:00Z",
+        "ips": ["192.0.2.1"], "subscribers": ["user1"], "legal_basis": "s.70B(6)",
+    });
+    let r = post(&alice, "/api/v1/orders", order);
+    assert_eq!(r.status, 201, "{}", r.text());
+    assert_eq!(r.json()["registered_by"], "alice");
+    assert_eq!(r.json()["due_at"], "2030-01-01T11:30:00Z");
+    assert_eq!(r.json()["holds"].as_array().unwrap().len(), 1);
+    let reference = serde_json::json!({"reference": "CERT-In/2026/7"});
+    // Exporting personal data before approval, approving without the role.
+    let r = post(&alice, "/api/v1/orders/export", reference.clone());
+    assert_eq!(r.status, 400, "{}", r.text());
+    assert!(
+        r.text().contains("needs a second user's approval"),
+        "{}",
+        r.text()
+    );
+    let r = post(&alice, "/api/v1/orders/approve", reference.clone());
+    assert_eq!(r.status, 403, "{}", r.text());
+    // An approver cannot approve an order they registered.
+    let own = serde_json::json!({
+        "reference": "R-own", "due": "2030-01-01", "from": "2000-01-01", "to": "2100-01-01",
+        "legal_basis": "x", "hold": false,
+    });
+    assert_eq!(post(&ravi, "/api/v1/orders", own).status, 201);
+    let r = post(
+        &ravi,
+        "/api/v1/orders/approve",
+        serde_json::json!({"reference": "R-own"}),
+    );
+    assert_eq!(r.status, 400, "{}", r.text());
+    assert!(
+        r.text()
+            .contains("ravi registered order R-own and cannot approve it"),
+        "{}",
+        r.text()
+    );
+    let r = post(&ravi, "/api/v1/orders/approve", reference.clone());
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.json()["state"], "approved");
+    let r = post(&alice, "/api/v1/orders/export", reference.clone());
+    assert_eq!(r.status, 200, "{}", r.text());
+    std::fs::write(cwd.join("h.zip"), &r.body).unwrap();
+    let out = ok(&cwd, &["verify-bundle", "h.zip"]);
+    // 192.0.2.1 and user1: i % 4 == 1 and i % 3 == 1, i in 0..50.
+    let n = (0..50).filter(|i| i % 4 == 1 && i % 3 == 1).count();
+    assert!(out.contains(&format!("records:    {n} (seq")), "{out}");
+    let list = s.get("/api/v1/orders", &[]).json();
+    assert_eq!(list.as_array().unwrap().len(), 2);
+    let show = s
+        .get("/api/v1/orders/show", &[("reference", "CERT-In/2026/7")])
+        .json();
+    assert_eq!(show["state"], "exported");
+    assert_eq!(show["exported_by"], "alice");
+    let r = s.get("/api/v1/orders/show", &[("reference", "nope")]);
+    assert_eq!(r.status, 404, "{}", r.text());
+}
