@@ -107,12 +107,12 @@ pub async fn export(
         for h in search::hits(&batch) {
             scanned += 1;
             let ips: Vec<IpAddr> = h.ips.iter().filter_map(|s| s.parse().ok()).collect();
-            let raw = h.raw_bytes();
+            let rec = record_of(&h)?;
             let line = LineFields {
                 seq: h.seq,
-                received_at_ns: record_of(&h)?.received_at_ns,
+                received_at_ns: rec.received_at_ns,
                 peer: &h.peer,
-                raw: &raw,
+                raw: &rec.raw,
                 host: h.host.as_deref(),
                 ips: &ips,
                 ports: &h.ports,
@@ -133,7 +133,7 @@ pub async fn export(
                 });
             }
             last = Some(h.seq);
-            w.add(&record_of(&h)?, fields(&h))?;
+            w.add(&rec, fields(&h))?;
             let n = w.seqs().len() as u64;
             if n.is_multiple_of(10_000) {
                 progress(n);
