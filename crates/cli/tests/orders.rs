@@ -515,3 +515,61 @@ fn orders_over_http_with_roles_and_four_eyes() {
     let r = s.get("/api/v1/orders/show", &[("reference", "nope")]);
     assert_eq!(r.status, 404, "{}", r.text());
 }
+
+#[test]
+fn help_and_bad_bundles() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let top = ok(d, &["--help"]);
+    for c in ["order", "export", "verify-bundle"] {
+        assert!(top.contains(c), "{top}");
+    }
+    let h = ok(d, &["order", "new", "--help"]);
+    for f in [
+        "--reference",
+        "--due",
+        "--from",
+        "--to",
+        "--source",
+        "--host",
+        "--ip",
+        "--subscriber",
+        "--text",
+        "--legal-basis",
+        "--no-hold",
+        "--by",
+    ] {
+        assert!(h.contains(f), "{f}: {h}");
+    }
+    assert!(ok(d, &["verify-bundle", "--help"]).contains("--key"));
+    // No such file, not a ZIP, an empty ZIP: each named, non-zero exit.
+    let o = cmd(d, &["verify-bundle", "missing.zip"]);
+    assert!(!o.success());
+    assert!(o.stderr.contains("opening missing.zip"), "{o:?}");
+    std::fs::write(
+        d.join("text.zip"),
+        b"this is not a zip file at all, just text",
+    )
+    .unwrap();
+    let o = cmd(d, &["verify-bundle", "text.zip"]);
+    assert!(!o.success());
+    assert!(
+        o.stderr.contains("text.zip: FAILED: the bundle is not a readable ZIP: not a ZIP file: no end-of-central-directory record"),
+        "{o:?}"
+    );
+    let empty = ZipWriter::new(Cursor::new(Vec::new()))
+        .finish()
+        .unwrap()
+        .into_inner();
+    std::fs::write(d.join("empty.zip"), empty).unwrap();
+    let o = cmd(d, &["verify-bundle", "empty.zip"]);
+    assert!(!o.success());
+    assert!(
+        o.stderr.contains("empty.zip: FAILED: manifest.json: "),
+        "{o:?}"
+    );
+    assert!(
+        !d.join("pramaan-data").exists(),
+        "verify-bundle must not create a data directory"
+    );
+}
