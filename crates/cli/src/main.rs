@@ -5,6 +5,7 @@ mod cmd_clock;
 mod cmd_incident;
 mod cmd_ingest;
 mod cmd_ledger;
+mod cmd_order;
 mod cmd_registry;
 mod cmd_retention;
 mod cmd_search;
@@ -68,6 +69,8 @@ enum Command {
     Retention(cmd_retention::RetentionArgs),
     /// Incidents for CERT-In: the 20 kinds, the 6-hour clock, reports by e-mail with logs attached.
     Incident(cmd_incident::IncidentArgs),
+    #[command(flatten)]
+    Orders(cmd_order::OrderCommands),
     /// The point of contact with CERT-In: show, set, review.
     Poc(cmd_incident::PocArgs),
     /// Clock compliance: offset to NIC/NPL time, host sync, drifting log sources (status).
@@ -256,6 +259,11 @@ fn run(cli: Cli) -> Result<std::process::ExitCode> {
             let loaded = load_config(&g, Vec::new())?;
             init_cli_logging();
             runtime()?.block_on(cmd_retention::retention(&loaded.config, a))
+        }
+        Command::Orders(c) => {
+            let loaded = load_config(&g, Vec::new())?;
+            init_cli_logging();
+            runtime()?.block_on(cmd_order::run(&loaded.config, c))
         }
         Command::Incident(a) => {
             let loaded = load_config(&g, Vec::new())?;

@@ -178,6 +178,27 @@ pub const TABLE: &[Rule] = &[
         Audit::No,
     ),
     row("*", "/api/v1/poc*", Need::Roles(&[Poc]), Audit::No),
+    // Lawful orders: analysts and the point of contact register, export,
+    // deliver and close; only an approver approves (the handler refuses the
+    // registering user: four eyes); auditors read.
+    row(
+        "GET",
+        "/api/v1/orders*",
+        Need::Roles(&[Analyst, Poc, Approver, Auditor]),
+        Audit::No,
+    ),
+    row(
+        "POST",
+        "/api/v1/orders*",
+        Need::Roles(&[Analyst, Poc]),
+        Audit::No,
+    ),
+    row(
+        "POST",
+        "/api/v1/orders/approve",
+        Need::Roles(&[Approver]),
+        Audit::No,
+    ),
     // Subscriber data: the registry officer (the handlers record each read with its purpose).
     row(
         "*",

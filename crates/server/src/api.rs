@@ -24,6 +24,7 @@ mod clock;
 pub mod console;
 pub mod desk;
 mod ledger;
+pub mod orders;
 mod registry;
 mod retention;
 pub mod whois;
@@ -127,6 +128,7 @@ pub fn router(state: AppState) -> Router {
         .merge(whois::routes())
         .merge(desk::routes())
         .merge(console::routes())
+        .merge(orders::routes())
         .layer(DefaultBodyLimit::max(body_limit))
         // A client that stalls mid-request is cut off (408) instead of holding a task forever.
         .layer(tower_http::timeout::TimeoutLayer::with_status_code(

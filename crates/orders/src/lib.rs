@@ -1,0 +1,31 @@
+//! Lawful orders (CERT-In directions, obligation 3) and the evidence bundles
+//! that answer them.
+//!
+//! * [`scope`]: an order's time window and selectors, and exactly which log
+//!   lines they cover (pure; property-tested against a brute-force filter).
+//! * [`state`]: `received → approved → exported → delivered → closed`, the
+//!   four-eyes rule, and the time left to the deadline (pure).
+//! * [`store`]: the register in `<data_dir>/orders.db` (SQLite): each change
+//!   one transaction with an `events` row, then appended to the ledger as a
+//!   `pramaan:order` record.
+//! * [`export`]: reads the records in scope from the vault, with the proof
+//!   hashes of the latest signed checkpoint, and writes the bundle.
+//! * [`bundle`]: the bundle's files and its deterministic ZIP ([`zip`]).
+//! * [`proofs`]: per-record RFC 9162 inclusion proofs shared through the
+//!   few subtree hashes the records do not give.
+//! * [`verify`]: `verify-bundle`, offline: only the pure crates.
+
+pub mod bundle;
+#[cfg(feature = "register")]
+pub mod export;
+pub mod proofs;
+pub mod scope;
+pub mod state;
+#[cfg(feature = "register")]
+pub mod store;
+pub mod verify;
+pub mod zip;
+
+pub use scope::{IpSelector, Scope, SubscriberBinding};
+pub use state::{Action, State};
+pub use verify::{verify_bundle, Summary, VerifyError};

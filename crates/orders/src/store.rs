@@ -1,0 +1,609 @@
+//! The orders register: `<data_dir>/orders.db` (SQLite).
+//!
+//! Each change is one transaction that updates the order and adds an
+//! `events` row (who, when, what); the events are then appended in order to
+//! the ledger as `pramaan:order` records through [`LedgerSink`], and an event
+//! the ledger refused stays pending and goes at the next change (as the
+//! incident desk does). The rules come from [`crate::state`].
+
+use crate::scope::Scope;
+use crate::state::{self, Action, Facts, Refusal, State};
+use pramaan_core::LedgerSink;
+use rusqlite::{params, Connection, OptionalExtension};
+use serde::{Deserialize, Serialize};
+use std::path::Path;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+/// The ledger source of order records.
+pub const LEDGER_SOURCE: &str = "pramaan:order";
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS orders (
+    id INTEGER PRIMARY KEY,
+    reference TEXT NOT NULL UNIQUE,
+    authority TEXT NOT NULL,
+    received_at_ns INTEGER NOT NULL,
+    due_at_ns INTEGER NOT NULL,
+    scope TEXT NOT NULL,
+    legal_basis TEXT NOT NULL,
+    notes TEXT NOT NULL DEFAULT '',
+    state TEXT NOT NULL,
+    registered_by TEXT NOT NULL,
+    registered_at_ns INTEGER NOT NULL,
+    approved_by TEXT, approved_at_ns INTEGER,
+    exported_by TEXT, exported_at_ns INTEGER,
+    delivered_by TEXT, delivered_at_ns INTEGER,
+    closed_by TEXT, closed_at_ns INTEGER,
+    holds TEXT NOT NULL DEFAULT '[]'
+);
+CREATE TABLE IF NOT EXISTS events (
+    id INTEGER PRIMARY KEY,
+    order_id INTEGER NOT NULL REFERENCES orders(id),
+    at_ns INTEGER NOT NULL,
+    actor TEXT NOT NULL,
+    action TEXT NOT NULL,
+    details TEXT NOT NULL,
+    ledger_seq INTEGER
+);
+";
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("orders database: {0}")]
+    Db(#[from] rusqlite::Error),
+    #[error("opening {path}: {source}")]
+    Open {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("no order {0}")]
+    NotFound(String),
+    #[error("an order {0} is already registered")]
+    Duplicate(String),
+    #[error("{0}")]
+    Invalid(String),
+    #[error(transparent)]
+    Refused(#[from] Refusal),
+}
+
+/// What registering an order takes.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewOrder {
+    pub reference: String,
+    pub authority: String,
+    pub received_at_ns: i64,
+    pub due_at_ns: i64,
+    pub scope: Scope,
+    pub legal_basis: String,
+    #[serde(default)]
+    pub notes: String,
+}
+
+/// A registered order.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Order {
+    pub id: i64,
+    pub reference: String,
+    pub authority: String,
+    pub received_at_ns: i64,
+    pub due_at_ns: i64,
+    pub scope: Scope,
+    pub legal_basis: String,
+    pub notes: String,
+    pub state: State,
+    pub registered_by: String,
+    pub registered_at_ns: i64,
+    pub approved_by: Option<String>,
+    pub approved_at_ns: Option<i64>,
+    pub exported_by: Option<String>,
+    pub exported_at_ns: Option<i64>,
+    pub delivered_by: Option<String>,
+    pub delivered_at_ns: Option<i64>,
+    pub closed_by: Option<String>,
+    pub closed_at_ns: Option<i64>,
+    /// Legal holds placed for the order (their numbers in the vault).
+    pub holds: Vec<i64>,
+}
+
+impl Order {
+    pub fn facts(&self) -> Facts<'_> {
+        Facts {
+            reference: &self.reference,
+            state: self.state,
+            registered_by: &self.registered_by,
+            personal_data: self.scope.names_subscribers(),
+        }
+    }
+
+    /// "2 d 3 h 00 min left", "OVERDUE by ...", "delivered in time (...)".
+    pub fn deadline_text(&self, now_ns: i64) -> String {
+        state::deadline_text(self.due_at_ns, self.delivered_at_ns, now_ns)
+    }
+
+    /// What `order.json` in the bundle says: the order as registered and
+    /// approved (not its later states, so re-exports are identical).
+    pub fn bundle_json(&self) -> String {
+        let t = pramaan_core::time::rfc3339_utc;
+        let v = serde_json::json!({
+            "reference": self.reference,
+            "authority": self.authority,
+            "received_at": t(self.received_at_ns),
+            "due_at": t(self.due_at_ns),
+            "legal_basis": self.legal_basis,
+            "scope": {
+                "from": t(self.scope.from_ns),
+                "to": t(self.scope.to_ns),
+                "sources": self.scope.sources,
+                "hosts": self.scope.hosts,
+                "ips": self.scope.ips.iter().map(|i| i.to_string()).collect::<Vec<_>>(),
+                "subscribers": self.scope.subscribers,
+                "texts": self.scope.texts,
+            },
+            "registered_by": self.registered_by,
+            "approved_by": self.approved_by,
+            "approved_at": self.approved_at_ns.map(t),
+        });
+        let mut s = serde_json::to_string_pretty(&v).unwrap_or_default();
+        s.push('\n');
+        s
+    }
+}
+
+/// One change, as kept and as appended to the ledger.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Event {
+    pub id: i64,
+    pub order: String,
+    pub at_ns: i64,
+    pub actor: String,
+    pub action: String,
+    pub details: serde_json::Value,
+    pub ledger_seq: Option<u64>,
+}
+
+pub struct Register {
+    db: Mutex<Connection>,
+    sink: Arc<dyn LedgerSink>,
+    flush: tokio::sync::Mutex<()>,
+}
+
+const COLUMNS: &str = "id, reference, authority, received_at_ns, due_at_ns, scope, legal_basis, notes, state, registered_by, registered_at_ns, approved_by, approved_at_ns, exported_by, exported_at_ns, delivered_by, delivered_at_ns, closed_by, closed_at_ns, holds";
+
+fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Order> {
+    let scope: String = r.get(5)?;
+    let state: String = r.get(8)?;
+    let holds: String = r.get(19)?;
+    let bad = |i: usize, what: String| {
+        rusqlite::Error::FromSqlConversionFailure(i, rusqlite::types::Type::Text, what.into())
+    };
+    Ok(Order {
+        id: r.get(0)?,
+        reference: r.get(1)?,
+        authority: r.get(2)?,
+        received_at_ns: r.get(3)?,
+        due_at_ns: r.get(4)?,
+        scope: serde_json::from_str(&scope).map_err(|e| bad(5, e.to_string()))?,
+        legal_basis: r.get(6)?,
+        notes: r.get(7)?,
+        state: State::parse(&state).ok_or_else(|| bad(8, format!("unknown state {state}")))?,
+        registered_by: r.get(9)?,
+        registered_at_ns: r.get(10)?,
+        approved_by: r.get(11)?,
+        approved_at_ns: r.get(12)?,
+        exported_by: r.get(13)?,
+        exported_at_ns: r.get(14)?,
+        delivered_by: r.get(15)?,
+        delivered_at_ns: r.get(16)?,
+        closed_by: r.get(17)?,
+        closed_at_ns: r.get(18)?,
+        holds: serde_json::from_str(&holds).map_err(|e| bad(19, e.to_string()))?,
+    })
+}
+
+impl Register {
+    /// Opens (creating) the register at `path`; `sink` takes the ledger records.
+    pub fn open(path: &Path, sink: Arc<dyn LedgerSink>) -> Result<Register, StoreError> {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|e| StoreError::Open {
+                path: dir.display().to_string(),
+                source: e,
+            })?;
+        }
+        let conn = Connection::open(path)?;
+        conn.busy_timeout(std::time::Duration::from_secs(10))?;
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(None, "synchronous", "FULL")?;
+        conn.execute_batch(SCHEMA)?;
+        Ok(Register {
+            db: Mutex::new(conn),
+            sink,
+            flush: tokio::sync::Mutex::new(()),
+        })
+    }
+
+    fn db(&self) -> MutexGuard<'_, Connection> {
+        self.db.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub fn get(&self, reference: &str) -> Result<Order, StoreError> {
+        self.db()
+            .query_row(
+                &format!("SELECT {COLUMNS} FROM orders WHERE reference = ?1"),
+                [reference],
+                row,
+            )
+            .optional()?
+            .ok_or_else(|| StoreError::NotFound(reference.to_owned()))
+    }
+
+    /// Every order, the soonest deadline first.
+    pub fn list(&self) -> Result<Vec<Order>, StoreError> {
+        let db = self.db();
+        let mut st = db.prepare(&format!(
+            "SELECT {COLUMNS} FROM orders ORDER BY due_at_ns, id"
+        ))?;
+        let v = st.query_map([], row)?.collect::<Result<Vec<_>, _>>()?;
+        Ok(v)
+    }
+
+    pub fn events(&self, reference: &str) -> Result<Vec<Event>, StoreError> {
+        let db = self.db();
+        let mut st = db.prepare(
+            "SELECT e.id, o.reference, e.at_ns, e.actor, e.action, e.details, e.ledger_seq
+             FROM events e JOIN orders o ON o.id = e.order_id WHERE o.reference = ?1 ORDER BY e.id",
+        )?;
+        let v = st
+            .query_map([reference], |r| {
+                let d: String = r.get(5)?;
+                Ok(Event {
+                    id: r.get(0)?,
+                    order: r.get(1)?,
+                    at_ns: r.get(2)?,
+                    actor: r.get(3)?,
+                    action: r.get(4)?,
+                    details: serde_json::from_str(&d).unwrap_or(serde_json::Value::Null),
+                    ledger_seq: r.get::<_, Option<i64>>(6)?.map(|s| s as u64),
+                })
+            })?
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(v)
+    }
+
+    /// Registers an order (state `received`).
+    pub async fn register(
+        &self,
+        o: &NewOrder,
+        actor: &str,
+        now_ns: i64,
+    ) -> Result<Order, StoreError> {
+        if o.reference.trim().is_empty() {
+            return Err(StoreError::Invalid("the order's reference is empty".into()));
+        }
+        if o.authority.trim().is_empty() {
+            return Err(StoreError::Invalid("the issuing authority is empty".into()));
+        }
+        if o.legal_basis.trim().is_empty() {
+            return Err(StoreError::Invalid("the legal basis is empty".into()));
+        }
+        if o.due_at_ns <= o.received_at_ns {
+            return Err(StoreError::Invalid(
+                "the deadline (due) must be after the order was received".into(),
+            ));
+        }
+        o.scope
+            .validate()
+            .map_err(|e| StoreError::Invalid(format!("scope: {e}")))?;
+        {
+            let mut db = self.db();
+            let tx = db.transaction()?;
+            let exists: Option<i64> = tx
+                .query_row(
+                    "SELECT id FROM orders WHERE reference = ?1",
+                    [&o.reference],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            if exists.is_some() {
+                return Err(StoreError::Duplicate(o.reference.clone()));
+            }
+            let scope = serde_json::to_string(&o.scope).unwrap_or_default();
+            tx.execute(
+                "INSERT INTO orders (reference, authority, received_at_ns, due_at_ns, scope, legal_basis, notes, state, registered_by, registered_at_ns)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'received', ?8, ?9)",
+                params![o.reference, o.authority, o.received_at_ns, o.due_at_ns, scope, o.legal_basis, o.notes, actor, now_ns],
+            )?;
+            let id = tx.last_insert_rowid();
+            let details = serde_json::to_value(o).unwrap_or_default();
+            event(&tx, id, now_ns, actor, "register", &details)?;
+            tx.commit()?;
+        }
+        self.flush().await;
+        self.get(&o.reference)
+    }
+
+    /// Records the legal holds placed for the order.
+    pub async fn set_holds(
+        &self,
+        reference: &str,
+        holds: &[i64],
+        actor: &str,
+        now_ns: i64,
+        released: bool,
+    ) -> Result<(), StoreError> {
+        {
+            let mut db = self.db();
+            let tx = db.transaction()?;
+            let id: i64 = tx
+                .query_row(
+                    "SELECT id FROM orders WHERE reference = ?1",
+                    [reference],
+                    |r| r.get(0),
+                )
+                .optional()?
+                .ok_or_else(|| StoreError::NotFound(reference.to_owned()))?;
+            let keep: Vec<i64> = if released { vec![] } else { holds.to_vec() };
+            tx.execute(
+                "UPDATE orders SET holds = ?1 WHERE id = ?2",
+                params![serde_json::to_string(&keep).unwrap_or_default(), id],
+            )?;
+            let action = if released { "release_holds" } else { "hold" };
+            event(
+                &tx,
+                id,
+                now_ns,
+                actor,
+                action,
+                &serde_json::json!({ "holds": holds }),
+            )?;
+            tx.commit()?;
+        }
+        self.flush().await;
+        Ok(())
+    }
+
+    /// Applies `action` by `actor` if the rules allow it.
+    pub async fn act(
+        &self,
+        reference: &str,
+        action: Action,
+        actor: &str,
+        now_ns: i64,
+        details: serde_json::Value,
+    ) -> Result<Order, StoreError> {
+        {
+            let mut db = self.db();
+            let tx = db.transaction()?;
+            let o = tx
+                .query_row(
+                    &format!("SELECT {COLUMNS} FROM orders WHERE reference = ?1"),
+                    [reference],
+                    row,
+                )
+                .optional()?
+                .ok_or_else(|| StoreError::NotFound(reference.to_owned()))?;
+            let to = state::next(&o.facts(), action, actor)?;
+            let (by, at) = match action {
+                Action::Approve => ("approved_by", "approved_at_ns"),
+                Action::Export => ("exported_by", "exported_at_ns"),
+                Action::Deliver => ("delivered_by", "delivered_at_ns"),
+                Action::Close => ("closed_by", "closed_at_ns"),
+            };
+            tx.execute(
+                &format!("UPDATE orders SET state = ?1, {by} = ?2, {at} = ?3 WHERE id = ?4"),
+                params![to.as_str(), actor, now_ns, o.id],
+            )?;
+            event(&tx, o.id, now_ns, actor, action.as_str(), &details)?;
+            tx.commit()?;
+        }
+        self.flush().await;
+        self.get(reference)
+    }
+
+    /// Appends every pending event to the ledger, in order; returns how many
+    /// are still pending.
+    pub async fn flush(&self) -> usize {
+        let _one = self.flush.lock().await;
+        loop {
+            let next = {
+                let db = self.db();
+                db.query_row(
+                    "SELECT e.id, o.reference, e.at_ns, e.actor, e.action, e.details
+                     FROM events e JOIN orders o ON o.id = e.order_id
+                     WHERE e.ledger_seq IS NULL ORDER BY e.id LIMIT 1",
+                    [],
+                    |r| {
+                        let d: String = r.get(5)?;
+                        Ok(Event {
+                            id: r.get(0)?,
+                            order: r.get(1)?,
+                            at_ns: r.get(2)?,
+                            actor: r.get(3)?,
+                            action: r.get(4)?,
+                            details: serde_json::from_str(&d).unwrap_or_default(),
+                            ledger_seq: None,
+                        })
+                    },
+                )
+                .optional()
+                .unwrap_or_else(|e| {
+                    tracing_error(&e);
+                    None
+                })
+            };
+            let Some(ev) = next else { return 0 };
+            let body = serde_json::json!({
+                "kind": "order",
+                "event": ev.id,
+                "order": ev.order,
+                "at": pramaan_core::time::rfc3339_utc(ev.at_ns),
+                "actor": ev.actor,
+                "action": ev.action,
+                "details": ev.details,
+            });
+            match self
+                .sink
+                .append(LEDGER_SOURCE, body.to_string().into_bytes())
+                .await
+            {
+                Ok(seq) => {
+                    if self
+                        .db()
+                        .execute(
+                            "UPDATE events SET ledger_seq = ?1 WHERE id = ?2",
+                            params![seq as i64, ev.id],
+                        )
+                        .is_err()
+                    {
+                        return self.pending();
+                    }
+                }
+                Err(_) => return self.pending(),
+            }
+        }
+    }
+
+    pub fn pending(&self) -> usize {
+        self.db()
+            .query_row(
+                "SELECT count(*) FROM events WHERE ledger_seq IS NULL",
+                [],
+                |r| r.get::<_, i64>(0),
+            )
+            .map(|n| n as usize)
+            .unwrap_or(0)
+    }
+}
+
+fn tracing_error(e: &rusqlite::Error) {
+    eprintln!("warning: reading pending order events: {e}");
+}
+
+fn event(
+    tx: &rusqlite::Transaction<'_>,
+    order_id: i64,
+    at_ns: i64,
+    actor: &str,
+    action: &str,
+    details: &serde_json::Value,
+) -> rusqlite::Result<()> {
+    tx.execute(
+        "INSERT INTO events (order_id, at_ns, actor, action, details) VALUES (?1, ?2, ?3, ?4, ?5)",
+        params![order_id, at_ns, actor, action, details.to_string()],
+    )?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use pramaan_core::MemorySink;
+
+    fn new_order(reference: &str, subscribers: bool) -> NewOrder {
+        let h = 3_600_000_000_000i64;
+        NewOrder {
+            reference: reference.into(),
+            authority: "CERT-In".into(),
+            received_at_ns: 10 * h,
+            due_at_ns: 34 * h,
+            scope: Scope {
+                from_ns: 0,
+                to_ns: 5 * h,
+                subscribers: if subscribers {
+                    vec!["S-1".into()]
+                } else {
+                    vec![]
+                },
+                ..Scope::default()
+            },
+            legal_basis: "IT Act s.70B(6); CERT-In direction 6".into(),
+            notes: String::new(),
+        }
+    }
+
+    #[tokio::test]
+    async fn the_register_applies_the_rules_and_every_step_reaches_the_ledger() {
+        let dir = tempfile::tempdir().unwrap();
+        let sink = Arc::new(MemorySink::new());
+        let r = Register::open(&dir.path().join("orders.db"), sink.clone()).unwrap();
+        r.register(&new_order("O-1", true), "asha", 1)
+            .await
+            .unwrap();
+        let e = r
+            .register(&new_order("O-1", true), "asha", 2)
+            .await
+            .unwrap_err();
+        assert_eq!(e.to_string(), "an order O-1 is already registered");
+        let e = r
+            .act("O-1", Action::Export, "asha", 3, serde_json::Value::Null)
+            .await
+            .unwrap_err();
+        assert!(
+            e.to_string().contains("needs a second user's approval"),
+            "{e}"
+        );
+        let e = r
+            .act("O-1", Action::Approve, "asha", 3, serde_json::Value::Null)
+            .await
+            .unwrap_err();
+        assert!(e.to_string().contains("cannot approve it"), "{e}");
+        let o = r
+            .act("O-1", Action::Approve, "ravi", 4, serde_json::Value::Null)
+            .await
+            .unwrap();
+        assert_eq!(o.state, State::Approved);
+        assert_eq!(o.approved_by.as_deref(), Some("ravi"));
+        r.act(
+            "O-1",
+            Action::Export,
+            "asha",
+            5,
+            serde_json::json!({"records": 3}),
+        )
+        .await
+        .unwrap();
+        r.act("O-1", Action::Deliver, "asha", 6, serde_json::Value::Null)
+            .await
+            .unwrap();
+        let o = r
+            .act("O-1", Action::Close, "asha", 7, serde_json::Value::Null)
+            .await
+            .unwrap();
+        assert_eq!(o.state, State::Closed);
+        let evs = r.events("O-1").unwrap();
+        let actions: Vec<_> = evs.iter().map(|e| e.action.as_str()).collect();
+        assert_eq!(
+            actions,
+            ["register", "approve", "export", "deliver", "close"]
+        );
+        assert!(evs.iter().all(|e| e.ledger_seq.is_some()));
+        let recs = sink.records();
+        assert_eq!(recs.len(), 5);
+        assert!(recs.iter().all(|(s, _)| s == LEDGER_SOURCE));
+        let last: serde_json::Value = serde_json::from_slice(&recs[4].1).unwrap();
+        assert_eq!(last["action"], "close");
+        assert_eq!(last["order"], "O-1");
+        assert_eq!(r.pending(), 0);
+    }
+
+    #[tokio::test]
+    async fn bad_orders_are_refused_with_the_reason() {
+        let dir = tempfile::tempdir().unwrap();
+        let r = Register::open(&dir.path().join("orders.db"), Arc::new(MemorySink::new())).unwrap();
+        let mut o = new_order("O-2", false);
+        o.due_at_ns = o.received_at_ns;
+        let e = r.register(&o, "asha", 1).await.unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "the deadline (due) must be after the order was received"
+        );
+        let mut o = new_order("O-2", false);
+        o.scope.to_ns = o.scope.from_ns;
+        let e = r.register(&o, "asha", 1).await.unwrap_err();
+        assert!(
+            e.to_string().starts_with("scope: the window is empty"),
+            "{e}"
+        );
+        assert!(matches!(r.get("nope"), Err(StoreError::NotFound(_))));
+    }
+}
