@@ -281,6 +281,7 @@ fn an_order_from_registration_to_a_verified_bundle() {
         d,
         &[
             "search",
+            "--internal",
             "--format",
             "json",
             "--limit",
@@ -514,6 +515,17 @@ fn orders_over_http_with_roles_and_four_eyes() {
     assert_eq!(show["exported_by"], "alice");
     let r = s.get("/api/v1/orders/show", &[("reference", "nope")]);
     assert_eq!(r.status, 404, "{}", r.text());
+    // Exports and approvals are on the audit trail, with who and which order.
+    for (action, actor) in [("export", "alice"), ("approval", "ravi")] {
+        let trail = s.get("/api/v1/audit", &[("action", action)]).text();
+        assert!(
+            trail
+                .lines()
+                .any(|l| l.contains(&format!("\"actor\":\"{actor}\""))
+                    && l.contains("CERT-In/2026/7")),
+            "{action} by {actor}: {trail}"
+        );
+    }
 }
 
 #[test]

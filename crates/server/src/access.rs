@@ -197,7 +197,15 @@ pub const TABLE: &[Rule] = &[
         "POST",
         "/api/v1/orders/approve",
         Need::Roles(&[Approver]),
-        Audit::No,
+        Audit::Body(audit::action::APPROVAL),
+    ),
+    // What leaves the building is on the audit trail too (the order's own
+    // records in the ledger say the same, with the bundle's files).
+    row(
+        "POST",
+        "/api/v1/orders/export",
+        Need::Roles(&[Analyst, Poc]),
+        Audit::Body(audit::action::EXPORT),
     ),
     // Subscriber data: the registry officer (the handlers record each read with its purpose).
     row(
