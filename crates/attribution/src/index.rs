@@ -444,6 +444,32 @@ impl Index {
         }
     }
 
+    /// The bindings of `subscriber` overlapping `[from_ns, to_ns)`, appended to `out`.
+    /// A scan of the interned subscriber column: for exports, not for lookups.
+    pub fn of_subscriber(
+        &self,
+        subscriber: &str,
+        from_ns: i64,
+        to_ns: i64,
+        out: &mut Vec<Binding>,
+    ) {
+        let Some(id) = self.subs.iter().position(|s| s == subscriber) else {
+            return;
+        };
+        let id = id as u32;
+        for g in 0..self.g_key.len() {
+            for i in self.g_off[g]..self.g_off[g + 1] {
+                let r = i as usize;
+                if self.sub[r] == id && self.start[r] < to_ns && self.end[r] > from_ns {
+                    out.push(self.binding(Hit {
+                        group: g as u32,
+                        row: i as u32,
+                    }));
+                }
+            }
+        }
+    }
+
     /// Every binding, in index order (for merging indexes).
     pub fn for_each(&self, mut f: impl FnMut(Binding)) {
         for g in 0..self.g_key.len() {

@@ -494,4 +494,31 @@ impl BindingStore for MemStore {
     fn stats(&self) -> StoreFuture<'_, StoreStats> {
         Box::pin(async move { Ok(self.stats_sync()) })
     }
+
+    fn of_subscriber(
+        &self,
+        subscriber: &str,
+        from_ns: i64,
+        to_ns: i64,
+    ) -> StoreFuture<'_, Vec<Binding>> {
+        let (me, subscriber) = (self.clone(), subscriber.to_owned());
+        Box::pin(async move {
+            tokio::task::spawn_blocking(move || {
+                let st = me.read();
+                let mut out = Vec::new();
+                for run in &st.runs {
+                    run.of_subscriber(&subscriber, from_ns, to_ns, &mut out);
+                }
+                let overlaps = |b: &&Binding| {
+                    b.subscriber == subscriber && b.start_ns < to_ns && b.end_ns > from_ns
+                };
+                out.extend(st.delta.iter().filter(overlaps).cloned());
+                out.extend(st.open.values().filter(overlaps).cloned());
+                out.sort_by(|a, b| (a.start_ns, &a.session).cmp(&(b.start_ns, &b.session)));
+                out
+            })
+            .await
+            .map_err(|e| StoreError::Other(e.to_string()))
+        })
+    }
 }

@@ -119,6 +119,7 @@ impl PgStore {
                    evidence bigint[] NOT NULL);
                  CREATE INDEX IF NOT EXISTS bindings_gist ON {s}.bindings USING gist (net inet_ops, during);
                  CREATE INDEX IF NOT EXISTS bindings_open ON {s}.bindings (open) WHERE open;
+                 CREATE INDEX IF NOT EXISTS bindings_subscriber ON {s}.bindings (subscriber, start_ns);
                  CREATE TABLE IF NOT EXISTS {s}.feed_progress (id int PRIMARY KEY, last_seq bigint NOT NULL);"
             ))
             .await?;
@@ -328,5 +329,28 @@ impl BindingStore for PgStore {
     }
     fn stats(&self) -> StoreFuture<'_, StoreStats> {
         Box::pin(async move { self.stats_pg().await })
+    }
+    fn of_subscriber(
+        &self,
+        subscriber: &str,
+        from_ns: i64,
+        to_ns: i64,
+    ) -> StoreFuture<'_, Vec<Binding>> {
+        let subscriber = subscriber.to_owned();
+        Box::pin(async move {
+            let s = &self.schema;
+            let c = self.client.lock().await;
+            let rows = c
+                .query(
+                    &format!(
+                        "SELECT {COLS} FROM {s}.bindings
+                         WHERE subscriber = $1 AND start_ns < $3 AND end_ns > $2
+                         ORDER BY start_ns, session"
+                    ),
+                    &[&subscriber, &from_ns, &to_ns],
+                )
+                .await?;
+            rows.iter().map(row_binding).collect()
+        })
     }
 }

@@ -67,4 +67,12 @@ pub trait BindingStore: Send + Sync {
     /// Adds many bindings at once (a bulk import); returns how many.
     fn import(&self, bindings: Index) -> StoreFuture<'_, u64>;
     fn stats(&self) -> StoreFuture<'_, StoreStats>;
+    /// Every binding (closed or open) of `subscriber` overlapping
+    /// `[from_ns, to_ns)`, by start: what an order's evidence bundle carries.
+    fn of_subscriber(
+        &self,
+        subscriber: &str,
+        from_ns: i64,
+        to_ns: i64,
+    ) -> StoreFuture<'_, Vec<Binding>>;
 }

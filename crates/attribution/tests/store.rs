@@ -613,3 +613,86 @@ async fn bulk_import_is_found_and_survives_reopen() {
     );
     cleanup(envs).await;
 }
+
+/// An order's bundle carries a subscriber's bindings in its window: from a
+/// bulk import, from applied sessions and still-open ones, in both stores.
+#[tokio::test]
+async fn a_subscribers_bindings_in_a_window() {
+    let envs = envs("of_sub").await;
+    for e in &envs {
+        let s = &*e.store;
+        let mut bld = Builder::new();
+        bld.push(&b(
+            "203.0.113.9",
+            0,
+            65535,
+            "2025-01-01T00:00:00Z",
+            "2025-01-02T00:00:00Z",
+            "asha",
+            "imp",
+        ));
+        bld.push(&b(
+            "203.0.113.10",
+            0,
+            65535,
+            "2025-01-01T00:00:00Z",
+            "2025-01-02T00:00:00Z",
+            "ravi",
+            "other",
+        ));
+        s.import(bld.finish()).await.unwrap();
+        let mut open = b(
+            "2001:db8:a::/56",
+            0,
+            65535,
+            "2025-01-03T00:00:00Z",
+            "2025-01-10T00:00:00Z",
+            "asha",
+            "open",
+        );
+        open.open = true;
+        open.key = Some("k-open".into());
+        let mut closed = b(
+            "100.64.0.7",
+            1024,
+            2047,
+            "2025-01-02T10:00:00Z",
+            "2025-01-02T11:00:00Z",
+            "asha",
+            "closed",
+        );
+        closed.key = Some("k-closed".into());
+        s.apply(vec![closed, open], Some(9)).await.unwrap();
+
+        let of = |from: &str, to: &str| {
+            let (from, to) = (ns(from), ns(to));
+            async move {
+                s.of_subscriber("asha", from, to)
+                    .await
+                    .unwrap()
+                    .into_iter()
+                    .map(|b| b.session)
+                    .collect::<Vec<_>>()
+            }
+        };
+        assert_eq!(
+            of("2024-12-31T00:00:00Z", "2025-02-01T00:00:00Z").await,
+            ["imp", "closed", "open"]
+        );
+        // Half-open on both sides: a binding ending at `from` or starting at `to` is out.
+        assert_eq!(
+            of("2025-01-02T00:00:00Z", "2025-01-02T10:00:00Z").await,
+            Vec::<String>::new()
+        );
+        assert_eq!(
+            of("2025-01-02T10:59:59Z", "2025-01-03T00:00:01Z").await,
+            ["closed", "open"]
+        );
+        assert!(s
+            .of_subscriber("nobody", 0, i64::MAX)
+            .await
+            .unwrap()
+            .is_empty());
+    }
+    cleanup(envs).await;
+}

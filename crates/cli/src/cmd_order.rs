@@ -535,6 +535,14 @@ async fn export_inner(
             }
         }
     }
+    let bindings = if order.scope.names_subscribers() {
+        let store = pramaan_attribution::open_store(&cfg.data_dir, Some(&cfg.registry.url))
+            .await
+            .context("opening the attribution store")?;
+        pramaan_server::api::orders::subscriber_bindings(&*store, &order.scope).await?
+    } else {
+        Vec::new()
+    };
     let bar = indicatif::ProgressBar::new_spinner();
     bar.set_style(
         indicatif::ProgressStyle::with_template("{spinner} {pos} records  {elapsed}")
@@ -560,7 +568,7 @@ async fn export_inner(
             &d.vault,
             &order,
             subscribers.clone(),
-            &[],
+            &bindings,
             system.clone(),
             &a.out,
             &progress,

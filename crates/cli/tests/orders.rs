@@ -585,3 +585,101 @@ fn help_and_bad_bundles() {
         "verify-bundle must not create a data directory"
     );
 }
+
+/// An order naming a subscriber takes the lines of the addresses bound to
+/// them in its window (from the attribution bindings) as well as the lines
+/// naming them, and carries those bindings in `bindings.ndjson`.
+#[test]
+fn a_subscribers_bindings_bring_their_lines_and_travel_in_the_bundle() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let lines = [
+        "fw-1 deny src=198.51.100.20 dport=443",
+        "fw-1 deny src=198.51.100.21 dport=443",
+        "fw-1 allow src=198.51.100.20 dport=22",
+        "vpn-1 login user=kavya ok",
+        "fw-1 deny src=198.51.100.22 dport=25",
+    ];
+    std::fs::write(d.join("lines.txt"), lines.join("\n") + "\n").unwrap();
+    ok(d, &["ingest", "lines.txt"]);
+    let all: Vec<Value> = ok(d, &["search", "--format", "json", "--limit", "0"])
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(all.len(), 5);
+    let at = |h: &Value| -> i64 {
+        h["received_at"]
+            .as_str()
+            .unwrap()
+            .parse::<jiff::Timestamp>()
+            .unwrap()
+            .as_nanosecond() as i64
+    };
+    let (from, to) = (at(&all[0]), at(&all[4]) + 1);
+    let hour = 3_600_000_000_000i64;
+    std::fs::write(
+        d.join("bindings.csv"),
+        format!(
+            "ip,port_start,port_end,start_utc,end_utc,subscriber_id,session_id\n\
+             198.51.100.20,0,65535,{},{},kavya,s-1\n\
+             198.51.100.21,0,65535,{},{},someone-else,s-2\n",
+            rfc3339(from - hour),
+            rfc3339(to + hour),
+            rfc3339(from - hour),
+            rfc3339(to + hour),
+        ),
+    )
+    .unwrap();
+    ok(d, &["whois", "import-bindings", "bindings.csv"]);
+    let r = "CERT-In/2026/099";
+    ok(
+        d,
+        &[
+            "order",
+            "new",
+            "--reference",
+            r,
+            "--authority",
+            "CERT-In",
+            "--due",
+            "2030-12-01T17:00:00+05:30",
+            "--from",
+            &rfc3339(from),
+            "--to",
+            &rfc3339(to),
+            "--subscriber",
+            "kavya",
+            "--legal-basis",
+            "IT Act s.70B(6)",
+            "--by",
+            "asha",
+        ],
+    );
+    ok(d, &["order", "approve", r, "--by", "ravi"]);
+    ok(d, &["export", r, "--out", "k.zip", "--by", "asha"]);
+    ok(d, &["verify-bundle", "k.zip"]);
+
+    let es = entries(&std::fs::read(d.join("k.zip")).unwrap());
+    let file = |name: &str| -> Vec<Value> {
+        let body = &es.iter().find(|e| e.0 == name).unwrap().1;
+        body.split(|&c| c == b'\n')
+            .filter(|l| !l.is_empty())
+            .map(|l| serde_json::from_slice(l).unwrap())
+            .collect()
+    };
+    // The two lines of kavya's address and the one naming her; not the others.
+    let seqs: Vec<u64> = file(bundle::RECORDS)
+        .iter()
+        .map(|r| r["seq"].as_u64().unwrap())
+        .collect();
+    let want: Vec<u64> = [0usize, 2, 3]
+        .iter()
+        .map(|&i| all[i]["seq"].as_u64().unwrap())
+        .collect();
+    assert_eq!(seqs, want);
+    let bindings = file(bundle::BINDINGS);
+    assert_eq!(bindings.len(), 1, "{bindings:?}");
+    assert_eq!(bindings[0]["subscriber"], "kavya");
+    assert_eq!(bindings[0]["ip"], "198.51.100.20");
+    assert_eq!(bindings[0]["prefix"], 32);
+}

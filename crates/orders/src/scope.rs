@@ -84,7 +84,11 @@ pub struct Scope {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SubscriberBinding {
     pub subscriber: String,
+    /// The address, or the network address of a prefix (a delegated IPv6 /64).
     pub ip: IpAddr,
+    /// Prefix length in the address's own family: 32 (IPv4) or 128 (IPv6)
+    /// for one address.
+    pub prefix: u8,
     /// Inclusive port range; `None` means every port.
     pub ports: Option<(u16, u16)>,
     pub from_ns: i64,
@@ -94,13 +98,33 @@ pub struct SubscriberBinding {
 
 impl SubscriberBinding {
     fn covers(&self, ip: &IpAddr, ports: &[u16], at_ns: i64) -> bool {
-        self.ip == *ip
+        in_prefix(self.ip, self.prefix, ip)
             && at_ns >= self.from_ns
             && self.to_ns.is_none_or(|t| at_ns < t)
             && match self.ports {
                 None => true,
                 Some((lo, hi)) => ports.iter().any(|p| (lo..=hi).contains(p)),
             }
+    }
+}
+
+/// `ip` is inside `net`/`prefix` (same family; a prefix over the family's
+/// length means the one address).
+fn in_prefix(net: IpAddr, prefix: u8, ip: &IpAddr) -> bool {
+    match (net, ip) {
+        (IpAddr::V4(n), IpAddr::V4(a)) => {
+            let m = u32::MAX
+                .checked_shl(32 - u32::from(prefix.min(32)))
+                .unwrap_or(0);
+            u32::from(n) & m == u32::from(*a) & m
+        }
+        (IpAddr::V6(n), IpAddr::V6(a)) => {
+            let m = u128::MAX
+                .checked_shl(128 - u32::from(prefix.min(128)))
+                .unwrap_or(0);
+            u128::from(n) & m == u128::from(*a) & m
+        }
+        _ => false,
     }
 }
 
@@ -343,6 +367,7 @@ mod tests {
             )
                 .prop_map(|(subscriber, ip, ports, from, len)| SubscriberBinding {
                     subscriber,
+                    prefix: if ip.is_ipv4() { 32 } else { 128 },
                     ip,
                     ports: ports.map(|(a, b)| (a, a.saturating_add(b))),
                     from_ns: from,
@@ -443,5 +468,30 @@ mod tests {
             s.validate().unwrap_err().to_string(),
             "host selector 1 is empty"
         );
+    }
+
+    #[test]
+    fn a_delegated_prefix_covers_every_address_in_it_and_no_other() {
+        let b = SubscriberBinding {
+            subscriber: "CUST-1".into(),
+            ip: "2001:db8:c::".parse().unwrap(),
+            prefix: 56,
+            ports: None,
+            from_ns: 10,
+            to_ns: Some(20),
+        };
+        let inside: IpAddr = "2001:db8:c:ff::1".parse().unwrap();
+        let outside: IpAddr = "2001:db8:d::1".parse().unwrap();
+        assert!(b.covers(&inside, &[], 10));
+        assert!(!b.covers(&inside, &[], 20));
+        assert!(!b.covers(&outside, &[], 15));
+        let v4 = SubscriberBinding {
+            ip: "100.64.0.10".parse().unwrap(),
+            prefix: 32,
+            ..b
+        };
+        assert!(v4.covers(&"100.64.0.10".parse().unwrap(), &[], 15));
+        assert!(!v4.covers(&"100.64.0.11".parse().unwrap(), &[], 15));
+        assert!(!v4.covers(&inside, &[], 15));
     }
 }

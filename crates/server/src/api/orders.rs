@@ -312,6 +312,14 @@ async fn export_bundle(
             }
         }
     }
+    let bindings = if order.scope.names_subscribers() {
+        let store = st.attribution.store().await.map_err(internal)?;
+        subscriber_bindings(&*store, &order.scope)
+            .await
+            .map_err(internal)?
+    } else {
+        Vec::new()
+    };
     let system = SystemInfo {
         software: format!("pramaan {}", env!("CARGO_PKG_VERSION")),
         origin: st
@@ -332,7 +340,7 @@ async fn export_bundle(
             &st.vault,
             &order,
             subscribers.clone(),
-            &[],
+            &bindings,
             system.clone(),
             &out,
             &|_| {},
@@ -377,4 +385,33 @@ async fn export_bundle(
         bytes,
     )
         .into_response())
+}
+
+/// The IP bindings of the order's subscribers overlapping its window: they
+/// decide which log lines the subscriber selector takes, and they are
+/// `bindings.ndjson` in the bundle (`pramaan export` uses this too).
+pub async fn subscriber_bindings(
+    store: &dyn pramaan_attribution::store::BindingStore,
+    scope: &Scope,
+) -> Result<Vec<pramaan_orders::SubscriberBinding>, pramaan_attribution::store::StoreError> {
+    let mut out = Vec::new();
+    for s in &scope.subscribers {
+        for b in store.of_subscriber(s, scope.from_ns, scope.to_ns).await? {
+            let (ip, prefix) = if b.net.is_v4() {
+                let a = std::net::Ipv4Addr::from(b.net.bits as u32);
+                (std::net::IpAddr::V4(a), b.net.len.saturating_sub(96))
+            } else {
+                (std::net::IpAddr::V6(b.net.bits.into()), b.net.len)
+            };
+            out.push(pramaan_orders::SubscriberBinding {
+                subscriber: b.subscriber,
+                ip,
+                prefix,
+                ports: ((b.port_lo, b.port_hi) != (0, u16::MAX)).then_some((b.port_lo, b.port_hi)),
+                from_ns: b.start_ns,
+                to_ns: (!b.open).then_some(b.end_ns),
+            });
+        }
+    }
+    Ok(out)
 }
