@@ -32,8 +32,16 @@ pub(super) fn routes() -> Router<Arc<AppState>> {
 }
 
 /// The order page's address (references contain `/`: in the query).
-pub(super) fn order_path(reference: &str) -> String {
+fn order_path(reference: &str) -> String {
     with_query("/console/orders/show", "reference", reference)
+}
+
+/// The order page with a message (`ok` or `error`) to show.
+fn order_flash(reference: &str, key: &str, msg: &str) -> String {
+    format!(
+        "/console/orders/show?{}",
+        serde_urlencoded::to_string([("reference", reference), (key, msg)]).unwrap_or_default()
+    )
 }
 
 fn pairs(body: &[u8]) -> Vec<(String, String)> {
@@ -223,8 +231,8 @@ async fn create(
                 } else {
                     format!(" {} legal hold(s) placed.", o.holds.len())
                 };
-                see_other(&with_query(
-                    &order_path(&o.reference),
+                see_other(&order_flash(
+                    &o.reference,
                     "ok",
                     &format!("Order {} registered.{holds}", o.reference),
                 ))
@@ -381,15 +389,14 @@ async fn step(st: &AppState, id: &Identity, body: &[u8], action: Action) -> Resp
         now_ns(),
     )
     .await;
-    let path = order_path(&reference);
     match res {
-        Ok(o) => see_other(&with_query(
-            &path,
+        Ok(o) => see_other(&order_flash(
+            &reference,
             "ok",
             &format!("Order {} {}.", o.reference, action.past()),
         )),
-        Err(e) => see_other(&with_query(
-            &path,
+        Err(e) => see_other(&order_flash(
+            &reference,
             "error",
             &format!("Not {}: {e}", action.past()),
         )),
@@ -437,8 +444,8 @@ async fn export(
             );
             r
         }
-        Err(e) => see_other(&with_query(
-            &order_path(&reference),
+        Err(e) => see_other(&order_flash(
+            &reference,
             "error",
             &format!("Not exported: {e}"),
         )),
