@@ -1108,6 +1108,7 @@ fn every_console_page_reads_without_javascript() {
                 ("_csrf", token.clone()),
                 ("reference", "CERT-In/2026/7".to_owned()),
                 ("authority", "CERT-In".to_owned()),
+                ("received", "1d".to_owned()),
                 ("due", due.to_owned()),
                 ("from", ist_ten_am(5)),
                 ("to", ist_ten_am(-1)),
@@ -1129,7 +1130,7 @@ fn every_console_page_reads_without_javascript() {
             "{page}"
         );
         assert!(page.contains(r#"value="CERT-In/2026/7""#), "{page}");
-        // Due an hour ago and not delivered: overdue, and the card is red.
+        // Received yesterday, due an hour ago and not delivered: overdue, and the card is red.
         let r = http
             .post(format!("{base}/console/orders"))
             .header("cookie", &cookie)
