@@ -692,6 +692,7 @@ async fn run_order(
             .is_err(),
         "an approver does not export"
     );
+    assert!(text_of(c, "#no-steps").await.contains("for analysts"));
     shot(c, "22-order-approved").await;
     log_out(c).await;
 

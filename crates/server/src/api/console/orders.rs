@@ -328,6 +328,9 @@ async fn show(
                     p.muted { "Approval: a user with the approver role, other than " (o.registered_by) "." }
                 }
             }
+            @if !can_write(&id) && o.state != OrderState::Closed {
+                p.muted #no-steps { "Export, delivery and closing are for analysts and the point of contact." }
+            }
             @if can_write(&id) && matches!(o.state, OrderState::Received | OrderState::Approved | OrderState::Exported) {
                 @if o.state == OrderState::Received && personal {
                     p.muted { "The scope names subscribers: the bundle can be exported once a second user approved the order." }
