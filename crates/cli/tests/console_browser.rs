@@ -180,16 +180,26 @@ fn start_chromedriver() -> Driver {
 }
 
 async fn browser(d: &Driver) -> Client {
+    browser_saving_to(d, None).await
+}
+
+/// A browser that saves downloads, without asking, in `downloads`.
+async fn browser_saving_to(d: &Driver, downloads: Option<&std::path::Path>) -> Client {
     let mut caps = serde_json::Map::new();
     caps.insert("browserName".into(), json!("chrome"));
-    caps.insert(
-        "goog:chromeOptions".into(),
-        json!({
-            "binary": "/usr/bin/chromium",
-            // Runs as root in CI: no sandbox. A laptop-sized window.
-            "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--window-size=1366,1600"],
-        }),
-    );
+    let mut opts = json!({
+        "binary": "/usr/bin/chromium",
+        // Runs as root in CI: no sandbox. A laptop-sized window.
+        "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--window-size=1366,1600"],
+    });
+    if let Some(dir) = downloads {
+        opts["prefs"] = json!({
+            "download.default_directory": dir,
+            "download.prompt_for_download": false,
+            "download.directory_upgrade": true,
+        });
+    }
+    caps.insert("goog:chromeOptions".into(), opts);
     let conn = hyper_util::client::legacy::connect::HttpConnector::new();
     ClientBuilder::new(conn)
         .capabilities(caps)
@@ -301,10 +311,10 @@ async fn run_browser(c: &Client, base: &str) {
     click(c, "button[type=submit]").await;
     assert_eq!(c.current_url().await.unwrap().path(), "/console/search");
 
-    // The dashboard: six obligations' cards (orders come with the orders register).
+    // The dashboard: six obligations' cards.
     c.goto(&format!("{base}/console")).await.unwrap();
     let cards = c.find_all(Locator::Css("li.card")).await.unwrap();
-    assert_eq!(cards.len(), 5);
+    assert_eq!(cards.len(), 6);
     let poc = text_of(c, r#"li.card[data-obligation="Point of contact"]"#).await;
     assert!(
         poc.contains("NOT MET") && poc.contains("No point of contact"),
@@ -519,6 +529,229 @@ async fn run_browser(c: &Client, base: &str) {
         .ends_with("/console/login"));
 }
 
+const T: Duration = Duration::from_secs(120);
+
+/// Adds `user` with `roles` through the CLI, then sets their own password
+/// (an administrator's is one-time): `<user>-own-password-42`.
+fn add_user(s: &Server, user: &str, roles: &str) -> String {
+    let (cwd, url) = (s.dir.path().to_owned(), s.url());
+    let mut c = pramaan(&cwd);
+    c.args([
+        "user",
+        "add",
+        user,
+        "--role",
+        roles,
+        "--password-stdin",
+        "--server",
+        &url,
+    ]);
+    let o = run(c, Some(format!("{user}-password-0123\n").as_bytes()), T);
+    assert!(o.success(), "{o:?}");
+    let own = format!("{user}-own-password-42");
+    let mut c = pramaan(&cwd);
+    c.args(["user", "passwd", user, "--own", "--server", &url]);
+    let o = run(
+        c,
+        Some(format!("{user}-password-0123\n{own}\n").as_bytes()),
+        T,
+    );
+    assert!(o.success(), "{o:?}");
+    own
+}
+
+async fn log_in(c: &Client, base: &str, user: &str, password: &str) {
+    c.goto(&format!("{base}/console/login")).await.unwrap();
+    fill(c, "#user", user).await;
+    fill(c, "#password", password).await;
+    click(c, "button[type=submit]").await;
+    assert_eq!(c.current_url().await.unwrap().path(), "/console", "{user}");
+}
+
+async fn log_out(c: &Client) {
+    click(c, "header form button").await;
+}
+
+const ORDER: &str = "CERT-In/2026/042";
+
+/// An order as a person handles it: an analyst registers it, an approver
+/// (a second user) approves it, the analyst exports and downloads the
+/// bundle, which the real `pramaan verify-bundle` checks offline; then it
+/// is delivered and closed and the dashboard's card turns green.
+#[test]
+fn an_order_in_a_real_browser() {
+    let s = Server::start_with(&[("PRAMAAN_ADMIN_PASSWORD", ADMIN_PASSWORD)]);
+    seed(&s);
+    let alice = add_user(&s, "alice", "analyst");
+    let ravi = add_user(&s, "ravi", "approver");
+    let downloads = tempfile::tempdir().unwrap();
+    let driver = start_chromedriver();
+    let base = s.url();
+    let zip = block_on(async {
+        let c = browser_saving_to(&driver, Some(downloads.path())).await;
+        let zip = run_order(&c, &base, &alice, &ravi, downloads.path()).await;
+        let _ = c.close().await;
+        zip
+    });
+    // Checked offline by the real binary, from a directory with no data.
+    let elsewhere = tempfile::tempdir().unwrap();
+    std::fs::copy(&zip, elsewhere.path().join("bundle.zip")).unwrap();
+    let mut c = pramaan(elsewhere.path());
+    c.args(["verify-bundle", "bundle.zip"]);
+    let o = run(c, None, T);
+    assert!(o.success(), "verify-bundle: {o:?}");
+    let out = o.stdout();
+    assert!(
+        out.contains(&format!("bundle for order {ORDER}: OK")),
+        "{out}"
+    );
+    // vpn-gw sent 15 lines (seed).
+    assert!(out.contains("records:    15 (seq"), "{out}");
+}
+
+async fn run_order(
+    c: &Client,
+    base: &str,
+    alice: &str,
+    ravi: &str,
+    downloads: &std::path::Path,
+) -> PathBuf {
+    // The analyst registers the order; it names a subscriber, so its export
+    // needs a second user's approval.
+    log_in(c, base, "alice", alice).await;
+    click(c, "nav a[href='/console/orders']").await;
+    assert_eq!(text_of(c, "h1").await, "Orders");
+    click(c, "a[href='/console/orders/new']").await;
+    fill(c, "#f-reference", ORDER).await;
+    fill(c, "#f-due", &ist_ten_am(-2)).await;
+    fill(c, "#f-from", &ist_ten_am(6)).await;
+    fill(c, "#f-to", &ist_ten_am(-1)).await;
+    fill(c, "#f-hosts", "vpn-gw").await;
+    // The lines' user name (`Failed password for root`) is the subscriber named.
+    fill(c, "#f-subscribers", "root").await;
+    fill(c, "#f-legal_basis", "Section 70B(6), IT Act 2000").await;
+    fill(c, "#f-notes", "Port scans on the VPN gateway").await;
+    shot(c, "20-order-new").await;
+    click(c, "form.stack button[type=submit]").await;
+    let flash = text_of(c, ".flash.ok").await;
+    assert_eq!(
+        flash,
+        format!("Order {ORDER} registered. 1 legal hold(s) placed.")
+    );
+    let order_url = c.current_url().await.unwrap();
+    assert_eq!(text_of(c, "#state").await, "received");
+    let left = text_of(c, ".countdown").await;
+    // Due at 10:00 IST the day after tomorrow: more than a day left.
+    assert!(left.contains(" d ") && left.ends_with(" left"), "{left}");
+    assert!(
+        c.find(Locator::Css("form[action='/console/orders/export']"))
+            .await
+            .is_err(),
+        "no export before the approval"
+    );
+    assert!(text_of(c, "main")
+        .await
+        .contains("can be exported once a second user approved"));
+    // The dashboard: an open order with a running deadline is amber, linking to it.
+    c.goto(&format!("{base}/console")).await.unwrap();
+    let card = c
+        .find(Locator::Css(r#"li.card[data-obligation="Lawful orders"]"#))
+        .await
+        .unwrap();
+    assert_eq!(
+        card.attr("class").await.unwrap().as_deref(),
+        Some("card amber")
+    );
+    let text = card.text().await.unwrap();
+    assert!(
+        text.contains(&format!("1 order(s) open; {ORDER} (received) is due in ")),
+        "{text}"
+    );
+    c.goto(&format!("{base}/console/orders")).await.unwrap();
+    let row = text_of(c, &format!("tr[data-reference='{ORDER}']")).await;
+    assert!(
+        row.contains("IST") && row.contains("UTC") && row.contains(" left"),
+        "{row}"
+    );
+    shot(c, "21-orders").await;
+    log_out(c).await;
+
+    // The approver, a second user, approves it.
+    log_in(c, base, "ravi", ravi).await;
+    c.goto(order_url.as_str()).await.unwrap();
+    fill(c, "#f-approve-note", "scope checked").await;
+    click(c, "form[action='/console/orders/approve'] button").await;
+    assert_eq!(
+        text_of(c, ".flash.ok").await,
+        format!("Order {ORDER} approved.")
+    );
+    assert_eq!(text_of(c, "#state").await, "approved");
+    assert!(
+        c.find(Locator::Css("form[action='/console/orders/export']"))
+            .await
+            .is_err(),
+        "an approver does not export"
+    );
+    assert!(text_of(c, "#no-steps").await.contains("for analysts"));
+    shot(c, "22-order-approved").await;
+    log_out(c).await;
+
+    // The analyst exports it: the browser downloads the bundle.
+    log_in(c, base, "alice", alice).await;
+    c.goto(order_url.as_str()).await.unwrap();
+    assert_eq!(text_of(c, "#state").await, "approved");
+    c.find(Locator::Css("form[action='/console/orders/export'] button"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let zip = wait_until(Duration::from_secs(90), "the downloaded bundle", || {
+        std::fs::read_dir(downloads)
+            .unwrap()
+            .filter_map(Result::ok)
+            .map(|e| e.path())
+            .find(|p| p.extension().is_some_and(|x| x == "zip"))
+    });
+    assert_eq!(
+        zip.file_name().unwrap().to_str().unwrap(),
+        "CERT-In-2026-042.zip"
+    );
+    let bytes = std::fs::read(&zip).unwrap();
+    assert!(bytes.starts_with(b"PK\x03\x04"), "a ZIP");
+    c.goto(order_url.as_str()).await.unwrap();
+    assert_eq!(text_of(c, "#state").await, "exported");
+
+    // Delivered, then closed with its hold released: the card turns green.
+    click(c, "form[action='/console/orders/deliver'] button").await;
+    assert_eq!(
+        text_of(c, ".flash.ok").await,
+        format!("Order {ORDER} delivered.")
+    );
+    assert!(text_of(c, ".countdown")
+        .await
+        .starts_with("delivered in time"));
+    c.find(Locator::Css("#f-release_hold"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    click(c, "form[action='/console/orders/close'] button").await;
+    assert_eq!(text_of(c, "#state").await, "closed");
+    shot(c, "23-order-closed").await;
+    c.goto(&format!("{base}/console")).await.unwrap();
+    let card = c
+        .find(Locator::Css(r#"li.card[data-obligation="Lawful orders"]"#))
+        .await
+        .unwrap();
+    assert_eq!(
+        card.attr("class").await.unwrap().as_deref(),
+        Some("card green")
+    );
+    zip
+}
+
 /// A client that keeps nothing between calls and never follows redirects.
 fn plain() -> reqwest::Client {
     reqwest::Client::builder()
@@ -651,6 +884,8 @@ fn every_console_page_reads_without_javascript() {
             "/console/subscribers",
             "/console/incidents",
             "/console/incidents/new",
+            "/console/orders",
+            "/console/orders/new",
             "/console/holds",
             "/console/audit",
             "/console/settings",
@@ -866,5 +1101,120 @@ fn every_console_page_reads_without_javascript() {
         let (_, page) = get(format!("{base}{to}")).await;
         assert!(page.contains("Not sent:"), "{page}");
         assert!(page.contains(" min left"), "{page}");
+
+        // Orders without JavaScript. A bad time is refused, naming the field,
+        // and the form keeps what was typed.
+        let order = |due: &'static str| {
+            vec![
+                ("_csrf", token.clone()),
+                ("reference", "CERT-In/2026/7".to_owned()),
+                ("authority", "CERT-In".to_owned()),
+                ("received", "1d".to_owned()),
+                ("due", due.to_owned()),
+                ("from", ist_ten_am(5)),
+                ("to", ist_ten_am(-1)),
+                ("hosts", "fw1".to_owned()),
+                ("legal_basis", "s.70B(6)".to_owned()),
+            ]
+        };
+        let r = http
+            .post(format!("{base}/console/orders"))
+            .header("cookie", &cookie)
+            .form(&order("soon-ish"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+        let page = r.text().await.unwrap();
+        assert!(
+            page.contains("Not registered: due: `soon-ish` is not a time"),
+            "{page}"
+        );
+        assert!(page.contains(r#"value="CERT-In/2026/7""#), "{page}");
+        // Received yesterday, due an hour ago and not delivered: overdue, and the card is red.
+        let r = http
+            .post(format!("{base}/console/orders"))
+            .header("cookie", &cookie)
+            .form(&order("1h"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 303);
+        let to = r.headers()["location"].to_str().unwrap().to_owned();
+        assert!(
+            to.starts_with("/console/orders/show?reference=CERT-In%2F2026%2F7"),
+            "{to}"
+        );
+        let (st, page) = get(format!("{base}{to}")).await;
+        assert_eq!(st, 200, "{page}");
+        assert!(page.contains("Order CERT-In/2026/7 registered."), "{page}");
+        assert!(page.contains("OVERDUE by 1 h"), "{page}");
+        let (_, dash) = get(format!("{base}/console")).await;
+        assert!(
+            dash.contains(r#"class="card red" data-obligation="Lawful orders""#),
+            "{dash}"
+        );
+        assert!(
+            dash.contains("1 order(s) past the due time and not delivered; CERT-In/2026/7 (received) is overdue by 1 h"),
+            "{dash}"
+        );
+        let (_, list) = get(format!("{base}/console/orders")).await;
+        assert!(
+            list.contains(r#"data-reference="CERT-In/2026/7""#),
+            "{list}"
+        );
+        // Four eyes: whoever registered an order cannot approve it.
+        let r = http
+            .post(format!("{base}/console/orders/approve"))
+            .header("cookie", &cookie)
+            .form(&[("_csrf", token.as_str()), ("reference", "CERT-In/2026/7")])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 303);
+        let to = r.headers()["location"].to_str().unwrap().to_owned();
+        let (_, page) = get(format!("{base}{to}")).await;
+        assert!(
+            page.contains("Not approved: admin registered order CERT-In/2026/7 and cannot approve it: a second user must"),
+            "{page}"
+        );
+        // No subscriber named: exported without approval, as a ZIP download.
+        let r = http
+            .post(format!("{base}/console/orders/export"))
+            .header("cookie", &cookie)
+            .form(&[("_csrf", token.as_str()), ("reference", "CERT-In/2026/7")])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+        assert_eq!(r.headers()["content-type"], "application/zip");
+        assert_eq!(
+            r.headers()["content-disposition"],
+            r#"attachment; filename="CERT-In-2026-7.zip""#
+        );
+        assert!(r.bytes().await.unwrap().starts_with(b"PK\x03\x04"));
+        // Delivering twice is refused, saying why.
+        for expect in [
+            "Order CERT-In/2026/7 delivered.",
+            "Not delivered: order CERT-In/2026/7 is delivered",
+        ] {
+            let r = http
+                .post(format!("{base}/console/orders/deliver"))
+                .header("cookie", &cookie)
+                .form(&[("_csrf", token.as_str()), ("reference", "CERT-In/2026/7")])
+                .send()
+                .await
+                .unwrap();
+            let to = r.headers()["location"].to_str().unwrap().to_owned();
+            let (_, page) = get(format!("{base}{to}")).await;
+            assert!(page.contains(expect), "{expect}: {page}");
+        }
+        let (_, dash) = get(format!("{base}/console")).await;
+        assert!(
+            dash.contains(r#"class="card green" data-obligation="Lawful orders""#),
+            "{dash}"
+        );
+        let (st, _) = get(format!("{base}/console/orders/show?reference=nope")).await;
+        assert_eq!(st, 404);
     });
 }

@@ -320,6 +320,73 @@ pub fn subscribers_card(f: &SubscriberFacts) -> Card {
     }
 }
 
+/// One order not yet delivered or closed, as the dashboard weighs it.
+#[derive(Clone, Debug)]
+pub struct OpenOrder {
+    pub reference: String,
+    /// "received", "approved", "exported".
+    pub state: String,
+    /// Due time minus now (negative: overdue).
+    pub left_ns: i64,
+}
+
+/// The orders register: `Err` when it cannot be read (the reason).
+pub fn orders_card(open: Result<&[OpenOrder], &str>) -> Card {
+    let link = |r: &str| {
+        format!(
+            "/console/orders/show?{}",
+            serde_urlencoded::to_string([("reference", r)]).unwrap_or_default()
+        )
+    };
+    let (level, reason, href) = match open {
+        Err(e) => (
+            Level::Red,
+            format!("The orders register cannot be read: {e}."),
+            "/console/orders".to_string(),
+        ),
+        Ok(open) => {
+            let overdue: Vec<_> = open.iter().filter(|o| o.left_ns < 0).collect();
+            let soonest = open.iter().min_by_key(|o| o.left_ns);
+            match (overdue.iter().min_by_key(|o| o.left_ns), soonest) {
+                (Some(worst), _) => (
+                    Level::Red,
+                    format!(
+                        "{} order(s) past the due time and not delivered; {} ({}) is overdue by {}.",
+                        overdue.len(),
+                        worst.reference,
+                        worst.state,
+                        crate::duration(worst.left_ns)
+                    ),
+                    link(&worst.reference),
+                ),
+                (None, Some(s)) => (
+                    Level::Amber,
+                    format!(
+                        "{} order(s) open; {} ({}) is due in {}.",
+                        open.len(),
+                        s.reference,
+                        s.state,
+                        crate::duration(s.left_ns)
+                    ),
+                    link(&s.reference),
+                ),
+                (None, None) => (
+                    Level::Green,
+                    "No order is open: every order has been delivered or closed.".to_string(),
+                    "/console/orders".to_string(),
+                ),
+            }
+        }
+    };
+    Card {
+        obligation: "Lawful orders",
+        level,
+        reason,
+        href,
+        action: "Open the orders register",
+    }
+}
+
 /// The cards as a list (each a landmark with its heading).
 pub fn cards(cards: &[Card]) -> Markup {
     html! {
@@ -457,6 +524,62 @@ mod tests {
             .level,
             Level::Green
         );
+    }
+
+    #[test]
+    fn an_overdue_order_is_red_and_links_to_the_worst() {
+        let o = |r: &str, left_ns: i64| OpenOrder {
+            reference: r.into(),
+            state: "approved".into(),
+            left_ns,
+        };
+        let open = [
+            o("A/1", 3 * H),
+            o("CERT-In/2026/9", -2 * H),
+            o("B/2", -H / 3),
+        ];
+        let c = orders_card(Ok(&open));
+        assert_eq!(c.level, Level::Red);
+        assert!(
+            c.reason
+                .contains("2 order(s) past the due time and not delivered; CERT-In/2026/9 (approved) is overdue by 2 h 0 min"),
+            "{}",
+            c.reason
+        );
+        assert_eq!(c.href, "/console/orders/show?reference=CERT-In%2F2026%2F9");
+    }
+
+    #[test]
+    fn an_open_order_is_amber_with_the_soonest_due_and_none_is_green() {
+        let open = [
+            OpenOrder {
+                reference: "late".into(),
+                state: "received".into(),
+                left_ns: 30 * H,
+            },
+            OpenOrder {
+                reference: "soon".into(),
+                state: "exported".into(),
+                left_ns: H + H / 4,
+            },
+        ];
+        let c = orders_card(Ok(&open));
+        assert_eq!(c.level, Level::Amber);
+        assert!(
+            c.reason
+                .contains("2 order(s) open; soon (exported) is due in 1 h 15 min"),
+            "{}",
+            c.reason
+        );
+        let g = orders_card(Ok(&[]));
+        assert_eq!(g.level, Level::Green);
+        assert_eq!(g.href, "/console/orders");
+        assert!(g
+            .reason
+            .contains("every order has been delivered or closed"));
+        let r = orders_card(Err("disk I/O error"));
+        assert_eq!(r.level, Level::Red);
+        assert!(r.reason.contains("disk I/O error"));
     }
 
     #[test]

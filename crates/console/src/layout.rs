@@ -33,6 +33,10 @@ pub const NAV: &[NavItem] = &[
         label: "Incidents",
     },
     NavItem {
+        href: "/console/orders",
+        label: "Orders",
+    },
+    NavItem {
         href: "/console/holds",
         label: "Holds",
     },

@@ -271,6 +271,25 @@ pub const TABLE: &[Rule] = &[
         Need::Roles(&[Poc, Auditor]),
         Audit::No,
     ),
+    // Orders in the console: the same roles as `/api/v1/orders*`.
+    row(
+        "GET",
+        "/console/orders*",
+        Need::Roles(&[Analyst, Poc, Approver, Auditor]),
+        Audit::No,
+    ),
+    row(
+        "POST",
+        "/console/orders*",
+        Need::Roles(&[Analyst, Poc]),
+        Audit::No,
+    ),
+    row(
+        "POST",
+        "/console/orders/approve",
+        Need::Roles(&[Approver]),
+        Audit::No,
+    ),
     row(
         "GET",
         "/console/holds",

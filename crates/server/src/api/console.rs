@@ -23,6 +23,7 @@ use std::sync::Arc;
 
 mod dashboard;
 mod incidents;
+mod orders;
 mod pages;
 mod search;
 
@@ -35,6 +36,7 @@ pub(super) fn routes() -> Router<Arc<AppState>> {
         .merge(search::routes())
         .merge(pages::routes())
         .merge(incidents::routes())
+        .merge(orders::routes())
 }
 
 /// Whether a request path is a console page (HTML for people).

@@ -49,7 +49,7 @@ fn actor(h: &HeaderMap) -> String {
         .to_owned()
 }
 
-fn open(st: &AppState) -> Result<Register, ApiError> {
+pub(super) fn open(st: &AppState) -> Result<Register, ApiError> {
     Register::open(
         &st.vault.options().data_dir.join("orders.db"),
         Arc::new(crate::sink::VaultSink::new(st.vault.clone())),
@@ -57,7 +57,7 @@ fn open(st: &AppState) -> Result<Register, ApiError> {
     .map_err(err)
 }
 
-fn err(e: StoreError) -> ApiError {
+pub(super) fn err(e: StoreError) -> ApiError {
     match e {
         StoreError::NotFound(_) => ApiError::Missing(e.to_string()),
         StoreError::Duplicate(_) | StoreError::Invalid(_) | StoreError::Refused(_) => {
@@ -105,31 +105,32 @@ async fn show(
     Ok(Json(v))
 }
 
+/// A new order as the API's body and the console's form give it.
 #[derive(Deserialize, Debug)]
 #[serde(deny_unknown_fields)]
-struct NewBody {
-    reference: String,
+pub(super) struct NewBody {
+    pub reference: String,
     #[serde(default = "cert_in")]
-    authority: String,
-    received: Option<String>,
-    due: String,
-    from: String,
-    to: String,
+    pub authority: String,
+    pub received: Option<String>,
+    pub due: String,
+    pub from: String,
+    pub to: String,
     #[serde(default)]
-    sources: Vec<String>,
+    pub sources: Vec<String>,
     #[serde(default)]
-    hosts: Vec<String>,
+    pub hosts: Vec<String>,
     #[serde(default)]
-    ips: Vec<String>,
+    pub ips: Vec<String>,
     #[serde(default)]
-    subscribers: Vec<String>,
+    pub subscribers: Vec<String>,
     #[serde(default)]
-    texts: Vec<String>,
-    legal_basis: String,
+    pub texts: Vec<String>,
+    pub legal_basis: String,
     #[serde(default)]
-    notes: String,
+    pub notes: String,
     #[serde(default = "yes")]
-    hold: bool,
+    pub hold: bool,
 }
 
 fn cert_in() -> String {
@@ -146,7 +147,19 @@ async fn register(
 ) -> Result<Response, ApiError> {
     let Json(b) = body.map_err(|e| ApiError::BadRequest(e.body_text()))?;
     let now = now_ns();
-    let by = actor(&h);
+    let o = register_order(&st, b, &actor(&h), now).await?;
+    Ok((axum::http::StatusCode::CREATED, Json(view(&o, now))).into_response())
+}
+
+/// Registers an order and, unless the body says `hold: false`, places its
+/// legal holds (one per IP selector, or one for the whole window).
+pub(super) async fn register_order(
+    st: &AppState,
+    b: NewBody,
+    by: &str,
+    now: i64,
+) -> Result<Order, ApiError> {
+    let by = by.to_owned();
     let t = |s: &str, what: &str| {
         parse_user_time(s, now).map_err(|e| ApiError::BadRequest(format!("{what}: {e}")))
     };
@@ -176,7 +189,7 @@ async fn register(
         legal_basis: b.legal_basis,
         notes: b.notes,
     };
-    let r = open(&st)?;
+    let r = open(st)?;
     let order = r.register(&o, &by, now).await.map_err(err)?;
     if b.hold {
         let mut ids = Vec::new();
@@ -215,8 +228,7 @@ async fn register(
             .await
             .map_err(err)?;
     }
-    let o = r.get(&order.reference).map_err(err)?;
-    Ok((axum::http::StatusCode::CREATED, Json(view(&o, now))).into_response())
+    r.get(&order.reference).map_err(err)
 }
 
 #[derive(Deserialize, Debug)]
@@ -236,31 +248,53 @@ async fn step(
     action: Action,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let Json(b) = body.map_err(|e| ApiError::BadRequest(e.body_text()))?;
-    let by = actor(h);
     let now = now_ns();
+    let o = act(
+        st,
+        &b.reference,
+        action,
+        &actor(h),
+        &b.note,
+        b.release_hold,
+        now,
+    )
+    .await?;
+    Ok(Json(view(&o, now)))
+}
+
+/// Approves, delivers or closes an order (closing may release its holds).
+pub(super) async fn act(
+    st: &AppState,
+    reference: &str,
+    action: Action,
+    by: &str,
+    note: &str,
+    release_hold: bool,
+    now: i64,
+) -> Result<Order, ApiError> {
     let r = open(st)?;
     let o = r
         .act(
-            &b.reference,
+            reference,
             action,
-            &by,
+            by,
             now,
-            serde_json::json!({"note": b.note}),
+            serde_json::json!({"note": note}),
         )
         .await
         .map_err(err)?;
-    if action == Action::Close && b.release_hold && !o.holds.is_empty() {
+    if action == Action::Close && release_hold && !o.holds.is_empty() {
         for id in &o.holds {
             st.retention
-                .release_hold(*id, &by, &format!("order {} closed", o.reference), now)
+                .release_hold(*id, by, &format!("order {} closed", o.reference), now)
                 .await
                 .map_err(internal)?;
         }
-        r.set_holds(&o.reference, &o.holds, &by, now, true)
+        r.set_holds(&o.reference, &o.holds, by, now, true)
             .await
             .map_err(err)?;
     }
-    Ok(Json(view(&r.get(&b.reference).map_err(err)?, now)))
+    r.get(reference).map_err(err)
 }
 
 async fn approve(
@@ -293,9 +327,35 @@ async fn export_bundle(
     body: Result<Json<RefParams>, JsonRejection>,
 ) -> Result<Response, ApiError> {
     let Json(b) = body.map_err(|e| ApiError::BadRequest(e.body_text()))?;
-    let by = actor(&h);
-    let r = open(&st)?;
-    let order = r.get(&b.reference).map_err(err)?;
+    let (name, bytes) = export_zip(&st, &b.reference, &actor(&h)).await?;
+    Ok(zip_download(&name, bytes))
+}
+
+/// The bundle as a download (`application/zip`, named for the reference).
+pub(super) fn zip_download(name: &str, bytes: Vec<u8>) -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "application/zip".to_owned()),
+            (
+                header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"{name}.zip\""),
+            ),
+        ],
+        bytes,
+    )
+        .into_response()
+}
+
+/// Exports an order's evidence bundle and records the export: the file name
+/// (the reference made safe) and the ZIP's bytes.
+pub(super) async fn export_zip(
+    st: &AppState,
+    reference: &str,
+    by: &str,
+) -> Result<(String, Vec<u8>), ApiError> {
+    let by = by.to_owned();
+    let r = open(st)?;
+    let order = r.get(reference).map_err(err)?;
     pramaan_orders::state::next(&order.facts(), Action::Export, &by)
         .map_err(|e| ApiError::BadRequest(e.to_string()))?;
     let mut subscribers = Vec::new();
@@ -374,17 +434,7 @@ async fn export_bundle(
     .await
     .map_err(err)?;
     let name = order.reference.replace(['/', '\\', '"'], "-");
-    Ok((
-        [
-            (header::CONTENT_TYPE, "application/zip".to_owned()),
-            (
-                header::CONTENT_DISPOSITION,
-                format!("attachment; filename=\"{name}.zip\""),
-            ),
-        ],
-        bytes,
-    )
-        .into_response())
+    Ok((name, bytes))
 }
 
 /// The IP bindings of the order's subscribers overlapping its window: they

@@ -37,6 +37,7 @@ pub(super) async fn show(
         cards::poc_card(&poc_facts(&st, now)),
         cards::logs_card(&log_facts(&st, &coverage, today)),
         cards::subscribers_card(&subscriber_facts(&st).await),
+        orders_card(&st, now),
     ];
     // Worst first: what needs acting on is at the top.
     list.sort_by_key(|c| std::cmp::Reverse(c.level));
@@ -84,6 +85,29 @@ pub(super) async fn show(
         body,
         Some(60),
     ))
+}
+
+/// The orders not yet delivered or closed, with their time to the due instant.
+fn orders_card(st: &AppState, now: i64) -> Card {
+    use pramaan_orders::State as S;
+    let listed = crate::api::orders::open(st)
+        .map_err(|e| e.to_string())
+        .and_then(|r| r.list().map_err(|e| e.to_string()));
+    match listed {
+        Ok(all) => {
+            let open: Vec<cards::OpenOrder> = all
+                .iter()
+                .filter(|o| !matches!(o.state, S::Delivered | S::Closed))
+                .map(|o| cards::OpenOrder {
+                    reference: o.reference.clone(),
+                    state: o.state.as_str().to_owned(),
+                    left_ns: o.due_at_ns - now,
+                })
+                .collect();
+            cards::orders_card(Ok(&open))
+        }
+        Err(e) => cards::orders_card(Err(&e)),
+    }
 }
 
 fn clock_facts(s: &pramaan_clock::Status) -> ClockFacts {

@@ -1,0 +1,456 @@
+//! Lawful orders in the browser: the register with each deadline, a new
+//! order, one order with its history, approve (a second user), export and
+//! download the bundle, deliver and close. The work is done by the same
+//! functions as `/api/v1/orders` (`crate::api::orders`).
+
+use super::{csrf, page, page_refreshing, see_other, with_query, AppState, FlashParams, Problem};
+use crate::api::orders::NewBody;
+use crate::api::orders::{act, err as order_err, export_zip, open, register_order, zip_download};
+use axum::body::Bytes;
+use axum::extract::{Query as QueryParams, State};
+use axum::response::Response;
+use axum::routing::{get, post};
+use axum::{Extension, Router};
+use pramaan_auth::{Identity, Role};
+use pramaan_console::layout::Flash;
+use pramaan_console::{html, when, Markup};
+use pramaan_core::time::now_ns;
+use pramaan_orders::store::Order;
+use pramaan_orders::{Action, State as OrderState};
+use serde::Deserialize;
+use std::sync::Arc;
+
+pub(super) fn routes() -> Router<Arc<AppState>> {
+    Router::new()
+        .route("/console/orders", get(list).post(create))
+        .route("/console/orders/new", get(new_form))
+        .route("/console/orders/show", get(show))
+        .route("/console/orders/approve", post(approve))
+        .route("/console/orders/export", post(export))
+        .route("/console/orders/deliver", post(deliver))
+        .route("/console/orders/close", post(close))
+}
+
+/// The order page's address (references contain `/`: in the query).
+fn order_path(reference: &str) -> String {
+    with_query("/console/orders/show", "reference", reference)
+}
+
+/// The order page with a message (`ok` or `error`) to show.
+fn order_flash(reference: &str, key: &str, msg: &str) -> String {
+    format!(
+        "/console/orders/show?{}",
+        serde_urlencoded::to_string([("reference", reference), (key, msg)]).unwrap_or_default()
+    )
+}
+
+fn pairs(body: &[u8]) -> Vec<(String, String)> {
+    serde_urlencoded::from_bytes(body).unwrap_or_default()
+}
+
+fn get1<'a>(p: &'a [(String, String)], k: &str) -> &'a str {
+    p.iter()
+        .find(|(x, _)| x == k)
+        .map(|(_, v)| v.as_str())
+        .unwrap_or("")
+}
+
+/// A list field: one value a line, or separated by commas (texts: a line each,
+/// as a text may hold a comma).
+fn list_of(p: &[(String, String)], k: &str) -> Vec<String> {
+    let v = get1(p, k);
+    let parts: Vec<&str> = if k == "texts" {
+        v.lines().collect()
+    } else {
+        v.split([',', '\n']).collect()
+    };
+    parts
+        .into_iter()
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+fn can_write(id: &Identity) -> bool {
+    id.has(Role::Analyst) || id.has(Role::Poc) || id.has(Role::Admin)
+}
+
+fn can_approve(id: &Identity) -> bool {
+    id.has(Role::Approver) || id.has(Role::Admin)
+}
+
+fn is_open(o: &Order) -> bool {
+    !matches!(o.state, OrderState::Delivered | OrderState::Closed)
+}
+
+/// The deadline as the list and the order page show it (overdue in bold).
+fn time_left(o: &Order, now: i64) -> Markup {
+    let text = o.deadline_text(now);
+    html! {
+        @if is_open(o) && o.due_at_ns < now { strong.overdue { (text) } } @else { (text) }
+    }
+}
+
+async fn list(
+    State(st): State<Arc<AppState>>,
+    Extension(id): Extension<Identity>,
+    QueryParams(fl): QueryParams<FlashParams>,
+) -> Result<Response, Problem> {
+    let orders = open(&st)?.list().map_err(order_err)?;
+    let now = now_ns();
+    let body = html! {
+        @if can_write(&id) { p { a.button href="/console/orders/new" { "Register a new order" } } }
+        table.orders {
+            thead { tr {
+                th scope="col" { "Reference" } th scope="col" { "Authority" } th scope="col" { "State" }
+                th scope="col" { "Due (IST, UTC)" } th scope="col" { "Time left" }
+            } }
+            tbody {
+                @for o in &orders {
+                    tr data-reference=(o.reference) data-state=(o.state.as_str()) {
+                        td { a href=(order_path(&o.reference)) { (o.reference) } }
+                        td { (o.authority) }
+                        td { (o.state.as_str()) }
+                        td { (when(o.due_at_ns)) }
+                        td { (time_left(o, now)) }
+                    }
+                }
+            }
+        }
+        @if orders.is_empty() { p { "No order yet." } }
+    };
+    Ok(page_refreshing(
+        &id,
+        "Orders",
+        "/console/orders",
+        fl.flash(),
+        body,
+        Some(60),
+    ))
+}
+
+fn field(name: &str, label: &str, hint: &str, required: bool, value: &str) -> Markup {
+    let id = format!("f-{name}");
+    let hint_id = format!("{id}-hint");
+    html! {
+        div {
+            label for=(id) { (label) }
+            input id=(id) name=(name) type="text" value=(value) required[required] aria-describedby=(hint_id);
+            small.muted id=(hint_id) { (hint) }
+        }
+    }
+}
+
+fn area(name: &str, label: &str, hint: &str, value: &str) -> Markup {
+    let id = format!("f-{name}");
+    let hint_id = format!("{id}-hint");
+    html! {
+        div {
+            label for=(id) { (label) }
+            textarea id=(id) name=(name) rows="2" aria-describedby=(hint_id) { (value) }
+            small.muted id=(hint_id) { (hint) }
+        }
+    }
+}
+
+const TIME_HINT: &str =
+    "RFC 3339 (2026-03-03T14:02:11+05:30), a date or time read in IST, or an age like 2h.";
+
+/// The new-order form, refilled with what was posted when it is refused.
+fn order_form(id: &Identity, p: &[(String, String)]) -> Markup {
+    let v = |k: &str| get1(p, k).to_owned();
+    let hold = p.is_empty() || get1(p, "hold") == "on";
+    html! {
+        form.stack method="post" action="/console/orders" {
+            (csrf(id))
+            (field("reference", "Reference", "As written on the order, e.g. CERT-In/2026/042.", true, &v("reference")))
+            (field("authority", "Authority", "Who issued it.", true, &if p.is_empty() { "CERT-In".into() } else { v("authority") }))
+            (field("received", "Received", &format!("When it reached us (empty: now). {TIME_HINT}"), false, &v("received")))
+            (field("due", "Due", &format!("When the answer is due. {TIME_HINT}"), true, &v("due")))
+            fieldset {
+                legend { "Scope" }
+                (field("from", "Window from", TIME_HINT, true, &v("from")))
+                (field("to", "Window to", TIME_HINT, true, &v("to")))
+                (area("sources", "Sources", "Log sources (the address that sent the lines), comma-separated or a line each; empty: all.", &v("sources")))
+                (area("hosts", "Hosts", "Host names in the lines; empty: all.", &v("hosts")))
+                (area("ips", "IP addresses", "Addresses or ranges (192.0.2.1, 198.51.100.0/24), with an optional port (192.0.2.1:443).", &v("ips")))
+                (area("subscribers", "Subscribers", "Subscriber IDs: their records go into the bundle (personal data: a second user must approve).", &v("subscribers")))
+                (area("texts", "Texts", "Words the lines contain, a line each.", &v("texts")))
+            }
+            (area("legal_basis", "Legal basis", "The section and direction the order cites.", &v("legal_basis")))
+            (area("notes", "Notes", "Anything else.", &v("notes")))
+            div {
+                input #f-hold type="checkbox" name="hold" value="on" checked[hold];
+                " "
+                label for="f-hold" style="display:inline;font-weight:normal" { "Place legal holds on the window (recommended)" }
+            }
+            div { button type="submit" { "Register the order" } }
+        }
+    }
+}
+
+async fn new_form(Extension(id): Extension<Identity>) -> Result<Response, Problem> {
+    Ok(page(
+        &id,
+        "Register a new order",
+        "/console/orders",
+        None,
+        order_form(&id, &[]),
+    ))
+}
+
+async fn create(
+    State(st): State<Arc<AppState>>,
+    Extension(id): Extension<Identity>,
+    body: Bytes,
+) -> Result<Response, Problem> {
+    let p = pairs(&body);
+    let opt = |k: &str| Some(get1(&p, k).trim().to_owned()).filter(|s| !s.is_empty());
+    let b = NewBody {
+        reference: get1(&p, "reference").to_owned(),
+        authority: opt("authority").unwrap_or_else(|| "CERT-In".into()),
+        received: opt("received"),
+        due: get1(&p, "due").trim().to_owned(),
+        from: get1(&p, "from").trim().to_owned(),
+        to: get1(&p, "to").trim().to_owned(),
+        sources: list_of(&p, "sources"),
+        hosts: list_of(&p, "hosts"),
+        ips: list_of(&p, "ips"),
+        subscribers: list_of(&p, "subscribers"),
+        texts: list_of(&p, "texts"),
+        legal_basis: get1(&p, "legal_basis").trim().to_owned(),
+        notes: get1(&p, "notes").trim().to_owned(),
+        hold: get1(&p, "hold") == "on",
+    };
+    Ok(
+        match register_order(&st, b, &super::actor(&id), now_ns()).await {
+            Ok(o) => {
+                let holds = if o.holds.is_empty() {
+                    String::new()
+                } else {
+                    format!(" {} legal hold(s) placed.", o.holds.len())
+                };
+                see_other(&order_flash(
+                    &o.reference,
+                    "ok",
+                    &format!("Order {} registered.{holds}", o.reference),
+                ))
+            }
+            Err(e) => page(
+                &id,
+                "Register a new order",
+                "/console/orders",
+                Some(Flash::Error(format!("Not registered: {e}"))),
+                order_form(&id, &p),
+            ),
+        },
+    )
+}
+
+#[derive(Deserialize)]
+struct ShowParams {
+    reference: String,
+    ok: Option<String>,
+    error: Option<String>,
+}
+
+/// A form posting to `action` with the reference (and what else `extra` adds).
+fn step_form(id: &Identity, action: &str, reference: &str, extra: Markup, label: &str) -> Markup {
+    html! {
+        form.step method="post" action=(action) {
+            (csrf(id))
+            input type="hidden" name="reference" value=(reference);
+            (extra)
+            button type="submit" { (label) }
+        }
+    }
+}
+
+fn note_field(action: &str) -> Markup {
+    let id = format!("f-{action}-note");
+    html! { div { label for=(id) { "Note" } input id=(id) name="note" type="text"; } }
+}
+
+async fn show(
+    State(st): State<Arc<AppState>>,
+    Extension(id): Extension<Identity>,
+    QueryParams(q): QueryParams<ShowParams>,
+) -> Result<Response, Problem> {
+    let r = open(&st)?;
+    let o = r.get(&q.reference).map_err(order_err)?;
+    let events = r.events(&q.reference).map_err(order_err)?;
+    let now = now_ns();
+    let personal = o.scope.names_subscribers();
+    let join = |v: &[String]| {
+        if v.is_empty() {
+            "any".to_string()
+        } else {
+            v.join(", ")
+        }
+    };
+    let ips: Vec<String> = o.scope.ips.iter().map(|i| i.to_string()).collect();
+    let reference = o.reference.as_str();
+    let body = html! {
+        section aria-labelledby="deadline" {
+            h2 #deadline { "Deadline" }
+            p.countdown role="status" { (time_left(&o, now)) }
+            p { "Due " strong { (when(o.due_at_ns)) } "; received " (when(o.received_at_ns)) "." }
+        }
+        section aria-labelledby="details" {
+            h2 #details { "The order" }
+            table { tbody {
+                tr { th scope="row" { "State" } td #state { (o.state.as_str()) } }
+                tr { th scope="row" { "Authority" } td { (o.authority) } }
+                tr { th scope="row" { "Legal basis" } td { (o.legal_basis) } }
+                tr { th scope="row" { "Window" } td { (when(o.scope.from_ns)) " to " (when(o.scope.to_ns)) } }
+                tr { th scope="row" { "Sources" } td { (join(&o.scope.sources)) } }
+                tr { th scope="row" { "Hosts" } td { (join(&o.scope.hosts)) } }
+                tr { th scope="row" { "IP addresses" } td { (join(&ips)) } }
+                tr { th scope="row" { "Subscribers" } td { (join(&o.scope.subscribers)) } }
+                tr { th scope="row" { "Texts" } td { (join(&o.scope.texts)) } }
+                tr { th scope="row" { "Notes" } td { (o.notes) } }
+                tr { th scope="row" { "Registered by" } td { (o.registered_by) " at " (when(o.registered_at_ns)) } }
+                tr { th scope="row" { "Approved by" } td { @if let (Some(b), Some(t)) = (&o.approved_by, o.approved_at_ns) { (b) " at " (when(t)) } @else { span.muted { "not yet" } } } }
+                tr { th scope="row" { "Legal holds" } td { @if o.holds.is_empty() { span.muted { "none" } } @else { (o.holds.iter().map(|h| format!("#{h}")).collect::<Vec<_>>().join(", ")) " " a href="/console/holds" { "(see the holds)" } } } }
+            } }
+        }
+        section aria-labelledby="act" {
+            h2 #act { "Act on it" }
+            @if o.state == OrderState::Closed {
+                p { "This order is closed." }
+            }
+            @if o.state == OrderState::Received {
+                @if can_approve(&id) {
+                    (step_form(&id, "/console/orders/approve", reference, note_field("approve"), "Approve the order"))
+                    p.muted { "Four eyes: the user who registered the order (" (o.registered_by) ") cannot approve it." }
+                } @else {
+                    p.muted { "Approval: a user with the approver role, other than " (o.registered_by) "." }
+                }
+            }
+            @if !can_write(&id) && o.state != OrderState::Closed {
+                p.muted #no-steps { "Export, delivery and closing are for analysts and the point of contact." }
+            }
+            @if can_write(&id) && matches!(o.state, OrderState::Received | OrderState::Approved | OrderState::Exported) {
+                @if o.state == OrderState::Received && personal {
+                    p.muted { "The scope names subscribers: the bundle can be exported once a second user approved the order." }
+                } @else {
+                    (step_form(&id, "/console/orders/export", reference, html! {}, "Export and download the bundle"))
+                    p.muted { "A ZIP with the records in scope, their inclusion proofs and the signed checkpoint; check it with " code { "pramaan verify-bundle" } "." }
+                }
+            }
+            @if can_write(&id) && o.state == OrderState::Exported {
+                (step_form(&id, "/console/orders/deliver", reference, note_field("deliver"), "Mark as delivered"))
+            }
+            @if can_write(&id) && o.state != OrderState::Closed {
+                (step_form(&id, "/console/orders/close", reference, html! {
+                    (note_field("close"))
+                    @if !o.holds.is_empty() {
+                        div {
+                            input #f-release_hold type="checkbox" name="release_hold" value="on";
+                            " "
+                            label for="f-release_hold" style="display:inline;font-weight:normal" { "Release the order's legal holds" }
+                        }
+                    }
+                }, "Close the order"))
+            }
+        }
+        section aria-labelledby="history" {
+            h2 #history { "History" }
+            table { thead { tr { th scope="col" { "When" } th scope="col" { "Who" } th scope="col" { "What" } th scope="col" { "Ledger" } } }
+                tbody { @for e in &events { tr {
+                    td { (when(e.at_ns)) } td { (e.actor) } td { (e.action) }
+                    td { @if let Some(s) = e.ledger_seq { (s) } @else { span.muted { "pending" } } }
+                } } } }
+        }
+        p { a href="/console/orders" { "All orders" } }
+    };
+    let fl = FlashParams {
+        ok: q.ok,
+        error: q.error,
+    };
+    Ok(page(
+        &id,
+        &format!("Order {}", o.reference),
+        "/console/orders",
+        fl.flash(),
+        body,
+    ))
+}
+
+/// Approve, deliver or close from a form; back to the order, saying what happened.
+async fn step(st: &AppState, id: &Identity, body: &[u8], action: Action) -> Response {
+    let p = pairs(body);
+    let reference = get1(&p, "reference").to_owned();
+    let res = act(
+        st,
+        &reference,
+        action,
+        &super::actor(id),
+        get1(&p, "note").trim(),
+        get1(&p, "release_hold") == "on",
+        now_ns(),
+    )
+    .await;
+    match res {
+        Ok(o) => see_other(&order_flash(
+            &reference,
+            "ok",
+            &format!("Order {} {}.", o.reference, action.past()),
+        )),
+        Err(e) => see_other(&order_flash(
+            &reference,
+            "error",
+            &format!("Not {}: {e}", action.past()),
+        )),
+    }
+}
+
+async fn approve(
+    State(st): State<Arc<AppState>>,
+    Extension(id): Extension<Identity>,
+    body: Bytes,
+) -> Response {
+    step(&st, &id, &body, Action::Approve).await
+}
+
+async fn deliver(
+    State(st): State<Arc<AppState>>,
+    Extension(id): Extension<Identity>,
+    body: Bytes,
+) -> Response {
+    step(&st, &id, &body, Action::Deliver).await
+}
+
+async fn close(
+    State(st): State<Arc<AppState>>,
+    Extension(id): Extension<Identity>,
+    body: Bytes,
+) -> Response {
+    step(&st, &id, &body, Action::Close).await
+}
+
+/// The bundle as a download; a refusal goes back to the order page.
+async fn export(
+    State(st): State<Arc<AppState>>,
+    Extension(id): Extension<Identity>,
+    body: Bytes,
+) -> Response {
+    let p = pairs(&body);
+    let reference = get1(&p, "reference").to_owned();
+    match export_zip(&st, &reference, &super::actor(&id)).await {
+        Ok((name, bytes)) => {
+            let mut r = zip_download(&name, bytes);
+            r.headers_mut().insert(
+                axum::http::header::CACHE_CONTROL,
+                axum::http::HeaderValue::from_static("no-store"),
+            );
+            r
+        }
+        Err(e) => see_other(&order_flash(
+            &reference,
+            "error",
+            &format!("Not exported: {e}"),
+        )),
+    }
+}
