@@ -13,7 +13,7 @@ use pramaan_orders::bundle::SystemInfo;
 use pramaan_orders::export::{self, ExportError};
 use pramaan_orders::store::{NewOrder, Order, Register};
 use pramaan_orders::{Action, IpSelector, Scope};
-use pramaan_vault::retention::{NewHold, Retention};
+use pramaan_vault::retention::Retention;
 use pramaan_vault::Vault;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -273,7 +273,7 @@ async fn new(cfg: &Config, a: NewArgs) -> Result<ExitCode> {
         let mut holds = Vec::new();
         if !a.no_hold {
             let r = Retention::new(d.vault.clone(), pramaan_server::retention_policy(cfg));
-            for h in holds_for(&order, &by) {
+            for h in pramaan_server::api::orders::holds_for(&order, &format!("{by} (local)")) {
                 holds.push(r.add_hold(&h, now).await?.id);
             }
             d.register
@@ -302,30 +302,6 @@ async fn new(cfg: &Config, a: NewArgs) -> Result<ExitCode> {
 /// The holds that keep at least everything in the order's scope: one per IP
 /// or source selector when the order names some (a record in scope matches
 /// one of them), else the whole window.
-fn holds_for(o: &Order, by: &str) -> Vec<NewHold> {
-    let base = NewHold {
-        from_ns: o.scope.from_ns,
-        to_ns: o.scope.to_ns,
-        source: None,
-        ip: None,
-        reason: format!("order {} ({})", o.reference, o.authority),
-        order_ref: o.reference.clone(),
-        created_by: format!("{by} (local)"),
-    };
-    if !o.scope.ips.is_empty() {
-        o.scope
-            .ips
-            .iter()
-            .map(|s| NewHold {
-                ip: Some(s.ip.to_string()),
-                ..base.clone()
-            })
-            .collect()
-    } else {
-        vec![base]
-    }
-}
-
 fn print_deadline(o: &Order, now: i64) {
     println!(
         "Due {} (IST) = {} (UTC): {}.",

@@ -103,45 +103,6 @@ fn seed(s: &Server) {
     assert_eq!(r.status, 200, "{}", r.text());
 }
 
-/// aiosmtpd on loopback (`crates/desk/tests/smtp_sink.py`), keeping each message in a file.
-struct SmtpSink(Child);
-
-impl SmtpSink {
-    fn start(port: u16, dir: &std::path::Path) -> SmtpSink {
-        use std::io::BufRead;
-        let script =
-            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../desk/tests/smtp_sink.py");
-        let mut child = Command::new("python3")
-            .arg(script)
-            .arg(port.to_string())
-            .arg(dir)
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("python3 with aiosmtpd (scripts/test installs it)");
-        let mut line = String::new();
-        std::io::BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        assert_eq!(line.trim(), "ready", "aiosmtpd did not start");
-        SmtpSink(child)
-    }
-}
-
-impl Drop for SmtpSink {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 struct Driver {
     child: Child,
     port: u16,

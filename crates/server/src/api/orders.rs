@@ -193,28 +193,7 @@ pub(super) async fn register_order(
     let order = r.register(&o, &by, now).await.map_err(err)?;
     if b.hold {
         let mut ids = Vec::new();
-        let base = NewHold {
-            from_ns: order.scope.from_ns,
-            to_ns: order.scope.to_ns,
-            source: None,
-            ip: None,
-            reason: format!("order {} ({})", order.reference, order.authority),
-            order_ref: order.reference.clone(),
-            created_by: by.clone(),
-        };
-        let holds: Vec<NewHold> = if order.scope.ips.is_empty() {
-            vec![base]
-        } else {
-            order
-                .scope
-                .ips
-                .iter()
-                .map(|s| NewHold {
-                    ip: Some(s.ip.to_string()),
-                    ..base.clone()
-                })
-                .collect()
-        };
+        let holds = holds_for(&order, &by);
         for hold in holds {
             ids.push(
                 st.retention
@@ -464,4 +443,30 @@ pub async fn subscriber_bindings(
         }
     }
     Ok(out)
+}
+
+/// The legal holds registering `order` places: one per IP selector (each
+/// with the address), else one over the whole window.
+pub fn holds_for(order: &Order, created_by: &str) -> Vec<NewHold> {
+    let base = NewHold {
+        from_ns: order.scope.from_ns,
+        to_ns: order.scope.to_ns,
+        source: None,
+        ip: None,
+        reason: format!("order {} ({})", order.reference, order.authority),
+        order_ref: order.reference.clone(),
+        created_by: created_by.to_owned(),
+    };
+    if order.scope.ips.is_empty() {
+        return vec![base];
+    }
+    order
+        .scope
+        .ips
+        .iter()
+        .map(|s| NewHold {
+            ip: Some(s.ip.to_string()),
+            ..base.clone()
+        })
+        .collect()
 }
