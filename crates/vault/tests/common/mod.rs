@@ -1,10 +1,13 @@
 //! Helpers shared by the vault's integration tests.
 #![allow(dead_code)]
 
+use std::io::ErrorKind;
 use std::path::Path;
 
 /// Copies a data directory as a crashed process left it (without its lock
-/// file), to crash or corrupt the copy.
+/// file), to crash or corrupt the copy. The vault being copied may still be
+/// running (a leaked one stands for a crashed process): a file it renames or
+/// deletes during the copy is left out, as a crash at that moment would have.
 pub fn copy_dir(from: &Path, to: &Path) {
     std::fs::create_dir_all(to).unwrap();
     for e in std::fs::read_dir(from).unwrap() {
@@ -13,10 +16,19 @@ pub fn copy_dir(from: &Path, to: &Path) {
         if e.file_name() == "LOCK" {
             continue;
         }
-        if e.file_type().unwrap().is_dir() {
+        let is_dir = match e.file_type() {
+            Ok(ft) => ft.is_dir(),
+            Err(err) if err.kind() == ErrorKind::NotFound => continue,
+            Err(err) => panic!("{}: {err}", e.path().display()),
+        };
+        if is_dir {
             copy_dir(&e.path(), &t);
         } else {
-            std::fs::copy(e.path(), &t).unwrap();
+            match std::fs::copy(e.path(), &t) {
+                Ok(_) => {}
+                Err(err) if err.kind() == ErrorKind::NotFound => {}
+                Err(err) => panic!("copying {}: {err}", e.path().display()),
+            }
         }
     }
 }
