@@ -61,6 +61,19 @@ impl Feeder {
         store: &dyn BindingStore,
         records: &[LogRecord],
     ) -> Result<FeedReport, StoreError> {
+        self.process_through(store, records, None).await
+    }
+
+    /// [`Feeder::process`], when the caller read every log line up to
+    /// `read_through` and `records` are all of them: the progress moves there
+    /// even if the last records were not log lines (pramaan's own records are
+    /// never fed), so they are not read again.
+    pub async fn process_through(
+        &mut self,
+        store: &dyn BindingStore,
+        records: &[LogRecord],
+        read_through: Option<u64>,
+    ) -> Result<FeedReport, StoreError> {
         let mut rep = FeedReport::default();
         let mut out = Vec::new();
         let mut last = self.last_seq;
@@ -86,6 +99,9 @@ impl Feeder {
         }
         if latest_time > i64::MIN {
             out.extend(self.tracker.expire(latest_time));
+        }
+        if let Some(t) = read_through {
+            last = last.max(Some(t));
         }
         if last == self.last_seq {
             return Ok(rep);

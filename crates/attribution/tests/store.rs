@@ -696,3 +696,32 @@ async fn a_subscribers_bindings_in_a_window() {
     }
     cleanup(envs).await;
 }
+
+/// Records after the last log line (pramaan's own, never fed) are not read
+/// again: the progress moves past them, and survives a resume.
+#[tokio::test]
+async fn the_feeder_moves_past_what_it_read_even_without_log_lines() {
+    let envs = envs("through").await;
+    for e in &envs {
+        let s = &*e.store;
+        let mut f = Feeder::resume(s, Duration::from_secs(86400)).await.unwrap();
+        let line = rec(
+            3,
+            "2025-01-01T00:00:00Z",
+            r#"Acct-Status-Type=Start Event-Timestamp=1735689600 User-Name="u" Acct-Session-Id="T1" NAS-IP-Address=10.0.0.1 Framed-IP-Address=100.64.9.9"#,
+        );
+        f.process_through(s, &[line], Some(9)).await.unwrap();
+        assert_eq!(f.next_seq(), 10);
+        f.process_through(s, &[], Some(15)).await.unwrap();
+        assert_eq!(f.next_seq(), 16);
+        let again = Feeder::resume(s, Duration::from_secs(86400)).await.unwrap();
+        assert_eq!(again.next_seq(), 16);
+        assert_eq!(
+            sessions(s, probe("100.64.9.9", None, "2025-01-01T00:00:01Z"))
+                .await
+                .len(),
+            1
+        );
+    }
+    cleanup(envs).await;
+}

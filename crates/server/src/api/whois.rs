@@ -228,11 +228,15 @@ pub async fn feed_once(
     feeder: &mut Feeder,
 ) -> Result<usize, String> {
     let next = feeder.next_seq();
-    if next >= vault.committed() {
+    let committed = vault.committed();
+    if next >= committed {
         return Ok(0);
     }
+    // Everything committed is searchable once the search begins.
+    let upto = committed - 1;
     let q = Query {
         seq_from: Some(next),
+        seq_to: Some(upto),
         limit: FEED_BATCH,
         order: Order::Oldest,
         ..Query::default()
@@ -268,8 +272,10 @@ pub async fn feed_once(
         .map_err(|e| e.to_string())?;
     recs.sort_by_key(|r| r.seq);
     let n = recs.len();
+    // Fewer lines than asked for: every log line through `upto` was read.
+    let through = (n < FEED_BATCH).then_some(upto);
     let rep = feeder
-        .process(store, &recs)
+        .process_through(store, &recs, through)
         .await
         .map_err(|e| e.to_string())?;
     if rep.events > 0 || rep.errors > 0 {
