@@ -10,7 +10,6 @@ use pramaan_config::Config;
 use pramaan_core::time::now_ns;
 use pramaan_desk::{Desk, IncidentView, PocEdit, PocView, System};
 use pramaan_server::api::desk::{self as api, EditBody, NewBody};
-use pramaan_server::api::SearchParams;
 use pramaan_vault::Vault;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -164,33 +163,8 @@ struct AttachArgs {
     /// Text the raw line contains.
     #[arg(long, value_name = "TEXT")]
     text: Option<String>,
-    /// Start of the window (received time), as in `pramaan search`.
-    #[arg(long, value_name = "TIME")]
-    from: Option<String>,
-    /// End of the window (exclusive).
-    #[arg(long, value_name = "TIME")]
-    to: Option<String>,
-    /// Host name the line carries.
-    #[arg(long)]
-    host: Option<String>,
-    /// Application (syslog APP-NAME or tag).
-    #[arg(long)]
-    app: Option<String>,
-    /// An IP address found in the line.
-    #[arg(long, value_name = "ADDR")]
-    ip: Option<String>,
-    /// A user name found in the line.
-    #[arg(long)]
-    user: Option<String>,
-    /// This severity or worse.
-    #[arg(long, value_name = "LEVEL")]
-    severity: Option<String>,
-    /// Regular expression the raw line matches.
-    #[arg(long, value_name = "RE")]
-    regex: Option<String>,
-    /// A sequence number or an inclusive range (100-200).
-    #[arg(long, value_name = "N|A-B")]
-    seq: Option<String>,
+    #[command(flatten)]
+    filter: crate::cmd_search::LineFilter,
     /// Most lines to attach.
     #[arg(long, default_value_t = 10_000)]
     limit: usize,
@@ -701,29 +675,10 @@ async fn edit(cfg: &Config, a: EditArgs) -> Result<ExitCode> {
 
 async fn attach(cfg: &Config, a: AttachArgs) -> Result<ExitCode> {
     let by = user(&a.common.by);
-    let params = SearchParams {
-        from: a.from,
-        to: a.to,
-        host: a.host,
-        app: a.app,
-        ip: a.ip,
-        user: a.user,
-        severity: a.severity,
-        q: a.text,
-        regex: a.regex,
-        seq: a.seq,
-        limit: Some(a.limit),
-        order: None,
-        internal: None,
-    };
+    let params = a.filter.params(a.text.clone(), a.limit, None);
     let v = match client::target(cfg, a.common.server.as_deref()) {
         Target::Server(url) => {
-            let search = serde_json::json!({
-                "from": params.from, "to": params.to, "host": params.host, "app": params.app,
-                "ip": params.ip, "user": params.user, "severity": params.severity,
-                "q": params.q, "regex": params.regex, "seq": params.seq, "limit": params.limit,
-            });
-            let search: serde_json::Map<String, serde_json::Value> = search
+            let search: serde_json::Map<String, serde_json::Value> = serde_json::to_value(&params)?
                 .as_object()
                 .map(|m| {
                     m.iter()

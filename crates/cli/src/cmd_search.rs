@@ -25,6 +25,32 @@ pub struct SearchArgs {
     /// Text the raw line contains (case-sensitive, exact bytes).
     #[arg(value_name = "TEXT")]
     text: Option<String>,
+    #[command(flatten)]
+    filter: LineFilter,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    format: Format,
+    /// Most results to print (0 = no limit).
+    #[arg(long, default_value_t = 100)]
+    limit: usize,
+    /// Newest results first instead of oldest first.
+    #[arg(long)]
+    newest: bool,
+    /// Show UTC times only (table format).
+    #[arg(long)]
+    utc: bool,
+    /// Search pramaan's own records (audit trail, clock, incidents, retention...)
+    /// instead of log lines; through a server this needs the auditor role.
+    #[arg(long)]
+    internal: bool,
+    /// Base URL of a running server (default: the server holding the data directory).
+    #[arg(long, value_name = "URL")]
+    server: Option<String>,
+}
+
+/// Which lines: the selectors `pramaan search` and `pramaan incident attach` share.
+#[derive(Args, Debug)]
+pub struct LineFilter {
     /// Start of the window (received time, inclusive): RFC 3339 (2026-03-03T14:02:11+05:30), a date (IST), or an age like 2h.
     #[arg(long, value_name = "TIME")]
     from: Option<String>,
@@ -46,31 +72,33 @@ pub struct SearchArgs {
     /// This severity or worse: emerg, alert, crit, err, warning, notice, info, debug (or 0-7).
     #[arg(long, value_name = "LEVEL")]
     severity: Option<String>,
-    /// Regular expression the raw line matches (instead of, or with, TEXT).
+    /// Regular expression the raw line matches (with, or instead of, the text).
     #[arg(long, value_name = "RE")]
     regex: Option<String>,
     /// A sequence number or an inclusive range (100-200).
     #[arg(long, value_name = "N|A-B")]
     seq: Option<String>,
-    /// Output format.
-    #[arg(long, value_enum, default_value_t = Format::Table)]
-    format: Format,
-    /// Most results to print (0 = no limit).
-    #[arg(long, default_value_t = 100)]
-    limit: usize,
-    /// Newest results first instead of oldest first.
-    #[arg(long)]
-    newest: bool,
-    /// Show UTC times only (table format).
-    #[arg(long)]
-    utc: bool,
-    /// Search pramaan's own records (audit trail, clock, incidents, retention...)
-    /// instead of log lines; through a server this needs the auditor role.
-    #[arg(long)]
-    internal: bool,
-    /// Base URL of a running server (default: the server holding the data directory).
-    #[arg(long, value_name = "URL")]
-    server: Option<String>,
+}
+
+impl LineFilter {
+    /// The search parameters for these selectors and `text`.
+    pub fn params(&self, text: Option<String>, limit: usize, order: Option<Order>) -> SearchParams {
+        SearchParams {
+            from: self.from.clone(),
+            to: self.to.clone(),
+            host: self.host.clone(),
+            app: self.app.clone(),
+            ip: self.ip.clone(),
+            user: self.user.clone(),
+            severity: self.severity.clone(),
+            q: text,
+            regex: self.regex.clone(),
+            seq: self.seq.clone(),
+            limit: Some(limit),
+            order,
+            internal: None,
+        }
+    }
 }
 
 #[derive(Args, Debug)]
@@ -98,24 +126,16 @@ pub struct StatusArgs {
 
 impl SearchArgs {
     fn params(&self) -> SearchParams {
+        let order = if self.newest {
+            Order::Newest
+        } else {
+            Order::Oldest
+        };
         SearchParams {
-            from: self.from.clone(),
-            to: self.to.clone(),
-            host: self.host.clone(),
-            app: self.app.clone(),
-            ip: self.ip.clone(),
-            user: self.user.clone(),
-            severity: self.severity.clone(),
-            q: self.text.clone(),
-            regex: self.regex.clone(),
-            seq: self.seq.clone(),
-            limit: Some(self.limit),
-            order: Some(if self.newest {
-                Order::Newest
-            } else {
-                Order::Oldest
-            }),
             internal: self.internal.then_some(true),
+            ..self
+                .filter
+                .params(self.text.clone(), self.limit, Some(order))
         }
     }
 }

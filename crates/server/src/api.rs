@@ -394,7 +394,7 @@ async fn ingest(
 }
 
 /// Search parameters, as in `pramaan search`.
-#[derive(Deserialize, Debug, Default)]
+#[derive(Deserialize, Serialize, Debug, Default)]
 #[serde(deny_unknown_fields)]
 pub struct SearchParams {
     pub from: Option<String>,
