@@ -27,7 +27,7 @@
 //! | length prefix of more than [`MAX_LEN_DIGITS`] digits, or above `u64` | [`Refusal::BadLength`] | discard through the next LF (resync) |
 //! | empty line (`LF`, or `CR LF`) | [`Refusal::Empty`] | nothing stored |
 //! | invalid UTF-8, NUL bytes | kept in the frame as they are | |
-//! | last line without LF at end of stream | [`FrameEvent::Frame`] | |
+//! | last line without LF at end of stream | [`FrameEvent::Frame`] ([`Refusal::LineTooLong`] if longer than `max_frame`) | |
 //! | end of stream inside an octet-counted frame | [`FrameEvent::Truncated`] | |
 //! | end of stream while skipping a refused frame | nothing more (the refusal was reported) | |
 //!
@@ -261,9 +261,16 @@ impl FrameDecoder {
         let state = std::mem::replace(&mut self.state, State::Start { scanned: 0 });
         match state {
             State::Start { .. } if buf.is_empty() => None,
-            // A last line without LF, or a bare digit prefix that never got its SP
-            // (then it was a line). Both are within max_frame, or decode would
-            // have refused them.
+            // A digit prefix that never got its SP was a line; decode could not
+            // yet tell, so it may still exceed max_frame (up to MAX_LEN_DIGITS + 1
+            // bytes are held while undecided).
+            State::Start { .. } if buf.len() > self.max_frame => {
+                buf.clear();
+                Some(FrameEvent::Refused(Refusal::LineTooLong {
+                    max: self.max_frame,
+                }))
+            }
+            // A last line without LF, within max_frame (decode refuses longer lines).
             State::Start { .. } => {
                 let frame = buf.split().freeze();
                 if frame[..] == b"\r"[..] {
@@ -376,6 +383,27 @@ mod syslog_mode_tests {
         assert!(
             matches!(got[0], FrameEvent::Refused(Refusal::TooLong { .. })),
             "{got:?}"
+        );
+    }
+
+    /// Found by the fuzzer: a bare digit prefix at end of stream that is
+    /// longer than the limit was handed out as an over-long frame.
+    #[test]
+    fn an_undecided_digit_prefix_longer_than_the_limit_is_refused_at_eof() {
+        for mut d in [FrameDecoder::new(2), FrameDecoder::syslog(2)] {
+            assert_eq!(
+                all(&mut d, b"1093"),
+                vec![FrameEvent::Refused(Refusal::LineTooLong { max: 2 })]
+            );
+            assert_eq!(
+                all(&mut d, b"12"),
+                vec![FrameEvent::Frame(Bytes::from_static(b"12"))]
+            );
+        }
+        // Syslog mode waits after `12 ` for a `<` that never comes: a line.
+        assert_eq!(
+            all(&mut FrameDecoder::syslog(2), b"12 "),
+            vec![FrameEvent::Refused(Refusal::LineTooLong { max: 2 })]
         );
     }
 
