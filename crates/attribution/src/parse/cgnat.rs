@@ -68,7 +68,8 @@ pub fn parse(line: &str) -> Result<Option<Event>, ParseError> {
         if let Some(hex) = h.strip_prefix("0x") {
             let v = i64::from_str_radix(hex, 16)
                 .map_err(|_| perr(K, format!("`{h}` is not a hexadecimal time")))?;
-            if v > super::MAX_UNIX_SECS {
+            // A sign is accepted by from_str_radix (`0x-1`); a time before 1970 is no stamp.
+            if !(0..=super::MAX_UNIX_SECS).contains(&v) {
                 return Err(perr(K, format!("`{h}` is not a plausible time")));
             }
             ev.at_ns = Some(v * 1_000_000_000);
@@ -104,5 +105,15 @@ mod tests {
             parse("JSERVICES_NAT_PORT_BLOCK_ALLOC: 100.64.1.2 -> 203.0.113.5:2023-1024").is_err()
         );
         assert!(parse("JSERVICES_NAT_PORT_BLOCK_ALLOC: 100.64.1.2 203.0.113.5:1-2").is_err());
+    }
+
+    /// Found by the fuzzer: a signed hexadecimal time overflowed when scaled to nanoseconds.
+    #[test]
+    fn a_negative_hexadecimal_time_is_an_error_not_an_overflow() {
+        let e = parse(
+            "JSERVICES_NAT_PORT_BLOCK_ALLOC: 100.64.1.2 -> 203.0.113.5:1024-2023 0x-60074a500",
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("not a plausible time"), "{e}");
     }
 }

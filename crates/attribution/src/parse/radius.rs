@@ -142,7 +142,8 @@ fn detail_time(s: &str, default_offset: i32) -> Option<i64> {
             return None;
         }
         let v: i64 = f.parse().ok()?;
-        ns += v * 10_i64.pow(9 - f.len() as u32);
+        // Near the end of the i64 range the fraction can still overflow.
+        ns = ns.checked_add(v * 10_i64.pow(9 - f.len() as u32))?;
     }
     Some(ns)
 }
