@@ -2,6 +2,7 @@
 
 mod client;
 mod cmd_clock;
+mod cmd_compact;
 mod cmd_incident;
 mod cmd_ingest;
 mod cmd_ledger;
@@ -67,6 +68,9 @@ enum Command {
     Hold(cmd_retention::HoldArgs),
     /// Retention: delete segments past their window (run, or run --dry-run).
     Retention(cmd_retention::RetentionArgs),
+    /// Rewrite sealed segments smaller now (zstd 19, larger pages); `serve`
+    /// does it in the background. Records and proofs do not change.
+    Compact(cmd_compact::CompactArgs),
     /// Incidents for CERT-In: the 20 kinds, the 6-hour clock, reports by e-mail with logs attached.
     Incident(cmd_incident::IncidentArgs),
     #[command(flatten)]
@@ -259,6 +263,11 @@ fn run(cli: Cli) -> Result<std::process::ExitCode> {
             let loaded = load_config(&g, Vec::new())?;
             init_cli_logging();
             runtime()?.block_on(cmd_retention::retention(&loaded.config, a))
+        }
+        Command::Compact(a) => {
+            let loaded = load_config(&g, Vec::new())?;
+            init_cli_logging();
+            runtime()?.block_on(cmd_compact::compact(&loaded.config, a))
         }
         Command::Orders(c) => {
             let loaded = load_config(&g, Vec::new())?;

@@ -95,6 +95,7 @@ fn help_of_every_command_exits_0_and_names_each_flag() {
         ),
         ("sql", &["--json", "--server", "<QUERY>"]),
         ("status", &["--server"]),
+        ("compact", &["--all", "--level", "--quiet", "--json"]),
     ];
     for (sub, flags) in commands {
         let args: Vec<&str> = if sub.is_empty() {
@@ -906,5 +907,112 @@ fn ingest_reports_the_lines_actually_stored() {
             stored - 1
         )),
         "{stored} lines stored; the command said: {o:?}"
+    );
+}
+
+// ------------------------------------------------------------------ compact
+
+#[test]
+fn compact_rewrites_sealed_segments_and_search_and_verify_see_no_change() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let d = data.to_str().unwrap();
+    let tag = unique("compact");
+    let lines = sample_lines(&tag, 3000);
+    let f = dir.path().join("compact.log");
+    std::fs::write(&f, lines.join("\n") + "\n").unwrap();
+    let env = [
+        ("PRAMAAN_SEGMENTS_MAX_ROWS", "1000"),
+        ("PRAMAAN_CLOCK_ENABLED", "false"),
+    ];
+    ok(cmd_env(
+        dir.path(),
+        &env,
+        &["--data-dir", d, "ingest", "--quiet", f.to_str().unwrap()],
+    ));
+    let segments = || -> Vec<String> {
+        let mut out = Vec::new();
+        let mut stack = vec![data.join("objects/segments")];
+        while let Some(p) = stack.pop() {
+            for e in std::fs::read_dir(&p).unwrap() {
+                let e = e.unwrap().path();
+                if e.is_dir() {
+                    stack.push(e);
+                } else {
+                    out.push(e.file_name().unwrap().to_string_lossy().into_owned());
+                }
+            }
+        }
+        out.sort();
+        out
+    };
+    let sealed = segments();
+    assert_eq!(sealed.len(), 3, "{sealed:?}");
+
+    // Just sealed: not due yet (segments.compact_after, 10 minutes).
+    let o = ok(cmd_env(dir.path(), &env, &["--data-dir", d, "compact"]));
+    assert!(o.stdout().contains("No segment to compact"), "{o:?}");
+    assert_eq!(segments(), sealed);
+
+    let o = ok(cmd_env(
+        dir.path(),
+        &env,
+        &["--data-dir", d, "compact", "--all"],
+    ));
+    assert!(
+        o.stdout()
+            .contains("Compacted 3 segment(s) at zstd level 19"),
+        "{o:?}"
+    );
+    let now = segments();
+    assert_eq!(now.len(), 3, "{now:?}");
+    assert!(now.iter().all(|s| s.ends_with(".z19.parquet")), "{now:?}");
+
+    let o = ok(cmd_env(
+        dir.path(),
+        &env,
+        &[
+            "--data-dir",
+            d,
+            "search",
+            "--format",
+            "json",
+            "--limit",
+            "0",
+            &tag,
+        ],
+    ));
+    let got: Vec<String> = json_hits(&o).iter().map(Hit::raw_text).collect();
+    assert_eq!(got, lines);
+    let o = ok(cmd_env(
+        dir.path(),
+        &env,
+        &["--data-dir", d, "verify", "--deep"],
+    ));
+    assert!(o.stdout().contains("OK"), "{o:?}");
+    let o = ok(cmd_env(
+        dir.path(),
+        &env,
+        &["--data-dir", d, "compact", "--all", "--json"],
+    ));
+    assert_eq!(o.stdout().trim(), "[]", "nothing left at level 19");
+
+    // Bad input and a busy data directory are refused, naming why.
+    let o = cmd_env(
+        dir.path(),
+        &env,
+        &["--data-dir", d, "compact", "--level", "23"],
+    );
+    assert!(!o.success() && o.stderr.contains("--level"), "{o:?}");
+    let server = Server::start();
+    let busy = server.data_dir();
+    let o = cmd_env(
+        dir.path(),
+        &env,
+        &["--data-dir", busy.to_str().unwrap(), "compact"],
+    );
+    assert!(
+        !o.success() && o.stderr.contains("running `pramaan serve`"),
+        "{o:?}"
     );
 }

@@ -796,6 +796,29 @@ pub(crate) static KEYS: &[KeyDef] = &[
         help: "Zstandard compression level for segments: higher is smaller and slower.",
     },
     KeyDef {
+        key: "segments.compact_level",
+        kind: Kind::Int {
+            at: IntAt::I32(at!(segments.compact_level)),
+            default: 19,
+            min: 0,
+            max: 22,
+        },
+        help: "Zstandard level at which `serve` rewrites each sealed segment once, in the \
+            background at the lowest CPU priority and in larger pages (about a tenth smaller \
+            than `zstd_level` 9 on typical logs; the records and their proofs do not change). \
+            0 switches compaction off. `pramaan compact` does it on demand.",
+    },
+    KeyDef {
+        key: "segments.compact_after",
+        kind: Kind::Duration {
+            at: at!(segments.compact_after),
+            default: secs(10 * MINUTE),
+            min: secs(0),
+            max: secs(30 * DAY),
+        },
+        help: "Compact a segment once it has been sealed this long.",
+    },
+    KeyDef {
         key: "segments.cut_hourly",
         kind: Kind::Bool {
             at: at!(segments.cut_hourly),

@@ -161,6 +161,10 @@ pub struct Segments {
     pub row_group_rows: usize,
     /// `segments.zstd_level`, 1..=22.
     pub zstd_level: i32,
+    /// `segments.compact_level`, 0 (off) ..=22.
+    pub compact_level: i32,
+    /// `segments.compact_after`.
+    pub compact_after: Duration,
     /// `segments.cut_hourly`.
     pub cut_hourly: bool,
 }
@@ -504,6 +508,8 @@ impl Config {
                 max_age: Duration::ZERO,
                 row_group_rows: 0,
                 zstd_level: 0,
+                compact_level: 0,
+                compact_after: Duration::ZERO,
                 cut_hourly: true,
             },
             retention: Retention {

@@ -877,6 +877,8 @@ fn every_field_has_its_own_key() {
                 max_age: _,
                 row_group_rows: _,
                 zstd_level: _,
+                compact_level: _,
+                compact_after: _,
                 cut_hourly: _,
             },
         retention:
@@ -954,7 +956,7 @@ fn every_field_has_its_own_key() {
             },
     } = Config::default();
     const FIELDS: usize =
-        1 + 2 + 9 + 3 + 3 + 6 + 4 + 1 + 1 + 2 + 1 + 3 + 8 /* clock */ + 18 /* desk */
+        1 + 2 + 9 + 3 + 3 + 6 + 2 /* segments.compact_* */ + 4 + 1 + 1 + 2 + 1 + 3 + 8 /* clock */ + 18 /* desk */
         + 2 /* syslog.allow, syslog.tls_client_ca */ + 2 /* http.tls_* */ + 1 /* metrics.public */
         + 5 /* auth */ + 1 /* attribution */ + 6 /* registry */;
     assert_eq!(KEYS.len(), FIELDS);

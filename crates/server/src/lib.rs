@@ -46,6 +46,8 @@ pub fn vault_options(cfg: &Config) -> VaultOptions {
     o.cut_hourly = cfg.segments.cut_hourly;
     o.segment.zstd_level = cfg.segments.zstd_level;
     o.segment.row_group_rows = cfg.segments.row_group_rows;
+    o.compact.level = cfg.segments.compact_level;
+    o.compact.after = cfg.segments.compact_after;
     o.default_offset_secs = cfg.syslog.default_timezone;
     // Validated at load; zone-less stamps of these sources are read in their own zone.
     o.source_zones = pramaan_core::zones::ZoneMap {

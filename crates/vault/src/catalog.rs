@@ -58,6 +58,20 @@ pub trait Catalog:
     /// Highest sequence number in a sealed segment, counting segments that
     /// retention has since deleted (so sequence numbers are never reused).
     fn sealed_through(&self) -> Result<Option<u64>, CatalogError>;
+    /// Ids of segments whose object was written at a zstd level below
+    /// `level` by compaction (0: as sealed).
+    fn below_level(&self, level: i32) -> Result<std::collections::HashSet<i64>, CatalogError>;
+    /// Points segment `id` at a rewritten object, if its row still names
+    /// `old_path` (false: retention deleted it meanwhile).
+    fn switch_object(
+        &self,
+        id: i64,
+        old_path: &str,
+        new_path: &str,
+        bytes: u64,
+        sha256: &str,
+        level: i32,
+    ) -> Result<bool, CatalogError>;
 }
 
 pub struct SqliteCatalog {
@@ -94,6 +108,21 @@ impl SqliteCatalog {
              CREATE INDEX IF NOT EXISTS segments_seq ON segments(seq_min);",
         )
         .map_err(err)?;
+        // Added with compaction: catalogs made before it are upgraded in place.
+        let has_level: bool = conn
+            .query_row(
+                "SELECT COUNT(*) FROM pragma_table_info('segments') WHERE name = 'compact_level'",
+                [],
+                |r| r.get::<_, i64>(0),
+            )
+            .map_err(err)?
+            > 0;
+        if !has_level {
+            conn.execute_batch(
+                "ALTER TABLE segments ADD COLUMN compact_level INTEGER NOT NULL DEFAULT 0;",
+            )
+            .map_err(err)?;
+        }
         crate::retention::store::create_tables(&conn).map_err(err)?;
         crate::ledger::history::create_tables(&conn).map_err(err)?;
         Ok(SqliteCatalog {
@@ -203,6 +232,39 @@ impl Catalog for SqliteCatalog {
             out.push(meta);
         }
         Ok(out)
+    }
+
+    fn below_level(&self, level: i32) -> Result<std::collections::HashSet<i64>, CatalogError> {
+        let conn = self.conn.lock().expect("catalog lock");
+        let mut stmt = conn
+            .prepare_cached("SELECT id FROM segments WHERE compact_level < ?1")
+            .map_err(self.err())?;
+        let ids = stmt
+            .query_map([level], |r| r.get::<_, i64>(0))
+            .map_err(self.err())?
+            .collect::<Result<_, _>>()
+            .map_err(self.err())?;
+        Ok(ids)
+    }
+
+    fn switch_object(
+        &self,
+        id: i64,
+        old_path: &str,
+        new_path: &str,
+        bytes: u64,
+        sha256: &str,
+        level: i32,
+    ) -> Result<bool, CatalogError> {
+        let conn = self.conn.lock().expect("catalog lock");
+        let n = conn
+            .execute(
+                "UPDATE segments SET path = ?3, bytes = ?4, sha256 = ?5, compact_level = ?6
+                 WHERE id = ?1 AND path = ?2",
+                params![id, old_path, new_path, bytes as i64, sha256, level],
+            )
+            .map_err(self.err())?;
+        Ok(n == 1)
     }
 
     fn sealed_through(&self) -> Result<Option<u64>, CatalogError> {

@@ -3,9 +3,10 @@
 //! Data flow: [`vault`] sequences submitted lines and makes them durable in
 //! the [`wal`] (group commit), indexes them into the [`memtable`] (searchable
 //! from then on), and seals generations into Parquet [`segment`]s recorded in
-//! the [`catalog`]. [`search`] and [`sql`] read a consistent [`vault::Snapshot`].
+//! the [`catalog`]; [`compact`] later rewrites them smaller. [`search`] and [`sql`] read a consistent [`vault::Snapshot`].
 
 pub mod catalog;
+pub mod compact;
 pub mod full;
 pub mod ledger;
 pub mod memtable;

@@ -15,6 +15,8 @@ use sha2::{Digest, Sha256};
 pub struct SegmentOptions {
     pub zstd_level: i32,
     pub row_group_rows: usize,
+    /// Largest data page, in bytes: larger pages give zstd more context.
+    pub data_page_bytes: usize,
 }
 
 impl Default for SegmentOptions {
@@ -22,6 +24,7 @@ impl Default for SegmentOptions {
         SegmentOptions {
             zstd_level: 9,
             row_group_rows: 65536,
+            data_page_bytes: 1 << 20,
         }
     }
 }
@@ -44,6 +47,7 @@ fn properties(opts: &SegmentOptions, rows: usize) -> WriterProperties {
     let mut b = WriterProperties::builder()
         .set_writer_version(WriterVersion::PARQUET_2_0)
         .set_compression(Compression::ZSTD(zstd))
+        .set_data_page_size_limit(opts.data_page_bytes)
         .set_max_row_group_row_count(Some(opts.row_group_rows))
         .set_statistics_enabled(EnabledStatistics::Chunk)
         .set_sorting_columns(Some(vec![
@@ -97,20 +101,56 @@ pub enum SegmentError {
 /// Encodes batches (already in sequence order) into one Parquet file in memory.
 pub fn encode(batches: &[RecordBatch], opts: &SegmentOptions) -> Result<Encoded, SegmentError> {
     let rows: usize = batches.iter().map(|b| b.num_rows()).sum();
-    let mut buf = Vec::with_capacity(
-        batches
-            .iter()
-            .map(|b| b.get_array_memory_size())
-            .sum::<usize>()
-            / 6,
-    );
-    let mut w = ArrowWriter::try_new(&mut buf, schema(), Some(properties(opts, rows)))?;
+    let capacity = batches
+        .iter()
+        .map(|b| b.get_array_memory_size())
+        .sum::<usize>()
+        / 6;
+    let mut enc = Encoder::with_capacity(opts, rows, capacity)?;
     for b in batches {
-        w.write(b)?;
+        enc.write(b)?;
     }
-    w.close()?;
-    let sha256 = hex::encode(Sha256::digest(&buf));
-    Ok(Encoded { bytes: buf, sha256 })
+    enc.finish()
+}
+
+/// Writes a segment batch by batch (compaction streams an existing one).
+pub struct Encoder {
+    writer: ArrowWriter<Vec<u8>>,
+}
+
+impl Encoder {
+    /// `rows`: how many rows the segment will have (sizes the bloom filters).
+    pub fn new(opts: &SegmentOptions, rows: usize) -> Result<Self, SegmentError> {
+        Self::with_capacity(opts, rows, 0)
+    }
+
+    fn with_capacity(
+        opts: &SegmentOptions,
+        rows: usize,
+        capacity: usize,
+    ) -> Result<Self, SegmentError> {
+        let writer = ArrowWriter::try_new(
+            Vec::with_capacity(capacity),
+            schema(),
+            Some(properties(opts, rows)),
+        )?;
+        Ok(Encoder { writer })
+    }
+
+    pub fn write(&mut self, batch: &RecordBatch) -> Result<(), SegmentError> {
+        Ok(self.writer.write(batch)?)
+    }
+
+    pub fn finish(self) -> Result<Encoded, SegmentError> {
+        let bytes = self.writer.into_inner()?;
+        let sha256 = sha256_hex(&bytes);
+        Ok(Encoded { bytes, sha256 })
+    }
+}
+
+/// SHA-256 of an object, lowercase hex (as the catalog keeps it).
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    hex::encode(Sha256::digest(bytes))
 }
 
 /// `segments/YYYY/MM/DD/HH/<seq_min>-<seq_max>.parquet`, by the UTC hour of the first record.

@@ -49,6 +49,8 @@ pub struct VaultOptions {
     pub seal_max_age: Duration,
     pub cut_hourly: bool,
     pub segment: SegmentOptions,
+    /// Rewriting sealed segments smaller in the background ([`crate::compact`]).
+    pub compact: crate::compact::CompactOptions,
     /// The zone zone-less stamps are read in (`syslog.default_timezone`)...
     pub default_offset_secs: i32,
     /// ...unless their source has its own (`clock.source_zones`).
@@ -74,6 +76,7 @@ impl VaultOptions {
             seal_max_age: Duration::from_secs(300),
             cut_hourly: true,
             segment: SegmentOptions::default(),
+            compact: crate::compact::CompactOptions::off(),
             default_offset_secs: pramaan_core::time::IST_OFFSET_SECS,
             source_zones: Default::default(),
         }
@@ -166,13 +169,20 @@ struct Inner {
     sealed_through: Arc<AtomicU64>,
     stats: Arc<Stats>,
     read_only: bool,
-    /// Bumped to ask the indexer to cut the current generation now.
+    /// Asks the indexer to seal every record below this sequence number
+    /// (raised to the committed count by [`Vault::seal_now`]), including
+    /// records acknowledged but not indexed yet when it was asked.
     seal_requests: AtomicU64,
     /// The writer has stopped (shutdown): the sealer seals what is left,
     /// but does not wait for a full disk to empty.
     closing: Arc<std::sync::atomic::AtomicBool>,
     /// The ledger's state (latest checkpoint, tile store); see [`crate::ledger`].
     ledger: Option<Arc<crate::ledger::LedgerState>>,
+    /// The objects' directory when the store is local (to fsync new objects).
+    local_root: Option<PathBuf>,
+    /// Serialises what changes segment objects after sealing (retention
+    /// runs, compaction), so that neither acts on a path the other changes.
+    maintenance: tokio::sync::Mutex<()>,
 }
 
 /// A handle to the vault; cheap to clone.
@@ -287,6 +297,8 @@ impl Vault {
             stats: stats.clone(),
             read_only: false,
             ledger: ledger.clone(),
+            local_root: local_root.clone(),
+            maintenance: Default::default(),
         });
         // The ledger: recovered at its last checkpoint and caught up to
         // `next_seq` before the writer takes anything new.
@@ -342,6 +354,25 @@ impl Vault {
                 .spawn(move || sealer_loop(inner, handle, local_root, pending, seal_rx, nudge))
                 .map_err(VaultError::io(Path::new("thread")))?
         };
+        let compactor = if opts.compact.enabled() {
+            let reader = Vault {
+                inner: inner.clone(),
+                submit: None,
+            };
+            let closing = inner.closing.clone();
+            let handle = tokio::runtime::Handle::current();
+            // Looks for due segments a few times per `after` (at least every minute).
+            let every =
+                (opts.compact.after / 4).clamp(Duration::from_millis(200), Duration::from_secs(60));
+            Some(
+                std::thread::Builder::new()
+                    .name("pramaan-compact".into())
+                    .spawn(move || crate::compact::compactor_loop(reader, handle, closing, every))
+                    .map_err(VaultError::io(Path::new("thread")))?,
+            )
+        } else {
+            None
+        };
         let committed_for_join = inner.committed.clone();
         Ok((
             Vault {
@@ -352,6 +383,7 @@ impl Vault {
                 threads: [writer, index_thread, sealer]
                     .into_iter()
                     .chain(ledger_thread)
+                    .chain(compactor)
                     .collect(),
                 sealed_through,
                 committed: committed_for_join,
@@ -406,6 +438,8 @@ impl Vault {
                 seal_requests: AtomicU64::new(0),
                 closing: Default::default(),
                 ledger,
+                local_root: None,
+                maintenance: Default::default(),
             }),
             submit: None,
         })
@@ -522,6 +556,54 @@ impl Vault {
         }
     }
 
+    /// The sealed segments searches see now (a copy: holding it keeps no
+    /// object from being deleted, unlike a [`Snapshot`]).
+    pub fn segments_now(&self) -> Vec<SegmentMeta> {
+        self.inner
+            .state
+            .lock()
+            .expect("state lock")
+            .segments
+            .as_ref()
+            .clone()
+    }
+
+    /// Swaps a segment's row for `meta` (same id) in what new snapshots see;
+    /// returns the lists handed to earlier snapshots (which may still read
+    /// the old object).
+    pub(crate) fn replace_segment(
+        &self,
+        meta: SegmentMeta,
+    ) -> Vec<std::sync::Weak<Vec<SegmentMeta>>> {
+        let mut st = self.inner.state.lock().expect("state lock");
+        if let Some(s) = Arc::make_mut(&mut st.segments)
+            .iter_mut()
+            .find(|s| s.id == meta.id)
+        {
+            *s = meta;
+        }
+        st.handed_out.retain(|w| w.strong_count() > 0);
+        st.handed_out.clone()
+    }
+
+    /// Makes a new object durable (the local store renames into place
+    /// without fsync).
+    pub(crate) fn sync_object(&self, path: &str) -> Result<(), VaultError> {
+        if let Some(root) = &self.inner.local_root {
+            sync_file_and_dir(&root.join(path))?;
+        }
+        Ok(())
+    }
+
+    /// The lock retention runs and compaction take (see [`Inner::maintenance`]).
+    pub async fn maintenance(&self) -> tokio::sync::MutexGuard<'_, ()> {
+        self.inner.maintenance.lock().await
+    }
+
+    pub(crate) fn maintenance_blocking(&self) -> tokio::sync::MutexGuard<'_, ()> {
+        self.inner.maintenance.blocking_lock()
+    }
+
     /// Unsealed records (rows) and their raw bytes.
     pub fn memtable_size(&self) -> (u64, u64) {
         let st = self.inner.state.lock().expect("state lock");
@@ -530,9 +612,12 @@ impl Vault {
         (rows, bytes)
     }
 
-    /// Seals the current memtable now (tests, shutdown, `serve` on demand).
+    /// Seals every record committed so far, also those not yet indexed (tests,
+    /// `serve` on demand).
     pub fn seal_now(&self) {
-        self.inner.seal_requests.fetch_add(1, Ordering::AcqRel);
+        self.inner
+            .seal_requests
+            .fetch_max(self.committed(), Ordering::AcqRel);
     }
 
     /// Waits until every record committed so far is in a sealed segment.
@@ -647,7 +732,7 @@ async fn remove_orphans(
                 .await
                 .map_err(VaultError::store)?;
         } else if !known.contains(obj.location.as_ref()) {
-            tracing::warn!(object = %obj.location, "removing a segment that was not recorded in the catalog (an interrupted seal); its records are replayed from the WAL");
+            tracing::warn!(object = %obj.location, "removing a segment object that no catalog row names (an interrupted seal, whose records are replayed from the WAL, or the other half of an interrupted compaction)");
             store
                 .delete(&obj.location)
                 .await
@@ -876,7 +961,6 @@ fn indexer_loop(
 ) {
     let opts = inner.opts.clone();
     let mut parsed = Vec::new();
-    let mut seal_requests = inner.seal_requests.load(Ordering::Acquire);
     loop {
         let msg = rx.recv_timeout(Duration::from_millis(200));
         let closed = matches!(msg, Err(std_mpsc::RecvTimeoutError::Disconnected));
@@ -916,17 +1000,16 @@ fn indexer_loop(
             let _ = indexed.send(c.first_seq + c.lines.len() as u64);
         }
         {
-            let requests = inner.seal_requests.load(Ordering::Acquire);
+            let seal_below = inner.seal_requests.load(Ordering::Acquire);
             let mut st = inner.state.lock().expect("state lock");
             // A clean shutdown seals what is left, so the WAL is empty afterwards.
             if !st.current.is_empty()
                 && (closed
                     || st.current.opened_at.elapsed() >= opts.seal_max_age
-                    || requests != seal_requests)
+                    || st.current.seq_min < seal_below)
             {
                 freeze_locked(&mut st, &mut to_seal);
             }
-            seal_requests = requests;
         }
         for f in to_seal {
             let _ = seal_tx.send(f);
@@ -1031,13 +1114,7 @@ fn seal(
     if let Some(root) = local_root {
         // object_store's local backend renames into place but does not fsync;
         // the WAL is deleted after this, so the segment must be durable first.
-        let file = root.join(&path);
-        std::fs::File::open(&file)
-            .and_then(|f| f.sync_all())
-            .map_err(VaultError::io(&file))?;
-        if let Some(parent) = file.parent() {
-            wal::sync_dir(parent)?;
-        }
+        sync_file_and_dir(&root.join(&path))?;
     }
     let mut meta = SegmentMeta {
         id: 0,
@@ -1055,6 +1132,16 @@ fn seal(
     };
     meta.id = inner.catalog.insert(&meta)?;
     Ok(meta)
+}
+
+fn sync_file_and_dir(file: &Path) -> Result<(), VaultError> {
+    std::fs::File::open(file)
+        .and_then(|f| f.sync_all())
+        .map_err(VaultError::io(file))?;
+    if let Some(parent) = file.parent() {
+        wal::sync_dir(parent)?;
+    }
+    Ok(())
 }
 
 /// Remembers a segment list handed to a snapshot (pruning dead ones).

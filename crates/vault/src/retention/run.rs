@@ -312,6 +312,8 @@ impl Retention {
     /// changes nothing (it does not finish interrupted runs either).
     pub async fn run(&self, now_ns: i64, dry_run: bool) -> Result<RunReport, RetentionError> {
         let _serial = self.lock.lock().await;
+        // Compaction switches segment paths; not while a run plans with them.
+        let _maintenance = self.vault.maintenance().await;
         if !dry_run && self.vault.is_read_only() {
             return Err(RetentionError::ReadOnly);
         }
