@@ -48,6 +48,9 @@ fn properties(opts: &SegmentOptions, rows: usize) -> WriterProperties {
         .set_writer_version(WriterVersion::PARQUET_2_0)
         .set_compression(Compression::ZSTD(zstd))
         .set_data_page_size_limit(opts.data_page_bytes)
+        // Pages end at the byte limit only (not after 20,000 rows): for the
+        // raw column, more context per page is what makes it small.
+        .set_data_page_row_count_limit(usize::MAX)
         .set_max_row_group_row_count(Some(opts.row_group_rows))
         .set_statistics_enabled(EnabledStatistics::Chunk)
         .set_sorting_columns(Some(vec![
