@@ -7,14 +7,17 @@ use crate::segment::leaf_path;
 use crate::vault::Snapshot;
 use crate::{SegmentMeta, Vault, VaultError};
 use arrow::array::{
-    Array, AsArray, BinaryArray, ListArray, RecordBatch, StringArray, UInt32Array, UInt64Array,
-    UInt8Array,
+    Array, AsArray, BinaryArray, BooleanArray, ListArray, RecordBatch, StringArray, UInt32Array,
+    UInt64Array, UInt8Array,
 };
 use arrow::datatypes::{TimestampNanosecondType, UInt16Type, UInt64Type};
 use futures::StreamExt;
 use object_store::path::Path as ObjPath;
 use object_store::ObjectStore;
-use parquet::arrow::arrow_reader::{ArrowReaderMetadata, ArrowReaderOptions};
+use parquet::arrow::arrow_reader::{
+    ArrowPredicate, ArrowPredicateFn, ArrowReaderMetadata, ArrowReaderOptions, RowFilter,
+};
+use parquet::arrow::ProjectionMask;
 // Deprecated upstream in favour of a hand-written AsyncFileReader; it still does exactly what we need.
 #[allow(deprecated)]
 use parquet::arrow::async_reader::ParquetObjectReader;
@@ -381,14 +384,37 @@ async fn scan_segment(
     if newest {
         groups.reverse();
     }
+    // Late materialisation: an address or user is selective, so only its
+    // list column is decoded for every row; the raw line and the other
+    // columns only for the rows whose list holds it.
+    let selective: Vec<(usize, String)> = checks
+        .iter()
+        .filter(|(c, _)| schema_descr.column(*c).path() != &leaf_path(col::HOST))
+        .cloned()
+        .collect();
     for rg in groups {
         st.row_groups_read += 1;
-        let stream =
+        let mut builder =
             ParquetRecordBatchStreamBuilder::new_with_metadata(reader.clone(), meta.clone())
                 .with_row_groups(vec![rg])
-                .with_batch_size(8192)
-                .build()
-                .map_err(|e| read_err(&e))?;
+                .with_batch_size(8192);
+        if !selective.is_empty() {
+            let predicates: Vec<Box<dyn ArrowPredicate>> = selective
+                .iter()
+                .map(|(c, v)| {
+                    let v = v.clone();
+                    let mask = ProjectionMask::leaves(schema_descr, [*c]);
+                    Box::new(ArrowPredicateFn::new(mask, move |b: RecordBatch| {
+                        let list: &ListArray = b.column(0).as_list();
+                        Ok((0..b.num_rows())
+                            .map(|i| Some(list_has(list, i, &v)))
+                            .collect::<BooleanArray>())
+                    })) as Box<dyn ArrowPredicate>
+                })
+                .collect();
+            builder = builder.with_row_filter(RowFilter::new(predicates));
+        }
+        let stream = builder.build().map_err(|e| read_err(&e))?;
         let mut batches: Vec<RecordBatch> = Vec::new();
         let mut stream = std::pin::pin!(stream);
         while let Some(b) = stream.next().await {
