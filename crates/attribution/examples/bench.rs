@@ -118,6 +118,8 @@ fn http(base: &str, probes_path: &str) {
             .build()
             .expect("client");
         let ps = probes(probes_path);
+        // Every API route needs a login; the server was started with this token.
+        let token = std::env::var("PRAMAAN_TOKEN").unwrap_or_default();
         let mut lat = Vec::new();
         let mut correct = 0;
         for pass in 0..2 {
@@ -133,9 +135,16 @@ fn http(base: &str, probes_path: &str) {
                         ("at", p.ts.as_str()),
                         ("purpose", "benchmark"),
                     ])
+                    .bearer_auth(&token)
                     .send()
                     .await
                     .expect("request");
+                // A refusal must never count as an answer.
+                let status = r.status();
+                if !status.is_success() {
+                    let body = r.text().await.unwrap_or_default();
+                    panic!("GET /api/v1/whois answered {status}: {body}");
+                }
                 let v: serde_json::Value = r.json().await.expect("json");
                 lat.push(t.elapsed().as_secs_f64() * 1e6);
                 let got: Vec<(String, String)> = v["matches"]
