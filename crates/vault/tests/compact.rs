@@ -3,11 +3,11 @@
 
 mod common;
 use bytes::Bytes;
-use common::copy_dir;
+use common::{all, copy_dir};
 use pramaan_core::Transport;
 use pramaan_vault::compact::{compacted_path, CompactOptions, Compacted};
 use pramaan_vault::ledger::verify::{verify, VerifyOptions};
-use pramaan_vault::search::{self, hits, Hit};
+use pramaan_vault::search::Hit;
 use pramaan_vault::{Query, SegmentMeta, Vault, VaultOptions};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -51,18 +51,6 @@ fn loghub_lines() -> Vec<Bytes> {
                 .map(Bytes::copy_from_slice),
         );
     }
-    out
-}
-
-async fn all(vault: &Vault, q: Query) -> Vec<Hit> {
-    let (tx, mut rx) = tokio::sync::mpsc::channel(4);
-    let v = vault.clone();
-    let task = tokio::spawn(async move { search::search(&v, &q, tx).await });
-    let mut out = Vec::new();
-    while let Some(b) = rx.recv().await {
-        out.extend(hits(&b));
-    }
-    task.await.unwrap().unwrap();
     out
 }
 

@@ -15,14 +15,14 @@
 
 mod common;
 use bytes::Bytes;
-use common::copy_dir;
+use common::{all, copy_dir};
 use pramaan_core::Transport;
 use pramaan_ingest::ParseContext;
 use pramaan_vault::memtable::Generation;
 use pramaan_vault::retention::{
     Class, Faults, Hold, NewHold, Policy, Retention, RetentionError, Step, NS_PER_DAY,
 };
-use pramaan_vault::search::{self, Hit};
+use pramaan_vault::search;
 use pramaan_vault::{segment, Catalog, Query, SegmentMeta, Vault, VaultOptions, Workers};
 use proptest::prelude::*;
 use std::collections::BTreeSet;
@@ -147,18 +147,6 @@ fn write_segments(dir: &Path, segs: &[Vec<Rec>]) -> Vec<SegmentMeta> {
     out
 }
 
-async fn all_hits(vault: &Vault, q: Query) -> Vec<Hit> {
-    let (tx, mut rx) = tokio::sync::mpsc::channel(4);
-    let v = vault.clone();
-    let task = tokio::spawn(async move { search::search(&v, &q, tx).await });
-    let mut out = Vec::new();
-    while let Some(b) = rx.recv().await {
-        out.extend(search::hits(&b));
-    }
-    task.await.unwrap().unwrap();
-    out
-}
-
 /// The internal records of one type, as parsed JSON.
 async fn records_of(vault: &Vault, kind: &str) -> Vec<serde_json::Value> {
     let q = Query {
@@ -167,7 +155,7 @@ async fn records_of(vault: &Vault, kind: &str) -> Vec<serde_json::Value> {
         internal: true,
         ..Default::default()
     };
-    all_hits(vault, q)
+    all(vault, q)
         .await
         .into_iter()
         .inspect(|h| assert_eq!(h.transport, "internal"))
@@ -237,7 +225,7 @@ fn the_window_is_exact_to_the_nanosecond_on_a_real_vault() {
         assert_eq!(rep.deleted[0].received_to_ns, t);
         assert!(!dir.path().join("objects").join(&segs[0].path).exists());
         assert!(dir.path().join("objects").join(&segs[1].path).exists());
-        let left = all_hits(
+        let left = all(
             &vault,
             Query {
                 seq_to: Some(segs[1].seq_max),
@@ -265,7 +253,7 @@ fn the_window_is_exact_to_the_nanosecond_on_a_real_vault() {
             "run": rep.run.unwrap(),
         });
         assert_eq!(recs[0], want);
-        let hit = all_hits(
+        let hit = all(
             &vault,
             Query {
                 text: Some("retention.deleted".into()),
@@ -581,7 +569,7 @@ async fn property_case(segs: Vec<Vec<Rec>>, policy: Policy, ops: Vec<Op>) {
         }
     }
     // The vault agrees with the model record by record.
-    let hits = all_hits(
+    let hits = all(
         &vault,
         Query {
             seq_to: Some(test_seqs - 1),
@@ -902,7 +890,7 @@ async fn crash_then_finish(step: Step, nth: usize, in_hold: bool) {
     );
     assert_eq!(records_of(&vault, "hold.added").await.len(), 1);
     // Records of the deleted segments are gone, the others are found.
-    let hits = all_hits(
+    let hits = all(
         &vault,
         Query {
             seq_to: Some(d.seq_max),

@@ -2,9 +2,9 @@
 
 mod common;
 use bytes::Bytes;
-use common::copy_dir;
+use common::{all, copy_dir};
 use pramaan_core::Transport;
-use pramaan_vault::search::{self, hits, Hit};
+use pramaan_vault::search;
 use pramaan_vault::{Query, Vault, VaultOptions};
 use std::sync::Arc;
 use std::time::Duration;
@@ -13,18 +13,6 @@ fn opts(dir: &std::path::Path) -> VaultOptions {
     let mut o = VaultOptions::new(dir);
     o.seal_max_rows = 1000;
     o
-}
-
-async fn all(vault: &Vault, q: Query) -> Vec<Hit> {
-    let (tx, mut rx) = tokio::sync::mpsc::channel(4);
-    let v = vault.clone();
-    let task = tokio::spawn(async move { search::search(&v, &q, tx).await });
-    let mut out = Vec::new();
-    while let Some(b) = rx.recv().await {
-        out.extend(hits(&b));
-    }
-    task.await.unwrap().unwrap();
-    out
 }
 
 fn lines(prefix: &str, n: usize) -> Vec<Bytes> {

@@ -32,3 +32,16 @@ pub fn copy_dir(from: &Path, to: &Path) {
         }
     }
 }
+
+/// Every hit of a search, collected (as a user reads a streamed answer).
+pub async fn all(vault: &pramaan_vault::Vault, q: pramaan_vault::Query) -> Vec<pramaan_vault::Hit> {
+    let (tx, mut rx) = tokio::sync::mpsc::channel(4);
+    let v = vault.clone();
+    let task = tokio::spawn(async move { pramaan_vault::search::search(&v, &q, tx).await });
+    let mut out = Vec::new();
+    while let Some(b) = rx.recv().await {
+        out.extend(pramaan_vault::search::hits(&b));
+    }
+    task.await.unwrap().unwrap();
+    out
+}
