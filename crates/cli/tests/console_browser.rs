@@ -779,7 +779,7 @@ fn seed_clock(s: &Server) {
             ],
         ),
     ] {
-        db.insert_round(at, &host, &samples).unwrap();
+        db.insert_round(at, &host, &samples, &[]).unwrap();
     }
 }
 

@@ -146,10 +146,9 @@ impl Monitor {
                 Duration::from_secs(5)
             )
         );
-        let ids = self.with_store(|s| s.insert_round(at_ns, &host, &samples));
         let thr = self.opts.threshold_ns();
         let mut seqs = Vec::with_capacity(samples.len());
-        for (i, s) in samples.iter().enumerate() {
+        for s in &samples {
             record_metrics(s, thr);
             let body = ledger_record(s, &host, thr);
             let seq = match self.sink.append(LEDGER_SOURCE, body).await {
@@ -159,11 +158,6 @@ impl Monitor {
                     None
                 }
             };
-            if let (Some(seq), Some((_, ids))) = (seq, ids.as_ref()) {
-                if let Some(id) = ids.get(i) {
-                    self.with_store(|st| st.set_ledger_seq(*id, seq));
-                }
-            }
             match &s.state {
                 State::Ok => {
                     tracing::debug!(server = %s.server, offset_ns = ?s.offset_ns, "clock sample")
@@ -174,6 +168,9 @@ impl Monitor {
             }
             seqs.push(seq);
         }
+        // Stored after the ledger appends, so a reader never sees a sample
+        // whose record is still on its way.
+        self.with_store(|s| s.insert_round(at_ns, &host, &samples, &seqs));
         let within = within_threshold(&samples, thr);
         metrics::gauge!("pramaan_clock_within_threshold").set(match within {
             Some(true) => 1.0,

@@ -126,7 +126,8 @@ impl Store {
         at_ns: i64,
         host: &HostSync,
         samples: &[Sample],
-    ) -> Result<(i64, Vec<i64>), StoreError> {
+        ledger_seqs: &[Option<u64>],
+    ) -> Result<i64, StoreError> {
         let host_json = serde_json::to_string(host).map_err(|source| StoreError::Json {
             path: self.path.clone(),
             what: "host",
@@ -144,12 +145,12 @@ impl Store {
         )
         .map_err(&err)?;
         let round = tx.last_insert_rowid();
-        let mut ids = Vec::with_capacity(samples.len());
-        for s in samples {
+        for (i, s) in samples.iter().enumerate() {
+            let seq = ledger_seqs.get(i).copied().flatten().map(|v| v as i64);
             tx.execute(
                 "INSERT INTO samples (round_id, at_ns, server, address, state, detail, offset_ns, delay_ns,
-                    stratum, refid, leap, root_delay_ns, root_dispersion_ns)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+                    stratum, refid, leap, root_delay_ns, root_dispersion_ns, ledger_seq)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
                 params![
                     round,
                     s.at_ns,
@@ -164,23 +165,13 @@ impl Store {
                     s.leap.map(|l| l.as_str()),
                     s.root_delay_ns,
                     s.root_dispersion_ns,
+                    seq,
                 ],
             )
             .map_err(&err)?;
-            ids.push(tx.last_insert_rowid());
         }
         tx.commit().map_err(&err)?;
-        Ok((round, ids))
-    }
-
-    pub fn set_ledger_seq(&self, sample_id: i64, seq: u64) -> Result<(), StoreError> {
-        self.conn
-            .execute(
-                "UPDATE samples SET ledger_seq = ?1 WHERE id = ?2",
-                params![seq as i64, sample_id],
-            )
-            .map(|_| ())
-            .map_err(self.err())
+        Ok(round)
     }
 
     /// The latest round, if any.
