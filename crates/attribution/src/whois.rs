@@ -44,8 +44,8 @@ pub struct Match {
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub via: Vec<Binding>,
     /// The subscriber's registered details: the caller joins them in from
-    /// the registry (`pramaan_server::api::whois::join_subscribers`), whose
-    /// reads are audited on their own.
+    /// the registry (`pramaan_server::api::whois`), whose reads are audited
+    /// in the same write as the lookup.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub details: Option<serde_json::Value>,
 }
@@ -78,10 +78,35 @@ pub async fn whois(
     at_ns: i64,
     purpose: &str,
 ) -> Result<Answer, WhoisError> {
+    let purpose = checked_purpose(purpose)?;
+    let matches = resolve(store, addr, port, at_ns).await?;
+    let body = audit_record(actor, addr, port, at_ns, purpose, &matches)?;
+    let audit_seq = sink
+        .append(AUDIT_SOURCE, body)
+        .await
+        .map_err(|e| WhoisError::Audit(e.to_string()))?;
+    Ok(answer(addr, port, at_ns, purpose, matches, audit_seq))
+}
+
+/// The purpose, trimmed; an empty one is refused.
+pub fn checked_purpose(purpose: &str) -> Result<&str, WhoisError> {
     let purpose = purpose.trim();
     if purpose.is_empty() {
         return Err(WhoisError::PurposeRequired);
     }
+    Ok(purpose)
+}
+
+/// The bindings that held `addr` (and `port`) at `at_ns`, CGNAT inside
+/// addresses resolved to their holders. Not audited: callers that show the
+/// result go through [`whois`], or append [`audit_record`] first themselves
+/// (the server does, in one write with the subscriber reads it joins).
+pub async fn resolve(
+    store: &dyn BindingStore,
+    addr: IpAddr,
+    port: Option<u16>,
+    at_ns: i64,
+) -> Result<Vec<Match>, StoreError> {
     let bindings = store.lookup(Probe { addr, port, at_ns }).await?;
     let mut matches = Vec::with_capacity(bindings.len());
     for b in bindings {
@@ -118,37 +143,56 @@ pub async fn whois(
         }
         matches.push(m);
     }
-    let outcome = match matches.len() {
-        0 => Outcome::None,
-        1 => Outcome::One,
-        _ => Outcome::Several,
-    };
-    let at_utc = pramaan_core::time::rfc3339_utc(at_ns);
+    Ok(matches)
+}
+
+/// The `pramaan:audit` record of one lookup: who asked, what, why, and
+/// whom the answer named.
+pub fn audit_record(
+    actor: &str,
+    addr: IpAddr,
+    port: Option<u16>,
+    at_ns: i64,
+    purpose: &str,
+    matches: &[Match],
+) -> Result<Vec<u8>, WhoisError> {
     let audit = serde_json::json!({
         "action": "whois",
         "actor": actor,
         "at": pramaan_core::time::rfc3339_utc(pramaan_core::time::now_ns()),
         "purpose": purpose,
         "subject": addr.to_string(),
-        "query": {"ip": addr.to_string(), "port": port, "at": at_utc},
+        "query": {"ip": addr.to_string(), "port": port, "at": pramaan_core::time::rfc3339_utc(at_ns)},
         "answers": matches.len(),
         "subscribers": matches.iter().map(|m| m.subscriber.clone()).collect::<Vec<_>>(),
     });
-    let body = serde_json::to_vec(&audit).map_err(|e| WhoisError::Audit(e.to_string()))?;
-    let audit_seq = sink
-        .append(AUDIT_SOURCE, body)
-        .await
-        .map_err(|e| WhoisError::Audit(e.to_string()))?;
-    Ok(Answer {
+    serde_json::to_vec(&audit).map_err(|e| WhoisError::Audit(e.to_string()))
+}
+
+/// The answer to give once the lookup's audit record is `audit_seq`.
+pub fn answer(
+    addr: IpAddr,
+    port: Option<u16>,
+    at_ns: i64,
+    purpose: &str,
+    matches: Vec<Match>,
+    audit_seq: u64,
+) -> Answer {
+    let outcome = match matches.len() {
+        0 => Outcome::None,
+        1 => Outcome::One,
+        _ => Outcome::Several,
+    };
+    Answer {
         ip: addr.to_string(),
         port,
         at_ist: pramaan_core::time::rfc3339_ist(at_ns),
-        at_utc,
+        at_utc: pramaan_core::time::rfc3339_utc(at_ns),
         at_ns,
         purpose: purpose.to_owned(),
         outcome,
         count: matches.len(),
         matches,
         audit_seq,
-    })
+    }
 }

@@ -115,9 +115,15 @@ pub async fn run(cfg: &Config, a: WhoisArgs) -> Result<ExitCode> {
                     format!("opening the data directory {}", cfg.data_dir.display())
                 })?;
             let sink = pramaan_server::sink::VaultSink::new(vault.clone());
-            let out = pramaan_attribution::whois(
+            let registry = pramaan_registry::Registry::open(
+                pramaan_registry::RegistryOptions::from_config(cfg),
+                std::sync::Arc::new(sink.clone()),
+            )
+            .await
+            .context("opening the subscriber registry")?;
+            let out = pramaan_server::api::whois::audited_lookup(
                 &*store,
-                &sink,
+                &registry,
                 &format!("{actor} (local)"),
                 addr,
                 a.port,
@@ -125,26 +131,7 @@ pub async fn run(cfg: &Config, a: WhoisArgs) -> Result<ExitCode> {
                 &purpose,
             )
             .await;
-            let out = match out {
-                Ok(mut answer) => {
-                    let registry = pramaan_registry::Registry::open(
-                        pramaan_registry::RegistryOptions::from_config(cfg),
-                        std::sync::Arc::new(sink.clone()),
-                    )
-                    .await
-                    .context("opening the subscriber registry")?;
-                    pramaan_server::api::whois::join_subscribers(
-                        &mut answer,
-                        &registry,
-                        &purpose,
-                        &format!("{actor} (local)"),
-                    )
-                    .await
-                    .context("reading the subscribers")?;
-                    Ok(answer)
-                }
-                Err(e) => Err(e),
-            };
+            drop(registry);
             drop(sink);
             let mut v = vault;
             v.close();

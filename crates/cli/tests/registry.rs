@@ -146,6 +146,33 @@ fn import_show_erase_end_to_end() {
     assert_eq!(v["count"], 1, "{v}");
     assert_eq!(v["matches"][0]["subscriber"], "2", "{v}");
     assert!(v["matches"][0]["details"].is_object(), "{v}");
+    // The lookup and the read of the holder are audited in one write:
+    // consecutive ledger records, the lookup's first.
+    let seq = v["audit_seq"].as_u64().unwrap();
+    let o = ok(cmd(
+        cwd,
+        &data,
+        &[
+            "search",
+            "--internal",
+            "--seq",
+            &format!("{seq}-{}", seq + 1),
+            "--format",
+            "json",
+        ],
+    ));
+    let recs: Vec<serde_json::Value> = o
+        .stdout()
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .map(|h| serde_json::from_str(h["raw"].as_str().unwrap()).unwrap())
+        .collect();
+    assert_eq!(recs.len(), 2, "{}", o.stdout());
+    assert_eq!(recs[0]["action"], "whois", "{recs:?}");
+    assert_eq!(recs[0]["purpose"], "case 7");
+    assert_eq!(recs[1]["action"], "registry.read", "{recs:?}");
+    assert_eq!(recs[1]["subject"], "2");
+    assert_eq!(recs[1]["purpose"], "case 7");
 
     // Reading needs a purpose, and is audited in the ledger.
     let o = cmd(cwd, &data, &["registry", "show", "2", "--purpose", " "]);

@@ -25,6 +25,22 @@ pub enum SinkError {
 /// sequence number only once it is fsync'd.
 pub trait LedgerSink: Send + Sync {
     fn append(&self, source: &str, body: Vec<u8>) -> SinkFuture<'_>;
+
+    /// Appends several records from one source, in order, and returns the
+    /// first one's sequence number. A sink over the vault makes them one
+    /// write (one fsync, consecutive numbers); this default appends them one
+    /// by one. Nothing to append is an error: there is no number to return.
+    fn append_all(&self, source: &str, bodies: Vec<Vec<u8>>) -> SinkFuture<'_> {
+        let source = source.to_owned();
+        Box::pin(async move {
+            let mut first = None;
+            for body in bodies {
+                let seq = self.append(&source, body).await?;
+                first.get_or_insert(seq);
+            }
+            first.ok_or_else(|| SinkError::Refused("no records to append".into()))
+        })
+    }
 }
 
 /// Keeps records in memory, numbered from 0: for library tests and for

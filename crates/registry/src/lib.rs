@@ -21,7 +21,7 @@ pub mod store;
 pub use crypto::{CryptoError, MasterKey};
 pub use model::{FieldError, KycMethod, Ownership, Period, Personal, Subscriber, SubscriberInput};
 pub use registry::{
-    decide, retain_until, Backend, Decision, EraseRun, ImportSummary, Incomplete, KeySource,
+    decide, retain_until, Backend, Decision, EraseRun, ImportSummary, Incomplete, KeySource, Reads,
     Registry, RegistryError, RegistryOptions, RotateReport, WriteMode, WriteOutcome, CERT_IN_YEARS,
     SOURCE_AUDIT, SOURCE_REGISTRY,
 };

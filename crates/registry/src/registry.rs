@@ -256,6 +256,17 @@ const PERSONAL_FIELDS: [&str; 11] = [
     "owners",
 ];
 
+/// What [`Registry::read_subscribers`] read.
+#[derive(Debug)]
+pub struct Reads {
+    /// Sequence number of the first audit record of the write.
+    pub first_seq: u64,
+    /// The distinct ids asked for, in order...
+    pub ids: Vec<String>,
+    /// ...and the subscriber each names, when registered.
+    pub subscribers: Vec<Option<Subscriber>>,
+}
+
 pub struct Registry {
     store: Arc<dyn Store>,
     ring: RwLock<KeyRing>,
@@ -618,22 +629,67 @@ impl Registry {
         purpose: &str,
         actor: &str,
     ) -> Result<Option<Subscriber>, RegistryError> {
+        let mut r = self
+            .read_subscribers(&[external_id], purpose, actor, Vec::new())
+            .await?;
+        Ok(r.subscribers.pop().flatten())
+    }
+
+    /// Reads several subscribers for one purpose with a single ledger
+    /// write: the `lead` records (the act that named them, e.g. a whois
+    /// lookup's audit record) and then one `registry.read` record per
+    /// distinct id are appended together as `pramaan:audit` records, and
+    /// only then is anything decrypted. Returns the first record's sequence
+    /// number and, per distinct id in order, the subscriber if found.
+    pub async fn read_subscribers(
+        &self,
+        ids: &[&str],
+        purpose: &str,
+        actor: &str,
+        lead: Vec<Vec<u8>>,
+    ) -> Result<Reads, RegistryError> {
         let purpose = purpose.trim();
         if purpose.is_empty() {
             return Err(RegistryError::NoPurpose);
         }
-        let row = self.store.get(external_id).await?;
-        self.record(
-            SOURCE_AUDIT,
-            "audit",
-            "read",
-            serde_json::json!({
-                "action": "registry.read", "actor": actor, "at": rfc3339_utc(now_ns()),
-                "purpose": purpose, "subject": external_id, "found": row.is_some(),
-            }),
-        )
-        .await?;
-        row.map(|r| self.unseal(&r)).transpose()
+        let mut distinct: Vec<&str> = Vec::with_capacity(ids.len());
+        for id in ids {
+            if !distinct.contains(id) {
+                distinct.push(id);
+            }
+        }
+        let mut rows = Vec::with_capacity(distinct.len());
+        let mut bodies = lead;
+        let at = rfc3339_utc(now_ns());
+        for id in &distinct {
+            let row = self.store.get(id).await?;
+            bodies.push(
+                serde_json::to_vec(&serde_json::json!({
+                    "action": "registry.read", "actor": actor, "at": at,
+                    "purpose": purpose, "subject": id, "found": row.is_some(),
+                }))
+                .unwrap_or_default(),
+            );
+            rows.push(row);
+        }
+        let first_seq = self
+            .sink
+            .append_all(SOURCE_AUDIT, bodies)
+            .await
+            .map_err(|source| RegistryError::Ledger {
+                what: "audit",
+                done: "read",
+                source,
+            })?;
+        let subscribers = rows
+            .iter()
+            .map(|r| r.as_ref().map(|r| self.unseal(r)).transpose())
+            .collect::<Result<_, _>>()?;
+        Ok(Reads {
+            first_seq,
+            ids: distinct.into_iter().map(str::to_owned).collect(),
+            subscribers,
+        })
     }
 
     /// Subscribers missing a field the directions require (names only).

@@ -150,6 +150,7 @@ both!(
     import_all_or_nothing,
     import_is_idempotent,
     every_read_is_audited_first,
+    several_reads_are_one_audited_write_after_the_lead,
     erasure_leaves_no_plaintext,
     holds_block_erasure,
     key_rotation_rewraps_every_key,
@@ -403,6 +404,56 @@ async fn every_read_is_audited_first(env: Env) {
         closed.read_subscriber("5", "order", "x").await,
         Err(RegistryError::Ledger { .. })
     ));
+}
+
+async fn several_reads_are_one_audited_write_after_the_lead(env: Env) {
+    let r = &env.reg;
+    r.write(sub("7"), WriteMode::Create, "t").await.unwrap();
+    r.write(sub("8"), WriteMode::Create, "t").await.unwrap();
+    let before = env.sink.records().len();
+    let lead = br#"{"action":"whois","subject":"203.0.113.9"}"#.to_vec();
+    let reads = r
+        .read_subscribers(
+            &["8", "nobody", "7", "8"],
+            " order 12 ",
+            "carol",
+            vec![lead],
+        )
+        .await
+        .unwrap();
+    // One record for the lead, then one per distinct id, in the order asked.
+    assert_eq!(reads.first_seq, before as u64);
+    assert_eq!(reads.ids, ["8", "nobody", "7"]);
+    let names: Vec<Option<String>> = reads
+        .subscribers
+        .iter()
+        .map(|s| s.as_ref().and_then(|s| s.personal.name.clone()))
+        .collect();
+    assert_eq!(
+        names,
+        [Some(format!("{NAME} 8")), None, Some(format!("{NAME} 7"))]
+    );
+    let audit = records(&env.sink, "pramaan:audit");
+    let audit = &audit[audit.len() - 4..];
+    assert_eq!(audit[0]["action"], "whois");
+    let subjects: Vec<&str> = audit[1..]
+        .iter()
+        .map(|a| a["subject"].as_str().unwrap())
+        .collect();
+    assert_eq!(subjects, ["8", "nobody", "7"]);
+    for a in &audit[1..] {
+        assert_eq!(a["action"], "registry.read");
+        assert_eq!(a["purpose"], "order 12");
+        assert_eq!(a["actor"], "carol");
+    }
+    assert_eq!(audit[2]["found"], false);
+    // No purpose: nothing appended, nothing read.
+    let n = env.sink.records().len();
+    assert!(matches!(
+        r.read_subscribers(&["7"], "", "carol", Vec::new()).await,
+        Err(RegistryError::NoPurpose)
+    ));
+    assert_eq!(env.sink.records().len(), n);
 }
 
 async fn erasure_leaves_no_plaintext(env: Env) {

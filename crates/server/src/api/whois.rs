@@ -114,18 +114,21 @@ pub(super) async fn lookup(
         .map_err(|e| ApiError::BadRequest(e.to_string()))?;
     let purpose = purpose.unwrap_or_default();
     let store = st.attribution.store().await.map_err(store_err)?;
-    let sink = crate::sink::VaultSink::new(st.vault.clone());
-    let mut answer = pramaan_attribution::whois(&*store, &sink, actor, addr, port, at_ns, &purpose)
+    let registry = st.registry().get().await.map_err(super::internal)?;
+    let answer = audited_lookup(&*store, &registry, actor, addr, port, at_ns, &purpose)
         .await
         .map_err(|e| match e {
-            WhoisError::PurposeRequired => ApiError::BadRequest(e.to_string()),
-            WhoisError::Audit(_) => ApiError::Unavailable,
-            WhoisError::Store(e) => store_err(e),
+            LookupError::Whois(WhoisError::PurposeRequired)
+            | LookupError::Registry(pramaan_registry::RegistryError::NoPurpose) => {
+                ApiError::BadRequest(e.to_string())
+            }
+            LookupError::Whois(WhoisError::Audit(_))
+            | LookupError::Registry(pramaan_registry::RegistryError::Ledger { .. }) => {
+                ApiError::Unavailable
+            }
+            LookupError::Whois(WhoisError::Store(e)) => store_err(e),
+            LookupError::Registry(e) => super::internal(e),
         })?;
-    let registry = st.registry().get().await.map_err(super::internal)?;
-    join_subscribers(&mut answer, &registry, &purpose, actor)
-        .await
-        .map_err(super::internal)?;
     serde_json::to_value(answer).map_err(super::internal)
 }
 
@@ -290,25 +293,52 @@ pub async fn feed_once(
     Ok(n)
 }
 
-/// Adds each holder's registered details to a whois answer. Every read goes
-/// through the registry, which writes its own audit record (with the same
-/// purpose) before it returns anything; an unknown subscriber stays `None`.
-pub async fn join_subscribers(
-    answer: &mut pramaan_attribution::Answer,
+/// Why an audited lookup gave no answer.
+#[derive(Debug, thiserror::Error)]
+pub enum LookupError {
+    #[error(transparent)]
+    Whois(#[from] WhoisError),
+    #[error(transparent)]
+    Registry(#[from] pramaan_registry::RegistryError),
+}
+
+/// One lookup with each holder's registered details joined in. The
+/// lookup's audit record and one `registry.read` record per holder are
+/// appended in a single write (one fsync), before anything is decrypted or
+/// answered; an unknown subscriber keeps `details: None`.
+pub async fn audited_lookup(
+    store: &dyn pramaan_attribution::BindingStore,
     registry: &pramaan_registry::Registry,
-    purpose: &str,
     actor: &str,
-) -> Result<(), pramaan_registry::RegistryError> {
+    addr: std::net::IpAddr,
+    port: Option<u16>,
+    at_ns: i64,
+    purpose: &str,
+) -> Result<pramaan_attribution::Answer, LookupError> {
+    use pramaan_attribution::whois as w;
+    let purpose = w::checked_purpose(purpose)?;
+    let matches = w::resolve(store, addr, port, at_ns)
+        .await
+        .map_err(WhoisError::from)?;
+    let audit = w::audit_record(actor, addr, port, at_ns, purpose, &matches)?;
+    let holders: Vec<&str> = matches
+        .iter()
+        .map(|m| m.subscriber.as_str())
+        .filter(|s| !s.starts_with("inside:"))
+        .collect();
+    let reads = registry
+        .read_subscribers(&holders, purpose, actor, vec![audit])
+        .await?;
+    let mut answer = w::answer(addr, port, at_ns, purpose, matches, reads.first_seq);
     for m in &mut answer.matches {
-        if m.subscriber.starts_with("inside:") {
-            continue;
-        }
-        if let Some(sub) = registry
-            .read_subscriber(&m.subscriber, purpose, actor)
-            .await?
+        if let Some(Some(sub)) = reads
+            .ids
+            .iter()
+            .position(|id| *id == m.subscriber)
+            .map(|i| &reads.subscribers[i])
         {
             m.details = Some(sub.to_json());
         }
     }
-    Ok(())
+    Ok(answer)
 }
