@@ -742,6 +742,8 @@ pub async fn guard(State(app): State<Arc<AppState>>, mut req: Request, next: Nex
     };
     let method = req.method().clone();
     let query = req.uri().query().map(str::to_owned);
+    // Whatever the client sent under this name is never taken as the actor.
+    req.headers_mut().remove("x-pramaan-actor");
     if let Ok(v) = HeaderValue::from_str(&id.name) {
         req.headers_mut().insert("x-pramaan-actor", v);
     }
