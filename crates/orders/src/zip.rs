@@ -1,13 +1,20 @@
 //! A deterministic ZIP writer and a careful ZIP reader (deflate and stored
-//! entries, no ZIP64, no encryption).
+//! entries, ZIP64 where sizes need it, no encryption).
 //!
 //! Why our own: a bundle must be byte-identical when re-made, so every entry
 //! has the same fixed timestamp (1980-01-01 00:00, the format's epoch), no
-//! extra fields and no operating-system attributes, and entries are written
-//! in name order. The reader is what `verify-bundle` trusts with a file from
-//! outside: every offset and length is checked against the file before it is
-//! used, sizes are capped before anything is allocated, and each entry's
-//! CRC-32 and size are checked as it is read.
+//! operating-system attributes and no extra fields but ZIP64's, and entries
+//! are written in name order. The reader is what `verify-bundle` trusts with
+//! a file from outside: every offset and length is checked against the file
+//! before it is used, sizes are capped before anything is allocated, and each
+//! entry's CRC-32 and size are checked as it is read.
+//!
+//! ZIP64 (APPNOTE 6.3.x, 4.3.9, 4.4 and 4.5.3) is written only where a value
+//! does not fit its classic field (a size, offset or count reaching
+//! 0xFFFFFFFF or 0xFFFF), so a bundle under 4 GiB has none and keeps its
+//! bytes. The local header is written before its entry's sizes are known, so
+//! room for ZIP64 sizes there is decided from the length the caller gives
+//! ([`ZipWriter::add_sized`]).
 
 use flate2::read::DeflateDecoder;
 use flate2::write::DeflateEncoder;
@@ -17,6 +24,20 @@ use std::io::{self, Read, Seek, SeekFrom, Write};
 const LOCAL_SIG: u32 = 0x0403_4b50;
 const CENTRAL_SIG: u32 = 0x0201_4b50;
 const END_SIG: u32 = 0x0605_4b50;
+const ZIP64_END_SIG: u32 = 0x0606_4b50;
+const ZIP64_LOCATOR_SIG: u32 = 0x0706_4b50;
+/// The header id of the ZIP64 extended-information extra field.
+const ZIP64_EXTRA: u16 = 0x0001;
+/// Version needed to extract: 2.0 (deflate), 4.5 (ZIP64).
+const V20: u16 = 20;
+const V45: u16 = 45;
+/// A classic field holding this defers to the ZIP64 record.
+const MAX16: u64 = 0xFFFF;
+const MAX32: u64 = 0xFFFF_FFFF;
+const END_LEN: u64 = 22;
+/// Without the (unused) extensible data sector.
+const ZIP64_END_LEN: u64 = 56;
+const LOCATOR_LEN: u64 = 20;
 /// 1980-01-01 in MS-DOS date format (the time is 00:00:00 = 0).
 const DOS_DATE: u16 = (1 << 5) | 1;
 /// Bit 11: names are UTF-8.
@@ -36,8 +57,11 @@ pub enum ZipError {
     Format(String),
     #[error("{name}: {reason}")]
     Entry { name: String, reason: String },
-    #[error("{0} is over 4 GiB, which needs ZIP64 (not supported)")]
-    TooLarge(String),
+    #[error(
+        "{0} reached 4 GiB but was added without its length (ZipWriter::add_sized), \
+         so its local header has no room for ZIP64 sizes"
+    )]
+    Zip64NotReserved(String),
 }
 
 struct Written {
@@ -47,6 +71,8 @@ struct Written {
     csize: u64,
     usize: u64,
     offset: u64,
+    /// The local header carries ZIP64 sizes.
+    local64: bool,
 }
 
 /// Writes entries one after another; [`ZipWriter::finish`] writes the
@@ -54,28 +80,66 @@ struct Written {
 pub struct ZipWriter<W: Write + Seek> {
     out: W,
     entries: Vec<Written>,
+    /// Sizes and offsets from this value on (and counts from this value or
+    /// 0xFFFF on) go to ZIP64 records: 0xFFFFFFFF except in tests.
+    limit: u64,
+}
+
+/// At least the deflated length of `len` bytes: level 6 falls back to stored
+/// blocks for incompressible data, 5 bytes of header per block of up to
+/// 64 KiB, so this has a wide margin.
+fn deflate_bound(len: u64) -> u64 {
+    len.saturating_add(len / 1024).saturating_add(256)
+}
+
+/// The 32-bit field for `v`: `v` itself, or 0xFFFFFFFF with `v` appended to
+/// the ZIP64 extra field's data.
+fn field32(v: u64, limit: u64, zip64: &mut Vec<u8>) -> u32 {
+    if v >= limit {
+        zip64.extend_from_slice(&v.to_le_bytes());
+        MAX32 as u32
+    } else {
+        v as u32
+    }
 }
 
 impl<W: Write + Seek> ZipWriter<W> {
     pub fn new(out: W) -> Self {
+        Self::with_zip64_threshold(out, MAX32)
+    }
+
+    /// For tests: ZIP64 from `threshold` bytes (or entries) on instead of
+    /// 0xFFFFFFFF, so that ZIP64 archives can be made small.
+    #[doc(hidden)]
+    pub fn with_zip64_threshold(out: W, threshold: u64) -> Self {
         ZipWriter {
             out,
             entries: Vec::new(),
+            limit: threshold.min(MAX32),
         }
     }
 
-    /// Adds an entry, deflated (level 6: level 9 costs twice the time for ~1% here), its content read from `src`.
-    /// Returns the number of uncompressed bytes.
+    /// Adds an entry of less than 4 GiB (see [`ZipWriter::add_sized`]).
     pub fn add(&mut self, name: &str, src: &mut dyn Read) -> Result<u64, ZipError> {
+        self.add_sized(name, src, 0)
+    }
+
+    /// Adds an entry, deflated (level 6: level 9 costs twice the time for
+    /// ~1% here), its content read from `src`, whose length is expected to
+    /// be `len` (a file's, say). When `len` could reach 4 GiB deflated, the
+    /// local header gets ZIP64 sizes; content that reaches 4 GiB without
+    /// that is refused. Returns the number of uncompressed bytes.
+    pub fn add_sized(&mut self, name: &str, src: &mut dyn Read, len: u64) -> Result<u64, ZipError> {
         if name.is_empty() || name.len() > MAX_NAME {
             return Err(ZipError::Entry {
                 name: name.to_owned(),
                 reason: "bad entry name length".into(),
             });
         }
+        let local64 = deflate_bound(len) >= self.limit;
         let offset = self.out.stream_position()?;
         // The header is patched once the sizes and CRC are known.
-        self.local_header(name, DEFLATE, 0, 0, 0)?;
+        self.local_header(name, DEFLATE, 0, 0, 0, local64)?;
         let data_start = self.out.stream_position()?;
         let mut crc = Crc::new();
         let mut enc = DeflateEncoder::new(&mut self.out, Compression::default());
@@ -93,11 +157,11 @@ impl<W: Write + Seek> ZipWriter<W> {
         enc.finish()?;
         let end = self.out.stream_position()?;
         let csize = end - data_start;
-        if total > u32::MAX as u64 || csize > u32::MAX as u64 || end > u32::MAX as u64 {
-            return Err(ZipError::TooLarge(name.to_owned()));
+        if !local64 && (total >= self.limit || csize >= self.limit) {
+            return Err(ZipError::Zip64NotReserved(name.to_owned()));
         }
         self.out.seek(SeekFrom::Start(offset))?;
-        self.local_header(name, DEFLATE, crc.sum(), csize, total)?;
+        self.local_header(name, DEFLATE, crc.sum(), csize, total, local64)?;
         self.out.seek(SeekFrom::Start(end))?;
         self.entries.push(Written {
             name: name.to_owned(),
@@ -106,6 +170,7 @@ impl<W: Write + Seek> ZipWriter<W> {
             csize,
             usize: total,
             offset,
+            local64,
         });
         Ok(total)
     }
@@ -117,57 +182,111 @@ impl<W: Write + Seek> ZipWriter<W> {
         crc: u32,
         csize: u64,
         usize: u64,
+        zip64: bool,
     ) -> io::Result<()> {
-        let mut h = Vec::with_capacity(30 + name.len());
+        let mut h = Vec::with_capacity(30 + name.len() + 20);
         h.extend_from_slice(&LOCAL_SIG.to_le_bytes());
-        h.extend_from_slice(&20u16.to_le_bytes()); // version needed: 2.0
+        h.extend_from_slice(&(if zip64 { V45 } else { V20 }).to_le_bytes());
         h.extend_from_slice(&FLAG_UTF8.to_le_bytes());
         h.extend_from_slice(&method.to_le_bytes());
         h.extend_from_slice(&0u16.to_le_bytes()); // time
         h.extend_from_slice(&DOS_DATE.to_le_bytes());
         h.extend_from_slice(&crc.to_le_bytes());
-        h.extend_from_slice(&(csize as u32).to_le_bytes());
-        h.extend_from_slice(&(usize as u32).to_le_bytes());
+        if zip64 {
+            // APPNOTE 4.5.3: a local ZIP64 field holds both sizes, and both
+            // classic fields say so.
+            h.extend_from_slice(&[0xFF; 8]);
+        } else {
+            h.extend_from_slice(&(csize as u32).to_le_bytes());
+            h.extend_from_slice(&(usize as u32).to_le_bytes());
+        }
         h.extend_from_slice(&(name.len() as u16).to_le_bytes());
-        h.extend_from_slice(&0u16.to_le_bytes()); // extra
+        h.extend_from_slice(&(if zip64 { 20u16 } else { 0 }).to_le_bytes());
         h.extend_from_slice(name.as_bytes());
+        if zip64 {
+            h.extend_from_slice(&ZIP64_EXTRA.to_le_bytes());
+            h.extend_from_slice(&16u16.to_le_bytes());
+            h.extend_from_slice(&usize.to_le_bytes());
+            h.extend_from_slice(&csize.to_le_bytes());
+        }
         self.out.write_all(&h)
     }
 
-    /// Writes the central directory and the end record; returns the output.
+    /// Writes the central directory and the end record(s); returns the
+    /// output.
     pub fn finish(mut self) -> Result<W, ZipError> {
+        let limit = self.limit;
         let cd_start = self.out.stream_position()?;
         let mut cd = Vec::new();
+        let mut any64 = false;
         for e in &self.entries {
+            // APPNOTE order: uncompressed size, compressed size, offset.
+            let mut z = Vec::new();
+            let usize32 = field32(e.usize, limit, &mut z);
+            let csize32 = field32(e.csize, limit, &mut z);
+            let offset32 = field32(e.offset, limit, &mut z);
+            let version = if e.local64 || !z.is_empty() { V45 } else { V20 };
+            any64 |= version == V45;
+            let extra_len = if z.is_empty() { 0 } else { 4 + z.len() as u16 };
             cd.extend_from_slice(&CENTRAL_SIG.to_le_bytes());
-            cd.extend_from_slice(&20u16.to_le_bytes()); // made by: 2.0, MS-DOS attributes
-            cd.extend_from_slice(&20u16.to_le_bytes());
+            cd.extend_from_slice(&version.to_le_bytes()); // made by: MS-DOS attributes
+            cd.extend_from_slice(&version.to_le_bytes());
             cd.extend_from_slice(&FLAG_UTF8.to_le_bytes());
             cd.extend_from_slice(&e.method.to_le_bytes());
             cd.extend_from_slice(&0u16.to_le_bytes());
             cd.extend_from_slice(&DOS_DATE.to_le_bytes());
             cd.extend_from_slice(&e.crc.to_le_bytes());
-            cd.extend_from_slice(&(e.csize as u32).to_le_bytes());
-            cd.extend_from_slice(&(e.usize as u32).to_le_bytes());
+            cd.extend_from_slice(&csize32.to_le_bytes());
+            cd.extend_from_slice(&usize32.to_le_bytes());
             cd.extend_from_slice(&(e.name.len() as u16).to_le_bytes());
-            cd.extend_from_slice(&[0; 8]); // extra, comment, disk, internal attr
+            cd.extend_from_slice(&extra_len.to_le_bytes());
+            cd.extend_from_slice(&[0; 6]); // comment, disk, internal attr
             cd.extend_from_slice(&0u32.to_le_bytes()); // external attributes
-            cd.extend_from_slice(&(e.offset as u32).to_le_bytes());
+            cd.extend_from_slice(&offset32.to_le_bytes());
             cd.extend_from_slice(e.name.as_bytes());
+            if !z.is_empty() {
+                cd.extend_from_slice(&ZIP64_EXTRA.to_le_bytes());
+                cd.extend_from_slice(&(z.len() as u16).to_le_bytes());
+                cd.extend_from_slice(&z);
+            }
         }
-        if cd_start + cd.len() as u64 > u32::MAX as u64 || self.entries.len() > u16::MAX as usize {
-            return Err(ZipError::TooLarge("the bundle".into()));
+        let n = self.entries.len() as u64;
+        let cd_len = cd.len() as u64;
+        let n16 = if n >= limit.min(MAX16) {
+            MAX16 as u16
+        } else {
+            n as u16
+        };
+        let mut unused = Vec::new();
+        let cd_len32 = field32(cd_len, limit, &mut unused);
+        let cd_start32 = field32(cd_start, limit, &mut unused);
+        self.out.write_all(&cd)?;
+        if any64 || n16 as u64 == MAX16 || !unused.is_empty() {
+            let at = cd_start + cd_len;
+            let mut z = Vec::with_capacity((ZIP64_END_LEN + LOCATOR_LEN) as usize);
+            z.extend_from_slice(&ZIP64_END_SIG.to_le_bytes());
+            z.extend_from_slice(&(ZIP64_END_LEN - 12).to_le_bytes());
+            z.extend_from_slice(&V45.to_le_bytes()); // made by
+            z.extend_from_slice(&V45.to_le_bytes());
+            z.extend_from_slice(&[0; 8]); // disk numbers
+            z.extend_from_slice(&n.to_le_bytes());
+            z.extend_from_slice(&n.to_le_bytes());
+            z.extend_from_slice(&cd_len.to_le_bytes());
+            z.extend_from_slice(&cd_start.to_le_bytes());
+            z.extend_from_slice(&ZIP64_LOCATOR_SIG.to_le_bytes());
+            z.extend_from_slice(&0u32.to_le_bytes()); // its disk
+            z.extend_from_slice(&at.to_le_bytes());
+            z.extend_from_slice(&1u32.to_le_bytes()); // disks in all
+            self.out.write_all(&z)?;
         }
-        let n = self.entries.len() as u16;
-        let mut end = Vec::with_capacity(22);
+        let mut end = Vec::with_capacity(END_LEN as usize);
         end.extend_from_slice(&END_SIG.to_le_bytes());
         end.extend_from_slice(&[0; 4]); // disk numbers
-        end.extend_from_slice(&n.to_le_bytes());
-        end.extend_from_slice(&n.to_le_bytes());
-        end.extend_from_slice(&(cd.len() as u32).to_le_bytes());
-        end.extend_from_slice(&(cd_start as u32).to_le_bytes());
+        end.extend_from_slice(&n16.to_le_bytes());
+        end.extend_from_slice(&n16.to_le_bytes());
+        end.extend_from_slice(&cd_len32.to_le_bytes());
+        end.extend_from_slice(&cd_start32.to_le_bytes());
         end.extend_from_slice(&0u16.to_le_bytes());
-        self.out.write_all(&cd)?;
         self.out.write_all(&end)?;
         self.out.flush()?;
         Ok(self.out)
@@ -398,7 +517,9 @@ impl Read for EntryReader<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use sha2::{Digest, Sha256};
     use std::io::Cursor;
+    use std::process::Command;
 
     fn build(entries: &[(&str, &[u8])]) -> Vec<u8> {
         let mut w = ZipWriter::new(Cursor::new(Vec::new()));
@@ -406,6 +527,90 @@ mod tests {
             w.add(n, &mut &d[..]).unwrap();
         }
         w.finish().unwrap().into_inner()
+    }
+
+    /// With ZIP64 from `threshold` on, each entry's length given.
+    fn build64(threshold: u64, entries: &[(&str, Vec<u8>)]) -> Vec<u8> {
+        let mut w = ZipWriter::with_zip64_threshold(Cursor::new(Vec::new()), threshold);
+        for (n, d) in entries {
+            w.add_sized(n, &mut &d[..], d.len() as u64).unwrap();
+        }
+        w.finish().unwrap().into_inner()
+    }
+
+    fn text(n: usize) -> Vec<u8> {
+        b"line of log text\n"
+            .iter()
+            .cycle()
+            .take(n)
+            .copied()
+            .collect()
+    }
+
+    /// Incompressible bytes (xorshift), the same every run.
+    fn noise(n: usize) -> Vec<u8> {
+        let mut x = 0x2545_f491_4f6c_dd1du64;
+        (0..n)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                x as u8
+            })
+            .collect()
+    }
+
+    fn has(z: &[u8], sig: u32) -> bool {
+        z.windows(4).any(|w| w == sig.to_le_bytes())
+    }
+
+    fn u64_at(b: &[u8], at: usize) -> u64 {
+        u64::from_le_bytes(b[at..at + 8].try_into().unwrap())
+    }
+
+    /// Where each central directory record starts, walked by hand from
+    /// the ZIP64 end record (the archive must have one and no comment).
+    fn central(z: &[u8]) -> Vec<usize> {
+        let z64 = z.len() - (END_LEN + LOCATOR_LEN + ZIP64_END_LEN) as usize;
+        assert_eq!(u32_at(z, z64), ZIP64_END_SIG);
+        let mut p = u64_at(z, z64 + 48) as usize;
+        let mut out = Vec::new();
+        while p < z64 {
+            assert_eq!(u32_at(z, p), CENTRAL_SIG);
+            out.push(p);
+            p += 46
+                + [28, 30, 32]
+                    .iter()
+                    .map(|&f| u16_at(z, p + f) as usize)
+                    .sum::<usize>();
+        }
+        out
+    }
+
+    /// Every entry and the directory use ZIP64.
+    fn all_zip64() -> (Vec<(&'static str, Vec<u8>)>, Vec<u8>) {
+        let es = vec![
+            ("a.txt", b"hello".to_vec()),
+            ("b/c.ndjson", text(170_000)),
+            ("d.bin", noise(300_000)),
+            ("empty", Vec::new()),
+        ];
+        let z = build64(0, &es);
+        (es, z)
+    }
+
+    /// ZIP64 only where a value reaches 100,000: each combination of
+    /// fields in the central directory's ZIP64 field.
+    fn some_zip64() -> (Vec<(&'static str, Vec<u8>)>, Vec<u8>) {
+        let es = vec![
+            ("a.log", text(99_900)),      // local ZIP64 reserved, not needed
+            ("b.log", text(200_000)),     // the uncompressed size
+            ("c.bin", noise(150_000)),    // both sizes
+            ("d.txt", b"hello".to_vec()), // the offset
+            ("e.txt", Vec::new()),        // the offset
+        ];
+        let z = build64(100_000, &es);
+        (es, z)
     }
 
     #[test]
@@ -423,6 +628,162 @@ mod tests {
         assert_eq!(r.read_all("b/c.ndjson", 1 << 20).unwrap(), big);
         assert_eq!(r.read_all("empty", 0).unwrap(), b"");
         assert!(r.read_all("b/c.ndjson", 10).is_err());
+    }
+
+    #[test]
+    fn small_archives_have_no_zip64_and_keep_their_bytes() {
+        let big = b"line of log text\n".repeat(10_000);
+        let es: [(&str, &[u8]); 3] = [("a.txt", b"hello"), ("b/c.ndjson", &big), ("empty", b"")];
+        let z = build(&es);
+        // What the writer made before it knew ZIP64.
+        assert_eq!(z.len(), 1327);
+        assert_eq!(
+            hex::encode(Sha256::digest(&z)),
+            "115aadcec164e64b7229a92d0a0f65701c1b693af701509810de62cf3164b39c"
+        );
+        assert!(!has(&z, ZIP64_END_SIG) && !has(&z, ZIP64_LOCATOR_SIG));
+        // Lengths far from 4 GiB change nothing.
+        let sized: Vec<_> = es.iter().map(|(n, d)| (*n, d.to_vec())).collect();
+        assert_eq!(build64(MAX32, &sized), z);
+    }
+
+    #[test]
+    fn zip64_everywhere() {
+        let (_, z) = all_zip64();
+        assert_eq!(z, all_zip64().1, "not deterministic");
+        let end = z.len() - END_LEN as usize;
+        assert_eq!(u32_at(&z, end - 20), ZIP64_LOCATOR_SIG);
+        // The classic end record defers every value.
+        assert_eq!(u16_at(&z, end + 10), 0xFFFF);
+        assert_eq!(u32_at(&z, end + 12), u32::MAX);
+        assert_eq!(u32_at(&z, end + 16), u32::MAX);
+        for p in central(&z) {
+            assert_eq!(u16_at(&z, p + 6), V45);
+            for f in [20, 24, 42] {
+                assert_eq!(u32_at(&z, p + f), u32::MAX);
+            }
+            let nl = u16_at(&z, p + 28) as usize;
+            assert_eq!(u16_at(&z, p + 30), 28);
+            assert_eq!(u16_at(&z, p + 46 + nl), ZIP64_EXTRA);
+            assert_eq!(u16_at(&z, p + 46 + nl + 2), 24);
+        }
+    }
+
+    #[test]
+    fn zip64_fields_hold_only_the_values_that_need_them() {
+        let (_, z) = some_zip64();
+        let cd = central(&z);
+        let extra: Vec<u16> = cd.iter().map(|&p| u16_at(&z, p + 30)).collect();
+        assert_eq!(extra, [0, 12, 20, 12, 12]);
+        assert!(cd.iter().all(|&p| u16_at(&z, p + 6) == V45));
+        // b.log: only its uncompressed size; d.txt: only its offset.
+        assert_eq!(u32_at(&z, cd[1] + 24), u32::MAX);
+        assert_ne!(u32_at(&z, cd[1] + 20), u32::MAX);
+        assert_eq!(u64_at(&z, cd[1] + 46 + 5 + 4), 200_000);
+        assert_eq!(u32_at(&z, cd[3] + 42), u32::MAX);
+        // Local headers: room for ZIP64 sizes where the length could need it.
+        assert_eq!((u16_at(&z, 4), u16_at(&z, 28)), (V45, 20));
+        assert_eq!(u32_at(&z, 18), u32::MAX);
+        let d = u64_at(&z, cd[3] + 46 + 5 + 4) as usize;
+        assert_eq!((u16_at(&z, d + 4), u16_at(&z, d + 28)), (V20, 0));
+        // The end record keeps the values that fit.
+        let end = z.len() - END_LEN as usize;
+        assert_eq!(u16_at(&z, end + 10), 5);
+        assert_eq!(u32_at(&z, end + 16), u32::MAX);
+    }
+
+    #[test]
+    fn a_large_entry_added_without_its_length_is_refused() {
+        let mut w = ZipWriter::with_zip64_threshold(Cursor::new(Vec::new()), 1000);
+        let e = w.add("x.bin", &mut &noise(5000)[..]).unwrap_err();
+        assert!(
+            matches!(e, ZipError::Zip64NotReserved(ref n) if n == "x.bin"),
+            "{e}"
+        );
+    }
+
+    /// Info-ZIP's `unzip -t` and Python's `zipfile` test both ZIP64
+    /// archives (every CRC) and list the same names, sizes and compressed
+    /// sizes.
+    #[test]
+    fn zip64_archives_open_in_unzip_and_python() {
+        let dir = tempfile::tempdir().unwrap();
+        for (i, (es, z)) in [all_zip64(), some_zip64()].iter().enumerate() {
+            let path = dir.path().join(format!("{i}.zip"));
+            std::fs::write(&path, z).unwrap();
+
+            let t = Command::new("unzip")
+                .arg("-t")
+                .arg(&path)
+                .output()
+                .expect("unzip is installed (scripts/test installs it)");
+            let out = String::from_utf8_lossy(&t.stdout);
+            assert!(
+                t.status.success(),
+                "unzip -t: {out}{}",
+                String::from_utf8_lossy(&t.stderr)
+            );
+            assert!(out.contains("No errors detected"), "{out}");
+            // zipinfo's long listing: ... size, type, compressed size, method, date, time, name
+            let l = Command::new("unzip")
+                .arg("-Zl")
+                .arg(&path)
+                .output()
+                .unwrap();
+            assert!(l.status.success());
+            let theirs: Vec<(String, u64, u64)> = String::from_utf8(l.stdout)
+                .unwrap()
+                .lines()
+                .filter(|l| l.starts_with('-'))
+                .map(|l| {
+                    let f: Vec<&str> = l.split_whitespace().collect();
+                    (
+                        f[9].to_owned(),
+                        f[3].parse().unwrap(),
+                        f[5].parse().unwrap(),
+                    )
+                })
+                .collect();
+            let sizes: Vec<(String, u64)> = es
+                .iter()
+                .map(|(n, d)| (n.to_string(), d.len() as u64))
+                .collect();
+            let unzip_sizes: Vec<(String, u64)> =
+                theirs.iter().map(|(n, s, _)| (n.clone(), *s)).collect();
+            assert_eq!(unzip_sizes, sizes, "unzip -Zl");
+            let unzip = theirs;
+
+            let py = Command::new("python3")
+                .args([
+                    "-c",
+                    "import sys, zipfile\n\
+                     with zipfile.ZipFile(sys.argv[1]) as z:\n\
+                     \x20   assert z.testzip() is None\n\
+                     \x20   for i in z.infolist():\n\
+                     \x20       print(i.filename, i.file_size, i.compress_size)\n",
+                ])
+                .arg(&path)
+                .output()
+                .expect("python3 runs");
+            assert!(
+                py.status.success(),
+                "{}",
+                String::from_utf8_lossy(&py.stderr)
+            );
+            let theirs: Vec<(String, u64, u64)> = String::from_utf8(py.stdout)
+                .unwrap()
+                .lines()
+                .map(|l| {
+                    let f: Vec<&str> = l.split(' ').collect();
+                    (
+                        f[0].to_owned(),
+                        f[1].parse().unwrap(),
+                        f[2].parse().unwrap(),
+                    )
+                })
+                .collect();
+            assert_eq!(theirs, unzip, "python3 zipfile");
+        }
     }
 
     #[test]
