@@ -48,6 +48,9 @@ const DEFLATE: u16 = 8;
 const MAX_NAME: usize = 1024;
 /// More entries than this is not a bundle.
 pub const MAX_ENTRIES: usize = 10_000;
+/// A larger central directory is not a bundle's (ours take ~1.1 KiB an entry
+/// at most); it is read whole, so it is capped before the allocation.
+const MAX_CD_LEN: u64 = 32 << 20;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ZipError {
@@ -317,39 +320,182 @@ fn u16_at(b: &[u8], at: usize) -> u16 {
 fn u32_at(b: &[u8], at: usize) -> u32 {
     u32::from_le_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]])
 }
+fn u64_at(b: &[u8], at: usize) -> u64 {
+    let mut v = [0u8; 8];
+    v.copy_from_slice(&b[at..at + 8]);
+    u64::from_le_bytes(v)
+}
+
+fn read_at<R: Read + Seek>(src: &mut R, at: u64, buf: &mut [u8]) -> io::Result<()> {
+    src.seek(SeekFrom::Start(at))?;
+    src.read_exact(buf)
+}
+
+/// What the ZIP64 end record says.
+struct End64 {
+    /// Where it starts: the central directory ends before.
+    at: u64,
+    count: u64,
+    cd_len: u64,
+    cd_off: u64,
+}
+
+/// The ZIP64 end record, if a locator sits just before the end record at
+/// `end_at`.
+fn zip64_end<R: Read + Seek>(src: &mut R, end_at: u64) -> Result<Option<End64>, ZipError> {
+    let bad = |m: String| ZipError::Format(m);
+    let Some(loc_at) = end_at.checked_sub(LOCATOR_LEN) else {
+        return Ok(None);
+    };
+    let mut loc = [0u8; LOCATOR_LEN as usize];
+    read_at(src, loc_at, &mut loc)?;
+    if u32_at(&loc, 0) != ZIP64_LOCATOR_SIG {
+        return Ok(None);
+    }
+    // Disks in all: 1, or 0 from some writers.
+    if u32_at(&loc, 4) != 0 || u32_at(&loc, 16) > 1 {
+        return Err(bad("multi-disk archives are not supported".into()));
+    }
+    let at = u64_at(&loc, 8);
+    if at.checked_add(ZIP64_END_LEN).is_none_or(|e| e > loc_at) {
+        return Err(bad(format!(
+            "the ZIP64 locator points at offset {at}, where no ZIP64 end record fits \
+             before the locator (at {loc_at})"
+        )));
+    }
+    let mut r = [0u8; ZIP64_END_LEN as usize];
+    read_at(src, at, &mut r)?;
+    if u32_at(&r, 0) != ZIP64_END_SIG {
+        return Err(bad(format!(
+            "no ZIP64 end record at offset {at}, where the locator points"
+        )));
+    }
+    let rec_len = u64_at(&r, 4);
+    // The record runs up to the locator (no overflow: `at + 56 <= loc_at`).
+    if rec_len != loc_at - at - 12 {
+        return Err(bad(format!(
+            "the ZIP64 end record's length ({rec_len}) does not reach its locator"
+        )));
+    }
+    let count = u64_at(&r, 32);
+    if u32_at(&r, 16) != 0 || u32_at(&r, 20) != 0 || u64_at(&r, 24) != count {
+        return Err(bad("multi-disk archives are not supported".into()));
+    }
+    Ok(Some(End64 {
+        at,
+        count,
+        cd_len: u64_at(&r, 40),
+        cd_off: u64_at(&r, 48),
+    }))
+}
+
+/// Replaces each of `fields` (uncompressed size, compressed size, local
+/// header offset: APPNOTE's order) that is 0xFFFFFFFF with its value from
+/// the ZIP64 field in `extra`.
+fn apply_zip64(extra: &[u8], fields: [&mut u64; 3]) -> Result<(), String> {
+    let needed = fields.iter().filter(|f| ***f == MAX32).count();
+    if needed == 0 {
+        return Ok(());
+    }
+    let mut found = None;
+    let mut rest = extra;
+    while rest.len() >= 4 {
+        let (id, n) = (u16_at(rest, 0), 4 + u16_at(rest, 2) as usize);
+        let Some(data) = rest.get(4..n) else {
+            return Err("its extra field is damaged (a block runs past its end)".into());
+        };
+        if id == ZIP64_EXTRA {
+            if found.is_some() {
+                return Err("it has two ZIP64 extra fields".into());
+            }
+            found = Some(data);
+        }
+        rest = &rest[n..];
+    }
+    let Some(data) = found else {
+        return Err("a size or offset is 0xFFFFFFFF but there is no ZIP64 extra field".into());
+    };
+    if data.len() < 8 * needed {
+        return Err(format!(
+            "its ZIP64 extra field has {} bytes, {} are needed",
+            data.len(),
+            8 * needed
+        ));
+    }
+    let mut at = 0;
+    for f in fields {
+        if *f == MAX32 {
+            *f = u64_at(data, at);
+            at += 8;
+        }
+    }
+    Ok(())
+}
 
 impl<R: Read + Seek> ZipReader<R> {
     pub fn new(mut src: R) -> Result<Self, ZipError> {
         let bad = |m: &str| ZipError::Format(m.to_owned());
         let len = src.seek(SeekFrom::End(0))?;
-        if len < 22 {
+        if len < END_LEN {
             return Err(bad("too short for an end-of-central-directory record"));
         }
         // The end record is the last 22 bytes plus a comment of up to 64 KiB.
-        let tail_len = len.min(22 + 65_535);
-        src.seek(SeekFrom::Start(len - tail_len))?;
+        let tail_len = len.min(END_LEN + 65_535);
         let mut tail = vec![0u8; tail_len as usize];
-        src.read_exact(&mut tail)?;
-        let at = (0..=tail.len() - 22)
+        read_at(&mut src, len - tail_len, &mut tail)?;
+        let at = (0..=tail.len() - END_LEN as usize)
             .rev()
             .find(|&i| u32_at(&tail, i) == END_SIG)
             .ok_or_else(|| bad("no end-of-central-directory record"))?;
         let end = &tail[at..];
-        let count = u16_at(end, 10) as usize;
-        let cd_len = u32_at(end, 12) as u64;
-        let cd_off = u32_at(end, 16) as u64;
-        if u16_at(end, 4) != 0 || u16_at(end, 6) != 0 || u16_at(end, 8) as usize != count {
+        let end_at = len - tail_len + at as u64;
+        let mut count = u16_at(end, 10) as u64;
+        let mut cd_len = u32_at(end, 12) as u64;
+        let mut cd_off = u32_at(end, 16) as u64;
+        if u16_at(end, 4) != 0 || u16_at(end, 6) != 0 || u16_at(end, 8) as u64 != count {
             return Err(bad("multi-disk archives are not supported"));
         }
-        if count > MAX_ENTRIES {
+        // Where the central directory must end.
+        let mut cd_limit = end_at;
+        if let Some(z) = zip64_end(&mut src, end_at)? {
+            // Each classic field holds the value too, or defers to ZIP64.
+            for (what, classic, placeholder, real) in [
+                ("entry count", count, MAX16, z.count),
+                ("central directory size", cd_len, MAX32, z.cd_len),
+                ("central directory offset", cd_off, MAX32, z.cd_off),
+            ] {
+                if classic != placeholder && classic != real {
+                    return Err(bad(&format!(
+                        "the end record and the ZIP64 end record disagree on the {what} \
+                         ({classic} and {real})"
+                    )));
+                }
+            }
+            (count, cd_len, cd_off, cd_limit) = (z.count, z.cd_len, z.cd_off, z.at);
+        } else if count == MAX16 || cd_len == MAX32 || cd_off == MAX32 {
+            return Err(bad(
+                "the end record defers to a ZIP64 end record (0xFFFF or 0xFFFFFFFF), \
+                 but there is no ZIP64 locator",
+            ));
+        }
+        if count > MAX_ENTRIES as u64 {
             return Err(bad(&format!("{count} entries (at most {MAX_ENTRIES})")));
         }
-        if cd_off.checked_add(cd_len).is_none_or(|e| e > len) {
-            return Err(bad("the central directory lies outside the file"));
+        if cd_len > MAX_CD_LEN {
+            return Err(bad(&format!(
+                "a central directory of {cd_len} bytes (at most {MAX_CD_LEN})"
+            )));
         }
-        src.seek(SeekFrom::Start(cd_off))?;
+        match cd_off.checked_add(cd_len) {
+            Some(e) if e <= cd_limit => {}
+            Some(e) if e <= len => {
+                return Err(bad("the central directory overlaps the end records"));
+            }
+            _ => return Err(bad("the central directory lies outside the file")),
+        }
         let mut cd = vec![0u8; cd_len as usize];
-        src.read_exact(&mut cd)?;
+        read_at(&mut src, cd_off, &mut cd)?;
+        let count = count as usize;
         let mut entries = Vec::with_capacity(count);
         let mut p = 0usize;
         for i in 0..count {
@@ -359,14 +505,15 @@ impl<R: Read + Seek> ZipReader<R> {
             let flags = u16_at(&cd, p + 8);
             let method = u16_at(&cd, p + 10);
             let crc = u32_at(&cd, p + 16);
-            let compressed = u32_at(&cd, p + 20) as u64;
-            let size = u32_at(&cd, p + 24) as u64;
+            let mut compressed = u32_at(&cd, p + 20) as u64;
+            let mut size = u32_at(&cd, p + 24) as u64;
             let (nl, xl, cl) = (
                 u16_at(&cd, p + 28) as usize,
                 u16_at(&cd, p + 30) as usize,
                 u16_at(&cd, p + 32) as usize,
             );
-            let header_offset = u32_at(&cd, p + 42) as u64;
+            let disk = u16_at(&cd, p + 34);
+            let mut header_offset = u32_at(&cd, p + 42) as u64;
             let next = p + 46 + nl + xl + cl;
             if next > cd.len() || nl == 0 || nl > MAX_NAME {
                 return Err(bad(&format!("central directory entry {i} is damaged")));
@@ -374,6 +521,15 @@ impl<R: Read + Seek> ZipReader<R> {
             let name = std::str::from_utf8(&cd[p + 46..p + 46 + nl])
                 .map_err(|_| bad(&format!("entry {i}'s name is not UTF-8")))?
                 .to_owned();
+            let extra = &cd[p + 46 + nl..p + 46 + nl + xl];
+            if let Err(reason) =
+                apply_zip64(extra, [&mut size, &mut compressed, &mut header_offset])
+            {
+                return Err(ZipError::Entry { name, reason });
+            }
+            if disk != 0 {
+                return Err(bad("multi-disk archives are not supported"));
+            }
             if flags & 1 != 0 {
                 return Err(ZipError::Entry {
                     name,
@@ -425,16 +581,17 @@ impl<R: Read + Seek> ZipReader<R> {
             name: e.name.clone(),
             reason: reason.to_owned(),
         };
-        if e.header_offset + 30 > self.len {
+        // ZIP64 offsets are 64-bit: no sum here may overflow.
+        let Some(header_end) = e.header_offset.checked_add(30).filter(|&x| x <= self.len) else {
             return Err(damaged("its local header lies outside the file"));
-        }
-        self.src.seek(SeekFrom::Start(e.header_offset))?;
+        };
         let mut h = [0u8; 30];
-        self.src.read_exact(&mut h)?;
+        read_at(&mut self.src, e.header_offset, &mut h)?;
         if u32_at(&h, 0) != LOCAL_SIG {
             return Err(damaged("its local header is damaged"));
         }
-        let data = e.header_offset + 30 + u16_at(&h, 26) as u64 + u16_at(&h, 28) as u64;
+        // Its sizes, ZIP64 or not, are the central directory's to give.
+        let data = header_end + u16_at(&h, 26) as u64 + u16_at(&h, 28) as u64;
         if data
             .checked_add(e.compressed)
             .is_none_or(|end| end > self.len)
@@ -485,8 +642,9 @@ impl Read for EntryReader<'_> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let bad = |m: String| io::Error::new(io::ErrorKind::InvalidData, m);
         // Never inflate past the size the directory announced (a zip bomb
-        // stops here), but read one byte more to notice a longer entry.
-        let room = (self.entry.size + 1 - self.read).min(buf.len() as u64) as usize;
+        // stops here), but read one byte more to notice a longer entry (a
+        // ZIP64 size may be u64::MAX: saturate).
+        let room = (self.entry.size.saturating_add(1) - self.read).min(buf.len() as u64) as usize;
         let n = self.inner.read(&mut buf[..room])?;
         self.read += n as u64;
         if self.read > self.entry.size {
@@ -564,8 +722,24 @@ mod tests {
         z.windows(4).any(|w| w == sig.to_le_bytes())
     }
 
-    fn u64_at(b: &[u8], at: usize) -> u64 {
-        u64::from_le_bytes(b[at..at + 8].try_into().unwrap())
+    fn open(z: &[u8]) -> Result<ZipReader<Cursor<Vec<u8>>>, String> {
+        ZipReader::new(Cursor::new(z.to_vec())).map_err(|e| e.to_string())
+    }
+
+    fn open_err(z: &[u8]) -> String {
+        match open(z) {
+            Ok(_) => panic!("a damaged archive was accepted"),
+            Err(e) => e,
+        }
+    }
+
+    /// (name, size, compressed) of each entry, as our reader lists them.
+    fn listing(z: &[u8]) -> Vec<(String, u64, u64)> {
+        let r = open(z).unwrap();
+        r.entries()
+            .iter()
+            .map(|e| (e.name.clone(), e.size, e.compressed))
+            .collect()
     }
 
     /// Where each central directory record starts, walked by hand from
@@ -648,8 +822,8 @@ mod tests {
     }
 
     #[test]
-    fn zip64_everywhere() {
-        let (_, z) = all_zip64();
+    fn zip64_round_trip() {
+        let (es, z) = all_zip64();
         assert_eq!(z, all_zip64().1, "not deterministic");
         let end = z.len() - END_LEN as usize;
         assert_eq!(u32_at(&z, end - 20), ZIP64_LOCATOR_SIG);
@@ -667,11 +841,19 @@ mod tests {
             assert_eq!(u16_at(&z, p + 46 + nl), ZIP64_EXTRA);
             assert_eq!(u16_at(&z, p + 46 + nl + 2), 24);
         }
+        let mut r = open(&z).unwrap();
+        assert_eq!(r.entries().len(), es.len());
+        for (n, d) in &es {
+            let e = r.entry(n).unwrap().clone();
+            assert_eq!(e.size, d.len() as u64);
+            assert!(e.compressed <= deflate_bound(e.size), "{n}: {e:?}");
+            assert_eq!(&r.read_all(n, 1 << 20).unwrap(), d);
+        }
     }
 
     #[test]
     fn zip64_fields_hold_only_the_values_that_need_them() {
-        let (_, z) = some_zip64();
+        let (es, z) = some_zip64();
         let cd = central(&z);
         let extra: Vec<u16> = cd.iter().map(|&p| u16_at(&z, p + 30)).collect();
         assert_eq!(extra, [0, 12, 20, 12, 12]);
@@ -690,6 +872,10 @@ mod tests {
         let end = z.len() - END_LEN as usize;
         assert_eq!(u16_at(&z, end + 10), 5);
         assert_eq!(u32_at(&z, end + 16), u32::MAX);
+        let mut r = open(&z).unwrap();
+        for (n, d) in &es {
+            assert_eq!(&r.read_all(n, 1 << 20).unwrap(), d);
+        }
     }
 
     #[test]
@@ -703,14 +889,14 @@ mod tests {
     }
 
     /// Info-ZIP's `unzip -t` and Python's `zipfile` test both ZIP64
-    /// archives (every CRC) and list the same names, sizes and compressed
-    /// sizes.
+    /// archives (every CRC) and list what our reader lists.
     #[test]
     fn zip64_archives_open_in_unzip_and_python() {
         let dir = tempfile::tempdir().unwrap();
-        for (i, (es, z)) in [all_zip64(), some_zip64()].iter().enumerate() {
+        for (i, z) in [all_zip64().1, some_zip64().1].iter().enumerate() {
             let path = dir.path().join(format!("{i}.zip"));
             std::fs::write(&path, z).unwrap();
+            let ours = listing(z);
 
             let t = Command::new("unzip")
                 .arg("-t")
@@ -744,14 +930,7 @@ mod tests {
                     )
                 })
                 .collect();
-            let sizes: Vec<(String, u64)> = es
-                .iter()
-                .map(|(n, d)| (n.to_string(), d.len() as u64))
-                .collect();
-            let unzip_sizes: Vec<(String, u64)> =
-                theirs.iter().map(|(n, s, _)| (n.clone(), *s)).collect();
-            assert_eq!(unzip_sizes, sizes, "unzip -Zl");
-            let unzip = theirs;
+            assert_eq!(theirs, ours, "unzip -Zl");
 
             let py = Command::new("python3")
                 .args([
@@ -782,7 +961,141 @@ mod tests {
                     )
                 })
                 .collect();
-            assert_eq!(theirs, unzip, "python3 zipfile");
+            assert_eq!(theirs, ours, "python3 zipfile");
+        }
+    }
+
+    #[test]
+    fn damaged_zip64_end_records_are_refused_clearly() {
+        let (_, z) = all_zip64();
+        let n = z.len();
+        let end = n - END_LEN as usize;
+        let loc = end - LOCATOR_LEN as usize;
+        let z64 = loc - ZIP64_END_LEN as usize;
+        let with = |at: usize, bytes: &[u8]| {
+            let mut b = z.clone();
+            b[at..at + bytes.len()].copy_from_slice(bytes);
+            open_err(&b)
+        };
+        for bad in [n as u64 + 100, u64::MAX, z64 as u64 + 1] {
+            let e = with(loc + 8, &bad.to_le_bytes());
+            assert!(e.contains("the ZIP64 locator points at offset"), "{e}");
+        }
+        let e = with(loc + 8, &0u64.to_le_bytes());
+        assert!(e.contains("no ZIP64 end record at offset 0"), "{e}");
+        for bad in [43, 45, u64::MAX] {
+            let e = with(z64 + 4, &bad.to_le_bytes());
+            assert!(e.contains("does not reach its locator"), "{e}");
+        }
+        let e = with(z64 + 48, &(n as u64).to_le_bytes());
+        assert!(
+            e.contains("the central directory lies outside the file"),
+            "{e}"
+        );
+        let e = with(z64 + 48, &u64::MAX.to_le_bytes());
+        assert!(
+            e.contains("the central directory lies outside the file"),
+            "{e}"
+        );
+        let e = with(z64 + 40, &(u64::MAX - 1).to_le_bytes());
+        assert!(e.contains("a central directory of"), "{e}");
+        let e = with(z64 + 24, &[0xFF; 16]);
+        assert!(e.contains("entries (at most 10000)"), "{e}");
+        let e = with(z64 + 24, &[9; 8]);
+        assert!(e.contains("multi-disk"), "{e}");
+        // Placeholders in the end record with no locator to back them.
+        let e = with(loc, &[0; 4]);
+        assert!(e.contains("there is no ZIP64 locator"), "{e}");
+        // A value both records hold must agree.
+        let (_, s) = some_zip64();
+        let mut b = s.clone();
+        let count = b.len() - END_LEN as usize + 8;
+        b[count..count + 4].copy_from_slice(&[4, 0, 4, 0]);
+        let e = open_err(&b);
+        assert!(e.contains("disagree on the entry count (4 and 5)"), "{e}");
+        // Cut anywhere in the end records.
+        for cut in z64..n {
+            open_err(&z[..cut]);
+        }
+    }
+
+    #[test]
+    fn damaged_zip64_extra_fields_are_refused_clearly() {
+        let (_, s) = some_zip64();
+        let cd = central(&s);
+        let with = |z: &[u8], at: usize, bytes: &[u8]| {
+            let mut b = z.to_vec();
+            b[at..at + bytes.len()].copy_from_slice(bytes);
+            b
+        };
+        // b.log's ZIP64 field holds its size only; a second 0xFFFFFFFF
+        // needs a longer one.
+        let e = open_err(&with(&s, cd[1] + 20, &[0xFF; 4]));
+        assert_eq!(e, "b.log: its ZIP64 extra field has 8 bytes, 16 are needed");
+        let e = open_err(&with(&s, cd[1] + 46 + 5 + 2, &[200, 0]));
+        assert!(e.contains("b.log: its extra field is damaged"), "{e}");
+        // a.log has no extra field in the central directory.
+        let e = open_err(&with(&s, cd[0] + 24, &[0xFF; 4]));
+        assert!(
+            e.contains("a.log: a size or offset is 0xFFFFFFFF but there is no ZIP64"),
+            "{e}"
+        );
+        // Offsets and sizes past the end of the file (d.txt: offset only).
+        let (_, z) = all_zip64();
+        let cd = central(&z);
+        let data = cd[0] + 46 + 5 + 4; // a.txt: size, compressed, offset
+        for (at, v, want) in [
+            (
+                data + 16,
+                z.len() as u64,
+                "its local header lies outside the file",
+            ),
+            (
+                data + 16,
+                u64::MAX - 10,
+                "its local header lies outside the file",
+            ),
+            (data + 8, z.len() as u64, "its data lies outside the file"),
+            (data + 8, u64::MAX, "its data lies outside the file"),
+            (data, u64::MAX, "more than the"),
+        ] {
+            let mut r = open(&with(&z, at, &v.to_le_bytes())).unwrap();
+            let e = r.read_all("a.txt", 1 << 20).unwrap_err().to_string();
+            assert!(e.contains(want), "{e}");
+        }
+        // An announced size of u64::MAX read through open(): an error, no overflow.
+        let mut r = open(&with(&z, data, &u64::MAX.to_le_bytes())).unwrap();
+        let mut out = Vec::new();
+        let e = r.open("a.txt").unwrap().read_to_end(&mut out).unwrap_err();
+        assert!(
+            e.to_string().contains("a.txt: 5 bytes, the directory says"),
+            "{e}"
+        );
+    }
+
+    /// Any one byte of a small ZIP64 archive changed: an answer, never a
+    /// panic.
+    #[test]
+    fn every_damaged_byte_of_a_zip64_archive_is_survived() {
+        let z = build64(
+            0,
+            &[
+                ("a.txt", b"hello".to_vec()),
+                ("b", text(3000)),
+                ("c", vec![]),
+            ],
+        );
+        for i in 0..z.len() {
+            for v in [z[i] ^ 0xFF, 0, 0xFF] {
+                let mut b = z.clone();
+                b[i] = v;
+                if let Ok(mut r) = open(&b) {
+                    let names: Vec<String> = r.entries().iter().map(|e| e.name.clone()).collect();
+                    for n in names {
+                        let _ = r.read_all(&n, 1 << 20);
+                    }
+                }
+            }
         }
     }
 
