@@ -319,7 +319,9 @@ impl BundleWriter {
         let tmp = tempfile::NamedTempFile::new_in(parent)?;
         let mut z = ZipWriter::new(BufWriter::with_capacity(1 << 20, tmp.reopen()?));
         for n in all {
-            z.add(n, &mut File::open(d.join(n))?)?;
+            let mut f = File::open(d.join(n))?;
+            let len = f.metadata()?.len();
+            z.add_sized(n, &mut f, len)?;
         }
         let w = z.finish()?;
         w.into_inner().map_err(|e| e.into_error())?.sync_all()?;
