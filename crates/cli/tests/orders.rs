@@ -502,6 +502,11 @@ fn orders_over_http_with_roles_and_four_eyes() {
     let r = post(&alice, "/api/v1/orders/export", reference.clone());
     assert_eq!(r.status, 200, "{}", r.text());
     std::fs::write(cwd.join("h.zip"), &r.body).unwrap();
+    // Streamed from a file unlinked before the download: nothing left behind.
+    let left: Vec<_> = std::fs::read_dir(s.data_dir().join("tmp"))
+        .map(|d| d.flatten().map(|e| e.file_name()).collect())
+        .unwrap_or_default();
+    assert!(left.is_empty(), "left in the data directory: {left:?}");
     let out = ok(&cwd, &["verify-bundle", "h.zip"]);
     // 192.0.2.1 and user1: i % 4 == 1 and i % 3 == 1, i in 0..50.
     let n = (0..50).filter(|i| i % 4 == 1 && i % 3 == 1).count();

@@ -259,8 +259,9 @@ const PERSONAL_FIELDS: [&str; 11] = [
 /// What [`Registry::read_subscribers`] read.
 #[derive(Debug)]
 pub struct Reads {
-    /// Sequence number of the first audit record of the write.
-    pub first_seq: u64,
+    /// Sequence number of the first audit record of the write (`None`:
+    /// nothing was asked for, so nothing was read or written).
+    pub first_seq: Option<u64>,
     /// The distinct ids asked for, in order...
     pub ids: Vec<String>,
     /// ...and the subscriber each names, when registered.
@@ -672,15 +673,20 @@ impl Registry {
             );
             rows.push(row);
         }
-        let first_seq = self
-            .sink
-            .append_all(SOURCE_AUDIT, bodies)
-            .await
-            .map_err(|source| RegistryError::Ledger {
-                what: "audit",
-                done: "read",
-                source,
-            })?;
+        let first_seq = if bodies.is_empty() {
+            None
+        } else {
+            Some(
+                self.sink
+                    .append_all(SOURCE_AUDIT, bodies)
+                    .await
+                    .map_err(|source| RegistryError::Ledger {
+                        what: "audit",
+                        done: "read",
+                        source,
+                    })?,
+            )
+        };
         let subscribers = rows
             .iter()
             .map(|r| r.as_ref().map(|r| self.unseal(r)).transpose())

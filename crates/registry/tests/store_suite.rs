@@ -422,7 +422,7 @@ async fn several_reads_are_one_audited_write_after_the_lead(env: Env) {
         .await
         .unwrap();
     // One record for the lead, then one per distinct id, in the order asked.
-    assert_eq!(reads.first_seq, before as u64);
+    assert_eq!(reads.first_seq, Some(before as u64));
     assert_eq!(reads.ids, ["8", "nobody", "7"]);
     let names: Vec<Option<String>> = reads
         .subscribers
@@ -453,6 +453,14 @@ async fn several_reads_are_one_audited_write_after_the_lead(env: Env) {
         r.read_subscribers(&["7"], "", "carol", Vec::new()).await,
         Err(RegistryError::NoPurpose)
     ));
+    assert_eq!(env.sink.records().len(), n);
+    // Nothing asked: nothing written.
+    let none = r
+        .read_subscribers(&[], "order 12", "carol", Vec::new())
+        .await
+        .unwrap();
+    assert_eq!(none.first_seq, None);
+    assert!(none.subscribers.is_empty());
     assert_eq!(env.sink.records().len(), n);
 }
 

@@ -306,32 +306,56 @@ async fn export_bundle(
     body: Result<Json<RefParams>, JsonRejection>,
 ) -> Result<Response, ApiError> {
     let Json(b) = body.map_err(|e| ApiError::BadRequest(e.body_text()))?;
-    let (name, bytes) = export_zip(&st, &b.reference, &actor(&h)).await?;
-    Ok(zip_download(&name, bytes))
+    let bundle = export_zip(&st, &b.reference, &actor(&h)).await?;
+    Ok(zip_download(bundle))
+}
+
+/// An exported bundle on its way out: its file, open and already unlinked
+/// (nothing is left behind however the download ends), streamed rather than
+/// read into memory, as a bundle may be gigabytes.
+pub(super) struct Bundle {
+    /// The reference, made safe for a file name.
+    pub name: String,
+    file: tokio::fs::File,
+    len: u64,
 }
 
 /// The bundle as a download (`application/zip`, named for the reference).
-pub(super) fn zip_download(name: &str, bytes: Vec<u8>) -> Response {
+pub(super) fn zip_download(b: Bundle) -> Response {
+    use tokio::io::AsyncReadExt as _;
+    let chunks = futures::stream::unfold(Some(b.file), |f| async move {
+        let mut f = f?;
+        let mut buf = vec![0u8; 256 * 1024];
+        match f.read(&mut buf).await {
+            Ok(0) => None,
+            Ok(n) => {
+                buf.truncate(n);
+                Some((Ok(axum::body::Bytes::from(buf)), Some(f)))
+            }
+            // The response ends there; the client sees a short download.
+            Err(e) => Some((Err(e), None)),
+        }
+    });
     (
         [
             (header::CONTENT_TYPE, "application/zip".to_owned()),
             (
                 header::CONTENT_DISPOSITION,
-                format!("attachment; filename=\"{name}.zip\""),
+                format!("attachment; filename=\"{}.zip\"", b.name),
             ),
+            (header::CONTENT_LENGTH, b.len.to_string()),
         ],
-        bytes,
+        axum::body::Body::from_stream(chunks),
     )
         .into_response()
 }
 
-/// Exports an order's evidence bundle and records the export: the file name
-/// (the reference made safe) and the ZIP's bytes.
+/// Exports an order's evidence bundle and records the export.
 pub(super) async fn export_zip(
     st: &AppState,
     reference: &str,
     by: &str,
-) -> Result<(String, Vec<u8>), ApiError> {
+) -> Result<Bundle, ApiError> {
     let by = by.to_owned();
     let r = open(st)?;
     let order = r.get(reference).map_err(err)?;
@@ -341,15 +365,13 @@ pub(super) async fn export_zip(
     if order.scope.names_subscribers() {
         let reg = st.registry().get().await.map_err(internal)?;
         let purpose = format!("order {}", order.reference);
-        for id in &order.scope.subscribers {
-            if let Some(s) = reg
-                .read_subscriber(id, &purpose, &by)
-                .await
-                .map_err(internal)?
-            {
-                subscribers.push(s.to_json());
-            }
-        }
+        let ids: Vec<&str> = order.scope.subscribers.iter().map(String::as_str).collect();
+        // One audit record per subscriber, in one ledger write.
+        let reads = reg
+            .read_subscribers(&ids, &purpose, &by, Vec::new())
+            .await
+            .map_err(internal)?;
+        subscribers.extend(reads.subscribers.into_iter().flatten().map(|s| s.to_json()));
     }
     let bindings = if order.scope.names_subscribers() {
         let store = st.attribution.store().await.map_err(internal)?;
@@ -395,9 +417,10 @@ pub(super) async fn export_zip(
             other => break other.map_err(internal)?,
         }
     };
-    let bytes = std::fs::read(&out).map_err(internal);
+    let file = tokio::fs::File::open(&out).await.map_err(internal);
     let _ = std::fs::remove_file(&out);
-    let bytes = bytes?;
+    let file = file?;
+    let len = file.metadata().await.map_err(internal)?.len();
     r.act(
         &order.reference,
         Action::Export,
@@ -412,8 +435,11 @@ pub(super) async fn export_zip(
     )
     .await
     .map_err(err)?;
-    let name = order.reference.replace(['/', '\\', '"'], "-");
-    Ok((name, bytes))
+    Ok(Bundle {
+        name: order.reference.replace(['/', '\\', '"'], "-"),
+        file,
+        len,
+    })
 }
 
 /// The IP bindings of the order's subscribers overlapping its window: they

@@ -329,7 +329,10 @@ pub async fn audited_lookup(
     let reads = registry
         .read_subscribers(&holders, purpose, actor, vec![audit])
         .await?;
-    let mut answer = w::answer(addr, port, at_ns, purpose, matches, reads.first_seq);
+    let seq = reads
+        .first_seq
+        .ok_or_else(|| WhoisError::Audit("the lookup's record was not appended".into()))?;
+    let mut answer = w::answer(addr, port, at_ns, purpose, matches, seq);
     for m in &mut answer.matches {
         if let Some(Some(sub)) = reads
             .ids

@@ -439,8 +439,8 @@ async fn export(
     let p = pairs(&body);
     let reference = get1(&p, "reference").to_owned();
     match export_zip(&st, &reference, &super::actor(&id)).await {
-        Ok((name, bytes)) => {
-            let mut r = zip_download(&name, bytes);
+        Ok(bundle) => {
+            let mut r = zip_download(bundle);
             r.headers_mut().insert(
                 axum::http::header::CACHE_CONTROL,
                 axum::http::HeaderValue::from_static("no-store"),
