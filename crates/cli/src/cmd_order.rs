@@ -504,8 +504,11 @@ async fn export_inner(
         )
         .await?;
         let purpose = format!("order {}", order.reference);
-        for id in &order.scope.subscribers {
-            match reg.read_subscriber(id, &purpose, by).await? {
+        let ids: Vec<&str> = order.scope.subscribers.iter().map(String::as_str).collect();
+        // One audit record per subscriber, in one ledger write (as the server does).
+        let reads = reg.read_subscribers(&ids, &purpose, by, Vec::new()).await?;
+        for (id, s) in reads.ids.iter().zip(reads.subscribers) {
+            match s {
                 Some(s) => subscribers.push(s.to_json()),
                 None => eprintln!("note: subscriber {id} is not in the registry"),
             }
