@@ -1,5 +1,7 @@
 //! The `pramaan` binary: thin glue between the command line and the crates.
 
+#[cfg(all(target_os = "linux", not(target_env = "musl")))]
+mod alloc;
 mod client;
 mod cmd_clock;
 mod cmd_compact;

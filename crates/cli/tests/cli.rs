@@ -1016,3 +1016,36 @@ fn compact_rewrites_sealed_segments_and_search_and_verify_see_no_change() {
         "{o:?}"
     );
 }
+
+/// The names of a process's threads (Linux).
+#[cfg(all(target_os = "linux", not(target_env = "musl")))]
+fn thread_names(pid: u32) -> Vec<String> {
+    std::fs::read_dir(format!("/proc/{pid}/task"))
+        .map(|d| {
+            d.filter_map(|e| std::fs::read_to_string(e.ok()?.path().join("comm")).ok())
+                .map(|s| s.trim().to_owned())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// The server runs on jemalloc with background purging (src/alloc.rs and
+/// `.cargo/config.toml`): without it, freed memory stays resident and the
+/// soak's RSS rises. jemalloc names its purging threads `jemalloc_bg_thd`.
+#[cfg(all(target_os = "linux", not(target_env = "musl")))]
+#[test]
+fn serve_gives_freed_memory_back_from_jemalloc_background_threads() {
+    const BG: &str = "jemalloc_bg_thd";
+    let server = Server::start();
+    let pid = server.pid().expect("a running server");
+    wait_until(Duration::from_secs(30), "a jemalloc purging thread", || {
+        thread_names(pid).iter().any(|n| n == BG).then_some(())
+    });
+    // jemalloc's own default is no background threads: the check above sees
+    // the compiled-in setting, which the environment can still override.
+    let off = Server::start_with(&[("_RJEM_MALLOC_CONF", "background_thread:false")]);
+    std::thread::sleep(Duration::from_secs(2));
+    let names = thread_names(off.pid().expect("a running server"));
+    assert!(names.iter().any(|n| n == "pramaan-wal"), "{names:?}");
+    assert!(!names.iter().any(|n| n == BG), "{names:?}");
+}
