@@ -433,12 +433,14 @@ impl AuthStore {
         clause: &str,
         arg: &dyn rusqlite::ToSql,
     ) -> Result<Option<TokenInfo>, AuthError> {
+        // Cached: the token of every API request is looked up here.
         self.conn()
+            .prepare_cached(&format!(
+                "SELECT id, name, roles, created_by, created_at_ns, expires_at_ns, revoked_at_ns, revoked_by
+                 FROM tokens WHERE {clause}"
+            ))
+            .map_err(|e| self.db(e))?
             .query_row(
-                &format!(
-                    "SELECT id, name, roles, created_by, created_at_ns, expires_at_ns, revoked_at_ns, revoked_by
-                     FROM tokens WHERE {clause}"
-                ),
                 [arg],
                 |r| {
                     Ok(TokenInfo {

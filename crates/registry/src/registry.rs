@@ -659,11 +659,22 @@ impl Registry {
                 distinct.push(id);
             }
         }
+        // One store round trip for all of them (one blocking task or query).
+        let mut found: std::collections::HashMap<String, StoredRow> = if distinct.is_empty() {
+            Default::default()
+        } else {
+            self.store
+                .get_many(distinct.iter().map(|s| (*s).to_owned()).collect())
+                .await?
+                .into_iter()
+                .map(|r| (r.external_id.clone(), r))
+                .collect()
+        };
         let mut rows = Vec::with_capacity(distinct.len());
         let mut bodies = lead;
         let at = rfc3339_utc(now_ns());
         for id in &distinct {
-            let row = self.store.get(id).await?;
+            let row = found.remove(*id);
             bodies.push(
                 serde_json::to_vec(&serde_json::json!({
                     "action": "registry.read", "actor": actor, "at": at,

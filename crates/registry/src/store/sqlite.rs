@@ -191,12 +191,10 @@ impl Store for SqliteStore {
         let path = self.path.display().to_string();
         self.with_store(move |c| {
             let r = c
-                .query_row(
-                    &format!("SELECT {ROW_COLS} FROM subscribers WHERE external_id = ?1"),
-                    [&id],
-                    raw_row,
-                )
-                .optional()
+                .prepare_cached(&format!(
+                    "SELECT {ROW_COLS} FROM subscribers WHERE external_id = ?1"
+                ))
+                .and_then(|mut st| st.query_row([&id], raw_row).optional())
                 .map_err(sq(&path))?;
             r.map(to_row).transpose()
         })
