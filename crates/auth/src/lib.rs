@@ -118,12 +118,21 @@ pub struct Auth {
 }
 
 impl Auth {
-    pub fn new(store: AuthStore, limits: LimiterConfig, session_ttl_ns: i64) -> Self {
-        Auth {
-            store,
-            limiter: Mutex::new(Limiter::new(limits)),
-            session_ttl_ns,
+    /// Opens with the lock-outs the store kept (a restart does not lift one).
+    pub fn new(
+        store: AuthStore,
+        limits: LimiterConfig,
+        session_ttl_ns: i64,
+    ) -> Result<Self, AuthError> {
+        let mut limiter = Limiter::new(limits);
+        for (user, failures, locked_until) in store.login_failures()? {
+            limiter.restore(&user, failures, locked_until);
         }
+        Ok(Auth {
+            store,
+            limiter: Mutex::new(limiter),
+            session_ttl_ns,
+        })
     }
 
     pub fn store(&self) -> &AuthStore {
@@ -146,7 +155,15 @@ impl Auth {
         self.limiter().admit(user, from, now_ns)?;
         match self.store.verify_password(user, password)? {
             Some(u) => {
-                self.limiter().succeeded(user);
+                let had_failures = {
+                    let mut l = self.limiter();
+                    let had = l.user_state(user).is_some();
+                    l.succeeded(user);
+                    had
+                };
+                if had_failures {
+                    self.store.clear_login_failures(user)?;
+                }
                 Ok(Identity {
                     name: u.name,
                     roles: u.roles,
@@ -156,7 +173,20 @@ impl Auth {
                 })
             }
             None => {
-                self.limiter().failed(user, now_ns);
+                let (state, window) = {
+                    let mut l = self.limiter();
+                    l.failed(user, now_ns);
+                    (l.user_state(user), l.window_ns())
+                };
+                if let Some((failures, locked_until)) = state {
+                    self.store.save_login_failures(
+                        user,
+                        &failures,
+                        locked_until,
+                        now_ns,
+                        window,
+                    )?;
+                }
                 Err(LoginError::BadCredentials)
             }
         }

@@ -8,7 +8,9 @@
 //!   clears the count. The lock applies whoever tries (so a correct password
 //!   during the lock is refused too), and ends by itself.
 //!
-//! Kept in memory: a restart forgets it (the audit trail keeps the failures).
+//! The per-user state is also kept in the user store (`login_failures`, see
+//! [`crate::Auth`]), so a restart does not lift a lock; the per-address
+//! counts are kept in memory only (a minute's window).
 
 use crate::LoginError;
 use std::collections::{HashMap, VecDeque};
@@ -111,6 +113,29 @@ impl Limiter {
                     || s.failures.back().is_some_and(|t| *t > now_ns - window)
             });
         }
+    }
+
+    /// The lock's length, which is also the window failures are counted in.
+    pub fn window_ns(&self) -> i64 {
+        self.cfg.lockout_ns
+    }
+
+    /// `user`'s failures in the current window and its lock, as stored.
+    pub fn user_state(&self, user: &str) -> Option<(Vec<i64>, Option<i64>)> {
+        self.users
+            .get(user)
+            .map(|s| (s.failures.iter().copied().collect(), s.locked_until))
+    }
+
+    /// Puts back a user's state read from the store (at start).
+    pub fn restore(&mut self, user: &str, failures: Vec<i64>, locked_until: Option<i64>) {
+        self.users.insert(
+            user.to_owned(),
+            UserState {
+                failures: failures.into(),
+                locked_until,
+            },
+        );
     }
 
     pub fn succeeded(&mut self, user: &str) {

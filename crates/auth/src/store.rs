@@ -80,6 +80,12 @@ CREATE TABLE IF NOT EXISTS tokens (
     revoked_at_ns INTEGER,
     revoked_by TEXT
 );
+CREATE TABLE IF NOT EXISTS login_failures (
+    user TEXT PRIMARY KEY,
+    failures TEXT NOT NULL,
+    locked_until_ns INTEGER,
+    last_ns INTEGER NOT NULL
+);
 CREATE TABLE IF NOT EXISTS sessions (
     hash TEXT PRIMARY KEY,
     user TEXT NOT NULL,
@@ -171,6 +177,76 @@ impl AuthStore {
             path: self.path.clone(),
             source,
         }
+    }
+
+    // ------------------------------------------------------------ lock-out
+
+    /// Stores `user`'s failed logins in the current window and its lock, so
+    /// that a restart keeps them; forgets users whose window and lock ended
+    /// before `now_ns - window_ns` (names tried once by a scanner do not pile up).
+    pub fn save_login_failures(
+        &self,
+        user: &str,
+        failures: &[i64],
+        locked_until_ns: Option<i64>,
+        now_ns: i64,
+        window_ns: i64,
+    ) -> Result<(), AuthError> {
+        let text = failures
+            .iter()
+            .map(|t| t.to_string())
+            .collect::<Vec<_>>()
+            .join(",");
+        let last = failures.last().copied().unwrap_or(now_ns);
+        let c = self.conn();
+        c.prepare_cached(
+            "INSERT INTO login_failures (user, failures, locked_until_ns, last_ns) \
+             VALUES (?1, ?2, ?3, ?4) ON CONFLICT(user) DO UPDATE SET \
+             failures = excluded.failures, locked_until_ns = excluded.locked_until_ns, \
+             last_ns = excluded.last_ns",
+        )
+        .and_then(|mut st| st.execute(params![user, text, locked_until_ns, last]))
+        .map_err(|e| self.db(e))?;
+        c.prepare_cached(
+            "DELETE FROM login_failures WHERE last_ns <= ?1 \
+             AND (locked_until_ns IS NULL OR locked_until_ns <= ?2)",
+        )
+        .and_then(|mut st| st.execute(params![now_ns.saturating_sub(window_ns), now_ns]))
+        .map_err(|e| self.db(e))?;
+        Ok(())
+    }
+
+    /// Forgets `user`'s failed logins (after a successful one).
+    pub fn clear_login_failures(&self, user: &str) -> Result<(), AuthError> {
+        self.conn()
+            .prepare_cached("DELETE FROM login_failures WHERE user = ?1")
+            .and_then(|mut st| st.execute(params![user]))
+            .map(|_| ())
+            .map_err(|e| self.db(e))
+    }
+
+    /// Every stored user's failed logins and lock: (user, failures, locked until).
+    #[allow(clippy::type_complexity)]
+    pub fn login_failures(&self) -> Result<Vec<(String, Vec<i64>, Option<i64>)>, AuthError> {
+        let c = self.conn();
+        let mut st = c
+            .prepare("SELECT user, failures, locked_until_ns FROM login_failures ORDER BY user")
+            .map_err(|e| self.db(e))?;
+        let rows = st
+            .query_map([], |r| {
+                let text: String = r.get(1)?;
+                let failures = text
+                    .split(',')
+                    .filter_map(|t| t.parse::<i64>().ok())
+                    .collect();
+                Ok((
+                    r.get::<_, String>(0)?,
+                    failures,
+                    r.get::<_, Option<i64>>(2)?,
+                ))
+            })
+            .map_err(|e| self.db(e))?;
+        rows.collect::<Result<_, _>>().map_err(|e| self.db(e))
     }
 
     // ------------------------------------------------------------ users

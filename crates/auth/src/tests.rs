@@ -17,6 +17,7 @@ fn auth(max_failures: u32, lockout_s: i64, per_minute: u32) -> Auth {
         },
         3600 * S,
     )
+    .unwrap()
 }
 
 #[test]
@@ -261,6 +262,76 @@ fn lockout_and_its_expiry() {
         .is_err());
     a.check_password("meera", "meeras-password", HOME, T0 + 701 * S)
         .unwrap();
+}
+
+#[test]
+fn a_lock_outlives_a_restart_and_still_ends_on_time() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = store::path_in(dir.path());
+    let limits = LimiterConfig {
+        max_failures: 3,
+        lockout_ns: 600 * S,
+        per_address_per_minute: 0,
+    };
+    let open = || Auth::new(AuthStore::open(&path).unwrap(), limits, 3600 * S).unwrap();
+    let a = open();
+    for who in ["meera", "ravi"] {
+        a.store()
+            .add_user(
+                who,
+                "a-good-password",
+                RoleSet::of(&[Role::Auditor]),
+                false,
+                T0,
+            )
+            .unwrap();
+    }
+    for i in 0..3 {
+        let _ = a.check_password("meera", "guess-guess-guess", HOME, T0 + i * S);
+    }
+    // Two failures of three: not locked, but counted across the restart.
+    for i in 0..2 {
+        let _ = a.check_password("ravi", "guess-guess-guess", HOME, T0 + i * S);
+    }
+    drop(a);
+
+    let b = open();
+    match b.check_password("meera", "a-good-password", HOME, T0 + 10 * S) {
+        Err(LoginError::Locked { until_ns, .. }) => assert_eq!(until_ns, T0 + 2 * S + 600 * S),
+        other => panic!("a restart lifted the lock: {other:?}"),
+    }
+    assert!(matches!(
+        b.check_password("ravi", "guess-guess-guess", HOME, T0 + 20 * S),
+        Err(LoginError::BadCredentials)
+    ));
+    assert!(matches!(
+        b.check_password("ravi", "a-good-password", HOME, T0 + 21 * S),
+        Err(LoginError::Locked { .. })
+    ));
+    // The lock still ends by itself, after a second restart too.
+    drop(b);
+    let c = open();
+    c.check_password("meera", "a-good-password", HOME, T0 + 2 * S + 600 * S)
+        .unwrap();
+    // A success forgets the failures in the store as well.
+    drop(c);
+    let d = open();
+    assert!(d
+        .store()
+        .login_failures()
+        .unwrap()
+        .iter()
+        .all(|(u, ..)| u != "meera"));
+    // Names whose window and lock are long over are pruned on the next write.
+    let _ = d.check_password("nobody", "guess-guess-guess", HOME, T0 + 10_000 * S);
+    let left: Vec<String> = d
+        .store()
+        .login_failures()
+        .unwrap()
+        .into_iter()
+        .map(|(u, ..)| u)
+        .collect();
+    assert_eq!(left, vec!["nobody".to_owned()]);
 }
 
 #[test]

@@ -387,7 +387,7 @@ impl AccessState {
                 store,
                 limiter_config(cfg),
                 cfg.auth.session_ttl.as_nanos().min(i64::MAX as u128) as i64,
-            ),
+            )?,
             sink: VaultSink::new(vault.clone()),
             tls: cfg.http.tls_cert.is_some() && cfg.http.tls_key.is_some(),
             metrics_public: cfg.metrics.public,
@@ -861,12 +861,14 @@ impl AccessState {
             Ok(s) => s,
             Err(e) => {
                 tracing::error!(error = %e, "cannot open the user store; refusing every authenticated request");
-                let store = match AuthStore::in_memory() {
-                    Ok(s) => s,
+                let auth = match AuthStore::in_memory()
+                    .and_then(|store| Auth::new(store, limiter_config(cfg), 0))
+                {
+                    Ok(a) => a,
                     Err(e) => panic!("an in-memory SQLite database cannot be opened: {e}"),
                 };
                 AccessState {
-                    auth: Auth::new(store, limiter_config(cfg), 0),
+                    auth,
                     sink: VaultSink::new(vault.clone()),
                     tls: false,
                     metrics_public: cfg.metrics.public,
