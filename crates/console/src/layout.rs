@@ -233,6 +233,88 @@ mod tests {
         assert!(html.contains("&lt;script&gt;"));
     }
 
+    /// WCAG 2 relative luminance of `#rgb` or `#rrggbb`.
+    fn luminance(hex: &str) -> f64 {
+        let h = hex.trim_start_matches('#');
+        let h: String = if h.len() == 3 {
+            h.chars().flat_map(|c| [c, c]).collect()
+        } else {
+            h.to_owned()
+        };
+        assert_eq!(h.len(), 6, "not a colour: {hex}");
+        let ch = |i: usize| {
+            let v = u8::from_str_radix(&h[i..i + 2], 16).unwrap() as f64 / 255.0;
+            if v <= 0.04045 {
+                v / 12.92
+            } else {
+                ((v + 0.055) / 1.055).powf(2.4)
+            }
+        };
+        0.2126 * ch(0) + 0.7152 * ch(2) + 0.0722 * ch(4)
+    }
+
+    fn contrast(a: &str, b: &str) -> f64 {
+        let (x, y) = (luminance(a), luminance(b));
+        (x.max(y) + 0.05) / (x.min(y) + 0.05)
+    }
+
+    /// A colour as the style sheet gives it: `--name` is looked up in `:root`,
+    /// `#hex` must appear in the sheet (so the test follows the CSS).
+    fn colour(c: &str) -> String {
+        if let Some(name) = c.strip_prefix("--") {
+            let key = format!("--{name}:");
+            let at = CSS
+                .find(&key)
+                .unwrap_or_else(|| panic!("no {key} in the CSS"));
+            let rest = &CSS[at + key.len()..];
+            rest[..rest.find([';', '}']).unwrap()].to_owned()
+        } else {
+            assert!(CSS.contains(c), "{c} is not in the CSS");
+            c.to_owned()
+        }
+    }
+
+    #[test]
+    fn luminance_matches_wcag_reference_values() {
+        assert!((contrast("#000", "#fff") - 21.0).abs() < 1e-9);
+        assert!((contrast("#767676", "#fff") - 4.54).abs() < 0.01);
+    }
+
+    #[test]
+    fn text_and_controls_meet_wcag_aa_contrast() {
+        // (foreground, background, minimum): 4.5:1 for text, 3:1 for the
+        // borders of controls and the focus ring (WCAG 2.1, 1.4.3 and 1.4.11).
+        let pairs = [
+            ("--fg", "--bg", 4.5),
+            ("--muted", "--bg", 4.5),
+            ("--link", "--bg", 4.5),
+            ("--fg", "--greenbg", 4.5),
+            ("--fg", "--amberbg", 4.5),
+            ("--fg", "--redbg", 4.5),
+            ("--link", "--greenbg", 4.5),
+            ("--link", "--amberbg", 4.5),
+            ("--link", "--redbg", 4.5),
+            ("--muted", "--greenbg", 4.5),
+            ("--muted", "--amberbg", 4.5),
+            ("--muted", "--redbg", 4.5),
+            ("--green", "--greenbg", 4.5),
+            ("--amber", "--amberbg", 4.5),
+            ("--red", "--redbg", 4.5),
+            ("#fff", "#1d2a3a", 4.5),
+            ("--fg", "#f2f2f2", 4.5),
+            ("--fg", "#f6f6f6", 4.5),
+            ("#767676", "--bg", 3.0),
+            ("#1a5fb4", "--bg", 3.0),
+            ("#1a5fb4", "--greenbg", 3.0),
+            ("#1a5fb4", "--amberbg", 3.0),
+            ("#1a5fb4", "--redbg", 3.0),
+        ];
+        for (fg, bg, min) in pairs {
+            let r = contrast(&colour(fg), &colour(bg));
+            assert!(r >= min, "{fg} on {bg}: {r:.2}:1, below {min}:1");
+        }
+    }
+
     #[test]
     fn inputs_are_labelled() {
         let h = field("ip", "IP address", "", "IPv4 or IPv6").into_string();
