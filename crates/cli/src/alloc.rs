@@ -15,3 +15,17 @@
 
 #[global_allocator]
 static GLOBAL: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
+/// What the heap holds now: bytes the program has allocated, and bytes of
+/// pages jemalloc keeps resident (allocated plus its own caches and
+/// metadata). The two apart tell a growing working set from fragmentation.
+pub fn heap_stats() -> Option<pramaan_server::telemetry::HeapStats> {
+    use tikv_jemalloc_ctl::{epoch, stats};
+    // The statistics are a snapshot taken when the epoch advances.
+    epoch::advance().ok()?;
+    Some(pramaan_server::telemetry::HeapStats {
+        allocated: stats::allocated::read().ok()? as u64,
+        resident: stats::resident::read().ok()? as u64,
+        retained: stats::retained::read().ok()? as u64,
+    })
+}

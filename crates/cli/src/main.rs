@@ -195,6 +195,8 @@ fn run(cli: Cli) -> Result<std::process::ExitCode> {
             init_logging(&loaded.config);
             let cfg = loaded.config;
             let ready = a.ready_file;
+            #[cfg(all(target_os = "linux", not(target_env = "musl")))]
+            pramaan_server::telemetry::set_heap_stats(alloc::heap_stats);
             runtime()?.block_on(async move {
                 pramaan_server::serve(cfg, shutdown_signal(), move |b| {
                     if let Some(p) = ready {

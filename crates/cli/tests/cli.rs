@@ -1041,6 +1041,17 @@ fn serve_gives_freed_memory_back_from_jemalloc_background_threads() {
     wait_until(Duration::from_secs(30), "a jemalloc purging thread", || {
         thread_names(pid).iter().any(|n| n == BG).then_some(())
     });
+    // The allocator's own account of the heap is in the status: a heap that
+    // holds at least what the program allocated.
+    let heap = &server.status()["heap"];
+    let (allocated, resident) = (
+        heap["allocated"].as_u64().unwrap_or(0),
+        heap["resident"].as_u64().unwrap_or(0),
+    );
+    assert!(
+        allocated > 1 << 20 && resident >= allocated,
+        "heap statistics: {heap}"
+    );
     // jemalloc's own default is no background threads: the check above sees
     // the compiled-in setting, which the environment can still override.
     let off = Server::start_with(&[("_RJEM_MALLOC_CONF", "background_thread:false")]);

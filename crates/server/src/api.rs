@@ -214,6 +214,10 @@ async fn metrics_text(State(st): State<Arc<AppState>>) -> Result<Response, ApiEr
     } else {
         0.0
     });
+    if let Some(h) = crate::telemetry::heap_stats() {
+        metrics::gauge!("pramaan_heap_allocated_bytes").set(h.allocated as f64);
+        metrics::gauge!("pramaan_heap_resident_bytes").set(h.resident as f64);
+    }
     retention::set_gauges(&st);
     Ok((
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
@@ -242,6 +246,8 @@ struct StatusBody {
     /// Policy, compliance, holds and the latest run.
     retention: serde_json::Value,
     ledger: Option<pramaan_vault::ledger::LedgerStatus>,
+    /// The allocator's account of the heap (absent where the binary cannot read it).
+    heap: Option<crate::telemetry::HeapStats>,
 }
 
 async fn status(State(st): State<Arc<AppState>>) -> Json<StatusBody> {
@@ -271,6 +277,7 @@ async fn status(State(st): State<Arc<AppState>>) -> Json<StatusBody> {
         storage: st.vault.storage(),
         retention: retention::status_json(&st),
         ledger: st.vault.ledger().map(|l| l.status(st.vault.committed())),
+        heap: crate::telemetry::heap_stats(),
     })
 }
 

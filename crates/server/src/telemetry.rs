@@ -4,6 +4,31 @@
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use std::sync::OnceLock;
 
+/// The allocator's own account of the heap, where the binary can give it
+/// (`pramaan` on jemalloc); shown in `/metrics` and `/api/v1/status`.
+#[derive(Clone, Copy, Debug, serde::Serialize)]
+pub struct HeapStats {
+    /// Bytes allocated by the program and not yet freed.
+    pub allocated: u64,
+    /// Bytes in pages the allocator holds resident (allocated, caches, metadata).
+    pub resident: u64,
+    /// Bytes of address space kept mapped but given back to the kernel.
+    pub retained: u64,
+}
+
+static HEAP_STATS: OnceLock<fn() -> Option<HeapStats>> = OnceLock::new();
+
+/// Tells the server how to read the allocator's statistics (the binary
+/// owns the allocator, so it passes the reader in; once per process).
+pub fn set_heap_stats(read: fn() -> Option<HeapStats>) {
+    let _ = HEAP_STATS.set(read);
+}
+
+/// The allocator's statistics now, if the binary gave a reader.
+pub fn heap_stats() -> Option<HeapStats> {
+    HEAP_STATS.get().and_then(|read| read())
+}
+
 /// Installs the global recorder once per process and returns its handle.
 pub fn install() -> PrometheusHandle {
     static H: OnceLock<PrometheusHandle> = OnceLock::new();
@@ -44,6 +69,14 @@ fn describe() {
         "Connections refused, by transport and reason"
     );
     describe_gauge!("pramaan_connections_open", "Open syslog connections");
+    describe_gauge!(
+        "pramaan_heap_allocated_bytes",
+        "Bytes the process has allocated and not freed (jemalloc's stats.allocated)"
+    );
+    describe_gauge!(
+        "pramaan_heap_resident_bytes",
+        "Bytes of heap pages resident in memory (jemalloc's stats.resident)"
+    );
     describe_histogram!(
         "pramaan_wal_fsync_seconds",
         "Time to append and fdatasync one group-commit batch"
