@@ -194,16 +194,45 @@ async fn fill(c: &Client, css: &str, v: &str) {
     e.send_keys(v).await.unwrap();
 }
 
+/// WebDriver's codes for the Tab and Enter keys.
+const TAB: char = '\u{E004}';
+const ENTER: char = '\u{E007}';
+
+/// The id of the element that has the keyboard focus.
+async fn focused_id(c: &Client) -> String {
+    c.execute("return document.activeElement.id", vec![])
+        .await
+        .unwrap()
+        .as_str()
+        .unwrap_or_default()
+        .to_owned()
+}
+
+/// Types `v` (which may hold key codes) into what `css` finds.
+async fn keys(c: &Client, css: &str, v: &str) {
+    c.find(Locator::Css(css))
+        .await
+        .unwrap_or_else(|e| panic!("no `{css}`: {e}"))
+        .send_keys(v)
+        .await
+        .unwrap();
+}
+
 /// Clicks what `css` finds and waits for the page it leads to (every click
 /// here submits a form or follows a link, so the address changes).
 async fn click(c: &Client, css: &str) {
-    let before = c.current_url().await.unwrap();
+    let before = c.current_url().await.unwrap().to_string();
     c.find(Locator::Css(css))
         .await
         .unwrap_or_else(|e| panic!("no `{css}`: {e}"))
         .click()
         .await
         .unwrap();
+    wait_for_new_page(c, &before).await;
+}
+
+/// Waits until the browser has left `before` and loaded the next page.
+async fn wait_for_new_page(c: &Client, before: &str) {
     let started = Instant::now();
     loop {
         let now = c.current_url().await.unwrap();
@@ -213,12 +242,12 @@ async fn click(c: &Client, css: &str) {
             .ok()
             .and_then(|v| v.as_str().map(|s| s == "complete"))
             .unwrap_or(false);
-        if now != before && ready {
+        if now.as_str() != before && ready {
             return;
         }
         assert!(
             started.elapsed() < Duration::from_secs(60),
-            "clicking `{css}` on {before} led nowhere"
+            "on {before}, the click or key led nowhere"
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
@@ -267,10 +296,29 @@ async fn run_browser(c: &Client, base: &str) {
     assert!(text_of(c, ".flash.error")
         .await
         .contains("Wrong user name or password"));
-    fill(c, "#user", "admin").await;
-    fill(c, "#password", ADMIN_PASSWORD).await;
-    click(c, "button[type=submit]").await;
+    // By keyboard alone: the user field has the focus, Tab moves to the
+    // password, Enter submits.
+    assert_eq!(focused_id(c).await, "user");
+    let before = c.current_url().await.unwrap().to_string();
+    keys(c, "#user", &format!("admin{TAB}")).await;
+    assert_eq!(focused_id(c).await, "password");
+    keys(c, "#password", &format!("{ADMIN_PASSWORD}{ENTER}")).await;
+    wait_for_new_page(c, &before).await;
     assert_eq!(c.current_url().await.unwrap().path(), "/console/search");
+    // The skip link is the first stop and shows itself when focused.
+    let skip = c
+        .execute(
+            "const a = document.querySelector('a.skip'); a.focus(); \
+             return [document.activeElement === a, a.getBoundingClientRect().left >= 0];",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        skip,
+        json!([true, true]),
+        "the skip link is hidden when focused"
+    );
 
     // The dashboard: six obligations' cards.
     c.goto(&format!("{base}/console")).await.unwrap();
@@ -884,6 +932,13 @@ fn every_console_page_reads_without_javascript() {
         assert!(
             svg.contains("samay1.nic.in:123") && svg.contains(": -12.00 ms"),
             "{svg}"
+        );
+
+        // The test rig switches search auditing off; the settings page says so.
+        let (_, set) = get(format!("{base}/console/settings")).await;
+        assert!(
+            set.contains("are not recorded (auth.audit_reads = false)"),
+            "{set}"
         );
 
         // Times are in IST with UTC alongside.

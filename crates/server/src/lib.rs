@@ -181,6 +181,12 @@ pub async fn serve(
     };
     // The first admin, the bootstrap token (crate::access).
     access::bootstrap(&cfg)?;
+    if !cfg.auth.audit_reads {
+        tracing::warn!(
+            "auth.audit_reads is false: searches, SQL queries and reads of the audit trail are \
+             not recorded (meant for test rigs and benchmarks only)"
+        );
+    }
     // A configuration that differs from the last start is an audit event.
     if let Err(e) =
         config_audit::record_changes(&cfg, &crate::sink::VaultSink::new(vault.clone())).await

@@ -455,6 +455,15 @@ async fn settings(
                     tbody { @for c in &policy.classes { tr { td { (c.name) } td { (c.days) } } } } }
             }
         }
+        section #audit aria-labelledby="audit-title" {
+            h2 #audit-title { "Audit trail" }
+            p.muted { "Set in the configuration file (auth.audit_reads); read-only here." }
+            @if st.access.audit_reads {
+                p { "Logins, changes, holds, deletions, exports, approvals and reads of personal data are recorded, and so are searches, SQL queries and reads of the audit trail." }
+            } @else {
+                p.flash.error { "Searches, SQL queries and reads of the audit trail are not recorded (auth.audit_reads = false). Logins, changes, holds, deletions, exports, approvals and reads of personal data still are." }
+            }
+        }
         section #clock aria-labelledby="clock-title" {
             h2 #clock-title { "Time servers" }
             p.muted { "Set in the configuration file (clock.servers); read-only here. Allowed offset: ±" (clock.threshold_ms) " ms." }
