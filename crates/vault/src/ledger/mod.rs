@@ -65,6 +65,12 @@ pub const CHECKPOINT_OBJECT: &str = "checkpoint";
 /// the ledger falls this far behind).
 const FEED_DEPTH: usize = 16;
 
+/// Frame buffers larger than this are freed after use instead of recycled:
+/// a recycled buffer keeps its capacity, so a few large batches (after a
+/// stall) would otherwise keep `2 × FEED_DEPTH` buffers at their largest
+/// size for good (the soak's resident memory crept up this way).
+const SPARE_MAX_BYTES: usize = 1 << 20;
+
 /// The ledger's settings, from the `[ledger]` and `[node]` configuration.
 #[derive(Clone, Debug)]
 pub struct LedgerOptions {
@@ -469,7 +475,8 @@ impl Feed {
                 v.clear();
                 v
             }
-            Err(_) => Vec::with_capacity(frames.capacity()),
+            // Sized for a batch like this one; it grows if the next is larger.
+            Err(_) => Vec::with_capacity(frames.len().min(SPARE_MAX_BYTES)),
         };
         let full = std::mem::replace(frames, spare);
         let _ = self.tx.send(Batch {
@@ -664,7 +671,9 @@ impl Worker {
             match rx.recv_timeout(wait) {
                 Ok(batch) => {
                     self.absorb(&batch);
-                    let _ = spare.try_send(batch.frames);
+                    if batch.frames.capacity() <= SPARE_MAX_BYTES {
+                        let _ = spare.try_send(batch.frames);
+                    }
                 }
                 Err(RecvTimeoutError::Timeout) => {}
                 Err(RecvTimeoutError::Disconnected) => {
