@@ -155,12 +155,7 @@ impl Auth {
         self.limiter().admit(user, from, now_ns)?;
         match self.store.verify_password(user, password)? {
             Some(u) => {
-                let had_failures = {
-                    let mut l = self.limiter();
-                    let had = l.user_state(user).is_some();
-                    l.succeeded(user);
-                    had
-                };
+                let had_failures = self.limiter().succeeded(user);
                 if had_failures {
                     self.store.clear_login_failures(user)?;
                 }

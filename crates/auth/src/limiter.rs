@@ -138,8 +138,9 @@ impl Limiter {
         );
     }
 
-    pub fn succeeded(&mut self, user: &str) {
-        self.users.remove(user);
+    /// Forgets `user`'s failures; true when there were any to forget.
+    pub fn succeeded(&mut self, user: &str) -> bool {
+        self.users.remove(user).is_some()
     }
 
     /// When `user`'s lock ends, if it is locked at `now_ns`.
