@@ -207,25 +207,108 @@ pub async fn search(
     out: mpsc::Sender<RecordBatch>,
 ) -> Result<SearchStats, VaultError> {
     let snap = vault.snapshot().await;
-    search_snapshot(&vault.store(), &snap, q, out).await
+    search_snapshot(&vault.store(), snap, q, out).await
+}
+
+/// The hits of a snapshot's in-memory records, taken when the search starts.
+/// The snapshot's memtable batches are released at once: a search that
+/// scans segments for seconds must not keep generations alive that have
+/// been sealed meanwhile (at full ingest that is a generation a second).
+struct MemHits {
+    /// Matching rows only, in the order they are sent (newest first for
+    /// [`Order::Newest`]); an oldest-first batch whose every row matches is
+    /// shared, not copied.
+    batches: Vec<RecordBatch>,
+    rows_scanned: u64,
+    /// More rows matched than the limit lets through.
+    truncated: bool,
+}
+
+impl MemHits {
+    /// Keeps at most `limit` hits, the first ones in the query's order.
+    fn take(mem: Vec<RecordBatch>, q: &Query) -> MemHits {
+        let mut need = if q.limit == 0 { usize::MAX } else { q.limit };
+        let newest = q.order == Order::Newest;
+        let mut hits = MemHits {
+            batches: Vec::new(),
+            rows_scanned: 0,
+            truncated: false,
+        };
+        let order: Box<dyn Iterator<Item = RecordBatch>> = if newest {
+            Box::new(mem.into_iter().rev())
+        } else {
+            Box::new(mem.into_iter())
+        };
+        for b in order {
+            if need == 0 {
+                break;
+            }
+            let seq = b.column(0).as_primitive::<UInt64Type>();
+            if seq.is_empty() || !q.overlaps_seq(seq.value(0), seq.value(seq.len() - 1)) {
+                continue;
+            }
+            hits.rows_scanned += b.num_rows() as u64;
+            let mut idx = q.matching_rows(&b);
+            if newest {
+                idx.reverse();
+            }
+            if idx.len() > need {
+                hits.truncated = true;
+                idx.truncate(need);
+            }
+            if idx.is_empty() {
+                continue;
+            }
+            need -= idx.len();
+            hits.batches.push(if !newest && idx.len() == b.num_rows() {
+                b
+            } else {
+                take_rows(&b, &idx)
+            });
+        }
+        hits
+    }
+
+    /// The hits that fit in `remaining`, counted in `st`.
+    fn send(&self, st: &mut SearchStats, remaining: &mut usize) -> Vec<RecordBatch> {
+        st.truncated |= self.truncated;
+        let mut out = Vec::new();
+        for b in &self.batches {
+            if *remaining == 0 {
+                st.truncated = true;
+                break;
+            }
+            let b = if b.num_rows() > *remaining {
+                st.truncated = true;
+                b.slice(0, *remaining)
+            } else {
+                b.clone()
+            };
+            *remaining -= b.num_rows();
+            st.hits += b.num_rows();
+            out.push(b);
+        }
+        out
+    }
 }
 
 pub async fn search_snapshot(
     store: &Arc<dyn ObjectStore>,
-    snap: &Snapshot,
+    snap: Snapshot,
     q: &Query,
     out: mpsc::Sender<RecordBatch>,
 ) -> Result<SearchStats, VaultError> {
+    let Snapshot {
+        segments: all, mem, ..
+    } = snap;
+    let mem = MemHits::take(mem, q);
     let mut st = SearchStats {
-        segments_total: snap.segments.len(),
+        segments_total: all.len(),
+        rows_scanned: mem.rows_scanned,
         ..Default::default()
     };
     let mut remaining = if q.limit == 0 { usize::MAX } else { q.limit };
-    let segments: Vec<&SegmentMeta> = snap
-        .segments
-        .iter()
-        .filter(|s| q.segment_may_match(s))
-        .collect();
+    let segments: Vec<&SegmentMeta> = all.iter().filter(|s| q.segment_may_match(s)).collect();
     let newest = q.order == Order::Newest;
     let mut emit =
         |b: &RecordBatch, st: &mut SearchStats, remaining: &mut usize| -> Option<RecordBatch> {
@@ -246,15 +329,13 @@ pub async fn search_snapshot(
             Some(take_rows(b, &idx))
         };
     if newest {
-        for b in snap.mem.iter().rev() {
-            if let Some(r) = emit(b, &mut st, &mut remaining) {
-                if out.send(r).await.is_err() {
-                    return Ok(st);
-                }
-            }
-            if remaining == 0 {
+        for r in mem.send(&mut st, &mut remaining) {
+            if out.send(r).await.is_err() {
                 return Ok(st);
             }
+        }
+        if remaining == 0 {
+            return Ok(st);
         }
         for seg in segments.iter().rev() {
             if scan_segment(
@@ -289,13 +370,8 @@ pub async fn search_snapshot(
                 return Ok(st);
             }
         }
-        for b in &snap.mem {
-            if let Some(r) = emit(b, &mut st, &mut remaining) {
-                if out.send(r).await.is_err() {
-                    return Ok(st);
-                }
-            }
-            if remaining == 0 {
+        for r in mem.send(&mut st, &mut remaining) {
+            if out.send(r).await.is_err() {
                 return Ok(st);
             }
         }

@@ -965,7 +965,7 @@ fn a_search_in_progress_keeps_the_object_until_the_next_run() {
         };
         let store = vault.store();
         let task =
-            tokio::spawn(async move { search::search_snapshot(&store, &reading, &q, tx).await });
+            tokio::spawn(async move { search::search_snapshot(&store, reading, &q, tx).await });
         let mut n = 0;
         while let Some(b) = rx.recv().await {
             n += b.num_rows();
