@@ -10,8 +10,9 @@
 //!
 //! Its settings are compiled in from `.cargo/config.toml`
 //! (`JEMALLOC_SYS_WITH_MALLOC_CONF`: background purging, pages returned
-//! about 5 s after they are freed); `_RJEM_MALLOC_CONF` in the environment
-//! overrides them at start, in jemalloc's own option syntax.
+//! about 1 s after they are freed, one arena per CPU); `_RJEM_MALLOC_CONF`
+//! in the environment overrides them at start, in jemalloc's own option
+//! syntax.
 
 #[global_allocator]
 static GLOBAL: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
