@@ -16,7 +16,7 @@
 //! compact edge merges two subtrees into it; that is when it joins the tile at
 //! level `k`. Leaves (level 0) are not kept at all.
 
-use crate::merkle::{empty_root, node_hash};
+use crate::merkle::{complete_subtree_root, empty_root, node_hash};
 use crate::tiles::{entries_at_level, tile_bytes, TileHashReader, TileId, TILE_HEIGHT, TILE_WIDTH};
 use crate::{read_leaves, Hash, HashReader, LeafHashes, LedgerError, TileStore};
 
@@ -96,6 +96,24 @@ impl Appender {
     /// Appends the next leaf hash (leaf number [`Appender::size`]).
     pub fn append(&mut self, leaf_hash: Hash) {
         self.push_subtree(0, leaf_hash);
+    }
+
+    /// Appends leaf hashes in order: the same tree as [`Appender::append`]
+    /// of each, with the interior nodes of each aligned run of up to 256
+    /// leaves hashed two at a time.
+    pub fn append_many(&mut self, leaf_hashes: &[Hash]) {
+        let mut rest = leaf_hashes;
+        while !rest.is_empty() {
+            // The largest complete subtree that starts here, fits and has no
+            // tile entry below its root (height ≤ 8).
+            let mut height = self.size.trailing_zeros().min(TILE_HEIGHT as u32);
+            while (1usize << height) > rest.len() {
+                height -= 1;
+            }
+            let (run, tail) = rest.split_at(1 << height);
+            self.push_subtree(height as u8, complete_subtree_root(run));
+            rest = tail;
+        }
     }
 
     /// Appends a complete subtree of `2^height` leaves given only its root,
@@ -415,6 +433,32 @@ mod tests {
         expected_sorted.sort();
         assert_eq!(paths, expected_sorted);
         assert_eq!(store.total_bytes(), (256 + 17 + 1) * 32);
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn append_many_builds_the_same_tree_and_tiles_as_append(
+            start in 0u64..1_200,
+            runs in proptest::collection::vec(0usize..700, 1..6),
+        ) {
+            let l = leaves(start + runs.iter().sum::<usize>() as u64);
+            let (mut one, mut many) = (Appender::new(), Appender::new());
+            one.extend(l[..start as usize].iter().copied());
+            many.extend(l[..start as usize].iter().copied());
+            let mut at = start as usize;
+            for n in runs {
+                one.extend(l[at..at + n].iter().copied());
+                many.append_many(&l[at..at + n]);
+                at += n;
+                proptest::prop_assert_eq!(&many, &one);
+                proptest::prop_assert_eq!(many.root(), root_of(&l[..at]));
+            }
+            let (a, b) = (MemStore::new(), MemStore::new());
+            one.flush(&a).unwrap();
+            many.flush(&b).unwrap();
+            proptest::prop_assert_eq!(a.paths(), b.paths());
+            proptest::prop_assert_eq!(a.total_bytes(), b.total_bytes());
+        }
     }
 
     #[test]

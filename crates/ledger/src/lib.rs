@@ -118,6 +118,7 @@ pub mod appender;
 pub mod checkpoint;
 pub mod merkle;
 pub mod note;
+pub mod sha_pair;
 pub mod store;
 pub mod tiles;
 pub mod verify;

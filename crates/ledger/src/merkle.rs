@@ -12,6 +12,7 @@
 //! from a [`HashReader`]. Verification lives in [`crate::verify`] and shares no
 //! code with this module.
 
+use crate::sha_pair::sha256_pair;
 use crate::{Hash, LedgerError};
 use sha2::{Digest, Sha256};
 
@@ -30,6 +31,55 @@ pub fn node_hash(left: &Hash, right: &Hash) -> Hash {
     h.update(left);
     h.update(right);
     h.finalize().into()
+}
+
+/// The leaf hashes of `leaves`, appended to `out` in order: the same as
+/// [`leaf_hash`] of each, computed two at a time ([`crate::sha_pair`]).
+pub fn leaf_hashes<'a>(leaves: impl IntoIterator<Item = &'a [u8]>, out: &mut Vec<Hash>) {
+    let mut pending: Option<&[u8]> = None;
+    for leaf in leaves {
+        match pending.take() {
+            None => pending = Some(leaf),
+            Some(first) => {
+                let (a, b) = sha256_pair(&[&[0u8], first], &[&[0u8], leaf]);
+                out.extend([a, b]);
+            }
+        }
+    }
+    if let Some(last) = pending {
+        out.push(leaf_hash(last));
+    }
+}
+
+/// The root of the complete subtree over `hashes` (a power of two of them,
+/// at most 256), level by level with sibling pairs hashed two at a time.
+pub(crate) fn complete_subtree_root(hashes: &[Hash]) -> Hash {
+    let n = hashes.len();
+    assert!(n.is_power_of_two() && n <= 256, "{n} leaves");
+    let mut level = [[0u8; 32]; 256];
+    level[..n].copy_from_slice(hashes);
+    let mut width = n;
+    while width > 1 {
+        let parents = width / 2;
+        let mut p = 0;
+        while p + 1 < parents {
+            let (l0, r0, l1, r1) = (
+                level[2 * p],
+                level[2 * p + 1],
+                level[2 * p + 2],
+                level[2 * p + 3],
+            );
+            let (a, b) = sha256_pair(&[&[1u8], &l0, &r0], &[&[1u8], &l1, &r1]);
+            level[p] = a;
+            level[p + 1] = b;
+            p += 2;
+        }
+        if p < parents {
+            level[p] = node_hash(&level[2 * p], &level[2 * p + 1]);
+        }
+        width = parents;
+    }
+    level[0]
 }
 
 /// The root of the empty tree, `SHA-256("")`
@@ -265,6 +315,34 @@ fn subproof<R: HashReader + ?Sized>(
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn leaf_hashes_two_at_a_time_are_the_leaf_hashes() {
+        let data: Vec<Vec<u8>> = (0..41u32)
+            .map(|i| vec![i as u8; (i * 13) as usize])
+            .collect();
+        for n in 0..data.len() {
+            let mut out = vec![[9u8; 32]];
+            leaf_hashes(data[..n].iter().map(|d| d.as_slice()), &mut out);
+            let want: Vec<Hash> = std::iter::once([9u8; 32])
+                .chain(data[..n].iter().map(|d| leaf_hash(d)))
+                .collect();
+            assert_eq!(out, want, "{n} leaves");
+        }
+    }
+
+    #[test]
+    fn a_complete_subtree_root_is_the_tree_hash() {
+        let l: Vec<Hash> = (0..256u32).map(|i| leaf_hash(&i.to_be_bytes())).collect();
+        for h in 0..=8 {
+            let n = 1usize << h;
+            assert_eq!(
+                complete_subtree_root(&l[..n]),
+                reference_root(&l[..n]),
+                "{n} leaves"
+            );
+        }
+    }
     use super::*;
 
     fn leaves(n: u64) -> Vec<Hash> {
