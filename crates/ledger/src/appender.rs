@@ -100,7 +100,7 @@ impl Appender {
 
     /// Appends leaf hashes in order: the same tree as [`Appender::append`]
     /// of each, with the interior nodes of each aligned run of up to 256
-    /// leaves hashed two at a time.
+    /// leaves hashed several at a time.
     pub fn append_many(&mut self, leaf_hashes: &[Hash]) {
         let mut rest = leaf_hashes;
         while !rest.is_empty() {

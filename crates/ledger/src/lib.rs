@@ -118,7 +118,7 @@ pub mod appender;
 pub mod checkpoint;
 pub mod merkle;
 pub mod note;
-pub mod sha_pair;
+pub mod sha_lanes;
 pub mod store;
 pub mod tiles;
 pub mod verify;

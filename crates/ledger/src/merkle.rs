@@ -12,7 +12,7 @@
 //! from a [`HashReader`]. Verification lives in [`crate::verify`] and shares no
 //! code with this module.
 
-use crate::sha_pair::sha256_pair;
+use crate::sha_lanes::sha256_prefixed;
 use crate::{Hash, LedgerError};
 use sha2::{Digest, Sha256};
 
@@ -34,50 +34,23 @@ pub fn node_hash(left: &Hash, right: &Hash) -> Hash {
 }
 
 /// The leaf hashes of `leaves`, appended to `out` in order: the same as
-/// [`leaf_hash`] of each, computed two at a time ([`crate::sha_pair`]).
+/// [`leaf_hash`] of each, computed several at a time ([`crate::sha_lanes`]).
 pub fn leaf_hashes<'a>(leaves: impl IntoIterator<Item = &'a [u8]>, out: &mut Vec<Hash>) {
-    let mut pending: Option<&[u8]> = None;
-    for leaf in leaves {
-        match pending.take() {
-            None => pending = Some(leaf),
-            Some(first) => {
-                let (a, b) = sha256_pair(&[&[0u8], first], &[&[0u8], leaf]);
-                out.extend([a, b]);
-            }
-        }
-    }
-    if let Some(last) = pending {
-        out.push(leaf_hash(last));
-    }
+    sha256_prefixed(0, leaves, out);
 }
 
 /// The root of the complete subtree over `hashes` (a power of two of them,
-/// at most 256), level by level with sibling pairs hashed two at a time.
+/// at most 256), level by level, each level's nodes hashed several at a time.
 pub(crate) fn complete_subtree_root(hashes: &[Hash]) -> Hash {
     let n = hashes.len();
     assert!(n.is_power_of_two() && n <= 256, "{n} leaves");
-    let mut level = [[0u8; 32]; 256];
-    level[..n].copy_from_slice(hashes);
-    let mut width = n;
-    while width > 1 {
-        let parents = width / 2;
-        let mut p = 0;
-        while p + 1 < parents {
-            let (l0, r0, l1, r1) = (
-                level[2 * p],
-                level[2 * p + 1],
-                level[2 * p + 2],
-                level[2 * p + 3],
-            );
-            let (a, b) = sha256_pair(&[&[1u8], &l0, &r0], &[&[1u8], &l1, &r1]);
-            level[p] = a;
-            level[p + 1] = b;
-            p += 2;
-        }
-        if p < parents {
-            level[p] = node_hash(&level[2 * p], &level[2 * p + 1]);
-        }
-        width = parents;
+    let mut level = hashes.to_vec();
+    let mut parents = Vec::with_capacity(n / 2);
+    while level.len() > 1 {
+        parents.clear();
+        // Siblings are adjacent: each pair is one 64-byte body `left || right`.
+        sha256_prefixed(1, level.as_flattened().chunks_exact(64), &mut parents);
+        std::mem::swap(&mut level, &mut parents);
     }
     level[0]
 }

@@ -731,8 +731,8 @@ impl Worker {
             off += 8 + len;
             Some(body)
         });
-        // Leaves and interior nodes two at a time: SHA-256 is nearly all of
-        // this thread's work, and pairs of it run faster than one by one.
+        // Leaves and interior nodes several at a time: SHA-256 is nearly all
+        // of this thread's work, and interleaved it runs faster (sha_lanes).
         self.hashes.clear();
         pramaan_ledger::merkle::leaf_hashes(bodies, &mut self.hashes);
         self.app.append_many(&self.hashes);
