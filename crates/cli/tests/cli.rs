@@ -1052,6 +1052,27 @@ fn serve_gives_freed_memory_back_from_jemalloc_background_threads() {
         allocated > 1 << 20 && resident >= allocated,
         "heap statistics: {heap}"
     );
+    // The compiled-in settings the soak was measured with (one arena per
+    // CPU, pages purged about 1 s after they are freed), as jemalloc itself
+    // reports them at exit.
+    let dir = tempfile::tempdir().unwrap();
+    let mut cmd = pramaan(dir.path());
+    cmd.arg("--version")
+        .env("_RJEM_MALLOC_CONF", "stats_print:true");
+    let out = run(cmd, None, Duration::from_secs(30));
+    assert!(out.success(), "{out:?}");
+    for setting in [
+        "opt.background_thread: true",
+        "opt.percpu_arena: \"percpu\"",
+        "opt.dirty_decay_ms: 1000",
+        "opt.muzzy_decay_ms: 0",
+    ] {
+        assert!(
+            out.stderr.contains(setting),
+            "{setting} not in:\n{}",
+            out.stderr
+        );
+    }
     // jemalloc's own default is no background threads: the check above sees
     // the compiled-in setting, which the environment can still override.
     let off = Server::start_with(&[("_RJEM_MALLOC_CONF", "background_thread:false")]);
