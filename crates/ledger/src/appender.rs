@@ -462,6 +462,29 @@ mod tests {
     }
 
     #[test]
+    fn append_many_fills_full_tiles_as_append_does() {
+        // Past a full level-1 tile (65,536 leaves), in uneven batches.
+        let l = leaves(70_000);
+        let (mut one, mut many) = (Appender::new(), Appender::new());
+        one.extend(l.iter().copied());
+        let mut at = 0;
+        for n in (1..).map(|i| (i * 977) % 5_000 + 1) {
+            let end = (at + n).min(l.len());
+            many.append_many(&l[at..end]);
+            at = end;
+            if at == l.len() {
+                break;
+            }
+        }
+        assert_eq!(many, one);
+        let (a, b) = (MemStore::new(), MemStore::new());
+        one.flush(&a).unwrap();
+        many.flush(&b).unwrap();
+        assert_eq!(a.paths(), b.paths());
+        assert!(a.paths().iter().any(|p| !p.contains(".p/")), "a full tile");
+    }
+
+    #[test]
     fn appending_subtrees_equals_appending_their_leaves() {
         let l = leaves(70_000);
         let by_leaf = MemStore::new();
