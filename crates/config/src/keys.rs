@@ -829,6 +829,19 @@ pub(crate) static KEYS: &[KeyDef] = &[
         help: "Never let a segment span a UTC hour boundary of `received_at`, so that retention \
             removes data exactly to the hour.",
     },
+    KeyDef {
+        key: "segments.search_nice",
+        kind: Kind::Int {
+            at: IntAt::I32(at!(segments.search_nice)),
+            default: 10,
+            min: 0,
+            max: 19,
+        },
+        help: "Nice value (CPU priority, 19 lowest) of the threads that scan segments for searches. \
+            Searches use every idle cycle, but ingest comes first: at the same priority, searches \
+            that scan a large vault without pause take the CPU that sealing needs, and unsealed \
+            lines pile up in memory. 0 runs them at ingest's priority.",
+    },
     // [retention]
     KeyDef {
         key: "retention.days",

@@ -167,6 +167,8 @@ pub struct Segments {
     pub compact_after: Duration,
     /// `segments.cut_hourly`.
     pub cut_hourly: bool,
+    /// `segments.search_nice`, 0..=19.
+    pub search_nice: i32,
 }
 
 /// The retention window CERT-In requires: 180 days.
@@ -511,6 +513,7 @@ impl Config {
                 compact_level: 0,
                 compact_after: Duration::ZERO,
                 cut_hourly: true,
+                search_nice: 0,
             },
             retention: Retention {
                 days: 0,

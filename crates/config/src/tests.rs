@@ -880,6 +880,7 @@ fn every_field_has_its_own_key() {
                 compact_level: _,
                 compact_after: _,
                 cut_hourly: _,
+                search_nice: _,
             },
         retention:
             Retention {
@@ -956,7 +957,7 @@ fn every_field_has_its_own_key() {
             },
     } = Config::default();
     const FIELDS: usize =
-        1 + 2 + 9 + 3 + 3 + 6 + 2 /* segments.compact_* */ + 4 + 1 + 1 + 2 + 1 + 3 + 8 /* clock */ + 18 /* desk */
+        1 + 2 + 9 + 3 + 3 + 6 + 2 /* segments.compact_* */ + 1 /* segments.search_nice */ + 4 + 1 + 1 + 2 + 1 + 3 + 8 /* clock */ + 18 /* desk */
         + 2 /* syslog.allow, syslog.tls_client_ca */ + 2 /* http.tls_* */ + 1 /* metrics.public */
         + 5 /* auth */ + 1 /* attribution */ + 6 /* registry */;
     assert_eq!(KEYS.len(), FIELDS);

@@ -48,6 +48,7 @@ pub fn vault_options(cfg: &Config) -> VaultOptions {
     o.segment.row_group_rows = cfg.segments.row_group_rows;
     o.compact.level = cfg.segments.compact_level;
     o.compact.after = cfg.segments.compact_after;
+    o.search_nice = cfg.segments.search_nice;
     o.default_offset_secs = cfg.syslog.default_timezone;
     // Validated at load; zone-less stamps of these sources are read in their own zone.
     o.source_zones = pramaan_core::zones::ZoneMap {

@@ -320,7 +320,8 @@ pub(crate) fn compactor_loop(
     closing: std::sync::Arc<std::sync::atomic::AtomicBool>,
     every: Duration,
 ) {
-    lowest_priority();
+    // Compaction only uses CPU that nothing else wants.
+    crate::priority::lower_this_thread(19, "compaction");
     let stop = || closing.load(std::sync::atomic::Ordering::Acquire);
     let opts = vault.options().compact.clone();
     let mut backoff = every;
@@ -350,15 +351,6 @@ pub(crate) fn compactor_loop(
                 backoff = (backoff * 2).min(Duration::from_secs(3600)).max(every);
             }
         }
-    }
-}
-
-/// Compaction only uses CPU that nothing else wants: on Linux, nice 19
-/// applies to the calling thread alone when given its thread id.
-fn lowest_priority() {
-    #[cfg(target_os = "linux")]
-    if let Err(e) = rustix::process::setpriority_process(Some(rustix::thread::gettid()), 19) {
-        tracing::debug!(error = %e, "could not lower the compaction thread's priority");
     }
 }
 

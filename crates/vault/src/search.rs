@@ -207,7 +207,18 @@ pub async fn search(
     out: mpsc::Sender<RecordBatch>,
 ) -> Result<SearchStats, VaultError> {
     let snap = vault.snapshot().await;
-    search_snapshot(&vault.store(), snap, q, out).await
+    let store = vault.store();
+    let Some(pool) = vault.search_pool() else {
+        return search_snapshot(&store, snap, q, out).await;
+    };
+    // Scanned below ingest's priority (crate::priority).
+    let q = q.clone();
+    pool.spawn(async move { search_snapshot(&store, snap, &q, out).await })
+        .await
+        .map_err(|e| VaultError::Read {
+            path: "(search)".into(),
+            reason: format!("the search task failed: {e}"),
+        })?
 }
 
 /// The hits of a snapshot's in-memory records, taken when the search starts.

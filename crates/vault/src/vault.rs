@@ -58,6 +58,9 @@ pub struct VaultOptions {
     /// The Merkle ledger over every record; `None` runs without one (for
     /// benchmarks that measure its cost).
     pub ledger: Option<crate::ledger::LedgerOptions>,
+    /// Nice value of the threads that scan segments for searches
+    /// (`segments.search_nice`; 0: ingest's priority). See [`crate::priority`].
+    pub search_nice: i32,
 }
 
 impl VaultOptions {
@@ -79,6 +82,7 @@ impl VaultOptions {
             compact: crate::compact::CompactOptions::off(),
             default_offset_secs: pramaan_core::time::IST_OFFSET_SECS,
             source_zones: Default::default(),
+            search_nice: 10,
         }
     }
 
@@ -183,6 +187,9 @@ struct Inner {
     /// Serialises what changes segment objects after sealing (retention
     /// runs, compaction), so that neither acts on a path the other changes.
     maintenance: tokio::sync::Mutex<()>,
+    /// Where searches scan, below ingest's CPU priority; made at the first
+    /// search (`None`: it could not be made, searches run in place).
+    search_pool: std::sync::OnceLock<Option<crate::priority::SearchPool>>,
 }
 
 /// A handle to the vault; cheap to clone.
@@ -299,6 +306,7 @@ impl Vault {
             ledger: ledger.clone(),
             local_root: local_root.clone(),
             maintenance: Default::default(),
+            search_pool: Default::default(),
         });
         // The ledger: recovered at its last checkpoint and caught up to
         // `next_seq` before the writer takes anything new.
@@ -440,6 +448,7 @@ impl Vault {
                 ledger,
                 local_root: None,
                 maintenance: Default::default(),
+                search_pool: Default::default(),
             }),
             submit: None,
         })
@@ -451,6 +460,20 @@ impl Vault {
 
     pub fn store(&self) -> Arc<dyn ObjectStore> {
         self.inner.store.clone()
+    }
+
+    /// The pool searches scan on ([`crate::priority::SearchPool`]).
+    pub(crate) fn search_pool(&self) -> Option<&crate::priority::SearchPool> {
+        self.inner
+            .search_pool
+            .get_or_init(|| {
+                crate::priority::SearchPool::new(self.inner.opts.search_nice)
+                    .map_err(|e| {
+                        tracing::warn!(error = %e, "could not start the search threads; searches run at ingest's priority")
+                    })
+                    .ok()
+            })
+            .as_ref()
     }
 
     pub fn catalog(&self) -> Arc<dyn Catalog> {

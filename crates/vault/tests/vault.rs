@@ -222,6 +222,96 @@ async fn a_slow_search_keeps_no_sealed_memtable_alive() {
     vault.shutdown(workers).await;
 }
 
+/// Nice values of this process's threads named `name` (Linux: /proc).
+fn nice_of_threads(name: &str) -> Vec<i64> {
+    let mut out = Vec::new();
+    for t in std::fs::read_dir("/proc/self/task").unwrap() {
+        let dir = t.unwrap().path();
+        let comm = std::fs::read_to_string(dir.join("comm")).unwrap_or_default();
+        if comm.trim() != name {
+            continue;
+        }
+        let stat = std::fs::read_to_string(dir.join("stat")).unwrap();
+        // Fields after the command (which may hold spaces): state is 3rd, nice 19th.
+        let rest = &stat[stat.rfind(')').unwrap() + 2..];
+        out.push(rest.split(' ').nth(16).unwrap().parse().unwrap());
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn searches_scan_below_ingest_priority() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut o = opts(dir.path());
+    o.search_nice = 7;
+    let (vault, workers) = Vault::open(o).await.unwrap();
+    append(&vault, lines("a", 2500)).await;
+    assert!(
+        nice_of_threads("pramaan-search").is_empty(),
+        "made before the first search"
+    );
+    let got = all(
+        &vault,
+        Query {
+            user: Some("u3".into()),
+            limit: 0,
+            ..Default::default()
+        },
+    )
+    .await;
+    assert_eq!(got.len(), (0..2500).filter(|i| i % 7 == 3).count());
+    // The test may itself run niced: priorities are lowered, never raised.
+    let base = rustix::process::getpriority_process(None).unwrap() as i64;
+    let nice = nice_of_threads("pramaan-search");
+    assert!(!nice.is_empty(), "no search threads");
+    assert!(
+        nice.iter().all(|n| *n == base.max(7)),
+        "search threads at nice {nice:?}, configured 7, process at {base}"
+    );
+    // The write path keeps the process's own priority.
+    for name in ["pramaan-wal", "pramaan-index", "pramaan-seal"] {
+        let n = nice_of_threads(name);
+        assert!(
+            !n.is_empty() && n.iter().all(|n| *n == base),
+            "{name} at nice {n:?}"
+        );
+    }
+    vault.shutdown(workers).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_search_whose_caller_goes_away_stops() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut o = opts(dir.path());
+    o.segment.row_group_rows = 100;
+    let (vault, workers) = Vault::open(o).await.unwrap();
+    append(&vault, lines("a", 5000)).await;
+    vault.seal_now();
+    assert!(vault.wait_sealed(Duration::from_secs(60)).await);
+    // Room for one batch: the search waits for the reader after each.
+    let (tx, mut rx) = tokio::sync::mpsc::channel(1);
+    let q = Query {
+        limit: 0,
+        order: search::Order::Oldest,
+        ..Default::default()
+    };
+    let v = vault.clone();
+    let running = async move { search::search(&v, &q, tx).await };
+    // The caller gives up while the search is blocked on its reader.
+    let gave_up = tokio::time::timeout(Duration::from_millis(500), running).await;
+    assert!(gave_up.is_err(), "the search finished without its reader");
+    let mut rows = 0;
+    while let Ok(Some(b)) = tokio::time::timeout(Duration::from_secs(10), rx.recv()).await {
+        rows += b.num_rows();
+    }
+    // What it had sent before, then the channel closes: nothing scans on.
+    assert!(
+        rows > 0 && rows <= 200,
+        "{rows} rows after the caller went away"
+    );
+    vault.shutdown(workers).await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_orphan_segment_is_removed_and_rebuilt_from_the_wal() {
     let dir = tempfile::tempdir().unwrap();
