@@ -48,6 +48,9 @@ pub enum VaultError {
     Read { path: String, reason: String },
     #[error("SQL: {0}")]
     Sql(String),
+    /// The vault closed while a search was running on its threads.
+    #[error("the search was stopped: the vault is closing")]
+    SearchStopped,
     #[error(transparent)]
     Ledger(#[from] ledger::LedgerFault),
 }

@@ -213,12 +213,15 @@ pub async fn search(
     };
     // Scanned below ingest's priority (crate::priority).
     let q = q.clone();
-    pool.spawn(async move { search_snapshot(&store, snap, &q, out).await })
+    match pool
+        .spawn(async move { search_snapshot(&store, snap, &q, out).await })
         .await
-        .map_err(|e| VaultError::Read {
-            path: "(search)".into(),
-            reason: format!("the search task failed: {e}"),
-        })?
+    {
+        Ok(res) => res,
+        // A panic is the caller's, as it was before searches moved threads.
+        Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+        Err(_) => Err(VaultError::SearchStopped),
+    }
 }
 
 /// The hits of a snapshot's in-memory records, taken when the search starts.
