@@ -488,20 +488,49 @@ async fn scan_segment(
             ParquetRecordBatchStreamBuilder::new_with_metadata(reader.clone(), meta.clone())
                 .with_row_groups(vec![rg])
                 .with_batch_size(8192);
-        if !selective.is_empty() {
-            let predicates: Vec<Box<dyn ArrowPredicate>> = selective
-                .iter()
-                .map(|(c, v)| {
-                    let v = v.clone();
-                    let mask = ProjectionMask::leaves(schema_descr, [*c]);
-                    Box::new(ArrowPredicateFn::new(mask, move |b: RecordBatch| {
-                        let list: &ListArray = b.column(0).as_list();
-                        Ok((0..b.num_rows())
-                            .map(|i| Some(list_has(list, i, &v)))
-                            .collect::<BooleanArray>())
-                    })) as Box<dyn ArrowPredicate>
-                })
-                .collect();
+        let mut predicates: Vec<Box<dyn ArrowPredicate>> = selective
+            .iter()
+            .map(|(c, v)| {
+                let v = v.clone();
+                let mask = ProjectionMask::leaves(schema_descr, [*c]);
+                Box::new(ArrowPredicateFn::new(mask, move |b: RecordBatch| {
+                    let list: &ListArray = b.column(0).as_list();
+                    Ok((0..b.num_rows())
+                        .map(|i| Some(list_has(list, i, &v)))
+                        .collect::<BooleanArray>())
+                })) as Box<dyn ArrowPredicate>
+            })
+            .collect();
+        // Without an address or user, text is what narrows: decode the raw
+        // line for every row, the other columns only where it matches.
+        if let (true, Some(c), true) = (
+            predicates.is_empty(),
+            leaf(col::RAW),
+            q.text.is_some() || q.regex.is_some(),
+        ) {
+            let finder = q
+                .text
+                .as_ref()
+                .map(|t| memchr::memmem::Finder::new(t.as_bytes()).into_owned());
+            let re = q.regex.clone();
+            let mask = ProjectionMask::leaves(schema_descr, [c]);
+            predicates.push(Box::new(ArrowPredicateFn::new(
+                mask,
+                move |b: RecordBatch| {
+                    let raw: &BinaryArray = b.column(0).as_binary();
+                    Ok((0..b.num_rows())
+                        .map(|i| {
+                            let v = raw.value(i);
+                            Some(
+                                finder.as_ref().is_none_or(|f| f.find(v).is_some())
+                                    && re.as_ref().is_none_or(|r| r.is_match(v)),
+                            )
+                        })
+                        .collect::<BooleanArray>())
+                },
+            )));
+        }
+        if !predicates.is_empty() {
             builder = builder.with_row_filter(RowFilter::new(predicates));
         }
         let stream = builder.build().map_err(|e| read_err(&e))?;

@@ -84,9 +84,39 @@ pub(crate) fn perr(source_kind: &'static str, reason: impl Into<String>) -> Pars
     }
 }
 
+/// Text that every session line of every source holds: a line holding none
+/// of these is not one (`parse_line` gives `Ok(None)` without parsing). The
+/// feeder in `serve` asks the vault only for lines holding one, so that it
+/// does not turn every log line into a search hit.
+pub const MARKERS: &[&str] = &[
+    json::SCHEMA,
+    "Acct-Status-Type",
+    "PORT_BLOCK_",
+    "CLIENT_LIST",
+    "MULTI_sva: pool returned ",
+    "MULTI: ",
+    "client-instance ",
+];
+
+/// True when `line` holds one of [`MARKERS`].
+pub fn has_marker(line: &[u8]) -> bool {
+    MARKERS
+        .iter()
+        .any(|m| memchr::memmem::find(line, m.as_bytes()).is_some())
+}
+
 /// Tries every parser on one message. `Ok(None)`: not a session line.
 /// `default_offset_secs` is the UTC offset for times written without a zone.
 pub fn parse_line(msg: &str, default_offset_secs: i32) -> Result<Option<Event>, ParseError> {
+    if !has_marker(msg.as_bytes()) {
+        return Ok(None);
+    }
+    parse_any(msg, default_offset_secs)
+}
+
+/// Every parser in turn, without the marker check (which must never change
+/// the answer: the tests compare the two).
+fn parse_any(msg: &str, default_offset_secs: i32) -> Result<Option<Event>, ParseError> {
     let t = msg.trim();
     if t.is_empty() {
         return Ok(None);
@@ -211,6 +241,58 @@ pub(crate) fn secs_to_ns(s: i64) -> Option<i64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    /// A session line of every shape each parser reads.
+    const SESSION_LINES: &[&str] = &[
+        r#"{"schema":"pramaan.session.v1","event":"start","ip":"100.64.1.2","subscriber":"C-1","session":"s1","at":"2025-01-01T10:00:00+05:30"}"#,
+        r#"Acct-Status-Type=Start Event-Timestamp=1735689600 User-Name="alice@isp" Acct-Session-Id="5A3B0001" Framed-IP-Address=100.64.1.2 NAS-IP-Address=10.0.0.1"#,
+        r#"Acct-Status-Type = Stop, User-Name = "bob", Acct-Session-Id = "00000A2F", NAS-Identifier = "bng-1", Framed-IPv6-Prefix = 2001:db8:42::/56, Acct-Session-Time = 3600"#,
+        "JSERVICES_NAT_PORT_BLOCK_ALLOC: 100.64.1.2 -> 203.0.113.5:1024-2023 0x6774a500",
+        "2025-01-01 10:00:00 alice/198.51.100.7:51234 MULTI_sva: pool returned IPv4=10.8.0.6, IPv6=fd00::1000",
+        "Wed Jan  1 10:00:00 2025 MULTI: primary virtual IP for alice/198.51.100.7:51234: 10.8.0.6",
+        "alice/198.51.100.7:51234 MULTI: Learn: 10.8.0.6 -> alice/198.51.100.7:51234",
+        "alice/198.51.100.7:51234 SIGTERM[soft,remote-exit] received, client-instance exiting",
+        "alice/198.51.100.7:51234 SIGUSR1[soft,ping-restart] received, client-instance restarting",
+        "CLIENT_LIST,alice,198.51.100.7:51234,10.8.0.6,,1234,5678,2025-01-01 10:00:00,1735725600,UNDEF,0,0",
+    ];
+
+    #[test]
+    fn every_session_shape_holds_a_marker() {
+        for l in SESSION_LINES {
+            assert!(has_marker(l.as_bytes()), "{l}");
+            assert!(
+                matches!(parse_line(l, 0), Ok(Some(_))),
+                "{l}: {:?}",
+                parse_line(l, 0)
+            );
+        }
+    }
+
+    proptest! {
+        /// The marker check never hides a session line or an error: a line
+        /// without a marker parses to nothing with or without it. The lines
+        /// are real session lines with a piece cut out (which often cuts a
+        /// marker) and other text put in its place.
+        #[test]
+        fn a_line_without_a_marker_is_never_a_session_line(
+            which in 0..SESSION_LINES.len(),
+            cut_at in 0usize..200,
+            cut_len in 0usize..40,
+            insert in "[ -~]{0,12}",
+        ) {
+            let l = SESSION_LINES[which];
+            let mut b: Vec<char> = l.chars().collect();
+            let at = cut_at.min(b.len());
+            let end = (at + cut_len).min(b.len());
+            b.splice(at..end, insert.chars());
+            let line: String = b.into_iter().collect();
+            if !has_marker(line.as_bytes()) {
+                prop_assert_eq!(parse_any(&line, 0), Ok(None), "{}", line);
+            }
+            prop_assert_eq!(parse_line(&line, 0), parse_any(&line, 0));
+        }
+    }
 
     #[test]
     fn civil_dates() {

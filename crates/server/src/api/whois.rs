@@ -176,6 +176,21 @@ async fn stats(State(st): State<Arc<AppState>>) -> Result<Json<serde_json::Value
 /// How many records the feeder reads at a time.
 const FEED_BATCH: usize = 5000;
 
+/// The lines that can be session lines: those holding one of the parsers'
+/// markers. Filtering in the vault keeps the feeder from turning every log
+/// line into a search hit (it took about half the CPU of a full-rate ingest).
+fn session_lines() -> regex::bytes::Regex {
+    static RE: std::sync::OnceLock<regex::bytes::Regex> = std::sync::OnceLock::new();
+    RE.get_or_init(|| {
+        let alts: Vec<String> = pramaan_attribution::parse::MARKERS
+            .iter()
+            .map(|m| regex::escape(m))
+            .collect();
+        regex::bytes::Regex::new(&alts.join("|")).expect("escaped literals form a regex")
+    })
+    .clone()
+}
+
 /// Reads records after the last processed sequence number, parses session
 /// lines into bindings and stores them with the progress; polls every second
 /// once caught up. Stops on `stop`.
@@ -242,6 +257,7 @@ pub async fn feed_once(
         seq_to: Some(upto),
         limit: FEED_BATCH,
         order: Order::Oldest,
+        regex: Some(session_lines()),
         ..Query::default()
     };
     let (tx, mut rx) = tokio::sync::mpsc::channel(16);
