@@ -789,13 +789,13 @@ pub(crate) static KEYS: &[KeyDef] = &[
         key: "segments.zstd_level",
         kind: Kind::Int {
             at: IntAt::I32(at!(segments.zstd_level)),
-            default: 3,
+            default: 1,
             min: 1,
             max: 22,
         },
-        help: "Zstandard compression level at which segments are sealed: fast, so that sealing keeps \
-            up with ingest (a sealer that falls behind slows ingest down); `compact_level` makes \
-            them small later.",
+        help: "Zstandard compression level at which segments are sealed: the fastest, so that \
+            sealing takes as little as possible of the CPU ingest needs (a sealer that falls behind \
+            slows ingest down); `compact_level` makes them small later.",
     },
     KeyDef {
         key: "segments.compact_level",
@@ -807,7 +807,7 @@ pub(crate) static KEYS: &[KeyDef] = &[
         },
         help: "Zstandard level at which `serve` rewrites each sealed segment once, in the \
             background at the lowest CPU priority and in larger pages (about a fifth smaller \
-            than sealed at `zstd_level` 3 on typical logs; the records and their proofs do not change). \
+            than sealed at `zstd_level` 1 on typical logs; the records and their proofs do not change). \
             0 switches compaction off. `pramaan compact` does it on demand.",
     },
     KeyDef {

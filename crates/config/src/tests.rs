@@ -79,7 +79,7 @@ fn defaults_load_with_no_file_and_no_env() {
     assert_eq!(c.segments.max_bytes, 16 << 20);
     assert_eq!(c.segments.max_age, Duration::from_secs(300));
     assert_eq!(c.segments.row_group_rows, 65_536);
-    assert_eq!(c.segments.zstd_level, 3);
+    assert_eq!(c.segments.zstd_level, 1);
     assert!(c.segments.cut_hourly);
     assert_eq!(c.catalog_path(), PathBuf::from("./pramaan-data/catalog.db"));
     assert_eq!(c.objects_dir(), PathBuf::from("./pramaan-data/objects"));

@@ -2,11 +2,11 @@
 //! higher zstd level and in larger pages.
 //!
 //! Sealing has to keep up with ingest, so it compresses fast
-//! (`segments.zstd_level`, default 3, 1 MiB pages). Most segments then sit
+//! (`segments.zstd_level`, default 1, 1 MiB pages). Most segments then sit
 //! untouched for 180 days, so a thread at the lowest CPU priority rewrites
 //! them at `segments.compact_level` (default 19) in 8 MiB pages, which gives
 //! zstd more context: on the loghub lines segments shrink by about a fifth
-//! against level 3. Ingest never waits for it.
+//! against level 1. Ingest never waits for it.
 //!
 //! The records do not change, and that is checked: the rewrite is decoded
 //! again and compared with the original, batch by batch, before it replaces

@@ -22,7 +22,7 @@ pub struct SegmentOptions {
 impl Default for SegmentOptions {
     fn default() -> Self {
         SegmentOptions {
-            zstd_level: 3,
+            zstd_level: 1,
             row_group_rows: 65536,
             data_page_bytes: 1 << 20,
         }
