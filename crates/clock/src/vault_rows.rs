@@ -61,7 +61,8 @@ pub async fn read(
         let source = pramaan_core::zones::source_name(
             v.get("h").and_then(|h| h.as_str()),
             v.get("p").and_then(|p| p.as_str()).unwrap_or(""),
-        );
+        )
+        .to_owned();
         out.push(SkewRow {
             seq,
             received_at_ns: r,

@@ -31,10 +31,10 @@ pub fn glob_match(pattern: &str, name: &str) -> bool {
 
 /// The name a line's source goes by: the host the line names, else the
 /// sender's address without its (ephemeral) port (`-` is RFC 5424's nil host).
-pub fn source_name(host: Option<&str>, peer: &str) -> String {
+pub fn source_name<'a>(host: Option<&'a str>, peer: &'a str) -> &'a str {
     match host {
-        Some(h) if !h.is_empty() && h != "-" => h.to_owned(),
-        _ => peer_host(peer).to_owned(),
+        Some(h) if !h.is_empty() && h != "-" => h,
+        _ => peer_host(peer),
     }
 }
 

@@ -45,7 +45,7 @@ pub fn parse_from(raw: &[u8], peer: &str, ctx: &ParseContext, zones: &ZoneMap) -
         return fields;
     }
     let source = source_name(fields.host.as_deref(), peer);
-    match zones.offset_for(&source) {
+    match zones.offset_for(source) {
         // The year of a BSD stamp depends on the zone too, so read it again.
         Some(off) if off != ctx.default_offset_secs => parse(
             raw,

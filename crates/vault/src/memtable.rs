@@ -56,7 +56,7 @@ impl Default for Generation {
 }
 
 /// The name a record's source goes by: the host it names, or the sender's address.
-pub fn source_name(rec: &RecordRef<'_>, p: &ParsedFields) -> String {
+pub fn source_name<'a>(rec: &RecordRef<'a>, p: &'a ParsedFields) -> &'a str {
     pramaan_core::zones::source_name(p.host.as_deref(), rec.peer)
 }
 
@@ -85,10 +85,10 @@ impl Generation {
         self.rows += 1;
         self.raw_bytes += rec.raw.len() as u64;
         let src = source_name(rec, p);
-        match self.sources.get_mut(&src) {
+        match self.sources.get_mut(src) {
             Some(n) => *n += 1,
             None => {
-                self.sources.insert(src, 1);
+                self.sources.insert(src.to_owned(), 1);
             }
         }
         self.active.push(rec, p);

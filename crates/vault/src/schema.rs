@@ -7,6 +7,7 @@ use arrow::array::{
 };
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
 use pramaan_core::{ParsedFields, RecordRef};
+use std::fmt::Write as _;
 use std::sync::{Arc, OnceLock};
 
 /// Column names, in schema order.
@@ -178,7 +179,9 @@ impl BatchBuilder {
         self.msg_start.append_value(start as u32);
         self.msg_end.append_value(end as u32);
         for ip in &p.ips {
-            self.ips.values().append_value(ip.to_string());
+            // Written straight into the builder's buffer, not through a String.
+            let _ = write!(self.ips.values(), "{ip}");
+            self.ips.values().append_value("");
         }
         self.ips.append(true);
         for port in &p.ports {
@@ -232,7 +235,11 @@ impl BatchBuilder {
 
     /// Finishes the rows so far and resets the builder.
     pub fn finish(&mut self) -> RecordBatch {
+        let (rows, raw_bytes) = (self.rows, self.raw_bytes);
         let cols = self.columns(false);
+        // The next chunk is likely the same size: reserve it at once rather
+        // than doubling (and copying) the raw bytes' buffer up to it.
+        self.raw = BinaryBuilder::with_capacity(rows, raw_bytes);
         self.rows = 0;
         self.raw_bytes = 0;
         RecordBatch::try_new(schema(), cols).expect("builder matches schema")
