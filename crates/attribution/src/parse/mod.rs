@@ -1,6 +1,6 @@
 //! Session-log parsers: one line in, at most one session event out. Pure, no
-//! I/O; each has a fuzz target. `docs/attribution.md` and the module docs
-//! give the exact line shapes.
+//! I/O; each has a fuzz target. The module docs give the exact line shapes
+//! (the README's "IP attribution" section, a summary).
 
 pub mod cgnat;
 pub mod json;

@@ -3,9 +3,9 @@
 //! The line is a list of `Attribute = value` pairs (or `Attribute=value`),
 //! separated by spaces, tabs or commas; values may be double-quoted with
 //! `\"` and `\\` escapes. This is what FreeRADIUS's `linelog` module writes
-//! with the format in `docs/attribution.md`, and also a `detail` file entry
-//! flattened onto one line (its attributes joined by spaces), so both reach
-//! the vault through syslog. Recognised attributes:
+//! when its format lists the attributes below as `Name = value`, and also a
+//! `detail` file entry flattened onto one line (its attributes joined by
+//! spaces), so both reach the vault through syslog. Recognised attributes:
 //!
 //! * `Acct-Status-Type`: `Start`, `Interim-Update` (or `Alive`), `Stop`
 //!   (or the numbers 1, 3, 2). Required; `Accounting-On`/`-Off` are ignored.
