@@ -1,6 +1,7 @@
 //! Shared by the `attribution_*` fuzz targets: a session-log parser never
 //! panics, an event it returns is well-formed (prefixes without host bits,
-//! ports in order), and the tracker takes it without panicking.
+//! ports in order), the tracker takes it without panicking, and a line
+//! without a marker is no session line (the feeder reads only those).
 
 use pramaan_attribution::parse::{self, Action, Event, ParseError};
 
@@ -8,7 +9,11 @@ pub fn run(data: &[u8], parse_one: impl Fn(&str, i32) -> Result<Option<Event>, P
     let text = String::from_utf8_lossy(data);
     for offset in [0, 19_800, -43_200] {
         let r = parse_one(&text, offset);
-        let _ = parse::parse_line(&text, offset);
+        let all = parse::parse_any(&text, offset);
+        if !parse::has_marker(text.as_bytes()) {
+            assert_eq!(all, Ok(None), "a session line without a marker: {text:?}");
+        }
+        assert_eq!(parse::parse_line(&text, offset), all);
         if let Ok(Some(ev)) = r {
             assert!(ev.port_lo <= ev.port_hi);
             for n in &ev.nets {

@@ -115,8 +115,8 @@ pub fn parse_line(msg: &str, default_offset_secs: i32) -> Result<Option<Event>, 
 }
 
 /// Every parser in turn, without the marker check (which must never change
-/// the answer: the tests compare the two).
-fn parse_any(msg: &str, default_offset_secs: i32) -> Result<Option<Event>, ParseError> {
+/// the answer: the tests and the fuzz targets compare the two).
+pub fn parse_any(msg: &str, default_offset_secs: i32) -> Result<Option<Event>, ParseError> {
     let t = msg.trim();
     if t.is_empty() {
         return Ok(None);
