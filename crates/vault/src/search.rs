@@ -135,10 +135,7 @@ impl Query {
         let ips: &ListArray = b.column_by_name(col::IPS).expect("ips").as_list();
         let users: &ListArray = b.column_by_name(col::USERS).expect("users").as_list();
         let ip = self.ip_text();
-        let finder = self
-            .text
-            .as_ref()
-            .map(|t| memchr::memmem::Finder::new(t.as_bytes()));
+        let raw_match = RawMatch::of(self);
         let mut out = Vec::new();
         for i in 0..n {
             let t = at.value(i);
@@ -177,19 +174,36 @@ impl Query {
                     continue;
                 }
             }
-            if let Some(f) = &finder {
-                if f.find(raw.value(i)).is_none() {
-                    continue;
-                }
-            }
-            if let Some(re) = &self.regex {
-                if !re.is_match(raw.value(i)) {
-                    continue;
-                }
+            if raw_match.as_ref().is_some_and(|m| !m.matches(raw.value(i))) {
+                continue;
             }
             out.push(i as u32);
         }
         out
+    }
+}
+
+/// A query's text and regex, checked against a raw line.
+struct RawMatch {
+    finder: Option<memchr::memmem::Finder<'static>>,
+    regex: Option<regex::bytes::Regex>,
+}
+
+impl RawMatch {
+    /// `None` when the query has neither.
+    fn of(q: &Query) -> Option<RawMatch> {
+        (q.text.is_some() || q.regex.is_some()).then(|| RawMatch {
+            finder: q
+                .text
+                .as_ref()
+                .map(|t| memchr::memmem::Finder::new(t.as_bytes()).into_owned()),
+            regex: q.regex.clone(),
+        })
+    }
+
+    fn matches(&self, raw: &[u8]) -> bool {
+        self.finder.as_ref().is_none_or(|f| f.find(raw).is_some())
+            && self.regex.as_ref().is_none_or(|r| r.is_match(raw))
     }
 }
 
@@ -503,29 +517,14 @@ async fn scan_segment(
             .collect();
         // Without an address or user, text is what narrows: decode the raw
         // line for every row, the other columns only where it matches.
-        if let (true, Some(c), true) = (
-            predicates.is_empty(),
-            leaf(col::RAW),
-            q.text.is_some() || q.regex.is_some(),
-        ) {
-            let finder = q
-                .text
-                .as_ref()
-                .map(|t| memchr::memmem::Finder::new(t.as_bytes()).into_owned());
-            let re = q.regex.clone();
+        if let (true, Some(c), Some(m)) = (predicates.is_empty(), leaf(col::RAW), RawMatch::of(q)) {
             let mask = ProjectionMask::leaves(schema_descr, [c]);
             predicates.push(Box::new(ArrowPredicateFn::new(
                 mask,
                 move |b: RecordBatch| {
                     let raw: &BinaryArray = b.column(0).as_binary();
                     Ok((0..b.num_rows())
-                        .map(|i| {
-                            let v = raw.value(i);
-                            Some(
-                                finder.as_ref().is_none_or(|f| f.find(v).is_some())
-                                    && re.as_ref().is_none_or(|r| r.is_match(v)),
-                            )
-                        })
+                        .map(|i| Some(m.matches(raw.value(i))))
                         .collect::<BooleanArray>())
                 },
             )));
