@@ -414,7 +414,8 @@ impl Vault {
         let mut current = Generation::default();
         let mut next = start_seq;
         for wf in wal::list_files(&opts.wal_dir())? {
-            let data = wal::read_file(&wf.path)?;
+            // Up to a failed append's mark: its bytes are no records.
+            let data = wal::read_valid(&wf.path)?;
             wal::scan_frames(&data, |_, rec| {
                 if rec.seq >= next {
                     next = rec.seq + 1;
@@ -890,7 +891,7 @@ fn writer_loop(
                 stats.wal_errors.fetch_add(1, Ordering::Relaxed);
                 metrics::counter!("pramaan_wal_errors_total").increment(1);
                 let msg = e.to_string();
-                let full = matches!(&e, wal::WalError::Io { source, .. } if crate::full::io_is_full(source));
+                let full = e.io_source().is_some_and(crate::full::io_is_full);
                 if full {
                     if !storage.is_full() {
                         tracing::error!(error = %e, "the disk is full: refusing acknowledged lines (HTTP 507) and holding syslog lines until space is freed");
