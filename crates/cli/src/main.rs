@@ -154,6 +154,9 @@ fn init_logging(cfg: &Config) {
 }
 
 fn main() -> std::process::ExitCode {
+    // Before anything is created: what pramaan writes (evidence, keys,
+    // databases, exports) is for its own user only (`pramaan_vault::modes`).
+    pramaan_vault::modes::restrict_umask();
     let cli = Cli::parse();
     match run(cli) {
         Ok(code) => code,

@@ -10,6 +10,7 @@ pub mod compact;
 pub mod full;
 pub mod ledger;
 pub mod memtable;
+pub mod modes;
 pub mod priority;
 pub mod retention;
 pub mod schema;

@@ -236,8 +236,11 @@ impl Vault {
     /// from the catalog and WAL, and starts the writer, indexer and sealer.
     /// Must be called inside a Tokio runtime (the sealer uses its handle).
     pub async fn open(opts: VaultOptions) -> Result<(Vault, Workers), VaultError> {
-        std::fs::create_dir_all(&opts.data_dir).map_err(VaultError::io(&opts.data_dir))?;
+        crate::modes::create_private_dir(&opts.data_dir).map_err(VaultError::io(&opts.data_dir))?;
         let lock = lock_data_dir(&opts.data_dir)?;
+        // Said at every start, never changed: see `modes`.
+        let loose = crate::modes::loose_modes(&opts.data_dir);
+        crate::modes::warn_loose(&opts.data_dir, &loose);
         let (store, local_root) = open_store(&opts)?;
         let catalog: Arc<dyn Catalog> = Arc::new(SqliteCatalog::open(&opts.catalog_path())?);
         let segments = catalog.segments(None, None)?;
@@ -284,6 +287,7 @@ impl Vault {
         let (indexed_tx, indexed_rx) = watch::channel(next_seq);
         let sealed_through = Arc::new(AtomicU64::new(sealed.unwrap_or(NO_SEALED)));
         let stats = Arc::new(Stats::default());
+        stats.storage.set_loose_modes(loose);
         let (submit_tx, submit_rx) = mpsc::channel::<Submit>(256);
         let (index_tx, index_rx) = std_mpsc::sync_channel::<Committed>(64);
         // Bounded: when the sealer falls behind, the indexer waits, then the
