@@ -58,6 +58,10 @@ pub struct VaultOptions {
     /// The Merkle ledger over every record; `None` runs without one (for
     /// benchmarks that measure its cost).
     pub ledger: Option<crate::ledger::LedgerOptions>,
+    /// Rebuild the tree over the stored records because their checkpoints
+    /// are missing (`pramaan ledger rebuild`; see [`crate::ledger`]).
+    /// `None`: such a vault refuses to open.
+    pub ledger_rebuild: Option<crate::ledger::RebuildRequest>,
     /// Nice value of the threads that scan segments for searches
     /// (`segments.search_nice`; 0: ingest's priority). See [`crate::priority`].
     pub search_nice: i32,
@@ -83,6 +87,7 @@ impl VaultOptions {
             default_offset_secs: pramaan_core::time::IST_OFFSET_SECS,
             source_zones: Default::default(),
             search_nice: 10,
+            ledger_rebuild: None,
         }
     }
 
@@ -294,7 +299,7 @@ impl Vault {
         // writer, then the senders (TCP stops being read), so memory stays
         // at about two generations instead of growing with the backlog.
         let (seal_tx, seal_rx) = std_mpsc::sync_channel::<Arc<Frozen>>(1);
-        let ledger = crate::ledger::LedgerState::open(&opts, false)?;
+        let ledger = crate::ledger::LedgerState::open(&opts, false, &*catalog)?;
         let inner = Arc::new(Inner {
             opts: opts.clone(),
             state: Mutex::new(state),
@@ -386,11 +391,19 @@ impl Vault {
             None
         };
         let committed_for_join = inner.committed.clone();
+        let vault = Vault {
+            inner,
+            submit: Some(submit_tx),
+        };
+        if let Some(l) = vault.ledger() {
+            // A rebuild is said in the ledger itself (a crash before this
+            // point says it at the next open).
+            if let Err(e) = crate::ledger::record_rebuilds(l, &vault).await {
+                tracing::error!(error = %e, "could not record a ledger rebuild; retrying at the next open");
+            }
+        }
         Ok((
-            Vault {
-                inner,
-                submit: Some(submit_tx),
-            },
+            vault,
             Workers {
                 threads: [writer, index_thread, sealer]
                     .into_iter()
@@ -431,7 +444,10 @@ impl Vault {
         }
         let (_ctx, committed) = watch::channel(next);
         let (_itx, indexed) = watch::channel(next);
-        let ledger = crate::ledger::LedgerState::open(&opts, true)?;
+        let ledger = crate::ledger::LedgerState::open(&opts, true, &*catalog)?;
+        if let Some(l) = &ledger {
+            l.check_present(&*catalog, next)?;
+        }
         Ok(Vault {
             inner: Arc::new(Inner {
                 opts,
