@@ -56,15 +56,6 @@ fn serve_makes_nothing_that_group_or_others_may_use() {
     wait_until(Duration::from_secs(60), "two sealed segments", || {
         (server.status()["segments"].as_u64() >= Some(2)).then_some(())
     });
-    let status = server.status();
-    assert_eq!(status["loose_file_modes_count"], 0, "{status}");
-    assert_eq!(
-        status["loose_file_modes"],
-        serde_json::json!([]),
-        "{status}"
-    );
-    let s = server.stop();
-    assert!(s.success(), "{}", server.stderr());
     let found = modes(&server.data_dir());
     // The WAL, segments, catalog, tiles, checkpoint, keys and databases.
     for want in [
@@ -92,6 +83,22 @@ fn serve_makes_nothing_that_group_or_others_may_use() {
         .map(|(p, m)| format!("{} {m:04o}", p.display()))
         .collect();
     assert!(open.is_empty(), "open to group or others: {open:#?}");
+    let status = server.status();
+    assert_eq!(status["loose_file_modes_count"], 0, "{status}");
+    assert_eq!(
+        status["loose_file_modes"],
+        serde_json::json!([]),
+        "{status}"
+    );
+    // And what a clean stop writes last (the final checkpoint, history row).
+    let s = server.stop();
+    assert!(s.success(), "{}", server.stderr());
+    let after: Vec<String> = modes(&server.data_dir())
+        .into_iter()
+        .filter(|(_, m)| m & 0o077 != 0)
+        .map(|(p, m)| format!("{} {m:04o}", p.display()))
+        .collect();
+    assert!(after.is_empty(), "open to group or others: {after:#?}");
     assert!(!server.stderr().contains("group or others may use"));
 }
 
