@@ -227,6 +227,7 @@ impl Workers {
             if let Ok(files) = wal::list_files(&self.wal_dir) {
                 for f in files {
                     let _ = std::fs::remove_file(&f.path);
+                    let _ = std::fs::remove_file(wal::cut_mark_path(&f.path));
                 }
                 let _ = wal::sync_dir(&self.wal_dir);
             }

@@ -532,12 +532,13 @@ impl Wal {
                     ),
                 });
             }
-            fs::remove_file(&path).map_err(io_err(&path))?;
-            let mark = cut_mark_path(&path);
-            match fs::remove_file(&mark) {
-                Ok(()) => {}
-                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-                Err(e) => return Err(io_err(&mark)(e)),
+            // Gone already when an earlier try got this far.
+            for p in [path.clone(), cut_mark_path(&path)] {
+                match fs::remove_file(&p) {
+                    Ok(()) => {}
+                    Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                    Err(e) => return Err(io_err(&p)(e)),
+                }
             }
             self.file = open_new(&self.dir, first_seq)?;
             sync_dir(&self.dir)?;
