@@ -1,4 +1,4 @@
-//! `pramaan checkpoint`, `pramaan proof` and `pramaan verify`.
+//! `pramaan checkpoint`, `pramaan proof`, `pramaan verify` and `pramaan ledger rebuild`.
 //!
 //! Proofs come from the running server when there is one, else from the
 //! data directory; either way this command checks what it received with the
@@ -511,4 +511,83 @@ pub fn verify_cmd(cfg: &Config, a: VerifyArgs) -> Result<ExitCode> {
     } else {
         ExitCode::FAILURE
     })
+}
+
+#[derive(Args, Debug)]
+pub struct LedgerArgs {
+    #[command(subcommand)]
+    cmd: LedgerCmd,
+}
+
+#[derive(Subcommand, Debug)]
+enum LedgerCmd {
+    /// Sign a new tree over the stored records when their checkpoints are
+    /// missing (the vault refuses to start otherwise). The rebuild is
+    /// recorded in the ledger (a `pramaan:ledger` record: who, when, why,
+    /// how many records) and shown in `pramaan status` for good. Run
+    /// `pramaan verify` first: the new tree vouches for the records as they
+    /// are now, not as they were. The server must be stopped.
+    Rebuild {
+        /// Why the checkpoints are missing and why rebuilding is right (kept for good).
+        #[arg(long)]
+        reason: String,
+    },
+}
+
+/// The longest `--reason` kept.
+const MAX_REASON_CHARS: usize = 2000;
+
+/// `pramaan ledger ...`.
+pub async fn ledger(cfg: &Config, a: LedgerArgs) -> Result<ExitCode> {
+    match a.cmd {
+        LedgerCmd::Rebuild { reason } => rebuild(cfg, reason).await,
+    }
+}
+
+async fn rebuild(cfg: &Config, reason: String) -> Result<ExitCode> {
+    let reason = reason.trim().to_owned();
+    if !reason
+        .chars()
+        .any(|c| c.is_alphanumeric() || c.is_ascii_punctuation())
+    {
+        bail!("--reason must say why (it is kept in the ledger for good)");
+    }
+    if reason.chars().count() > MAX_REASON_CHARS {
+        bail!("--reason is longer than {MAX_REASON_CHARS} characters");
+    }
+    if reason.chars().any(char::is_control) {
+        bail!("--reason must be one line of text");
+    }
+    let by = ["SUDO_USER", "USER", "LOGNAME"]
+        .iter()
+        .find_map(|k| std::env::var(k).ok().filter(|v| !v.trim().is_empty()))
+        .unwrap_or_else(|| "unknown user".into());
+    let mut opts = pramaan_server::vault_options(cfg);
+    opts.ledger_rebuild = Some(pramaan_vault::ledger::RebuildRequest {
+        by: by.clone(),
+        reason,
+    });
+    let (vault, workers) = pramaan_vault::Vault::open(opts)
+        .await
+        .with_context(|| format!("opening the data directory {}", cfg.data_dir.display()))?;
+    let last = vault
+        .ledger()
+        .and_then(|l| l.rebuilds().into_iter().last())
+        .context("the ledger is switched off; there is nothing to rebuild")?;
+    let size = vault.committed();
+    vault.shutdown(workers).await;
+    let Some(seq) = last.seq else {
+        bail!(
+            "the tree was rebuilt over {} records, but its record could not be appended to the ledger \
+             (see the log above); it is appended at the next start",
+            last.records
+        );
+    };
+    println!(
+        "rebuilt the ledger over {} records and signed a new checkpoint; recorded as record {seq} \
+         (pramaan:ledger, by {by}); `pramaan status` lists every rebuild",
+        last.records
+    );
+    println!("the vault now holds {size} records");
+    Ok(ExitCode::SUCCESS)
 }

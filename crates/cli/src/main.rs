@@ -66,6 +66,9 @@ enum Command {
     /// tree rebuilt from the records against the stored tiles, and every
     /// checkpoint's signatures. Exit status 0 only when all of it verifies.
     Verify(cmd_ledger::VerifyArgs),
+    /// The ledger's upkeep: `rebuild --reason` signs a new tree over records
+    /// whose checkpoints are missing (recorded for good).
+    Ledger(cmd_ledger::LedgerArgs),
     /// Legal holds: keep records from retention until released (add, list, release).
     Hold(cmd_retention::HoldArgs),
     /// Retention: delete segments past their window (run, or run --dry-run).
@@ -154,6 +157,9 @@ fn init_logging(cfg: &Config) {
 }
 
 fn main() -> std::process::ExitCode {
+    // Before anything is created: what pramaan writes (evidence, keys,
+    // databases, exports) is for its own user only (`pramaan_vault::modes`).
+    pramaan_vault::modes::restrict_umask();
     let cli = Cli::parse();
     match run(cli) {
         Ok(code) => code,
@@ -257,6 +263,11 @@ fn run(cli: Cli) -> Result<std::process::ExitCode> {
             let loaded = load_config(&g, Vec::new())?;
             init_cli_logging();
             cmd_ledger::verify_cmd(&loaded.config, a)
+        }
+        Command::Ledger(a) => {
+            let loaded = load_config(&g, Vec::new())?;
+            init_cli_logging();
+            runtime()?.block_on(cmd_ledger::ledger(&loaded.config, a))
         }
         Command::Hold(a) => {
             let loaded = load_config(&g, Vec::new())?;

@@ -323,7 +323,8 @@ impl Kind {
         let string = |s: &str| value::toml_string(s);
         match self {
             Kind::Path { at, .. } => string(&path_text((at.get)(c))),
-            Kind::Text { at, .. } => string((at.get)(c)),
+            // A URL may carry a password: never shown or recorded.
+            Kind::Text { at, .. } => string(&crate::redact((at.get)(c))),
             Kind::PemFile { at } | Kind::OptPath { at, .. } => {
                 string(&(at.get)(c).as_deref().map(path_text).unwrap_or_default())
             }

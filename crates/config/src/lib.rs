@@ -23,6 +23,7 @@
 mod error;
 mod keys;
 mod load;
+mod redaction;
 mod text;
 mod value;
 
@@ -38,6 +39,7 @@ use std::time::Duration;
 pub use error::ConfigError;
 pub use keys::{env_var_for, keys, KeyDoc};
 pub use load::{load, process_env, ENV_CONFIG_FILE, ENV_LOG_FILTER};
+pub use redaction::{redact, REDACTED};
 pub use text::{example, reference};
 
 /// The complete, validated configuration.
@@ -462,8 +464,9 @@ impl Default for Config {
 impl Config {
     /// Every key with its value as TOML text (`"127.0.0.1:8080"`, `180`, ...),
     /// in table order: what `serve` compares with the previous start to
-    /// record configuration changes. Values are settings, never secrets
-    /// (passwords are read from files or variables the settings name).
+    /// record configuration changes. Passwords are read from files or
+    /// variables the settings name; a credential written into a URL
+    /// (`postgres://u:pw@...`) is shown as `***` ([`redact`]).
     pub fn values(&self) -> Vec<(&'static str, String)> {
         keys::KEYS
             .iter()
@@ -831,7 +834,7 @@ impl Loaded {
     /// comment saying where its value came from: `# from default`,
     /// `# from pramaan.toml`, `# from $PRAMAAN_HTTP_LISTEN` or
     /// `# from --data-dir`. Loading the output as a file gives the same
-    /// [`Config`].
+    /// [`Config`], except for credentials in URLs, shown as `***` ([`redact`]).
     pub fn render(&self) -> String {
         text::render(self)
     }

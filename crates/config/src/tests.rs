@@ -1333,3 +1333,44 @@ fn clock_keys_are_checked() {
     c.clock.enabled = false;
     c.validate().unwrap();
 }
+
+/// `pramaan config` and the values `serve` records show a URL's password as
+/// `***`, whether it came from the file or the environment; the setting
+/// itself keeps it (the store needs it).
+#[test]
+fn a_password_in_a_url_is_never_shown() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write(
+        dir.path(),
+        "pramaan.toml",
+        "[registry]\nurl = \"postgres://u:secretpw@127.0.0.1:5432/test\"\n\
+         [desk]\nwebhook_url = \"https://hooks.example/x?token=tok123\"\n",
+    );
+    for loaded in [
+        load_in(dir.path(), Some(&path), &[], &[]).unwrap(),
+        load_in(
+            dir.path(),
+            None,
+            &[(
+                "PRAMAAN_REGISTRY_URL",
+                "postgres://u:secretpw@127.0.0.1:5432/test",
+            )],
+            &[],
+        )
+        .unwrap(),
+    ] {
+        assert_eq!(
+            loaded.config.registry.url,
+            "postgres://u:secretpw@127.0.0.1:5432/test"
+        );
+        let text = loaded.render();
+        assert!(!text.contains("secretpw"), "{text}");
+        assert!(!text.contains("tok123"), "{text}");
+        assert!(
+            text.contains("postgres://u:***@127.0.0.1:5432/test"),
+            "{text}"
+        );
+        let values = format!("{:?}", loaded.config.values());
+        assert!(!values.contains("secretpw"), "{values}");
+    }
+}

@@ -32,7 +32,7 @@ impl Raw {
     /// The value as the person wrote it, for error messages: strings quoted.
     pub(crate) fn shown(&self) -> String {
         match self {
-            Raw::Str(s) => toml_string(s),
+            Raw::Str(s) => toml_string(&crate::redact(s)),
             Raw::Int(i) => i.to_string(),
             Raw::Bool(b) => b.to_string(),
             Raw::Array(items) => one_line(&toml::Value::Array(items.clone()).to_string()),

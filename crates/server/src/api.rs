@@ -169,6 +169,9 @@ pub enum ApiError {
     Missing(String),
     #[error("internal error; see the server log")]
     Internal,
+    /// Stored data cannot be read (500), said without file system paths.
+    #[error("{0}")]
+    Damaged(String),
 }
 
 impl IntoResponse for ApiError {
@@ -181,7 +184,7 @@ impl IntoResponse for ApiError {
             ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
             ApiError::StorageFull(_) => StatusCode::INSUFFICIENT_STORAGE,
             ApiError::NotFound | ApiError::Missing(_) => StatusCode::NOT_FOUND,
-            ApiError::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+            ApiError::Internal | ApiError::Damaged(_) => StatusCode::INTERNAL_SERVER_ERROR,
         };
         let mut resp = (
             status,
@@ -194,6 +197,12 @@ impl IntoResponse for ApiError {
         }
         resp
     }
+}
+
+/// A search that failed: logged in full, told to the client without paths.
+fn search_failed(e: pramaan_vault::VaultError) -> ApiError {
+    tracing::error!(error = %e, "search failed");
+    ApiError::Damaged(e.client_message())
 }
 
 fn internal(e: impl std::fmt::Display) -> ApiError {
@@ -527,28 +536,19 @@ async fn search_ndjson(
         ));
     }
     tracing::info!(query = ?params, "search");
-    let (tx, mut rx) = tokio::sync::mpsc::channel(4);
-    let vault = st.vault.clone();
-    let (body_tx, body_rx) = tokio::sync::mpsc::channel::<Result<Bytes, std::io::Error>>(4);
-    tokio::spawn(async move {
-        let res = search::search(&vault, &q, tx).await;
-        if let Err(e) = res {
-            tracing::error!(error = %e, "search failed");
-        }
-    });
-    tokio::spawn(async move {
-        while let Some(batch) = rx.recv().await {
-            let mut buf = Vec::new();
-            for h in search::hits(&batch) {
-                serde_json::to_writer(&mut buf, &h).expect("hit serialises");
-                buf.push(b'\n');
-            }
-            if body_tx.send(Ok(Bytes::from(buf))).await.is_err() {
-                return;
-            }
-        }
-    });
-    let stream = tokio_stream_from(body_rx);
+    // Started before answering: an unreadable segment is a 500 naming it,
+    // not a 200 with an empty body; after the first hits (or half the
+    // request timeout) it cuts the body short instead.
+    let started = search::search_started(&st.vault, q, st.request_timeout / 2)
+        .await
+        .map_err(search_failed)?;
+    use futures::StreamExt as _;
+    let stream = futures::stream::iter(started.first.map(Ok))
+        .chain(tokio_stream_from(started.rest))
+        .map(|r| {
+            r.map(|b| Bytes::from(search::ndjson(&b)))
+                .map_err(|e| std::io::Error::other(search_failed(e).to_string()))
+        });
     Ok((
         [(header::CONTENT_TYPE, "application/x-ndjson")],
         Body::from_stream(stream),

@@ -2,7 +2,8 @@
 //! the effective configuration with the one it last started with
 //! (`<data_dir>/config.applied`) and appends a `config.changed` record to
 //! the ledger naming every key whose value changed, old and new (the first
-//! start has nothing to compare with and only remembers).
+//! start has nothing to compare with and only remembers). Values are as
+//! [`Config::values`] gives them: credentials in URLs are `***`.
 
 use pramaan_config::Config;
 use pramaan_core::LedgerSink;
@@ -20,8 +21,17 @@ pub async fn record_changes(cfg: &Config, sink: &dyn LedgerSink) -> Result<(), S
         .into_iter()
         .map(|(k, v)| (k.to_owned(), v))
         .collect();
+    // `values` hides credentials; a file written before it did may hold
+    // them in clear, so they are hidden on reading too (the comparison is
+    // of hidden values, and the record never carries a password).
     let before: Option<BTreeMap<String, String>> = match std::fs::read(&path) {
-        Ok(b) => serde_json::from_slice(&b).ok(),
+        Ok(b) => serde_json::from_slice::<BTreeMap<String, String>>(&b)
+            .ok()
+            .map(|m| {
+                m.into_iter()
+                    .map(|(k, v)| (k, pramaan_config::redact(&v)))
+                    .collect()
+            }),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
         Err(e) => return Err(format!("{}: {e}", path.display())),
     };

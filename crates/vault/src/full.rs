@@ -60,6 +60,8 @@ pub struct StorageState {
     /// Lines refused because the disk was full (all transports).
     refused_lines: AtomicU64,
     last_error: Mutex<Option<String>>,
+    /// What the start found open to group or others ([`crate::modes`]).
+    loose_modes: Mutex<crate::modes::LooseModes>,
 }
 
 /// What `/api/v1/status` shows about the disk.
@@ -73,9 +75,18 @@ pub struct StorageStatus {
     /// had no room for, or the sealer cannot seal; the syslog listeners stop
     /// reading their sockets and HTTP ingest answers 507 until it clears.
     pub ingest_paused: bool,
+    /// Entries of the data directory (relative, with their mode) that group
+    /// or others may use, as found at start ([`crate::modes`]); at most
+    /// [`crate::modes::MAX_LISTED`], `loose_file_modes_count` counts them all.
+    pub loose_file_modes: Vec<String>,
+    pub loose_file_modes_count: u64,
 }
 
 impl StorageState {
+    pub(crate) fn set_loose_modes(&self, found: crate::modes::LooseModes) {
+        *self.loose_modes.lock().expect("storage lock") = found;
+    }
+
     pub(crate) fn set_wal_full(&self, full: bool, err: Option<&str>) {
         self.wal_full.store(full, Ordering::Release);
         self.note(err);
@@ -153,7 +164,10 @@ impl StorageState {
             Some(e) => format!("{r}: {e}; ingest resumes by itself when space is freed"),
             None => format!("{r}; ingest resumes by itself when space is freed"),
         });
+        let loose = self.loose_modes.lock().expect("storage lock").clone();
         StorageStatus {
+            loose_file_modes: loose.listed.iter().map(ToString::to_string).collect(),
+            loose_file_modes_count: loose.count,
             storage_full: wal || seal,
             storage_full_reason: reason,
             lines_refused_storage_full: self.refused_lines.load(Ordering::Relaxed),

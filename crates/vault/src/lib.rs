@@ -10,6 +10,7 @@ pub mod compact;
 pub mod full;
 pub mod ledger;
 pub mod memtable;
+pub mod modes;
 pub mod priority;
 pub mod retention;
 pub mod schema;
@@ -56,6 +57,20 @@ pub enum VaultError {
 }
 
 impl VaultError {
+    /// What a client may be told about a failed search or read: which
+    /// segment (its path in the objects directory) cannot be read, never an
+    /// absolute path nor the reader's own words (they go to the log).
+    pub fn client_message(&self) -> String {
+        match self {
+            VaultError::Read { path, .. } => format!(
+                "segment {path} cannot be read, so this answer would be incomplete; the damage is \
+                 named by `pramaan verify` (run it on the server)"
+            ),
+            VaultError::SearchStopped => self.to_string(),
+            _ => "the search failed; see the server log".into(),
+        }
+    }
+
     pub(crate) fn io(path: &Path) -> impl FnOnce(std::io::Error) -> VaultError + '_ {
         move |source| VaultError::Io {
             path: path.to_owned(),

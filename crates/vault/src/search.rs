@@ -238,6 +238,62 @@ pub async fn search(
     }
 }
 
+/// A search already under way ([`search_started`]).
+pub struct Started {
+    /// The first batch of hits; `None` when there are none.
+    pub first: Option<RecordBatch>,
+    /// The rest, then an `Err` if the search failed after the first batch.
+    pub rest: mpsc::Receiver<Result<RecordBatch, VaultError>>,
+}
+
+/// Runs a search and waits, at most `wait`, for its first batch of hits
+/// (or its end), so that a search that fails before it has anything to send
+/// (a segment that cannot be read, say) is an error the caller answers with
+/// a status, not a success with an empty body. A failure after that ends
+/// `rest` with the error. A search still scanning after `wait` comes back
+/// with `first: None` and goes on in `rest` (the caller's own deadline must
+/// not cut a long, sparse search short). Dropping `rest` stops the search.
+pub async fn search_started(
+    vault: &Vault,
+    q: Query,
+    wait: std::time::Duration,
+) -> Result<Started, VaultError> {
+    let (tx, mut rx) = mpsc::channel(4);
+    let v = vault.clone();
+    let task = tokio::spawn(async move { search(&v, &q, tx).await });
+    let (out_tx, mut out_rx) = mpsc::channel(4);
+    tokio::spawn(async move {
+        while let Some(b) = rx.recv().await {
+            if out_tx.send(Ok(b)).await.is_err() {
+                // The caller went away: dropping `rx` stops the search.
+                return;
+            }
+        }
+        let end = match task.await {
+            Ok(Ok(_)) => return,
+            Ok(Err(e)) => e,
+            Err(e) if e.is_panic() => {
+                tracing::error!(error = %e, "a search panicked");
+                VaultError::SearchStopped
+            }
+            Err(_) => VaultError::SearchStopped,
+        };
+        let _ = out_tx.send(Err(end)).await;
+    });
+    match tokio::time::timeout(wait, out_rx.recv()).await {
+        Ok(Some(Err(e))) => Err(e),
+        Ok(Some(Ok(b))) => Ok(Started {
+            first: Some(b),
+            rest: out_rx,
+        }),
+        // Finished without hits, or still scanning.
+        Ok(None) | Err(_) => Ok(Started {
+            first: None,
+            rest: out_rx,
+        }),
+    }
+}
+
 /// The hits of a snapshot's in-memory records, taken when the search starts.
 /// The snapshot's memtable batches are released at once: a search that
 /// scans segments for seconds must not keep generations alive that have
@@ -641,6 +697,16 @@ fn opt_str(a: &StringArray, i: usize) -> Option<String> {
 }
 
 /// Converts a batch of the logs schema into hits.
+/// The hits of a batch as NDJSON, one line each (the HTTP search's body).
+pub fn ndjson(b: &RecordBatch) -> Vec<u8> {
+    let mut buf = Vec::new();
+    for h in hits(b) {
+        serde_json::to_writer(&mut buf, &h).expect("hit serialises");
+        buf.push(b'\n');
+    }
+    buf
+}
+
 pub fn hits(b: &RecordBatch) -> Vec<Hit> {
     use base64::Engine;
     let s = |name: &str| -> &StringArray { b.column_by_name(name).expect("column").as_string() };

@@ -58,6 +58,10 @@ pub struct VaultOptions {
     /// The Merkle ledger over every record; `None` runs without one (for
     /// benchmarks that measure its cost).
     pub ledger: Option<crate::ledger::LedgerOptions>,
+    /// Rebuild the tree over the stored records because their checkpoints
+    /// are missing (`pramaan ledger rebuild`; see [`crate::ledger`]).
+    /// `None`: such a vault refuses to open.
+    pub ledger_rebuild: Option<crate::ledger::RebuildRequest>,
     /// Nice value of the threads that scan segments for searches
     /// (`segments.search_nice`; 0: ingest's priority). See [`crate::priority`].
     pub search_nice: i32,
@@ -83,6 +87,7 @@ impl VaultOptions {
             default_offset_secs: pramaan_core::time::IST_OFFSET_SECS,
             source_zones: Default::default(),
             search_nice: 10,
+            ledger_rebuild: None,
         }
     }
 
@@ -222,6 +227,7 @@ impl Workers {
             if let Ok(files) = wal::list_files(&self.wal_dir) {
                 for f in files {
                     let _ = std::fs::remove_file(&f.path);
+                    let _ = std::fs::remove_file(wal::cut_mark_path(&f.path));
                 }
                 let _ = wal::sync_dir(&self.wal_dir);
             }
@@ -236,8 +242,11 @@ impl Vault {
     /// from the catalog and WAL, and starts the writer, indexer and sealer.
     /// Must be called inside a Tokio runtime (the sealer uses its handle).
     pub async fn open(opts: VaultOptions) -> Result<(Vault, Workers), VaultError> {
-        std::fs::create_dir_all(&opts.data_dir).map_err(VaultError::io(&opts.data_dir))?;
+        crate::modes::create_private_dir(&opts.data_dir).map_err(VaultError::io(&opts.data_dir))?;
         let lock = lock_data_dir(&opts.data_dir)?;
+        // Said at every start, never changed: see `modes`.
+        let loose = crate::modes::loose_modes(&opts.data_dir);
+        crate::modes::warn_loose(&opts.data_dir, &loose);
         let (store, local_root) = open_store(&opts)?;
         let catalog: Arc<dyn Catalog> = Arc::new(SqliteCatalog::open(&opts.catalog_path())?);
         let segments = catalog.segments(None, None)?;
@@ -284,13 +293,14 @@ impl Vault {
         let (indexed_tx, indexed_rx) = watch::channel(next_seq);
         let sealed_through = Arc::new(AtomicU64::new(sealed.unwrap_or(NO_SEALED)));
         let stats = Arc::new(Stats::default());
+        stats.storage.set_loose_modes(loose);
         let (submit_tx, submit_rx) = mpsc::channel::<Submit>(256);
         let (index_tx, index_rx) = std_mpsc::sync_channel::<Committed>(64);
         // Bounded: when the sealer falls behind, the indexer waits, then the
         // writer, then the senders (TCP stops being read), so memory stays
         // at about two generations instead of growing with the backlog.
         let (seal_tx, seal_rx) = std_mpsc::sync_channel::<Arc<Frozen>>(1);
-        let ledger = crate::ledger::LedgerState::open(&opts, false)?;
+        let ledger = crate::ledger::LedgerState::open(&opts, false, &*catalog)?;
         let inner = Arc::new(Inner {
             opts: opts.clone(),
             state: Mutex::new(state),
@@ -382,11 +392,19 @@ impl Vault {
             None
         };
         let committed_for_join = inner.committed.clone();
+        let vault = Vault {
+            inner,
+            submit: Some(submit_tx),
+        };
+        if let Some(l) = vault.ledger() {
+            // A rebuild is said in the ledger itself (a crash before this
+            // point says it at the next open).
+            if let Err(e) = crate::ledger::record_rebuilds(l, &vault).await {
+                tracing::error!(error = %e, "could not record a ledger rebuild; retrying at the next open");
+            }
+        }
         Ok((
-            Vault {
-                inner,
-                submit: Some(submit_tx),
-            },
+            vault,
             Workers {
                 threads: [writer, index_thread, sealer]
                     .into_iter()
@@ -414,7 +432,8 @@ impl Vault {
         let mut current = Generation::default();
         let mut next = start_seq;
         for wf in wal::list_files(&opts.wal_dir())? {
-            let data = wal::read_file(&wf.path)?;
+            // Up to a failed append's mark: its bytes are no records.
+            let data = wal::read_valid(&wf.path)?;
             wal::scan_frames(&data, |_, rec| {
                 if rec.seq >= next {
                     next = rec.seq + 1;
@@ -426,7 +445,10 @@ impl Vault {
         }
         let (_ctx, committed) = watch::channel(next);
         let (_itx, indexed) = watch::channel(next);
-        let ledger = crate::ledger::LedgerState::open(&opts, true)?;
+        let ledger = crate::ledger::LedgerState::open(&opts, true, &*catalog)?;
+        if let Some(l) = &ledger {
+            l.check_present(&*catalog, next)?;
+        }
         Ok(Vault {
             inner: Arc::new(Inner {
                 opts,
@@ -890,7 +912,7 @@ fn writer_loop(
                 stats.wal_errors.fetch_add(1, Ordering::Relaxed);
                 metrics::counter!("pramaan_wal_errors_total").increment(1);
                 let msg = e.to_string();
-                let full = matches!(&e, wal::WalError::Io { source, .. } if crate::full::io_is_full(source));
+                let full = e.io_source().is_some_and(crate::full::io_is_full);
                 if full {
                     if !storage.is_full() {
                         tracing::error!(error = %e, "the disk is full: refusing acknowledged lines (HTTP 507) and holding syslog lines until space is freed");

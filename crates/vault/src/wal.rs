@@ -15,6 +15,18 @@
 //! corruption and is reported with its file and offset, never skipped.
 //! Files are deleted only when every record in them is in a sealed segment
 //! recorded in the catalog.
+//!
+//! A failed append (a write or fsync error) is cut off its file
+//! (`set_len` back to the last acknowledged frame), and the file is never
+//! written again: the next append rolls to a new file (after an fsync error
+//! the kernel may have dropped the file's dirty pages, so its later fsyncs
+//! prove nothing). When even the cut fails, the valid length is written
+//! beside the file (`<file>.cut`, synced, renamed into place) before
+//! rolling, so that the torn tail of a file that is no longer the newest is
+//! known for a failed append's and cut at the next open; without that mark
+//! it would be corruption. If neither can be written the WAL takes nothing
+//! more (every append fails, naming both errors) rather than write after
+//! torn bytes.
 
 use pramaan_core::{RecordRef, Transport};
 use std::fs::{self, File, OpenOptions};
@@ -35,12 +47,39 @@ pub enum WalError {
         offset: u64,
         reason: String,
     },
+    #[error("WAL append to {path} failed: {source}{}", match cut {
+        None => String::new(),
+        Some(e) => format!("; cutting the partly written batch off the file failed too ({e}), so its valid \
+                            length is marked beside it and the next append goes to a new file"),
+    })]
+    Append {
+        path: PathBuf,
+        source: io::Error,
+        /// Why cutting the partly written bytes off failed, if it did.
+        cut: Option<String>,
+    },
+    #[error("WAL file {path} cannot be left after a failed append: cutting it failed ({cut}) and so did marking its valid length ({mark}); not writing after a torn frame")]
+    Unsettled {
+        path: PathBuf,
+        cut: String,
+        mark: String,
+    },
     #[error("WAL sequence gap: {path} starts at {found}, expected {expected}")]
     Gap {
         path: PathBuf,
         expected: u64,
         found: u64,
     },
+}
+
+impl WalError {
+    /// The I/O error underneath, if any (to tell a full disk apart).
+    pub fn io_source(&self) -> Option<&io::Error> {
+        match self {
+            WalError::Io { source, .. } | WalError::Append { source, .. } => Some(source),
+            _ => None,
+        }
+    }
 }
 
 fn io_err(path: &Path) -> impl FnOnce(io::Error) -> WalError + '_ {
@@ -66,6 +105,96 @@ pub struct Wal {
     roll_bytes: u64,
     fsync: bool,
     files: Vec<WalFile>,
+    /// The last append to the current file failed: it is written no more.
+    failed: Option<Failed>,
+    /// Test seam: the next write fails as given.
+    #[cfg(test)]
+    fault: Option<Fault>,
+}
+
+/// A failed append's file.
+#[derive(Clone, Copy, Debug)]
+struct Failed {
+    /// The file holds only whole, acknowledged frames (cut back), or its
+    /// valid length is marked beside it.
+    settled: bool,
+}
+
+/// An injected failure of the next write (tests only).
+#[cfg(test)]
+#[derive(Clone, Copy, Debug)]
+struct Fault {
+    /// Bytes of the batch written before the write fails.
+    written: usize,
+    /// Cutting the file back fails too (this many times).
+    cut_failures: u32,
+    /// Marking the valid length fails too (this many times).
+    mark_failures: u32,
+}
+
+/// Where the valid length of `wal_file` is kept after a failed append
+/// whose bytes could not be cut off (`….wal.cut`).
+pub fn cut_mark_path(wal_file: &Path) -> PathBuf {
+    let mut name = wal_file.as_os_str().to_owned();
+    name.push(".cut");
+    PathBuf::from(name)
+}
+
+/// The valid length marked beside `wal_file`, if one is.
+pub fn read_cut_mark(wal_file: &Path) -> Result<Option<u64>, WalError> {
+    let mark = cut_mark_path(wal_file);
+    match fs::read_to_string(&mark) {
+        Ok(text) => text
+            .trim()
+            .parse::<u64>()
+            .map(Some)
+            .map_err(|_| WalError::Corrupt {
+                path: mark,
+                offset: 0,
+                reason: format!(
+                    "the mark of a failed append holds {:?}, not a length",
+                    text.trim()
+                ),
+            }),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(io_err(&mark)(e)),
+    }
+}
+
+/// The bytes of `wal_file` that hold records: the whole file, or up to the
+/// length a failed append marked ([`cut_mark_path`]). A mark beyond the
+/// file's end is corruption.
+pub fn read_valid(wal_file: &Path) -> Result<Vec<u8>, WalError> {
+    let mut data = read_file(wal_file)?;
+    if let Some(n) = read_cut_mark(wal_file)? {
+        if n > data.len() as u64 {
+            return Err(WalError::Corrupt {
+                path: wal_file.to_owned(),
+                offset: data.len() as u64,
+                reason: format!(
+                    "a failed append marked {n} bytes as valid, but the file has only {}",
+                    data.len()
+                ),
+            });
+        }
+        data.truncate(n as usize);
+    }
+    Ok(data)
+}
+
+/// Writes the mark of `wal_file`'s valid length: a temporary file, synced,
+/// renamed into place, the directory synced.
+fn write_cut_mark(dir: &Path, wal_file: &Path, valid_len: u64) -> io::Result<()> {
+    let mark = cut_mark_path(wal_file);
+    let mut tmp = mark.as_os_str().to_owned();
+    tmp.push(".tmp");
+    let tmp = PathBuf::from(tmp);
+    let mut f = File::create(&tmp)?;
+    f.write_all(format!("{valid_len}\n").as_bytes())?;
+    f.sync_all()?;
+    drop(f);
+    fs::rename(&tmp, &mark)?;
+    File::open(dir).and_then(|d| d.sync_all())
 }
 
 /// Frame one record into `out`.
@@ -209,7 +338,9 @@ impl Wal {
                     });
                 }
             }
-            let data = read_file(&wf.path)?;
+            let whole = read_file(&wf.path)?.len() as u64;
+            let data = read_valid(&wf.path)?;
+            let marked = read_cut_mark(&wf.path)?.is_some();
             let is_last = Some(i) == last_idx;
             let mut expected = wf.first_seq;
             let scan = scan_frames(&data, |_, rec| {
@@ -241,7 +372,22 @@ impl Wal {
                 f.set_len(scan.valid_len).map_err(io_err(&wf.path))?;
                 f.sync_all().map_err(io_err(&wf.path))?;
                 tracing::warn!(file = %wf.path.display(), offset, reason, cut, "truncated a torn WAL tail");
+                truncated.push((wf.path.clone(), whole - scan.valid_len));
+            } else if marked && whole > scan.valid_len {
+                // A failed append's bytes, which could not be cut then.
+                let f = OpenOptions::new()
+                    .write(true)
+                    .open(&wf.path)
+                    .map_err(io_err(&wf.path))?;
+                f.set_len(scan.valid_len).map_err(io_err(&wf.path))?;
+                f.sync_all().map_err(io_err(&wf.path))?;
+                let cut = whole - scan.valid_len;
+                tracing::warn!(file = %wf.path.display(), valid = scan.valid_len, cut, "cut the bytes a failed append left (marked at the time)");
                 truncated.push((wf.path.clone(), cut));
+            }
+            if marked {
+                let mark = cut_mark_path(&wf.path);
+                fs::remove_file(&mark).map_err(io_err(&mark))?;
             }
             prev_end = Some(expected);
         }
@@ -265,6 +411,9 @@ impl Wal {
             file_len: 0,
             roll_bytes,
             fsync,
+            failed: None,
+            #[cfg(test)]
+            fault: None,
             files: files
                 .into_iter()
                 .filter(|f| f.first_seq != next_seq)
@@ -285,24 +434,119 @@ impl Wal {
     /// Appends already framed bytes holding records starting at `first_seq`,
     /// then makes them durable. Rolls to a new file first when the current one is full.
     pub fn append(&mut self, first_seq: u64, frames: &[u8]) -> Result<(), WalError> {
-        if self.file_len >= self.roll_bytes && first_seq != self.file_first_seq {
+        if self.failed.is_some() {
+            self.roll_after_failure(first_seq)?;
+        } else if self.file_len >= self.roll_bytes && first_seq != self.file_first_seq {
             self.roll(first_seq)?;
         }
         let path = self.current_path();
-        let res = self.file.write_all(frames).and_then(|()| {
-            if self.fsync {
-                self.file.sync_data()
-            } else {
-                Ok(())
+        let res = self.write(frames);
+        if let Err(source) = res {
+            // Cut what was partly written, and never write this file again
+            // (the next append rolls): see the module docs.
+            let cut = self.cut_back().err();
+            let settled = cut.is_none() || self.mark_valid_len().is_ok();
+            if let Some(e) = &cut {
+                tracing::error!(file = %path.display(), error = %e, valid_len = self.file_len, "could not cut a failed WAL append off its file");
             }
-        });
-        if let Err(e) = res {
-            // Cut what was partly written, so that the next append does not
-            // follow a torn frame in the middle of the file.
-            let _ = self.file.set_len(self.file_len);
-            return Err(io_err(&path)(e));
+            self.failed = Some(Failed { settled });
+            return Err(WalError::Append {
+                path,
+                source,
+                cut: cut.map(|e| e.to_string()),
+            });
         }
         self.file_len += frames.len() as u64;
+        Ok(())
+    }
+
+    fn write(&mut self, frames: &[u8]) -> io::Result<()> {
+        #[cfg(test)]
+        if let Some(f) = self.fault.as_mut() {
+            if f.written != usize::MAX {
+                let n = f.written.min(frames.len());
+                f.written = usize::MAX;
+                self.file.write_all(&frames[..n])?;
+                return Err(io::Error::other("injected write failure"));
+            }
+        }
+        self.file.write_all(frames)?;
+        if self.fsync {
+            self.file.sync_data()?;
+        }
+        Ok(())
+    }
+
+    /// Cuts the current file back to its acknowledged frames.
+    fn cut_back(&mut self) -> io::Result<()> {
+        #[cfg(test)]
+        if let Some(f) = self.fault.as_mut() {
+            if f.cut_failures > 0 {
+                f.cut_failures -= 1;
+                return Err(io::Error::other("injected set_len failure"));
+            }
+        }
+        self.file.set_len(self.file_len)?;
+        self.file.sync_all()
+    }
+
+    /// Marks the current file's valid length beside it.
+    fn mark_valid_len(&mut self) -> io::Result<()> {
+        #[cfg(test)]
+        if let Some(f) = self.fault.as_mut() {
+            if f.mark_failures > 0 {
+                f.mark_failures -= 1;
+                return Err(io::Error::other("injected mark failure"));
+            }
+        }
+        write_cut_mark(&self.dir, &self.current_path(), self.file_len)
+    }
+
+    /// After a failed append: makes sure the file's torn bytes are cut or
+    /// marked, then continues in a new file starting at `first_seq`.
+    fn roll_after_failure(&mut self, first_seq: u64) -> Result<(), WalError> {
+        let path = self.current_path();
+        let settled = self.failed.is_some_and(|f| f.settled);
+        if !settled {
+            if let Err(cut) = self.cut_back() {
+                if let Err(mark) = self.mark_valid_len() {
+                    return Err(WalError::Unsettled {
+                        path,
+                        cut: cut.to_string(),
+                        mark: mark.to_string(),
+                    });
+                }
+            }
+            self.failed = Some(Failed { settled: true });
+        }
+        if first_seq == self.file_first_seq {
+            // The failed file holds no acknowledged record (its first one is
+            // being written again): a new file of the same name replaces it.
+            if self.file_len != 0 {
+                return Err(WalError::Corrupt {
+                    path,
+                    offset: self.file_len,
+                    reason: format!(
+                        "an append starting at {first_seq} after a failed one, but the file already \
+                         holds records from {first_seq}"
+                    ),
+                });
+            }
+            // Gone already when an earlier try got this far.
+            for p in [path.clone(), cut_mark_path(&path)] {
+                match fs::remove_file(&p) {
+                    Ok(()) => {}
+                    Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                    Err(e) => return Err(io_err(&p)(e)),
+                }
+            }
+            self.file = open_new(&self.dir, first_seq)?;
+            sync_dir(&self.dir)?;
+        } else {
+            self.roll(first_seq)?;
+        }
+        tracing::warn!(from = %path.display(), to = %self.current_path().display(), "rolled to a new WAL file after a failed append");
+        self.failed = None;
         Ok(())
     }
 
@@ -328,6 +572,7 @@ impl Wal {
         while self.files.len() > 1 && self.files[1].first_seq <= sealed_through + 1 {
             let f = self.files.remove(0);
             fs::remove_file(&f.path).map_err(io_err(&f.path))?;
+            let _ = fs::remove_file(cut_mark_path(&f.path));
             removed += 1;
         }
         if removed > 0 {
@@ -477,6 +722,133 @@ mod tests {
             ),
             "{err}"
         );
+    }
+
+    /// A failed append whose partly written bytes could not be cut off: the
+    /// valid length is marked, the retry goes to a new file, and the next
+    /// open cuts the old file at the mark instead of calling it corruption.
+    #[test]
+    fn a_failed_append_rolls_to_a_new_file_and_its_torn_tail_is_cut_at_open() {
+        let dir = tempfile::tempdir().unwrap();
+        let valid = {
+            let mut r = Wal::open(dir.path(), 0, 1 << 20, true, |_| {}).unwrap();
+            r.wal.append(0, &frames(0..5)).unwrap();
+            let valid = r.wal.file_len;
+            r.wal.fault = Some(Fault {
+                written: 30,
+                cut_failures: 1,
+                mark_failures: 0,
+            });
+            let err = r.wal.append(5, &frames(5..10)).unwrap_err();
+            assert!(
+                err.to_string()
+                    .contains("cutting the partly written batch off"),
+                "{err}"
+            );
+            let old = dir.path().join(file_name(0));
+            assert_eq!(
+                fs::metadata(&old).unwrap().len(),
+                valid + 30,
+                "the cut failed"
+            );
+            assert_eq!(read_cut_mark(&old).unwrap(), Some(valid));
+            // The retry is not written after the torn bytes: a new file.
+            r.wal.append(5, &frames(5..10)).unwrap();
+            r.wal.append(10, &frames(10..12)).unwrap();
+            assert_eq!(
+                r.wal
+                    .files()
+                    .iter()
+                    .map(|f| f.first_seq)
+                    .collect::<Vec<_>>(),
+                [0, 5]
+            );
+            assert_eq!(fs::metadata(&old).unwrap().len(), valid + 30);
+            valid
+        };
+        let mut seen = Vec::new();
+        let r = Wal::open(dir.path(), 0, 1 << 20, true, |rec| seen.push(rec.seq)).unwrap();
+        assert_eq!(seen, (0..12).collect::<Vec<_>>());
+        assert_eq!(r.next_seq, 12);
+        let old = dir.path().join(file_name(0));
+        assert_eq!(fs::metadata(&old).unwrap().len(), valid);
+        assert!(!cut_mark_path(&old).exists());
+    }
+
+    /// When the cut works, the file is left whole and the next append still
+    /// goes to a new file; when neither the cut nor the mark can be made,
+    /// nothing more is written until one can.
+    #[test]
+    fn a_failed_append_is_never_followed_in_the_same_file() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let mut r = Wal::open(dir.path(), 0, 1 << 20, true, |_| {}).unwrap();
+            r.wal.append(0, &frames(0..3)).unwrap();
+            let valid = r.wal.file_len;
+            r.wal.fault = Some(Fault {
+                written: 5,
+                cut_failures: 0,
+                mark_failures: 0,
+            });
+            let err = r.wal.append(3, &frames(3..6)).unwrap_err();
+            assert!(matches!(err, WalError::Append { cut: None, .. }), "{err}");
+            assert_eq!(
+                fs::metadata(dir.path().join(file_name(0))).unwrap().len(),
+                valid
+            );
+            r.wal.append(3, &frames(3..6)).unwrap();
+            assert_eq!(r.wal.files().last().unwrap().first_seq, 3);
+
+            // The first append of a file fails, and so do its cut and its
+            // mark, twice: the WAL refuses rather than write after torn bytes.
+            r.wal.fault = Some(Fault {
+                written: 7,
+                cut_failures: 2,
+                mark_failures: 2,
+            });
+            r.wal.roll(6).unwrap();
+            assert!(r.wal.append(6, &frames(6..8)).is_err());
+            let err = r.wal.append(6, &frames(6..8)).unwrap_err();
+            assert!(matches!(err, WalError::Unsettled { .. }), "{err}");
+            // Then the cut works: the file (which holds no record) is made anew.
+            r.wal.append(6, &frames(6..8)).unwrap();
+            assert_eq!(r.wal.files().last().unwrap().first_seq, 6);
+        }
+        let mut seen = Vec::new();
+        let r = Wal::open(dir.path(), 0, 1 << 20, true, |rec| seen.push(rec.seq)).unwrap();
+        assert_eq!(seen, (0..8).collect::<Vec<_>>());
+        assert!(r.truncated.is_empty());
+    }
+
+    /// A torn tail in a file that is not the newest is corruption unless a
+    /// failed append marked it; with a mark it is cut (this is what the
+    /// writer leaves when its cut failed, without the fault seam).
+    #[test]
+    fn a_torn_tail_in_an_older_file_is_accepted_only_when_marked() {
+        let dir = tempfile::tempdir().unwrap();
+        let valid = {
+            let mut r = Wal::open(dir.path(), 0, 10, true, |_| {}).unwrap();
+            r.wal.append(0, &frames(0..5)).unwrap();
+            let valid = r.wal.file_len;
+            r.wal.append(5, &frames(5..8)).unwrap();
+            valid
+        };
+        let old = dir.path().join(file_name(0));
+        let mut f = OpenOptions::new().append(true).open(&old).unwrap();
+        f.write_all(&frames(5..6)[..11]).unwrap();
+        drop(f);
+        let err = Wal::open(dir.path(), 0, 10, true, |_| {}).err().unwrap();
+        assert!(matches!(err, WalError::Corrupt { .. }), "{err}");
+        // A mark that does not match what is valid is no excuse either.
+        fs::write(cut_mark_path(&old), format!("{}\n", valid - 1)).unwrap();
+        let err = Wal::open(dir.path(), 0, 10, true, |_| {}).err().unwrap();
+        assert!(matches!(err, WalError::Corrupt { .. }), "{err}");
+        fs::write(cut_mark_path(&old), format!("{valid}\n")).unwrap();
+        let mut seen = Vec::new();
+        let r = Wal::open(dir.path(), 0, 10, true, |rec| seen.push(rec.seq)).unwrap();
+        assert_eq!(seen, (0..8).collect::<Vec<_>>());
+        assert_eq!(r.truncated, vec![(old.clone(), 11)]);
+        assert_eq!(fs::metadata(&old).unwrap().len(), valid);
     }
 
     #[test]

@@ -754,3 +754,109 @@ async fn ledger_cost_on_ingest() {
         (1.0 - on / off) * 100.0
     );
 }
+
+/// A new vault signs its empty tree at once: from its first open on, a vault
+/// with records always has a checkpoint (object or history), so records
+/// without one can only mean the checkpoints were taken away.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_vault_has_a_checkpoint_before_its_first_record() {
+    let dir = tempfile::tempdir().unwrap();
+    let (vault, workers) = Vault::open(opts(dir.path())).await.unwrap();
+    let note = std::fs::read_to_string(dir.path().join("objects/checkpoint")).unwrap();
+    let (size, _) = open(&note, &vkey(dir.path()));
+    assert_eq!(size, 0);
+    append(&vault, lines("n", 10)).await;
+    checkpoint_at(&vault, 10).await;
+    close(vault, workers).await;
+}
+
+/// Deleting the checkpoint object and the history (after altering records,
+/// say) does not get a freshly signed tree: every open refuses, naming what
+/// is missing, until `ledger rebuild` is asked for, which is then recorded
+/// in the ledger and kept in status for good.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn missing_checkpoints_refuse_every_open_until_an_explicit_rebuild() {
+    let dir = tempfile::tempdir().unwrap();
+    let (vault, workers) = Vault::open(opts(dir.path())).await.unwrap();
+    append(&vault, lines("m", 500)).await;
+    checkpoint_at(&vault, 500).await;
+    close(vault, workers).await;
+
+    // Someone with the disk removes every checkpoint.
+    std::fs::remove_file(dir.path().join("objects/checkpoint")).unwrap();
+    rusqlite::Connection::open(dir.path().join("catalog.db"))
+        .unwrap()
+        .execute("DELETE FROM ledger_checkpoints", [])
+        .unwrap();
+    let missing = |err: String| {
+        assert!(
+            err.contains("objects/checkpoint")
+                && err.contains("500 records")
+                && err.contains("pramaan ledger rebuild"),
+            "{err}"
+        );
+    };
+    missing(
+        Vault::open(opts(dir.path()))
+            .await
+            .err()
+            .unwrap()
+            .to_string(),
+    );
+    missing(
+        Vault::open_read_only(opts(dir.path()))
+            .err()
+            .unwrap()
+            .to_string(),
+    );
+    // Still refused: nothing was signed by the refused opens.
+    assert!(!dir.path().join("objects/checkpoint").exists());
+
+    let mut o = opts(dir.path());
+    o.ledger_rebuild = Some(pramaan_vault::ledger::RebuildRequest {
+        by: "alice".into(),
+        reason: "checkpoint lost with the old disk; segments verified".into(),
+    });
+    let (vault, workers) = Vault::open(o.clone()).await.unwrap();
+    let rebuilds = vault.ledger().unwrap().rebuilds();
+    assert_eq!(rebuilds.len(), 1, "{rebuilds:?}");
+    assert_eq!(rebuilds[0].records, 500);
+    assert_eq!(rebuilds[0].by, "alice");
+    assert_eq!(rebuilds[0].seq, Some(500), "{rebuilds:?}");
+    // The record saying so is in the ledger (an internal record of the ledger's own).
+    assert_eq!(vault.committed(), 501);
+    checkpoint_at(&vault, 501).await;
+    close(vault, workers).await;
+
+    // A checkpoint is there now: a second rebuild is refused, a plain open is fine,
+    // and status shows the rebuild.
+    let err = Vault::open(o).await.err().unwrap().to_string();
+    assert!(err.contains("only replaces missing checkpoints"), "{err}");
+    let (vault, workers) = Vault::open(opts(dir.path())).await.unwrap();
+    let st = vault.ledger().unwrap().status(vault.committed());
+    assert_eq!(st.rebuilds.len(), 1);
+    assert!(st.rebuilds[0].reason.contains("old disk"));
+    let json = serde_json::to_value(&st).unwrap();
+    assert_eq!(json["rebuilds"][0]["by"], "alice", "{json}");
+    let mut q = pramaan_vault::Query {
+        internal: true,
+        ..Default::default()
+    };
+    q.limit = 10;
+    let (tx, mut rx) = tokio::sync::mpsc::channel(4);
+    pramaan_vault::search::search(&vault, &q, tx).await.unwrap();
+    let mut found = Vec::new();
+    while let Some(b) = rx.recv().await {
+        found.extend(pramaan_vault::search::hits(&b));
+    }
+    assert_eq!(found.len(), 1, "{found:?}");
+    let raw = found[0].raw.clone().unwrap_or_default();
+    assert_eq!(found[0].peer, "pramaan:ledger");
+    assert!(
+        raw.contains("ledger.rebuilt") && raw.contains("alice"),
+        "{raw}"
+    );
+    close(vault, workers).await;
+    let ro = Vault::open_read_only(opts(dir.path())).unwrap();
+    assert_eq!(ro.ledger().unwrap().rebuilds().len(), 1);
+}

@@ -134,8 +134,31 @@ fn write_segment(dir: &Path, catalog: &dyn Catalog, first_seq: u64, recs: &[Rec]
 }
 
 /// Writes segments (each a list of records) into a fresh data directory.
+/// What a vault's first open does before it takes any record: sign the
+/// empty tree (a vault with records and no checkpoint refuses to open). The
+/// segments written next stand for records it took after that.
+fn sign_empty_tree(dir: &Path) {
+    let o = opts(dir);
+    let Some(l) = &o.ledger else { return };
+    let key = pramaan_vault::ledger::load_or_create_key(l).unwrap();
+    let empty = pramaan_ledger::Appender::new().root();
+    let note = pramaan_ledger::Checkpoint::new(l.origin.clone(), 0, empty)
+        .unwrap()
+        .sign(&key)
+        .unwrap()
+        .to_string();
+    let store = pramaan_vault::ledger::tile_store(&o.objects_dir()).unwrap();
+    pramaan_ledger::TileStore::put(
+        &*store,
+        pramaan_vault::ledger::CHECKPOINT_OBJECT,
+        note.as_bytes(),
+    )
+    .unwrap();
+}
+
 fn write_segments(dir: &Path, segs: &[Vec<Rec>]) -> Vec<SegmentMeta> {
     std::fs::create_dir_all(dir).unwrap();
+    sign_empty_tree(dir);
     let catalog = pramaan_vault::catalog::SqliteCatalog::open(&dir.join("catalog.db")).unwrap();
     let mut seq = 0;
     let mut out = Vec::new();

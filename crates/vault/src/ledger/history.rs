@@ -5,6 +5,12 @@
 //! `ledger.history_interval`, the one published at each clean shutdown, and
 //! every checkpoint an auditor co-signed. `pramaan verify` checks each one's
 //! signatures and that each extends the one before. A row is about 200 bytes.
+//!
+//! `ledger_rebuilds` keeps, for good, every time an operator rebuilt the
+//! tree over stored records because its checkpoints were missing
+//! (`pramaan ledger rebuild --reason`): when, by whom, why, over how many
+//! records, and the sequence number of the `pramaan:ledger` record saying so.
+//! Status shows them all.
 
 use crate::catalog::{CatalogError, SqliteCatalog};
 use rusqlite::{params, Connection, OptionalExtension};
@@ -16,8 +22,43 @@ pub(crate) fn create_tables(conn: &Connection) -> rusqlite::Result<()> {
              size INTEGER PRIMARY KEY,
              note TEXT NOT NULL,
              published_at_ns INTEGER NOT NULL
+         );
+         CREATE TABLE IF NOT EXISTS ledger_rebuilds (
+             id INTEGER PRIMARY KEY AUTOINCREMENT,
+             at_ns INTEGER NOT NULL,
+             by TEXT NOT NULL,
+             reason TEXT NOT NULL,
+             records INTEGER NOT NULL,
+             seq INTEGER
          );",
     )
+}
+
+fn has_rebuilds(conn: &Connection) -> rusqlite::Result<bool> {
+    conn.query_row(
+        "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = 'ledger_rebuilds'",
+        [],
+        |r| r.get::<_, i64>(0),
+    )
+    .map(|n| n > 0)
+}
+
+/// One rebuild of the tree over stored records whose checkpoints were missing.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct LedgerRebuild {
+    pub id: i64,
+    /// When, as nanoseconds since the epoch.
+    pub at_ns: i64,
+    /// When, as IST with UTC (for people).
+    pub at: String,
+    /// Who ran it (the operating-system user).
+    pub by: String,
+    /// Why, as the operator said.
+    pub reason: String,
+    /// The records the rebuilt tree covered (its first checkpoint's size).
+    pub records: u64,
+    /// The `pramaan:ledger` record saying so (`None` until it is appended).
+    pub seq: Option<u64>,
 }
 
 fn has_table(conn: &Connection) -> rusqlite::Result<bool> {
@@ -51,6 +92,12 @@ pub trait LedgerCatalog {
     fn checkpoint_at(&self, size: u64) -> Result<Option<StoredCheckpoint>, CatalogError>;
     /// The largest kept checkpoint.
     fn last_checkpoint(&self) -> Result<Option<StoredCheckpoint>, CatalogError>;
+    /// Keeps a rebuild (its `id` and `seq` are ignored); returns its id.
+    fn add_rebuild(&self, r: &LedgerRebuild) -> Result<i64, CatalogError>;
+    /// Notes the sequence number of the record of rebuild `id`.
+    fn set_rebuild_seq(&self, id: i64, seq: u64) -> Result<(), CatalogError>;
+    /// Every rebuild, oldest first.
+    fn rebuilds(&self) -> Result<Vec<LedgerRebuild>, CatalogError>;
 }
 
 fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<StoredCheckpoint> {
@@ -123,6 +170,53 @@ impl LedgerCatalog for SqliteCatalog {
         )
         .optional()
         .map_err(self.err())
+    }
+
+    fn add_rebuild(&self, r: &LedgerRebuild) -> Result<i64, CatalogError> {
+        let conn = self.conn();
+        conn.execute(
+            "INSERT INTO ledger_rebuilds (at_ns, by, reason, records) VALUES (?1, ?2, ?3, ?4)",
+            params![r.at_ns, r.by, r.reason, r.records as i64],
+        )
+        .map_err(self.err())?;
+        Ok(conn.last_insert_rowid())
+    }
+
+    fn set_rebuild_seq(&self, id: i64, seq: u64) -> Result<(), CatalogError> {
+        let conn = self.conn();
+        conn.execute(
+            "UPDATE ledger_rebuilds SET seq = ?2 WHERE id = ?1",
+            params![id, seq as i64],
+        )
+        .map_err(self.err())?;
+        Ok(())
+    }
+
+    fn rebuilds(&self) -> Result<Vec<LedgerRebuild>, CatalogError> {
+        let conn = self.conn();
+        if !has_rebuilds(&conn).map_err(self.err())? {
+            return Ok(Vec::new());
+        }
+        let mut stmt = conn
+            .prepare_cached(
+                "SELECT id, at_ns, by, reason, records, seq FROM ledger_rebuilds ORDER BY id",
+            )
+            .map_err(self.err())?;
+        let rows = stmt
+            .query_map([], |r| {
+                let at_ns: i64 = r.get(1)?;
+                Ok(LedgerRebuild {
+                    id: r.get(0)?,
+                    at_ns,
+                    at: pramaan_core::time::rfc3339_ist(at_ns),
+                    by: r.get(2)?,
+                    reason: r.get(3)?,
+                    records: r.get::<_, i64>(4)? as u64,
+                    seq: r.get::<_, Option<i64>>(5)?.map(|s| s as u64),
+                })
+            })
+            .map_err(self.err())?;
+        rows.collect::<Result<Vec<_>, _>>().map_err(self.err())
     }
 }
 

@@ -33,13 +33,28 @@
 //! records than are stored, or whose root differs from the tree rebuilt from
 //! the records, stops the start with an error naming it: records it covers
 //! were changed or lost, and that must be looked at by a person.
+//!
+//! # A missing checkpoint
+//!
+//! An empty vault gets a signed checkpoint of size 0 at its first open,
+//! before the writer takes anything, so from then on every vault has a
+//! checkpoint object or a kept one in the history. Records with neither is
+//! what deleting the checkpoints leaves (after altering segments, say):
+//! rebuilding and signing a tree over them would sign over the alteration.
+//! So every open (`serve`, every command, read-only ones too) refuses,
+//! naming the missing object and the records present
+//! ([`LedgerFault::NoCheckpoint`]), unless the operator asks for it with
+//! `pramaan ledger rebuild --reason "..."` ([`RebuildRequest`]): the rebuild
+//! is kept in the catalog (`ledger_rebuilds`) before the tree is built,
+//! recorded in the ledger as a `pramaan:ledger` record once the writer
+//! runs, and shown in status for good.
 
 pub mod history;
 pub mod leaves;
 pub mod proofs;
 pub mod verify;
 
-pub use history::{LedgerCatalog, StoredCheckpoint};
+pub use history::{LedgerCatalog, LedgerRebuild, StoredCheckpoint};
 pub use leaves::RecordSource;
 pub use pramaan_ledger::checkpoint::origin_for;
 
@@ -60,6 +75,19 @@ use std::time::{Duration, Instant};
 
 /// The object holding the latest signed checkpoint (beside `tile/`).
 pub const CHECKPOINT_OBJECT: &str = "checkpoint";
+
+/// The peer of the ledger's own records (a rebuild).
+pub const LEDGER_PEER: &str = "pramaan:ledger";
+
+/// An operator's request to rebuild the tree over stored records whose
+/// checkpoints are missing (`pramaan ledger rebuild`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RebuildRequest {
+    /// Who asks (the operating-system user).
+    pub by: String,
+    /// Why, in the operator's words (required, kept for good).
+    pub reason: String,
+}
 
 /// Batches of frames waiting for the ledger thread (the writer blocks when
 /// the ledger falls this far behind).
@@ -145,6 +173,14 @@ pub enum LedgerFault {
         size: u64,
         committed: u64,
     },
+    #[error(
+        "no checkpoint: {place} is missing and the catalog keeps no checkpoint history, but {committed} \
+         records are stored. Checkpoints are not rebuilt silently (someone who altered the records could \
+         have deleted them to get a fresh signature): run `pramaan verify`, find out what happened, and \
+         restore the checkpoint from a backup, or run `pramaan ledger rebuild --reason \"...\"`, which signs \
+         a new tree over the records as they are now and records that it did, for good"
+    )]
+    NoCheckpoint { place: String, committed: u64 },
     #[error("{0}")]
     Refused(String),
     #[error("ledger: {0}")]
@@ -169,6 +205,9 @@ pub struct LedgerStatus {
     pub records_not_in_checkpoint: u64,
     pub public_key_file: String,
     pub errors_since_start: u64,
+    /// Every rebuild of the tree over records whose checkpoints were missing
+    /// (`pramaan ledger rebuild`), oldest first; kept for good.
+    pub rebuilds: Vec<LedgerRebuild>,
     /// Why the checkpoint could not be read, if it could not.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub problem: Option<String>,
@@ -213,6 +252,8 @@ pub struct LedgerState {
     level0: Mutex<Option<Arc<BTreeMap<u64, u16>>>>,
     /// Errors since start (for status and metrics).
     pub errors: AtomicU64,
+    /// The catalog's `ledger_rebuilds`, read at open and after a rebuild.
+    rebuilds: RwLock<Vec<LedgerRebuild>>,
 }
 
 impl std::fmt::Debug for LedgerState {
@@ -240,10 +281,12 @@ impl LedgerState {
     pub(crate) fn open(
         opts: &crate::VaultOptions,
         read_only: bool,
+        catalog: &dyn crate::Catalog,
     ) -> Result<Option<Arc<LedgerState>>, VaultError> {
         let Some(lo) = &opts.ledger else {
             return Ok(None);
         };
+        let rebuilds = catalog.rebuilds()?;
         let objects_dir = opts.objects_dir();
         Ok(Some(Arc::new(LedgerState {
             opts: lo.clone(),
@@ -255,7 +298,39 @@ impl LedgerState {
             publish_requested: AtomicBool::new(false),
             level0: Mutex::new(None),
             errors: AtomicU64::new(0),
+            rebuilds: RwLock::new(rebuilds),
         })))
+    }
+
+    /// Refuses records without any checkpoint (see the module docs): for a
+    /// read-only open, which does not recover the tree.
+    pub(crate) fn check_present(
+        &self,
+        catalog: &dyn crate::Catalog,
+        committed: u64,
+    ) -> Result<(), VaultError> {
+        if committed == 0
+            || self
+                .tiles
+                .get(CHECKPOINT_OBJECT)
+                .map_err(LedgerFault::from)?
+                .is_some()
+        {
+            return Ok(());
+        }
+        if catalog.last_checkpoint()?.is_some() {
+            return Ok(());
+        }
+        Err(LedgerFault::NoCheckpoint {
+            place: self.checkpoint_path().display().to_string(),
+            committed,
+        }
+        .into())
+    }
+
+    /// Every rebuild of the tree over records whose checkpoints were missing.
+    pub fn rebuilds(&self) -> Vec<LedgerRebuild> {
+        self.rebuilds.read().expect("rebuilds lock").clone()
     }
 
     pub fn options(&self) -> &LedgerOptions {
@@ -301,6 +376,7 @@ impl LedgerState {
                 .saturating_sub(checkpoint.as_ref().map_or(0, |c| c.size)),
             public_key_file: self.opts.vkey_file().display().to_string(),
             errors_since_start: self.errors.load(Ordering::Relaxed),
+            rebuilds: self.rebuilds(),
             problem,
         }
     }
@@ -562,17 +638,62 @@ fn recover(
             ));
         }
     }
+    let rebuild = vault.options().ledger_rebuild.as_ref();
+    if let (Some(_), Some((_, place))) = (rebuild, &stored) {
+        return Err(LedgerFault::Refused(format!(
+            "not rebuilding the ledger: there is a checkpoint ({place}); `pramaan ledger rebuild` only \
+             replaces missing checkpoints"
+        ))
+        .into());
+    }
     let snap = handle.block_on(vault.snapshot());
     let leaves = state.record_source(snap, vault.store(), handle.clone());
     let started = Instant::now();
+    let mut rebuilt = false;
     let mut app = match &stored {
-        None => {
-            if committed > 0 {
-                tracing::info!(
-                    records = committed,
-                    "no checkpoint yet: building the ledger over the stored records"
-                );
+        None if committed == 0 => {
+            if rebuild.is_some() {
+                return Err(LedgerFault::Refused(
+                    "not rebuilding the ledger: the vault holds no records".into(),
+                )
+                .into());
             }
+            // A new vault: its checkpoint of size 0, signed before the writer
+            // takes anything, so that a vault with records and no checkpoint
+            // is never a crash before the first publish.
+            let app = Appender::new();
+            let p = sign_and_put(state, &key, 0, app.root())?;
+            stored = Some((p, place.clone()));
+            app
+        }
+        None => {
+            let Some(req) = rebuild else {
+                return Err(LedgerFault::NoCheckpoint {
+                    place: place.clone(),
+                    committed,
+                }
+                .into());
+            };
+            // Kept before anything is built: a crash after this leaves the
+            // row, and the record is appended at the next open.
+            let at_ns = pramaan_core::time::now_ns();
+            vault.catalog().add_rebuild(&LedgerRebuild {
+                id: 0,
+                at_ns,
+                at: pramaan_core::time::rfc3339_ist(at_ns),
+                by: req.by.clone(),
+                reason: req.reason.clone(),
+                records: committed,
+                seq: None,
+            })?;
+            *state.rebuilds.write().expect("rebuilds lock") = vault.catalog().rebuilds()?;
+            tracing::warn!(
+                records = committed,
+                by = %req.by,
+                reason = %req.reason,
+                "rebuilding the ledger over the stored records as they are now (its checkpoints are missing)"
+            );
+            rebuilt = true;
             Appender::new()
         }
         Some((cp, place)) => {
@@ -606,6 +727,17 @@ fn recover(
     };
     app.catch_up(&leaves, committed)
         .map_err(LedgerFault::from)?;
+    if rebuilt {
+        // Published at once, with its place in the history, so that the
+        // next open finds it whatever happens to this process.
+        let p = sign_and_put(state, &key, app.size(), app.root())?;
+        vault.catalog().add_checkpoint(&StoredCheckpoint {
+            size: p.size,
+            note: p.note.to_string(),
+            published_at_ns: pramaan_core::time::now_ns(),
+        })?;
+        stored = Some((p, place.clone()));
+    }
     if committed > 0 {
         tracing::info!(
             size = app.size(),
@@ -623,6 +755,65 @@ fn recover(
         key,
         published,
     })
+}
+
+/// Signs the checkpoint of the tree `(size, root)` and writes the
+/// `checkpoint` object (before the ledger thread runs).
+fn sign_and_put(
+    state: &LedgerState,
+    key: &SignerKey,
+    size: u64,
+    root: Hash,
+) -> Result<Published, LedgerFault> {
+    let note = Checkpoint::new(state.opts.origin.clone(), size, root)
+        .and_then(|cp| cp.sign(key))
+        .map_err(|e| LedgerFault::Refused(format!("signing the checkpoint of size {size}: {e}")))?
+        .to_string();
+    let _guard = state.publish.lock().expect("publish lock");
+    state.tiles.put(CHECKPOINT_OBJECT, note.as_bytes())?;
+    Ok(Published {
+        size,
+        root,
+        note: Arc::from(note.as_str()),
+    })
+}
+
+/// Appends a `pramaan:ledger` record for every rebuild that has none yet
+/// (the one this open did, or one a crash interrupted), and notes its
+/// sequence number. Called by [`Vault::open`] once the writer runs.
+pub(crate) async fn record_rebuilds(state: &LedgerState, vault: &Vault) -> Result<(), VaultError> {
+    let pending: Vec<LedgerRebuild> = state
+        .rebuilds()
+        .into_iter()
+        .filter(|r| r.seq.is_none())
+        .collect();
+    for r in pending {
+        let body = serde_json::json!({
+            "action": "ledger.rebuilt",
+            "by": r.by,
+            "reason": r.reason,
+            "records": r.records,
+            "at": r.at,
+            "note": "the checkpoints were missing; the tree was rebuilt over the records as they were \
+                     and signed anew by `pramaan ledger rebuild`",
+        });
+        let range = vault
+            .append(
+                pramaan_core::Transport::Internal,
+                Arc::from(LEDGER_PEER),
+                vec![bytes::Bytes::from(body.to_string())],
+            )
+            .await
+            .map_err(|e| {
+                LedgerFault::Refused(format!(
+                    "appending the record of ledger rebuild {}: {e}",
+                    r.id
+                ))
+            })?;
+        vault.catalog().set_rebuild_seq(r.id, range.first)?;
+    }
+    *state.rebuilds.write().expect("rebuilds lock") = vault.catalog().rebuilds()?;
+    Ok(())
 }
 
 fn open_checkpoint(

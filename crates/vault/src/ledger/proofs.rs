@@ -430,7 +430,7 @@ pub fn cosign_offline(
     cosigner: &VerifierKey,
 ) -> Result<String, ProofRequestError> {
     let _lock = crate::vault::lock_data_dir(&opts.data_dir)?;
-    let st = LedgerState::open(opts, true)?.ok_or(ProofRequestError::NoLedger)?;
     let catalog = crate::catalog::SqliteCatalog::open(&opts.catalog_path())?;
+    let st = LedgerState::open(opts, true, &catalog)?.ok_or(ProofRequestError::NoLedger)?;
     add_cosignature(&st, &catalog, note, cosigner)
 }

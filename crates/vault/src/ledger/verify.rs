@@ -447,10 +447,15 @@ fn scan_wal(dir: &Path, ctx: &mut Ctx, progress: &mut dyn FnMut(u64)) -> WalScan
     for (fi, wf) in files.iter().enumerate() {
         scan.files.push(wf.path.clone());
         let place = |off: u64| format!("WAL file {} byte {off}", wf.path.display());
-        let data = match std::fs::read(&wf.path) {
+        // Up to a failed append's mark, if one is beside the file.
+        let data = match wal::read_valid(&wf.path) {
             Ok(d) => d,
             // Deleted by a running server after it sealed the records.
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+            Err(wal::WalError::Io { source, .. })
+                if source.kind() == std::io::ErrorKind::NotFound =>
+            {
+                continue
+            }
             Err(e) => {
                 ctx.problem(format!("WAL file {}", wf.path.display()), e.to_string());
                 continue;
