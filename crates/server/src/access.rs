@@ -820,14 +820,14 @@ pub async fn search_audit(
     filter: &audit::Filter,
     limit: usize,
 ) -> Result<Vec<serde_json::Value>, pramaan_vault::VaultError> {
-    let snap = vault.snapshot().await;
-    let objects = vault.options().objects_dir();
     let q = format!(
         "SELECT seq, text(raw) AS body FROM logs WHERE transport = 'internal' AND peer = '{}' ORDER BY seq",
         audit::SOURCE
     );
-    let batches =
-        pramaan_vault::sql::run_with(&objects, &snap, &q, pramaan_vault::sql::Records::All).await?;
+    // The whole trail, uncapped: the filter is applied below (sql.timeout
+    // and sql.memory_limit still hold).
+    use pramaan_vault::sql::{Caps, Records};
+    let batches = pramaan_vault::sql::run_capped(vault, &q, Records::All, Caps::NONE).await?;
     let nd = pramaan_vault::sql::to_ndjson(&batches)?;
     let mut out = Vec::new();
     for line in nd.split(|b| *b == b'\n').filter(|l| !l.is_empty()) {
