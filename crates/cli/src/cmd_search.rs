@@ -358,19 +358,13 @@ pub async fn sql(cfg: &Config, a: SqlArgs) -> Result<ExitCode> {
         }
         Target::Direct => {
             let vault = client::open_read_only(cfg)?;
-            let snap = vault.snapshot().await;
             let records = if a.internal {
                 pramaan_vault::sql::Records::All
             } else {
                 pramaan_vault::sql::Records::Logs
             };
-            let batches = pramaan_vault::sql::run_with(
-                &vault.options().objects_dir(),
-                &snap,
-                &a.query,
-                records,
-            )
-            .await?;
+            // The same rules and limits as through a server (pramaan_vault::sql).
+            let batches = pramaan_vault::sql::run_with(&vault, &a.query, records).await?;
             if a.json {
                 std::io::stdout().write_all(&pramaan_vault::sql::to_ndjson(&batches)?)?;
             } else {

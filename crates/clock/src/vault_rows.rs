@@ -24,7 +24,6 @@ pub async fn read(
     since_ns: i64,
     limit: usize,
 ) -> Result<Vec<SkewRow>, RowsError> {
-    let snap = vault.snapshot().await;
     let seq_cond = match after {
         Some(s) => format!("seq > {s}"),
         None => "TRUE".to_owned(),
@@ -37,7 +36,7 @@ pub async fn read(
            AND event_time IS NOT NULL AND transport <> 'internal' \
          ORDER BY seq LIMIT {limit}"
     );
-    let batches = pramaan_vault::sql::run(&vault.options().objects_dir(), &snap, &q).await?;
+    let batches = pramaan_vault::sql::run(vault, &q).await?;
     let nd = pramaan_vault::sql::to_ndjson(&batches)?;
     let mut out = Vec::new();
     for (i, line) in nd

@@ -843,6 +843,65 @@ pub(crate) static KEYS: &[KeyDef] = &[
             that scan a large vault without pause take the CPU that sealing needs, and unsealed \
             lines pile up in memory. 0 runs them at ingest's priority.",
     },
+    // [sql]
+    KeyDef {
+        key: "sql.timeout",
+        kind: Kind::Duration {
+            at: at!(sql.timeout),
+            default: secs(30),
+            min: secs(1),
+            max: secs(DAY),
+        },
+        help: "A SQL query (`POST /api/v1/sql`, `pramaan sql`) still running after this is \
+            cancelled and answered with an error naming this key. Keep it under \
+            `http.request_timeout`, or HTTP clients get that timeout's 408 instead.",
+    },
+    KeyDef {
+        key: "sql.memory_limit",
+        kind: Kind::Size {
+            at: at!(sql.memory_limit),
+            default: 512 << 20,
+            min: 16 << 20,
+            max: 1 << 40,
+        },
+        help: "Memory the joins, sorts and aggregations of all SQL queries running at once may \
+            hold together. A query that needs more fails with an error naming this key; nothing \
+            spills to disk.",
+    },
+    KeyDef {
+        key: "sql.max_result_rows",
+        kind: Kind::Int {
+            at: IntAt::U64(at!(sql.max_result_rows)),
+            default: 100_000,
+            min: 1,
+            max: 1_000_000_000,
+        },
+        help: "Most rows one SQL answer may hold. A query whose result has more fails with an \
+            error naming this key (the answer is never cut short); add a LIMIT or aggregate.",
+    },
+    KeyDef {
+        key: "sql.max_result_bytes",
+        kind: Kind::Size {
+            at: at!(sql.max_result_bytes),
+            default: 64 << 20,
+            min: 1 << 10,
+            max: 1 << 40,
+        },
+        help: "Most bytes of values one SQL answer may hold (as the query engine holds them, \
+            before they are written as JSON or a table). A larger result fails with an error \
+            naming this key.",
+    },
+    KeyDef {
+        key: "sql.max_concurrent_per_user",
+        kind: Kind::Int {
+            at: IntAt::Usize(at!(sql.max_concurrent_per_user)),
+            default: 2,
+            min: 1,
+            max: 1000,
+        },
+        help: "SQL queries one user (or token) may run at once through the HTTP API; one more \
+            is refused with 429 Too Many Requests.",
+    },
     // [retention]
     KeyDef {
         key: "retention.days",

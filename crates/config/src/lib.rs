@@ -60,6 +60,8 @@ pub struct Config {
     pub wal: Wal,
     /// `[segments]`
     pub segments: Segments,
+    /// `[sql]`
+    pub sql: Sql,
     /// `[retention]`
     pub retention: Retention,
     /// `[catalog]`
@@ -171,6 +173,21 @@ pub struct Segments {
     pub cut_hourly: bool,
     /// `segments.search_nice`, 0..=19.
     pub search_nice: i32,
+}
+
+/// `[sql]`: the limits of every SQL query (`POST /api/v1/sql`, `pramaan sql`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Sql {
+    /// `sql.timeout`: a query still running after this is cancelled.
+    pub timeout: Duration,
+    /// `sql.memory_limit`, in bytes, shared by the queries running at once.
+    pub memory_limit: u64,
+    /// `sql.max_result_rows`.
+    pub max_result_rows: u64,
+    /// `sql.max_result_bytes`.
+    pub max_result_bytes: u64,
+    /// `sql.max_concurrent_per_user`: queries one user may run at once.
+    pub max_concurrent_per_user: usize,
 }
 
 /// The retention window CERT-In requires: 180 days.
@@ -517,6 +534,13 @@ impl Config {
                 compact_after: Duration::ZERO,
                 cut_hourly: true,
                 search_nice: 0,
+            },
+            sql: Sql {
+                timeout: Duration::ZERO,
+                memory_limit: 0,
+                max_result_rows: 0,
+                max_result_bytes: 0,
+                max_concurrent_per_user: 0,
             },
             retention: Retention {
                 days: 0,

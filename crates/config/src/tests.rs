@@ -882,6 +882,14 @@ fn every_field_has_its_own_key() {
                 cut_hourly: _,
                 search_nice: _,
             },
+        sql:
+            crate::Sql {
+                timeout: _,
+                memory_limit: _,
+                max_result_rows: _,
+                max_result_bytes: _,
+                max_concurrent_per_user: _,
+            },
         retention:
             Retention {
                 days: _,
@@ -957,7 +965,7 @@ fn every_field_has_its_own_key() {
             },
     } = Config::default();
     const FIELDS: usize =
-        1 + 2 + 9 + 3 + 3 + 6 + 2 /* segments.compact_* */ + 1 /* segments.search_nice */ + 4 + 1 + 1 + 2 + 1 + 3 + 8 /* clock */ + 18 /* desk */
+        1 + 2 + 9 + 3 + 3 + 6 + 2 /* segments.compact_* */ + 1 /* segments.search_nice */ + 5 /* sql */ + 4 + 1 + 1 + 2 + 1 + 3 + 8 /* clock */ + 18 /* desk */
         + 2 /* syslog.allow, syslog.tls_client_ca */ + 2 /* http.tls_* */ + 1 /* metrics.public */
         + 5 /* auth */ + 1 /* attribution */ + 6 /* registry */;
     assert_eq!(KEYS.len(), FIELDS);

@@ -18,8 +18,11 @@
 //!   the `X-Pramaan-Actor` header is overwritten with the caller's name (so
 //!   components that read it record the real user).
 //! * Rows with an audit action make the middleware append an audit record
-//!   (`pramaan:audit`) once the handler answered: who, what, the query or
-//!   body (for rows that say so), the status.
+//!   (`pramaan:audit`): who, what, the query or body (for rows that say so).
+//!   Reads (searches, SQL, the audit trail: `Audit::Read*`) are recorded
+//!   before the handler runs, with outcome `allowed`; when the record
+//!   cannot be written the request is answered 503 and never runs. Other
+//!   rows are recorded once the handler answered, with the status.
 
 use crate::api::AppState;
 use crate::sink::VaultSink;
@@ -734,11 +737,14 @@ pub async fn guard(State(app): State<Arc<AppState>>, mut req: Request, next: Nex
         };
         return with_hsts(deny(StatusCode::FORBIDDEN, &msg), tls);
     }
-    let audit = match rule.map(|r| r.audit).unwrap_or(Audit::No) {
-        Audit::ReadQuery(_) | Audit::ReadBody(_) if !st.audit_reads => Audit::No,
-        Audit::ReadQuery(a) => Audit::Query(a),
-        Audit::ReadBody(a) => Audit::Body(a),
-        a => a,
+    // Reads (searches, SQL, the audit trail) are recorded before they run,
+    // and refused when the record cannot be written: nothing is answered
+    // unaudited. Changes are recorded once answered, with their status.
+    let (audit, before) = match rule.map(|r| r.audit).unwrap_or(Audit::No) {
+        Audit::ReadQuery(_) | Audit::ReadBody(_) if !st.audit_reads => (Audit::No, false),
+        Audit::ReadQuery(a) => (Audit::Query(a), true),
+        Audit::ReadBody(a) => (Audit::Body(a), true),
+        a => (a, false),
     };
     let method = req.method().clone();
     let query = req.uri().query().map(str::to_owned);
@@ -769,36 +775,65 @@ pub async fn guard(State(app): State<Arc<AppState>>, mut req: Request, next: Nex
         );
         req = Request::from_parts(parts, Body::from(bytes));
     }
-    let resp = next.run(req).await;
     let action = match audit {
         Audit::No => None,
         Audit::Query(a) | Audit::Body(a) | Audit::ReadQuery(a) | Audit::ReadBody(a) => Some(a),
     };
-    if let Some(action) = action {
-        let mut ev = AuditEvent::new(action, &id.name, &pattern)
-            .detail("method", method.as_str())
-            .detail("status", resp.status().as_u16())
-            .outcome(if resp.status().is_success() {
-                "ok"
-            } else {
-                "failed"
-            });
-        if let Some(q) = query {
-            ev = ev.detail("query", q);
-        }
-        if let Some(b) = body_doc {
-            if let Some(p) = b
-                .get("order_ref")
-                .or_else(|| b.get("purpose"))
-                .and_then(|v| v.as_str())
-            {
-                ev = ev.purpose(p);
+    let event = action.map(|a| audit_event(a, &id.name, &pattern, &method, query, body_doc));
+    if before {
+        if let Some(ev) = event {
+            if let Err(e) = audit::record(&st.sink, &ev.outcome("allowed")).await {
+                tracing::error!(error = %e, user = %id.name, route = %pattern, "refused a read: its audit record could not be written");
+                let mut r = deny(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "the audit record of this request could not be written, so it was not run; retry later",
+                );
+                r.headers_mut()
+                    .insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
+                return with_hsts(r, tls);
             }
-            ev = ev.detail("body", b);
         }
+        return with_hsts(next.run(req).await, tls);
+    }
+    let resp = next.run(req).await;
+    if let Some(ev) = event {
+        let ev =
+            ev.detail("status", resp.status().as_u16())
+                .outcome(if resp.status().is_success() {
+                    "ok"
+                } else {
+                    "failed"
+                });
         st.audit(ev).await;
     }
     with_hsts(resp, tls)
+}
+
+/// The audit record of a request: who, which route, the query string and
+/// the JSON body (its `order_ref` or `purpose` as the purpose).
+fn audit_event(
+    action: &str,
+    actor: &str,
+    pattern: &str,
+    method: &Method,
+    query: Option<String>,
+    body: Option<serde_json::Value>,
+) -> AuditEvent {
+    let mut ev = AuditEvent::new(action, actor, pattern).detail("method", method.as_str());
+    if let Some(q) = query {
+        ev = ev.detail("query", q);
+    }
+    if let Some(b) = body {
+        if let Some(p) = b
+            .get("order_ref")
+            .or_else(|| b.get("purpose"))
+            .and_then(|v| v.as_str())
+        {
+            ev = ev.purpose(p);
+        }
+        ev = ev.detail("body", b);
+    }
+    ev
 }
 
 fn need_roles(rule: Option<&Rule>) -> String {
@@ -820,14 +855,14 @@ pub async fn search_audit(
     filter: &audit::Filter,
     limit: usize,
 ) -> Result<Vec<serde_json::Value>, pramaan_vault::VaultError> {
-    let snap = vault.snapshot().await;
-    let objects = vault.options().objects_dir();
     let q = format!(
         "SELECT seq, text(raw) AS body FROM logs WHERE transport = 'internal' AND peer = '{}' ORDER BY seq",
         audit::SOURCE
     );
-    let batches =
-        pramaan_vault::sql::run_with(&objects, &snap, &q, pramaan_vault::sql::Records::All).await?;
+    // The whole trail, uncapped: the filter is applied below (sql.timeout
+    // and sql.memory_limit still hold).
+    use pramaan_vault::sql::{Caps, Records};
+    let batches = pramaan_vault::sql::run_capped(vault, &q, Records::All, Caps::NONE).await?;
     let nd = pramaan_vault::sql::to_ndjson(&batches)?;
     let mut out = Vec::new();
     for line in nd.split(|b| *b == b'\n').filter(|l| !l.is_empty()) {

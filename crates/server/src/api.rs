@@ -51,6 +51,8 @@ pub struct AppState {
     attribution: Arc<whois::Attribution>,
     /// The incident desk (`crate::api::desk`); its reminders run in `serve`.
     desk: Arc<desk::DeskState>,
+    /// SQL queries running per caller (`sql.max_concurrent_per_user`).
+    sql_slots: Arc<SqlSlots>,
 }
 
 impl AppState {
@@ -71,6 +73,7 @@ impl AppState {
             )),
             attribution: Arc::new(whois::Attribution::new(cfg)),
             desk: Arc::new(desk::DeskState::new(vault.clone(), cfg)),
+            sql_slots: Arc::new(SqlSlots::new(cfg.sql.max_concurrent_per_user)),
             vault,
             max_line: cfg.syslog.max_line as usize,
             max_body: cfg.http.max_body as usize,
@@ -172,6 +175,16 @@ pub enum ApiError {
     /// Stored data cannot be read (500), said without file system paths.
     #[error("{0}")]
     Damaged(String),
+    /// Well-formed, but over a limit of the server's (a SQL query's time,
+    /// memory or result size): 422, the message names the limit's key.
+    #[error("{0}")]
+    OverLimit(String),
+    /// The caller runs too many requests of this kind at once (429).
+    #[error("{0}")]
+    TooManyRequests(String),
+    /// Not now (the server is shutting down): 503 with Retry-After.
+    #[error("{0}")]
+    NotNow(String),
 }
 
 impl IntoResponse for ApiError {
@@ -185,13 +198,19 @@ impl IntoResponse for ApiError {
             ApiError::StorageFull(_) => StatusCode::INSUFFICIENT_STORAGE,
             ApiError::NotFound | ApiError::Missing(_) => StatusCode::NOT_FOUND,
             ApiError::Internal | ApiError::Damaged(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            ApiError::OverLimit(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::NotNow(_) => StatusCode::SERVICE_UNAVAILABLE,
         };
         let mut resp = (
             status,
             Json(serde_json::json!({ "error": self.to_string() })),
         )
             .into_response();
-        if status == StatusCode::SERVICE_UNAVAILABLE || status == StatusCode::INSUFFICIENT_STORAGE {
+        if status == StatusCode::SERVICE_UNAVAILABLE
+            || status == StatusCode::INSUFFICIENT_STORAGE
+            || status == StatusCode::TOO_MANY_REQUESTS
+        {
             resp.headers_mut()
                 .insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
         }
@@ -570,14 +589,105 @@ struct SqlBody {
 
 async fn sql(
     State(st): State<Arc<AppState>>,
+    Extension(caller): Extension<pramaan_auth::Identity>,
     Json(body): Json<SqlBody>,
 ) -> Result<Response, ApiError> {
-    tracing::info!(query = %body.query, "sql");
-    let snap = st.vault.snapshot().await;
-    let objects = st.vault.options().objects_dir();
-    let batches = pramaan_vault::sql::run(&objects, &snap, &body.query)
+    // Held until the answer is made, or until the client goes away (axum
+    // drops this future, which cancels the query and frees the slot).
+    let _slot = st.sql_slots.enter(&caller.name).ok_or_else(|| {
+        ApiError::TooManyRequests(format!(
+            "you already run {} SQL queries at once (sql.max_concurrent_per_user); retry when one has ended",
+            st.sql_slots.max
+        ))
+    })?;
+    tracing::info!(user = %caller.name, query = %body.query, "sql");
+    let batches = pramaan_vault::sql::run(&st.vault, &body.query)
         .await
-        .map_err(|e| ApiError::BadRequest(e.to_string()))?;
+        .map_err(sql_error)?;
     let out = pramaan_vault::sql::to_ndjson(&batches).map_err(internal)?;
     Ok(([(header::CONTENT_TYPE, "application/x-ndjson")], out).into_response())
+}
+
+/// A refused or failed SQL query as the client sees it (the vault's
+/// messages hold no server paths).
+fn sql_error(e: pramaan_vault::VaultError) -> ApiError {
+    use pramaan_vault::sql::SqlError;
+    match e {
+        pramaan_vault::VaultError::Sql(e) => match e {
+            SqlError::NotReadOnly(_) => ApiError::Forbidden(e.to_string()),
+            SqlError::Invalid(_) => ApiError::BadRequest(e.to_string()),
+            SqlError::Timeout(_)
+            | SqlError::Memory(_)
+            | SqlError::TooManyRows(_)
+            | SqlError::TooManyBytes(_) => ApiError::OverLimit(e.to_string()),
+            SqlError::Stopped => ApiError::NotNow(e.to_string()),
+            other => internal(other),
+        },
+        other => internal(other),
+    }
+}
+
+/// How many SQL queries each caller runs now, against
+/// `sql.max_concurrent_per_user`.
+pub struct SqlSlots {
+    max: usize,
+    running: std::sync::Mutex<std::collections::HashMap<String, usize>>,
+}
+
+/// One running query's place; given back when dropped.
+pub struct SqlSlot {
+    slots: Arc<SqlSlots>,
+    user: String,
+}
+
+impl SqlSlots {
+    pub fn new(max: usize) -> SqlSlots {
+        SqlSlots {
+            max: max.max(1),
+            running: Default::default(),
+        }
+    }
+
+    /// A place for `user`'s query, or `None` when they run `max` already.
+    pub fn enter(self: &Arc<Self>, user: &str) -> Option<SqlSlot> {
+        let mut running = self.running.lock().unwrap_or_else(|p| p.into_inner());
+        let n = running.entry(user.to_owned()).or_insert(0);
+        if *n >= self.max {
+            return None;
+        }
+        *n += 1;
+        Some(SqlSlot {
+            slots: self.clone(),
+            user: user.to_owned(),
+        })
+    }
+}
+
+impl Drop for SqlSlot {
+    fn drop(&mut self) {
+        let mut running = self.slots.running.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(n) = running.get_mut(&self.user) {
+            *n -= 1;
+            if *n == 0 {
+                running.remove(&self.user);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_user_has_their_own_slots_and_gets_them_back() {
+        let slots = Arc::new(SqlSlots::new(2));
+        let a1 = slots.enter("a").unwrap();
+        let _a2 = slots.enter("a").unwrap();
+        assert!(slots.enter("a").is_none());
+        let _b = slots.enter("b").unwrap();
+        drop(a1);
+        let _a3 = slots.enter("a").unwrap();
+        assert!(slots.enter("a").is_none());
+    }
 }

@@ -49,6 +49,12 @@ pub fn vault_options(cfg: &Config) -> VaultOptions {
     o.compact.level = cfg.segments.compact_level;
     o.compact.after = cfg.segments.compact_after;
     o.search_nice = cfg.segments.search_nice;
+    o.sql = pramaan_vault::sql::SqlOptions {
+        timeout: cfg.sql.timeout,
+        memory_limit: cfg.sql.memory_limit,
+        max_result_rows: cfg.sql.max_result_rows,
+        max_result_bytes: cfg.sql.max_result_bytes,
+    };
     o.default_offset_secs = cfg.syslog.default_timezone;
     // Validated at load; zone-less stamps of these sources are read in their own zone.
     o.source_zones = pramaan_core::zones::ZoneMap {
@@ -328,6 +334,9 @@ pub async fn serve(
     shutdown.await;
     tracing::info!("shutting down: closing listeners, draining the write-ahead log");
     let _ = stop_tx.send(true);
+    // Running SQL queries and searches end now: an HTTP connection waiting
+    // for one would otherwise hold the shutdown until its deadline.
+    vault.stop_reads();
     for t in tasks {
         let _ = tokio::time::timeout(Duration::from_secs(10), t).await;
     }

@@ -47,8 +47,9 @@ pub enum VaultError {
     Store(String),
     #[error("reading segment {path}: {reason}")]
     Read { path: String, reason: String },
+    /// A SQL query refused, failed or stopped at a limit ([`sql::SqlError`]).
     #[error("SQL: {0}")]
-    Sql(String),
+    Sql(#[from] sql::SqlError),
     /// The vault closed while a search was running on its threads.
     #[error("the search was stopped: the vault is closing")]
     SearchStopped,

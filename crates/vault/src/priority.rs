@@ -6,6 +6,8 @@
 //! sealer needs, generations wait to be sealed, and the memory they hold grows
 //! with the data (the soak showed it). So searches scan on their own threads
 //! at a lower priority ([`SearchPool`]); they still use every idle cycle.
+//! SQL queries run on a pool of their own (`pramaan-sql`) at the same
+//! priority: a query that never ends costs idle cycles, never ingest's.
 
 use std::future::Future;
 use tokio::runtime::Runtime;
@@ -31,22 +33,27 @@ pub fn lower_this_thread(nice: i32, what: &str) {
     let _ = (nice, what);
 }
 
-/// The threads that run searches: a runtime of its own whose workers and
-/// blocking threads (file reads) run at `nice`.
+/// The threads that run searches (or SQL): a runtime of its own whose
+/// workers and blocking threads (file reads) run at `nice`.
 pub struct SearchPool {
     rt: Option<Runtime>,
 }
 
 impl SearchPool {
     pub fn new(nice: i32) -> std::io::Result<SearchPool> {
+        SearchPool::named("pramaan-search", nice)
+    }
+
+    /// A pool whose threads are called `name` (as `top -H` shows them).
+    pub fn named(name: &'static str, nice: i32) -> std::io::Result<SearchPool> {
         let workers = std::thread::available_parallelism().map_or(2, |n| n.get());
         let rt = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(workers)
             // File reads: a search reads one segment at a time, so a few
             // threads suffice (tokio's default allows 512).
             .max_blocking_threads(4 * workers)
-            .thread_name("pramaan-search")
-            .on_thread_start(move || lower_this_thread(nice, "search"))
+            .thread_name(name)
+            .on_thread_start(move || lower_this_thread(nice, name))
             .enable_all()
             .build()?;
         Ok(SearchPool { rt: Some(rt) })

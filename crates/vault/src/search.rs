@@ -227,14 +227,17 @@ pub async fn search(
     };
     // Scanned below ingest's priority (crate::priority).
     let q = q.clone();
-    match pool
-        .spawn(async move { search_snapshot(&store, snap, &q, out).await })
-        .await
-    {
-        Ok(res) => res,
-        // A panic is the caller's, as it was before searches moved threads.
-        Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
-        Err(_) => Err(VaultError::SearchStopped),
+    let mut stop = vault.reads_stopped();
+    let task = pool.spawn(async move { search_snapshot(&store, snap, &q, out).await });
+    tokio::select! {
+        res = task => match res {
+            Ok(res) => res,
+            // A panic is the caller's, as it was before searches moved threads.
+            Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+            Err(_) => Err(VaultError::SearchStopped),
+        },
+        // A shutdown does not wait for a long scan (dropping the task ends it).
+        _ = stop.wait_for(|s| *s) => Err(VaultError::SearchStopped),
     }
 }
 

@@ -65,6 +65,8 @@ pub struct VaultOptions {
     /// Nice value of the threads that scan segments for searches
     /// (`segments.search_nice`; 0: ingest's priority). See [`crate::priority`].
     pub search_nice: i32,
+    /// The limits of every SQL query (`sql.*`); see [`crate::sql`].
+    pub sql: crate::sql::SqlOptions,
 }
 
 impl VaultOptions {
@@ -88,6 +90,7 @@ impl VaultOptions {
             source_zones: Default::default(),
             search_nice: 10,
             ledger_rebuild: None,
+            sql: Default::default(),
         }
     }
 
@@ -195,6 +198,12 @@ struct Inner {
     /// Where searches scan, below ingest's CPU priority; made at the first
     /// search (`None`: it could not be made, searches run in place).
     search_pool: std::sync::OnceLock<Option<crate::priority::SearchPool>>,
+    /// Where SQL queries run (`pramaan-sql`, at the searches' priority).
+    sql_pool: std::sync::OnceLock<Option<crate::priority::SearchPool>>,
+    /// The memory pool every SQL query's operators share (`sql.memory_limit`).
+    sql_memory: Arc<dyn datafusion::execution::memory_pool::MemoryPool>,
+    /// Set at shutdown ([`Vault::stop_reads`]): running queries and searches end.
+    reads_stop: watch::Sender<bool>,
 }
 
 /// A handle to the vault; cheap to clone.
@@ -317,6 +326,9 @@ impl Vault {
             local_root: local_root.clone(),
             maintenance: Default::default(),
             search_pool: Default::default(),
+            sql_pool: Default::default(),
+            sql_memory: crate::sql::memory_pool(&opts.sql),
+            reads_stop: watch::channel(false).0,
         });
         // The ledger: recovered at its last checkpoint and caught up to
         // `next_seq` before the writer takes anything new.
@@ -449,6 +461,7 @@ impl Vault {
         if let Some(l) = &ledger {
             l.check_present(&*catalog, next)?;
         }
+        let sql_memory = crate::sql::memory_pool(&opts.sql);
         Ok(Vault {
             inner: Arc::new(Inner {
                 opts,
@@ -471,6 +484,9 @@ impl Vault {
                 local_root: None,
                 maintenance: Default::default(),
                 search_pool: Default::default(),
+                sql_pool: Default::default(),
+                sql_memory,
+                reads_stop: watch::channel(false).0,
             }),
             submit: None,
         })
@@ -496,6 +512,35 @@ impl Vault {
                     .ok()
             })
             .as_ref()
+    }
+
+    /// The pool SQL queries run on (made at the first query).
+    pub(crate) fn sql_pool(&self) -> Option<&crate::priority::SearchPool> {
+        self.inner
+            .sql_pool
+            .get_or_init(|| {
+                crate::priority::SearchPool::named("pramaan-sql", self.inner.opts.search_nice)
+                    .map_err(|e| {
+                        tracing::warn!(error = %e, "could not start the SQL threads; queries run at ingest's priority")
+                    })
+                    .ok()
+            })
+            .as_ref()
+    }
+
+    pub(crate) fn sql_memory(&self) -> Arc<dyn datafusion::execution::memory_pool::MemoryPool> {
+        self.inner.sql_memory.clone()
+    }
+
+    /// Ends every running SQL query and search, and refuses new ones (a
+    /// shutdown does not wait for them).
+    pub fn stop_reads(&self) {
+        self.inner.reads_stop.send_replace(true);
+    }
+
+    /// Becomes `true` at [`Vault::stop_reads`].
+    pub(crate) fn reads_stopped(&self) -> watch::Receiver<bool> {
+        self.inner.reads_stop.subscribe()
     }
 
     pub fn catalog(&self) -> Arc<dyn Catalog> {

@@ -157,7 +157,7 @@ async fn compaction_shrinks_segments_and_changes_no_record_result_or_proof() {
     .await;
     assert_eq!(ip_after, ip_before);
     let snap = vault.snapshot().await;
-    let b = pramaan_vault::sql::run(&o.objects_dir(), &snap, "SELECT count(*) AS n FROM logs")
+    let b = pramaan_vault::sql::run(&vault, "SELECT count(*) AS n FROM logs")
         .await
         .unwrap();
     let text = pramaan_vault::sql::pretty(&b);

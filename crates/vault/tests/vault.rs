@@ -406,32 +406,22 @@ async fn sql_sees_sealed_and_unsealed_records() {
     let dir = tempfile::tempdir().unwrap();
     let (vault, workers) = Vault::open(opts(dir.path())).await.unwrap();
     append(&vault, lines("s", 1500)).await;
-    let snap = vault.snapshot().await;
     let b = pramaan_vault::sql::run(
-        &vault.options().objects_dir(),
-        &snap,
+        &vault,
         "SELECT count(*) AS n, count(DISTINCT seq) AS d FROM logs",
     )
     .await
     .unwrap();
     let text = pramaan_vault::sql::pretty(&b);
     assert!(text.contains("| 1500 | 1500 |"), "{text}");
-    let b = pramaan_vault::sql::run(
-        &vault.options().objects_dir(),
-        &snap,
-        "SELECT text(raw) AS line FROM logs WHERE seq = 3",
-    )
-    .await
-    .unwrap();
+    let b = pramaan_vault::sql::run(&vault, "SELECT text(raw) AS line FROM logs WHERE seq = 3")
+        .await
+        .unwrap();
     assert!(pramaan_vault::sql::pretty(&b).contains("s line 3 from 10.0.0.3 user=u3"));
-    let err = pramaan_vault::sql::run(
-        &vault.options().objects_dir(),
-        &snap,
-        "SELECT nope FROM logs",
-    )
-    .await
-    .err()
-    .unwrap();
+    let err = pramaan_vault::sql::run(&vault, "SELECT nope FROM logs")
+        .await
+        .err()
+        .unwrap();
     assert!(err.to_string().contains("nope"), "{err}");
     vault.shutdown(workers).await;
 }
@@ -531,19 +521,13 @@ async fn internal_records_stay_out_of_log_search_and_sql_unless_asked_for() {
         assert_eq!(internal.len(), 1);
         assert_eq!(internal[0].peer, "pramaan:audit");
 
-        let snap = vault.snapshot().await;
-        let objects = vault.options().objects_dir();
         let count = |records| {
-            let (objects, snap) = (objects.clone(), snap.clone());
+            let vault = vault.clone();
             async move {
-                let b = pramaan_vault::sql::run_with(
-                    &objects,
-                    &snap,
-                    "SELECT count(*) AS n FROM logs",
-                    records,
-                )
-                .await
-                .unwrap();
+                let b =
+                    pramaan_vault::sql::run_with(&vault, "SELECT count(*) AS n FROM logs", records)
+                        .await
+                        .unwrap();
                 pramaan_vault::sql::pretty(&b)
             }
         };
@@ -556,7 +540,7 @@ async fn internal_records_stay_out_of_log_search_and_sql_unless_asked_for() {
         // The parts under `logs` have no names a query could use to go around it.
         for table in ["sealed_logs", "unsealed_logs"] {
             let q = format!("SELECT count(*) FROM {table}");
-            let err = pramaan_vault::sql::run(&objects, &snap, &q).await.err();
+            let err = pramaan_vault::sql::run(&vault, &q).await.err();
             assert!(err.is_some(), "{table} is reachable");
         }
     }

@@ -258,9 +258,7 @@ async fn subscriber_facts(st: &AppState) -> cards::SubscriberFacts {
 
 /// Rows of a SQL answer as JSON objects.
 async fn sql_rows(st: &AppState, q: &str) -> Result<Vec<serde_json::Value>, Problem> {
-    let snap = st.vault.snapshot().await;
-    let objects = st.vault.options().objects_dir();
-    let batches = pramaan_vault::sql::run(&objects, &snap, q)
+    let batches = pramaan_vault::sql::run(&st.vault, q)
         .await
         .map_err(super::internal)?;
     let nd = pramaan_vault::sql::to_ndjson(&batches).map_err(super::internal)?;
