@@ -232,6 +232,8 @@ pub const TABLE: &[Rule] = &[
     row("*", "/console/login", Need::Public, Audit::No),
     row("POST", "/console/logout", Need::Authenticated, Audit::No),
     row("GET", "/console", Need::Roles(CONSOLE), Audit::No),
+    // Every log source, a page at a time (what the dashboard's heatmap leaves out).
+    row("GET", "/console/sources", Need::Roles(CONSOLE), Audit::No),
     row("GET", "/console/settings", Need::Roles(CONSOLE), Audit::No),
     row(
         "POST",

@@ -51,6 +51,8 @@ pub struct AppState {
     attribution: Arc<whois::Attribution>,
     /// The incident desk (`crate::api::desk`); its reminders run in `serve`.
     desk: Arc<desk::DeskState>,
+    /// `console.heatmap_rows`: sources the dashboard's heatmap draws.
+    heatmap_rows: usize,
 }
 
 impl AppState {
@@ -76,6 +78,7 @@ impl AppState {
             max_body: cfg.http.max_body as usize,
             request_timeout: cfg.http.request_timeout,
             metrics: cfg.metrics.enabled.then_some(metrics),
+            heatmap_rows: cfg.console.heatmap_rows.max(1),
         }
     }
 
