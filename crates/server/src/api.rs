@@ -144,6 +144,8 @@ pub fn router(state: AppState) -> Router {
             state.clone(),
             crate::access::guard,
         ))
+        // Outside the guard, so that its refusals carry the headers too.
+        .layer(axum::middleware::from_fn(crate::access::security_headers))
         .with_state(state)
 }
 
