@@ -16,7 +16,9 @@ pub enum Format {
     Table,
     /// One JSON object per line (NDJSON), as the HTTP API sends.
     Json,
-    /// CSV with a header row.
+    /// CSV with a header row, for spreadsheets: a cell that starts with
+    /// = + - @, a tab or CR gets a ' in front (never run as a formula);
+    /// `json` keeps the exact line.
     Csv,
 }
 
@@ -220,8 +222,9 @@ impl Printer {
                     h.users.join(" "),
                     raw,
                 ];
-                let line: Vec<String> = fields.iter().map(|f| csv_field(f)).collect();
-                writeln!(self.out, "{}", line.join(","))?;
+                // Formulas neutralised: CSV is for reading (`--format json` is exact).
+                self.out
+                    .write_all(pramaan_core::csv::row(&fields).as_bytes())?;
             }
             Format::Table => {
                 let when = if self.utc {
@@ -272,14 +275,6 @@ impl EscapeControls for String {
                 }
             })
             .collect()
-    }
-}
-
-fn csv_field(s: &str) -> String {
-    if s.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", s.replace('"', "\"\""))
-    } else {
-        s.to_owned()
     }
 }
 

@@ -338,7 +338,7 @@ async fn run_browser(c: &Client, base: &str) {
     // The heatmap: fw1's gap day is the one silent cell in its row.
     let gap = c
         .find(Locator::Css(&format!(
-            r#"rect[data-source="fw1"][data-day="{}"]"#,
+            r#"g[data-source="fw1"] rect[data-day="{}"]"#,
             day_label(2)
         )))
         .await
@@ -346,13 +346,13 @@ async fn run_browser(c: &Client, base: &str) {
     assert_eq!(gap.attr("class").await.unwrap().as_deref(), Some("silent"));
     assert_eq!(gap.attr("data-lines").await.unwrap().as_deref(), Some("0"));
     let silent = c
-        .find_all(Locator::Css(r#"rect.silent[data-source="fw1"]"#))
+        .find_all(Locator::Css(r#"g[data-source="fw1"] rect.silent"#))
         .await
         .unwrap();
     assert_eq!(silent.len(), 1, "fw1 has one silent day");
     let today = c
         .find(Locator::Css(&format!(
-            r#"rect[data-source="fw1"][data-day="{}"]"#,
+            r#"g[data-source="fw1"] rect[data-day="{}"]"#,
             day_label(0)
         )))
         .await

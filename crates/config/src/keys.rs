@@ -1441,6 +1441,21 @@ pub(crate) static KEYS: &[KeyDef] = &[
         },
         help: "How often `pramaan serve` checks incidents for reminders to send.",
     },
+    // [console]
+    KeyDef {
+        key: "console.heatmap_rows",
+        kind: Kind::Int {
+            at: IntAt::Usize(at!(console.heatmap_rows)),
+            default: 50,
+            min: 5,
+            max: 1000,
+        },
+        help: "Sources the dashboard's coverage heatmap draws, problems first: silent today \
+            (longest silence first), then with silent days, then the busiest. The other sources \
+            are one \"others\" row, counted (and how many of them are silent), with a link to \
+            `/console/sources`, which pages through every source this many at a time. Each row \
+            adds at most about 24 KB to the page.",
+    },
 ];
 
 pub(crate) fn find(key: &str) -> Option<&'static KeyDef> {

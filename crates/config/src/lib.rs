@@ -84,6 +84,16 @@ pub struct Config {
     pub clock: Clock,
     /// `[desk]`
     pub desk: Desk,
+    /// `[console]`
+    pub console: Console,
+}
+
+/// `[console]`: the web console.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Console {
+    /// `console.heatmap_rows`: sources drawn on the dashboard's coverage
+    /// heatmap (problems first), and per page of `/console/sources`.
+    pub heatmap_rows: usize,
 }
 
 /// `[node]`: who this vault belongs to.
@@ -611,6 +621,7 @@ impl Config {
                 skew_window: Duration::ZERO,
                 source_zones: String::new(),
             },
+            console: Console { heatmap_rows: 0 },
         }
     }
 

@@ -963,11 +963,12 @@ fn every_field_has_its_own_key() {
                 master_key_env: _,
                 erase_interval: _,
             },
+        console: crate::Console { heatmap_rows: _ },
     } = Config::default();
     const FIELDS: usize =
         1 + 2 + 9 + 3 + 3 + 6 + 2 /* segments.compact_* */ + 1 /* segments.search_nice */ + 5 /* sql */ + 4 + 1 + 1 + 2 + 1 + 3 + 8 /* clock */ + 18 /* desk */
         + 2 /* syslog.allow, syslog.tls_client_ca */ + 2 /* http.tls_* */ + 1 /* metrics.public */
-        + 5 /* auth */ + 1 /* attribution */ + 6 /* registry */;
+        + 5 /* auth */ + 1 /* attribution */ + 6 /* registry */ + 1 /* console */;
     assert_eq!(KEYS.len(), FIELDS);
 
     let defaults = Config::default();

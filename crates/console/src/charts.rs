@@ -54,78 +54,230 @@ impl Cell {
     }
 }
 
+/// Lines per day of one source over `days` days ending with `last_day` (oldest first).
+fn per_day(s: &SourceDays, last_day: i64, days: usize) -> Vec<u64> {
+    let first_day = last_day - days as i64 + 1;
+    let mut v = vec![0u64; days];
+    for (d, n) in &s.counts {
+        if (first_day..=last_day).contains(d) {
+            v[(d - first_day) as usize] += n;
+        }
+    }
+    v
+}
+
 /// The cells of one source over `days` days ending with `last_day` (oldest first).
 pub fn coverage_row(s: &SourceDays, last_day: i64, days: usize) -> Vec<(i64, u64, Cell)> {
     let first_day = last_day - days as i64 + 1;
-    let first_seen = s
-        .counts
-        .iter()
-        .filter(|(d, n)| *n > 0 && *d >= first_day && *d <= last_day)
-        .map(|(d, _)| *d)
-        .min();
-    (first_day..=last_day)
-        .map(|d| {
-            let n: u64 = s
-                .counts
-                .iter()
-                .filter(|(x, _)| *x == d)
-                .map(|(_, n)| n)
-                .sum();
+    let v = per_day(s, last_day, days);
+    let first_seen = v.iter().position(|n| *n > 0);
+    v.into_iter()
+        .enumerate()
+        .map(|(i, n)| {
             let cell = match (n, first_seen) {
-                (0, Some(f)) if d > f => Cell::Silent,
+                (0, Some(f)) if i > f => Cell::Silent,
                 (0, _) => Cell::Before,
                 (n, _) => Cell::Lines((n.ilog10() + 1).min(4) as u8),
             };
-            (d, n, cell)
+            (first_day + i as i64, n, cell)
         })
         .collect()
+}
+
+/// What one source's row says: what ranks it and what the sources table shows.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SourceSummary {
+    pub source: String,
+    /// Lines in the window.
+    pub lines: u64,
+    /// Days without a line after the source's first line in the window.
+    pub silent_days: usize,
+    /// No line on the last day, after lines earlier in the window.
+    pub silent_today: bool,
+    /// Days since the last line (0: lines on the last day).
+    pub silent_for: usize,
+    /// The last day with lines in the window.
+    pub last_day: Option<i64>,
+}
+
+/// The summary of one source's row.
+pub fn summary(s: &SourceDays, last_day: i64, days: usize) -> SourceSummary {
+    let first_day = last_day - days as i64 + 1;
+    let v = per_day(s, last_day, days);
+    let first = v.iter().position(|n| *n > 0);
+    let last = v.iter().rposition(|n| *n > 0);
+    let silent_days = match first {
+        Some(f) => v[f..].iter().filter(|n| **n == 0).count(),
+        None => 0,
+    };
+    let silent_for = last.map(|l| days - 1 - l).unwrap_or(0);
+    SourceSummary {
+        source: s.source.clone(),
+        lines: v.iter().sum(),
+        silent_days,
+        silent_today: silent_for > 0,
+        silent_for,
+        last_day: last.map(|l| first_day + l as i64),
+    }
+}
+
+/// The sources, problems first, so that a capped picture never hides one:
+/// silent on the last day (longest silence first), then with silent days in
+/// the window (most first), then the busiest; ties by name.
+pub fn rank(sources: Vec<SourceDays>, last_day: i64, days: usize) -> Vec<SourceDays> {
+    let mut keyed: Vec<(SourceSummary, SourceDays)> = sources
+        .into_iter()
+        .map(|s| (summary(&s, last_day, days), s))
+        .collect();
+    keyed.sort_by(|(a, _), (b, _)| {
+        b.silent_today
+            .cmp(&a.silent_today)
+            .then(b.silent_for.cmp(&a.silent_for))
+            .then(b.silent_days.cmp(&a.silent_days))
+            .then(b.lines.cmp(&a.lines))
+            .then_with(|| a.source.cmp(&b.source))
+    });
+    keyed.into_iter().map(|(_, s)| s).collect()
 }
 
 /// Sources whose row ends in silence: lines earlier in the window, none on `last_day`.
 pub fn silent_today(sources: &[SourceDays], last_day: i64, days: usize) -> Vec<String> {
     sources
         .iter()
-        .filter(|s| {
-            coverage_row(s, last_day, days)
-                .last()
-                .is_some_and(|(_, _, c)| *c == Cell::Silent)
-        })
+        .filter(|s| summary(s, last_day, days).silent_today)
         .map(|s| s.source.clone())
         .collect()
+}
+
+/// The sources a capped heatmap leaves out, drawn as one row of their lines added up.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Others {
+    /// How many sources.
+    pub sources: usize,
+    /// How many of them are silent on the last day.
+    pub silent_today: usize,
+    /// Their lines per day, added up.
+    pub counts: Vec<(i64, u64)>,
+}
+
+/// The "others" row for `rest`, or None when nothing is left out.
+pub fn others(rest: &[SourceDays], last_day: i64, days: usize) -> Option<Others> {
+    if rest.is_empty() {
+        return None;
+    }
+    let first_day = last_day - days as i64 + 1;
+    let mut v = vec![0u64; days];
+    let mut silent = 0;
+    for s in rest {
+        for (i, n) in per_day(s, last_day, days).into_iter().enumerate() {
+            v[i] += n;
+        }
+        silent += usize::from(summary(s, last_day, days).silent_today);
+    }
+    Some(Others {
+        sources: rest.len(),
+        silent_today: silent,
+        counts: v
+            .into_iter()
+            .enumerate()
+            .filter(|(_, n)| *n > 0)
+            .map(|(i, n)| (first_day + i as i64, n))
+            .collect(),
+    })
 }
 
 /// A day's cell is this wide; a source's row this tall (180 days fit a laptop screen).
 const CELL: i64 = 6;
 const ROW: i64 = 16;
 const LABEL_W: i64 = 150;
+/// Longest source name drawn as a label (the whole name is the row's title).
+const LABEL_CHARS: usize = 22;
 
-/// Sources × the last `days` IST days, a cell per source and day.
-pub fn heatmap(sources: &[SourceDays], last_day: i64, days: usize) -> Markup {
+/// One row's cells: a grey bar for the days before the first line, then a
+/// cell with its day and count for every day after.
+fn heat_row(s: &SourceDays, last_day: i64, days: usize, what: &str) -> Markup {
+    html! {
+        rect.before x=(LABEL_W) width=(days as i64 * CELL - 1) height=(ROW - 3) {}
+        @for (j, (d, n, c)) in coverage_row(s, last_day, days).into_iter().enumerate() {
+            @if c != Cell::Before {
+                rect class=(c.class()) x=(LABEL_W + j as i64 * CELL) width=(CELL - 1) height=(ROW - 3)
+                    data-day=(day_label(d)) data-lines=(n) {
+                    title { (day_label(d)) ": " (n) " lines" (what) @if c == Cell::Silent { " (silent)" } }
+                }
+            }
+        }
+    }
+}
+
+/// Sources × the last `days` IST days, a cell per source and day; with
+/// `others`, a last row for the sources left out. The size grows with the
+/// rows drawn, never with the number of sources.
+pub fn heatmap(
+    sources: &[SourceDays],
+    others: Option<&Others>,
+    last_day: i64,
+    days: usize,
+) -> Markup {
     let w = LABEL_W + days as i64 * CELL + 10;
-    let h = 24 + sources.len() as i64 * ROW + 8;
+    let rows = sources.len() + usize::from(others.is_some());
+    let h = 24 + rows as i64 * ROW + 8;
     let first_day = last_day - days as i64 + 1;
     html! {
         figure {
             svg.heatmap xmlns="http://www.w3.org/2000/svg" width=(w) height=(h) viewBox=(format!("0 0 {w} {h}"))
                 role="img" aria-labelledby="heatmap-title" {
                 title #heatmap-title { "Log coverage: lines per source per IST day, " (day_label(first_day)) " to " (day_label(last_day)) }
-                style { ".before{fill:#f0f0f0}.silent{fill:#c1121f}.l1{fill:#c7e9c0}.l2{fill:#74c476}.l3{fill:#31a354}.l4{fill:#006d2c}" }
                 text x=(LABEL_W) y="12" { (day_label(first_day)) }
                 text x=(w - 10) y="12" text-anchor="end" { (day_label(last_day)) }
                 @for (i, s) in sources.iter().enumerate() {
-                    @let y = 20 + i as i64 * ROW;
-                    text x=(LABEL_W - 6) y=(y + ROW - 5) text-anchor="end" { (s.source) }
-                    @for (j, (d, n, c)) in coverage_row(s, last_day, days).into_iter().enumerate() {
-                        rect class=(c.class()) x=(LABEL_W + j as i64 * CELL) y=(y) width=(CELL - 1) height=(ROW - 3)
-                            data-source=(s.source) data-day=(day_label(d)) data-lines=(n) {
-                            title { (s.source) " " (day_label(d)) ": " (n) " lines" @if c == Cell::Silent { " (silent)" } }
-                        }
+                    g data-source=(s.source) transform=(format!("translate(0,{})", 20 + i as i64 * ROW)) {
+                        title { (s.source) }
+                        text x=(LABEL_W - 6) y=(ROW - 5) text-anchor="end" { (truncate(&s.source, LABEL_CHARS)) }
+                        (heat_row(s, last_day, days, ""))
+                    }
+                }
+                @if let Some(o) = others {
+                    @let all = SourceDays { source: String::new(), counts: o.counts.clone() };
+                    @let what = format!(" from {} sources", o.sources);
+                    g.others data-others=(o.sources) transform=(format!("translate(0,{})", 20 + sources.len() as i64 * ROW)) {
+                        title { (o.sources) " other sources, their lines added up" }
+                        text x=(LABEL_W - 6) y=(ROW - 5) text-anchor="end" { "others (" (o.sources) " sources)" }
+                        (heat_row(&all, last_day, days, &what))
                     }
                 }
             }
             figcaption {
                 "Darker green: more lines (1–9, 10–99, 100–999, 1,000 or more). "
                 strong { "Red: a silent day" } " (no line after the source had started sending). Grey: before the first line."
+                @if others.is_some() { " The last row adds up the sources not drawn." }
+            }
+        }
+    }
+}
+
+/// The sources of a heatmap as a table (its text alternative), ranked from `first_rank`.
+pub fn sources_table(rows: &[SourceSummary], first_rank: usize) -> Markup {
+    html! {
+        table.sources {
+            thead { tr {
+                th.num scope="col" { "#" } th scope="col" { "Source" } th scope="col" { "State" }
+                th.num scope="col" { "Lines" } th.num scope="col" { "Silent days" } th scope="col" { "Last line (IST day)" }
+            } }
+            tbody {
+                @for (i, r) in rows.iter().enumerate() {
+                    tr data-source=(r.source) {
+                        td.num { (first_rank + i) }
+                        td.mono { (r.source) }
+                        td {
+                            @if r.silent_today { strong { "silent for " (r.silent_for) " day(s)" } }
+                            @else if r.silent_days > 0 { "sending, with silent days" }
+                            @else { "sending" }
+                        }
+                        td.num { (r.lines) }
+                        td.num { (r.silent_days) }
+                        td { (r.last_day.map(day_label).unwrap_or_default()) }
+                    }
+                }
             }
         }
     }
@@ -313,7 +465,7 @@ mod tests {
         assert_eq!(cell(today - 2), Cell::Silent);
         assert_eq!(cell(today - 1), Cell::Lines(3));
         assert_eq!(cell(today), Cell::Lines(4));
-        let svg = heatmap(&[s], today, 10).into_string();
+        let svg = heatmap(&[s], None, today, 10).into_string();
         let gap = day_label(today - 2);
         assert!(
             svg.contains(&format!(
@@ -323,9 +475,89 @@ mod tests {
             "{svg}"
         );
         assert_eq!(svg.matches(r#"class="silent""#).count(), 1);
-        assert!(svg.contains(&format!(
-            r#"data-source="fw1" data-day="{gap}" data-lines="0""#
-        )));
+        assert!(svg.contains(r#"<g data-source="fw1""#), "{svg}");
+        assert!(svg.contains(&format!(r#"data-day="{gap}" data-lines="0""#)));
+        // The days before the first line are one grey bar, not a cell each.
+        assert_eq!(svg.matches(r#"class="before""#).count(), 1);
+        assert_eq!(svg.matches("data-day=").count(), 4);
+    }
+
+    fn src(name: &str, counts: &[(i64, u64)]) -> SourceDays {
+        SourceDays {
+            source: name.into(),
+            counts: counts.to_vec(),
+        }
+    }
+
+    #[test]
+    fn problems_rank_first_then_the_busiest() {
+        let t = 1000;
+        let ranked = rank(
+            vec![
+                src("busy", &[(t - 2, 900), (t - 1, 900), (t, 900)]),
+                src("quiet", &[(t - 2, 1), (t - 1, 1), (t, 1)]),
+                src("gappy", &[(t - 2, 5), (t, 5)]),
+                src("silent-1", &[(t - 2, 5), (t - 1, 5)]),
+                src("silent-2", &[(t - 2, 5000)]),
+                src("new", &[(t, 1)]),
+            ],
+            t,
+            10,
+        );
+        let names: Vec<&str> = ranked.iter().map(|s| s.source.as_str()).collect();
+        assert_eq!(
+            names,
+            ["silent-2", "silent-1", "gappy", "busy", "quiet", "new"]
+        );
+        let s = summary(&ranked[0], t, 10);
+        assert_eq!(
+            s,
+            SourceSummary {
+                source: "silent-2".into(),
+                lines: 5000,
+                silent_days: 2,
+                silent_today: true,
+                silent_for: 2,
+                last_day: Some(t - 2),
+            }
+        );
+    }
+
+    #[test]
+    fn the_others_row_adds_up_what_is_left_out() {
+        let t = 1000;
+        let rest = vec![
+            src("a", &[(t - 1, 3)]),
+            src("b", &[(t - 1, 4), (t, 1)]),
+            src("c", &[(t - 50, 9)]),
+        ];
+        let o = others(&rest, t, 10).unwrap();
+        assert_eq!(o.sources, 3);
+        assert_eq!(o.silent_today, 1, "c is outside the window");
+        assert_eq!(o.counts, vec![(t - 1, 7), (t, 1)]);
+        assert!(others(&[], t, 10).is_none());
+        let svg = heatmap(&rest[..1], Some(&o), t, 10).into_string();
+        assert!(svg.contains("others (3 sources)"), "{svg}");
+        assert!(svg.contains(r#"data-others="3""#));
+        assert!(svg.contains(": 7 lines from 3 sources"), "{svg}");
+    }
+
+    #[test]
+    fn a_heatmap_grows_with_its_rows_not_with_long_names() {
+        let t = 20_000;
+        let full: Vec<(i64, u64)> = (t - 179..=t).map(|d| (d, 1234)).collect();
+        let long = "h".repeat(255);
+        let rows: Vec<SourceDays> = (0..50).map(|i| src(&format!("{long}{i}"), &full)).collect();
+        let o = others(&rows, t, 180);
+        let svg = heatmap(&rows, o.as_ref(), t, 180).into_string();
+        // 51 rows of 180 days each, every cell drawn: at most about 24 KB a row.
+        assert!(svg.len() < 51 * 24_500, "{} bytes", svg.len());
+        assert_eq!(
+            svg.matches(&long).count(),
+            2 * 50,
+            "the name twice per row, never per cell"
+        );
+        assert!(svg.contains(&format!(">{}…</text>", "h".repeat(21))));
     }
 
     #[test]

@@ -227,11 +227,15 @@ pub struct LogFacts {
     /// The retention window meets the 180 days.
     pub retention_compliant: bool,
     pub committed_records: u64,
-    /// Sources that sent lines in the recent past but none in the last day.
+    /// Sources that sent lines in the recent past but none in the last day,
+    /// longest silent first (the card names the first [`SILENT_NAMED`]).
     pub silent_sources: Vec<String>,
     pub wal_errors: u64,
     pub seal_errors: u64,
 }
+
+/// Most silent sources the logs card names; it counts them all.
+pub const SILENT_NAMED: usize = 10;
 
 pub fn logs_card(f: &LogFacts) -> Card {
     let (level, reason) = if !f.retention_compliant {
@@ -256,13 +260,19 @@ pub fn logs_card(f: &LogFacts) -> Card {
             "No log line has been received yet.".to_string(),
         )
     } else if !f.silent_sources.is_empty() {
+        let n = f.silent_sources.len();
+        let named = f.silent_sources[..n.min(SILENT_NAMED)].join(", ");
+        let more = if n > SILENT_NAMED {
+            format!(
+                " and {} more (every source: /console/sources)",
+                n - SILENT_NAMED
+            )
+        } else {
+            String::new()
+        };
         (
             Level::Amber,
-            format!(
-                "{} log source(s) sent lines earlier but none today (IST): {}.",
-                f.silent_sources.len(),
-                f.silent_sources.join(", ")
-            ),
+            format!("{n} log source(s) sent lines earlier but none today (IST): {named}{more}."),
         )
     } else {
         (
@@ -502,6 +512,12 @@ mod tests {
         let c = logs_card(&l);
         assert_eq!(c.level, Level::Amber);
         assert!(c.reason.contains("fw1"));
+        // However many are silent, the card counts them all and names ten.
+        l.silent_sources = (0..2000).map(|i| format!("host-{i}")).collect();
+        let c = logs_card(&l);
+        assert!(c.reason.starts_with("2000 log source(s)"), "{}", c.reason);
+        assert!(c.reason.contains("host-9 and 1990 more"), "{}", c.reason);
+        assert!(!c.reason.contains("host-10,"));
         l.retention_compliant = false;
         l.retention_days = 30;
         assert_eq!(logs_card(&l).level, Level::Red);

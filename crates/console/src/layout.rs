@@ -1,6 +1,8 @@
 //! The frame every page shares: skip link, navigation, the signed-in user,
 //! a logout form, the page's heading and flash messages. One small style
-//! sheet, inline (no JavaScript, no separate front-end build).
+//! sheet, inline (no JavaScript, no separate front-end build): [`CSS`] is
+//! the page's only style (no `style` attribute, no other `<style>`), so the
+//! server's Content Security Policy allows exactly it, by its SHA-256.
 
 use maud::{html, Markup, PreEscaped, DOCTYPE};
 
@@ -110,6 +112,8 @@ figure{margin:8px 0}figcaption{color:var(--muted);font-size:.92em}
 svg text{font:12px system-ui,sans-serif;fill:#111}
 .pager{display:flex;gap:16px;margin:8px 0}
 .kinds{columns:2 320px}
+label.inline{display:inline;font-weight:normal}
+svg.heatmap .before{fill:#f0f0f0}svg.heatmap .silent{fill:#c1121f}svg.heatmap .l1{fill:#c7e9c0}svg.heatmap .l2{fill:#74c476}svg.heatmap .l3{fill:#31a354}svg.heatmap .l4{fill:#006d2c}svg.heatmap .others text{font-style:italic}
 "#;
 
 /// A whole page. `active` is the navigation entry to mark as the current page.

@@ -1,7 +1,9 @@
 //! Types shared by every part of pramaan: the stored record and its canonical
 //! encoding (the bytes the ledger hashes), the fields a parser derives from a
-//! line, and how times are shown to people (IST with UTC alongside).
+//! line, how times are shown to people (IST with UTC alongside), and the CSV
+//! cell every CSV view is written with (formulas neutralised).
 
+pub mod csv;
 pub mod fields;
 pub mod query;
 pub mod record;

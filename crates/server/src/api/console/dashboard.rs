@@ -1,9 +1,15 @@
 //! The dashboard: one card per obligation, then the pictures (coverage
-//! heatmap, clock offsets, incident windows, ingest rate). The facts are
-//! gathered here; the decisions and drawings are `pramaan_console`'s.
+//! heatmap, clock offsets, incident windows, ingest rate); and every log
+//! source a page at a time (`/console/sources`). The facts are gathered
+//! here; the decisions and drawings are `pramaan_console`'s.
+//!
+//! The heatmap draws `console.heatmap_rows` sources, problems first
+//! (`charts::rank`), and the rest as one counted "others" row: the page's
+//! size follows the setting, never the number of sources a sender can
+//! invent.
 
-use super::{page_refreshing, AppState, Problem};
-use axum::extract::State;
+use super::{bad, page, page_refreshing, AppState, Problem};
+use axum::extract::{Query as QueryParams, State};
 use axum::response::Response;
 use axum::Extension;
 use pramaan_auth::Identity;
@@ -25,8 +31,10 @@ pub(super) async fn show(
 ) -> Result<Response, Problem> {
     let now = pramaan_core::time::now_ns();
     let today = charts::ist_day(now);
-    let coverage = coverage(&st, now).await?;
+    let coverage = charts::rank(coverage(&st, now).await?, today, COVERAGE_DAYS);
     let rate = ingest_rate(&st, now).await?;
+    let shown = &coverage[..coverage.len().min(st.heatmap_rows)];
+    let others = charts::others(&coverage[shown.len()..], today, COVERAGE_DAYS);
 
     let clock = st.clock.status();
     let series = offset_series(&st, now - DAY_NS);
@@ -60,7 +68,16 @@ pub(super) async fn show(
             @if coverage.is_empty() {
                 p { "No log line yet." }
             } @else {
-                (charts::heatmap(&coverage, today, COVERAGE_DAYS))
+                (charts::heatmap(shown, others.as_ref(), today, COVERAGE_DAYS))
+                p.others {
+                    (coverage.len()) " source(s), problems first: silent today, then with silent days, then the busiest. "
+                    @if let Some(o) = &others {
+                        strong { (o.sources) " source(s) not shown" }
+                        " (" (o.silent_today) " of them silent today): "
+                        a href="/console/sources?page=2" { "the next page of sources" } ". "
+                    }
+                    a href="/console/sources" { "Every source, as a table" } "."
+                }
             }
         }
         section aria-labelledby="clock-title" {
@@ -85,6 +102,61 @@ pub(super) async fn show(
         body,
         Some(60),
     ))
+}
+
+#[derive(serde::Deserialize, Default)]
+#[serde(default)]
+pub(super) struct SourcesParams {
+    page: String,
+}
+
+/// Every log source of the coverage window, `console.heatmap_rows` a page,
+/// ranked as on the dashboard: the heatmap of the page and the same rows as a table.
+pub(super) async fn sources(
+    State(st): State<Arc<AppState>>,
+    Extension(id): Extension<Identity>,
+    QueryParams(p): QueryParams<SourcesParams>,
+) -> Result<Response, Problem> {
+    let page_no: usize = match p.page.trim() {
+        "" => 1,
+        t => t
+            .parse()
+            .ok()
+            .filter(|n| *n >= 1)
+            .ok_or_else(|| bad(format!("page: `{t}` is not a page number (1, 2, ...)")))?,
+    };
+    let now = pramaan_core::time::now_ns();
+    let today = charts::ist_day(now);
+    let ranked = charts::rank(coverage(&st, now).await?, today, COVERAGE_DAYS);
+    let per = st.heatmap_rows;
+    let pages = ranked.len().div_ceil(per).max(1);
+    let from = (page_no - 1).saturating_mul(per).min(ranked.len());
+    let rows = &ranked[from..(from + per).min(ranked.len())];
+    let silent = charts::silent_today(&ranked, today, COVERAGE_DAYS).len();
+    let summaries: Vec<_> = rows
+        .iter()
+        .map(|s| charts::summary(s, today, COVERAGE_DAYS))
+        .collect();
+    let link = |n: usize| format!("/console/sources?page={n}");
+    let body = html! {
+        p {
+            (ranked.len()) " source(s) sent lines in the last " (COVERAGE_DAYS) " days; "
+            strong { (silent) " silent today" } ". "
+            "Problems first: silent today (longest silence first), then with silent days, then the busiest. "
+            "Page " (page_no) " of " (pages) ", " (per) " a page (console.heatmap_rows)."
+        }
+        @if rows.is_empty() {
+            p { "No source on this page. " a href=(link(1)) { "The first page" } "." }
+        } @else {
+            (charts::heatmap(rows, None, today, COVERAGE_DAYS))
+            (charts::sources_table(&summaries, from + 1))
+        }
+        nav.pager aria-label="Pages" {
+            @if page_no > 1 { a href=(link(page_no - 1)) rel="prev" { "Previous page" } }
+            @if page_no < pages { a href=(link(page_no + 1)) rel="next" { "Next page" } }
+        }
+    };
+    Ok(page(&id, "Log sources", "/console", None, body))
 }
 
 /// The orders not yet delivered or closed, with their time to the due instant.

@@ -117,7 +117,7 @@ fn kinds_fieldset(chosen: &[String]) -> Markup {
                     div {
                         input type="checkbox" id=(format!("k-{}", k.code)) name="kinds" value=(k.code) checked[chosen.iter().any(|c| c == k.code)];
                         " "
-                        label for=(format!("k-{}", k.code)) style="display:inline;font-weight:normal" { "(" (k.roman) ") " (k.wording) }
+                        label.inline for=(format!("k-{}", k.code)) { "(" (k.roman) ") " (k.wording) }
                     }
                 }
             }

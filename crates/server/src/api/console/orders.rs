@@ -183,7 +183,7 @@ fn order_form(id: &Identity, p: &[(String, String)]) -> Markup {
             div {
                 input #f-hold type="checkbox" name="hold" value="on" checked[hold];
                 " "
-                label for="f-hold" style="display:inline;font-weight:normal" { "Place legal holds on the window (recommended)" }
+                label.inline for="f-hold" { "Place legal holds on the window (recommended)" }
             }
             div { button type="submit" { "Register the order" } }
         }
@@ -349,7 +349,7 @@ async fn show(
                         div {
                             input #f-release_hold type="checkbox" name="release_hold" value="on";
                             " "
-                            label for="f-release_hold" style="display:inline;font-weight:normal" { "Release the order's legal holds" }
+                            label.inline for="f-release_hold" { "Release the order's legal holds" }
                         }
                     }
                 }, "Close the order"))

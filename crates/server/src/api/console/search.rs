@@ -225,17 +225,19 @@ const CSV_COLUMNS: [&str; 10] = [
     "raw",
 ];
 
-/// Hits as CSV (the raw line as text; lines that are not UTF-8 in base64 with a `base64:` prefix).
+/// Hits as CSV (the raw line as text; lines that are not UTF-8 in base64
+/// with a `base64:` prefix). A view for spreadsheets: every cell goes
+/// through `pramaan_core::csv`, so a line that starts like a formula
+/// (`=`, `+`, `-`, `@`) gets a `'` in front; NDJSON keeps the exact line.
 pub fn to_csv(hits: &[Hit]) -> Vec<u8> {
-    let mut w = csv::Writer::from_writer(Vec::new());
-    let _ = w.write_record(CSV_COLUMNS);
+    let mut out = pramaan_core::csv::row(CSV_COLUMNS);
     for h in hits {
         let raw = match (&h.raw, &h.raw_b64) {
             (Some(s), _) => s.clone(),
             (None, Some(b)) => format!("base64:{b}"),
             _ => String::new(),
         };
-        let _ = w.write_record([
+        out.push_str(&pramaan_core::csv::row([
             h.seq.to_string(),
             h.received_at.clone(),
             h.received_at_ist.clone(),
@@ -246,9 +248,9 @@ pub fn to_csv(hits: &[Hit]) -> Vec<u8> {
             h.severity.clone().unwrap_or_default(),
             h.event_time.clone().unwrap_or_default(),
             raw,
-        ]);
+        ]));
     }
-    w.into_inner().unwrap_or_default()
+    out.into_bytes()
 }
 
 async fn download(
