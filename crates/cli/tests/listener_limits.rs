@@ -362,7 +362,7 @@ fn an_ingest_past_the_concurrency_limit_is_answered_503_with_retry_after() {
         1.0
     );
     // The slow one finishes and is stored; then the turn is free again.
-    slow.write_all(first[5..].as_bytes()).unwrap();
+    slow.write_all(&first.as_bytes()[5..]).unwrap();
     slow.set_read_timeout(Some(ARRIVAL_TIMEOUT)).unwrap();
     let mut answer = [0u8; 12];
     slow.read_exact(&mut answer).unwrap();

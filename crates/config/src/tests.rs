@@ -904,11 +904,12 @@ fn every_field_has_its_own_key() {
             level: _,
             format: _,
         },
-        metrics: Metrics {
-            enabled: _,
-            public: _,
-            max_sources: _,
-        },
+        metrics:
+            Metrics {
+                enabled: _,
+                public: _,
+                max_sources: _,
+            },
         auth:
             Auth {
                 max_failures: _,

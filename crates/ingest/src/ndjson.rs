@@ -164,7 +164,11 @@ impl NdjsonSplitter {
     }
 
     /// The next piece of the body; `out` gets each line that ends in it.
-    pub fn push(&mut self, piece: bytes::Bytes, out: &mut impl FnMut(Result<bytes::Bytes, LineRefusal>)) {
+    pub fn push(
+        &mut self,
+        piece: bytes::Bytes,
+        out: &mut impl FnMut(Result<bytes::Bytes, LineRefusal>),
+    ) {
         let mut pos = 0;
         while pos < piece.len() {
             match memchr::memchr(b'\n', &piece[pos..]) {
@@ -212,7 +216,11 @@ impl NdjsonSplitter {
         self.partial.extend_from_slice(b);
         if self.partial.len() > self.keep_max() {
             let bom = self.line_no == 0 && self.partial.starts_with(BOM);
-            let content = if bom { &self.partial[BOM.len()..] } else { &self.partial[..] };
+            let content = if bom {
+                &self.partial[BOM.len()..]
+            } else {
+                &self.partial[..]
+            };
             self.over = Some(Over {
                 len: self.partial.len(),
                 blank: content.iter().all(|&c| is_blank(c)),
@@ -249,7 +257,11 @@ impl NdjsonSplitter {
     }
 
     /// One whole line (without its LF), by the module's rules.
-    fn line(&mut self, mut line: bytes::Bytes, out: &mut impl FnMut(Result<bytes::Bytes, LineRefusal>)) {
+    fn line(
+        &mut self,
+        mut line: bytes::Bytes,
+        out: &mut impl FnMut(Result<bytes::Bytes, LineRefusal>),
+    ) {
         self.line_no += 1;
         if self.line_no == 1 && line.starts_with(BOM) {
             line = line.slice(BOM.len()..);
@@ -280,7 +292,11 @@ mod tests {
     use super::*;
 
     /// What [`NdjsonSplitter`] hands out for `body` cut at `cuts`.
-    fn split(body: &[u8], max: usize, cuts: &[usize]) -> (Vec<Result<Vec<u8>, LineRefusal>>, usize) {
+    fn split(
+        body: &[u8],
+        max: usize,
+        cuts: &[usize],
+    ) -> (Vec<Result<Vec<u8>, LineRefusal>>, usize) {
         let mut sp = NdjsonSplitter::new(max);
         let mut got = Vec::new();
         let mut out = |r: Result<bytes::Bytes, LineRefusal>| got.push(r.map(|b| b.to_vec()));
@@ -329,7 +345,11 @@ mod tests {
         let mut out = |r: Result<bytes::Bytes, LineRefusal>| got.push(r);
         for _ in 0..1000 {
             sp.push(bytes::Bytes::from(vec![b'z'; 4096]), &mut out);
-            assert!(sp.partial.capacity() <= 4096 + 14, "{}", sp.partial.capacity());
+            assert!(
+                sp.partial.capacity() <= 4096 + 14,
+                "{}",
+                sp.partial.capacity()
+            );
         }
         sp.push(bytes::Bytes::from_static(b"\nok\n"), &mut out);
         sp.finish(&mut out);

@@ -210,7 +210,12 @@ mod tests {
 
     #[test]
     fn references_are_one_visible_line() {
-        for ok in ["CERT-In/2026/17", "W.P. (C) 123/2026", "आदेश/२०२६/७", &"x".repeat(200)] {
+        for ok in [
+            "CERT-In/2026/17",
+            "W.P. (C) 123/2026",
+            "आदेश/२०२६/७",
+            &"x".repeat(200),
+        ] {
             assert_eq!(check_reference(ok), Ok(()), "{ok}");
         }
         for (bad, why) in [
@@ -227,7 +232,10 @@ mod tests {
             (&"x".repeat(201), "201 characters"),
         ] {
             let e = check_reference(bad).unwrap_err();
-            assert!(e.starts_with("reference: ") && e.contains(why), "{bad:?}: {e}");
+            assert!(
+                e.starts_with("reference: ") && e.contains(why),
+                "{bad:?}: {e}"
+            );
         }
     }
 

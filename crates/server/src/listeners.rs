@@ -641,8 +641,16 @@ mod tests {
             assert_eq!(log.note(t0 + s(i % 59)), None);
         }
         assert_eq!(log.flush(t0 + s(59)), None, "not before the interval");
-        assert_eq!(log.flush(t0 + s(60)), Some(99), "then all that came meanwhile");
-        assert_eq!(log.flush(t0 + s(200)), None, "nothing pending, nothing logged");
+        assert_eq!(
+            log.flush(t0 + s(60)),
+            Some(99),
+            "then all that came meanwhile"
+        );
+        assert_eq!(
+            log.flush(t0 + s(200)),
+            None,
+            "nothing pending, nothing logged"
+        );
         assert_eq!(log.note(t0 + s(201)), Some(1));
     }
 
@@ -660,7 +668,10 @@ mod tests {
             read_wait(&l, false, t0, t0 + s(11)),
             Some((s(0), Wait::FirstByte))
         );
-        assert_eq!(read_wait(&l, true, t0, t0 + s(4)), Some((s(600), Wait::Idle)));
+        assert_eq!(
+            read_wait(&l, true, t0, t0 + s(4)),
+            Some((s(600), Wait::Idle))
+        );
         // A shorter idle timeout wins; without a first-byte timeout, idle only.
         let l = limits(Some(10), Some(2));
         assert_eq!(read_wait(&l, false, t0, t0), Some((s(2), Wait::Idle)));

@@ -9,7 +9,9 @@
 //! source go under `source="other"` (nothing is dropped from the totals),
 //! and `pramaan_metrics_sources_folded` says how many sources were folded.
 
-use metrics::{Counter, Gauge, Histogram, Key, KeyName, Label, Metadata, Recorder, SharedString, Unit};
+use metrics::{
+    Counter, Gauge, Histogram, Key, KeyName, Label, Metadata, Recorder, SharedString, Unit,
+};
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use std::borrow::Cow;
 use std::collections::HashSet;
@@ -343,7 +345,10 @@ mod tests {
         let k = |src: &str| {
             Key::from_parts(
                 "pramaan_lines_received_total",
-                vec![Label::new("transport", "udp"), Label::new("source", src.to_owned())],
+                vec![
+                    Label::new("transport", "udp"),
+                    Label::new("source", src.to_owned()),
+                ],
             )
         };
         let first = k("127.0.0.2");

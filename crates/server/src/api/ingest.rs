@@ -311,7 +311,10 @@ mod tests {
         }
         let s = split_body(&headers("gzip"), gz(&body), 16 << 20, 1024).unwrap();
         assert_eq!(s.lines.len(), 40_000);
-        assert_eq!(&s.lines[39_999][..], b"line 39999 xxxxxxxxxxxxxxx".as_slice());
+        assert_eq!(
+            &s.lines[39_999][..],
+            b"line 39999 xxxxxxxxxxxxxxx".as_slice()
+        );
         assert_eq!(s.refused.len(), 1);
         assert_eq!(s.refused[0].line, 20_002);
         assert_eq!(s.empty, 1);

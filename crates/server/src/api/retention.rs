@@ -187,7 +187,12 @@ async fn release_hold(
     let Json(b) = body.map_err(|e| bad(e.body_text()))?;
     let hold = st
         .retention
-        .release_hold(id, &who(&caller, b.by.as_deref(), from)?, &b.reason, now_ns())
+        .release_hold(
+            id,
+            &who(&caller, b.by.as_deref(), from)?,
+            &b.reason,
+            now_ns(),
+        )
         .await?;
     Ok(Json(hold_json(&hold)))
 }
