@@ -301,9 +301,15 @@ fn idle_tcp_connection_blocks_no_one_and_is_closed_after_idle_timeout() {
 
 #[test]
 fn idle_tcp_connection_is_kept_without_a_timeout_and_blocks_no_one() {
-    // Default idle timeout (10 minutes): the silent connection stays open.
+    // Default idle timeout (10 minutes): a connection that has sent a line
+    // and then falls silent stays open. (One that never sends anything is
+    // closed after syslog.first_byte_timeout: `listener_limits.rs`.)
     let server = Server::start();
     let mut idle = TcpStream::connect(server.tcp).unwrap();
+    let first = unique("first");
+    idle.write_all(format!("<13>1 - host app - - - {first}\n").as_bytes())
+        .unwrap();
+    server.wait_for_text(&first);
     for _ in 0..3 {
         server.assert_still_serving();
     }
@@ -511,7 +517,11 @@ fn stalled_http_request_is_abandoned_after_request_timeout() {
 /// counted; the open ones keep working, and a slot frees when one closes.
 #[test]
 fn connections_past_max_connections_are_refused_and_counted() {
-    let server = Server::start_with(&[("PRAMAAN_SYSLOG_MAX_CONNECTIONS", "2")]);
+    let server = Server::start_with(&[
+        ("PRAMAAN_SYSLOG_MAX_CONNECTIONS", "2"),
+        // `b` holds its slot silently for as long as the test needs.
+        ("PRAMAAN_SYSLOG_FIRST_BYTE_TIMEOUT", "0"),
+    ]);
     let id = unique("max-conn");
     let mut a = TcpStream::connect(server.tcp).unwrap();
     let b = TcpStream::connect(server.tcp).unwrap();

@@ -688,3 +688,52 @@ fn a_subscribers_bindings_bring_their_lines_and_travel_in_the_bundle() {
     assert_eq!(bindings[0]["ip"], "198.51.100.20");
     assert_eq!(bindings[0]["prefix"], 32);
 }
+
+/// Issue 28: a reference with CR/LF broke the bundle's download and still
+/// marked the order exported. References are now one line of visible
+/// characters, refused with a 400 naming the field; any reference that is
+/// accepted exports to a download with a plain file name.
+#[test]
+fn an_order_reference_must_be_one_visible_line() {
+    let s = Server::start();
+    let order = |reference: &str| {
+        serde_json::json!({
+            "reference": reference, "due": "2030-01-01T17:00:00+05:30",
+            "from": "2000-01-01T00:00:00Z", "to": "2100-01-01T00:00:00Z",
+            "ips": ["192.0.2.1"], "legal_basis": "s.70B(6)", "hold": false,
+        })
+    };
+    let post = |path: &str, v: Value| {
+        s.post(
+            path,
+            &[("content-type", "application/json")],
+            serde_json::to_vec(&v).unwrap(),
+        )
+    };
+    for bad in [
+        "CERT-In/2026/8\r\nX-Injected: 1",
+        "CERT-In\n2026/8",
+        "\u{200B}",
+        "CERT-In\u{202E}/2026/8",
+        &"x".repeat(201),
+    ] {
+        let r = post("/api/v1/orders", order(bad));
+        assert_eq!(r.status, 400, "{bad:?}: {}", r.text());
+        let msg = r.json()["error"].as_str().unwrap_or_default().to_owned();
+        assert!(msg.starts_with("reference: "), "{bad:?}: {msg}");
+    }
+    assert_eq!(s.get("/api/v1/orders", &[]).json(), serde_json::json!([]));
+    // Quotes, semicolons and Devanagari are visible: accepted, and the
+    // bundle downloads under a plain ASCII name.
+    let fine = "आदेश \"8\"; 2026/8";
+    let r = post("/api/v1/orders", order(fine));
+    assert_eq!(r.status, 201, "{}", r.text());
+    let r = post(
+        "/api/v1/orders/export",
+        serde_json::json!({"reference": fine}),
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert!(r.body.starts_with(b"PK"), "a ZIP file");
+    let shown = s.get("/api/v1/orders/show", &[("reference", fine)]).json();
+    assert_eq!(shown["state"], "exported", "{shown}");
+}

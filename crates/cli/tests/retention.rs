@@ -235,10 +235,9 @@ fn holds_through_the_api_and_the_cli() {
     assert_eq!(h2["from_utc"], "2026-03-01T00:00:00Z");
     assert_eq!(h2["from"], "2026-03-01T05:30:00+05:30");
     assert!(
-        h2["created_by"]
-            .as_str()
-            .unwrap()
-            .starts_with("ravi (HTTP from 127.0.0.1)"),
+        h2["created_by"].as_str().unwrap().starts_with(
+            "token:bootstrap (HTTP from 127.0.0.1; by: ravi, as stated by the client)"
+        ),
         "{h2}"
     );
 
@@ -291,10 +290,9 @@ fn holds_through_the_api_and_the_cli() {
     assert_eq!(holds[0]["source"], "fw-*");
     assert_eq!(holds[0]["order_ref"], "CERT-In/2026/17");
     assert!(
-        holds[0]["created_by"]
-            .as_str()
-            .unwrap()
-            .starts_with("asha (HTTP from "),
+        holds[0]["created_by"].as_str().unwrap().starts_with(
+            "token:bootstrap (HTTP from 127.0.0.1; by: asha, as stated by the client)"
+        ),
         "{}",
         holds[0]
     );
@@ -316,7 +314,11 @@ fn holds_through_the_api_and_the_cli() {
         ],
     ));
     assert!(o.stdout().contains("Released hold #1."), "{o:?}");
-    assert!(o.stdout().contains("by meera (HTTP from"), "{o:?}");
+    assert!(
+        o.stdout()
+            .contains("by token:bootstrap (HTTP from 127.0.0.1; by: meera"),
+        "who released it is the authenticated caller: {o:?}"
+    );
     let r = post_json(
         &server,
         "/api/v1/holds/1/release",
@@ -356,7 +358,7 @@ fn holds_through_the_api_and_the_cli() {
     assert!(listed[0]["released_by"]
         .as_str()
         .unwrap()
-        .starts_with("meera"));
+        .starts_with("token:bootstrap (HTTP from 127.0.0.1; by: meera"));
     assert_eq!(listed[1]["active"], true);
     let o = ok(cmd(
         dir,

@@ -657,6 +657,32 @@ pub(crate) static KEYS: &[KeyDef] = &[
         help: "A TCP or TLS connection that sends nothing for this long is closed. 0 means never.",
     },
     KeyDef {
+        key: "syslog.max_connections_per_source",
+        kind: Kind::Int {
+            at: IntAt::Usize(at!(syslog.max_connections_per_source)),
+            default: 64,
+            min: 1,
+            max: 1_000_000,
+        },
+        help: "Most TCP (and, apart, TLS) syslog connections open at once from one source \
+            address, so that one sender cannot take every slot of `syslog.max_connections`. \
+            Refusals are counted in `pramaan_connections_refused_total` (reason `per_source`) \
+            and logged at most once a minute with their count.",
+    },
+    KeyDef {
+        key: "syslog.first_byte_timeout",
+        kind: Kind::Duration {
+            at: at!(syslog.first_byte_timeout),
+            default: secs(10),
+            min: secs(0),
+            max: secs(DAY),
+        },
+        help: "A TCP or TLS connection that has sent nothing (for TLS: not finished its \
+            handshake and sent a first byte) this long after it was accepted is closed, and \
+            counted in `pramaan_connections_closed_total` (reason `first_byte_timeout`). 0 \
+            means only `syslog.idle_timeout` applies.",
+    },
+    KeyDef {
         key: "syslog.default_timezone",
         kind: Kind::Offset {
             at: at!(syslog.default_timezone),
@@ -683,6 +709,30 @@ pub(crate) static KEYS: &[KeyDef] = &[
             max: 4 * GIB,
         },
         help: "Largest HTTP request body accepted, in bytes after decompression.",
+    },
+    KeyDef {
+        key: "http.max_concurrent_ingests",
+        kind: Kind::Int {
+            at: IntAt::Usize(at!(http.max_concurrent_ingests)),
+            default: 4,
+            min: 1,
+            max: 4096,
+        },
+        help: "Most `POST /api/v1/ingest` requests read and decoded at once. Each may hold up \
+            to `http.max_body` bytes of lines (and its compressed body) in memory; a request \
+            beyond the limit waits up to `http.ingest_wait` for a turn, then is answered 503 \
+            with `Retry-After`.",
+    },
+    KeyDef {
+        key: "http.ingest_wait",
+        kind: Kind::Duration {
+            at: at!(http.ingest_wait),
+            default: secs(10),
+            min: secs(0),
+            max: secs(10 * MINUTE),
+        },
+        help: "How long an ingest request over `http.max_concurrent_ingests` waits for a turn \
+            before it is answered 503 with `Retry-After` (nothing of it stored). 0 answers at once.",
     },
     KeyDef {
         key: "http.request_timeout",
@@ -1003,6 +1053,19 @@ pub(crate) static KEYS: &[KeyDef] = &[
         },
         help: "Serve `/metrics` without authentication. When false, a scraper needs a token \
             with the auditor or poc role (or admin).",
+    },
+    KeyDef {
+        key: "metrics.max_sources",
+        kind: Kind::Int {
+            at: IntAt::Usize(at!(metrics.max_sources)),
+            default: 1000,
+            min: 1,
+            max: 1_000_000,
+        },
+        help: "Most distinct `source` label values in `/metrics` (sender addresses can be \
+            many, and UDP ones spoofed). The first ones seen keep their own series; counts \
+            of later sources go under `source=\"other\"`, and \
+            `pramaan_metrics_sources_folded` says how many sources were folded there.",
     },
     // [auth]
     KeyDef {

@@ -125,6 +125,10 @@ pub struct Syslog {
     pub max_connections: usize,
     /// `syslog.idle_timeout`; [`Duration::ZERO`] = never.
     pub idle_timeout: Duration,
+    /// `syslog.max_connections_per_source`.
+    pub max_connections_per_source: usize,
+    /// `syslog.first_byte_timeout`; [`Duration::ZERO`] = only the idle timeout.
+    pub first_byte_timeout: Duration,
     /// `syslog.default_timezone`, as an offset in seconds east of UTC
     /// (IST = 19800).
     pub default_timezone: i32,
@@ -143,6 +147,10 @@ pub struct Http {
     pub listen: SocketAddr,
     /// `http.max_body`, in bytes, after decompression.
     pub max_body: u64,
+    /// `http.max_concurrent_ingests`.
+    pub max_concurrent_ingests: usize,
+    /// `http.ingest_wait`: how long an ingest over the limit waits for a turn.
+    pub ingest_wait: Duration,
     /// `http.request_timeout`.
     pub request_timeout: Duration,
     /// `http.tls_cert`: HTTPS with this certificate chain (and `http.tls_key`).
@@ -311,6 +319,8 @@ pub struct Metrics {
     pub enabled: bool,
     /// `metrics.public`: `/metrics` without authentication.
     pub public: bool,
+    /// `metrics.max_sources`: distinct `source` label values kept.
+    pub max_sources: usize,
 }
 
 /// `[auth]`: logins, sessions, lock-out.
@@ -518,6 +528,8 @@ impl Config {
                 max_line: 0,
                 max_connections: 0,
                 idle_timeout: Duration::ZERO,
+                max_connections_per_source: 0,
+                first_byte_timeout: Duration::ZERO,
                 default_timezone: 0,
                 allow: String::new(),
                 tls_client_ca: None,
@@ -525,6 +537,8 @@ impl Config {
             http: Http {
                 listen: SocketAddr::from(([127, 0, 0, 1], 0)),
                 max_body: 0,
+                max_concurrent_ingests: 0,
+                ingest_wait: Duration::ZERO,
                 request_timeout: Duration::ZERO,
                 tls_cert: None,
                 tls_key: None,
@@ -567,6 +581,7 @@ impl Config {
             metrics: Metrics {
                 enabled: true,
                 public: false,
+                max_sources: 0,
             },
             auth: Auth {
                 max_failures: 0,

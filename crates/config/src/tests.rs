@@ -68,9 +68,13 @@ fn defaults_load_with_no_file_and_no_env() {
     assert_eq!(c.syslog.max_line, 64 * 1024);
     assert_eq!(c.syslog.max_connections, 1024);
     assert_eq!(c.syslog.idle_timeout, Duration::from_secs(600));
+    assert_eq!(c.syslog.max_connections_per_source, 64);
+    assert_eq!(c.syslog.first_byte_timeout, Duration::from_secs(10));
     assert_eq!(c.syslog.default_timezone, 19_800);
     assert_eq!(c.http.listen, addr("127.0.0.1:8080"));
     assert_eq!(c.http.max_body, 64 << 20);
+    assert_eq!(c.http.max_concurrent_ingests, 4);
+    assert_eq!(c.http.ingest_wait, Duration::from_secs(10));
     assert_eq!(c.http.request_timeout, Duration::from_secs(60));
     assert!(c.wal.fsync);
     assert_eq!(c.wal.file_size, 64 << 20);
@@ -86,6 +90,7 @@ fn defaults_load_with_no_file_and_no_env() {
     assert_eq!(c.log.level, "info");
     assert_eq!(c.log.format, LogFormat::Text);
     assert!(c.metrics.enabled);
+    assert_eq!(c.metrics.max_sources, 1000);
     c.validate().unwrap();
 }
 
@@ -852,6 +857,8 @@ fn every_field_has_its_own_key() {
                 max_line: _,
                 max_connections: _,
                 idle_timeout: _,
+                max_connections_per_source: _,
+                first_byte_timeout: _,
                 default_timezone: _,
                 allow: _,
                 tls_client_ca: _,
@@ -860,6 +867,8 @@ fn every_field_has_its_own_key() {
             Http {
                 listen: _,
                 max_body: _,
+                max_concurrent_ingests: _,
+                ingest_wait: _,
                 request_timeout: _,
                 tls_cert: _,
                 tls_key: _,
@@ -903,10 +912,12 @@ fn every_field_has_its_own_key() {
             level: _,
             format: _,
         },
-        metrics: Metrics {
-            enabled: _,
-            public: _,
-        },
+        metrics:
+            Metrics {
+                enabled: _,
+                public: _,
+                max_sources: _,
+            },
         auth:
             Auth {
                 max_failures: _,
@@ -968,6 +979,7 @@ fn every_field_has_its_own_key() {
     const FIELDS: usize =
         1 + 2 + 9 + 3 + 3 + 6 + 2 /* segments.compact_* */ + 1 /* segments.search_nice */ + 5 /* sql */ + 4 + 1 + 1 + 2 + 1 + 3 + 8 /* clock */ + 18 /* desk */
         + 2 /* syslog.allow, syslog.tls_client_ca */ + 2 /* http.tls_* */ + 1 /* metrics.public */
+        + 2 /* syslog per source, first byte */ + 2 /* http ingest turns */ + 1 /* metrics.max_sources */
         + 5 /* auth */ + 1 /* attribution */ + 6 /* registry */ + 1 /* console */;
     assert_eq!(KEYS.len(), FIELDS);
 

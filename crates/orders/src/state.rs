@@ -89,6 +89,49 @@ pub enum Refusal {
     NeedsApproval { reference: String },
 }
 
+/// Longest order reference accepted, in characters.
+pub const MAX_REFERENCE_CHARS: usize = 200;
+
+/// Characters that change how text shows without showing themselves: Unicode
+/// format characters (zero-width spaces and joiners, bidirectional overrides,
+/// the BOM) and the line and paragraph separators.
+fn invisible(c: char) -> bool {
+    matches!(c,
+        '\u{00AD}' | '\u{061C}' | '\u{180E}' | '\u{200B}'..='\u{200F}' | '\u{2028}'..='\u{202E}'
+        | '\u{2060}'..='\u{206F}' | '\u{FEFF}' | '\u{FFF9}'..='\u{FFFB}'
+        | '\u{0600}'..='\u{0605}' | '\u{06DD}' | '\u{070F}')
+}
+
+/// Checks an order reference before it is registered: it names the order in
+/// file names, HTTP headers, bundles and the ledger, so it is one line of at
+/// most [`MAX_REFERENCE_CHARS`] characters, without control or invisible
+/// format characters, with something visible in it and no blanks around it.
+/// The message names the field and what is wrong.
+pub fn check_reference(r: &str) -> Result<(), String> {
+    if r.trim().is_empty() {
+        return Err("reference: the order's reference is empty".into());
+    }
+    if let Some(c) = r.chars().find(|&c| c.is_control() || invisible(c)) {
+        return Err(format!(
+            "reference: must be one line of visible characters; it holds U+{:04X}",
+            c as u32
+        ));
+    }
+    if r.trim() != r {
+        return Err("reference: must not begin or end with blanks".into());
+    }
+    let n = r.chars().count();
+    if n > MAX_REFERENCE_CHARS {
+        return Err(format!(
+            "reference: {n} characters is longer than {MAX_REFERENCE_CHARS}"
+        ));
+    }
+    if !r.chars().any(|c| !c.is_whitespace()) {
+        return Err("reference: must hold a visible character".into());
+    }
+    Ok(())
+}
+
 /// The facts about an order that the rules look at.
 #[derive(Clone, Debug)]
 pub struct Facts<'a> {
@@ -164,6 +207,37 @@ pub fn deadline_text(due_ns: i64, delivered_ns: Option<i64>, now_ns: i64) -> Str
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn references_are_one_visible_line() {
+        for ok in [
+            "CERT-In/2026/17",
+            "W.P. (C) 123/2026",
+            "आदेश/२०२६/७",
+            &"x".repeat(200),
+        ] {
+            assert_eq!(check_reference(ok), Ok(()), "{ok}");
+        }
+        for (bad, why) in [
+            ("", "empty"),
+            ("   ", "empty"),
+            ("A\r\nB", "U+000D"),
+            ("A\nB", "U+000A"),
+            ("A\u{0}B", "U+0000"),
+            ("\u{200B}", "U+200B"),
+            ("order\u{202E}71/6202", "U+202E"),
+            ("A\u{2028}B", "U+2028"),
+            (" A", "blanks"),
+            ("A\t", "U+0009"),
+            (&"x".repeat(201), "201 characters"),
+        ] {
+            let e = check_reference(bad).unwrap_err();
+            assert!(
+                e.starts_with("reference: ") && e.contains(why),
+                "{bad:?}: {e}"
+            );
+        }
+    }
 
     fn facts(state: State, personal_data: bool) -> Facts<'static> {
         Facts {

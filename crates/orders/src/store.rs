@@ -277,9 +277,7 @@ impl Register {
         actor: &str,
         now_ns: i64,
     ) -> Result<Order, StoreError> {
-        if o.reference.trim().is_empty() {
-            return Err(StoreError::Invalid("the order's reference is empty".into()));
-        }
+        crate::state::check_reference(&o.reference).map_err(StoreError::Invalid)?;
         if o.authority.trim().is_empty() {
             return Err(StoreError::Invalid("the issuing authority is empty".into()));
         }

@@ -1,28 +1,25 @@
 //! The HTTP API. Handlers translate HTTP to vault calls and back; errors map
 //! to status codes in one place ([`ApiError`]).
 
-use crate::listeners::refused;
 use axum::body::{Body, Bytes};
-use axum::extract::{ConnectInfo, DefaultBodyLimit, Query as QueryParams, State};
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::extract::{DefaultBodyLimit, Query as QueryParams, State};
+use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Extension, Json, Router};
 use metrics_exporter_prometheus::PrometheusHandle;
 use pramaan_auth::Role;
 use pramaan_config::Config;
-use pramaan_core::Transport;
 use pramaan_vault::search::{self, parse_severity, Order};
-use pramaan_vault::{AppendError, Query, Vault};
+use pramaan_vault::{Query, Vault};
 use serde::{Deserialize, Serialize};
-use std::io::Read;
-use std::net::SocketAddr;
 use std::sync::Arc;
 
 mod auth;
 mod clock;
 pub mod console;
 pub mod desk;
+mod ingest;
 mod ledger;
 pub mod orders;
 mod registry;
@@ -30,6 +27,7 @@ mod retention;
 pub mod whois;
 pub use auth::{parse_expiry, token_json, AuditParams};
 pub use clock::clock_options;
+pub use ingest::{IngestResponse, RefusedLine};
 pub use retention::hold_json;
 
 #[derive(Clone)]
@@ -39,6 +37,8 @@ pub struct AppState {
     retention: Arc<pramaan_vault::retention::Retention>,
     max_line: usize,
     max_body: usize,
+    /// Turns for ingest requests (`crate::api::ingest`).
+    ingest: Arc<ingest::IngestTurns>,
     request_timeout: std::time::Duration,
     metrics: Option<PrometheusHandle>,
     /// Users, tokens, sessions, the audit sink (see `crate::access`).
@@ -79,6 +79,7 @@ impl AppState {
             vault,
             max_line: cfg.syslog.max_line as usize,
             max_body: cfg.http.max_body as usize,
+            ingest: Arc::new(ingest::IngestTurns::new(cfg)),
             request_timeout: cfg.http.request_timeout,
             metrics: cfg.metrics.enabled.then_some(metrics),
             heatmap_rows: cfg.console.heatmap_rows.max(1),
@@ -123,7 +124,7 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/metrics", get(metrics_text))
         .route("/api/v1/status", get(status))
-        .route("/api/v1/ingest", post(ingest))
+        .route("/api/v1/ingest", post(ingest::ingest))
         .route("/api/v1/search", get(search_ndjson))
         .route("/api/v1/sql", post(sql))
         .merge(retention::routes())
@@ -159,6 +160,10 @@ pub enum ApiError {
     BadRequest(String),
     #[error("{0}")]
     TooLarge(String),
+    /// Too many requests of this kind at once (503 with `Retry-After`);
+    /// the message names the limit.
+    #[error("{0}")]
+    Busy(String),
     #[error("{0}")]
     UnsupportedEncoding(String),
     #[error("the write-ahead log cannot take lines right now; retry later")]
@@ -197,6 +202,7 @@ impl IntoResponse for ApiError {
         let status = match &self {
             ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
             ApiError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::Busy(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::UnsupportedEncoding(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
@@ -312,125 +318,6 @@ async fn status(State(st): State<Arc<AppState>>) -> Json<StatusBody> {
         ledger: st.vault.ledger().map(|l| l.status(st.vault.committed())),
         heap: crate::telemetry::heap_stats(),
     })
-}
-
-/// The answer to an ingest request.
-#[derive(Serialize, Deserialize, Debug)]
-pub struct IngestResponse {
-    pub accepted: u64,
-    pub first_seq: Option<u64>,
-    pub last_seq: Option<u64>,
-    pub empty_lines: u64,
-    /// Lines not stored, each with its line number and reason.
-    pub refused: Vec<RefusedLine>,
-}
-
-#[derive(Serialize, Deserialize, Debug)]
-pub struct RefusedLine {
-    pub line: usize,
-    pub reason: String,
-}
-
-/// Decompresses with a hard cap, so a small bomb cannot fill memory.
-pub fn decode_body(headers: &HeaderMap, body: &[u8], max: usize) -> Result<Vec<u8>, ApiError> {
-    let enc = headers
-        .get(header::CONTENT_ENCODING)
-        .map(|v| v.to_str().unwrap_or("?").trim().to_ascii_lowercase())
-        .unwrap_or_default();
-    let reader: Box<dyn Read + '_> = match enc.as_str() {
-        "" | "identity" => return Ok(body.to_vec()),
-        "gzip" | "x-gzip" => Box::new(flate2::read::MultiGzDecoder::new(body)),
-        "zstd" => Box::new(
-            zstd::stream::read::Decoder::new(body)
-                .map_err(|e| ApiError::BadRequest(format!("zstd body: {e}")))?,
-        ),
-        other => {
-            return Err(ApiError::UnsupportedEncoding(format!(
-                "Content-Encoding `{other}` is not supported; use gzip, zstd or none"
-            )))
-        }
-    };
-    let mut out = Vec::new();
-    let n = reader
-        .take(max as u64 + 1)
-        .read_to_end(&mut out)
-        .map_err(|e| ApiError::BadRequest(format!("the {enc} body does not decompress: {e}")))?;
-    if n > max {
-        return Err(ApiError::TooLarge(format!(
-            "the body decompresses to more than http.max_body ({max} bytes); send smaller requests"
-        )));
-    }
-    Ok(out)
-}
-
-async fn ingest(
-    State(st): State<Arc<AppState>>,
-    ConnectInfo(from): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Result<Json<IngestResponse>, ApiError> {
-    let max_body = st.max_body;
-    let max_line = st.max_line;
-    let (lines, refused_lines, empty) = tokio::task::spawn_blocking(move || {
-        let data = decode_body(&headers, &body, max_body)?;
-        let data = Bytes::from(data);
-        let mut it = pramaan_ingest::ndjson::lines(&data, max_line);
-        let mut lines = Vec::new();
-        let mut refused_lines = Vec::new();
-        for l in it.by_ref() {
-            match l {
-                Ok(slice) => lines.push(data.slice_ref(slice)),
-                Err(r) => refused_lines.push(RefusedLine {
-                    line: r.line_no,
-                    reason: r.reason.to_string(),
-                }),
-            }
-        }
-        Ok::<_, ApiError>((lines, refused_lines, it.empty_lines() as u64))
-    })
-    .await
-    .map_err(internal)??;
-    let ip = from.ip().to_canonical().to_string();
-    if !refused_lines.is_empty() {
-        refused(Transport::Http, &ip, "too_long", refused_lines.len() as u64);
-    }
-    if empty > 0 {
-        refused(Transport::Http, &ip, "empty", empty);
-    }
-    let n = lines.len() as u64;
-    if n == 0 {
-        return Ok(Json(IngestResponse {
-            accepted: 0,
-            first_seq: None,
-            last_seq: None,
-            empty_lines: empty,
-            refused: refused_lines,
-        }));
-    }
-    metrics::counter!("pramaan_lines_received_total", "transport" => "http", "source" => ip)
-        .increment(n);
-    let range = st
-        .vault
-        .append(Transport::Http, Arc::from(from.to_string().as_str()), lines)
-        .await
-        .map_err(|e| match e {
-            AppendError::Wal(msg) => {
-                tracing::error!(error = %msg, "ingest refused: WAL");
-                ApiError::Unavailable
-            }
-            AppendError::StorageFull(msg) => {
-                tracing::warn!(reason = %msg, lines = n, "ingest refused: the disk is full");
-                ApiError::StorageFull(format!("nothing was stored: {msg}; retry later"))
-            }
-            AppendError::Closed => ApiError::Unavailable,
-        })?;
-    Ok(Json(IngestResponse {
-        accepted: n,
-        first_seq: Some(range.first),
-        last_seq: Some(range.last),
-        empty_lines: empty,
-        refused: refused_lines,
-    }))
 }
 
 /// Search parameters, as in `pramaan search`.

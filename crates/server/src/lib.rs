@@ -174,6 +174,7 @@ pub async fn serve(
     on_ready: impl FnOnce(&Bound),
 ) -> Result<(), ServeError> {
     let metrics = telemetry::install();
+    telemetry::set_max_sources(cfg.metrics.max_sources);
     let (mut vault, workers) = Vault::open(vault_options(&cfg)).await?;
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let mut bound = Bound::default();
@@ -181,7 +182,10 @@ pub async fn serve(
     let limits = listeners::Limits {
         max_line: cfg.syslog.max_line as usize,
         max_connections: cfg.syslog.max_connections,
+        max_connections_per_source: cfg.syslog.max_connections_per_source,
         idle_timeout: (!cfg.syslog.idle_timeout.is_zero()).then_some(cfg.syslog.idle_timeout),
+        first_byte_timeout: (!cfg.syslog.first_byte_timeout.is_zero())
+            .then_some(cfg.syslog.first_byte_timeout),
         allow: std::sync::Arc::new(
             listeners::AllowList::parse(&cfg.syslog.allow).map_err(ServeError::Invalid)?,
         ),

@@ -421,6 +421,10 @@ pub(super) async fn export_zip(
     let _ = std::fs::remove_file(&out);
     let file = file?;
     let len = file.metadata().await.map_err(internal)?.len();
+    // Everything the answer needs is ready before the order is marked
+    // exported: nothing after this step can fail (the file name is plain
+    // ASCII, so its header is always valid).
+    let name = bundle_file_name(&order.reference);
     r.act(
         &order.reference,
         Action::Export,
@@ -435,11 +439,29 @@ pub(super) async fn export_zip(
     )
     .await
     .map_err(err)?;
-    Ok(Bundle {
-        name: order.reference.replace(['/', '\\', '"'], "-"),
-        file,
-        len,
-    })
+    Ok(Bundle { name, file, len })
+}
+
+/// The bundle's file name (without `.zip`): the reference with every
+/// character other than ASCII letters, digits, `.`, `_` and `-` made `-`, so
+/// that it is a valid `Content-Disposition` and a safe file name whatever the
+/// reference holds.
+fn bundle_file_name(reference: &str) -> String {
+    let name: String = reference
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-') {
+                c
+            } else {
+                '-'
+            }
+        })
+        .collect();
+    if name.trim_matches(['-', '.']).is_empty() {
+        "order".into()
+    } else {
+        name
+    }
 }
 
 /// The IP bindings of the order's subscribers overlapping its window: they

@@ -5,6 +5,10 @@
 //! * `GET /api/v1/holds`: every hold, released ones too.
 //! * `POST /api/v1/holds/{id}/release`: release one (`reason`, optional
 //!   `by`); 404 for an unknown hold, 409 when already released.
+//!
+//! Who placed or released a hold is the caller the server authenticated
+//! (the `Identity` the access guard set), never what the client says: a
+//! client's `by` is kept only as what it stated, after the identity.
 //! * `POST /api/v1/retention/run?dry_run=true`: a retention run now (or only
 //!   what it would do), answered with the run's report.
 
@@ -13,7 +17,8 @@ use axum::extract::{ConnectInfo, Path, Query as QueryParams, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use axum::{Json, Router};
+use axum::{Extension, Json, Router};
+use pramaan_auth::Identity;
 use pramaan_core::time::{now_ns, parse_user_time, rfc3339_ist, rfc3339_utc};
 use pramaan_vault::retention::{Hold, NewHold, RetentionError, RetentionStatus, RunReport};
 use serde::Deserialize;
@@ -124,17 +129,26 @@ struct AddHold {
     by: Option<String>,
 }
 
-/// `who (HTTP from 10.1.2.3)`: the name the client gives, and where it came from.
-fn who(by: Option<&str>, from: SocketAddr) -> String {
-    let by = by
-        .map(str::trim)
-        .filter(|b| !b.is_empty())
-        .unwrap_or("unknown");
-    format!("{by} (HTTP from {})", from.ip().to_canonical())
+/// `alice (HTTP from 10.1.2.3)`: the authenticated caller and where it came
+/// from; a `by` the client sent that names someone else follows as what it
+/// stated (`token:ci (HTTP from 10.1.2.3; by: ravi, as stated by the client)`).
+fn who(id: &Identity, by: Option<&str>, from: SocketAddr) -> Result<String, Error> {
+    let at = from.ip().to_canonical();
+    match by.map(str::trim).filter(|b| !b.is_empty() && *b != id.name) {
+        None => Ok(format!("{} (HTTP from {at})", id.name)),
+        Some(by) if by.chars().any(char::is_control) || by.len() > 200 => Err(bad(
+            "by must be one line of at most 200 bytes without control characters",
+        )),
+        Some(by) => Ok(format!(
+            "{} (HTTP from {at}; by: {by}, as stated by the client)",
+            id.name
+        )),
+    }
 }
 
 async fn add_hold(
     State(st): State<Arc<AppState>>,
+    Extension(id): Extension<Identity>,
     ConnectInfo(from): ConnectInfo<SocketAddr>,
     body: Result<Json<AddHold>, axum::extract::rejection::JsonRejection>,
 ) -> Result<Response, Error> {
@@ -149,7 +163,7 @@ async fn add_hold(
         ip: b.ip.filter(|s| !s.trim().is_empty()),
         reason: b.reason,
         order_ref: b.order_ref,
-        created_by: who(b.by.as_deref(), from),
+        created_by: who(&id, b.by.as_deref(), from)?,
     };
     let hold = st.retention.add_hold(&h, now).await?;
     Ok((StatusCode::CREATED, Json(hold_json(&hold))).into_response())
@@ -164,6 +178,7 @@ struct ReleaseHold {
 
 async fn release_hold(
     State(st): State<Arc<AppState>>,
+    Extension(caller): Extension<Identity>,
     ConnectInfo(from): ConnectInfo<SocketAddr>,
     id: Result<Path<i64>, axum::extract::rejection::PathRejection>,
     body: Result<Json<ReleaseHold>, axum::extract::rejection::JsonRejection>,
@@ -172,7 +187,12 @@ async fn release_hold(
     let Json(b) = body.map_err(|e| bad(e.body_text()))?;
     let hold = st
         .retention
-        .release_hold(id, &who(b.by.as_deref(), from), &b.reason, now_ns())
+        .release_hold(
+            id,
+            &who(&caller, b.by.as_deref(), from)?,
+            &b.reason,
+            now_ns(),
+        )
         .await?;
     Ok(Json(hold_json(&hold)))
 }
