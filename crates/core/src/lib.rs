@@ -3,6 +3,7 @@
 //! line, and how times are shown to people (IST with UTC alongside).
 
 pub mod fields;
+pub mod purpose;
 pub mod query;
 pub mod record;
 pub mod sink;
