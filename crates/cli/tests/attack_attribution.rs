@@ -253,6 +253,14 @@ fn the_cli_sends_the_file_and_large_files_pass_the_body_limit() {
     assert!(!o.success(), "{o:?}");
     assert!(o.stderr.contains("import_max_body"), "{o:?}");
     assert_eq!(stats(&s)["bindings"], 18_000);
+    // A large file with a wrong first line: the answer comes (not a reset
+    // connection), and the line is not repeated.
+    let wrong = big.replacen(HEADER, "secret-first-line,a,b", 1);
+    std::fs::write(d.join("wrong.csv"), &wrong).unwrap();
+    let o = cli(&["whois", "import-bindings", "wrong.csv"]);
+    assert!(!o.success(), "{o:?}");
+    assert!(o.stderr.contains("must be the header"), "{o:?}");
+    assert!(!o.stderr.contains("secret-first-line"), "{o:?}");
     // Invalid lines: number and field, exit 1, and the values are not shown.
     std::fs::write(
         d.join("bad.csv"),
