@@ -1,7 +1,8 @@
 //! Shared by the `attribution_*` fuzz targets: a session-log parser never
 //! panics, an event it returns is well-formed (prefixes without host bits,
-//! ports in order), the tracker takes it without panicking, and a line
-//! without a marker is no session line (the feeder reads only those).
+//! ports in order), the tracker takes it without panicking, a line
+//! without a marker is no session line (the feeder reads only those), and
+//! the feeder's source-restricted parse agrees with it.
 
 use pramaan_attribution::parse::{self, Action, Event, ParseError};
 
@@ -14,6 +15,10 @@ pub fn run(data: &[u8], parse_one: impl Fn(&str, i32) -> Result<Option<Event>, P
             assert_eq!(all, Ok(None), "a session line without a marker: {text:?}");
         }
         assert_eq!(parse::parse_line(&text, offset), all);
+        // With every parser allowed, the feeder's parse is parse_line; with
+        // none (a line from no configured session source), nothing.
+        assert_eq!(parse::parse_with(&text, offset, &parse::Parser::ALL), all);
+        assert_eq!(parse::parse_with(&text, offset, &[]), Ok(None));
         if let Ok(Some(ev)) = r {
             assert!(ev.port_lo <= ev.port_hi);
             for n in &ev.nets {

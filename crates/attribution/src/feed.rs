@@ -2,7 +2,8 @@
 //! tracker and the progress, independent of how records are read (the
 //! server reads them from the vault, see `pramaan_server::api::whois`).
 
-use crate::parse::parse_line;
+use crate::parse::parse_with;
+use crate::sources::{Origin, Sources};
 use crate::store::{BindingStore, StoreError};
 use crate::tracker::Tracker;
 
@@ -16,28 +17,41 @@ pub struct LogRecord {
     pub offset_secs: i32,
     /// The message part of the line.
     pub message: String,
+    /// The sender's address (`1.2.3.4:5514`), as the record keeps it.
+    pub peer: String,
+    /// The host the line names, if it names one.
+    pub host: Option<String>,
+    /// The line's application name (APP-NAME, TAG), if any.
+    pub app: Option<String>,
 }
 
 /// What one batch did.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct FeedReport {
     pub records: usize,
+    /// Records from no configured session source (or for a parser their
+    /// source is not given): never parsed.
+    pub foreign: usize,
     pub events: usize,
     pub bindings: usize,
     pub errors: usize,
 }
 
-/// The feeder's state: the tracker and where it is in the vault.
+/// The feeder's state: the tracker, where it is in the vault, and the
+/// session sources whose lines it reads.
 pub struct Feeder {
     pub tracker: Tracker,
     pub last_seq: Option<u64>,
+    pub sources: Sources,
 }
 
 impl Feeder {
-    /// Restores the open sessions and the progress from the store.
+    /// Restores the open sessions and the progress from the store. Only
+    /// lines from `sources` are parsed (none when it is empty).
     pub async fn resume(
         store: &dyn BindingStore,
         max_session: std::time::Duration,
+        sources: Sources,
     ) -> Result<Feeder, StoreError> {
         let st = store.feed_state().await?;
         let mut tracker = Tracker::new(max_session);
@@ -45,6 +59,7 @@ impl Feeder {
         Ok(Feeder {
             tracker,
             last_seq: st.last_seq,
+            sources,
         })
     }
 
@@ -85,7 +100,16 @@ impl Feeder {
             rep.records += 1;
             last = Some(r.seq);
             latest_time = latest_time.max(r.time_ns);
-            match parse_line(&r.message, r.offset_secs) {
+            let parsers = self.sources.parsers_for(&Origin {
+                peer: &r.peer,
+                host: r.host.as_deref(),
+                app: r.app.as_deref(),
+            });
+            if parsers.is_empty() {
+                rep.foreign += 1;
+                continue;
+            }
+            match parse_with(&r.message, r.offset_secs, &parsers) {
                 Ok(Some(ev)) => {
                     rep.events += 1;
                     out.extend(self.tracker.feed(&ev, r.seq, r.time_ns));

@@ -4,6 +4,7 @@
 //!   validity `[start, end)`, port range and evidence sequence numbers;
 //! * [`parse`]: session-log parsers (FreeRADIUS accounting, OpenVPN,
 //!   the generic JSON event, CGNAT port blocks), pure, fuzzed;
+//! * [`sources`]: which senders' lines the parsers may read (`attribution.sources`);
 //! * [`tracker`]: pairs Starts and Stops into bindings;
 //! * [`feed`]: vault records → parsers → tracker → store, with progress;
 //! * [`index`]: the in-memory sorted index and its file format;
@@ -19,17 +20,20 @@ pub mod mem;
 pub mod model;
 pub mod parse;
 pub mod pg;
+pub mod sources;
 pub mod store;
 pub mod tracker;
 pub mod whois;
 
 pub use csv_import::{
-    import_bindings_csv, read_bindings_csv, ImportError, ImportReport, LineError,
+    import_bindings_csv, read_bindings, read_bindings_csv, CsvChecker, ImportError, ImportReport,
+    LineError,
 };
 pub use feed::{FeedReport, Feeder, LogRecord};
 pub use mem::MemStore;
 pub use model::{Binding, Kind, Net, Probe};
 pub use pg::PgStore;
+pub use sources::{Origin, SourceRule, Sources};
 pub use store::{BindingStore, FeedState, StoreError, StoreStats};
 pub use whois::{whois, Answer, Match, Outcome, WhoisError};
 

@@ -27,6 +27,21 @@ pub enum NetError {
     HostBits(String),
 }
 
+impl NetError {
+    /// What is wrong, without the text that was given.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            NetError::NotAnAddress(_) => "not an IPv4 or IPv6 address",
+            NetError::BadLength(_) => {
+                "the prefix length must be 0..=32 for IPv4 and 0..=128 for IPv6"
+            }
+            NetError::HostBits(_) => {
+                "bits are set after the prefix length (did you mean its network address?)"
+            }
+        }
+    }
+}
+
 /// The mask keeping the first `len` bits.
 pub fn mask(len: u8) -> u128 {
     if len == 0 {

@@ -11,7 +11,7 @@ pub const AUDIT_SOURCE: &str = "pramaan:audit";
 
 #[derive(Debug, thiserror::Error)]
 pub enum WhoisError {
-    #[error("a purpose or order reference is required for every lookup (--purpose / purpose=)")]
+    #[error("a purpose or order reference is required for every lookup (--purpose / purpose=), with at least one visible character")]
     PurposeRequired,
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -88,13 +88,10 @@ pub async fn whois(
     Ok(answer(addr, port, at_ns, purpose, matches, audit_seq))
 }
 
-/// The purpose, trimmed; an empty one is refused.
+/// The purpose, trimmed; one without a visible character (empty, blanks,
+/// zero-width characters) is refused ([`pramaan_core::purpose::checked`]).
 pub fn checked_purpose(purpose: &str) -> Result<&str, WhoisError> {
-    let purpose = purpose.trim();
-    if purpose.is_empty() {
-        return Err(WhoisError::PurposeRequired);
-    }
-    Ok(purpose)
+    pramaan_core::purpose::checked(purpose).ok_or(WhoisError::PurposeRequired)
 }
 
 /// The bindings that held `addr` (and `port`) at `at_ns`, CGNAT inside

@@ -4,9 +4,11 @@
 
 use pramaan_attribution::feed::{Feeder, LogRecord};
 use pramaan_attribution::index::Builder;
+use pramaan_attribution::parse::Parser;
 use pramaan_attribution::{
     whois, Binding, BindingStore, Kind, MemStore, Net, Outcome, PgStore, Probe,
 };
+use pramaan_attribution::{SourceRule, Sources};
 use pramaan_core::MemorySink;
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -312,7 +314,20 @@ fn rec(seq: u64, at: &str, msg: &str) -> LogRecord {
         time_ns: ns(at),
         offset_secs: 19800,
         message: msg.into(),
+        peer: "10.0.0.1:40000".into(),
+        host: Some("nas-1".into()),
+        app: Some("sessiond".into()),
     }
+}
+
+/// The session sources of these tests: every parser for the sender 10.0.0.1.
+fn sources() -> Sources {
+    Sources::new(vec![SourceRule {
+        peer: Some(("10.0.0.1".parse().unwrap(), 32)),
+        host: None,
+        app: None,
+        parsers: Parser::ALL.to_vec(),
+    }])
 }
 
 #[tokio::test]
@@ -320,7 +335,7 @@ async fn overlapping_and_unterminated_sessions_from_logs() {
     let envs = envs("sessions").await;
     for e in &envs {
         let s = &*e.store;
-        let mut f = Feeder::resume(s, Duration::from_secs(7 * 86400))
+        let mut f = Feeder::resume(s, Duration::from_secs(7 * 86400), sources())
             .await
             .unwrap();
         let recs = vec![
@@ -398,7 +413,7 @@ async fn overlapping_and_unterminated_sessions_from_logs() {
             .is_empty());
 
         // A restart: the progress and bob's open session come back; nothing is repeated.
-        let mut f2 = Feeder::resume(s, Duration::from_secs(7 * 86400))
+        let mut f2 = Feeder::resume(s, Duration::from_secs(7 * 86400), sources())
             .await
             .unwrap();
         assert_eq!(f2.next_seq(), 16);
@@ -436,7 +451,9 @@ async fn openvpn_json_and_cgnat_through_the_feeder() {
     let envs = envs("sources").await;
     for e in &envs {
         let s = &*e.store;
-        let mut f = Feeder::resume(s, Duration::from_secs(86400)).await.unwrap();
+        let mut f = Feeder::resume(s, Duration::from_secs(86400), sources())
+            .await
+            .unwrap();
         let recs = vec![
             rec(1, "2025-02-01T10:00:00+05:30", "2025-02-01 10:00:00 dave/198.51.100.7:51234 MULTI_sva: pool returned IPv4=10.8.0.6, IPv6=(Not enabled)"),
             rec(2, "2025-02-01T11:00:00+05:30", "dave/198.51.100.7:51234 SIGTERM[soft,remote-exit] received, client-instance exiting"),
@@ -704,7 +721,9 @@ async fn the_feeder_moves_past_what_it_read_even_without_log_lines() {
     let envs = envs("through").await;
     for e in &envs {
         let s = &*e.store;
-        let mut f = Feeder::resume(s, Duration::from_secs(86400)).await.unwrap();
+        let mut f = Feeder::resume(s, Duration::from_secs(86400), sources())
+            .await
+            .unwrap();
         let line = rec(
             3,
             "2025-01-01T00:00:00Z",
@@ -714,7 +733,9 @@ async fn the_feeder_moves_past_what_it_read_even_without_log_lines() {
         assert_eq!(f.next_seq(), 10);
         f.process_through(s, &[], Some(15)).await.unwrap();
         assert_eq!(f.next_seq(), 16);
-        let again = Feeder::resume(s, Duration::from_secs(86400)).await.unwrap();
+        let again = Feeder::resume(s, Duration::from_secs(86400), sources())
+            .await
+            .unwrap();
         assert_eq!(again.next_seq(), 16);
         assert_eq!(
             sessions(s, probe("100.64.9.9", None, "2025-01-01T00:00:01Z"))

@@ -347,8 +347,8 @@ async fn import_cmd(cfg: &Config, a: ImportArgs) -> Result<ExitCode> {
 }
 
 async fn show(cfg: &Config, a: ShowArgs) -> Result<ExitCode> {
-    if a.purpose.trim().is_empty() {
-        bail!("--purpose must say why the record is read (or give the order's reference)");
+    if pramaan_core::purpose::checked(&a.purpose).is_none() {
+        bail!("--purpose must say why the record is read (or give the order's reference), in visible characters");
     }
     let v = match client::target(cfg, a.common.server.as_deref()) {
         Target::Server(url) => {

@@ -1,6 +1,7 @@
-//! `pramaan whois ADDR --at TIME --purpose TEXT` and the temporary
+//! `pramaan whois ADDR --at TIME --purpose TEXT` and
 //! `pramaan whois import-bindings FILE`: through a running server's HTTP API
-//! when one holds the data directory, else directly on it.
+//! when one holds the data directory (the file is read here and sent as the
+//! request's body), else directly on it.
 
 use crate::client::{self, Target};
 use anyhow::{Context, Result};
@@ -46,7 +47,7 @@ enum WhoisCommand {
 
 #[derive(Args, Debug)]
 struct ImportArgs {
-    /// The CSV file (on the server's host when a server runs).
+    /// The CSV file, read here (and sent to the server when one runs).
     file: std::path::PathBuf,
     #[command(flatten)]
     common: Common,
@@ -77,8 +78,8 @@ pub async fn run(cfg: &Config, a: WhoisArgs) -> Result<ExitCode> {
     let addr_text = a.addr.context("ADDR is required")?;
     let at = a.at.context("--at is required")?;
     let purpose = a.purpose.context("--purpose is required")?;
-    if purpose.trim().is_empty() {
-        anyhow::bail!("--purpose must say why (an order or case reference)");
+    if pramaan_core::purpose::checked(&purpose).is_none() {
+        anyhow::bail!("--purpose must say why (an order or case reference), in visible characters");
     }
     let actor = user(a.actor);
     let v: serde_json::Value = match client::target(cfg, a.common.server.as_deref()) {
@@ -237,22 +238,54 @@ pub async fn import_file(
             json,
         },
     };
+    let name = a.file.display().to_string();
     let report: serde_json::Value = match client::target(cfg, a.common.server.as_deref()) {
         Target::Server(url) => {
-            let path =
-                std::fs::canonicalize(&a.file).with_context(|| format!("{}", a.file.display()))?;
+            // The file is read here and its bytes sent as the body, as they
+            // are read: the server opens no file a client names.
+            let file = tokio::fs::File::open(&a.file)
+                .await
+                .with_context(|| format!("reading {name}"))?;
+            let len = file
+                .metadata()
+                .await
+                .with_context(|| format!("reading {name}"))?
+                .len();
             let resp = client::http()
                 .post(format!("{url}/api/v1/whois/import-bindings"))
-                .json(&serde_json::json!({ "path": path }))
+                .header(reqwest::header::CONTENT_TYPE, "text/csv")
+                .header(reqwest::header::CONTENT_LENGTH, len)
+                .header("X-Pramaan-Actor", user(None))
+                .body(reqwest::Body::from(file))
                 .send()
                 .await
-                .with_context(|| format!("asking {url}"))?;
+                .with_context(|| format!("sending {name} to {url}"))?;
+            if resp.status() == reqwest::StatusCode::BAD_REQUEST {
+                let v: serde_json::Value = resp.json().await.unwrap_or_default();
+                if let Some(errors) = v["errors"].as_array() {
+                    let total = v["total"].as_u64().unwrap_or(errors.len() as u64);
+                    eprintln!("{name}: {total} invalid line(s); nothing was imported:");
+                    for e in errors {
+                        eprintln!(
+                            "  line {}, field {}: {}",
+                            e["line"],
+                            e["field"].as_str().unwrap_or("?"),
+                            e["reason"].as_str().unwrap_or("?")
+                        );
+                    }
+                    if total as usize > errors.len() {
+                        eprintln!("  ... and {} more", total as usize - errors.len());
+                    }
+                    return Ok(ExitCode::from(1));
+                }
+                anyhow::bail!(
+                    "{name}: the server refused it: {}",
+                    v["error"].as_str().unwrap_or("400 Bad Request")
+                );
+            }
             client::check(resp).await?.json().await?
         }
         Target::Direct => {
-            let store = pramaan_attribution::open_store(&cfg.data_dir, Some(&cfg.registry.url))
-                .await
-                .context("opening the attribution store")?;
             let quiet = a.common.json;
             let progress = move |done: u64, total: u64| {
                 if !quiet {
@@ -263,12 +296,48 @@ pub async fn import_file(
                     );
                 }
             };
-            let r = pramaan_attribution::import_bindings_csv(&a.file, &*store, &progress).await;
+            let file = a.file.clone();
+            let r = tokio::task::spawn_blocking(move || {
+                pramaan_server::api::whois::read_bindings_file(&file, &progress)
+            })
+            .await?;
             if !quiet {
                 eprintln!();
             }
             match r {
-                Ok(r) => serde_json::to_value(r)?,
+                Ok((idx, mut report, sha256)) => {
+                    // Recorded in the ledger before anything is stored, as the server does.
+                    let store =
+                        pramaan_attribution::open_store(&cfg.data_dir, Some(&cfg.registry.url))
+                            .await
+                            .context("opening the attribution store")?;
+                    let (vault, workers) = Vault::open(pramaan_server::vault_options(cfg))
+                        .await
+                        .with_context(|| {
+                            format!("opening the data directory {}", cfg.data_dir.display())
+                        })?;
+                    let sink = pramaan_server::sink::VaultSink::new(vault.clone());
+                    let ev = pramaan_server::api::whois::import_audit(
+                        &format!("{} (local)", user(None)),
+                        &report,
+                        &sha256,
+                    );
+                    let audited = pramaan_auth::audit::record(&sink, &ev).await;
+                    drop(sink);
+                    let mut v = vault;
+                    v.close();
+                    drop(v);
+                    tokio::task::spawn_blocking(move || workers.join()).await?;
+                    audited.context(
+                        "the import's audit record could not be written; nothing was imported",
+                    )?;
+                    let t = std::time::Instant::now();
+                    store.import(idx).await.context("storing the bindings")?;
+                    report.store_secs = t.elapsed().as_secs_f64();
+                    let mut v = serde_json::to_value(report)?;
+                    v["sha256"] = sha256.into();
+                    v
+                }
                 Err(pramaan_attribution::ImportError::Invalid {
                     path,
                     total,

@@ -97,8 +97,8 @@ fn seed(s: &Server) {
     .unwrap();
     let r = s.post(
         "/api/v1/whois/import-bindings",
-        &[("content-type", "application/json")],
-        serde_json::to_vec(&json!({ "path": csv })).unwrap(),
+        &[("content-type", "text/csv")],
+        std::fs::read(&csv).unwrap(),
     );
     assert_eq!(r.status, 200, "{}", r.text());
 }

@@ -1,7 +1,8 @@
 //! Sessions derived from logs, end to end: FreeRADIUS accounting and OpenVPN
 //! lines sent over syslog, and a generic JSON session event over HTTP, are
-//! read by `serve`'s attribution feeder from the vault; `whois` then names
-//! the holder with the sequence numbers of the very lines it came from.
+//! read by `serve`'s attribution feeder from the vault (from the session
+//! sources configured in `attribution.sources`); `whois` then names the
+//! holder with the sequence numbers of the very lines it came from.
 
 mod support;
 
@@ -54,9 +55,13 @@ fn evidence(answer: &Value) -> Vec<u64> {
     v
 }
 
+/// The session sources of this test: everything is sent from 127.0.0.1,
+/// RADIUS as `radiusd`, OpenVPN as `openvpn`, the JSON event over HTTP.
+const SOURCES: &str = r#"[{ peer = "127.0.0.1", app = "radiusd", parsers = ["radius"] }, { peer = "127.0.0.1", app = "openvpn", parsers = ["openvpn"] }, { peer = "127.0.0.1", parsers = ["json"] }]"#;
+
 #[test]
 fn sessions_in_the_logs_answer_whois_with_their_evidence() {
-    let s = Server::start();
+    let s = Server::start_with(&[("PRAMAAN_ATTRIBUTION_SOURCES", SOURCES)]);
     // 1735705800 is 2025-01-01 10:00 IST.
     let syslog = [
         r#"<134>1 2025-01-01T10:00:00+05:30 nas-1 radiusd - - - Acct-Status-Type=Start Event-Timestamp=1735705800 User-Name="alice" Acct-Session-Id="S1" NAS-IP-Address=10.0.0.1 Framed-IP-Address=100.64.0.10"#,

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::value::{self, Raw};
-use crate::{Config, LogFormat, RetentionClass};
+use crate::{AttributionSource, Config, LogFormat, RetentionClass, ATTRIBUTION_PARSERS};
 
 /// Reads and writes one field of [`Config`].
 pub(crate) struct Access<T: 'static> {
@@ -131,6 +131,11 @@ pub(crate) enum Kind {
         at: Access<Vec<RetentionClass>>,
         max_days: u64,
     },
+    /// `attribution.sources`: a list of `{ peer, host, app, parsers }`
+    /// tables. Defaults to the empty list.
+    AttributionSources {
+        at: Access<Vec<AttributionSource>>,
+    },
 }
 
 const SIZE_FORMS: &str =
@@ -145,6 +150,10 @@ const STORAGE_FORMS: &str =
     "\"\" (the directory <data_dir>/objects) or \"file:///absolute/path\" (a local directory)";
 const CLASSES_FORMS: &str = "a list of tables like [{ name = \"firewalls\", sources = [\"fw-*\", \"10.1.2.*\"], days = 365 }]: \
     each with a unique name, at least one source pattern (`*` and `?` are wildcards) and days";
+
+const SOURCES_FORMS: &str = "a list of tables like [{ peer = \"10.0.0.5\", app = \"radiusd\", parsers = [\"radius\"] }]: \
+    each with at least one of peer (an address or network like 10.0.0.0/24), host and app (patterns, `*` and `?` \
+    wildcards), and parsers (at least one of radius, openvpn, cgnat, json)";
 
 fn raw_str(raw: &Raw) -> Option<&str> {
     match raw {
@@ -170,7 +179,7 @@ impl Kind {
             Kind::Duration { .. } => "duration",
             Kind::Offset { .. } => "UTC offset",
             Kind::CatalogUrl { .. } | Kind::StorageUrl { .. } => "URL",
-            Kind::RetentionClasses { .. } => "list of tables",
+            Kind::RetentionClasses { .. } | Kind::AttributionSources { .. } => "list of tables",
         }
     }
 
@@ -209,6 +218,7 @@ impl Kind {
             Kind::RetentionClasses { max_days, .. } => {
                 format!("{CLASSES_FORMS} from 1 to {max_days}")
             }
+            Kind::AttributionSources { .. } => SOURCES_FORMS.to_owned(),
         }
     }
 
@@ -229,6 +239,7 @@ impl Kind {
             Kind::Offset { at, default } => *(at.set)(c) = *default,
             Kind::LogFormat { at, default } => *(at.set)(c) = *default,
             Kind::RetentionClasses { at, .. } => *(at.set)(c) = Vec::new(),
+            Kind::AttributionSources { at } => *(at.set)(c) = Vec::new(),
         }
     }
 
@@ -313,6 +324,10 @@ impl Kind {
                 *(at.set)(c) = parse_classes(raw, *max_days)
                     .map_err(|why| format!("{why}: {}", expected()))?;
             }
+            Kind::AttributionSources { at } => {
+                *(at.set)(c) =
+                    parse_sources(raw).map_err(|why| format!("{why}: {}", expected()))?;
+            }
         }
         Ok(())
     }
@@ -363,8 +378,158 @@ impl Kind {
                     .collect();
                 format!("[{}]", tables.join(", "))
             }
+            Kind::AttributionSources { at } => {
+                let tables: Vec<String> = (at.get)(c)
+                    .iter()
+                    .map(|src| {
+                        let mut fields = Vec::new();
+                        if let Some((ip, len)) = src.peer {
+                            fields.push(format!("peer = {}", string(&format!("{ip}/{len}"))));
+                        }
+                        if let Some(h) = &src.host {
+                            fields.push(format!("host = {}", string(h)));
+                        }
+                        if let Some(a) = &src.app {
+                            fields.push(format!("app = {}", string(a)));
+                        }
+                        let parsers: Vec<String> = src.parsers.iter().map(|p| string(p)).collect();
+                        fields.push(format!("parsers = [{}]", parsers.join(", ")));
+                        format!("{{ {} }}", fields.join(", "))
+                    })
+                    .collect();
+                format!("[{}]", tables.join(", "))
+            }
         }
     }
+}
+
+/// A TOML list from the file, or the same list written inline as text (an
+/// environment variable; `""` = none).
+fn raw_list(raw: &Raw) -> Result<Vec<toml::Value>, String> {
+    match raw {
+        Raw::Array(items) => Ok(items.clone()),
+        Raw::Str(text) if text.trim().is_empty() => Ok(Vec::new()),
+        Raw::Str(text) => {
+            let table: toml::Table = format!("list = {text}")
+                .parse()
+                .map_err(|_| "not a TOML list".to_owned())?;
+            match table.get("list") {
+                Some(toml::Value::Array(items)) => Ok(items.clone()),
+                _ => Err("not a TOML list".to_owned()),
+            }
+        }
+        _ => Err("not a list".to_owned()),
+    }
+}
+
+/// `10.0.0.5`, `10.0.0.0/24`, `2001:db8::/32` → (network address, length).
+fn parse_peer_net(text: &str) -> Option<(std::net::IpAddr, u8)> {
+    let (addr, len) = match text.split_once('/') {
+        Some((a, l)) => (a, Some(l)),
+        None => (text, None),
+    };
+    let ip: std::net::IpAddr = addr.trim().parse().ok()?;
+    let max = if ip.is_ipv4() { 32 } else { 128 };
+    let len: u8 = match len {
+        Some(l) if !l.is_empty() && l.bytes().all(|b| b.is_ascii_digit()) => l.parse().ok()?,
+        Some(_) => return None,
+        None => max,
+    };
+    if len > max {
+        return None;
+    }
+    // Keep the network address (host bits cleared).
+    let ip = match ip {
+        std::net::IpAddr::V4(v4) => {
+            let m = if len == 0 { 0 } else { u32::MAX << (32 - len) };
+            std::net::IpAddr::V4((u32::from(v4) & m).into())
+        }
+        std::net::IpAddr::V6(v6) => {
+            let m = if len == 0 {
+                0
+            } else {
+                u128::MAX << (128 - len)
+            };
+            std::net::IpAddr::V6((u128::from(v6) & m).into())
+        }
+    };
+    Some((ip, len))
+}
+
+/// `attribution.sources` from the file (a TOML array) or from text.
+fn parse_sources(raw: &Raw) -> Result<Vec<AttributionSource>, String> {
+    let items = raw_list(raw)?;
+    let mut out = Vec::with_capacity(items.len());
+    for (i, item) in items.iter().enumerate() {
+        let n = i + 1;
+        let toml::Value::Table(t) = item else {
+            return Err(format!("entry {n} is not a table"));
+        };
+        if let Some(k) = t
+            .keys()
+            .find(|k| !matches!(k.as_str(), "peer" | "host" | "app" | "parsers"))
+        {
+            return Err(format!("entry {n} has an unknown field `{k}`"));
+        }
+        let text = |k: &str| -> Result<Option<String>, String> {
+            match t.get(k) {
+                None => Ok(None),
+                Some(toml::Value::String(s))
+                    if !s.trim().is_empty() && !s.chars().any(char::is_control) =>
+                {
+                    Ok(Some(s.trim().to_owned()))
+                }
+                Some(_) => Err(format!("entry {n}: {k} must be a non-empty string")),
+            }
+        };
+        let peer = match text("peer")? {
+            None => None,
+            Some(p) => Some(parse_peer_net(&p).ok_or_else(|| {
+                format!("entry {n}: peer must be an IP address or a network like 10.0.0.0/24")
+            })?),
+        };
+        let host = text("host")?;
+        let app = text("app")?;
+        if peer.is_none() && host.is_none() && app.is_none() {
+            return Err(format!(
+                "entry {n} needs at least one of peer, host and app (an entry that names no source would take every line)"
+            ));
+        }
+        let parsers = match t.get("parsers") {
+            Some(toml::Value::Array(list)) if !list.is_empty() => {
+                let mut ps: Vec<String> = Vec::new();
+                for v in list {
+                    match v {
+                        toml::Value::String(s) if ATTRIBUTION_PARSERS.contains(&s.as_str()) => {
+                            if !ps.contains(s) {
+                                ps.push(s.clone());
+                            }
+                        }
+                        _ => {
+                            return Err(format!(
+                                "entry {n}: parsers are names among {}",
+                                ATTRIBUTION_PARSERS.join(", ")
+                            ))
+                        }
+                    }
+                }
+                ps
+            }
+            _ => {
+                return Err(format!(
+                    "entry {n} needs parsers (a list of at least one of {})",
+                    ATTRIBUTION_PARSERS.join(", ")
+                ))
+            }
+        };
+        out.push(AttributionSource {
+            peer,
+            host,
+            app,
+            parsers,
+        });
+    }
+    Ok(out)
 }
 
 /// `retention.classes` from the file (a TOML array) or from text (the same
@@ -518,6 +683,7 @@ const fn local(port: u16) -> SocketAddr {
 const KIB: u64 = 1 << 10;
 const MIB: u64 = 1 << 20;
 const GIB: u64 = 1 << 30;
+const TIB: u64 = 1 << 40;
 const fn secs(n: u64) -> Duration {
     Duration::from_secs(n)
 }
@@ -1199,6 +1365,33 @@ pub(crate) static KEYS: &[KeyDef] = &[
         help: "Longest a dynamic session (RADIUS, OpenVPN, JSON session event, CGNAT port \
             block) is taken to last when its Stop never came and no later Start on the same \
             address closed it. `pramaan whois` treats it as held from its start up to this long.",
+    },
+    KeyDef {
+        key: "attribution.sources",
+        kind: Kind::AttributionSources {
+            at: at!(attribution.sources),
+        },
+        help: "The session sources: the senders whose log lines may create bindings, written \
+            `[[attribution.sources]]` in the file, each `{ peer, host, app, parsers }`. A line \
+            is read only by the `parsers` (radius, openvpn, cgnat, json) of an entry whose every \
+            given field matches it: `peer` is the sender's address or network (`10.0.0.5`, \
+            `10.0.0.0/24`), `host` and `app` are patterns (`*`, `?`) on the host and \
+            application the line names. Empty (the default): no log line creates bindings, so \
+            text that someone put into another program's log cannot claim an address. `host` \
+            and `app` are written by the sender: give `peer` to trust only a machine.",
+    },
+    KeyDef {
+        key: "attribution.import_max_body",
+        kind: Kind::Size {
+            at: at!(attribution.import_max_body),
+            default: 4 * GIB,
+            min: MIB,
+            max: TIB,
+        },
+        help: "Largest bindings CSV that one `POST /api/v1/whois/import-bindings` (and so \
+            `pramaan whois import-bindings` against a running server) takes, in bytes. The \
+            body is read as it arrives and checked line by line, so memory holds the \
+            bindings, not the file.",
     },
     // [ledger]
     KeyDef {

@@ -344,6 +344,29 @@ pub struct Attribution {
     /// `attribution.max_session`: a session whose Stop never came ends this
     /// long after its start (or at the next Start on the same address).
     pub max_session: Duration,
+    /// `attribution.sources`: the senders whose log lines the session
+    /// parsers read. Empty: no log line creates bindings.
+    pub sources: Vec<AttributionSource>,
+    /// `attribution.import_max_body`: the largest bindings CSV one
+    /// `POST /api/v1/whois/import-bindings` takes.
+    pub import_max_body: u64,
+}
+
+/// The session parsers `attribution.sources` may name.
+pub const ATTRIBUTION_PARSERS: [&str; 4] = ["radius", "openvpn", "cgnat", "json"];
+
+/// One entry of `attribution.sources`: every field given must match a
+/// record for `parsers` to read it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AttributionSource {
+    /// The sender's address, or a network: (address, prefix length).
+    pub peer: Option<(std::net::IpAddr, u8)>,
+    /// Glob (`*`, `?`) on the host the line names.
+    pub host: Option<String>,
+    /// Glob on the line's application name (APP-NAME, TAG).
+    pub app: Option<String>,
+    /// Names from [`ATTRIBUTION_PARSERS`], at least one.
+    pub parsers: Vec<String>,
 }
 
 /// The subscriber-record retention CERT-In requires: 5 years after the service ends.
@@ -617,6 +640,8 @@ impl Config {
             },
             attribution: Attribution {
                 max_session: Duration::ZERO,
+                sources: Vec::new(),
+                import_max_body: 0,
             },
             registry: Registry {
                 url: String::new(),

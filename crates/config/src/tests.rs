@@ -964,7 +964,12 @@ fn every_field_has_its_own_key() {
                 webhook_tries: _,
                 reminder_interval: _,
             },
-        attribution: crate::Attribution { max_session: _ },
+        attribution:
+            crate::Attribution {
+                max_session: _,
+                sources: _,
+                import_max_body: _,
+            },
         registry:
             crate::Registry {
                 url: _,
@@ -980,7 +985,7 @@ fn every_field_has_its_own_key() {
         1 + 2 + 9 + 3 + 3 + 6 + 2 /* segments.compact_* */ + 1 /* segments.search_nice */ + 5 /* sql */ + 4 + 1 + 1 + 2 + 1 + 3 + 8 /* clock */ + 18 /* desk */
         + 2 /* syslog.allow, syslog.tls_client_ca */ + 2 /* http.tls_* */ + 1 /* metrics.public */
         + 2 /* syslog per source, first byte */ + 2 /* http ingest turns */ + 1 /* metrics.max_sources */
-        + 5 /* auth */ + 1 /* attribution */ + 6 /* registry */ + 1 /* console */;
+        + 5 /* auth */ + 3 /* attribution */ + 6 /* registry */ + 1 /* console */;
     assert_eq!(KEYS.len(), FIELDS);
 
     let defaults = Config::default();
@@ -1028,6 +1033,9 @@ fn every_field_has_its_own_key() {
             Kind::RetentionClasses { .. } => {
                 Raw::Str("[{ name = \"other\", sources = [\"o*\"], days = 400 }]".into())
             }
+            Kind::AttributionSources { .. } => Raw::Str(
+                "[{ peer = \"10.0.0.0/24\", app = \"radiusd\", parsers = [\"radius\"] }]".into(),
+            ),
         };
         let mut c = Config::default();
         def.kind.apply(&mut c, &raw).unwrap();
@@ -1393,5 +1401,107 @@ fn a_password_in_a_url_is_never_shown() {
         );
         let values = format!("{:?}", loaded.config.values());
         assert!(!values.contains("secretpw"), "{values}");
+    }
+}
+
+#[test]
+fn attribution_sources_default_empty_and_checked() {
+    let c = Config::default();
+    assert!(
+        c.attribution.sources.is_empty(),
+        "no log line creates bindings by default"
+    );
+    assert_eq!(c.attribution.import_max_body, 4 << 30);
+
+    let dir = tempfile::tempdir().unwrap();
+    let path = write(
+        dir.path(),
+        "pramaan.toml",
+        r#"
+[[attribution.sources]]
+peer = "10.0.0.77/24"
+app = "radiusd"
+parsers = ["radius"]
+
+[[attribution.sources]]
+peer = "2001:db8::1"
+host = "vpn-*"
+parsers = ["openvpn", "json", "openvpn"]
+"#,
+    );
+    let loaded = load_in(dir.path(), Some(&path), &[], &[]).unwrap();
+    let s = &loaded.config.attribution.sources;
+    assert_eq!(
+        s,
+        &vec![
+            AttributionSource {
+                peer: Some(("10.0.0.0".parse().unwrap(), 24)),
+                host: None,
+                app: Some("radiusd".into()),
+                parsers: vec!["radius".into()],
+            },
+            AttributionSource {
+                peer: Some(("2001:db8::1".parse().unwrap(), 128)),
+                host: Some("vpn-*".into()),
+                app: None,
+                parsers: vec!["openvpn".into(), "json".into()],
+            },
+        ]
+    );
+    // Renders as an inline list that loads back to the same sources.
+    let text = loaded.render();
+    let again = write(dir.path(), "again.toml", &text);
+    assert_eq!(
+        load_in(dir.path(), Some(&again), &[], &[]).unwrap().config,
+        loaded.config
+    );
+    let c = load_in(
+        dir.path(),
+        None,
+        &[(
+            "PRAMAAN_ATTRIBUTION_SOURCES",
+            r#"[{ app = "openvpn", parsers = ["openvpn"] }]"#,
+        )],
+        &[],
+    )
+    .unwrap()
+    .config;
+    assert_eq!(c.attribution.sources[0].app.as_deref(), Some("openvpn"));
+
+    for (value, why) in [
+        (
+            "[{ parsers = [\"radius\"] }]",
+            "at least one of peer, host and app",
+        ),
+        ("[{ app = \"radiusd\" }]", "needs parsers"),
+        ("[{ app = \"radiusd\", parsers = [] }]", "needs parsers"),
+        (
+            "[{ app = \"radiusd\", parsers = [\"sshd\"] }]",
+            "radius, openvpn, cgnat, json",
+        ),
+        (
+            "[{ peer = \"10.0.0.0/33\", parsers = [\"radius\"] }]",
+            "peer must be",
+        ),
+        (
+            "[{ peer = \"nas-1\", parsers = [\"radius\"] }]",
+            "peer must be",
+        ),
+        (
+            "[{ app = \"\", parsers = [\"radius\"] }]",
+            "non-empty string",
+        ),
+        (
+            "[{ app = \"a\", parsers = [\"radius\"], trust = true }]",
+            "unknown field `trust`",
+        ),
+        ("radiusd", "not a TOML list"),
+    ] {
+        let text = env_error("PRAMAAN_ATTRIBUTION_SOURCES", value);
+        assert!(
+            text.starts_with("attribution.sources = "),
+            "{value}: {text}"
+        );
+        assert!(text.contains(why), "{value}: {text}");
     }
 }

@@ -152,8 +152,8 @@ never silently leaves a default in place.
   `1`/`0`, `yes`/`no`, `on`/`off`.
 - **UTC offset**: `"+05:30"`, `"-03:00"`, `"Z"`, `"UTC"` or `"IST"`.
 - **integer**: digits, optionally with `_` separators (`1_000_000`).
-- **list of tables** (`retention.classes`): in the file, one
-  `[[retention.classes]]` table per entry, or an inline list
+- **list of tables** (`retention.classes`, `attribution.sources`): in the
+  file, one `[[retention.classes]]` table per entry, or an inline list
   `[{ name = "firewalls", sources = ["fw-*"], days = 365 }]`; in the
   environment, that inline list as text (`""` for none).
 

@@ -5,6 +5,7 @@
 
 pub mod csv;
 pub mod fields;
+pub mod purpose;
 pub mod query;
 pub mod record;
 pub mod sink;

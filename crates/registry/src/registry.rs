@@ -30,7 +30,7 @@ pub enum RegistryError {
     Store(#[from] StoreError),
     #[error(transparent)]
     Crypto(#[from] CryptoError),
-    #[error("reading a subscriber's personal data needs a purpose or order reference")]
+    #[error("reading a subscriber's personal data needs a purpose or order reference (with at least one visible character)")]
     NoPurpose,
     #[error("no subscriber {0}")]
     NotFound(String),
@@ -473,10 +473,23 @@ impl Registry {
             (Some(p), mode) => {
                 let old = self.unseal(p)?;
                 let fields = changed_fields(&old, &s);
-                if fields.is_empty() {
-                    return Ok(WriteOutcome::Unchanged);
-                }
-                if mode == WriteMode::Create {
+                // "unchanged" or "exists with other data" tells the caller
+                // whether the personal data they sent is what is stored: a
+                // read, audited like one before it is answered.
+                if fields.is_empty() || mode == WriteMode::Create {
+                    let same = fields.is_empty();
+                    self.audit_compared(
+                        actor,
+                        &[s.external_id.as_str()],
+                        same as u64,
+                        !same as u64,
+                        false,
+                        now,
+                    )
+                    .await?;
+                    if same {
+                        return Ok(WriteOutcome::Unchanged);
+                    }
                     return Err(RegistryError::Conflict(s.external_id));
                 }
                 WriteOutcome::Updated { fields }
@@ -502,6 +515,38 @@ impl Registry {
         .await?;
         self.store.put_many(vec![row]).await?;
         Ok(outcome)
+    }
+
+    /// The audit record of a comparison of sent personal data with the
+    /// stored (a create or import that found the subscriber, a dry run):
+    /// who, which subscribers (up to 1,000 named, all in the SHA-256), how
+    /// many were the same. Appended before the answer says anything.
+    async fn audit_compared(
+        &self,
+        actor: &str,
+        ids: &[&str],
+        same: u64,
+        differ: u64,
+        dry_run: bool,
+        now: i64,
+    ) -> Result<u64, RegistryError> {
+        let mut h = Sha256::new();
+        for id in ids {
+            h.update(id.as_bytes());
+            h.update(b"\n");
+        }
+        let mut body = serde_json::json!({
+            "action": "registry.compared", "actor": actor, "at": rfc3339_utc(now),
+            "compared": ids.len(), "same": same, "different": differ, "dry_run": dry_run,
+            "subjects_sha256": hex::encode(h.finalize()),
+        });
+        if ids.len() == 1 {
+            body["subject"] = ids[0].into();
+        }
+        if ids.len() <= 1000 {
+            body["subjects"] = ids.into();
+        }
+        self.record(SOURCE_AUDIT, "audit", "answered", body).await
     }
 
     /// Ends the open period of hire at `at_ns`. Idempotent: a subscriber with
@@ -572,6 +617,8 @@ impl Registry {
         let mut rows = Vec::with_capacity(subs.len());
         let mut ids_hash = Sha256::new();
         let mut done = 0u64;
+        // Subscribers found, whose stored data was compared with the sent.
+        let mut compared: Vec<&str> = Vec::new();
         for chunk in subs.chunks(1000) {
             let prev = self
                 .store
@@ -584,6 +631,7 @@ impl Registry {
                 match p {
                     None => sum.created += 1,
                     Some(p) => {
+                        compared.push(s.external_id.as_str());
                         if changed_fields(&self.unseal(p)?, s).is_empty() {
                             sum.unchanged += 1;
                             continue;
@@ -599,6 +647,10 @@ impl Registry {
             }
             done += chunk.len() as u64;
             progress(done);
+        }
+        if !compared.is_empty() {
+            self.audit_compared(actor, &compared, sum.unchanged, sum.updated, dry_run, now)
+                .await?;
         }
         if dry_run || rows.is_empty() {
             return Ok(sum);
@@ -649,10 +701,7 @@ impl Registry {
         actor: &str,
         lead: Vec<Vec<u8>>,
     ) -> Result<Reads, RegistryError> {
-        let purpose = purpose.trim();
-        if purpose.is_empty() {
-            return Err(RegistryError::NoPurpose);
-        }
+        let purpose = pramaan_core::purpose::checked(purpose).ok_or(RegistryError::NoPurpose)?;
         let mut distinct: Vec<&str> = Vec::with_capacity(ids.len());
         for id in ids {
             if !distinct.contains(id) {

@@ -156,6 +156,7 @@ both!(
     key_rotation_rewraps_every_key,
     times_in_any_offset,
     completeness_lists_missing_fields,
+    comparing_sent_data_with_the_stored_is_audited_first,
 );
 
 const NAME: &str = "Zoya Kulkarni-Unique";
@@ -669,4 +670,61 @@ async fn completeness_lists_missing_fields(env: Env) {
     assert_eq!(list[0].missing, ["email", "owners"]);
     // Completeness reads no personal data: no audit record.
     assert!(records(&env.sink, "pramaan:audit").is_empty());
+}
+
+/// "unchanged" and "exists with other data" confirm a guess of someone's
+/// personal data: each such answer is audited first, like a read. And a
+/// purpose of only invisible characters is no purpose.
+async fn comparing_sent_data_with_the_stored_is_audited_first(env: Env) {
+    let r = &env.reg;
+    r.write(sub("1"), WriteMode::Create, "billing")
+        .await
+        .unwrap();
+    assert!(
+        records(&env.sink, "pramaan:audit").is_empty(),
+        "a creation compares nothing"
+    );
+    assert_eq!(
+        r.write(sub("1"), WriteMode::Create, "guesser")
+            .await
+            .unwrap(),
+        WriteOutcome::Unchanged
+    );
+    let a = records(&env.sink, "pramaan:audit");
+    assert_eq!(a.len(), 1, "{a:?}");
+    assert_eq!(a[0]["action"], "registry.compared");
+    assert_eq!(a[0]["actor"], "guesser");
+    assert_eq!(a[0]["subject"], "1");
+    assert_eq!(a[0]["same"], 1);
+    let mut guess = sub("1");
+    guess.personal.purpose = Some("game server".into());
+    assert!(matches!(
+        r.write(guess, WriteMode::Create, "guesser").await,
+        Err(RegistryError::Conflict(_))
+    ));
+    let a = records(&env.sink, "pramaan:audit");
+    assert_eq!(a.len(), 2, "{a:?}");
+    assert_eq!(a[1]["different"], 1);
+    // A dry run's counts say the same of every subscriber it found.
+    let sum = r
+        .import(vec![sub("1"), sub("2")], "guesser", true, &|_| {})
+        .await
+        .unwrap();
+    assert_eq!((sum.unchanged, sum.created), (1, 1));
+    let a = records(&env.sink, "pramaan:audit");
+    assert_eq!(a.len(), 3, "{a:?}");
+    assert_eq!(a[2]["action"], "registry.compared");
+    assert_eq!(a[2]["dry_run"], true);
+    assert_eq!(a[2]["subjects"], serde_json::json!(["1"]));
+    // Zero-width and other invisible purposes are refused, and nothing is read.
+    for p in ["\u{200B}", " \u{200C}\u{2060}\u{FEFF} ", "\u{3164}"] {
+        assert!(
+            matches!(
+                r.read_subscriber("1", p, "guesser").await,
+                Err(RegistryError::NoPurpose)
+            ),
+            "{p:?}"
+        );
+    }
+    assert_eq!(records(&env.sink, "pramaan:audit").len(), 3);
 }

@@ -143,6 +143,7 @@ pub fn router(state: AppState) -> Router {
             timeout,
         ))
         .merge(retention::long_routes().layer(DefaultBodyLimit::max(body_limit)))
+        .merge(whois::long_routes())
         // Keep this layer last: it guards every route above (crate::access::TABLE).
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),

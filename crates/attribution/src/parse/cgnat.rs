@@ -18,14 +18,49 @@ use crate::model::{Kind, Net};
 
 const K: &str = "CGNAT";
 
+/// A Juniper service-set tag before the event, `{cgn-sset}[FWNAT]: `: the rest.
+fn strip_service_tag(line: &str) -> &str {
+    let Some(r) = line.strip_prefix('{') else {
+        return line;
+    };
+    let Some((set, r)) = r.split_once("}[") else {
+        return line;
+    };
+    let Some((tag, r)) = r.split_once("]: ") else {
+        return line;
+    };
+    let word = |w: &str| !w.is_empty() && !w.contains(char::is_whitespace);
+    if word(set) && word(tag) {
+        r
+    } else {
+        line
+    }
+}
+
+/// Reads one port-block line. The message is the event and nothing else:
+/// `[{service-set}[TAG]: ]NAME_PORT_BLOCK_EVENT: INSIDE -> PUBLIC:LO-HI [0xTIME]`,
+/// optionally in braces; the event name is one word of capitals and `_`
+/// at the start. A line that only holds such text somewhere is not one.
 pub fn parse(line: &str) -> Result<Option<Event>, ParseError> {
-    let Some(pos) = line.find("PORT_BLOCK_") else {
+    let mut line = strip_service_tag(line.trim());
+    if let Some(inner) = line.strip_prefix('{').and_then(|l| l.strip_suffix('}')) {
+        line = inner;
+    }
+    let Some(colon) = line.find(':') else {
         return Ok(None);
     };
-    let rest = &line[pos + "PORT_BLOCK_".len()..];
-    let (word, tail) = rest
-        .split_once(':')
-        .ok_or_else(|| perr(K, "no `:` after the event name"))?;
+    let name = &line[..colon];
+    let Some(pos) = name.find("PORT_BLOCK_") else {
+        return Ok(None);
+    };
+    if !name
+        .bytes()
+        .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == b'_')
+    {
+        return Ok(None);
+    }
+    let word = &name[pos + "PORT_BLOCK_".len()..];
+    let tail = &line[colon + 1..];
     let action = match word.trim() {
         "ALLOC" => Action::Start,
         "ACTIVE" | "INTERIM" => Action::Update,
@@ -65,15 +100,19 @@ pub fn parse(line: &str) -> Result<Option<Event>, ParseError> {
     }
     let mut ev = Event::new(Kind::Cgnat, action);
     if let Some(h) = w.next().map(|h| h.trim_end_matches(['}', ';', ','])) {
-        if let Some(hex) = h.strip_prefix("0x") {
-            let v = i64::from_str_radix(hex, 16)
-                .map_err(|_| perr(K, format!("`{h}` is not a hexadecimal time")))?;
-            // A sign is accepted by from_str_radix (`0x-1`); a time before 1970 is no stamp.
-            if !(0..=super::MAX_UNIX_SECS).contains(&v) {
-                return Err(perr(K, format!("`{h}` is not a plausible time")));
-            }
-            ev.at_ns = Some(v * 1_000_000_000);
+        let Some(hex) = h.strip_prefix("0x") else {
+            return Err(perr(K, "after the port block only a 0x time may follow"));
+        };
+        let v = i64::from_str_radix(hex, 16)
+            .map_err(|_| perr(K, format!("`{h}` is not a hexadecimal time")))?;
+        // A sign is accepted by from_str_radix (`0x-1`); a time before 1970 is no stamp.
+        if !(0..=super::MAX_UNIX_SECS).contains(&v) {
+            return Err(perr(K, format!("`{h}` is not a plausible time")));
         }
+        ev.at_ns = Some(v * 1_000_000_000);
+    }
+    if w.next().is_some() {
+        return Err(perr(K, "more text after the port block's time"));
     }
     ev.nets.push(net);
     ev.port_lo = lo;

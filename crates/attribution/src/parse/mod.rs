@@ -105,6 +105,72 @@ pub fn has_marker(line: &[u8]) -> bool {
         .any(|m| memchr::memmem::find(line, m.as_bytes()).is_some())
 }
 
+/// One of the session-log parsers, as `attribution.sources` names it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Parser {
+    /// FreeRADIUS accounting ([`radius`]).
+    Radius,
+    /// OpenVPN server logs and status lines ([`openvpn`]).
+    Openvpn,
+    /// CGNAT port-block logs ([`cgnat`]).
+    Cgnat,
+    /// The generic JSON session event ([`json`]).
+    Json,
+}
+
+impl Parser {
+    pub const ALL: [Parser; 4] = [Parser::Radius, Parser::Openvpn, Parser::Cgnat, Parser::Json];
+
+    /// The name in `attribution.sources` (`radius`, `openvpn`, `cgnat`, `json`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Parser::Radius => "radius",
+            Parser::Openvpn => "openvpn",
+            Parser::Cgnat => "cgnat",
+            Parser::Json => "json",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<Parser> {
+        Parser::ALL.into_iter().find(|p| p.as_str() == name)
+    }
+}
+
+/// The parser a message is for, by its shape: `None` when no parser reads it.
+pub fn parser_for(msg: &str) -> Option<Parser> {
+    let t = msg.trim();
+    if t.is_empty() {
+        return None;
+    }
+    if t.starts_with('{') && memchr::memmem::find(t.as_bytes(), json::SCHEMA.as_bytes()).is_some() {
+        return Some(Parser::Json);
+    }
+    if memchr::memmem::find(t.as_bytes(), b"Acct-Status-Type").is_some() {
+        return Some(Parser::Radius);
+    }
+    if memchr::memmem::find(t.as_bytes(), b"PORT_BLOCK_").is_some() {
+        return Some(Parser::Cgnat);
+    }
+    Some(Parser::Openvpn)
+}
+
+/// As [`parse_line`], with only the parsers in `allowed` (those
+/// `attribution.sources` gives the line's source): a line for another
+/// parser is no session line (`Ok(None)`).
+pub fn parse_with(
+    msg: &str,
+    default_offset_secs: i32,
+    allowed: &[Parser],
+) -> Result<Option<Event>, ParseError> {
+    if allowed.is_empty() || !has_marker(msg.as_bytes()) {
+        return Ok(None);
+    }
+    match parser_for(msg) {
+        Some(p) if allowed.contains(&p) => parse_any(msg, default_offset_secs),
+        _ => Ok(None),
+    }
+}
+
 /// Tries every parser on one message. `Ok(None)`: not a session line.
 /// `default_offset_secs` is the UTC offset for times written without a zone.
 pub fn parse_line(msg: &str, default_offset_secs: i32) -> Result<Option<Event>, ParseError> {
@@ -121,16 +187,13 @@ pub fn parse_any(msg: &str, default_offset_secs: i32) -> Result<Option<Event>, P
     if t.is_empty() {
         return Ok(None);
     }
-    if t.starts_with('{') {
-        return json::parse(t);
+    match parser_for(t) {
+        Some(Parser::Json) => json::parse(t),
+        Some(Parser::Radius) => radius::parse(t, default_offset_secs),
+        Some(Parser::Cgnat) => cgnat::parse(t),
+        Some(Parser::Openvpn) => openvpn::parse(t, default_offset_secs),
+        None => Ok(None),
     }
-    if memchr::memmem::find(t.as_bytes(), b"Acct-Status-Type").is_some() {
-        return radius::parse(t, default_offset_secs);
-    }
-    if memchr::memmem::find(t.as_bytes(), b"PORT_BLOCK_").is_some() {
-        return cgnat::parse(t);
-    }
-    openvpn::parse(t, default_offset_secs)
 }
 
 /// Days since 1970-01-01 of a civil date (proleptic Gregorian).

@@ -135,39 +135,78 @@ pub fn parse(line: &str, offset: i32) -> Result<Option<Event>, ParseError> {
         ev.started_ns = Some(since * 1_000_000_000);
         return Ok(Some(ev));
     }
-    if let Some((peer, tail)) = rest.split_once(" MULTI_sva: pool returned ") {
+    if let Some((prefix, tail)) = after_prefix(rest, "MULTI_sva: pool returned ") {
+        let Some(peer) = prefix else {
+            return Ok(None);
+        };
         let mut nets = Vec::new();
         for part in tail.split(", ") {
             let (fam, val) = part
                 .split_once('=')
                 .ok_or_else(|| perr(K, "pool line without IPv4=/IPv6="))?;
-            if (fam == "IPv4" || fam == "IPv6") && !val.starts_with('(') {
+            if fam != "IPv4" && fam != "IPv6" {
+                return Err(perr(K, "a pool line names only IPv4= and IPv6="));
+            }
+            if !val.starts_with('(') {
                 nets.push(virt(val)?);
             }
         }
         if nets.is_empty() {
             return Ok(None);
         }
-        return connect(peer.trim(), nets, at);
+        return connect(peer, nets, at);
     }
-    if let Some(tail) = rest.strip_prefix("MULTI: primary virtual IP for ") {
+    if let Some((prefix, tail)) = after_prefix(rest, "MULTI: primary virtual IP for ") {
         let (peer, addr) = tail
             .rsplit_once(": ")
             .ok_or_else(|| perr(K, "primary virtual IP line without `: address`"))?;
-        return connect(peer.trim(), vec![virt(addr)?], at);
+        if !one_token(peer) || !one_token(addr) {
+            return Ok(None);
+        }
+        if prefix.is_some_and(|p| p != peer) {
+            return Err(perr(
+                K,
+                "the line's client prefix and the client it names differ",
+            ));
+        }
+        return connect(peer, vec![virt(addr)?], at);
     }
-    if let Some((_, tail)) = rest.split_once("MULTI: Learn: ") {
+    if let Some((prefix, tail)) = after_prefix(rest, "MULTI: Learn: ") {
         let (addr, peer) = tail
             .split_once(" -> ")
             .ok_or_else(|| perr(K, "Learn line without `->`"))?;
-        let addr = addr.trim();
+        if !one_token(addr) || !one_token(peer) {
+            return Ok(None);
+        }
+        if prefix.is_some_and(|p| p != peer) {
+            return Err(perr(
+                K,
+                "the line's client prefix and the client it names differ",
+            ));
+        }
         if addr.contains('@') || addr.matches(':').count() == 5 && addr.len() == 17 {
             return Ok(None); // a MAC address (tap mode), optionally @vlan
         }
-        return connect(peer.trim(), vec![virt(addr)?], at);
+        return connect(peer, vec![virt(addr)?], at);
     }
-    if rest.ends_with("client-instance exiting") || rest.ends_with("client-instance restarting") {
-        let peer = rest.split_whitespace().next().unwrap_or("");
+    // `PEER SIGTERM[soft,remote-exit] received, client-instance exiting`, nothing else.
+    for end in [
+        " received, client-instance exiting",
+        " received, client-instance restarting",
+    ] {
+        let Some(head) = rest.strip_suffix(end) else {
+            continue;
+        };
+        let Some((peer, signal)) = head.split_once(' ') else {
+            return Ok(None);
+        };
+        let is_signal = signal.starts_with("SIG")
+            && signal.ends_with(']')
+            && signal.contains('[')
+            && one_token(signal);
+        if !is_signal || !one_token(peer) {
+            return Ok(None);
+        }
         let Some((cn, _)) = split_peer(peer) else {
             return Ok(None);
         };
@@ -178,6 +217,24 @@ pub fn parse(line: &str, offset: i32) -> Result<Option<Event>, ParseError> {
         return Ok(Some(ev));
     }
     Ok(None)
+}
+
+/// Text without whitespace (a client, an address, a signal word).
+fn one_token(s: &str) -> bool {
+    !s.is_empty() && !s.contains(char::is_whitespace)
+}
+
+/// `PHRASE rest` or `PEER PHRASE rest` (OpenVPN prefixes a client's lines
+/// with `cn/address:port`): the prefix, if any, and what follows the
+/// phrase. Anything else before the phrase: `None` (the phrase sits inside
+/// some other message, not at the start of an OpenVPN line).
+fn after_prefix<'a>(rest: &'a str, phrase: &str) -> Option<(Option<&'a str>, &'a str)> {
+    if let Some(t) = rest.strip_prefix(phrase) {
+        return Some((None, t));
+    }
+    let (first, after) = rest.split_once(' ')?;
+    let t = after.strip_prefix(phrase)?;
+    one_token(first).then_some((Some(first), t))
 }
 
 #[cfg(test)]

@@ -26,8 +26,23 @@ use crate::model::{Kind, Net};
 
 const K: &str = "FreeRADIUS";
 
-/// Splits a line into (attribute, value) pairs.
-pub fn pairs(line: &str) -> Result<Vec<(&str, String)>, ParseError> {
+/// Why a line is not a list of attribute pairs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Shape {
+    /// A word that is not `Attribute = value`, after this many pairs.
+    Word(usize),
+    /// A quoted value without its closing quote.
+    Parse(ParseError),
+}
+
+impl From<ParseError> for Shape {
+    fn from(e: ParseError) -> Self {
+        Shape::Parse(e)
+    }
+}
+
+/// Splits a line into (attribute, value) pairs; every word must belong to one.
+pub fn pairs(line: &str) -> Result<Vec<(&str, String)>, Shape> {
     let b = line.as_bytes();
     let mut i = 0;
     let mut out = Vec::new();
@@ -48,11 +63,10 @@ pub fn pairs(line: &str) -> Result<Vec<(&str, String)>, ParseError> {
             i += 1;
         }
         if key.is_empty() || i >= b.len() || b[i] != b'=' {
-            // Not an attribute (a syslog prefix word, "Packet-Type" header...): skip the word.
-            while i < b.len() && !sep(b[i]) {
-                i += 1;
-            }
-            continue;
+            // Not an attribute: the line is not a list of attributes. Whoever
+            // could put `Acct-Status-Type=Start ...` after other words (a
+            // user name in an sshd message) must not make a session line.
+            return Err(Shape::Word(out.len()));
         }
         i += 1;
         while i < b.len() && (b[i] == b' ' || b[i] == b'\t') {
@@ -84,7 +98,7 @@ pub fn pairs(line: &str) -> Result<Vec<(&str, String)>, ParseError> {
                 }
             }
             if !closed {
-                return Err(perr(K, format!("the value of {key} has no closing quote")));
+                return Err(perr(K, format!("the value of {key} has no closing quote")).into());
             }
         } else {
             let vs = i;
@@ -155,8 +169,89 @@ fn epoch_ns(s: &str) -> Option<i64> {
         .then(|| v * 1_000_000_000)
 }
 
+/// The attributes this parser reads: each may appear once (or repeated
+/// with the same value), so that a value written into a line unquoted
+/// cannot bring a second, different one.
+const READ: [&str; 13] = [
+    "Acct-Status-Type",
+    "User-Name",
+    "Acct-Session-Id",
+    "Acct-Unique-Session-Id",
+    "NAS-IP-Address",
+    "NAS-Identifier",
+    "Framed-IP-Address",
+    "Framed-IPv6-Address",
+    "Framed-IPv6-Prefix",
+    "Delegated-IPv6-Prefix",
+    "Event-Timestamp",
+    "Timestamp",
+    "Acct-Session-Time",
+];
+
+/// A detail file's entry header, `Wed Jan  1 10:00:00 2025`, at the start of
+/// a flattened entry: the rest of the line after it.
+fn strip_detail_header(line: &str) -> &str {
+    let mut rest = line;
+    let mut words = Vec::with_capacity(5);
+    for _ in 0..5 {
+        let t = rest.trim_start_matches([' ', '\t']);
+        let end = t.find([' ', '\t']).unwrap_or(t.len());
+        if end == 0 {
+            return line;
+        }
+        words.push(&t[..end]);
+        rest = &t[end..];
+    }
+    let is_day = |w: &str| ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"].contains(&w);
+    let digits = |w: &str, n: std::ops::RangeInclusive<usize>| {
+        n.contains(&w.len()) && w.bytes().all(|c| c.is_ascii_digit())
+    };
+    let time = |w: &str| {
+        let p: Vec<&str> = w.split(':').collect();
+        p.len() == 3 && p.iter().all(|x| digits(x, 2..=2))
+    };
+    if is_day(words[0])
+        && super::month(words[1]).is_some()
+        && digits(words[2], 1..=2)
+        && time(words[3])
+        && digits(words[4], 4..=4)
+    {
+        rest
+    } else {
+        line
+    }
+}
+
+/// Reads one accounting line. The whole message must be attribute pairs
+/// (after a detail file's date header, when flattened): a line that begins
+/// with other words is no accounting line (`Ok(None)`), and one with other
+/// words between its pairs is an error.
 pub fn parse(line: &str, default_offset: i32) -> Result<Option<Event>, ParseError> {
-    let pairs = pairs(line)?;
+    let pairs = match pairs(strip_detail_header(line)) {
+        Ok(p) => p,
+        Err(Shape::Word(0)) => return Ok(None),
+        Err(Shape::Word(n)) => {
+            return Err(perr(
+                K,
+                format!("after attribute {n} comes a word that is not `Attribute = value`"),
+            ))
+        }
+        Err(Shape::Parse(e)) => return Err(e),
+    };
+    for k in READ {
+        let mut vals = pairs
+            .iter()
+            .filter(|(a, v)| a.eq_ignore_ascii_case(k) && !v.is_empty())
+            .map(|(_, v)| v);
+        if let Some(first) = vals.next() {
+            if vals.any(|v| v != first) {
+                return Err(perr(
+                    K,
+                    format!("{k} is given twice, with different values"),
+                ));
+            }
+        }
+    }
     let get = |k: &str| {
         pairs
             .iter()

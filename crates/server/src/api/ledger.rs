@@ -6,18 +6,19 @@
 //! | `GET /api/v1/checkpoint` | the latest signed checkpoint (C2SP signed note), `text/plain` |
 //! | `GET /api/v1/checkpoints` | the kept checkpoints (history), JSON |
 //! | `POST /api/v1/checkpoint/cosign` | `{"note", "vkey"}`: a kept checkpoint signed by another key; the signature is checked and kept |
-//! | `GET /api/v1/proof/inclusion?seq=N[&size=M]` | JSON: leaf index, tree size, leaf hash, proof, the checkpoint of size M, the record's canonical fields |
+//! | `GET /api/v1/proof/inclusion?seq=N[&size=M]` | JSON: leaf index, tree size, leaf hash, proof, the checkpoint of size M, the record's canonical fields (its bytes only for a caller who may read that record: see [`may_read_record`]) |
 //! | `GET /api/v1/proof/consistency?from=A&to=B` | JSON: proof and the checkpoints of both sizes |
 //! | `GET /ledger/checkpoint` | the latest checkpoint, as a C2SP tlog-tiles client expects it |
 //! | `GET /ledger/tile/<L>/<N>[.p/<W>]` | a tile; level 0 is recomputed from the records |
 
 use super::{internal, ApiError, AppState};
 use axum::extract::rejection::{JsonRejection, QueryRejection};
-use axum::extract::{Path, Query, State};
+use axum::extract::{Extension, Path, Query, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
+use pramaan_auth::Identity;
 use pramaan_vault::ledger::proofs::{self, ConsistencyProof, InclusionProof, ProofRequestError};
 use pramaan_vault::ledger::StoredCheckpoint;
 use serde::Deserialize;
@@ -80,12 +81,38 @@ struct InclusionParams {
     size: Option<u64>,
 }
 
+/// Whether `caller` may read the bytes of a record that came over
+/// `transport`: pramaan's own records (audit trail, orders, incidents...)
+/// are the auditors', log lines the analysts' and auditors'; admin reads
+/// both. The same split as searching (`GET /api/v1/search`).
+pub fn may_read_record(caller: &Identity, transport: &str) -> bool {
+    use pramaan_auth::Role;
+    if caller.has(Role::Admin) || caller.has(Role::Auditor) {
+        return true;
+    }
+    transport != pramaan_core::Transport::Internal.as_str() && caller.has(Role::Analyst)
+}
+
+/// The proof, with the record's bytes only for a caller who may read the
+/// record; any other caller gets the leaf hash and the proof.
 async fn inclusion(
     State(st): State<Arc<AppState>>,
+    Extension(caller): Extension<Identity>,
     params: Result<Query<InclusionParams>, QueryRejection>,
 ) -> Result<Json<InclusionProof>, ApiError> {
     let Query(p) = params.map_err(|e| ApiError::BadRequest(e.body_text()))?;
-    Ok(Json(proofs::inclusion(&st.vault, p.seq, p.size).await?))
+    let mut proof = proofs::inclusion(&st.vault, p.seq, p.size).await?;
+    if !may_read_record(&caller, &proof.record.transport) {
+        let who = if proof.record.transport == pramaan_core::Transport::Internal.as_str() {
+            "pramaan's own records are read by auditors"
+        } else {
+            "log lines are read by analysts and auditors"
+        };
+        proof
+            .record
+            .withhold(format!("{who}; {} has roles {}", caller.name, caller.roles));
+    }
+    Ok(Json(proof))
 }
 
 #[derive(Deserialize, Debug)]

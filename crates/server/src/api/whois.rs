@@ -1,14 +1,23 @@
-//! IP attribution over HTTP (`GET /api/v1/whois`), the temporary bulk
-//! import (`POST /api/v1/whois/import-bindings`), and the task in `serve`
-//! that feeds session logs from the vault into the attribution store.
+//! IP attribution over HTTP (`GET /api/v1/whois`), the bulk import of a
+//! bindings CSV sent as the request body (`POST /api/v1/whois/import-bindings`,
+//! audited before anything is stored; the server opens no file a client
+//! names), and the task in `serve` that feeds session logs from the vault
+//! into the attribution store, reading only the lines of the configured
+//! session sources (`attribution.sources`).
 
 use super::{ApiError, AppState};
+use axum::body::Bytes;
 use axum::extract::{Query as QueryParams, State};
-use axum::http::HeaderMap;
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use pramaan_attribution::feed::{Feeder, LogRecord};
-use pramaan_attribution::{BindingStore, StoreError, WhoisError};
+use pramaan_attribution::parse::Parser;
+use pramaan_attribution::{
+    BindingStore, CsvChecker, ImportError, ImportReport, SourceRule, Sources, StoreError,
+    WhoisError,
+};
 use pramaan_config::Config;
 use pramaan_vault::search::{self, Order};
 use pramaan_vault::{Query, Vault};
@@ -22,7 +31,31 @@ pub struct Attribution {
     url: String,
     pub max_session: Duration,
     default_offset: i32,
+    /// `attribution.sources`: whose lines the parsers read.
+    pub sources: Sources,
+    /// `attribution.import_max_body`.
+    pub import_max_body: u64,
     store: tokio::sync::OnceCell<Arc<dyn BindingStore>>,
+}
+
+/// `attribution.sources` as the feeder matches them.
+pub fn sources(cfg: &Config) -> Sources {
+    Sources::new(
+        cfg.attribution
+            .sources
+            .iter()
+            .map(|s| SourceRule {
+                peer: s.peer,
+                host: s.host.clone(),
+                app: s.app.clone(),
+                parsers: s
+                    .parsers
+                    .iter()
+                    .filter_map(|p| Parser::from_name(p))
+                    .collect(),
+            })
+            .collect(),
+    )
 }
 
 impl Attribution {
@@ -32,6 +65,8 @@ impl Attribution {
             url: cfg.registry.url.clone(),
             max_session: cfg.attribution.max_session,
             default_offset: cfg.syslog.default_timezone,
+            sources: sources(cfg),
+            import_max_body: cfg.attribution.import_max_body,
             store: tokio::sync::OnceCell::new(),
         }
     }
@@ -49,8 +84,14 @@ impl Attribution {
 pub(super) fn routes() -> Router<Arc<AppState>> {
     Router::new()
         .route("/api/v1/whois", get(whois))
-        .route("/api/v1/whois/import-bindings", post(import_bindings))
         .route("/api/v1/whois/stats", get(stats))
+}
+
+/// The import: merged outside `http.request_timeout` (a large file takes
+/// a while to send) and without `http.max_body` (its body is read as a
+/// stream, up to `attribution.import_max_body`).
+pub(super) fn long_routes() -> Router<Arc<AppState>> {
+    Router::new().route("/api/v1/whois/import-bindings", post(import_bindings))
 }
 
 fn actor(h: &HeaderMap) -> String {
@@ -132,45 +173,195 @@ pub(super) async fn lookup(
     serde_json::to_value(answer).map_err(super::internal)
 }
 
-#[derive(Deserialize)]
-struct ImportBody {
-    path: String,
+/// The audit action of a bindings import.
+pub const IMPORT_ACTION: &str = "bindings.import";
+
+/// The audit record of a bindings import: who, how many rows, the file's
+/// size and SHA-256 (so the very file can be recognised later).
+pub fn import_audit(
+    actor: &str,
+    report: &ImportReport,
+    sha256: &str,
+) -> pramaan_auth::audit::AuditEvent {
+    pramaan_auth::audit::AuditEvent::new(IMPORT_ACTION, actor, "attribution")
+        .detail("rows", report.rows)
+        .detail("networks", report.networks)
+        .detail("bytes", report.bytes)
+        .detail("sha256", sha256)
 }
 
-/// Temporary (until `pramaan registry import` takes bindings files): imports
-/// a bindings CSV that the server can read, all or nothing.
+/// Reads through, hashing what it reads.
+struct HashingReader<R> {
+    inner: R,
+    sha: sha2::Sha256,
+}
+
+impl<R: std::io::Read> std::io::Read for HashingReader<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        use sha2::Digest;
+        let n = self.inner.read(buf)?;
+        self.sha.update(&buf[..n]);
+        Ok(n)
+    }
+}
+
+/// Checks a bindings CSV file where the caller runs (`pramaan whois
+/// import-bindings` on a data directory no server holds): the index, the
+/// report and the file's SHA-256 for [`import_audit`]. Blocking.
+pub fn read_bindings_file(
+    path: &std::path::Path,
+    progress: &dyn Fn(u64, u64),
+) -> Result<(pramaan_attribution::index::Index, ImportReport, String), ImportError> {
+    use sha2::Digest;
+    let name = path.display().to_string();
+    let io = |source| ImportError::Io {
+        path: name.clone(),
+        source,
+    };
+    let f = std::fs::File::open(path).map_err(io)?;
+    let total = f.metadata().map_err(io)?.len();
+    let mut r = HashingReader {
+        inner: f,
+        sha: sha2::Sha256::new(),
+    };
+    let (idx, report) = pramaan_attribution::read_bindings(&mut r, &name, total, progress)?;
+    Ok((idx, report, hex::encode(r.sha.finalize())))
+}
+
+/// A 400 that lists every invalid line by number and field (never its text).
+fn invalid_answer(total: u64, errors: &[pramaan_attribution::LineError]) -> Response {
+    let first = errors.first().map(|e| e.to_string()).unwrap_or_default();
+    (
+        StatusCode::BAD_REQUEST,
+        Json(serde_json::json!({
+            "error": format!("{total} invalid line(s), nothing imported; first: {first}"),
+            "total": total,
+            "errors": errors,
+        })),
+    )
+        .into_response()
+}
+
+/// Imports the bindings CSV that is the request body (`Content-Type:
+/// text/csv`), all or nothing: the body is checked line by line as it
+/// arrives, the import is recorded in the audit trail, then stored. The
+/// server reads no file a client names: `{"path": ...}` is refused.
 async fn import_bindings(
     State(st): State<Arc<AppState>>,
-    Json(b): Json<ImportBody>,
-) -> Result<Json<serde_json::Value>, ApiError> {
-    let store = st.attribution.store().await.map_err(store_err)?;
-    let path = std::path::PathBuf::from(&b.path);
-    let read = tokio::task::spawn_blocking(move || {
-        pramaan_attribution::read_bindings_csv(&path, &|_, _| {})
-    })
-    .await
-    .map_err(super::internal)?;
-    let (idx, mut report) = match read {
-        Ok(x) => x,
-        Err(pramaan_attribution::ImportError::Invalid { total, errors, .. }) => {
-            let list: Vec<String> = errors.iter().map(|e| e.to_string()).collect();
-            return Err(ApiError::BadRequest(format!(
-                "{total} invalid line(s), nothing imported: {}",
-                list.join("; ")
-            )));
+    headers: HeaderMap,
+    body: axum::body::Body,
+) -> Result<Response, ApiError> {
+    use futures::StreamExt;
+    use sha2::Digest;
+    let ctype = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_ascii_lowercase();
+    if ctype.starts_with("application/json") {
+        return Err(ApiError::BadRequest(
+            "send the bindings CSV itself as the body (Content-Type: text/csv); the server opens no file named in a request".into(),
+        ));
+    }
+    if let Some(enc) = headers.get(header::CONTENT_ENCODING) {
+        if !enc.as_bytes().eq_ignore_ascii_case(b"identity") {
+            return Err(ApiError::UnsupportedEncoding(
+                "send the bindings CSV uncompressed".into(),
+            ));
         }
+    }
+    let limit = st.attribution.import_max_body;
+    let hint = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok())
+        .unwrap_or(0);
+    if hint > limit {
+        return Err(ApiError::TooLarge(format!(
+            "the file is larger than attribution.import_max_body ({limit} bytes); nothing imported"
+        )));
+    }
+    let store = st.attribution.store().await.map_err(store_err)?;
+    // Checking is CPU work: on a blocking thread, fed as the body arrives.
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<Bytes>(8);
+    let checker = tokio::task::spawn_blocking(move || {
+        let mut c = CsvChecker::new("the request body", hint);
+        let mut sha = sha2::Sha256::new();
+        while let Some(b) = rx.blocking_recv() {
+            sha.update(&b);
+            c.push(&b)?;
+        }
+        let (idx, report) = c.finish()?;
+        Ok::<_, ImportError>((idx, report, hex::encode(sha.finalize())))
+    });
+    let mut frames = body.into_data_stream();
+    let mut read: u64 = 0;
+    let mut failed = None;
+    // Once the checker stopped (a wrong header), the rest is read and
+    // dropped, so that the client gets the answer, not a reset connection.
+    let mut draining = false;
+    while let Some(frame) = frames.next().await {
+        match frame {
+            Ok(b) => {
+                read += b.len() as u64;
+                if read > limit {
+                    failed = Some(ApiError::TooLarge(format!(
+                        "the file is larger than attribution.import_max_body ({limit} bytes); nothing imported"
+                    )));
+                    break;
+                }
+                if !draining && tx.send(b).await.is_err() {
+                    draining = true; // the checker stopped at an error it will report
+                }
+            }
+            Err(e) => {
+                tracing::info!(error = %e, "a bindings import's body could not be read");
+                failed = Some(ApiError::BadRequest(
+                    "the body could not be read to its end; nothing imported".into(),
+                ));
+                break;
+            }
+        }
+    }
+    drop(tx);
+    let checked = checker.await.map_err(super::internal)?;
+    if let Some(e) = failed {
+        return Err(e);
+    }
+    let (idx, mut report, sha256) = match checked {
+        Ok(x) => x,
+        Err(ImportError::Invalid { total, errors, .. }) => {
+            return Ok(invalid_answer(total, &errors))
+        }
+        Err(ImportError::Store(e)) => return Err(store_err(e)),
         Err(e) => return Err(ApiError::BadRequest(e.to_string())),
     };
+    // On the audit trail before anything is stored: no record, no import.
+    pramaan_auth::audit::record(&st.access().sink, &import_audit(&actor(&headers), &report, &sha256))
+        .await
+        .map_err(|e| {
+            tracing::error!(error = %e, "a bindings import was refused: its audit record could not be written");
+            ApiError::Unavailable
+        })?;
     let t = std::time::Instant::now();
     store.import(idx).await.map_err(store_err)?;
     report.store_secs = t.elapsed().as_secs_f64();
-    Ok(Json(serde_json::to_value(report).map_err(super::internal)?))
+    let mut v = serde_json::to_value(report).map_err(super::internal)?;
+    v["sha256"] = sha256.into();
+    Ok(Json(v).into_response())
 }
 
 async fn stats(State(st): State<Arc<AppState>>) -> Result<Json<serde_json::Value>, ApiError> {
     let store = st.attribution.store().await.map_err(store_err)?;
     let s = store.stats().await.map_err(store_err)?;
-    Ok(Json(serde_json::to_value(s).map_err(super::internal)?))
+    let mut v = serde_json::to_value(s).map_err(super::internal)?;
+    let n = st.attribution.sources.len();
+    v["sources"] = n.into();
+    if n == 0 {
+        v["sources_note"] =
+            "attribution.sources is empty: no log line creates bindings (imports still do)".into();
+    }
+    Ok(Json(v))
 }
 
 /// How many records the feeder reads at a time.
@@ -211,7 +402,10 @@ pub async fn feed_task(
             }
         }
     };
-    let mut feeder = match Feeder::resume(&*store, att.max_session).await {
+    if att.sources.is_empty() {
+        tracing::info!("attribution.sources is empty: no log line creates bindings (whois answers from imported bindings only)");
+    }
+    let mut feeder = match Feeder::resume(&*store, att.max_session, att.sources.clone()).await {
         Ok(f) => f,
         Err(e) => {
             tracing::error!(error = %e, "attribution feeder cannot resume; session logs are not read");
@@ -283,6 +477,9 @@ pub async fn feed_once(
                 time_ns: time,
                 offset_secs: att.default_offset,
                 message,
+                peer: hit.peer.clone(),
+                host: hit.host.clone(),
+                app: hit.app.clone(),
             });
         }
     }
@@ -300,6 +497,7 @@ pub async fn feed_once(
     if rep.events > 0 || rep.errors > 0 {
         tracing::debug!(
             records = rep.records,
+            foreign = rep.foreign,
             events = rep.events,
             bindings = rep.bindings,
             errors = rep.errors,

@@ -73,10 +73,16 @@ pub struct ProofRecord {
     /// The raw bytes when they are UTF-8 (for reading; `raw_b64` is exact).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub raw: Option<String>,
-    /// The raw bytes, base64.
+    /// The raw bytes, base64 (empty when withheld).
+    #[serde(default)]
     pub raw_b64: String,
-    /// The canonical encoding (docs/record-encoding.md), base64.
+    /// The canonical encoding (docs/record-encoding.md), base64 (empty when withheld).
+    #[serde(default)]
     pub canonical_b64: String,
+    /// Why the record's bytes are not here (the caller may not read this
+    /// kind of record): the proof still shows that the leaf is in the tree.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub withheld: Option<String>,
 }
 
 impl ProofRecord {
@@ -91,12 +97,25 @@ impl ProofRecord {
             raw: std::str::from_utf8(&r.raw).ok().map(str::to_owned),
             raw_b64: B64.encode(&r.raw),
             canonical_b64: B64.encode(r.as_ref().encode()),
+            withheld: None,
         }
+    }
+
+    /// Removes the record's bytes (raw and canonical), saying why; the
+    /// sequence number, time, transport and sender stay.
+    pub fn withhold(&mut self, why: impl Into<String>) {
+        self.raw = None;
+        self.raw_b64 = String::new();
+        self.canonical_b64 = String::new();
+        self.withheld = Some(why.into());
     }
 
     /// The record from the fields, checked against the canonical encoding
     /// (so a client hashes exactly what the fields say).
     pub fn to_record(&self) -> Result<Record, String> {
+        if let Some(why) = &self.withheld {
+            return Err(format!("the record's bytes were withheld: {why}"));
+        }
         let transport = Transport::from_code(self.transport_code)
             .ok_or_else(|| format!("unknown transport code {}", self.transport_code))?;
         if transport.as_str() != self.transport {
