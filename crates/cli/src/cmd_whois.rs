@@ -64,6 +64,48 @@ struct Common {
     json: bool,
 }
 
+/// The data directory opened by the CLI itself (no server holds it): the
+/// attribution store, and the vault whose ledger takes the audit records.
+struct Direct {
+    store: std::sync::Arc<dyn pramaan_attribution::BindingStore>,
+    vault: Vault,
+    workers: pramaan_vault::Workers,
+    sink: pramaan_server::sink::VaultSink,
+}
+
+impl Direct {
+    async fn open(cfg: &Config) -> Result<Self> {
+        let store = pramaan_attribution::open_store(&cfg.data_dir, Some(&cfg.registry.url))
+            .await
+            .context("opening the attribution store")?;
+        let (vault, workers) = Vault::open(pramaan_server::vault_options(cfg))
+            .await
+            .with_context(|| format!("opening the data directory {}", cfg.data_dir.display()))?;
+        let sink = pramaan_server::sink::VaultSink::new(vault.clone());
+        Ok(Direct {
+            store,
+            vault,
+            workers,
+            sink,
+        })
+    }
+
+    /// Closes the vault (its records flushed) and keeps the store.
+    async fn close(self) -> Result<std::sync::Arc<dyn pramaan_attribution::BindingStore>> {
+        let Direct {
+            store,
+            mut vault,
+            workers,
+            sink,
+        } = self;
+        drop(sink);
+        vault.close();
+        drop(vault);
+        tokio::task::spawn_blocking(move || workers.join()).await?;
+        Ok(store)
+    }
+}
+
 fn user(by: Option<String>) -> String {
     by.filter(|b| !b.trim().is_empty())
         .or_else(|| std::env::var("USER").ok())
@@ -107,23 +149,15 @@ pub async fn run(cfg: &Config, a: WhoisArgs) -> Result<ExitCode> {
                 .parse()
                 .with_context(|| format!("`{addr_text}` is not an IPv4 or IPv6 address"))?;
             let at_ns = parse_user_time(&at, now_ns()).context("--at")?;
-            let store = pramaan_attribution::open_store(&cfg.data_dir, Some(&cfg.registry.url))
-                .await
-                .context("opening the attribution store")?;
-            let (vault, workers) = Vault::open(pramaan_server::vault_options(cfg))
-                .await
-                .with_context(|| {
-                    format!("opening the data directory {}", cfg.data_dir.display())
-                })?;
-            let sink = pramaan_server::sink::VaultSink::new(vault.clone());
+            let direct = Direct::open(cfg).await?;
             let registry = pramaan_registry::Registry::open(
                 pramaan_registry::RegistryOptions::from_config(cfg),
-                std::sync::Arc::new(sink.clone()),
+                std::sync::Arc::new(direct.sink.clone()),
             )
             .await
             .context("opening the subscriber registry")?;
             let out = pramaan_server::api::whois::audited_lookup(
-                &*store,
+                &*direct.store,
                 &registry,
                 &format!("{actor} (local)"),
                 addr,
@@ -133,11 +167,7 @@ pub async fn run(cfg: &Config, a: WhoisArgs) -> Result<ExitCode> {
             )
             .await;
             drop(registry);
-            drop(sink);
-            let mut v = vault;
-            v.close();
-            drop(v);
-            tokio::task::spawn_blocking(move || workers.join()).await?;
+            direct.close().await?;
             serde_json::to_value(out?)?
         }
     };
@@ -307,27 +337,14 @@ pub async fn import_file(
             match r {
                 Ok((idx, mut report, sha256)) => {
                     // Recorded in the ledger before anything is stored, as the server does.
-                    let store =
-                        pramaan_attribution::open_store(&cfg.data_dir, Some(&cfg.registry.url))
-                            .await
-                            .context("opening the attribution store")?;
-                    let (vault, workers) = Vault::open(pramaan_server::vault_options(cfg))
-                        .await
-                        .with_context(|| {
-                            format!("opening the data directory {}", cfg.data_dir.display())
-                        })?;
-                    let sink = pramaan_server::sink::VaultSink::new(vault.clone());
+                    let direct = Direct::open(cfg).await?;
                     let ev = pramaan_server::api::whois::import_audit(
                         &format!("{} (local)", user(None)),
                         &report,
                         &sha256,
                     );
-                    let audited = pramaan_auth::audit::record(&sink, &ev).await;
-                    drop(sink);
-                    let mut v = vault;
-                    v.close();
-                    drop(v);
-                    tokio::task::spawn_blocking(move || workers.join()).await?;
+                    let audited = pramaan_auth::audit::record(&direct.sink, &ev).await;
+                    let store = direct.close().await?;
                     audited.context(
                         "the import's audit record could not be written; nothing was imported",
                     )?;
