@@ -48,13 +48,21 @@ pub enum VaultError {
     #[error("reading segment {path}: {reason}")]
     Read { path: String, reason: String },
     /// A SQL query refused, failed or stopped at a limit ([`sql::SqlError`]).
+    /// Its message is in this one (not also a source: the CLI prints each
+    /// cause of a chain, and would say it twice).
     #[error("SQL: {0}")]
-    Sql(#[from] sql::SqlError),
+    Sql(sql::SqlError),
     /// The vault closed while a search was running on its threads.
     #[error("the search was stopped: the vault is closing")]
     SearchStopped,
     #[error(transparent)]
     Ledger(#[from] ledger::LedgerFault),
+}
+
+impl From<sql::SqlError> for VaultError {
+    fn from(e: sql::SqlError) -> Self {
+        VaultError::Sql(e)
+    }
 }
 
 impl VaultError {
