@@ -535,20 +535,7 @@ fn parse_sources(raw: &Raw) -> Result<Vec<AttributionSource>, String> {
 /// `retention.classes` from the file (a TOML array) or from text (the same
 /// array written inline, as in an environment variable; `""` = none).
 fn parse_classes(raw: &Raw, max_days: u64) -> Result<Vec<RetentionClass>, String> {
-    let items: Vec<toml::Value> = match raw {
-        Raw::Array(items) => items.clone(),
-        Raw::Str(text) if text.trim().is_empty() => Vec::new(),
-        Raw::Str(text) => {
-            let table: toml::Table = format!("classes = {text}")
-                .parse()
-                .map_err(|_| "not a TOML list".to_owned())?;
-            match table.get("classes") {
-                Some(toml::Value::Array(items)) => items.clone(),
-                _ => return Err("not a TOML list".to_owned()),
-            }
-        }
-        _ => return Err("not a list".to_owned()),
-    };
+    let items = raw_list(raw)?;
     let mut out: Vec<RetentionClass> = Vec::new();
     for (i, item) in items.iter().enumerate() {
         let n = i + 1;
