@@ -73,6 +73,10 @@ pub enum Method {
     /// The login session cookie (people in a browser); state-changing
     /// requests must carry the session's CSRF token.
     Session,
+    /// The CLI working on the data directory itself (no server): the
+    /// operating-system user who can open the directory's files, acting as
+    /// admin (they could read the files anyway); recorded as `<user> (local)`.
+    Local,
 }
 
 /// The authenticated caller of a request.

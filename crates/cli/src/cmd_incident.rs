@@ -305,7 +305,7 @@ impl Direct {
             .with_context(|| format!("opening the data directory {}", cfg.data_dir.display()))?;
         let desk = Desk::open(
             &api::desk_path(cfg),
-            Arc::new(pramaan_server::sink::VaultSink::new(vault.clone())),
+            Arc::new(pramaan_vault::sink::VaultSink::new(vault.clone())),
         )?;
         desk.flush().await;
         Ok(Direct {

@@ -187,7 +187,7 @@ impl Direct {
             })?;
         let register = Register::open(
             &orders_path(cfg),
-            Arc::new(pramaan_server::sink::VaultSink::new(vault.clone())),
+            Arc::new(pramaan_vault::sink::VaultSink::new(vault.clone())),
         )?;
         register.flush().await;
         Ok(Direct {
@@ -500,7 +500,7 @@ async fn export_inner(
     if order.scope.names_subscribers() {
         let reg = pramaan_registry::Registry::open(
             pramaan_registry::RegistryOptions::from_config(cfg),
-            Arc::new(pramaan_server::sink::VaultSink::new(d.vault.clone())),
+            Arc::new(pramaan_vault::sink::VaultSink::new(d.vault.clone())),
         )
         .await?;
         let purpose = format!("order {}", order.reference);

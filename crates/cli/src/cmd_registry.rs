@@ -185,7 +185,7 @@ async fn direct<T>(
     let (vault, workers) = Vault::open(pramaan_server::vault_options(cfg))
         .await
         .with_context(|| format!("opening the data directory {}", cfg.data_dir.display()))?;
-    let sink = Arc::new(pramaan_server::sink::VaultSink::new(vault.clone()));
+    let sink = Arc::new(pramaan_vault::sink::VaultSink::new(vault.clone()));
     let out = match Registry::open(RegistryOptions::from_config(cfg), sink).await {
         Ok(reg) => f(&reg).await.map_err(anyhow::Error::from),
         Err(e) => Err(anyhow::Error::from(e).context("opening the subscriber register")),

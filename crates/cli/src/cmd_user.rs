@@ -295,7 +295,7 @@ impl Direct {
             return Ok(());
         };
         if let Some(ev) = ev {
-            let sink = pramaan_server::sink::VaultSink::new(vault.clone());
+            let sink = pramaan_vault::sink::VaultSink::new(vault.clone());
             if let Err(e) = pramaan_auth::audit::record(&sink, &ev).await {
                 eprintln!("warning: the change is made but its audit record failed: {e}");
             }

@@ -70,7 +70,7 @@ struct Direct {
     store: std::sync::Arc<dyn pramaan_attribution::BindingStore>,
     vault: Vault,
     workers: pramaan_vault::Workers,
-    sink: pramaan_server::sink::VaultSink,
+    sink: pramaan_vault::sink::VaultSink,
 }
 
 impl Direct {
@@ -81,7 +81,7 @@ impl Direct {
         let (vault, workers) = Vault::open(pramaan_server::vault_options(cfg))
             .await
             .with_context(|| format!("opening the data directory {}", cfg.data_dir.display()))?;
-        let sink = pramaan_server::sink::VaultSink::new(vault.clone());
+        let sink = pramaan_vault::sink::VaultSink::new(vault.clone());
         Ok(Direct {
             store,
             vault,

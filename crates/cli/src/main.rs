@@ -14,6 +14,7 @@ mod cmd_retention;
 mod cmd_search;
 mod cmd_user;
 mod cmd_whois;
+mod runner;
 
 use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand};

@@ -31,7 +31,6 @@
 //!   rows are recorded once the handler answered, with the status.
 
 use crate::api::AppState;
-use crate::sink::VaultSink;
 use axum::body::{Body, Bytes};
 use axum::extract::{ConnectInfo, MatchedPath, Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
@@ -42,330 +41,19 @@ use base64::Engine;
 use pramaan_auth::audit::{self, AuditEvent};
 use pramaan_auth::{Auth, AuthStore, Identity, LoginError, Role};
 use pramaan_config::Config;
+use pramaan_vault::sink::VaultSink;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
-pub use pramaan_auth::Identity as Caller;
+use pramaan_app::access::PASSWORD_CHANGE_ROUTES;
+pub use pramaan_app::access::{allowed, Audit, Need, Rule, TABLE};
 
-/// Who may call a route.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Need {
-    /// Anyone, without credentials.
-    Public,
-    /// Anyone when `metrics.public` is on, else these roles.
-    Metrics(&'static [Role]),
-    /// Any authenticated caller.
-    Authenticated,
-    /// A caller holding one of these roles (or admin).
-    Roles(&'static [Role]),
-    /// Admin only.
-    Admin,
-}
-
-/// What the middleware writes to the audit trail for a row.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Audit {
-    No,
-    /// The action, with the query string.
-    Query(&'static str),
-    /// The action, with the query string and the JSON request body.
-    Body(&'static str),
-    /// As `Query`, for reads recorded only with `auth.audit_reads` (on by default).
-    ReadQuery(&'static str),
-    /// As `Body`, for reads recorded only with `auth.audit_reads`.
-    ReadBody(&'static str),
-}
-
-/// One row of the access table.
-#[derive(Clone, Copy, Debug)]
-pub struct Rule {
-    /// `GET`, `POST`, ... or `*` for every method. HEAD is checked as GET.
-    pub method: &'static str,
-    /// A route pattern as registered, or a prefix ending in `*`.
-    pub pattern: &'static str,
-    pub need: Need,
-    pub audit: Audit,
-}
-
-use Role::*;
-
-const fn row(method: &'static str, pattern: &'static str, need: Need, audit: Audit) -> Rule {
-    Rule {
-        method,
-        pattern,
-        need,
-        audit,
-    }
-}
-
-/// THE table. The README's role matrix is this table in words.
-pub const TABLE: &[Rule] = &[
-    // Health and telemetry.
-    row("GET", "/healthz", Need::Public, Audit::No),
-    row("GET", "/metrics", Need::Metrics(&[Auditor, Poc]), Audit::No),
-    // Sessions and the caller's own account.
-    row("POST", "/api/v1/login", Need::Public, Audit::No),
-    row("POST", "/api/v1/logout", Need::Authenticated, Audit::No),
-    row("GET", "/api/v1/me", Need::Authenticated, Audit::No),
-    row("POST", "/api/v1/password", Need::Authenticated, Audit::No),
-    // Users and tokens (the handlers record each change).
-    row("*", "/api/v1/users*", Need::Admin, Audit::No),
-    row("*", "/api/v1/tokens*", Need::Admin, Audit::No),
-    // The vault.
-    row("GET", "/api/v1/status", Need::Authenticated, Audit::No),
-    row("POST", "/api/v1/ingest", Need::Roles(&[Ingest]), Audit::No),
-    // Analysts search log lines, auditors pramaan's own records (`internal=true`);
-    // the handler refuses the other kind to each.
-    row(
-        "GET",
-        "/api/v1/search",
-        Need::Roles(&[Analyst, Auditor]),
-        Audit::ReadQuery(audit::action::SEARCH),
-    ),
-    row(
-        "POST",
-        "/api/v1/sql",
-        Need::Roles(&[Analyst]),
-        Audit::ReadBody(audit::action::SQL),
-    ),
-    // Retention and legal holds.
-    row(
-        "GET",
-        "/api/v1/holds",
-        Need::Roles(&[Analyst, Approver, Auditor]),
-        Audit::No,
-    ),
-    row(
-        "POST",
-        "/api/v1/holds",
-        Need::Roles(&[Analyst, Approver]),
-        Audit::Body(audit::action::HOLD_ADD),
-    ),
-    row(
-        "POST",
-        "/api/v1/holds/{id}/release",
-        Need::Roles(&[Approver]),
-        Audit::Body(audit::action::HOLD_RELEASE),
-    ),
-    row(
-        "POST",
-        "/api/v1/retention/run",
-        Need::Admin,
-        Audit::Query(audit::action::DELETION),
-    ),
-    // The ledger: proofs are for everyone with an account; co-signing is the auditor's.
-    row("GET", "/api/v1/checkpoint", Need::Authenticated, Audit::No),
-    row("GET", "/api/v1/checkpoints", Need::Authenticated, Audit::No),
-    row(
-        "POST",
-        "/api/v1/checkpoint/cosign",
-        Need::Roles(&[Auditor]),
-        Audit::No,
-    ),
-    row("GET", "/api/v1/proof/*", Need::Authenticated, Audit::No),
-    row("GET", "/ledger/*", Need::Authenticated, Audit::No),
-    // The audit trail.
-    row(
-        "GET",
-        "/api/v1/audit*",
-        Need::Roles(&[Auditor]),
-        Audit::ReadQuery(audit::action::AUDIT_SEARCH),
-    ),
-    // Clock monitor: read by auditors and the point of contact; changes by admin.
-    row(
-        "GET",
-        "/api/v1/clock*",
-        Need::Roles(&[Auditor, Poc]),
-        Audit::No,
-    ),
-    // Incident desk and the point of contact's reports; auditors read.
-    row("*", "/api/v1/incidents*", Need::Roles(&[Poc]), Audit::No),
-    row(
-        "GET",
-        "/api/v1/incidents*",
-        Need::Roles(&[Poc, Auditor]),
-        Audit::No,
-    ),
-    row("*", "/api/v1/poc*", Need::Roles(&[Poc]), Audit::No),
-    // Lawful orders: analysts and the point of contact register, export,
-    // deliver and close; only an approver approves (the handler refuses the
-    // registering user: four eyes); auditors read.
-    row(
-        "GET",
-        "/api/v1/orders*",
-        Need::Roles(&[Analyst, Poc, Approver, Auditor]),
-        Audit::No,
-    ),
-    row(
-        "POST",
-        "/api/v1/orders*",
-        Need::Roles(&[Analyst, Poc]),
-        Audit::No,
-    ),
-    row(
-        "POST",
-        "/api/v1/orders/approve",
-        Need::Roles(&[Approver]),
-        Audit::Body(audit::action::APPROVAL),
-    ),
-    // What leaves the building is on the audit trail too (the order's own
-    // records in the ledger say the same, with the bundle's files).
-    row(
-        "POST",
-        "/api/v1/orders/export",
-        Need::Roles(&[Analyst, Poc]),
-        Audit::Body(audit::action::EXPORT),
-    ),
-    // Subscriber data: the registry officer (the handlers record each read with its purpose).
-    row(
-        "*",
-        "/api/v1/registry*",
-        Need::Roles(&[RegistryOfficer]),
-        Audit::No,
-    ),
-    row(
-        "*",
-        "/api/v1/subscribers*",
-        Need::Roles(&[RegistryOfficer]),
-        Audit::No,
-    ),
-    row(
-        "*",
-        "/api/v1/whois*",
-        Need::Roles(&[RegistryOfficer]),
-        Audit::No,
-    ),
-    // The web console (`crate::api::console`): the same roles as the API
-    // behind each page. An anonymous browser is sent to the login page.
-    row("GET", "/", Need::Public, Audit::No),
-    row("*", "/console/login", Need::Public, Audit::No),
-    row("POST", "/console/logout", Need::Authenticated, Audit::No),
-    row("GET", "/console", Need::Roles(CONSOLE), Audit::No),
-    // Every log source, a page at a time (what the dashboard's heatmap leaves out).
-    row("GET", "/console/sources", Need::Roles(CONSOLE), Audit::No),
-    row("GET", "/console/settings", Need::Roles(CONSOLE), Audit::No),
-    row(
-        "POST",
-        "/console/settings/poc",
-        Need::Roles(&[Poc]),
-        Audit::No,
-    ),
-    row(
-        "GET",
-        "/console/search*",
-        Need::Roles(&[Analyst]),
-        Audit::ReadQuery(audit::action::SEARCH),
-    ),
-    row(
-        "GET",
-        "/console/records/*",
-        Need::Roles(&[Analyst]),
-        Audit::ReadQuery(audit::action::SEARCH),
-    ),
-    // whois and the subscriber page record each read with its purpose themselves.
-    row(
-        "GET",
-        "/console/whois",
-        Need::Roles(&[RegistryOfficer]),
-        Audit::No,
-    ),
-    row(
-        "GET",
-        "/console/subscribers",
-        Need::Roles(&[RegistryOfficer]),
-        Audit::No,
-    ),
-    row("*", "/console/incidents*", Need::Roles(&[Poc]), Audit::No),
-    row(
-        "GET",
-        "/console/incidents*",
-        Need::Roles(&[Poc, Auditor]),
-        Audit::No,
-    ),
-    // Orders in the console: the same roles as `/api/v1/orders*`.
-    row(
-        "GET",
-        "/console/orders*",
-        Need::Roles(&[Analyst, Poc, Approver, Auditor]),
-        Audit::No,
-    ),
-    row(
-        "POST",
-        "/console/orders*",
-        Need::Roles(&[Analyst, Poc]),
-        Audit::No,
-    ),
-    row(
-        "POST",
-        "/console/orders/approve",
-        Need::Roles(&[Approver]),
-        Audit::No,
-    ),
-    row(
-        "GET",
-        "/console/holds",
-        Need::Roles(&[Analyst, Approver, Auditor]),
-        Audit::No,
-    ),
-    // The hold handlers write the same audit records as the API rows (without the form's token).
-    row(
-        "POST",
-        "/console/holds",
-        Need::Roles(&[Analyst, Approver]),
-        Audit::No,
-    ),
-    row(
-        "POST",
-        "/console/holds/{id}/release",
-        Need::Roles(&[Approver]),
-        Audit::No,
-    ),
-    row(
-        "GET",
-        "/console/audit",
-        Need::Roles(&[Auditor]),
-        Audit::ReadQuery(audit::action::AUDIT_SEARCH),
-    ),
-];
-
-/// Every role that uses the console (not `ingest`, a machine's role).
-const CONSOLE: &[Role] = &[Analyst, RegistryOfficer, Approver, Poc, Auditor];
-
-/// Routes a caller whose password is one-time may still call.
-const PASSWORD_CHANGE_ROUTES: &[&str] = &["/api/v1/password", "/api/v1/me", "/api/v1/logout"];
-
-fn method_matches(rule: &str, m: &Method) -> bool {
-    rule == "*" || rule == m.as_str() || (*m == Method::HEAD && rule == "GET")
-}
-
-fn pattern_matches(rule: &str, path: &str) -> bool {
-    match rule.strip_suffix('*') {
-        Some(prefix) => path.starts_with(prefix),
-        None => rule == path,
-    }
-}
-
-/// The row for a request: the most specific match (exact before prefix,
-/// longer prefix first, a named method before `*`).
+/// The row for a request (see [`pramaan_app::access::lookup`]).
 pub fn lookup(method: &Method, pattern: &str) -> Option<&'static Rule> {
-    TABLE
-        .iter()
-        .filter(|r| method_matches(r.method, method) && pattern_matches(r.pattern, pattern))
-        .max_by_key(|r| (!r.pattern.ends_with('*'), r.pattern.len(), r.method != "*"))
+    pramaan_app::access::lookup(method.as_str(), pattern)
 }
 
-/// Whether `id` may call a route with this rule (`None`: no row, fail closed).
-pub fn allowed(rule: Option<&Rule>, id: &Identity, metrics_public: bool) -> bool {
-    if id.has(Admin) {
-        return true;
-    }
-    match rule.map(|r| r.need) {
-        None | Some(Need::Admin) => false,
-        Some(Need::Public) | Some(Need::Authenticated) => true,
-        Some(Need::Metrics(roles)) => metrics_public || roles.iter().any(|r| id.has(*r)),
-        Some(Need::Roles(roles)) => roles.iter().any(|r| id.has(*r)),
-    }
-}
+pub use pramaan_auth::Identity as Caller;
 
 /// The access part of the server's state (one field of [`AppState`]).
 pub struct AccessState {
@@ -424,7 +112,7 @@ pub const ENV_BOOTSTRAP_TOKEN: &str = "PRAMAAN_BOOTSTRAP_TOKEN";
 pub fn bootstrap(cfg: &Config) -> Result<(), pramaan_auth::AuthError> {
     let store = AuthStore::open(&pramaan_auth::store::path_in(&cfg.data_dir))?;
     let now = pramaan_core::time::now_ns();
-    let admins = pramaan_auth::RoleSet::of(&[Admin]);
+    let admins = pramaan_auth::RoleSet::of(&[Role::Admin]);
     if store.user_count()? == 0 {
         match std::env::var(ENV_ADMIN_PASSWORD) {
             Ok(p) if !p.is_empty() => {
@@ -837,7 +525,7 @@ pub async fn guard(State(app): State<Arc<AppState>>, mut req: Request, next: Nex
             Some(_) => format!(
                 "{} {pattern} needs one of the roles {}; you have {}",
                 req.method(),
-                need_roles(rule),
+                pramaan_app::access::needs(rule),
                 id.roles
             ),
         };
@@ -993,18 +681,6 @@ pub async fn security_headers(req: Request, next: Next) -> Response {
         },
     );
     r
-}
-
-fn need_roles(rule: Option<&Rule>) -> String {
-    match rule.map(|r| r.need) {
-        Some(Need::Roles(r)) | Some(Need::Metrics(r)) => r
-            .iter()
-            .chain([&Admin])
-            .map(|r| r.as_str())
-            .collect::<Vec<_>>()
-            .join(", "),
-        _ => "admin".into(),
-    }
 }
 
 /// The audit records matching `filter`, oldest first, each with its `seq`

@@ -21,6 +21,7 @@ pub mod console;
 pub mod desk;
 mod ingest;
 mod ledger;
+pub mod op;
 pub mod orders;
 mod registry;
 mod retention;
@@ -67,11 +68,11 @@ impl AppState {
             access: Arc::new(crate::access::AccessState::open_or_closed(&vault, cfg)),
             clock: Arc::new(pramaan_clock::Monitor::new(
                 clock::clock_options(cfg),
-                Arc::new(crate::sink::VaultSink::new(vault.clone())),
+                Arc::new(pramaan_vault::sink::VaultSink::new(vault.clone())),
             )),
             registry: Arc::new(pramaan_registry::LazyRegistry::new(
                 pramaan_registry::RegistryOptions::from_config(cfg),
-                Arc::new(crate::sink::VaultSink::new(vault.clone())),
+                Arc::new(pramaan_vault::sink::VaultSink::new(vault.clone())),
             )),
             attribution: Arc::new(whois::Attribution::new(cfg)),
             desk: Arc::new(desk::DeskState::new(vault.clone(), cfg)),
@@ -178,6 +179,9 @@ pub enum ApiError {
     StorageFull(String),
     #[error("not found")]
     NotFound,
+    /// Exists, but not in a state that allows this (409).
+    #[error("{0}")]
+    Conflict(String),
     /// A named thing that does not exist (404), said in the message.
     #[error("{0}")]
     Missing(String),
@@ -209,6 +213,7 @@ impl IntoResponse for ApiError {
             ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
             ApiError::StorageFull(_) => StatusCode::INSUFFICIENT_STORAGE,
             ApiError::NotFound | ApiError::Missing(_) => StatusCode::NOT_FOUND,
+            ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::Internal | ApiError::Damaged(_) => StatusCode::INTERNAL_SERVER_ERROR,
             ApiError::OverLimit(_) => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,

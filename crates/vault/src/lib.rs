@@ -16,6 +16,7 @@ pub mod retention;
 pub mod schema;
 pub mod search;
 pub mod segment;
+pub mod sink;
 pub mod sql;
 pub mod vault;
 pub mod wal;

@@ -108,7 +108,7 @@ impl DeskState {
         }
         let desk = Desk::open(
             &desk_path(cfg),
-            Arc::new(crate::sink::VaultSink::new(vault.clone())),
+            Arc::new(pramaan_vault::sink::VaultSink::new(vault.clone())),
         )
         .map(Arc::new)
         .map_err(|e| {

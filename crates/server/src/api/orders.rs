@@ -52,7 +52,7 @@ fn actor(h: &HeaderMap) -> String {
 pub(super) fn open(st: &AppState) -> Result<Register, ApiError> {
     Register::open(
         &st.vault.options().data_dir.join("orders.db"),
-        Arc::new(crate::sink::VaultSink::new(st.vault.clone())),
+        Arc::new(pramaan_vault::sink::VaultSink::new(st.vault.clone())),
     )
     .map_err(err)
 }

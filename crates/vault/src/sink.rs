@@ -1,8 +1,8 @@
 //! [`LedgerSink`] over the running vault: component records become `internal`
 //! records, sequenced and hashed like every log line.
 
+use crate::Vault;
 use pramaan_core::{LedgerSink, SinkError, SinkFuture, Transport};
-use pramaan_vault::Vault;
 use std::sync::Arc;
 
 #[derive(Clone)]
@@ -56,7 +56,7 @@ mod tests {
     #[tokio::test]
     async fn several_records_are_one_write_with_consecutive_numbers() {
         let dir = tempfile::tempdir().unwrap();
-        let (vault, workers) = Vault::open(pramaan_vault::VaultOptions::new(dir.path()))
+        let (vault, workers) = Vault::open(crate::VaultOptions::new(dir.path()))
             .await
             .unwrap();
         let sink = VaultSink::new(vault.clone());

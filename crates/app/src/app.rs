@@ -1,0 +1,79 @@
+//! [`App`]: the components every operation reaches, and the two checks
+//! every operation makes (authorise, audit first).
+
+use crate::{access, AppError, Caller, Operation};
+use pramaan_auth::audit::{self, AuditEvent};
+use pramaan_config::Config;
+use pramaan_core::LedgerSink;
+use pramaan_vault::sink::VaultSink;
+use pramaan_vault::Vault;
+use std::sync::Arc;
+
+/// What the operations work on. `serve` makes one and shares it with the
+/// API and the console; the CLI makes one on the data directory
+/// ([`crate::local::Local`]).
+pub struct App {
+    cfg: Arc<Config>,
+    vault: Vault,
+    sink: Arc<VaultSink>,
+}
+
+impl App {
+    pub fn new(cfg: &Config, vault: Vault) -> App {
+        App {
+            cfg: Arc::new(cfg.clone()),
+            sink: Arc::new(VaultSink::new(vault.clone())),
+            vault,
+        }
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.cfg
+    }
+
+    pub fn vault(&self) -> &Vault {
+        &self.vault
+    }
+
+    /// Where components append their records to the ledger.
+    pub fn sink(&self) -> Arc<dyn LedgerSink> {
+        self.sink.clone()
+    }
+
+    /// Refuses `who` unless the access table's row for `O`'s route lets them in.
+    pub fn authorise<O: Operation>(&self, who: &Caller) -> Result<(), AppError> {
+        self.authorise_route(who, O::METHOD, O::ROUTE)
+    }
+
+    /// As [`App::authorise`], for a route named by method and pattern.
+    pub fn authorise_route(&self, who: &Caller, method: &str, route: &str) -> Result<(), AppError> {
+        let rule = access::lookup(method, route);
+        if access::allowed(rule, who, self.cfg.metrics.public) {
+            Ok(())
+        } else {
+            Err(AppError::Forbidden(format!(
+                "{method} {route} needs one of the roles: {}",
+                access::needs(rule)
+            )))
+        }
+    }
+
+    /// Writes an audit record and waits until it is durable. Reads call it
+    /// before they answer: when it cannot be written the read is refused
+    /// (503), never served unaudited.
+    pub async fn audit_first(&self, ev: AuditEvent) -> Result<(), AppError> {
+        audit::record(&*self.sink, &ev).await.map(|_| ()).map_err(|e| {
+            tracing::error!(error = %e, action = %ev.action, "an audit record could not be written; the request is refused");
+            AppError::NotNow(
+                "the audit trail cannot be written right now, so nothing is answered; retry later"
+                    .into(),
+            )
+        })
+    }
+}
+
+impl App {
+    /// Before the vault closes: components append what their outboxes
+    /// still hold (each component adds its flush here).
+    pub async fn close(&self) {}
+}

@@ -1,0 +1,62 @@
+//! How a configuration becomes the vault's options and retention policy
+//! (one place: `serve`, the CLI and the tools open the vault the same way).
+
+use pramaan_config::Config;
+use pramaan_vault::VaultOptions;
+
+/// The vault options a configuration asks for.
+pub fn vault_options(cfg: &Config) -> VaultOptions {
+    let mut o = VaultOptions::new(&cfg.data_dir);
+    o.objects_dir = cfg.objects_dir();
+    o.catalog_path = cfg.catalog_path();
+    o.fsync = cfg.wal.fsync;
+    o.wal_file_bytes = cfg.wal.file_size;
+    o.wal_max_batch = cfg.wal.max_batch as usize;
+    o.seal_max_rows = cfg.segments.max_rows;
+    o.seal_max_bytes = cfg.segments.max_bytes;
+    o.seal_max_age = cfg.segments.max_age;
+    o.cut_hourly = cfg.segments.cut_hourly;
+    o.segment.zstd_level = cfg.segments.zstd_level;
+    o.segment.row_group_rows = cfg.segments.row_group_rows;
+    o.compact.level = cfg.segments.compact_level;
+    o.compact.after = cfg.segments.compact_after;
+    o.search_nice = cfg.segments.search_nice;
+    o.sql = pramaan_vault::sql::SqlOptions {
+        timeout: cfg.sql.timeout,
+        memory_limit: cfg.sql.memory_limit,
+        max_result_rows: cfg.sql.max_result_rows,
+        max_result_bytes: cfg.sql.max_result_bytes,
+    };
+    o.default_offset_secs = cfg.syslog.default_timezone;
+    // Validated at load; zone-less stamps of these sources are read in their own zone.
+    o.source_zones = pramaan_core::zones::ZoneMap {
+        entries: cfg.clock.source_zone_list().unwrap_or_default(),
+    };
+    o.ledger = Some(pramaan_vault::ledger::LedgerOptions {
+        key_file: cfg.ledger_key_file(),
+        origin: pramaan_vault::ledger::origin_for(
+            cfg.node.organisation(),
+            &cfg.node.resolved_name(),
+        ),
+        checkpoint_interval: cfg.ledger.checkpoint_interval,
+        history_interval: cfg.ledger.history_interval,
+    });
+    o
+}
+
+/// The retention policy a configuration asks for.
+pub fn retention_policy(cfg: &Config) -> pramaan_vault::retention::Policy {
+    pramaan_vault::retention::Policy {
+        default_days: cfg.retention.days,
+        classes: cfg
+            .retention
+            .classes
+            .iter()
+            .map(|c| pramaan_vault::retention::Class {
+                name: c.name.clone(),
+                sources: c.sources.clone(),
+                days: c.days,
+            })
+            .collect(),
+    }
+}
