@@ -5,6 +5,7 @@ use crate::{access, AppError, Caller, Operation};
 use pramaan_auth::audit::{self, AuditEvent};
 use pramaan_config::Config;
 use pramaan_core::LedgerSink;
+use pramaan_vault::retention::Retention;
 use pramaan_vault::sink::VaultSink;
 use pramaan_vault::Vault;
 use std::sync::Arc;
@@ -16,6 +17,8 @@ pub struct App {
     cfg: Arc<Config>,
     vault: Vault,
     sink: Arc<VaultSink>,
+    /// Runs, holds and `serve`'s schedule share it (one lock serialises them).
+    retention: Arc<Retention>,
 }
 
 impl App {
@@ -23,6 +26,10 @@ impl App {
         App {
             cfg: Arc::new(cfg.clone()),
             sink: Arc::new(VaultSink::new(vault.clone())),
+            retention: Arc::new(Retention::new(
+                vault.clone(),
+                crate::options::retention_policy(cfg),
+            )),
             vault,
         }
     }
@@ -33,6 +40,11 @@ impl App {
 
     pub fn vault(&self) -> &Vault {
         &self.vault
+    }
+
+    /// Retention and legal holds (`serve` runs it on a schedule).
+    pub fn retention(&self) -> Arc<Retention> {
+        self.retention.clone()
     }
 
     /// Where components append their records to the ledger.

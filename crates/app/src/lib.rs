@@ -19,6 +19,7 @@
 pub mod access;
 pub mod app;
 pub mod error;
+pub mod holds;
 pub mod local;
 pub mod op;
 pub mod options;

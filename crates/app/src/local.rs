@@ -73,15 +73,19 @@ impl Local {
     }
 }
 
-/// The operating-system user running the CLI, as admin.
-pub fn operator() -> Caller {
-    let user = std::env::var("USER")
+/// The operating-system user running this process (`$USER`, `$LOGNAME`).
+pub fn os_user() -> String {
+    std::env::var("USER")
         .or_else(|_| std::env::var("LOGNAME"))
         .ok()
         .filter(|u| !u.trim().is_empty())
-        .unwrap_or_else(|| "unknown".into());
+        .unwrap_or_else(|| "unknown".into())
+}
+
+/// The operating-system user running the CLI, as admin.
+pub fn operator() -> Caller {
     Caller {
-        name: format!("{user} (local)"),
+        name: format!("{} (local)", os_user()),
         roles: RoleSet::of(&[Role::Admin]),
         method: Method::Local,
         csrf: None,

@@ -1,13 +1,16 @@
-//! `pramaan hold ...` and `pramaan retention run`: through a running server's
-//! HTTP API when one holds the data directory, else directly on it.
+//! `pramaan hold ...` and `pramaan retention run`: the operations of
+//! `pramaan_app::holds`, run through a running server's HTTP API when one
+//! holds the data directory, else on the directory itself; this file only
+//! parses arguments and prints.
 
-use crate::client::{self, Target};
+use crate::runner::run_once;
 use anyhow::{Context, Result};
 use clap::{Args, Subcommand};
+use pramaan_app::holds::{AddHold, ListHolds, ReleaseHold, RunRetention};
+use pramaan_app::local::os_user;
 use pramaan_config::Config;
-use pramaan_core::time::{human, now_ns, parse_user_time};
-use pramaan_vault::retention::{Hold, NewHold, Retention, RunReport, SegmentReport};
-use pramaan_vault::Vault;
+use pramaan_core::time::human;
+use pramaan_vault::retention::{Hold, RunReport, SegmentReport};
 use std::process::ExitCode;
 
 #[derive(Args, Debug)]
@@ -47,7 +50,7 @@ struct HoldAddArgs {
     /// The order behind the hold (court order, CERT-In direction, case number).
     #[arg(long, value_name = "REF")]
     order_ref: String,
-    /// Who asks for it (default: $USER).
+    /// Who asks for it, kept after the caller's identity (default: $USER).
     #[arg(long, value_name = "WHO")]
     by: Option<String>,
     #[command(flatten)]
@@ -70,7 +73,7 @@ struct HoldReleaseArgs {
     /// Why it is released.
     #[arg(long, value_name = "TEXT")]
     reason: String,
-    /// Who releases it (default: $USER).
+    /// Who releases it, kept after the caller's identity (default: $USER).
     #[arg(long, value_name = "WHO")]
     by: Option<String>,
     #[command(flatten)]
@@ -124,93 +127,35 @@ pub async fn retention(cfg: &Config, a: RetentionArgs) -> Result<ExitCode> {
     }
 }
 
-fn user(by: Option<String>) -> String {
-    by.filter(|b| !b.trim().is_empty())
-        .or_else(|| std::env::var("USER").ok())
-        .or_else(|| std::env::var("LOGNAME").ok())
-        .unwrap_or_else(|| "unknown".into())
-}
-
-/// Opens the data directory for writing (no server holds it), runs `f` with
-/// retention on it, then shuts the vault down cleanly.
-async fn direct<T>(
-    cfg: &Config,
-    f: impl AsyncFnOnce(&Retention) -> Result<T, pramaan_vault::retention::RetentionError>,
-) -> Result<T> {
-    let (vault, workers) = Vault::open(pramaan_server::vault_options(cfg))
-        .await
-        .with_context(|| format!("opening the data directory {}", cfg.data_dir.display()))?;
-    let r = Retention::new(vault.clone(), pramaan_server::retention_policy(cfg));
-    let out = f(&r).await;
-    drop(r);
-    let mut v = vault;
-    v.close();
-    drop(v);
-    tokio::task::spawn_blocking(move || workers.join()).await?;
-    Ok(out?)
-}
-
-async fn post_json(url: &str, body: &serde_json::Value) -> Result<serde_json::Value> {
-    let resp = client::http()
-        .post(url)
-        .json(body)
-        .send()
-        .await
-        .with_context(|| format!("asking {url}"))?;
-    Ok(client::check(resp).await?.json().await?)
-}
-
 async fn hold_add(cfg: &Config, a: HoldAddArgs) -> Result<ExitCode> {
-    let by = user(a.by);
-    let v: serde_json::Value = match client::target(cfg, a.common.server.as_deref()) {
-        Target::Server(url) => {
-            let body = serde_json::json!({
-                "from": a.from, "to": a.to, "source": a.source, "ip": a.ip,
-                "reason": a.reason, "order_ref": a.order_ref, "by": by,
-            });
-            post_json(&format!("{url}/api/v1/holds"), &body).await?
-        }
-        Target::Direct => {
-            let now = now_ns();
-            let h = NewHold {
-                from_ns: parse_user_time(&a.from, now).context("--from")?,
-                to_ns: parse_user_time(&a.to, now).context("--to")?,
-                source: a.source,
-                ip: a.ip,
-                reason: a.reason,
-                order_ref: a.order_ref,
-                created_by: format!("{by} (local)"),
-            };
-            let hold = direct(cfg, async |r: &Retention| r.add_hold(&h, now).await).await?;
-            pramaan_server::api::hold_json(&hold)
-        }
+    let op = AddHold {
+        from: a.from,
+        to: a.to,
+        source: a.source,
+        ip: a.ip,
+        reason: a.reason,
+        order_ref: a.order_ref,
+        by: Some(a.by.unwrap_or_else(os_user)),
+        via: None,
     };
-    if a.common.json {
+    let v = run_once(cfg, a.common.server.as_deref(), op).await?;
+    print_changed(v, a.common.json, "Added")
+}
+
+/// A hold a command added or released: JSON, or "VERB hold #N." and the hold.
+fn print_changed(v: serde_json::Value, json: bool, verb: &str) -> Result<ExitCode> {
+    if json {
         println!("{}", serde_json::to_string_pretty(&v)?);
     } else {
-        let h: Hold = serde_json::from_value(v).context("the server's answer")?;
-        println!("Added hold #{}.", h.id);
+        let h: Hold = serde_json::from_value(v).context("the answer")?;
+        println!("{verb} hold #{}.", h.id);
         print_hold(&h);
     }
     Ok(ExitCode::SUCCESS)
 }
 
 async fn hold_list(cfg: &Config, a: HoldListArgs) -> Result<ExitCode> {
-    let mut holds: Vec<serde_json::Value> = match client::target(cfg, a.common.server.as_deref()) {
-        Target::Server(url) => {
-            let resp = client::http()
-                .get(format!("{url}/api/v1/holds"))
-                .send()
-                .await
-                .with_context(|| format!("asking {url}"))?;
-            client::check(resp).await?.json().await?
-        }
-        Target::Direct => {
-            let vault = client::open_read_only(cfg)?;
-            let holds = vault.catalog().holds()?;
-            holds.iter().map(pramaan_server::api::hold_json).collect()
-        }
-    };
+    let mut holds = run_once(cfg, a.common.server.as_deref(), ListHolds {}).await?;
     if a.active {
         holds.retain(|h| h["active"].as_bool() == Some(true));
     }
@@ -222,37 +167,21 @@ async fn hold_list(cfg: &Config, a: HoldListArgs) -> Result<ExitCode> {
         println!("No holds.");
     }
     for v in holds {
-        let h: Hold = serde_json::from_value(v).context("the server's answer")?;
+        let h: Hold = serde_json::from_value(v).context("the answer")?;
         print_hold(&h);
     }
     Ok(ExitCode::SUCCESS)
 }
 
 async fn hold_release(cfg: &Config, a: HoldReleaseArgs) -> Result<ExitCode> {
-    let by = user(a.by);
-    let v = match client::target(cfg, a.common.server.as_deref()) {
-        Target::Server(url) => {
-            let body = serde_json::json!({ "reason": a.reason, "by": by });
-            post_json(&format!("{url}/api/v1/holds/{}/release", a.id), &body).await?
-        }
-        Target::Direct => {
-            let by = format!("{by} (local)");
-            let reason = a.reason.clone();
-            let hold = direct(cfg, async |r: &Retention| {
-                r.release_hold(a.id, &by, &reason, now_ns()).await
-            })
-            .await?;
-            pramaan_server::api::hold_json(&hold)
-        }
+    let op = ReleaseHold {
+        id: a.id,
+        reason: a.reason,
+        by: Some(a.by.unwrap_or_else(os_user)),
+        via: None,
     };
-    if a.common.json {
-        println!("{}", serde_json::to_string_pretty(&v)?);
-    } else {
-        let h: Hold = serde_json::from_value(v).context("the server's answer")?;
-        println!("Released hold #{}.", h.id);
-        print_hold(&h);
-    }
-    Ok(ExitCode::SUCCESS)
+    let v = run_once(cfg, a.common.server.as_deref(), op).await?;
+    print_changed(v, a.common.json, "Released")
 }
 
 fn print_hold(h: &Hold) {
@@ -292,23 +221,10 @@ fn print_hold(h: &Hold) {
 }
 
 async fn run(cfg: &Config, a: RunArgs) -> Result<ExitCode> {
-    let report: RunReport = match client::target(cfg, a.common.server.as_deref()) {
-        Target::Server(url) => {
-            let resp = client::http()
-                .post(format!("{url}/api/v1/retention/run"))
-                .query(&[("dry_run", a.dry_run)])
-                .send()
-                .await
-                .with_context(|| format!("asking {url}"))?;
-            client::check(resp).await?.json().await?
-        }
-        Target::Direct if a.dry_run => {
-            let vault = client::open_read_only(cfg)?;
-            let r = Retention::new(vault, pramaan_server::retention_policy(cfg));
-            r.run(now_ns(), true).await?
-        }
-        Target::Direct => direct(cfg, async |r: &Retention| r.run(now_ns(), false).await).await?,
+    let op = RunRetention {
+        dry_run: Some(a.dry_run),
     };
+    let report = run_once(cfg, a.common.server.as_deref(), op).await?;
     if a.common.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {

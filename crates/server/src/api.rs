@@ -33,9 +33,11 @@ pub use retention::hold_json;
 
 #[derive(Clone)]
 pub struct AppState {
-    vault: Vault,
-    /// Runs, holds and the schedule share it (one lock serialises them).
+    /// The application layer: the operations handlers call.
+    app: Arc<pramaan_app::App>,
+    /// The app's retention (the same one), for handlers not yet on operations.
     retention: Arc<pramaan_vault::retention::Retention>,
+    vault: Vault,
     max_line: usize,
     max_body: usize,
     /// Turns for ingest requests (`crate::api::ingest`).
@@ -60,11 +62,10 @@ pub struct AppState {
 
 impl AppState {
     pub fn new(vault: Vault, cfg: &Config, metrics: PrometheusHandle) -> Self {
+        let app = Arc::new(pramaan_app::App::new(cfg, vault.clone()));
         AppState {
-            retention: Arc::new(pramaan_vault::retention::Retention::new(
-                vault.clone(),
-                crate::retention_policy(cfg),
-            )),
+            retention: app.retention(),
+            app,
             access: Arc::new(crate::access::AccessState::open_or_closed(&vault, cfg)),
             clock: Arc::new(pramaan_clock::Monitor::new(
                 clock::clock_options(cfg),
@@ -99,7 +100,12 @@ impl AppState {
 
     /// Retention for this vault (`serve` runs it on a schedule).
     pub fn retention(&self) -> Arc<pramaan_vault::retention::Retention> {
-        self.retention.clone()
+        self.app.retention()
+    }
+
+    /// The application layer.
+    pub fn app(&self) -> &Arc<pramaan_app::App> {
+        &self.app
     }
 
     /// Users, tokens, sessions and the audit sink.
