@@ -13,11 +13,12 @@
 //!   what it would do), answered with the run's report.
 
 use super::AppState;
+use crate::caller::Authenticated;
 use axum::extract::{ConnectInfo, Path, Query as QueryParams, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use axum::{Extension, Json, Router};
+use axum::{Json, Router};
 use pramaan_auth::Identity;
 use pramaan_core::time::{now_ns, parse_user_time, rfc3339_ist, rfc3339_utc};
 use pramaan_vault::retention::{Hold, NewHold, RetentionError, RetentionStatus, RunReport};
@@ -148,7 +149,7 @@ fn who(id: &Identity, by: Option<&str>, from: SocketAddr) -> Result<String, Erro
 
 async fn add_hold(
     State(st): State<Arc<AppState>>,
-    Extension(id): Extension<Identity>,
+    Authenticated(id): Authenticated,
     ConnectInfo(from): ConnectInfo<SocketAddr>,
     body: Result<Json<AddHold>, axum::extract::rejection::JsonRejection>,
 ) -> Result<Response, Error> {
@@ -178,7 +179,7 @@ struct ReleaseHold {
 
 async fn release_hold(
     State(st): State<Arc<AppState>>,
-    Extension(caller): Extension<Identity>,
+    Authenticated(caller): Authenticated,
     ConnectInfo(from): ConnectInfo<SocketAddr>,
     id: Result<Path<i64>, axum::extract::rejection::PathRejection>,
     body: Result<Json<ReleaseHold>, axum::extract::rejection::JsonRejection>,
