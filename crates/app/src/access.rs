@@ -207,6 +207,8 @@ pub const TABLE: &[Rule] = &[
     row("GET", "/", Need::Public, Audit::No),
     row("*", "/console/login", Need::Public, Audit::No),
     row("POST", "/console/logout", Need::Authenticated, Audit::No),
+    // The caller's own password (the same change as `POST /api/v1/password`).
+    row("*", "/console/password", Need::Authenticated, Audit::No),
     row("GET", "/console", Need::Roles(CONSOLE), Audit::No),
     // Every log source, a page at a time (what the dashboard's heatmap leaves out).
     row("GET", "/console/sources", Need::Roles(CONSOLE), Audit::No),
@@ -298,8 +300,15 @@ pub const TABLE: &[Rule] = &[
 /// Every role that uses the console (not `ingest`, a machine's role).
 pub const CONSOLE: &[Role] = &[Analyst, RegistryOfficer, Approver, Poc, Auditor];
 
-/// Routes a caller whose password is one-time may still call.
-pub const PASSWORD_CHANGE_ROUTES: &[&str] = &["/api/v1/password", "/api/v1/me", "/api/v1/logout"];
+/// Routes a caller whose password is one-time may still call: changing
+/// it (API and console), who am I, and logging out.
+pub const PASSWORD_CHANGE_ROUTES: &[&str] = &[
+    "/api/v1/password",
+    "/api/v1/me",
+    "/api/v1/logout",
+    "/console/password",
+    "/console/logout",
+];
 
 fn method_matches(rule: &str, m: &str) -> bool {
     rule == "*" || rule == m || (m == "HEAD" && rule == "GET")

@@ -343,12 +343,13 @@ async fn get_json(url: &str) -> Result<serde_json::Value> {
 async fn send_json(
     method: reqwest::Method,
     url: &str,
-    by: &str,
+    // The server records the authenticated caller; `by` names the actor
+    // only on the data directory.
+    _by: &str,
     body: &serde_json::Value,
 ) -> Result<serde_json::Value> {
     let resp = client::http()
         .request(method, url)
-        .header("x-pramaan-actor", by)
         .json(body)
         .send()
         .await

@@ -198,11 +198,7 @@ async fn direct<T>(
 }
 
 async fn send(req: reqwest::RequestBuilder, url: &str) -> Result<serde_json::Value> {
-    let resp = req
-        .header("X-Pramaan-Actor", actor())
-        .send()
-        .await
-        .with_context(|| format!("asking {url}"))?;
+    let resp = req.send().await.with_context(|| format!("asking {url}"))?;
     Ok(client::check(resp).await?.json().await?)
 }
 

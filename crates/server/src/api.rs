@@ -1,12 +1,13 @@
 //! The HTTP API. Handlers translate HTTP to vault calls and back; errors map
 //! to status codes in one place ([`ApiError`]).
 
+use crate::caller::Authenticated;
 use axum::body::{Body, Bytes};
 use axum::extract::{DefaultBodyLimit, Query as QueryParams, State};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use axum::{Extension, Json, Router};
+use axum::{Json, Router};
 use metrics_exporter_prometheus::PrometheusHandle;
 use pramaan_auth::Role;
 use pramaan_config::Config;
@@ -40,19 +41,19 @@ pub struct AppState {
     vault: Vault,
     max_line: usize,
     max_body: usize,
-    /// Turns for ingest requests (`crate::api::ingest`).
+    /// Turns for ingest requests (the `ingest` module).
     ingest: Arc<ingest::IngestTurns>,
     request_timeout: std::time::Duration,
     metrics: Option<PrometheusHandle>,
-    /// Users, tokens, sessions, the audit sink (see `crate::access`).
+    /// Users, tokens, sessions, the audit sink (the guard's state).
     access: Arc<crate::access::AccessState>,
     /// The clock monitor (`serve` runs it; `GET /api/v1/clock` shows it).
     clock: Arc<pramaan_clock::Monitor>,
-    /// The subscriber register, opened at first use (`crate::api::registry`).
+    /// The subscriber register, opened at first use (the `registry` module).
     registry: Arc<pramaan_registry::LazyRegistry>,
-    /// IP bindings and `whois` (`crate::api::whois`); its feeder runs in `serve`.
+    /// IP bindings and `whois` (the `whois` module); its feeder runs in `serve`.
     attribution: Arc<whois::Attribution>,
-    /// The incident desk (`crate::api::desk`); its reminders run in `serve`.
+    /// The incident desk (the `desk` module); its reminders run in `serve`.
     desk: Arc<desk::DeskState>,
     /// SQL queries running per caller (`sql.max_concurrent_per_user`).
     sql_slots: Arc<SqlSlots>,
@@ -151,13 +152,13 @@ pub fn router(state: AppState) -> Router {
         ))
         .merge(retention::long_routes().layer(DefaultBodyLimit::max(body_limit)))
         .merge(whois::long_routes())
-        // Keep this layer last: it guards every route above (crate::access::TABLE).
+        // Keep this layer last: it guards every route above (the access table).
         .layer(axum::middleware::from_fn_with_state(
-            state.clone(),
-            crate::access::guard,
+            state.access.clone(),
+            crate::gate::guard,
         ))
         // Outside the guard, so that its refusals carry the headers too.
-        .layer(axum::middleware::from_fn(crate::access::security_headers))
+        .layer(axum::middleware::from_fn(crate::headers::security_headers))
         .with_state(state)
 }
 
@@ -436,7 +437,7 @@ pub use pramaan_core::query::parse_seq_range;
 
 async fn search_ndjson(
     State(st): State<Arc<AppState>>,
-    Extension(caller): Extension<pramaan_auth::Identity>,
+    Authenticated(caller): Authenticated,
     params: Result<QueryParams<SearchParams>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Response, ApiError> {
     let QueryParams(params) = params.map_err(|e| ApiError::BadRequest(e.body_text()))?;
@@ -493,7 +494,7 @@ struct SqlBody {
 
 async fn sql(
     State(st): State<Arc<AppState>>,
-    Extension(caller): Extension<pramaan_auth::Identity>,
+    Authenticated(caller): Authenticated,
     Json(body): Json<SqlBody>,
 ) -> Result<Response, ApiError> {
     // Held until the answer is made, or until the client goes away (axum

@@ -3,7 +3,7 @@
 //! silent client cannot hold up the others) and hands over only finished
 //! TLS streams.
 
-use crate::ServeError;
+use crate::error::ServeError;
 use std::net::SocketAddr;
 use std::path::Path;
 use std::time::Duration;

@@ -1,35 +1,32 @@
 //! `pramaan serve`: the syslog listeners and the HTTP API in front of the vault.
+//!
+//! Owns: the listeners, the router and its handlers, the access guard
+//! (`access` decides, `gate` says a refusal as JSON or a console page,
+//! `caller` hands handlers the authenticated caller), the security headers,
+//! metrics, and starting and stopping it all. May not touch: the access
+//! table itself and the operations (`pramaan-app`), components' storage
+//! (their crates), terminals.
 
 pub mod access;
 pub mod api;
+pub mod caller;
 pub mod config_audit;
+pub mod error;
+pub mod gate;
+pub mod headers;
 pub mod https;
 pub mod listeners;
 pub mod telemetry;
+
+pub use error::ServeError;
 
 use pramaan_config::Config;
 use pramaan_vault::Vault;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::time::Duration;
-
-#[derive(Debug, thiserror::Error)]
-pub enum ServeError {
-    #[error(transparent)]
-    Vault(#[from] pramaan_vault::VaultError),
-    #[error("cannot listen on {addr} ({what}): {source}")]
-    Bind {
-        what: &'static str,
-        addr: SocketAddr,
-        source: std::io::Error,
-    },
-    #[error("TLS: {0}")]
-    Tls(String),
-    #[error("the user store: {0}")]
-    Auth(#[from] pramaan_auth::AuthError),
-    #[error("{0}")]
-    Invalid(String),
-}
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
 
 pub use pramaan_app::options::{retention_policy, vault_options};
 
@@ -119,11 +116,32 @@ pub async fn serve(
 ) -> Result<(), ServeError> {
     let metrics = telemetry::install();
     telemetry::set_max_sources(cfg.metrics.max_sources);
-    let (mut vault, workers) = Vault::open(vault_options(&cfg)).await?;
-    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let (vault, workers) = Vault::open(vault_options(&cfg)).await?;
+    let (stop_tx, stop_rx) = watch::channel(false);
     let mut bound = Bound::default();
-    let mut tasks = Vec::new();
-    let limits = listeners::Limits {
+    let limits = listener_limits(&cfg)?;
+    before_serving(&cfg, &vault).await?;
+    let syslog = start_syslog(&cfg, &vault, &limits, &stop_rx, &mut bound).await?;
+    let (http, https) = bind_http(&cfg, &mut bound).await?;
+    let state = api::AppState::new(vault.clone(), &cfg, metrics);
+    let background = Background::start(&cfg, &state, &vault, &stop_rx);
+    let http_task = tokio::spawn(run_http(http, https, api::router(state), stop_rx.clone()));
+    tracing::info!(
+        http = ?bound.http, udp = ?bound.udp, tcp = ?bound.tcp, tls = ?bound.tls,
+        data_dir = %cfg.data_dir.display(), "pramaan is serving"
+    );
+    on_ready(&bound);
+    shutdown.await;
+    tracing::info!("shutting down: closing listeners, draining the write-ahead log");
+    let _ = stop_tx.send(true);
+    shut_down(vault, workers, syslog, http_task, background).await;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// The syslog listeners' limits from `[syslog]`.
+fn listener_limits(cfg: &Config) -> Result<listeners::Limits, ServeError> {
+    Ok(listeners::Limits {
         max_line: cfg.syslog.max_line as usize,
         max_connections: cfg.syslog.max_connections,
         max_connections_per_source: cfg.syslog.max_connections_per_source,
@@ -133,22 +151,50 @@ pub async fn serve(
         allow: std::sync::Arc::new(
             listeners::AllowList::parse(&cfg.syslog.allow).map_err(ServeError::Invalid)?,
         ),
-    };
-    // The first admin, the bootstrap token (crate::access).
-    access::bootstrap(&cfg)?;
+    })
+}
+
+/// Before anything listens: the first admin and the bootstrap token, the
+/// warnings a configuration deserves, and a changed configuration on the
+/// audit trail.
+async fn before_serving(cfg: &Config, vault: &Vault) -> Result<(), ServeError> {
+    access::bootstrap(cfg)?;
     if !cfg.auth.audit_reads {
         tracing::warn!(
             "auth.audit_reads is false: searches, SQL queries and reads of the audit trail are \
              not recorded (meant for test rigs and benchmarks only)"
         );
     }
+    if !cfg.retention.compliant() {
+        tracing::warn!(windows = ?cfg.retention.short_windows(), "retention is NOT CERT-In compliant (under 180 days; retention.allow_non_compliant = true)");
+    }
     // A configuration that differs from the last start is an audit event.
     if let Err(e) =
-        config_audit::record_changes(&cfg, &pramaan_vault::sink::VaultSink::new(vault.clone()))
-            .await
+        config_audit::record_changes(cfg, &pramaan_vault::sink::VaultSink::new(vault.clone())).await
     {
         tracing::error!(error = %e, "could not record the configuration change in the audit trail");
     }
+    Ok(())
+}
+
+async fn bind_tcp(
+    what: &'static str,
+    addr: SocketAddr,
+) -> Result<tokio::net::TcpListener, ServeError> {
+    tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|source| ServeError::Bind { what, addr, source })
+}
+
+/// The syslog listeners the configuration asks for (UDP, TCP, TLS), each a task.
+async fn start_syslog(
+    cfg: &Config,
+    vault: &Vault,
+    limits: &listeners::Limits,
+    stop: &watch::Receiver<bool>,
+    bound: &mut Bound,
+) -> Result<Vec<JoinHandle<()>>, ServeError> {
+    let mut tasks = Vec::new();
     if let Some(addr) = cfg.syslog.udp_listen {
         let sock = tokio::net::UdpSocket::bind(addr)
             .await
@@ -158,86 +204,40 @@ pub async fn serve(
                 source,
             })?;
         bound.udp = sock.local_addr().ok();
-        tasks.push(tokio::spawn(listeners::udp(
-            sock,
-            vault.clone(),
-            limits.clone(),
-            stop_rx.clone(),
-        )));
+        let task = listeners::udp(sock, vault.clone(), limits.clone(), stop.clone());
+        tasks.push(tokio::spawn(task));
     }
     if let Some(addr) = cfg.syslog.tcp_listen {
-        let l = tokio::net::TcpListener::bind(addr)
-            .await
-            .map_err(|source| ServeError::Bind {
-                what: "syslog TCP",
-                addr,
-                source,
-            })?;
+        let l = bind_tcp("syslog TCP", addr).await?;
         bound.tcp = l.local_addr().ok();
-        tasks.push(tokio::spawn(listeners::tcp(
-            l,
-            None,
-            vault.clone(),
-            limits.clone(),
-            stop_rx.clone(),
-        )));
+        let task = listeners::tcp(l, None, vault.clone(), limits.clone(), stop.clone());
+        tasks.push(tokio::spawn(task));
     }
     if let Some(tls) = cfg.syslog.tls() {
         let acceptor =
             listeners::tls_acceptor_with(tls.cert, tls.key, cfg.syslog.tls_client_ca.as_deref())?;
-        let addr = tls.listen;
-        let l = tokio::net::TcpListener::bind(addr)
-            .await
-            .map_err(|source| ServeError::Bind {
-                what: "syslog TLS",
-                addr,
-                source,
-            })?;
+        let l = bind_tcp("syslog TLS", tls.listen).await?;
         bound.tls = l.local_addr().ok();
-        tasks.push(tokio::spawn(listeners::tcp(
+        let task = listeners::tcp(
             l,
             Some(acceptor),
             vault.clone(),
             limits.clone(),
-            stop_rx.clone(),
-        )));
+            stop.clone(),
+        );
+        tasks.push(tokio::spawn(task));
     }
-    let http = tokio::net::TcpListener::bind(cfg.http.listen)
-        .await
-        .map_err(|source| ServeError::Bind {
-            what: "HTTP",
-            addr: cfg.http.listen,
-            source,
-        })?;
+    Ok(tasks)
+}
+
+/// The HTTP listener, and the TLS acceptor when `http.tls_cert` and
+/// `http.tls_key` are set (HTTPS: `https`).
+async fn bind_http(
+    cfg: &Config,
+    bound: &mut Bound,
+) -> Result<(tokio::net::TcpListener, Option<tokio_rustls::TlsAcceptor>), ServeError> {
+    let http = bind_tcp("HTTP", cfg.http.listen).await?;
     bound.http = http.local_addr().ok();
-    let state = api::AppState::new(vault.clone(), &cfg, metrics);
-    if !cfg.retention.compliant() {
-        tracing::warn!(windows = ?cfg.retention.short_windows(), "retention is NOT CERT-In compliant (under 180 days; retention.allow_non_compliant = true)");
-    }
-    let mut schedule = tokio::spawn(retention_schedule(
-        state.retention(),
-        cfg.retention.interval,
-        stop_rx.clone(),
-    ));
-    // Subscriber erasure (registry retention); stops on the same watch.
-    let _registry_schedule = tokio::spawn(registry_schedule(
-        state.registry(),
-        cfg.registry.erase_interval,
-        stop_rx.clone(),
-    ));
-    // IP attribution: session logs in the vault -> bindings; stops on the same watch.
-    let _attribution_feed = tokio::spawn(api::whois::feed_task(
-        state.attribution(),
-        vault.clone(),
-        stop_rx.clone(),
-    ));
-    // The clock monitor (NTP rounds, per-source skew); returns at once when clock.enabled = false.
-    let clock_task = tokio::spawn(state.clock().run(vault.clone(), stop_rx.clone()));
-    // Incident reminders before the 6-hour deadline, every desk.reminder_interval; same watch.
-    let desk_reminders = state.desk().reminders(stop_rx.clone()).map(tokio::spawn);
-    let app = api::router(state);
-    let mut http_stop = stop_rx.clone();
-    // HTTPS when http.tls_cert and http.tls_key are set (crate::https).
     let https = match (&cfg.http.tls_cert, &cfg.http.tls_key) {
         (Some(c), Some(k)) => Some(https::acceptor(c, k)?),
         (None, None) => None,
@@ -247,75 +247,120 @@ pub async fn serve(
             ))
         }
     };
-    let http_task = tokio::spawn(async move {
-        let stop = async move {
-            let _ = http_stop.wait_for(|s| *s).await;
-        };
-        match https {
-            None => {
-                let _ = axum::serve(
-                    http,
-                    app.into_make_service_with_connect_info::<SocketAddr>(),
-                )
+    Ok((http, https))
+}
+
+/// Serves the router until `stop` is set (HTTPS when an acceptor is given).
+async fn run_http(
+    http: tokio::net::TcpListener,
+    https: Option<tokio_rustls::TlsAcceptor>,
+    app: axum::Router,
+    mut stop: watch::Receiver<bool>,
+) {
+    let stop = async move {
+        let _ = stop.wait_for(|s| *s).await;
+    };
+    let service = app.into_make_service_with_connect_info::<SocketAddr>();
+    match https {
+        None => {
+            let _ = axum::serve(http, service)
                 .with_graceful_shutdown(stop)
                 .await;
-            }
-            Some(acc) => {
-                use axum::serve::ListenerExt;
-                let l = match https::TlsListener::new(http, acc) {
-                    Ok(l) => l.tap_io(|_| {}),
-                    Err(e) => {
-                        tracing::error!(error = %e, "HTTPS listener");
-                        return;
-                    }
-                };
-                let _ = axum::serve(l, app.into_make_service_with_connect_info::<SocketAddr>())
-                    .with_graceful_shutdown(stop)
-                    .await;
-            }
         }
-    });
-    tracing::info!(
-        http = ?bound.http, udp = ?bound.udp, tcp = ?bound.tcp, tls = ?bound.tls,
-        data_dir = %cfg.data_dir.display(), "pramaan is serving"
-    );
-    on_ready(&bound);
-    shutdown.await;
-    tracing::info!("shutting down: closing listeners, draining the write-ahead log");
-    let _ = stop_tx.send(true);
+        Some(acc) => {
+            use axum::serve::ListenerExt;
+            let l = match https::TlsListener::new(http, acc) {
+                Ok(l) => l.tap_io(|_| {}),
+                Err(e) => {
+                    tracing::error!(error = %e, "HTTPS listener");
+                    return;
+                }
+            };
+            let _ = axum::serve(l, service).with_graceful_shutdown(stop).await;
+        }
+    }
+}
+
+/// The tasks `serve` runs beside the listeners, all stopped by the same watch.
+struct Background {
+    retention: JoinHandle<()>,
+    clock: JoinHandle<()>,
+    desk_reminders: Option<JoinHandle<()>>,
+}
+
+impl Background {
+    fn start(
+        cfg: &Config,
+        state: &api::AppState,
+        vault: &Vault,
+        stop: &watch::Receiver<bool>,
+    ) -> Background {
+        let retention = tokio::spawn(retention_schedule(
+            state.retention(),
+            cfg.retention.interval,
+            stop.clone(),
+        ));
+        // Subscriber erasure (registry retention); ends with the watch.
+        tokio::spawn(registry_schedule(
+            state.registry(),
+            cfg.registry.erase_interval,
+            stop.clone(),
+        ));
+        // IP attribution: session logs in the vault -> bindings; ends with the watch.
+        tokio::spawn(api::whois::feed_task(
+            state.attribution(),
+            vault.clone(),
+            stop.clone(),
+        ));
+        // The clock monitor (NTP rounds, per-source skew); returns at once when clock.enabled = false.
+        let clock = tokio::spawn(state.clock().run(vault.clone(), stop.clone()));
+        // Incident reminders before the 6-hour deadline, every desk.reminder_interval.
+        let desk_reminders = state.desk().reminders(stop.clone()).map(tokio::spawn);
+        Background {
+            retention,
+            clock,
+            desk_reminders,
+        }
+    }
+}
+
+/// Waits for `task` up to `limit`, then cuts it (what it had not finished
+/// is safe to cut: the next start does it again).
+async fn finish_or_abort(mut task: JoinHandle<()>, limit: Duration) {
+    if tokio::time::timeout(limit, &mut task).await.is_err() {
+        task.abort();
+        let _ = task.await;
+    }
+}
+
+/// After the stop signal: reads end, listeners and the HTTP server drain,
+/// background work finishes or is cut, then the vault closes.
+async fn shut_down(
+    mut vault: Vault,
+    workers: pramaan_vault::Workers,
+    syslog: Vec<JoinHandle<()>>,
+    http: JoinHandle<()>,
+    background: Background,
+) {
     // Running SQL queries and searches end now: an HTTP connection waiting
     // for one would otherwise hold the shutdown until its deadline.
     vault.stop_reads();
-    for t in tasks {
+    for t in syslog {
         let _ = tokio::time::timeout(Duration::from_secs(10), t).await;
     }
-    let _ = tokio::time::timeout(Duration::from_secs(10), http_task).await;
+    let _ = tokio::time::timeout(Duration::from_secs(10), http).await;
     // A clock round in progress ends within clock.timeout.
-    let _ = tokio::time::timeout(Duration::from_secs(70), clock_task).await;
+    let _ = tokio::time::timeout(Duration::from_secs(70), background.clock).await;
     // A reminder tick in progress (a webhook in its back-off) is cut after a while:
     // what it had not recorded is sent again by the next start.
-    if let Some(mut t) = desk_reminders {
-        if tokio::time::timeout(Duration::from_secs(15), &mut t)
-            .await
-            .is_err()
-        {
-            t.abort();
-            let _ = t.await;
-        }
+    if let Some(t) = background.desk_reminders {
+        finish_or_abort(t, Duration::from_secs(15)).await;
     }
     // A retention run in progress finishes (or, after a while, is dropped: every step is safe to cut).
-    if tokio::time::timeout(Duration::from_secs(30), &mut schedule)
-        .await
-        .is_err()
-    {
-        schedule.abort();
-        let _ = schedule.await;
-    }
+    finish_or_abort(background.retention, Duration::from_secs(30)).await;
     vault.close();
     drop(vault);
     tokio::task::spawn_blocking(move || workers.join())
         .await
         .ok();
-    tracing::info!("stopped");
-    Ok(())
 }

@@ -10,7 +10,7 @@
 //! a minute per reason, with their count ([`RefusalLog`]); every one is
 //! counted in `pramaan_connections_refused_total`.
 
-use crate::ServeError;
+use crate::error::ServeError;
 use bytes::{Bytes, BytesMut};
 use pramaan_core::Transport;
 use pramaan_ingest::framing::{FrameDecoder, FrameEvent, Refusal};

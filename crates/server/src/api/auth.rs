@@ -16,12 +16,13 @@
 
 use super::AppState;
 use crate::access::{self, SESSION_COOKIE};
+use crate::caller::Authenticated;
 use axum::extract::rejection::{JsonRejection, QueryRejection};
 use axum::extract::{ConnectInfo, Path, Query, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use axum::{Extension, Json, Router};
+use axum::{Json, Router};
 use pramaan_auth::audit::{action, AuditEvent, Filter};
 use pramaan_auth::{AuthError, Identity, RoleSet};
 use pramaan_core::time::now_ns;
@@ -47,6 +48,17 @@ pub(super) fn routes() -> Router<Arc<AppState>> {
 
 /// Errors of these routes, as `{"error": "..."}` with a status code.
 pub struct Error(StatusCode, String);
+
+impl Error {
+    pub fn status(&self) -> StatusCode {
+        self.0
+    }
+
+    /// What the client is told.
+    pub fn message(&self) -> &str {
+        &self.1
+    }
+}
 
 impl IntoResponse for Error {
     fn into_response(self) -> Response {
@@ -131,7 +143,9 @@ async fn login(
             .map_err(|_| Error(StatusCode::INTERNAL_SERVER_ERROR, "internal error".into()))?;
     let acc = st.access();
     match res {
-        Err(e) => Ok(access::login_refused(acc, &b.user, ip, e, "login").await),
+        Err(e) => Ok(access::login_refused(acc, &b.user, ip, e, "login")
+            .await
+            .into_response()),
         Ok((id, sid, csrf)) => {
             acc.audit(
                 AuditEvent::new(action::LOGIN, &id.name, &id.name)
@@ -156,7 +170,7 @@ async fn login(
 
 async fn logout(
     State(st): State<Arc<AppState>>,
-    Extension(id): Extension<Identity>,
+    Authenticated(id): Authenticated,
     headers: HeaderMap,
 ) -> Result<Response, Error> {
     if let Some(sid) = access::session_cookie(&headers) {
@@ -172,7 +186,7 @@ async fn logout(
         .into_response())
 }
 
-async fn me(Extension(id): Extension<Identity>) -> Json<Identity> {
+async fn me(Authenticated(id): Authenticated) -> Json<Identity> {
     Json(id)
 }
 
@@ -185,22 +199,38 @@ struct OwnPassword {
 
 async fn own_password(
     State(st): State<Arc<AppState>>,
-    Extension(id): Extension<Identity>,
+    Authenticated(id): Authenticated,
     body: Result<Json<OwnPassword>, JsonRejection>,
 ) -> Result<Json<serde_json::Value>, Error> {
     let b = json(body)?;
+    change_own_password(&st, &id, b.current, b.new).await?;
+    Ok(Json(
+        serde_json::json!({ "user": id.name, "changed": true }),
+    ))
+}
+
+/// The caller changes their own password (the API's `POST /api/v1/password`
+/// and the console's password page): the current one must be right and the
+/// new one differ and be strong enough; the change is recorded
+/// (`user.password`, by self) and ends the user's sessions.
+pub(super) async fn change_own_password(
+    st: &Arc<AppState>,
+    id: &Identity,
+    current: String,
+    new: String,
+) -> Result<(), Error> {
     if id.method == pramaan_auth::Method::Token {
         return Err(bad("a token has no password; log in as a user"));
     }
-    if b.current == b.new {
+    if current == new {
         return Err(bad("the new password must differ from the current one"));
     }
     let name = id.name.clone();
-    let ok = blocking(&st, move |a| {
-        if a.store().verify_password(&name, &b.current)?.is_none() {
+    let ok = blocking(st, move |a| {
+        if a.store().verify_password(&name, &current)?.is_none() {
             return Ok(false);
         }
-        a.store().set_password(&name, &b.new, false, now_ns())?;
+        a.store().set_password(&name, &new, false, now_ns())?;
         Ok(true)
     })
     .await?;
@@ -213,9 +243,7 @@ async fn own_password(
     st.access()
         .audit(AuditEvent::new(action::USER_PASSWORD, &id.name, &id.name).detail("by", "self"))
         .await;
-    Ok(Json(
-        serde_json::json!({ "user": id.name, "changed": true }),
-    ))
+    Ok(())
 }
 
 fn user_json(u: &pramaan_auth::UserInfo) -> serde_json::Value {
@@ -250,7 +278,7 @@ struct AddUser {
 
 async fn add_user(
     State(st): State<Arc<AppState>>,
-    Extension(id): Extension<Identity>,
+    Authenticated(id): Authenticated,
     body: Result<Json<AddUser>, JsonRejection>,
 ) -> Result<Response, Error> {
     let b = json(body)?;
@@ -285,7 +313,7 @@ struct ResetPassword {
 
 async fn reset_password(
     State(st): State<Arc<AppState>>,
-    Extension(id): Extension<Identity>,
+    Authenticated(id): Authenticated,
     Path(name): Path<String>,
     body: Option<Json<ResetPassword>>,
 ) -> Result<Json<serde_json::Value>, Error> {
@@ -336,7 +364,7 @@ async fn set_disabled(
 
 async fn disable_user(
     State(st): State<Arc<AppState>>,
-    Extension(id): Extension<Identity>,
+    Authenticated(id): Authenticated,
     Path(name): Path<String>,
 ) -> Result<Json<serde_json::Value>, Error> {
     set_disabled(st, id, name, true).await
@@ -344,7 +372,7 @@ async fn disable_user(
 
 async fn enable_user(
     State(st): State<Arc<AppState>>,
-    Extension(id): Extension<Identity>,
+    Authenticated(id): Authenticated,
     Path(name): Path<String>,
 ) -> Result<Json<serde_json::Value>, Error> {
     set_disabled(st, id, name, false).await
@@ -358,7 +386,7 @@ struct Roles {
 
 async fn set_roles(
     State(st): State<Arc<AppState>>,
-    Extension(id): Extension<Identity>,
+    Authenticated(id): Authenticated,
     Path(name): Path<String>,
     body: Result<Json<Roles>, JsonRejection>,
 ) -> Result<Json<serde_json::Value>, Error> {
@@ -427,7 +455,7 @@ pub fn parse_expiry(s: &str, now: i64) -> Result<i64, String> {
 
 async fn create_token(
     State(st): State<Arc<AppState>>,
-    Extension(id): Extension<Identity>,
+    Authenticated(id): Authenticated,
     body: Result<Json<CreateToken>, JsonRejection>,
 ) -> Result<Response, Error> {
     let b = json(body)?;
@@ -458,7 +486,7 @@ async fn create_token(
 
 async fn revoke_token(
     State(st): State<Arc<AppState>>,
-    Extension(id): Extension<Identity>,
+    Authenticated(id): Authenticated,
     Path(name): Path<String>,
 ) -> Result<Json<serde_json::Value>, Error> {
     let t = st

@@ -1,18 +1,21 @@
 //! The web console: server-rendered pages under `/console` for the point of
 //! contact, the compliance officer, analysts and auditors. Pages are HTML
 //! from `pramaan-console` (maud) and work without JavaScript; forms carry the
-//! session's CSRF token as the `_csrf` field (`crate::access::guard` checks
+//! session's CSRF token as the `_csrf` field (the access guard checks
 //! it). Each handler calls the same library functions as the JSON API, so
 //! what a page shows is what the API answers, and the same audit records
-//! are written. Every route has a row in `crate::access::TABLE`.
+//! are written. Every route has a row in the access table; how the guard's
+//! refusals look on the console (login redirect, password page, error
+//! page) is `crate::gate`'s.
 
 use super::{ApiError, AppState};
 use crate::access;
+use crate::caller::Authenticated;
 use axum::extract::{ConnectInfo, Form, Query as QueryParams, State};
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode, Uri};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
-use axum::{Extension, Router};
+use axum::Router;
 use pramaan_auth::audit::{action, AuditEvent};
 use pramaan_auth::Identity;
 use pramaan_console::layout::{self, Flash, Viewer};
@@ -25,7 +28,10 @@ mod dashboard;
 mod incidents;
 mod orders;
 mod pages;
+mod password;
 mod search;
+
+pub use crate::access::is_console;
 
 pub(super) fn routes() -> Router<Arc<AppState>> {
     Router::new()
@@ -38,38 +44,7 @@ pub(super) fn routes() -> Router<Arc<AppState>> {
         .merge(pages::routes())
         .merge(incidents::routes())
         .merge(orders::routes())
-}
-
-/// Whether a request path is a console page (HTML for people).
-pub fn is_console(path: &str) -> bool {
-    path == "/console" || path.starts_with("/console/")
-}
-
-/// The answer to an anonymous browser on a console page: the login page,
-/// coming back to where it was going.
-pub fn to_login(uri: &Uri) -> Response {
-    let next = uri
-        .path_and_query()
-        .map(|p| p.as_str())
-        .unwrap_or("/console");
-    let q = serde_urlencoded::to_string([("next", next)]).unwrap_or_default();
-    let mut r = Redirect::to(&format!("/console/login?{q}")).into_response();
-    *r.status_mut() = StatusCode::SEE_OTHER;
-    r
-}
-
-/// A refusal or error as a page (the guard and the handlers use it).
-pub fn refused(status: StatusCode, msg: &str) -> Response {
-    let body = html! {
-        p.flash.error role="alert" { (msg) }
-        p { a href="/console" { "Back to the dashboard" } }
-    };
-    let title = status.canonical_reason().unwrap_or("Error");
-    (
-        status,
-        Html(layout::page(title, None, "", None, body).into_string()),
-    )
-        .into_response()
+        .merge(password::routes())
 }
 
 /// A handler's failure, shown as a page with its status.
@@ -77,7 +52,7 @@ pub struct Problem(StatusCode, String);
 
 impl IntoResponse for Problem {
     fn into_response(self) -> Response {
-        refused(self.0, &self.1)
+        crate::gate::error_page(self.0, &self.1)
     }
 }
 
@@ -267,8 +242,8 @@ async fn login(
                 other => other.to_string(),
             };
             // Recorded (login.failed) and counted by the limiter as for the API.
-            let r = access::login_refused(acc, &f.user, ip, e, "console").await;
-            login_page(&next, Some(&msg), r.status())
+            let refusal = access::login_refused(acc, &f.user, ip, e, "console").await;
+            login_page(&next, Some(&msg), refusal.status())
         }
         Ok((id, sid, _csrf)) => {
             acc.audit(
@@ -277,19 +252,23 @@ async fn login(
                     .detail("method", "console"),
             )
             .await;
-            let max_age = acc.auth.session_ttl_ns / 1_000_000_000;
-            let mut r = see_other(&next);
-            if let Ok(v) = HeaderValue::from_str(&super::auth::cookie(&sid, max_age, acc.tls)) {
-                r.headers_mut().insert(header::SET_COOKIE, v);
-            }
-            r
+            with_session(see_other(&next), acc, &sid)
         }
     }
 }
 
+/// An answer that sets the session cookie of a new session.
+fn with_session(mut r: Response, acc: &access::AccessState, sid: &str) -> Response {
+    let max_age = acc.auth.session_ttl_ns / 1_000_000_000;
+    if let Ok(v) = HeaderValue::from_str(&super::auth::cookie(sid, max_age, acc.tls)) {
+        r.headers_mut().insert(header::SET_COOKIE, v);
+    }
+    r
+}
+
 async fn logout(
     State(st): State<Arc<AppState>>,
-    Extension(id): Extension<Identity>,
+    Authenticated(id): Authenticated,
     headers: HeaderMap,
 ) -> Response {
     if let Some(sid) = access::session_cookie(&headers) {
@@ -305,9 +284,4 @@ async fn logout(
         r.headers_mut().insert(header::SET_COOKIE, v);
     }
     r
-}
-
-/// `x-pramaan-actor` as the guard set it (the signed-in user).
-fn actor(id: &Identity) -> String {
-    id.name.clone()
 }

@@ -12,8 +12,9 @@
 //! | `GET /ledger/tile/<L>/<N>[.p/<W>]` | a tile; level 0 is recomputed from the records |
 
 use super::{internal, ApiError, AppState};
+use crate::caller::Authenticated;
 use axum::extract::rejection::{JsonRejection, QueryRejection};
-use axum::extract::{Extension, Path, Query, State};
+use axum::extract::{Path, Query, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -97,7 +98,7 @@ pub fn may_read_record(caller: &Identity, transport: &str) -> bool {
 /// record; any other caller gets the leaf hash and the proof.
 async fn inclusion(
     State(st): State<Arc<AppState>>,
-    Extension(caller): Extension<Identity>,
+    Authenticated(caller): Authenticated,
     params: Result<Query<InclusionParams>, QueryRejection>,
 ) -> Result<Json<InclusionProof>, ApiError> {
     let Query(p) = params.map_err(|e| ApiError::BadRequest(e.body_text()))?;

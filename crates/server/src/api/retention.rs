@@ -13,13 +13,13 @@
 //!   what it would do), answered with the run's report.
 
 use super::{op, ApiError, AppState};
+use crate::caller::Authenticated;
 use axum::extract::{ConnectInfo, Path, Query as QueryParams, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use axum::{Extension, Json, Router};
+use axum::{Json, Router};
 use pramaan_app::holds::{AddHold, ListHolds, ReleaseHold, RunRetention};
-use pramaan_auth::Identity;
 use pramaan_vault::retention::{RetentionStatus, RunReport};
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -66,7 +66,7 @@ pub(super) fn status_json(st: &AppState) -> serde_json::Value {
 
 async fn list_holds(
     State(st): State<Arc<AppState>>,
-    Extension(caller): Extension<Identity>,
+    Authenticated(caller): Authenticated,
 ) -> Result<Json<Vec<serde_json::Value>>, ApiError> {
     op::answer(&st.app, &caller, ListHolds {}).await
 }
@@ -78,7 +78,7 @@ fn via(from: SocketAddr) -> Option<String> {
 
 async fn add_hold(
     State(st): State<Arc<AppState>>,
-    Extension(caller): Extension<Identity>,
+    Authenticated(caller): Authenticated,
     ConnectInfo(from): ConnectInfo<SocketAddr>,
     body: Result<Json<AddHold>, axum::extract::rejection::JsonRejection>,
 ) -> Result<Response, ApiError> {
@@ -90,7 +90,7 @@ async fn add_hold(
 
 async fn release_hold(
     State(st): State<Arc<AppState>>,
-    Extension(caller): Extension<Identity>,
+    Authenticated(caller): Authenticated,
     ConnectInfo(from): ConnectInfo<SocketAddr>,
     id: Result<Path<i64>, axum::extract::rejection::PathRejection>,
     body: Result<Json<ReleaseHold>, axum::extract::rejection::JsonRejection>,
@@ -105,7 +105,7 @@ async fn release_hold(
 
 async fn run(
     State(st): State<Arc<AppState>>,
-    Extension(caller): Extension<Identity>,
+    Authenticated(caller): Authenticated,
     params: Result<QueryParams<RunRetention>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<RunReport>, ApiError> {
     let QueryParams(op) = params.map_err(|e| ApiError::BadRequest(e.body_text()))?;

@@ -9,10 +9,9 @@
 //! invent.
 
 use super::{bad, page, page_refreshing, AppState, Problem};
+use crate::caller::Authenticated;
 use axum::extract::{Query as QueryParams, State};
 use axum::response::Response;
-use axum::Extension;
-use pramaan_auth::Identity;
 use pramaan_console::charts::{self, IncidentWindow, OffsetSeries, SourceDays};
 use pramaan_console::dashboard::{self as cards, Card, ClockFacts, LogFacts, OpenIncident};
 use pramaan_console::html;
@@ -27,7 +26,7 @@ const DAY_NS: i64 = 24 * HOUR_NS;
 
 pub(super) async fn show(
     State(st): State<Arc<AppState>>,
-    Extension(id): Extension<Identity>,
+    Authenticated(id): Authenticated,
 ) -> Result<Response, Problem> {
     let now = pramaan_core::time::now_ns();
     let today = charts::ist_day(now);
@@ -114,7 +113,7 @@ pub(super) struct SourcesParams {
 /// ranked as on the dashboard: the heatmap of the page and the same rows as a table.
 pub(super) async fn sources(
     State(st): State<Arc<AppState>>,
-    Extension(id): Extension<Identity>,
+    Authenticated(id): Authenticated,
     QueryParams(p): QueryParams<SourcesParams>,
 ) -> Result<Response, Problem> {
     let page_no: usize = match p.page.trim() {

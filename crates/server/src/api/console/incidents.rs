@@ -4,11 +4,12 @@
 
 use super::{csrf, page, page_refreshing, see_other, with_query, AppState, FlashParams, Problem};
 use crate::api::desk::{err as desk_err, EditBody, NewBody};
+use crate::caller::Authenticated;
 use axum::body::Bytes;
 use axum::extract::{Path, Query as QueryParams, State};
 use axum::response::Response;
 use axum::routing::{get, post};
-use axum::{Extension, Router};
+use axum::Router;
 use pramaan_auth::{Identity, Role};
 use pramaan_console::charts::{self, IncidentWindow};
 use pramaan_console::layout::Flash;
@@ -54,7 +55,7 @@ fn can_write(id: &Identity) -> bool {
 
 async fn list(
     State(st): State<Arc<AppState>>,
-    Extension(id): Extension<Identity>,
+    Authenticated(id): Authenticated,
     QueryParams(fl): QueryParams<FlashParams>,
 ) -> Result<Response, Problem> {
     let d = st.desk.desk()?;
@@ -158,7 +159,7 @@ fn incident_form(action: &str, id: &Identity, v: Option<&IncidentView>, submit: 
     }
 }
 
-async fn new_form(Extension(id): Extension<Identity>) -> Result<Response, Problem> {
+async fn new_form(Authenticated(id): Authenticated) -> Result<Response, Problem> {
     Ok(page(
         &id,
         "Report a new incident",
@@ -195,7 +196,7 @@ fn opt(p: &[(String, String)], k: &str) -> Option<String> {
 
 async fn create(
     State(st): State<Arc<AppState>>,
-    Extension(id): Extension<Identity>,
+    Authenticated(id): Authenticated,
     body: Bytes,
 ) -> Result<Response, Problem> {
     let p = pairs(&body);
@@ -217,10 +218,7 @@ async fn create(
         other_info: get1(&p, "other_info").to_owned(),
     };
     let res = match b.into_new(now) {
-        Ok(n) => d
-            .create(n, &super::actor(&id), now)
-            .await
-            .map_err(|e| e.to_string()),
+        Ok(n) => d.create(n, &id.name, now).await.map_err(|e| e.to_string()),
         Err(e) => Err(e.to_string()),
     };
     Ok(match res {
@@ -241,7 +239,7 @@ async fn create(
 
 async fn show(
     State(st): State<Arc<AppState>>,
-    Extension(id): Extension<Identity>,
+    Authenticated(id): Authenticated,
     Path(n): Path<i64>,
     QueryParams(fl): QueryParams<FlashParams>,
 ) -> Result<Response, Problem> {
@@ -309,7 +307,7 @@ async fn show(
 
 async fn edit(
     State(st): State<Arc<AppState>>,
-    Extension(id): Extension<Identity>,
+    Authenticated(id): Authenticated,
     Path(n): Path<i64>,
     body: Bytes,
 ) -> Result<Response, Problem> {
@@ -335,7 +333,7 @@ async fn edit(
     };
     let res = match b.into_edit(now) {
         Ok(e) => d
-            .edit(n, e, &super::actor(&id), now)
+            .edit(n, e, &id.name, now)
             .await
             .map(|_| ())
             .map_err(|e| e.to_string()),
@@ -350,7 +348,7 @@ async fn edit(
 
 async fn report(
     State(st): State<Arc<AppState>>,
-    Extension(id): Extension<Identity>,
+    Authenticated(id): Authenticated,
     Path(n): Path<i64>,
 ) -> Result<Response, Problem> {
     let d = st.desk.desk()?;
@@ -381,7 +379,7 @@ async fn report(
 
 async fn send(
     State(st): State<Arc<AppState>>,
-    Extension(id): Extension<Identity>,
+    Authenticated(id): Authenticated,
     Path(n): Path<i64>,
 ) -> Result<Response, Problem> {
     let d = st.desk.desk()?;
@@ -390,7 +388,7 @@ async fn send(
         st.desk.settings()?,
         st.desk.templates()?,
         n,
-        &super::actor(&id),
+        &id.name,
         now_ns(),
     )
     .await;

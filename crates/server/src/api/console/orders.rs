@@ -6,11 +6,12 @@
 use super::{csrf, page, page_refreshing, see_other, with_query, AppState, FlashParams, Problem};
 use crate::api::orders::NewBody;
 use crate::api::orders::{act, err as order_err, export_zip, open, register_order, zip_download};
+use crate::caller::Authenticated;
 use axum::body::Bytes;
 use axum::extract::{Query as QueryParams, State};
 use axum::response::Response;
 use axum::routing::{get, post};
-use axum::{Extension, Router};
+use axum::Router;
 use pramaan_auth::{Identity, Role};
 use pramaan_console::layout::Flash;
 use pramaan_console::{html, when, Markup};
@@ -94,7 +95,7 @@ fn time_left(o: &Order, now: i64) -> Markup {
 
 async fn list(
     State(st): State<Arc<AppState>>,
-    Extension(id): Extension<Identity>,
+    Authenticated(id): Authenticated,
     QueryParams(fl): QueryParams<FlashParams>,
 ) -> Result<Response, Problem> {
     let orders = open(&st)?.list().map_err(order_err)?;
@@ -190,7 +191,7 @@ fn order_form(id: &Identity, p: &[(String, String)]) -> Markup {
     }
 }
 
-async fn new_form(Extension(id): Extension<Identity>) -> Result<Response, Problem> {
+async fn new_form(Authenticated(id): Authenticated) -> Result<Response, Problem> {
     Ok(page(
         &id,
         "Register a new order",
@@ -202,7 +203,7 @@ async fn new_form(Extension(id): Extension<Identity>) -> Result<Response, Proble
 
 async fn create(
     State(st): State<Arc<AppState>>,
-    Extension(id): Extension<Identity>,
+    Authenticated(id): Authenticated,
     body: Bytes,
 ) -> Result<Response, Problem> {
     let p = pairs(&body);
@@ -223,29 +224,27 @@ async fn create(
         notes: get1(&p, "notes").trim().to_owned(),
         hold: get1(&p, "hold") == "on",
     };
-    Ok(
-        match register_order(&st, b, &super::actor(&id), now_ns()).await {
-            Ok(o) => {
-                let holds = if o.holds.is_empty() {
-                    String::new()
-                } else {
-                    format!(" {} legal hold(s) placed.", o.holds.len())
-                };
-                see_other(&order_flash(
-                    &o.reference,
-                    "ok",
-                    &format!("Order {} registered.{holds}", o.reference),
-                ))
-            }
-            Err(e) => page(
-                &id,
-                "Register a new order",
-                "/console/orders",
-                Some(Flash::Error(format!("Not registered: {e}"))),
-                order_form(&id, &p),
-            ),
-        },
-    )
+    Ok(match register_order(&st, b, &id.name, now_ns()).await {
+        Ok(o) => {
+            let holds = if o.holds.is_empty() {
+                String::new()
+            } else {
+                format!(" {} legal hold(s) placed.", o.holds.len())
+            };
+            see_other(&order_flash(
+                &o.reference,
+                "ok",
+                &format!("Order {} registered.{holds}", o.reference),
+            ))
+        }
+        Err(e) => page(
+            &id,
+            "Register a new order",
+            "/console/orders",
+            Some(Flash::Error(format!("Not registered: {e}"))),
+            order_form(&id, &p),
+        ),
+    })
 }
 
 #[derive(Deserialize)]
@@ -274,7 +273,7 @@ fn note_field(action: &str) -> Markup {
 
 async fn show(
     State(st): State<Arc<AppState>>,
-    Extension(id): Extension<Identity>,
+    Authenticated(id): Authenticated,
     QueryParams(q): QueryParams<ShowParams>,
 ) -> Result<Response, Problem> {
     let r = open(&st)?;
@@ -386,7 +385,7 @@ async fn step(st: &AppState, id: &Identity, body: &[u8], action: Action) -> Resp
         st,
         &reference,
         action,
-        &super::actor(id),
+        &id.name,
         get1(&p, "note").trim(),
         get1(&p, "release_hold") == "on",
         now_ns(),
@@ -408,7 +407,7 @@ async fn step(st: &AppState, id: &Identity, body: &[u8], action: Action) -> Resp
 
 async fn approve(
     State(st): State<Arc<AppState>>,
-    Extension(id): Extension<Identity>,
+    Authenticated(id): Authenticated,
     body: Bytes,
 ) -> Response {
     step(&st, &id, &body, Action::Approve).await
@@ -416,7 +415,7 @@ async fn approve(
 
 async fn deliver(
     State(st): State<Arc<AppState>>,
-    Extension(id): Extension<Identity>,
+    Authenticated(id): Authenticated,
     body: Bytes,
 ) -> Response {
     step(&st, &id, &body, Action::Deliver).await
@@ -424,7 +423,7 @@ async fn deliver(
 
 async fn close(
     State(st): State<Arc<AppState>>,
-    Extension(id): Extension<Identity>,
+    Authenticated(id): Authenticated,
     body: Bytes,
 ) -> Response {
     step(&st, &id, &body, Action::Close).await
@@ -433,12 +432,12 @@ async fn close(
 /// The bundle as a download; a refusal goes back to the order page.
 async fn export(
     State(st): State<Arc<AppState>>,
-    Extension(id): Extension<Identity>,
+    Authenticated(id): Authenticated,
     body: Bytes,
 ) -> Response {
     let p = pairs(&body);
     let reference = get1(&p, "reference").to_owned();
-    match export_zip(&st, &reference, &super::actor(&id)).await {
+    match export_zip(&st, &reference, &id.name).await {
         Ok(bundle) => {
             let mut r = zip_download(bundle);
             r.headers_mut().insert(

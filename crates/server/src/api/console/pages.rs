@@ -4,10 +4,11 @@
 use super::{
     bad, csrf, json_cell, json_table, page, see_other, with_query, AppState, FlashParams, Problem,
 };
+use crate::caller::Authenticated;
 use axum::extract::{ConnectInfo, Form, Path, Query as QueryParams, State};
 use axum::response::Response;
 use axum::routing::{get, post};
-use axum::{Extension, Router};
+use axum::Router;
 use pramaan_auth::audit::{action, AuditEvent, Filter};
 use pramaan_auth::{Identity, Role};
 use pramaan_console::layout::{field, Flash};
@@ -48,7 +49,7 @@ fn purpose_field(value: &str) -> Markup {
 
 async fn whois(
     State(st): State<Arc<AppState>>,
-    Extension(id): Extension<Identity>,
+    Authenticated(id): Authenticated,
     QueryParams(f): QueryParams<WhoisForm>,
 ) -> Result<Response, Problem> {
     let form = html! {
@@ -66,7 +67,7 @@ async fn whois(
     let some = |s: &str| Some(s.to_owned()).filter(|s| !s.trim().is_empty());
     let answer = crate::api::whois::lookup(
         &st,
-        &super::actor(&id),
+        &id.name,
         some(&f.ip),
         some(&f.port),
         some(&f.at),
@@ -116,7 +117,7 @@ struct SubscriberForm {
 
 async fn subscriber(
     State(st): State<Arc<AppState>>,
-    Extension(id): Extension<Identity>,
+    Authenticated(id): Authenticated,
     QueryParams(f): QueryParams<SubscriberForm>,
 ) -> Result<Response, Problem> {
     let form = html! {
@@ -131,10 +132,7 @@ async fn subscriber(
         return Ok(page(&id, "Subscribers", "/console/subscribers", None, form));
     }
     let reg = st.registry.get().await.map_err(super::internal)?;
-    let (flash, result) = match reg
-        .read_subscriber(f.id.trim(), &f.purpose, &super::actor(&id))
-        .await
-    {
+    let (flash, result) = match reg.read_subscriber(f.id.trim(), &f.purpose, &id.name).await {
         Ok(Some(s)) => (
             None,
             html! { h2 { "Subscriber " (f.id.trim()) } (json_table(&s.to_json())) },
@@ -161,7 +159,7 @@ async fn subscriber(
 
 async fn holds(
     State(st): State<Arc<AppState>>,
-    Extension(id): Extension<Identity>,
+    Authenticated(id): Authenticated,
     QueryParams(fl): QueryParams<FlashParams>,
 ) -> Result<Response, Problem> {
     let list = st.retention.holds().map_err(super::internal)?;
@@ -235,7 +233,7 @@ fn who(id: &Identity, from: SocketAddr) -> String {
 
 async fn add_hold(
     State(st): State<Arc<AppState>>,
-    Extension(id): Extension<Identity>,
+    Authenticated(id): Authenticated,
     ConnectInfo(from): ConnectInfo<SocketAddr>,
     Form(f): Form<HoldForm>,
 ) -> Result<Response, Problem> {
@@ -291,7 +289,7 @@ struct ReleaseForm {
 
 async fn release_hold(
     State(st): State<Arc<AppState>>,
-    Extension(id): Extension<Identity>,
+    Authenticated(id): Authenticated,
     ConnectInfo(from): ConnectInfo<SocketAddr>,
     Path(hold): Path<i64>,
     Form(f): Form<ReleaseForm>,
@@ -336,7 +334,7 @@ const AUDIT_PAGE: usize = 200;
 
 async fn audit(
     State(st): State<Arc<AppState>>,
-    Extension(id): Extension<Identity>,
+    Authenticated(id): Authenticated,
     QueryParams(f): QueryParams<AuditForm>,
 ) -> Result<Response, Problem> {
     let now = now_ns();
@@ -394,7 +392,7 @@ async fn audit(
 
 async fn settings(
     State(st): State<Arc<AppState>>,
-    Extension(id): Extension<Identity>,
+    Authenticated(id): Authenticated,
     QueryParams(fl): QueryParams<FlashParams>,
 ) -> Result<Response, Problem> {
     let now = now_ns();
@@ -502,7 +500,7 @@ struct PocForm {
 
 async fn set_poc(
     State(st): State<Arc<AppState>>,
-    Extension(id): Extension<Identity>,
+    Authenticated(id): Authenticated,
     Form(f): Form<PocForm>,
 ) -> Result<Response, Problem> {
     let d = st.desk.desk()?;
@@ -517,7 +515,7 @@ async fn set_poc(
         reviewed: f.reviewed.is_some(),
         note: Some("console".into()),
     };
-    Ok(match d.set_poc(e, &super::actor(&id), now_ns()).await {
+    Ok(match d.set_poc(e, &id.name, now_ns()).await {
         Ok(p) => see_other(&with_query(
             "/console/settings",
             "ok",

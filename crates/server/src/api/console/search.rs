@@ -4,12 +4,12 @@
 
 use super::{bad, page, AppState, Problem};
 use crate::api::SearchParams;
+use crate::caller::Authenticated;
 use axum::extract::{Path, Query as QueryParams, State};
 use axum::http::{header, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use axum::{Extension, Router};
-use pramaan_auth::Identity;
+use axum::Router;
 use pramaan_console::layout::field;
 use pramaan_console::{html, Markup};
 use pramaan_vault::search::{self, Hit};
@@ -135,7 +135,7 @@ fn form_markup(f: &Form) -> Markup {
 
 async fn show(
     State(st): State<Arc<AppState>>,
-    Extension(id): Extension<Identity>,
+    Authenticated(id): Authenticated,
     QueryParams(f): QueryParams<Form>,
 ) -> Result<Response, Problem> {
     if f.is_empty() && f.after.is_none() {
@@ -302,7 +302,7 @@ async fn one(st: &AppState, seq: u64) -> Result<Hit, Problem> {
 
 async fn record(
     State(st): State<Arc<AppState>>,
-    Extension(id): Extension<Identity>,
+    Authenticated(id): Authenticated,
     Path(seq): Path<u64>,
 ) -> Result<Response, Problem> {
     let h = one(&st, seq).await?;
