@@ -1,6 +1,7 @@
-//! The storage trait both stores implement: the embedded one
-//! ([`crate::mem::MemStore`], in-memory index persisted in the data
-//! directory) and PostgreSQL ([`crate::pg::PgStore`]).
+//! The storage trait both stores implement: the embedded one (`MemStore`,
+//! in-memory index persisted in the data directory) and PostgreSQL
+//! (`PgStore`). They depend on this module, never the other way round (the
+//! trait's documentation lists its implementors).
 
 use crate::index::Index;
 use crate::model::{Binding, Probe};

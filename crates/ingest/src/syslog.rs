@@ -584,121 +584,125 @@ fn json_field<'a>(
     best: &mut Best<'a>,
     f: &mut ParsedFields,
 ) {
-    // `parent.key`, lowercased, without allocating.
     let mut buf = [0u8; 48];
+    let Some(key) = lowercase_path(&mut buf, parent, key) else {
+        return;
+    };
+    let Some((field, r)) = json_key(key) else {
+        return;
+    };
+    let s = v.as_str();
+    match field {
+        JsonField::Message => s.into_iter().for_each(|s| rank(&mut best.message, r, s)),
+        JsonField::Host => s.into_iter().for_each(|s| rank(&mut best.host, r, s)),
+        JsonField::App => s.into_iter().for_each(|s| rank(&mut best.app, r, s)),
+        JsonField::Msgid => s.into_iter().for_each(|s| rank(&mut best.msgid, r, s)),
+        JsonField::Time => rank(&mut best.time, r, v),
+        JsonField::Severity => rank(&mut best.severity, r, v),
+        JsonField::Facility => rank(&mut best.facility, r, v),
+        JsonField::Procid => rank(&mut best.procid, r, v),
+        JsonField::Ip => json_ips(v, f),
+        JsonField::Port => {
+            if let Some(p) = json_u64(v).and_then(|p| u16::try_from(p).ok()) {
+                push_port(f, p);
+            }
+        }
+        JsonField::User => {
+            if let Some(s) = s {
+                push_user(f, s.as_bytes());
+            }
+        }
+    }
+}
+
+/// `parent.key`, lowercased into `buf` without allocating; `None` when it
+/// does not fit (no key that long is recognised).
+fn lowercase_path<'b>(buf: &'b mut [u8; 48], parent: Option<&str>, key: &str) -> Option<&'b [u8]> {
     let mut len = 0;
     for part in parent.into_iter().chain(std::iter::once(key)) {
         if len > 0 {
             if len == buf.len() {
-                return;
+                return None;
             }
             buf[len] = b'.';
             len += 1;
         }
         if len + part.len() > buf.len() {
-            return;
+            return None;
         }
         for &b in part.as_bytes() {
             buf[len] = b.to_ascii_lowercase();
             len += 1;
         }
     }
-    let key = &buf[..len];
-    let s = v.as_str();
-    match key {
-        b"message" | b"msg" | b"@message" | b"log" | b"short_message" | b"full_message" => {
-            let r = match key {
-                b"message" => 0,
-                b"msg" => 1,
-                b"@message" => 2,
-                b"log" => 3,
-                b"short_message" => 4,
-                _ => 5,
-            };
-            if let Some(s) = s {
-                rank(&mut best.message, r, s);
-            }
-        }
-        b"host" | b"hostname" | b"host.name" | b"host.hostname" | b"_hostname"
-        | b"syslog_hostname" => {
-            let r = match key {
-                b"host" => 0,
-                b"hostname" => 1,
-                b"host.name" => 2,
-                b"host.hostname" => 3,
-                _ => 4,
-            };
-            if let Some(s) = s {
-                rank(&mut best.host, r, s);
-            }
-        }
-        b"app" | b"appname" | b"app_name" | b"program" | b"service" | b"service.name"
-        | b"syslog_identifier" | b"process.name" | b"application" => {
-            let r = match key {
-                b"app" => 0,
-                b"appname" => 1,
-                b"app_name" => 2,
-                b"program" => 3,
-                b"service" => 4,
-                b"service.name" => 5,
-                b"syslog_identifier" => 6,
-                b"process.name" => 7,
-                _ => 8,
-            };
-            if let Some(s) = s {
-                rank(&mut best.app, r, s);
-            }
-        }
-        b"@timestamp"
-        | b"timestamp"
-        | b"time"
-        | b"ts"
-        | b"datetime"
-        | b"date"
-        | b"__realtime_timestamp"
-        | b"event.created" => {
-            let r = match key {
-                b"@timestamp" => 0,
-                b"timestamp" => 1,
-                b"time" => 2,
-                b"ts" => 3,
-                b"datetime" => 4,
-                b"date" => 5,
-                b"__realtime_timestamp" => 6,
-                _ => 7,
-            };
-            rank(&mut best.time, r, v);
-        }
-        b"severity" | b"level" | b"log.level" | b"loglevel" | b"lvl" | b"priority"
-        | b"severity_text" => {
-            let r = match key {
-                b"severity" => 0,
-                b"level" => 1,
-                b"log.level" => 2,
-                b"loglevel" => 3,
-                b"lvl" => 4,
-                b"priority" => 5,
-                _ => 6,
-            };
-            rank(&mut best.severity, r, v);
-        }
-        b"facility" | b"syslog_facility" => {
-            rank(&mut best.facility, u8::from(key != b"facility"), v)
-        }
-        b"pid" | b"procid" | b"process.pid" | b"_pid" => {
-            let r = match key {
-                b"procid" => 0,
-                b"pid" => 1,
-                b"process.pid" => 2,
-                _ => 3,
-            };
-            rank(&mut best.procid, r, v);
-        }
-        b"msgid" => {
-            if let Some(s) = s {
-                rank(&mut best.msgid, 0, s);
-            }
-        }
+    Some(&buf[..len])
+}
+
+/// What a JSON member holds, by its (lowercased, dotted) key.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum JsonField {
+    Message,
+    Host,
+    App,
+    Time,
+    Severity,
+    Facility,
+    Procid,
+    Msgid,
+    /// Every one is extracted (no ranking): addresses, ports, users.
+    Ip,
+    Port,
+    User,
+}
+
+/// The field a key names and its rank among that field's keys (lower wins
+/// when a line has several). The ranked fields keep one value; addresses,
+/// ports and users are all extracted, so their rank is 0.
+fn json_key(key: &[u8]) -> Option<(JsonField, u8)> {
+    use JsonField::*;
+    Some(match key {
+        b"message" => (Message, 0),
+        b"msg" => (Message, 1),
+        b"@message" => (Message, 2),
+        b"log" => (Message, 3),
+        b"short_message" => (Message, 4),
+        b"full_message" => (Message, 5),
+        b"host" => (Host, 0),
+        b"hostname" => (Host, 1),
+        b"host.name" => (Host, 2),
+        b"host.hostname" => (Host, 3),
+        b"_hostname" | b"syslog_hostname" => (Host, 4),
+        b"app" => (App, 0),
+        b"appname" => (App, 1),
+        b"app_name" => (App, 2),
+        b"program" => (App, 3),
+        b"service" => (App, 4),
+        b"service.name" => (App, 5),
+        b"syslog_identifier" => (App, 6),
+        b"process.name" => (App, 7),
+        b"application" => (App, 8),
+        b"@timestamp" => (Time, 0),
+        b"timestamp" => (Time, 1),
+        b"time" => (Time, 2),
+        b"ts" => (Time, 3),
+        b"datetime" => (Time, 4),
+        b"date" => (Time, 5),
+        b"__realtime_timestamp" => (Time, 6),
+        b"event.created" => (Time, 7),
+        b"severity" => (Severity, 0),
+        b"level" => (Severity, 1),
+        b"log.level" => (Severity, 2),
+        b"loglevel" => (Severity, 3),
+        b"lvl" => (Severity, 4),
+        b"priority" => (Severity, 5),
+        b"severity_text" => (Severity, 6),
+        b"facility" => (Facility, 0),
+        b"syslog_facility" => (Facility, 1),
+        b"procid" => (Procid, 0),
+        b"pid" => (Procid, 1),
+        b"process.pid" => (Procid, 2),
+        b"_pid" => (Procid, 3),
+        b"msgid" => (Msgid, 0),
         b"src_ip"
         | b"dst_ip"
         | b"client_ip"
@@ -722,22 +726,14 @@ fn json_field<'a>(
         | b"server.ip"
         | b"host.ip"
         | b"remoteaddr"
-        | b"peer" => json_ips(v, f),
+        | b"peer" => (Ip, 0),
         b"sport" | b"dport" | b"src_port" | b"dst_port" | b"srcport" | b"dstport" | b"port"
         | b"remote_port" | b"local_port" | b"source.port" | b"destination.port"
-        | b"client.port" | b"server.port" => {
-            if let Some(p) = json_u64(v).and_then(|p| u16::try_from(p).ok()) {
-                push_port(f, p);
-            }
-        }
+        | b"client.port" | b"server.port" => (Port, 0),
         b"user" | b"username" | b"user_name" | b"user.name" | b"usr" | b"login" | b"src_user"
-        | b"dst_user" | b"account" => {
-            if let Some(s) = s {
-                push_user(f, s.as_bytes());
-            }
-        }
-        _ => {}
-    }
+        | b"dst_user" | b"account" => (User, 0),
+        _ => return None,
+    })
 }
 
 fn json_ips(v: &Value, f: &mut ParsedFields) {
@@ -1324,6 +1320,27 @@ mod tests {
         assert_eq!(f.severity, Some(2));
         assert_eq!(f.users, ["ann"]);
         assert_eq!(f.ports, [2222]);
+    }
+
+    #[test]
+    fn json_keys_rank_when_a_line_has_several() {
+        // Members are visited in key order, so each pair puts the weaker key
+        // first: the stronger one must still win.
+        let raw = r#"{"_hostname":"h4","app_name":"a2","appname":"a1","date":"2026-01-02T00:00:00Z","facility":"local1","hostname":"h1","level":"err","lvl":"debug","message":"m0","msg":"m1","pid":7,"procid":"9","syslog_facility":"local5","timestamp":"2026-01-01T00:00:00Z"}"#;
+        let f = parse_line(raw.as_bytes(), &ctx());
+        assert_eq!(f.format, Format::Json);
+        assert_eq!(msg(raw, &f), "m0");
+        assert_eq!(f.host.as_deref(), Some("h1"));
+        assert_eq!(f.app.as_deref(), Some("a1"));
+        assert_eq!(f.procid.as_deref(), Some("9"));
+        assert_eq!(f.severity, Some(3));
+        assert_eq!(f.facility, Some(17));
+        assert_eq!(f.event_time.unwrap().utc_ns, ns("2026-01-01T00:00:00Z"));
+        // Nested members are named `parent.child`, case aside.
+        let raw = r#"{"Host":{"Name":"web"},"service":{"NAME":"svc"}}"#;
+        let f = parse_line(raw.as_bytes(), &ctx());
+        assert_eq!(f.host.as_deref(), Some("web"));
+        assert_eq!(f.app.as_deref(), Some("svc"));
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! Proof *verification*, following RFC 9162 §2.1.3.2 (inclusion) and §2.1.4.2
 //! (consistency) step by step.
 //!
-//! This module deliberately shares no code with [`crate::merkle`] (which
+//! This module deliberately shares no code with the `merkle` module (which
 //! generates proofs): it hashes with its own few lines over `sha2`, and walks
 //! the proof with the iterative bit-twiddling algorithms of the RFC rather than
 //! the recursive definitions the generator uses. Tests check each against the

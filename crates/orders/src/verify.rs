@@ -4,11 +4,14 @@
 //! `pramaan-ledger` for proofs and signed notes) and this crate's ZIP reader
 //! and proof rebuilding: no vault, no server, no data directory.
 //!
-//! In order: the ZIP's structure; the manifest (every entry listed, sizes
-//! and SHA-256 equal, nothing unlisted); the checkpoint's signature (with the
-//! key given, or the bundle's own); then every record, rebuilt from its
-//! canonical fields and proved included in the checkpoint's tree. The first
-//! failure is returned, naming the file, the record or the proof.
+//! In order (one function each): the ZIP's structure; the manifest
+//! (`read_manifest`: its format; `check_listing`: every entry listed,
+//! nothing unlisted; `check_file_hashes`: sizes and SHA-256 equal); the
+//! checkpoint's signature (`check_checkpoint`, with the key given, or the
+//! bundle's own); then every record, rebuilt from its canonical fields
+//! (`read_records`) and proved included in the checkpoint's tree
+//! (`prove_records`). The first failure is returned, naming the file, the
+//! record or the proof.
 
 use crate::bundle::{self, BundleRecord, Manifest};
 use crate::proofs::{Range, Resolver};
@@ -104,9 +107,42 @@ fn file_err(path: &str, reason: impl std::fmt::Display) -> VerifyError {
 /// recipient trusts (else the bundle's `node.vkey` is used).
 pub fn verify_bundle<R: Read + Seek>(src: R, key: Option<&str>) -> Result<Summary, VerifyError> {
     let mut z = ZipReader::new(src)?;
+    let manifest = read_manifest(&mut z)?;
+    check_listing(&z, &manifest)?;
+    check_file_hashes(&mut z, &manifest)?;
+    let signed = check_checkpoint(&mut z, key, &manifest)?;
+    let cp = &signed.checkpoint;
+    let ph = String::from_utf8(z.read_all(bundle::PROOF_HASHES, MAX_SMALL)?)
+        .map_err(|_| file_err(bundle::PROOF_HASHES, "is not UTF-8"))?;
+    let stored = parse_proof_hashes(&ph, cp.size)?;
+    let proof_hashes = stored.len();
+    let records = read_records(&mut z, cp.size)?;
+    if records.leaves.len() as u64 != manifest.records {
+        return Err(VerifyError::Manifest(format!(
+            "says {} records, records.ndjson has {}",
+            manifest.records,
+            records.leaves.len()
+        )));
+    }
+    prove_records(&records, stored, cp)?;
 
-    // 1. The manifest: every entry but itself and the certificate listed,
-    //    with the right size and SHA-256.
+    let leaves = &records.leaves;
+    Ok(Summary {
+        order: manifest.order.clone(),
+        records: leaves.len() as u64,
+        seq_range: leaves.first().zip(leaves.last()).map(|(a, b)| (a.0, b.0)),
+        files: manifest.files.len(),
+        checkpoint_origin: cp.origin.clone(),
+        checkpoint_size: cp.size,
+        root_hex: hex::encode(cp.root),
+        key: format!("{}+{:08x}", signed.key.name(), signed.key.key_id()),
+        key_given: signed.key_given,
+        proof_hashes,
+    })
+}
+
+/// Step 1: the manifest, in a format and with a hash this version reads.
+fn read_manifest<R: Read + Seek>(z: &mut ZipReader<R>) -> Result<Manifest, VerifyError> {
     let mj = z
         .read_all(bundle::MANIFEST, MAX_SMALL)
         .map_err(|e| VerifyError::Manifest(e.to_string()))?;
@@ -125,8 +161,14 @@ pub fn verify_bundle<R: Read + Seek>(src: R, key: Option<&str>) -> Result<Summar
             manifest.hash_algorithm
         )));
     }
-    let names: Vec<String> = z.entries().iter().map(|e| e.name.clone()).collect();
-    for n in &names {
+    Ok(manifest)
+}
+
+/// Step 2: every entry but the manifest and the certificate is listed, and
+/// every file a bundle must have is.
+fn check_listing<R: Read + Seek>(z: &ZipReader<R>, manifest: &Manifest) -> Result<(), VerifyError> {
+    for e in z.entries() {
+        let n = &e.name;
         if n != bundle::MANIFEST
             && n != bundle::CERTIFICATE
             && !manifest.files.iter().any(|f| &f.path == n)
@@ -145,8 +187,17 @@ pub fn verify_bundle<R: Read + Seek>(src: R, key: Option<&str>) -> Result<Summar
             return Err(VerifyError::Manifest(format!("does not list {required}")));
         }
     }
+    Ok(())
+}
+
+/// Step 3: every listed file is in the bundle with the size and SHA-256 the
+/// manifest gives.
+fn check_file_hashes<R: Read + Seek>(
+    z: &mut ZipReader<R>,
+    manifest: &Manifest,
+) -> Result<(), VerifyError> {
     for f in &manifest.files {
-        if !names.contains(&f.path) {
+        if z.entry(&f.path).is_none() {
             return Err(file_err(
                 &f.path,
                 "is in the manifest but not in the bundle",
@@ -175,8 +226,24 @@ pub fn verify_bundle<R: Read + Seek>(src: R, key: Option<&str>) -> Result<Summar
             ));
         }
     }
+    Ok(())
+}
 
-    // 2. The checkpoint and its signature.
+/// The checkpoint, verified, and the key that verified it.
+struct SignedCheckpoint {
+    checkpoint: Checkpoint,
+    key: VerifierKey,
+    /// The key came from the caller (`--key`), not from the bundle.
+    key_given: bool,
+}
+
+/// Step 4: the checkpoint's signature (with the key given, else the
+/// bundle's own), and the manifest naming that checkpoint.
+fn check_checkpoint<R: Read + Seek>(
+    z: &mut ZipReader<R>,
+    key: Option<&str>,
+    manifest: &Manifest,
+) -> Result<SignedCheckpoint, VerifyError> {
     let bundle_key = String::from_utf8(z.read_all(bundle::VKEY, 4096)?)
         .map_err(|_| file_err(bundle::VKEY, "is not UTF-8"))?;
     let (key_text, key_given) = match key {
@@ -211,78 +278,79 @@ pub fn verify_bundle<R: Read + Seek>(src: R, key: Option<&str>) -> Result<Summar
             manifest.checkpoint_origin, manifest.checkpoint_size, cp.origin, cp.size
         )));
     }
+    Ok(SignedCheckpoint {
+        checkpoint: cp,
+        key: vkey,
+        key_given,
+    })
+}
 
-    // 3. The stored proof hashes.
-    let ph = String::from_utf8(z.read_all(bundle::PROOF_HASHES, MAX_SMALL)?)
-        .map_err(|_| file_err(bundle::PROOF_HASHES, "is not UTF-8"))?;
-    let stored = parse_proof_hashes(&ph, cp.size)?;
-    let n_stored = stored.len();
+/// The records' leaves, in the bundle's order.
+struct RecordLeaves {
+    /// (sequence number, leaf hash), strictly increasing.
+    leaves: Vec<(u64, Hash)>,
+    /// The `records.ndjson` line of each, for messages.
+    lines: Vec<u64>,
+}
 
-    // 4. The records: each rebuilt, hashed, and proved.
-    let mut leaves: Vec<(u64, Hash)> = Vec::new();
-    let mut lines: Vec<u64> = Vec::new();
-    {
-        let r = z.open(bundle::RECORDS)?;
-        let mut r = BufReader::with_capacity(1 << 20, r);
-        let mut buf = Vec::new();
-        let mut line = 0u64;
-        loop {
-            buf.clear();
-            let k = (&mut r)
-                .take(MAX_RECORD_LINE as u64 + 1)
-                .read_until(b'\n', &mut buf)
-                .map_err(|e| file_err(bundle::RECORDS, e))?;
-            if k == 0 {
-                break;
-            }
-            line += 1;
-            if buf.len() > MAX_RECORD_LINE {
-                return Err(VerifyError::Record {
-                    line,
-                    reason: format!("longer than {MAX_RECORD_LINE} bytes"),
-                });
-            }
-            let rec: BundleRecord =
-                serde_json::from_slice(&buf).map_err(|e| VerifyError::Record {
-                    line,
-                    reason: e.to_string(),
-                })?;
-            let record = rec
-                .to_record()
-                .map_err(|reason| VerifyError::Record { line, reason })?;
-            if let Some(&(prev, _)) = leaves.last() {
-                if record.seq <= prev {
-                    return Err(VerifyError::Record {
-                        line,
-                        reason: format!("seq {} does not follow {prev}", record.seq),
-                    });
-                }
-            }
-            if record.seq >= cp.size {
-                return Err(VerifyError::Record {
-                    line,
-                    reason: format!(
-                        "seq {} is beyond the checkpoint's {} records",
-                        record.seq, cp.size
-                    ),
-                });
-            }
-            leaves.push((record.seq, record.as_ref().leaf_hash()));
-            lines.push(line);
+/// Step 5: every record rebuilt from its canonical fields and hashed, in
+/// increasing order and inside the checkpoint's tree.
+fn read_records<R: Read + Seek>(
+    z: &mut ZipReader<R>,
+    tree_size: u64,
+) -> Result<RecordLeaves, VerifyError> {
+    let mut out = RecordLeaves {
+        leaves: Vec::new(),
+        lines: Vec::new(),
+    };
+    let mut r = BufReader::with_capacity(1 << 20, z.open(bundle::RECORDS)?);
+    let mut buf = Vec::new();
+    let mut line = 0u64;
+    loop {
+        buf.clear();
+        let k = (&mut r)
+            .take(MAX_RECORD_LINE as u64 + 1)
+            .read_until(b'\n', &mut buf)
+            .map_err(|e| file_err(bundle::RECORDS, e))?;
+        if k == 0 {
+            break;
         }
+        line += 1;
+        let bad = |reason: String| VerifyError::Record { line, reason };
+        if buf.len() > MAX_RECORD_LINE {
+            return Err(bad(format!("longer than {MAX_RECORD_LINE} bytes")));
+        }
+        let rec: BundleRecord = serde_json::from_slice(&buf).map_err(|e| bad(e.to_string()))?;
+        let record = rec.to_record().map_err(bad)?;
+        if let Some(&(prev, _)) = out.leaves.last() {
+            if record.seq <= prev {
+                return Err(bad(format!("seq {} does not follow {prev}", record.seq)));
+            }
+        }
+        if record.seq >= tree_size {
+            return Err(bad(format!(
+                "seq {} is beyond the checkpoint's {tree_size} records",
+                record.seq
+            )));
+        }
+        out.leaves.push((record.seq, record.as_ref().leaf_hash()));
+        out.lines.push(line);
     }
-    if leaves.len() as u64 != manifest.records {
-        return Err(VerifyError::Manifest(format!(
-            "says {} records, records.ndjson has {}",
-            manifest.records,
-            leaves.len()
-        )));
-    }
-    let mut res = Resolver::new(&leaves, stored);
-    for (i, (seq, leaf)) in leaves.iter().enumerate() {
+    Ok(out)
+}
+
+/// Step 6: every record proved included in the checkpoint's tree, with the
+/// hashes the records give and the `stored` ones they do not.
+fn prove_records(
+    records: &RecordLeaves,
+    stored: Vec<(Range, Hash)>,
+    cp: &Checkpoint,
+) -> Result<(), VerifyError> {
+    let mut res = Resolver::new(&records.leaves, stored);
+    for ((seq, leaf), line) in records.leaves.iter().zip(&records.lines) {
         let proof_err = |reason: String| VerifyError::Proof {
             seq: *seq,
-            line: lines[i],
+            line: *line,
             reason,
         };
         let proof = res
@@ -295,19 +363,7 @@ pub fn verify_bundle<R: Read + Seek>(src: R, key: Option<&str>) -> Result<Summar
             ))
         })?;
     }
-
-    Ok(Summary {
-        order: manifest.order.clone(),
-        records: leaves.len() as u64,
-        seq_range: leaves.first().zip(leaves.last()).map(|(a, b)| (a.0, b.0)),
-        files: manifest.files.len(),
-        checkpoint_origin: cp.origin,
-        checkpoint_size: cp.size,
-        root_hex: hex::encode(cp.root),
-        key: format!("{}+{:08x}", vkey.name(), vkey.key_id()),
-        key_given,
-        proof_hashes: n_stored,
-    })
+    Ok(())
 }
 
 fn parse_proof_hashes(text: &str, size: u64) -> Result<Vec<(Range, Hash)>, VerifyError> {

@@ -24,6 +24,7 @@
 //! object, so it is deleted only once no such snapshot is alive.
 
 use crate::catalog::SegmentMeta;
+pub use crate::options::CompactOptions;
 use crate::schema::schema;
 use crate::segment::{self, SegmentOptions};
 use crate::vault::Vault;
@@ -33,38 +34,6 @@ use bytes::Bytes;
 use object_store::{path::Path as ObjPath, ObjectStoreExt, PutPayload};
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use std::time::{Duration, Instant};
-
-/// When and how segments are rewritten.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct CompactOptions {
-    /// zstd level of the rewrite; 0 switches compaction off.
-    pub level: i32,
-    /// Largest data page of the rewrite, in bytes.
-    pub page_bytes: usize,
-    /// A segment is rewritten once it has been sealed this long.
-    pub after: Duration,
-}
-
-impl CompactOptions {
-    /// No compaction (the library default; `serve` takes it from the configuration).
-    pub fn off() -> Self {
-        CompactOptions {
-            level: 0,
-            page_bytes: 8 << 20,
-            after: Duration::from_secs(600),
-        }
-    }
-
-    pub fn enabled(&self) -> bool {
-        self.level > 0
-    }
-}
-
-impl Default for CompactOptions {
-    fn default() -> Self {
-        Self::off()
-    }
-}
 
 /// What rewriting one segment did.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]

@@ -23,6 +23,7 @@ use parquet::arrow::ProjectionMask;
 use parquet::arrow::async_reader::ParquetObjectReader;
 use parquet::arrow::ParquetRecordBatchStreamBuilder;
 use parquet::file::statistics::Statistics;
+use parquet::schema::types::SchemaDescriptor;
 use std::net::IpAddr;
 use std::sync::Arc;
 use tokio::sync::mpsc;
@@ -491,46 +492,111 @@ async fn scan_segment(
         .map_err(|e| read_err(&e))?;
     let md = meta.metadata().clone();
     let schema_descr = md.file_metadata().schema_descr();
-    let leaf = |name: &str| {
-        let path = leaf_path(name);
-        (0..schema_descr.num_columns()).find(|i| schema_descr.column(*i).path() == &path)
+    let checks = field_checks(schema_descr, q);
+    let mut groups = row_groups_to_read(&reader, &meta, q, &checks, st).await;
+    if newest {
+        groups.reverse();
+    }
+    // Late materialisation: an address or user is selective, so only its
+    // list column is decoded for every row; the raw line and the other
+    // columns only for the rows whose list holds it.
+    let selective: Vec<FieldCheck> = checks.into_iter().filter(|c| !c.is_host).collect();
+    let mut sink = Sink {
+        st,
+        remaining,
+        emit,
+        out,
     };
-    let checks: Vec<(usize, String)> = [
-        (q.ip_text(), leaf(col::IPS)),
-        (q.host.clone(), leaf(col::HOST)),
-        (q.user.clone(), leaf(col::USERS)),
+    for rg in groups {
+        sink.st.row_groups_read += 1;
+        let mut builder =
+            ParquetRecordBatchStreamBuilder::new_with_metadata(reader.clone(), meta.clone())
+                .with_row_groups(vec![rg])
+                .with_batch_size(8192);
+        let predicates = row_predicates(schema_descr, &selective, q);
+        if !predicates.is_empty() {
+            builder = builder.with_row_filter(RowFilter::new(predicates));
+        }
+        let stream = builder.build().map_err(|e| read_err(&e))?;
+        let mut stream = std::pin::pin!(stream);
+        // Newest first: a row group's batches are kept, then given in reverse.
+        let mut batches: Vec<RecordBatch> = Vec::new();
+        while let Some(b) = stream.next().await {
+            let b = b.map_err(|e| read_err(&e))?;
+            if newest {
+                batches.push(b);
+            } else if sink.give(&b).await {
+                return Ok(true);
+            }
+        }
+        for b in batches.iter().rev() {
+            if sink.give(b).await {
+                return Ok(true);
+            }
+        }
+    }
+    Ok(false)
+}
+
+/// A value a row must hold in one list (or string) column.
+struct FieldCheck {
+    /// Leaf column index in the file.
+    column: usize,
+    value: String,
+    /// Host matching is case-insensitive, the column holds it as sent: its
+    /// Bloom filter cannot rule a row group out, nor may a row filter.
+    is_host: bool,
+}
+
+/// The leaf column of `name` in a segment file.
+fn leaf_column(schema_descr: &SchemaDescriptor, name: &str) -> Option<usize> {
+    let path = leaf_path(name);
+    (0..schema_descr.num_columns()).find(|i| schema_descr.column(*i).path() == &path)
+}
+
+/// The query's address, host and user, with the columns they are looked up in.
+fn field_checks(schema_descr: &SchemaDescriptor, q: &Query) -> Vec<FieldCheck> {
+    [
+        (q.ip_text(), col::IPS),
+        (q.host.clone(), col::HOST),
+        (q.user.clone(), col::USERS),
     ]
     .into_iter()
-    .filter_map(|(v, c)| Some((c?, v?)))
-    .collect();
+    .filter_map(|(value, name)| {
+        Some(FieldCheck {
+            column: leaf_column(schema_descr, name)?,
+            value: value?,
+            is_host: name == col::HOST,
+        })
+    })
+    .collect()
+}
+
+/// The row groups that may hold a hit: their time and sequence statistics
+/// overlap the query's, and no Bloom filter rules out its address or user.
+#[allow(deprecated)]
+async fn row_groups_to_read(
+    reader: &ParquetObjectReader,
+    meta: &ArrowReaderMetadata,
+    q: &Query,
+    checks: &[FieldCheck],
+    st: &mut SearchStats,
+) -> Vec<usize> {
+    let md = meta.metadata();
     let mut groups: Vec<usize> = Vec::new();
     let mut probe =
         ParquetRecordBatchStreamBuilder::new_with_metadata(reader.clone(), meta.clone());
     for rg in 0..md.num_row_groups() {
         let rgm = md.row_group(rg);
-        let in_time = match rgm.column(1).statistics() {
-            Some(Statistics::Int64(s)) => match (s.min_opt(), s.max_opt()) {
-                (Some(min), Some(max)) => q.overlaps_time(*min, *max),
-                _ => true,
-            },
-            _ => true,
-        };
-        let in_seq = match rgm.column(0).statistics() {
-            Some(Statistics::Int64(s)) => match (s.min_opt(), s.max_opt()) {
-                (Some(min), Some(max)) => q.overlaps_seq(*min as u64, *max as u64),
-                _ => true,
-            },
-            _ => true,
-        };
+        let in_time = int64_range(rgm.column(1).statistics())
+            .is_none_or(|(min, max)| q.overlaps_time(min, max));
+        let in_seq = int64_range(rgm.column(0).statistics())
+            .is_none_or(|(min, max)| q.overlaps_seq(min as u64, max as u64));
         let mut keep = in_time && in_seq;
         if keep {
-            for (c, v) in &checks {
-                // Host matching is case-insensitive, the filter is exact: only prune on ips/users.
-                if schema_descr.column(*c).path() == &leaf_path(col::HOST) {
-                    continue;
-                }
-                if let Ok(Some(bf)) = probe.get_row_group_column_bloom_filter(rg, *c).await {
-                    if !bf.check(v.as_str()) {
+            for c in checks.iter().filter(|c| !c.is_host) {
+                if let Ok(Some(bf)) = probe.get_row_group_column_bloom_filter(rg, c.column).await {
+                    if !bf.check(c.value.as_str()) {
                         keep = false;
                         break;
                     }
@@ -543,84 +609,80 @@ async fn scan_segment(
             st.row_groups_pruned += 1;
         }
     }
-    drop(probe);
-    if newest {
-        groups.reverse();
+    groups
+}
+
+/// A column chunk's minimum and maximum, when its statistics give both.
+fn int64_range(stats: Option<&Statistics>) -> Option<(i64, i64)> {
+    match stats {
+        Some(Statistics::Int64(s)) => Some((*s.min_opt()?, *s.max_opt()?)),
+        _ => None,
     }
-    // Late materialisation: an address or user is selective, so only its
-    // list column is decoded for every row; the raw line and the other
-    // columns only for the rows whose list holds it.
-    let selective: Vec<(usize, String)> = checks
+}
+
+/// The row filter of a row group: each address or user must be in its
+/// list; without one, text is what narrows, so the raw line is decoded for
+/// every row and the other columns only where it matches.
+fn row_predicates(
+    schema_descr: &SchemaDescriptor,
+    selective: &[FieldCheck],
+    q: &Query,
+) -> Vec<Box<dyn ArrowPredicate>> {
+    let mut predicates: Vec<Box<dyn ArrowPredicate>> = selective
         .iter()
-        .filter(|(c, _)| schema_descr.column(*c).path() != &leaf_path(col::HOST))
-        .cloned()
+        .map(|c| {
+            let v = c.value.clone();
+            let mask = ProjectionMask::leaves(schema_descr, [c.column]);
+            Box::new(ArrowPredicateFn::new(mask, move |b: RecordBatch| {
+                let list: &ListArray = b.column(0).as_list();
+                Ok((0..b.num_rows())
+                    .map(|i| Some(list_has(list, i, &v)))
+                    .collect::<BooleanArray>())
+            })) as Box<dyn ArrowPredicate>
+        })
         .collect();
-    for rg in groups {
-        st.row_groups_read += 1;
-        let mut builder =
-            ParquetRecordBatchStreamBuilder::new_with_metadata(reader.clone(), meta.clone())
-                .with_row_groups(vec![rg])
-                .with_batch_size(8192);
-        let mut predicates: Vec<Box<dyn ArrowPredicate>> = selective
-            .iter()
-            .map(|(c, v)| {
-                let v = v.clone();
-                let mask = ProjectionMask::leaves(schema_descr, [*c]);
-                Box::new(ArrowPredicateFn::new(mask, move |b: RecordBatch| {
-                    let list: &ListArray = b.column(0).as_list();
-                    Ok((0..b.num_rows())
-                        .map(|i| Some(list_has(list, i, &v)))
-                        .collect::<BooleanArray>())
-                })) as Box<dyn ArrowPredicate>
-            })
-            .collect();
-        // Without an address or user, text is what narrows: decode the raw
-        // line for every row, the other columns only where it matches.
-        if let (true, Some(c), Some(m)) = (predicates.is_empty(), leaf(col::RAW), RawMatch::of(q)) {
-            let mask = ProjectionMask::leaves(schema_descr, [c]);
-            predicates.push(Box::new(ArrowPredicateFn::new(
-                mask,
-                move |b: RecordBatch| {
-                    let raw: &BinaryArray = b.column(0).as_binary();
-                    Ok((0..b.num_rows())
-                        .map(|i| Some(m.matches(raw.value(i))))
-                        .collect::<BooleanArray>())
-                },
-            )));
-        }
-        if !predicates.is_empty() {
-            builder = builder.with_row_filter(RowFilter::new(predicates));
-        }
-        let stream = builder.build().map_err(|e| read_err(&e))?;
-        let mut batches: Vec<RecordBatch> = Vec::new();
-        let mut stream = std::pin::pin!(stream);
-        while let Some(b) = stream.next().await {
-            let b = b.map_err(|e| read_err(&e))?;
-            if newest {
-                batches.push(b);
-                continue;
-            }
-            if let Some(r) = emit(&b, st, remaining) {
-                if out.send(r).await.is_err() {
-                    return Ok(true);
-                }
-            }
-            if *remaining == 0 {
-                return Ok(true);
-            }
-        }
-        for b in batches.iter().rev() {
-            if let Some(r) = emit(b, st, remaining) {
-                if out.send(r).await.is_err() {
-                    return Ok(true);
-                }
-            }
-            if *remaining == 0 {
-                return Ok(true);
-            }
-        }
+    if let (true, Some(c), Some(m)) = (
+        predicates.is_empty(),
+        leaf_column(schema_descr, col::RAW),
+        RawMatch::of(q),
+    ) {
+        let mask = ProjectionMask::leaves(schema_descr, [c]);
+        predicates.push(Box::new(ArrowPredicateFn::new(
+            mask,
+            move |b: RecordBatch| {
+                let raw: &BinaryArray = b.column(0).as_binary();
+                Ok((0..b.num_rows())
+                    .map(|i| Some(m.matches(raw.value(i))))
+                    .collect::<BooleanArray>())
+            },
+        )));
     }
-    Ok(false)
+    predicates
+}
+
+/// Where a segment scan's batches go: `emit` keeps the hits (counting them
+/// against `remaining`), `out` takes them.
+struct Sink<'a, E> {
+    st: &'a mut SearchStats,
+    remaining: &'a mut usize,
+    emit: &'a mut E,
+    out: &'a mpsc::Sender<RecordBatch>,
+}
+
+impl<E> Sink<'_, E>
+where
+    E: FnMut(&RecordBatch, &mut SearchStats, &mut usize) -> Option<RecordBatch>,
+{
+    /// Sends a batch's hits; true when the search is finished (enough hits,
+    /// or its caller went away).
+    async fn give(&mut self, b: &RecordBatch) -> bool {
+        if let Some(r) = (self.emit)(b, self.st, self.remaining) {
+            if self.out.send(r).await.is_err() {
+                return true;
+            }
+        }
+        *self.remaining == 0
+    }
 }
 
 fn take_rows(b: &RecordBatch, idx: &[u32]) -> RecordBatch {

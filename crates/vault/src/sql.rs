@@ -27,8 +27,10 @@
 //! `pramaan_sql_queries_total{outcome}` how each ended (`ok`, `refused`,
 //! `invalid`, `timeout`, `memory`, `too_large`, `cancelled`, `stopped`).
 
+pub use crate::options::SqlOptions;
+use crate::options::VaultOptions;
 use crate::schema::schema;
-use crate::vault::{Snapshot, Vault, VaultOptions};
+use crate::vault::{Snapshot, Vault};
 use crate::VaultError;
 use arrow::array::{Array, ArrayRef, AsArray, RecordBatch, StringArray};
 use arrow::datatypes::DataType;
@@ -53,31 +55,6 @@ use pramaan_core::Transport;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
-
-/// The `[sql]` limits of every query (`sql.*` keys).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct SqlOptions {
-    /// `sql.timeout`: a query still running after this is cancelled.
-    pub timeout: Duration,
-    /// `sql.memory_limit`: bytes the operators of all running queries
-    /// (joins, sorts, aggregations) may hold together.
-    pub memory_limit: u64,
-    /// `sql.max_result_rows`.
-    pub max_result_rows: u64,
-    /// `sql.max_result_bytes`: the result's values as Arrow holds them.
-    pub max_result_bytes: u64,
-}
-
-impl Default for SqlOptions {
-    fn default() -> Self {
-        SqlOptions {
-            timeout: Duration::from_secs(30),
-            memory_limit: 512 << 20,
-            max_result_rows: 100_000,
-            max_result_bytes: 64 << 20,
-        }
-    }
-}
 
 /// How large a result one call may collect.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

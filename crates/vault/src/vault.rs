@@ -1,4 +1,6 @@
-//! The vault engine: sequencer and group commit, indexing, sealing, recovery.
+//! The vault engine: the `Vault` handle and its state, indexing, sealing.
+//! Opening (recovery, then the threads) is in `open`, the writer thread
+//! (sequencer and group commit) in `writer`, the options in `options`.
 //!
 //! Threads and what each owns:
 //!
@@ -17,14 +19,14 @@
 //! 3. Catalog row written, WAL files not yet deleted: replay starts after the
 //!    catalog's highest sealed sequence number, so nothing is indexed twice.
 
-use crate::catalog::{Catalog, SegmentMeta, SqliteCatalog};
+use crate::catalog::{Catalog, SegmentMeta};
 use crate::memtable::{Frozen, Generation};
-use crate::segment::{self, SegmentOptions};
-use crate::wal::{self, Wal};
+use crate::options::VaultOptions;
+use crate::segment;
+use crate::wal;
 use crate::VaultError;
 use arrow::array::RecordBatch;
 use bytes::Bytes;
-use object_store::local::LocalFileSystem;
 use object_store::{path::Path as ObjPath, ObjectStore, ObjectStoreExt, PutPayload};
 use pramaan_core::{RecordRef, Transport};
 use pramaan_ingest::ParseContext;
@@ -34,76 +36,6 @@ use std::sync::{mpsc as std_mpsc, Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, oneshot, watch};
-
-/// Everything the vault needs to know, taken from the configuration.
-#[derive(Clone, Debug)]
-pub struct VaultOptions {
-    pub data_dir: PathBuf,
-    pub objects_dir: PathBuf,
-    pub catalog_path: PathBuf,
-    pub fsync: bool,
-    pub wal_file_bytes: u64,
-    pub wal_max_batch: usize,
-    pub seal_max_rows: u64,
-    pub seal_max_bytes: u64,
-    pub seal_max_age: Duration,
-    pub cut_hourly: bool,
-    pub segment: SegmentOptions,
-    /// Rewriting sealed segments smaller in the background ([`crate::compact`]).
-    pub compact: crate::compact::CompactOptions,
-    /// The zone zone-less stamps are read in (`syslog.default_timezone`)...
-    pub default_offset_secs: i32,
-    /// ...unless their source has its own (`clock.source_zones`).
-    pub source_zones: pramaan_core::zones::ZoneMap,
-    /// The Merkle ledger over every record; `None` runs without one (for
-    /// benchmarks that measure its cost).
-    pub ledger: Option<crate::ledger::LedgerOptions>,
-    /// Rebuild the tree over the stored records because their checkpoints
-    /// are missing (`pramaan ledger rebuild`; see [`crate::ledger`]).
-    /// `None`: such a vault refuses to open.
-    pub ledger_rebuild: Option<crate::ledger::RebuildRequest>,
-    /// Nice value of the threads that scan segments for searches
-    /// (`segments.search_nice`; 0: ingest's priority). See [`crate::priority`].
-    pub search_nice: i32,
-    /// The limits of every SQL query (`sql.*`); see [`crate::sql`].
-    pub sql: crate::sql::SqlOptions,
-}
-
-impl VaultOptions {
-    pub fn new(data_dir: impl Into<PathBuf>) -> Self {
-        let data_dir = data_dir.into();
-        VaultOptions {
-            objects_dir: data_dir.join("objects"),
-            catalog_path: data_dir.join("catalog.db"),
-            ledger: Some(crate::ledger::LedgerOptions::new(&data_dir)),
-            data_dir,
-            fsync: true,
-            wal_file_bytes: 64 << 20,
-            wal_max_batch: 4 << 20,
-            seal_max_rows: 1_000_000,
-            seal_max_bytes: 16 << 20,
-            seal_max_age: Duration::from_secs(300),
-            cut_hourly: true,
-            segment: SegmentOptions::default(),
-            compact: crate::compact::CompactOptions::off(),
-            default_offset_secs: pramaan_core::time::IST_OFFSET_SECS,
-            source_zones: Default::default(),
-            search_nice: 10,
-            ledger_rebuild: None,
-            sql: Default::default(),
-        }
-    }
-
-    pub fn wal_dir(&self) -> PathBuf {
-        self.data_dir.join("wal")
-    }
-    pub fn objects_dir(&self) -> PathBuf {
-        self.objects_dir.clone()
-    }
-    pub fn catalog_path(&self) -> PathBuf {
-        self.catalog_path.clone()
-    }
-}
 
 /// The sequence numbers given to an accepted batch (inclusive).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
@@ -133,12 +65,12 @@ pub enum AppendError {
     Closed,
 }
 
-struct Committed {
-    first_seq: u64,
-    received_at_ns: i64,
-    transport: Transport,
-    peer: Arc<str>,
-    lines: Vec<Bytes>,
+pub(crate) struct Committed {
+    pub(crate) first_seq: u64,
+    pub(crate) received_at_ns: i64,
+    pub(crate) transport: Transport,
+    pub(crate) peer: Arc<str>,
+    pub(crate) lines: Vec<Bytes>,
 }
 
 /// What searches see: sealed segments and indexed records not yet sealed.
@@ -151,13 +83,13 @@ pub struct Snapshot {
     pub upto: u64,
 }
 
-struct State {
-    current: Generation,
-    sealing: Vec<Arc<Frozen>>,
-    segments: Arc<Vec<SegmentMeta>>,
+pub(crate) struct State {
+    pub(crate) current: Generation,
+    pub(crate) sealing: Vec<Arc<Frozen>>,
+    pub(crate) segments: Arc<Vec<SegmentMeta>>,
     /// Segment lists handed to snapshots, so that retention can wait until no
     /// search still reads a segment it deletes ([`Vault::forget_segments`]).
-    handed_out: Vec<std::sync::Weak<Vec<SegmentMeta>>>,
+    pub(crate) handed_out: Vec<std::sync::Weak<Vec<SegmentMeta>>>,
 }
 
 /// Counters for status pages and metrics.
@@ -171,56 +103,56 @@ pub struct Stats {
     pub storage: crate::full::StorageState,
 }
 
-struct Inner {
-    opts: VaultOptions,
-    state: Mutex<State>,
-    store: Arc<dyn ObjectStore>,
-    catalog: Arc<dyn Catalog>,
-    committed: watch::Receiver<u64>,
-    indexed: watch::Receiver<u64>,
-    sealed_through: Arc<AtomicU64>,
-    stats: Arc<Stats>,
-    read_only: bool,
+pub(crate) struct Inner {
+    pub(crate) opts: VaultOptions,
+    pub(crate) state: Mutex<State>,
+    pub(crate) store: Arc<dyn ObjectStore>,
+    pub(crate) catalog: Arc<dyn Catalog>,
+    pub(crate) committed: watch::Receiver<u64>,
+    pub(crate) indexed: watch::Receiver<u64>,
+    pub(crate) sealed_through: Arc<AtomicU64>,
+    pub(crate) stats: Arc<Stats>,
+    pub(crate) read_only: bool,
     /// Asks the indexer to seal every record below this sequence number
     /// (raised to the committed count by [`Vault::seal_now`]), including
     /// records acknowledged but not indexed yet when it was asked.
-    seal_requests: AtomicU64,
+    pub(crate) seal_requests: AtomicU64,
     /// The writer has stopped (shutdown): the sealer seals what is left,
     /// but does not wait for a full disk to empty.
-    closing: Arc<std::sync::atomic::AtomicBool>,
+    pub(crate) closing: Arc<std::sync::atomic::AtomicBool>,
     /// The ledger's state (latest checkpoint, tile store); see [`crate::ledger`].
-    ledger: Option<Arc<crate::ledger::LedgerState>>,
+    pub(crate) ledger: Option<Arc<crate::ledger::LedgerState>>,
     /// The objects' directory when the store is local (to fsync new objects).
-    local_root: Option<PathBuf>,
+    pub(crate) local_root: Option<PathBuf>,
     /// Serialises what changes segment objects after sealing (retention
     /// runs, compaction), so that neither acts on a path the other changes.
-    maintenance: tokio::sync::Mutex<()>,
+    pub(crate) maintenance: tokio::sync::Mutex<()>,
     /// Where searches scan, below ingest's CPU priority; made at the first
     /// search (`None`: it could not be made, searches run in place).
-    search_pool: std::sync::OnceLock<Option<crate::priority::SearchPool>>,
+    pub(crate) search_pool: std::sync::OnceLock<Option<crate::priority::SearchPool>>,
     /// Where SQL queries run (`pramaan-sql`, at the searches' priority).
-    sql_pool: std::sync::OnceLock<Option<crate::priority::SearchPool>>,
+    pub(crate) sql_pool: std::sync::OnceLock<Option<crate::priority::SearchPool>>,
     /// The memory pool every SQL query's operators share (`sql.memory_limit`).
-    sql_memory: Arc<dyn datafusion::execution::memory_pool::MemoryPool>,
+    pub(crate) sql_memory: Arc<dyn datafusion::execution::memory_pool::MemoryPool>,
     /// Set at shutdown ([`Vault::stop_reads`]): running queries and searches end.
-    reads_stop: watch::Sender<bool>,
+    pub(crate) reads_stop: watch::Sender<bool>,
 }
 
 /// A handle to the vault; cheap to clone.
 #[derive(Clone)]
 pub struct Vault {
-    inner: Arc<Inner>,
-    submit: Option<mpsc::Sender<Submit>>,
+    pub(crate) inner: Arc<Inner>,
+    pub(crate) submit: Option<mpsc::Sender<Submit>>,
 }
 
 /// Keeps the background threads; dropping the last [`Vault`] that can write
 /// and then calling [`Workers::join`] shuts down cleanly.
 pub struct Workers {
-    threads: Vec<JoinHandle<()>>,
-    sealed_through: Arc<AtomicU64>,
-    committed: watch::Receiver<u64>,
-    wal_dir: PathBuf,
-    _lock: std::fs::File,
+    pub(crate) threads: Vec<JoinHandle<()>>,
+    pub(crate) sealed_through: Arc<AtomicU64>,
+    pub(crate) committed: watch::Receiver<u64>,
+    pub(crate) wal_dir: PathBuf,
+    pub(crate) _lock: std::fs::File,
 }
 
 impl Workers {
@@ -244,254 +176,9 @@ impl Workers {
     }
 }
 
-const NO_SEALED: u64 = u64::MAX;
+pub(crate) const NO_SEALED: u64 = u64::MAX;
 
 impl Vault {
-    /// Opens the vault for writing: takes the data directory's lock, recovers
-    /// from the catalog and WAL, and starts the writer, indexer and sealer.
-    /// Must be called inside a Tokio runtime (the sealer uses its handle).
-    pub async fn open(opts: VaultOptions) -> Result<(Vault, Workers), VaultError> {
-        crate::modes::create_private_dir(&opts.data_dir).map_err(VaultError::io(&opts.data_dir))?;
-        let lock = lock_data_dir(&opts.data_dir)?;
-        // Said at every start, never changed: see `modes`.
-        let loose = crate::modes::loose_modes(&opts.data_dir);
-        crate::modes::warn_loose(&opts.data_dir, &loose);
-        let (store, local_root) = open_store(&opts)?;
-        let catalog: Arc<dyn Catalog> = Arc::new(SqliteCatalog::open(&opts.catalog_path())?);
-        let segments = catalog.segments(None, None)?;
-        let handle = tokio::runtime::Handle::current();
-        let retired: Vec<String> = catalog
-            .pending_object_deletions()?
-            .into_iter()
-            .map(|d| d.segment.path)
-            .collect();
-        remove_orphans(&store, &segments, &retired).await?;
-        let sealed = catalog.sealed_through()?;
-        let start_seq = sealed.map_or(0, |s| s + 1);
-
-        let parser = Parser::new(&opts);
-        let mut state = State {
-            current: Generation::default(),
-            sealing: Vec::new(),
-            segments: Arc::new(segments),
-            handed_out: Vec::new(),
-        };
-        let mut pending = Vec::new();
-        let recovered = Wal::open(
-            &opts.wal_dir(),
-            start_seq,
-            opts.wal_file_bytes,
-            opts.fsync,
-            |rec| {
-                let p = parser.parse(&rec);
-                push_record(&mut state, &opts, &rec, &p, &mut pending);
-            },
-        )?;
-        let next_seq = recovered.next_seq;
-        let mut wal_handle = recovered.wal;
-        if let Some(s) = sealed {
-            wal_handle.release_through(s)?;
-        }
-        if next_seq > start_seq {
-            tracing::info!(
-                records = next_seq - start_seq,
-                "replayed unsealed records from the WAL"
-            );
-        }
-        let (committed_tx, committed_rx) = watch::channel(next_seq);
-        let (indexed_tx, indexed_rx) = watch::channel(next_seq);
-        let sealed_through = Arc::new(AtomicU64::new(sealed.unwrap_or(NO_SEALED)));
-        let stats = Arc::new(Stats::default());
-        stats.storage.set_loose_modes(loose);
-        let (submit_tx, submit_rx) = mpsc::channel::<Submit>(256);
-        let (index_tx, index_rx) = std_mpsc::sync_channel::<Committed>(64);
-        // Bounded: when the sealer falls behind, the indexer waits, then the
-        // writer, then the senders (TCP stops being read), so memory stays
-        // at about two generations instead of growing with the backlog.
-        let (seal_tx, seal_rx) = std_mpsc::sync_channel::<Arc<Frozen>>(1);
-        let ledger = crate::ledger::LedgerState::open(&opts, false, &*catalog)?;
-        let inner = Arc::new(Inner {
-            opts: opts.clone(),
-            state: Mutex::new(state),
-            seal_requests: AtomicU64::new(0),
-            closing: Default::default(),
-            store: store.clone(),
-            catalog: catalog.clone(),
-            committed: committed_rx,
-            indexed: indexed_rx,
-            sealed_through: sealed_through.clone(),
-            stats: stats.clone(),
-            read_only: false,
-            ledger: ledger.clone(),
-            local_root: local_root.clone(),
-            maintenance: Default::default(),
-            search_pool: Default::default(),
-            sql_pool: Default::default(),
-            sql_memory: crate::sql::memory_pool(&opts.sql),
-            reads_stop: watch::channel(false).0,
-        });
-        // The ledger: recovered at its last checkpoint and caught up to
-        // `next_seq` before the writer takes anything new.
-        let (ledger_feed, ledger_thread) = match ledger {
-            Some(l) => {
-                let reader = Vault {
-                    inner: inner.clone(),
-                    submit: None,
-                };
-                let (feed, thread) = crate::ledger::start(l, reader, next_seq).await?;
-                (Some(feed), Some(thread))
-            }
-            None => (None, None),
-        };
-
-        let writer = {
-            let closing = inner.closing.clone();
-            let sealed_through = sealed_through.clone();
-            let stats = stats.clone();
-            let max_batch = opts.wal_max_batch;
-            let mut wal = wal_handle;
-            std::thread::Builder::new()
-                .name("pramaan-wal".into())
-                .spawn(move || {
-                    writer_loop(
-                        &mut wal,
-                        next_seq,
-                        max_batch,
-                        submit_rx,
-                        index_tx,
-                        committed_tx,
-                        &sealed_through,
-                        &stats,
-                        ledger_feed,
-                    );
-                    closing.store(true, Ordering::Release);
-                })
-                .map_err(VaultError::io(Path::new("thread")))?
-        };
-        let index_thread = {
-            let inner = inner.clone();
-            std::thread::Builder::new()
-                .name("pramaan-index".into())
-                .spawn(move || indexer_loop(inner, parser, index_rx, indexed_tx, seal_tx))
-                .map_err(VaultError::io(Path::new("thread")))?
-        };
-        let sealer = {
-            let inner = inner.clone();
-            // Weak, so that the writer still ends when every producer is gone.
-            let nudge = submit_tx.downgrade();
-            std::thread::Builder::new()
-                .name("pramaan-seal".into())
-                .spawn(move || sealer_loop(inner, handle, local_root, pending, seal_rx, nudge))
-                .map_err(VaultError::io(Path::new("thread")))?
-        };
-        let compactor = if opts.compact.enabled() {
-            let reader = Vault {
-                inner: inner.clone(),
-                submit: None,
-            };
-            let closing = inner.closing.clone();
-            let handle = tokio::runtime::Handle::current();
-            // Looks for due segments a few times per `after` (at least every minute).
-            let every =
-                (opts.compact.after / 4).clamp(Duration::from_millis(200), Duration::from_secs(60));
-            Some(
-                std::thread::Builder::new()
-                    .name("pramaan-compact".into())
-                    .spawn(move || crate::compact::compactor_loop(reader, handle, closing, every))
-                    .map_err(VaultError::io(Path::new("thread")))?,
-            )
-        } else {
-            None
-        };
-        let committed_for_join = inner.committed.clone();
-        let vault = Vault {
-            inner,
-            submit: Some(submit_tx),
-        };
-        if let Some(l) = vault.ledger() {
-            // A rebuild is said in the ledger itself (a crash before this
-            // point says it at the next open).
-            if let Err(e) = crate::ledger::record_rebuilds(l, &vault).await {
-                tracing::error!(error = %e, "could not record a ledger rebuild; retrying at the next open");
-            }
-        }
-        Ok((
-            vault,
-            Workers {
-                threads: [writer, index_thread, sealer]
-                    .into_iter()
-                    .chain(ledger_thread)
-                    .chain(compactor)
-                    .collect(),
-                sealed_through,
-                committed: committed_for_join,
-                wal_dir: opts.wal_dir(),
-                _lock: lock,
-            },
-        ))
-    }
-
-    /// Opens the vault for reading beside no running server: the catalog, the
-    /// segments and the WAL's records (without truncating anything).
-    pub fn open_read_only(opts: VaultOptions) -> Result<Vault, VaultError> {
-        let (store, _) = open_store(&opts)?;
-        let catalog: Arc<dyn Catalog> =
-            Arc::new(SqliteCatalog::open_read_only(&opts.catalog_path())?);
-        let segments = catalog.segments(None, None)?;
-        let sealed = catalog.sealed_through()?;
-        let start_seq = sealed.map_or(0, |s| s + 1);
-        let parser = Parser::new(&opts);
-        let mut current = Generation::default();
-        let mut next = start_seq;
-        for wf in wal::list_files(&opts.wal_dir())? {
-            // Up to a failed append's mark: its bytes are no records.
-            let data = wal::read_valid(&wf.path)?;
-            wal::scan_frames(&data, |_, rec| {
-                if rec.seq >= next {
-                    next = rec.seq + 1;
-                    let p = parser.parse(&rec);
-                    current.push(&rec, &p);
-                }
-                Ok(())
-            });
-        }
-        let (_ctx, committed) = watch::channel(next);
-        let (_itx, indexed) = watch::channel(next);
-        let ledger = crate::ledger::LedgerState::open(&opts, true, &*catalog)?;
-        if let Some(l) = &ledger {
-            l.check_present(&*catalog, next)?;
-        }
-        let sql_memory = crate::sql::memory_pool(&opts.sql);
-        Ok(Vault {
-            inner: Arc::new(Inner {
-                opts,
-                state: Mutex::new(State {
-                    current,
-                    sealing: Vec::new(),
-                    segments: Arc::new(segments),
-                    handed_out: Vec::new(),
-                }),
-                store,
-                catalog,
-                committed,
-                indexed,
-                sealed_through: Arc::new(AtomicU64::new(sealed.unwrap_or(NO_SEALED))),
-                stats: Arc::new(Stats::default()),
-                read_only: true,
-                seal_requests: AtomicU64::new(0),
-                closing: Default::default(),
-                ledger,
-                local_root: None,
-                maintenance: Default::default(),
-                search_pool: Default::default(),
-                sql_pool: Default::default(),
-                sql_memory,
-                reads_stop: watch::channel(false).0,
-            }),
-            submit: None,
-        })
-    }
-
     pub fn options(&self) -> &VaultOptions {
         &self.inner.opts
     }
@@ -729,13 +416,13 @@ impl Vault {
 /// Derives a record's fields; a zone-less stamp is read in its source's
 /// zone (`source_zones`), else in the default one.
 #[derive(Clone)]
-struct Parser {
+pub(crate) struct Parser {
     ctx: ParseContext,
     zones: Arc<pramaan_core::zones::ZoneMap>,
 }
 
 impl Parser {
-    fn new(opts: &VaultOptions) -> Parser {
+    pub(crate) fn new(opts: &VaultOptions) -> Parser {
         Parser {
             ctx: ParseContext {
                 received_at_ns: 0,
@@ -745,7 +432,7 @@ impl Parser {
         }
     }
 
-    fn parse(&self, rec: &RecordRef<'_>) -> pramaan_core::ParsedFields {
+    pub(crate) fn parse(&self, rec: &RecordRef<'_>) -> pramaan_core::ParsedFields {
         pramaan_ingest::parse_from(
             rec.raw,
             rec.peer,
@@ -794,231 +481,8 @@ pub fn is_locked(dir: &Path) -> bool {
     }
 }
 
-fn open_store(opts: &VaultOptions) -> Result<(Arc<dyn ObjectStore>, Option<PathBuf>), VaultError> {
-    let root = opts.objects_dir();
-    std::fs::create_dir_all(&root).map_err(VaultError::io(&root))?;
-    let fs = LocalFileSystem::new_with_prefix(&root).map_err(VaultError::store)?;
-    Ok((Arc::new(fs), Some(root)))
-}
-
-async fn remove_orphans(
-    store: &Arc<dyn ObjectStore>,
-    segments: &[SegmentMeta],
-    retired: &[String],
-) -> Result<(), VaultError> {
-    use futures::TryStreamExt;
-    let known: std::collections::HashSet<&str> = segments.iter().map(|s| s.path.as_str()).collect();
-    let prefix = ObjPath::from("segments");
-    let listed: Vec<_> = store
-        .list(Some(&prefix))
-        .try_collect()
-        .await
-        .map_err(VaultError::store)?;
-    for obj in listed {
-        if retired.iter().any(|r| r.as_str() == obj.location.as_ref()) {
-            tracing::info!(object = %obj.location, "deleting a segment that an interrupted retention run had already taken out of the catalog");
-            store
-                .delete(&obj.location)
-                .await
-                .map_err(VaultError::store)?;
-        } else if !known.contains(obj.location.as_ref()) {
-            tracing::warn!(object = %obj.location, "removing a segment object that no catalog row names (an interrupted seal, whose records are replayed from the WAL, or the other half of an interrupted compaction)");
-            store
-                .delete(&obj.location)
-                .await
-                .map_err(VaultError::store)?;
-        }
-    }
-    Ok(())
-}
-
-#[allow(clippy::too_many_arguments)]
-fn writer_loop(
-    wal: &mut Wal,
-    mut next_seq: u64,
-    max_batch: usize,
-    mut rx: mpsc::Receiver<Submit>,
-    index_tx: std_mpsc::SyncSender<Committed>,
-    committed: watch::Sender<u64>,
-    sealed_through: &AtomicU64,
-    stats: &Stats,
-    ledger: Option<crate::ledger::Feed>,
-) {
-    let mut frames = Vec::with_capacity(max_batch + 4096);
-    let mut batch: Vec<Submit> = Vec::new();
-    let mut last_ts = i64::MIN;
-    let mut released = NO_SEALED;
-    let storage = &stats.storage;
-    // Pause before retrying syslog lines held because the disk was full.
-    let mut hold_wait = Duration::from_millis(100);
-    loop {
-        if batch.is_empty() {
-            match rx.blocking_recv() {
-                Some(first) => batch.push(first),
-                None => break,
-            }
-        } else {
-            // Holding lines the disk had no room for. Not taking more than a
-            // batch's worth keeps the queue full, so the syslog listeners
-            // stop reading their sockets until space returns.
-            std::thread::sleep(hold_wait);
-            hold_wait = (hold_wait * 2).min(Duration::from_secs(2));
-        }
-        let mut bytes: usize = batch
-            .iter()
-            .map(|s| s.lines.iter().map(|l| l.len()).sum::<usize>())
-            .sum();
-        // Every producer gone (shutdown) and nothing queued.
-        let mut closed = false;
-        while bytes < max_batch {
-            match rx.try_recv() {
-                Ok(s) => {
-                    bytes += s.lines.iter().map(|l| l.len()).sum::<usize>();
-                    batch.push(s);
-                }
-                Err(mpsc::error::TryRecvError::Disconnected) => {
-                    closed = true;
-                    break;
-                }
-                Err(mpsc::error::TryRecvError::Empty) => break,
-            }
-        }
-        // received_at never goes backwards, so that sequence order is time order.
-        let now = pramaan_core::time::now_ns().max(last_ts);
-        last_ts = now;
-        frames.clear();
-        let first_seq = next_seq;
-        let mut seq = next_seq;
-        for s in &batch {
-            for line in &s.lines {
-                wal::encode_frame(
-                    &wal::record(seq, now, s.transport, &s.peer, line),
-                    &mut frames,
-                );
-                seq += 1;
-            }
-        }
-        let res = if seq > first_seq {
-            let started = Instant::now();
-            let r = wal.append(first_seq, &frames);
-            metrics::histogram!("pramaan_wal_fsync_seconds")
-                .record(started.elapsed().as_secs_f64());
-            stats.fsyncs.fetch_add(1, Ordering::Relaxed);
-            r
-        } else {
-            // An empty submission is the sealer's nudge to release WAL files.
-            Ok(())
-        };
-        match res {
-            Ok(()) => {
-                if seq > first_seq && storage.is_wal_full() {
-                    tracing::info!("the write-ahead log takes lines again: space was freed");
-                    storage.set_wal_full(false, None);
-                }
-                storage.set_holding(false);
-                hold_wait = Duration::from_millis(100);
-                next_seq = seq;
-                let _ = committed.send(next_seq);
-                let mut s_seq = first_seq;
-                for s in batch.drain(..) {
-                    let n = s.lines.len() as u64;
-                    if let Some(ack) = s.ack {
-                        let range = if n == 0 {
-                            SeqRange {
-                                first: s_seq,
-                                last: s_seq,
-                            }
-                        } else {
-                            SeqRange {
-                                first: s_seq,
-                                last: s_seq + n - 1,
-                            }
-                        };
-                        let _ = ack.send(Ok(range));
-                    }
-                    if n > 0 {
-                        let _ = index_tx.send(Committed {
-                            first_seq: s_seq,
-                            received_at_ns: now,
-                            transport: s.transport,
-                            peer: s.peer,
-                            lines: s.lines,
-                        });
-                    }
-                    s_seq += n;
-                }
-                // The ledger hashes the frames on its own thread (it gets the
-                // buffer; the writer takes an empty one).
-                if let (Some(l), true) = (&ledger, next_seq > first_seq) {
-                    l.committed(first_seq, &mut frames);
-                }
-            }
-            Err(e) => {
-                stats.wal_errors.fetch_add(1, Ordering::Relaxed);
-                metrics::counter!("pramaan_wal_errors_total").increment(1);
-                let msg = e.to_string();
-                let full = e.io_source().is_some_and(crate::full::io_is_full);
-                if full {
-                    if !storage.is_full() {
-                        tracing::error!(error = %e, "the disk is full: refusing acknowledged lines (HTTP 507) and holding syslog lines until space is freed");
-                    }
-                    storage.set_wal_full(true, Some(&msg));
-                } else {
-                    tracing::error!(error = %e, "WAL append failed; the batch is refused");
-                }
-                let mut kept = Vec::new();
-                for s in batch.drain(..) {
-                    if let Some(ack) = s.ack {
-                        let err = if full {
-                            storage.count_refused(s.lines.len() as u64);
-                            AppendError::StorageFull(full_message(storage))
-                        } else {
-                            AppendError::Wal(msg.clone())
-                        };
-                        let _ = ack.send(Err(err));
-                    } else if full && !s.lines.is_empty() {
-                        // No acknowledgement to refuse with: keep them and retry.
-                        kept.push(s);
-                    } else {
-                        metrics::counter!("pramaan_lines_refused_total", "transport" => s.transport.as_str(), "reason" => "wal_error").increment(s.lines.len() as u64);
-                    }
-                }
-                storage.set_holding(!kept.is_empty());
-                batch = kept;
-                if closed && !batch.is_empty() {
-                    // Shutting down: no sender is waiting for these any more
-                    // and the disk is still full; stop rather than hang.
-                    break;
-                }
-            }
-        }
-        let sealed = sealed_through.load(Ordering::Acquire);
-        if sealed != NO_SEALED && sealed != released {
-            match wal.release_through(sealed) {
-                Ok(_) => released = sealed,
-                Err(e) => {
-                    tracing::warn!(error = %e, "could not delete sealed WAL files; will retry")
-                }
-            }
-        }
-    }
-    if !batch.is_empty() {
-        // Shutting down with held lines and still no space for them.
-        let n: usize = batch.iter().map(|s| s.lines.len()).sum();
-        storage.count_refused(n as u64);
-        tracing::error!(
-            lines = n,
-            "shutting down with syslog lines the full disk had no room for; they are lost"
-        );
-        for s in batch {
-            metrics::counter!("pramaan_lines_refused_total", "transport" => s.transport.as_str(), "reason" => "storage_full").increment(s.lines.len() as u64);
-        }
-        storage.set_holding(false);
-    }
-}
-
 /// What a refused sender is told when the disk is full.
-fn full_message(storage: &crate::full::StorageState) -> String {
+pub(crate) fn full_message(storage: &crate::full::StorageState) -> String {
     storage.status().storage_full_reason.unwrap_or_else(|| {
         "the data directory's disk is full; ingest resumes by itself when space is freed".into()
     })
@@ -1026,7 +490,7 @@ fn full_message(storage: &crate::full::StorageState) -> String {
 
 /// Adds one record to the current generation, cutting it first when it
 /// would cross an hour and after when it is full.
-fn push_record(
+pub(crate) fn push_record(
     st: &mut State,
     opts: &VaultOptions,
     rec: &RecordRef<'_>,
@@ -1042,7 +506,7 @@ fn push_record(
     }
 }
 
-fn indexer_loop(
+pub(crate) fn indexer_loop(
     inner: Arc<Inner>,
     parser: Parser,
     rx: std_mpsc::Receiver<Committed>,
@@ -1120,7 +584,7 @@ fn freeze_locked(st: &mut State, out: &mut Vec<Arc<Frozen>>) {
     out.push(f);
 }
 
-fn sealer_loop(
+pub(crate) fn sealer_loop(
     inner: Arc<Inner>,
     handle: tokio::runtime::Handle,
     local_root: Option<PathBuf>,

@@ -611,33 +611,8 @@ fn recover(
     committed: u64,
 ) -> Result<Recovered, VaultError> {
     let key = load_or_create_key(&state.opts)?;
-    let known = Verifiers::new([key.verifier()]);
     let place = state.checkpoint_path().display().to_string();
-    // The latest checkpoint: the object, else the newest in the history
-    // (the object is written first, so it is never older).
-    let mut stored: Option<(Published, String)> = None;
-    if let Some(bytes) = state
-        .tiles
-        .get(CHECKPOINT_OBJECT)
-        .map_err(LedgerFault::from)?
-    {
-        stored = Some((
-            open_checkpoint(&bytes, &state.opts.origin, &known, &place)?,
-            place.clone(),
-        ));
-    }
-    if let Some(h) = vault.catalog().last_checkpoint()? {
-        if stored.as_ref().is_none_or(|(p, _)| p.size < h.size) {
-            let place = format!("checkpoint history, size {}", h.size);
-            if stored.is_some() {
-                tracing::warn!(object = %state.checkpoint_path().display(), "the checkpoint object is older than the history; recovering from the history");
-            }
-            stored = Some((
-                open_checkpoint(h.note.as_bytes(), &state.opts.origin, &known, &place)?,
-                place,
-            ));
-        }
-    }
+    let mut stored = latest_checkpoint(state, vault, &key)?;
     let rebuild = vault.options().ledger_rebuild.as_ref();
     if let (Some(_), Some((_, place))) = (rebuild, &stored) {
         return Err(LedgerFault::Refused(format!(
@@ -650,8 +625,8 @@ fn recover(
     let leaves = state.record_source(snap, vault.store(), handle.clone());
     let started = Instant::now();
     let mut rebuilt = false;
-    let mut app = match &stored {
-        None if committed == 0 => {
+    let mut app = match (&stored, rebuild) {
+        (None, _) if committed == 0 => {
             if rebuild.is_some() {
                 return Err(LedgerFault::Refused(
                     "not rebuilding the ledger: the vault holds no records".into(),
@@ -666,64 +641,19 @@ fn recover(
             stored = Some((p, place.clone()));
             app
         }
-        None => {
-            let Some(req) = rebuild else {
-                return Err(LedgerFault::NoCheckpoint {
-                    place: place.clone(),
-                    committed,
-                }
-                .into());
-            };
-            // Kept before anything is built: a crash after this leaves the
-            // row, and the record is appended at the next open.
-            let at_ns = pramaan_core::time::now_ns();
-            vault.catalog().add_rebuild(&LedgerRebuild {
-                id: 0,
-                at_ns,
-                at: pramaan_core::time::rfc3339_ist(at_ns),
-                by: req.by.clone(),
-                reason: req.reason.clone(),
-                records: committed,
-                seq: None,
-            })?;
-            *state.rebuilds.write().expect("rebuilds lock") = vault.catalog().rebuilds()?;
-            tracing::warn!(
-                records = committed,
-                by = %req.by,
-                reason = %req.reason,
-                "rebuilding the ledger over the stored records as they are now (its checkpoints are missing)"
-            );
+        (None, None) => {
+            return Err(LedgerFault::NoCheckpoint {
+                place: place.clone(),
+                committed,
+            }
+            .into())
+        }
+        (None, Some(req)) => {
+            begin_rebuild(state, vault, req, committed)?;
             rebuilt = true;
             Appender::new()
         }
-        Some((cp, place)) => {
-            if cp.size > committed {
-                return Err(LedgerFault::Lost {
-                    place: place.clone(),
-                    size: cp.size,
-                    committed,
-                }
-                .into());
-            }
-            let app = Appender::recover(&*state.tiles, &leaves, cp.size).map_err(|e| {
-                LedgerFault::BadCheckpoint {
-                    place: place.clone(),
-                    reason: format!(
-                        "the tree at its size cannot be rebuilt from the tiles and records: {e}"
-                    ),
-                }
-            })?;
-            if app.root() != cp.root {
-                return Err(LedgerFault::RootMismatch {
-                    place: place.clone(),
-                    size: cp.size,
-                    expected: b64(&cp.root),
-                    computed: b64(&app.root()),
-                }
-                .into());
-            }
-            app
-        }
+        (Some((cp, place)), _) => tree_at_checkpoint(state, &leaves, cp, place, committed)?,
     };
     app.catch_up(&leaves, committed)
         .map_err(LedgerFault::from)?;
@@ -755,6 +685,109 @@ fn recover(
         key,
         published,
     })
+}
+
+/// The latest signed checkpoint and where it was found: the object, else
+/// the newest in the history (the object is written first, so it is never
+/// older; when it is, the history wins, said in the log).
+fn latest_checkpoint(
+    state: &LedgerState,
+    vault: &Vault,
+    key: &SignerKey,
+) -> Result<Option<(Published, String)>, VaultError> {
+    let known = Verifiers::new([key.verifier()]);
+    let place = state.checkpoint_path().display().to_string();
+    let mut stored: Option<(Published, String)> = None;
+    if let Some(bytes) = state
+        .tiles
+        .get(CHECKPOINT_OBJECT)
+        .map_err(LedgerFault::from)?
+    {
+        stored = Some((
+            open_checkpoint(&bytes, &state.opts.origin, &known, &place)?,
+            place,
+        ));
+    }
+    if let Some(h) = vault.catalog().last_checkpoint()? {
+        if stored.as_ref().is_none_or(|(p, _)| p.size < h.size) {
+            let place = format!("checkpoint history, size {}", h.size);
+            if stored.is_some() {
+                tracing::warn!(object = %state.checkpoint_path().display(), "the checkpoint object is older than the history; recovering from the history");
+            }
+            stored = Some((
+                open_checkpoint(h.note.as_bytes(), &state.opts.origin, &known, &place)?,
+                place,
+            ));
+        }
+    }
+    Ok(stored)
+}
+
+/// Records without a checkpoint, and `pramaan ledger rebuild` asked: the
+/// rebuild is kept in the catalog before anything is built (a crash after
+/// this leaves the row, and the record is appended at the next open).
+fn begin_rebuild(
+    state: &LedgerState,
+    vault: &Vault,
+    req: &RebuildRequest,
+    committed: u64,
+) -> Result<(), VaultError> {
+    let at_ns = pramaan_core::time::now_ns();
+    vault.catalog().add_rebuild(&LedgerRebuild {
+        id: 0,
+        at_ns,
+        at: pramaan_core::time::rfc3339_ist(at_ns),
+        by: req.by.clone(),
+        reason: req.reason.clone(),
+        records: committed,
+        seq: None,
+    })?;
+    *state.rebuilds.write().expect("rebuilds lock") = vault.catalog().rebuilds()?;
+    tracing::warn!(
+        records = committed,
+        by = %req.by,
+        reason = %req.reason,
+        "rebuilding the ledger over the stored records as they are now (its checkpoints are missing)"
+    );
+    Ok(())
+}
+
+/// The tree at the checkpoint's size, from the tiles and the records; its
+/// root must be the checkpoint's, and the vault must hold every record the
+/// checkpoint covers.
+fn tree_at_checkpoint(
+    state: &LedgerState,
+    leaves: &RecordSource,
+    cp: &Published,
+    place: &str,
+    committed: u64,
+) -> Result<Appender, VaultError> {
+    if cp.size > committed {
+        return Err(LedgerFault::Lost {
+            place: place.to_owned(),
+            size: cp.size,
+            committed,
+        }
+        .into());
+    }
+    let app = Appender::recover(&*state.tiles, leaves, cp.size).map_err(|e| {
+        LedgerFault::BadCheckpoint {
+            place: place.to_owned(),
+            reason: format!(
+                "the tree at its size cannot be rebuilt from the tiles and records: {e}"
+            ),
+        }
+    })?;
+    if app.root() != cp.root {
+        return Err(LedgerFault::RootMismatch {
+            place: place.to_owned(),
+            size: cp.size,
+            expected: b64(&cp.root),
+            computed: b64(&app.root()),
+        }
+        .into());
+    }
+    Ok(app)
 }
 
 /// Signs the checkpoint of the tree `(size, root)` and writes the

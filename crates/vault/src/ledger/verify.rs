@@ -160,6 +160,17 @@ struct Target {
     checked: bool,
 }
 
+impl Target {
+    fn new(cp: &Checkpoint, place: String) -> Target {
+        Target {
+            size: cp.size,
+            root: cp.root,
+            place,
+            checked: false,
+        }
+    }
+}
+
 /// A stored tile of level ≥ 1.
 struct StoredTile {
     tile: TileId,
@@ -214,6 +225,23 @@ struct Builder {
 }
 
 impl Builder {
+    fn new(
+        level1: HashMap<u64, Vec<Hash>>,
+        level0: HashMap<u64, (String, Vec<Hash>)>,
+        targets: Vec<Target>,
+    ) -> Builder {
+        Builder {
+            app: Appender::new(),
+            block: Vec::with_capacity(WIDTH as usize),
+            level1,
+            level0,
+            targets,
+            next_target: 0,
+            poisoned_at: None,
+            fed: 0,
+        }
+    }
+
     fn next_seq(&self) -> u64 {
         self.fed
     }
@@ -533,15 +561,9 @@ fn scan_wal(dir: &Path, ctx: &mut Ctx, progress: &mut dyn FnMut(u64)) -> WalScan
 }
 
 /// Checks a signed checkpoint; returns it when its node signature verifies.
-fn check_note(
-    note: &[u8],
-    origin: &str,
-    node: Option<&VerifierKey>,
-    cosigners: &[VerifierKey],
-    place: &str,
-    ctx: &mut Ctx,
-) -> Option<Checkpoint> {
-    let Some(node) = node else {
+fn check_note(note: &[u8], signer: &Signer<'_>, place: &str, ctx: &mut Ctx) -> Option<Checkpoint> {
+    let (origin, cosigners) = (signer.origin, signer.cosigners);
+    let Some(node) = signer.node else {
         return Checkpoint::parse(
             pramaan_ledger::note::Note::parse(note)
                 .map_err(|e| ctx.problem(place, e.to_string()))
@@ -586,96 +608,160 @@ pub fn verify(
     progress: &mut dyn FnMut(u64, u64),
 ) -> Result<Report, VaultError> {
     let started = Instant::now();
-    let mut ctx = Ctx {
-        report: Report::default(),
-        more_problems: 0,
-        checked_sizes: Default::default(),
-        cosigned_sizes: Default::default(),
-    };
+    let mut ctx = Ctx::new();
     let objects = opts.objects_dir();
     let lo = opts
         .ledger
         .clone()
         .unwrap_or_else(|| super::LedgerOptions::new(&opts.data_dir));
-    let origin = lo.origin.clone();
+    let node = check_node_key(&lo, vo, &mut ctx);
+    let catalog = SqliteCatalog::open_read_only(&opts.catalog_path())?;
+    let signer = Signer {
+        origin: &lo.origin,
+        node: node.as_ref(),
+        cosigners: &vo.cosigners,
+    };
+    let checkpoints = read_checkpoints(&objects, &catalog, &signer, &mut ctx)?;
+    let tiles = read_stored_tiles(&objects, &mut ctx);
+    let records = read_records_list(opts, &catalog, &mut ctx, progress)?;
 
-    // The node's key.
+    let mut builder = Builder::new(tiles.level1, tiles.level0, checkpoints.targets);
+    builder.check_targets(&mut ctx);
+    let places = Places {
+        segments: records
+            .segments
+            .iter()
+            .map(|s| (s.seq_min, s.seq_max, s.path.clone()))
+            .collect(),
+    };
+    let start = vo.from_seq.map_or(0, |f| f / WIDTH * WIDTH);
+    builder.skip_to(start, &places, &mut ctx);
+    let mut walk = Walk {
+        builder: &mut builder,
+        wal: &records.wal,
+        places: &places,
+        ctx: &mut ctx,
+    };
+    walk.segments_and_deletions(opts, vo, &objects, &records, start, progress);
+    walk.unsealed_wal_records();
+    let end = builder.next_seq();
+    check_wal_end(&records.wal, checkpoints.latest.as_ref(), end, &mut ctx);
+    builder.finish(&places, &mut ctx);
+    ctx.report.tree_size = end;
+
+    check_tiles(&mut builder, &tiles.stored, end, &places, &mut ctx);
+    check_tiles_present(
+        checkpoints.latest.as_ref(),
+        &tiles.stored,
+        builder.app.size(),
+        &mut ctx,
+    );
+    check_checkpoints(&builder.targets, checkpoints.latest.as_ref(), end, &mut ctx);
+    if checkpoints.latest.is_none() && end > 0 {
+        ctx.problem(
+            format!("checkpoint object {}", checkpoints.object.display()),
+            "missing or unreadable, and records are stored",
+        );
+    }
+    if ctx.more_problems > 0 {
+        ctx.note(format!(
+            "{} more problems were not listed",
+            ctx.more_problems
+        ));
+    }
+    ctx.report.elapsed = started.elapsed();
+    Ok(ctx.report)
+}
+
+/// The node's key (given, or from `ledger.key_file`), named for this
+/// node's origin and matching the `.vkey` file beside it; `None` when it
+/// cannot be had (signatures are then not checked).
+fn check_node_key(
+    lo: &super::LedgerOptions,
+    vo: &VerifyOptions,
+    ctx: &mut Ctx,
+) -> Option<VerifierKey> {
     let node = match &vo.node_key {
-        Some(k) => Some(k.clone()),
+        Some(k) => k.clone(),
         None => match node_verifier(&lo.key_file) {
-            Ok(k) => Some(k),
+            Ok(k) => k,
             Err(e) => {
                 ctx.problem("node key", format!("{e}; signatures are not checked"));
-                None
+                return None;
             }
         },
     };
-    if let Some(k) = &node {
-        ctx.report.node_key = Some(k.to_vkey());
-        if k.name() != origin {
+    ctx.report.node_key = Some(node.to_vkey());
+    if node.name() != lo.origin {
+        ctx.problem(
+            "node key",
+            format!(
+                "it is named {:?}, but this node's origin is {:?}",
+                node.name(),
+                lo.origin
+            ),
+        );
+    }
+    if let Ok(text) = std::fs::read_to_string(lo.vkey_file()) {
+        if text.trim() != node.to_vkey() {
             ctx.problem(
-                "node key",
-                format!(
-                    "it is named {:?}, but this node's origin is {origin:?}",
-                    k.name()
-                ),
+                format!("verifier key file {}", lo.vkey_file().display()),
+                "it is not the public key of the node's signing key",
             );
         }
-        if let Ok(text) = std::fs::read_to_string(lo.vkey_file()) {
-            if text.trim() != k.to_vkey() {
-                ctx.problem(
-                    format!("verifier key file {}", lo.vkey_file().display()),
-                    "it is not the public key of the node's signing key",
-                );
-            }
-        }
     }
+    Some(node)
+}
 
-    // 1. Checkpoints: the latest object, then the history.
+/// Who must have signed a checkpoint, and for which origin.
+struct Signer<'a> {
+    origin: &'a str,
+    /// `None`: the node's key is unknown; notes are parsed, not verified.
+    node: Option<&'a VerifierKey>,
+    cosigners: &'a [VerifierKey],
+}
+
+/// The checkpoints found, to check against the rebuilt tree.
+struct Checkpoints {
+    /// Every checkpoint whose signature verified, smallest first.
+    targets: Vec<Target>,
+    /// The published checkpoint object: its size and how to name it.
+    latest: Option<(u64, String)>,
+    /// Where the published checkpoint object is.
+    object: PathBuf,
+}
+
+/// Step 1: the latest checkpoint object, then every checkpoint in the
+/// history; the published one must not be older than the history's newest.
+fn read_checkpoints(
+    objects: &Path,
+    catalog: &SqliteCatalog,
+    signer: &Signer<'_>,
+    ctx: &mut Ctx,
+) -> Result<Checkpoints, VaultError> {
+    let object = objects.join(CHECKPOINT_OBJECT);
     let mut targets: Vec<Target> = Vec::new();
-    let cp_path = objects.join(CHECKPOINT_OBJECT);
     let mut latest: Option<(u64, String)> = None;
-    match std::fs::read(&cp_path) {
+    match std::fs::read(&object) {
         Ok(bytes) => {
-            let place = format!("checkpoint object {}", cp_path.display());
-            if let Some(cp) = check_note(
-                &bytes,
-                &origin,
-                node.as_ref(),
-                &vo.cosigners,
-                &place,
-                &mut ctx,
-            ) {
+            let place = format!("checkpoint object {}", object.display());
+            if let Some(cp) = check_note(&bytes, signer, &place, ctx) {
                 let place = format!("{place} (size {})", cp.size);
                 latest = Some((cp.size, place.clone()));
                 ctx.report.latest_checkpoint = Some(cp.size);
-                targets.push(Target {
-                    size: cp.size,
-                    root: cp.root,
-                    place,
-                    checked: false,
-                });
+                targets.push(Target::new(&cp, place));
             }
         }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
         Err(e) => ctx.problem(
-            format!("checkpoint object {}", cp_path.display()),
+            format!("checkpoint object {}", object.display()),
             e.to_string(),
         ),
     }
-    let catalog = SqliteCatalog::open_read_only(&opts.catalog_path())?;
-    let history = catalog.checkpoints()?;
     let mut newest_kept: Option<u64> = None;
-    for h in &history {
+    for h in &catalog.checkpoints()? {
         let place = format!("checkpoint history, size {}", h.size);
-        if let Some(cp) = check_note(
-            h.note.as_bytes(),
-            &origin,
-            node.as_ref(),
-            &vo.cosigners,
-            &place,
-            &mut ctx,
-        ) {
+        if let Some(cp) = check_note(h.note.as_bytes(), signer, &place, ctx) {
             if cp.size != h.size {
                 ctx.problem(
                     place.clone(),
@@ -686,12 +772,7 @@ pub fn verify(
                 );
             }
             newest_kept = newest_kept.max(Some(cp.size));
-            targets.push(Target {
-                size: cp.size,
-                root: cp.root,
-                place,
-                checked: false,
-            });
+            targets.push(Target::new(&cp, place));
         }
     }
     if let (Some((size, place)), Some(kept)) = (&latest, newest_kept) {
@@ -703,12 +784,31 @@ pub fn verify(
         }
     }
     targets.sort_by_key(|t| t.size);
+    Ok(Checkpoints {
+        targets,
+        latest,
+        object,
+    })
+}
 
-    // 2. Stored tiles.
-    let mut level1: HashMap<u64, Vec<Hash>> = HashMap::new();
-    let mut level0: HashMap<u64, (String, Vec<Hash>)> = HashMap::new();
-    let mut stored: Vec<StoredTile> = Vec::new();
-    let listed = list_tile_objects(&objects).unwrap_or_else(|e| {
+/// The tiles in the object store.
+struct StoredTiles {
+    /// Level-1 tiles by index, the widest version of each.
+    level1: HashMap<u64, Vec<Hash>>,
+    /// Level-0 tiles kept at the edges of deleted ranges, the widest of each.
+    level0: HashMap<u64, (String, Vec<Hash>)>,
+    /// Every stored tile of level ≥ 1, each version.
+    stored: Vec<StoredTile>,
+}
+
+/// Step 2: every stored tile, read and sized.
+fn read_stored_tiles(objects: &Path, ctx: &mut Ctx) -> StoredTiles {
+    let mut tiles = StoredTiles {
+        level1: HashMap::new(),
+        level0: HashMap::new(),
+        stored: Vec::new(),
+    };
+    let listed = list_tile_objects(objects).unwrap_or_else(|e| {
         ctx.problem(
             format!("tile directory {}", objects.join("tile").display()),
             e.to_string(),
@@ -716,236 +816,322 @@ pub fn verify(
         Vec::new()
     });
     for (path, file) in listed {
-        let tile = match TileId::parse(&path) {
-            Ok(t) => t,
-            Err(_) if path.contains(".tmp-") => {
-                ctx.note(format!(
-                    "{path}: a temporary file of an interrupted tile write"
-                ));
-                continue;
-            }
-            Err(e) => {
-                ctx.problem(format!("tile {path}"), format!("not a tile path: {e}"));
-                continue;
-            }
-        };
-        let data = match std::fs::read(&file) {
-            Ok(d) => d,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
-            Err(e) => {
-                ctx.problem(format!("tile {path}"), e.to_string());
-                continue;
-            }
-        };
-        if data.len() != tile.byte_len() {
-            ctx.problem(
-                format!("tile {path}"),
-                format!(
-                    "it has {} bytes, a tile of its width has {}",
-                    data.len(),
-                    tile.byte_len()
-                ),
-            );
+        let Some((tile, hashes)) = read_tile(&path, &file, ctx) else {
             continue;
-        }
-        let hashes = tile_hashes(&data).expect("length checked");
+        };
         if tile.level == 0 {
             // Kept at the edge of a range deleted by retention; the widest wins.
-            if level0
+            if tiles
+                .level0
                 .get(&tile.index)
                 .is_none_or(|(_, h)| h.len() < hashes.len())
             {
-                level0.insert(tile.index, (path.clone(), hashes));
+                tiles.level0.insert(tile.index, (path.clone(), hashes));
             }
             continue;
         }
         if tile.level == 1 {
-            let e = level1.entry(tile.index).or_default();
+            let e = tiles.level1.entry(tile.index).or_default();
             if hashes.len() > e.len() {
                 *e = hashes.clone();
             }
         }
-        stored.push(StoredTile { tile, path, hashes });
+        tiles.stored.push(StoredTile { tile, path, hashes });
     }
+    tiles
+}
 
-    // 3. The catalog's segments and deletions, and the WAL. A running server
-    //    may seal and delete WAL files in between: read again until the WAL
-    //    starts where the segments end.
+/// One tile object, when its path names a tile and its length fits it.
+fn read_tile(path: &str, file: &Path, ctx: &mut Ctx) -> Option<(TileId, Vec<Hash>)> {
+    let tile = match TileId::parse(path) {
+        Ok(t) => t,
+        Err(_) if path.contains(".tmp-") => {
+            ctx.note(format!(
+                "{path}: a temporary file of an interrupted tile write"
+            ));
+            return None;
+        }
+        Err(e) => {
+            ctx.problem(format!("tile {path}"), format!("not a tile path: {e}"));
+            return None;
+        }
+    };
+    let data = match std::fs::read(file) {
+        Ok(d) => d,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return None,
+        Err(e) => {
+            ctx.problem(format!("tile {path}"), e.to_string());
+            return None;
+        }
+    };
+    if data.len() != tile.byte_len() {
+        ctx.problem(
+            format!("tile {path}"),
+            format!(
+                "it has {} bytes, a tile of its width has {}",
+                data.len(),
+                tile.byte_len()
+            ),
+        );
+        return None;
+    }
+    let hashes = tile_hashes(&data).expect("length checked");
+    Some((tile, hashes))
+}
+
+/// Where the records are: the catalog's segments and deleted ranges, and
+/// the WAL, read so that the WAL starts where the segments end.
+struct RecordsList {
+    segments: Vec<SegmentMeta>,
+    /// Sequence number ranges (inclusive) deleted by retention.
+    deleted: Vec<(u64, u64)>,
+    wal: WalScan,
+}
+
+/// Step 3: the catalog's segments and deletions, and the WAL. A running
+/// server may seal and delete WAL files in between: read again (up to five
+/// times) until the WAL starts where the segments end.
+fn read_records_list(
+    opts: &VaultOptions,
+    catalog: &SqliteCatalog,
+    ctx: &mut Ctx,
+    progress: &mut dyn FnMut(u64, u64),
+) -> Result<RecordsList, VaultError> {
     let mut attempt = 0;
-    let (segments, deletions, scan) = loop {
+    loop {
         attempt += 1;
         let segments = catalog.segments(None, None)?;
-        let deletions = catalog.deletions().unwrap_or_default();
+        let deleted: Vec<(u64, u64)> = catalog
+            .deletions()
+            .unwrap_or_default()
+            .iter()
+            .map(|d| (d.segment.seq_min, d.segment.seq_max))
+            .collect();
         let sealed_end = segments
             .iter()
             .map(|s| s.seq_max + 1)
-            .chain(deletions.iter().map(|d| d.segment.seq_max + 1))
+            .chain(deleted.iter().map(|d| d.1 + 1))
             .max()
             .unwrap_or(0);
-        let mut trial = Ctx {
-            report: Report::default(),
-            more_problems: 0,
-            checked_sizes: Default::default(),
-            cosigned_sizes: Default::default(),
-        };
-        let total: u64 = segments.iter().map(|s| s.bytes).sum::<u64>()
-            + wal::list_files(&opts.wal_dir())
-                .map(|f| {
-                    f.iter()
-                        .filter_map(|f| std::fs::metadata(&f.path).ok())
-                        .map(|m| m.len())
-                        .sum()
-                })
-                .unwrap_or(0);
+        let mut trial = Ctx::new();
+        let total: u64 = segments.iter().map(|s| s.bytes).sum::<u64>() + wal_bytes(opts);
         let mut done = 0u64;
-        let scan = scan_wal(&opts.wal_dir(), &mut trial, &mut |n| {
+        let wal = scan_wal(&opts.wal_dir(), &mut trial, &mut |n| {
             done += n;
             progress(done, total);
         });
-        let consistent = scan.range.is_none_or(|(first, _)| first <= sealed_end);
+        let consistent = wal.range.is_none_or(|(first, _)| first <= sealed_end);
         if consistent || attempt >= 5 {
             ctx.report.problems.extend(trial.report.problems);
-            break (segments, deletions, scan);
-        }
-    };
-    ctx.report.wal_files = scan.files.len();
-    ctx.report.wal_bytes = scan.bytes;
-
-    // 4. The leaves, in sequence order.
-    let start = vo.from_seq.map_or(0, |f| f / WIDTH * WIDTH);
-    let mut builder = Builder {
-        app: Appender::new(),
-        block: Vec::with_capacity(WIDTH as usize),
-        level1,
-        level0,
-        targets,
-        next_target: 0,
-        poisoned_at: None,
-        fed: 0,
-    };
-    builder.check_targets(&mut ctx);
-    let places = Places {
-        segments: segments
-            .iter()
-            .map(|s| (s.seq_min, s.seq_max, s.path.clone()))
-            .collect(),
-    };
-    enum Piece<'a> {
-        Segment(&'a SegmentMeta),
-        Deleted(u64, u64),
-    }
-    let mut pieces: Vec<(u64, Piece)> = segments
-        .iter()
-        .map(|s| (s.seq_min, Piece::Segment(s)))
-        .collect();
-    for d in &deletions {
-        pieces.push((
-            d.segment.seq_min,
-            Piece::Deleted(d.segment.seq_min, d.segment.seq_max),
-        ));
-    }
-    pieces.sort_by_key(|(s, _)| *s);
-    let total_bytes: u64 = segments.iter().map(|s| s.bytes).sum::<u64>() + scan.bytes;
-    let mut done_bytes = scan.bytes;
-    builder.skip_to(start, &places, &mut ctx);
-    // Segments are decoded and hashed by worker threads, in order of
-    // `wanted`; the tree takes them in that order.
-    let wanted: Vec<&SegmentMeta> = pieces
-        .iter()
-        .filter_map(|(_, p)| match p {
-            Piece::Segment(seg) if seg.seq_max >= start => Some(*seg),
-            _ => None,
-        })
-        .collect();
-    let threads = verify_threads();
-    let feed = Feed {
-        state: std::sync::Mutex::new((0, 0)),
-        cv: std::sync::Condvar::new(),
-        total: wanted.len(),
-        window: threads + 1,
-    };
-    std::thread::scope(|sc| {
-        let (tx, rx) = std::sync::mpsc::channel::<(usize, SegmentScan)>();
-        for _ in 0..threads {
-            let (tx, feed, wanted, objects) = (tx.clone(), &feed, &wanted, &objects);
-            sc.spawn(move || {
-                while let Some(i) = feed.take() {
-                    let r = scan_segment(opts, vo, wanted[i], objects, start);
-                    if tx.send((i, r)).is_err() {
-                        return;
-                    }
-                }
+            ctx.report.wal_files = wal.files.len();
+            ctx.report.wal_bytes = wal.bytes;
+            return Ok(RecordsList {
+                segments,
+                deleted,
+                wal,
             });
         }
-        drop(tx);
-        let mut ready: BTreeMap<usize, SegmentScan> = BTreeMap::new();
-        let mut taken = 0usize;
-        for (_, piece) in &pieces {
-            let next = builder.next_seq();
-            match piece {
-                Piece::Deleted(min, max) => {
-                    ctx.report.deleted_ranges += 1;
-                    ctx.report.deleted_records += max - min + 1;
-                    if *min > next {
-                        gap(&mut builder, next, *min, &scan, &places, &mut ctx);
-                    }
-                    if *max + 1 > builder.next_seq() {
-                        builder.skip_to(max + 1, &places, &mut ctx);
-                    }
-                }
-                Piece::Segment(seg) => {
-                    ctx.report.segments += 1;
-                    ctx.report.segment_bytes += seg.bytes;
-                    if seg.seq_max < start {
-                        continue;
-                    }
-                    if seg.seq_min > next {
-                        gap(&mut builder, next, seg.seq_min, &scan, &places, &mut ctx);
-                    }
-                    let scanned = loop {
-                        if let Some(r) = ready.remove(&taken) {
-                            break Some(r);
+    }
+}
+
+/// Bytes in the WAL files now (for progress).
+fn wal_bytes(opts: &VaultOptions) -> u64 {
+    wal::list_files(&opts.wal_dir())
+        .map(|f| {
+            f.iter()
+                .filter_map(|f| std::fs::metadata(&f.path).ok())
+                .map(|m| m.len())
+                .sum()
+        })
+        .unwrap_or(0)
+}
+
+/// A stretch of sequence numbers in the catalog.
+enum Piece<'a> {
+    Segment(&'a SegmentMeta),
+    Deleted(u64, u64),
+}
+
+/// Step 4: the leaves, in sequence order, fed to the tree being rebuilt.
+struct Walk<'a> {
+    builder: &'a mut Builder,
+    wal: &'a WalScan,
+    places: &'a Places,
+    ctx: &'a mut Ctx,
+}
+
+impl Walk<'_> {
+    /// Every segment and deleted range in sequence order. Segments are
+    /// decoded and hashed by worker threads, in order of `wanted`; the tree
+    /// takes them in that order.
+    fn segments_and_deletions(
+        &mut self,
+        opts: &VaultOptions,
+        vo: &VerifyOptions,
+        objects: &Path,
+        records: &RecordsList,
+        start: u64,
+        progress: &mut dyn FnMut(u64, u64),
+    ) {
+        let mut pieces: Vec<(u64, Piece)> = records
+            .segments
+            .iter()
+            .map(|s| (s.seq_min, Piece::Segment(s)))
+            .collect();
+        pieces.extend(
+            records
+                .deleted
+                .iter()
+                .map(|&(min, max)| (min, Piece::Deleted(min, max))),
+        );
+        pieces.sort_by_key(|(s, _)| *s);
+        let wanted: Vec<&SegmentMeta> = pieces
+            .iter()
+            .filter_map(|(_, p)| match p {
+                Piece::Segment(seg) if seg.seq_max >= start => Some(*seg),
+                _ => None,
+            })
+            .collect();
+        let total_bytes: u64 =
+            records.segments.iter().map(|s| s.bytes).sum::<u64>() + self.wal.bytes;
+        let mut done_bytes = self.wal.bytes;
+        let threads = verify_threads();
+        let feed = Feed {
+            state: std::sync::Mutex::new((0, 0)),
+            cv: std::sync::Condvar::new(),
+            total: wanted.len(),
+            window: threads + 1,
+        };
+        std::thread::scope(|sc| {
+            let (tx, rx) = std::sync::mpsc::channel::<(usize, SegmentScan)>();
+            for _ in 0..threads {
+                let (tx, feed, wanted) = (tx.clone(), &feed, &wanted);
+                sc.spawn(move || {
+                    while let Some(i) = feed.take() {
+                        let r = scan_segment(opts, vo, wanted[i], objects, start);
+                        if tx.send((i, r)).is_err() {
+                            return;
                         }
-                        match rx.recv() {
-                            Ok((i, r)) => {
-                                ready.insert(i, r);
-                            }
-                            Err(_) => break None,
-                        }
-                    };
-                    taken += 1;
-                    feed.consumed(taken);
-                    match scanned {
-                        Some(r) => apply_segment(r, seg, &mut builder, &scan, &places, &mut ctx),
-                        None => ctx.problem(
-                            format!("segment {}", seg.path),
-                            "was not read: a verify worker thread stopped",
-                        ),
                     }
-                    done_bytes += seg.bytes;
-                    progress(done_bytes, total_bytes);
-                    // Whatever the segment failed to give is unknown.
-                    if builder.next_seq() <= seg.seq_max {
-                        builder.skip_to(seg.seq_max + 1, &places, &mut ctx);
+                });
+            }
+            drop(tx);
+            let mut scanned = InOrder {
+                rx,
+                ready: BTreeMap::new(),
+                taken: 0,
+                feed: &feed,
+            };
+            for (_, piece) in &pieces {
+                match piece {
+                    Piece::Deleted(min, max) => self.deleted(*min, *max),
+                    Piece::Segment(seg) => {
+                        self.ctx.report.segments += 1;
+                        self.ctx.report.segment_bytes += seg.bytes;
+                        if seg.seq_max < start {
+                            continue;
+                        }
+                        self.segment(seg, scanned.next());
+                        done_bytes += seg.bytes;
+                        progress(done_bytes, total_bytes);
                     }
                 }
             }
-        }
-        feed.stop();
-    });
-    // Records only in the WAL (not sealed yet).
-    loop {
-        let s = builder.next_seq();
-        let Some(w) = scan.leaves.get(&s) else { break };
-        builder.feed(Leaf::Known(w.hash), &places, &mut ctx);
-        ctx.report.records_hashed += 1;
-        ctx.report.raw_bytes += w.raw_len;
-        ctx.report.unsealed += 1;
+            feed.stop();
+        });
     }
-    let end = builder.next_seq();
+
+    /// A range deleted by retention: its leaves are unknown (the tiles
+    /// stand for them).
+    fn deleted(&mut self, min: u64, max: u64) {
+        self.ctx.report.deleted_ranges += 1;
+        self.ctx.report.deleted_records += max - min + 1;
+        let next = self.builder.next_seq();
+        if min > next {
+            gap(self.builder, next, min, self.wal, self.places, self.ctx);
+        }
+        if max + 1 > self.builder.next_seq() {
+            self.builder.skip_to(max + 1, self.places, self.ctx);
+        }
+    }
+
+    /// A segment as a worker scanned it (`None`: the worker stopped).
+    fn segment(&mut self, seg: &SegmentMeta, scanned: Option<SegmentScan>) {
+        let next = self.builder.next_seq();
+        if seg.seq_min > next {
+            gap(
+                self.builder,
+                next,
+                seg.seq_min,
+                self.wal,
+                self.places,
+                self.ctx,
+            );
+        }
+        match scanned {
+            Some(r) => apply_segment(r, seg, self.builder, self.wal, self.places, self.ctx),
+            None => self.ctx.problem(
+                format!("segment {}", seg.path),
+                "was not read: a verify worker thread stopped",
+            ),
+        }
+        // Whatever the segment failed to give is unknown.
+        if self.builder.next_seq() <= seg.seq_max {
+            self.builder.skip_to(seg.seq_max + 1, self.places, self.ctx);
+        }
+    }
+
+    /// Records only in the WAL (not sealed yet).
+    fn unsealed_wal_records(&mut self) {
+        loop {
+            let s = self.builder.next_seq();
+            let Some(w) = self.wal.leaves.get(&s) else {
+                break;
+            };
+            self.builder
+                .feed(Leaf::Known(w.hash), self.places, self.ctx);
+            self.ctx.report.records_hashed += 1;
+            self.ctx.report.raw_bytes += w.raw_len;
+            self.ctx.report.unsealed += 1;
+        }
+    }
+}
+
+/// The workers' scans, handed back in the order they were asked for.
+struct InOrder<'a> {
+    rx: std::sync::mpsc::Receiver<(usize, SegmentScan)>,
+    ready: BTreeMap<usize, SegmentScan>,
+    taken: usize,
+    feed: &'a Feed,
+}
+
+impl InOrder<'_> {
+    /// The next segment's scan; `None` when every worker has stopped.
+    fn next(&mut self) -> Option<SegmentScan> {
+        let scanned = loop {
+            if let Some(r) = self.ready.remove(&self.taken) {
+                break Some(r);
+            }
+            match self.rx.recv() {
+                Ok((i, r)) => {
+                    self.ready.insert(i, r);
+                }
+                Err(_) => break None,
+            }
+        };
+        self.taken += 1;
+        self.feed.consumed(self.taken);
+        scanned
+    }
+}
+
+/// Step 5: the WAL's end. A torn frame at the end of the newest file was
+/// never acknowledged, unless a checkpoint covers it; records after the
+/// last one fed to the tree were cut off from it.
+fn check_wal_end(scan: &WalScan, latest: Option<&(u64, String)>, end: u64, ctx: &mut Ctx) {
     if let Some((fi, off, next_seq)) = scan.torn_tail {
         let place = format!("WAL file {} byte {off}", scan.files[fi].display());
-        if latest.as_ref().is_some_and(|(size, _)| *size > next_seq) {
+        if latest.is_some_and(|(size, _)| *size > next_seq) {
             ctx.problem(
                 place,
                 format!("the frame of record {next_seq} is torn, but the latest checkpoint covers it: acknowledged records were lost"),
@@ -971,17 +1157,24 @@ pub fn verify(
             );
         }
     }
-    builder.finish(&places, &mut ctx);
-    let tree = builder.app.size();
-    ctx.report.tree_size = end;
+}
 
-    // 5. Stored tiles against the rebuilt ones.
+/// Step 6: every stored tile of level ≥ 1 against the rebuilt tree, where
+/// the rebuilt tree is reliable (below the first leaf it could not know).
+fn check_tiles(
+    builder: &mut Builder,
+    stored: &[StoredTile],
+    end: u64,
+    places: &Places,
+    ctx: &mut Ctx,
+) {
+    let tree = builder.app.size();
     let rebuilt = MemStore::new();
     if let Err(e) = builder.app.flush(&rebuilt) {
         ctx.problem("rebuilt tree", e.to_string());
     }
     let reliable = builder.poisoned_at.unwrap_or(u64::MAX).min(tree);
-    for st in &stored {
+    for st in stored {
         let span = 1u64 << (8 * st.tile.level as u32);
         let covers_to = st
             .tile
@@ -1027,24 +1220,37 @@ pub fn verify(
             }
         }
     }
-    if let Some((size, place)) = &latest {
-        if *size <= tree {
-            for t in tiles_for_size(*size, 1) {
-                let present = stored.iter().any(|s| {
-                    s.tile.level == t.level && s.tile.index == t.index && s.tile.width >= t.width
-                });
-                if !present {
-                    ctx.problem(
-                        format!("tile {}", t.path()),
-                        format!("missing, and the {place} needs it"),
-                    );
-                }
-            }
+}
+
+/// Step 7: every level-1 tile the published checkpoint needs is stored
+/// (when the tree reached its size).
+fn check_tiles_present(
+    latest: Option<&(u64, String)>,
+    stored: &[StoredTile],
+    tree: u64,
+    ctx: &mut Ctx,
+) {
+    let Some((size, place)) = latest else { return };
+    if *size > tree {
+        return;
+    }
+    for t in tiles_for_size(*size, 1) {
+        let present = stored
+            .iter()
+            .any(|s| s.tile.level == t.level && s.tile.index == t.index && s.tile.width >= t.width);
+        if !present {
+            ctx.problem(
+                format!("tile {}", t.path()),
+                format!("missing, and the {place} needs it"),
+            );
         }
     }
+}
 
-    // 6. Checkpoints against the rebuilt tree.
-    for t in &builder.targets {
+/// Step 8: the checkpoints the rebuilt tree did not reach: beyond the
+/// records (records were lost), or inside records it could not know.
+fn check_checkpoints(targets: &[Target], latest: Option<&(u64, String)>, end: u64, ctx: &mut Ctx) {
+    for t in targets {
         if t.checked {
             continue;
         }
@@ -1063,13 +1269,7 @@ pub fn verify(
             ));
         }
     }
-    if latest.is_none() && end > 0 {
-        ctx.problem(
-            format!("checkpoint object {}", cp_path.display()),
-            "missing or unreadable, and records are stored",
-        );
-    }
-    if let Some((size, _)) = &latest {
+    if let Some((size, _)) = latest {
         if end > *size {
             ctx.note(format!(
                 "{} records are not yet covered by a checkpoint",
@@ -1077,14 +1277,6 @@ pub fn verify(
             ));
         }
     }
-    if ctx.more_problems > 0 {
-        ctx.note(format!(
-            "{} more problems were not listed",
-            ctx.more_problems
-        ));
-    }
-    ctx.report.elapsed = started.elapsed();
-    Ok(ctx.report)
 }
 
 /// Records `lo..hi` are in no segment and no deletion: take them from the
