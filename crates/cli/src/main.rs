@@ -184,43 +184,7 @@ fn runtime() -> Result<tokio::runtime::Runtime> {
 fn run(cli: Cli) -> Result<std::process::ExitCode> {
     let g = cli.global;
     match cli.command {
-        Command::Serve(a) => {
-            let mut extra = Vec::new();
-            for (k, v) in [
-                ("http.listen", a.http_listen),
-                ("syslog.udp_listen", a.syslog_udp_listen),
-                ("syslog.tcp_listen", a.syslog_tcp_listen),
-                ("syslog.tls_listen", a.syslog_tls_listen),
-                ("syslog.tls_cert", a.syslog_tls_cert),
-                ("syslog.tls_key", a.syslog_tls_key),
-            ] {
-                if let Some(v) = v {
-                    extra.push((k, v));
-                }
-            }
-            let loaded = load_config(&g, extra)?;
-            init_logging(&loaded.config);
-            let cfg = loaded.config;
-            let ready = a.ready_file;
-            #[cfg(all(target_os = "linux", not(target_env = "musl")))]
-            pramaan_server::telemetry::set_heap_stats(alloc::heap_stats);
-            runtime()?.block_on(async move {
-                pramaan_server::serve(cfg, shutdown_signal(), move |b| {
-                    if let Some(p) = ready {
-                        let json = serde_json::to_string(b).expect("addresses serialise");
-                        let tmp = p.with_extension("tmp");
-                        if std::fs::write(&tmp, json)
-                            .and_then(|_| std::fs::rename(&tmp, &p))
-                            .is_err()
-                        {
-                            tracing::warn!(path = %p.display(), "could not write the ready file");
-                        }
-                    }
-                })
-                .await
-            })?;
-            Ok(std::process::ExitCode::SUCCESS)
-        }
+        Command::Serve(a) => serve(&g, a),
         Command::Config(a) => {
             if a.reference {
                 print!("{}", pramaan_config::reference());
@@ -230,109 +194,87 @@ fn run(cli: Cli) -> Result<std::process::ExitCode> {
             print!("{}", loaded.render());
             Ok(std::process::ExitCode::SUCCESS)
         }
-        Command::Ingest(a) => {
-            let loaded = load_config(&g, Vec::new())?;
+        Command::Tls(a) => {
             init_cli_logging();
-            runtime()?.block_on(cmd_ingest::run(&loaded.config, a))
-        }
-        Command::Search(a) => {
-            let loaded = load_config(&g, Vec::new())?;
-            init_cli_logging();
-            runtime()?.block_on(cmd_search::search(&loaded.config, a))
-        }
-        Command::Sql(a) => {
-            let loaded = load_config(&g, Vec::new())?;
-            init_cli_logging();
-            runtime()?.block_on(cmd_search::sql(&loaded.config, a))
-        }
-        Command::Status(a) => {
-            let loaded = load_config(&g, Vec::new())?;
-            init_cli_logging();
-            runtime()?.block_on(cmd_search::status(&loaded.config, a))
-        }
-        Command::Checkpoint(a) => {
-            let loaded = load_config(&g, Vec::new())?;
-            init_cli_logging();
-            runtime()?.block_on(cmd_ledger::checkpoint(&loaded.config, a))
-        }
-        Command::Proof(a) => {
-            let loaded = load_config(&g, Vec::new())?;
-            init_cli_logging();
-            runtime()?.block_on(cmd_ledger::proof(&loaded.config, a))
+            cmd_user::tls(a)
         }
         Command::Verify(a) => {
             let loaded = load_config(&g, Vec::new())?;
             init_cli_logging();
             cmd_ledger::verify_cmd(&loaded.config, a)
         }
-        Command::Ledger(a) => {
+        other => {
             let loaded = load_config(&g, Vec::new())?;
             init_cli_logging();
-            runtime()?.block_on(cmd_ledger::ledger(&loaded.config, a))
+            runtime()?.block_on(command(&loaded.config, other))
         }
-        Command::Hold(a) => {
-            let loaded = load_config(&g, Vec::new())?;
-            init_cli_logging();
-            runtime()?.block_on(cmd_retention::hold(&loaded.config, a))
+    }
+}
+
+/// `pramaan serve`: the flags become configuration, then the server runs
+/// until a signal.
+fn serve(g: &Global, a: ServeArgs) -> Result<std::process::ExitCode> {
+    let mut extra = Vec::new();
+    for (k, v) in [
+        ("http.listen", a.http_listen),
+        ("syslog.udp_listen", a.syslog_udp_listen),
+        ("syslog.tcp_listen", a.syslog_tcp_listen),
+        ("syslog.tls_listen", a.syslog_tls_listen),
+        ("syslog.tls_cert", a.syslog_tls_cert),
+        ("syslog.tls_key", a.syslog_tls_key),
+    ] {
+        if let Some(v) = v {
+            extra.push((k, v));
         }
-        Command::Retention(a) => {
-            let loaded = load_config(&g, Vec::new())?;
-            init_cli_logging();
-            runtime()?.block_on(cmd_retention::retention(&loaded.config, a))
-        }
-        Command::Compact(a) => {
-            let loaded = load_config(&g, Vec::new())?;
-            init_cli_logging();
-            runtime()?.block_on(cmd_compact::compact(&loaded.config, a))
-        }
-        Command::Orders(c) => {
-            let loaded = load_config(&g, Vec::new())?;
-            init_cli_logging();
-            runtime()?.block_on(cmd_order::run(&loaded.config, c))
-        }
-        Command::Incident(a) => {
-            let loaded = load_config(&g, Vec::new())?;
-            init_cli_logging();
-            runtime()?.block_on(cmd_incident::incident(&loaded.config, a))
-        }
-        Command::Poc(a) => {
-            let loaded = load_config(&g, Vec::new())?;
-            init_cli_logging();
-            runtime()?.block_on(cmd_incident::poc(&loaded.config, a))
-        }
-        Command::Clock(a) => {
-            let loaded = load_config(&g, Vec::new())?;
-            init_cli_logging();
-            runtime()?.block_on(cmd_clock::clock(&loaded.config, a))
-        }
-        Command::Registry(a) => {
-            let loaded = load_config(&g, Vec::new())?;
-            init_cli_logging();
-            runtime()?.block_on(cmd_registry::run(&loaded.config, a))
-        }
-        Command::Whois(a) => {
-            let loaded = load_config(&g, Vec::new())?;
-            init_cli_logging();
-            runtime()?.block_on(cmd_whois::run(&loaded.config, a))
-        }
-        Command::User(a) => {
-            let loaded = load_config(&g, Vec::new())?;
-            init_cli_logging();
-            runtime()?.block_on(cmd_user::user(&loaded.config, a))
-        }
-        Command::Token(a) => {
-            let loaded = load_config(&g, Vec::new())?;
-            init_cli_logging();
-            runtime()?.block_on(cmd_user::token(&loaded.config, a))
-        }
-        Command::Audit(a) => {
-            let loaded = load_config(&g, Vec::new())?;
-            init_cli_logging();
-            runtime()?.block_on(cmd_user::audit(&loaded.config, a))
-        }
-        Command::Tls(a) => {
-            init_cli_logging();
-            cmd_user::tls(a)
+    }
+    let loaded = load_config(g, extra)?;
+    init_logging(&loaded.config);
+    let cfg = loaded.config;
+    let ready = a.ready_file;
+    #[cfg(all(target_os = "linux", not(target_env = "musl")))]
+    pramaan_server::telemetry::set_heap_stats(alloc::heap_stats);
+    runtime()?.block_on(async move {
+        pramaan_server::serve(cfg, shutdown_signal(), move |b| {
+            if let Some(p) = ready {
+                let json = serde_json::to_string(b).expect("addresses serialise");
+                let tmp = p.with_extension("tmp");
+                if std::fs::write(&tmp, json)
+                    .and_then(|_| std::fs::rename(&tmp, &p))
+                    .is_err()
+                {
+                    tracing::warn!(path = %p.display(), "could not write the ready file");
+                }
+            }
+        })
+        .await
+    })?;
+    Ok(std::process::ExitCode::SUCCESS)
+}
+
+/// The commands that run on the async runtime with the loaded configuration.
+async fn command(cfg: &Config, c: Command) -> Result<std::process::ExitCode> {
+    match c {
+        Command::Ingest(a) => cmd_ingest::run(cfg, a).await,
+        Command::Search(a) => cmd_search::search(cfg, a).await,
+        Command::Sql(a) => cmd_search::sql(cfg, a).await,
+        Command::Status(a) => cmd_search::status(cfg, a).await,
+        Command::Checkpoint(a) => cmd_ledger::checkpoint(cfg, a).await,
+        Command::Proof(a) => cmd_ledger::proof(cfg, a).await,
+        Command::Ledger(a) => cmd_ledger::ledger(cfg, a).await,
+        Command::Hold(a) => cmd_retention::hold(cfg, a).await,
+        Command::Retention(a) => cmd_retention::retention(cfg, a).await,
+        Command::Compact(a) => cmd_compact::compact(cfg, a).await,
+        Command::Orders(c) => cmd_order::run(cfg, c).await,
+        Command::Incident(a) => cmd_incident::incident(cfg, a).await,
+        Command::Poc(a) => cmd_incident::poc(cfg, a).await,
+        Command::Clock(a) => cmd_clock::clock(cfg, a).await,
+        Command::Registry(a) => cmd_registry::run(cfg, a).await,
+        Command::Whois(a) => cmd_whois::run(cfg, a).await,
+        Command::User(a) => cmd_user::user(cfg, a).await,
+        Command::Token(a) => cmd_user::token(cfg, a).await,
+        Command::Audit(a) => cmd_user::audit(cfg, a).await,
+        Command::Serve(_) | Command::Config(_) | Command::Tls(_) | Command::Verify(_) => {
+            anyhow::bail!("this command runs before the runtime starts")
         }
     }
 }
