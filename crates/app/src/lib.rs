@@ -22,6 +22,7 @@ pub mod error;
 pub mod local;
 pub mod op;
 pub mod options;
+pub mod orders;
 
 pub use app::App;
 pub use error::AppError;

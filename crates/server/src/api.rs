@@ -33,6 +33,8 @@ pub use retention::hold_json;
 
 #[derive(Clone)]
 pub struct AppState {
+    /// The application layer: the operations and the components they share.
+    app: Arc<pramaan_app::App>,
     vault: Vault,
     /// Runs, holds and the schedule share it (one lock serialises them).
     retention: Arc<pramaan_vault::retention::Retention>,
@@ -60,21 +62,16 @@ pub struct AppState {
 
 impl AppState {
     pub fn new(vault: Vault, cfg: &Config, metrics: PrometheusHandle) -> Self {
+        let app = Arc::new(pramaan_app::App::new(cfg, vault.clone()));
         AppState {
-            retention: Arc::new(pramaan_vault::retention::Retention::new(
-                vault.clone(),
-                crate::retention_policy(cfg),
-            )),
+            retention: app.retention().clone(),
             access: Arc::new(crate::access::AccessState::open_or_closed(&vault, cfg)),
             clock: Arc::new(pramaan_clock::Monitor::new(
                 clock::clock_options(cfg),
                 Arc::new(pramaan_vault::sink::VaultSink::new(vault.clone())),
             )),
-            registry: Arc::new(pramaan_registry::LazyRegistry::new(
-                pramaan_registry::RegistryOptions::from_config(cfg),
-                Arc::new(pramaan_vault::sink::VaultSink::new(vault.clone())),
-            )),
-            attribution: Arc::new(whois::Attribution::new(cfg)),
+            registry: app.registry().clone(),
+            attribution: Arc::new(whois::Attribution::new(cfg, app.bindings().clone())),
             desk: Arc::new(desk::DeskState::new(vault.clone(), cfg)),
             sql_slots: Arc::new(SqlSlots::new(cfg.sql.max_concurrent_per_user)),
             vault,
@@ -84,6 +81,7 @@ impl AppState {
             request_timeout: cfg.http.request_timeout,
             metrics: cfg.metrics.enabled.then_some(metrics),
             heatmap_rows: cfg.console.heatmap_rows.max(1),
+            app,
         }
     }
 

@@ -162,7 +162,10 @@ pub(super) async fn sources(
 /// The orders not yet delivered or closed, with their time to the due instant.
 fn orders_card(st: &AppState, now: i64) -> Card {
     use pramaan_orders::State as S;
-    let listed = crate::api::orders::open(st)
+    let listed = st
+        .app
+        .orders()
+        .open()
         .map_err(|e| e.to_string())
         .and_then(|r| r.list().map_err(|e| e.to_string()));
     match listed {
