@@ -37,6 +37,14 @@ pub enum OrderCommands {
 pub struct OrderArgs {
     #[command(subcommand)]
     command: OrderCommand,
+    /// The server to ask, as the user of $PRAMAAN_TOKEN (default: the one
+    /// holding the data directory; with none, the directory itself, as
+    /// `<os user> (local)`).
+    #[arg(long, global = true, value_name = "URL")]
+    server: Option<String>,
+    /// Print the answer as JSON (as the API gives it).
+    #[arg(long, global = true)]
+    json: bool,
 }
 
 #[derive(Subcommand, Debug)]
@@ -55,17 +63,9 @@ enum OrderCommand {
     Close(CloseArgs),
 }
 
-/// Where the command runs, and how it answers.
-#[derive(Args, Debug)]
+/// Where an order command runs (`--server`), and how it answers (`--json`).
 struct Common {
-    /// Base URL of a running server (default: the configured http.listen
-    /// when a server holds the data directory, else work on the data
-    /// directory directly as `<os user> (local)`). Over HTTP the caller is
-    /// the user of $PRAMAAN_TOKEN.
-    #[arg(long, value_name = "URL")]
     server: Option<String>,
-    /// Print the answer as JSON (as the API gives it).
-    #[arg(long)]
     json: bool,
 }
 
@@ -112,8 +112,6 @@ struct NewArgs {
     /// Do not place a legal hold on the scope.
     #[arg(long)]
     no_hold: bool,
-    #[command(flatten)]
-    common: Common,
 }
 
 /// An `--ip` value, checked before anything is sent (the operation checks
@@ -123,16 +121,11 @@ fn ip_selector(s: &str) -> Result<String, String> {
 }
 
 #[derive(Args, Debug)]
-struct ListArgs {
-    #[command(flatten)]
-    common: Common,
-}
+struct ListArgs {}
 
 #[derive(Args, Debug)]
 struct ShowArgs {
     reference: String,
-    #[command(flatten)]
-    common: Common,
 }
 
 #[derive(Args, Debug)]
@@ -141,8 +134,6 @@ struct StepArgs {
     /// A note kept with the step.
     #[arg(long, default_value = "")]
     note: String,
-    #[command(flatten)]
-    common: Common,
 }
 
 #[derive(Args, Debug)]
@@ -153,8 +144,6 @@ struct CloseArgs {
     release_hold: bool,
     #[arg(long, default_value = "")]
     note: String,
-    #[command(flatten)]
-    common: Common,
 }
 
 #[derive(Args, Debug)]
@@ -164,8 +153,7 @@ pub struct ExportArgs {
     /// Where to write the bundle (a ZIP).
     #[arg(long, value_name = "FILE")]
     out: PathBuf,
-    /// Base URL of a running server (default: the configured http.listen
-    /// when a server holds the data directory, else the data directory).
+    /// The server to ask (default: as for `pramaan order`).
     #[arg(long, value_name = "URL")]
     server: Option<String>,
 }
@@ -181,20 +169,26 @@ pub struct VerifyBundleArgs {
 
 pub async fn run(cfg: &Config, c: OrderCommands) -> Result<ExitCode> {
     match c {
-        OrderCommands::Order(a) => match a.command {
-            OrderCommand::New(a) => new(cfg, *a).await,
-            OrderCommand::List(a) => list(cfg, a).await,
-            OrderCommand::Show(a) => show(cfg, a).await,
-            OrderCommand::Approve(a) => {
-                let op = ApproveOrder(Step::new(a.reference, a.note));
-                step(cfg, &a.common, op, |o| &o.approved_by).await
+        OrderCommands::Order(o) => {
+            let c = Common {
+                server: o.server,
+                json: o.json,
+            };
+            match o.command {
+                OrderCommand::New(a) => new(cfg, &c, *a).await,
+                OrderCommand::List(_) => list(cfg, &c).await,
+                OrderCommand::Show(a) => show(cfg, &c, a).await,
+                OrderCommand::Approve(a) => {
+                    let op = ApproveOrder(Step::new(a.reference, a.note));
+                    step(cfg, &c, op, |o| &o.approved_by).await
+                }
+                OrderCommand::Deliver(a) => {
+                    let op = DeliverOrder(Step::new(a.reference, a.note));
+                    step(cfg, &c, op, |o| &o.delivered_by).await
+                }
+                OrderCommand::Close(a) => close(cfg, &c, a).await,
             }
-            OrderCommand::Deliver(a) => {
-                let op = DeliverOrder(Step::new(a.reference, a.note));
-                step(cfg, &a.common, op, |o| &o.delivered_by).await
-            }
-            OrderCommand::Close(a) => close(cfg, a).await,
-        },
+        }
         OrderCommands::Export(a) => export(cfg, a).await,
         OrderCommands::VerifyBundle(a) => verify_bundle(a),
     }
@@ -210,7 +204,7 @@ fn holds_text(o: &Order) -> String {
     l.join(", ")
 }
 
-async fn new(cfg: &Config, a: NewArgs) -> Result<ExitCode> {
+async fn new(cfg: &Config, c: &Common, a: NewArgs) -> Result<ExitCode> {
     let op = RegisterOrder {
         reference: a.reference,
         authority: a.authority,
@@ -227,8 +221,8 @@ async fn new(cfg: &Config, a: NewArgs) -> Result<ExitCode> {
         notes: a.notes,
         hold: !a.no_hold,
     };
-    let v = run_once(cfg, a.common.server.as_deref(), op).await?;
-    if a.common.json {
+    let v = run_once(cfg, c.server.as_deref(), op).await?;
+    if c.json {
         return print_json(&v);
     }
     let o = &v.order;
@@ -252,9 +246,9 @@ fn print_deadline(v: &OrderView) {
     );
 }
 
-async fn list(cfg: &Config, a: ListArgs) -> Result<ExitCode> {
-    let orders = run_once(cfg, a.common.server.as_deref(), ListOrders {}).await?;
-    if a.common.json {
+async fn list(cfg: &Config, c: &Common) -> Result<ExitCode> {
+    let orders = run_once(cfg, c.server.as_deref(), ListOrders {}).await?;
+    if c.json {
         return print_json(&orders);
     }
     if orders.is_empty() {
@@ -272,12 +266,12 @@ async fn list(cfg: &Config, a: ListArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-async fn show(cfg: &Config, a: ShowArgs) -> Result<ExitCode> {
+async fn show(cfg: &Config, c: &Common, a: ShowArgs) -> Result<ExitCode> {
     let op = ShowOrder {
         reference: a.reference,
     };
-    let d = run_once(cfg, a.common.server.as_deref(), op).await?;
-    if a.common.json {
+    let d = run_once(cfg, c.server.as_deref(), op).await?;
+    if c.json {
         return print_json(&d);
     }
     let o = &d.view.order;
@@ -353,14 +347,24 @@ where
     Ok(ExitCode::SUCCESS)
 }
 
-async fn close(cfg: &Config, a: CloseArgs) -> Result<ExitCode> {
+async fn close(cfg: &Config, c: &Common, a: CloseArgs) -> Result<ExitCode> {
+    let reference = a.reference.clone();
     let op = CloseOrder(Step {
         reference: a.reference,
         note: a.note,
         release_hold: a.release_hold,
     });
-    let v = run_once(cfg, a.common.server.as_deref(), op).await?;
-    if a.common.json {
+    let runner = Runner::open(cfg, c.server.as_deref()).await?;
+    let out = async {
+        let v = runner.run(op).await?;
+        // The answer lists the holds still kept; the history, those released.
+        let shown = runner.run(ShowOrder { reference }).await?;
+        anyhow::Ok((v, shown.events))
+    }
+    .await;
+    runner.close().await;
+    let (v, events) = out?;
+    if c.json {
         return print_json(&v);
     }
     let o = &v.order;
@@ -369,16 +373,22 @@ async fn close(cfg: &Config, a: CloseArgs) -> Result<ExitCode> {
         o.reference,
         o.closed_by.as_deref().unwrap_or("?")
     );
+    let released = events
+        .iter()
+        .rev()
+        .take_while(|e| e.action != "close")
+        .find(|e| e.action == "release_holds")
+        .and_then(|e| serde_json::from_value::<Vec<i64>>(e.details["holds"].clone()).ok());
+    if let Some(ids) = released {
+        let l: Vec<String> = ids.iter().map(|h| format!("#{h}")).collect();
+        println!("Legal hold(s) {} released.", l.join(", "));
+    }
     if !o.holds.is_empty() {
-        if a.release_hold {
-            println!("Legal hold(s) {} released.", holds_text(o));
-        } else {
-            println!(
-                "Its legal hold(s) {} still keep the records; release them with: pramaan order close {} --release-hold (or pramaan hold release N)",
-                holds_text(o),
-                o.reference
-            );
-        }
+        println!(
+            "Its legal hold(s) {} still keep the records; release them with: pramaan order close {} --release-hold (or pramaan hold release N)",
+            holds_text(o),
+            o.reference
+        );
     }
     Ok(ExitCode::SUCCESS)
 }

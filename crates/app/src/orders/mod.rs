@@ -347,50 +347,57 @@ impl Step {
     }
 }
 
-/// Approves an order: an approver other than the user who registered it.
-#[derive(Clone, Debug, Serialize, Deserialize)]
-#[serde(transparent)]
-pub struct ApproveOrder(pub Step);
-
-/// Records that the bundle reached the authority.
-#[derive(Clone, Debug, Serialize, Deserialize)]
-#[serde(transparent)]
-pub struct DeliverOrder(pub Step);
-
-/// Closes an order (with `release_hold`, releasing its legal holds).
-#[derive(Clone, Debug, Serialize, Deserialize)]
-#[serde(transparent)]
-pub struct CloseOrder(pub Step);
-
-impl Operation for ApproveOrder {
-    type Output = OrderView;
-    const METHOD: &'static str = "POST";
-    const ROUTE: &'static str = "/api/v1/orders/approve";
-
-    async fn run(self, app: &App, who: &Caller) -> Result<OrderView, AppError> {
-        app.authorise::<Self>(who)?;
-        self.0.apply(app, who, Action::Approve).await
-    }
+/// Approving, delivering or closing: the request is a [`Step`], the route
+/// its own (and with it the access table's row: only approvers approve).
+pub trait StepOperation: Operation<Output = OrderView> + From<Step> {
+    const ACTION: Action;
 }
 
-impl Operation for DeliverOrder {
-    type Output = OrderView;
-    const METHOD: &'static str = "POST";
-    const ROUTE: &'static str = "/api/v1/orders/deliver";
+macro_rules! step_operation {
+    ($(#[$doc:meta])* $name:ident, $route:literal, $action:expr) => {
+        $(#[$doc])*
+        #[derive(Clone, Debug, Serialize, Deserialize)]
+        #[serde(transparent)]
+        pub struct $name(pub Step);
 
-    async fn run(self, app: &App, who: &Caller) -> Result<OrderView, AppError> {
-        app.authorise::<Self>(who)?;
-        self.0.apply(app, who, Action::Deliver).await
-    }
+        impl From<Step> for $name {
+            fn from(s: Step) -> $name {
+                $name(s)
+            }
+        }
+
+        impl StepOperation for $name {
+            const ACTION: Action = $action;
+        }
+
+        impl Operation for $name {
+            type Output = OrderView;
+            const METHOD: &'static str = "POST";
+            const ROUTE: &'static str = $route;
+
+            async fn run(self, app: &App, who: &Caller) -> Result<OrderView, AppError> {
+                app.authorise::<Self>(who)?;
+                self.0.apply(app, who, $action).await
+            }
+        }
+    };
 }
 
-impl Operation for CloseOrder {
-    type Output = OrderView;
-    const METHOD: &'static str = "POST";
-    const ROUTE: &'static str = "/api/v1/orders/close";
-
-    async fn run(self, app: &App, who: &Caller) -> Result<OrderView, AppError> {
-        app.authorise::<Self>(who)?;
-        self.0.apply(app, who, Action::Close).await
-    }
-}
+step_operation!(
+    /// Approves an order: an approver other than the user who registered it.
+    ApproveOrder,
+    "/api/v1/orders/approve",
+    Action::Approve
+);
+step_operation!(
+    /// Records that the bundle reached the authority.
+    DeliverOrder,
+    "/api/v1/orders/deliver",
+    Action::Deliver
+);
+step_operation!(
+    /// Closes an order (with `release_hold`, releasing its legal holds).
+    CloseOrder,
+    "/api/v1/orders/close",
+    Action::Close
+);

@@ -19,19 +19,19 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Extension, Json, Router};
 use pramaan_app::orders::{
-    ApproveOrder, Bundle, CloseOrder, DeliverOrder, ExportOrder, ListOrders, OrderDetail,
-    OrderView, RegisterOrder, ShowOrder,
+    ApproveOrder, Bundle, CloseOrder, DeliverOrder, ExportOrder, ListOrders, RegisterOrder,
+    ShowOrder,
 };
-use pramaan_app::Caller;
+use pramaan_app::{Caller, Operation};
 use std::sync::Arc;
 
 pub(super) fn routes() -> Router<Arc<AppState>> {
     Router::new()
-        .route("/api/v1/orders", get(list).post(register))
-        .route("/api/v1/orders/show", get(show))
-        .route("/api/v1/orders/approve", post(approve))
-        .route("/api/v1/orders/deliver", post(deliver))
-        .route("/api/v1/orders/close", post(close))
+        .route("/api/v1/orders", get(in_query::<ListOrders>).post(register))
+        .route("/api/v1/orders/show", get(in_query::<ShowOrder>))
+        .route("/api/v1/orders/approve", post(in_body::<ApproveOrder>))
+        .route("/api/v1/orders/deliver", post(in_body::<DeliverOrder>))
+        .route("/api/v1/orders/close", post(in_body::<CloseOrder>))
         .route("/api/v1/orders/export", post(export_bundle))
 }
 
@@ -40,22 +40,26 @@ fn body<T>(b: Result<Json<T>, JsonRejection>) -> Result<T, ApiError> {
         .map_err(|e| ApiError::BadRequest(e.body_text()))
 }
 
-async fn list(
+/// A route whose operation is its query string.
+async fn in_query<O: Operation>(
     State(st): State<Arc<AppState>>,
     Extension(who): Extension<Caller>,
-) -> Result<Json<Vec<OrderView>>, ApiError> {
-    op::answer(&st.app, &who, ListOrders {}).await
-}
-
-async fn show(
-    State(st): State<Arc<AppState>>,
-    Extension(who): Extension<Caller>,
-    q: Result<Query<ShowOrder>, QueryRejection>,
-) -> Result<Json<OrderDetail>, ApiError> {
+    q: Result<Query<O>, QueryRejection>,
+) -> Result<Json<O::Output>, ApiError> {
     let Query(q) = q.map_err(|e| ApiError::BadRequest(e.body_text()))?;
     op::answer(&st.app, &who, q).await
 }
 
+/// A route whose operation is its JSON body.
+async fn in_body<O: Operation>(
+    State(st): State<Arc<AppState>>,
+    Extension(who): Extension<Caller>,
+    b: Result<Json<O>, JsonRejection>,
+) -> Result<Json<O::Output>, ApiError> {
+    op::answer(&st.app, &who, body(b)?).await
+}
+
+/// Registering answers 201 Created.
 async fn register(
     State(st): State<Arc<AppState>>,
     Extension(who): Extension<Caller>,
@@ -63,30 +67,6 @@ async fn register(
 ) -> Result<Response, ApiError> {
     let created = op::answer(&st.app, &who, body(b)?).await?;
     Ok((StatusCode::CREATED, created).into_response())
-}
-
-async fn approve(
-    State(st): State<Arc<AppState>>,
-    Extension(who): Extension<Caller>,
-    b: Result<Json<ApproveOrder>, JsonRejection>,
-) -> Result<Json<OrderView>, ApiError> {
-    op::answer(&st.app, &who, body(b)?).await
-}
-
-async fn deliver(
-    State(st): State<Arc<AppState>>,
-    Extension(who): Extension<Caller>,
-    b: Result<Json<DeliverOrder>, JsonRejection>,
-) -> Result<Json<OrderView>, ApiError> {
-    op::answer(&st.app, &who, body(b)?).await
-}
-
-async fn close(
-    State(st): State<Arc<AppState>>,
-    Extension(who): Extension<Caller>,
-    b: Result<Json<CloseOrder>, JsonRejection>,
-) -> Result<Json<OrderView>, ApiError> {
-    op::answer(&st.app, &who, body(b)?).await
 }
 
 async fn export_bundle(

@@ -14,7 +14,7 @@ use axum::routing::{get, post};
 use axum::{Extension, Router};
 use pramaan_app::orders::{
     ApproveOrder, CloseOrder, DeliverOrder, ExportOrder, ListOrders, OrderView, RegisterOrder,
-    ShowOrder, Step,
+    ShowOrder, Step, StepOperation,
 };
 use pramaan_app::{AppError, Operation};
 use pramaan_auth::{Identity, Role};
@@ -22,7 +22,7 @@ use pramaan_console::layout::Flash;
 use pramaan_console::{html, when, Markup};
 use pramaan_core::time::now_ns;
 use pramaan_orders::store::Order;
-use pramaan_orders::{Action, State as OrderState};
+use pramaan_orders::State as OrderState;
 use serde::Deserialize;
 use std::sync::Arc;
 
@@ -31,10 +31,10 @@ pub(super) fn routes() -> Router<Arc<AppState>> {
         .route("/console/orders", get(list).post(create))
         .route("/console/orders/new", get(new_form))
         .route("/console/orders/show", get(show))
-        .route("/console/orders/approve", post(approve))
+        .route("/console/orders/approve", post(step::<ApproveOrder>))
         .route("/console/orders/export", post(export))
-        .route("/console/orders/deliver", post(deliver))
-        .route("/console/orders/close", post(close))
+        .route("/console/orders/deliver", post(step::<DeliverOrder>))
+        .route("/console/orders/close", post(step::<CloseOrder>))
 }
 
 /// The order page's address (references contain `/`: in the query).
@@ -392,25 +392,22 @@ async fn show(
     ))
 }
 
-/// A form's step for the signed-in user; back to the order, saying what happened.
-async fn step<O>(
-    st: &AppState,
-    id: &Identity,
-    body: &[u8],
-    make: fn(Step) -> O,
-    done: &str,
-) -> Response
-where
-    O: Operation<Output = OrderView>,
-{
-    let p = pairs(body);
+/// Approve, deliver or close from a form, as the signed-in user; back to
+/// the order, saying what happened.
+async fn step<O: StepOperation>(
+    State(st): State<Arc<AppState>>,
+    Extension(id): Extension<Identity>,
+    body: Bytes,
+) -> Response {
+    let p = pairs(&body);
     let reference = get1(&p, "reference").to_owned();
     let step = Step {
         reference: reference.clone(),
         note: get1(&p, "note").trim().to_owned(),
         release_hold: get1(&p, "release_hold") == "on",
     };
-    match make(step).run(&st.app, id).await {
+    let done = O::ACTION.past();
+    match O::from(step).run(&st.app, &id).await {
         Ok(v) => see_other(&order_flash(
             &reference,
             "ok",
@@ -422,30 +419,6 @@ where
             &format!("Not {done}: {e}"),
         )),
     }
-}
-
-async fn approve(
-    State(st): State<Arc<AppState>>,
-    Extension(id): Extension<Identity>,
-    body: Bytes,
-) -> Response {
-    step(&st, &id, &body, ApproveOrder, Action::Approve.past()).await
-}
-
-async fn deliver(
-    State(st): State<Arc<AppState>>,
-    Extension(id): Extension<Identity>,
-    body: Bytes,
-) -> Response {
-    step(&st, &id, &body, DeliverOrder, Action::Deliver.past()).await
-}
-
-async fn close(
-    State(st): State<Arc<AppState>>,
-    Extension(id): Extension<Identity>,
-    body: Bytes,
-) -> Response {
-    step(&st, &id, &body, CloseOrder, Action::Close.past()).await
 }
 
 /// The bundle as a download; a refusal goes back to the order page.
