@@ -1,10 +1,13 @@
 //! [`App`]: the components every operation reaches, and the two checks
 //! every operation makes (authorise, audit first).
 
+use crate::options::retention_policy;
 use crate::{access, AppError, Caller, Operation};
+use pramaan_attribution::store::{BindingStore, StoreError as AttributionError};
 use pramaan_auth::audit::{self, AuditEvent};
 use pramaan_config::Config;
 use pramaan_core::LedgerSink;
+use pramaan_registry::{LazyRegistry, RegistryOptions};
 use pramaan_vault::retention::Retention;
 use pramaan_vault::sink::VaultSink;
 use pramaan_vault::Vault;
@@ -17,19 +20,32 @@ pub struct App {
     cfg: Arc<Config>,
     vault: Vault,
     sink: Arc<VaultSink>,
-    /// Runs, holds and `serve`'s schedule share it (one lock serialises them).
+    /// Legal holds and retention runs (one lock serialises them: `serve`
+    /// shares this one with its schedule).
     retention: Arc<Retention>,
+    /// The subscriber register, opened at first use.
+    registry: Arc<LazyRegistry>,
+    /// IP bindings (attribution), opened at first use and shared with `whois`.
+    bindings: Arc<BindingCell>,
+    orders: crate::orders::Orders,
 }
+
+/// The attribution store, opened at first use.
+pub type BindingCell = tokio::sync::OnceCell<Arc<dyn BindingStore>>;
 
 impl App {
     pub fn new(cfg: &Config, vault: Vault) -> App {
+        let sink = Arc::new(VaultSink::new(vault.clone()));
         App {
             cfg: Arc::new(cfg.clone()),
-            sink: Arc::new(VaultSink::new(vault.clone())),
-            retention: Arc::new(Retention::new(
-                vault.clone(),
-                crate::options::retention_policy(cfg),
+            retention: Arc::new(Retention::new(vault.clone(), retention_policy(cfg))),
+            registry: Arc::new(LazyRegistry::new(
+                RegistryOptions::from_config(cfg),
+                sink.clone(),
             )),
+            bindings: Arc::new(BindingCell::new()),
+            orders: crate::orders::Orders::new(&cfg.data_dir, sink.clone()),
+            sink,
             vault,
         }
     }
@@ -42,9 +58,32 @@ impl App {
         &self.vault
     }
 
-    /// Retention and legal holds (`serve` runs it on a schedule).
-    pub fn retention(&self) -> Arc<Retention> {
-        self.retention.clone()
+    pub fn retention(&self) -> &Arc<Retention> {
+        &self.retention
+    }
+
+    pub fn registry(&self) -> &Arc<LazyRegistry> {
+        &self.registry
+    }
+
+    /// The cell holding the attribution store (`whois` shares it).
+    pub fn bindings(&self) -> &Arc<BindingCell> {
+        &self.bindings
+    }
+
+    /// The attribution store: PostgreSQL when `registry.url` is
+    /// `postgres://...`, else the embedded one in `<data_dir>/attribution`.
+    pub async fn binding_store(&self) -> Result<Arc<dyn BindingStore>, AttributionError> {
+        self.bindings
+            .get_or_try_init(|| {
+                pramaan_attribution::open_store(&self.cfg.data_dir, Some(&self.cfg.registry.url))
+            })
+            .await
+            .cloned()
+    }
+
+    pub fn orders(&self) -> &crate::orders::Orders {
+        &self.orders
     }
 
     /// Where components append their records to the ledger.
@@ -87,5 +126,7 @@ impl App {
 impl App {
     /// Before the vault closes: components append what their outboxes
     /// still hold (each component adds its flush here).
-    pub async fn close(&self) {}
+    pub async fn close(&self) {
+        self.orders.close().await;
+    }
 }

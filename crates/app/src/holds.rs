@@ -193,7 +193,7 @@ impl Operation for RunRetention {
         tracing::info!(dry_run = dry, by = %who.name, "retention run requested");
         // In a task of its own, so that a caller that gives up (or a request
         // timeout) does not cut the run short.
-        let retention = app.retention();
+        let retention = app.retention().clone();
         tokio::spawn(async move { retention.run(now_ns(), dry).await })
             .await
             .map_err(|e| AppError::internal(format!("the retention run failed: {e}")))?

@@ -23,6 +23,7 @@ pub mod holds;
 pub mod local;
 pub mod op;
 pub mod options;
+pub mod orders;
 
 pub use app::App;
 pub use error::AppError;

@@ -1,23 +1,26 @@
 //! `pramaan order ...`, `pramaan export ORDER` and `pramaan verify-bundle`.
 //!
-//! The register and the export work on the data directory directly (no
-//! server may hold it): the vault is opened so that every step is appended
-//! to the ledger as a `pramaan:order` record and legal holds can be placed.
+//! Every order command runs an operation of `pramaan_app::orders`: over
+//! HTTP against the server holding the data directory (or `--server`), else
+//! on the data directory itself as the local operator (`<os user> (local)`).
+//! Who acts is always the caller, never a name given on the command line:
+//! the four-eyes rule compares identities nobody can choose.
 //! `verify-bundle` needs neither: it reads only the bundle (and a key).
 
+use crate::client;
+use crate::runner::{run_once, Runner};
 use anyhow::{bail, Context, Result};
 use clap::{Args, Subcommand};
+use pramaan_app::orders::{
+    ApproveOrder, CloseOrder, DeliverOrder, ExportOrder, ListOrders, OrderView, RegisterOrder,
+    ShowOrder, Step,
+};
 use pramaan_config::Config;
-use pramaan_core::time::{now_ns, parse_user_time, rfc3339_ist, rfc3339_utc};
-use pramaan_orders::bundle::SystemInfo;
-use pramaan_orders::export::{self, ExportError};
-use pramaan_orders::store::{NewOrder, Order, Register};
-use pramaan_orders::{Action, IpSelector, Scope};
-use pramaan_vault::retention::Retention;
-use pramaan_vault::Vault;
-use std::path::PathBuf;
+use pramaan_core::time::rfc3339_ist;
+use pramaan_orders::store::Order;
+use pramaan_orders::IpSelector;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::sync::Arc;
 
 /// The commands this module adds to `pramaan`.
 #[derive(Subcommand, Debug)]
@@ -34,6 +37,14 @@ pub enum OrderCommands {
 pub struct OrderArgs {
     #[command(subcommand)]
     command: OrderCommand,
+    /// The server to ask, as the user of $PRAMAAN_TOKEN (default: the one
+    /// holding the data directory; with none, the directory itself, as
+    /// `<os user> (local)`).
+    #[arg(long, global = true, value_name = "URL")]
+    server: Option<String>,
+    /// Print the answer as JSON (as the API gives it).
+    #[arg(long, global = true)]
+    json: bool,
 }
 
 #[derive(Subcommand, Debug)]
@@ -50,6 +61,12 @@ enum OrderCommand {
     Deliver(StepArgs),
     /// Close an order (with --release-hold, release its legal holds).
     Close(CloseArgs),
+}
+
+/// Where an order command runs (`--server`), and how it answers (`--json`).
+struct Common {
+    server: Option<String>,
+    json: bool,
 }
 
 #[derive(Args, Debug)]
@@ -79,7 +96,7 @@ struct NewArgs {
     #[arg(long)]
     host: Vec<String>,
     /// An IP address, or IP:port, found in the line (repeatable).
-    #[arg(long, value_name = "IP[:PORT]")]
+    #[arg(long, value_name = "IP[:PORT]", value_parser = ip_selector)]
     ip: Vec<String>,
     /// A subscriber id (repeatable); its records leave with the bundle, so the export needs approval.
     #[arg(long, value_name = "ID")]
@@ -95,30 +112,25 @@ struct NewArgs {
     /// Do not place a legal hold on the scope.
     #[arg(long)]
     no_hold: bool,
-    /// Who registers it (default $USER).
-    #[arg(long)]
-    by: Option<String>,
+}
+
+/// An `--ip` value, checked before anything is sent (the operation checks
+/// it again; this names the option).
+fn ip_selector(s: &str) -> Result<String, String> {
+    s.parse::<IpSelector>().map(|_| s.to_owned())
 }
 
 #[derive(Args, Debug)]
-struct ListArgs {
-    #[arg(long)]
-    json: bool,
-}
+struct ListArgs {}
 
 #[derive(Args, Debug)]
 struct ShowArgs {
     reference: String,
-    #[arg(long)]
-    json: bool,
 }
 
 #[derive(Args, Debug)]
 struct StepArgs {
     reference: String,
-    /// Who does it (default $USER).
-    #[arg(long)]
-    by: Option<String>,
     /// A note kept with the step.
     #[arg(long, default_value = "")]
     note: String,
@@ -127,8 +139,6 @@ struct StepArgs {
 #[derive(Args, Debug)]
 struct CloseArgs {
     reference: String,
-    #[arg(long)]
-    by: Option<String>,
     /// Also release the legal holds placed for the order.
     #[arg(long)]
     release_hold: bool,
@@ -143,9 +153,9 @@ pub struct ExportArgs {
     /// Where to write the bundle (a ZIP).
     #[arg(long, value_name = "FILE")]
     out: PathBuf,
-    /// Who exports it (default $USER).
-    #[arg(long)]
-    by: Option<String>,
+    /// The server to ask (default: as for `pramaan order`).
+    #[arg(long, value_name = "URL")]
+    server: Option<String>,
 }
 
 #[derive(Args, Debug)]
@@ -157,203 +167,114 @@ pub struct VerifyBundleArgs {
     key: Option<PathBuf>,
 }
 
-fn user(by: Option<String>) -> String {
-    by.filter(|b| !b.trim().is_empty())
-        .or_else(|| std::env::var("USER").ok())
-        .or_else(|| std::env::var("LOGNAME").ok())
-        .unwrap_or_else(|| "unknown".into())
-}
-
-fn orders_path(cfg: &Config) -> PathBuf {
-    cfg.data_dir.join("orders.db")
-}
-
-/// The vault opened for writing and the register appending to its ledger.
-struct Direct {
-    vault: Vault,
-    workers: pramaan_vault::Workers,
-    register: Register,
-}
-
-impl Direct {
-    async fn open(cfg: &Config) -> Result<Direct> {
-        let (vault, workers) = Vault::open(pramaan_server::vault_options(cfg))
-            .await
-            .with_context(|| {
-                format!(
-                    "opening the data directory {} (orders work on it directly: stop a server that holds it)",
-                    cfg.data_dir.display()
-                )
-            })?;
-        let register = Register::open(
-            &orders_path(cfg),
-            Arc::new(pramaan_vault::sink::VaultSink::new(vault.clone())),
-        )?;
-        register.flush().await;
-        Ok(Direct {
-            vault,
-            workers,
-            register,
-        })
-    }
-
-    async fn close(self) -> Result<()> {
-        let pending = self.register.flush().await;
-        drop(self.register);
-        let mut v = self.vault;
-        v.close();
-        drop(v);
-        let w = self.workers;
-        tokio::task::spawn_blocking(move || w.join()).await?;
-        if pending > 0 {
-            eprintln!("warning: {pending} order record(s) are not yet in the ledger; they are appended at the next change");
-        }
-        Ok(())
-    }
-}
-
-/// Read-only use of the register: nothing is appended.
-fn read_register(cfg: &Config) -> Result<Register> {
-    Ok(Register::open(
-        &orders_path(cfg),
-        Arc::new(pramaan_core::MemorySink::new()),
-    )?)
-}
-
 pub async fn run(cfg: &Config, c: OrderCommands) -> Result<ExitCode> {
     match c {
-        OrderCommands::Order(a) => match a.command {
-            OrderCommand::New(a) => new(cfg, *a).await,
-            OrderCommand::List(a) => list(cfg, a),
-            OrderCommand::Show(a) => show(cfg, a),
-            OrderCommand::Approve(a) => step(cfg, a, Action::Approve).await,
-            OrderCommand::Deliver(a) => step(cfg, a, Action::Deliver).await,
-            OrderCommand::Close(a) => close(cfg, a).await,
-        },
-        OrderCommands::Export(a) => export_cmd(cfg, a).await,
+        OrderCommands::Order(o) => {
+            let c = Common {
+                server: o.server,
+                json: o.json,
+            };
+            match o.command {
+                OrderCommand::New(a) => new(cfg, &c, *a).await,
+                OrderCommand::List(_) => list(cfg, &c).await,
+                OrderCommand::Show(a) => show(cfg, &c, a).await,
+                OrderCommand::Approve(a) => {
+                    let op = ApproveOrder(Step::new(a.reference, a.note));
+                    step(cfg, &c, op, |o| &o.approved_by).await
+                }
+                OrderCommand::Deliver(a) => {
+                    let op = DeliverOrder(Step::new(a.reference, a.note));
+                    step(cfg, &c, op, |o| &o.delivered_by).await
+                }
+                OrderCommand::Close(a) => close(cfg, &c, a).await,
+            }
+        }
+        OrderCommands::Export(a) => export(cfg, a).await,
         OrderCommands::VerifyBundle(a) => verify_bundle(a),
     }
 }
 
-fn time(s: &str, what: &str, now: i64) -> Result<i64> {
-    parse_user_time(s, now).with_context(|| format!("{what} {s:?}"))
+fn print_json<T: serde::Serialize>(v: &T) -> Result<ExitCode> {
+    println!("{}", serde_json::to_string_pretty(v)?);
+    Ok(ExitCode::SUCCESS)
 }
 
-async fn new(cfg: &Config, a: NewArgs) -> Result<ExitCode> {
-    let now = now_ns();
-    let by = user(a.by);
-    let ips =
-        a.ip.iter()
-            .map(|s| s.parse::<IpSelector>())
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| anyhow::anyhow!("--ip: {e}"))?;
-    let o = NewOrder {
-        reference: a.reference.trim().to_owned(),
+fn holds_text(o: &Order) -> String {
+    let l: Vec<String> = o.holds.iter().map(|h| format!("#{h}")).collect();
+    l.join(", ")
+}
+
+async fn new(cfg: &Config, c: &Common, a: NewArgs) -> Result<ExitCode> {
+    let op = RegisterOrder {
+        reference: a.reference,
         authority: a.authority,
-        received_at_ns: match &a.received {
-            Some(r) => time(r, "--received", now)?,
-            None => now,
-        },
-        due_at_ns: time(&a.due, "--due", now)?,
-        scope: Scope {
-            from_ns: time(&a.from, "--from", now)?,
-            to_ns: time(&a.to, "--to", now)?,
-            sources: a.source,
-            hosts: a.host,
-            ips,
-            subscribers: a.subscriber,
-            texts: a.text,
-        },
+        received: a.received,
+        due: a.due,
+        from: a.from,
+        to: a.to,
+        sources: a.source,
+        hosts: a.host,
+        ips: a.ip,
+        subscribers: a.subscriber,
+        texts: a.text,
         legal_basis: a.legal_basis,
         notes: a.notes,
+        hold: !a.no_hold,
     };
-    let d = Direct::open(cfg).await?;
-    let out = async {
-        let order = d.register.register(&o, &by, now).await?;
-        let mut holds = Vec::new();
-        if !a.no_hold {
-            let r = Retention::new(d.vault.clone(), pramaan_server::retention_policy(cfg));
-            for h in pramaan_server::api::orders::holds_for(&order, &format!("{by} (local)")) {
-                holds.push(r.add_hold(&h, now).await?.id);
-            }
-            d.register
-                .set_holds(&order.reference, &holds, &by, now, false)
-                .await?;
-        }
-        anyhow::Ok((order, holds))
+    let v = run_once(cfg, c.server.as_deref(), op).await?;
+    if c.json {
+        return print_json(&v);
     }
-    .await;
-    d.close().await?;
-    let (order, holds) = out?;
-    println!("Registered order {}.", order.reference);
-    print_deadline(&order, now);
-    if holds.is_empty() {
+    let o = &v.order;
+    println!("Registered order {}.", o.reference);
+    print_deadline(&v);
+    if o.holds.is_empty() {
         println!("No legal hold placed (--no-hold).");
     } else {
-        let list: Vec<String> = holds.iter().map(|h| format!("#{h}")).collect();
-        println!("Legal hold(s) {} placed on its scope.", list.join(", "));
+        println!("Legal hold(s) {} placed on its scope.", holds_text(o));
     }
-    if order.scope.names_subscribers() {
-        println!("It names subscribers: a second user must approve it before export (pramaan order approve {}).", order.reference);
+    if o.scope.names_subscribers() {
+        println!("It names subscribers: a second user must approve it before export (pramaan order approve {}).", o.reference);
     }
     Ok(ExitCode::SUCCESS)
 }
 
-/// The holds that keep at least everything in the order's scope: one per IP
-/// or source selector when the order names some (a record in scope matches
-/// one of them), else the whole window.
-fn print_deadline(o: &Order, now: i64) {
+fn print_deadline(v: &OrderView) {
     println!(
         "Due {} (IST) = {} (UTC): {}.",
-        rfc3339_ist(o.due_at_ns),
-        rfc3339_utc(o.due_at_ns),
-        o.deadline_text(now)
+        v.due_at_ist, v.due_at, v.time_left
     );
 }
 
-fn list(cfg: &Config, a: ListArgs) -> Result<ExitCode> {
-    let r = read_register(cfg)?;
-    let now = now_ns();
-    let orders = r.list()?;
-    if a.json {
-        let v: Vec<serde_json::Value> = orders.iter().map(|o| order_json(o, now)).collect();
-        println!("{}", serde_json::to_string_pretty(&v)?);
-        return Ok(ExitCode::SUCCESS);
+async fn list(cfg: &Config, c: &Common) -> Result<ExitCode> {
+    let orders = run_once(cfg, c.server.as_deref(), ListOrders {}).await?;
+    if c.json {
+        return print_json(&orders);
     }
     if orders.is_empty() {
         println!("No orders.");
     }
-    for o in &orders {
+    for v in &orders {
         println!(
             "{:<24} {:<10} due {}  {}",
-            o.reference,
-            o.state.as_str(),
-            rfc3339_ist(o.due_at_ns),
-            o.deadline_text(now)
+            v.order.reference,
+            v.order.state.as_str(),
+            v.due_at_ist,
+            v.time_left
         );
     }
     Ok(ExitCode::SUCCESS)
 }
 
-fn order_json(o: &Order, now: i64) -> serde_json::Value {
-    let mut v = serde_json::to_value(o).unwrap_or_default();
-    v["due_at"] = rfc3339_utc(o.due_at_ns).into();
-    v["due_at_ist"] = rfc3339_ist(o.due_at_ns).into();
-    v["time_left"] = o.deadline_text(now).into();
-    v
-}
-
-fn show(cfg: &Config, a: ShowArgs) -> Result<ExitCode> {
-    let r = read_register(cfg)?;
-    let now = now_ns();
-    let o = r.get(&a.reference)?;
-    let events = r.events(&a.reference)?;
-    if a.json {
-        let mut v = order_json(&o, now);
-        v["events"] = serde_json::to_value(&events)?;
-        println!("{}", serde_json::to_string_pretty(&v)?);
-        return Ok(ExitCode::SUCCESS);
+async fn show(cfg: &Config, c: &Common, a: ShowArgs) -> Result<ExitCode> {
+    let op = ShowOrder {
+        reference: a.reference,
+    };
+    let d = run_once(cfg, c.server.as_deref(), op).await?;
+    if c.json {
+        return print_json(&d);
     }
+    let o = &d.view.order;
     println!(
         "Order {} from {}: {}",
         o.reference,
@@ -361,7 +282,7 @@ fn show(cfg: &Config, a: ShowArgs) -> Result<ExitCode> {
         o.state.as_str()
     );
     println!("Received {} (IST)", rfc3339_ist(o.received_at_ns));
-    print_deadline(&o, now);
+    print_deadline(&d.view);
     println!("Legal basis: {}", o.legal_basis);
     if !o.notes.is_empty() {
         println!("Notes: {}", o.notes);
@@ -384,11 +305,10 @@ fn show(cfg: &Config, a: ShowArgs) -> Result<ExitCode> {
         }
     }
     if !o.holds.is_empty() {
-        let l: Vec<String> = o.holds.iter().map(|h| format!("#{h}")).collect();
-        println!("Legal holds: {}", l.join(", "));
+        println!("Legal holds: {}", holds_text(o));
     }
     println!("History:");
-    for e in &events {
+    for e in &d.events {
         println!(
             "  {}  {:<14} {}{}",
             rfc3339_ist(e.at_ns),
@@ -402,180 +322,159 @@ fn show(cfg: &Config, a: ShowArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-async fn step(cfg: &Config, a: StepArgs, action: Action) -> Result<ExitCode> {
-    let by = user(a.by);
-    let now = now_ns();
-    let d = Direct::open(cfg).await?;
-    let out = d
-        .register
-        .act(
-            &a.reference,
-            action,
-            &by,
-            now,
-            serde_json::json!({ "note": a.note }),
-        )
-        .await;
-    d.close().await?;
-    let o = out?;
-    println!("Order {} {} by {by}.", o.reference, action.past());
-    print_deadline(&o, now);
+/// Approve or deliver; `by` picks who the register says did it.
+async fn step<O>(
+    cfg: &Config,
+    c: &Common,
+    op: O,
+    by: fn(&Order) -> &Option<String>,
+) -> Result<ExitCode>
+where
+    O: pramaan_app::Operation<Output = OrderView>,
+{
+    let v = run_once(cfg, c.server.as_deref(), op).await?;
+    if c.json {
+        return print_json(&v);
+    }
+    let o = &v.order;
+    println!(
+        "Order {} {} by {}.",
+        o.reference,
+        o.state.as_str(),
+        by(o).as_deref().unwrap_or("?")
+    );
+    print_deadline(&v);
     Ok(ExitCode::SUCCESS)
 }
 
-async fn close(cfg: &Config, a: CloseArgs) -> Result<ExitCode> {
-    let by = user(a.by);
-    let now = now_ns();
-    let d = Direct::open(cfg).await?;
+async fn close(cfg: &Config, c: &Common, a: CloseArgs) -> Result<ExitCode> {
+    let reference = a.reference.clone();
+    let op = CloseOrder(Step {
+        reference: a.reference,
+        note: a.note,
+        release_hold: a.release_hold,
+    });
+    let runner = Runner::open(cfg, c.server.as_deref()).await?;
     let out = async {
-        let o = d
-            .register
-            .act(
-                &a.reference,
-                Action::Close,
-                &by,
-                now,
-                serde_json::json!({ "note": a.note }),
-            )
-            .await?;
-        if a.release_hold && !o.holds.is_empty() {
-            let r = Retention::new(d.vault.clone(), pramaan_server::retention_policy(cfg));
-            for id in &o.holds {
-                r.release_hold(*id, &by, &format!("order {} closed", o.reference), now)
-                    .await?;
-            }
-            d.register
-                .set_holds(&o.reference, &o.holds, &by, now, true)
-                .await?;
-        }
-        anyhow::Ok(o)
+        let v = runner.run(op).await?;
+        // The answer lists the holds still kept; the history, those released.
+        let shown = runner.run(ShowOrder { reference }).await?;
+        anyhow::Ok((v, shown.events))
     }
     .await;
-    d.close().await?;
-    let o = out?;
-    println!("Order {} closed by {by}.", o.reference);
+    runner.close().await;
+    let (v, events) = out?;
+    if c.json {
+        return print_json(&v);
+    }
+    let o = &v.order;
+    println!(
+        "Order {} closed by {}.",
+        o.reference,
+        o.closed_by.as_deref().unwrap_or("?")
+    );
+    let released = events
+        .iter()
+        .rev()
+        .take_while(|e| e.action != "close")
+        .find(|e| e.action == "release_holds")
+        .and_then(|e| serde_json::from_value::<Vec<i64>>(e.details["holds"].clone()).ok());
+    if let Some(ids) = released {
+        let l: Vec<String> = ids.iter().map(|h| format!("#{h}")).collect();
+        println!("Legal hold(s) {} released.", l.join(", "));
+    }
     if !o.holds.is_empty() {
-        let l: Vec<String> = o.holds.iter().map(|h| format!("#{h}")).collect();
-        if a.release_hold {
-            println!("Legal hold(s) {} released.", l.join(", "));
-        } else {
-            println!(
-                "Its legal hold(s) {} still keep the records; release them with: pramaan order close {} --release-hold (or pramaan hold release N)",
-                l.join(", "),
-                o.reference
-            );
-        }
+        println!(
+            "Its legal hold(s) {} still keep the records; release them with: pramaan order close {} --release-hold (or pramaan hold release N)",
+            holds_text(o),
+            o.reference
+        );
     }
     Ok(ExitCode::SUCCESS)
 }
 
-async fn export_cmd(cfg: &Config, a: ExportArgs) -> Result<ExitCode> {
-    let by = user(a.by.clone());
-    let d = Direct::open(cfg).await?;
-    let out = export_inner(cfg, &d, &a, &by).await;
-    d.close().await?;
-    let (o, e) = out?;
+async fn export(cfg: &Config, a: ExportArgs) -> Result<ExitCode> {
+    let op = ExportOrder {
+        reference: a.reference.clone(),
+    };
+    // Written beside the destination, renamed when complete: a failed
+    // export leaves nothing at --out.
+    let part = part_path(&a.out);
+    let runner = Runner::open(cfg, a.server.as_deref()).await?;
+    let written = fetch_bundle(&runner, op, &part).await;
+    runner.close().await;
+    if let Err(e) = written {
+        let _ = std::fs::remove_file(&part);
+        return Err(e);
+    }
+    std::fs::rename(&part, &a.out)
+        .with_context(|| format!("moving the bundle to {}", a.out.display()))?;
+    let m = manifest(&a.out)?;
     println!(
-        "Wrote {}: {} record(s) of order {} ({} line(s) in the window), proofs against checkpoint size {}.",
+        "Wrote {}: {} record(s) of order {}, proofs against checkpoint size {}.",
         a.out.display(),
-        e.records,
-        o.reference,
-        e.scanned,
-        e.manifest.checkpoint_size
+        m.records,
+        m.order,
+        m.checkpoint_size
     );
     println!("Check it with: pramaan verify-bundle {}", a.out.display());
     Ok(ExitCode::SUCCESS)
 }
 
-async fn export_inner(
-    cfg: &Config,
-    d: &Direct,
-    a: &ExportArgs,
-    by: &str,
-) -> Result<(Order, export::Exported)> {
-    let order = d.register.get(&a.reference)?;
-    // Check the rules before any personal data is read.
-    pramaan_orders::state::next(&order.facts(), Action::Export, by)?;
-    let mut subscribers = Vec::new();
-    if order.scope.names_subscribers() {
-        let reg = pramaan_registry::Registry::open(
-            pramaan_registry::RegistryOptions::from_config(cfg),
-            Arc::new(pramaan_vault::sink::VaultSink::new(d.vault.clone())),
-        )
-        .await?;
-        let purpose = format!("order {}", order.reference);
-        let ids: Vec<&str> = order.scope.subscribers.iter().map(String::as_str).collect();
-        // One audit record per subscriber, in one ledger write (as the server does).
-        let reads = reg.read_subscribers(&ids, &purpose, by, Vec::new()).await?;
-        for (id, s) in reads.ids.iter().zip(reads.subscribers) {
-            match s {
-                Some(s) => subscribers.push(s.to_json()),
-                None => eprintln!("note: subscriber {id} is not in the registry"),
+fn part_path(out: &Path) -> PathBuf {
+    let mut name = out.file_name().unwrap_or_default().to_os_string();
+    name.push(".part");
+    out.with_file_name(name)
+}
+
+/// The bundle of `op` into the file `to`: the server's download, or the
+/// file the operation wrote in this process.
+async fn fetch_bundle(runner: &Runner, op: ExportOrder, to: &Path) -> Result<()> {
+    let mut file = tokio::fs::File::create(to)
+        .await
+        .with_context(|| format!("creating {}", to.display()))?;
+    match runner {
+        Runner::Local(l) => {
+            let mut b = op.run(l.app(), l.caller()).await?;
+            tokio::io::copy(&mut b.file, &mut file)
+                .await
+                .with_context(|| format!("writing {}", to.display()))?;
+        }
+        Runner::Server(base) => {
+            use tokio::io::AsyncWriteExt as _;
+            let url = format!("{base}{}", ExportOrder::ROUTE);
+            let resp = client::http()
+                .post(&url)
+                .json(&op)
+                .send()
+                .await
+                .with_context(|| format!("asking {url}"))?;
+            let mut resp = client::check(resp).await?;
+            while let Some(chunk) = resp
+                .chunk()
+                .await
+                .with_context(|| format!("reading the bundle from {url}"))?
+            {
+                file.write_all(&chunk)
+                    .await
+                    .with_context(|| format!("writing {}", to.display()))?;
             }
         }
     }
-    let bindings = if order.scope.names_subscribers() {
-        let store = pramaan_attribution::open_store(&cfg.data_dir, Some(&cfg.registry.url))
-            .await
-            .context("opening the attribution store")?;
-        pramaan_server::api::orders::subscriber_bindings(&*store, &order.scope).await?
-    } else {
-        Vec::new()
-    };
-    let bar = indicatif::ProgressBar::new_spinner();
-    bar.set_style(
-        indicatif::ProgressStyle::with_template("{spinner} {pos} records  {elapsed}")
-            .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
-    );
-    let system = SystemInfo {
-        software: format!("pramaan {}", env!("CARGO_PKG_VERSION")),
-        origin: d
-            .vault
-            .ledger()
-            .map(|l| l.origin().to_owned())
-            .unwrap_or_default(),
-        exported_by: by.to_owned(),
-        exported_at_ns: now_ns(),
-    };
-    // Records just appended (this command's own ledger records, or lines
-    // still arriving) wait for the next checkpoint: try again a few times.
-    let mut tries = 0;
-    let e = loop {
-        tries += 1;
-        let progress = |n: u64| bar.set_position(n);
-        match export::export(
-            &d.vault,
-            &order,
-            subscribers.clone(),
-            &bindings,
-            system.clone(),
-            &a.out,
-            &progress,
-        )
+    file.sync_all()
         .await
-        {
-            Err(ExportError::NotYetCheckpointed { .. } | ExportError::Tree(_)) if tries < 20 => {
-                tokio::time::sleep(std::time::Duration::from_millis(500)).await;
-            }
-            other => break other?,
-        }
-    };
-    bar.finish_and_clear();
-    let o = d
-        .register
-        .act(
-            &order.reference,
-            Action::Export,
-            by,
-            now_ns(),
-            serde_json::json!({
-                "records": e.records,
-                "checkpoint_size": e.manifest.checkpoint_size,
-                "manifest": e.manifest.files,
-            }),
-        )
-        .await?;
-    Ok((o, e))
+        .with_context(|| format!("writing {}", to.display()))
+}
+
+/// The bundle's own account of itself (`manifest.json`).
+fn manifest(path: &Path) -> Result<pramaan_orders::bundle::Manifest> {
+    let f = std::fs::File::open(path).with_context(|| format!("opening {}", path.display()))?;
+    let mut z = pramaan_orders::zip::ZipReader::new(std::io::BufReader::new(f))
+        .with_context(|| format!("reading {}", path.display()))?;
+    let m = z
+        .read_all(pramaan_orders::bundle::MANIFEST, 16 << 20)
+        .with_context(|| format!("reading the manifest of {}", path.display()))?;
+    serde_json::from_slice(&m).with_context(|| format!("the manifest of {}", path.display()))
 }
 
 fn verify_bundle(a: VerifyBundleArgs) -> Result<ExitCode> {

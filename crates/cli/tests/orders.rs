@@ -28,6 +28,20 @@ fn ok(cwd: &Path, args: &[&str]) -> String {
     o.stdout()
 }
 
+/// As `cmd`, run by the operating-system user `user`: on the data
+/// directory the caller is `<user> (local)` (nobody names themselves).
+fn cmd_as(cwd: &Path, user: &str, args: &[&str]) -> Output {
+    let mut c = pramaan(cwd);
+    c.env("USER", user).args(args);
+    run(c, None, T)
+}
+
+fn ok_as(cwd: &Path, user: &str, args: &[&str]) -> String {
+    let o = cmd_as(cwd, user, args);
+    assert!(o.success(), "{user}: pramaan {args:?}: {o:?}");
+    o.stdout()
+}
+
 fn entries(zip: &[u8]) -> Vec<(String, Vec<u8>)> {
     let mut r = ZipReader::new(Cursor::new(zip.to_vec())).unwrap();
     let names: Vec<String> = r.entries().iter().map(|e| e.name.clone()).collect();
@@ -99,8 +113,9 @@ fn an_order_from_registration_to_a_verified_bundle() {
         .collect();
     assert!(expected.len() >= 5, "{expected:?}");
 
-    let out = ok(
+    let out = ok_as(
         d,
+        "asha",
         &[
             "order",
             "new",
@@ -122,8 +137,6 @@ fn an_order_from_registration_to_a_verified_bundle() {
             "user3",
             "--legal-basis",
             "IT Act s.70B(6)",
-            "--by",
-            "asha",
         ],
     );
     assert!(out.contains("Registered order CERT-In/2026/042."), "{out}");
@@ -136,20 +149,20 @@ fn an_order_from_registration_to_a_verified_bundle() {
     assert!(holds.contains(REF), "{holds}");
 
     // Four eyes.
-    let o = cmd(d, &["export", REF, "--out", "b.zip", "--by", "asha"]);
+    let o = cmd_as(d, "asha", &["export", REF, "--out", "b.zip"]);
     assert!(!o.success());
     assert!(o.stderr.contains("needs a second user's approval"), "{o:?}");
     assert!(!d.join("b.zip").exists());
-    let o = cmd(d, &["order", "approve", REF, "--by", "asha"]);
+    let o = cmd_as(d, "asha", &["order", "approve", REF]);
     assert!(!o.success());
     assert!(
         o.stderr
-            .contains("asha registered order CERT-In/2026/042 and cannot approve it"),
+            .contains("asha (local) registered order CERT-In/2026/042 and cannot approve it"),
         "{o:?}"
     );
-    ok(d, &["order", "approve", REF, "--by", "ravi"]);
+    ok_as(d, "ravi", &["order", "approve", REF]);
 
-    let out = ok(d, &["export", REF, "--out", "b.zip", "--by", "asha"]);
+    let out = ok_as(d, "asha", &["export", REF, "--out", "b.zip"]);
     assert!(
         out.contains(&format!("Wrote b.zip: {} record(s)", expected.len())),
         "{out}"
@@ -194,7 +207,7 @@ fn an_order_from_registration_to_a_verified_bundle() {
     assert_eq!(got, expected);
 
     // Exported again: byte-identical data files.
-    ok(d, &["export", REF, "--out", "b2.zip", "--by", "asha"]);
+    ok_as(d, "asha", &["export", REF, "--out", "b2.zip"]);
     let es2 = entries(&std::fs::read(d.join("b2.zip")).unwrap());
     for name in [
         bundle::RECORDS,
@@ -240,13 +253,10 @@ fn an_order_from_registration_to_a_verified_bundle() {
     assert!(o.stderr.contains("f.zip: FAILED: "), "{o:?}");
 
     // Deliver and close, releasing the hold.
-    ok(d, &["order", "deliver", REF, "--by", "asha"]);
+    ok_as(d, "asha", &["order", "deliver", REF]);
     let out = ok(d, &["order", "show", REF]);
     assert!(out.contains("delivered in time ("), "{out}");
-    let out = ok(
-        d,
-        &["order", "close", REF, "--by", "asha", "--release-hold"],
-    );
+    let out = ok_as(d, "asha", &["order", "close", REF, "--release-hold"]);
     assert!(out.contains("Legal hold(s) #1, #2 released."), "{out}");
     let active = ok(d, &["hold", "list", "--active", "--json"]);
     assert!(!active.contains(REF), "{active}");
@@ -317,8 +327,6 @@ fn the_deadline_is_the_same_instant_in_any_zone() {
                 "--legal-basis",
                 "s.70B",
                 "--no-hold",
-                "--by",
-                "asha",
             ],
         );
     }
@@ -401,7 +409,8 @@ fn the_deadline_is_the_same_instant_in_any_zone() {
     );
     assert!(!o.success());
     assert!(
-        o.stderr.contains("--ip: \"1.2.3\" is not an IP address"),
+        o.stderr
+            .contains("'--ip <IP[:PORT]>': \"1.2.3\" is not an IP address"),
         "{o:?}"
     );
 }
@@ -554,7 +563,8 @@ fn help_and_bad_bundles() {
         "--text",
         "--legal-basis",
         "--no-hold",
-        "--by",
+        "--server",
+        "--json",
     ] {
         assert!(h.contains(f), "{f}: {h}");
     }
@@ -637,8 +647,9 @@ fn a_subscribers_bindings_bring_their_lines_and_travel_in_the_bundle() {
     .unwrap();
     ok(d, &["whois", "import-bindings", "bindings.csv"]);
     let r = "CERT-In/2026/099";
-    ok(
+    ok_as(
         d,
+        "asha",
         &[
             "order",
             "new",
@@ -656,12 +667,10 @@ fn a_subscribers_bindings_bring_their_lines_and_travel_in_the_bundle() {
             "kavya",
             "--legal-basis",
             "IT Act s.70B(6)",
-            "--by",
-            "asha",
         ],
     );
-    ok(d, &["order", "approve", r, "--by", "ravi"]);
-    ok(d, &["export", r, "--out", "k.zip", "--by", "asha"]);
+    ok_as(d, "ravi", &["order", "approve", r]);
+    ok_as(d, "asha", &["export", r, "--out", "k.zip"]);
     ok(d, &["verify-bundle", "k.zip"]);
 
     let es = entries(&std::fs::read(d.join("k.zip")).unwrap());

@@ -34,10 +34,8 @@ pub use retention::hold_json;
 
 #[derive(Clone)]
 pub struct AppState {
-    /// The application layer: the operations handlers call.
+    /// The application layer: the operations and the components they share.
     app: Arc<pramaan_app::App>,
-    /// The app's retention (the same one), for handlers not yet on operations.
-    retention: Arc<pramaan_vault::retention::Retention>,
     vault: Vault,
     max_line: usize,
     max_body: usize,
@@ -65,18 +63,13 @@ impl AppState {
     pub fn new(vault: Vault, cfg: &Config, metrics: PrometheusHandle) -> Self {
         let app = Arc::new(pramaan_app::App::new(cfg, vault.clone()));
         AppState {
-            retention: app.retention(),
-            app,
             access: Arc::new(crate::access::AccessState::open_or_closed(&vault, cfg)),
             clock: Arc::new(pramaan_clock::Monitor::new(
                 clock::clock_options(cfg),
                 Arc::new(pramaan_vault::sink::VaultSink::new(vault.clone())),
             )),
-            registry: Arc::new(pramaan_registry::LazyRegistry::new(
-                pramaan_registry::RegistryOptions::from_config(cfg),
-                Arc::new(pramaan_vault::sink::VaultSink::new(vault.clone())),
-            )),
-            attribution: Arc::new(whois::Attribution::new(cfg)),
+            registry: app.registry().clone(),
+            attribution: Arc::new(whois::Attribution::new(cfg, app.bindings().clone())),
             desk: Arc::new(desk::DeskState::new(vault.clone(), cfg)),
             sql_slots: Arc::new(SqlSlots::new(cfg.sql.max_concurrent_per_user)),
             vault,
@@ -86,6 +79,7 @@ impl AppState {
             request_timeout: cfg.http.request_timeout,
             metrics: cfg.metrics.enabled.then_some(metrics),
             heatmap_rows: cfg.console.heatmap_rows.max(1),
+            app,
         }
     }
 
@@ -101,7 +95,7 @@ impl AppState {
 
     /// Retention for this vault (`serve` runs it on a schedule).
     pub fn retention(&self) -> Arc<pramaan_vault::retention::Retention> {
-        self.app.retention()
+        self.app.retention().clone()
     }
 
     /// The application layer.

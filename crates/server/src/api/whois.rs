@@ -35,7 +35,8 @@ pub struct Attribution {
     pub sources: Sources,
     /// `attribution.import_max_body`.
     pub import_max_body: u64,
-    store: tokio::sync::OnceCell<Arc<dyn BindingStore>>,
+    /// Shared with the application (`pramaan_app::App::bindings`).
+    store: Arc<pramaan_app::app::BindingCell>,
 }
 
 /// `attribution.sources` as the feeder matches them.
@@ -59,7 +60,7 @@ pub fn sources(cfg: &Config) -> Sources {
 }
 
 impl Attribution {
-    pub fn new(cfg: &Config) -> Attribution {
+    pub fn new(cfg: &Config, store: Arc<pramaan_app::app::BindingCell>) -> Attribution {
         Attribution {
             data_dir: cfg.data_dir.clone(),
             url: cfg.registry.url.clone(),
@@ -67,7 +68,7 @@ impl Attribution {
             default_offset: cfg.syslog.default_timezone,
             sources: sources(cfg),
             import_max_body: cfg.attribution.import_max_body,
-            store: tokio::sync::OnceCell::new(),
+            store,
         }
     }
 

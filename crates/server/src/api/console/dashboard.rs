@@ -161,7 +161,10 @@ pub(super) async fn sources(
 /// The orders not yet delivered or closed, with their time to the due instant.
 fn orders_card(st: &AppState, now: i64) -> Card {
     use pramaan_orders::State as S;
-    let listed = crate::api::orders::open(st)
+    let listed = st
+        .app
+        .orders()
+        .open()
         .map_err(|e| e.to_string())
         .and_then(|r| r.list().map_err(|e| e.to_string()));
     match listed {
@@ -286,7 +289,7 @@ fn poc_facts(st: &AppState, now: i64) -> cards::PocFacts {
 }
 
 fn log_facts(st: &AppState, coverage: &[SourceDays], today: i64) -> LogFacts {
-    let policy = st.retention.policy();
+    let policy = st.app.retention().policy();
     let stats = st.vault.stats();
     LogFacts {
         retention_days: policy

@@ -1,23 +1,29 @@
 //! Lawful orders in the browser: the register with each deadline, a new
 //! order, one order with its history, approve (a second user), export and
-//! download the bundle, deliver and close. The work is done by the same
-//! functions as `/api/v1/orders` (`crate::api::orders`).
+//! download the bundle, deliver and close. Each form runs the same
+//! operation as `/api/v1/orders` (`pramaan_app::orders`) for the signed-in
+//! user; these pages only read forms and render.
 
 use super::{csrf, page, page_refreshing, see_other, with_query, AppState, FlashParams, Problem};
-use crate::api::orders::NewBody;
-use crate::api::orders::{act, err as order_err, export_zip, open, register_order, zip_download};
+use crate::api::orders::zip_download;
+use crate::api::ApiError;
 use crate::caller::Authenticated;
 use axum::body::Bytes;
 use axum::extract::{Query as QueryParams, State};
 use axum::response::Response;
 use axum::routing::{get, post};
-use axum::Router;
+use axum::{Extension, Router};
+use pramaan_app::orders::{
+    ApproveOrder, CloseOrder, DeliverOrder, ExportOrder, ListOrders, OrderView, RegisterOrder,
+    ShowOrder, Step, StepOperation,
+};
+use pramaan_app::{AppError, Operation};
 use pramaan_auth::{Identity, Role};
 use pramaan_console::layout::Flash;
 use pramaan_console::{html, when, Markup};
 use pramaan_core::time::now_ns;
 use pramaan_orders::store::Order;
-use pramaan_orders::{Action, State as OrderState};
+use pramaan_orders::State as OrderState;
 use serde::Deserialize;
 use std::sync::Arc;
 
@@ -26,10 +32,10 @@ pub(super) fn routes() -> Router<Arc<AppState>> {
         .route("/console/orders", get(list).post(create))
         .route("/console/orders/new", get(new_form))
         .route("/console/orders/show", get(show))
-        .route("/console/orders/approve", post(approve))
+        .route("/console/orders/approve", post(step::<ApproveOrder>))
         .route("/console/orders/export", post(export))
-        .route("/console/orders/deliver", post(deliver))
-        .route("/console/orders/close", post(close))
+        .route("/console/orders/deliver", post(step::<DeliverOrder>))
+        .route("/console/orders/close", post(step::<CloseOrder>))
 }
 
 /// The order page's address (references contain `/`: in the query).
@@ -98,7 +104,13 @@ async fn list(
     Authenticated(id): Authenticated,
     QueryParams(fl): QueryParams<FlashParams>,
 ) -> Result<Response, Problem> {
-    let orders = open(&st)?.list().map_err(order_err)?;
+    let orders: Vec<Order> = ListOrders {}
+        .run(&st.app, &id)
+        .await
+        .map_err(problem)?
+        .into_iter()
+        .map(|v| v.order)
+        .collect();
     let now = now_ns();
     let body = html! {
         @if can_write(&id) { p { a.button href="/console/orders/new" { "Register a new order" } } }
@@ -208,7 +220,7 @@ async fn create(
 ) -> Result<Response, Problem> {
     let p = pairs(&body);
     let opt = |k: &str| Some(get1(&p, k).trim().to_owned()).filter(|s| !s.is_empty());
-    let b = NewBody {
+    let b = RegisterOrder {
         reference: get1(&p, "reference").to_owned(),
         authority: opt("authority").unwrap_or_else(|| "CERT-In".into()),
         received: opt("received"),
@@ -224,8 +236,8 @@ async fn create(
         notes: get1(&p, "notes").trim().to_owned(),
         hold: get1(&p, "hold") == "on",
     };
-    Ok(match register_order(&st, b, &id.name, now_ns()).await {
-        Ok(o) => {
+    Ok(match b.run(&st.app, &id).await {
+        Ok(OrderView { order: o, .. }) => {
             let holds = if o.holds.is_empty() {
                 String::new()
             } else {
@@ -276,9 +288,13 @@ async fn show(
     Authenticated(id): Authenticated,
     QueryParams(q): QueryParams<ShowParams>,
 ) -> Result<Response, Problem> {
-    let r = open(&st)?;
-    let o = r.get(&q.reference).map_err(order_err)?;
-    let events = r.events(&q.reference).map_err(order_err)?;
+    let shown = ShowOrder {
+        reference: q.reference,
+    }
+    .run(&st.app, &id)
+    .await
+    .map_err(problem)?;
+    let (o, events) = (shown.view.order, shown.events);
     let now = now_ns();
     let personal = o.scope.names_subscribers();
     let join = |v: &[String]| {
@@ -377,56 +393,33 @@ async fn show(
     ))
 }
 
-/// Approve, deliver or close from a form; back to the order, saying what happened.
-async fn step(st: &AppState, id: &Identity, body: &[u8], action: Action) -> Response {
-    let p = pairs(body);
+/// Approve, deliver or close from a form, as the signed-in user; back to
+/// the order, saying what happened.
+async fn step<O: StepOperation>(
+    State(st): State<Arc<AppState>>,
+    Extension(id): Extension<Identity>,
+    body: Bytes,
+) -> Response {
+    let p = pairs(&body);
     let reference = get1(&p, "reference").to_owned();
-    let res = act(
-        st,
-        &reference,
-        action,
-        &id.name,
-        get1(&p, "note").trim(),
-        get1(&p, "release_hold") == "on",
-        now_ns(),
-    )
-    .await;
-    match res {
-        Ok(o) => see_other(&order_flash(
+    let step = Step {
+        reference: reference.clone(),
+        note: get1(&p, "note").trim().to_owned(),
+        release_hold: get1(&p, "release_hold") == "on",
+    };
+    let done = O::ACTION.past();
+    match O::from(step).run(&st.app, &id).await {
+        Ok(v) => see_other(&order_flash(
             &reference,
             "ok",
-            &format!("Order {} {}.", o.reference, action.past()),
+            &format!("Order {} {done}.", v.order.reference),
         )),
         Err(e) => see_other(&order_flash(
             &reference,
             "error",
-            &format!("Not {}: {e}", action.past()),
+            &format!("Not {done}: {e}"),
         )),
     }
-}
-
-async fn approve(
-    State(st): State<Arc<AppState>>,
-    Authenticated(id): Authenticated,
-    body: Bytes,
-) -> Response {
-    step(&st, &id, &body, Action::Approve).await
-}
-
-async fn deliver(
-    State(st): State<Arc<AppState>>,
-    Authenticated(id): Authenticated,
-    body: Bytes,
-) -> Response {
-    step(&st, &id, &body, Action::Deliver).await
-}
-
-async fn close(
-    State(st): State<Arc<AppState>>,
-    Authenticated(id): Authenticated,
-    body: Bytes,
-) -> Response {
-    step(&st, &id, &body, Action::Close).await
 }
 
 /// The bundle as a download; a refusal goes back to the order page.
@@ -437,7 +430,12 @@ async fn export(
 ) -> Response {
     let p = pairs(&body);
     let reference = get1(&p, "reference").to_owned();
-    match export_zip(&st, &reference, &id.name).await {
+    match (ExportOrder {
+        reference: reference.clone(),
+    })
+    .run(&st.app, &id)
+    .await
+    {
         Ok(bundle) => {
             let mut r = zip_download(bundle);
             r.headers_mut().insert(
@@ -452,4 +450,9 @@ async fn export(
             &format!("Not exported: {e}"),
         )),
     }
+}
+
+/// An operation's refusal as a console page shows it (the API's status).
+fn problem(e: AppError) -> Problem {
+    Problem::from(ApiError::from(e))
 }

@@ -162,7 +162,7 @@ async fn holds(
     Authenticated(id): Authenticated,
     QueryParams(fl): QueryParams<FlashParams>,
 ) -> Result<Response, Problem> {
-    let list = st.retention.holds().map_err(super::internal)?;
+    let list = st.app.retention().holds().map_err(super::internal)?;
     let can_add = id.has(Role::Analyst) || id.has(Role::Approver) || id.has(Role::Admin);
     let can_release = id.has(Role::Approver) || id.has(Role::Admin);
     let body = html! {
@@ -250,7 +250,8 @@ async fn add_hold(
             order_ref: f.order_ref.clone(),
             created_by: who(&id, from),
         };
-        st.retention
+        st.app()
+            .retention()
             .add_hold(&h, now)
             .await
             .map_err(|e| e.to_string())
@@ -295,7 +296,8 @@ async fn release_hold(
     Form(f): Form<ReleaseForm>,
 ) -> Result<Response, Problem> {
     let res = st
-        .retention
+        .app()
+        .retention()
         .release_hold(hold, &who(&id, from), &f.reason, now_ns())
         .await
         .map_err(|e| e.to_string());
@@ -404,7 +406,7 @@ async fn settings(
         .zip(st.desk.settings().ok())
         .map(|(p, s)| p.view(s.poc_review_days, now));
     let can_edit = id.has(Role::Poc) || id.has(Role::Admin);
-    let policy = st.retention.policy();
+    let policy = st.app.retention().policy();
     let clock = st.clock.status();
     let v = |name: &str| {
         poc.as_ref()
