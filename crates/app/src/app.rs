@@ -16,6 +16,10 @@ pub struct App {
     cfg: Arc<Config>,
     vault: Vault,
     sink: Arc<VaultSink>,
+    /// The subscriber register (`crate::registry`), opened at first use.
+    registry: Arc<pramaan_registry::LazyRegistry>,
+    /// IP bindings and whois (`crate::whois`); `serve` runs its feeder.
+    attribution: Arc<crate::whois::Attribution>,
 }
 
 impl App {
@@ -23,6 +27,8 @@ impl App {
         App {
             cfg: Arc::new(cfg.clone()),
             sink: Arc::new(VaultSink::new(vault.clone())),
+            registry: crate::registry::lazy(cfg, &vault),
+            attribution: Arc::new(crate::whois::Attribution::new(cfg)),
             vault,
         }
     }
@@ -38,6 +44,16 @@ impl App {
     /// Where components append their records to the ledger.
     pub fn sink(&self) -> Arc<dyn LedgerSink> {
         self.sink.clone()
+    }
+
+    /// The subscriber register (`serve` erases expired subscribers on a schedule).
+    pub fn registry(&self) -> &Arc<pramaan_registry::LazyRegistry> {
+        &self.registry
+    }
+
+    /// IP attribution (`serve` runs its log feeder).
+    pub fn attribution(&self) -> &Arc<crate::whois::Attribution> {
+        &self.attribution
     }
 
     /// Refuses `who` unless the access table's row for `O`'s route lets them in.

@@ -22,6 +22,8 @@ pub mod error;
 pub mod local;
 pub mod op;
 pub mod options;
+pub mod registry;
+pub mod whois;
 
 pub use app::App;
 pub use error::AppError;
