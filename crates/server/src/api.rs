@@ -46,10 +46,9 @@ pub struct AppState {
     access: Arc<crate::access::AccessState>,
     /// The clock monitor (`serve` runs it; `GET /api/v1/clock` shows it).
     clock: Arc<pramaan_clock::Monitor>,
-    /// The subscriber register, opened at first use (`crate::api::registry`).
-    registry: Arc<pramaan_registry::LazyRegistry>,
-    /// IP bindings and `whois` (`crate::api::whois`); its feeder runs in `serve`.
-    attribution: Arc<whois::Attribution>,
+    /// The application layer: the operations (and the domain states they
+    /// work on) the API, the console and the CLI share.
+    app: Arc<pramaan_app::App>,
     /// The incident desk (`crate::api::desk`); its reminders run in `serve`.
     desk: Arc<desk::DeskState>,
     /// SQL queries running per caller (`sql.max_concurrent_per_user`).
@@ -70,11 +69,7 @@ impl AppState {
                 clock::clock_options(cfg),
                 Arc::new(pramaan_vault::sink::VaultSink::new(vault.clone())),
             )),
-            registry: Arc::new(pramaan_registry::LazyRegistry::new(
-                pramaan_registry::RegistryOptions::from_config(cfg),
-                Arc::new(pramaan_vault::sink::VaultSink::new(vault.clone())),
-            )),
-            attribution: Arc::new(whois::Attribution::new(cfg)),
+            app: Arc::new(pramaan_app::App::new(cfg, vault.clone())),
             desk: Arc::new(desk::DeskState::new(vault.clone(), cfg)),
             sql_slots: Arc::new(SqlSlots::new(cfg.sql.max_concurrent_per_user)),
             vault,
@@ -89,12 +84,12 @@ impl AppState {
 
     /// IP attribution (`serve` runs its log feeder).
     pub fn attribution(&self) -> Arc<whois::Attribution> {
-        self.attribution.clone()
+        self.app.attribution().clone()
     }
 
     /// The subscriber register (`serve` erases expired subscribers on a schedule).
     pub fn registry(&self) -> Arc<pramaan_registry::LazyRegistry> {
-        self.registry.clone()
+        self.app.registry().clone()
     }
 
     /// Retention for this vault (`serve` runs it on a schedule).

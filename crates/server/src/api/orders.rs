@@ -374,7 +374,7 @@ pub(super) async fn export_zip(
         subscribers.extend(reads.subscribers.into_iter().flatten().map(|s| s.to_json()));
     }
     let bindings = if order.scope.names_subscribers() {
-        let store = st.attribution.store().await.map_err(internal)?;
+        let store = st.attribution().store().await.map_err(internal)?;
         subscriber_bindings(&*store, &order.scope)
             .await
             .map_err(internal)?
