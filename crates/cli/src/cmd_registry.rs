@@ -56,16 +56,15 @@ enum RegistryCommand {
     Erasures(CommonArgs),
 }
 
-/// Where a command runs and how it prints (`pramaan whois` takes them too).
 #[derive(Args, Debug)]
-pub(crate) struct CommonArgs {
+struct CommonArgs {
     /// Base URL of a running server (default: the configured http.listen
     /// when a server holds the data directory, else work on it directly).
     #[arg(long, value_name = "URL")]
-    pub(crate) server: Option<String>,
+    server: Option<String>,
     /// Print JSON instead of text.
     #[arg(long)]
-    pub(crate) json: bool,
+    json: bool,
 }
 
 #[derive(Args, Debug)]
