@@ -23,15 +23,12 @@ pub struct App {
     /// Legal holds and retention runs (one lock serialises them: `serve`
     /// shares this one with its schedule).
     retention: Arc<Retention>,
-    /// The subscriber register, opened at first use.
+    /// The subscriber register (`crate::registry`), opened at first use.
     registry: Arc<LazyRegistry>,
-    /// IP bindings (attribution), opened at first use and shared with `whois`.
-    bindings: Arc<BindingCell>,
+    /// IP bindings and whois (`crate::whois`); `serve` runs its feeder.
+    attribution: Arc<crate::whois::Attribution>,
     orders: crate::orders::Orders,
 }
-
-/// The attribution store, opened at first use.
-pub type BindingCell = tokio::sync::OnceCell<Arc<dyn BindingStore>>;
 
 impl App {
     pub fn new(cfg: &Config, vault: Vault) -> App {
@@ -43,7 +40,7 @@ impl App {
                 RegistryOptions::from_config(cfg),
                 sink.clone(),
             )),
-            bindings: Arc::new(BindingCell::new()),
+            attribution: Arc::new(crate::whois::Attribution::new(cfg)),
             orders: crate::orders::Orders::new(&cfg.data_dir, sink.clone()),
             sink,
             vault,
@@ -62,24 +59,11 @@ impl App {
         &self.retention
     }
 
-    pub fn registry(&self) -> &Arc<LazyRegistry> {
-        &self.registry
-    }
-
-    /// The cell holding the attribution store (`whois` shares it).
-    pub fn bindings(&self) -> &Arc<BindingCell> {
-        &self.bindings
-    }
-
     /// The attribution store: PostgreSQL when `registry.url` is
-    /// `postgres://...`, else the embedded one in `<data_dir>/attribution`.
+    /// `postgres://...`, else the embedded one in `<data_dir>/attribution`
+    /// (opened at first use, one for the process: `whois` and exports share it).
     pub async fn binding_store(&self) -> Result<Arc<dyn BindingStore>, AttributionError> {
-        self.bindings
-            .get_or_try_init(|| {
-                pramaan_attribution::open_store(&self.cfg.data_dir, Some(&self.cfg.registry.url))
-            })
-            .await
-            .cloned()
+        self.attribution.store().await
     }
 
     pub fn orders(&self) -> &crate::orders::Orders {
@@ -89,6 +73,16 @@ impl App {
     /// Where components append their records to the ledger.
     pub fn sink(&self) -> Arc<dyn LedgerSink> {
         self.sink.clone()
+    }
+
+    /// The subscriber register (`serve` erases expired subscribers on a schedule).
+    pub fn registry(&self) -> &Arc<pramaan_registry::LazyRegistry> {
+        &self.registry
+    }
+
+    /// IP attribution (`serve` runs its log feeder).
+    pub fn attribution(&self) -> &Arc<crate::whois::Attribution> {
+        &self.attribution
     }
 
     /// Refuses `who` unless the access table's row for `O`'s route lets them in.

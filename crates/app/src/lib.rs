@@ -24,6 +24,8 @@ pub mod local;
 pub mod op;
 pub mod options;
 pub mod orders;
+pub mod registry;
+pub mod whois;
 
 pub use app::App;
 pub use error::AppError;

@@ -85,7 +85,7 @@ pub enum ImportError {
 }
 
 /// What an import did.
-#[derive(Debug, Clone, Default, serde::Serialize)]
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
 pub struct ImportReport {
     pub rows: u64,
     pub networks: u64,

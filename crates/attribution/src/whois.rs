@@ -4,7 +4,7 @@
 use crate::model::{Binding, Kind, Probe};
 use crate::store::{BindingStore, StoreError};
 use pramaan_core::LedgerSink;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::net::IpAddr;
 
 pub const AUDIT_SOURCE: &str = "pramaan:audit";
@@ -20,7 +20,7 @@ pub enum WhoisError {
 }
 
 /// How many bindings matched: each is an explicit answer.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Outcome {
     /// Nobody held it then.
@@ -31,7 +31,7 @@ pub enum Outcome {
 }
 
 /// One matching binding.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Match {
     pub binding: Binding,
     /// The subscriber's external id or user name (for CGNAT, the holder of
@@ -41,16 +41,16 @@ pub struct Match {
     /// bindings' together).
     pub evidence: Vec<u64>,
     /// For a CGNAT binding: the bindings of the inside address at the same instant.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub via: Vec<Binding>,
     /// The subscriber's registered details: the caller joins them in from
-    /// the registry (`pramaan_server::api::whois`), whose reads are audited
+    /// the registry (`pramaan_app::whois`), whose reads are audited
     /// in the same write as the lookup.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub details: Option<serde_json::Value>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Answer {
     pub ip: String,
     pub port: Option<u16>,

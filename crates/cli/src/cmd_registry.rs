@@ -1,23 +1,27 @@
-//! `pramaan registry ...`: the subscriber register (CERT-In direction 6),
-//! through a running server's HTTP API when one holds the data directory,
-//! else directly on the store (the vault is opened too, for the ledger
-//! records every change and read appends).
+//! `pramaan registry ...`: the subscriber register (CERT-In direction 6).
+//! Each command builds an operation of `pramaan_app::registry` and runs it
+//! where the data is (a running server, or the data directory; see
+//! [`crate::runner`]), then prints its answer. A file to import is read and
+//! checked here; its subscribers travel in the operation.
 
-use crate::client::{self, Target};
+use crate::runner::{run_once, Runner};
 use anyhow::{bail, Context, Result};
 use clap::{Args, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
+use pramaan_app::registry::{
+    AddHold, CheckCompleteness, EraseExpired, ImportSubscribers, ListErasures, ListHolds,
+    ReadSubscriber, ReleaseHold, RotateKey, Terminate,
+};
 use pramaan_config::Config;
-use pramaan_core::time::{human, now_ns, parse_user_time};
+use pramaan_core::time::{human, parse_user_time};
 use pramaan_registry::import::{self, FileKind};
-use pramaan_registry::{Registry, RegistryError, RegistryOptions, Subscriber};
-use pramaan_vault::Vault;
+use pramaan_registry::Subscriber;
 use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::Arc;
 
-/// Subscribers sent per HTTP request by `import` when a server runs.
+/// Subscribers sent per HTTP request by `import` when a server runs (on the
+/// data directory, one operation takes them all: all or nothing).
 const BATCH: usize = 1000;
 
 #[derive(Args, Debug)]
@@ -169,39 +173,6 @@ pub async fn run(cfg: &Config, a: RegistryArgs) -> Result<ExitCode> {
     }
 }
 
-fn actor() -> String {
-    std::env::var("USER")
-        .or_else(|_| std::env::var("LOGNAME"))
-        .map(|u| format!("{u} (local)"))
-        .unwrap_or_else(|_| "cli (local)".into())
-}
-
-/// Opens the data directory (no server holds it) for the ledger, and the
-/// register, runs `f`, then shuts the vault down cleanly.
-async fn direct<T>(
-    cfg: &Config,
-    f: impl AsyncFnOnce(&Registry) -> Result<T, RegistryError>,
-) -> Result<T> {
-    let (vault, workers) = Vault::open(pramaan_server::vault_options(cfg))
-        .await
-        .with_context(|| format!("opening the data directory {}", cfg.data_dir.display()))?;
-    let sink = Arc::new(pramaan_vault::sink::VaultSink::new(vault.clone()));
-    let out = match Registry::open(RegistryOptions::from_config(cfg), sink).await {
-        Ok(reg) => f(&reg).await.map_err(anyhow::Error::from),
-        Err(e) => Err(anyhow::Error::from(e).context("opening the subscriber register")),
-    };
-    let mut v = vault;
-    v.close();
-    drop(v);
-    tokio::task::spawn_blocking(move || workers.join()).await?;
-    out
-}
-
-async fn send(req: reqwest::RequestBuilder, url: &str) -> Result<serde_json::Value> {
-    let resp = req.send().await.with_context(|| format!("asking {url}"))?;
-    Ok(client::check(resp).await?.json().await?)
-}
-
 fn print_json(v: &impl serde::Serialize) -> Result<()> {
     println!("{}", serde_json::to_string_pretty(v)?);
     Ok(())
@@ -288,33 +259,36 @@ async fn import_cmd(cfg: &Config, a: ImportArgs) -> Result<ExitCode> {
     let subs: Vec<Subscriber> = parsed.valid.into_iter().map(|(_, s)| s).collect();
     let n = subs.len() as u64;
     let pb = bar(n, "importing");
-    let summary = match client::target(cfg, a.common.server.as_deref()) {
-        Target::Server(url) => {
-            let mut total = pramaan_registry::ImportSummary {
-                dry_run: a.dry_run,
-                ..Default::default()
-            };
-            let endpoint = format!("{url}/api/v1/registry/import?dry_run={}", a.dry_run);
-            for chunk in subs.chunks(BATCH) {
-                let body: Vec<_> = chunk.iter().map(Subscriber::to_input).collect();
-                let v = send(client::http().post(&endpoint).json(&body), &url).await?;
-                total.created += v["created"].as_u64().unwrap_or(0);
-                total.updated += v["updated"].as_u64().unwrap_or(0);
-                total.unchanged += v["unchanged"].as_u64().unwrap_or(0);
-                pb.inc(chunk.len() as u64);
-            }
-            total
-        }
-        Target::Direct => {
-            let who = actor();
-            let dry = a.dry_run;
-            let p = pb.clone();
-            direct(cfg, async move |r: &Registry| {
-                r.import(subs, &who, dry, &move |d| p.set_position(d)).await
-            })
-            .await?
-        }
+    let runner = Runner::open(cfg, a.common.server.as_deref()).await?;
+    // Over HTTP in batches (each within the server's body limit); on the
+    // data directory in one operation, all or nothing.
+    let batch = match runner {
+        Runner::Server(_) => BATCH,
+        Runner::Local(_) => subs.len().max(1),
     };
+    let mut summary = pramaan_registry::ImportSummary {
+        dry_run: a.dry_run,
+        ..Default::default()
+    };
+    for chunk in subs.chunks(batch) {
+        let op = ImportSubscribers {
+            dry_run: a.dry_run,
+            subscribers: chunk.iter().map(Subscriber::to_input).collect(),
+        };
+        let done = match runner.run(op).await {
+            Ok(d) => d,
+            Err(e) => {
+                runner.close().await;
+                return Err(e);
+            }
+        };
+        summary.created += done.created;
+        summary.updated += done.updated;
+        summary.unchanged += done.unchanged;
+        summary.ledger_seq = done.ledger_seq.or(summary.ledger_seq);
+        pb.inc(chunk.len() as u64);
+    }
+    runner.close().await;
     pb.finish_and_clear();
     if a.common.json {
         print_json(&serde_json::json!({
@@ -343,33 +317,11 @@ async fn import_cmd(cfg: &Config, a: ImportArgs) -> Result<ExitCode> {
 }
 
 async fn show(cfg: &Config, a: ShowArgs) -> Result<ExitCode> {
-    if pramaan_core::purpose::checked(&a.purpose).is_none() {
-        bail!("--purpose must say why the record is read (or give the order's reference), in visible characters");
-    }
-    let v = match client::target(cfg, a.common.server.as_deref()) {
-        Target::Server(url) => {
-            let u = format!("{url}/api/v1/registry/subscribers/{}", a.id);
-            send(
-                client::http()
-                    .get(&u)
-                    .query(&[("purpose", a.purpose.as_str())]),
-                &url,
-            )
-            .await?
-        }
-        Target::Direct => {
-            let who = actor();
-            let (id, purpose) = (a.id.clone(), a.purpose.clone());
-            let s = direct(cfg, async move |r: &Registry| {
-                r.read_subscriber(&id, &purpose, &who).await
-            })
-            .await?;
-            match s {
-                Some(s) => s.to_json(),
-                None => bail!("no subscriber {} (the lookup was recorded)", a.id),
-            }
-        }
+    let op = ReadSubscriber {
+        id: a.id.clone(),
+        purpose: a.purpose.clone(),
     };
+    let v = run_once(cfg, a.common.server.as_deref(), op).await?;
     if a.common.json {
         print_json(&v)?;
         return Ok(ExitCode::SUCCESS);
@@ -434,28 +386,7 @@ async fn show(cfg: &Config, a: ShowArgs) -> Result<ExitCode> {
 }
 
 async fn completeness(cfg: &Config, a: CommonArgs) -> Result<ExitCode> {
-    let v = match client::target(cfg, a.server.as_deref()) {
-        Target::Server(url) => {
-            send(
-                client::http().get(format!("{url}/api/v1/registry/completeness")),
-                &url,
-            )
-            .await?
-        }
-        Target::Direct => {
-            // Reads no personal data: no ledger record, no vault needed.
-            let reg = Registry::open(
-                RegistryOptions::from_config(cfg),
-                Arc::new(pramaan_core::MemorySink::new()),
-            )
-            .await
-            .context("opening the subscriber register")?;
-            serde_json::json!({
-                "subscribers": reg.count().await?,
-                "incomplete": reg.completeness().await?,
-            })
-        }
-    };
+    let v = serde_json::to_value(run_once(cfg, a.server.as_deref(), CheckCompleteness {}).await?)?;
     if a.json {
         print_json(&v)?;
         return Ok(ExitCode::SUCCESS);
@@ -487,40 +418,11 @@ async fn completeness(cfg: &Config, a: CommonArgs) -> Result<ExitCode> {
 }
 
 async fn terminate(cfg: &Config, a: TerminateArgs) -> Result<ExitCode> {
-    let v = match client::target(cfg, a.common.server.as_deref()) {
-        Target::Server(url) => {
-            let u = format!("{url}/api/v1/registry/subscribers/{}/terminate", a.id);
-            send(
-                client::http()
-                    .post(&u)
-                    .json(&serde_json::json!({ "at": a.at })),
-                &url,
-            )
-            .await?
-        }
-        Target::Direct => {
-            let now = now_ns();
-            let at = match &a.at {
-                Some(t) => parse_user_time(t, now).context("--at")?,
-                None => now,
-            };
-            let (who, id) = (actor(), a.id.clone());
-            let (o, periods) = direct(cfg, async move |r: &Registry| {
-                r.terminate(&id, at, &who).await
-            })
-            .await?;
-            let mut v = serde_json::to_value(&o)?;
-            v["subscriber_id"] = a.id.clone().into();
-            v["periods"] = Subscriber {
-                external_id: a.id.clone(),
-                periods,
-                personal: Default::default(),
-            }
-            .to_json()["periods"]
-                .clone();
-            v
-        }
+    let op = Terminate {
+        id: a.id.clone(),
+        at: a.at.clone(),
     };
+    let v = serde_json::to_value(run_once(cfg, a.common.server.as_deref(), op).await?)?;
     if a.common.json {
         print_json(&v)?;
     } else if v["result"] == "unchanged" {
@@ -535,26 +437,8 @@ async fn terminate(cfg: &Config, a: TerminateArgs) -> Result<ExitCode> {
 }
 
 async fn erase(cfg: &Config, a: EraseArgs) -> Result<ExitCode> {
-    let v = match client::target(cfg, a.common.server.as_deref()) {
-        Target::Server(url) => {
-            send(
-                client::http().post(format!(
-                    "{url}/api/v1/registry/erase-expired?dry_run={}",
-                    a.dry_run
-                )),
-                &url,
-            )
-            .await?
-        }
-        Target::Direct => {
-            let (who, dry) = (actor(), a.dry_run);
-            let run = direct(cfg, async move |r: &Registry| {
-                r.erase_expired(now_ns(), dry, &who).await
-            })
-            .await?;
-            serde_json::to_value(run)?
-        }
-    };
+    let op = EraseExpired { dry_run: a.dry_run };
+    let v = serde_json::to_value(run_once(cfg, a.common.server.as_deref(), op).await?)?;
     if a.common.json {
         print_json(&v)?;
         return Ok(ExitCode::SUCCESS);
@@ -592,23 +476,14 @@ async fn rotate(cfg: &Config, a: RotateArgs) -> Result<ExitCode> {
         }
         None => None,
     };
-    let v = match client::target(cfg, a.common.server.as_deref()) {
-        Target::Server(url) => {
-            if new.is_some() {
-                bail!("--new-key-env works on the data directory directly; stop the server first");
-            }
-            send(
-                client::http().post(format!("{url}/api/v1/registry/rotate-key")),
-                &url,
-            )
-            .await?
-        }
-        Target::Direct => {
-            let who = actor();
-            let rep = direct(cfg, async move |r: &Registry| r.rotate_key(new, &who).await).await?;
-            serde_json::to_value(rep)?
-        }
-    };
+    let runner = Runner::open(cfg, a.common.server.as_deref()).await?;
+    if new.is_some() && matches!(runner, Runner::Server(_)) {
+        // A key does not travel in a request.
+        bail!("--new-key-env works on the data directory directly; stop the server first");
+    }
+    let out = runner.run(RotateKey { new_key: new }).await;
+    runner.close().await;
+    let v = serde_json::to_value(out?)?;
     if a.common.json {
         print_json(&v)?;
     } else {
@@ -633,66 +508,21 @@ async fn hold(cfg: &Config, a: HoldArgs) -> Result<ExitCode> {
             order_ref,
             common,
         } => {
-            let v = match client::target(cfg, common.server.as_deref()) {
-                Target::Server(url) => {
-                    send(
-                        client::http()
-                            .post(format!("{url}/api/v1/registry/holds"))
-                            .json(&serde_json::json!({
-                                "subscriber_id": id, "reason": reason, "order_ref": order_ref,
-                            })),
-                        &url,
-                    )
-                    .await?
-                }
-                Target::Direct => {
-                    let who = actor();
-                    let h = direct(cfg, async move |r: &Registry| {
-                        r.add_hold(&id, &reason, &order_ref, &who).await
-                    })
-                    .await?;
-                    serde_json::to_value(h)?
-                }
+            let op = AddHold {
+                subscriber_id: id,
+                reason,
+                order_ref,
             };
-            (serde_json::json!([v]), common.json)
+            let h = run_once(cfg, common.server.as_deref(), op).await?;
+            (serde_json::to_value([h])?, common.json)
         }
         HoldCommand::List(common) => {
-            let v = match client::target(cfg, common.server.as_deref()) {
-                Target::Server(url) => {
-                    send(
-                        client::http().get(format!("{url}/api/v1/registry/holds")),
-                        &url,
-                    )
-                    .await?
-                }
-                Target::Direct => {
-                    let h = direct(cfg, async |r: &Registry| r.holds().await).await?;
-                    serde_json::to_value(h)?
-                }
-            };
-            (v, common.json)
+            let h = run_once(cfg, common.server.as_deref(), ListHolds {}).await?;
+            (serde_json::to_value(h)?, common.json)
         }
         HoldCommand::Release { id, reason, common } => {
-            let v = match client::target(cfg, common.server.as_deref()) {
-                Target::Server(url) => {
-                    send(
-                        client::http()
-                            .post(format!("{url}/api/v1/registry/holds/{id}/release"))
-                            .json(&serde_json::json!({ "reason": reason })),
-                        &url,
-                    )
-                    .await?
-                }
-                Target::Direct => {
-                    let who = actor();
-                    let h = direct(cfg, async move |r: &Registry| {
-                        r.release_hold(id, &who, &reason).await
-                    })
-                    .await?;
-                    serde_json::to_value(h)?
-                }
-            };
-            (serde_json::json!([v]), common.json)
+            let h = run_once(cfg, common.server.as_deref(), ReleaseHold { id, reason }).await?;
+            (serde_json::to_value([h])?, common.json)
         }
     };
     if json {
@@ -728,24 +558,7 @@ async fn hold(cfg: &Config, a: HoldArgs) -> Result<ExitCode> {
 }
 
 async fn erasures(cfg: &Config, a: CommonArgs) -> Result<ExitCode> {
-    let v = match client::target(cfg, a.server.as_deref()) {
-        Target::Server(url) => {
-            send(
-                client::http().get(format!("{url}/api/v1/registry/erasures")),
-                &url,
-            )
-            .await?
-        }
-        Target::Direct => {
-            let reg = Registry::open(
-                RegistryOptions::from_config(cfg),
-                Arc::new(pramaan_core::MemorySink::new()),
-            )
-            .await
-            .context("opening the subscriber register")?;
-            serde_json::to_value(reg.erasure_reports().await?)?
-        }
-    };
+    let v = serde_json::to_value(run_once(cfg, a.server.as_deref(), ListErasures {}).await?)?;
     if a.json {
         print_json(&v)?;
         return Ok(ExitCode::SUCCESS);

@@ -1,14 +1,21 @@
 //! `pramaan whois ADDR --at TIME --purpose TEXT` and
-//! `pramaan whois import-bindings FILE`: through a running server's HTTP API
-//! when one holds the data directory (the file is read here and sent as the
-//! request's body), else directly on it.
+//! `pramaan whois import-bindings FILE`: operations of `pramaan_app::whois`,
+//! run where the data is (a running server, or the data directory; see
+//! [`crate::runner`]). A bindings file is read and checked here on the data
+//! directory, or sent as it is read to the server, which checks it as it
+//! arrives; either way `pramaan_app::whois::import_bindings` audits and
+//! stores it.
 
-use crate::client::{self, Target};
+use crate::client;
+use crate::runner::{run_once, Runner};
 use anyhow::{Context, Result};
 use clap::{Args, Subcommand};
+use pramaan_app::local::Local;
+use pramaan_app::whois::{
+    check_bindings_file, import_bindings, ImportedBindings, Whois, IMPORT_ROUTE,
+};
 use pramaan_config::Config;
-use pramaan_core::time::{human, now_ns, parse_user_time};
-use pramaan_vault::Vault;
+use pramaan_core::time::human;
 use std::process::ExitCode;
 
 #[derive(Args, Debug)]
@@ -31,9 +38,6 @@ pub struct WhoisArgs {
     /// Why you look (order or case reference); recorded in the audit trail. Required.
     #[arg(long, value_name = "TEXT", required = true)]
     purpose: Option<String>,
-    /// Who asks (default: $USER); recorded in the audit trail.
-    #[arg(long, value_name = "WHO")]
-    actor: Option<String>,
     #[command(flatten)]
     common: Common,
 }
@@ -64,55 +68,6 @@ struct Common {
     json: bool,
 }
 
-/// The data directory opened by the CLI itself (no server holds it): the
-/// attribution store, and the vault whose ledger takes the audit records.
-struct Direct {
-    store: std::sync::Arc<dyn pramaan_attribution::BindingStore>,
-    vault: Vault,
-    workers: pramaan_vault::Workers,
-    sink: pramaan_vault::sink::VaultSink,
-}
-
-impl Direct {
-    async fn open(cfg: &Config) -> Result<Self> {
-        let store = pramaan_attribution::open_store(&cfg.data_dir, Some(&cfg.registry.url))
-            .await
-            .context("opening the attribution store")?;
-        let (vault, workers) = Vault::open(pramaan_server::vault_options(cfg))
-            .await
-            .with_context(|| format!("opening the data directory {}", cfg.data_dir.display()))?;
-        let sink = pramaan_vault::sink::VaultSink::new(vault.clone());
-        Ok(Direct {
-            store,
-            vault,
-            workers,
-            sink,
-        })
-    }
-
-    /// Closes the vault (its records flushed) and keeps the store.
-    async fn close(self) -> Result<std::sync::Arc<dyn pramaan_attribution::BindingStore>> {
-        let Direct {
-            store,
-            mut vault,
-            workers,
-            sink,
-        } = self;
-        drop(sink);
-        vault.close();
-        drop(vault);
-        tokio::task::spawn_blocking(move || workers.join()).await?;
-        Ok(store)
-    }
-}
-
-fn user(by: Option<String>) -> String {
-    by.filter(|b| !b.trim().is_empty())
-        .or_else(|| std::env::var("USER").ok())
-        .or_else(|| std::env::var("LOGNAME").ok())
-        .unwrap_or_else(|| "unknown".into())
-}
-
 pub async fn run(cfg: &Config, a: WhoisArgs) -> Result<ExitCode> {
     if let Some(WhoisCommand::ImportBindings(i)) = a.command {
         return import(cfg, i).await;
@@ -120,57 +75,13 @@ pub async fn run(cfg: &Config, a: WhoisArgs) -> Result<ExitCode> {
     let addr_text = a.addr.context("ADDR is required")?;
     let at = a.at.context("--at is required")?;
     let purpose = a.purpose.context("--purpose is required")?;
-    if pramaan_core::purpose::checked(&purpose).is_none() {
-        anyhow::bail!("--purpose must say why (an order or case reference), in visible characters");
-    }
-    let actor = user(a.actor);
-    let v: serde_json::Value = match client::target(cfg, a.common.server.as_deref()) {
-        Target::Server(url) => {
-            let mut q: Vec<(&str, String)> = vec![
-                ("ip", addr_text.clone()),
-                ("at", at.clone()),
-                ("purpose", purpose.clone()),
-            ];
-            if let Some(p) = a.port {
-                q.push(("port", p.to_string()));
-            }
-            let resp = client::http()
-                .get(format!("{url}/api/v1/whois"))
-                .header("X-Pramaan-Actor", &actor)
-                .query(&q)
-                .send()
-                .await
-                .with_context(|| format!("asking {url}"))?;
-            client::check(resp).await?.json().await?
-        }
-        Target::Direct => {
-            let addr: std::net::IpAddr = addr_text
-                .trim()
-                .parse()
-                .with_context(|| format!("`{addr_text}` is not an IPv4 or IPv6 address"))?;
-            let at_ns = parse_user_time(&at, now_ns()).context("--at")?;
-            let direct = Direct::open(cfg).await?;
-            let registry = pramaan_registry::Registry::open(
-                pramaan_registry::RegistryOptions::from_config(cfg),
-                std::sync::Arc::new(direct.sink.clone()),
-            )
-            .await
-            .context("opening the subscriber registry")?;
-            let out = pramaan_server::api::whois::audited_lookup(
-                &*direct.store,
-                &registry,
-                &format!("{actor} (local)"),
-                addr,
-                a.port,
-                at_ns,
-                &purpose,
-            )
-            .await;
-            drop(registry);
-            direct.close().await?;
-            serde_json::to_value(out?)?
-        }
+    let op = Whois {
+        ip: addr_text,
+        port: a.port.map(|p| p.to_string()),
+        at,
+        purpose,
     };
+    let v = serde_json::to_value(run_once(cfg, a.common.server.as_deref(), op).await?)?;
     if a.common.json {
         println!("{}", serde_json::to_string_pretty(&v)?);
         return Ok(ExitCode::SUCCESS);
@@ -261,128 +172,121 @@ pub async fn import_file(
     server: Option<&str>,
     json: bool,
 ) -> Result<ExitCode> {
-    let a = ImportArgs {
-        file: file.to_path_buf(),
-        common: Common {
-            server: server.map(str::to_owned),
-            json,
-        },
+    let runner = Runner::open(cfg, server).await?;
+    let done = match &runner {
+        Runner::Server(url) => send_file(url, file).await,
+        Runner::Local(l) => import_here(l, file, json).await,
     };
-    let name = a.file.display().to_string();
-    let report: serde_json::Value = match client::target(cfg, a.common.server.as_deref()) {
-        Target::Server(url) => {
-            // The file is read here and its bytes sent as the body, as they
-            // are read: the server opens no file a client names.
-            let file = tokio::fs::File::open(&a.file)
-                .await
-                .with_context(|| format!("reading {name}"))?;
-            let len = file
-                .metadata()
-                .await
-                .with_context(|| format!("reading {name}"))?
-                .len();
-            let resp = client::http()
-                .post(format!("{url}/api/v1/whois/import-bindings"))
-                .header(reqwest::header::CONTENT_TYPE, "text/csv")
-                .header(reqwest::header::CONTENT_LENGTH, len)
-                .header("X-Pramaan-Actor", user(None))
-                .body(reqwest::Body::from(file))
-                .send()
-                .await
-                .with_context(|| format!("sending {name} to {url}"))?;
-            if resp.status() == reqwest::StatusCode::BAD_REQUEST {
-                let v: serde_json::Value = resp.json().await.unwrap_or_default();
-                if let Some(errors) = v["errors"].as_array() {
-                    let total = v["total"].as_u64().unwrap_or(errors.len() as u64);
-                    eprintln!("{name}: {total} invalid line(s); nothing was imported:");
-                    for e in errors {
-                        eprintln!(
-                            "  line {}, field {}: {}",
-                            e["line"],
-                            e["field"].as_str().unwrap_or("?"),
-                            e["reason"].as_str().unwrap_or("?")
-                        );
-                    }
-                    if total as usize > errors.len() {
-                        eprintln!("  ... and {} more", total as usize - errors.len());
-                    }
-                    return Ok(ExitCode::from(1));
-                }
-                anyhow::bail!(
-                    "{name}: the server refused it: {}",
-                    v["error"].as_str().unwrap_or("400 Bad Request")
-                );
-            }
-            client::check(resp).await?.json().await?
-        }
-        Target::Direct => {
-            let quiet = a.common.json;
-            let progress = move |done: u64, total: u64| {
-                if !quiet {
-                    eprint!(
-                        "\r  read {:.0}% ({} MB)",
-                        done as f64 * 100.0 / total.max(1) as f64,
-                        done >> 20
-                    );
-                }
-            };
-            let file = a.file.clone();
-            let r = tokio::task::spawn_blocking(move || {
-                pramaan_server::api::whois::read_bindings_file(&file, &progress)
-            })
-            .await?;
-            if !quiet {
-                eprintln!();
-            }
-            match r {
-                Ok((idx, mut report, sha256)) => {
-                    // Recorded in the ledger before anything is stored, as the server does.
-                    let direct = Direct::open(cfg).await?;
-                    let ev = pramaan_server::api::whois::import_audit(
-                        &format!("{} (local)", user(None)),
-                        &report,
-                        &sha256,
-                    );
-                    let audited = pramaan_auth::audit::record(&direct.sink, &ev).await;
-                    let store = direct.close().await?;
-                    audited.context(
-                        "the import's audit record could not be written; nothing was imported",
-                    )?;
-                    let t = std::time::Instant::now();
-                    store.import(idx).await.context("storing the bindings")?;
-                    report.store_secs = t.elapsed().as_secs_f64();
-                    let mut v = serde_json::to_value(report)?;
-                    v["sha256"] = sha256.into();
-                    v
-                }
-                Err(pramaan_attribution::ImportError::Invalid {
-                    path,
-                    total,
-                    errors,
-                }) => {
-                    eprintln!("{path}: {total} invalid line(s); nothing was imported:");
-                    for e in &errors {
-                        eprintln!("  {e}");
-                    }
-                    if total as usize > errors.len() {
-                        eprintln!("  ... and {} more", total as usize - errors.len());
-                    }
-                    return Ok(ExitCode::from(1));
-                }
-                Err(e) => return Err(e.into()),
-            }
-        }
+    runner.close().await;
+    let Some(report) = done? else {
+        return Ok(ExitCode::from(1));
     };
-    if a.common.json {
+    if json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
         println!(
             "Imported {} bindings on {} addresses/prefixes (read {:.1} s, index {:.1} s, store {:.1} s).",
-            report["rows"], report["networks"],
-            report["parse_secs"].as_f64().unwrap_or(0.0),
-            report["index_secs"].as_f64().unwrap_or(0.0),
-            report["store_secs"].as_f64().unwrap_or(0.0)
+            report.report.rows,
+            report.report.networks,
+            report.report.parse_secs,
+            report.report.index_secs,
+            report.report.store_secs
         );
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Prints a file's invalid lines (by number and field, never their text).
+fn print_invalid(name: &str, total: u64, errors: &[String]) {
+    eprintln!("{name}: {total} invalid line(s); nothing was imported:");
+    for e in errors {
+        eprintln!("  {e}");
+    }
+    if total as usize > errors.len() {
+        eprintln!("  ... and {} more", total as usize - errors.len());
+    }
+}
+
+/// Checks the file here and stores it in the data directory this process
+/// opened; `None` when lines are invalid (they are printed).
+async fn import_here(
+    local: &Local,
+    file: &std::path::Path,
+    quiet: bool,
+) -> Result<Option<ImportedBindings>> {
+    let progress = move |done: u64, total: u64| {
+        if !quiet {
+            eprint!(
+                "\r  read {:.0}% ({} MB)",
+                done as f64 * 100.0 / total.max(1) as f64,
+                done >> 20
+            );
+        }
+    };
+    let path = file.to_path_buf();
+    let r = tokio::task::spawn_blocking(move || check_bindings_file(&path, &progress)).await?;
+    if !quiet {
+        eprintln!();
+    }
+    match r {
+        Ok(checked) => Ok(Some(
+            import_bindings(local.app(), local.caller(), checked).await?,
+        )),
+        Err(pramaan_attribution::ImportError::Invalid {
+            path,
+            total,
+            errors,
+        }) => {
+            let errors: Vec<String> = errors.iter().map(ToString::to_string).collect();
+            print_invalid(&path, total, &errors);
+            Ok(None)
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Sends the file to the server as it is read (the server opens no file a
+/// client names); `None` when the server found invalid lines (printed).
+async fn send_file(url: &str, file: &std::path::Path) -> Result<Option<ImportedBindings>> {
+    let name = file.display().to_string();
+    let f = tokio::fs::File::open(file)
+        .await
+        .with_context(|| format!("reading {name}"))?;
+    let len = f
+        .metadata()
+        .await
+        .with_context(|| format!("reading {name}"))?
+        .len();
+    let resp = client::http()
+        .post(format!("{url}{IMPORT_ROUTE}"))
+        .header(reqwest::header::CONTENT_TYPE, "text/csv")
+        .header(reqwest::header::CONTENT_LENGTH, len)
+        .body(reqwest::Body::from(f))
+        .send()
+        .await
+        .with_context(|| format!("sending {name} to {url}"))?;
+    if resp.status() == reqwest::StatusCode::BAD_REQUEST {
+        let v: serde_json::Value = resp.json().await.unwrap_or_default();
+        if let Some(errors) = v["errors"].as_array() {
+            let total = v["total"].as_u64().unwrap_or(errors.len() as u64);
+            let errors: Vec<String> = errors
+                .iter()
+                .map(|e| {
+                    format!(
+                        "line {}, field {}: {}",
+                        e["line"],
+                        e["field"].as_str().unwrap_or("?"),
+                        e["reason"].as_str().unwrap_or("?")
+                    )
+                })
+                .collect();
+            print_invalid(&name, total, &errors);
+            return Ok(None);
+        }
+        anyhow::bail!(
+            "{name}: the server refused it: {}",
+            v["error"].as_str().unwrap_or("400 Bad Request")
+        );
+    }
+    Ok(Some(client::check(resp).await?.json().await?))
 }

@@ -12,7 +12,7 @@ use crate::store::{
 };
 use pramaan_core::time::{now_ns, rfc3339_utc};
 use pramaan_core::LedgerSink;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::path::PathBuf;
 use std::sync::{Arc, RwLock};
@@ -111,7 +111,7 @@ impl RegistryOptions {
 }
 
 /// What a write did.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "result", rename_all = "snake_case")]
 pub enum WriteOutcome {
     Created,
@@ -133,7 +133,7 @@ pub enum WriteMode {
     Upsert,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ImportSummary {
     pub created: u64,
     pub updated: u64,
@@ -144,7 +144,7 @@ pub struct ImportSummary {
 }
 
 /// The retention decision for the whole register.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Decision {
     /// Past retention and not held: (subscriber, last end, retain until).
     pub expired: Vec<(String, i64, i64)>,
@@ -154,7 +154,7 @@ pub struct Decision {
     pub kept: u64,
 }
 
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct EraseRun {
     pub dry_run: bool,
     pub at_ns: i64,
@@ -164,7 +164,7 @@ pub struct EraseRun {
     pub kept: u64,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct RotateReport {
     pub old_key_id: String,
     pub new_key_id: String,
@@ -172,7 +172,7 @@ pub struct RotateReport {
 }
 
 /// A subscriber's entry in the completeness list.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Incomplete {
     pub subscriber_id: String,
     pub missing: Vec<String>,

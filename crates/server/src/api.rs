@@ -47,10 +47,6 @@ pub struct AppState {
     access: Arc<crate::access::AccessState>,
     /// The clock monitor (`serve` runs it; `GET /api/v1/clock` shows it).
     clock: Arc<pramaan_clock::Monitor>,
-    /// The subscriber register, opened at first use (the `registry` module).
-    registry: Arc<pramaan_registry::LazyRegistry>,
-    /// IP bindings and `whois` (the `whois` module); its feeder runs in `serve`.
-    attribution: Arc<whois::Attribution>,
     /// The incident desk (the `desk` module); its reminders run in `serve`.
     desk: Arc<desk::DeskState>,
     /// SQL queries running per caller (`sql.max_concurrent_per_user`).
@@ -68,8 +64,6 @@ impl AppState {
                 clock::clock_options(cfg),
                 Arc::new(pramaan_vault::sink::VaultSink::new(vault.clone())),
             )),
-            registry: app.registry().clone(),
-            attribution: Arc::new(whois::Attribution::new(cfg, app.bindings().clone())),
             desk: Arc::new(desk::DeskState::new(vault.clone(), cfg)),
             sql_slots: Arc::new(SqlSlots::new(cfg.sql.max_concurrent_per_user)),
             vault,
@@ -85,12 +79,12 @@ impl AppState {
 
     /// IP attribution (`serve` runs its log feeder).
     pub fn attribution(&self) -> Arc<whois::Attribution> {
-        self.attribution.clone()
+        self.app.attribution().clone()
     }
 
     /// The subscriber register (`serve` erases expired subscribers on a schedule).
     pub fn registry(&self) -> Arc<pramaan_registry::LazyRegistry> {
-        self.registry.clone()
+        self.app.registry().clone()
     }
 
     /// Retention for this vault (`serve` runs it on a schedule).

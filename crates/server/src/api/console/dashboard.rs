@@ -308,7 +308,7 @@ fn log_facts(st: &AppState, coverage: &[SourceDays], today: i64) -> LogFacts {
 }
 
 async fn subscriber_facts(st: &AppState) -> cards::SubscriberFacts {
-    let reg = match st.registry.get().await {
+    let reg = match st.registry().get().await {
         Ok(r) => r,
         Err(e) => {
             return cards::SubscriberFacts {

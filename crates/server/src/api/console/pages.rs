@@ -9,6 +9,7 @@ use axum::extract::{ConnectInfo, Form, Path, Query as QueryParams, State};
 use axum::response::Response;
 use axum::routing::{get, post};
 use axum::Router;
+use pramaan_app::Operation;
 use pramaan_auth::audit::{action, AuditEvent, Filter};
 use pramaan_auth::{Identity, Role};
 use pramaan_console::layout::{field, Flash};
@@ -47,6 +48,17 @@ fn purpose_field(value: &str) -> Markup {
     }
 }
 
+/// What the caller can correct (a missing purpose, an unknown
+/// subscriber, a malformed address) is said on the page; anything else is
+/// the error page with its status.
+fn flash_or_problem(e: pramaan_app::AppError) -> Result<Flash, Problem> {
+    use pramaan_app::AppError::{Invalid, Missing};
+    match e {
+        Invalid(m) | Missing(m) => Ok(Flash::Error(m)),
+        e => Err(crate::api::ApiError::from(e).into()),
+    }
+}
+
 async fn whois(
     State(st): State<Arc<AppState>>,
     Authenticated(id): Authenticated,
@@ -64,18 +76,18 @@ async fn whois(
     if f.ip.trim().is_empty() {
         return Ok(page(&id, "Whois", "/console/whois", None, form));
     }
-    let some = |s: &str| Some(s.to_owned()).filter(|s| !s.trim().is_empty());
-    let answer = crate::api::whois::lookup(
-        &st,
-        &id.name,
-        some(&f.ip),
-        some(&f.port),
-        some(&f.at),
-        some(&f.purpose),
-    )
-    .await;
+    let op = pramaan_app::whois::Whois {
+        ip: f.ip.clone(),
+        port: Some(f.port.clone()),
+        at: f.at.clone(),
+        purpose: f.purpose.clone(),
+    };
+    let answer = match op.run(&st.app, &id).await {
+        Ok(a) => Ok(serde_json::to_value(a).map_err(super::internal)?),
+        Err(e) => Err(flash_or_problem(e)?),
+    };
     let (flash, result) = match answer {
-        Err(e) => (Some(Flash::Error(e.to_string())), html! {}),
+        Err(e) => (Some(e), html! {}),
         Ok(a) => {
             let matches = a
                 .get("matches")
@@ -131,22 +143,16 @@ async fn subscriber(
     if f.id.trim().is_empty() {
         return Ok(page(&id, "Subscribers", "/console/subscribers", None, form));
     }
-    let reg = st.registry.get().await.map_err(super::internal)?;
-    let (flash, result) = match reg.read_subscriber(f.id.trim(), &f.purpose, &id.name).await {
-        Ok(Some(s)) => (
+    let op = pramaan_app::registry::ReadSubscriber {
+        id: f.id.trim().to_owned(),
+        purpose: f.purpose.clone(),
+    };
+    let (flash, result) = match op.run(&st.app, &id).await {
+        Ok(s) => (
             None,
-            html! { h2 { "Subscriber " (f.id.trim()) } (json_table(&s.to_json())) },
+            html! { h2 { "Subscriber " (f.id.trim()) } (json_table(&s)) },
         ),
-        Ok(None) => (
-            Some(Flash::Error(format!("no subscriber {}", f.id.trim()))),
-            html! {},
-        ),
-        Err(
-            e @ (pramaan_registry::RegistryError::NoPurpose
-            | pramaan_registry::RegistryError::NotFound(_)
-            | pramaan_registry::RegistryError::Invalid(_)),
-        ) => (Some(Flash::Error(e.to_string())), html! {}),
-        Err(e) => return Err(super::internal(e)),
+        Err(e) => (Some(flash_or_problem(e)?), html! {}),
     };
     Ok(page(
         &id,
