@@ -3,6 +3,7 @@
 pub mod access;
 pub mod api;
 pub mod config_audit;
+pub mod databases;
 pub mod https;
 pub mod listeners;
 pub mod telemetry;
@@ -29,6 +30,8 @@ pub enum ServeError {
     Auth(#[from] pramaan_auth::AuthError),
     #[error("{0}")]
     Invalid(String),
+    #[error(transparent)]
+    Database(#[from] pramaan_db::OpenError),
 }
 
 pub use pramaan_app::options::{retention_policy, vault_options};
@@ -120,6 +123,9 @@ pub async fn serve(
     let metrics = telemetry::install();
     telemetry::set_max_sources(cfg.metrics.max_sources);
     let (mut vault, workers) = Vault::open(vault_options(&cfg)).await?;
+    // Every database at this binary's schema, or no start (a newer one);
+    // after the vault, so that the data directory's lock is held.
+    databases::migrate_existing(&cfg)?;
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let mut bound = Bound::default();
     let mut tasks = Vec::new();
