@@ -26,7 +26,7 @@ pub enum StoreError {
     },
     #[error("SQLite registry: {0}")]
     Open(#[from] pramaan_db::OpenError),
-    #[error("PostgreSQL registry: {0}")]
+    #[error(transparent)]
     PgSchema(#[from] pramaan_db::pg::PgSchemaError),
     #[error("PostgreSQL registry: {0}")]
     Postgres(#[from] tokio_postgres::Error),
