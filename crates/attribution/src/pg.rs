@@ -84,26 +84,16 @@ fn row_binding(r: &Row) -> Result<Binding, StoreError> {
     })
 }
 
-impl PgStore {
-    /// Connects and creates the schema and tables if needed. `schema` must
-    /// be a plain lower-case identifier.
-    pub async fn connect(url: &str, schema: &str) -> Result<PgStore, StoreError> {
-        if !ident_ok(schema) {
-            return Err(StoreError::Postgres(format!(
-                "`{schema}` is not a plain schema name (a-z, 0-9, _)"
-            )));
-        }
-        let (client, conn) = tokio_postgres::connect(url, NoTls).await?;
-        tokio::spawn(async move {
-            if let Err(e) = conn.await {
-                tracing::warn!(error = %e, "PostgreSQL attribution connection ended");
-            }
-        });
-        let s = schema;
-        client
-            .batch_execute(&format!(
-                "CREATE SCHEMA IF NOT EXISTS {s};
-                 CREATE TABLE IF NOT EXISTS {s}.bindings (
+/// The bindings' PostgreSQL schema, as steps (`{schema}`: its name);
+/// append a step to change it, never edit one.
+pub const PG_SCHEMA: pramaan_db::pg::PgSchema = pramaan_db::pg::PgSchema {
+    component: "attribution",
+    steps: &[PG_V1],
+};
+
+/// Version 1: the tables from before versions were kept, as they were.
+const PG_V1: &str = "CREATE SCHEMA IF NOT EXISTS {schema};
+                 CREATE TABLE IF NOT EXISTS {schema}.bindings (
                    id bigserial PRIMARY KEY,
                    key text UNIQUE,
                    net inet NOT NULL,
@@ -117,12 +107,27 @@ impl PgStore {
                    kind text NOT NULL,
                    detail text NOT NULL,
                    evidence bigint[] NOT NULL);
-                 CREATE INDEX IF NOT EXISTS bindings_gist ON {s}.bindings USING gist (net inet_ops, during);
-                 CREATE INDEX IF NOT EXISTS bindings_open ON {s}.bindings (open) WHERE open;
-                 CREATE INDEX IF NOT EXISTS bindings_subscriber ON {s}.bindings (subscriber, start_ns);
-                 CREATE TABLE IF NOT EXISTS {s}.feed_progress (id int PRIMARY KEY, last_seq bigint NOT NULL);"
-            ))
-            .await?;
+                 CREATE INDEX IF NOT EXISTS bindings_gist ON {schema}.bindings USING gist (net inet_ops, during);
+                 CREATE INDEX IF NOT EXISTS bindings_open ON {schema}.bindings (open) WHERE open;
+                 CREATE INDEX IF NOT EXISTS bindings_subscriber ON {schema}.bindings (subscriber, start_ns);
+                 CREATE TABLE IF NOT EXISTS {schema}.feed_progress (id int PRIMARY KEY, last_seq bigint NOT NULL);";
+
+impl PgStore {
+    /// Connects and creates the schema and tables if needed. `schema` must
+    /// be a plain lower-case identifier.
+    pub async fn connect(url: &str, schema: &str) -> Result<PgStore, StoreError> {
+        if !ident_ok(schema) {
+            return Err(StoreError::Postgres(format!(
+                "`{schema}` is not a plain schema name (a-z, 0-9, _)"
+            )));
+        }
+        let (mut client, conn) = tokio_postgres::connect(url, NoTls).await?;
+        tokio::spawn(async move {
+            if let Err(e) = conn.await {
+                tracing::warn!(error = %e, "PostgreSQL attribution connection ended");
+            }
+        });
+        pramaan_db::pg::migrate(&mut client, schema, &PG_SCHEMA).await?;
         Ok(PgStore {
             client: Mutex::new(client),
             schema: schema.to_owned(),

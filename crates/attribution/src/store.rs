@@ -38,6 +38,12 @@ impl From<tokio_postgres::Error> for StoreError {
     }
 }
 
+impl From<pramaan_db::pg::PgSchemaError> for StoreError {
+    fn from(e: pramaan_db::pg::PgSchemaError) -> Self {
+        StoreError::Postgres(e.to_string())
+    }
+}
+
 /// What the log feeder needs back after a restart.
 #[derive(Debug, Default, Clone)]
 pub struct FeedState {

@@ -17,6 +17,7 @@
 pub mod audit;
 pub mod limiter;
 pub mod role;
+pub mod schema;
 pub mod secret;
 pub mod store;
 
@@ -35,6 +36,8 @@ pub enum AuthError {
         path: String,
         source: rusqlite::Error,
     },
+    #[error("opening the user store: {0}")]
+    Open(#[from] pramaan_db::OpenError),
     #[error("`{0}` is not a role; the roles are admin, ingest, analyst, registry-officer, approver, poc, auditor")]
     UnknownRole(String),
     #[error("give at least one role")]

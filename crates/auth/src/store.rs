@@ -59,42 +59,6 @@ pub struct NewToken {
     pub secret: String,
 }
 
-const SCHEMA: &str = "
-CREATE TABLE IF NOT EXISTS users (
-    name TEXT PRIMARY KEY,
-    password_hash TEXT NOT NULL,
-    roles TEXT NOT NULL,
-    disabled INTEGER NOT NULL DEFAULT 0,
-    must_change INTEGER NOT NULL DEFAULT 0,
-    created_at_ns INTEGER NOT NULL,
-    changed_at_ns INTEGER NOT NULL
-);
-CREATE TABLE IF NOT EXISTS tokens (
-    id INTEGER PRIMARY KEY,
-    name TEXT NOT NULL UNIQUE,
-    hash TEXT NOT NULL UNIQUE,
-    roles TEXT NOT NULL,
-    created_by TEXT NOT NULL,
-    created_at_ns INTEGER NOT NULL,
-    expires_at_ns INTEGER,
-    revoked_at_ns INTEGER,
-    revoked_by TEXT
-);
-CREATE TABLE IF NOT EXISTS login_failures (
-    user TEXT PRIMARY KEY,
-    failures TEXT NOT NULL,
-    locked_until_ns INTEGER,
-    last_ns INTEGER NOT NULL
-);
-CREATE TABLE IF NOT EXISTS sessions (
-    hash TEXT PRIMARY KEY,
-    user TEXT NOT NULL,
-    csrf TEXT NOT NULL,
-    created_at_ns INTEGER NOT NULL,
-    expires_at_ns INTEGER NOT NULL
-);
-";
-
 fn valid_name(name: &str) -> Result<(), AuthError> {
     let ok = !name.is_empty()
         && name.len() <= 64
@@ -129,41 +93,17 @@ fn roles_of(s: String) -> RoleSet {
 impl AuthStore {
     /// Opens (creating) the store at `path`; the file is readable by its owner only.
     pub fn open(path: &Path) -> Result<Self, AuthError> {
-        let p = path.display().to_string();
-        let db = |source| AuthError::Db {
-            path: p.clone(),
-            source,
-        };
-        if let Some(dir) = path.parent() {
-            let _ = std::fs::create_dir_all(dir);
-        }
-        let conn = Connection::open(path).map_err(db)?;
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::PermissionsExt;
-            let _ = std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600));
-        }
-        conn.busy_timeout(std::time::Duration::from_secs(10))
-            .map_err(db)?;
-        conn.pragma_update(None, "journal_mode", "WAL")
-            .map_err(db)?;
-        conn.execute_batch(SCHEMA).map_err(db)?;
+        let conn = pramaan_db::open_private(path, &crate::schema::SCHEMA)?;
         Ok(AuthStore {
             conn: Mutex::new(conn),
-            path: p,
+            path: path.display().to_string(),
         })
     }
 
     /// An in-memory store, for tests.
     pub fn in_memory() -> Result<Self, AuthError> {
-        let db = |source| AuthError::Db {
-            path: ":memory:".into(),
-            source,
-        };
-        let conn = Connection::open_in_memory().map_err(db)?;
-        conn.execute_batch(SCHEMA).map_err(db)?;
         Ok(AuthStore {
-            conn: Mutex::new(conn),
+            conn: Mutex::new(pramaan_db::open_in_memory(&crate::schema::SCHEMA)?),
             path: ":memory:".into(),
         })
     }

@@ -21,6 +21,8 @@ pub mod client;
 #[cfg(feature = "monitor")]
 mod monitor;
 #[cfg(feature = "monitor")]
+pub mod schema;
+#[cfg(feature = "monitor")]
 pub mod store;
 #[cfg(feature = "monitor")]
 pub mod vault_rows;

@@ -20,47 +20,14 @@ pub enum StoreError {
         what: &'static str,
         source: serde_json::Error,
     },
+    #[error("clock database: {0}")]
+    Open(#[from] pramaan_db::OpenError),
 }
 
 pub struct Store {
     conn: Connection,
     path: PathBuf,
 }
-
-const SCHEMA: &str = "
-CREATE TABLE IF NOT EXISTS samples (
-    id INTEGER PRIMARY KEY,
-    round_id INTEGER NOT NULL,
-    at_ns INTEGER NOT NULL,
-    server TEXT NOT NULL,
-    address TEXT,
-    state TEXT NOT NULL,
-    detail TEXT,
-    offset_ns INTEGER,
-    delay_ns INTEGER,
-    stratum INTEGER,
-    refid TEXT,
-    leap TEXT,
-    root_delay_ns INTEGER,
-    root_dispersion_ns INTEGER,
-    ledger_seq INTEGER
-);
-CREATE INDEX IF NOT EXISTS samples_server_at ON samples(server, at_ns);
-CREATE INDEX IF NOT EXISTS samples_at ON samples(at_ns);
-CREATE TABLE IF NOT EXISTS rounds (
-    id INTEGER PRIMARY KEY,
-    at_ns INTEGER NOT NULL,
-    host_state TEXT NOT NULL,
-    host_json TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS rounds_at ON rounds(at_ns);
-CREATE TABLE IF NOT EXISTS skew (
-    id INTEGER PRIMARY KEY CHECK (id = 1),
-    updated_ns INTEGER NOT NULL,
-    last_seq INTEGER,
-    sources_json TEXT NOT NULL
-);
-";
 
 /// One point of the time series.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -80,19 +47,7 @@ pub struct StoredRound {
 
 impl Store {
     pub fn open(path: &Path) -> Result<Store, StoreError> {
-        let err = |source| StoreError::Sqlite {
-            path: path.to_owned(),
-            source,
-        };
-        if let Some(dir) = path.parent() {
-            let _ = std::fs::create_dir_all(dir);
-        }
-        let conn = Connection::open(path).map_err(err)?;
-        conn.busy_timeout(std::time::Duration::from_secs(5))
-            .map_err(err)?;
-        conn.pragma_update(None, "journal_mode", "WAL")
-            .map_err(err)?;
-        conn.execute_batch(SCHEMA).map_err(err)?;
+        let conn = pramaan_db::open(path, &crate::schema::SCHEMA, pramaan_db::Mode::Write)?;
         Ok(Store {
             conn,
             path: path.to_owned(),
@@ -101,12 +56,7 @@ impl Store {
 
     /// Opens for reading only (a CLI beside a running server, or after).
     pub fn open_read_only(path: &Path) -> Result<Store, StoreError> {
-        let conn = Connection::open_with_flags(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
-            .map_err(|source| StoreError::Sqlite {
-                path: path.to_owned(),
-                source,
-            })?;
-        let _ = conn.busy_timeout(std::time::Duration::from_secs(5));
+        let conn = pramaan_db::open(path, &crate::schema::SCHEMA, pramaan_db::Mode::ReadOnly)?;
         Ok(Store {
             conn,
             path: path.to_owned(),

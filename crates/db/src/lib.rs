@@ -5,14 +5,18 @@
 //!   `synchronous=FULL`, a busy timeout), read-write or read-only;
 //! * [`schema`]: its schema version (`PRAGMA user_version`) and the forward
 //!   migrations that bring an older file up to date; a file newer than the
-//!   binary is refused, naming the database and both versions.
+//!   binary is refused, naming the database and both versions;
+//! * [`pg`] (feature `postgres`): the same for the PostgreSQL stores, with
+//!   the version in a `pramaan_schema` table.
 //!
 //! Owns: how a database file is opened and versioned. May not touch: what
 //! the tables mean (each component keeps its own), the vault, the network.
 
+#[cfg(feature = "postgres")]
+pub mod pg;
 pub mod schema;
 
-pub use schema::{migrate, Schema, SchemaError, Step};
+pub use schema::{has_column, migrate, version, Schema, SchemaError, Step};
 
 use rusqlite::{Connection, OpenFlags};
 use std::path::{Path, PathBuf};
@@ -33,6 +37,11 @@ pub enum OpenError {
         path: PathBuf,
         source: rusqlite::Error,
     },
+    #[error("making {path} readable by its owner only: {source}")]
+    Private {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error(transparent)]
     Schema(#[from] SchemaError),
 }
@@ -50,6 +59,12 @@ pub enum Mode {
 /// Opens the database at `path` the one way pramaan opens a database, and
 /// brings (or checks) its schema to `schema`'s latest version.
 pub fn open(path: &Path, schema: &Schema, mode: Mode) -> Result<Connection, OpenError> {
+    open_from(path, schema, mode).map(|(conn, _)| conn)
+}
+
+/// Like [`open`], also saying the version the file was at (for a log line
+/// when a start migrated it).
+pub fn open_from(path: &Path, schema: &Schema, mode: Mode) -> Result<(Connection, u32), OpenError> {
     let conn = match mode {
         Mode::Write => {
             if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
@@ -71,15 +86,125 @@ pub fn open(path: &Path, schema: &Schema, mode: Mode) -> Result<Connection, Open
     };
     let mut conn = conn.map_err(err)?;
     conn.busy_timeout(BUSY_TIMEOUT).map_err(err)?;
-    match mode {
+    let from = match mode {
         Mode::Write => {
             conn.pragma_update(None, "journal_mode", "WAL")
                 .map_err(err)?;
             conn.pragma_update(None, "synchronous", "FULL")
                 .map_err(err)?;
-            migrate(&mut conn, schema)?;
+            migrate(&mut conn, schema)?
         }
-        Mode::ReadOnly => schema::check(&conn, schema)?,
+        Mode::ReadOnly => {
+            schema::check(&conn, schema)?;
+            version(&conn, schema)?
+        }
+    };
+    Ok((conn, from))
+}
+
+/// Like [`open`] in [`Mode::Write`], for a file only its owner may read
+/// (`auth.db`, `registry.db`): the file is made (or kept) 0600 before SQLite
+/// opens it, so its `-wal` and `-shm` files, which SQLite creates with the
+/// database file's permissions, are private from the start as well.
+pub fn open_private(path: &Path, schema: &Schema) -> Result<Connection, OpenError> {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(|source| OpenError::Dir {
+            path: dir.to_path_buf(),
+            source,
+        })?;
     }
+    let private = |source| OpenError::Private {
+        path: path.to_path_buf(),
+        source,
+    };
+    let mut file = std::fs::OpenOptions::new();
+    file.create(true).append(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+        file.mode(0o600);
+        file.open(path).map_err(private)?;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).map_err(private)?;
+    }
+    #[cfg(not(unix))]
+    file.open(path).map_err(private)?;
+    open(path, schema, Mode::Write)
+}
+
+/// An in-memory database at `schema`'s latest version (tests, scratch stores).
+pub fn open_in_memory(schema: &Schema) -> Result<Connection, OpenError> {
+    let mut conn = Connection::open_in_memory().map_err(|source| OpenError::Open {
+        path: PathBuf::from(":memory:"),
+        source,
+    })?;
+    migrate(&mut conn, schema)?;
     Ok(conn)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const T: Schema = Schema {
+        database: "t.db",
+        steps: &[Step::Sql("CREATE TABLE IF NOT EXISTS t (a INTEGER)")],
+    };
+
+    #[test]
+    fn a_write_open_creates_the_directory_and_migrates() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("sub").join("t.db");
+        let c = open(&path, &T, Mode::Write).unwrap();
+        assert_eq!(version(&c, &T).unwrap(), 1);
+        let mode: String = c
+            .pragma_query_value(None, "journal_mode", |r| r.get(0))
+            .unwrap();
+        assert_eq!(mode, "wal");
+        drop(c);
+        let ro = open(&path, &T, Mode::ReadOnly).unwrap();
+        assert!(ro.execute("INSERT INTO t VALUES (1)", []).is_err());
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_private_database_and_its_wal_are_the_owners_only() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("p.db");
+        let c = open_private(&path, &T).unwrap();
+        c.execute("INSERT INTO t VALUES (1)", []).unwrap();
+        for f in ["p.db", "p.db-wal", "p.db-shm"] {
+            let mode = std::fs::metadata(dir.path().join(f))
+                .unwrap()
+                .permissions()
+                .mode();
+            assert_eq!(mode & 0o777, 0o600, "{f}");
+        }
+    }
+
+    #[test]
+    fn a_read_only_open_never_creates_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("missing.db");
+        let e = open(&path, &T, Mode::ReadOnly).unwrap_err().to_string();
+        assert!(e.contains("missing.db"), "{e}");
+        assert!(!path.exists());
+    }
+
+    #[test]
+    fn a_newer_file_is_refused_by_both_modes() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.db");
+        open(&path, &T, Mode::Write)
+            .unwrap()
+            .pragma_update(None, "user_version", 7)
+            .unwrap();
+        for mode in [Mode::Write, Mode::ReadOnly] {
+            let e = open(&path, &T, mode).unwrap_err().to_string();
+            assert!(
+                e.contains("t.db has schema version 7") && e.contains("(1)"),
+                "{e}"
+            );
+        }
+    }
 }

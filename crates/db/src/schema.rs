@@ -140,7 +140,17 @@ pub fn migrate(conn: &mut Connection, schema: &Schema) -> Result<u32, SchemaErro
     Ok(start)
 }
 
-/// For read-only opens: the file must be at exactly the binary's version.
+/// For read-only opens: the file must be at exactly the binary's version,
+/// or at version 0 with every table and column of the latest schema.
+///
+/// Why version 0 is let through: files written before versions were kept
+/// are all at 0, and the first read-only command after an upgrade (`pramaan
+/// verify`, a search, `clock status`) would otherwise be refused until
+/// `serve` ran once. Such a file reads exactly as a migrated one does when
+/// nothing it lacks is something a reader looks at: every step so far only
+/// adds tables and columns, so "every table and column present" is the
+/// test. A file at 1 or more was written by a versioned pramaan, whose later
+/// steps may have changed data as well as shape, so it must migrate.
 pub fn check(conn: &Connection, schema: &Schema) -> Result<(), SchemaError> {
     let found = version(conn, schema)?;
     let known = schema.latest();
@@ -150,6 +160,7 @@ pub fn check(conn: &Connection, schema: &Schema) -> Result<(), SchemaError> {
             found,
             known,
         }),
+        std::cmp::Ordering::Less if found == 0 && has_latest_shape(conn, schema)? => Ok(()),
         std::cmp::Ordering::Less => Err(SchemaError::Older {
             database: schema.database,
             found,
@@ -157,6 +168,36 @@ pub fn check(conn: &Connection, schema: &Schema) -> Result<(), SchemaError> {
         }),
         std::cmp::Ordering::Equal => Ok(()),
     }
+}
+
+/// Every table (and column) of `schema`, built from nothing in memory.
+fn latest_shape(schema: &Schema) -> Result<Vec<(String, String)>, SchemaError> {
+    let read = |source| SchemaError::Read {
+        database: schema.database,
+        source,
+    };
+    let mut mem = Connection::open_in_memory().map_err(read)?;
+    migrate(&mut mem, schema)?;
+    shape(&mem).map_err(read)
+}
+
+/// (table, column) pairs of the file's own tables.
+fn shape(conn: &Connection) -> rusqlite::Result<Vec<(String, String)>> {
+    let mut stmt = conn.prepare(
+        "SELECT m.name, p.name FROM sqlite_master m, pragma_table_info(m.name) p
+         WHERE m.type = 'table' AND m.name NOT LIKE 'sqlite_%'",
+    )?;
+    let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+    rows.collect()
+}
+
+/// True when the file has every table and column the latest schema has.
+fn has_latest_shape(conn: &Connection, schema: &Schema) -> Result<bool, SchemaError> {
+    let have = shape(conn).map_err(|source| SchemaError::Read {
+        database: schema.database,
+        source,
+    })?;
+    Ok(latest_shape(schema)?.iter().all(|c| have.contains(c)))
 }
 
 #[cfg(test)]
@@ -237,5 +278,26 @@ mod tests {
         let e = check(&c, &TWO).unwrap_err().to_string();
         assert!(e.contains("older") && e.contains("pramaan serve"), "{e}");
         assert!(check(&c, &ONE).is_ok());
+    }
+
+    #[test]
+    fn read_only_accepts_a_file_from_before_versions_with_every_column() {
+        // Made before versions, already with `b`: reads like version 2.
+        let c = Connection::open_in_memory().unwrap();
+        c.execute_batch(V1_SQL).unwrap();
+        c.execute_batch("ALTER TABLE t ADD COLUMN b TEXT NOT NULL DEFAULT 'x'")
+            .unwrap();
+        assert_eq!(version(&c, &TWO).unwrap(), 0);
+        assert!(check(&c, &TWO).is_ok());
+        // Without `b` it must migrate first.
+        let c = Connection::open_in_memory().unwrap();
+        c.execute_batch(V1_SQL).unwrap();
+        let e = check(&c, &TWO).unwrap_err().to_string();
+        assert!(e.contains("version 0") && e.contains("older"), "{e}");
+        // A versioned older file is never let through, even with the shape.
+        let mut c = Connection::open_in_memory().unwrap();
+        migrate(&mut c, &ONE).unwrap();
+        c.execute_batch("ALTER TABLE t ADD COLUMN b TEXT").unwrap();
+        assert!(check(&c, &TWO).is_err());
     }
 }

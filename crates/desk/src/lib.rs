@@ -15,6 +15,7 @@ pub mod mail;
 pub mod model;
 pub mod remind;
 pub mod render;
+pub mod schema;
 pub mod settings;
 pub mod store;
 
@@ -54,11 +55,8 @@ pub enum DeskError {
     Template { template: String, why: String },
     #[error("configuration {key}: {why}")]
     Config { key: &'static str, why: String },
-    #[error("opening the incident database {path}: {source}")]
-    Open {
-        path: PathBuf,
-        source: rusqlite::Error,
-    },
+    #[error("opening the incident database: {0}")]
+    Open(#[from] pramaan_db::OpenError),
     #[error("{path}: {source}")]
     Io {
         path: PathBuf,

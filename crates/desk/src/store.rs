@@ -22,83 +22,6 @@ pub const LEDGER_SOURCE: &str = "pramaan:incident";
 /// between the person's machine and the server).
 const FUTURE_SLACK_NS: i64 = 60 * 1_000_000_000;
 
-const SCHEMA: &str = r#"
-CREATE TABLE IF NOT EXISTS incidents (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    fields TEXT NOT NULL,
-    detected_at_ns INTEGER NOT NULL,
-    notified_at_ns INTEGER,
-    clock_start_ns INTEGER NOT NULL,
-    deadline_ns INTEGER NOT NULL,
-    state TEXT NOT NULL,
-    created_at_ns INTEGER NOT NULL,
-    created_by TEXT NOT NULL,
-    first_reported_at_ns INTEGER,
-    reports_sent INTEGER NOT NULL DEFAULT 0,
-    closed_at_ns INTEGER,
-    closed_by TEXT,
-    close_reason TEXT
-);
-CREATE TABLE IF NOT EXISTS events (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    incident_id INTEGER,
-    at_ns INTEGER NOT NULL,
-    actor TEXT NOT NULL,
-    action TEXT NOT NULL,
-    details TEXT NOT NULL,
-    ledger_seq INTEGER
-);
-CREATE INDEX IF NOT EXISTS events_pending ON events(id) WHERE ledger_seq IS NULL;
-CREATE TABLE IF NOT EXISTS poc (
-    version INTEGER PRIMARY KEY AUTOINCREMENT,
-    fields TEXT NOT NULL,
-    set_at_ns INTEGER NOT NULL,
-    set_by TEXT NOT NULL,
-    note TEXT
-);
-CREATE TABLE IF NOT EXISTS reports (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    incident_id INTEGER NOT NULL REFERENCES incidents(id),
-    number INTEGER NOT NULL,
-    subject TEXT NOT NULL,
-    message_id TEXT NOT NULL,
-    in_reply_to TEXT,
-    to_addr TEXT NOT NULL,
-    cc_addr TEXT NOT NULL,
-    attempted_at_ns INTEGER NOT NULL,
-    sent_at_ns INTEGER,
-    smtp_reply TEXT,
-    error TEXT,
-    actor TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS excerpts (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    incident_id INTEGER NOT NULL REFERENCES incidents(id),
-    name TEXT NOT NULL,
-    query TEXT NOT NULL,
-    added_at_ns INTEGER NOT NULL,
-    added_by TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS excerpt_lines (
-    excerpt_id INTEGER NOT NULL REFERENCES excerpts(id),
-    seq INTEGER NOT NULL,
-    line BLOB NOT NULL,
-    PRIMARY KEY (excerpt_id, seq)
-);
-CREATE TABLE IF NOT EXISTS reminders (
-    incident_id INTEGER NOT NULL REFERENCES incidents(id),
-    name TEXT NOT NULL,
-    decided_at_ns INTEGER NOT NULL,
-    skipped INTEGER NOT NULL DEFAULT 0,
-    email_done_at_ns INTEGER,
-    email_error TEXT,
-    webhook_done_at_ns INTEGER,
-    webhook_error TEXT,
-    attempts INTEGER NOT NULL DEFAULT 0,
-    PRIMARY KEY (incident_id, name)
-);
-"#;
-
 /// The incident desk's store.
 pub struct Desk {
     path: PathBuf,
@@ -204,20 +127,7 @@ fn insert_event(
 impl Desk {
     /// Opens (creating) the database at `path`. `sink` takes the ledger records.
     pub fn open(path: &Path, sink: Arc<dyn LedgerSink>) -> Result<Desk, DeskError> {
-        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(|e| DeskError::Io {
-                path: dir.to_path_buf(),
-                source: e,
-            })?;
-        }
-        let conn = Connection::open(path).map_err(|e| DeskError::Open {
-            path: path.to_path_buf(),
-            source: e,
-        })?;
-        conn.busy_timeout(std::time::Duration::from_secs(10))?;
-        conn.pragma_update(None, "journal_mode", "WAL")?;
-        conn.pragma_update(None, "synchronous", "FULL")?;
-        conn.execute_batch(SCHEMA)?;
+        let conn = pramaan_db::open(path, &crate::schema::SCHEMA, pramaan_db::Mode::Write)?;
         Ok(Desk {
             path: path.to_path_buf(),
             db: Mutex::new(conn),

@@ -22,6 +22,8 @@ pub mod bundle;
 #[cfg(feature = "register")]
 pub mod export;
 pub mod proofs;
+#[cfg(feature = "register")]
+pub mod schema;
 pub mod scope;
 pub mod state;
 #[cfg(feature = "register")]

@@ -17,45 +17,12 @@ use std::sync::{Arc, Mutex, MutexGuard};
 /// The ledger source of order records.
 pub const LEDGER_SOURCE: &str = "pramaan:order";
 
-const SCHEMA: &str = "
-CREATE TABLE IF NOT EXISTS orders (
-    id INTEGER PRIMARY KEY,
-    reference TEXT NOT NULL UNIQUE,
-    authority TEXT NOT NULL,
-    received_at_ns INTEGER NOT NULL,
-    due_at_ns INTEGER NOT NULL,
-    scope TEXT NOT NULL,
-    legal_basis TEXT NOT NULL,
-    notes TEXT NOT NULL DEFAULT '',
-    state TEXT NOT NULL,
-    registered_by TEXT NOT NULL,
-    registered_at_ns INTEGER NOT NULL,
-    approved_by TEXT, approved_at_ns INTEGER,
-    exported_by TEXT, exported_at_ns INTEGER,
-    delivered_by TEXT, delivered_at_ns INTEGER,
-    closed_by TEXT, closed_at_ns INTEGER,
-    holds TEXT NOT NULL DEFAULT '[]'
-);
-CREATE TABLE IF NOT EXISTS events (
-    id INTEGER PRIMARY KEY,
-    order_id INTEGER NOT NULL REFERENCES orders(id),
-    at_ns INTEGER NOT NULL,
-    actor TEXT NOT NULL,
-    action TEXT NOT NULL,
-    details TEXT NOT NULL,
-    ledger_seq INTEGER
-);
-";
-
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("orders database: {0}")]
     Db(#[from] rusqlite::Error),
-    #[error("opening {path}: {source}")]
-    Open {
-        path: String,
-        source: std::io::Error,
-    },
+    #[error("opening the orders database: {0}")]
+    Open(#[from] pramaan_db::OpenError),
     #[error("no order {0}")]
     NotFound(String),
     #[error("an order {0} is already registered")]
@@ -204,17 +171,7 @@ fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Order> {
 impl Register {
     /// Opens (creating) the register at `path`; `sink` takes the ledger records.
     pub fn open(path: &Path, sink: Arc<dyn LedgerSink>) -> Result<Register, StoreError> {
-        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(|e| StoreError::Open {
-                path: dir.display().to_string(),
-                source: e,
-            })?;
-        }
-        let conn = Connection::open(path)?;
-        conn.busy_timeout(std::time::Duration::from_secs(10))?;
-        conn.pragma_update(None, "journal_mode", "WAL")?;
-        conn.pragma_update(None, "synchronous", "FULL")?;
-        conn.execute_batch(SCHEMA)?;
+        let conn = pramaan_db::open(path, &crate::schema::SCHEMA, pramaan_db::Mode::Write)?;
         Ok(Register {
             db: Mutex::new(conn),
             sink,

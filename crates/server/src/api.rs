@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 
 mod auth;
-mod clock;
+pub(crate) mod clock;
 pub mod console;
 pub mod desk;
 mod ingest;

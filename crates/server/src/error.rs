@@ -18,4 +18,6 @@ pub enum ServeError {
     Auth(#[from] pramaan_auth::AuthError),
     #[error("{0}")]
     Invalid(String),
+    #[error(transparent)]
+    Database(#[from] pramaan_db::OpenError),
 }

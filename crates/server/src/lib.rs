@@ -11,6 +11,7 @@ pub mod access;
 pub mod api;
 pub mod caller;
 pub mod config_audit;
+pub mod databases;
 pub mod error;
 pub mod gate;
 pub mod headers;
@@ -117,6 +118,9 @@ pub async fn serve(
     let metrics = telemetry::install();
     telemetry::set_max_sources(cfg.metrics.max_sources);
     let (vault, workers) = Vault::open(vault_options(&cfg)).await?;
+    // Every database at this binary's schema, or no start (a newer one);
+    // after the vault, so that the data directory's lock is held.
+    databases::migrate_existing(&cfg)?;
     let (stop_tx, stop_rx) = watch::channel(false);
     let mut bound = Bound::default();
     let limits = listener_limits(&cfg)?;

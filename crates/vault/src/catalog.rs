@@ -3,23 +3,20 @@
 //! seal and is removed at start (its records are still in the WAL).
 //!
 //! The trait keeps the door open for PostgreSQL when several nodes share one
-//! object store; SQLite is the embedded default.
+//! object store; SQLite is the embedded default. Its file is opened in
+//! [`sqlite`] and its tables (the segments, retention's and the ledger
+//! history's) are created in [`schema`], so that retention and the ledger
+//! reach the connection without this module, which names their traits.
 
-use rusqlite::{params, Connection, OptionalExtension};
+pub mod error;
+pub mod schema;
+pub mod sqlite;
+
+pub use error::CatalogError;
+pub use sqlite::SqliteCatalog;
+
+use rusqlite::{params, OptionalExtension};
 use std::collections::BTreeMap;
-use std::path::Path;
-use std::sync::Mutex;
-
-#[derive(Debug, thiserror::Error)]
-pub enum CatalogError {
-    #[error("catalog database {path}: {source}")]
-    Sqlite {
-        path: String,
-        source: rusqlite::Error,
-    },
-    #[error("catalog row for segment {path} is malformed: {reason}")]
-    Malformed { path: String, reason: String },
-}
 
 /// What the catalog knows about one sealed segment.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
@@ -74,96 +71,9 @@ pub trait Catalog:
     ) -> Result<bool, CatalogError>;
 }
 
-pub struct SqliteCatalog {
-    conn: Mutex<Connection>,
-    path: String,
-}
-
-impl SqliteCatalog {
-    pub fn open(path: &Path) -> Result<Self, CatalogError> {
-        let p = path.display().to_string();
-        let err = |source| CatalogError::Sqlite {
-            path: p.clone(),
-            source,
-        };
-        let conn = Connection::open(path).map_err(err)?;
-        conn.execute_batch(
-            "PRAGMA journal_mode=WAL;
-             PRAGMA synchronous=FULL;
-             CREATE TABLE IF NOT EXISTS segments (
-                 id INTEGER PRIMARY KEY,
-                 path TEXT NOT NULL UNIQUE,
-                 seq_min INTEGER NOT NULL,
-                 seq_max INTEGER NOT NULL,
-                 time_min_ns INTEGER NOT NULL,
-                 time_max_ns INTEGER NOT NULL,
-                 rows INTEGER NOT NULL,
-                 bytes INTEGER NOT NULL,
-                 raw_bytes INTEGER NOT NULL,
-                 sha256 TEXT NOT NULL,
-                 sources TEXT NOT NULL,
-                 created_at_ns INTEGER NOT NULL
-             );
-             CREATE INDEX IF NOT EXISTS segments_time ON segments(time_min_ns, time_max_ns);
-             CREATE INDEX IF NOT EXISTS segments_seq ON segments(seq_min);",
-        )
-        .map_err(err)?;
-        // Added with compaction: catalogs made before it are upgraded in place.
-        let has_level: bool = conn
-            .query_row(
-                "SELECT COUNT(*) FROM pragma_table_info('segments') WHERE name = 'compact_level'",
-                [],
-                |r| r.get::<_, i64>(0),
-            )
-            .map_err(err)?
-            > 0;
-        if !has_level {
-            conn.execute_batch(
-                "ALTER TABLE segments ADD COLUMN compact_level INTEGER NOT NULL DEFAULT 0;",
-            )
-            .map_err(err)?;
-        }
-        crate::retention::store::create_tables(&conn).map_err(err)?;
-        crate::ledger::history::create_tables(&conn).map_err(err)?;
-        Ok(SqliteCatalog {
-            conn: Mutex::new(conn),
-            path: p,
-        })
-    }
-
-    /// Opens an existing catalog read-only (for tools running beside `serve`).
-    pub fn open_read_only(path: &Path) -> Result<Self, CatalogError> {
-        if !path.exists() {
-            return Self::open(path);
-        }
-        let p = path.display().to_string();
-        let conn = Connection::open_with_flags(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
-            .map_err(|source| CatalogError::Sqlite {
-                path: p.clone(),
-                source,
-            })?;
-        Ok(SqliteCatalog {
-            conn: Mutex::new(conn),
-            path: p,
-        })
-    }
-
-    /// The connection, for the retention tables ([`crate::retention::store`]).
-    pub(crate) fn conn(&self) -> std::sync::MutexGuard<'_, Connection> {
-        self.conn.lock().expect("catalog lock")
-    }
-
-    pub(crate) fn err(&self) -> impl Fn(rusqlite::Error) -> CatalogError + '_ {
-        |source| CatalogError::Sqlite {
-            path: self.path.clone(),
-            source,
-        }
-    }
-}
-
 impl Catalog for SqliteCatalog {
     fn insert(&self, s: &SegmentMeta) -> Result<i64, CatalogError> {
-        let conn = self.conn.lock().expect("catalog lock");
+        let conn = self.conn();
         let sources = serde_json::to_string(&s.sources).expect("map serialises");
         conn.execute(
             "INSERT INTO segments (path, seq_min, seq_max, time_min_ns, time_max_ns, rows, bytes, raw_bytes, sha256, sources, created_at_ns)
@@ -191,7 +101,7 @@ impl Catalog for SqliteCatalog {
         from_ns: Option<i64>,
         to_ns: Option<i64>,
     ) -> Result<Vec<SegmentMeta>, CatalogError> {
-        let conn = self.conn.lock().expect("catalog lock");
+        let conn = self.conn();
         let mut stmt = conn
             .prepare_cached(
                 "SELECT id, path, seq_min, seq_max, time_min_ns, time_max_ns, rows, bytes, raw_bytes, sha256, sources, created_at_ns
@@ -235,7 +145,7 @@ impl Catalog for SqliteCatalog {
     }
 
     fn below_level(&self, level: i32) -> Result<std::collections::HashSet<i64>, CatalogError> {
-        let conn = self.conn.lock().expect("catalog lock");
+        let conn = self.conn();
         let mut stmt = conn
             .prepare_cached("SELECT id FROM segments WHERE compact_level < ?1")
             .map_err(self.err())?;
@@ -256,7 +166,7 @@ impl Catalog for SqliteCatalog {
         sha256: &str,
         level: i32,
     ) -> Result<bool, CatalogError> {
-        let conn = self.conn.lock().expect("catalog lock");
+        let conn = self.conn();
         let n = conn
             .execute(
                 "UPDATE segments SET path = ?3, bytes = ?4, sha256 = ?5, compact_level = ?6
@@ -268,7 +178,7 @@ impl Catalog for SqliteCatalog {
     }
 
     fn sealed_through(&self) -> Result<Option<u64>, CatalogError> {
-        let conn = self.conn.lock().expect("catalog lock");
+        let conn = self.conn();
         let v: Option<i64> = conn
             .query_row("SELECT MAX(seq_max) FROM segments", [], |r| r.get(0))
             .optional()

@@ -24,6 +24,10 @@ pub enum StoreError {
         path: String,
         source: rusqlite::Error,
     },
+    #[error("SQLite registry: {0}")]
+    Open(#[from] pramaan_db::OpenError),
+    #[error(transparent)]
+    PgSchema(#[from] pramaan_db::pg::PgSchemaError),
     #[error("PostgreSQL registry: {0}")]
     Postgres(#[from] tokio_postgres::Error),
     #[error("registry store: {0}")]

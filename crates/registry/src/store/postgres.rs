@@ -14,9 +14,15 @@ pub struct PgStore {
     schema: String,
 }
 
-fn schema_sql(schema: &str) -> String {
-    format!(
-        "CREATE SCHEMA IF NOT EXISTS {schema};
+/// The register's PostgreSQL schema, as steps (`{schema}`: its name);
+/// append a step to change it, never edit one.
+pub const PG_SCHEMA: pramaan_db::pg::PgSchema = pramaan_db::pg::PgSchema {
+    component: "registry",
+    steps: &[PG_V1],
+};
+
+/// Version 1: the tables from before versions were kept, as they were.
+const PG_V1: &str = "CREATE SCHEMA IF NOT EXISTS {schema};
 CREATE TABLE IF NOT EXISTS {schema}.subscribers (
     external_id   TEXT PRIMARY KEY,
     periods       TEXT NOT NULL,
@@ -51,9 +57,7 @@ CREATE TABLE IF NOT EXISTS {schema}.erasures (
     fields          TEXT NOT NULL,
     reason          TEXT NOT NULL,
     ledger_seq      BIGINT
-);"
-    )
-}
+);";
 
 const ROW_COLS: &str =
     "external_id, periods, last_end_ns, missing, key_id, wrapped_key, sealed, created_at_ns, updated_at_ns";
@@ -107,13 +111,13 @@ impl PgStore {
     /// tables in `schema` if needed.
     pub async fn connect(url: &str, schema: &str) -> Result<Self, StoreError> {
         check_schema(schema)?;
-        let (client, conn) = tokio_postgres::connect(url, NoTls).await?;
+        let (mut client, conn) = tokio_postgres::connect(url, NoTls).await?;
         tokio::spawn(async move {
             if let Err(e) = conn.await {
                 tracing::error!(error = %e, "registry PostgreSQL connection ended");
             }
         });
-        client.batch_execute(&schema_sql(schema)).await?;
+        pramaan_db::pg::migrate(&mut client, schema, &PG_SCHEMA).await?;
         Ok(PgStore {
             client: Arc::new(Mutex::new(client)),
             schema: schema.to_owned(),

@@ -3,8 +3,11 @@
 //! database file, and [`Store::scrub`] checkpoints and truncates the WAL, so
 //! after an erasure no byte of the erased row is left in either file.
 
+mod schema;
+
 use super::*;
 use rusqlite::{params, Connection, OptionalExtension};
+pub use schema::SCHEMA;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
@@ -14,69 +17,18 @@ pub struct SqliteStore {
     path: PathBuf,
 }
 
-const SCHEMA: &str = "
-CREATE TABLE IF NOT EXISTS subscribers (
-    external_id   TEXT PRIMARY KEY,
-    periods       TEXT NOT NULL,
-    last_end_ns   INTEGER,
-    missing       TEXT NOT NULL,
-    key_id        TEXT NOT NULL,
-    wrapped_key   BLOB NOT NULL,
-    sealed        BLOB NOT NULL,
-    created_at_ns INTEGER NOT NULL,
-    updated_at_ns INTEGER NOT NULL
-);
-CREATE INDEX IF NOT EXISTS subscribers_last_end ON subscribers(last_end_ns);
-CREATE TABLE IF NOT EXISTS holds (
-    id             INTEGER PRIMARY KEY AUTOINCREMENT,
-    subscriber_id  TEXT NOT NULL,
-    reason         TEXT NOT NULL,
-    order_ref      TEXT NOT NULL,
-    created_by     TEXT NOT NULL,
-    created_at_ns  INTEGER NOT NULL,
-    released_at_ns INTEGER,
-    released_by    TEXT,
-    release_reason TEXT
-);
-CREATE INDEX IF NOT EXISTS holds_subscriber ON holds(subscriber_id);
-CREATE TABLE IF NOT EXISTS erasures (
-    id              INTEGER PRIMARY KEY AUTOINCREMENT,
-    subscriber_id   TEXT NOT NULL,
-    erased_at_ns    INTEGER NOT NULL,
-    last_end_ns     INTEGER NOT NULL,
-    retain_until_ns INTEGER NOT NULL,
-    key_id          TEXT NOT NULL,
-    fields          TEXT NOT NULL,
-    reason          TEXT NOT NULL,
-    ledger_seq      INTEGER
-);
-";
-
 const ROW_COLS: &str =
     "external_id, periods, last_end_ns, missing, key_id, wrapped_key, sealed, created_at_ns, updated_at_ns";
 
 impl SqliteStore {
     /// Opens (creating) the database file, readable by its owner only.
     pub fn open(path: &Path) -> Result<Self, StoreError> {
-        let err = |source| StoreError::Sqlite {
-            path: path.display().to_string(),
-            source,
-        };
-        if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir)
-                .map_err(|e| StoreError::Other(format!("creating {}: {e}", dir.display())))?;
-        }
-        let conn = Connection::open(path).map_err(err)?;
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::PermissionsExt;
-            let _ = std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600));
-        }
-        conn.execute_batch(
-            "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA secure_delete = ON; PRAGMA busy_timeout = 10000;",
-        )
-        .map_err(err)?;
-        conn.execute_batch(SCHEMA).map_err(err)?;
+        let conn = pramaan_db::open_private(path, &schema::SCHEMA)?;
+        conn.pragma_update(None, "secure_delete", "ON")
+            .map_err(|source| StoreError::Sqlite {
+                path: path.display().to_string(),
+                source,
+            })?;
         Ok(SqliteStore {
             conn: Arc::new(Mutex::new(conn)),
             path: path.to_owned(),

@@ -1,4 +1,5 @@
-//! The checkpoint history, in the catalog's SQLite database.
+//! The checkpoint history, in the catalog's SQLite database (its tables are
+//! created with the catalog's, in [`crate::catalog::schema`]).
 //!
 //! `ledger_checkpoints` keeps signed checkpoints (the whole signed note, node
 //! signature and any co-signatures) by tree size: at most one per
@@ -12,27 +13,9 @@
 //! records, and the sequence number of the `pramaan:ledger` record saying so.
 //! Status shows them all.
 
-use crate::catalog::{CatalogError, SqliteCatalog};
+use crate::catalog::error::CatalogError;
+use crate::catalog::sqlite::SqliteCatalog;
 use rusqlite::{params, Connection, OptionalExtension};
-
-/// Creates the table (called by [`SqliteCatalog::open`]).
-pub(crate) fn create_tables(conn: &Connection) -> rusqlite::Result<()> {
-    conn.execute_batch(
-        "CREATE TABLE IF NOT EXISTS ledger_checkpoints (
-             size INTEGER PRIMARY KEY,
-             note TEXT NOT NULL,
-             published_at_ns INTEGER NOT NULL
-         );
-         CREATE TABLE IF NOT EXISTS ledger_rebuilds (
-             id INTEGER PRIMARY KEY AUTOINCREMENT,
-             at_ns INTEGER NOT NULL,
-             by TEXT NOT NULL,
-             reason TEXT NOT NULL,
-             records INTEGER NOT NULL,
-             seq INTEGER
-         );",
-    )
-}
 
 fn has_rebuilds(conn: &Connection) -> rusqlite::Result<bool> {
     conn.query_row(

@@ -1,4 +1,5 @@
-//! Retention's tables, in the catalog's SQLite database:
+//! Retention's tables, in the catalog's SQLite database (created with the
+//! catalog's, in [`crate::catalog::schema`]):
 //!
 //! * `holds`: legal holds. Releasing one keeps the row (`released_at_ns`,
 //!   `released_by`, `release_reason`).
@@ -14,68 +15,12 @@
 //!   vault. After a crash, a row without `seq` is looked for among the records
 //!   from `watermark` on before it is appended again.
 
-use crate::catalog::{CatalogError, SqliteCatalog};
+use crate::catalog::error::CatalogError;
+use crate::catalog::sqlite::SqliteCatalog;
 use crate::SegmentMeta;
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
-
-/// Creates the tables (called by [`SqliteCatalog::open`]).
-pub(crate) fn create_tables(conn: &Connection) -> rusqlite::Result<()> {
-    conn.execute_batch(
-        "CREATE TABLE IF NOT EXISTS holds (
-             id INTEGER PRIMARY KEY,
-             from_ns INTEGER NOT NULL,
-             to_ns INTEGER NOT NULL,
-             source TEXT,
-             ip TEXT,
-             reason TEXT NOT NULL,
-             order_ref TEXT NOT NULL,
-             created_by TEXT NOT NULL,
-             created_at_ns INTEGER NOT NULL,
-             released_at_ns INTEGER,
-             released_by TEXT,
-             release_reason TEXT
-         );
-         CREATE TABLE IF NOT EXISTS deletions (
-             id INTEGER PRIMARY KEY,
-             segment_id INTEGER NOT NULL UNIQUE,
-             path TEXT NOT NULL UNIQUE,
-             seq_min INTEGER NOT NULL,
-             seq_max INTEGER NOT NULL,
-             time_min_ns INTEGER NOT NULL,
-             time_max_ns INTEGER NOT NULL,
-             rows INTEGER NOT NULL,
-             bytes INTEGER NOT NULL,
-             raw_bytes INTEGER NOT NULL,
-             sha256 TEXT NOT NULL,
-             sources TEXT NOT NULL,
-             created_at_ns INTEGER NOT NULL,
-             policy TEXT NOT NULL,
-             cutoff_ns INTEGER NOT NULL,
-             run INTEGER NOT NULL,
-             deleted_at_ns INTEGER NOT NULL,
-             object_deleted_at_ns INTEGER
-         );
-         CREATE TABLE IF NOT EXISTS retention_runs (
-             id INTEGER PRIMARY KEY,
-             now_ns INTEGER NOT NULL,
-             started_at_ns INTEGER NOT NULL,
-             finished_at_ns INTEGER,
-             deleted INTEGER NOT NULL DEFAULT 0,
-             held INTEGER NOT NULL DEFAULT 0,
-             error TEXT
-         );
-         CREATE TABLE IF NOT EXISTS outbox (
-             id INTEGER PRIMARY KEY,
-             peer TEXT NOT NULL,
-             body TEXT NOT NULL,
-             watermark INTEGER NOT NULL,
-             created_at_ns INTEGER NOT NULL,
-             seq INTEGER
-         );",
-    )
-}
 
 fn has_table(conn: &Connection, name: &str) -> rusqlite::Result<bool> {
     conn.query_row(
