@@ -5,11 +5,17 @@
 //!   `synchronous=FULL`, a busy timeout), read-write or read-only;
 //! * [`schema`]: its schema version (`PRAGMA user_version`) and the forward
 //!   migrations that bring an older file up to date; a file newer than the
-//!   binary is refused, naming the database and both versions.
+//!   binary is refused, naming the database and both versions;
+//! * [`outbox`]: the table each component stages its ledger records in,
+//!   inside its own transactions, and the one flusher that appends them to
+//!   the ledger exactly once.
 //!
-//! Owns: how a database file is opened and versioned. May not touch: what
-//! the tables mean (each component keeps its own), the vault, the network.
+//! Owns: how a database file is opened and versioned, and the outbox table
+//! and its flusher. May not touch: what the tables mean (each component
+//! keeps its own), the vault, the network (the outbox reaches the ledger
+//! only through `pramaan_core::LedgerSink`).
 
+pub mod outbox;
 pub mod schema;
 
 pub use schema::{migrate, Schema, SchemaError, Step};
