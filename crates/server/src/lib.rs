@@ -211,6 +211,11 @@ pub async fn serve(
         })?;
     bound.http = http.local_addr().ok();
     let state = api::AppState::new(vault.clone(), &cfg, metrics);
+    // Records a crash left in the components' outboxes reach the ledger.
+    let _outboxes = tokio::spawn({
+        let state = state.clone();
+        async move { state.flush_outboxes().await }
+    });
     if !cfg.retention.compliant() {
         tracing::warn!(windows = ?cfg.retention.short_windows(), "retention is NOT CERT-In compliant (under 180 days; retention.allow_non_compliant = true)");
     }

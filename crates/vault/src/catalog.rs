@@ -153,6 +153,12 @@ impl SqliteCatalog {
         self.conn.lock().expect("catalog lock")
     }
 
+    /// The connection's lock itself, for the outbox flusher, which takes it
+    /// per statement (never across an `.await`).
+    pub(crate) fn conn_mutex(&self) -> &Mutex<Connection> {
+        &self.conn
+    }
+
     pub(crate) fn err(&self) -> impl Fn(rusqlite::Error) -> CatalogError + '_ {
         |source| CatalogError::Sqlite {
             path: self.path.clone(),
