@@ -9,8 +9,9 @@
 //!   (pure); [`vault_rows`] reads the rows from the vault with SQL.
 //! - [`store`]: `clock.db`, the time series.
 //! - [`Monitor`]: what `serve` runs: a round every `clock.interval` (query
-//!   every server, read the host state, store, append one `pramaan:clock`
-//!   ledger record per sample) and a skew pass every `clock.skew_interval`.
+//!   every server, read the host state, store the samples with one
+//!   `pramaan:clock` record each staged in `clock.db`'s outbox, then append
+//!   them: `pramaan_db::outbox`) and a skew pass every `clock.skew_interval`.
 
 pub mod host;
 pub mod packet;

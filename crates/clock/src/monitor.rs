@@ -7,6 +7,7 @@ use crate::store::Store;
 use crate::{client, host, store, vault_rows};
 use pramaan_core::time::{rfc3339_ist, rfc3339_utc};
 use pramaan_core::LedgerSink;
+use pramaan_db::outbox;
 use serde::Serialize;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
@@ -66,6 +67,44 @@ pub struct Monitor {
     store: Mutex<Option<Store>>,
     store_error: Mutex<Option<String>>,
     skew: Mutex<SkewTracker>,
+    /// Appends the samples' records staged in `clock.db`.
+    flusher: outbox::Flusher,
+}
+
+/// How the flusher marks a sample with its record's sequence number.
+const MARK_BACK: &str = "UPDATE samples SET ledger_seq = ?1 WHERE id = ?2";
+
+/// `clock.db`'s outbox behind the monitor's own lock, taken per statement.
+struct ClockRows<'a>(&'a Mutex<Option<Store>>);
+
+impl ClockRows<'_> {
+    fn with<T>(
+        &self,
+        f: impl FnOnce(&mut rusqlite::Connection) -> rusqlite::Result<T>,
+    ) -> Result<T, outbox::OutboxError> {
+        let mut g = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        match g.as_mut() {
+            Some(s) => Ok(f(s.conn_mut())?),
+            None => Err(outbox::OutboxError::Store("clock.db is not open".into())),
+        }
+    }
+}
+
+impl outbox::Rows for ClockRows<'_> {
+    fn next_pending(&self, after: i64) -> outbox::RowsFuture<'_, Option<outbox::Pending>> {
+        let r = self.with(|c| outbox::next_pending_in(c, after));
+        Box::pin(std::future::ready(r))
+    }
+
+    fn claimed<'a>(&'a self, row: &'a outbox::Pending, seq: u64) -> outbox::RowsFuture<'a, bool> {
+        let r = self.with(|c| outbox::claimed_in(c, row, seq));
+        Box::pin(std::future::ready(r))
+    }
+
+    fn mark<'a>(&'a self, row: &'a outbox::Pending, seq: u64) -> outbox::RowsFuture<'a, ()> {
+        let r = self.with(|c| outbox::mark_in(c, row, seq, Some(MARK_BACK)));
+        Box::pin(std::future::ready(r))
+    }
 }
 
 /// One round's outcome.
@@ -106,6 +145,7 @@ impl Monitor {
             store: Mutex::new(store),
             store_error: Mutex::new(err),
             skew: Mutex::new(skew),
+            flusher: outbox::Flusher::new("clock"),
         }
     }
 
@@ -147,17 +187,10 @@ impl Monitor {
             )
         );
         let thr = self.opts.threshold_ns();
-        let mut seqs = Vec::with_capacity(samples.len());
+        let mut records = Vec::with_capacity(samples.len());
         for s in &samples {
             record_metrics(s, thr);
-            let body = ledger_record(s, &host, thr);
-            let seq = match self.sink.append(LEDGER_SOURCE, body).await {
-                Ok(seq) => Some(seq),
-                Err(e) => {
-                    tracing::error!(error = %e, server = %s.server, "the clock sample was not appended to the ledger");
-                    None
-                }
-            };
+            records.push(ledger_record(s, &host, thr));
             match &s.state {
                 State::Ok => {
                     tracing::debug!(server = %s.server, offset_ns = ?s.offset_ns, "clock sample")
@@ -166,11 +199,22 @@ impl Monitor {
                     tracing::warn!(server = %s.server, state = st.name(), detail = ?st.detail(), "clock sample not usable")
                 }
             }
-            seqs.push(seq);
         }
-        // Stored after the ledger appends, so a reader never sees a sample
-        // whose record is still on its way.
-        self.with_store(|s| s.insert_round(at_ns, &host, &samples, &seqs));
+        // The samples and their records in one transaction, then the
+        // records are appended (exactly once, `pramaan_db::outbox`), so a
+        // crash never leaves a record without its sample or the reverse.
+        let watermark = self.sink.committed();
+        let seqs = match self
+            .with_store(|s| s.record_round(at_ns, &host, &samples, &records, watermark))
+        {
+            Some(round) => {
+                self.flush().await;
+                self.with_store(|s| s.round_seqs(round))
+                    .unwrap_or_else(|| vec![None; samples.len()])
+            }
+            // Without clock.db the records still go to the ledger.
+            None => self.append_directly(&samples, records).await,
+        };
         let within = within_threshold(&samples, thr);
         metrics::gauge!("pramaan_clock_within_threshold").set(match within {
             Some(true) => 1.0,
@@ -190,6 +234,36 @@ impl Monitor {
             host,
             ledger_seqs: seqs,
         }
+    }
+
+    /// Appends the records staged in `clock.db` that are not yet in the
+    /// ledger, in order, exactly once; returns how many are still pending.
+    pub async fn flush(&self) -> u64 {
+        let _ = self
+            .flusher
+            .flush(&ClockRows(&self.store), &*self.sink)
+            .await;
+        self.pending()
+    }
+
+    /// Samples whose record is not yet in the ledger (0 without `clock.db`).
+    pub fn pending(&self) -> u64 {
+        self.with_store(|s| s.outbox_pending()).unwrap_or(0)
+    }
+
+    /// Appends records with nowhere to stage them (`clock.db` did not open).
+    async fn append_directly(&self, samples: &[Sample], records: Vec<Vec<u8>>) -> Vec<Option<u64>> {
+        let mut seqs = Vec::with_capacity(records.len());
+        for (s, body) in samples.iter().zip(records) {
+            seqs.push(match self.sink.append(LEDGER_SOURCE, body).await {
+                Ok(seq) => Some(seq),
+                Err(e) => {
+                    tracing::error!(error = %e, server = %s.server, "the clock sample was not appended to the ledger");
+                    None
+                }
+            });
+        }
+        seqs
     }
 
     /// Reads the lines stored since the last pass and updates the per-source

@@ -8,7 +8,7 @@ use pramaan_db::{Schema, Step};
 /// Every step, oldest first; a file's `user_version` counts those applied.
 pub const SCHEMA: Schema = Schema {
     database: "clock.db",
-    steps: &[V1],
+    steps: &[V1, V2_OUTBOX],
 };
 
 /// Version 1: the schema from before versions were kept, as it was (a file
@@ -49,3 +49,7 @@ CREATE TABLE IF NOT EXISTS skew (
 );
 "#,
 );
+
+/// Version 2: the shared outbox to the ledger (`pramaan_db::outbox`): a
+/// sample and its record are written in one transaction, then appended.
+const V2_OUTBOX: Step = Step::Code(|tx| pramaan_db::outbox::create_table(tx));

@@ -1,5 +1,6 @@
 //! `clock.db` (SQLite in the data directory): the time series of samples,
-//! each round's host state, and the latest per-source skew report.
+//! each round's host state, the latest per-source skew report, and the
+//! outbox of the samples' `pramaan:clock` records (`pramaan_db::outbox`).
 
 use crate::client::{Sample, State};
 use crate::host::HostSync;
@@ -54,6 +55,47 @@ impl Store {
         })
     }
 
+    /// The connection, for the outbox flusher (`crate::Monitor::flush`).
+    pub(crate) fn conn_mut(&mut self) -> &mut Connection {
+        &mut self.conn
+    }
+
+    /// Samples whose `pramaan:clock` record is not yet in the ledger.
+    pub fn outbox_pending(&self) -> Result<u64, StoreError> {
+        pramaan_db::outbox::pending(&self.conn).map_err(self.err())
+    }
+
+    /// Stores one round and, in the same transaction, stages each sample's
+    /// ledger record (`records[i]` for `samples[i]`) in the outbox with
+    /// `watermark`, the ledger's committed count now; the flusher appends
+    /// them and fills `samples.ledger_seq`. Returns the round's id.
+    pub fn record_round(
+        &mut self,
+        at_ns: i64,
+        host: &HostSync,
+        samples: &[Sample],
+        records: &[Vec<u8>],
+        watermark: u64,
+    ) -> Result<i64, StoreError> {
+        self.insert(at_ns, host, samples, &[], Some((records, watermark)))
+    }
+
+    /// Each sample's record sequence number in round `round`, in order.
+    pub fn round_seqs(&self, round: i64) -> Result<Vec<Option<u64>>, StoreError> {
+        let mut st = self
+            .conn
+            .prepare("SELECT ledger_seq FROM samples WHERE round_id = ?1 ORDER BY id")
+            .map_err(self.err())?;
+        let v = st
+            .query_map([round], |r| {
+                r.get::<_, Option<i64>>(0).map(|s| s.map(|s| s as u64))
+            })
+            .map_err(self.err())?
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(self.err())?;
+        Ok(v)
+    }
+
     /// Opens for reading only (a CLI beside a running server, or after).
     pub fn open_read_only(path: &Path) -> Result<Store, StoreError> {
         let conn = pramaan_db::open(path, &crate::schema::SCHEMA, pramaan_db::Mode::ReadOnly)?;
@@ -70,13 +112,26 @@ impl Store {
         }
     }
 
-    /// Stores one round; returns its id and each sample's row id.
+    /// Stores one round whose records are already in the ledger (at
+    /// `ledger_seqs`, where known); returns its id. The monitor uses
+    /// [`Store::record_round`].
     pub fn insert_round(
         &mut self,
         at_ns: i64,
         host: &HostSync,
         samples: &[Sample],
         ledger_seqs: &[Option<u64>],
+    ) -> Result<i64, StoreError> {
+        self.insert(at_ns, host, samples, ledger_seqs, None)
+    }
+
+    fn insert(
+        &mut self,
+        at_ns: i64,
+        host: &HostSync,
+        samples: &[Sample],
+        ledger_seqs: &[Option<u64>],
+        staged: Option<(&[Vec<u8>], u64)>,
     ) -> Result<i64, StoreError> {
         let host_json = serde_json::to_string(host).map_err(|source| StoreError::Json {
             path: self.path.clone(),
@@ -119,6 +174,12 @@ impl Store {
                 ],
             )
             .map_err(&err)?;
+            if let Some(body) = staged.and_then(|(records, _)| records.get(i)) {
+                let watermark = staged.map_or(0, |(_, w)| w);
+                let sample = tx.last_insert_rowid();
+                pramaan_db::outbox::stage_for(&tx, crate::LEDGER_SOURCE, body, watermark, sample)
+                    .map_err(&err)?;
+            }
         }
         tx.commit().map_err(&err)?;
         Ok(round)
@@ -219,6 +280,9 @@ impl Store {
             .map_err(self.err())?;
         self.conn
             .execute("DELETE FROM rounds WHERE at_ns < ?1", [cutoff_ns])
+            .map_err(self.err())?;
+        // Records already in the ledger; pending ones stay until appended.
+        pramaan_db::outbox::prune(&self.conn, crate::LEDGER_SOURCE, cutoff_ns)
             .map_err(self.err())?;
         Ok(n)
     }

@@ -14,4 +14,4 @@ pub mod zones;
 
 pub use fields::{EventTime, Format, ParsedFields};
 pub use record::{leaf_hash, DecodeError, Record, RecordRef, Transport, CANONICAL_VERSION};
-pub use sink::{LedgerSink, MemorySink, SinkError, SinkFuture};
+pub use sink::{FindFuture, LedgerSink, MemorySink, SinkError, SinkFuture};

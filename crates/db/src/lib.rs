@@ -8,10 +8,16 @@
 //!   binary is refused, naming the database and both versions;
 //! * [`pg`] (feature `postgres`): the same for the PostgreSQL stores, with
 //!   the version in a `pramaan_schema` table.
+//! * [`outbox`]: the table each component stages its ledger records in,
+//!   inside its own transactions, and the one flusher that appends them to
+//!   the ledger exactly once.
 //!
-//! Owns: how a database file is opened and versioned. May not touch: what
-//! the tables mean (each component keeps its own), the vault, the network.
+//! Owns: how a database file is opened and versioned, and the outbox table
+//! and its flusher. May not touch: what the tables mean (each component
+//! keeps its own), the vault, the network (the outbox reaches the ledger
+//! only through `pramaan_core::LedgerSink`).
 
+pub mod outbox;
 #[cfg(feature = "postgres")]
 pub mod pg;
 pub mod schema;

@@ -8,13 +8,15 @@ use pramaan_db::{Schema, Step};
 /// Every step, oldest first; a file's `user_version` counts those applied.
 pub const SCHEMA: Schema = Schema {
     database: "desk.db",
-    steps: &[V1],
+    steps: &[V1, V2_OUTBOX],
 };
 
 /// Version 1: the schema from before versions were kept, as it was (a file
 /// made then is at version 0 with these tables; `IF NOT EXISTS` keeps them).
-const V1: Step = Step::Sql(
-    r#"
+const V1: Step = Step::Sql(V1_SQL);
+
+/// The tables of version 1 (tests build an older binary's file from it).
+pub(crate) const V1_SQL: &str = r#"
 CREATE TABLE IF NOT EXISTS incidents (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     fields TEXT NOT NULL,
@@ -89,5 +91,11 @@ CREATE TABLE IF NOT EXISTS reminders (
     attempts INTEGER NOT NULL DEFAULT 0,
     PRIMARY KEY (incident_id, name)
 );
-"#,
-);
+"#;
+
+/// Version 2: the shared outbox to the ledger (`pramaan_db::outbox`); events
+/// an older binary left pending move into it, so they are appended exactly once.
+const V2_OUTBOX: Step = Step::Code(|tx| {
+    pramaan_db::outbox::create_table(tx)?;
+    crate::store::move_pending_events(tx)
+});

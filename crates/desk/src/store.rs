@@ -1,9 +1,11 @@
 //! The desk's own SQLite database (`<data_dir>/desk.db`) and every change to
-//! it. Each change is one transaction that also writes an `events` row; the
-//! events are then appended, in order, to the ledger as `pramaan:incident`
-//! records and marked with their sequence numbers. An event whose append
-//! failed (the vault was closed, say) stays pending and is appended by the
-//! next change or [`Desk::flush`]: nothing is recorded twice or lost.
+//! it. Each change is one transaction that also writes an `events` row and
+//! stages its `pramaan:incident` record in the outbox (`pramaan_db::outbox`);
+//! the flusher then appends the records in order and marks each event with
+//! its sequence number (`events.ledger_seq`). A record whose append failed
+//! (the vault was closed, say) stays pending and is appended by the next
+//! change or [`Desk::flush`]; one appended just before a crash is found in
+//! the ledger, not appended again: nothing is recorded twice or lost.
 
 use crate::clock::{self, Reminder};
 use crate::kinds;
@@ -11,7 +13,8 @@ use crate::model::*;
 use crate::DeskError;
 use pramaan_core::time::{human, rfc3339_utc};
 use pramaan_core::LedgerSink;
-use rusqlite::{params, Connection, OptionalExtension};
+use pramaan_db::outbox;
+use rusqlite::{params, Connection, OptionalExtension, Transaction};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
 
@@ -28,8 +31,11 @@ pub struct Desk {
     db: Mutex<Connection>,
     sink: Arc<dyn LedgerSink>,
     /// One flush at a time, so events reach the ledger in order.
-    flush: tokio::sync::Mutex<()>,
+    flusher: outbox::Flusher,
 }
+
+/// How the flusher marks an event with its record's sequence number.
+const MARK_BACK: &str = "UPDATE events SET ledger_seq = ?1 WHERE id = ?2";
 
 /// A reminder's progress, as stored.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -109,18 +115,66 @@ fn finish_incident((mut i, fields): (Incident, String)) -> Result<Incident, Desk
     Ok(i)
 }
 
+/// Writes the `events` row of a change and stages its ledger record, in the
+/// change's transaction; `watermark` is the ledger's committed count now.
 fn insert_event(
-    tx: &Connection,
+    tx: &Transaction<'_>,
+    watermark: u64,
     incident: Option<i64>,
     at_ns: i64,
     actor: &str,
     action: &str,
     details: &serde_json::Value,
 ) -> Result<(), DeskError> {
+    let text = details.to_string();
     tx.execute(
         "INSERT INTO events (incident_id, at_ns, actor, action, details) VALUES (?1, ?2, ?3, ?4, ?5)",
-        params![incident, at_ns, actor, action, details.to_string()],
+        params![incident, at_ns, actor, action, text],
     )?;
+    let ev = Event {
+        id: tx.last_insert_rowid(),
+        incident_id: incident,
+        at_ns,
+        actor: actor.to_owned(),
+        action: action.to_owned(),
+        // As read back from the row, so the body is the one an older
+        // binary built from it (see `move_pending_events`).
+        details: serde_json::from_str(&text).unwrap_or(serde_json::Value::Null),
+        ledger_seq: None,
+    };
+    outbox::stage_for(tx, LEDGER_SOURCE, &ledger_body(&ev), watermark, ev.id)?;
+    Ok(())
+}
+
+/// Stages the record of every event an older binary left unappended
+/// (`ledger_seq IS NULL`, no outbox row yet), with watermark 0: such a
+/// record may have been appended at any time before, so the whole ledger is
+/// searched once before it is appended. Does nothing when there are none;
+/// for a schema step of `desk.db` (called from [`Desk::open`] until then).
+pub fn move_pending_events(tx: &Transaction<'_>) -> rusqlite::Result<()> {
+    let mut st = tx.prepare(
+        "SELECT id, incident_id, at_ns, actor, action, details FROM events
+         WHERE ledger_seq IS NULL
+           AND id NOT IN (SELECT ref_id FROM outbox WHERE source = ?1 AND ref_id IS NOT NULL)
+         ORDER BY id",
+    )?;
+    let events = st
+        .query_map([LEDGER_SOURCE], |r| {
+            let details: String = r.get(5)?;
+            Ok(Event {
+                id: r.get(0)?,
+                incident_id: r.get(1)?,
+                at_ns: r.get(2)?,
+                actor: r.get(3)?,
+                action: r.get(4)?,
+                details: serde_json::from_str(&details).unwrap_or(serde_json::Value::Null),
+                ledger_seq: None,
+            })
+        })?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    for ev in &events {
+        outbox::stage_for(tx, LEDGER_SOURCE, &ledger_body(ev), 0, ev.id)?;
+    }
     Ok(())
 }
 
@@ -132,7 +186,7 @@ impl Desk {
             path: path.to_path_buf(),
             db: Mutex::new(conn),
             sink,
-            flush: tokio::sync::Mutex::new(()),
+            flusher: outbox::Flusher::new("desk"),
         })
     }
 
@@ -144,69 +198,25 @@ impl Desk {
         self.db.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Appends every pending event to the ledger, in order. Returns how many
-    /// are still pending (0 unless the ledger refused one).
+    /// Appends every pending event to the ledger, in order, exactly once.
+    /// Returns how many are still pending (0 unless the ledger refused one;
+    /// the flusher logs that once).
     pub async fn flush(&self) -> usize {
-        let _one = self.flush.lock().await;
-        loop {
-            let next: Option<(i64, Event)> = {
-                let db = self.db();
-                db.query_row(
-                    "SELECT id, incident_id, at_ns, actor, action, details FROM events WHERE ledger_seq IS NULL ORDER BY id LIMIT 1",
-                    [],
-                    |r| {
-                        let details: String = r.get(5)?;
-                        Ok((
-                            r.get(0)?,
-                            Event {
-                                id: r.get(0)?,
-                                incident_id: r.get(1)?,
-                                at_ns: r.get(2)?,
-                                actor: r.get(3)?,
-                                action: r.get(4)?,
-                                details: serde_json::from_str(&details).unwrap_or(serde_json::Value::Null),
-                                ledger_seq: None,
-                            },
-                        ))
-                    },
-                )
-                .optional()
-                .unwrap_or_else(|e| {
-                    tracing::error!(error = %e, "reading pending desk events");
-                    None
-                })
-            };
-            let Some((id, ev)) = next else { return 0 };
-            let body = ledger_body(&ev);
-            match self.sink.append(LEDGER_SOURCE, body).await {
-                Ok(seq) => {
-                    let db = self.db();
-                    if let Err(e) = db.execute(
-                        "UPDATE events SET ledger_seq = ?1 WHERE id = ?2",
-                        params![seq as i64, id],
-                    ) {
-                        tracing::error!(error = %e, event = id, "marking a desk event as appended");
-                        return self.pending();
-                    }
-                }
-                Err(e) => {
-                    tracing::warn!(error = %e, event = id, "the ledger refused a desk record; it stays pending and is appended later");
-                    return self.pending();
-                }
-            }
-        }
+        let _ = self
+            .flusher
+            .flush_sqlite(&self.db, Some(MARK_BACK), &*self.sink)
+            .await;
+        self.pending()
     }
 
-    /// Events not yet in the ledger.
+    /// Events whose record is not yet in the ledger.
     pub fn pending(&self) -> usize {
-        self.db()
-            .query_row(
-                "SELECT count(*) FROM events WHERE ledger_seq IS NULL",
-                [],
-                |r| r.get::<_, i64>(0),
-            )
+        outbox::pending(&self.db())
             .map(|n| n as usize)
-            .unwrap_or(0)
+            .unwrap_or_else(|e| {
+                tracing::error!(error = %e, "counting the desk's pending ledger records");
+                0
+            })
     }
 
     /// Records a new incident; the clock starts at the earlier of detection and notification.
@@ -268,6 +278,7 @@ impl Desk {
             inc.id = tx.last_insert_rowid();
             insert_event(
                 &tx,
+                self.sink.committed(),
                 Some(inc.id),
                 now_ns,
                 actor,
@@ -417,6 +428,7 @@ impl Desk {
             )?;
             insert_event(
                 &tx,
+                self.sink.committed(),
                 Some(id),
                 now_ns,
                 actor,
@@ -464,6 +476,7 @@ impl Desk {
             )?;
             insert_event(
                 &tx,
+                self.sink.committed(),
                 Some(id),
                 now_ns,
                 actor,
@@ -525,6 +538,7 @@ impl Desk {
             }
             insert_event(
                 &tx,
+                self.sink.committed(),
                 Some(id),
                 now_ns,
                 actor,
@@ -736,6 +750,7 @@ impl Desk {
             let version = tx.last_insert_rowid();
             insert_event(
                 &tx,
+                self.sink.committed(),
                 None,
                 now_ns,
                 actor,
@@ -817,6 +832,7 @@ impl Desk {
                     )?;
                     insert_event(
                         &tx,
+                        self.sink.committed(),
                         Some(a.incident_id),
                         at,
                         &a.actor,
@@ -838,6 +854,7 @@ impl Desk {
                 None => {
                     insert_event(
                         &tx,
+                        self.sink.committed(),
                         Some(a.incident_id),
                         a.attempted_at_ns,
                         &a.actor,
@@ -937,6 +954,7 @@ impl Desk {
             }
             insert_event(
                 &tx,
+                self.sink.committed(),
                 Some(id),
                 now_ns,
                 "pramaan",
@@ -966,4 +984,61 @@ fn ledger_body(ev: &Event) -> Vec<u8> {
         m.insert("details".into(), serde_json::Value::Object(d.clone()));
     }
     serde_json::to_vec(&v).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use pramaan_core::MemorySink;
+
+    /// A desk.db an older binary left: two events without `ledger_seq`, the
+    /// first of which it had appended just before it died. After the
+    /// upgrade each is in the ledger exactly once and marked.
+    #[tokio::test]
+    async fn events_an_older_binary_left_pending_reach_the_ledger_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("desk.db");
+        let events = [(1, "incident.created"), (2, "incident.edited")];
+        {
+            let c = Connection::open(&path).unwrap();
+            c.execute_batch(crate::schema::V1_SQL).unwrap();
+            for (id, action) in events {
+                c.execute(
+                    "INSERT INTO events (id, incident_id, at_ns, actor, action, details) VALUES (?1, 7, 5, 'asha', ?2, '{\"state\":\"open\"}')",
+                    params![id, action],
+                )
+                .unwrap();
+            }
+        }
+        let sink = Arc::new(MemorySink::new());
+        sink.append("pramaan:audit", b"{}".to_vec()).await.unwrap();
+        // What the older binary appended for event 1, byte for byte.
+        let old = Event {
+            id: 1,
+            incident_id: Some(7),
+            at_ns: 5,
+            actor: "asha".into(),
+            action: "incident.created".into(),
+            details: serde_json::json!({"state": "open"}),
+            ledger_seq: None,
+        };
+        let first = sink.append(LEDGER_SOURCE, ledger_body(&old)).await.unwrap();
+        let desk = Desk::open(&path, sink.clone()).unwrap();
+        assert_eq!(desk.pending(), 2);
+        assert_eq!(desk.flush().await, 0);
+        let recs: Vec<Vec<u8>> = sink
+            .records()
+            .into_iter()
+            .filter(|(s, _)| s == LEDGER_SOURCE)
+            .map(|(_, b)| b)
+            .collect();
+        assert_eq!(recs.len(), 2, "event 1 was found, not appended again");
+        let hist = desk.history(7).unwrap();
+        assert_eq!(hist[0].ledger_seq, Some(first));
+        assert_eq!(hist[1].ledger_seq, Some(first + 1));
+        // Opening again moves nothing twice.
+        drop(desk);
+        let desk = Desk::open(&path, sink.clone()).unwrap();
+        assert_eq!(desk.pending(), 0);
+    }
 }

@@ -8,7 +8,7 @@ use pramaan_db::{Schema, Step};
 /// Every step, oldest first; a file's `user_version` counts those applied.
 pub const SCHEMA: Schema = Schema {
     database: "orders.db",
-    steps: &[V1],
+    steps: &[V1, V2_OUTBOX],
 };
 
 /// Version 1: the schema from before versions were kept, as it was (a file
@@ -44,3 +44,10 @@ CREATE TABLE IF NOT EXISTS events (
 );
 "#,
 );
+
+/// Version 2: the shared outbox to the ledger (`pramaan_db::outbox`); events
+/// an older binary left pending move into it, so they are appended exactly once.
+const V2_OUTBOX: Step = Step::Code(|tx| {
+    pramaan_db::outbox::create_table(tx)?;
+    crate::store::move_pending_events(tx)
+});

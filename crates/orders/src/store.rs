@@ -1,15 +1,18 @@
 //! The orders register: `<data_dir>/orders.db` (SQLite).
 //!
-//! Each change is one transaction that updates the order and adds an
-//! `events` row (who, when, what); the events are then appended in order to
-//! the ledger as `pramaan:order` records through [`LedgerSink`], and an event
-//! the ledger refused stays pending and goes at the next change (as the
-//! incident desk does). The rules come from [`crate::state`].
+//! Each change is one transaction that updates the order, adds an `events`
+//! row (who, when, what) and stages its `pramaan:order` record in the outbox
+//! (`pramaan_db::outbox`); the flusher then appends the records in order
+//! through [`LedgerSink`], exactly once each, and marks each event with its
+//! sequence number. A record the ledger refused stays pending and goes at
+//! the next change or [`Register::flush`] (as the incident desk does). The
+//! rules come from [`crate::state`].
 
 use crate::scope::Scope;
 use crate::state::{self, Action, Facts, Refusal, State};
 use pramaan_core::LedgerSink;
-use rusqlite::{params, Connection, OptionalExtension};
+use pramaan_db::outbox;
+use rusqlite::{params, Connection, OptionalExtension, Transaction};
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -132,8 +135,11 @@ pub struct Event {
 pub struct Register {
     db: Mutex<Connection>,
     sink: Arc<dyn LedgerSink>,
-    flush: tokio::sync::Mutex<()>,
+    flusher: outbox::Flusher,
 }
+
+/// How the flusher marks an event with its record's sequence number.
+const MARK_BACK: &str = "UPDATE events SET ledger_seq = ?1 WHERE id = ?2";
 
 const COLUMNS: &str = "id, reference, authority, received_at_ns, due_at_ns, scope, legal_basis, notes, state, registered_by, registered_at_ns, approved_by, approved_at_ns, exported_by, exported_at_ns, delivered_by, delivered_at_ns, closed_by, closed_at_ns, holds";
 
@@ -175,7 +181,7 @@ impl Register {
         Ok(Register {
             db: Mutex::new(conn),
             sink,
-            flush: tokio::sync::Mutex::new(()),
+            flusher: outbox::Flusher::new("orders"),
         })
     }
 
@@ -270,7 +276,16 @@ impl Register {
             )?;
             let id = tx.last_insert_rowid();
             let details = serde_json::to_value(o).unwrap_or_default();
-            event(&tx, id, now_ns, actor, "register", &details)?;
+            event(
+                &tx,
+                self.sink.committed(),
+                id,
+                &o.reference,
+                now_ns,
+                actor,
+                "register",
+                &details,
+            )?;
             tx.commit()?;
         }
         self.flush().await;
@@ -305,7 +320,9 @@ impl Register {
             let action = if released { "release_holds" } else { "hold" };
             event(
                 &tx,
+                self.sink.committed(),
                 id,
+                reference,
                 now_ns,
                 actor,
                 action,
@@ -348,104 +365,134 @@ impl Register {
                 &format!("UPDATE orders SET state = ?1, {by} = ?2, {at} = ?3 WHERE id = ?4"),
                 params![to.as_str(), actor, now_ns, o.id],
             )?;
-            event(&tx, o.id, now_ns, actor, action.as_str(), &details)?;
+            event(
+                &tx,
+                self.sink.committed(),
+                o.id,
+                &o.reference,
+                now_ns,
+                actor,
+                action.as_str(),
+                &details,
+            )?;
             tx.commit()?;
         }
         self.flush().await;
         self.get(reference)
     }
 
-    /// Appends every pending event to the ledger, in order; returns how many
-    /// are still pending.
+    /// Appends every pending event to the ledger, in order, exactly once;
+    /// returns how many are still pending (the flusher logs a failure once).
     pub async fn flush(&self) -> usize {
-        let _one = self.flush.lock().await;
-        loop {
-            let next = {
-                let db = self.db();
-                db.query_row(
-                    "SELECT e.id, o.reference, e.at_ns, e.actor, e.action, e.details
-                     FROM events e JOIN orders o ON o.id = e.order_id
-                     WHERE e.ledger_seq IS NULL ORDER BY e.id LIMIT 1",
-                    [],
-                    |r| {
-                        let d: String = r.get(5)?;
-                        Ok(Event {
-                            id: r.get(0)?,
-                            order: r.get(1)?,
-                            at_ns: r.get(2)?,
-                            actor: r.get(3)?,
-                            action: r.get(4)?,
-                            details: serde_json::from_str(&d).unwrap_or_default(),
-                            ledger_seq: None,
-                        })
-                    },
-                )
-                .optional()
-                .unwrap_or_else(|e| {
-                    tracing_error(&e);
-                    None
-                })
-            };
-            let Some(ev) = next else { return 0 };
-            let body = serde_json::json!({
-                "kind": "order",
-                "event": ev.id,
-                "order": ev.order,
-                "at": pramaan_core::time::rfc3339_utc(ev.at_ns),
-                "actor": ev.actor,
-                "action": ev.action,
-                "details": ev.details,
-            });
-            match self
-                .sink
-                .append(LEDGER_SOURCE, body.to_string().into_bytes())
-                .await
-            {
-                Ok(seq) => {
-                    if self
-                        .db()
-                        .execute(
-                            "UPDATE events SET ledger_seq = ?1 WHERE id = ?2",
-                            params![seq as i64, ev.id],
-                        )
-                        .is_err()
-                    {
-                        return self.pending();
-                    }
-                }
-                Err(_) => return self.pending(),
-            }
-        }
+        let _ = self
+            .flusher
+            .flush_sqlite(&self.db, Some(MARK_BACK), &*self.sink)
+            .await;
+        self.pending()
     }
 
+    /// Events whose record is not yet in the ledger.
     pub fn pending(&self) -> usize {
-        self.db()
-            .query_row(
-                "SELECT count(*) FROM events WHERE ledger_seq IS NULL",
-                [],
-                |r| r.get::<_, i64>(0),
-            )
+        outbox::pending(&self.db())
             .map(|n| n as usize)
-            .unwrap_or(0)
+            .unwrap_or_else(|e| {
+                eprintln!("warning: counting pending order events: {e}");
+                0
+            })
     }
 }
 
-fn tracing_error(e: &rusqlite::Error) {
-    eprintln!("warning: reading pending order events: {e}");
+/// Events of the register at `path` whose record is not yet in the ledger,
+/// read without changing the file (0 when there is no register yet).
+pub fn pending_in(path: &Path) -> Result<u64, StoreError> {
+    if !path.exists() {
+        return Ok(0);
+    }
+    let c = Connection::open_with_flags(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)?;
+    c.busy_timeout(std::time::Duration::from_secs(2))?;
+    Ok(outbox::pending(&c)?)
 }
 
+/// The `pramaan:order` record of an event.
+fn ledger_body(ev: &Event) -> Vec<u8> {
+    serde_json::json!({
+        "kind": "order",
+        "event": ev.id,
+        "order": ev.order,
+        "at": pramaan_core::time::rfc3339_utc(ev.at_ns),
+        "actor": ev.actor,
+        "action": ev.action,
+        "details": ev.details,
+    })
+    .to_string()
+    .into_bytes()
+}
+
+/// Stages the record of every event an older binary left unappended
+/// (`ledger_seq IS NULL`, no outbox row yet), with watermark 0 (it may have
+/// been appended at any time before: the whole ledger is searched once).
+/// For a schema step of `orders.db` (called from [`Register::open`] until then).
+pub fn move_pending_events(tx: &Transaction<'_>) -> rusqlite::Result<()> {
+    let mut st = tx.prepare(
+        "SELECT e.id, o.reference, e.at_ns, e.actor, e.action, e.details
+         FROM events e JOIN orders o ON o.id = e.order_id
+         WHERE e.ledger_seq IS NULL
+           AND e.id NOT IN (SELECT ref_id FROM outbox WHERE source = ?1 AND ref_id IS NOT NULL)
+         ORDER BY e.id",
+    )?;
+    let events = st
+        .query_map([LEDGER_SOURCE], read_event)?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    for ev in &events {
+        outbox::stage_for(tx, LEDGER_SOURCE, &ledger_body(ev), 0, ev.id)?;
+    }
+    Ok(())
+}
+
+/// An event row as (id, reference, at, actor, action, details), not yet appended.
+fn read_event(r: &rusqlite::Row<'_>) -> rusqlite::Result<Event> {
+    let d: String = r.get(5)?;
+    Ok(Event {
+        id: r.get(0)?,
+        order: r.get(1)?,
+        at_ns: r.get(2)?,
+        actor: r.get(3)?,
+        action: r.get(4)?,
+        details: serde_json::from_str(&d).unwrap_or_default(),
+        ledger_seq: None,
+    })
+}
+
+/// Writes the `events` row of a change to order `reference` and stages its
+/// ledger record, in the change's transaction; `watermark` is the ledger's
+/// committed count now.
+#[allow(clippy::too_many_arguments)]
 fn event(
-    tx: &rusqlite::Transaction<'_>,
+    tx: &Transaction<'_>,
+    watermark: u64,
     order_id: i64,
+    reference: &str,
     at_ns: i64,
     actor: &str,
     action: &str,
     details: &serde_json::Value,
 ) -> rusqlite::Result<()> {
+    let text = details.to_string();
     tx.execute(
         "INSERT INTO events (order_id, at_ns, actor, action, details) VALUES (?1, ?2, ?3, ?4, ?5)",
-        params![order_id, at_ns, actor, action, details.to_string()],
+        params![order_id, at_ns, actor, action, text],
     )?;
+    let ev = Event {
+        id: tx.last_insert_rowid(),
+        order: reference.to_owned(),
+        at_ns,
+        actor: actor.to_owned(),
+        action: action.to_owned(),
+        // As read back from the row, as an older binary built the body.
+        details: serde_json::from_str(&text).unwrap_or_default(),
+        ledger_seq: None,
+    };
+    outbox::stage_for(tx, LEDGER_SOURCE, &ledger_body(&ev), watermark, ev.id)?;
     Ok(())
 }
 

@@ -46,6 +46,33 @@ impl LazyRegistry {
         }
     }
 
+    /// Appends the records a crash left staged: through the open register,
+    /// or by opening an SQLite one that exists (PostgreSQL waits for the
+    /// first use, so a start never waits for it).
+    pub async fn flush_if_present(&self) {
+        let present = self.cell.get().is_some()
+            || matches!(&self.opts.backend, Backend::Sqlite(p) if p.exists());
+        if present {
+            match self.get().await {
+                Ok(r) => {
+                    r.flush().await;
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "the subscriber register did not open; its pending records wait")
+                }
+            }
+        }
+    }
+
+    /// Records staged but not yet in the ledger; `None` until the register
+    /// is open.
+    pub async fn pending(&self) -> Option<u64> {
+        match self.cell.get() {
+            Some(r) => Some(r.pending().await),
+            None => None,
+        }
+    }
+
     pub async fn get(&self) -> Result<Arc<Registry>, RegistryError> {
         self.cell
             .get_or_try_init(|| async {

@@ -1,17 +1,22 @@
 //! The register as a service: writes (create, update, terminate, import),
 //! audited reads, retention with legal holds and crypto-shredding, and master
-//! key rotation, over any [`Store`]. Every change appends a `pramaan:registry`
-//! ledger record and every read of personal data a `pramaan:audit` record;
-//! neither ever carries a personal field (only the external id, field names,
-//! dates and counts).
+//! key rotation, over any [`Store`]. Every change stages a `pramaan:registry`
+//! ledger record in the store's outbox, in the change's own transaction, and
+//! the flusher appends it exactly once (`pramaan_db::outbox`; erasure reports
+//! keep their own report row and mark); every read of personal data appends
+//! a `pramaan:audit` record before anything is decrypted. Neither ever
+//! carries a personal field (only the external id, field names, dates and
+//! counts).
 
 use crate::crypto::{CryptoError, KeyRing, MasterKey};
 use crate::model::{last_end, Personal, Subscriber};
 use crate::store::{
-    EraseOutcome, ErasureReport, Hold, PgStore, RowMeta, SqliteStore, Store, StoreError, StoredRow,
+    EraseOutcome, ErasureReport, Hold, PgStore, RowMeta, SqliteStore, Staged, Store, StoreError,
+    StoredRow,
 };
 use pramaan_core::time::{now_ns, rfc3339_utc};
 use pramaan_core::LedgerSink;
+use pramaan_db::outbox;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::path::PathBuf;
@@ -276,6 +281,32 @@ pub struct Registry {
     years: u32,
     /// Serialises erasure runs, holds, rotation and writes.
     lock: tokio::sync::Mutex<()>,
+    /// Appends the `pramaan:registry` records the store's outbox holds.
+    flusher: outbox::Flusher,
+}
+
+/// The store's outbox as the flusher sees it.
+struct StoreRows<'a>(&'a dyn Store);
+
+fn rows_err<T: Send + 'static>(f: crate::store::StoreFuture<'_, T>) -> outbox::RowsFuture<'_, T> {
+    Box::pin(async move {
+        f.await
+            .map_err(|e| outbox::OutboxError::Store(e.to_string()))
+    })
+}
+
+impl outbox::Rows for StoreRows<'_> {
+    fn next_pending(&self, after: i64) -> outbox::RowsFuture<'_, Option<outbox::Pending>> {
+        rows_err(self.0.outbox_next(after))
+    }
+
+    fn claimed<'a>(&'a self, row: &'a outbox::Pending, seq: u64) -> outbox::RowsFuture<'a, bool> {
+        rows_err(self.0.outbox_claimed(row.clone(), seq))
+    }
+
+    fn mark<'a>(&'a self, row: &'a outbox::Pending, seq: u64) -> outbox::RowsFuture<'a, ()> {
+        rows_err(self.0.outbox_mark(row.clone(), seq))
+    }
 }
 
 impl std::fmt::Debug for Registry {
@@ -365,7 +396,11 @@ impl Registry {
             sink,
             years,
             lock: tokio::sync::Mutex::new(()),
+            flusher: outbox::Flusher::new("registry"),
         };
+        // Records a crash left staged go now (found, not appended twice,
+        // when the crash came between the append and the mark).
+        reg.flush().await;
         if pending_next {
             let n = reg.rewrap_all().await?;
             reg.commit_next_file()?;
@@ -392,6 +427,45 @@ impl Registry {
             .current()
             .id()
             .to_owned()
+    }
+
+    /// A `pramaan:registry` record to stage with a change.
+    fn staged(&self, body: serde_json::Value) -> Staged {
+        Staged {
+            source: SOURCE_REGISTRY.to_owned(),
+            body: serde_json::to_vec(&body).unwrap_or_default(),
+            watermark: self.sink.committed(),
+        }
+    }
+
+    /// Appends the staged records not yet in the ledger, in order, exactly
+    /// once; returns how many are still pending (a failure is logged once
+    /// and retried at the next change or open).
+    pub async fn flush(&self) -> u64 {
+        let _ = self
+            .flusher
+            .flush(&StoreRows(&*self.store), &*self.sink)
+            .await;
+        self.pending().await
+    }
+
+    /// Records staged but not yet in the ledger.
+    pub async fn pending(&self) -> u64 {
+        self.store.outbox_pending().await.unwrap_or_else(|e| {
+            tracing::error!(error = %e, "counting the registry's pending ledger records");
+            0
+        })
+    }
+
+    /// Flushes, then the sequence number of the staged record `r` once it is
+    /// in the ledger (`None` while it is pending).
+    async fn flushed_seq(&self, r: &Staged) -> Option<u64> {
+        self.flush().await;
+        self.sink
+            .find(&r.source, &r.body, r.watermark)
+            .await
+            .ok()
+            .and_then(|v| v.first().copied())
     }
 
     async fn record(
@@ -496,24 +570,20 @@ impl Registry {
             }
         };
         let row = self.seal(&s, prev.as_ref(), now)?;
-        // The record first: a change the ledger did not take is not made.
+        // The change and its record in one transaction, then the record is
+        // appended (exactly once: `pramaan_db::outbox`).
         let (action, fields) = match &outcome {
             WriteOutcome::Created => ("registry.created", Vec::new()),
             WriteOutcome::Updated { fields } => ("registry.updated", fields.clone()),
             WriteOutcome::Unchanged => ("registry.unchanged", Vec::new()),
         };
-        self.record(
-            SOURCE_REGISTRY,
-            "registry change",
-            "written",
-            serde_json::json!({
-                "action": action, "actor": actor, "at": rfc3339_utc(now),
-                "subject": s.external_id, "fields": fields,
-                "missing": row.missing, "last_period_end": row.last_end_ns.map(rfc3339_utc),
-            }),
-        )
-        .await?;
-        self.store.put_many(vec![row]).await?;
+        let record = self.staged(serde_json::json!({
+            "action": action, "actor": actor, "at": rfc3339_utc(now),
+            "subject": s.external_id, "fields": fields,
+            "missing": row.missing, "last_period_end": row.last_end_ns.map(rfc3339_utc),
+        }));
+        self.store.put_many(vec![row], Some(record)).await?;
+        self.flush().await;
         Ok(outcome)
     }
 
@@ -577,19 +647,14 @@ impl Registry {
         open.to_ns = Some(at_ns);
         row.last_end_ns = last_end(&row.periods);
         row.updated_at_ns = now;
-        self.record(
-            SOURCE_REGISTRY,
-            "registry change",
-            "written",
-            serde_json::json!({
-                "action": "registry.terminated", "actor": actor, "at": rfc3339_utc(now),
-                "subject": external_id, "period_end": rfc3339_utc(at_ns),
-                "retain_until": row.last_end_ns.map(|e| rfc3339_utc(retain_until(e, self.years))),
-            }),
-        )
-        .await?;
+        let record = self.staged(serde_json::json!({
+            "action": "registry.terminated", "actor": actor, "at": rfc3339_utc(now),
+            "subject": external_id, "period_end": rfc3339_utc(at_ns),
+            "retain_until": row.last_end_ns.map(|e| rfc3339_utc(retain_until(e, self.years))),
+        }));
         let periods = row.periods.clone();
-        self.store.put_many(vec![row]).await?;
+        self.store.put_many(vec![row], Some(record)).await?;
+        self.flush().await;
         Ok((
             WriteOutcome::Updated {
                 fields: vec!["periods".into()],
@@ -655,20 +720,13 @@ impl Registry {
         if dry_run || rows.is_empty() {
             return Ok(sum);
         }
-        let seq = self
-            .record(
-                SOURCE_REGISTRY,
-                "import",
-                "imported",
-                serde_json::json!({
-                    "action": "registry.imported", "actor": actor, "at": rfc3339_utc(now),
-                    "created": sum.created, "updated": sum.updated, "unchanged": sum.unchanged,
-                    "subjects_sha256": hex::encode(ids_hash.finalize()),
-                }),
-            )
-            .await?;
-        self.store.put_many(rows).await?;
-        sum.ledger_seq = Some(seq);
+        let record = self.staged(serde_json::json!({
+            "action": "registry.imported", "actor": actor, "at": rfc3339_utc(now),
+            "created": sum.created, "updated": sum.updated, "unchanged": sum.unchanged,
+            "subjects_sha256": hex::encode(ids_hash.finalize()),
+        }));
+        self.store.put_many(rows, Some(record.clone())).await?;
+        sum.ledger_seq = self.flushed_seq(&record).await;
         Ok(sum)
     }
 
@@ -900,30 +958,29 @@ impl Registry {
         }
         let _g = self.lock.lock().await;
         let now = now_ns();
-        self.record(
-            SOURCE_REGISTRY,
-            "hold",
-            "held",
-            serde_json::json!({
-                "action": "registry.hold_added", "actor": by, "at": rfc3339_utc(now),
-                "subject": subscriber_id, "reason": reason, "order_ref": order_ref,
-            }),
-        )
-        .await?;
-        Ok(self
+        let record = self.staged(serde_json::json!({
+            "action": "registry.hold_added", "actor": by, "at": rfc3339_utc(now),
+            "subject": subscriber_id, "reason": reason, "order_ref": order_ref,
+        }));
+        let hold = self
             .store
-            .add_hold(Hold {
-                id: 0,
-                subscriber_id: subscriber_id.to_owned(),
-                reason: reason.to_owned(),
-                order_ref: order_ref.to_owned(),
-                created_by: by.to_owned(),
-                created_at_ns: now,
-                released_at_ns: None,
-                released_by: None,
-                release_reason: None,
-            })
-            .await?)
+            .add_hold(
+                Hold {
+                    id: 0,
+                    subscriber_id: subscriber_id.to_owned(),
+                    reason: reason.to_owned(),
+                    order_ref: order_ref.to_owned(),
+                    created_by: by.to_owned(),
+                    created_at_ns: now,
+                    released_at_ns: None,
+                    released_by: None,
+                    release_reason: None,
+                },
+                record,
+            )
+            .await?;
+        self.flush().await;
+        Ok(hold)
     }
 
     pub async fn release_hold(
@@ -934,20 +991,25 @@ impl Registry {
     ) -> Result<Hold, RegistryError> {
         let _g = self.lock.lock().await;
         let now = now_ns();
+        // The record names the subscriber; an unknown hold is refused by
+        // the store (and nothing is staged).
+        let subject = self
+            .store
+            .holds()
+            .await?
+            .into_iter()
+            .find(|h| h.id == id)
+            .map(|h| h.subscriber_id)
+            .unwrap_or_default();
+        let record = self.staged(serde_json::json!({
+            "action": "registry.hold_released", "actor": by, "at": rfc3339_utc(now),
+            "subject": subject, "hold": id, "reason": reason,
+        }));
         let h = self
             .store
-            .release_hold(id, by.to_owned(), reason.to_owned(), now)
+            .release_hold(id, by.to_owned(), reason.to_owned(), now, record)
             .await?;
-        self.record(
-            SOURCE_REGISTRY,
-            "hold release",
-            "recorded (the hold is released)",
-            serde_json::json!({
-                "action": "registry.hold_released", "actor": by, "at": rfc3339_utc(now),
-                "subject": h.subscriber_id, "hold": id, "reason": reason,
-            }),
-        )
-        .await?;
+        self.flush().await;
         Ok(h)
     }
 

@@ -157,6 +157,7 @@ both!(
     times_in_any_offset,
     completeness_lists_missing_fields,
     comparing_sent_data_with_the_stored_is_audited_first,
+    a_change_the_ledger_refused_is_appended_once_later,
 );
 
 const NAME: &str = "Zoya Kulkarni-Unique";
@@ -396,6 +397,12 @@ async fn every_read_is_audited_first(env: Env) {
     impl LedgerSink for Refuse {
         fn append(&self, _: &str, _: Vec<u8>) -> pramaan_core::SinkFuture<'_> {
             Box::pin(async { Err(pramaan_core::SinkError::Refused("read-only".into())) })
+        }
+        fn committed(&self) -> u64 {
+            0
+        }
+        fn find(&self, _: &str, _: &[u8], _: u64) -> pramaan_core::FindFuture<'_> {
+            Box::pin(async { Err(pramaan_core::SinkError::Search("read-only".into())) })
         }
     }
     let closed = Registry::with_store(env.store.clone(), env.key.clone(), 5, Arc::new(Refuse))
@@ -727,4 +734,54 @@ async fn comparing_sent_data_with_the_stored_is_audited_first(env: Env) {
         );
     }
     assert_eq!(records(&env.sink, "pramaan:audit").len(), 3);
+}
+
+/// A sink that refuses appends while `open` is false (the vault closed).
+struct Gate {
+    inner: Arc<MemorySink>,
+    open: std::sync::atomic::AtomicBool,
+}
+
+impl LedgerSink for Gate {
+    fn append(&self, source: &str, body: Vec<u8>) -> pramaan_core::SinkFuture<'_> {
+        if !self.open.load(Ordering::Relaxed) {
+            return Box::pin(async { Err(pramaan_core::SinkError::Refused("closed".into())) });
+        }
+        self.inner.append(source, body)
+    }
+    fn committed(&self) -> u64 {
+        self.inner.committed()
+    }
+    fn find(&self, source: &str, body: &[u8], from: u64) -> pramaan_core::FindFuture<'_> {
+        self.inner.find(source, body, from)
+    }
+}
+
+/// The change and its record are one transaction: when the ledger refuses,
+/// the change is kept with its record pending (counted), and the record is
+/// appended once when the ledger takes it again (a reopen flushes too, and
+/// appends nothing twice).
+async fn a_change_the_ledger_refused_is_appended_once_later(env: Env) {
+    let gate = Arc::new(Gate {
+        inner: env.sink.clone(),
+        open: std::sync::atomic::AtomicBool::new(false),
+    });
+    let reg = Registry::with_store(env.store.clone(), env.key.clone(), 5, gate.clone())
+        .await
+        .unwrap();
+    reg.write(sub("41"), WriteMode::Create, "t").await.unwrap();
+    reg.add_hold("41", "court", "W.P. 4/2026", "t")
+        .await
+        .unwrap();
+    assert!(records(&env.sink, "pramaan:registry").is_empty());
+    assert_eq!(reg.pending().await, 2);
+    assert_eq!(reg.count().await.unwrap(), 1, "the change is kept");
+    gate.open.store(true, Ordering::Relaxed);
+    assert_eq!(reg.flush().await, 0);
+    let recs = records(&env.sink, "pramaan:registry");
+    let actions: Vec<&str> = recs.iter().filter_map(|r| r["action"].as_str()).collect();
+    assert_eq!(actions, vec!["registry.created", "registry.hold_added"]);
+    let again = env.reopen().await;
+    assert_eq!(again.pending().await, 0);
+    assert_eq!(records(&env.sink, "pramaan:registry").len(), 2);
 }

@@ -110,6 +110,38 @@ impl AppState {
     pub fn clock(&self) -> Arc<pramaan_clock::Monitor> {
         self.clock.clone()
     }
+
+    /// Appends what every component's outbox still holds (at start: records
+    /// a crash left between the change and its append, or between the
+    /// append and its mark, which are found rather than appended again).
+    /// The clock's goes with its first round.
+    pub async fn flush_outboxes(&self) {
+        if let Ok(d) = self.desk.desk() {
+            d.flush().await;
+        }
+        if self.vault.options().data_dir.join("orders.db").exists() {
+            if let Ok(r) = self.app.orders().open() {
+                r.flush().await;
+            }
+        }
+        self.registry().flush_if_present().await;
+        if let Err(e) = self.retention().flush_outbox().await {
+            tracing::error!(error = %e, "retention's records could not be appended yet; they stay pending");
+        }
+    }
+
+    /// Each component's records not yet in the ledger (`null`: not known
+    /// without opening it, e.g. a register on PostgreSQL not used yet).
+    async fn outbox_status(&self) -> serde_json::Value {
+        let orders_db = self.vault.options().data_dir.join("orders.db");
+        serde_json::json!({
+            "desk": self.desk.desk().ok().map(|d| d.pending()),
+            "orders": pramaan_orders::store::pending_in(&orders_db).ok(),
+            "registry": self.registry().pending().await,
+            "retention": self.retention().outbox_pending().ok(),
+            "clock": self.clock.pending(),
+        })
+    }
 }
 
 pub fn router(state: AppState) -> Router {
@@ -285,6 +317,8 @@ struct StatusBody {
     storage: pramaan_vault::full::StorageStatus,
     /// Policy, compliance, holds and the latest run.
     retention: serde_json::Value,
+    /// Per component, its records not yet in the ledger (`pramaan_db::outbox`).
+    outbox: serde_json::Value,
     ledger: Option<pramaan_vault::ledger::LedgerStatus>,
     /// The allocator's account of the heap (absent where the binary cannot read it).
     heap: Option<crate::telemetry::HeapStats>,
@@ -316,6 +350,7 @@ async fn status(State(st): State<Arc<AppState>>) -> Json<StatusBody> {
         seal_errors: s.seal_errors.load(Relaxed),
         storage: st.vault.storage(),
         retention: retention::status_json(&st),
+        outbox: st.outbox_status().await,
         ledger: st.vault.ledger().map(|l| l.status(st.vault.committed())),
         heap: crate::telemetry::heap_stats(),
     })

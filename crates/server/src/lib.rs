@@ -128,6 +128,11 @@ pub async fn serve(
     let syslog = start_syslog(&cfg, &vault, &limits, &stop_rx, &mut bound).await?;
     let (http, https) = bind_http(&cfg, &mut bound).await?;
     let state = api::AppState::new(vault.clone(), &cfg, metrics);
+    // Records a crash left in the components' outboxes reach the ledger.
+    tokio::spawn({
+        let state = state.clone();
+        async move { state.flush_outboxes().await }
+    });
     let background = Background::start(&cfg, &state, &vault, &stop_rx);
     let http_task = tokio::spawn(run_http(http, https, api::router(state), stop_rx.clone()));
     tracing::info!(

@@ -650,6 +650,36 @@ impl Server {
         }
     }
 
+    /// Sets (`Some`) or removes (`None`) an environment variable for the
+    /// next start.
+    pub fn set_env(&mut self, key: &str, value: Option<&str>) {
+        self.env.retain(|(k, _)| k != key);
+        if let Some(v) = value {
+            self.env.push((key.to_owned(), v.to_owned()));
+        }
+    }
+
+    /// Waits for the server process to end by itself (it aborted, say) and
+    /// returns its exit status; panics after `timeout`.
+    pub fn wait_exit(&mut self, timeout: Duration) -> ExitStatus {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let c = self.child.as_mut().expect("the server was started");
+            if let Some(status) = c.try_wait().expect("wait") {
+                self.child = None;
+                return status;
+            }
+            if Instant::now() > deadline {
+                self.kill9();
+                panic!(
+                    "pramaan serve did not exit within {timeout:?}; its stderr:\n{}",
+                    self.stderr()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(25));
+        }
+    }
+
     /// Starts the server again on the same data directory (after [`stop`] or [`kill9`]).
     pub fn start_again(&mut self) {
         self.spawn();

@@ -104,6 +104,19 @@ pub struct ErasureReport {
     pub ledger_seq: Option<u64>,
 }
 
+/// A `pramaan:registry` record staged with the change it records, in the
+/// same transaction (the outbox: `pramaan_db::outbox`); the registry's
+/// flusher appends it exactly once.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Staged {
+    pub source: String,
+    pub body: Vec<u8>,
+    /// The ledger's committed count before the change.
+    pub watermark: u64,
+}
+
+pub use pramaan_db::outbox::Pending;
+
 /// Outcome of [`Store::erase`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum EraseOutcome {
@@ -121,8 +134,9 @@ pub trait Store: Send + Sync {
     fn get(&self, external_id: &str) -> StoreFuture<'_, Option<StoredRow>>;
     /// Several rows at once (those that exist).
     fn get_many(&self, ids: Vec<String>) -> StoreFuture<'_, Vec<StoredRow>>;
-    /// Inserts or replaces every row, all or nothing.
-    fn put_many(&self, rows: Vec<StoredRow>) -> StoreFuture<'_, ()>;
+    /// Inserts or replaces every row, all or nothing, with its ledger record
+    /// staged in the same transaction.
+    fn put_many(&self, rows: Vec<StoredRow>, record: Option<Staged>) -> StoreFuture<'_, ()>;
     fn list_meta(&self) -> StoreFuture<'_, Vec<RowMeta>>;
     fn count(&self) -> StoreFuture<'_, u64>;
     /// (external id, key id, wrapped key) of every row.
@@ -134,14 +148,24 @@ pub trait Store: Send + Sync {
     fn erase(&self, report: ErasureReport) -> StoreFuture<'_, EraseOutcome>;
     fn erasure_reports(&self) -> StoreFuture<'_, Vec<ErasureReport>>;
     fn mark_reported(&self, report_id: i64, seq: u64) -> StoreFuture<'_, ()>;
-    fn add_hold(&self, hold: Hold) -> StoreFuture<'_, Hold>;
+    /// Adds the hold and stages its record, in one transaction.
+    fn add_hold(&self, hold: Hold, record: Staged) -> StoreFuture<'_, Hold>;
+    /// Releases the hold and stages its record, in one transaction.
     fn release_hold(
         &self,
         id: i64,
         by: String,
         reason: String,
         at_ns: i64,
+        record: Staged,
     ) -> StoreFuture<'_, Hold>;
+    /// The outbox (`pramaan_db::outbox::Rows`): the first pending row above `after`.
+    fn outbox_next(&self, after: i64) -> StoreFuture<'_, Option<Pending>>;
+    /// True when another row of the same source is marked with `seq`.
+    fn outbox_claimed(&self, row: Pending, seq: u64) -> StoreFuture<'_, bool>;
+    fn outbox_mark(&self, row: Pending, seq: u64) -> StoreFuture<'_, ()>;
+    /// Records not yet in the ledger.
+    fn outbox_pending(&self) -> StoreFuture<'_, u64>;
     fn holds(&self) -> StoreFuture<'_, Vec<Hold>>;
     /// Makes deleted bytes unrecoverable from the files where the backend
     /// can (SQLite: checkpoint and truncate the WAL; secure_delete is on).

@@ -18,8 +18,21 @@ pub struct PgStore {
 /// append a step to change it, never edit one.
 pub const PG_SCHEMA: pramaan_db::pg::PgSchema = pramaan_db::pg::PgSchema {
     component: "registry",
-    steps: &[PG_V1],
+    steps: &[PG_V1, PG_V2_OUTBOX],
 };
+
+/// Version 2: the shared outbox to the ledger (`pramaan_db::outbox`), here
+/// in PostgreSQL: a change and its ledger record commit together.
+const PG_V2_OUTBOX: &str = "CREATE TABLE IF NOT EXISTS {schema}.outbox (
+    id            BIGSERIAL PRIMARY KEY,
+    source        TEXT NOT NULL,
+    body          BYTEA NOT NULL,
+    watermark     BIGINT NOT NULL,
+    created_at_ns BIGINT NOT NULL,
+    ref_id        BIGINT,
+    seq           BIGINT
+);
+CREATE INDEX IF NOT EXISTS outbox_pending ON {schema}.outbox(id) WHERE seq IS NULL;";
 
 /// Version 1: the tables from before versions were kept, as they were.
 const PG_V1: &str = "CREATE SCHEMA IF NOT EXISTS {schema};
@@ -58,6 +71,28 @@ CREATE TABLE IF NOT EXISTS {schema}.erasures (
     reason          TEXT NOT NULL,
     ledger_seq      BIGINT
 );";
+
+/// Stages a record in the PostgreSQL outbox, in the caller's transaction
+/// (the same table and meaning as `pramaan_db::outbox` in SQLite).
+async fn stage(
+    tx: &tokio_postgres::Transaction<'_>,
+    schema: &str,
+    r: &Staged,
+) -> Result<(), StoreError> {
+    tx.execute(
+        &format!(
+            "INSERT INTO {schema}.outbox (source, body, watermark, created_at_ns) VALUES ($1, $2, $3, $4)"
+        ),
+        &[
+            &r.source,
+            &r.body,
+            &(r.watermark as i64),
+            &pramaan_core::time::now_ns(),
+        ],
+    )
+    .await?;
+    Ok(())
+}
 
 const ROW_COLS: &str =
     "external_id, periods, last_end_ns, missing, key_id, wrapped_key, sealed, created_at_ns, updated_at_ns";
@@ -192,10 +227,13 @@ impl Store for PgStore {
         })
     }
 
-    fn put_many(&self, rows: Vec<StoredRow>) -> StoreFuture<'_, ()> {
+    fn put_many(&self, rows: Vec<StoredRow>, record: Option<Staged>) -> StoreFuture<'_, ()> {
         Box::pin(async move {
             let mut c = self.client.lock().await;
             let tx = c.transaction().await?;
+            if let Some(r) = &record {
+                stage(&tx, &self.schema, r).await?;
+            }
             let st = tx
                 .prepare(&format!(
                     "INSERT INTO {}.subscribers ({ROW_COLS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
@@ -410,7 +448,7 @@ impl Store for PgStore {
         })
     }
 
-    fn add_hold(&self, hold: Hold) -> StoreFuture<'_, Hold> {
+    fn add_hold(&self, hold: Hold, record: Staged) -> StoreFuture<'_, Hold> {
         Box::pin(async move {
             let mut c = self.client.lock().await;
             let tx = c.transaction().await?;
@@ -436,6 +474,7 @@ impl Store for PgStore {
                 )
                 .await?;
             let id: i64 = r.try_get(0)?;
+            stage(&tx, &self.schema, &record).await?;
             tx.commit().await?;
             Ok(Hold { id, ..hold })
         })
@@ -447,6 +486,7 @@ impl Store for PgStore {
         by: String,
         reason: String,
         at_ns: i64,
+        record: Staged,
     ) -> StoreFuture<'_, Hold> {
         Box::pin(async move {
             let mut c = self.client.lock().await;
@@ -473,6 +513,7 @@ impl Store for PgStore {
                 &[&id, &at_ns, &by, &reason],
             )
             .await?;
+            stage(&tx, &self.schema, &record).await?;
             tx.commit().await?;
             Ok(Hold {
                 released_at_ns: Some(at_ns),
@@ -480,6 +521,79 @@ impl Store for PgStore {
                 release_reason: Some(reason),
                 ..h
             })
+        })
+    }
+
+    fn outbox_next(&self, after: i64) -> StoreFuture<'_, Option<Pending>> {
+        Box::pin(async move {
+            let c = self.client.lock().await;
+            let r = c
+                .query_opt(
+                    &format!(
+                        "SELECT id, source, body, watermark, ref_id FROM {}.outbox
+                         WHERE seq IS NULL AND id > $1 ORDER BY id LIMIT 1",
+                        self.schema
+                    ),
+                    &[&after],
+                )
+                .await?;
+            r.map(|r| {
+                Ok(Pending {
+                    id: r.try_get(0)?,
+                    source: r.try_get(1)?,
+                    body: r.try_get(2)?,
+                    watermark: r.try_get::<_, i64>(3)?.max(0) as u64,
+                    ref_id: r.try_get(4)?,
+                })
+            })
+            .transpose()
+        })
+    }
+
+    fn outbox_claimed(&self, row: Pending, seq: u64) -> StoreFuture<'_, bool> {
+        Box::pin(async move {
+            let c = self.client.lock().await;
+            let r = c
+                .query_one(
+                    &format!(
+                        "SELECT COUNT(*) FROM {}.outbox WHERE source = $1 AND seq = $2 AND id <> $3",
+                        self.schema
+                    ),
+                    &[&row.source, &(seq as i64), &row.id],
+                )
+                .await?;
+            Ok(r.try_get::<_, i64>(0)? > 0)
+        })
+    }
+
+    fn outbox_mark(&self, row: Pending, seq: u64) -> StoreFuture<'_, ()> {
+        Box::pin(async move {
+            let c = self.client.lock().await;
+            c.execute(
+                &format!(
+                    "UPDATE {}.outbox SET seq = $1 WHERE id = $2 AND seq IS NULL",
+                    self.schema
+                ),
+                &[&(seq as i64), &row.id],
+            )
+            .await?;
+            Ok(())
+        })
+    }
+
+    fn outbox_pending(&self) -> StoreFuture<'_, u64> {
+        Box::pin(async move {
+            let c = self.client.lock().await;
+            let r = c
+                .query_one(
+                    &format!(
+                        "SELECT COUNT(*) FROM {}.outbox WHERE seq IS NULL",
+                        self.schema
+                    ),
+                    &[],
+                )
+                .await?;
+            Ok(r.try_get::<_, i64>(0)?.max(0) as u64)
         })
     }
 

@@ -6,6 +6,7 @@
 mod schema;
 
 use super::*;
+use pramaan_db::outbox;
 use rusqlite::{params, Connection, OptionalExtension};
 pub use schema::SCHEMA;
 use std::path::{Path, PathBuf};
@@ -170,9 +171,12 @@ impl Store for SqliteStore {
         })
     }
 
-    fn put_many(&self, rows: Vec<StoredRow>) -> StoreFuture<'_, ()> {
+    fn put_many(&self, rows: Vec<StoredRow>, record: Option<Staged>) -> StoreFuture<'_, ()> {
         self.with(move |c| {
             let tx = c.transaction()?;
+            if let Some(r) = &record {
+                outbox::stage(&tx, &r.source, &r.body, r.watermark)?;
+            }
             {
                 let mut st = tx.prepare_cached(&format!(
                     "INSERT OR REPLACE INTO subscribers ({ROW_COLS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"
@@ -362,16 +366,17 @@ impl Store for SqliteStore {
         })
     }
 
-    fn add_hold(&self, hold: Hold) -> StoreFuture<'_, Hold> {
+    fn add_hold(&self, hold: Hold, record: Staged) -> StoreFuture<'_, Hold> {
         self.with(move |c| {
-            c.execute(
+            let tx = c.transaction()?;
+            tx.execute(
                 "INSERT INTO holds (subscriber_id, reason, order_ref, created_by, created_at_ns) VALUES (?1, ?2, ?3, ?4, ?5)",
                 params![hold.subscriber_id, hold.reason, hold.order_ref, hold.created_by, hold.created_at_ns],
             )?;
-            Ok(Hold {
-                id: c.last_insert_rowid(),
-                ..hold
-            })
+            let id = tx.last_insert_rowid();
+            outbox::stage(&tx, &record.source, &record.body, record.watermark)?;
+            tx.commit()?;
+            Ok(Hold { id, ..hold })
         })
     }
 
@@ -381,6 +386,7 @@ impl Store for SqliteStore {
         by: String,
         reason: String,
         at_ns: i64,
+        record: Staged,
     ) -> StoreFuture<'_, Hold> {
         let path = self.path.display().to_string();
         self.with_store(move |c| {
@@ -403,6 +409,7 @@ impl Store for SqliteStore {
                 params![id, at_ns, by, reason],
             )
             .map_err(&e)?;
+            outbox::stage(&tx, &record.source, &record.body, record.watermark).map_err(&e)?;
             tx.commit().map_err(&e)?;
             Ok(Hold {
                 released_at_ns: Some(at_ns),
@@ -419,6 +426,22 @@ impl Store for SqliteStore {
             let rows = st.query_map([], hold_row)?;
             rows.collect()
         })
+    }
+
+    fn outbox_next(&self, after: i64) -> StoreFuture<'_, Option<Pending>> {
+        self.with(move |c| outbox::next_pending_in(c, after))
+    }
+
+    fn outbox_claimed(&self, row: Pending, seq: u64) -> StoreFuture<'_, bool> {
+        self.with(move |c| outbox::claimed_in(c, &row, seq))
+    }
+
+    fn outbox_mark(&self, row: Pending, seq: u64) -> StoreFuture<'_, ()> {
+        self.with(move |c| outbox::mark_in(c, &row, seq, None))
+    }
+
+    fn outbox_pending(&self) -> StoreFuture<'_, u64> {
+        self.with(|c| outbox::pending(c))
     }
 
     fn scrub(&self) -> StoreFuture<'_, ()> {

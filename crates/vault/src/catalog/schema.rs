@@ -14,7 +14,7 @@ use pramaan_db::{has_column, Schema, Step};
 /// Every step, oldest first; a file's `user_version` counts those applied.
 pub const SCHEMA: Schema = Schema {
     database: "catalog.db",
-    steps: &[V1, V2_COMPACT_LEVEL],
+    steps: &[V1, V2_COMPACT_LEVEL, V3_OUTBOX],
 };
 
 /// Version 1: the tables from before versions were kept, as they were (a
@@ -116,4 +116,11 @@ const V2_COMPACT_LEVEL: Step = Step::Code(|tx| {
         )?;
     }
     Ok(())
+});
+
+/// Version 3: the shared outbox to the ledger (`pramaan_db::outbox`);
+/// retention's own outbox (rows, marks and watermarks) moves into it.
+const V3_OUTBOX: Step = Step::Code(|tx| {
+    crate::retention::store::move_outbox(tx)?;
+    pramaan_db::outbox::create_table(tx)
 });

@@ -37,6 +37,12 @@ impl SqliteCatalog {
     }
 
     /// The connection (the catalog, retention's tables, the ledger history).
+    /// The connection's lock itself, for the outbox flusher, which takes it
+    /// per statement (never across an `.await`).
+    pub(crate) fn conn_mutex(&self) -> &Mutex<Connection> {
+        &self.conn
+    }
+
     pub(crate) fn conn(&self) -> std::sync::MutexGuard<'_, Connection> {
         self.conn.lock().expect("catalog lock")
     }

@@ -18,26 +18,25 @@
 //! Every run starts by finishing what an interrupted run left: deletion rows
 //! whose object may remain (step 4), then outbox rows not yet appended (step 5).
 
-use super::store::{NewHold, OutboxEntry, OutboxRow, Released, RetireInfo, Retired};
+use super::store::{NewHold, OutboxEntry, Released, RetireInfo, Retired};
 use super::{
     decide, hold_touches, why_expired, Decision, Hold, HoldRef, IpClear, Judged, Policy, RunReport,
     SegmentReport,
 };
 use crate::catalog::CatalogError;
 use crate::schema::col;
-use crate::search::{self, Query};
 use crate::segment::leaf_path;
+use crate::sink::VaultSink;
 use crate::{AppendError, SegmentMeta, Vault, VaultError};
-use bytes::Bytes;
 use object_store::path::Path as ObjPath;
 use object_store::{ObjectStore, ObjectStoreExt};
 use parquet::arrow::arrow_reader::{ArrowReaderMetadata, ArrowReaderOptions};
+use pramaan_db::outbox;
 // Deprecated upstream in favour of a hand-written AsyncFileReader; it still does exactly what we need.
 #[allow(deprecated)]
 use parquet::arrow::async_reader::ParquetObjectReader;
 use parquet::arrow::ParquetRecordBatchStreamBuilder;
 use pramaan_core::time::rfc3339_utc;
-use pramaan_core::Transport;
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::net::IpAddr;
@@ -80,10 +79,14 @@ impl Faults {
     }
 
     fn check(&self, step: Step) -> Result<(), RetentionError> {
-        match &self.0 {
-            Some(f) if f(step) => Err(RetentionError::Injected(step)),
-            _ => Ok(()),
+        if self.stops(step) {
+            return Err(RetentionError::Injected(step));
         }
+        Ok(())
+    }
+
+    fn stops(&self, step: Step) -> bool {
+        self.0.as_ref().is_some_and(|f| f(step))
     }
 }
 
@@ -106,6 +109,8 @@ pub enum RetentionError {
     ReadOnly,
     #[error("stopped after {0:?} (fault injection)")]
     Injected(Step),
+    #[error("appending retention's records: {0}")]
+    Outbox(#[from] pramaan_db::outbox::OutboxError),
 }
 
 /// `{"type":"retention.deleted",...}`: a deleted segment, as recorded in the vault.
@@ -248,6 +253,8 @@ pub struct Retention {
     vault: Vault,
     policy: Policy,
     lock: tokio::sync::Mutex<()>,
+    /// Appends the catalog's outbox (the shared one, `pramaan_db::outbox`).
+    flusher: outbox::Flusher,
     faults: Faults,
     /// How long a deletion waits for searches still reading the segment.
     reader_wait: Duration,
@@ -259,6 +266,7 @@ impl Retention {
             vault,
             policy,
             lock: tokio::sync::Mutex::new(()),
+            flusher: outbox::Flusher::new("retention"),
             faults: Faults::default(),
             reader_wait: Duration::from_secs(30),
         }
@@ -513,29 +521,39 @@ impl Retention {
 
     async fn flush_outbox_locked(&self) -> Result<(), RetentionError> {
         let catalog = self.vault.catalog();
-        for row in catalog.outbox_pending()? {
-            if self.vault.is_read_only() {
-                return Err(RetentionError::ReadOnly);
-            }
-            let seq = match find_appended(&self.vault, &row).await? {
-                Some(seq) => seq,
-                None => {
-                    let r = self
-                        .vault
-                        .append(
-                            Transport::Internal,
-                            Arc::from(row.peer.as_str()),
-                            vec![Bytes::from(row.body.clone())],
-                        )
-                        .await?;
-                    self.faults.check(Step::RecordAppended)?;
-                    r.first
-                }
-            };
-            catalog.outbox_done(row.id, seq)?;
-            self.faults.check(Step::RecordMarked)?;
+        if catalog.outbox_pending()?.is_empty() {
+            return Ok(());
         }
-        Ok(())
+        if self.vault.is_read_only() {
+            return Err(RetentionError::ReadOnly);
+        }
+        let rows = outbox::SqliteRows {
+            db: catalog.outbox_db(),
+            mark_back: None,
+        };
+        let stop = |p: outbox::Point, _: &outbox::Pending| {
+            self.faults.stops(match p {
+                outbox::Point::Appended => Step::RecordAppended,
+                outbox::Point::Marked => Step::RecordMarked,
+            })
+        };
+        match self
+            .flusher
+            .flush_with(&rows, &VaultSink::new(self.vault.clone()), &stop)
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(outbox::OutboxError::Injected(p, _)) => Err(RetentionError::Injected(match p {
+                outbox::Point::Appended => Step::RecordAppended,
+                outbox::Point::Marked => Step::RecordMarked,
+            })),
+            Err(e) => Err(RetentionError::Outbox(e)),
+        }
+    }
+
+    /// Records of holds and deletions not yet in the vault.
+    pub fn outbox_pending(&self) -> Result<u64, RetentionError> {
+        Ok(self.vault.catalog().outbox_pending()?.len() as u64)
     }
 
     /// Adds a hold (and its `hold.added` record) with the clock at `now_ns`.
@@ -644,38 +662,6 @@ fn held_report(j: &Judged, ids: &[i64], by_id: &BTreeMap<i64, &Hold>) -> Segment
         names.join(", ")
     );
     SegmentReport::new(j, why, holds)
-}
-
-/// The sequence number of an outbox row's record, if an earlier attempt
-/// appended it: a record from the watermark on with exactly that body and peer.
-async fn find_appended(vault: &Vault, row: &OutboxRow) -> Result<Option<u64>, RetentionError> {
-    let q = Query {
-        seq_from: Some(row.watermark),
-        text: Some(row.body.clone()),
-        limit: 0,
-        internal: true,
-        ..Default::default()
-    };
-    let (tx, mut rx) = tokio::sync::mpsc::channel(4);
-    let searching = search::search(vault, &q, tx);
-    let collecting = async {
-        let mut found = None;
-        while let Some(b) = rx.recv().await {
-            for h in search::hits(&b) {
-                if found.is_none()
-                    && h.transport == Transport::Internal.as_str()
-                    && h.peer == row.peer
-                    && h.raw.as_deref() == Some(row.body.as_str())
-                {
-                    found = Some(h.seq);
-                }
-            }
-        }
-        found
-    };
-    let (res, found) = futures::join!(searching, collecting);
-    res?;
-    Ok(found)
 }
 
 /// True when the segment's Bloom filters on extracted IP addresses rule `ip`

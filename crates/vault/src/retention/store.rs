@@ -9,18 +9,39 @@
 //!   NULL until the object is known to be gone.
 //! * `retention_runs`: one row per (non-dry) run.
 //! * `outbox`: internal records (deletions, holds added and released) to
-//!   append to the vault exactly once. A row is written in the same
-//!   transaction as the change it records, with the vault's committed count
-//!   at that moment (`watermark`); `seq` is filled once the record is in the
-//!   vault. After a crash, a row without `seq` is looked for among the records
-//!   from `watermark` on before it is appended again.
+//!   append to the vault exactly once: the shared outbox of every component
+//!   (`pramaan_db::outbox`). A row is written in the same transaction as the
+//!   change it records, with the vault's committed count at that moment
+//!   (`watermark`); `seq` is filled once the record is in the vault. After a
+//!   crash, a row without `seq` is looked for among the records from
+//!   `watermark` on before it is appended again.
 
 use crate::catalog::error::CatalogError;
 use crate::catalog::sqlite::SqliteCatalog;
 use crate::SegmentMeta;
-use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
+use pramaan_db::outbox;
+use rusqlite::{params, Connection, OptionalExtension, Transaction, TransactionBehavior};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
+
+/// The one-off move of retention's own outbox (`peer`, `body TEXT`, before
+/// the shared outbox) into the shared table, keeping ids, watermarks and
+/// marks, so rows a crash left pending are still appended exactly once. Does
+/// nothing when there is no such table. For a schema step of `catalog.db`.
+pub fn move_outbox(tx: &Transaction<'_>) -> rusqlite::Result<()> {
+    if !has_table(tx, "outbox")? || !pramaan_db::schema::has_column(tx, "outbox", "peer")? {
+        return Ok(());
+    }
+    tx.execute_batch(&format!(
+        "ALTER TABLE outbox RENAME TO retention_outbox_old;
+         {}
+         INSERT INTO outbox (id, source, body, watermark, created_at_ns, seq)
+             SELECT id, peer, CAST(body AS BLOB), watermark, created_at_ns, seq
+             FROM retention_outbox_old ORDER BY id;
+         DROP TABLE retention_outbox_old;",
+        outbox::DDL
+    ))
+}
 
 fn has_table(conn: &Connection, name: &str) -> rusqlite::Result<bool> {
     conn.query_row(
@@ -213,9 +234,10 @@ pub trait RetentionCatalog {
     fn last_run(&self) -> Result<Option<RunRow>, CatalogError>;
     /// Outbox rows not yet in the vault, oldest first.
     fn outbox_pending(&self) -> Result<Vec<OutboxRow>, CatalogError>;
-    fn outbox_done(&self, id: i64, seq: u64) -> Result<(), CatalogError>;
     /// Every outbox row, oldest first (tests and audits).
     fn outbox(&self) -> Result<Vec<OutboxRow>, CatalogError>;
+    /// The catalog's outbox, for the shared flusher (`pramaan_db::outbox`).
+    fn outbox_db(&self) -> &std::sync::Mutex<Connection>;
 }
 
 const HOLD_COLS: &str = "id, from_ns, to_ns, source, ip, reason, order_ref, created_by, created_at_ns, released_at_ns, released_by, release_reason";
@@ -264,17 +286,12 @@ fn hold_in(conn: &Connection, id: i64) -> rusqlite::Result<Option<Hold>> {
 }
 
 fn insert_outbox(
-    conn: &Connection,
+    tx: &Transaction<'_>,
     peer: &str,
     body: &str,
     watermark: u64,
-    now_ns: i64,
 ) -> rusqlite::Result<()> {
-    conn.execute(
-        "INSERT INTO outbox (peer, body, watermark, created_at_ns) VALUES (?1, ?2, ?3, ?4)",
-        params![peer, body, watermark as i64, now_ns],
-    )?;
-    Ok(())
+    outbox::stage(tx, peer, body.as_bytes(), watermark).map(|_| ())
 }
 
 const DELETION_COLS: &str = "id, segment_id, path, seq_min, seq_max, time_min_ns, time_max_ns, rows, bytes, raw_bytes, sha256, sources, created_at_ns, policy, cutoff_ns, run, deleted_at_ns, object_deleted_at_ns";
@@ -339,13 +356,13 @@ impl SqliteCatalog {
                 return Ok(Vec::new());
             }
             let mut stmt = conn.prepare_cached(&format!(
-                "SELECT id, peer, body, watermark, seq FROM outbox {filter} ORDER BY id"
+                "SELECT id, source, body, watermark, seq FROM outbox {filter} ORDER BY id"
             ))?;
             let rows = stmt.query_map([], |r| {
                 Ok(OutboxRow {
                     id: r.get(0)?,
                     peer: r.get(1)?,
-                    body: r.get(2)?,
+                    body: String::from_utf8_lossy(&r.get::<_, Vec<u8>>(2)?).into_owned(),
                     watermark: r.get::<_, i64>(3)? as u64,
                     seq: r.get::<_, Option<i64>>(4)?.map(|s| s as u64),
                 })
@@ -383,7 +400,7 @@ impl RetentionCatalog for SqliteCatalog {
             )?;
             let id = tx.last_insert_rowid();
             let hold = hold_in(&tx, id)?.expect("just inserted");
-            insert_outbox(&tx, peer, &body(&hold), watermark, now_ns)?;
+            insert_outbox(&tx, peer, &body(&hold), watermark)?;
             tx.commit()?;
             Ok(hold)
         };
@@ -415,7 +432,7 @@ impl RetentionCatalog for SqliteCatalog {
                 params![id, now_ns, by, reason],
             )?;
             let hold = hold_in(&tx, id)?.expect("exists");
-            insert_outbox(&tx, peer, &body(&hold), watermark, now_ns)?;
+            insert_outbox(&tx, peer, &body(&hold), watermark)?;
             tx.commit()?;
             Ok(Released::Released(hold))
         };
@@ -454,13 +471,7 @@ impl RetentionCatalog for SqliteCatalog {
             )?;
             let deletion = tx.last_insert_rowid();
             tx.execute("DELETE FROM segments WHERE id = ?1", [segment_id])?;
-            insert_outbox(
-                &tx,
-                &record.peer,
-                &record.body,
-                record.watermark,
-                info.deleted_at_ns,
-            )?;
+            insert_outbox(&tx, &record.peer, &record.body, record.watermark)?;
             tx.commit()?;
             Ok(Retired::Moved(deletion))
         };
@@ -557,18 +568,12 @@ impl RetentionCatalog for SqliteCatalog {
         self.outbox_where("WHERE seq IS NULL")
     }
 
-    fn outbox_done(&self, id: i64, seq: u64) -> Result<(), CatalogError> {
-        self.conn()
-            .execute(
-                "UPDATE outbox SET seq = ?2 WHERE id = ?1",
-                params![id, seq as i64],
-            )
-            .map_err(self.err())?;
-        Ok(())
-    }
-
     fn outbox(&self) -> Result<Vec<OutboxRow>, CatalogError> {
         self.outbox_where("")
+    }
+
+    fn outbox_db(&self) -> &std::sync::Mutex<Connection> {
+        self.conn_mutex()
     }
 }
 
@@ -655,7 +660,9 @@ mod tests {
         let out = c.outbox_pending().unwrap();
         assert_eq!(out.len(), 1);
         assert_eq!((out[0].body.as_str(), out[0].watermark), ("deleted b", 20));
-        c.outbox_done(out[0].id, 42).unwrap();
+        c.conn()
+            .execute("UPDATE outbox SET seq = 42 WHERE id = ?1", [out[0].id])
+            .unwrap();
         assert!(c.outbox_pending().unwrap().is_empty());
         assert_eq!(c.outbox().unwrap()[0].seq, Some(42));
     }
@@ -711,5 +718,38 @@ mod tests {
             vec![format!("added {}", h.id), format!("released {}", h.id)]
         );
         assert_eq!(c.holds().unwrap().len(), 1, "a released hold keeps its row");
+    }
+
+    #[test]
+    fn an_outbox_of_the_old_shape_moves_into_the_shared_table_with_its_marks() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.db");
+        {
+            let c = Connection::open(&path).unwrap();
+            c.execute_batch(
+                "CREATE TABLE outbox (id INTEGER PRIMARY KEY, peer TEXT NOT NULL, body TEXT NOT NULL,
+                     watermark INTEGER NOT NULL, created_at_ns INTEGER NOT NULL, seq INTEGER);
+                 INSERT INTO outbox VALUES (1, 'pramaan:holds', '{\"hold\":1}', 3, 10, 4);
+                 INSERT INTO outbox VALUES (2, 'pramaan:retention', '{\"run\":2}', 5, 11, NULL);",
+            )
+            .unwrap();
+        }
+        let c = SqliteCatalog::open(&path).unwrap();
+        let rows = c.outbox().unwrap();
+        assert_eq!(rows.len(), 2);
+        assert_eq!(
+            (rows[0].peer.as_str(), rows[0].body.as_str(), rows[0].seq),
+            ("pramaan:holds", "{\"hold\":1}", Some(4))
+        );
+        let pending = c.outbox_pending().unwrap();
+        assert_eq!(pending.len(), 1);
+        assert_eq!((pending[0].id, pending[0].watermark), (2, 5));
+        assert_eq!(pending[0].body, "{\"run\":2}");
+        // Reopening moves nothing again.
+        drop(c);
+        assert_eq!(
+            SqliteCatalog::open(&path).unwrap().outbox().unwrap().len(),
+            2
+        );
     }
 }

@@ -8,7 +8,7 @@ use pramaan_db::{Schema, Step};
 /// Every step, oldest first; a file's `user_version` counts those applied.
 pub const SCHEMA: Schema = Schema {
     database: "registry.db",
-    steps: &[V1],
+    steps: &[V1, V2_OUTBOX],
 };
 
 /// Version 1: the schema from before versions were kept, as it was (a file
@@ -52,3 +52,7 @@ CREATE TABLE IF NOT EXISTS erasures (
 );
 "#,
 );
+
+/// Version 2: the shared outbox to the ledger (`pramaan_db::outbox`): a
+/// change and its ledger record commit together.
+const V2_OUTBOX: Step = Step::Code(|tx| pramaan_db::outbox::create_table(tx));
