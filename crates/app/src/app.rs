@@ -16,15 +16,25 @@ pub struct App {
     cfg: Arc<Config>,
     vault: Vault,
     sink: Arc<VaultSink>,
+    /// The incident desk, opened at first use (`crate::desk`).
+    desk: crate::desk::DeskState,
 }
 
 impl App {
     pub fn new(cfg: &Config, vault: Vault) -> App {
+        let cfg = Arc::new(cfg.clone());
+        let sink = Arc::new(VaultSink::new(vault.clone()));
         App {
-            cfg: Arc::new(cfg.clone()),
-            sink: Arc::new(VaultSink::new(vault.clone())),
+            desk: crate::desk::DeskState::new(cfg.clone(), sink.clone()),
+            cfg,
+            sink,
             vault,
         }
+    }
+
+    /// The incident desk (`serve` runs its reminders).
+    pub fn desk(&self) -> &crate::desk::DeskState {
+        &self.desk
     }
 
     pub fn config(&self) -> &Config {
@@ -75,5 +85,13 @@ impl App {
 impl App {
     /// Before the vault closes: components append what their outboxes
     /// still hold (each component adds its flush here).
-    pub async fn close(&self) {}
+    pub async fn close(&self) {
+        let pending = self.desk.flush().await;
+        if pending > 0 {
+            tracing::warn!(
+                pending,
+                "desk records are not yet in the ledger; they are appended at the next change"
+            );
+        }
+    }
 }

@@ -18,10 +18,12 @@
 
 pub mod access;
 pub mod app;
+pub mod desk;
 pub mod error;
 pub mod local;
 pub mod op;
 pub mod options;
+pub mod search_params;
 
 pub use app::App;
 pub use error::AppError;

@@ -109,7 +109,7 @@ pub struct Desk {
 }
 
 /// A reminder's progress, as stored.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct ReminderRow {
     pub incident_id: i64,
     pub name: String,

@@ -1,15 +1,20 @@
 //! The incident desk in the browser: the list with each 6-hour window,
 //! create, one incident with its countdown, edit, the report preview and
-//! sending it. The desk's own functions do the work (as for the JSON API).
+//! sending it. The desk's operations (`pramaan_app::desk`) do the work, as
+//! for the JSON API; these handlers read the form and render HTML.
 
 use super::{csrf, page, page_refreshing, see_other, with_query, AppState, FlashParams, Problem};
-use crate::api::desk::{err as desk_err, EditBody, NewBody};
+use crate::api::ApiError;
 use axum::body::Bytes;
 use axum::extract::{Path, Query as QueryParams, State};
 use axum::response::Response;
 use axum::routing::{get, post};
 use axum::{Extension, Router};
-use pramaan_auth::{Identity, Role};
+use pramaan_app::desk::{
+    EditIncident, ListIncidents, OpenIncident, RenderReport, SendReport, ShowIncident,
+};
+use pramaan_app::{App, AppError, Operation};
+use pramaan_auth::Identity;
 use pramaan_console::charts::{self, IncidentWindow};
 use pramaan_console::layout::Flash;
 use pramaan_console::{html, Markup};
@@ -48,8 +53,14 @@ fn window(v: &IncidentView) -> IncidentWindow {
     }
 }
 
-fn can_write(id: &Identity) -> bool {
-    id.has(Role::Poc) || id.has(Role::Admin)
+/// Whether to offer the forms that change an incident: the access table's
+/// answer for the operations they post to.
+fn can_write(app: &App, id: &Identity) -> bool {
+    app.authorise::<SendReport>(id).is_ok()
+}
+
+fn problem(e: AppError) -> Problem {
+    ApiError::from(e).into()
 }
 
 async fn list(
@@ -57,21 +68,15 @@ async fn list(
     Extension(id): Extension<Identity>,
     QueryParams(fl): QueryParams<FlashParams>,
 ) -> Result<Response, Problem> {
-    let d = st.desk.desk()?;
     let now = now_ns();
-    let views: Vec<IncidentView> = d
-        .list()
-        .map_err(desk_err)?
-        .iter()
-        .map(|i| i.view(now))
-        .collect();
+    let views = ListIncidents {}.run(&st.app, &id).await.map_err(problem)?;
     let running: Vec<IncidentWindow> = views
         .iter()
         .filter(|v| v.incident.state == IncState::Open)
         .map(window)
         .collect();
     let body = html! {
-        @if can_write(&id) { p { a.button href="/console/incidents/new" { "Report a new incident" } } }
+        @if can_write(&st.app, &id) { p { a.button href="/console/incidents/new" { "Report a new incident" } } }
         @if !running.is_empty() {
             h2 { "6-hour windows running" }
             (charts::incident_bars(&running, now))
@@ -199,9 +204,7 @@ async fn create(
     body: Bytes,
 ) -> Result<Response, Problem> {
     let p = pairs(&body);
-    let d = st.desk.desk()?;
-    let now = now_ns();
-    let b = NewBody {
+    let op = OpenIncident {
         title: get1(&p, "title").to_owned(),
         kinds: kinds_of(&p),
         detected_at: opt(&p, "detected_at"),
@@ -216,16 +219,9 @@ async fn create(
         security_systems: get1(&p, "security_systems").to_owned(),
         other_info: get1(&p, "other_info").to_owned(),
     };
-    let res = match b.into_new(now) {
-        Ok(n) => d
-            .create(n, &super::actor(&id), now)
-            .await
-            .map_err(|e| e.to_string()),
-        Err(e) => Err(e.to_string()),
-    };
-    Ok(match res {
+    Ok(match op.run(&st.app, &id).await {
         Ok(inc) => see_other(&with_query(
-            &format!("/console/incidents/{}", inc.id),
+            &format!("/console/incidents/{}", inc.incident.id),
             "ok",
             "Incident created: the 6-hour clock runs.",
         )),
@@ -233,7 +229,7 @@ async fn create(
             &id,
             "Report a new incident",
             "/console/incidents",
-            Some(Flash::Error(e)),
+            Some(Flash::Error(e.to_string())),
             incident_form("/console/incidents", &id, None, "Create the incident"),
         ),
     })
@@ -245,11 +241,13 @@ async fn show(
     Path(n): Path<i64>,
     QueryParams(fl): QueryParams<FlashParams>,
 ) -> Result<Response, Problem> {
-    let d = st.desk.desk()?;
+    let detail = ShowIncident { id: n }
+        .run(&st.app, &id)
+        .await
+        .map_err(problem)?;
     let now = now_ns();
-    let v = d.get(n).map_err(desk_err)?.view(now);
-    let reports = d.reports(n).map_err(desk_err)?;
-    let poc_warning = crate::api::desk::poc_warning(d, st.desk.settings()?, now);
+    let (v, reports, poc_warning) = (detail.incident, detail.reports, detail.poc_warning);
+    let write = can_write(&st.app, &id);
     let inc = &v.incident;
     let body = html! {
         section aria-labelledby="clock" {
@@ -278,7 +276,7 @@ async fn show(
         section aria-labelledby="report-title" {
             h2 #report-title { "Report to CERT-In" }
             p { a href=(format!("/console/incidents/{n}/report")) { "Preview the report" } }
-            @if can_write(&id) && inc.state != IncState::Closed {
+            @if write && inc.state != IncState::Closed {
                 form method="post" action=(format!("/console/incidents/{n}/send")) {
                     (csrf(&id))
                     button type="submit" { @if inc.reports_sent == 0 { "Send the report now" } @else { "Send a follow-up report" } }
@@ -289,7 +287,7 @@ async fn show(
                 pre { (serde_json::to_string_pretty(&reports).unwrap_or_default()) }
             }
         }
-        @if can_write(&id) && inc.state != IncState::Closed {
+        @if write && inc.state != IncState::Closed {
             section aria-labelledby="edit-title" {
                 h2 #edit-title { "Edit" }
                 (incident_form(&format!("/console/incidents/{n}"), &id, Some(&v), "Save the changes"))
@@ -314,10 +312,9 @@ async fn edit(
     body: Bytes,
 ) -> Result<Response, Problem> {
     let p = pairs(&body);
-    let d = st.desk.desk()?;
-    let now = now_ns();
     let kinds = kinds_of(&p);
-    let b = EditBody {
+    let op = EditIncident {
+        id: n,
         title: opt(&p, "title"),
         kinds: (!kinds.is_empty()).then_some(kinds),
         detected_at: opt(&p, "detected_at"),
@@ -333,18 +330,10 @@ async fn edit(
         security_systems: Some(get1(&p, "security_systems").to_owned()),
         other_info: Some(get1(&p, "other_info").to_owned()),
     };
-    let res = match b.into_edit(now) {
-        Ok(e) => d
-            .edit(n, e, &super::actor(&id), now)
-            .await
-            .map(|_| ())
-            .map_err(|e| e.to_string()),
-        Err(e) => Err(e.to_string()),
-    };
     let path = format!("/console/incidents/{n}");
-    Ok(match res {
-        Ok(()) => see_other(&with_query(&path, "ok", "Saved.")),
-        Err(e) => see_other(&with_query(&path, "error", &e)),
+    Ok(match op.run(&st.app, &id).await {
+        Ok(_) => see_other(&with_query(&path, "ok", "Saved.")),
+        Err(e) => see_other(&with_query(&path, "error", &e.to_string())),
     })
 }
 
@@ -353,15 +342,18 @@ async fn report(
     Extension(id): Extension<Identity>,
     Path(n): Path<i64>,
 ) -> Result<Response, Problem> {
-    let d = st.desk.desk()?;
-    let prepared =
-        pramaan_desk::mail::prepare(d, st.desk.settings()?, st.desk.templates()?, n, now_ns());
+    let prepared = RenderReport {
+        id: n,
+        ..RenderReport::default()
+    }
+    .run(&st.app, &id)
+    .await;
     let body = match prepared {
         Ok(p) => html! {
-            p { "To: " (p.to) " · From: " (p.from) " · Cc: " (p.poc.poc.email) }
-            p { "Subject: " strong { (p.rendered.subject) } }
+            p { "To: " (p.to) " · From: " (p.from) " · Cc: " (p.cc) }
+            p { "Subject: " strong { (p.subject) } }
             h2 { "Text" }
-            pre { (p.rendered.text) }
+            pre { (p.text) }
             p { a href=(format!("/api/v1/incidents/{n}/report?format=html")) { "The HTML version" } }
             p { a href=(format!("/console/incidents/{n}")) { "Back to the incident" } }
         },
@@ -384,34 +376,26 @@ async fn send(
     Extension(id): Extension<Identity>,
     Path(n): Path<i64>,
 ) -> Result<Response, Problem> {
-    let d = st.desk.desk()?;
-    let res = pramaan_desk::mail::send_report(
-        d,
-        st.desk.settings()?,
-        st.desk.templates()?,
-        n,
-        &super::actor(&id),
-        now_ns(),
-    )
-    .await;
+    let res = SendReport { id: n }.run(&st.app, &id).await;
     let path = format!("/console/incidents/{n}");
     // A failed attempt is kept by the desk and returned as Ok: say what happened.
     Ok(match res {
-        Ok((_, a)) if a.sent_at_ns.is_some() => see_other(&with_query(
+        Ok(o) if o.attempt.sent_at_ns.is_some() => see_other(&with_query(
             &path,
             "ok",
             &format!(
                 "The report was sent to {} ({}).",
-                a.to,
-                a.smtp_reply.as_deref().unwrap_or("accepted")
+                o.attempt.to,
+                o.attempt.smtp_reply.as_deref().unwrap_or("accepted")
             ),
         )),
-        Ok((_, a)) => see_other(&with_query(
+        Ok(o) => see_other(&with_query(
             &path,
             "error",
             &format!(
                 "Not sent: {}",
-                a.error
+                o.attempt
+                    .error
                     .as_deref()
                     .unwrap_or("the mail server did not take it")
             ),
