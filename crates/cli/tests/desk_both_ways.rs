@@ -172,6 +172,8 @@ fn every_command(way: &Way, env: &[(&'static str, String)], out: &Path) -> Vec<(
             "+91 98450 00000",
             "--office-phone",
             "+91 80 4000 0000",
+            // The second run sets the same details: record a review then.
+            "--reviewed",
         ],
         false,
     );
