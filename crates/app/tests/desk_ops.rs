@@ -130,6 +130,8 @@ async fn operations_authorise_record_the_caller_and_reach_the_ledger() {
         closed.incident.closed_by.as_deref(),
         Some(local.caller().name.as_str())
     );
+    // The vault closes once no handle is left: ours goes first.
+    drop(app);
     local.close().await;
 
     // Opened again: every change has its ledger sequence number.
