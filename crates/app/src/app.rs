@@ -28,13 +28,15 @@ pub struct App {
     /// IP bindings and whois (`crate::whois`); `serve` runs its feeder.
     attribution: Arc<crate::whois::Attribution>,
     orders: crate::orders::Orders,
+    /// The incident desk, opened at first use (`crate::desk`).
+    desk: crate::desk::DeskState,
 }
 
 impl App {
     pub fn new(cfg: &Config, vault: Vault) -> App {
         let sink = Arc::new(VaultSink::new(vault.clone()));
+        let shared = Arc::new(cfg.clone());
         App {
-            cfg: Arc::new(cfg.clone()),
             retention: Arc::new(Retention::new(vault.clone(), retention_policy(cfg))),
             registry: Arc::new(LazyRegistry::new(
                 RegistryOptions::from_config(cfg),
@@ -42,9 +44,16 @@ impl App {
             )),
             attribution: Arc::new(crate::whois::Attribution::new(cfg)),
             orders: crate::orders::Orders::new(&cfg.data_dir, sink.clone()),
+            desk: crate::desk::DeskState::new(shared.clone(), sink.clone()),
+            cfg: shared,
             sink,
             vault,
         }
+    }
+
+    /// The incident desk (`serve` runs its reminders).
+    pub fn desk(&self) -> &crate::desk::DeskState {
+        &self.desk
     }
 
     pub fn config(&self) -> &Config {
@@ -122,5 +131,12 @@ impl App {
     /// still hold (each component adds its flush here).
     pub async fn close(&self) {
         self.orders.close().await;
+        let pending = self.desk.flush().await;
+        if pending > 0 {
+            tracing::warn!(
+                pending,
+                "desk records are not yet in the ledger; they are appended at the next change"
+            );
+        }
     }
 }

@@ -18,6 +18,7 @@
 
 pub mod access;
 pub mod app;
+pub mod desk;
 pub mod error;
 pub mod holds;
 pub mod local;
@@ -25,6 +26,7 @@ pub mod op;
 pub mod options;
 pub mod orders;
 pub mod registry;
+pub mod search_params;
 pub mod whois;
 
 pub use app::App;

@@ -1,19 +1,23 @@
-//! `pramaan incident ...` and `pramaan poc ...`: through a running server's
-//! HTTP API when one holds the data directory, else directly on the desk's
-//! database (opening the vault too when a change must reach the ledger or a
-//! search must choose log lines).
+//! `pramaan incident ...` and `pramaan poc ...`: each command builds the
+//! desk's operation (`pramaan_app::desk`) and runs it where the data is,
+//! through a running server's API or on the data directory itself
+//! ([`crate::runner`]); what it prints is the same either way. Changes are
+//! recorded under the caller: the token's user over HTTP, `<user> (local)`
+//! on the data directory.
 
-use crate::client::{self, Target};
+use crate::runner::{run_once, Runner};
 use anyhow::{bail, Context, Result};
 use clap::{Args, Subcommand};
+use pramaan_app::desk::{
+    AttachExcerpt, CloseIncident, EditIncident, IncidentDetail, ListIncidents, OpenIncident,
+    PocHistory, RenderReport, SendReport, SetPoc, ShowIncident, ShowPoc,
+};
 use pramaan_config::Config;
-use pramaan_core::time::now_ns;
-use pramaan_desk::{Desk, IncidentView, PocEdit, PocView, System};
-use pramaan_server::api::desk::{self as api, EditBody, NewBody};
-use pramaan_vault::Vault;
+use pramaan_core::time::human;
+use pramaan_desk::{IncidentView, PocEdit, PocView, System};
+use serde::Serialize;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::Arc;
 
 #[derive(Args, Debug)]
 pub struct IncidentArgs {
@@ -110,9 +114,6 @@ struct Common {
     /// Print JSON instead of text.
     #[arg(long)]
     json: bool,
-    /// Who acts (recorded with the change; default: $USER).
-    #[arg(long, value_name = "WHO")]
-    by: Option<String>,
 }
 
 #[derive(Args, Debug)]
@@ -257,104 +258,20 @@ struct PocSetArgs {
     common: Common,
 }
 
-fn user(by: &Option<String>) -> String {
-    by.clone()
-        .filter(|b| !b.trim().is_empty())
-        .or_else(|| std::env::var("USER").ok())
-        .or_else(|| std::env::var("LOGNAME").ok())
-        .unwrap_or_else(|| "unknown".into())
-}
-
 fn systems(list: &[String]) -> Result<Vec<System>> {
     list.iter()
         .map(|s| System::parse(s).map_err(|e| anyhow::anyhow!("--system: {e}")))
         .collect()
 }
 
-fn api_err(e: pramaan_server::api::ApiError) -> anyhow::Error {
-    anyhow::anyhow!("{e}")
+fn print_json(v: &impl Serialize) -> Result<ExitCode> {
+    println!("{}", serde_json::to_string_pretty(v)?);
+    Ok(ExitCode::SUCCESS)
 }
 
-/// The desk opened directly, and the vault when changes must reach the ledger.
-struct Direct {
-    desk: Desk,
-    settings: pramaan_desk::Settings,
-    vault: Option<(Vault, pramaan_vault::Workers)>,
-}
-
-impl Direct {
-    /// Read-only use: no vault (nothing is appended).
-    fn read(cfg: &Config) -> Result<Direct> {
-        let settings = api::settings(cfg)?;
-        let desk = Desk::open(
-            &api::desk_path(cfg),
-            Arc::new(pramaan_core::MemorySink::new()),
-        )?;
-        Ok(Direct {
-            desk,
-            settings,
-            vault: None,
-        })
-    }
-
-    /// Changes: the vault is opened so that each change is appended to the ledger.
-    async fn write(cfg: &Config) -> Result<Direct> {
-        let settings = api::settings(cfg)?;
-        let (vault, workers) = Vault::open(pramaan_server::vault_options(cfg))
-            .await
-            .with_context(|| format!("opening the data directory {}", cfg.data_dir.display()))?;
-        let desk = Desk::open(
-            &api::desk_path(cfg),
-            Arc::new(pramaan_vault::sink::VaultSink::new(vault.clone())),
-        )?;
-        desk.flush().await;
-        Ok(Direct {
-            desk,
-            settings,
-            vault: Some((vault, workers)),
-        })
-    }
-
-    async fn close(self) -> Result<()> {
-        let Direct { desk, vault, .. } = self;
-        let pending = desk.flush().await;
-        drop(desk);
-        if let Some((mut v, workers)) = vault {
-            v.close();
-            drop(v);
-            tokio::task::spawn_blocking(move || workers.join()).await?;
-        }
-        if pending > 0 {
-            eprintln!("warning: {pending} desk record(s) are not yet in the ledger; they are appended at the next change");
-        }
-        Ok(())
-    }
-}
-
-async fn get_json(url: &str) -> Result<serde_json::Value> {
-    let resp = client::http()
-        .get(url)
-        .send()
-        .await
-        .with_context(|| format!("asking {url}"))?;
-    Ok(client::check(resp).await?.json().await?)
-}
-
-async fn send_json(
-    method: reqwest::Method,
-    url: &str,
-    // The server records the authenticated caller; `by` names the actor
-    // only on the data directory.
-    _by: &str,
-    body: &serde_json::Value,
-) -> Result<serde_json::Value> {
-    let resp = client::http()
-        .request(method, url)
-        .json(body)
-        .send()
-        .await
-        .with_context(|| format!("asking {url}"))?;
-    Ok(client::check(resp).await?.json().await?)
+/// A sequence number as the record shows it (`null` when there is none).
+fn seq(s: Option<u64>) -> serde_json::Value {
+    serde_json::json!(s)
 }
 
 pub async fn incident(cfg: &Config, a: IncidentArgs) -> Result<ExitCode> {
@@ -389,8 +306,7 @@ pub async fn incident(cfg: &Config, a: IncidentArgs) -> Result<ExitCode> {
 
 async fn new(cfg: &Config, a: NewArgs) -> Result<ExitCode> {
     let f = a.fields;
-    let by = user(&a.common.by);
-    let body = NewBody {
+    let op = OpenIncident {
         title: f.title.unwrap_or_default(),
         kinds: f.kinds,
         detected_at: f.detected,
@@ -405,66 +321,27 @@ async fn new(cfg: &Config, a: NewArgs) -> Result<ExitCode> {
         security_systems: f.security_systems.unwrap_or_default(),
         other_info: f.other_info.unwrap_or_default(),
     };
-    let v = match client::target(cfg, a.common.server.as_deref()) {
-        Target::Server(url) => {
-            send_json(
-                reqwest::Method::POST,
-                &format!("{url}/api/v1/incidents"),
-                &by,
-                &serde_json::to_value(&body)?,
-            )
-            .await?
-        }
-        Target::Direct => {
-            let d = Direct::write(cfg).await?;
-            let now = now_ns();
-            let r = match body.into_new(now).map_err(api_err) {
-                Ok(n) => d
-                    .desk
-                    .create(n, &format!("{by} (local)"), now)
-                    .await
-                    .map(|i| i.view(now)),
-                Err(e) => {
-                    d.close().await?;
-                    return Err(e);
-                }
-            };
-            d.close().await?;
-            serde_json::to_value(r?)?
-        }
-    };
-    print_changed(v, a.common.json, "Recorded")
+    let v = run_once(cfg, a.common.server.as_deref(), op).await?;
+    print_changed(&v, a.common.json, "Recorded")
 }
 
 /// Prints an incident a command created or changed: JSON, or "VERB incident #N." and the incident.
-fn print_changed(v: serde_json::Value, json: bool, verb: &str) -> Result<ExitCode> {
+fn print_changed(v: &IncidentView, json: bool, verb: &str) -> Result<ExitCode> {
     if json {
-        println!("{}", serde_json::to_string_pretty(&v)?);
-    } else {
-        let view: IncidentView = serde_json::from_value(v).context("the server's answer")?;
-        println!("{verb} incident #{}.", view.incident.id);
-        print_incident(&view);
+        return print_json(v);
     }
+    println!("{verb} incident #{}.", v.incident.id);
+    print_incident(v);
     Ok(ExitCode::SUCCESS)
 }
 
 async fn list(cfg: &Config, a: ListArgs) -> Result<ExitCode> {
-    let v = match client::target(cfg, a.common.server.as_deref()) {
-        Target::Server(url) => get_json(&format!("{url}/api/v1/incidents")).await?,
-        Target::Direct => {
-            let d = Direct::read(cfg)?;
-            let now = now_ns();
-            let views: Vec<IncidentView> = d.desk.list()?.iter().map(|i| i.view(now)).collect();
-            serde_json::to_value(views)?
-        }
-    };
-    let mut views: Vec<IncidentView> = serde_json::from_value(v).context("the server's answer")?;
+    let mut views = run_once(cfg, a.common.server.as_deref(), ListIncidents {}).await?;
     if a.open {
         views.retain(|v| v.incident.state != pramaan_desk::State::Closed);
     }
     if a.common.json {
-        println!("{}", serde_json::to_string_pretty(&views)?);
-        return Ok(ExitCode::SUCCESS);
+        return print_json(&views);
     }
     if views.is_empty() {
         println!("No incidents.");
@@ -534,13 +411,13 @@ fn print_incident(v: &IncidentView) {
     }
     println!(
         "  recorded:   {} by {}",
-        pramaan_core::time::human(i.created_at_ns),
+        human(i.created_at_ns),
         i.created_by
     );
     if let Some(at) = i.closed_at_ns {
         println!(
             "  closed:     {} by {}: {}",
-            pramaan_core::time::human(at),
+            human(at),
             i.closed_by.as_deref().unwrap_or("?"),
             i.close_reason.as_deref().unwrap_or("")
         );
@@ -548,86 +425,74 @@ fn print_incident(v: &IncidentView) {
 }
 
 async fn show(cfg: &Config, a: ShowArgs) -> Result<ExitCode> {
-    let v = match client::target(cfg, a.common.server.as_deref()) {
-        Target::Server(url) => get_json(&format!("{url}/api/v1/incidents/{}", a.id)).await?,
-        Target::Direct => {
-            let d = Direct::read(cfg)?;
-            api::detail_json(&d.desk, &d.settings, a.id, now_ns())?
-        }
-    };
+    let op = ShowIncident { id: a.id };
+    let v = run_once(cfg, a.common.server.as_deref(), op).await?;
     if a.common.json {
-        println!("{}", serde_json::to_string_pretty(&v)?);
-        return Ok(ExitCode::SUCCESS);
+        return print_json(&v);
     }
-    let view: IncidentView =
-        serde_json::from_value(v["incident"].clone()).context("the server's answer")?;
-    print_incident(&view);
-    if let Some(ex) = v["excerpts"].as_array().filter(|e| !e.is_empty()) {
+    print_detail(&v);
+    Ok(ExitCode::SUCCESS)
+}
+
+fn print_detail(v: &IncidentDetail) {
+    print_incident(&v.incident);
+    if !v.excerpts.is_empty() {
         println!("  logs attached:");
-        for e in ex {
+        for e in &v.excerpts {
             println!(
                 "    {}: {} line(s), seq {}-{}, by `{}`",
-                e["name"].as_str().unwrap_or(""),
-                e["records"],
-                e["seq_min"],
-                e["seq_max"],
-                e["query"].as_str().unwrap_or("")
+                e.name,
+                e.records,
+                seq(e.seq_min),
+                seq(e.seq_max),
+                e.query
             );
         }
     }
-    if let Some(rs) = v["reports"].as_array().filter(|r| !r.is_empty()) {
+    if !v.reports.is_empty() {
         println!("  reports:");
-        for r in rs {
-            let at = r["attempted_at_ns"].as_i64().unwrap_or(0);
-            match r["error"].as_str() {
+        for r in &v.reports {
+            let at = human(r.attempted_at_ns);
+            match &r.error {
                 None => println!(
-                    "    #{} sent {} to {} (cc {}), Message-ID {}, server: {}",
-                    r["number"],
-                    pramaan_core::time::human(at),
-                    r["to"].as_str().unwrap_or(""),
-                    r["cc"].as_str().unwrap_or(""),
-                    r["message_id"].as_str().unwrap_or(""),
-                    r["smtp_reply"].as_str().unwrap_or("")
+                    "    #{} sent {at} to {} (cc {}), Message-ID {}, server: {}",
+                    r.number,
+                    r.to,
+                    r.cc,
+                    r.message_id,
+                    r.smtp_reply.as_deref().unwrap_or("")
                 ),
-                Some(e) => println!(
-                    "    #{} NOT SENT {}: {e}",
-                    r["number"],
-                    pramaan_core::time::human(at)
-                ),
+                Some(e) => println!("    #{} NOT SENT {at}: {e}", r.number),
             }
         }
     }
-    if let Some(h) = v["history"].as_array() {
-        println!("  history:");
-        for e in h {
-            println!(
-                "    {} {} by {}{}",
-                pramaan_core::time::human(e["at_ns"].as_i64().unwrap_or(0)),
-                e["action"].as_str().unwrap_or(""),
-                e["actor"].as_str().unwrap_or(""),
-                e["ledger_seq"]
-                    .as_u64()
-                    .map(|s| format!(" (ledger seq {s})"))
-                    .unwrap_or_else(|| " (not yet in the ledger)".into())
-            );
-        }
+    println!("  history:");
+    for e in &v.history {
+        println!(
+            "    {} {} by {}{}",
+            human(e.at_ns),
+            e.action,
+            e.actor,
+            e.ledger_seq
+                .map(|s| format!(" (ledger seq {s})"))
+                .unwrap_or_else(|| " (not yet in the ledger)".into())
+        );
     }
-    if let Some(w) = v["poc_warning"].as_str() {
+    if let Some(w) = &v.poc_warning {
         eprintln!("WARNING: {w}");
     }
-    Ok(ExitCode::SUCCESS)
 }
 
 async fn edit(cfg: &Config, a: EditArgs) -> Result<ExitCode> {
     let f = a.fields;
-    let by = user(&a.common.by);
     let sys = systems(&f.systems)?;
     let (systems, add_systems) = if a.replace_systems {
         (Some(sys), Vec::new())
     } else {
         (None, sys)
     };
-    let body = EditBody {
+    let op = EditIncident {
+        id: a.id,
         title: f.title,
         kinds: (!f.kinds.is_empty()).then_some(f.kinds),
         detected_at: f.detected,
@@ -643,280 +508,98 @@ async fn edit(cfg: &Config, a: EditArgs) -> Result<ExitCode> {
         security_systems: f.security_systems,
         other_info: f.other_info,
     };
-    let v = match client::target(cfg, a.common.server.as_deref()) {
-        Target::Server(url) => {
-            send_json(
-                reqwest::Method::PATCH,
-                &format!("{url}/api/v1/incidents/{}", a.id),
-                &by,
-                &serde_json::to_value(&body)?,
-            )
-            .await?
-        }
-        Target::Direct => {
-            let d = Direct::write(cfg).await?;
-            let now = now_ns();
-            let r = match body.into_edit(now).map_err(api_err) {
-                Ok(e) => d
-                    .desk
-                    .edit(a.id, e, &format!("{by} (local)"), now)
-                    .await
-                    .map(|i| i.view(now)),
-                Err(e) => {
-                    d.close().await?;
-                    return Err(e);
-                }
-            };
-            d.close().await?;
-            serde_json::to_value(r?)?
-        }
-    };
-    print_changed(v, a.common.json, "Changed")
+    let v = run_once(cfg, a.common.server.as_deref(), op).await?;
+    print_changed(&v, a.common.json, "Changed")
 }
 
 async fn attach(cfg: &Config, a: AttachArgs) -> Result<ExitCode> {
-    let by = user(&a.common.by);
-    let params = a.filter.params(a.text.clone(), a.limit, None);
-    let v = match client::target(cfg, a.common.server.as_deref()) {
-        Target::Server(url) => {
-            let search: serde_json::Map<String, serde_json::Value> = serde_json::to_value(&params)?
-                .as_object()
-                .map(|m| {
-                    m.iter()
-                        .filter(|(_, v)| !v.is_null())
-                        .map(|(k, v)| (k.clone(), v.clone()))
-                        .collect()
-                })
-                .unwrap_or_default();
-            send_json(
-                reqwest::Method::POST,
-                &format!("{url}/api/v1/incidents/{}/excerpts", a.id),
-                &by,
-                &serde_json::json!({ "name": a.name, "search": search }),
-            )
-            .await?
-        }
-        Target::Direct => {
-            let d = Direct::write(cfg).await?;
-            let now = now_ns();
-            let r = async {
-                d.desk.get(a.id)?;
-                let (vault, _) = d.vault.as_ref().context("the vault")?;
-                let lines = api::search_lines(vault, &params, now)
-                    .await
-                    .map_err(|e| anyhow::anyhow!("{e}"))?;
-                let ex = d
-                    .desk
-                    .attach(
-                        a.id,
-                        &a.name,
-                        &api::describe(&params),
-                        lines,
-                        &format!("{by} (local)"),
-                        now,
-                    )
-                    .await?;
-                anyhow::Ok(serde_json::to_value(ex)?)
-            }
-            .await;
-            d.close().await?;
-            r?
-        }
+    let op = AttachExcerpt {
+        id: a.id,
+        name: Some(a.name.clone()),
+        search: a.filter.params(a.text.clone(), a.limit, None),
     };
+    let v = run_once(cfg, a.common.server.as_deref(), op).await?;
     if a.common.json {
-        println!("{}", serde_json::to_string_pretty(&v)?);
-    } else {
-        println!(
-            "Attached {} log line(s) (sequence numbers {} to {}) to incident #{} as `{}`.",
-            v["records"],
-            v["seq_min"],
-            v["seq_max"],
-            a.id,
-            v["name"].as_str().unwrap_or("")
-        );
+        return print_json(&v);
     }
+    println!(
+        "Attached {} log line(s) (sequence numbers {} to {}) to incident #{} as `{}`.",
+        v.records,
+        seq(v.seq_min),
+        seq(v.seq_max),
+        a.id,
+        v.name
+    );
     Ok(ExitCode::SUCCESS)
 }
 
 async fn report(cfg: &Config, a: ReportArgs) -> Result<ExitCode> {
-    let (text, html, ndjson, manifest, names) =
-        match client::target(cfg, a.common.server.as_deref()) {
-            Target::Server(url) => {
-                let j = get_json(&format!(
-                    "{url}/api/v1/incidents/{}/report?format=json",
-                    a.id
-                ))
-                .await?;
-                let (nd, man) = if a.out.is_some() {
-                    let get = |f: &'static str| {
-                        let u = format!("{url}/api/v1/incidents/{}/export?file={f}", a.id);
-                        async move {
-                            let r = client::http()
-                                .get(&u)
-                                .send()
-                                .await
-                                .with_context(|| format!("asking {u}"))?;
-                            anyhow::Ok(client::check(r).await?.bytes().await?.to_vec())
-                        }
-                    };
-                    (get("ndjson").await?, get("manifest").await?)
-                } else {
-                    (Vec::new(), Vec::new())
-                };
-                let names = (
-                    j["logs"]["ndjson_name"]
-                        .as_str()
-                        .unwrap_or("logs.ndjson")
-                        .to_owned(),
-                    j["logs"]["manifest_name"]
-                        .as_str()
-                        .unwrap_or("manifest.json")
-                        .to_owned(),
-                );
-                (
-                    j["text"].as_str().unwrap_or("").to_owned(),
-                    j["html"].as_str().unwrap_or("").to_owned(),
-                    nd,
-                    man,
-                    names,
-                )
-            }
-            Target::Direct => {
-                let d = Direct::read(cfg)?;
-                let t = api::templates(&d.settings)?;
-                let p = pramaan_desk::mail::prepare(&d.desk, &d.settings, &t, a.id, now_ns())?;
-                (
-                    p.rendered.text,
-                    p.rendered.html,
-                    p.export.ndjson,
-                    p.export.manifest,
-                    (p.export.ndjson_name, p.export.manifest_name),
-                )
-            }
-        };
+    let op = RenderReport {
+        id: a.id,
+        format: Some("json".into()),
+        files: a.out.is_some(),
+    };
+    let p = run_once(cfg, a.common.server.as_deref(), op).await?;
     if let Some(dir) = &a.out {
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
         let mut written = vec![
-            (dir.join("report.txt"), text.as_bytes().to_vec()),
-            (dir.join("report.html"), html.as_bytes().to_vec()),
+            (dir.join("report.txt"), p.text.as_str()),
+            (dir.join("report.html"), p.html.as_str()),
         ];
-        if !ndjson.is_empty() {
-            written.push((dir.join(&names.0), ndjson));
-            written.push((dir.join(&names.1), manifest));
+        if let Some(f) = p.files.as_ref().filter(|f| !f.ndjson.is_empty()) {
+            written.push((dir.join(&f.ndjson_name), f.ndjson.as_str()));
+            written.push((dir.join(&f.manifest_name), f.manifest.as_str()));
         }
-        for (p, b) in &written {
-            std::fs::write(p, b).with_context(|| format!("writing {}", p.display()))?;
-            eprintln!("wrote {}", p.display());
+        for (path, text) in &written {
+            std::fs::write(path, text).with_context(|| format!("writing {}", path.display()))?;
+            eprintln!("wrote {}", path.display());
         }
     }
     if a.preview || a.out.is_none() {
-        print!("{}", if a.html { &html } else { &text });
+        print!("{}", if a.html { &p.html } else { &p.text });
     }
     Ok(ExitCode::SUCCESS)
 }
 
 async fn send(cfg: &Config, a: SendArgs) -> Result<ExitCode> {
-    let by = user(&a.common.by);
-    let v = match client::target(cfg, a.common.server.as_deref()) {
-        Target::Server(url) => {
-            send_json(
-                reqwest::Method::POST,
-                &format!("{url}/api/v1/incidents/{}/send", a.id),
-                &by,
-                &serde_json::json!({}),
-            )
-            .await?
-        }
-        Target::Direct => {
-            let d = Direct::write(cfg).await?;
-            let r = async {
-                let t = api::templates(&d.settings)?;
-                let (inc, attempt) = pramaan_desk::mail::send_report(
-                    &d.desk,
-                    &d.settings,
-                    &t,
-                    a.id,
-                    &format!("{by} (local)"),
-                    now_ns(),
-                )
-                .await?;
-                anyhow::Ok(
-                    serde_json::json!({ "incident": inc.view(now_ns()), "attempt": attempt }),
-                )
-            }
-            .await;
-            d.close().await?;
-            r?
-        }
-    };
+    let v = run_once(cfg, a.common.server.as_deref(), SendReport { id: a.id }).await?;
     if a.common.json {
-        println!("{}", serde_json::to_string_pretty(&v)?);
+        print_json(&v)?;
     }
-    let at = &v["attempt"];
-    match at["error"].as_str() {
-        Some(e) => {
-            eprintln!(
-                "NOT SENT: report {} of incident #{} to {}: {e}",
-                at["number"],
-                a.id,
-                at["to"].as_str().unwrap_or("")
-            );
-            eprintln!("The failure is recorded on the incident; run `pramaan incident send {}` again to retry.", a.id);
-            Ok(ExitCode::from(1))
-        }
-        None => {
-            if !a.common.json {
-                println!(
-                    "Sent report {} of incident #{} to {} (cc {}).",
-                    at["number"],
-                    a.id,
-                    at["to"].as_str().unwrap_or(""),
-                    at["cc"].as_str().unwrap_or("")
-                );
-                println!("  subject:    {}", at["subject"].as_str().unwrap_or(""));
-                println!("  Message-ID: {}", at["message_id"].as_str().unwrap_or(""));
-                println!("  server:     {}", at["smtp_reply"].as_str().unwrap_or(""));
-                if let Some(c) = v["incident"]["clock_text"].as_str() {
-                    println!("  clock:      {c}");
-                }
-            }
-            Ok(ExitCode::SUCCESS)
-        }
+    let at = &v.attempt;
+    if let Some(e) = &at.error {
+        eprintln!(
+            "NOT SENT: report {} of incident #{} to {}: {e}",
+            at.number, a.id, at.to
+        );
+        eprintln!("The failure is recorded on the incident; run `pramaan incident send {}` again to retry.", a.id);
+        return Ok(ExitCode::from(1));
     }
+    if !a.common.json {
+        println!(
+            "Sent report {} of incident #{} to {} (cc {}).",
+            at.number, a.id, at.to, at.cc
+        );
+        println!("  subject:    {}", at.subject);
+        println!("  Message-ID: {}", at.message_id);
+        println!("  server:     {}", at.smtp_reply.as_deref().unwrap_or(""));
+        println!("  clock:      {}", v.incident.clock_text);
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 async fn close(cfg: &Config, a: CloseArgs) -> Result<ExitCode> {
-    let by = user(&a.common.by);
-    let v = match client::target(cfg, a.common.server.as_deref()) {
-        Target::Server(url) => {
-            send_json(
-                reqwest::Method::POST,
-                &format!("{url}/api/v1/incidents/{}/close", a.id),
-                &by,
-                &serde_json::json!({ "reason": a.reason }),
-            )
-            .await?
-        }
-        Target::Direct => {
-            let d = Direct::write(cfg).await?;
-            let now = now_ns();
-            let r = d
-                .desk
-                .close(a.id, &a.reason, &format!("{by} (local)"), now)
-                .await
-                .map(|i| i.view(now));
-            d.close().await?;
-            serde_json::to_value(r?)?
-        }
+    let op = CloseIncident {
+        id: a.id,
+        reason: a.reason,
     };
+    let v = run_once(cfg, a.common.server.as_deref(), op).await?;
     if a.common.json {
-        println!("{}", serde_json::to_string_pretty(&v)?);
-    } else {
-        let view: IncidentView = serde_json::from_value(v).context("the server's answer")?;
-        println!("Closed incident #{}.", view.incident.id);
-        if view.incident.first_reported_at_ns.is_none() {
-            eprintln!("Note: it was never reported to CERT-In.");
-        }
+        return print_json(&v);
+    }
+    println!("Closed incident #{}.", v.incident.id);
+    if v.incident.first_reported_at_ns.is_none() {
+        eprintln!("Note: it was never reported to CERT-In.");
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -963,72 +646,44 @@ fn warn_poc(v: &PocView) {
     }
 }
 
+/// The current point of contact (none when no version was ever set: the
+/// API answers 404 then) and, when asked, every version.
 async fn poc_show(cfg: &Config, a: PocShowArgs) -> Result<ExitCode> {
-    let (cur, hist) = match client::target(cfg, a.common.server.as_deref()) {
-        Target::Server(url) => {
-            let resp = client::http()
-                .get(format!("{url}/api/v1/poc"))
-                .send()
-                .await
-                .with_context(|| format!("asking {url}"))?;
-            let cur = if resp.status() == reqwest::StatusCode::NOT_FOUND {
-                None
-            } else {
-                Some(
-                    client::check(resp)
-                        .await?
-                        .json::<serde_json::Value>()
-                        .await?,
-                )
-            };
-            let hist = if a.history {
-                get_json(&format!("{url}/api/v1/poc/history")).await?
-            } else {
-                serde_json::Value::Null
-            };
-            (cur, hist)
-        }
-        Target::Direct => {
-            let d = Direct::read(cfg)?;
-            let cur = d
-                .desk
-                .poc()?
-                .map(|p| serde_json::to_value(p.view(d.settings.poc_review_days, now_ns())))
-                .transpose()?;
-            let hist = if a.history {
-                serde_json::to_value(d.desk.poc_history()?)?
-            } else {
-                serde_json::Value::Null
-            };
-            (cur, hist)
-        }
-    };
-    if a.common.json {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&serde_json::json!({ "current": cur, "history": hist }))?
-        );
-        return Ok(ExitCode::SUCCESS);
+    let r = Runner::open(cfg, a.common.server.as_deref()).await?;
+    let got = async {
+        let hist = r.run(PocHistory {}).await?;
+        let cur = if hist.is_empty() {
+            None
+        } else {
+            Some(r.run(ShowPoc {}).await?)
+        };
+        anyhow::Ok((cur, hist))
     }
-    let Some(cur) = cur else {
+    .await;
+    r.close().await;
+    let (cur, hist) = got?;
+    let hist = a.history.then_some(hist);
+    if a.common.json {
+        return print_json(&serde_json::json!({ "current": cur, "history": hist }));
+    }
+    let Some(v) = cur else {
         bail!("no point of contact is set: set one with `pramaan poc set --name ... --designation ... --organisation ... --address ... --email ... --mobile ... --office-phone ...`");
     };
-    let v: PocView = serde_json::from_value(cur).context("the server's answer")?;
     print_poc(&v);
-    if let Some(h) = hist.as_array() {
+    if let Some(h) = &hist {
         println!("History:");
         for r in h {
             println!(
                 "  v{} {} by {}: {} <{}>, {}, {}{}",
-                r["version"],
-                pramaan_core::time::human(r["set_at_ns"].as_i64().unwrap_or(0)),
-                r["set_by"].as_str().unwrap_or(""),
-                r["name"].as_str().unwrap_or(""),
-                r["email"].as_str().unwrap_or(""),
-                r["designation"].as_str().unwrap_or(""),
-                r["mobile"].as_str().unwrap_or(""),
-                r["note"]
-                    .as_str()
+                r.version,
+                human(r.set_at_ns),
+                r.set_by,
+                r.poc.name,
+                r.poc.email,
+                r.poc.designation,
+                r.poc.mobile,
+                r.note
+                    .as_deref()
                     .map(|n| format!(" ({n})"))
                     .unwrap_or_default()
             );
@@ -1039,8 +694,7 @@ async fn poc_show(cfg: &Config, a: PocShowArgs) -> Result<ExitCode> {
 }
 
 async fn poc_set(cfg: &Config, a: PocSetArgs) -> Result<ExitCode> {
-    let by = user(&a.common.by);
-    let e = PocEdit {
+    let op = SetPoc(PocEdit {
         name: a.name,
         designation: a.designation,
         organisation: a.organisation,
@@ -1050,31 +704,11 @@ async fn poc_set(cfg: &Config, a: PocSetArgs) -> Result<ExitCode> {
         office_phone: a.office_phone,
         reviewed: a.reviewed,
         note: a.note,
-    };
-    let v = match client::target(cfg, a.common.server.as_deref()) {
-        Target::Server(url) => {
-            send_json(
-                reqwest::Method::PUT,
-                &format!("{url}/api/v1/poc"),
-                &by,
-                &serde_json::to_value(&e)?,
-            )
-            .await?
-        }
-        Target::Direct => {
-            let d = Direct::write(cfg).await?;
-            let now = now_ns();
-            let r = d.desk.set_poc(e, &format!("{by} (local)"), now).await;
-            let days = d.settings.poc_review_days;
-            d.close().await?;
-            serde_json::to_value(r?.view(days, now))?
-        }
-    };
+    });
+    let v: PocView = run_once(cfg, a.common.server.as_deref(), op).await?;
     if a.common.json {
-        println!("{}", serde_json::to_string_pretty(&v)?);
-        return Ok(ExitCode::SUCCESS);
+        return print_json(&v);
     }
-    let v: PocView = serde_json::from_value(v).context("the server's answer")?;
     print_poc(&v);
     warn_poc(&v);
     Ok(ExitCode::SUCCESS)

@@ -9,7 +9,7 @@ use support::*;
 
 fn cli(s: &Server, args: &[&str]) -> Output {
     let mut c = pramaan(s.dir.path());
-    c.args(args).args(["--server", &s.url(), "--by", "asha"]);
+    c.args(args).args(["--server", &s.url()]);
     run(c, None, Duration::from_secs(60))
 }
 

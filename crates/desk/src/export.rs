@@ -4,10 +4,10 @@
 
 use crate::model::{Excerpt, ExcerptLine};
 use pramaan_core::time::rfc3339_utc;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Export {
     pub ndjson_name: String,
     #[serde(skip)]

@@ -38,7 +38,7 @@ pub struct Desk {
 const MARK_BACK: &str = "UPDATE events SET ledger_seq = ?1 WHERE id = ?2";
 
 /// A reminder's progress, as stored.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct ReminderRow {
     pub incident_id: i64,
     pub name: String,

@@ -11,8 +11,8 @@ use axum::{Json, Router};
 use metrics_exporter_prometheus::PrometheusHandle;
 use pramaan_auth::Role;
 use pramaan_config::Config;
-use pramaan_vault::search::{self, parse_severity, Order};
-use pramaan_vault::{Query, Vault};
+use pramaan_vault::search;
+use pramaan_vault::Vault;
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 
@@ -47,8 +47,6 @@ pub struct AppState {
     access: Arc<crate::access::AccessState>,
     /// The clock monitor (`serve` runs it; `GET /api/v1/clock` shows it).
     clock: Arc<pramaan_clock::Monitor>,
-    /// The incident desk (the `desk` module); its reminders run in `serve`.
-    desk: Arc<desk::DeskState>,
     /// SQL queries running per caller (`sql.max_concurrent_per_user`).
     sql_slots: Arc<SqlSlots>,
     /// `console.heatmap_rows`: sources the dashboard's heatmap draws.
@@ -64,7 +62,6 @@ impl AppState {
                 clock::clock_options(cfg),
                 Arc::new(pramaan_vault::sink::VaultSink::new(vault.clone())),
             )),
-            desk: Arc::new(desk::DeskState::new(vault.clone(), cfg)),
             sql_slots: Arc::new(SqlSlots::new(cfg.sql.max_concurrent_per_user)),
             vault,
             max_line: cfg.syslog.max_line as usize,
@@ -116,7 +113,7 @@ impl AppState {
     /// append and its mark, which are found rather than appended again).
     /// The clock's goes with its first round.
     pub async fn flush_outboxes(&self) {
-        if let Ok(d) = self.desk.desk() {
+        if let Ok(d) = self.desk().desk() {
             d.flush().await;
         }
         if self.vault.options().data_dir.join("orders.db").exists() {
@@ -135,7 +132,7 @@ impl AppState {
     async fn outbox_status(&self) -> serde_json::Value {
         let orders_db = self.vault.options().data_dir.join("orders.db");
         serde_json::json!({
-            "desk": self.desk.desk().ok().map(|d| d.pending()),
+            "desk": self.desk().desk().ok().map(|d| d.pending()),
             "orders": pramaan_orders::store::pending_in(&orders_db).ok(),
             "registry": self.registry().pending().await,
             "retention": self.retention().outbox_pending().ok(),
@@ -356,104 +353,9 @@ async fn status(State(st): State<Arc<AppState>>) -> Json<StatusBody> {
     })
 }
 
-/// Search parameters, as in `pramaan search`.
-#[derive(Deserialize, Serialize, Debug, Default)]
-#[serde(deny_unknown_fields)]
-pub struct SearchParams {
-    pub from: Option<String>,
-    pub to: Option<String>,
-    pub host: Option<String>,
-    pub app: Option<String>,
-    pub ip: Option<String>,
-    pub user: Option<String>,
-    pub severity: Option<String>,
-    /// Text that the raw line contains.
-    pub q: Option<String>,
-    pub regex: Option<String>,
-    pub seq: Option<String>,
-    pub limit: Option<usize>,
-    pub order: Option<Order>,
-    /// pramaan's own records (audit trail, clock, incidents, retention...)
-    /// instead of log lines: auditors only.
-    pub internal: Option<bool>,
-}
-
-/// Most results one search returns (without a limit, a default of 100 applies).
-pub const MAX_LIMIT: usize = 1_000_000;
-
-impl SearchParams {
-    pub fn to_query(&self, now_ns: i64) -> Result<Query, String> {
-        let time = |name: &str, v: &Option<String>| -> Result<Option<i64>, String> {
-            v.as_deref()
-                .map(|s| {
-                    pramaan_core::time::parse_user_time(s, now_ns)
-                        .map_err(|e| format!("{name}: {e}"))
-                })
-                .transpose()
-        };
-        let ip = self
-            .ip
-            .as_deref()
-            .map(|s| {
-                s.trim()
-                    .parse()
-                    .map_err(|_| format!("ip: `{s}` is not an IPv4 or IPv6 address"))
-            })
-            .transpose()?;
-        let severity = self
-            .severity
-            .as_deref()
-            .map(|s| {
-                parse_severity(s).ok_or_else(|| {
-                    format!(
-                        "severity: `{s}` is not a level; use one of {}",
-                        search::SEVERITIES.join(", ")
-                    )
-                })
-            })
-            .transpose()?;
-        let regex = self
-            .regex
-            .as_deref()
-            .map(|r| {
-                regex::bytes::RegexBuilder::new(r)
-                    .size_limit(1 << 20)
-                    .build()
-                    .map_err(|e| format!("regex: {e}"))
-            })
-            .transpose()?;
-        let (seq_from, seq_to) = match self.seq.as_deref() {
-            None => (None, None),
-            Some(s) => parse_seq_range(s)?,
-        };
-        let limit = self.limit.unwrap_or(100);
-        if limit > MAX_LIMIT {
-            return Err(format!("limit: {limit} is more than {MAX_LIMIT}"));
-        }
-        let q = Query {
-            from_ns: time("from", &self.from)?,
-            to_ns: time("to", &self.to)?,
-            seq_from,
-            seq_to,
-            host: self.host.clone(),
-            app: self.app.clone(),
-            ip,
-            user: self.user.clone(),
-            severity,
-            text: self.q.clone().filter(|s| !s.is_empty()),
-            regex,
-            limit,
-            order: self.order.unwrap_or_default(),
-            internal: self.internal.unwrap_or(false),
-        };
-        if let (Some(f), Some(t)) = (q.from_ns, q.to_ns) {
-            if f >= t {
-                return Err("from must be before to".into());
-            }
-        }
-        Ok(q)
-    }
-}
+/// Search parameters, as in `pramaan search` (the incident desk's excerpts
+/// choose their lines with the same ones, so they live in the application layer).
+pub use pramaan_app::search_params::{SearchParams, MAX_LIMIT};
 
 /// `N` or `A-B` (inclusive).
 pub use pramaan_core::query::parse_seq_range;

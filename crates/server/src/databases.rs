@@ -25,7 +25,7 @@ pub fn all(cfg: &Config) -> Vec<Database> {
             schema: &pramaan_vault::catalog::schema::SCHEMA,
         },
         Database {
-            path: crate::api::desk::desk_path(cfg),
+            path: pramaan_app::desk::desk_path(cfg),
             schema: &pramaan_desk::schema::SCHEMA,
         },
         Database {

@@ -236,7 +236,7 @@ pub(super) fn offset_series(st: &AppState, from: i64) -> Vec<OffsetSeries> {
 }
 
 fn incidents(st: &AppState, now: i64) -> (Card, Vec<IncidentWindow>) {
-    let list = match st.desk.desk().map(|d| d.list()) {
+    let list = match st.app.desk().desk().map(|d| d.list()) {
         Ok(Ok(l)) => l,
         Ok(Err(e)) => {
             tracing::error!(error = %e, "listing incidents");
@@ -271,20 +271,14 @@ fn incidents(st: &AppState, now: i64) -> (Card, Vec<IncidentWindow>) {
 }
 
 fn poc_facts(st: &AppState, now: i64) -> cards::PocFacts {
-    let (Ok(d), Ok(s)) = (st.desk.desk(), st.desk.settings()) else {
-        return cards::PocFacts::default();
-    };
-    match d.poc() {
-        Ok(Some(p)) => {
-            let v = p.view(s.poc_review_days, now);
-            cards::PocFacts {
-                set: true,
-                name: v.record.poc.name.clone(),
-                missing: v.missing.clone(),
-                warning: v.warning.clone(),
-            }
-        }
-        _ => cards::PocFacts::default(),
+    match st.app.desk().poc_view(now) {
+        Some(v) => cards::PocFacts {
+            set: true,
+            name: v.record.poc.name.clone(),
+            missing: v.missing.clone(),
+            warning: v.warning.clone(),
+        },
+        None => cards::PocFacts::default(),
     }
 }
 

@@ -1,16 +1,21 @@
 //! The incident desk in the browser: the list with each 6-hour window,
 //! create, one incident with its countdown, edit, the report preview and
-//! sending it. The desk's own functions do the work (as for the JSON API).
+//! sending it. The desk's operations (`pramaan_app::desk`) do the work, as
+//! for the JSON API; these handlers read the form and render HTML.
 
 use super::{csrf, page, page_refreshing, see_other, with_query, AppState, FlashParams, Problem};
-use crate::api::desk::{err as desk_err, EditBody, NewBody};
+use crate::api::ApiError;
 use crate::caller::Authenticated;
 use axum::body::Bytes;
 use axum::extract::{Path, Query as QueryParams, State};
 use axum::response::Response;
 use axum::routing::{get, post};
 use axum::Router;
-use pramaan_auth::{Identity, Role};
+use pramaan_app::desk::{
+    EditIncident, ListIncidents, OpenIncident, RenderReport, SendReport, ShowIncident,
+};
+use pramaan_app::{App, AppError, Operation};
+use pramaan_auth::Identity;
 use pramaan_console::charts::{self, IncidentWindow};
 use pramaan_console::layout::Flash;
 use pramaan_console::{html, Markup};
@@ -49,8 +54,14 @@ fn window(v: &IncidentView) -> IncidentWindow {
     }
 }
 
-fn can_write(id: &Identity) -> bool {
-    id.has(Role::Poc) || id.has(Role::Admin)
+/// Whether to offer the forms that change an incident: the access table's
+/// answer for the operations they post to.
+fn can_write(app: &App, id: &Identity) -> bool {
+    app.authorise::<SendReport>(id).is_ok()
+}
+
+fn problem(e: AppError) -> Problem {
+    ApiError::from(e).into()
 }
 
 async fn list(
@@ -58,21 +69,15 @@ async fn list(
     Authenticated(id): Authenticated,
     QueryParams(fl): QueryParams<FlashParams>,
 ) -> Result<Response, Problem> {
-    let d = st.desk.desk()?;
     let now = now_ns();
-    let views: Vec<IncidentView> = d
-        .list()
-        .map_err(desk_err)?
-        .iter()
-        .map(|i| i.view(now))
-        .collect();
+    let views = ListIncidents {}.run(&st.app, &id).await.map_err(problem)?;
     let running: Vec<IncidentWindow> = views
         .iter()
         .filter(|v| v.incident.state == IncState::Open)
         .map(window)
         .collect();
     let body = html! {
-        @if can_write(&id) { p { a.button href="/console/incidents/new" { "Report a new incident" } } }
+        @if can_write(&st.app, &id) { p { a.button href="/console/incidents/new" { "Report a new incident" } } }
         @if !running.is_empty() {
             h2 { "6-hour windows running" }
             (charts::incident_bars(&running, now))
@@ -200,9 +205,7 @@ async fn create(
     body: Bytes,
 ) -> Result<Response, Problem> {
     let p = pairs(&body);
-    let d = st.desk.desk()?;
-    let now = now_ns();
-    let b = NewBody {
+    let op = OpenIncident {
         title: get1(&p, "title").to_owned(),
         kinds: kinds_of(&p),
         detected_at: opt(&p, "detected_at"),
@@ -217,13 +220,9 @@ async fn create(
         security_systems: get1(&p, "security_systems").to_owned(),
         other_info: get1(&p, "other_info").to_owned(),
     };
-    let res = match b.into_new(now) {
-        Ok(n) => d.create(n, &id.name, now).await.map_err(|e| e.to_string()),
-        Err(e) => Err(e.to_string()),
-    };
-    Ok(match res {
+    Ok(match op.run(&st.app, &id).await {
         Ok(inc) => see_other(&with_query(
-            &format!("/console/incidents/{}", inc.id),
+            &format!("/console/incidents/{}", inc.incident.id),
             "ok",
             "Incident created: the 6-hour clock runs.",
         )),
@@ -231,7 +230,7 @@ async fn create(
             &id,
             "Report a new incident",
             "/console/incidents",
-            Some(Flash::Error(e)),
+            Some(Flash::Error(e.to_string())),
             incident_form("/console/incidents", &id, None, "Create the incident"),
         ),
     })
@@ -243,11 +242,13 @@ async fn show(
     Path(n): Path<i64>,
     QueryParams(fl): QueryParams<FlashParams>,
 ) -> Result<Response, Problem> {
-    let d = st.desk.desk()?;
+    let detail = ShowIncident { id: n }
+        .run(&st.app, &id)
+        .await
+        .map_err(problem)?;
     let now = now_ns();
-    let v = d.get(n).map_err(desk_err)?.view(now);
-    let reports = d.reports(n).map_err(desk_err)?;
-    let poc_warning = crate::api::desk::poc_warning(d, st.desk.settings()?, now);
+    let (v, reports, poc_warning) = (detail.incident, detail.reports, detail.poc_warning);
+    let write = can_write(&st.app, &id);
     let inc = &v.incident;
     let body = html! {
         section aria-labelledby="clock" {
@@ -276,7 +277,7 @@ async fn show(
         section aria-labelledby="report-title" {
             h2 #report-title { "Report to CERT-In" }
             p { a href=(format!("/console/incidents/{n}/report")) { "Preview the report" } }
-            @if can_write(&id) && inc.state != IncState::Closed {
+            @if write && inc.state != IncState::Closed {
                 form method="post" action=(format!("/console/incidents/{n}/send")) {
                     (csrf(&id))
                     button type="submit" { @if inc.reports_sent == 0 { "Send the report now" } @else { "Send a follow-up report" } }
@@ -287,7 +288,7 @@ async fn show(
                 pre { (serde_json::to_string_pretty(&reports).unwrap_or_default()) }
             }
         }
-        @if can_write(&id) && inc.state != IncState::Closed {
+        @if write && inc.state != IncState::Closed {
             section aria-labelledby="edit-title" {
                 h2 #edit-title { "Edit" }
                 (incident_form(&format!("/console/incidents/{n}"), &id, Some(&v), "Save the changes"))
@@ -312,10 +313,9 @@ async fn edit(
     body: Bytes,
 ) -> Result<Response, Problem> {
     let p = pairs(&body);
-    let d = st.desk.desk()?;
-    let now = now_ns();
     let kinds = kinds_of(&p);
-    let b = EditBody {
+    let op = EditIncident {
+        id: n,
         title: opt(&p, "title"),
         kinds: (!kinds.is_empty()).then_some(kinds),
         detected_at: opt(&p, "detected_at"),
@@ -331,18 +331,10 @@ async fn edit(
         security_systems: Some(get1(&p, "security_systems").to_owned()),
         other_info: Some(get1(&p, "other_info").to_owned()),
     };
-    let res = match b.into_edit(now) {
-        Ok(e) => d
-            .edit(n, e, &id.name, now)
-            .await
-            .map(|_| ())
-            .map_err(|e| e.to_string()),
-        Err(e) => Err(e.to_string()),
-    };
     let path = format!("/console/incidents/{n}");
-    Ok(match res {
-        Ok(()) => see_other(&with_query(&path, "ok", "Saved.")),
-        Err(e) => see_other(&with_query(&path, "error", &e)),
+    Ok(match op.run(&st.app, &id).await {
+        Ok(_) => see_other(&with_query(&path, "ok", "Saved.")),
+        Err(e) => see_other(&with_query(&path, "error", &e.to_string())),
     })
 }
 
@@ -351,15 +343,18 @@ async fn report(
     Authenticated(id): Authenticated,
     Path(n): Path<i64>,
 ) -> Result<Response, Problem> {
-    let d = st.desk.desk()?;
-    let prepared =
-        pramaan_desk::mail::prepare(d, st.desk.settings()?, st.desk.templates()?, n, now_ns());
+    let prepared = RenderReport {
+        id: n,
+        ..RenderReport::default()
+    }
+    .run(&st.app, &id)
+    .await;
     let body = match prepared {
         Ok(p) => html! {
-            p { "To: " (p.to) " · From: " (p.from) " · Cc: " (p.poc.poc.email) }
-            p { "Subject: " strong { (p.rendered.subject) } }
+            p { "To: " (p.to) " · From: " (p.from) " · Cc: " (p.cc) }
+            p { "Subject: " strong { (p.subject) } }
             h2 { "Text" }
-            pre { (p.rendered.text) }
+            pre { (p.text) }
             p { a href=(format!("/api/v1/incidents/{n}/report?format=html")) { "The HTML version" } }
             p { a href=(format!("/console/incidents/{n}")) { "Back to the incident" } }
         },
@@ -382,34 +377,26 @@ async fn send(
     Authenticated(id): Authenticated,
     Path(n): Path<i64>,
 ) -> Result<Response, Problem> {
-    let d = st.desk.desk()?;
-    let res = pramaan_desk::mail::send_report(
-        d,
-        st.desk.settings()?,
-        st.desk.templates()?,
-        n,
-        &id.name,
-        now_ns(),
-    )
-    .await;
+    let res = SendReport { id: n }.run(&st.app, &id).await;
     let path = format!("/console/incidents/{n}");
     // A failed attempt is kept by the desk and returned as Ok: say what happened.
     Ok(match res {
-        Ok((_, a)) if a.sent_at_ns.is_some() => see_other(&with_query(
+        Ok(o) if o.attempt.sent_at_ns.is_some() => see_other(&with_query(
             &path,
             "ok",
             &format!(
                 "The report was sent to {} ({}).",
-                a.to,
-                a.smtp_reply.as_deref().unwrap_or("accepted")
+                o.attempt.to,
+                o.attempt.smtp_reply.as_deref().unwrap_or("accepted")
             ),
         )),
-        Ok((_, a)) => see_other(&with_query(
+        Ok(o) => see_other(&with_query(
             &path,
             "error",
             &format!(
                 "Not sent: {}",
-                a.error
+                o.attempt
+                    .error
                     .as_deref()
                     .unwrap_or("the mail server did not take it")
             ),

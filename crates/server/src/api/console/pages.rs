@@ -9,6 +9,7 @@ use axum::extract::{ConnectInfo, Form, Path, Query as QueryParams, State};
 use axum::response::Response;
 use axum::routing::{get, post};
 use axum::Router;
+use pramaan_app::desk::SetPoc;
 use pramaan_app::Operation;
 use pramaan_auth::audit::{action, AuditEvent, Filter};
 use pramaan_auth::{Identity, Role};
@@ -404,13 +405,7 @@ async fn settings(
     QueryParams(fl): QueryParams<FlashParams>,
 ) -> Result<Response, Problem> {
     let now = now_ns();
-    let poc = st
-        .desk
-        .desk()
-        .ok()
-        .and_then(|d| d.poc().ok().flatten())
-        .zip(st.desk.settings().ok())
-        .map(|(p, s)| p.view(s.poc_review_days, now));
+    let poc = st.app.desk().poc_view(now);
     let can_edit = id.has(Role::Poc) || id.has(Role::Admin);
     let policy = st.app.retention().policy();
     let clock = st.clock.status();
@@ -511,7 +506,6 @@ async fn set_poc(
     Authenticated(id): Authenticated,
     Form(f): Form<PocForm>,
 ) -> Result<Response, Problem> {
-    let d = st.desk.desk()?;
     let e = pramaan_desk::model::PocEdit {
         name: Some(f.name),
         designation: Some(f.designation),
@@ -523,11 +517,11 @@ async fn set_poc(
         reviewed: f.reviewed.is_some(),
         note: Some("console".into()),
     };
-    Ok(match d.set_poc(e, &id.name, now_ns()).await {
+    Ok(match SetPoc(e).run(&st.app, &id).await {
         Ok(p) => see_other(&with_query(
             "/console/settings",
             "ok",
-            &format!("Point of contact saved (version {}).", p.version),
+            &format!("Point of contact saved (version {}).", p.record.version),
         )),
         Err(e) => see_other(&with_query("/console/settings", "error", &e.to_string())),
     })
