@@ -12,6 +12,11 @@
 //!   default) and [`pg::PgStore`] (PostgreSQL) implement it;
 //! * [`csv_import`]: bulk import of the bindings CSV;
 //! * [`whois`]: the audited lookup.
+//!
+//! Owns: session-log parsers, the binding tracker, the binding stores and the
+//! audited whois lookup.
+//! May not touch: HTTP, the vault's files (records come from the feeder, go out
+//! through `LedgerSink`), who may call it.
 
 // No function over 150 lines (clippy.toml): a long one is split into named steps.
 #![warn(clippy::too_many_lines)]

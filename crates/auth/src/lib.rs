@@ -13,6 +13,11 @@
 //!
 //! Secrets (passwords, tokens, session ids) are never logged and never
 //! stored in the clear.
+//!
+//! Owns: users, tokens, sessions, roles, the login limiter, the audit record's
+//! shape.
+//! May not touch: HTTP (no headers, no cookies: the server's guard reads
+//! those), which route needs which role (the access table is in `pramaan-app`).
 
 pub mod audit;
 pub mod limiter;

@@ -1,4 +1,10 @@
 //! The `pramaan` binary: thin glue between the command line and the crates.
+//!
+//! Owns: arguments, output for people (text, tables, JSON), where an
+//! operation runs (`runner`: the server holding the data directory, or the
+//! directory itself), the process allocator. May not touch: domain logic
+//! (operations live in `pramaan-app`), components' storage where an
+//! operation exists.
 
 #[cfg(all(target_os = "linux", not(target_env = "musl")))]
 mod alloc;

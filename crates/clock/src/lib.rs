@@ -12,6 +12,11 @@
 //!   every server, read the host state, store the samples with one
 //!   `pramaan:clock` record each staged in `clock.db`'s outbox, then append
 //!   them: `pramaan_db::outbox`) and a skew pass every `clock.skew_interval`.
+//!
+//! Owns: NTP queries, host sync state, skew distributions, `clock.db`, the
+//! monitor loop.
+//! May not touch: HTTP, users and roles, the vault's files (it reads records
+//! through SQL and appends through `LedgerSink`).
 
 pub mod host;
 pub mod packet;

@@ -19,6 +19,10 @@
 //! println!("{}", loaded.render());
 //! # Ok::<(), pramaan_config::ConfigError>(())
 //! ```
+//!
+//! Owns: every configuration key, its default, validation and provenance.
+//! May not touch: the data directory's contents, the network, other pramaan
+//! crates but `core`.
 
 mod error;
 mod keys;

@@ -4,6 +4,10 @@
 //! pure function of the data handed in, so each picture can be checked
 //! against known data; `pramaan-server`'s `console` module gathers the data
 //! and serves the pages.
+//!
+//! Owns: the console's HTML: page frame, style, dashboard decisions, charts.
+//! May not touch: I/O of any kind, the access table, the components (it is
+//! handed data and renders it).
 
 pub mod charts;
 pub mod dashboard;

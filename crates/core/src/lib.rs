@@ -2,6 +2,11 @@
 //! encoding (the bytes the ledger hashes), the fields a parser derives from a
 //! line, how times are shown to people (IST with UTC alongside), and the CSV
 //! cell every CSV view is written with (formulas neutralised).
+//!
+//! Owns: the record, its canonical encoding and leaf hash, parsed-field types,
+//! times for people, CSV cells, the `LedgerSink` contract.
+//! May not touch: any I/O, storage, the network, other pramaan crates (every
+//! crate depends on this one, it on none).
 
 pub mod csv;
 pub mod fields;

@@ -7,6 +7,11 @@
 //! incidents in `<data_dir>/desk.db` and appends every change to the ledger
 //! through [`pramaan_core::LedgerSink`]; [`render`], [`export`], [`mail`] and
 //! [`remind`] do the I/O at the edges, always with the time passed in.
+//!
+//! Owns: incidents, the 6-hour clock, the point of contact, reports, mail,
+//! reminders, `desk.db`.
+//! May not touch: HTTP, users and roles, the vault's files (records go through
+//! `LedgerSink`; searches come from the caller).
 
 pub mod clock;
 pub mod export;

@@ -9,6 +9,9 @@
 //! * [`extract`] finds IP addresses, ports and user names in a message; it
 //!   runs inside [`parse`].
 //! * [`ndjson`] splits an HTTP NDJSON body into the lines to store.
+//!
+//! Owns: framing and parsing of received bytes into records' search fields.
+//! May not touch: any I/O (no files, sockets or clocks: bytes in, fields out).
 
 // No function over 150 lines (clippy.toml): a long one is split into named steps.
 #![warn(clippy::too_many_lines)]

@@ -113,6 +113,11 @@
 //! [C2SP tlog-tiles]: https://c2sp.org/tlog-tiles
 //! [C2SP tlog-checkpoints]: https://c2sp.org/tlog-checkpoint
 //! [RFC 6962]: https://www.rfc-editor.org/rfc/rfc6962
+//!
+//! Owns: Merkle hashing, tiles, checkpoints, signed notes, proofs and their
+//! verification.
+//! May not touch: records and how they are stored (it sees leaf hashes only),
+//! the file system beyond the tile store it is given, the network.
 
 // No function over 150 lines (clippy.toml): a long one is split into named steps.
 #![warn(clippy::too_many_lines)]

@@ -14,6 +14,11 @@
 //! * [`proofs`]: per-record RFC 9162 inclusion proofs shared through the
 //!   few subtree hashes the records do not give.
 //! * [`verify`]: `verify-bundle`, offline: only the pure crates.
+//!
+//! Owns: the order register (`orders.db`), scopes, the four-eyes rule, exports,
+//! bundles and their offline verification.
+//! May not touch: HTTP, users and roles (the approver is whoever the
+//! application layer says called), the vault's files beyond reading records.
 
 // No function over 150 lines (clippy.toml): a long one is split into named steps.
 #![warn(clippy::too_many_lines)]

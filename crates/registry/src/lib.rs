@@ -11,6 +11,11 @@
 //! * [`store`]: one [`Store`] trait, SQLite and PostgreSQL.
 //! * [`Registry`]: writes, audited reads ([`Registry::read_subscriber`]),
 //!   retention with legal holds and crypto-shredding, key rotation.
+//!
+//! Owns: subscriber records, their encryption and keys, the SQLite and
+//! PostgreSQL stores, audited reads, erasure.
+//! May not touch: HTTP, the vault's files (records go through `LedgerSink`),
+//! who may call it (the application layer decides).
 
 pub mod crypto;
 pub mod import;

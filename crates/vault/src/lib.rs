@@ -5,6 +5,11 @@
 //! commit, the `writer` thread), indexes them into the [`memtable`] (searchable
 //! from then on), and seals generations into Parquet [`segment`]s recorded in
 //! the [`catalog`]; [`compact`] later rewrites them smaller. [`search`] and [`sql`] read a consistent [`vault::Snapshot`].
+//!
+//! Owns: the WAL, sequencing, memtable, segments, catalog, search, SQL,
+//! retention and holds, the ledger wired to records, `verify`.
+//! May not touch: HTTP, users and roles (callers are authorised before they
+//! reach it), the other components' databases.
 
 // No function over 150 lines (clippy.toml): a long one is split into named steps.
 #![warn(clippy::too_many_lines)]
