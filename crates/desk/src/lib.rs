@@ -18,6 +18,7 @@ pub mod export;
 pub mod kinds;
 pub mod mail;
 pub mod model;
+pub mod record;
 pub mod remind;
 pub mod render;
 pub mod schema;

@@ -97,5 +97,5 @@ CREATE TABLE IF NOT EXISTS reminders (
 /// an older binary left pending move into it, so they are appended exactly once.
 const V2_OUTBOX: Step = Step::Code(|tx| {
     pramaan_db::outbox::create_table(tx)?;
-    crate::store::move_pending_events(tx)
+    crate::record::move_pending_events(tx)
 });

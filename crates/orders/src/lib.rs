@@ -28,6 +28,8 @@ pub mod bundle;
 pub mod export;
 pub mod proofs;
 #[cfg(feature = "register")]
+pub mod record;
+#[cfg(feature = "register")]
 pub mod schema;
 pub mod scope;
 pub mod state;

@@ -9,7 +9,8 @@
 //! To change the schema, append a step (never edit one that shipped): a
 //! file at version `n` runs steps `n + 1..`, see [`pramaan_db::schema`].
 
-use pramaan_db::{has_column, Schema, Step};
+use pramaan_db::{has_column, outbox, Schema, Step};
+use rusqlite::{Connection, Transaction};
 
 /// Every step, oldest first; a file's `user_version` counts those applied.
 pub const SCHEMA: Schema = Schema {
@@ -121,6 +122,34 @@ const V2_COMPACT_LEVEL: Step = Step::Code(|tx| {
 /// Version 3: the shared outbox to the ledger (`pramaan_db::outbox`);
 /// retention's own outbox (rows, marks and watermarks) moves into it.
 const V3_OUTBOX: Step = Step::Code(|tx| {
-    crate::retention::store::move_outbox(tx)?;
+    move_outbox(tx)?;
     pramaan_db::outbox::create_table(tx)
 });
+
+/// The one-off move of retention's own outbox (`peer`, `body TEXT`, before
+/// the shared outbox) into the shared table, keeping ids, watermarks and
+/// marks, so rows a crash left pending are still appended exactly once. Does
+/// nothing when there is no such table. For a schema step of `catalog.db`.
+pub fn move_outbox(tx: &Transaction<'_>) -> rusqlite::Result<()> {
+    if !has_table_named(tx, "outbox")? || !pramaan_db::schema::has_column(tx, "outbox", "peer")? {
+        return Ok(());
+    }
+    tx.execute_batch(&format!(
+        "ALTER TABLE outbox RENAME TO retention_outbox_old;
+         {}
+         INSERT INTO outbox (id, source, body, watermark, created_at_ns, seq)
+             SELECT id, peer, CAST(body AS BLOB), watermark, created_at_ns, seq
+             FROM retention_outbox_old ORDER BY id;
+         DROP TABLE retention_outbox_old;",
+        outbox::DDL
+    ))
+}
+
+fn has_table_named(conn: &Connection, name: &str) -> rusqlite::Result<bool> {
+    conn.query_row(
+        "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = ?1",
+        [name],
+        |r| r.get::<_, i64>(0),
+    )
+    .map(|n| n > 0)
+}

@@ -24,25 +24,6 @@ use rusqlite::{params, Connection, OptionalExtension, Transaction, TransactionBe
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
-/// The one-off move of retention's own outbox (`peer`, `body TEXT`, before
-/// the shared outbox) into the shared table, keeping ids, watermarks and
-/// marks, so rows a crash left pending are still appended exactly once. Does
-/// nothing when there is no such table. For a schema step of `catalog.db`.
-pub fn move_outbox(tx: &Transaction<'_>) -> rusqlite::Result<()> {
-    if !has_table(tx, "outbox")? || !pramaan_db::schema::has_column(tx, "outbox", "peer")? {
-        return Ok(());
-    }
-    tx.execute_batch(&format!(
-        "ALTER TABLE outbox RENAME TO retention_outbox_old;
-         {}
-         INSERT INTO outbox (id, source, body, watermark, created_at_ns, seq)
-             SELECT id, peer, CAST(body AS BLOB), watermark, created_at_ns, seq
-             FROM retention_outbox_old ORDER BY id;
-         DROP TABLE retention_outbox_old;",
-        outbox::DDL
-    ))
-}
-
 fn has_table(conn: &Connection, name: &str) -> rusqlite::Result<bool> {
     conn.query_row(
         "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = ?1",
