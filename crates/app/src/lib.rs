@@ -16,6 +16,8 @@
 //! [`AppError`] to them), terminals, HTML; components' storage (each
 //! component crate owns its tables).
 
+#![cfg_attr(not(test), warn(clippy::too_many_lines))]
+
 pub mod access;
 pub mod app;
 pub mod desk;

@@ -19,6 +19,8 @@
 //! May not touch: HTTP (no headers, no cookies: the server's guard reads
 //! those), which route needs which role (the access table is in `pramaan-app`).
 
+#![cfg_attr(not(test), warn(clippy::too_many_lines))]
+
 pub mod audit;
 pub mod limiter;
 pub mod role;

@@ -6,6 +6,8 @@
 //! (operations live in `pramaan-app`), components' storage where an
 //! operation exists.
 
+#![cfg_attr(not(test), warn(clippy::too_many_lines))]
+
 #[cfg(all(target_os = "linux", not(target_env = "musl")))]
 mod alloc;
 mod client;

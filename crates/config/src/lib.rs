@@ -24,6 +24,8 @@
 //! May not touch: the data directory's contents, the network, other pramaan
 //! crates but `core`.
 
+#![cfg_attr(not(test), warn(clippy::too_many_lines))]
+
 mod error;
 mod keys;
 mod load;

@@ -9,6 +9,8 @@
 //! May not touch: I/O of any kind, the access table, the components (it is
 //! handed data and renders it).
 
+#![cfg_attr(not(test), warn(clippy::too_many_lines))]
+
 pub mod charts;
 pub mod dashboard;
 pub mod layout;

@@ -8,6 +8,8 @@
 //! May not touch: any I/O, storage, the network, other pramaan crates (every
 //! crate depends on this one, it on none).
 
+#![cfg_attr(not(test), warn(clippy::too_many_lines))]
+
 pub mod csv;
 pub mod fields;
 pub mod purpose;

@@ -17,6 +17,8 @@
 //! keeps its own), the vault, the network (the outbox reaches the ledger
 //! only through `pramaan_core::LedgerSink`).
 
+#![cfg_attr(not(test), warn(clippy::too_many_lines))]
+
 pub mod outbox;
 #[cfg(feature = "postgres")]
 pub mod pg;

@@ -20,8 +20,6 @@ use rusqlite::{params, Connection, OptionalExtension, Transaction};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
 
-/// The ledger source of every desk record.
-
 /// How far in the future a detection or notification time may be (clock skew
 /// between the person's machine and the server).
 const FUTURE_SLACK_NS: i64 = 60 * 1_000_000_000;

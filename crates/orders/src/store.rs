@@ -19,8 +19,6 @@ use serde::{Deserialize, Serialize};
 use std::path::Path;
 use std::sync::{Arc, Mutex, MutexGuard};
 
-/// The ledger source of order records.
-
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("orders database: {0}")]

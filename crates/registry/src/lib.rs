@@ -17,6 +17,8 @@
 //! May not touch: HTTP, the vault's files (records go through `LedgerSink`),
 //! who may call it (the application layer decides).
 
+#![cfg_attr(not(test), warn(clippy::too_many_lines))]
+
 pub mod crypto;
 pub mod import;
 pub mod model;

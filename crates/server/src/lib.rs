@@ -7,6 +7,8 @@
 //! table itself and the operations (`pramaan-app`), components' storage
 //! (their crates), terminals.
 
+#![cfg_attr(not(test), warn(clippy::too_many_lines))]
+
 pub mod access;
 pub mod api;
 pub mod caller;
