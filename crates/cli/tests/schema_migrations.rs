@@ -99,11 +99,16 @@ fn the_previous_releases_data_directory_opens_and_migrates() {
         assert_eq!(version(&data, db), 0, "{db} in the fixture");
     }
 
-    // Read-only tools read the old files as they are, before any serve
-    // (version 0 with every table and column: see pramaan_db::schema::check).
-    ok(&cwd, &data, &["verify"]);
-    let hits = ok(&cwd, &data, &["search", "--format", "json", "--limit", "0"]);
-    assert_eq!(hits.lines().count(), 120, "{hits}");
+    // A read-only tool does not migrate: since the catalog gained a table
+    // (the outbox, version 3), it refuses the old file and says what to do,
+    // changing nothing (pramaan_db::schema::check).
+    let o = cli(&cwd, &data, &[], &["verify"]);
+    assert!(!o.success(), "{o:?}");
+    assert!(
+        o.stderr.contains("catalog.db has schema version 0")
+            && o.stderr.contains("start `pramaan serve`"),
+        "{o:?}"
+    );
     assert_eq!(version(&data, "catalog.db"), 0, "a read-only open migrated");
 
     // serve migrates every database (the clock is off: clock.db too).
@@ -123,6 +128,8 @@ fn the_previous_releases_data_directory_opens_and_migrates() {
     // Everything is still there, and the ledger still verifies.
     let cwd = s.dir.path().to_path_buf();
     ok(&cwd, &data, &["verify"]);
+    let hits = ok(&cwd, &data, &["search", "--format", "json", "--limit", "0"]);
+    assert_eq!(hits.lines().count(), 120, "{hits}");
     let incidents: Value =
         serde_json::from_str(&ok(&cwd, &data, &["incident", "list", "--json"])).unwrap();
     assert!(

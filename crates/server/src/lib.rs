@@ -131,20 +131,30 @@ pub async fn serve(
     let (http, https) = bind_http(&cfg, &mut bound).await?;
     let state = api::AppState::new(vault.clone(), &cfg, metrics);
     // Records a crash left in the components' outboxes reach the ledger.
-    tokio::spawn({
+    let outboxes = tokio::spawn({
         let state = state.clone();
         async move { state.flush_outboxes().await }
     });
-    let background = Background::start(&cfg, &state, &vault, &stop_rx);
-    let http_task = tokio::spawn(run_http(http, https, api::router(state), stop_rx.clone()));
+    let router = api::router(state.clone());
+    let http_task = tokio::spawn(run_http(http, https, router, stop_rx.clone()));
     tracing::info!(
         http = ?bound.http, udp = ?bound.udp, tcp = ?bound.tcp, tls = ?bound.tls,
         data_dir = %cfg.data_dir.display(), "pramaan is serving"
     );
+    // Ready (the listeners are bound) before the background work starts, so
+    // that a script waiting for the ready file never races the first clock
+    // round or retention run.
     on_ready(&bound);
+    let background = Background::start(&cfg, &state, &vault, &stop_rx);
+    // The tasks hold what they need; this handle must not keep the vault open.
+    drop(state);
     shutdown.await;
     tracing::info!("shutting down: closing listeners, draining the write-ahead log");
     let _ = stop_tx.send(true);
+    // What it did not append yet stays pending for the next start (found,
+    // never appended twice); it must not hold the vault open.
+    outboxes.abort();
+    let _ = outboxes.await;
     shut_down(vault, workers, syslog, http_task, background).await;
     tracing::info!("stopped");
     Ok(())

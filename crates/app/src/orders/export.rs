@@ -210,7 +210,7 @@ mod tests {
             super::bundle_file_name("CERT-In/2026/042"),
             "CERT-In-2026-042"
         );
-        assert_eq!(super::bundle_file_name("a\r\nb\"c"), "a---b-c");
+        assert_eq!(super::bundle_file_name("a\r\nb\"c"), "a--b-c");
         assert_eq!(super::bundle_file_name("आदेश"), "order");
         assert_eq!(super::bundle_file_name("../.."), "order");
     }
