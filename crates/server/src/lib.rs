@@ -135,6 +135,11 @@ pub async fn serve(
         let state = state.clone();
         async move { state.flush_outboxes().await }
     });
+    // Polled once now so that the signal handlers are installed before
+    // anyone is told we are ready (a SIGTERM right after the ready file
+    // would otherwise kill the process without a clean shutdown).
+    let mut shutdown = std::pin::pin!(shutdown);
+    let stopping = futures::poll!(shutdown.as_mut()).is_ready();
     let router = api::router(state.clone());
     let http_task = tokio::spawn(run_http(http, https, router, stop_rx.clone()));
     tracing::info!(
@@ -148,7 +153,9 @@ pub async fn serve(
     let background = Background::start(&cfg, &state, &vault, &stop_rx);
     // The tasks hold what they need; this handle must not keep the vault open.
     drop(state);
-    shutdown.await;
+    if !stopping {
+        shutdown.await;
+    }
     tracing::info!("shutting down: closing listeners, draining the write-ahead log");
     let _ = stop_tx.send(true);
     // What it did not append yet stays pending for the next start (found,
