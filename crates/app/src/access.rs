@@ -92,7 +92,7 @@ pub const TABLE: &[Rule] = &[
     row(
         "POST",
         "/api/v1/sql",
-        Need::Roles(&[Analyst]),
+        Need::Roles(&[Analyst, Auditor]),
         Audit::ReadBody(audit::action::SQL),
     ),
     // Retention and legal holds.

@@ -30,6 +30,11 @@ pub struct App {
     orders: crate::orders::Orders,
     /// The incident desk, opened at first use (`crate::desk`).
     desk: crate::desk::DeskState,
+    /// SQL queries running per caller (`sql.max_concurrent_per_user`).
+    sql_slots: Arc<crate::search::SqlSlots>,
+    /// The clock monitor, made at first use (`serve` runs it; elsewhere it
+    /// only reads what its database kept).
+    clock: std::sync::OnceLock<Arc<pramaan_clock::Monitor>>,
 }
 
 impl App {
@@ -45,6 +50,10 @@ impl App {
             attribution: Arc::new(crate::whois::Attribution::new(cfg)),
             orders: crate::orders::Orders::new(&cfg.data_dir, sink.clone()),
             desk: crate::desk::DeskState::new(shared.clone(), sink.clone()),
+            sql_slots: Arc::new(crate::search::SqlSlots::new(
+                cfg.sql.max_concurrent_per_user,
+            )),
+            clock: Default::default(),
             cfg: shared,
             sink,
             vault,
@@ -73,6 +82,21 @@ impl App {
     /// (opened at first use, one for the process: `whois` and exports share it).
     pub async fn binding_store(&self) -> Result<Arc<dyn BindingStore>, AttributionError> {
         self.attribution.store().await
+    }
+
+    /// The clock monitor (opens `clock.db` at first use).
+    pub fn clock(&self) -> &Arc<pramaan_clock::Monitor> {
+        self.clock.get_or_init(|| {
+            Arc::new(pramaan_clock::Monitor::new(
+                crate::options::clock_options(&self.cfg),
+                self.sink.clone(),
+            ))
+        })
+    }
+
+    /// SQL queries running per caller.
+    pub fn sql_slots(&self) -> &Arc<crate::search::SqlSlots> {
+        &self.sql_slots
     }
 
     pub fn orders(&self) -> &crate::orders::Orders {

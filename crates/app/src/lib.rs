@@ -20,14 +20,18 @@
 
 pub mod access;
 pub mod app;
+pub mod audited;
+pub mod clock;
 pub mod desk;
 pub mod error;
 pub mod holds;
+pub mod ledger;
 pub mod local;
 pub mod op;
 pub mod options;
 pub mod orders;
 pub mod registry;
+pub mod search;
 pub mod search_params;
 pub mod whois;
 

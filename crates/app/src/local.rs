@@ -53,9 +53,10 @@ impl Local {
         &self.who
     }
 
-    /// Runs `op` as the local operator.
+    /// Runs `op` as the local operator, audited as the server audits the
+    /// same route (a read is refused when its record cannot be written).
     pub async fn run<O: Operation>(&self, op: O) -> Result<O::Output, AppError> {
-        op.run(&self.app, &self.who).await
+        crate::audited::run(&self.app, &self.who, op).await
     }
 
     /// Lets every component finish its ledger records, then closes the

@@ -23,6 +23,10 @@ pub trait Operation: Serialize + DeserializeOwned + Send + Sync + 'static {
         Self::ROUTE.to_owned()
     }
 
+    /// The output is rows (`Vec<_>`), sent as NDJSON (one JSON object a
+    /// line) rather than one JSON array, so that large answers stream.
+    const NDJSON: bool = false;
+
     /// Whether the value travels as the query string (GET, DELETE) or as a
     /// JSON body.
     fn in_query() -> bool {

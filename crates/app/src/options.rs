@@ -60,3 +60,24 @@ pub fn retention_policy(cfg: &Config) -> pramaan_vault::retention::Policy {
             .collect(),
     }
 }
+
+/// The monitor's options from the configuration.
+pub fn clock_options(cfg: &pramaan_config::Config) -> pramaan_clock::ClockOptions {
+    let c = &cfg.clock;
+    pramaan_clock::ClockOptions {
+        enabled: c.enabled,
+        servers: c.server_list(),
+        interval: c.interval,
+        timeout: c.timeout,
+        threshold: c.threshold,
+        skew_interval: c.skew_interval,
+        skew_window: c.skew_window,
+        zones: pramaan_clock::skew::ZoneMap {
+            entries: c.source_zone_list().unwrap_or_default(),
+        },
+        db_path: cfg.data_dir.join("clock.db"),
+        keep: std::time::Duration::from_secs(cfg.retention.days.saturating_mul(86_400)),
+        chronyc: "chronyc".into(),
+        chronyc_socket: None,
+    }
+}

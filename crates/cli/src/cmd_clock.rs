@@ -3,9 +3,10 @@
 //! and the log sources whose clocks are off; from a running server, else
 //! from `<data_dir>/clock.db`.
 
-use crate::client::{self, Target};
-use anyhow::{Context, Result};
+use crate::runner;
+use anyhow::Result;
 use clap::{Args, Subcommand};
+use pramaan_app::clock::ClockStatus;
 use pramaan_clock::Status;
 use pramaan_config::Config;
 use pramaan_core::time::human;
@@ -46,26 +47,7 @@ pub async fn clock(cfg: &Config, a: ClockArgs) -> Result<ExitCode> {
 }
 
 async fn status(cfg: &Config, a: StatusArgs) -> Result<ExitCode> {
-    let st: Status = match client::target(cfg, a.server.as_deref()) {
-        Target::Server(url) => {
-            let u = format!("{url}/api/v1/clock");
-            let resp = client::http()
-                .get(&u)
-                .send()
-                .await
-                .with_context(|| format!("asking {u}"))?;
-            client::check(resp)
-                .await?
-                .json()
-                .await
-                .context("the server's answer")?
-        }
-        Target::Direct => {
-            let o = pramaan_server::api::clock_options(cfg);
-            pramaan_clock::status_offline(&o)
-                .with_context(|| format!("reading {}", o.db_path.display()))?
-        }
-    };
+    let st: Status = runner::run_once(cfg, a.server.as_deref(), ClockStatus {}).await?;
     if a.json {
         println!("{}", serde_json::to_string_pretty(&st)?);
     } else {

@@ -6,9 +6,11 @@
 //! before saying OK.
 
 use crate::client::{self, Target};
+use crate::runner;
 use anyhow::{bail, Context, Result};
 use clap::{Args, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
+use pramaan_app::ledger::{Consistency, Inclusion};
 use pramaan_config::Config;
 use pramaan_ledger::note::Note;
 use pramaan_ledger::verify::{verify_consistency, verify_inclusion};
@@ -240,24 +242,7 @@ async fn fetch_inclusion(
     seq: u64,
     size: Option<u64>,
 ) -> Result<InclusionProof> {
-    match client::target(cfg, server) {
-        Target::Server(base) => {
-            let mut url = format!("{base}/api/v1/proof/inclusion?seq={seq}");
-            if let Some(s) = size {
-                url.push_str(&format!("&size={s}"));
-            }
-            let resp = client::http()
-                .get(&url)
-                .send()
-                .await
-                .with_context(|| format!("GET {url}"))?;
-            Ok(client::check(resp).await?.json().await?)
-        }
-        Target::Direct => {
-            let vault = client::open_read_only(cfg)?;
-            Ok(proofs::inclusion(&vault, seq, size).await?)
-        }
-    }
+    runner::run_once(cfg, server, Inclusion { seq, size }).await
 }
 
 async fn fetch_consistency(
@@ -266,21 +251,7 @@ async fn fetch_consistency(
     from: u64,
     to: u64,
 ) -> Result<ConsistencyProof> {
-    match client::target(cfg, server) {
-        Target::Server(base) => {
-            let url = format!("{base}/api/v1/proof/consistency?from={from}&to={to}");
-            let resp = client::http()
-                .get(&url)
-                .send()
-                .await
-                .with_context(|| format!("GET {url}"))?;
-            Ok(client::check(resp).await?.json().await?)
-        }
-        Target::Direct => {
-            let vault = client::open_read_only(cfg)?;
-            Ok(proofs::consistency(&vault, from, to).await?)
-        }
-    }
+    runner::run_once(cfg, server, Consistency { from, to }).await
 }
 
 /// Checks an inclusion proof as an outsider would; the summary lines on success.

@@ -1,12 +1,12 @@
 //! `pramaan search`, `pramaan sql` and `pramaan status`.
 
 use crate::client::{self, Target};
+use crate::runner::{self, Runner};
 use anyhow::{Context, Result};
 use clap::{Args, ValueEnum};
-use futures::StreamExt;
 use pramaan_config::Config;
 use pramaan_server::api::SearchParams;
-use pramaan_vault::search::{self, Hit, Order};
+use pramaan_vault::search::{Hit, Order};
 use std::io::Write;
 use std::process::ExitCode;
 
@@ -111,7 +111,7 @@ pub struct SqlArgs {
     #[arg(long)]
     json: bool,
     /// `logs` also holds pramaan's own records (audit trail, clock, incidents,
-    /// retention...); on the data directory only (a server's SQL is for log lines).
+    /// retention...): the auditor role's (through a server as on the data directory).
     #[arg(long)]
     internal: bool,
     /// Base URL of a running server (default: the server holding the data directory).
@@ -140,40 +140,6 @@ impl SearchArgs {
                 .params(self.text.clone(), self.limit, Some(order))
         }
     }
-}
-
-fn query_string(p: &SearchParams) -> Vec<(&'static str, String)> {
-    let mut v = Vec::new();
-    let mut add = |k: &'static str, val: &Option<String>| {
-        if let Some(x) = val {
-            v.push((k, x.clone()));
-        }
-    };
-    add("from", &p.from);
-    add("to", &p.to);
-    add("host", &p.host);
-    add("app", &p.app);
-    add("ip", &p.ip);
-    add("user", &p.user);
-    add("severity", &p.severity);
-    add("q", &p.q);
-    add("regex", &p.regex);
-    add("seq", &p.seq);
-    add("internal", &p.internal.map(|b| b.to_string()));
-    if let Some(l) = p.limit {
-        v.push(("limit", l.to_string()));
-    }
-    if let Some(o) = p.order {
-        v.push((
-            "order",
-            if o == Order::Newest {
-                "newest".into()
-            } else {
-                "oldest".into()
-            },
-        ));
-    }
-    v
 }
 
 struct Printer {
@@ -280,44 +246,17 @@ impl EscapeControls for String {
 
 pub async fn search(cfg: &Config, a: SearchArgs) -> Result<ExitCode> {
     let params = a.params();
-    let query = params
+    // Bad parameters are said before anything is opened or asked.
+    params
         .to_query(pramaan_core::time::now_ns())
         .map_err(|e| anyhow::anyhow!("{e}"))?;
     let mut printer = Printer::new(a.format, a.utc)?;
-    match client::target(cfg, a.server.as_deref()) {
-        Target::Server(url) => {
-            let resp = client::http()
-                .get(format!("{url}/api/v1/search"))
-                .query(&query_string(&params))
-                .send()
-                .await
-                .with_context(|| format!("searching through {url}"))?;
-            let resp = client::check(resp).await?;
-            let mut stream = resp.bytes_stream();
-            let mut pending: Vec<u8> = Vec::new();
-            while let Some(chunk) = stream.next().await {
-                pending.extend_from_slice(&chunk?);
-                while let Some(pos) = pending.iter().position(|b| *b == b'\n') {
-                    let line: Vec<u8> = pending.drain(..=pos).collect();
-                    let hit: Hit =
-                        serde_json::from_slice(&line).context("reading a search result")?;
-                    printer.hit(&hit)?;
-                }
-            }
-        }
-        Target::Direct => {
-            let vault = client::open_read_only(cfg)?;
-            let (tx, mut rx) = tokio::sync::mpsc::channel(4);
-            let v2 = vault.clone();
-            let task = tokio::spawn(async move { search::search(&v2, &query, tx).await });
-            while let Some(batch) = rx.recv().await {
-                for h in search::hits(&batch) {
-                    printer.hit(&h)?;
-                }
-            }
-            task.await??;
-        }
-    }
+    let runner = Runner::open(cfg, a.server.as_deref()).await?;
+    let done = runner
+        .search(pramaan_app::search::Search(params), |h| printer.hit(h))
+        .await;
+    runner.close().await;
+    done?;
     printer.out.flush()?;
     if let Format::Table = a.format {
         let more = if a.limit != 0 && printer.n == a.limit {
@@ -331,41 +270,19 @@ pub async fn search(cfg: &Config, a: SearchArgs) -> Result<ExitCode> {
 }
 
 pub async fn sql(cfg: &Config, a: SqlArgs) -> Result<ExitCode> {
-    match client::target(cfg, a.server.as_deref()) {
-        Target::Server(url) => {
-            if a.internal {
-                anyhow::bail!(
-                    "--internal reads the data directory directly; through a server, auditors use `pramaan audit search` or `pramaan search --internal`"
-                );
-            }
-            let resp = client::http()
-                .post(format!("{url}/api/v1/sql"))
-                .json(&serde_json::json!({ "query": a.query }))
-                .send()
-                .await
-                .with_context(|| format!("querying {url}"))?;
-            let body = client::check(resp).await?.bytes().await?;
-            if a.json {
-                std::io::stdout().write_all(&body)?;
-            } else {
-                print_ndjson_table(&body)?;
-            }
+    let op = pramaan_app::search::Sql {
+        query: a.query,
+        internal: a.internal,
+    };
+    let rows = runner::run_once(cfg, a.server.as_deref(), op).await?;
+    if a.json {
+        let mut out = std::io::stdout().lock();
+        for r in &rows {
+            serde_json::to_writer(&mut out, r)?;
+            out.write_all(b"\n")?;
         }
-        Target::Direct => {
-            let vault = client::open_read_only(cfg)?;
-            let records = if a.internal {
-                pramaan_vault::sql::Records::All
-            } else {
-                pramaan_vault::sql::Records::Logs
-            };
-            // The same rules and limits as through a server (pramaan_vault::sql).
-            let batches = pramaan_vault::sql::run_with(&vault, &a.query, records).await?;
-            if a.json {
-                std::io::stdout().write_all(&pramaan_vault::sql::to_ndjson(&batches)?)?;
-            } else {
-                println!("{}", pramaan_vault::sql::pretty(&batches));
-            }
-        }
+    } else {
+        print_table(&rows)?;
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -380,15 +297,10 @@ fn warn_non_compliant(status: &serde_json::Value) {
     }
 }
 
-/// A plain table from NDJSON rows (the server sends rows; the client lays them out).
-fn print_ndjson_table(body: &[u8]) -> Result<()> {
-    let rows: Vec<serde_json::Map<String, serde_json::Value>> = body
-        .split(|b| *b == b'\n')
-        .filter(|l| !l.is_empty())
-        .map(serde_json::from_slice)
-        .collect::<Result<_, _>>()?;
+/// A plain table of SQL rows.
+fn print_table(rows: &[pramaan_app::search::Row]) -> Result<()> {
     let mut cols: Vec<String> = Vec::new();
-    for r in &rows {
+    for r in rows {
         for k in r.keys() {
             if !cols.contains(k) {
                 cols.push(k.clone());

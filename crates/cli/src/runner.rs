@@ -5,9 +5,12 @@
 
 use crate::client::{self, Target};
 use anyhow::{Context, Result};
+use futures::StreamExt as _;
+use pramaan_app::audited;
 use pramaan_app::local::Local;
 use pramaan_app::Operation;
 use pramaan_config::Config;
+use pramaan_vault::search::{self, Hit};
 
 pub enum Runner {
     Server(String),
@@ -61,9 +64,71 @@ async fn remote<O: Operation>(base: &str, op: O) -> Result<O::Output> {
         req.json(&op)
     };
     let resp = req.send().await.with_context(|| format!("asking {url}"))?;
-    client::check(resp)
-        .await?
-        .json::<O::Output>()
+    let resp = client::check(resp).await?;
+    if !O::NDJSON {
+        return resp
+            .json::<O::Output>()
+            .await
+            .with_context(|| format!("reading the answer of {url}"));
+    }
+    let body = resp
+        .bytes()
         .await
-        .with_context(|| format!("reading the answer of {url}"))
+        .with_context(|| format!("reading the answer of {url}"))?;
+    let rows = body
+        .split(|b| *b == b'\n')
+        .filter(|l| !l.is_empty())
+        .map(serde_json::from_slice)
+        .collect::<Result<Vec<serde_json::Value>, _>>()
+        .with_context(|| format!("reading the rows {url} answered"))?;
+    serde_json::from_value(rows.into()).with_context(|| format!("reading the rows {url} answered"))
+}
+
+impl Runner {
+    /// Runs a search, handing each hit to `each` as it comes (the server
+    /// streams NDJSON; on the directory the vault hands batches over).
+    pub async fn search(
+        &self,
+        op: pramaan_app::search::Search,
+        mut each: impl FnMut(&Hit) -> Result<()>,
+    ) -> Result<()> {
+        match self {
+            Runner::Server(base) => {
+                let url = format!("{base}{}", op.path());
+                let resp = client::http()
+                    .get(&url)
+                    .query(&op)
+                    .send()
+                    .await
+                    .with_context(|| format!("searching through {url}"))?;
+                let mut stream = client::check(resp).await?.bytes_stream();
+                let mut pending: Vec<u8> = Vec::new();
+                while let Some(chunk) = stream.next().await {
+                    pending.extend_from_slice(&chunk?);
+                    while let Some(pos) = pending.iter().position(|b| *b == b'\n') {
+                        let line: Vec<u8> = pending.drain(..=pos).collect();
+                        let hit: Hit =
+                            serde_json::from_slice(&line).context("reading a search result")?;
+                        each(&hit)?;
+                    }
+                }
+            }
+            Runner::Local(l) => {
+                let (app, who) = (l.app(), l.caller());
+                let wait = app.config().http.request_timeout / 2;
+                let mut started =
+                    audited::around(app, who, op, |op| op.start(app, who, wait)).await?;
+                for h in started.first.iter().flat_map(search::hits) {
+                    each(&h)?;
+                }
+                while let Some(b) = started.rest.recv().await {
+                    let b = b.map_err(pramaan_app::search::search_failed)?;
+                    for h in search::hits(&b) {
+                        each(&h)?;
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
 }

@@ -594,10 +594,25 @@ fn direct_mode_ingest_search_sql_and_status_without_a_server() {
         &["--data-dir", d, "sql", "SELECT count(*) AS n FROM logs"],
     ));
     assert!(o.stdout().contains("1210"), "{o:?}");
+    // Each read on the data directory left its audit record first, as
+    // through a server: 1210 lines and the four reads above.
     let o = ok(cmd(dir.path(), &["--data-dir", d, "status"]));
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
-    assert_eq!(v["committed_records"], 1210, "{v}");
+    assert_eq!(v["committed_records"], 1210 + 4, "{v}");
     assert!(v["server"].as_str().unwrap().contains("not running"), "{v}");
+    let o = ok(cmd(
+        dir.path(),
+        &[
+            "--data-dir",
+            d,
+            "sql",
+            "--json",
+            "--internal",
+            "SELECT count(*) AS n FROM logs WHERE peer = 'pramaan:audit' AND text(raw) LIKE '%(local)%' AND (text(raw) LIKE '%\"search\"%' OR text(raw) LIKE '%\"sql\"%')",
+        ],
+    ));
+    // The four, and this query's own, written before it ran.
+    assert_eq!(o.stdout().trim(), "{\"n\":5}", "{o:?}");
 
     // A server then opens the same directory and sees the same.
     let mut server = Server::start();
@@ -606,7 +621,11 @@ fn direct_mode_ingest_search_sql_and_status_without_a_server() {
     let copy_from = data.clone();
     copy_dir(&copy_from, &server.data_dir());
     server.start_again();
-    assert_eq!(server.committed(), 1210);
+    assert_eq!(
+        server.committed(),
+        1210 + 5,
+        "the lines and the reads' records"
+    );
     let got: Vec<String> = server.all().iter().map(Hit::raw_text).collect();
     assert_eq!(got, [lines, more].concat());
 }
@@ -990,12 +1009,19 @@ fn compact_rewrites_sealed_segments_and_search_and_verify_see_no_change() {
         &["--data-dir", d, "verify", "--deep"],
     ));
     assert!(o.stdout().contains("OK"), "{o:?}");
+    // Left to compact: only the segment holding the search's audit record.
     let o = ok(cmd_env(
         dir.path(),
         &env,
         &["--data-dir", d, "compact", "--all", "--json"],
     ));
-    assert_eq!(o.stdout().trim(), "[]", "nothing left at level 19");
+    let again: Vec<serde_json::Value> = serde_json::from_slice(&o.stdout).unwrap();
+    assert!(
+        again
+            .iter()
+            .all(|c| !c["old_path"].as_str().unwrap().ends_with(".z19.parquet")),
+        "nothing compacted twice: {again:?}"
+    );
 
     // Bad input and a busy data directory are refused, naming why.
     let o = cmd_env(

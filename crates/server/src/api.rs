@@ -9,11 +9,10 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use metrics_exporter_prometheus::PrometheusHandle;
-use pramaan_auth::Role;
 use pramaan_config::Config;
 use pramaan_vault::search;
 use pramaan_vault::Vault;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use std::sync::Arc;
 
 mod auth;
@@ -47,8 +46,6 @@ pub struct AppState {
     access: Arc<crate::access::AccessState>,
     /// The clock monitor (`serve` runs it; `GET /api/v1/clock` shows it).
     clock: Arc<pramaan_clock::Monitor>,
-    /// SQL queries running per caller (`sql.max_concurrent_per_user`).
-    sql_slots: Arc<SqlSlots>,
     /// `console.heatmap_rows`: sources the dashboard's heatmap draws.
     heatmap_rows: usize,
 }
@@ -58,11 +55,7 @@ impl AppState {
         let app = Arc::new(pramaan_app::App::new(cfg, vault.clone()));
         AppState {
             access: Arc::new(crate::access::AccessState::open_or_closed(&vault, cfg)),
-            clock: Arc::new(pramaan_clock::Monitor::new(
-                clock::clock_options(cfg),
-                Arc::new(pramaan_vault::sink::VaultSink::new(vault.clone())),
-            )),
-            sql_slots: Arc::new(SqlSlots::new(cfg.sql.max_concurrent_per_user)),
+            clock: app.clock().clone(),
             vault,
             max_line: cfg.syslog.max_line as usize,
             max_body: cfg.http.max_body as usize,
@@ -260,11 +253,6 @@ impl IntoResponse for ApiError {
 }
 
 /// A search that failed: logged in full, told to the client without paths.
-fn search_failed(e: pramaan_vault::VaultError) -> ApiError {
-    tracing::error!(error = %e, "search failed");
-    ApiError::Damaged(e.client_message())
-}
-
 fn internal(e: impl std::fmt::Display) -> ApiError {
     tracing::error!(error = %e, "request failed");
     ApiError::Internal
@@ -366,37 +354,19 @@ async fn search_ndjson(
     params: Result<QueryParams<SearchParams>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Response, ApiError> {
     let QueryParams(params) = params.map_err(|e| ApiError::BadRequest(e.body_text()))?;
-    let q = params
-        .to_query(pramaan_core::time::now_ns())
-        .map_err(ApiError::BadRequest)?;
-    // Log lines are the analysts'; pramaan's own records (who searched what
-    // among them, itself personal data) are the auditors'. The access table
-    // lets both roles in; which records decides.
-    let may = |r: Role| caller.has(r) || caller.has(Role::Admin);
-    if q.internal && !may(Role::Auditor) {
-        return Err(ApiError::Forbidden(
-            "internal=true (pramaan's own records, such as the audit trail) needs the auditor role"
-                .into(),
-        ));
-    }
-    if !q.internal && !may(Role::Analyst) {
-        return Err(ApiError::Forbidden(
-            "searching log lines needs the analyst role (auditors search pramaan's own records with internal=true)".into(),
-        ));
-    }
-    tracing::info!(query = ?params, "search");
     // Started before answering: an unreadable segment is a 500 naming it,
     // not a 200 with an empty body; after the first hits (or half the
     // request timeout) it cuts the body short instead.
-    let started = search::search_started(&st.vault, q, st.request_timeout / 2)
-        .await
-        .map_err(search_failed)?;
+    let started = pramaan_app::search::Search(params)
+        .start(&st.app, &caller, st.request_timeout / 2)
+        .await?;
     use futures::StreamExt as _;
     let stream = futures::stream::iter(started.first.map(Ok))
         .chain(tokio_stream_from(started.rest))
         .map(|r| {
-            r.map(|b| Bytes::from(search::ndjson(&b)))
-                .map_err(|e| std::io::Error::other(search_failed(e).to_string()))
+            r.map(|b| Bytes::from(search::ndjson(&b))).map_err(|e| {
+                std::io::Error::other(pramaan_app::search::search_failed(e).to_string())
+            })
         });
     Ok((
         [(header::CONTENT_TYPE, "application/x-ndjson")],
@@ -411,113 +381,10 @@ fn tokio_stream_from<T: Send + 'static>(
     futures::stream::poll_fn(move |cx| rx.poll_recv(cx))
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct SqlBody {
-    query: String,
-}
-
 async fn sql(
     State(st): State<Arc<AppState>>,
     Authenticated(caller): Authenticated,
-    Json(body): Json<SqlBody>,
+    Json(body): Json<pramaan_app::search::Sql>,
 ) -> Result<Response, ApiError> {
-    // Held until the answer is made, or until the client goes away (axum
-    // drops this future, which cancels the query and frees the slot).
-    let _slot = st.sql_slots.enter(&caller.name).ok_or_else(|| {
-        ApiError::TooManyRequests(format!(
-            "you already run {} SQL queries at once (sql.max_concurrent_per_user); retry when one has ended",
-            st.sql_slots.max
-        ))
-    })?;
-    tracing::info!(user = %caller.name, query = %body.query, "sql");
-    let batches = pramaan_vault::sql::run(&st.vault, &body.query)
-        .await
-        .map_err(sql_error)?;
-    let out = pramaan_vault::sql::to_ndjson(&batches).map_err(internal)?;
-    Ok(([(header::CONTENT_TYPE, "application/x-ndjson")], out).into_response())
-}
-
-/// A refused or failed SQL query as the client sees it (the vault's
-/// messages hold no server paths).
-fn sql_error(e: pramaan_vault::VaultError) -> ApiError {
-    use pramaan_vault::sql::SqlError;
-    match e {
-        pramaan_vault::VaultError::Sql(e) => match e {
-            SqlError::NotReadOnly(_) => ApiError::Forbidden(e.to_string()),
-            SqlError::Invalid(_) => ApiError::BadRequest(e.to_string()),
-            SqlError::Timeout(_)
-            | SqlError::Memory(_)
-            | SqlError::TooManyRows(_)
-            | SqlError::TooManyBytes(_) => ApiError::OverLimit(e.to_string()),
-            SqlError::Stopped => ApiError::NotNow(e.to_string()),
-            other => internal(other),
-        },
-        other => internal(other),
-    }
-}
-
-/// How many SQL queries each caller runs now, against
-/// `sql.max_concurrent_per_user`.
-pub struct SqlSlots {
-    max: usize,
-    running: std::sync::Mutex<std::collections::HashMap<String, usize>>,
-}
-
-/// One running query's place; given back when dropped.
-pub struct SqlSlot {
-    slots: Arc<SqlSlots>,
-    user: String,
-}
-
-impl SqlSlots {
-    pub fn new(max: usize) -> SqlSlots {
-        SqlSlots {
-            max: max.max(1),
-            running: Default::default(),
-        }
-    }
-
-    /// A place for `user`'s query, or `None` when they run `max` already.
-    pub fn enter(self: &Arc<Self>, user: &str) -> Option<SqlSlot> {
-        let mut running = self.running.lock().unwrap_or_else(|p| p.into_inner());
-        let n = running.entry(user.to_owned()).or_insert(0);
-        if *n >= self.max {
-            return None;
-        }
-        *n += 1;
-        Some(SqlSlot {
-            slots: self.clone(),
-            user: user.to_owned(),
-        })
-    }
-}
-
-impl Drop for SqlSlot {
-    fn drop(&mut self) {
-        let mut running = self.slots.running.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(n) = running.get_mut(&self.user) {
-            *n -= 1;
-            if *n == 0 {
-                running.remove(&self.user);
-            }
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn each_user_has_their_own_slots_and_gets_them_back() {
-        let slots = Arc::new(SqlSlots::new(2));
-        let a1 = slots.enter("a").unwrap();
-        let _a2 = slots.enter("a").unwrap();
-        assert!(slots.enter("a").is_none());
-        let _b = slots.enter("b").unwrap();
-        drop(a1);
-        let _a3 = slots.enter("a").unwrap();
-        assert!(slots.enter("a").is_none());
-    }
+    op::answer_rows(&st.app, &caller, body).await
 }

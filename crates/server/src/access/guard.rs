@@ -14,7 +14,8 @@ use axum::extract::{MatchedPath, Request};
 use axum::http::Method;
 use axum::middleware::Next;
 use axum::response::Response;
-use pramaan_app::access::{allowed, lookup, needs, Audit, Need, Rule, PASSWORD_CHANGE_ROUTES};
+use pramaan_app::access::{allowed, lookup, needs, Need, Rule, PASSWORD_CHANGE_ROUTES};
+use pramaan_app::audited;
 use pramaan_auth::audit::{self, AuditEvent};
 use pramaan_auth::Identity;
 use std::sync::Arc;
@@ -181,10 +182,10 @@ async fn check_table(
     })
 }
 
-/// Runs the handler with the row's audit record: reads (searches, SQL, the
-/// audit trail) are recorded before they run and refused when the record
-/// cannot be written, so nothing is answered unaudited; changes are
-/// recorded once answered, with their status.
+/// Runs the handler with the row's audit record (`pramaan_app::audited`
+/// decides what and when): reads are recorded before they run and refused
+/// when the record cannot be written, so nothing is answered unaudited;
+/// changes are recorded once answered, with their status.
 async fn run_audited(
     st: &AccessState,
     asked: &Asked,
@@ -193,32 +194,24 @@ async fn run_audited(
     req: Request,
     next: Next,
 ) -> Result<Response, Refusal> {
-    let (audit, before) = match asked.rule.map(|r| r.audit).unwrap_or(Audit::No) {
-        Audit::ReadQuery(_) | Audit::ReadBody(_) if !st.audit_reads => (Audit::No, false),
-        Audit::ReadQuery(a) => (Audit::Query(a), true),
-        Audit::ReadBody(a) => (Audit::Body(a), true),
-        a => (a, false),
-    };
-    let action = match audit {
-        Audit::No => return Ok(next.run(req).await),
-        Audit::Query(a) | Audit::Body(a) | Audit::ReadQuery(a) | Audit::ReadBody(a) => a,
+    let Some(plan) = audited::plan(asked.rule, st.audit_reads) else {
+        return Ok(next.run(req).await);
     };
     let method = req.method().clone();
     let query = req.uri().query().map(str::to_owned);
-    let (req, body) = match audit {
-        Audit::Body(_) => {
-            let (parts, body) = req.into_parts();
-            let bytes: Bytes = axum::body::to_bytes(body, st.max_body)
-                .await
-                .map_err(|_| Refusal::TooLarge("body"))?;
-            let doc = serde_json::from_slice::<serde_json::Value>(&bytes)
-                .unwrap_or_else(|_| String::from_utf8_lossy(&bytes).into_owned().into());
-            (Request::from_parts(parts, Body::from(bytes)), Some(doc))
-        }
-        _ => (req, None),
+    let (req, body) = if plan.with_body {
+        let (parts, body) = req.into_parts();
+        let bytes: Bytes = axum::body::to_bytes(body, st.max_body)
+            .await
+            .map_err(|_| Refusal::TooLarge("body"))?;
+        let doc = serde_json::from_slice::<serde_json::Value>(&bytes)
+            .unwrap_or_else(|_| String::from_utf8_lossy(&bytes).into_owned().into());
+        (Request::from_parts(parts, Body::from(bytes)), Some(doc))
+    } else {
+        (req, None)
     };
-    let ev = audit_event(action, &id.name, pattern, &method, query, body);
-    if before {
+    let ev = audited::event(plan.action, &id.name, pattern, method.as_str(), query, body);
+    if plan.before {
         if let Err(e) = audit::record(&st.sink, &ev.outcome("allowed")).await {
             tracing::error!(error = %e, user = %id.name, route = %pattern, "refused a read: its audit record could not be written");
             return Err(Refusal::AuditUnavailable);
@@ -233,31 +226,4 @@ async fn run_audited(
     )
     .await;
     Ok(resp)
-}
-
-/// The audit record of a request: who, which route, the query string and
-/// the JSON body (its `order_ref` or `purpose` as the purpose).
-fn audit_event(
-    action: &str,
-    actor: &str,
-    pattern: &str,
-    method: &Method,
-    query: Option<String>,
-    body: Option<serde_json::Value>,
-) -> AuditEvent {
-    let mut ev = AuditEvent::new(action, actor, pattern).detail("method", method.as_str());
-    if let Some(q) = query {
-        ev = ev.detail("query", q);
-    }
-    if let Some(b) = body {
-        if let Some(p) = b
-            .get("order_ref")
-            .or_else(|| b.get("purpose"))
-            .and_then(|v| v.as_str())
-        {
-            ev = ev.purpose(p);
-        }
-        ev = ev.detail("body", b);
-    }
-    ev
 }

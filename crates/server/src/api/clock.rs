@@ -6,37 +6,25 @@
 //!   state (chrony), and the per-source skew distributions with the flagged
 //!   sources; every time in IST with UTC alongside.
 
-use super::AppState;
+use super::op::answer;
+use super::{ApiError, AppState};
+use crate::caller::Authenticated;
 use axum::extract::State;
 use axum::routing::get;
 use axum::{Json, Router};
+use pramaan_app::clock::ClockStatus;
 use std::sync::Arc;
 
 pub(super) fn routes() -> Router<Arc<AppState>> {
     Router::new().route("/api/v1/clock", get(status))
 }
 
-async fn status(State(st): State<Arc<AppState>>) -> Json<pramaan_clock::Status> {
-    Json(st.clock.status())
+async fn status(
+    State(st): State<Arc<AppState>>,
+    Authenticated(who): Authenticated,
+) -> Result<Json<pramaan_clock::Status>, ApiError> {
+    answer(&st.app, &who, ClockStatus {}).await
 }
 
 /// The monitor's options from the configuration.
-pub fn clock_options(cfg: &pramaan_config::Config) -> pramaan_clock::ClockOptions {
-    let c = &cfg.clock;
-    pramaan_clock::ClockOptions {
-        enabled: c.enabled,
-        servers: c.server_list(),
-        interval: c.interval,
-        timeout: c.timeout,
-        threshold: c.threshold,
-        skew_interval: c.skew_interval,
-        skew_window: c.skew_window,
-        zones: pramaan_clock::skew::ZoneMap {
-            entries: c.source_zone_list().unwrap_or_default(),
-        },
-        db_path: cfg.data_dir.join("clock.db"),
-        keep: std::time::Duration::from_secs(cfg.retention.days.saturating_mul(86_400)),
-        chronyc: "chronyc".into(),
-        chronyc_socket: None,
-    }
-}
+pub use pramaan_app::options::clock_options;

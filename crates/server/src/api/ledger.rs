@@ -6,11 +6,12 @@
 //! | `GET /api/v1/checkpoint` | the latest signed checkpoint (C2SP signed note), `text/plain` |
 //! | `GET /api/v1/checkpoints` | the kept checkpoints (history), JSON |
 //! | `POST /api/v1/checkpoint/cosign` | `{"note", "vkey"}`: a kept checkpoint signed by another key; the signature is checked and kept |
-//! | `GET /api/v1/proof/inclusion?seq=N[&size=M]` | JSON: leaf index, tree size, leaf hash, proof, the checkpoint of size M, the record's canonical fields (its bytes only for a caller who may read that record: see [`may_read_record`]) |
+//! | `GET /api/v1/proof/inclusion?seq=N[&size=M]` | JSON: leaf index, tree size, leaf hash, proof, the checkpoint of size M, the record's canonical fields (its bytes only for a caller who may read that record: see `pramaan_app::ledger::may_read_record`) |
 //! | `GET /api/v1/proof/consistency?from=A&to=B` | JSON: proof and the checkpoints of both sizes |
 //! | `GET /ledger/checkpoint` | the latest checkpoint, as a C2SP tlog-tiles client expects it |
 //! | `GET /ledger/tile/<L>/<N>[.p/<W>]` | a tile; level 0 is recomputed from the records |
 
+use super::op::answer;
 use super::{internal, ApiError, AppState};
 use crate::caller::Authenticated;
 use axum::extract::rejection::{JsonRejection, QueryRejection};
@@ -19,7 +20,7 @@ use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use pramaan_auth::Identity;
+use pramaan_app::ledger::{Consistency, Inclusion};
 use pramaan_vault::ledger::proofs::{self, ConsistencyProof, InclusionProof, ProofRequestError};
 use pramaan_vault::ledger::StoredCheckpoint;
 use serde::Deserialize;
@@ -38,14 +39,7 @@ pub(super) fn routes() -> Router<Arc<AppState>> {
 
 impl From<ProofRequestError> for ApiError {
     fn from(e: ProofRequestError) -> Self {
-        match e {
-            ProofRequestError::NoLedger | ProofRequestError::NoCheckpoint => {
-                ApiError::Missing(e.to_string())
-            }
-            ProofRequestError::BadRequest(m) => ApiError::BadRequest(m),
-            ProofRequestError::NotFound(m) => ApiError::Missing(m),
-            ProofRequestError::Failed(e) => internal(e),
-        }
+        pramaan_app::ledger::proof_error(e).into()
     }
 }
 
@@ -75,60 +69,24 @@ async fn checkpoints(
     Ok(Json(list))
 }
 
-#[derive(Deserialize, Debug)]
-#[serde(deny_unknown_fields)]
-struct InclusionParams {
-    seq: u64,
-    size: Option<u64>,
-}
-
-/// Whether `caller` may read the bytes of a record that came over
-/// `transport`: pramaan's own records (audit trail, orders, incidents...)
-/// are the auditors', log lines the analysts' and auditors'; admin reads
-/// both. The same split as searching (`GET /api/v1/search`).
-pub fn may_read_record(caller: &Identity, transport: &str) -> bool {
-    use pramaan_auth::Role;
-    if caller.has(Role::Admin) || caller.has(Role::Auditor) {
-        return true;
-    }
-    transport != pramaan_core::Transport::Internal.as_str() && caller.has(Role::Analyst)
-}
-
 /// The proof, with the record's bytes only for a caller who may read the
 /// record; any other caller gets the leaf hash and the proof.
 async fn inclusion(
     State(st): State<Arc<AppState>>,
     Authenticated(caller): Authenticated,
-    params: Result<Query<InclusionParams>, QueryRejection>,
+    params: Result<Query<Inclusion>, QueryRejection>,
 ) -> Result<Json<InclusionProof>, ApiError> {
-    let Query(p) = params.map_err(|e| ApiError::BadRequest(e.body_text()))?;
-    let mut proof = proofs::inclusion(&st.vault, p.seq, p.size).await?;
-    if !may_read_record(&caller, &proof.record.transport) {
-        let who = if proof.record.transport == pramaan_core::Transport::Internal.as_str() {
-            "pramaan's own records are read by auditors"
-        } else {
-            "log lines are read by analysts and auditors"
-        };
-        proof
-            .record
-            .withhold(format!("{who}; {} has roles {}", caller.name, caller.roles));
-    }
-    Ok(Json(proof))
-}
-
-#[derive(Deserialize, Debug)]
-#[serde(deny_unknown_fields)]
-struct ConsistencyParams {
-    from: u64,
-    to: u64,
+    let Query(op) = params.map_err(|e| ApiError::BadRequest(e.body_text()))?;
+    answer(&st.app, &caller, op).await
 }
 
 async fn consistency(
     State(st): State<Arc<AppState>>,
-    params: Result<Query<ConsistencyParams>, QueryRejection>,
+    Authenticated(caller): Authenticated,
+    params: Result<Query<Consistency>, QueryRejection>,
 ) -> Result<Json<ConsistencyProof>, ApiError> {
-    let Query(p) = params.map_err(|e| ApiError::BadRequest(e.body_text()))?;
-    Ok(Json(proofs::consistency(&st.vault, p.from, p.to).await?))
+    let Query(op) = params.map_err(|e| ApiError::BadRequest(e.body_text()))?;
+    answer(&st.app, &caller, op).await
 }
 
 async fn tile(
