@@ -33,6 +33,7 @@ pub mod orders;
 pub mod registry;
 pub mod search;
 pub mod search_params;
+pub mod status;
 pub mod whois;
 
 pub use app::App;

@@ -1,8 +1,7 @@
 //! `pramaan search`, `pramaan sql` and `pramaan status`.
 
-use crate::client::{self, Target};
 use crate::runner::{self, Runner};
-use anyhow::{Context, Result};
+use anyhow::Result;
 use clap::{Args, ValueEnum};
 use pramaan_config::Config;
 use pramaan_server::api::SearchParams;
@@ -354,39 +353,15 @@ fn print_table(rows: &[pramaan_app::search::Row]) -> Result<()> {
 }
 
 pub async fn status(cfg: &Config, a: StatusArgs) -> Result<ExitCode> {
-    match client::target(cfg, a.server.as_deref()) {
-        Target::Server(url) => {
-            let resp = client::http()
-                .get(format!("{url}/api/v1/status"))
-                .send()
-                .await
-                .with_context(|| format!("asking {url}"))?;
-            let v: serde_json::Value = client::check(resp).await?.json().await?;
-            println!("{}", serde_json::to_string_pretty(&v)?);
-            warn_non_compliant(&v);
-        }
-        Target::Direct => {
-            let vault = client::open_read_only(cfg)?;
-            let retention = pramaan_vault::retention::RetentionStatus::read(
-                &*vault.catalog(),
-                &pramaan_server::retention_policy(cfg),
-            )?;
-            let snap = vault.snapshot().await;
-            let (rows, bytes) = vault.memtable_size();
-            let v = serde_json::json!({
-                "server": "not running (read from the data directory)",
-                "committed_records": vault.committed(),
-                "sealed_through": vault.sealed_through(),
-                "segments": snap.segments.len(),
-                "segment_bytes": snap.segments.iter().map(|s| s.bytes).sum::<u64>(),
-                "unsealed_rows": rows,
-                "unsealed_bytes": bytes,
-                "retention": retention,
-                "ledger": vault.ledger().map(|l| l.status(vault.committed())),
-            });
-            println!("{}", serde_json::to_string_pretty(&v)?);
-            warn_non_compliant(&v);
-        }
+    let runner = Runner::open(cfg, a.server.as_deref()).await?;
+    let on_directory = matches!(runner, Runner::Local(_));
+    let report = runner.run(pramaan_app::status::Status {}).await;
+    runner.close().await;
+    let mut v = serde_json::to_value(report?)?;
+    if on_directory {
+        v["server"] = "not running (read from the data directory)".into();
     }
+    println!("{}", serde_json::to_string_pretty(&v)?);
+    warn_non_compliant(&v);
     Ok(ExitCode::SUCCESS)
 }

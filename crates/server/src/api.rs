@@ -12,7 +12,6 @@ use metrics_exporter_prometheus::PrometheusHandle;
 use pramaan_config::Config;
 use pramaan_vault::search;
 use pramaan_vault::Vault;
-use serde::Serialize;
 use std::sync::Arc;
 
 mod auth;
@@ -118,19 +117,6 @@ impl AppState {
         if let Err(e) = self.retention().flush_outbox().await {
             tracing::error!(error = %e, "retention's records could not be appended yet; they stay pending");
         }
-    }
-
-    /// Each component's records not yet in the ledger (`null`: not known
-    /// without opening it, e.g. a register on PostgreSQL not used yet).
-    async fn outbox_status(&self) -> serde_json::Value {
-        let orders_db = self.vault.options().data_dir.join("orders.db");
-        serde_json::json!({
-            "desk": self.desk().desk().ok().map(|d| d.pending()),
-            "orders": pramaan_orders::store::pending_in(&orders_db).ok(),
-            "registry": self.registry().pending().await,
-            "retention": self.retention().outbox_pending().ok(),
-            "clock": self.clock.pending(),
-        })
     }
 }
 
@@ -283,62 +269,13 @@ async fn metrics_text(State(st): State<Arc<AppState>>) -> Result<Response, ApiEr
         .into_response())
 }
 
-#[derive(Serialize)]
-struct StatusBody {
-    committed_records: u64,
-    sealed_through: Option<u64>,
-    segments: usize,
-    segment_bytes: u64,
-    raw_bytes_sealed: u64,
-    memtable_rows: u64,
-    memtable_bytes: u64,
-    oldest_received_at: Option<String>,
-    newest_sealed_received_at: Option<String>,
-    unparsable_lines: u64,
-    wal_errors: u64,
-    seal_errors: u64,
-    /// `storage_full`, `storage_full_reason`, `lines_refused_storage_full`.
-    #[serde(flatten)]
-    storage: pramaan_vault::full::StorageStatus,
-    /// Policy, compliance, holds and the latest run.
-    retention: serde_json::Value,
-    /// Per component, its records not yet in the ledger (`pramaan_db::outbox`).
-    outbox: serde_json::Value,
-    ledger: Option<pramaan_vault::ledger::LedgerStatus>,
-    /// The allocator's account of the heap (absent where the binary cannot read it).
-    heap: Option<crate::telemetry::HeapStats>,
-}
-
-async fn status(State(st): State<Arc<AppState>>) -> Json<StatusBody> {
-    let snap = st.vault.snapshot().await;
-    let (rows, bytes) = st.vault.memtable_size();
-    let s = st.vault.stats();
-    use std::sync::atomic::Ordering::Relaxed;
-    Json(StatusBody {
-        committed_records: st.vault.committed(),
-        sealed_through: st.vault.sealed_through(),
-        segments: snap.segments.len(),
-        segment_bytes: snap.segments.iter().map(|s| s.bytes).sum(),
-        raw_bytes_sealed: snap.segments.iter().map(|s| s.raw_bytes).sum(),
-        memtable_rows: rows,
-        memtable_bytes: bytes,
-        oldest_received_at: snap
-            .segments
-            .first()
-            .map(|s| pramaan_core::time::rfc3339_ist(s.time_min_ns)),
-        newest_sealed_received_at: snap
-            .segments
-            .last()
-            .map(|s| pramaan_core::time::rfc3339_ist(s.time_max_ns)),
-        unparsable_lines: s.unparsable.load(Relaxed),
-        wal_errors: s.wal_errors.load(Relaxed),
-        seal_errors: s.seal_errors.load(Relaxed),
-        storage: st.vault.storage(),
-        retention: retention::status_json(&st),
-        outbox: st.outbox_status().await,
-        ledger: st.vault.ledger().map(|l| l.status(st.vault.committed())),
-        heap: crate::telemetry::heap_stats(),
-    })
+async fn status(
+    State(st): State<Arc<AppState>>,
+    Authenticated(who): Authenticated,
+) -> Result<Json<pramaan_app::status::Report>, ApiError> {
+    let Json(mut report) = op::answer(&st.app, &who, pramaan_app::status::Status {}).await?;
+    report.heap = crate::telemetry::heap_stats().and_then(|h| serde_json::to_value(h).ok());
+    Ok(Json(report))
 }
 
 /// Search parameters, as in `pramaan search` (the incident desk's excerpts

@@ -65,7 +65,7 @@ pub struct StorageState {
 }
 
 /// What `/api/v1/status` shows about the disk.
-#[derive(Clone, Debug, serde::Serialize)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub struct StorageStatus {
     pub storage_full: bool,
     /// Why ingest is pushing back, in words; `None` when it is not.

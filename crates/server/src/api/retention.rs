@@ -20,7 +20,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use pramaan_app::holds::{AddHold, ListHolds, ReleaseHold, RunRetention};
-use pramaan_vault::retention::{RetentionStatus, RunReport};
+use pramaan_vault::retention::RunReport;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
@@ -50,17 +50,6 @@ pub(super) fn set_gauges(st: &AppState) {
     if let Ok(holds) = st.app.retention().holds() {
         metrics::gauge!("pramaan_legal_holds_active")
             .set(holds.iter().filter(|h| h.active()).count() as f64);
-    }
-}
-
-/// Retention's part of `GET /api/v1/status`.
-pub(super) fn status_json(st: &AppState) -> serde_json::Value {
-    match RetentionStatus::read(&*st.vault.catalog(), st.app.retention().policy()) {
-        Ok(s) => serde_json::to_value(s).expect("status serialises"),
-        Err(e) => {
-            tracing::error!(error = %e, "reading retention status");
-            serde_json::json!({ "compliant": st.app.retention().policy().compliant(), "error": "see the server log" })
-        }
     }
 }
 
