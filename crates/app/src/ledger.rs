@@ -4,7 +4,7 @@
 //! record's bytes come with it only for a caller who may read that record
 //! ([`may_read_record`]).
 
-use crate::{App, AppError, Caller, Operation};
+use crate::{App, AppError, Caller, Operation, Wire};
 use pramaan_auth::Role;
 use pramaan_vault::ledger::proofs::{self, ConsistencyProof, InclusionProof, ProofRequestError};
 use serde::{Deserialize, Serialize};
@@ -85,5 +85,53 @@ pub fn proof_error(e: ProofRequestError) -> AppError {
         ProofRequestError::BadRequest(m) => AppError::Invalid(m),
         ProofRequestError::NotFound(m) => AppError::Missing(m),
         ProofRequestError::Failed(e) => AppError::internal(e),
+    }
+}
+
+/// `GET /api/v1/checkpoint`: the latest signed checkpoint (a C2SP signed
+/// note, as text).
+#[derive(Serialize, Deserialize, Debug, Default)]
+#[serde(deny_unknown_fields)]
+pub struct LatestCheckpoint {}
+
+impl Operation for LatestCheckpoint {
+    type Output = String;
+    const METHOD: &'static str = "GET";
+    const ROUTE: &'static str = "/api/v1/checkpoint";
+    const WIRE: Wire = Wire::Text;
+
+    async fn run(self, app: &App, who: &Caller) -> Result<String, AppError> {
+        app.authorise::<Self>(who)?;
+        Ok(proofs::checkpoint(app.vault())
+            .map_err(proof_error)?
+            .note
+            .to_string())
+    }
+}
+
+/// `POST /api/v1/checkpoint/cosign`: a kept checkpoint signed by another
+/// key (`vkey`); the signature is checked and kept, and the note with
+/// every signature kept so far is the answer.
+#[derive(Serialize, Deserialize, Debug)]
+#[serde(deny_unknown_fields)]
+pub struct Cosign {
+    pub note: String,
+    pub vkey: String,
+}
+
+impl Operation for Cosign {
+    type Output = String;
+    const METHOD: &'static str = "POST";
+    const ROUTE: &'static str = "/api/v1/checkpoint/cosign";
+    const WIRE: Wire = Wire::Text;
+
+    async fn run(self, app: &App, who: &Caller) -> Result<String, AppError> {
+        app.authorise::<Self>(who)?;
+        let key = pramaan_ledger::VerifierKey::parse(self.vkey.trim())
+            .map_err(|e| AppError::Invalid(format!("vkey: {e}")))?;
+        tracing::info!(cosigner = %key.name(), "adding a co-signature to a checkpoint");
+        proofs::cosign(app.vault(), self.note.into_bytes(), key)
+            .await
+            .map_err(proof_error)
     }
 }

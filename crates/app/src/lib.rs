@@ -38,5 +38,5 @@ pub mod whois;
 
 pub use app::App;
 pub use error::AppError;
-pub use op::Operation;
+pub use op::{Operation, Wire};
 pub use pramaan_auth::Identity as Caller;

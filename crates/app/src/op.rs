@@ -8,6 +8,18 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 use std::future::Future;
 
+/// How an operation's output travels over HTTP.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Wire {
+    /// One JSON document.
+    Json,
+    /// Rows (the output is a `Vec<_>`), one JSON object a line, so that
+    /// large answers stream.
+    Ndjson,
+    /// Plain text (the output is a `String`), e.g. a signed note.
+    Text,
+}
+
 pub trait Operation: Serialize + DeserializeOwned + Send + Sync + 'static {
     /// What a successful call answers.
     type Output: Serialize + DeserializeOwned + Send + 'static;
@@ -23,9 +35,8 @@ pub trait Operation: Serialize + DeserializeOwned + Send + Sync + 'static {
         Self::ROUTE.to_owned()
     }
 
-    /// The output is rows (`Vec<_>`), sent as NDJSON (one JSON object a
-    /// line) rather than one JSON array, so that large answers stream.
-    const NDJSON: bool = false;
+    /// How the output travels over HTTP.
+    const WIRE: Wire = Wire::Json;
 
     /// Whether the value travels as the query string (GET, DELETE) or as a
     /// JSON body.

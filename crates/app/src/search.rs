@@ -7,7 +7,7 @@
 //! server's guard, or [`crate::audited::run`] on the data directory).
 
 use crate::search_params::SearchParams;
-use crate::{App, AppError, Caller, Operation};
+use crate::{App, AppError, Caller, Operation, Wire};
 use pramaan_auth::Role;
 use pramaan_vault::search::{self, Hit, Started};
 use pramaan_vault::sql::{Records, SqlError};
@@ -45,7 +45,7 @@ impl Operation for Search {
     type Output = Vec<Hit>;
     const METHOD: &'static str = "GET";
     const ROUTE: &'static str = "/api/v1/search";
-    const NDJSON: bool = true;
+    const WIRE: Wire = Wire::Ndjson;
 
     async fn run(self, app: &App, who: &Caller) -> Result<Vec<Hit>, AppError> {
         let wait = app.config().http.request_timeout / 2;
@@ -81,7 +81,7 @@ impl Operation for Sql {
     type Output = Vec<Row>;
     const METHOD: &'static str = "POST";
     const ROUTE: &'static str = "/api/v1/sql";
-    const NDJSON: bool = true;
+    const WIRE: Wire = Wire::Ndjson;
 
     async fn run(self, app: &App, who: &Caller) -> Result<Vec<Row>, AppError> {
         app.authorise::<Self>(who)?;

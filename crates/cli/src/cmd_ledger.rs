@@ -5,17 +5,16 @@
 //! independent verifier (`pramaan_ledger::verify`) and the node's public key
 //! before saying OK.
 
-use crate::client::{self, Target};
 use crate::runner;
 use anyhow::{bail, Context, Result};
 use clap::{Args, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
-use pramaan_app::ledger::{Consistency, Inclusion};
+use pramaan_app::ledger::{Consistency, Cosign, Inclusion, LatestCheckpoint};
 use pramaan_config::Config;
 use pramaan_ledger::note::Note;
 use pramaan_ledger::verify::{verify_consistency, verify_inclusion};
 use pramaan_ledger::{Checkpoint, SignerKey, VerifierKey, Verifiers};
-use pramaan_vault::ledger::proofs::{self, decode_hashes, ConsistencyProof, InclusionProof};
+use pramaan_vault::ledger::proofs::{decode_hashes, ConsistencyProof, InclusionProof};
 use pramaan_vault::ledger::verify::{read_key_file, verify, VerifyOptions};
 use pramaan_vault::ledger::{node_verifier, origin_for, vkey_path};
 use std::io::IsTerminal;
@@ -148,24 +147,9 @@ fn b64(h: &[u8]) -> String {
     base64::engine::general_purpose::STANDARD.encode(h)
 }
 
-async fn get_text(url: &str) -> Result<String> {
-    let resp = client::http()
-        .get(url)
-        .send()
-        .await
-        .with_context(|| format!("GET {url}"))?;
-    Ok(client::check(resp).await?.text().await?)
-}
-
 /// The latest signed checkpoint, from the server or the data directory.
 async fn latest_note(cfg: &Config, server: Option<&str>) -> Result<String> {
-    match client::target(cfg, server) {
-        Target::Server(base) => get_text(&format!("{base}/api/v1/checkpoint")).await,
-        Target::Direct => {
-            let vault = client::open_read_only(cfg)?;
-            Ok(proofs::checkpoint(&vault)?.note.to_string())
-        }
-    }
+    runner::run_once(cfg, server, LatestCheckpoint {}).await
 }
 
 pub async fn checkpoint(cfg: &Config, a: CheckpointArgs) -> Result<ExitCode> {
@@ -210,25 +194,11 @@ pub async fn checkpoint(cfg: &Config, a: CheckpointArgs) -> Result<ExitCode> {
             let mut n = Note::parse(note.as_bytes()).context("the latest checkpoint")?;
             Checkpoint::parse(n.text()).context("the latest checkpoint")?;
             n.sign(&signer)?;
-            let cosigned = n.to_string();
-            let merged = match client::target(cfg, server) {
-                Target::Server(base) => {
-                    let url = format!("{base}/api/v1/checkpoint/cosign");
-                    let body = serde_json::json!({ "note": cosigned, "vkey": signer.verifier().to_vkey() });
-                    let resp = client::http()
-                        .post(&url)
-                        .json(&body)
-                        .send()
-                        .await
-                        .with_context(|| format!("POST {url}"))?;
-                    client::check(resp).await?.text().await?
-                }
-                Target::Direct => proofs::cosign_offline(
-                    &pramaan_server::vault_options(cfg),
-                    cosigned.as_bytes(),
-                    &signer.verifier(),
-                )?,
+            let cosign = Cosign {
+                note: n.to_string(),
+                vkey: signer.verifier().to_vkey(),
             };
+            let merged = runner::run_once(cfg, server, cosign).await?;
             print!("{merged}");
             eprintln!("co-signed by {}", signer.verifier().to_vkey());
             Ok(ExitCode::SUCCESS)

@@ -8,7 +8,7 @@ use anyhow::{Context, Result};
 use futures::StreamExt as _;
 use pramaan_app::audited;
 use pramaan_app::local::Local;
-use pramaan_app::Operation;
+use pramaan_app::{Operation, Wire};
 use pramaan_config::Config;
 use pramaan_vault::search::{self, Hit};
 
@@ -65,11 +65,22 @@ async fn remote<O: Operation>(base: &str, op: O) -> Result<O::Output> {
     };
     let resp = req.send().await.with_context(|| format!("asking {url}"))?;
     let resp = client::check(resp).await?;
-    if !O::NDJSON {
-        return resp
-            .json::<O::Output>()
-            .await
-            .with_context(|| format!("reading the answer of {url}"));
+    match O::WIRE {
+        Wire::Json => {
+            return resp
+                .json::<O::Output>()
+                .await
+                .with_context(|| format!("reading the answer of {url}"))
+        }
+        Wire::Text => {
+            let text = resp
+                .text()
+                .await
+                .with_context(|| format!("reading the answer of {url}"))?;
+            return serde_json::from_value(text.into())
+                .with_context(|| format!("reading the answer of {url}"));
+        }
+        Wire::Ndjson => {}
     }
     let body = resp
         .bytes()

@@ -20,10 +20,9 @@ use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use pramaan_app::ledger::{Consistency, Inclusion};
+use pramaan_app::ledger::{Consistency, Cosign, Inclusion, LatestCheckpoint};
 use pramaan_vault::ledger::proofs::{self, ConsistencyProof, InclusionProof, ProofRequestError};
 use pramaan_vault::ledger::StoredCheckpoint;
-use serde::Deserialize;
 use std::sync::Arc;
 
 pub(super) fn routes() -> Router<Arc<AppState>> {
@@ -54,9 +53,12 @@ fn note_response(note: &str) -> Response {
         .into_response()
 }
 
-async fn checkpoint(State(st): State<Arc<AppState>>) -> Result<Response, ApiError> {
-    let p = proofs::checkpoint(&st.vault)?;
-    Ok(note_response(&p.note))
+async fn checkpoint(
+    State(st): State<Arc<AppState>>,
+    Authenticated(who): Authenticated,
+) -> Result<Response, ApiError> {
+    let note = pramaan_app::Operation::run(LatestCheckpoint {}, &st.app, &who).await?;
+    Ok(note_response(&note))
 }
 
 async fn checkpoints(
@@ -97,22 +99,12 @@ async fn tile(
     Ok(([(header::CONTENT_TYPE, "application/octet-stream")], bytes).into_response())
 }
 
-/// A co-signed checkpoint and the co-signer's verifier key.
-#[derive(Deserialize, Debug)]
-#[serde(deny_unknown_fields)]
-struct CosignBody {
-    note: String,
-    vkey: String,
-}
-
 async fn cosign(
     State(st): State<Arc<AppState>>,
-    body: Result<Json<CosignBody>, JsonRejection>,
+    Authenticated(who): Authenticated,
+    body: Result<Json<Cosign>, JsonRejection>,
 ) -> Result<Response, ApiError> {
-    let Json(b) = body.map_err(|e| ApiError::BadRequest(e.body_text()))?;
-    let key = pramaan_ledger::VerifierKey::parse(b.vkey.trim())
-        .map_err(|e| ApiError::BadRequest(format!("vkey: {e}")))?;
-    tracing::info!(cosigner = %key.name(), "adding a co-signature to a checkpoint");
-    let merged = proofs::cosign(&st.vault, b.note.into_bytes(), key).await?;
+    let Json(op) = body.map_err(|e| ApiError::BadRequest(e.body_text()))?;
+    let merged = pramaan_app::Operation::run(op, &st.app, &who).await?;
     Ok(note_response(&merged))
 }
