@@ -5,7 +5,7 @@
 //! recorded under the caller: the token's user over HTTP, `<user> (local)`
 //! on the data directory.
 
-use crate::runner::{run_once, Runner};
+use crate::runner::{run_once, Common, Runner};
 use anyhow::{bail, Context, Result};
 use clap::{Args, Subcommand};
 use pramaan_app::desk::{
@@ -104,16 +104,6 @@ struct FieldArgs {
     /// Anything else the report should say.
     #[arg(long, value_name = "TEXT")]
     other_info: Option<String>,
-}
-
-#[derive(Args, Debug)]
-struct Common {
-    /// Base URL of a running server (default: the server holding the data directory, else work on it directly).
-    #[arg(long, value_name = "URL")]
-    server: Option<String>,
-    /// Print JSON instead of text.
-    #[arg(long)]
-    json: bool,
 }
 
 #[derive(Args, Debug)]

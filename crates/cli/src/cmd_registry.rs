@@ -4,7 +4,7 @@
 //! [`crate::runner`]), then prints its answer. A file to import is read and
 //! checked here; its subscribers travel in the operation.
 
-use crate::runner::{run_once, Runner};
+use crate::runner::{run_once, Common, Runner};
 use anyhow::{bail, Context, Result};
 use clap::{Args, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
@@ -42,7 +42,7 @@ enum RegistryCommand {
     /// required, and the read is written to the audit trail first.
     Show(ShowArgs),
     /// List subscribers missing a field the directions require.
-    Completeness(CommonArgs),
+    Completeness(Common),
     /// End a subscriber's current period of hire (the 5-year clock starts).
     Terminate(TerminateArgs),
     /// Erase subscribers past retention (legal holds excepted): the data
@@ -53,18 +53,7 @@ enum RegistryCommand {
     /// Legal holds on subscribers: erasure skips them until released.
     Hold(HoldArgs),
     /// List the erasure reports (what was erased, when).
-    Erasures(CommonArgs),
-}
-
-#[derive(Args, Debug)]
-struct CommonArgs {
-    /// Base URL of a running server (default: the configured http.listen
-    /// when a server holds the data directory, else work on it directly).
-    #[arg(long, value_name = "URL")]
-    server: Option<String>,
-    /// Print JSON instead of text.
-    #[arg(long)]
-    json: bool,
+    Erasures(Common),
 }
 
 #[derive(Args, Debug)]
@@ -80,7 +69,7 @@ struct ImportArgs {
     #[arg(long)]
     skip_invalid: bool,
     #[command(flatten)]
-    common: CommonArgs,
+    common: Common,
 }
 
 #[derive(Args, Debug)]
@@ -91,7 +80,7 @@ struct ShowArgs {
     #[arg(long, value_name = "TEXT")]
     purpose: String,
     #[command(flatten)]
-    common: CommonArgs,
+    common: Common,
 }
 
 #[derive(Args, Debug)]
@@ -102,7 +91,7 @@ struct TerminateArgs {
     #[arg(long, value_name = "TIME")]
     at: Option<String>,
     #[command(flatten)]
-    common: CommonArgs,
+    common: Common,
 }
 
 #[derive(Args, Debug)]
@@ -111,7 +100,7 @@ struct EraseArgs {
     #[arg(long)]
     dry_run: bool,
     #[command(flatten)]
-    common: CommonArgs,
+    common: Common,
 }
 
 #[derive(Args, Debug)]
@@ -122,7 +111,7 @@ struct RotateArgs {
     #[arg(long, value_name = "VAR")]
     new_key_env: Option<String>,
     #[command(flatten)]
-    common: CommonArgs,
+    common: Common,
 }
 
 #[derive(Args, Debug)]
@@ -144,10 +133,10 @@ enum HoldCommand {
         #[arg(long, value_name = "REF")]
         order_ref: String,
         #[command(flatten)]
-        common: CommonArgs,
+        common: Common,
     },
     /// List every hold, released ones too.
-    List(CommonArgs),
+    List(Common),
     /// Release a hold.
     Release {
         /// The hold's number.
@@ -156,7 +145,7 @@ enum HoldCommand {
         #[arg(long, value_name = "TEXT")]
         reason: String,
         #[command(flatten)]
-        common: CommonArgs,
+        common: Common,
     },
 }
 
@@ -385,7 +374,7 @@ async fn show(cfg: &Config, a: ShowArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-async fn completeness(cfg: &Config, a: CommonArgs) -> Result<ExitCode> {
+async fn completeness(cfg: &Config, a: Common) -> Result<ExitCode> {
     let v = serde_json::to_value(run_once(cfg, a.server.as_deref(), CheckCompleteness {}).await?)?;
     if a.json {
         print_json(&v)?;
@@ -557,7 +546,7 @@ async fn hold(cfg: &Config, a: HoldArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-async fn erasures(cfg: &Config, a: CommonArgs) -> Result<ExitCode> {
+async fn erasures(cfg: &Config, a: Common) -> Result<ExitCode> {
     let v = serde_json::to_value(run_once(cfg, a.server.as_deref(), ListErasures {}).await?)?;
     if a.json {
         print_json(&v)?;

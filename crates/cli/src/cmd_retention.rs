@@ -3,7 +3,7 @@
 //! holds the data directory, else on the directory itself; this file only
 //! parses arguments and prints.
 
-use crate::runner::run_once;
+use crate::runner::{run_once, Common};
 use anyhow::{Context, Result};
 use clap::{Args, Subcommand};
 use pramaan_app::holds::{AddHold, ListHolds, ReleaseHold, RunRetention};
@@ -100,17 +100,6 @@ struct RunArgs {
     dry_run: bool,
     #[command(flatten)]
     common: Common,
-}
-
-#[derive(Args, Debug)]
-struct Common {
-    /// Base URL of a running server (default: the configured http.listen
-    /// when a server holds the data directory, else work on it directly).
-    #[arg(long, value_name = "URL")]
-    server: Option<String>,
-    /// Print JSON instead of text.
-    #[arg(long)]
-    json: bool,
 }
 
 pub async fn hold(cfg: &Config, a: HoldArgs) -> Result<ExitCode> {

@@ -7,7 +7,7 @@
 //! stores it.
 
 use crate::client;
-use crate::runner::{run_once, Runner};
+use crate::runner::{run_once, Common, Runner};
 use anyhow::{Context, Result};
 use clap::{Args, Subcommand};
 use pramaan_app::local::Local;
@@ -55,17 +55,6 @@ struct ImportArgs {
     file: std::path::PathBuf,
     #[command(flatten)]
     common: Common,
-}
-
-#[derive(Args, Debug)]
-struct Common {
-    /// Base URL of a running server (default: the configured http.listen
-    /// when a server holds the data directory, else work on it directly).
-    #[arg(long, value_name = "URL")]
-    server: Option<String>,
-    /// Print JSON instead of text.
-    #[arg(long)]
-    json: bool,
 }
 
 pub async fn run(cfg: &Config, a: WhoisArgs) -> Result<ExitCode> {

@@ -12,6 +12,19 @@ use pramaan_app::{Operation, Wire};
 use pramaan_config::Config;
 use pramaan_vault::search::{self, Hit};
 
+/// The options every command that runs operations takes.
+#[derive(clap::Args, Debug, Clone, Default)]
+pub struct Common {
+    /// Base URL of a running server (default: the configured http.listen
+    /// when a server holds the data directory, else work on the data
+    /// directory itself, as `<os user> (local)`, audited as the server would).
+    #[arg(long, value_name = "URL")]
+    pub server: Option<String>,
+    /// Print JSON instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
 pub enum Runner {
     Server(String),
     Local(Box<Local>),
