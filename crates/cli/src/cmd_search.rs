@@ -5,7 +5,7 @@ use anyhow::Result;
 use clap::{Args, ValueEnum};
 use pramaan_config::Config;
 use pramaan_server::api::SearchParams;
-use pramaan_vault::search::{Hit, Order};
+use pramaan_vault::search::{Hit, Order, CSV_COLUMNS};
 use std::io::Write;
 use std::process::ExitCode;
 
@@ -157,10 +157,8 @@ impl Printer {
             n: 0,
         };
         if let Format::Csv = format {
-            writeln!(
-                p.out,
-                "seq,received_at,received_at_ist,transport,peer,host,app,severity,ips,users,raw"
-            )?;
+            p.out
+                .write_all(pramaan_core::csv::row(CSV_COLUMNS).as_bytes())?;
         }
         Ok(p)
     }
@@ -172,25 +170,7 @@ impl Printer {
                 serde_json::to_writer(&mut self.out, h)?;
                 writeln!(self.out)?;
             }
-            Format::Csv => {
-                let raw = String::from_utf8_lossy(&h.raw_bytes()).into_owned();
-                let fields = [
-                    h.seq.to_string(),
-                    h.received_at.clone(),
-                    h.received_at_ist.clone(),
-                    h.transport.clone(),
-                    h.peer.clone(),
-                    h.host.clone().unwrap_or_default(),
-                    h.app.clone().unwrap_or_default(),
-                    h.severity.clone().unwrap_or_default(),
-                    h.ips.join(" "),
-                    h.users.join(" "),
-                    raw,
-                ];
-                // Formulas neutralised: CSV is for reading (`--format json` is exact).
-                self.out
-                    .write_all(pramaan_core::csv::row(&fields).as_bytes())?;
-            }
+            Format::Csv => self.out.write_all(h.csv_row().as_bytes())?,
             Format::Table => {
                 let when = if self.utc {
                     h.received_at.clone()

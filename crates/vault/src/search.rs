@@ -757,6 +757,52 @@ impl Hit {
     }
 }
 
+/// The columns of [`Hit::csv_row`], the CSV view of hits (the CLI's
+/// `--format csv` and the console's download).
+pub const CSV_COLUMNS: [&str; 12] = [
+    "seq",
+    "received_at",
+    "received_at_ist",
+    "transport",
+    "peer",
+    "host",
+    "app",
+    "severity",
+    "event_time",
+    "ips",
+    "users",
+    "raw",
+];
+
+impl Hit {
+    /// The hit as one CSV line under [`CSV_COLUMNS`]: the raw line as text
+    /// (a line that is not UTF-8 in base64 with a `base64:` prefix), every
+    /// cell through `pramaan_core::csv`, so a line that starts like a
+    /// formula (`=`, `+`, `-`, `@`) gets a `'` in front. A view for
+    /// spreadsheets; NDJSON keeps the exact line.
+    pub fn csv_row(&self) -> String {
+        let raw = match (&self.raw, &self.raw_b64) {
+            (Some(s), _) => s.clone(),
+            (None, Some(b)) => format!("base64:{b}"),
+            _ => String::new(),
+        };
+        pramaan_core::csv::row([
+            self.seq.to_string(),
+            self.received_at.clone(),
+            self.received_at_ist.clone(),
+            self.transport.clone(),
+            self.peer.clone(),
+            self.host.clone().unwrap_or_default(),
+            self.app.clone().unwrap_or_default(),
+            self.severity.clone().unwrap_or_default(),
+            self.event_time.clone().unwrap_or_default(),
+            self.ips.join(" "),
+            self.users.join(" "),
+            raw,
+        ])
+    }
+}
+
 fn opt_str(a: &StringArray, i: usize) -> Option<String> {
     (!a.is_null(i)).then(|| a.value(i).to_owned())
 }
