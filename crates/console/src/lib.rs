@@ -11,11 +11,18 @@
 
 #![cfg_attr(not(test), warn(clippy::too_many_lines))]
 
+pub mod caller;
 pub mod charts;
 pub mod dashboard;
+pub mod host;
 pub mod layout;
+pub mod pages;
+pub mod web;
 
+pub use host::{Host, Refused, Session};
 pub use maud::{html, Markup, PreEscaped};
+pub use pages::routes;
+pub use pages::session::login_message;
 
 /// "2026-03-03 14:02:11.000 IST (08:32:11.000 UTC)": every time the console shows.
 pub fn when(ns: i64) -> String {

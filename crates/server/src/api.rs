@@ -49,8 +49,6 @@ pub struct AppState {
     clock: Arc<pramaan_clock::Monitor>,
     /// SQL queries running per caller (`sql.max_concurrent_per_user`).
     sql_slots: Arc<SqlSlots>,
-    /// `console.heatmap_rows`: sources the dashboard's heatmap draws.
-    heatmap_rows: usize,
 }
 
 impl AppState {
@@ -69,7 +67,6 @@ impl AppState {
             ingest: Arc::new(ingest::IngestTurns::new(cfg)),
             request_timeout: cfg.http.request_timeout,
             metrics: cfg.metrics.enabled.then_some(metrics),
-            heatmap_rows: cfg.console.heatmap_rows.max(1),
             app,
         }
     }
