@@ -198,3 +198,61 @@ async fn release_hold<H: Host>(
     .await;
     back(res.map(|_| format!("Hold {hold} released.")))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use pramaan_auth::{Method, Role, RoleSet};
+
+    fn caller(roles: &[Role]) -> Caller {
+        Caller {
+            name: "someone".into(),
+            roles: RoleSet::of(roles),
+            method: Method::Session,
+            csrf: Some("token".into()),
+            must_change_password: false,
+        }
+    }
+
+    fn active_hold() -> Hold {
+        Hold {
+            id: 7,
+            from_ns: 0,
+            to_ns: 1,
+            source: None,
+            ip: None,
+            reason: "case".into(),
+            order_ref: "CERT-In/2026/1".into(),
+            created_by: "asha".into(),
+            created_at_ns: 0,
+            released_at_ns: None,
+            released_by: None,
+            release_reason: None,
+        }
+    }
+
+    #[tokio::test]
+    async fn the_forms_offered_are_the_access_tables_answer() {
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = pramaan_config::Config {
+            data_dir: dir.path().join("data"),
+            ..Default::default()
+        };
+        let local = pramaan_app::local::Local::open(&cfg).await.unwrap();
+        let forms = |roles: &[Role]| {
+            let html = holds_body(local.app(), &caller(roles), &[active_hold()]).into_string();
+            (
+                html.contains(r#"action="/console/holds""#),
+                html.contains(r#"action="/console/holds/7/release""#),
+            )
+        };
+        // (place a hold, release hold 7), as the rows of POST /console/holds
+        // (analyst, approver) and POST /console/holds/{id}/release (approver) say.
+        assert_eq!(forms(&[Role::Auditor]), (false, false));
+        assert_eq!(forms(&[Role::Poc, Role::RegistryOfficer]), (false, false));
+        assert_eq!(forms(&[Role::Analyst]), (true, false));
+        assert_eq!(forms(&[Role::Approver]), (true, true));
+        assert_eq!(forms(&[Role::Admin]), (true, true));
+        local.close().await;
+    }
+}

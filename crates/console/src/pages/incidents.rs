@@ -7,7 +7,8 @@ use crate::caller::Signed;
 use crate::charts::{self, IncidentWindow};
 use crate::layout::Flash;
 use crate::web::{
-    csrf, get1, may, page, page_refreshing, pairs, see_other, with_query, FlashParams, Problem,
+    correctable, csrf, get1, may, page, page_refreshing, pairs, see_other, with_query, FlashParams,
+    Problem,
 };
 use crate::{html, Host, Markup};
 use axum::body::Bytes;
@@ -217,7 +218,7 @@ async fn create<H: Host>(
             &id,
             "Report a new incident",
             "/console/incidents",
-            Some(Flash::Error(e.to_string())),
+            Some(Flash::Error(correctable(e)?)),
             incident_form("/console/incidents", &id, None, "Create the incident"),
         ),
     })
@@ -321,7 +322,7 @@ async fn edit<H: Host>(
     let path = format!("/console/incidents/{n}");
     Ok(match op.run(st.app(), &id).await {
         Ok(_) => see_other(&with_query(&path, "ok", "Saved.")),
-        Err(e) => see_other(&with_query(&path, "error", &e.to_string())),
+        Err(e) => see_other(&with_query(&path, "error", &correctable(e)?)),
     })
 }
 
@@ -346,7 +347,7 @@ async fn report<H: Host>(
             p { a href=(format!("/console/incidents/{n}")) { "Back to the incident" } }
         },
         Err(e) => html! {
-            p.flash.error role="alert" { "The report cannot be prepared: " (e) }
+            p.flash.error role="alert" { "The report cannot be prepared: " (correctable(e)?) }
             p { a href=(format!("/console/incidents/{n}")) { "Back to the incident" } }
         },
     };
@@ -388,6 +389,10 @@ async fn send<H: Host>(
                     .unwrap_or("the mail server did not take it")
             ),
         )),
-        Err(e) => see_other(&with_query(&path, "error", &format!("Not sent: {e}"))),
+        Err(e) => see_other(&with_query(
+            &path,
+            "error",
+            &format!("Not sent: {}", correctable(e)?),
+        )),
     })
 }

@@ -7,7 +7,8 @@
 use crate::caller::Signed;
 use crate::layout::Flash;
 use crate::web::{
-    csrf, get1, may, page, page_refreshing, pairs, see_other, with_query, FlashParams, Problem,
+    correctable, csrf, get1, may, page, page_refreshing, pairs, see_other, with_query, FlashParams,
+    Problem,
 };
 use crate::{html, when, Host, Markup};
 use axum::body::Bytes;
@@ -244,7 +245,7 @@ async fn create<H: Host>(
             &id,
             "Register a new order",
             "/console/orders",
-            Some(Flash::Error(format!("Not registered: {e}"))),
+            Some(Flash::Error(format!("Not registered: {}", correctable(e)?))),
             order_form(&id, &p),
         ),
     })
@@ -391,7 +392,7 @@ async fn step<H: Host, O: StepOperation>(
     State(st): State<Arc<H>>,
     Signed(id): Signed,
     body: Bytes,
-) -> Response {
+) -> Result<Response, Problem> {
     let p = pairs(&body);
     let reference = get1(&p, "reference").to_owned();
     let step = Step {
@@ -400,7 +401,7 @@ async fn step<H: Host, O: StepOperation>(
         release_hold: get1(&p, "release_hold") == "on",
     };
     let done = O::ACTION.past();
-    match O::from(step).run(st.app(), &id).await {
+    Ok(match O::from(step).run(st.app(), &id).await {
         Ok(v) => see_other(&order_flash(
             &reference,
             "ok",
@@ -409,33 +410,39 @@ async fn step<H: Host, O: StepOperation>(
         Err(e) => see_other(&order_flash(
             &reference,
             "error",
-            &format!("Not {done}: {e}"),
+            &format!("Not {done}: {}", correctable(e)?),
         )),
-    }
+    })
 }
 
 /// The bundle as a download; a refusal goes back to the order page.
-async fn export<H: Host>(State(st): State<Arc<H>>, Signed(id): Signed, body: Bytes) -> Response {
+async fn export<H: Host>(
+    State(st): State<Arc<H>>,
+    Signed(id): Signed,
+    body: Bytes,
+) -> Result<Response, Problem> {
     let p = pairs(&body);
     let reference = get1(&p, "reference").to_owned();
-    match (ExportOrder {
-        reference: reference.clone(),
-    })
-    .run(st.app(), &id)
-    .await
-    {
-        Ok(bundle) => {
-            let mut r = st.bundle_download(bundle);
-            r.headers_mut().insert(
-                axum::http::header::CACHE_CONTROL,
-                axum::http::HeaderValue::from_static("no-store"),
-            );
-            r
-        }
-        Err(e) => see_other(&order_flash(
-            &reference,
-            "error",
-            &format!("Not exported: {e}"),
-        )),
-    }
+    Ok(
+        match (ExportOrder {
+            reference: reference.clone(),
+        })
+        .run(st.app(), &id)
+        .await
+        {
+            Ok(bundle) => {
+                let mut r = st.bundle_download(bundle);
+                r.headers_mut().insert(
+                    axum::http::header::CACHE_CONTROL,
+                    axum::http::HeaderValue::from_static("no-store"),
+                );
+                r
+            }
+            Err(e) => see_other(&order_flash(
+                &reference,
+                "error",
+                &format!("Not exported: {}", correctable(e)?),
+            )),
+        },
+    )
 }

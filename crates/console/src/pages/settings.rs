@@ -4,7 +4,9 @@
 
 use crate::caller::Signed;
 use crate::layout::field;
-use crate::web::{csrf, json_table, may, page, see_other, with_query, FlashParams, Problem};
+use crate::web::{
+    correctable, csrf, json_table, may, page, see_other, with_query, FlashParams, Problem,
+};
 use crate::{html, Host};
 use axum::extract::{Form, Query as QueryParams, State};
 use axum::response::Response;
@@ -146,6 +148,6 @@ async fn set_poc<H: Host>(
             "ok",
             &format!("Point of contact saved (version {}).", p.record.version),
         )),
-        Err(e) => see_other(&with_query("/console/settings", "error", &e.to_string())),
+        Err(e) => see_other(&with_query("/console/settings", "error", &correctable(e)?)),
     })
 }
