@@ -332,7 +332,7 @@ async fn subscriber_facts(st: &impl Host) -> cards::SubscriberFacts {
 
 /// Rows of a SQL answer as JSON objects.
 async fn sql_rows(st: &impl Host, q: &str) -> Result<Vec<serde_json::Value>, Problem> {
-    let batches = pramaan_vault::sql::run(&st.app().vault(), q)
+    let batches = pramaan_vault::sql::run(st.app().vault(), q)
         .await
         .map_err(internal)?;
     let nd = pramaan_vault::sql::to_ndjson(&batches).map_err(internal)?;
