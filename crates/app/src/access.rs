@@ -202,7 +202,7 @@ pub const TABLE: &[Rule] = &[
         Need::Roles(&[RegistryOfficer]),
         Audit::No,
     ),
-    // The web console (`crate::api::console`): the same roles as the API
+    // The web console (`pramaan-console`'s pages): the same roles as the API
     // behind each page. An anonymous browser is sent to the login page.
     row("GET", "/", Need::Public, Audit::No),
     row("*", "/console/login", Need::Public, Audit::No),

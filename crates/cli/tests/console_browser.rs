@@ -976,7 +976,7 @@ fn every_console_page_reads_without_javascript() {
         assert_eq!(st, 200);
         assert_eq!(csv.lines().count(), 16, "a header and 15 lines");
         assert!(csv.starts_with(
-            "seq,received_at,received_at_ist,transport,peer,host,app,severity,event_time,raw"
+            "seq,received_at,received_at_ist,transport,peer,host,app,severity,event_time,ips,users,raw\n"
         ));
         // The raw bytes of a record, exactly.
         let raw = http

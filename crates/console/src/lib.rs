@@ -1,21 +1,37 @@
-//! The web console's rendering, with no I/O: the page frame and its style
-//! ([`layout`]), the dashboard's green/amber/red decisions ([`dashboard`]),
-//! and the SVG charts drawn on the server ([`charts`]). Everything here is a
-//! pure function of the data handed in, so each picture can be checked
-//! against known data; `pramaan-server`'s `console` module gathers the data
-//! and serves the pages.
+//! The web console: every page under `/console` ([`pages`]; [`routes`] is
+//! the router the server mounts behind its access guard). A page handler
+//! reads the request, runs the application's operation for the signed-in
+//! caller ([`caller::Signed`], the `Caller` extension the guard set) and
+//! renders HTML; which forms and links it offers is the access table's
+//! answer ([`web::may`]). What the console needs of the server that is not
+//! the application's (sessions, the clock monitor, the audit trail read
+//! back, the bundle download) it asks through [`Host`], which the server
+//! implements for its state. The rendering itself is pure, checked against
+//! known data: the page frame and its style ([`layout`]), the dashboard's
+//! green/amber/red decisions ([`dashboard`]) and the SVG charts ([`charts`]).
 //!
-//! Owns: the console's HTML: page frame, style, dashboard decisions, charts.
-//! May not touch: I/O of any kind, the access table, the components (it is
-//! handed data and renders it).
+//! Owns: the console's pages and their routes, the console's HTML (frame,
+//! style, dashboard decisions, charts), the error page, the session cookie's
+//! use on the console (not its format: the host's).
+//! May not touch: `pramaan-server` (no dependency: the server depends on
+//! this crate and implements [`Host`]), the user store and sessions
+//! (through [`Host`] only), role comparisons (the access table decides),
+//! a component's state changes except through an application operation.
 
 #![cfg_attr(not(test), warn(clippy::too_many_lines))]
 
+pub mod caller;
 pub mod charts;
 pub mod dashboard;
+pub mod host;
 pub mod layout;
+pub mod pages;
+pub mod web;
 
+pub use host::{Host, Refused, Session};
 pub use maud::{html, Markup, PreEscaped};
+pub use pages::routes;
+pub use pages::session::login_message;
 
 /// "2026-03-03 14:02:11.000 IST (08:32:11.000 UTC)": every time the console shows.
 pub fn when(ns: i64) -> String {

@@ -45,8 +45,6 @@ pub struct AppState {
     access: Arc<crate::access::AccessState>,
     /// The clock monitor (`serve` runs it; `GET /api/v1/clock` shows it).
     clock: Arc<pramaan_clock::Monitor>,
-    /// `console.heatmap_rows`: sources the dashboard's heatmap draws.
-    heatmap_rows: usize,
 }
 
 impl AppState {
@@ -61,7 +59,6 @@ impl AppState {
             ingest: Arc::new(ingest::IngestTurns::new(cfg)),
             request_timeout: cfg.http.request_timeout,
             metrics: cfg.metrics.enabled.then_some(metrics),
-            heatmap_rows: cfg.console.heatmap_rows.max(1),
             app,
         }
     }

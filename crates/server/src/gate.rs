@@ -8,14 +8,10 @@ use crate::access::{self, AccessState, Refusal};
 use axum::extract::{Request, State};
 use axum::http::{header, HeaderValue, Method, StatusCode, Uri};
 use axum::middleware::Next;
-use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::response::{IntoResponse, Redirect, Response};
 use axum::Json;
-use pramaan_console::html;
-use pramaan_console::layout;
+pub use pramaan_console::web::{error_page, PASSWORD_PAGE};
 use std::sync::Arc;
-
-/// Where the console's password page is (`api::console::password`).
-pub const PASSWORD_PAGE: &str = "/console/password";
 
 /// Who a refusal is said to: a person on a console page, or a program.
 pub struct Audience {
@@ -125,20 +121,6 @@ fn to_password(to: &Audience) -> Response {
         _ => None,
     };
     see_other(&with_next(PASSWORD_PAGE, next.unwrap_or("/console")))
-}
-
-/// A refusal or error as a console page, with its status.
-pub fn error_page(status: StatusCode, msg: &str) -> Response {
-    let body = html! {
-        p.flash.error role="alert" { (msg) }
-        p { a href="/console" { "Back to the dashboard" } }
-    };
-    let title = status.canonical_reason().unwrap_or("Error");
-    (
-        status,
-        Html(layout::page(title, None, "", None, body).into_string()),
-    )
-        .into_response()
 }
 
 #[cfg(test)]

@@ -1,5 +1,7 @@
 //! Walks every route the server registers (found in the sources of
-//! `src/api.rs` and `src/api/*.rs`, so a route someone adds is walked too)
+//! `src/api.rs` and `src/api/*.rs`, and of the console's pages that the
+//! server mounts, `crates/console/src/pages/*.rs`, so a route someone adds
+//! is walked too)
 //! and checks against the access table:
 //!
 //! * every route has a row in `access::TABLE`;
@@ -21,8 +23,8 @@ use tower::ServiceExt;
 fn registered_routes() -> Vec<(Method, String)> {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
     let mut files = vec![dir.join("api.rs")];
-    // Every source file under src/api/, sub-modules (the console's pages) too.
-    let mut dirs = vec![dir.join("api")];
+    // Every source file under src/api/, and the console's pages (their own crate).
+    let mut dirs = vec![dir.join("api"), dir.join("../../console/src/pages")];
     while let Some(d) = dirs.pop() {
         for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
             let p = e.path();

@@ -15,7 +15,7 @@
 //! | `GET /api/v1/audit?from&to&actor&action&limit` | audit records as NDJSON |
 
 use super::AppState;
-use crate::access::{self, SESSION_COOKIE};
+use crate::access::{self, Refusal, SESSION_COOKIE};
 use crate::caller::Authenticated;
 use axum::extract::rejection::{JsonRejection, QueryRejection};
 use axum::extract::{ConnectInfo, Path, Query, State};
@@ -27,7 +27,7 @@ use pramaan_auth::audit::{action, AuditEvent, Filter};
 use pramaan_auth::{AuthError, Identity, RoleSet};
 use pramaan_core::time::now_ns;
 use serde::Deserialize;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
 pub(super) fn routes() -> Router<Arc<AppState>> {
@@ -97,11 +97,11 @@ fn json<T>(b: Result<Json<T>, JsonRejection>) -> Result<T, Error> {
 
 /// Runs store work (argon2 hashing) off the async threads.
 async fn blocking<T: Send + 'static>(
-    st: &Arc<AppState>,
+    st: &AppState,
     f: impl FnOnce(&pramaan_auth::Auth) -> Result<T, AuthError> + Send + 'static,
 ) -> Result<T, Error> {
-    let st = st.clone();
-    tokio::task::spawn_blocking(move || f(&st.access().auth))
+    let acc = st.access.clone();
+    tokio::task::spawn_blocking(move || f(&acc.auth))
         .await
         .map_err(|e| {
             tracing::error!(error = %e, "user store task");
@@ -120,11 +120,51 @@ struct LoginBody {
     password: String,
 }
 
-pub(super) fn cookie(value: &str, max_age_s: i64, secure: bool) -> String {
+pub(crate) fn cookie(value: &str, max_age_s: i64, secure: bool) -> String {
     format!(
         "{SESSION_COOKIE}={value}; Path=/; HttpOnly; SameSite=Strict; Max-Age={max_age_s}{}",
         if secure { "; Secure" } else { "" }
     )
+}
+
+/// A login, the API's and the console's: the password checked off the
+/// async threads, the session opened, and `login` recorded with `how` as
+/// the method; a refusal is recorded (`login.failed`) and counted by the
+/// limiter, and comes back with what a person on the console is told.
+pub(super) async fn sign_in(
+    st: &AppState,
+    user: &str,
+    password: String,
+    ip: IpAddr,
+    how: &str,
+) -> Result<(Identity, String, String), (Refusal, String)> {
+    let now = now_ns();
+    let (acc, name) = (st.access.clone(), user.to_owned());
+    let res = tokio::task::spawn_blocking(move || acc.auth.login(&name, &password, ip, now))
+        .await
+        .map_err(|e| {
+            tracing::error!(error = %e, "login task");
+            (
+                Refusal::Internal,
+                "internal error; see the server log".to_owned(),
+            )
+        })?;
+    let acc = st.access();
+    match res {
+        Err(e) => {
+            let said = pramaan_console::login_message(&e);
+            Err((access::login_refused(acc, user, ip, e, how).await, said))
+        }
+        Ok((id, sid, csrf)) => {
+            acc.audit(
+                AuditEvent::new(action::LOGIN, &id.name, &id.name)
+                    .detail("from", ip.to_string())
+                    .detail("method", how),
+            )
+            .await;
+            Ok((id, sid, csrf))
+        }
+    }
 }
 
 async fn login(
@@ -134,25 +174,10 @@ async fn login(
 ) -> Result<Response, Error> {
     let b = json(body)?;
     let ip = from.ip().to_canonical();
-    let now = now_ns();
-    let (user, password) = (b.user.clone(), b.password);
-    let st2 = st.clone();
-    let res =
-        tokio::task::spawn_blocking(move || st2.access().auth.login(&user, &password, ip, now))
-            .await
-            .map_err(|_| Error(StatusCode::INTERNAL_SERVER_ERROR, "internal error".into()))?;
-    let acc = st.access();
-    match res {
-        Err(e) => Ok(access::login_refused(acc, &b.user, ip, e, "login")
-            .await
-            .into_response()),
+    match sign_in(&st, &b.user, b.password, ip, "login").await {
+        Err((refusal, _)) => Ok(refusal.into_response()),
         Ok((id, sid, csrf)) => {
-            acc.audit(
-                AuditEvent::new(action::LOGIN, &id.name, &id.name)
-                    .detail("from", ip.to_string())
-                    .detail("method", "login"),
-            )
-            .await;
+            let acc = st.access();
             let max_age = acc.auth.session_ttl_ns / 1_000_000_000;
             Ok((
                 [(header::SET_COOKIE, cookie(&sid, max_age, acc.tls))],
@@ -168,17 +193,28 @@ async fn login(
     }
 }
 
-async fn logout(
-    State(st): State<Arc<AppState>>,
-    Authenticated(id): Authenticated,
-    headers: HeaderMap,
-) -> Result<Response, Error> {
-    if let Some(sid) = access::session_cookie(&headers) {
+/// Ends the session the request's cookie names (if any) and records
+/// `logout` (the API's and the console's).
+pub(super) async fn sign_out(
+    st: &AppState,
+    id: &Identity,
+    headers: &HeaderMap,
+) -> Result<(), AuthError> {
+    if let Some(sid) = access::session_cookie(headers) {
         st.access().auth.store().end_session(&sid)?;
     }
     st.access()
         .audit(AuditEvent::new(action::LOGOUT, &id.name, &id.name))
         .await;
+    Ok(())
+}
+
+async fn logout(
+    State(st): State<Arc<AppState>>,
+    Authenticated(id): Authenticated,
+    headers: HeaderMap,
+) -> Result<Response, Error> {
+    sign_out(&st, &id, &headers).await?;
     Ok((
         [(header::SET_COOKIE, cookie("", 0, st.access().tls))],
         Json(serde_json::json!({ "logged_out": id.name })),
@@ -214,7 +250,7 @@ async fn own_password(
 /// new one differ and be strong enough; the change is recorded
 /// (`user.password`, by self) and ends the user's sessions.
 pub(super) async fn change_own_password(
-    st: &Arc<AppState>,
+    st: &AppState,
     id: &Identity,
     current: String,
     new: String,

@@ -2,26 +2,26 @@
 //! page never shifts as lines arrive), downloads as NDJSON or CSV, and one
 //! record's raw bytes with its inclusion proof.
 
-use super::{bad, page, AppState, Problem};
-use crate::api::SearchParams;
-use crate::caller::Authenticated;
+use crate::caller::Signed;
+use crate::layout::field;
+use crate::web::{bad, internal, json_table, page, Problem};
+use crate::{html, Host, Markup};
 use axum::extract::{Path, Query as QueryParams, State};
 use axum::http::{header, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
-use pramaan_console::layout::field;
-use pramaan_console::{html, Markup};
+use pramaan_app::search_params::SearchParams;
 use pramaan_vault::search::{self, Hit};
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 
-pub(super) fn routes() -> Router<Arc<AppState>> {
+pub(super) fn routes<H: Host>() -> Router<Arc<H>> {
     Router::new()
-        .route("/console/search", get(show))
-        .route("/console/search/download", get(download))
-        .route("/console/records/{seq}", get(record))
-        .route("/console/records/{seq}/raw", get(raw))
+        .route("/console/search", get(show::<H>))
+        .route("/console/search/download", get(download::<H>))
+        .route("/console/records/{seq}", get(record::<H>))
+        .route("/console/records/{seq}/raw", get(raw::<H>))
 }
 
 /// Results per page.
@@ -32,7 +32,7 @@ pub const MAX_DOWNLOAD: usize = 100_000;
 /// The form's fields (all text, as typed).
 #[derive(Deserialize, Serialize, Default, Clone)]
 #[serde(default)]
-pub(super) struct Form {
+pub struct Form {
     from: String,
     to: String,
     host: String,
@@ -103,16 +103,16 @@ impl Form {
     }
 }
 
-pub(super) async fn hits(st: &AppState, q: pramaan_vault::Query) -> Result<Vec<Hit>, Problem> {
+async fn hits(app: &pramaan_app::App, q: pramaan_vault::Query) -> Result<Vec<Hit>, Problem> {
     let (tx, mut rx) = tokio::sync::mpsc::channel(4);
-    let v = st.vault.clone();
+    let v = app.vault().clone();
     let task = tokio::spawn(async move { search::search(&v, &q, tx).await });
     let mut out = Vec::new();
     while let Some(batch) = rx.recv().await {
         out.extend(search::hits(&batch));
     }
     task.await
-        .map_err(super::internal)?
+        .map_err(internal)?
         .map_err(|e| bad(e.to_string()))?;
     Ok(out)
 }
@@ -133,9 +133,9 @@ fn form_markup(f: &Form) -> Markup {
     }
 }
 
-async fn show(
-    State(st): State<Arc<AppState>>,
-    Authenticated(id): Authenticated,
+async fn show<H: Host>(
+    State(st): State<Arc<H>>,
+    Signed(id): Signed,
     QueryParams(f): QueryParams<Form>,
 ) -> Result<Response, Problem> {
     if f.is_empty() && f.after.is_none() {
@@ -153,12 +153,12 @@ async fn show(
                 &id,
                 "Search",
                 "/console/search",
-                Some(pramaan_console::layout::Flash::Error(e)),
+                Some(crate::layout::Flash::Error(e)),
                 body,
             ));
         }
     };
-    let mut found = hits(&st, q).await?;
+    let mut found = hits(st.app(), q).await?;
     let more = found.len() > PAGE;
     found.truncate(PAGE);
     let body = html! {
@@ -212,58 +212,27 @@ fn shorten(s: &str, n: usize) -> String {
     }
 }
 
-const CSV_COLUMNS: [&str; 10] = [
-    "seq",
-    "received_at",
-    "received_at_ist",
-    "transport",
-    "peer",
-    "host",
-    "app",
-    "severity",
-    "event_time",
-    "raw",
-];
-
-/// Hits as CSV (the raw line as text; lines that are not UTF-8 in base64
-/// with a `base64:` prefix). A view for spreadsheets: every cell goes
-/// through `pramaan_core::csv`, so a line that starts like a formula
-/// (`=`, `+`, `-`, `@`) gets a `'` in front; NDJSON keeps the exact line.
+/// Hits as CSV ([`Hit::csv_row`]: the columns and cells `pramaan search
+/// --format csv` prints).
 pub fn to_csv(hits: &[Hit]) -> Vec<u8> {
-    let mut out = pramaan_core::csv::row(CSV_COLUMNS);
+    let mut out = pramaan_core::csv::row(search::CSV_COLUMNS);
     for h in hits {
-        let raw = match (&h.raw, &h.raw_b64) {
-            (Some(s), _) => s.clone(),
-            (None, Some(b)) => format!("base64:{b}"),
-            _ => String::new(),
-        };
-        out.push_str(&pramaan_core::csv::row([
-            h.seq.to_string(),
-            h.received_at.clone(),
-            h.received_at_ist.clone(),
-            h.transport.clone(),
-            h.peer.clone(),
-            h.host.clone().unwrap_or_default(),
-            h.app.clone().unwrap_or_default(),
-            h.severity.clone().unwrap_or_default(),
-            h.event_time.clone().unwrap_or_default(),
-            raw,
-        ]));
+        out.push_str(&h.csv_row());
     }
     out.into_bytes()
 }
 
-async fn download(
-    State(st): State<Arc<AppState>>,
+async fn download<H: Host>(
+    State(st): State<Arc<H>>,
     QueryParams(f): QueryParams<Form>,
 ) -> Result<Response, Problem> {
     let q = f.query(MAX_DOWNLOAD).map_err(bad)?;
-    let found = hits(&st, q).await?;
+    let found = hits(st.app(), q).await?;
     let (body, kind, ext) = match f.format.as_str() {
         "" | "ndjson" => {
             let mut buf = Vec::new();
             for h in &found {
-                serde_json::to_writer(&mut buf, h).map_err(super::internal)?;
+                serde_json::to_writer(&mut buf, h).map_err(internal)?;
                 buf.push(b'\n');
             }
             (buf, "application/x-ndjson", "ndjson")
@@ -283,15 +252,15 @@ async fn download(
     Ok(r)
 }
 
-async fn one(st: &AppState, seq: u64) -> Result<Hit, Problem> {
+async fn one(app: &pramaan_app::App, seq: u64) -> Result<Hit, Problem> {
     let q = pramaan_vault::Query {
         seq_from: Some(seq),
         seq_to: Some(seq),
         limit: 1,
         ..Default::default()
     };
-    hits(st, q).await?.into_iter().next().ok_or_else(|| {
-        super::Problem(
+    hits(app, q).await?.into_iter().next().ok_or_else(|| {
+        Problem(
             axum::http::StatusCode::NOT_FOUND,
             format!(
                 "no record with sequence number {seq} (deleted by retention, or not yet written)"
@@ -300,15 +269,15 @@ async fn one(st: &AppState, seq: u64) -> Result<Hit, Problem> {
     })
 }
 
-async fn record(
-    State(st): State<Arc<AppState>>,
-    Authenticated(id): Authenticated,
+async fn record<H: Host>(
+    State(st): State<Arc<H>>,
+    Signed(id): Signed,
     Path(seq): Path<u64>,
 ) -> Result<Response, Problem> {
-    let h = one(&st, seq).await?;
+    let h = one(st.app(), seq).await?;
     let raw = h.raw_bytes();
-    let proof = pramaan_vault::ledger::proofs::inclusion(&st.vault, seq, None).await;
-    let fields = serde_json::to_value(&h).map_err(super::internal)?;
+    let proof = pramaan_vault::ledger::proofs::inclusion(st.app().vault(), seq, None).await;
+    let fields = serde_json::to_value(&h).map_err(internal)?;
     let body = html! {
         section aria-labelledby="raw-title" {
             h2 #raw-title { "The line as received (" (raw.len()) " bytes)" }
@@ -337,7 +306,7 @@ async fn record(
         }
         section aria-labelledby="fields-title" {
             h2 #fields-title { "Parsed fields" }
-            (super::json_table(&fields))
+            (json_table(&fields))
         }
     };
     Ok(page(
@@ -354,8 +323,8 @@ fn hex_sha256(b: &[u8]) -> String {
     hex::encode(sha2::Sha256::digest(b))
 }
 
-async fn raw(State(st): State<Arc<AppState>>, Path(seq): Path<u64>) -> Result<Response, Problem> {
-    let h = one(&st, seq).await?;
+async fn raw<H: Host>(State(st): State<Arc<H>>, Path(seq): Path<u64>) -> Result<Response, Problem> {
+    let h = one(st.app(), seq).await?;
     let mut r = (
         [(header::CONTENT_TYPE, "application/octet-stream")],
         h.raw_bytes(),

@@ -8,50 +8,56 @@
 //! size follows the setting, never the number of sources a sender can
 //! invent.
 
-use super::{bad, page, page_refreshing, AppState, Problem};
-use crate::caller::Authenticated;
+use crate::caller::Signed;
+use crate::charts::{self, IncidentWindow, OffsetSeries, SourceDays};
+use crate::dashboard::{self as cards, Card, ClockFacts, LogFacts, OpenIncident};
+use crate::web::{bad, internal, page, page_refreshing, Problem};
+use crate::{html, Host};
 use axum::extract::{Query as QueryParams, State};
 use axum::response::Response;
-use pramaan_console::charts::{self, IncidentWindow, OffsetSeries, SourceDays};
-use pramaan_console::dashboard::{self as cards, Card, ClockFacts, LogFacts, OpenIncident};
-use pramaan_console::html;
+use pramaan_app::App;
 use std::collections::BTreeMap;
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
+
+/// `console.heatmap_rows`: sources the dashboard's heatmap draws (a page of sources).
+fn heatmap_rows(app: &App) -> usize {
+    app.config().console.heatmap_rows.max(1)
+}
 
 /// The heatmap's width in days (the retention window the directions set).
 pub const COVERAGE_DAYS: usize = 180;
 const HOUR_NS: i64 = 3_600_000_000_000;
 const DAY_NS: i64 = 24 * HOUR_NS;
 
-pub(super) async fn show(
-    State(st): State<Arc<AppState>>,
-    Authenticated(id): Authenticated,
+pub(super) async fn show<H: Host>(
+    State(st): State<Arc<H>>,
+    Signed(id): Signed,
 ) -> Result<Response, Problem> {
     let now = pramaan_core::time::now_ns();
     let today = charts::ist_day(now);
-    let coverage = charts::rank(coverage(&st, now).await?, today, COVERAGE_DAYS);
-    let rate = ingest_rate(&st, now).await?;
-    let shown = &coverage[..coverage.len().min(st.heatmap_rows)];
+    let coverage = charts::rank(coverage(&*st, now).await?, today, COVERAGE_DAYS);
+    let rate = ingest_rate(&*st, now).await?;
+    let shown = &coverage[..coverage.len().min(heatmap_rows(st.app()))];
     let others = charts::others(&coverage[shown.len()..], today, COVERAGE_DAYS);
 
-    let clock = st.clock.status();
-    let series = offset_series(&st, now - DAY_NS);
-    let (incident_card, windows) = incidents(&st, now);
+    let clock = st.app().clock().status();
+    let series = offset_series(&*st, now - DAY_NS);
+    let (incident_card, windows) = incidents(&*st, now);
     let mut list: Vec<Card> = vec![
         cards::clock_card(&clock_facts(&clock)),
         incident_card,
-        cards::poc_card(&poc_facts(&st, now)),
-        cards::logs_card(&log_facts(&st, &coverage, today)),
-        cards::subscribers_card(&subscriber_facts(&st).await),
-        orders_card(&st, now),
+        cards::poc_card(&poc_facts(&*st, now)),
+        cards::logs_card(&log_facts(&*st, &coverage, today)),
+        cards::subscribers_card(&subscriber_facts(&*st).await),
+        orders_card(&*st, now),
     ];
     // Worst first: what needs acting on is at the top.
     list.sort_by_key(|c| std::cmp::Reverse(c.level));
     let body = html! {
         section aria-labelledby="obligations" {
             h2 #obligations { "Obligations" }
-            p.muted { "As of " (pramaan_console::when(now)) "." }
+            p.muted { "As of " (crate::when(now)) "." }
             (cards::cards(&list))
         }
         section aria-labelledby="incident-windows" {
@@ -111,9 +117,9 @@ pub(super) struct SourcesParams {
 
 /// Every log source of the coverage window, `console.heatmap_rows` a page,
 /// ranked as on the dashboard: the heatmap of the page and the same rows as a table.
-pub(super) async fn sources(
-    State(st): State<Arc<AppState>>,
-    Authenticated(id): Authenticated,
+pub(super) async fn sources<H: Host>(
+    State(st): State<Arc<H>>,
+    Signed(id): Signed,
     QueryParams(p): QueryParams<SourcesParams>,
 ) -> Result<Response, Problem> {
     let page_no: usize = match p.page.trim() {
@@ -126,8 +132,8 @@ pub(super) async fn sources(
     };
     let now = pramaan_core::time::now_ns();
     let today = charts::ist_day(now);
-    let ranked = charts::rank(coverage(&st, now).await?, today, COVERAGE_DAYS);
-    let per = st.heatmap_rows;
+    let ranked = charts::rank(coverage(&*st, now).await?, today, COVERAGE_DAYS);
+    let per = heatmap_rows(st.app());
     let pages = ranked.len().div_ceil(per).max(1);
     let from = (page_no - 1).saturating_mul(per).min(ranked.len());
     let rows = &ranked[from..(from + per).min(ranked.len())];
@@ -159,10 +165,10 @@ pub(super) async fn sources(
 }
 
 /// The orders not yet delivered or closed, with their time to the due instant.
-fn orders_card(st: &AppState, now: i64) -> Card {
+fn orders_card(st: &impl Host, now: i64) -> Card {
     use pramaan_orders::State as S;
     let listed = st
-        .app
+        .app()
         .orders()
         .open()
         .map_err(|e| e.to_string())
@@ -208,8 +214,8 @@ fn clock_facts(s: &pramaan_clock::Status) -> ClockFacts {
 }
 
 /// Offsets per server since `from` from `clock.db` (read-only; absent when the monitor never ran).
-pub(super) fn offset_series(st: &AppState, from: i64) -> Vec<OffsetSeries> {
-    let path = &st.clock.options().db_path;
+pub(super) fn offset_series(st: &impl Host, from: i64) -> Vec<OffsetSeries> {
+    let path = &st.app().clock().options().db_path;
     if !path.exists() {
         return Vec::new();
     }
@@ -235,8 +241,8 @@ pub(super) fn offset_series(st: &AppState, from: i64) -> Vec<OffsetSeries> {
         .collect()
 }
 
-fn incidents(st: &AppState, now: i64) -> (Card, Vec<IncidentWindow>) {
-    let list = match st.app.desk().desk().map(|d| d.list()) {
+fn incidents(st: &impl Host, now: i64) -> (Card, Vec<IncidentWindow>) {
+    let list = match st.app().desk().desk().map(|d| d.list()) {
         Ok(Ok(l)) => l,
         Ok(Err(e)) => {
             tracing::error!(error = %e, "listing incidents");
@@ -270,8 +276,8 @@ fn incidents(st: &AppState, now: i64) -> (Card, Vec<IncidentWindow>) {
     (card, windows)
 }
 
-fn poc_facts(st: &AppState, now: i64) -> cards::PocFacts {
-    match st.app.desk().poc_view(now) {
+fn poc_facts(st: &impl Host, now: i64) -> cards::PocFacts {
+    match st.app().desk().poc_view(now) {
         Some(v) => cards::PocFacts {
             set: true,
             name: v.record.poc.name.clone(),
@@ -282,9 +288,9 @@ fn poc_facts(st: &AppState, now: i64) -> cards::PocFacts {
     }
 }
 
-fn log_facts(st: &AppState, coverage: &[SourceDays], today: i64) -> LogFacts {
-    let policy = st.app.retention().policy();
-    let stats = st.vault.stats();
+fn log_facts(st: &impl Host, coverage: &[SourceDays], today: i64) -> LogFacts {
+    let policy = st.app().retention().policy();
+    let stats = st.app().vault().stats();
     LogFacts {
         retention_days: policy
             .classes
@@ -294,15 +300,15 @@ fn log_facts(st: &AppState, coverage: &[SourceDays], today: i64) -> LogFacts {
             .min()
             .unwrap_or(policy.default_days),
         retention_compliant: policy.compliant(),
-        committed_records: st.vault.committed(),
+        committed_records: st.app().vault().committed(),
         silent_sources: charts::silent_today(coverage, today, COVERAGE_DAYS),
         wal_errors: stats.wal_errors.load(Relaxed),
         seal_errors: stats.seal_errors.load(Relaxed),
     }
 }
 
-async fn subscriber_facts(st: &AppState) -> cards::SubscriberFacts {
-    let reg = match st.registry().get().await {
+async fn subscriber_facts(st: &impl Host) -> cards::SubscriberFacts {
+    let reg = match st.app().registry().get().await {
         Ok(r) => r,
         Err(e) => {
             return cards::SubscriberFacts {
@@ -325,11 +331,11 @@ async fn subscriber_facts(st: &AppState) -> cards::SubscriberFacts {
 }
 
 /// Rows of a SQL answer as JSON objects.
-async fn sql_rows(st: &AppState, q: &str) -> Result<Vec<serde_json::Value>, Problem> {
-    let batches = pramaan_vault::sql::run(&st.vault, q)
+async fn sql_rows(st: &impl Host, q: &str) -> Result<Vec<serde_json::Value>, Problem> {
+    let batches = pramaan_vault::sql::run(st.app().vault(), q)
         .await
-        .map_err(super::internal)?;
-    let nd = pramaan_vault::sql::to_ndjson(&batches).map_err(super::internal)?;
+        .map_err(internal)?;
+    let nd = pramaan_vault::sql::to_ndjson(&batches).map_err(internal)?;
     Ok(nd
         .split(|b| *b == b'\n')
         .filter(|l| !l.is_empty())
@@ -340,7 +346,7 @@ async fn sql_rows(st: &AppState, q: &str) -> Result<Vec<serde_json::Value>, Prob
 /// Lines per source (the syslog host, else the sender) per IST day of the
 /// line's own time (else the time received), over the window. Only
 /// segments received within the window plus a day are read.
-pub(super) async fn coverage(st: &AppState, now: i64) -> Result<Vec<SourceDays>, Problem> {
+pub(super) async fn coverage(st: &impl Host, now: i64) -> Result<Vec<SourceDays>, Problem> {
     let ist = i64::from(pramaan_core::time::IST_OFFSET_SECS) * 1_000_000_000;
     let since = now - (COVERAGE_DAYS as i64 + 1) * DAY_NS;
     let q = format!(
@@ -371,7 +377,7 @@ pub(super) async fn coverage(st: &AppState, now: i64) -> Result<Vec<SourceDays>,
 }
 
 /// Lines received per hour over the last 24 hours (24 buckets, oldest first).
-async fn ingest_rate(st: &AppState, now: i64) -> Result<Vec<(i64, u64)>, Problem> {
+async fn ingest_rate(st: &impl Host, now: i64) -> Result<Vec<(i64, u64)>, Problem> {
     let last = now.div_euclid(HOUR_NS);
     let since = (last - 23) * HOUR_NS;
     let q = format!(

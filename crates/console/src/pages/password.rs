@@ -1,28 +1,29 @@
 //! The caller's own password: `GET/POST /console/password`. A person whose
 //! password is one-time is sent here from any console page (the guard's
-//! refusal, said by `crate::gate`) and, once it is changed, goes on to the
-//! page they asked for. The change is the API's `POST /api/v1/password`
-//! (`super::super::auth::change_own_password`: same rules, same audit
-//! record); it ends the user's sessions, so the person gets a new one.
+//! refusal, said by the server's `gate`) and, once it is changed, goes on
+//! to the page they asked for. The change is the API's `POST
+//! /api/v1/password` ([`Host::change_own_password`]: same rules, same
+//! audit record); it ends the user's sessions, so the person gets a new one.
 
-use super::{csrf, page, safe_next, see_other, with_query, with_session, AppState};
-use crate::caller::Authenticated;
+use super::session::with_session;
+use crate::caller::Signed;
+use crate::layout::Flash;
+use crate::web::{csrf, page, safe_next, see_other, with_query, PASSWORD_PAGE};
+use crate::{html, Host, Markup};
 use axum::extract::{Form, Query as QueryParams, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::get;
 use axum::Router;
-use pramaan_auth::audit::{action, AuditEvent};
-use pramaan_auth::{Identity, Method, MIN_PASSWORD_LEN};
-use pramaan_console::layout::Flash;
-use pramaan_console::{html, Markup};
+use pramaan_app::Caller as Identity;
+use pramaan_auth::{Method, MIN_PASSWORD_LEN};
 use serde::Deserialize;
 use std::sync::Arc;
 
-pub(super) fn routes() -> Router<Arc<AppState>> {
+pub(super) fn routes<H: Host>() -> Router<Arc<H>> {
     // A literal, as every route (the access test reads them from the
-    // sources); the guard's redirect names it as `crate::gate::PASSWORD_PAGE`.
-    Router::new().route("/console/password", get(show_form).post(change))
+    // sources); the guard's redirect names it as `web::PASSWORD_PAGE`.
+    Router::new().route("/console/password", get(show_form).post(change::<H>))
 }
 
 #[derive(Deserialize, Default)]
@@ -51,7 +52,7 @@ fn form(id: &Identity, next: &str) -> Markup {
         @if id.method == Method::Token {
             p { "A token has no password; log in as a user to change yours." }
         }
-        form.stack method="post" action=(crate::gate::PASSWORD_PAGE) {
+        form.stack method="post" action=(PASSWORD_PAGE) {
             (csrf(id))
             input type="hidden" name="next" value=(next);
             div {
@@ -78,16 +79,13 @@ fn answer(id: &Identity, next: &str, status: StatusCode, flash: Option<Flash>) -
     r
 }
 
-async fn show_form(
-    Authenticated(id): Authenticated,
-    QueryParams(p): QueryParams<NextParams>,
-) -> Response {
+async fn show_form(Signed(id): Signed, QueryParams(p): QueryParams<NextParams>) -> Response {
     answer(&id, safe_next(p.next.as_deref()), StatusCode::OK, None)
 }
 
-async fn change(
-    State(st): State<Arc<AppState>>,
-    Authenticated(id): Authenticated,
+async fn change<H: Host>(
+    State(st): State<Arc<H>>,
+    Signed(id): Signed,
     Form(f): Form<PasswordForm>,
 ) -> Response {
     let next = safe_next(f.next.as_deref()).to_owned();
@@ -98,26 +96,19 @@ async fn change(
             "The two new passwords are not the same; nothing was changed.",
         );
     }
-    if let Err(e) = super::super::auth::change_own_password(&st, &id, f.current, f.new).await {
-        return refuse(e.status(), e.message());
+    if let Err(e) = st.change_own_password(&id, f.current, f.new).await {
+        return refuse(e.status, &e.message);
     }
     // The change ended every session of the user, this one included: a
     // person on the console goes on in a new one.
     if id.method != Method::Session {
         return see_other(&next);
     }
-    let acc = st.access();
-    let now = pramaan_core::time::now_ns();
-    let expires = now.saturating_add(acc.auth.session_ttl_ns);
-    match acc.auth.store().create_session(&id.name, now, expires) {
-        Ok((sid, _csrf)) => {
-            acc.audit(
-                AuditEvent::new(action::LOGIN, &id.name, &id.name)
-                    .detail("method", "console, after changing the password"),
-            )
-            .await;
-            with_session(see_other(&next), acc, &sid)
-        }
+    match st
+        .open_session(&id, "console, after changing the password")
+        .await
+    {
+        Ok(sid) => with_session(&*st, see_other(&next), &sid),
         Err(e) => {
             // The password is changed; only the new session is missing.
             tracing::error!(error = %e, user = %id.name, "could not open a session after a password change");

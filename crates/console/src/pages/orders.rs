@@ -4,38 +4,38 @@
 //! operation as `/api/v1/orders` (`pramaan_app::orders`) for the signed-in
 //! user; these pages only read forms and render.
 
-use super::{csrf, page, page_refreshing, see_other, with_query, AppState, FlashParams, Problem};
-use crate::api::orders::zip_download;
-use crate::api::ApiError;
-use crate::caller::Authenticated;
+use crate::caller::Signed;
+use crate::layout::Flash;
+use crate::web::{
+    correctable, csrf, get1, may, page, page_refreshing, pairs, see_other, with_query, FlashParams,
+    Problem,
+};
+use crate::{html, when, Host, Markup};
 use axum::body::Bytes;
 use axum::extract::{Query as QueryParams, State};
 use axum::response::Response;
 use axum::routing::{get, post};
-use axum::{Extension, Router};
+use axum::Router;
 use pramaan_app::orders::{
     ApproveOrder, CloseOrder, DeliverOrder, ExportOrder, ListOrders, OrderView, RegisterOrder,
     ShowOrder, Step, StepOperation,
 };
-use pramaan_app::{AppError, Operation};
-use pramaan_auth::{Identity, Role};
-use pramaan_console::layout::Flash;
-use pramaan_console::{html, when, Markup};
+use pramaan_app::{App, Caller as Identity, Operation};
 use pramaan_core::time::now_ns;
 use pramaan_orders::store::Order;
 use pramaan_orders::State as OrderState;
 use serde::Deserialize;
 use std::sync::Arc;
 
-pub(super) fn routes() -> Router<Arc<AppState>> {
+pub(super) fn routes<H: Host>() -> Router<Arc<H>> {
     Router::new()
-        .route("/console/orders", get(list).post(create))
+        .route("/console/orders", get(list::<H>).post(create::<H>))
         .route("/console/orders/new", get(new_form))
-        .route("/console/orders/show", get(show))
-        .route("/console/orders/approve", post(step::<ApproveOrder>))
-        .route("/console/orders/export", post(export))
-        .route("/console/orders/deliver", post(step::<DeliverOrder>))
-        .route("/console/orders/close", post(step::<CloseOrder>))
+        .route("/console/orders/show", get(show::<H>))
+        .route("/console/orders/approve", post(step::<H, ApproveOrder>))
+        .route("/console/orders/export", post(export::<H>))
+        .route("/console/orders/deliver", post(step::<H, DeliverOrder>))
+        .route("/console/orders/close", post(step::<H, CloseOrder>))
 }
 
 /// The order page's address (references contain `/`: in the query).
@@ -49,17 +49,6 @@ fn order_flash(reference: &str, key: &str, msg: &str) -> String {
         "/console/orders/show?{}",
         serde_urlencoded::to_string([("reference", reference), (key, msg)]).unwrap_or_default()
     )
-}
-
-fn pairs(body: &[u8]) -> Vec<(String, String)> {
-    serde_urlencoded::from_bytes(body).unwrap_or_default()
-}
-
-fn get1<'a>(p: &'a [(String, String)], k: &str) -> &'a str {
-    p.iter()
-        .find(|(x, _)| x == k)
-        .map(|(_, v)| v.as_str())
-        .unwrap_or("")
 }
 
 /// A list field: one value a line, or separated by commas (texts: a line each,
@@ -79,12 +68,15 @@ fn list_of(p: &[(String, String)], k: &str) -> Vec<String> {
         .collect()
 }
 
-fn can_write(id: &Identity) -> bool {
-    id.has(Role::Analyst) || id.has(Role::Poc) || id.has(Role::Admin)
+/// Whether to offer registering, exporting, delivering and closing: the
+/// access table's row for the forms they post.
+fn can_write(app: &App, id: &Identity) -> bool {
+    may(app, id, "POST", "/console/orders")
 }
 
-fn can_approve(id: &Identity) -> bool {
-    id.has(Role::Approver) || id.has(Role::Admin)
+/// Whether to offer the approval (the four-eyes rule itself is the operation's).
+fn can_approve(app: &App, id: &Identity) -> bool {
+    may(app, id, "POST", "/console/orders/approve")
 }
 
 fn is_open(o: &Order) -> bool {
@@ -99,21 +91,21 @@ fn time_left(o: &Order, now: i64) -> Markup {
     }
 }
 
-async fn list(
-    State(st): State<Arc<AppState>>,
-    Authenticated(id): Authenticated,
+async fn list<H: Host>(
+    State(st): State<Arc<H>>,
+    Signed(id): Signed,
     QueryParams(fl): QueryParams<FlashParams>,
 ) -> Result<Response, Problem> {
     let orders: Vec<Order> = ListOrders {}
-        .run(&st.app, &id)
+        .run(st.app(), &id)
         .await
-        .map_err(problem)?
+        .map_err(Problem::from)?
         .into_iter()
         .map(|v| v.order)
         .collect();
     let now = now_ns();
     let body = html! {
-        @if can_write(&id) { p { a.button href="/console/orders/new" { "Register a new order" } } }
+        @if can_write(st.app(), &id) { p { a.button href="/console/orders/new" { "Register a new order" } } }
         table.orders {
             thead { tr {
                 th scope="col" { "Reference" } th scope="col" { "Authority" } th scope="col" { "State" }
@@ -203,7 +195,7 @@ fn order_form(id: &Identity, p: &[(String, String)]) -> Markup {
     }
 }
 
-async fn new_form(Authenticated(id): Authenticated) -> Result<Response, Problem> {
+async fn new_form(Signed(id): Signed) -> Result<Response, Problem> {
     Ok(page(
         &id,
         "Register a new order",
@@ -213,9 +205,9 @@ async fn new_form(Authenticated(id): Authenticated) -> Result<Response, Problem>
     ))
 }
 
-async fn create(
-    State(st): State<Arc<AppState>>,
-    Authenticated(id): Authenticated,
+async fn create<H: Host>(
+    State(st): State<Arc<H>>,
+    Signed(id): Signed,
     body: Bytes,
 ) -> Result<Response, Problem> {
     let p = pairs(&body);
@@ -236,7 +228,7 @@ async fn create(
         notes: get1(&p, "notes").trim().to_owned(),
         hold: get1(&p, "hold") == "on",
     };
-    Ok(match b.run(&st.app, &id).await {
+    Ok(match b.run(st.app(), &id).await {
         Ok(OrderView { order: o, .. }) => {
             let holds = if o.holds.is_empty() {
                 String::new()
@@ -253,7 +245,7 @@ async fn create(
             &id,
             "Register a new order",
             "/console/orders",
-            Some(Flash::Error(format!("Not registered: {e}"))),
+            Some(Flash::Error(format!("Not registered: {}", correctable(e)?))),
             order_form(&id, &p),
         ),
     })
@@ -283,19 +275,20 @@ fn note_field(action: &str) -> Markup {
     html! { div { label for=(id) { "Note" } input id=(id) name="note" type="text"; } }
 }
 
-async fn show(
-    State(st): State<Arc<AppState>>,
-    Authenticated(id): Authenticated,
+async fn show<H: Host>(
+    State(st): State<Arc<H>>,
+    Signed(id): Signed,
     QueryParams(q): QueryParams<ShowParams>,
 ) -> Result<Response, Problem> {
     let shown = ShowOrder {
         reference: q.reference,
     }
-    .run(&st.app, &id)
+    .run(st.app(), &id)
     .await
-    .map_err(problem)?;
+    .map_err(Problem::from)?;
     let (o, events) = (shown.view.order, shown.events);
     let now = now_ns();
+    let (write, approve) = (can_write(st.app(), &id), can_approve(st.app(), &id));
     let personal = o.scope.names_subscribers();
     let join = |v: &[String]| {
         if v.is_empty() {
@@ -336,17 +329,17 @@ async fn show(
                 p { "This order is closed." }
             }
             @if o.state == OrderState::Received {
-                @if can_approve(&id) {
+                @if approve {
                     (step_form(&id, "/console/orders/approve", reference, note_field("approve"), "Approve the order"))
                     p.muted { "Four eyes: the user who registered the order (" (o.registered_by) ") cannot approve it." }
                 } @else {
                     p.muted { "Approval: a user with the approver role, other than " (o.registered_by) "." }
                 }
             }
-            @if !can_write(&id) && o.state != OrderState::Closed {
+            @if !write && o.state != OrderState::Closed {
                 p.muted #no-steps { "Export, delivery and closing are for analysts and the point of contact." }
             }
-            @if can_write(&id) && matches!(o.state, OrderState::Received | OrderState::Approved | OrderState::Exported) {
+            @if write && matches!(o.state, OrderState::Received | OrderState::Approved | OrderState::Exported) {
                 @if o.state == OrderState::Received && personal {
                     p.muted { "The scope names subscribers: the bundle can be exported once a second user approved the order." }
                 } @else {
@@ -354,10 +347,10 @@ async fn show(
                     p.muted { "A ZIP with the records in scope, their inclusion proofs and the signed checkpoint; check it with " code { "pramaan verify-bundle" } "." }
                 }
             }
-            @if can_write(&id) && o.state == OrderState::Exported {
+            @if write && o.state == OrderState::Exported {
                 (step_form(&id, "/console/orders/deliver", reference, note_field("deliver"), "Mark as delivered"))
             }
-            @if can_write(&id) && o.state != OrderState::Closed {
+            @if write && o.state != OrderState::Closed {
                 (step_form(&id, "/console/orders/close", reference, html! {
                     (note_field("close"))
                     @if !o.holds.is_empty() {
@@ -395,11 +388,11 @@ async fn show(
 
 /// Approve, deliver or close from a form, as the signed-in user; back to
 /// the order, saying what happened.
-async fn step<O: StepOperation>(
-    State(st): State<Arc<AppState>>,
-    Extension(id): Extension<Identity>,
+async fn step<H: Host, O: StepOperation>(
+    State(st): State<Arc<H>>,
+    Signed(id): Signed,
     body: Bytes,
-) -> Response {
+) -> Result<Response, Problem> {
     let p = pairs(&body);
     let reference = get1(&p, "reference").to_owned();
     let step = Step {
@@ -408,7 +401,7 @@ async fn step<O: StepOperation>(
         release_hold: get1(&p, "release_hold") == "on",
     };
     let done = O::ACTION.past();
-    match O::from(step).run(&st.app, &id).await {
+    Ok(match O::from(step).run(st.app(), &id).await {
         Ok(v) => see_other(&order_flash(
             &reference,
             "ok",
@@ -417,42 +410,39 @@ async fn step<O: StepOperation>(
         Err(e) => see_other(&order_flash(
             &reference,
             "error",
-            &format!("Not {done}: {e}"),
+            &format!("Not {done}: {}", correctable(e)?),
         )),
-    }
+    })
 }
 
 /// The bundle as a download; a refusal goes back to the order page.
-async fn export(
-    State(st): State<Arc<AppState>>,
-    Authenticated(id): Authenticated,
+async fn export<H: Host>(
+    State(st): State<Arc<H>>,
+    Signed(id): Signed,
     body: Bytes,
-) -> Response {
+) -> Result<Response, Problem> {
     let p = pairs(&body);
     let reference = get1(&p, "reference").to_owned();
-    match (ExportOrder {
-        reference: reference.clone(),
-    })
-    .run(&st.app, &id)
-    .await
-    {
-        Ok(bundle) => {
-            let mut r = zip_download(bundle);
-            r.headers_mut().insert(
-                axum::http::header::CACHE_CONTROL,
-                axum::http::HeaderValue::from_static("no-store"),
-            );
-            r
-        }
-        Err(e) => see_other(&order_flash(
-            &reference,
-            "error",
-            &format!("Not exported: {e}"),
-        )),
-    }
-}
-
-/// An operation's refusal as a console page shows it (the API's status).
-fn problem(e: AppError) -> Problem {
-    Problem::from(ApiError::from(e))
+    Ok(
+        match (ExportOrder {
+            reference: reference.clone(),
+        })
+        .run(st.app(), &id)
+        .await
+        {
+            Ok(bundle) => {
+                let mut r = st.bundle_download(bundle);
+                r.headers_mut().insert(
+                    axum::http::header::CACHE_CONTROL,
+                    axum::http::HeaderValue::from_static("no-store"),
+                );
+                r
+            }
+            Err(e) => see_other(&order_flash(
+                &reference,
+                "error",
+                &format!("Not exported: {}", correctable(e)?),
+            )),
+        },
+    )
 }

@@ -3,9 +3,14 @@
 //! sending it. The desk's operations (`pramaan_app::desk`) do the work, as
 //! for the JSON API; these handlers read the form and render HTML.
 
-use super::{csrf, page, page_refreshing, see_other, with_query, AppState, FlashParams, Problem};
-use crate::api::ApiError;
-use crate::caller::Authenticated;
+use crate::caller::Signed;
+use crate::charts::{self, IncidentWindow};
+use crate::layout::Flash;
+use crate::web::{
+    correctable, csrf, get1, may, page, page_refreshing, pairs, see_other, with_query, FlashParams,
+    Problem,
+};
+use crate::{html, Host, Markup};
 use axum::body::Bytes;
 use axum::extract::{Path, Query as QueryParams, State};
 use axum::response::Response;
@@ -14,35 +19,19 @@ use axum::Router;
 use pramaan_app::desk::{
     EditIncident, ListIncidents, OpenIncident, RenderReport, SendReport, ShowIncident,
 };
-use pramaan_app::{App, AppError, Operation};
-use pramaan_auth::Identity;
-use pramaan_console::charts::{self, IncidentWindow};
-use pramaan_console::layout::Flash;
-use pramaan_console::{html, Markup};
+use pramaan_app::{App, Caller as Identity, Operation};
 use pramaan_core::time::now_ns;
 use pramaan_desk::kinds::KINDS;
 use pramaan_desk::{IncidentView, State as IncState, System};
 use std::sync::Arc;
 
-pub(super) fn routes() -> Router<Arc<AppState>> {
+pub(super) fn routes<H: Host>() -> Router<Arc<H>> {
     Router::new()
-        .route("/console/incidents", get(list).post(create))
+        .route("/console/incidents", get(list::<H>).post(create::<H>))
         .route("/console/incidents/new", get(new_form))
-        .route("/console/incidents/{id}", get(show).post(edit))
-        .route("/console/incidents/{id}/report", get(report))
-        .route("/console/incidents/{id}/send", post(send))
-}
-
-/// The fields of a posted form, in order (a key may repeat: the kinds' check boxes).
-fn pairs(body: &[u8]) -> Vec<(String, String)> {
-    serde_urlencoded::from_bytes(body).unwrap_or_default()
-}
-
-fn get1<'a>(p: &'a [(String, String)], k: &str) -> &'a str {
-    p.iter()
-        .find(|(x, _)| x == k)
-        .map(|(_, v)| v.as_str())
-        .unwrap_or("")
+        .route("/console/incidents/{id}", get(show::<H>).post(edit::<H>))
+        .route("/console/incidents/{id}/report", get(report::<H>))
+        .route("/console/incidents/{id}/send", post(send::<H>))
 }
 
 fn window(v: &IncidentView) -> IncidentWindow {
@@ -54,30 +43,29 @@ fn window(v: &IncidentView) -> IncidentWindow {
     }
 }
 
-/// Whether to offer the forms that change an incident: the access table's
-/// answer for the operations they post to.
+/// Whether to offer the forms that change an incident (create, edit,
+/// send the report): the access table's row for the routes they post to.
 fn can_write(app: &App, id: &Identity) -> bool {
-    app.authorise::<SendReport>(id).is_ok()
+    may(app, id, "POST", "/console/incidents/{id}/send")
 }
 
-fn problem(e: AppError) -> Problem {
-    ApiError::from(e).into()
-}
-
-async fn list(
-    State(st): State<Arc<AppState>>,
-    Authenticated(id): Authenticated,
+async fn list<H: Host>(
+    State(st): State<Arc<H>>,
+    Signed(id): Signed,
     QueryParams(fl): QueryParams<FlashParams>,
 ) -> Result<Response, Problem> {
     let now = now_ns();
-    let views = ListIncidents {}.run(&st.app, &id).await.map_err(problem)?;
+    let views = ListIncidents {}
+        .run(st.app(), &id)
+        .await
+        .map_err(Problem::from)?;
     let running: Vec<IncidentWindow> = views
         .iter()
         .filter(|v| v.incident.state == IncState::Open)
         .map(window)
         .collect();
     let body = html! {
-        @if can_write(&st.app, &id) { p { a.button href="/console/incidents/new" { "Report a new incident" } } }
+        @if can_write(st.app(), &id) { p { a.button href="/console/incidents/new" { "Report a new incident" } } }
         @if !running.is_empty() {
             h2 { "6-hour windows running" }
             (charts::incident_bars(&running, now))
@@ -164,7 +152,7 @@ fn incident_form(action: &str, id: &Identity, v: Option<&IncidentView>, submit: 
     }
 }
 
-async fn new_form(Authenticated(id): Authenticated) -> Result<Response, Problem> {
+async fn new_form(Signed(id): Signed) -> Result<Response, Problem> {
     Ok(page(
         &id,
         "Report a new incident",
@@ -199,9 +187,9 @@ fn opt(p: &[(String, String)], k: &str) -> Option<String> {
     Some(get1(p, k).trim().to_owned()).filter(|s| !s.is_empty())
 }
 
-async fn create(
-    State(st): State<Arc<AppState>>,
-    Authenticated(id): Authenticated,
+async fn create<H: Host>(
+    State(st): State<Arc<H>>,
+    Signed(id): Signed,
     body: Bytes,
 ) -> Result<Response, Problem> {
     let p = pairs(&body);
@@ -220,7 +208,7 @@ async fn create(
         security_systems: get1(&p, "security_systems").to_owned(),
         other_info: get1(&p, "other_info").to_owned(),
     };
-    Ok(match op.run(&st.app, &id).await {
+    Ok(match op.run(st.app(), &id).await {
         Ok(inc) => see_other(&with_query(
             &format!("/console/incidents/{}", inc.incident.id),
             "ok",
@@ -230,25 +218,25 @@ async fn create(
             &id,
             "Report a new incident",
             "/console/incidents",
-            Some(Flash::Error(e.to_string())),
+            Some(Flash::Error(correctable(e)?)),
             incident_form("/console/incidents", &id, None, "Create the incident"),
         ),
     })
 }
 
-async fn show(
-    State(st): State<Arc<AppState>>,
-    Authenticated(id): Authenticated,
+async fn show<H: Host>(
+    State(st): State<Arc<H>>,
+    Signed(id): Signed,
     Path(n): Path<i64>,
     QueryParams(fl): QueryParams<FlashParams>,
 ) -> Result<Response, Problem> {
     let detail = ShowIncident { id: n }
-        .run(&st.app, &id)
+        .run(st.app(), &id)
         .await
-        .map_err(problem)?;
+        .map_err(Problem::from)?;
     let now = now_ns();
     let (v, reports, poc_warning) = (detail.incident, detail.reports, detail.poc_warning);
-    let write = can_write(&st.app, &id);
+    let write = can_write(st.app(), &id);
     let inc = &v.incident;
     let body = html! {
         section aria-labelledby="clock" {
@@ -306,9 +294,9 @@ async fn show(
     ))
 }
 
-async fn edit(
-    State(st): State<Arc<AppState>>,
-    Authenticated(id): Authenticated,
+async fn edit<H: Host>(
+    State(st): State<Arc<H>>,
+    Signed(id): Signed,
     Path(n): Path<i64>,
     body: Bytes,
 ) -> Result<Response, Problem> {
@@ -332,22 +320,22 @@ async fn edit(
         other_info: Some(get1(&p, "other_info").to_owned()),
     };
     let path = format!("/console/incidents/{n}");
-    Ok(match op.run(&st.app, &id).await {
+    Ok(match op.run(st.app(), &id).await {
         Ok(_) => see_other(&with_query(&path, "ok", "Saved.")),
-        Err(e) => see_other(&with_query(&path, "error", &e.to_string())),
+        Err(e) => see_other(&with_query(&path, "error", &correctable(e)?)),
     })
 }
 
-async fn report(
-    State(st): State<Arc<AppState>>,
-    Authenticated(id): Authenticated,
+async fn report<H: Host>(
+    State(st): State<Arc<H>>,
+    Signed(id): Signed,
     Path(n): Path<i64>,
 ) -> Result<Response, Problem> {
     let prepared = RenderReport {
         id: n,
         ..RenderReport::default()
     }
-    .run(&st.app, &id)
+    .run(st.app(), &id)
     .await;
     let body = match prepared {
         Ok(p) => html! {
@@ -359,7 +347,7 @@ async fn report(
             p { a href=(format!("/console/incidents/{n}")) { "Back to the incident" } }
         },
         Err(e) => html! {
-            p.flash.error role="alert" { "The report cannot be prepared: " (e) }
+            p.flash.error role="alert" { "The report cannot be prepared: " (correctable(e)?) }
             p { a href=(format!("/console/incidents/{n}")) { "Back to the incident" } }
         },
     };
@@ -372,12 +360,12 @@ async fn report(
     ))
 }
 
-async fn send(
-    State(st): State<Arc<AppState>>,
-    Authenticated(id): Authenticated,
+async fn send<H: Host>(
+    State(st): State<Arc<H>>,
+    Signed(id): Signed,
     Path(n): Path<i64>,
 ) -> Result<Response, Problem> {
-    let res = SendReport { id: n }.run(&st.app, &id).await;
+    let res = SendReport { id: n }.run(st.app(), &id).await;
     let path = format!("/console/incidents/{n}");
     // A failed attempt is kept by the desk and returned as Ok: say what happened.
     Ok(match res {
@@ -401,6 +389,10 @@ async fn send(
                     .unwrap_or("the mail server did not take it")
             ),
         )),
-        Err(e) => see_other(&with_query(&path, "error", &format!("Not sent: {e}"))),
+        Err(e) => see_other(&with_query(
+            &path,
+            "error",
+            &format!("Not sent: {}", correctable(e)?),
+        )),
     })
 }
