@@ -184,7 +184,6 @@ impl Vault {
         handle
             .block_on(store.put(&new_loc, PutPayload::from(Bytes::from(enc.bytes))))
             .map_err(VaultError::store)?;
-        self.sync_object(&new_path)?;
 
         // Switch under the maintenance lock, so that retention never plans
         // with a path that is about to change.

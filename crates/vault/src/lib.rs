@@ -20,6 +20,7 @@ pub mod full;
 pub mod ledger;
 pub mod memtable;
 pub mod modes;
+pub mod objects;
 mod open;
 pub mod options;
 pub mod priority;
