@@ -1572,6 +1572,10 @@ fn decode_segment(
             return;
         }
     };
+    if let Err(e) = crate::segment::version_of(&seg.path, builder_pq.metadata().file_metadata()) {
+        ctx.problem(place, e.to_string());
+        return;
+    }
     let mask = if vo.deep {
         ProjectionMask::all()
     } else {

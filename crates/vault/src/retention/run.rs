@@ -512,10 +512,7 @@ impl Retention {
         if self.vault.is_read_only() {
             return Err(RetentionError::ReadOnly);
         }
-        let rows = outbox::SqliteRows {
-            db: catalog.outbox_db(),
-            mark_back: None,
-        };
+        let rows = catalog.outbox_rows();
         let stop = |p: outbox::Point, _: &outbox::Pending| {
             self.faults.stops(match p {
                 outbox::Point::Appended => Step::RecordAppended,
@@ -524,7 +521,7 @@ impl Retention {
         };
         match self
             .flusher
-            .flush_with(&rows, &VaultSink::new(self.vault.clone()), &stop)
+            .flush_with(&*rows, &VaultSink::new(self.vault.clone()), &stop)
             .await
         {
             Ok(_) => Ok(()),
@@ -659,6 +656,9 @@ async fn ip_absent(store: &Arc<dyn ObjectStore>, seg: &SegmentMeta, ip: &str) ->
     else {
         return false;
     };
+    if crate::segment::version_of(&seg.path, meta.metadata().file_metadata()).is_err() {
+        return false;
+    }
     let md = meta.metadata().clone();
     let schema = md.file_metadata().schema_descr();
     let path = leaf_path(col::IPS);
