@@ -98,6 +98,10 @@ fn the_previous_releases_data_directory_opens_and_migrates() {
     for (db, _) in databases() {
         assert_eq!(version(&data, db), 0, "{db} in the fixture");
     }
+    // The checkpoint the previous release published, where it put it.
+    let old_size =
+        checkpoint_size(&std::fs::read_to_string(data.join("objects/checkpoint")).unwrap());
+    assert!(old_size > 100, "{old_size}");
 
     // A read-only tool does not migrate: since the catalog gained a table
     // (the outbox, version 3), it refuses the old file and says what to do,
@@ -111,10 +115,15 @@ fn the_previous_releases_data_directory_opens_and_migrates() {
     );
     assert_eq!(version(&data, "catalog.db"), 0, "a read-only open migrated");
 
-    // serve migrates every database (the clock is off: clock.db too).
+    // serve migrates every database (the clock is off: clock.db too), and
+    // recovers the ledger from the old checkpoint (found through the object
+    // store at the old key): no rebuild.
     let mut s = Server::start_in(dir, &[]);
     let st = s.status();
     assert!(st.is_object(), "{st}");
+    let ledger = &st["ledger"];
+    assert!(ledger["checkpoint_size"].as_u64() >= Some(old_size), "{st}");
+    assert_eq!(ledger["rebuilds"].as_array().map(Vec::len), Some(0), "{st}");
     let stopped = s.stop();
     assert!(
         stopped.success(),
@@ -172,6 +181,82 @@ fn the_previous_releases_data_directory_opens_and_migrates() {
     );
     assert!(clock.success(), "{clock:?}");
     assert!(clock.stdout().contains("127.0.0.1:"), "{clock:?}");
+
+    sealed_evidence_still_serves(&cwd, &data, old_size);
+}
+
+/// The size line of a signed checkpoint note.
+fn checkpoint_size(note: &str) -> u64 {
+    note.lines()
+        .nth(1)
+        .and_then(|l| l.parse().ok())
+        .unwrap_or_else(|| panic!("{note}"))
+}
+
+/// After the migration: the old segments and checkpoint are read through the
+/// object store (proofs, the checkpoint, retention), new records put their
+/// tiles where the previous release put tiles, and `verify` checks the old
+/// and the new together.
+fn sealed_evidence_still_serves(cwd: &Path, data: &Path, old_size: u64) {
+    let note = ok(cwd, data, &["checkpoint"]);
+    let latest = checkpoint_size(&note);
+    assert!(latest >= old_size, "{note}");
+    // An old record, proved in the latest tree, which extends the old one.
+    let incl = ok(cwd, data, &["proof", "inclusion", "--seq", "5"]);
+    assert!(!incl.is_empty());
+    ok(
+        cwd,
+        data,
+        &[
+            "proof",
+            "consistency",
+            "--from",
+            &old_size.to_string(),
+            "--to",
+            &latest.to_string(),
+        ],
+    );
+    // More than 256 records: a level-1 tile, at the old layout's path.
+    let lines: String = (0..300)
+        .map(|i| format!("<134>1 2026-03-04T08:00:00Z web9 sshd 77 - - after the upgrade {i}\n"))
+        .collect();
+    std::fs::write(cwd.join("more.txt"), lines).unwrap();
+    ok(cwd, data, &["ingest", "more.txt"]);
+    let tiles = data.join("objects/tile/1");
+    let listed: Vec<_> = std::fs::read_dir(&tiles)
+        .unwrap_or_else(|e| panic!("{}: {e}", tiles.display()))
+        .collect();
+    assert!(!listed.is_empty(), "no level-1 tile in {}", tiles.display());
+    let incl = ok(
+        cwd,
+        data,
+        &["proof", "inclusion", "--seq", &(old_size + 280).to_string()],
+    );
+    assert!(!incl.is_empty());
+    // Retention reads the old segments' Bloom filters (an IP hold) and the
+    // new ones alike.
+    ok(cwd, data, &["retention", "run"]);
+    let verified = ok(cwd, data, &["verify"]);
+    assert!(!verified.contains("PROBLEM"), "{verified}");
+    let tiles_checked: u64 = verified
+        .lines()
+        .find_map(|l| l.strip_prefix("tiles"))
+        .and_then(|l| l.split_whitespace().next()?.parse().ok())
+        .unwrap_or_else(|| panic!("{verified}"));
+    assert!(tiles_checked >= 1, "{verified}");
+    let hits = ok(
+        cwd,
+        data,
+        &[
+            "search",
+            "--format",
+            "json",
+            "--limit",
+            "0",
+            "after the upgrade",
+        ],
+    );
+    assert_eq!(hits.lines().count(), 300, "{hits}");
 }
 
 #[test]

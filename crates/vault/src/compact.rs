@@ -78,6 +78,11 @@ pub fn reencode(
             .and_then(|b| b.with_batch_size(8192).build())
             .map_err(|e| read_err(&e))
     };
+    let footer =
+        ParquetRecordBatchReaderBuilder::try_new(data.clone()).map_err(|e| read_err(&e))?;
+    // A segment of a layout this binary does not know is never rewritten.
+    segment::version_of(path, footer.metadata().file_metadata())?;
+    drop(footer);
     let mut enc = segment::Encoder::new(opts, rows as usize)?;
     for b in batches(data.clone())? {
         if stop() {
@@ -184,7 +189,6 @@ impl Vault {
         handle
             .block_on(store.put(&new_loc, PutPayload::from(Bytes::from(enc.bytes))))
             .map_err(VaultError::store)?;
-        self.sync_object(&new_path)?;
 
         // Switch under the maintenance lock, so that retention never plans
         // with a path that is about to change.

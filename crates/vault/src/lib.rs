@@ -4,7 +4,8 @@
 //! sequences submitted lines and makes them durable in the [`wal`] (group
 //! commit, the `writer` thread), indexes them into the [`memtable`] (searchable
 //! from then on), and seals generations into Parquet [`segment`]s recorded in
-//! the [`catalog`]; [`compact`] later rewrites them smaller. [`search`] and [`sql`] read a consistent [`vault::Snapshot`].
+//! the [`catalog`]; [`compact`] later rewrites them smaller. Segments, ledger
+//! tiles and checkpoints all live in one object store, [`objects`]. [`search`] and [`sql`] read a consistent [`vault::Snapshot`].
 //!
 //! Owns: the WAL, sequencing, memtable, segments, catalog, search, SQL,
 //! retention and holds, the ledger wired to records, `verify`.
@@ -20,6 +21,7 @@ pub mod full;
 pub mod ledger;
 pub mod memtable;
 pub mod modes;
+pub mod objects;
 mod open;
 pub mod options;
 pub mod priority;

@@ -24,9 +24,8 @@ use crate::vault::{
 use crate::wal::{self, Wal};
 use crate::writer::Writer;
 use crate::VaultError;
-use object_store::local::LocalFileSystem;
 use object_store::{path::Path as ObjPath, ObjectStore, ObjectStoreExt};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{mpsc as std_mpsc, Arc, Mutex};
 use std::thread::JoinHandle;
@@ -39,22 +38,22 @@ impl Vault {
     /// Must be called inside a Tokio runtime (the sealer uses its handle).
     pub async fn open(opts: VaultOptions) -> Result<(Vault, Workers), VaultError> {
         let (lock, loose) = take_data_dir(&opts.data_dir)?;
-        let (store, local_root) = open_store(&opts)?;
+        let objects = crate::objects::Objects::open(&opts)?;
         let catalog: Arc<dyn Catalog> = Arc::new(SqliteCatalog::open(&opts.catalog_path())?);
         let parser = Parser::new(&opts);
-        let rec = recover(&opts, &store, &*catalog, &parser).await?;
+        let rec = recover(&opts, &objects.store(), &*catalog, &parser).await?;
         let next_seq = rec.next_seq;
         let (committed_tx, committed_rx) = watch::channel(next_seq);
         let (indexed_tx, indexed_rx) = watch::channel(next_seq);
         let stats = Arc::new(Stats::default());
         stats.storage.set_loose_modes(loose);
-        let ledger = crate::ledger::LedgerState::open(&opts, false, &*catalog)?;
+        let ledger = crate::ledger::LedgerState::open(&opts, false, &*catalog, &objects)?;
         let inner = Arc::new(Inner {
             opts: opts.clone(),
             state: Mutex::new(rec.state),
             seal_requests: AtomicU64::new(0),
             closing: Default::default(),
-            store,
+            objects,
             catalog,
             committed: committed_rx,
             indexed: indexed_rx,
@@ -62,7 +61,6 @@ impl Vault {
             stats,
             read_only: false,
             ledger: ledger.clone(),
-            local_root,
             maintenance: Default::default(),
             search_pool: Default::default(),
             sql_pool: Default::default(),
@@ -118,7 +116,7 @@ impl Vault {
     /// Opens the vault for reading beside no running server: the catalog, the
     /// segments and the WAL's records (without truncating anything).
     pub fn open_read_only(opts: VaultOptions) -> Result<Vault, VaultError> {
-        let (store, _) = open_store(&opts)?;
+        let objects = crate::objects::Objects::open(&opts)?;
         let catalog: Arc<dyn Catalog> =
             Arc::new(SqliteCatalog::open_read_only(&opts.catalog_path())?);
         let segments = catalog.segments(None, None)?;
@@ -126,7 +124,7 @@ impl Vault {
         let (current, next) = read_wal(&opts, sealed.map_or(0, |s| s + 1))?;
         let (_ctx, committed) = watch::channel(next);
         let (_itx, indexed) = watch::channel(next);
-        let ledger = crate::ledger::LedgerState::open(&opts, true, &*catalog)?;
+        let ledger = crate::ledger::LedgerState::open(&opts, true, &*catalog, &objects)?;
         if let Some(l) = &ledger {
             l.check_present(&*catalog, next)?;
         }
@@ -140,7 +138,7 @@ impl Vault {
                     segments: Arc::new(segments),
                     handed_out: Vec::new(),
                 }),
-                store,
+                objects,
                 catalog,
                 committed,
                 indexed,
@@ -150,7 +148,6 @@ impl Vault {
                 seal_requests: AtomicU64::new(0),
                 closing: Default::default(),
                 ledger,
-                local_root: None,
                 maintenance: Default::default(),
                 search_pool: Default::default(),
                 sql_pool: Default::default(),
@@ -304,16 +301,12 @@ fn start_threads(
         "pramaan-index",
         Box::new(move || indexer_loop(i, parser, index_rx, indexed_tx, seal_tx)),
     )?);
-    let (i, handle, root) = (
-        inner.clone(),
-        tokio::runtime::Handle::current(),
-        inner.local_root.clone(),
-    );
+    let (i, handle) = (inner.clone(), tokio::runtime::Handle::current());
     // Weak, so that the writer still ends when every producer is gone.
     let nudge = submit_tx.downgrade();
     threads.push(spawn(
         "pramaan-seal",
-        Box::new(move || sealer_loop(i, handle, root, pending, seal_rx, nudge)),
+        Box::new(move || sealer_loop(i, handle, pending, seal_rx, nudge)),
     )?);
     Ok(threads)
 }
@@ -335,13 +328,6 @@ fn start_compactor(inner: &Arc<Inner>) -> Result<Option<JoinHandle<()>>, VaultEr
         .map_err(VaultError::io(Path::new("thread")))
 }
 
-fn open_store(opts: &VaultOptions) -> Result<(Arc<dyn ObjectStore>, Option<PathBuf>), VaultError> {
-    let root = opts.objects_dir();
-    std::fs::create_dir_all(&root).map_err(VaultError::io(&root))?;
-    let fs = LocalFileSystem::new_with_prefix(&root).map_err(VaultError::store)?;
-    Ok((Arc::new(fs), Some(root)))
-}
-
 async fn remove_orphans(
     store: &Arc<dyn ObjectStore>,
     segments: &[SegmentMeta],
@@ -349,7 +335,7 @@ async fn remove_orphans(
 ) -> Result<(), VaultError> {
     use futures::TryStreamExt;
     let known: std::collections::HashSet<&str> = segments.iter().map(|s| s.path.as_str()).collect();
-    let prefix = ObjPath::from("segments");
+    let prefix = ObjPath::from(crate::objects::SEGMENTS);
     let listed: Vec<_> = store
         .list(Some(&prefix))
         .try_collect()

@@ -490,6 +490,7 @@ async fn scan_segment(
     let meta = ArrowReaderMetadata::load_async(&mut reader, ArrowReaderOptions::new())
         .await
         .map_err(|e| read_err(&e))?;
+    crate::segment::version_of(&seg.path, meta.metadata().file_metadata())?;
     let md = meta.metadata().clone();
     let schema_descr = md.file_metadata().schema_descr();
     let checks = field_checks(schema_descr, q);

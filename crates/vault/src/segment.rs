@@ -1,11 +1,23 @@
 //! Sealed segments: immutable Parquet files holding a contiguous range of
 //! records, sorted by (received_at, seq), written through `object_store`.
+//!
+//! # Versions
+//!
+//! Every segment says its layout in its Parquet key-value metadata,
+//! [`VERSION_KEY`] = [`VERSION`]. A segment without it is version 0: the
+//! layout of the releases before versions were kept, which is version 1's
+//! (the key is all that changed), so both read alike. A segment of a newer
+//! version than [`VERSION`] is refused by every reader (search, proofs,
+//! compaction, retention's probe, `verify`) with [`SegmentError::TooNew`],
+//! naming the segment and both versions: this binary cannot know what it
+//! holds. A layout change bumps [`VERSION`] and teaches the readers the old
+//! one (or compaction rewrites old segments forward).
 
 use crate::schema::{col, schema};
 use arrow::array::RecordBatch;
 use parquet::arrow::ArrowWriter;
 use parquet::basic::{Compression, Encoding, ZstdLevel};
-use parquet::file::metadata::SortingColumn;
+use parquet::file::metadata::{FileMetaData, KeyValue, SortingColumn};
 use parquet::file::properties::{EnabledStatistics, WriterProperties, WriterVersion};
 use parquet::schema::types::ColumnPath;
 use sha2::{Digest, Sha256};
@@ -65,7 +77,11 @@ fn properties(opts: &SegmentOptions, rows: usize) -> WriterProperties {
                 nulls_first: false,
             },
         ]))
-        .set_created_by(format!("pramaan {}", env!("CARGO_PKG_VERSION")));
+        .set_created_by(format!("pramaan {}", env!("CARGO_PKG_VERSION")))
+        .set_key_value_metadata(Some(vec![KeyValue::new(
+            VERSION_KEY.to_owned(),
+            VERSION.to_string(),
+        )]));
     // Measured on loghub (24k lines): delta encoding halves event_time against
     // a dictionary, which overflows to plain; line ends (msg_end) vary too much
     // for deltas and compress best plain.
@@ -99,6 +115,47 @@ pub struct Encoded {
 pub enum SegmentError {
     #[error("encoding a segment: {0}")]
     Parquet(#[from] parquet::errors::ParquetError),
+    #[error(
+        "segment {path} is of segment version {found}, but this pramaan reads versions up to {known}: \
+         it was written by a newer release; run that release (or a newer one) on this data"
+    )]
+    TooNew {
+        path: String,
+        found: u32,
+        known: u32,
+    },
+    #[error("segment {path} says its segment version is {found:?}, which is not a version number")]
+    BadVersion { path: String, found: String },
+}
+
+/// The Parquet key-value metadata key that holds a segment's version.
+pub const VERSION_KEY: &str = "pramaan.segment_version";
+
+/// The segment version this binary writes, and the newest it reads.
+pub const VERSION: u32 = 1;
+
+/// A segment's version from its footer (0: written before versions were
+/// kept); refuses one newer than [`VERSION`].
+pub fn version_of(path: &str, md: &FileMetaData) -> Result<u32, SegmentError> {
+    let found = md
+        .key_value_metadata()
+        .and_then(|kv| kv.iter().find(|k| k.key == VERSION_KEY))
+        .and_then(|k| k.value.clone());
+    let Some(text) = found else {
+        return Ok(0);
+    };
+    let v: u32 = text.trim().parse().map_err(|_| SegmentError::BadVersion {
+        path: path.to_owned(),
+        found: text.clone(),
+    })?;
+    if v > VERSION {
+        return Err(SegmentError::TooNew {
+            path: path.to_owned(),
+            found: v,
+            known: VERSION,
+        });
+    }
+    Ok(v)
 }
 
 /// Encodes batches (already in sequence order) into one Parquet file in memory.
@@ -163,4 +220,79 @@ pub fn object_path(time_min_ns: i64, seq_min: u64, seq_max: u64) -> String {
         "segments/{}/{seq_min:020}-{seq_max:020}.parquet",
         t.strftime("%Y/%m/%d/%H")
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::memtable::Generation;
+    use parquet::file::reader::{FileReader, SerializedFileReader};
+
+    /// A segment of a few records, its footer's metadata replaced by `kv`.
+    fn footer(kv: Option<Vec<KeyValue>>) -> FileMetaData {
+        let mut g = Generation::default();
+        let rec = crate::wal::record(
+            0,
+            1,
+            pramaan_core::Transport::Tcp,
+            "192.0.2.1:514",
+            b"<13>x",
+        );
+        let p = pramaan_ingest::parse(
+            b"<13>x",
+            &pramaan_ingest::ParseContext {
+                received_at_ns: 1,
+                default_offset_secs: 0,
+            },
+        );
+        g.push(&rec, &p);
+        let batches = g.freeze().batches;
+        let props = match kv {
+            None => properties(&SegmentOptions::default(), 1),
+            Some(kv) => WriterProperties::builder()
+                .set_key_value_metadata(Some(kv))
+                .build(),
+        };
+        let mut w = ArrowWriter::try_new(Vec::new(), schema(), Some(props)).unwrap();
+        for b in &batches {
+            w.write(b).unwrap();
+        }
+        let bytes = bytes::Bytes::from(w.into_inner().unwrap());
+        let r = SerializedFileReader::new(bytes).unwrap();
+        r.metadata().file_metadata().clone()
+    }
+
+    #[test]
+    fn segments_say_their_version_and_newer_ones_are_refused() {
+        assert_eq!(version_of("s", &footer(None)).unwrap(), VERSION);
+        // Before versions were kept: no key at all.
+        assert_eq!(version_of("s", &footer(Some(Vec::new()))).unwrap(), 0);
+        let newer = footer(Some(vec![KeyValue::new(
+            VERSION_KEY.into(),
+            "2".to_string(),
+        )]));
+        let e = version_of("segments/2026/12/06/12/x.parquet", &newer).unwrap_err();
+        assert!(matches!(
+            e,
+            SegmentError::TooNew {
+                found: 2,
+                known: 1,
+                ..
+            }
+        ));
+        let text = e.to_string();
+        assert!(
+            text.contains("segments/2026/12/06/12/x.parquet") && text.contains("version 2"),
+            "{text}"
+        );
+        assert!(text.contains("up to 1"), "{text}");
+        let bad = footer(Some(vec![KeyValue::new(
+            VERSION_KEY.into(),
+            "two".to_string(),
+        )]));
+        assert!(matches!(
+            version_of("s", &bad),
+            Err(SegmentError::BadVersion { .. })
+        ));
+    }
 }

@@ -106,7 +106,8 @@ pub struct Stats {
 pub(crate) struct Inner {
     pub(crate) opts: VaultOptions,
     pub(crate) state: Mutex<State>,
-    pub(crate) store: Arc<dyn ObjectStore>,
+    /// Where sealed evidence lives (segments, tiles, checkpoints).
+    pub(crate) objects: crate::objects::Objects,
     pub(crate) catalog: Arc<dyn Catalog>,
     pub(crate) committed: watch::Receiver<u64>,
     pub(crate) indexed: watch::Receiver<u64>,
@@ -122,8 +123,6 @@ pub(crate) struct Inner {
     pub(crate) closing: Arc<std::sync::atomic::AtomicBool>,
     /// The ledger's state (latest checkpoint, tile store); see [`crate::ledger`].
     pub(crate) ledger: Option<Arc<crate::ledger::LedgerState>>,
-    /// The objects' directory when the store is local (to fsync new objects).
-    pub(crate) local_root: Option<PathBuf>,
     /// Serialises what changes segment objects after sealing (retention
     /// runs, compaction), so that neither acts on a path the other changes.
     pub(crate) maintenance: tokio::sync::Mutex<()>,
@@ -184,7 +183,12 @@ impl Vault {
     }
 
     pub fn store(&self) -> Arc<dyn ObjectStore> {
-        self.inner.store.clone()
+        self.inner.objects.store()
+    }
+
+    /// The object store of sealed evidence, with its sync bridge.
+    pub fn objects(&self) -> &crate::objects::Objects {
+        &self.inner.objects
     }
 
     /// The pool searches scan on ([`crate::priority::SearchPool`]).
@@ -361,15 +365,6 @@ impl Vault {
         }
         st.handed_out.retain(|w| w.strong_count() > 0);
         st.handed_out.clone()
-    }
-
-    /// Makes a new object durable (the local store renames into place
-    /// without fsync).
-    pub(crate) fn sync_object(&self, path: &str) -> Result<(), VaultError> {
-        if let Some(root) = &self.inner.local_root {
-            sync_file_and_dir(&root.join(path))?;
-        }
-        Ok(())
     }
 
     /// The lock retention runs and compaction take (see [`Inner::maintenance`]).
@@ -587,7 +582,6 @@ fn freeze_locked(st: &mut State, out: &mut Vec<Arc<Frozen>>) {
 pub(crate) fn sealer_loop(
     inner: Arc<Inner>,
     handle: tokio::runtime::Handle,
-    local_root: Option<PathBuf>,
     pending: Vec<Arc<Frozen>>,
     rx: std_mpsc::Receiver<Arc<Frozen>>,
     nudge: mpsc::WeakSender<Submit>,
@@ -596,7 +590,7 @@ pub(crate) fn sealer_loop(
     for job in pending.into_iter().chain(rx) {
         let mut backoff = Duration::from_millis(100);
         loop {
-            match seal(&inner, &handle, local_root.as_deref(), &job) {
+            match seal(&inner, &handle, &job) {
                 Ok(meta) => {
                     tracing::debug!(path = %meta.path, rows = meta.rows, bytes = meta.bytes, "sealed a segment");
                     if inner.stats.storage.is_seal_full() {
@@ -653,23 +647,19 @@ pub(crate) fn sealer_loop(
 fn seal(
     inner: &Inner,
     handle: &tokio::runtime::Handle,
-    local_root: Option<&Path>,
     job: &Frozen,
 ) -> Result<SegmentMeta, VaultError> {
     let enc = segment::encode(&job.batches, &inner.opts.segment)?;
     let path = segment::object_path(job.time_min_ns, job.seq_min, job.seq_max);
     let bytes = enc.bytes.len() as u64;
     let location = ObjPath::from(path.as_str());
-    let store = inner.store.clone();
+    let store = inner.objects.store();
     let payload = PutPayload::from(Bytes::from(enc.bytes));
+    // Durable when the put returns (the store's contract; the local one
+    // syncs the file and its directories): the WAL is deleted after this.
     handle
         .block_on(async move { store.put(&location, payload).await })
         .map_err(VaultError::store)?;
-    if let Some(root) = local_root {
-        // object_store's local backend renames into place but does not fsync;
-        // the WAL is deleted after this, so the segment must be durable first.
-        sync_file_and_dir(&root.join(&path))?;
-    }
     let mut meta = SegmentMeta {
         id: 0,
         path,
@@ -686,16 +676,6 @@ fn seal(
     };
     meta.id = inner.catalog.insert(&meta)?;
     Ok(meta)
-}
-
-fn sync_file_and_dir(file: &Path) -> Result<(), VaultError> {
-    std::fs::File::open(file)
-        .and_then(|f| f.sync_all())
-        .map_err(VaultError::io(file))?;
-    if let Some(parent) = file.parent() {
-        wal::sync_dir(parent)?;
-    }
-    Ok(())
 }
 
 /// Remembers a segment list handed to a snapshot (pruning dead ones).

@@ -115,6 +115,7 @@ where
     let meta = ArrowReaderMetadata::load_async(&mut reader, ArrowReaderOptions::new())
         .await
         .map_err(|e| read_err(&e))?;
+    crate::segment::version_of(&seg.path, meta.metadata().file_metadata())?;
     let groups = row_groups_for(&meta, lo, hi);
     if groups.is_empty() {
         return Ok(());

@@ -7,8 +7,8 @@
 //! ```text
 //! writer ──(frames of each fsynced batch)──► ledger thread ──► Appender (compact edge, in memory)
 //!                                             every interval, when the size changed:
-//!                                             1. tiles of level ≥ 1 ──► objects/tile/...
-//!                                             2. signed checkpoint  ──► objects/checkpoint
+//!                                             1. tiles of level ≥ 1 ──► tile/... (the vault's object store)
+//!                                             2. signed checkpoint  ──► checkpoint (same store)
 //!                                             3. (once per history_interval) ──► catalog history
 //!                                             4. superseded partial tiles deleted
 //! ```
@@ -25,7 +25,7 @@
 //! |---|---|---|
 //! | fsync and the ledger thread hashing the batch | nothing of the ledger | the records are in the WAL: `catch_up` hashes them |
 //! | 1 and 2 (tiles written, checkpoint not) | tiles of a tree larger than the published checkpoint; the checkpoint's own partial tiles are still there (deletes wait for step 4) | `Appender::recover` at the checkpoint's size reads its partial tiles, checks the root, `catch_up`s; the next publish writes the same tiles again |
-//! | inside 2 | the old or the new `checkpoint` object, never a mix (written to a temporary file, synced, renamed) | as above, at whichever size is there |
+//! | inside 2 | the old or the new `checkpoint` object, never a mix (an object put is atomic; the local store writes a temporary file, syncs it, renames it, syncs the directory) | as above, at whichever size is there |
 //! | 2 and 3 | a checkpoint not in the history | nothing to do: the history is a sample |
 //! | 3 and 4 | partial tiles superseded by wider ones | deleted after the first publish at start |
 //!
@@ -62,8 +62,8 @@ use crate::{Vault, VaultError};
 use pramaan_ledger::note::Note;
 use pramaan_ledger::tiles::{full_tile_root, TileId, TILE_WIDTH};
 use pramaan_ledger::{
-    Appender, Checkpoint, DirStore, Hash, HashReader, KeyError, LeafHashes, SignerKey,
-    TileHashReader, TileStore, VerifierKey, Verifiers,
+    Appender, Checkpoint, Hash, HashReader, KeyError, LeafHashes, SignerKey, TileHashReader,
+    TileStore, VerifierKey, Verifiers,
 };
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -74,7 +74,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 /// The object holding the latest signed checkpoint (beside `tile/`).
-pub const CHECKPOINT_OBJECT: &str = "checkpoint";
+pub const CHECKPOINT_OBJECT: &str = crate::objects::CHECKPOINT;
 
 /// The peer of the ledger's own records (a rebuild).
 pub const LEDGER_PEER: &str = "pramaan:ledger";
@@ -239,7 +239,8 @@ impl Published {
 /// The ledger's shared state: where its objects are, the latest checkpoint.
 pub struct LedgerState {
     opts: LedgerOptions,
-    objects_dir: PathBuf,
+    /// The vault's object store: tiles and the checkpoint beside the segments.
+    objects: crate::objects::Objects,
     tiles: Arc<dyn TileStore + Send + Sync>,
     read_only: bool,
     latest: RwLock<Option<Published>>,
@@ -260,20 +261,18 @@ impl std::fmt::Debug for LedgerState {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("LedgerState")
             .field("origin", &self.opts.origin)
-            .field("objects_dir", &self.objects_dir)
+            .field("objects", &self.objects)
             .field("read_only", &self.read_only)
             .finish()
     }
 }
 
-/// The tile store of a vault: `tile/...` and `checkpoint` in its objects directory.
-///
-/// Only the local directory exists as a backend for now; it writes each
-/// object to a temporary file, syncs it and renames it into place, so a
-/// checkpoint is never published before the tiles it needs are durable.
+/// The tile store of a vault whose objects are in the local directory
+/// `objects_dir`: `tile/...` and `checkpoint` in the same store as the
+/// segments ([`crate::objects`]), whose puts are durable when they return,
+/// so a checkpoint is never published before the tiles it needs.
 pub fn tile_store(objects_dir: &Path) -> Result<Arc<dyn TileStore + Send + Sync>, VaultError> {
-    let store = DirStore::new(objects_dir).map_err(|e| VaultError::Ledger(e.into()))?;
-    Ok(Arc::new(store))
+    Ok(Arc::new(crate::objects::Objects::local(objects_dir)?))
 }
 
 impl LedgerState {
@@ -282,16 +281,16 @@ impl LedgerState {
         opts: &crate::VaultOptions,
         read_only: bool,
         catalog: &dyn crate::Catalog,
+        objects: &crate::objects::Objects,
     ) -> Result<Option<Arc<LedgerState>>, VaultError> {
         let Some(lo) = &opts.ledger else {
             return Ok(None);
         };
         let rebuilds = catalog.rebuilds()?;
-        let objects_dir = opts.objects_dir();
         Ok(Some(Arc::new(LedgerState {
             opts: lo.clone(),
-            tiles: tile_store(&objects_dir)?,
-            objects_dir,
+            tiles: Arc::new(objects.clone()),
+            objects: objects.clone(),
             read_only,
             latest: RwLock::new(None),
             publish: Mutex::new(()),
@@ -322,7 +321,7 @@ impl LedgerState {
             return Ok(());
         }
         Err(LedgerFault::NoCheckpoint {
-            place: self.checkpoint_path().display().to_string(),
+            place: self.checkpoint_place(),
             committed,
         }
         .into())
@@ -347,8 +346,8 @@ impl LedgerState {
     }
 
     /// Where the checkpoint object is, for messages.
-    pub fn checkpoint_path(&self) -> PathBuf {
-        self.objects_dir.join(CHECKPOINT_OBJECT)
+    pub fn checkpoint_place(&self) -> String {
+        self.objects.place(CHECKPOINT_OBJECT)
     }
 
     /// The latest published checkpoint: kept in memory by the vault that
@@ -356,7 +355,7 @@ impl LedgerState {
     /// publishing beside it).
     pub fn latest(&self) -> Result<Option<Published>, LedgerFault> {
         if self.read_only {
-            return read_published(&*self.tiles, &self.checkpoint_path());
+            return read_published(&*self.tiles, &self.checkpoint_place());
         }
         Ok(self.latest.read().expect("latest lock").clone())
     }
@@ -389,7 +388,7 @@ impl LedgerState {
                 return m.clone();
             }
         }
-        let listed = Arc::new(list_level0(&self.objects_dir));
+        let listed = Arc::new(list_level0(&self.objects));
         *cached = Some(listed.clone());
         listed
     }
@@ -438,14 +437,14 @@ pub fn node_verifier(key_file: &Path) -> Result<VerifierKey, LedgerFault> {
 }
 
 /// Reads the `checkpoint` object (syntax only).
-fn read_published(tiles: &dyn TileStore, place: &Path) -> Result<Option<Published>, LedgerFault> {
+fn read_published(tiles: &dyn TileStore, place: &str) -> Result<Option<Published>, LedgerFault> {
     let Some(bytes) = tiles.get(CHECKPOINT_OBJECT)? else {
         return Ok(None);
     };
     Published::parse(&bytes)
         .map(Some)
         .map_err(|reason| LedgerFault::BadCheckpoint {
-            place: place.display().to_string(),
+            place: place.to_owned(),
             reason,
         })
 }
@@ -611,7 +610,7 @@ fn recover(
     committed: u64,
 ) -> Result<Recovered, VaultError> {
     let key = load_or_create_key(&state.opts)?;
-    let place = state.checkpoint_path().display().to_string();
+    let place = state.checkpoint_place();
     let mut stored = latest_checkpoint(state, vault, &key)?;
     let rebuild = vault.options().ledger_rebuild.as_ref();
     if let (Some(_), Some((_, place))) = (rebuild, &stored) {
@@ -696,7 +695,7 @@ fn latest_checkpoint(
     key: &SignerKey,
 ) -> Result<Option<(Published, String)>, VaultError> {
     let known = Verifiers::new([key.verifier()]);
-    let place = state.checkpoint_path().display().to_string();
+    let place = state.checkpoint_place();
     let mut stored: Option<(Published, String)> = None;
     if let Some(bytes) = state
         .tiles
@@ -712,7 +711,7 @@ fn latest_checkpoint(
         if stored.as_ref().is_none_or(|(p, _)| p.size < h.size) {
             let place = format!("checkpoint history, size {}", h.size);
             if stored.is_some() {
-                tracing::warn!(object = %state.checkpoint_path().display(), "the checkpoint object is older than the history; recovering from the history");
+                tracing::warn!(object = %state.checkpoint_place(), "the checkpoint object is older than the history; recovering from the history");
             }
             stored = Some((
                 open_checkpoint(h.note.as_bytes(), &state.opts.origin, &known, &place)?,
@@ -923,7 +922,7 @@ impl Worker {
                     // The store now holds exactly the published tree's tiles
                     // and whatever an interrupted flush left before the start.
                     self.cleaned = true;
-                    remove_stale_partials(&self.state.objects_dir, &self.app.current_partials());
+                    remove_stale_partials(&self.state.objects, &self.app.current_partials());
                 }
             }
         }
@@ -1037,46 +1036,23 @@ impl Worker {
     }
 }
 
-/// Every object under `tile/` in `objects_dir`, as `(store path, file)`,
-/// sorted by path.
-pub fn list_tile_objects(objects_dir: &Path) -> std::io::Result<Vec<(String, PathBuf)>> {
-    list_objects_under(objects_dir, "tile")
+/// Every object under `tile/` in the store, as `(key, size)`, sorted by key.
+pub fn list_tile_objects(
+    objects: &crate::objects::Objects,
+) -> Result<Vec<(String, u64)>, object_store::Error> {
+    objects.list_blocking(crate::objects::TILES)
 }
 
-/// Every object under `prefix` (`tile/0`) in `objects_dir`, sorted by path.
-fn list_objects_under(objects_dir: &Path, prefix: &str) -> std::io::Result<Vec<(String, PathBuf)>> {
-    let mut out = Vec::new();
-    let mut stack = vec![objects_dir.join(prefix)];
-    while let Some(dir) = stack.pop() {
-        let rd = match std::fs::read_dir(&dir) {
-            Ok(rd) => rd,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
-            Err(e) => return Err(e),
-        };
-        for ent in rd {
-            let ent = ent?;
-            let path = ent.path();
-            if ent.file_type()?.is_dir() {
-                stack.push(path);
-            } else if let Ok(rel) = path.strip_prefix(objects_dir) {
-                let rel: Vec<String> = rel
-                    .components()
-                    .map(|c| c.as_os_str().to_string_lossy().into_owned())
-                    .collect();
-                out.push((rel.join("/"), path));
-            }
-        }
-    }
-    out.sort();
-    Ok(out)
-}
-
-/// The level-0 tiles in `objects_dir` (kept by [`preserve_boundaries`]):
+/// The level-0 tiles in the store (kept by [`preserve_boundaries`]):
 /// index → width, the widest when there are several.
-fn list_level0(objects_dir: &Path) -> BTreeMap<u64, u16> {
+fn list_level0(objects: &crate::objects::Objects) -> BTreeMap<u64, u16> {
     let mut out = BTreeMap::new();
-    let Ok(objects) = list_objects_under(objects_dir, "tile/0") else {
-        return out;
+    let objects = match objects.list_blocking(&format!("{}/0", crate::objects::TILES)) {
+        Ok(o) => o,
+        Err(e) => {
+            tracing::warn!(error = %e, "could not list the kept level-0 tiles");
+            return out;
+        }
     };
     for (path, _) in objects {
         if let Ok(t) = TileId::parse(&path) {
@@ -1090,23 +1066,23 @@ fn list_level0(objects_dir: &Path) -> BTreeMap<u64, u16> {
 }
 
 /// Deletes partial tiles of level ≥ 1 other than `current` (left by a flush
-/// that a crash interrupted) and temporary files of interrupted writes by
-/// other processes (`.<name>.tmp-<pid>-<n>`; this process's may be in use).
-fn remove_stale_partials(objects_dir: &Path, current: &[TileId]) {
-    let Ok(objects) = list_tile_objects(objects_dir) else {
+/// that a crash interrupted) and the temporary files that releases before
+/// the object store left after an interrupted tile write
+/// (`.<name>.tmp-<pid>-<n>`).
+fn remove_stale_partials(objects: &crate::objects::Objects, current: &[TileId]) {
+    let Ok(listed) = list_tile_objects(objects) else {
         return;
     };
-    let mine = format!(".tmp-{}-", std::process::id());
-    for (path, file) in objects {
+    for (path, _) in listed {
         let stale = match TileId::parse(&path) {
             Ok(t) => t.level >= 1 && !t.is_full() && !current.contains(&t),
-            Err(_) => file.file_name().is_some_and(|n| {
-                let n = n.to_string_lossy();
-                n.contains(".tmp-") && !n.contains(&mine)
-            }),
+            Err(_) => path
+                .rsplit('/')
+                .next()
+                .is_some_and(|n| n.starts_with('.') && n.contains(".tmp-")),
         };
         if stale {
-            match std::fs::remove_file(&file) {
+            match objects.delete_blocking(&path) {
                 Ok(()) => tracing::info!(tile = %path, "removed a leftover partial tile"),
                 Err(e) => {
                     tracing::warn!(tile = %path, error = %e, "could not remove a leftover partial tile")

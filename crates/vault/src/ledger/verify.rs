@@ -15,14 +15,16 @@
 //!    before). Ranges deleted by retention are taken from the stored tiles
 //!    (level-1 entries, and level-0 tiles kept at their edges).
 //!
-//! It only reads (files of the local object store, the catalog read-only,
-//! the WAL), so it runs beside a running server. Each problem names its
+//! It only reads (the object store's segments, tiles and checkpoint, through
+//! the same [`crate::objects::Objects`] the vault writes with, the catalog
+//! read-only, the WAL), so it runs beside a running server. Each problem names its
 //! place: segment file and row, WAL file and byte, tile path and entry,
 //! checkpoint and size, and the sequence numbers involved.
 
 use super::history::LedgerCatalog;
 use super::{list_tile_objects, node_verifier, CHECKPOINT_OBJECT};
 use crate::catalog::{Catalog, SqliteCatalog};
+use crate::objects::Objects;
 use crate::retention::RetentionCatalog;
 use crate::schema::{col, BatchBuilder};
 use crate::wal;
@@ -609,7 +611,7 @@ pub fn verify(
 ) -> Result<Report, VaultError> {
     let started = Instant::now();
     let mut ctx = Ctx::new();
-    let objects = opts.objects_dir();
+    let objects = crate::objects::Objects::open(opts)?;
     let lo = opts
         .ledger
         .clone()
@@ -659,7 +661,7 @@ pub fn verify(
     check_checkpoints(&builder.targets, checkpoints.latest.as_ref(), end, &mut ctx);
     if checkpoints.latest.is_none() && end > 0 {
         ctx.problem(
-            format!("checkpoint object {}", checkpoints.object.display()),
+            format!("checkpoint object {}", checkpoints.object),
             "missing or unreadable, and records are stored",
         );
     }
@@ -728,23 +730,23 @@ struct Checkpoints {
     /// The published checkpoint object: its size and how to name it.
     latest: Option<(u64, String)>,
     /// Where the published checkpoint object is.
-    object: PathBuf,
+    object: String,
 }
 
 /// Step 1: the latest checkpoint object, then every checkpoint in the
 /// history; the published one must not be older than the history's newest.
 fn read_checkpoints(
-    objects: &Path,
+    objects: &Objects,
     catalog: &SqliteCatalog,
     signer: &Signer<'_>,
     ctx: &mut Ctx,
 ) -> Result<Checkpoints, VaultError> {
-    let object = objects.join(CHECKPOINT_OBJECT);
+    let object = objects.place(CHECKPOINT_OBJECT);
     let mut targets: Vec<Target> = Vec::new();
     let mut latest: Option<(u64, String)> = None;
-    match std::fs::read(&object) {
-        Ok(bytes) => {
-            let place = format!("checkpoint object {}", object.display());
+    match objects.get_blocking(CHECKPOINT_OBJECT) {
+        Ok(Some(bytes)) => {
+            let place = format!("checkpoint object {object}");
             if let Some(cp) = check_note(&bytes, signer, &place, ctx) {
                 let place = format!("{place} (size {})", cp.size);
                 latest = Some((cp.size, place.clone()));
@@ -752,11 +754,8 @@ fn read_checkpoints(
                 targets.push(Target::new(&cp, place));
             }
         }
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-        Err(e) => ctx.problem(
-            format!("checkpoint object {}", object.display()),
-            e.to_string(),
-        ),
+        Ok(None) => {}
+        Err(e) => ctx.problem(format!("checkpoint object {object}"), e.to_string()),
     }
     let mut newest_kept: Option<u64> = None;
     for h in &catalog.checkpoints()? {
@@ -802,7 +801,7 @@ struct StoredTiles {
 }
 
 /// Step 2: every stored tile, read and sized.
-fn read_stored_tiles(objects: &Path, ctx: &mut Ctx) -> StoredTiles {
+fn read_stored_tiles(objects: &Objects, ctx: &mut Ctx) -> StoredTiles {
     let mut tiles = StoredTiles {
         level1: HashMap::new(),
         level0: HashMap::new(),
@@ -810,13 +809,13 @@ fn read_stored_tiles(objects: &Path, ctx: &mut Ctx) -> StoredTiles {
     };
     let listed = list_tile_objects(objects).unwrap_or_else(|e| {
         ctx.problem(
-            format!("tile directory {}", objects.join("tile").display()),
+            format!("tiles {}", objects.place(crate::objects::TILES)),
             e.to_string(),
         );
         Vec::new()
     });
-    for (path, file) in listed {
-        let Some((tile, hashes)) = read_tile(&path, &file, ctx) else {
+    for (path, _) in listed {
+        let Some((tile, hashes)) = read_tile(&path, objects, ctx) else {
             continue;
         };
         if tile.level == 0 {
@@ -842,7 +841,7 @@ fn read_stored_tiles(objects: &Path, ctx: &mut Ctx) -> StoredTiles {
 }
 
 /// One tile object, when its path names a tile and its length fits it.
-fn read_tile(path: &str, file: &Path, ctx: &mut Ctx) -> Option<(TileId, Vec<Hash>)> {
+fn read_tile(path: &str, objects: &Objects, ctx: &mut Ctx) -> Option<(TileId, Vec<Hash>)> {
     let tile = match TileId::parse(path) {
         Ok(t) => t,
         Err(_) if path.contains(".tmp-") => {
@@ -856,9 +855,10 @@ fn read_tile(path: &str, file: &Path, ctx: &mut Ctx) -> Option<(TileId, Vec<Hash
             return None;
         }
     };
-    let data = match std::fs::read(file) {
-        Ok(d) => d,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return None,
+    let data = match objects.get_blocking(path) {
+        Ok(Some(d)) => d,
+        // Deleted since it was listed (a superseded partial tile).
+        Ok(None) => return None,
         Err(e) => {
             ctx.problem(format!("tile {path}"), e.to_string());
             return None;
@@ -968,7 +968,7 @@ impl Walk<'_> {
         &mut self,
         opts: &VaultOptions,
         vo: &VerifyOptions,
-        objects: &Path,
+        objects: &Objects,
         records: &RecordsList,
         start: u64,
         progress: &mut dyn FnMut(u64, u64),
@@ -1356,15 +1356,24 @@ fn scan_segment(
     opts: &VaultOptions,
     vo: &VerifyOptions,
     seg: &SegmentMeta,
-    objects: &Path,
+    objects: &Objects,
     skip_before: u64,
 ) -> SegmentScan {
     let mut ctx = Ctx::new();
     let mut rows = Vec::with_capacity(seg.rows.min(1 << 22) as usize);
     let place = format!("segment {}", seg.path);
-    let file = objects.join(&seg.path);
-    let data = match std::fs::read(&file) {
-        Ok(d) => d,
+    let data = match objects.get_blocking(&seg.path) {
+        Ok(Some(d)) => d,
+        Ok(None) => {
+            ctx.problem(
+                place,
+                format!(
+                    "is missing from the object store; its records {}..={} are lost",
+                    seg.seq_min, seg.seq_max
+                ),
+            );
+            return SegmentScan { local: ctx, rows };
+        }
         Err(e) => {
             ctx.problem(
                 place,
@@ -1550,19 +1559,23 @@ fn decode_segment(
     opts: &VaultOptions,
     vo: &VerifyOptions,
     seg: &SegmentMeta,
-    data: Vec<u8>,
+    data: Bytes,
     skip_before: u64,
     rows: &mut Vec<RowLeaf>,
     ctx: &mut Ctx,
 ) {
     let place = format!("segment {}", seg.path);
-    let builder_pq = match ParquetRecordBatchReaderBuilder::try_new(Bytes::from(data)) {
+    let builder_pq = match ParquetRecordBatchReaderBuilder::try_new(data) {
         Ok(b) => b,
         Err(e) => {
             ctx.problem(place, format!("cannot be decoded as Parquet: {e}"));
             return;
         }
     };
+    if let Err(e) = crate::segment::version_of(&seg.path, builder_pq.metadata().file_metadata()) {
+        ctx.problem(place, e.to_string());
+        return;
+    }
     let mask = if vo.deep {
         ProjectionMask::all()
     } else {

@@ -29,7 +29,7 @@ use crate::segment::leaf_path;
 use crate::sink::VaultSink;
 use crate::{AppendError, SegmentMeta, Vault, VaultError};
 use object_store::path::Path as ObjPath;
-use object_store::{ObjectStore, ObjectStoreExt};
+use object_store::ObjectStore;
 use parquet::arrow::arrow_reader::{ArrowReaderMetadata, ArrowReaderOptions};
 use pramaan_db::outbox;
 // Deprecated upstream in favour of a hand-written AsyncFileReader; it still does exactly what we need.
@@ -489,28 +489,13 @@ impl Retention {
     }
 
     async fn delete_object(&self, path: &str) -> Result<(), RetentionError> {
-        let store = self.vault.store();
-        match store.delete(&ObjPath::from(path)).await {
-            Ok(()) | Err(object_store::Error::NotFound { .. }) => {}
-            Err(e) => return Err(VaultError::Store(e.to_string()).into()),
-        }
-        // The local backend: make the unlink durable, and remove emptied hour/day directories.
-        let root = self.vault.options().objects_dir();
-        let file = root.join(path);
-        let mut dir = file.parent().map(|p| p.to_path_buf());
-        if let Some(d) = &dir {
-            if d.exists() {
-                crate::wal::sync_dir(d).map_err(VaultError::from)?;
-            }
-        }
-        let stop = root.join("segments");
-        while let Some(d) = dir {
-            if d == stop || !d.starts_with(&stop) || std::fs::remove_dir(&d).is_err() {
-                break;
-            }
-            dir = d.parent().map(|p| p.to_path_buf());
-        }
-        Ok(())
+        // Durable when it returns; the local store also removes the hour
+        // and day directories it empties.
+        self.vault
+            .objects()
+            .delete(path)
+            .await
+            .map_err(|e| VaultError::Store(e.to_string()).into())
     }
 
     /// Appends the outbox's pending records (exactly once each).
@@ -527,10 +512,7 @@ impl Retention {
         if self.vault.is_read_only() {
             return Err(RetentionError::ReadOnly);
         }
-        let rows = outbox::SqliteRows {
-            db: catalog.outbox_db(),
-            mark_back: None,
-        };
+        let rows = catalog.outbox_rows();
         let stop = |p: outbox::Point, _: &outbox::Pending| {
             self.faults.stops(match p {
                 outbox::Point::Appended => Step::RecordAppended,
@@ -539,7 +521,7 @@ impl Retention {
         };
         match self
             .flusher
-            .flush_with(&rows, &VaultSink::new(self.vault.clone()), &stop)
+            .flush_with(&*rows, &VaultSink::new(self.vault.clone()), &stop)
             .await
         {
             Ok(_) => Ok(()),
@@ -674,6 +656,9 @@ async fn ip_absent(store: &Arc<dyn ObjectStore>, seg: &SegmentMeta, ip: &str) ->
     else {
         return false;
     };
+    if crate::segment::version_of(&seg.path, meta.metadata().file_metadata()).is_err() {
+        return false;
+    }
     let md = meta.metadata().clone();
     let schema = md.file_metadata().schema_descr();
     let path = leaf_path(col::IPS);

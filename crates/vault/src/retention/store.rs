@@ -217,8 +217,9 @@ pub trait RetentionCatalog {
     fn outbox_pending(&self) -> Result<Vec<OutboxRow>, CatalogError>;
     /// Every outbox row, oldest first (tests and audits).
     fn outbox(&self) -> Result<Vec<OutboxRow>, CatalogError>;
-    /// The catalog's outbox, for the shared flusher (`pramaan_db::outbox`).
-    fn outbox_db(&self) -> &std::sync::Mutex<Connection>;
+    /// The catalog's outbox as the shared flusher reads and marks it
+    /// (`pramaan_db::outbox::Rows`: the same contract on every backend).
+    fn outbox_rows(&self) -> Box<dyn outbox::Rows + '_>;
 }
 
 const HOLD_COLS: &str = "id, from_ns, to_ns, source, ip, reason, order_ref, created_by, created_at_ns, released_at_ns, released_by, release_reason";
@@ -553,8 +554,11 @@ impl RetentionCatalog for SqliteCatalog {
         self.outbox_where("")
     }
 
-    fn outbox_db(&self) -> &std::sync::Mutex<Connection> {
-        self.conn_mutex()
+    fn outbox_rows(&self) -> Box<dyn outbox::Rows + '_> {
+        Box::new(outbox::SqliteRows {
+            db: self.conn_mutex(),
+            mark_back: None,
+        })
     }
 }
 

@@ -1,0 +1,264 @@
+//! Where sealed evidence lives: one object store for segments, ledger tiles
+//! and checkpoints, built in one place ([`Objects::open`]) from
+//! `storage.url` (today a local directory, [`local::DurableLocal`]).
+//!
+//! # Layout (keys in the store)
+//!
+//! | key | what | written by |
+//! |---|---|---|
+//! | `segments/YYYY/MM/DD/HH/<time>-<seq_min>-<seq_max>.parquet` | a sealed segment (`-cN` before `.parquet` once compacted) | the sealer, compaction; deleted by retention |
+//! | `tile/<L>/<N>` and `tile/<L>/<N>.p/<W>` | ledger tiles of level ≥ 1 (C2SP paths; level 0 only at the edges of deleted ranges) | the ledger thread, retention (`preserve_boundaries`) |
+//! | `checkpoint` | the latest signed checkpoint (a C2SP signed note) | the ledger thread, `ledger cosign` |
+//!
+//! The keys are the paths under the objects directory that earlier releases
+//! wrote, so a data directory of theirs opens unchanged.
+//!
+//! # Sync callers
+//!
+//! The ledger's [`TileStore`] is synchronous: it runs on the ledger's own
+//! thread, in `spawn_blocking` (recovery, `preserve_boundaries`), on
+//! `verify`'s worker threads, and in a few sync calls made from async code
+//! (a read-only vault's checkpoint, proofs). [`Objects::block_on`] bridges
+//! them to the async store on the vault's runtime: a thread outside the
+//! runtime (its own or the blocking pool) simply blocks on the runtime's
+//! handle; a runtime worker first hands its other tasks to another worker
+//! (`block_in_place`), so no async task waits behind a store call. Making
+//! `TileStore` async instead would have turned the ledger crate's pure tree
+//! code (the appender, proofs) async for the sake of one I/O edge.
+
+pub mod local;
+
+use crate::{VaultError, VaultOptions};
+use bytes::Bytes;
+use futures::TryStreamExt;
+use object_store::path::Path as ObjPath;
+use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
+use pramaan_ledger::{LedgerError, TileStore};
+use std::future::Future;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use tokio::runtime::{Handle, Runtime, RuntimeFlavor};
+
+/// The prefix of every segment's key.
+pub const SEGMENTS: &str = "segments";
+/// The prefix of every ledger tile's key.
+pub const TILES: &str = "tile";
+/// The key of the latest signed checkpoint.
+pub const CHECKPOINT: &str = "checkpoint";
+
+/// The object store of a vault and how to reach it from sync code.
+#[derive(Clone)]
+pub struct Objects {
+    store: Arc<dyn ObjectStore>,
+    /// The directory, for a local store (messages name files there).
+    local_root: Option<PathBuf>,
+    bridge: Bridge,
+}
+
+impl std::fmt::Debug for Objects {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Objects")
+            .field("store", &self.store.to_string())
+            .finish()
+    }
+}
+
+/// The runtime the store's futures run on.
+#[derive(Clone)]
+enum Bridge {
+    /// The runtime the vault was opened in.
+    Handle(Handle),
+    /// Opened outside any runtime (`verify` from the command line): a
+    /// small one of its own.
+    Own(Arc<OwnRuntime>),
+}
+
+/// A runtime shut down in the background when dropped (dropping a runtime
+/// inside another one's context would panic).
+struct OwnRuntime(Option<Runtime>);
+
+impl Drop for OwnRuntime {
+    fn drop(&mut self) {
+        if let Some(rt) = self.0.take() {
+            rt.shutdown_background();
+        }
+    }
+}
+
+impl Objects {
+    /// THE place a vault's object store is built, from its options
+    /// (`storage.url`: a local directory today).
+    pub fn open(opts: &VaultOptions) -> Result<Objects, VaultError> {
+        Objects::local(&opts.objects_dir())
+    }
+
+    /// A local directory as the store (created if missing).
+    pub fn local(root: &Path) -> Result<Objects, VaultError> {
+        let store = local::DurableLocal::new(root).map_err(VaultError::store)?;
+        Objects::with_store(Arc::new(store), Some(root.to_owned()))
+    }
+
+    /// Any store (tests, and the backends to come).
+    pub fn with_store(
+        store: Arc<dyn ObjectStore>,
+        local_root: Option<PathBuf>,
+    ) -> Result<Objects, VaultError> {
+        let bridge = match Handle::try_current() {
+            Ok(h) => Bridge::Handle(h),
+            Err(_) => {
+                let rt = tokio::runtime::Builder::new_multi_thread()
+                    .worker_threads(1)
+                    .thread_name("pramaan-objects")
+                    .enable_all()
+                    .build()
+                    .map_err(VaultError::io(Path::new("object store runtime")))?;
+                Bridge::Own(Arc::new(OwnRuntime(Some(rt))))
+            }
+        };
+        Ok(Objects {
+            store,
+            local_root,
+            bridge,
+        })
+    }
+
+    /// The store itself, for async callers.
+    pub fn store(&self) -> Arc<dyn ObjectStore> {
+        self.store.clone()
+    }
+
+    /// The local directory, when the store is one.
+    pub fn local_root(&self) -> Option<&Path> {
+        self.local_root.as_deref()
+    }
+
+    /// How to name an object in messages: its file for a local store.
+    pub fn place(&self, key: &str) -> String {
+        match &self.local_root {
+            Some(root) => root.join(key).display().to_string(),
+            None => format!("{}/{key}", self.store),
+        }
+    }
+
+    fn handle(&self) -> Handle {
+        match &self.bridge {
+            Bridge::Handle(h) => h.clone(),
+            Bridge::Own(rt) => {
+                rt.0.as_ref()
+                    .expect("taken only when dropped")
+                    .handle()
+                    .clone()
+            }
+        }
+    }
+
+    /// Runs a store future to completion from sync code (see the module
+    /// docs): a thread outside the runtime blocks on its handle; a worker
+    /// of a multi-thread runtime moves its tasks away first; the thread of
+    /// a current-thread runtime (tests) polls it here, the local store's
+    /// file work running on the blocking pool.
+    pub fn block_on<F: Future>(&self, fut: F) -> F::Output {
+        match Handle::try_current() {
+            Err(_) => self.handle().block_on(fut),
+            Ok(cur) if cur.runtime_flavor() == RuntimeFlavor::MultiThread => {
+                let h = self.handle();
+                tokio::task::block_in_place(move || h.block_on(fut))
+            }
+            Ok(_) => futures::executor::block_on(fut),
+        }
+    }
+
+    /// An object's bytes; `None` when there is no such object.
+    pub async fn get(&self, key: &str) -> Result<Option<Bytes>, object_store::Error> {
+        let path = ObjPath::parse(key)?;
+        match self.store.get(&path).await {
+            Ok(r) => r.bytes().await.map(Some),
+            Err(object_store::Error::NotFound { .. }) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Writes an object, durable (and replacing any old one atomically)
+    /// when this returns.
+    pub async fn put(&self, key: &str, data: Bytes) -> Result<(), object_store::Error> {
+        let path = ObjPath::parse(key)?;
+        self.store.put(&path, PutPayload::from(data)).await?;
+        Ok(())
+    }
+
+    /// Deletes an object; a missing one is no error.
+    pub async fn delete(&self, key: &str) -> Result<(), object_store::Error> {
+        let path = ObjPath::parse(key)?;
+        match self.store.delete(&path).await {
+            Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Every object under `prefix` (a key prefix on `/` boundaries), as
+    /// `(key, size)`, sorted by key.
+    pub async fn list(&self, prefix: &str) -> Result<Vec<(String, u64)>, object_store::Error> {
+        let prefix = ObjPath::parse(prefix)?;
+        let mut out: Vec<(String, u64)> = self
+            .store
+            .list(Some(&prefix))
+            .map_ok(|m| (m.location.to_string(), m.size))
+            .try_collect()
+            .await?;
+        out.sort();
+        Ok(out)
+    }
+
+    /// [`Objects::get`] from sync code.
+    pub fn get_blocking(&self, key: &str) -> Result<Option<Bytes>, object_store::Error> {
+        self.block_on(self.get(key))
+    }
+
+    /// [`Objects::put`] from sync code.
+    pub fn put_blocking(&self, key: &str, data: &[u8]) -> Result<(), object_store::Error> {
+        self.block_on(self.put(key, Bytes::copy_from_slice(data)))
+    }
+
+    /// [`Objects::delete`] from sync code.
+    pub fn delete_blocking(&self, key: &str) -> Result<(), object_store::Error> {
+        self.block_on(self.delete(key))
+    }
+
+    /// [`Objects::list`] from sync code.
+    pub fn list_blocking(&self, prefix: &str) -> Result<Vec<(String, u64)>, object_store::Error> {
+        self.block_on(self.list(prefix))
+    }
+}
+
+/// A key that is not a valid object path (`..`, empty parts) is refused
+/// before the store sees it.
+fn tile_error(what: &str, key: &str, e: object_store::Error) -> LedgerError {
+    match e {
+        object_store::Error::InvalidPath { .. } => {
+            LedgerError::InvalidArgument(format!("unsafe store path {key:?}: {e}"))
+        }
+        e => LedgerError::backend(format!("{what} {key}"), e),
+    }
+}
+
+/// The ledger's tiles and checkpoint, in the same store as the segments.
+impl TileStore for Objects {
+    fn get(&self, path: &str) -> Result<Option<Vec<u8>>, LedgerError> {
+        self.get_blocking(path)
+            .map(|b| b.map(|b| b.to_vec()))
+            .map_err(|e| tile_error("get", path, e))
+    }
+
+    fn put(&self, path: &str, data: &[u8]) -> Result<(), LedgerError> {
+        self.put_blocking(path, data)
+            .map_err(|e| tile_error("put", path, e))
+    }
+
+    fn delete(&self, path: &str) -> Result<(), LedgerError> {
+        self.delete_blocking(path)
+            .map_err(|e| tile_error("delete", path, e))
+    }
+}
+
+#[cfg(test)]
+mod tests;
