@@ -30,6 +30,9 @@ pub struct App {
     orders: crate::orders::Orders,
     /// The incident desk, opened at first use (`crate::desk`).
     desk: crate::desk::DeskState,
+    /// The user store (`crate::users`): the server's guard and the
+    /// operations share it.
+    users: crate::users::Users,
 }
 
 impl App {
@@ -45,6 +48,7 @@ impl App {
             attribution: Arc::new(crate::whois::Attribution::new(cfg)),
             orders: crate::orders::Orders::new(&cfg.data_dir, sink.clone()),
             desk: crate::desk::DeskState::new(shared.clone(), sink.clone()),
+            users: crate::users::Users::new(cfg),
             cfg: shared,
             sink,
             vault,
@@ -123,6 +127,14 @@ impl App {
                     .into(),
             )
         })
+    }
+}
+
+impl App {
+    /// Users, tokens and sessions (opened at first use; one store for the
+    /// process: the server's guard checks credentials against it).
+    pub fn users(&self) -> &crate::users::Users {
+        &self.users
     }
 }
 

@@ -20,6 +20,7 @@
 
 pub mod access;
 pub mod app;
+pub mod audit_trail;
 pub mod desk;
 pub mod error;
 pub mod holds;
@@ -29,6 +30,8 @@ pub mod options;
 pub mod orders;
 pub mod registry;
 pub mod search_params;
+pub mod tokens;
+pub mod users;
 pub mod whois;
 
 pub use app::App;
