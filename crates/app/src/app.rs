@@ -35,6 +35,9 @@ pub struct App {
     /// The clock monitor, made at first use (`serve` runs it; elsewhere it
     /// only reads what its database kept).
     clock: std::sync::OnceLock<Arc<pramaan_clock::Monitor>>,
+    /// The user store (`crate::users`): the server's guard and the
+    /// operations share it.
+    users: crate::users::Users,
 }
 
 impl App {
@@ -54,6 +57,7 @@ impl App {
                 cfg.sql.max_concurrent_per_user,
             )),
             clock: Default::default(),
+            users: crate::users::Users::new(cfg),
             cfg: shared,
             sink,
             vault,
@@ -147,6 +151,14 @@ impl App {
                     .into(),
             )
         })
+    }
+}
+
+impl App {
+    /// Users, tokens and sessions (opened at first use; one store for the
+    /// process: the server's guard checks credentials against it).
+    pub fn users(&self) -> &crate::users::Users {
+        &self.users
     }
 }
 

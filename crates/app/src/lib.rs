@@ -20,6 +20,7 @@
 
 pub mod access;
 pub mod app;
+pub mod audit_trail;
 pub mod audited;
 pub mod clock;
 pub mod desk;
@@ -34,6 +35,8 @@ pub mod registry;
 pub mod search;
 pub mod search_params;
 pub mod status;
+pub mod tokens;
+pub mod users;
 pub mod whois;
 
 pub use app::App;

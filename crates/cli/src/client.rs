@@ -1,9 +1,8 @@
 //! Where a command finds the vault: a running `serve` (over HTTP), or the
 //! data directory itself when no server holds it.
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use pramaan_config::Config;
-use pramaan_vault::Vault;
 
 pub enum Target {
     /// A running server at this base URL.
@@ -43,11 +42,6 @@ pub fn http() -> reqwest::Client {
         .default_headers(headers)
         .build()
         .expect("an HTTP client builds")
-}
-
-pub fn open_read_only(cfg: &Config) -> Result<Vault> {
-    Vault::open_read_only(pramaan_server::vault_options(cfg))
-        .with_context(|| format!("opening the data directory {}", cfg.data_dir.display()))
 }
 
 /// Turns an HTTP error answer into a readable error.

@@ -1,20 +1,25 @@
 //! `pramaan user ...`, `pramaan token ...`, `pramaan audit search` and
 //! `pramaan tls self-signed`: access control from the command line.
 //!
-//! Like the other commands, they talk to a running server over HTTP when one
-//! holds the data directory (the caller needs an admin token in
-//! `$PRAMAAN_TOKEN`; an auditor's for `audit search`), else they open
-//! `<data_dir>/auth.db` (and the vault) directly. Direct changes are recorded
-//! in the audit trail with the actor `local:$USER`.
+//! Each command builds an operation of `pramaan_app` (`users`, `tokens`,
+//! `audit_trail`) and runs it where the data is (see [`crate::runner`]):
+//! through a running server over HTTP when one holds the data directory
+//! (the caller needs an admin token in `$PRAMAAN_TOKEN`; an auditor's for
+//! `audit search`), else on the data directory itself as the local
+//! operator, recorded in the audit trail as `<os user> (local)`.
+//! `user passwd --own` changes your own password on a server.
 
-use crate::client::{self, Target};
+use crate::client;
+use crate::runner::{run_once, Runner};
 use anyhow::{bail, Context, Result};
 use clap::{Args, Subcommand, ValueEnum};
-use pramaan_auth::audit::{action, AuditEvent};
-use pramaan_auth::{AuthStore, RoleSet};
+use pramaan_app::audit_trail::SearchAudit;
+use pramaan_app::tokens::{CreateToken, ListTokens, RevokeToken};
+use pramaan_app::users::{AddUser, DisableUser, EnableUser, ListUsers, ResetPassword};
+use pramaan_app::Operation;
+use pramaan_auth::RoleSet;
 use pramaan_config::Config;
 use pramaan_core::time::{human, now_ns};
-use pramaan_vault::Vault;
 use serde_json::Value;
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -139,8 +144,7 @@ struct Common {
     /// Base URL of a running server (default: the configured http.listen
     /// when a server holds the data directory, else work on the data
     /// directory directly, recording the change in the audit trail as
-    /// `local:$USER`; if the vault cannot be opened the change is made
-    /// unaudited, with a warning).
+    /// `<os user> (local)`).
     #[arg(long, value_name = "URL")]
     server: Option<String>,
     /// Print JSON instead of text.
@@ -189,7 +193,8 @@ struct AuditSearchArgs {
     #[arg(long, value_enum, default_value_t = Format::Table)]
     format: Format,
     /// Base URL of a running server (default: the configured http.listen
-    /// when a server holds the data directory, else read the vault directly).
+    /// when a server holds the data directory, else read the vault directly,
+    /// the read itself recorded in the audit trail).
     #[arg(long, value_name = "URL")]
     server: Option<String>,
 }
@@ -228,13 +233,6 @@ fn roles_arg(roles: &[String]) -> Result<RoleSet> {
     Ok(RoleSet::parse(&roles.join(","))?)
 }
 
-fn local_actor() -> String {
-    let u = std::env::var("USER")
-        .or_else(|_| std::env::var("LOGNAME"))
-        .unwrap_or_else(|_| "unknown".into());
-    format!("local:{u}")
-}
-
 /// The first `n` lines of standard input, without their line ends (each must be non-empty).
 fn stdin_lines(n: usize) -> Result<Vec<String>> {
     let mut s = String::new();
@@ -256,94 +254,9 @@ async fn send(req: reqwest::RequestBuilder, url: &str) -> Result<Value> {
     Ok(client::check(resp).await?.json().await?)
 }
 
-async fn get_json(url: &str) -> Result<Value> {
-    send(client::http().get(url), url).await
-}
-
-async fn post_json(url: &str, body: &Value) -> Result<Value> {
-    send(client::http().post(url).json(body), url).await
-}
-
-/// The user store and, when it can be opened, the vault for the audit
-/// record of a direct change.
-struct Direct {
-    store: AuthStore,
-    vault: Option<(Vault, pramaan_vault::Workers)>,
-}
-
-impl Direct {
-    async fn open(cfg: &Config) -> Result<Direct> {
-        std::fs::create_dir_all(&cfg.data_dir)
-            .with_context(|| format!("creating the data directory {}", cfg.data_dir.display()))?;
-        let path = pramaan_auth::store::path_in(&cfg.data_dir);
-        let store = AuthStore::open(&path)?;
-        let vault = match Vault::open(pramaan_server::vault_options(cfg)).await {
-            Ok(v) => Some(v),
-            Err(e) => {
-                eprintln!(
-                    "warning: cannot open the vault ({e}); the change will not be in the audit trail"
-                );
-                None
-            }
-        };
-        Ok(Direct { store, vault })
-    }
-
-    /// Records `ev` (warning when it cannot), then closes the vault.
-    async fn finish(self, ev: Option<AuditEvent>) -> Result<()> {
-        let Some((vault, workers)) = self.vault else {
-            return Ok(());
-        };
-        if let Some(ev) = ev {
-            let sink = pramaan_vault::sink::VaultSink::new(vault.clone());
-            if let Err(e) = pramaan_auth::audit::record(&sink, &ev).await {
-                eprintln!("warning: the change is made but its audit record failed: {e}");
-            }
-        }
-        let mut v = vault;
-        v.close();
-        drop(v);
-        tokio::task::spawn_blocking(move || workers.join()).await?;
-        Ok(())
-    }
-
-    /// Closes without recording anything (the change failed).
-    async fn abort(self) -> Result<()> {
-        self.finish(None).await
-    }
-}
-
-/// Runs `f` on the store; on success records the event it returns.
-async fn direct<T>(
-    cfg: &Config,
-    f: impl FnOnce(&AuthStore) -> Result<(T, AuditEvent)>,
-) -> Result<T> {
-    let d = Direct::open(cfg).await?;
-    match f(&d.store) {
-        Ok((t, ev)) => {
-            d.finish(Some(ev)).await?;
-            Ok(t)
-        }
-        Err(e) => {
-            d.abort().await?;
-            Err(e)
-        }
-    }
-}
-
-fn user_json(u: &pramaan_auth::UserInfo) -> Value {
-    let mut v = serde_json::to_value(u).unwrap_or_default();
-    if let Some(o) = v.as_object_mut() {
-        o.insert(
-            "created_at".into(),
-            pramaan_core::time::rfc3339_ist(u.created_at_ns).into(),
-        );
-        o.insert(
-            "changed_at".into(),
-            pramaan_core::time::rfc3339_ist(u.changed_at_ns).into(),
-        );
-    }
-    v
+/// Runs `op` where the data is and answers its output as JSON.
+async fn run_json<O: Operation>(cfg: &Config, server: Option<&str>, op: O) -> Result<Value> {
+    Ok(serde_json::to_value(run_once(cfg, server, op).await?)?)
 }
 
 fn roles_text(v: &Value) -> String {
@@ -390,39 +303,17 @@ fn print_one_time(name: &str, v: &Value) {
 
 async fn user_add(cfg: &Config, a: UserAddArgs) -> Result<()> {
     let roles = roles_arg(&a.roles)?;
-    let given = if a.password_stdin {
+    let password = if a.password_stdin {
         Some(stdin_lines(1)?.remove(0))
     } else {
         None
     };
-    let v = match client::target(cfg, a.common.server.as_deref()) {
-        Target::Server(url) => {
-            let body = serde_json::json!({
-                "name": a.name, "roles": roles.to_string(), "password": given,
-            });
-            post_json(&format!("{url}/api/v1/users"), &body).await?
-        }
-        Target::Direct => {
-            let generated = given.is_none();
-            let password = match given {
-                Some(p) => p,
-                None => pramaan_auth::secret::one_time_password()?,
-            };
-            let name = a.name.clone();
-            let u = direct(cfg, |st| {
-                let u = st.add_user(&name, &password, roles, true, now_ns())?;
-                let ev = AuditEvent::new(action::USER_ADD, &local_actor(), &u.name)
-                    .detail("roles", roles.to_string());
-                Ok((u, ev))
-            })
-            .await?;
-            let mut v = user_json(&u);
-            if generated {
-                v["one_time_password"] = password.into();
-            }
-            v
-        }
+    let op = AddUser {
+        name: a.name.clone(),
+        roles: roles.to_string(),
+        password,
     };
+    let v = run_once(cfg, a.common.server.as_deref(), op).await?;
     if a.common.json {
         print_json(&v)?;
     } else {
@@ -432,63 +323,55 @@ async fn user_add(cfg: &Config, a: UserAddArgs) -> Result<()> {
     Ok(())
 }
 
+/// `--own`: the user's own credentials (HTTP Basic), not $PRAMAAN_TOKEN,
+/// against a running server (the server's `POST /api/v1/password`, by the
+/// rules of `pramaan_app::users::password`).
+async fn own_password(cfg: &Config, a: &UserPasswdArgs) -> Result<()> {
+    let client::Target::Server(url) = client::target(cfg, a.common.server.as_deref()) else {
+        bail!("--own changes a password through a running server; none holds the data directory (give --server URL)");
+    };
+    let mut l = stdin_lines(2)?;
+    let (new, current) = (l.remove(1), l.remove(0));
+    let http = reqwest::Client::builder()
+        .no_proxy()
+        .build()
+        .context("building the HTTP client")?;
+    let u = format!("{url}/api/v1/password");
+    send(
+        http.post(&u)
+            .basic_auth(&a.name, Some(&current))
+            .json(&serde_json::json!({ "current": current, "new": new })),
+        &u,
+    )
+    .await?;
+    println!("changed the password of `{}`", a.name);
+    Ok(())
+}
+
 async fn user_passwd(cfg: &Config, a: UserPasswdArgs) -> Result<()> {
-    let target = client::target(cfg, a.common.server.as_deref());
     if a.own {
-        let Target::Server(url) = target else {
-            bail!("--own changes a password through a running server; none holds the data directory (give --server URL)");
-        };
-        let mut l = stdin_lines(2)?;
-        let (new, current) = (l.remove(1), l.remove(0));
-        // The user's own credentials, not $PRAMAAN_TOKEN.
-        let http = reqwest::Client::builder()
-            .no_proxy()
-            .build()
-            .context("building the HTTP client")?;
-        let u = format!("{url}/api/v1/password");
-        send(
-            http.post(&u)
-                .basic_auth(&a.name, Some(&current))
-                .json(&serde_json::json!({ "current": current, "new": new })),
-            &u,
-        )
-        .await?;
-        println!("changed the password of `{}`", a.name);
-        return Ok(());
+        return own_password(cfg, &a).await;
     }
-    let given = if a.password_stdin {
+    let password = if a.password_stdin {
         Some(stdin_lines(1)?.remove(0))
     } else {
         None
     };
-    let v = match target {
-        Target::Server(url) => {
-            let body = serde_json::json!({ "password": given });
-            post_json(&format!("{url}/api/v1/users/{}/password", a.name), &body)
-                .await
-                .context("resetting a password needs an admin token in $PRAMAAN_TOKEN; to change your own, use --own")?
-        }
-        Target::Direct => {
-            let generated = given.is_none();
-            let password = match given {
-                Some(p) => p,
-                None => pramaan_auth::secret::one_time_password()?,
-            };
-            let name = a.name.clone();
-            direct(cfg, |st| {
-                st.set_password(&name, &password, true, now_ns())?;
-                let ev = AuditEvent::new(action::USER_PASSWORD, &local_actor(), &name)
-                    .detail("by", "admin");
-                Ok(((), ev))
-            })
-            .await?;
-            let mut v = serde_json::json!({ "user": a.name, "must_change_password": true });
-            if generated {
-                v["one_time_password"] = password.into();
-            }
-            v
-        }
+    let op = ResetPassword {
+        name: a.name.clone(),
+        password,
     };
+    let r = Runner::open(cfg, a.common.server.as_deref()).await?;
+    let remote = matches!(r, Runner::Server(_));
+    let out = r.run(op).await;
+    r.close().await;
+    let v = out.map_err(|e| {
+        if remote {
+            e.context("resetting a password needs an admin token in $PRAMAAN_TOKEN; to change your own, use --own")
+        } else {
+            e
+        }
+    })?;
     if a.common.json {
         print_json(&v)?;
     } else {
@@ -502,54 +385,24 @@ async fn user_passwd(cfg: &Config, a: UserPasswdArgs) -> Result<()> {
 }
 
 async fn user_disabled(cfg: &Config, a: UserNameArgs, disabled: bool) -> Result<()> {
-    let verb = if disabled { "disable" } else { "enable" };
-    let v = match client::target(cfg, a.common.server.as_deref()) {
-        Target::Server(url) => {
-            post_json(
-                &format!("{url}/api/v1/users/{}/{verb}", a.name),
-                &serde_json::json!({}),
-            )
-            .await?
-        }
-        Target::Direct => {
-            let name = a.name.clone();
-            let u = direct(cfg, |st| {
-                st.set_disabled(&name, disabled, now_ns())?;
-                let act = if disabled {
-                    action::USER_DISABLE
-                } else {
-                    action::USER_ENABLE
-                };
-                let ev = AuditEvent::new(act, &local_actor(), &name);
-                Ok((st.user(&name)?, ev))
-            })
-            .await?;
-            user_json(&u)
-        }
+    let server = a.common.server.as_deref();
+    let name = a.name.clone();
+    let v = if disabled {
+        run_once(cfg, server, DisableUser { name }).await?
+    } else {
+        run_once(cfg, server, EnableUser { name }).await?
     };
     if a.common.json {
         print_json(&v)?;
     } else {
+        let verb = if disabled { "disable" } else { "enable" };
         println!("{verb}d the user `{}`", a.name);
     }
     Ok(())
 }
 
 async fn user_list(cfg: &Config, a: ListArgs) -> Result<()> {
-    let v = match client::target(cfg, a.common.server.as_deref()) {
-        Target::Server(url) => get_json(&format!("{url}/api/v1/users")).await?,
-        Target::Direct => {
-            let path = pramaan_auth::store::path_in(&cfg.data_dir);
-            if !path.exists() {
-                bail!(
-                    "no user store at {} (start `pramaan serve` once, or add a user)",
-                    path.display()
-                );
-            }
-            let st = AuthStore::open(&path)?;
-            Value::Array(st.users()?.iter().map(user_json).collect())
-        }
-    };
+    let v = run_json(cfg, a.common.server.as_deref(), ListUsers {}).await?;
     if a.common.json {
         return print_json(&v);
     }
@@ -592,35 +445,12 @@ pub async fn token(cfg: &Config, a: TokenArgs) -> Result<ExitCode> {
 
 async fn token_create(cfg: &Config, a: TokenCreateArgs) -> Result<()> {
     let roles = roles_arg(&a.roles)?;
-    let v = match client::target(cfg, a.common.server.as_deref()) {
-        Target::Server(url) => {
-            let body = serde_json::json!({
-                "name": a.name, "roles": roles.to_string(), "expires": a.expires,
-            });
-            post_json(&format!("{url}/api/v1/tokens"), &body).await?
-        }
-        Target::Direct => {
-            let now = now_ns();
-            let expires = a
-                .expires
-                .as_deref()
-                .map(|e| pramaan_server::api::parse_expiry(e, now))
-                .transpose()
-                .map_err(anyhow::Error::msg)?;
-            let name = a.name.clone();
-            let t = direct(cfg, |st| {
-                let t = st.create_token(&name, roles, &local_actor(), expires, now)?;
-                let ev = AuditEvent::new(action::TOKEN_CREATE, &local_actor(), &t.info.name)
-                    .detail("roles", roles.to_string())
-                    .detail("expires_at", expires.map(pramaan_core::time::rfc3339_utc));
-                Ok((t, ev))
-            })
-            .await?;
-            let mut v = pramaan_server::api::token_json(&t.info);
-            v["secret"] = t.secret.into();
-            v
-        }
+    let op = CreateToken {
+        name: a.name.clone(),
+        roles: roles.to_string(),
+        expires: a.expires.clone(),
     };
+    let v = run_once(cfg, a.common.server.as_deref(), op).await?;
     if a.common.json {
         return print_json(&v);
     }
@@ -667,22 +497,7 @@ fn token_table(tokens: &[Value]) {
 }
 
 async fn token_list(cfg: &Config, a: ListArgs) -> Result<()> {
-    let mut v = match client::target(cfg, a.common.server.as_deref()) {
-        Target::Server(url) => get_json(&format!("{url}/api/v1/tokens")).await?,
-        Target::Direct => {
-            let path = pramaan_auth::store::path_in(&cfg.data_dir);
-            if !path.exists() {
-                bail!("no user store at {}", path.display());
-            }
-            let st = AuthStore::open(&path)?;
-            Value::Array(
-                st.tokens()?
-                    .iter()
-                    .map(pramaan_server::api::token_json)
-                    .collect(),
-            )
-        }
-    };
+    let mut v = run_json(cfg, a.common.server.as_deref(), ListTokens {}).await?;
     // Never print a secret, whatever a server sends.
     if let Some(list) = v.as_array_mut() {
         for t in list.iter_mut().filter_map(Value::as_object_mut) {
@@ -698,25 +513,10 @@ async fn token_list(cfg: &Config, a: ListArgs) -> Result<()> {
 }
 
 async fn token_revoke(cfg: &Config, a: TokenRevokeArgs) -> Result<()> {
-    let v = match client::target(cfg, a.common.server.as_deref()) {
-        Target::Server(url) => {
-            post_json(
-                &format!("{url}/api/v1/tokens/{}/revoke", a.name),
-                &serde_json::json!({}),
-            )
-            .await?
-        }
-        Target::Direct => {
-            let name = a.name.clone();
-            let t = direct(cfg, |st| {
-                let t = st.revoke_token(&name, &local_actor(), now_ns())?;
-                let ev = AuditEvent::new(action::TOKEN_REVOKE, &local_actor(), &t.name);
-                Ok((t, ev))
-            })
-            .await?;
-            pramaan_server::api::token_json(&t)
-        }
+    let op = RevokeToken {
+        name: a.name.clone(),
     };
+    let v = run_once(cfg, a.common.server.as_deref(), op).await?;
     if a.common.json {
         return print_json(&v);
     }
@@ -733,50 +533,40 @@ pub async fn audit(cfg: &Config, a: AuditArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// The records a server answers to `op` (NDJSON, one a line).
+async fn audit_over_http(url: &str, op: &SearchAudit) -> Result<Vec<Value>> {
+    let u = format!("{url}{}", op.path());
+    let resp = client::http()
+        .get(&u)
+        .query(op)
+        .send()
+        .await
+        .with_context(|| format!("asking {u}"))?;
+    let body = client::check(resp).await?.bytes().await?;
+    body.split(|b| *b == b'\n')
+        .filter(|l| !l.is_empty())
+        .map(serde_json::from_slice)
+        .collect::<Result<_, _>>()
+        .context("reading the server's audit records")
+}
+
 async fn audit_search(cfg: &Config, a: AuditSearchArgs) -> Result<()> {
-    let recs: Vec<Value> = match client::target(cfg, a.server.as_deref()) {
-        Target::Server(url) => {
-            let mut q: Vec<(&str, String)> = Vec::new();
-            for (k, v) in [
-                ("from", &a.from),
-                ("to", &a.to),
-                ("actor", &a.actor),
-                ("action", &a.action),
-            ] {
-                if let Some(v) = v {
-                    q.push((k, v.clone()));
-                }
-            }
-            if a.limit > 0 {
-                q.push(("limit", a.limit.to_string()));
-            }
-            let u = format!("{url}/api/v1/audit");
-            let resp = client::http()
-                .get(&u)
-                .query(&q)
-                .send()
-                .await
-                .with_context(|| format!("asking {u}"))?;
-            let body = client::check(resp).await?.bytes().await?;
-            body.split(|b| *b == b'\n')
-                .filter(|l| !l.is_empty())
-                .map(serde_json::from_slice)
-                .collect::<Result<_, _>>()
-                .context("reading the server's audit records")?
-        }
-        Target::Direct => {
-            let p = pramaan_server::api::AuditParams {
-                from: a.from.clone(),
-                to: a.to.clone(),
-                actor: a.actor.clone(),
-                action: a.action.clone(),
-                limit: Some(a.limit),
-            };
-            let f = p.filter(now_ns()).map_err(anyhow::Error::msg)?;
-            let vault = client::open_read_only(cfg)?;
-            pramaan_server::access::search_audit(&vault, &f, a.limit).await?
-        }
+    let op = SearchAudit {
+        from: a.from.clone(),
+        to: a.to.clone(),
+        actor: a.actor.clone(),
+        action: a.action.clone(),
+        limit: (a.limit > 0).then_some(a.limit),
+        query: None,
     };
+    // The same operation both ways; only the API's answer is NDJSON.
+    let r = Runner::open(cfg, a.server.as_deref()).await?;
+    let recs = match &r {
+        Runner::Server(url) => audit_over_http(url, &op).await,
+        Runner::Local(_) => r.run(op).await,
+    };
+    r.close().await;
+    let recs = recs?;
     match a.format {
         Format::Json => {
             for r in &recs {

@@ -301,7 +301,10 @@ fn users_and_tokens_directly_on_a_data_directory() {
             && acts.contains(&"user.password"),
         "{recs:?}"
     );
-    assert!(recs.iter().all(|r| r["actor"] == "local:ops"), "{recs:?}");
+    // The local operator, as every command on the data directory records it.
+    assert!(recs.iter().all(|r| r["actor"] == "ops (local)"), "{recs:?}");
+    // The read of the trail is on the trail too, written before it answered.
+    assert!(acts.contains(&"audit.search"), "{recs:?}");
 
     // The server started on that directory accepts the token made offline.
     s.start_again();
@@ -325,6 +328,115 @@ fn users_and_tokens_directly_on_a_data_directory() {
     assert_eq!(recs.len(), 1, "{recs:?}");
     // And dana logs in with the password set offline.
     assert_eq!(login(&s, "dana", "another-password-456"), 200);
+}
+
+/// `user add`'s answer with what differs from one user to the next (its
+/// name, times, one-time password) replaced by placeholders.
+fn same_shape(v: &Value, name: &str) -> Value {
+    let mut v = v.clone();
+    let o = v.as_object_mut().expect("an object");
+    assert_eq!(o["name"], name, "{o:?}");
+    let otp = o["one_time_password"]
+        .as_str()
+        .expect("a one-time password");
+    assert!(otp.len() >= 12, "{otp}");
+    for k in [
+        "name",
+        "one_time_password",
+        "created_at",
+        "created_at_ns",
+        "changed_at",
+        "changed_at_ns",
+    ] {
+        o.insert(k.into(), Value::from("<varies>"));
+    }
+    v
+}
+
+/// `user add`'s text with the user's name and one-time password replaced.
+fn same_text(o: &Output, name: &str) -> String {
+    let text = o.stdout();
+    let otp = text
+        .lines()
+        .skip_while(|l| !l.contains("one-time password"))
+        .skip(1)
+        .map(str::trim)
+        .find(|l| !l.is_empty())
+        .expect("the one-time password")
+        .to_owned();
+    text.replace(&otp, "<otp>").replace(name, "<name>")
+}
+
+/// `pramaan user add` is one operation run where the data is: while serve
+/// holds the data directory the CLI finds it (by the directory's lock and
+/// the configured address) and asks it over HTTP; with no server it opens
+/// the directory itself. Both answer the same, text and JSON.
+#[test]
+fn user_add_answers_the_same_over_http_and_on_the_data_directory() {
+    let mut s = Server::start();
+    let cwd = s.dir.path().to_owned();
+    let data = s.data_dir();
+    let data = data.to_str().unwrap().to_owned();
+    let listen = s.url().trim_start_matches("http://").to_owned();
+    // No --server: the lock says a server runs, http.listen says where.
+    let c = |args: &[&str]| {
+        let mut a: Vec<&str> = args.to_vec();
+        a.extend_from_slice(&["--data-dir", &data]);
+        cmd(
+            &cwd,
+            &[("USER", "ops"), ("PRAMAAN_HTTP_LISTEN", listen.as_str())],
+            &a,
+            None,
+        )
+    };
+    let add = |name: &str, json: bool| {
+        let mut a = vec!["user", "add", name, "--role", "auditor,poc"];
+        if json {
+            a.push("--json");
+        }
+        ok(c(&a))
+    };
+
+    let http_json = json(&add("over-http", true));
+    let http_text = add("over-http-text", false);
+    s.stop();
+    let local_json = json(&add("on-disk", true));
+    let local_text = add("on-disk-text", false);
+
+    assert_eq!(
+        same_shape(&http_json, "over-http"),
+        same_shape(&local_json, "on-disk"),
+        "the server and the data directory answer differently"
+    );
+    assert_eq!(
+        same_text(&http_text, "over-http-text"),
+        same_text(&local_text, "on-disk-text")
+    );
+
+    // Both are users of the one store, recorded under who asked: the
+    // server's caller (its admin token) and the local operator.
+    let users = json(&ok(c(&["user", "list", "--json"])));
+    let names: Vec<&str> = users
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|u| u["name"].as_str())
+        .collect();
+    for n in ["over-http", "over-http-text", "on-disk", "on-disk-text"] {
+        assert!(names.contains(&n), "{n} not listed: {names:?}");
+    }
+    let recs = ndjson(&ok(c(&[
+        "audit", "search", "--action", "user.add", "--format", "json",
+    ])));
+    let by = |subject: &str| {
+        recs.iter()
+            .find(|r| r["subject"] == subject)
+            .and_then(|r| r["actor"].as_str())
+            .unwrap_or_else(|| panic!("no user.add of {subject}: {recs:?}"))
+            .to_owned()
+    };
+    assert_eq!(by("on-disk"), "ops (local)");
+    assert!(by("over-http").starts_with("token:"), "{recs:?}");
 }
 
 #[test]

@@ -26,29 +26,29 @@
 //!   the caller: an `X-Pramaan-Actor` a client sends is removed.
 //! * Rows with an audit action make the middleware append an audit record
 //!   (`pramaan:audit`): who, what, the query or body (for rows that say so).
-//!   Reads (searches, SQL, the audit trail: `Audit::Read*`) are recorded
-//!   before the handler runs, with outcome `allowed`; when the record
-//!   cannot be written the request is refused (503) and never runs. Other
-//!   rows are recorded once the handler answered, with the status.
+//!   Reads (searches, SQL: `Audit::Read*`) are recorded before the handler
+//!   runs, with outcome `allowed`; when the record cannot be written the
+//!   request is refused (503) and never runs (reads of the audit trail are
+//!   recorded the same way by their operation, `pramaan_app::audit_trail`).
+//!   Other rows are recorded once the handler answered, with the status.
 //!
 //! Owns: the decision ([`pass`] returns the handler's answer or a typed
 //! [`Refusal`]), credentials, the user store's state. May not touch: how an
 //! answer looks (JSON, pages: the server's `gate` renders a refusal), the
 //! API's or the console's handlers.
 
-mod audit_trail;
 mod credentials;
 mod guard;
 mod origin;
 mod refusal;
 mod state;
 
-pub use audit_trail::search_audit;
 pub use credentials::{
     form_field, login_refused, session_cookie, CSRF_FIELD, CSRF_HEADER, SESSION_COOKIE,
 };
 pub use guard::{is_console, pass};
 pub use origin::{cross_site, same_origin};
+pub use pramaan_app::audit_trail::search_audit;
 pub use refusal::{Refusal, Unauthenticated};
 pub use state::{bootstrap, limiter_config, AccessState, ENV_ADMIN_PASSWORD, ENV_BOOTSTRAP_TOKEN};
 

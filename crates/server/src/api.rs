@@ -25,9 +25,9 @@ pub mod orders;
 mod registry;
 mod retention;
 pub mod whois;
-pub use auth::{parse_expiry, token_json, AuditParams};
 pub use clock::clock_options;
 pub use ingest::{IngestResponse, RefusedLine};
+pub use pramaan_app::tokens::{parse_expiry, token_json};
 pub use retention::hold_json;
 
 #[derive(Clone)]
@@ -51,7 +51,7 @@ impl AppState {
     pub fn new(vault: Vault, cfg: &Config, metrics: PrometheusHandle) -> Self {
         let app = Arc::new(pramaan_app::App::new(cfg, vault.clone()));
         AppState {
-            access: Arc::new(crate::access::AccessState::open_or_closed(&vault, cfg)),
+            access: Arc::new(crate::access::AccessState::new(&app, cfg)),
             clock: app.clock().clone(),
             vault,
             max_line: cfg.syslog.max_line as usize,

@@ -6,11 +6,15 @@ use pramaan_auth::audit::{self, AuditEvent};
 use pramaan_auth::{Auth, AuthStore, Role};
 use pramaan_config::Config;
 use pramaan_vault::sink::VaultSink;
+use std::sync::Arc;
 
 /// The access part of the server's state (shared by the guard and the
 /// handlers of logins and accounts).
 pub struct AccessState {
-    pub auth: Auth,
+    /// The App's user store (`pramaan_app::users`): one for the process, so
+    /// the guard's logins, sessions and tokens and the operations that
+    /// change users and tokens see the same one.
+    pub auth: Arc<Auth>,
     pub sink: VaultSink,
     /// HTTPS is on: cookies are `Secure`, responses carry HSTS.
     pub tls: bool,
@@ -22,58 +26,23 @@ pub struct AccessState {
     pub max_body: usize,
 }
 
-/// Configuration of the limiter from `[auth]`.
-pub fn limiter_config(cfg: &Config) -> pramaan_auth::limiter::LimiterConfig {
-    pramaan_auth::limiter::LimiterConfig {
-        max_failures: cfg.auth.max_failures as u32,
-        lockout_ns: cfg.auth.lockout.as_nanos().min(i64::MAX as u128) as i64,
-        per_address_per_minute: cfg.auth.login_rate as u32,
-    }
-}
+pub use pramaan_app::users::limiter_config;
 
 impl AccessState {
-    pub fn open(
-        vault: &pramaan_vault::Vault,
-        cfg: &Config,
-    ) -> Result<Self, pramaan_auth::AuthError> {
-        let store = AuthStore::open(&pramaan_auth::store::path_in(&cfg.data_dir))?;
-        Ok(AccessState {
-            auth: Auth::new(
-                store,
-                limiter_config(cfg),
-                cfg.auth.session_ttl.as_nanos().min(i64::MAX as u128) as i64,
-            )?,
-            sink: VaultSink::new(vault.clone()),
-            tls: cfg.http.tls_cert.is_some() && cfg.http.tls_key.is_some(),
+    /// The access state over `app`'s user store. When that store cannot be
+    /// opened it is a closed one, with no users and no tokens: everything
+    /// but public routes is refused (`serve` opens the store first in
+    /// [`bootstrap`] and stops on an error).
+    pub fn new(app: &pramaan_app::App, cfg: &Config) -> Self {
+        let users = app.users();
+        let closed = users.is_closed();
+        AccessState {
+            auth: users.auth().clone(),
+            sink: VaultSink::new(app.vault().clone()),
+            tls: !closed && cfg.http.tls_cert.is_some() && cfg.http.tls_key.is_some(),
             metrics_public: cfg.metrics.public,
-            audit_reads: cfg.auth.audit_reads,
+            audit_reads: closed || cfg.auth.audit_reads,
             max_body: cfg.http.max_body as usize,
-        })
-    }
-
-    /// [`AccessState::open`], or, when the store cannot be opened, a state
-    /// with no users and no tokens: everything but public routes is refused
-    /// (`serve` opens the store first in [`bootstrap`] and stops on an error).
-    pub fn open_or_closed(vault: &pramaan_vault::Vault, cfg: &Config) -> Self {
-        match AccessState::open(vault, cfg) {
-            Ok(s) => s,
-            Err(e) => {
-                tracing::error!(error = %e, "cannot open the user store; refusing every authenticated request");
-                let auth = match AuthStore::in_memory()
-                    .and_then(|store| Auth::new(store, limiter_config(cfg), 0))
-                {
-                    Ok(a) => a,
-                    Err(e) => panic!("an in-memory SQLite database cannot be opened: {e}"),
-                };
-                AccessState {
-                    auth,
-                    sink: VaultSink::new(vault.clone()),
-                    tls: false,
-                    metrics_public: cfg.metrics.public,
-                    audit_reads: true,
-                    max_body: cfg.http.max_body as usize,
-                }
-            }
         }
     }
 

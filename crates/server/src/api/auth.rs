@@ -1,5 +1,8 @@
 //! Logins, the caller's own account, users and tokens (admin), and the audit
 //! trail (auditor). Who may call which route is in `crate::access::TABLE`.
+//! Logins and sessions are the server's; users, tokens, the password rules
+//! and the audit trail are operations of `pramaan_app` (`users`, `tokens`,
+//! `audit_trail`), answered here.
 //!
 //! | route | what |
 //! |---|---|
@@ -14,17 +17,23 @@
 //! | `POST /api/v1/tokens/{name}/revoke` | |
 //! | `GET /api/v1/audit?from&to&actor&action&limit` | audit records as NDJSON |
 
-use super::AppState;
+use super::{op, ApiError, AppState};
 use crate::access::{self, Refusal, SESSION_COOKIE};
 use crate::caller::Authenticated;
 use axum::extract::rejection::{JsonRejection, QueryRejection};
 use axum::extract::{ConnectInfo, Path, Query, State};
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::http::{header, HeaderMap, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use pramaan_auth::audit::{action, AuditEvent, Filter};
-use pramaan_auth::{AuthError, Identity, RoleSet};
+use pramaan_app::audit_trail::SearchAudit;
+use pramaan_app::tokens::{CreateToken, ListTokens, RevokeToken};
+use pramaan_app::users::{
+    password, AddUser, DisableUser, EnableUser, ListUsers, ResetPassword, SetRoles,
+};
+use pramaan_app::AppError;
+use pramaan_auth::audit::{action, AuditEvent};
+use pramaan_auth::{AuthError, Identity};
 use pramaan_core::time::now_ns;
 use serde::Deserialize;
 use std::net::{IpAddr, SocketAddr};
@@ -87,30 +96,19 @@ impl From<AuthError> for Error {
     }
 }
 
+impl From<AppError> for Error {
+    fn from(e: AppError) -> Self {
+        let message = e.to_string();
+        Error(ApiError::from(e).into_response().status(), message)
+    }
+}
+
 fn bad(m: impl Into<String>) -> Error {
     Error(StatusCode::BAD_REQUEST, m.into())
 }
 
 fn json<T>(b: Result<Json<T>, JsonRejection>) -> Result<T, Error> {
     b.map(|Json(v)| v).map_err(|e| bad(e.body_text()))
-}
-
-/// Runs store work (argon2 hashing) off the async threads.
-async fn blocking<T: Send + 'static>(
-    st: &AppState,
-    f: impl FnOnce(&pramaan_auth::Auth) -> Result<T, AuthError> + Send + 'static,
-) -> Result<T, Error> {
-    let acc = st.access.clone();
-    tokio::task::spawn_blocking(move || f(&acc.auth))
-        .await
-        .map_err(|e| {
-            tracing::error!(error = %e, "user store task");
-            Error(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "internal error; see the server log".into(),
-            )
-        })?
-        .map_err(Error::from)
 }
 
 #[derive(Deserialize)]
@@ -246,105 +244,34 @@ async fn own_password(
 }
 
 /// The caller changes their own password (the API's `POST /api/v1/password`
-/// and the console's password page): the current one must be right and the
-/// new one differ and be strong enough; the change is recorded
-/// (`user.password`, by self) and ends the user's sessions.
+/// and the console's password page), by the rules of
+/// `pramaan_app::users::password`.
 pub(super) async fn change_own_password(
     st: &AppState,
     id: &Identity,
     current: String,
     new: String,
 ) -> Result<(), Error> {
-    if id.method == pramaan_auth::Method::Token {
-        return Err(bad("a token has no password; log in as a user"));
-    }
-    if current == new {
-        return Err(bad("the new password must differ from the current one"));
-    }
-    let name = id.name.clone();
-    let ok = blocking(st, move |a| {
-        if a.store().verify_password(&name, &current)?.is_none() {
-            return Ok(false);
-        }
-        a.store().set_password(&name, &new, false, now_ns())?;
-        Ok(true)
-    })
-    .await?;
-    if !ok {
-        return Err(Error(
-            StatusCode::FORBIDDEN,
-            "the current password is wrong".into(),
-        ));
-    }
-    st.access()
-        .audit(AuditEvent::new(action::USER_PASSWORD, &id.name, &id.name).detail("by", "self"))
-        .await;
-    Ok(())
+    Ok(password::change_own(&st.app, id, current, new).await?)
 }
 
-fn user_json(u: &pramaan_auth::UserInfo) -> serde_json::Value {
-    let mut v = serde_json::to_value(u).unwrap_or_default();
-    if let Some(o) = v.as_object_mut() {
-        o.insert(
-            "created_at".into(),
-            pramaan_core::time::rfc3339_ist(u.created_at_ns).into(),
-        );
-        o.insert(
-            "changed_at".into(),
-            pramaan_core::time::rfc3339_ist(u.changed_at_ns).into(),
-        );
-    }
-    v
-}
+// Users, tokens and the audit trail: the operations of `pramaan_app`.
 
 async fn list_users(
     State(st): State<Arc<AppState>>,
-) -> Result<Json<Vec<serde_json::Value>>, Error> {
-    let users = st.access().auth.store().users()?;
-    Ok(Json(users.iter().map(user_json).collect()))
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct AddUser {
-    name: String,
-    roles: String,
-    password: Option<String>,
+    Authenticated(id): Authenticated,
+) -> Result<Json<Vec<serde_json::Value>>, ApiError> {
+    op::answer(&st.app, &id, ListUsers {}).await
 }
 
 async fn add_user(
     State(st): State<Arc<AppState>>,
     Authenticated(id): Authenticated,
     body: Result<Json<AddUser>, JsonRejection>,
-) -> Result<Response, Error> {
-    let b = json(body)?;
-    let roles = RoleSet::parse(&b.roles)?;
-    let generated = b.password.is_none();
-    let password = match b.password {
-        Some(p) => p,
-        None => pramaan_auth::secret::one_time_password()?,
-    };
-    let (name, pw) = (b.name.clone(), password.clone());
-    let u = blocking(&st, move |a| {
-        a.store().add_user(&name, &pw, roles, true, now_ns())
-    })
-    .await?;
-    st.access()
-        .audit(
-            AuditEvent::new(action::USER_ADD, &id.name, &u.name).detail("roles", roles.to_string()),
-        )
-        .await;
-    let mut v = user_json(&u);
-    if generated {
-        v["one_time_password"] = password.into();
-    }
-    Ok((StatusCode::CREATED, Json(v)).into_response())
-}
-
-#[derive(Deserialize, Default)]
-#[serde(deny_unknown_fields)]
-struct ResetPassword {
-    password: Option<String>,
+) -> Result<Response, ApiError> {
+    let Json(o) = body.map_err(|e| ApiError::BadRequest(e.body_text()))?;
+    let v = op::answer(&st.app, &id, o).await?;
+    Ok((StatusCode::CREATED, v).into_response())
 }
 
 async fn reset_password(
@@ -352,233 +279,74 @@ async fn reset_password(
     Authenticated(id): Authenticated,
     Path(name): Path<String>,
     body: Option<Json<ResetPassword>>,
-) -> Result<Json<serde_json::Value>, Error> {
-    let b = body.map(|Json(b)| b).unwrap_or_default();
-    let generated = b.password.is_none();
-    let password = match b.password {
-        Some(p) => p,
-        None => pramaan_auth::secret::one_time_password()?,
-    };
-    let (n, pw) = (name.clone(), password.clone());
-    blocking(&st, move |a| {
-        a.store().set_password(&n, &pw, true, now_ns())
-    })
-    .await?;
-    st.access()
-        .audit(AuditEvent::new(action::USER_PASSWORD, &id.name, &name).detail("by", "admin"))
-        .await;
-    let mut v = serde_json::json!({ "user": name, "must_change_password": true });
-    if generated {
-        v["one_time_password"] = password.into();
-    }
-    Ok(Json(v))
-}
-
-async fn set_disabled(
-    st: Arc<AppState>,
-    id: Identity,
-    name: String,
-    disabled: bool,
-) -> Result<Json<serde_json::Value>, Error> {
-    if disabled && name == id.name {
-        return Err(bad("you cannot disable yourself"));
-    }
-    st.access()
-        .auth
-        .store()
-        .set_disabled(&name, disabled, now_ns())?;
-    let act = if disabled {
-        action::USER_DISABLE
-    } else {
-        action::USER_ENABLE
-    };
-    st.access()
-        .audit(AuditEvent::new(act, &id.name, &name))
-        .await;
-    Ok(Json(user_json(&st.access().auth.store().user(&name)?)))
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let mut o = body.map(|Json(b)| b).unwrap_or_default();
+    o.name = name;
+    op::answer(&st.app, &id, o).await
 }
 
 async fn disable_user(
     State(st): State<Arc<AppState>>,
     Authenticated(id): Authenticated,
     Path(name): Path<String>,
-) -> Result<Json<serde_json::Value>, Error> {
-    set_disabled(st, id, name, true).await
+) -> Result<Json<serde_json::Value>, ApiError> {
+    op::answer(&st.app, &id, DisableUser { name }).await
 }
 
 async fn enable_user(
     State(st): State<Arc<AppState>>,
     Authenticated(id): Authenticated,
     Path(name): Path<String>,
-) -> Result<Json<serde_json::Value>, Error> {
-    set_disabled(st, id, name, false).await
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct Roles {
-    roles: String,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    op::answer(&st.app, &id, EnableUser { name }).await
 }
 
 async fn set_roles(
     State(st): State<Arc<AppState>>,
     Authenticated(id): Authenticated,
     Path(name): Path<String>,
-    body: Result<Json<Roles>, JsonRejection>,
-) -> Result<Json<serde_json::Value>, Error> {
-    let roles = RoleSet::parse(&json(body)?.roles)?;
-    st.access().auth.store().set_roles(&name, roles, now_ns())?;
-    st.access()
-        .audit(
-            AuditEvent::new(action::USER_ROLES, &id.name, &name).detail("roles", roles.to_string()),
-        )
-        .await;
-    Ok(Json(user_json(&st.access().auth.store().user(&name)?)))
-}
-
-pub fn token_json(t: &pramaan_auth::TokenInfo) -> serde_json::Value {
-    let mut v = serde_json::to_value(t).unwrap_or_default();
-    if let Some(o) = v.as_object_mut() {
-        o.insert("active".into(), t.active(now_ns()).into());
-        o.insert(
-            "created_at".into(),
-            pramaan_core::time::rfc3339_ist(t.created_at_ns).into(),
-        );
-        if let Some(e) = t.expires_at_ns {
-            o.insert(
-                "expires_at".into(),
-                pramaan_core::time::rfc3339_ist(e).into(),
-            );
-        }
-        if let Some(r) = t.revoked_at_ns {
-            o.insert(
-                "revoked_at".into(),
-                pramaan_core::time::rfc3339_ist(r).into(),
-            );
-        }
-    }
-    v
+    body: Result<Json<SetRoles>, JsonRejection>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let Json(mut o) = body.map_err(|e| ApiError::BadRequest(e.body_text()))?;
+    o.name = name;
+    op::answer(&st.app, &id, o).await
 }
 
 async fn list_tokens(
     State(st): State<Arc<AppState>>,
-) -> Result<Json<Vec<serde_json::Value>>, Error> {
-    let t = st.access().auth.store().tokens()?;
-    Ok(Json(t.iter().map(token_json).collect()))
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct CreateToken {
-    name: String,
-    roles: String,
-    /// An age (`90d`) or a time (RFC 3339, a date).
-    expires: Option<String>,
-}
-
-/// `90d` → now + 90 days; otherwise a time as `--to` takes it.
-pub fn parse_expiry(s: &str, now: i64) -> Result<i64, String> {
-    let s = s.trim();
-    if let Some(secs) = pramaan_core::time::parse_age_secs(s) {
-        return Ok(now.saturating_add(secs.saturating_mul(1_000_000_000)));
-    }
-    let t = pramaan_core::time::parse_user_time(s, now).map_err(|e| format!("expires: {e}"))?;
-    if t <= now {
-        return Err(format!("expires: `{s}` is in the past"));
-    }
-    Ok(t)
+    Authenticated(id): Authenticated,
+) -> Result<Json<Vec<serde_json::Value>>, ApiError> {
+    op::answer(&st.app, &id, ListTokens {}).await
 }
 
 async fn create_token(
     State(st): State<Arc<AppState>>,
     Authenticated(id): Authenticated,
     body: Result<Json<CreateToken>, JsonRejection>,
-) -> Result<Response, Error> {
-    let b = json(body)?;
-    let roles = RoleSet::parse(&b.roles)?;
-    let now = now_ns();
-    let expires = b
-        .expires
-        .as_deref()
-        .map(|e| parse_expiry(e, now))
-        .transpose()
-        .map_err(bad)?;
-    let t = st
-        .access()
-        .auth
-        .store()
-        .create_token(&b.name, roles, &id.name, expires, now)?;
-    st.access()
-        .audit(
-            AuditEvent::new(action::TOKEN_CREATE, &id.name, &t.info.name)
-                .detail("roles", roles.to_string())
-                .detail("expires_at", expires.map(pramaan_core::time::rfc3339_utc)),
-        )
-        .await;
-    let mut v = token_json(&t.info);
-    v["secret"] = t.secret.into();
-    Ok((StatusCode::CREATED, Json(v)).into_response())
+) -> Result<Response, ApiError> {
+    let Json(o) = body.map_err(|e| ApiError::BadRequest(e.body_text()))?;
+    let v = op::answer(&st.app, &id, o).await?;
+    Ok((StatusCode::CREATED, v).into_response())
 }
 
 async fn revoke_token(
     State(st): State<Arc<AppState>>,
     Authenticated(id): Authenticated,
     Path(name): Path<String>,
-) -> Result<Json<serde_json::Value>, Error> {
-    let t = st
-        .access()
-        .auth
-        .store()
-        .revoke_token(&name, &id.name, now_ns())?;
-    st.access()
-        .audit(AuditEvent::new(action::TOKEN_REVOKE, &id.name, &t.name))
-        .await;
-    Ok(Json(token_json(&t)))
+) -> Result<Json<serde_json::Value>, ApiError> {
+    op::answer(&st.app, &id, RevokeToken { name }).await
 }
 
-#[derive(Deserialize, Debug)]
-#[serde(deny_unknown_fields)]
-pub struct AuditParams {
-    pub from: Option<String>,
-    pub to: Option<String>,
-    pub actor: Option<String>,
-    pub action: Option<String>,
-    pub limit: Option<usize>,
-}
-
-impl AuditParams {
-    pub fn filter(&self, now: i64) -> Result<Filter, String> {
-        let t = |n: &str, v: &Option<String>| {
-            v.as_deref()
-                .map(|s| {
-                    pramaan_core::time::parse_user_time(s, now).map_err(|e| format!("{n}: {e}"))
-                })
-                .transpose()
-        };
-        Ok(Filter {
-            from_ns: t("from", &self.from)?,
-            to_ns: t("to", &self.to)?,
-            actor: self.actor.clone().filter(|s| !s.is_empty()),
-            action: self.action.clone().filter(|s| !s.is_empty()),
-        })
-    }
-}
-
+/// The records as NDJSON, one a line.
 async fn audit_search(
     State(st): State<Arc<AppState>>,
-    params: Result<Query<AuditParams>, QueryRejection>,
-) -> Result<Response, Error> {
-    let Query(p) = params.map_err(|e| bad(e.body_text()))?;
-    let f = p.filter(now_ns()).map_err(bad)?;
-    let recs = access::search_audit(&st.vault, &f, p.limit.unwrap_or(0))
-        .await
-        .map_err(|e| {
-            tracing::error!(error = %e, "audit search");
-            Error(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "internal error; see the server log".into(),
-            )
-        })?;
+    Authenticated(id): Authenticated,
+    uri: Uri,
+    params: Result<Query<SearchAudit>, QueryRejection>,
+) -> Result<Response, ApiError> {
+    let Query(mut o) = params.map_err(|e| ApiError::BadRequest(e.body_text()))?;
+    o.query = uri.query().map(str::to_owned);
+    let Json(recs) = op::answer(&st.app, &id, o).await?;
     let mut out = Vec::new();
     for r in recs {
         serde_json::to_writer(&mut out, &r).unwrap_or_default();
