@@ -111,6 +111,12 @@ async fn import_bindings(
         .and_then(|v| v.parse::<u64>().ok())
         .unwrap_or(0);
     if hint > limit {
+        // Read (and drop) a body moderately over the limit, so that the
+        // client gets this answer instead of a connection reset mid-send;
+        // one far over it is cut off at once.
+        if hint <= limit.saturating_add(DRAIN_OVER_LIMIT) {
+            drain(body).await;
+        }
         return Err(too_large(limit));
     }
     // Checking is CPU work: on a blocking thread, fed as the body arrives.
@@ -164,6 +170,16 @@ async fn import_bindings(
     };
     let done = store_bindings(&st.app, &who, checked).await?;
     Ok(Json(done).into_response())
+}
+
+/// How far past `attribution.import_max_body` a refused body is still read
+/// to its end before the refusal is sent.
+const DRAIN_OVER_LIMIT: u64 = 64 << 20;
+
+/// Reads a request body to its end, dropping it.
+async fn drain(body: axum::body::Body) {
+    let mut frames = body.into_data_stream();
+    while let Some(Ok(_)) = futures::StreamExt::next(&mut frames).await {}
 }
 
 /// How many records the feeder reads at a time.
