@@ -9,7 +9,6 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use pramaan_app::orders::Bundle;
 use pramaan_app::{App, AppError, Caller};
-use pramaan_auth::audit::Filter;
 use std::future::Future;
 use std::net::IpAddr;
 
@@ -70,12 +69,6 @@ pub trait Host: Send + Sync + 'static {
     /// The `Set-Cookie` value carrying session `id`, or (`None`) the one
     /// that ends the cookie.
     fn session_cookie(&self, id: Option<&str>) -> String;
-
-    /// The audit records matching `filter`, oldest first, each with its `seq`.
-    fn audit_trail(
-        &self,
-        filter: &Filter,
-    ) -> impl Future<Output = Result<Vec<serde_json::Value>, AppError>> + Send;
 
     /// An order's bundle as a download (`application/zip`), as the API answers it.
     fn bundle_download(&self, bundle: Bundle) -> Response;

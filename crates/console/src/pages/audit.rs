@@ -51,7 +51,9 @@ async fn audit<H: Host>(
         actor: Some(f.actor.trim().to_owned()).filter(|s| !s.is_empty()),
         action: Some(f.action.trim().to_owned()).filter(|s| !s.is_empty()),
     };
-    let mut rows = st.audit_trail(&filter).await.map_err(Problem::from)?;
+    let mut rows = pramaan_app::audit_trail::search_audit(st.app().vault(), &filter, 0)
+        .await
+        .map_err(|e| Problem::from(pramaan_app::AppError::internal(e)))?;
     let total = rows.len();
     rows.reverse();
     rows.truncate(AUDIT_PAGE);

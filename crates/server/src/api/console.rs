@@ -12,7 +12,7 @@ use axum::response::Response;
 use axum::Router;
 use pramaan_app::orders::Bundle;
 use pramaan_app::{App, AppError, Caller};
-use pramaan_auth::audit::{action, AuditEvent, Filter};
+use pramaan_auth::audit::{action, AuditEvent};
 use pramaan_console::{Host, Refused, Session};
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -84,12 +84,6 @@ impl Host for AppState {
             Some(sid) => auth::cookie(sid, acc.auth.session_ttl_ns / 1_000_000_000, acc.tls),
             None => auth::cookie("", 0, acc.tls),
         }
-    }
-
-    async fn audit_trail(&self, filter: &Filter) -> Result<Vec<serde_json::Value>, AppError> {
-        crate::access::search_audit(&self.vault, filter, 0)
-            .await
-            .map_err(AppError::internal)
     }
 
     fn bundle_download(&self, bundle: Bundle) -> Response {
