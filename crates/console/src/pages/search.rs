@@ -11,7 +11,9 @@ use axum::http::{header, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
+use pramaan_app::search::Search;
 use pramaan_app::search_params::SearchParams;
+use pramaan_app::{Caller, Operation};
 use pramaan_vault::search::{self, Hit};
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
@@ -66,7 +68,9 @@ impl Form {
         .all(|s| s.trim().is_empty())
     }
 
-    fn query(&self, limit: usize) -> Result<pramaan_vault::Query, String> {
+    /// The search this form asks for (the API's parameters; a next page
+    /// is the range after the previous page's last sequence number).
+    fn params(&self, limit: usize) -> Result<Search, String> {
         let p = SearchParams {
             from: opt(&self.from),
             to: opt(&self.to),
@@ -77,13 +81,14 @@ impl Form {
             severity: opt(&self.severity),
             q: opt(&self.q),
             limit: Some(limit),
+            seq: self
+                .after
+                .map(|a| format!("{}-{}", a.saturating_add(1), u64::MAX)),
             ..Default::default()
         };
-        let mut q = p.to_query(pramaan_core::time::now_ns())?;
-        if let Some(a) = self.after {
-            q.seq_from = Some(a.saturating_add(1));
-        }
-        Ok(q)
+        // Said on the form before anything runs.
+        p.to_query(pramaan_core::time::now_ns())?;
+        Ok(Search(p))
     }
 
     /// The query string of this search (for links), without paging and format.
@@ -103,18 +108,9 @@ impl Form {
     }
 }
 
-async fn hits(app: &pramaan_app::App, q: pramaan_vault::Query) -> Result<Vec<Hit>, Problem> {
-    let (tx, mut rx) = tokio::sync::mpsc::channel(4);
-    let v = app.vault().clone();
-    let task = tokio::spawn(async move { search::search(&v, &q, tx).await });
-    let mut out = Vec::new();
-    while let Some(batch) = rx.recv().await {
-        out.extend(search::hits(&batch));
-    }
-    task.await
-        .map_err(internal)?
-        .map_err(|e| bad(e.to_string()))?;
-    Ok(out)
+/// Runs the application's search for the signed-in caller.
+async fn hits(app: &pramaan_app::App, who: &Caller, op: Search) -> Result<Vec<Hit>, Problem> {
+    Ok(op.run(app, who).await?)
 }
 
 fn form_markup(f: &Form) -> Markup {
@@ -145,7 +141,7 @@ async fn show<H: Host>(
         };
         return Ok(page(&id, "Search", "/console/search", None, body));
     }
-    let q = match f.query(PAGE + 1) {
+    let q = match f.params(PAGE + 1) {
         Ok(q) => q,
         Err(e) => {
             let body = form_markup(&f);
@@ -158,7 +154,7 @@ async fn show<H: Host>(
             ));
         }
     };
-    let mut found = hits(st.app(), q).await?;
+    let mut found = hits(st.app(), &id, q).await?;
     let more = found.len() > PAGE;
     found.truncate(PAGE);
     let body = html! {
@@ -224,10 +220,11 @@ pub fn to_csv(hits: &[Hit]) -> Vec<u8> {
 
 async fn download<H: Host>(
     State(st): State<Arc<H>>,
+    Signed(id): Signed,
     QueryParams(f): QueryParams<Form>,
 ) -> Result<Response, Problem> {
-    let q = f.query(MAX_DOWNLOAD).map_err(bad)?;
-    let found = hits(st.app(), q).await?;
+    let q = f.params(MAX_DOWNLOAD).map_err(bad)?;
+    let found = hits(st.app(), &id, q).await?;
     let (body, kind, ext) = match f.format.as_str() {
         "" | "ndjson" => {
             let mut buf = Vec::new();
@@ -252,14 +249,13 @@ async fn download<H: Host>(
     Ok(r)
 }
 
-async fn one(app: &pramaan_app::App, seq: u64) -> Result<Hit, Problem> {
-    let q = pramaan_vault::Query {
-        seq_from: Some(seq),
-        seq_to: Some(seq),
-        limit: 1,
+async fn one(app: &pramaan_app::App, who: &Caller, seq: u64) -> Result<Hit, Problem> {
+    let q = Search(SearchParams {
+        seq: Some(seq.to_string()),
+        limit: Some(1),
         ..Default::default()
-    };
-    hits(app, q).await?.into_iter().next().ok_or_else(|| {
+    });
+    hits(app, who, q).await?.into_iter().next().ok_or_else(|| {
         Problem(
             axum::http::StatusCode::NOT_FOUND,
             format!(
@@ -274,9 +270,11 @@ async fn record<H: Host>(
     Signed(id): Signed,
     Path(seq): Path<u64>,
 ) -> Result<Response, Problem> {
-    let h = one(st.app(), seq).await?;
+    let h = one(st.app(), &id, seq).await?;
     let raw = h.raw_bytes();
-    let proof = pramaan_vault::ledger::proofs::inclusion(st.app().vault(), seq, None).await;
+    let proof = pramaan_app::ledger::Inclusion { seq, size: None }
+        .run(st.app(), &id)
+        .await;
     let fields = serde_json::to_value(&h).map_err(internal)?;
     let body = html! {
         section aria-labelledby="raw-title" {
@@ -323,8 +321,12 @@ fn hex_sha256(b: &[u8]) -> String {
     hex::encode(sha2::Sha256::digest(b))
 }
 
-async fn raw<H: Host>(State(st): State<Arc<H>>, Path(seq): Path<u64>) -> Result<Response, Problem> {
-    let h = one(st.app(), seq).await?;
+async fn raw<H: Host>(
+    State(st): State<Arc<H>>,
+    Signed(id): Signed,
+    Path(seq): Path<u64>,
+) -> Result<Response, Problem> {
+    let h = one(st.app(), &id, seq).await?;
     let mut r = (
         [(header::CONTENT_TYPE, "application/octet-stream")],
         h.raw_bytes(),
