@@ -43,8 +43,6 @@ pub struct AppState {
     metrics: Option<PrometheusHandle>,
     /// Users, tokens, sessions, the audit sink (the guard's state).
     access: Arc<crate::access::AccessState>,
-    /// The clock monitor (`serve` runs it; `GET /api/v1/clock` shows it).
-    clock: Arc<pramaan_clock::Monitor>,
 }
 
 impl AppState {
@@ -52,7 +50,6 @@ impl AppState {
         let app = Arc::new(pramaan_app::App::new(cfg, vault.clone()));
         AppState {
             access: Arc::new(crate::access::AccessState::new(&app, cfg)),
-            clock: app.clock().clone(),
             vault,
             max_line: cfg.syslog.max_line as usize,
             max_body: cfg.http.max_body as usize,
@@ -94,7 +91,7 @@ impl AppState {
 
     /// The clock monitor (`serve` runs it).
     pub fn clock(&self) -> Arc<pramaan_clock::Monitor> {
-        self.clock.clone()
+        self.app.clock().clone()
     }
 
     /// Appends what every component's outbox still holds (at start: records
