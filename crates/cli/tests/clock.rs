@@ -10,67 +10,8 @@ mod support;
 
 use serde_json::Value;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 use support::*;
-
-struct Chronyd {
-    child: Child,
-    port: u16,
-    _dir: tempfile::TempDir,
-}
-
-impl Drop for Chronyd {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn start_chronyd() -> Chronyd {
-    let chronyd = ["/usr/sbin/chronyd", "/sbin/chronyd"]
-        .into_iter()
-        .find(|p| Path::new(p).exists())
-        .expect("chronyd is not installed: scripts/test installs Debian's chrony");
-    let dir = tempfile::tempdir().unwrap();
-    let _ = std::fs::set_permissions(
-        dir.path(),
-        std::os::unix::fs::PermissionsExt::from_mode(0o700),
-    );
-    let port = std::net::UdpSocket::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let conf = dir.path().join("chrony.conf");
-    std::fs::write(
-        &conf,
-        format!(
-            "local stratum 8\nallow 127.0.0.1\nbindaddress 127.0.0.1\nport {port}\ncmdport 0\n\
-             bindcmdaddress {d}/chronyd.sock\npidfile {d}/chronyd.pid\ndriftfile {d}/drift\n",
-            d = dir.path().display()
-        ),
-    )
-    .unwrap();
-    let user = Command::new("id")
-        .arg("-un")
-        .output()
-        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
-        .unwrap_or_else(|_| "root".into());
-    let child = Command::new(chronyd)
-        .args(["-x", "-d", "-u", &user, "-f"])
-        .arg(&conf)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start chronyd");
-    Chronyd {
-        child,
-        port,
-        _dir: dir,
-    }
-}
 
 fn clock_status(cwd: &Path, args: &[&str]) -> Output {
     let mut c = pramaan(cwd);

@@ -14,41 +14,6 @@ use support::*;
 
 const NEW_PASSWORD: &str = "asha-own-password-2026";
 
-/// A client that carries no credentials of its own and follows no redirect.
-fn bare() -> reqwest::Client {
-    reqwest::Client::builder()
-        .no_proxy()
-        .redirect(reqwest::redirect::Policy::none())
-        .timeout(Duration::from_secs(120))
-        .build()
-        .unwrap()
-}
-
-struct Answer {
-    status: u16,
-    headers: reqwest::header::HeaderMap,
-    body: String,
-}
-
-impl Answer {
-    fn header(&self, name: &str) -> &str {
-        self.headers
-            .get(name)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("")
-    }
-
-    /// The session cookie this answer sets (`name=value`).
-    fn session(&self) -> Option<String> {
-        self.headers
-            .get_all("set-cookie")
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .find(|c| c.starts_with("pramaan_session=") && !c.starts_with("pramaan_session=;"))
-            .map(|c| c.split(';').next().unwrap().trim().to_owned())
-    }
-}
-
 fn send(
     s: &Server,
     method: &str,

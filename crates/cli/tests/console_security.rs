@@ -10,38 +10,9 @@ mod support;
 use base64::Engine as _;
 use serde_json::{json, Value};
 use sha2::Digest;
-use std::time::Duration;
 use support::*;
 
 const ADMIN_PASSWORD: &str = "Console-sec-Passw0rd-1c4e";
-
-/// A client that carries no credentials of its own and follows no redirect.
-fn bare() -> reqwest::Client {
-    reqwest::Client::builder()
-        .no_proxy()
-        .redirect(reqwest::redirect::Policy::none())
-        .timeout(Duration::from_secs(120))
-        .build()
-        .unwrap()
-}
-
-struct Answer {
-    status: u16,
-    headers: reqwest::header::HeaderMap,
-    body: String,
-}
-
-impl Answer {
-    fn header(&self, name: &str) -> &str {
-        self.headers
-            .get(name)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("")
-    }
-    fn json(&self) -> Value {
-        serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.body))
-    }
-}
 
 /// What a request carries besides its headers.
 enum Body<'a> {

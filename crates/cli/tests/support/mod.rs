@@ -1005,3 +1005,105 @@ pub fn free_port() -> u16 {
         .unwrap()
         .port()
 }
+
+/// chronyd serving NTP on 127.0.0.1 (`-x`: it never sets the clock),
+/// killed when dropped.
+pub struct Chronyd {
+    child: std::process::Child,
+    pub port: u16,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for Chronyd {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Starts chronyd on a free loopback port; panics when it is not installed
+/// (`scripts/test` installs Debian's chrony).
+pub fn start_chronyd() -> Chronyd {
+    use std::process::{Command, Stdio};
+    let chronyd = ["/usr/sbin/chronyd", "/sbin/chronyd"]
+        .into_iter()
+        .find(|p| std::path::Path::new(p).exists())
+        .expect("chronyd is not installed: scripts/test installs Debian's chrony");
+    let dir = tempfile::tempdir().unwrap();
+    let _ = std::fs::set_permissions(
+        dir.path(),
+        std::os::unix::fs::PermissionsExt::from_mode(0o700),
+    );
+    let port = std::net::UdpSocket::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let conf = dir.path().join("chrony.conf");
+    std::fs::write(
+        &conf,
+        format!(
+            "local stratum 8\nallow 127.0.0.1\nbindaddress 127.0.0.1\nport {port}\ncmdport 0\n\
+             bindcmdaddress {d}/chronyd.sock\npidfile {d}/chronyd.pid\ndriftfile {d}/drift\n",
+            d = dir.path().display()
+        ),
+    )
+    .unwrap();
+    let user = Command::new("id")
+        .arg("-un")
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
+        .unwrap_or_else(|_| "root".into());
+    let child = Command::new(chronyd)
+        .args(["-x", "-d", "-u", &user, "-f"])
+        .arg(&conf)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start chronyd");
+    Chronyd {
+        child,
+        port,
+        _dir: dir,
+    }
+}
+
+/// A client that carries no credentials of its own and follows no redirect.
+pub fn bare() -> reqwest::Client {
+    reqwest::Client::builder()
+        .no_proxy()
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(Duration::from_secs(120))
+        .build()
+        .unwrap()
+}
+
+/// An HTTP answer as the console tests read it.
+pub struct Answer {
+    pub status: u16,
+    pub headers: reqwest::header::HeaderMap,
+    pub body: String,
+}
+
+impl Answer {
+    pub fn header(&self, name: &str) -> &str {
+        self.headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+    }
+    pub fn json(&self) -> Value {
+        serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.body))
+    }
+
+    /// The session cookie this answer sets (`name=value`).
+    pub fn session(&self) -> Option<String> {
+        self.headers
+            .get_all("set-cookie")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .find(|c| c.starts_with("pramaan_session=") && !c.starts_with("pramaan_session=;"))
+            .map(|c| c.split(';').next().unwrap().trim().to_owned())
+    }
+}
