@@ -66,11 +66,10 @@ fn rewritten(bytes: Bytes, version: &str) -> Vec<u8> {
     w.into_inner().unwrap()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_segment_newer_than_the_binary_is_refused_naming_it() {
-    let dir = tempfile::tempdir().unwrap();
-    let (vault, workers) = Vault::open(opts(dir.path())).await.unwrap();
-    let lines = (0..150)
+/// A vault in `dir` holding `n` lines in one sealed segment, closed again.
+async fn one_sealed_segment(dir: &std::path::Path, n: usize) -> pramaan_vault::SegmentMeta {
+    let (vault, workers) = Vault::open(opts(dir)).await.unwrap();
+    let lines = (0..n)
         .map(|i| Bytes::from(format!("<13>1 - fw-1 app - - - line {i}")))
         .collect();
     vault
@@ -80,8 +79,15 @@ async fn a_segment_newer_than_the_binary_is_refused_naming_it() {
     vault.seal_now();
     assert!(vault.wait_sealed(Duration::from_secs(60)).await);
     let seg = vault.segments_now()[0].clone();
-    let first = seg.path.clone();
     vault.shutdown(workers).await;
+    seg
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_segment_newer_than_the_binary_is_refused_naming_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let seg = one_sealed_segment(dir.path(), 150).await;
+    let first = seg.path.clone();
 
     let file = opts(dir.path()).objects_dir().join(&first);
     let bytes = Bytes::from(std::fs::read(&file).unwrap());
@@ -127,18 +133,7 @@ async fn a_segment_newer_than_the_binary_is_refused_naming_it() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_segment_without_a_version_reads_as_version_0() {
     let dir = tempfile::tempdir().unwrap();
-    let (vault, workers) = Vault::open(opts(dir.path())).await.unwrap();
-    let lines = (0..50)
-        .map(|i| Bytes::from(format!("<13>1 - fw-1 app - - - line {i}")))
-        .collect();
-    vault
-        .append(Transport::Http, Arc::from("127.0.0.1:1"), lines)
-        .await
-        .unwrap();
-    vault.seal_now();
-    assert!(vault.wait_sealed(Duration::from_secs(60)).await);
-    let seg = vault.segments_now()[0].clone();
-    vault.shutdown(workers).await;
+    let seg = one_sealed_segment(dir.path(), 50).await;
     // As the releases before versions wrote it: no key.
     let file = opts(dir.path()).objects_dir().join(&seg.path);
     let bytes = Bytes::from(std::fs::read(&file).unwrap());
