@@ -28,6 +28,7 @@
 
 pub mod local;
 
+use crate::bridge::Bridge;
 use crate::{VaultError, VaultOptions};
 use bytes::Bytes;
 use futures::TryStreamExt;
@@ -37,7 +38,6 @@ use pramaan_ledger::{LedgerError, TileStore};
 use std::future::Future;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use tokio::runtime::{Handle, Runtime, RuntimeFlavor};
 
 /// The prefix of every segment's key.
 pub const SEGMENTS: &str = "segments";
@@ -63,28 +63,6 @@ impl std::fmt::Debug for Objects {
     }
 }
 
-/// The runtime the store's futures run on.
-#[derive(Clone)]
-enum Bridge {
-    /// The runtime the vault was opened in.
-    Handle(Handle),
-    /// Opened outside any runtime (`verify` from the command line): a
-    /// small one of its own.
-    Own(Arc<OwnRuntime>),
-}
-
-/// A runtime shut down in the background when dropped (dropping a runtime
-/// inside another one's context would panic).
-struct OwnRuntime(Option<Runtime>);
-
-impl Drop for OwnRuntime {
-    fn drop(&mut self) {
-        if let Some(rt) = self.0.take() {
-            rt.shutdown_background();
-        }
-    }
-}
-
 impl Objects {
     /// THE place a vault's object store is built, from its options
     /// (`storage.url`: a local directory today).
@@ -103,18 +81,7 @@ impl Objects {
         store: Arc<dyn ObjectStore>,
         local_root: Option<PathBuf>,
     ) -> Result<Objects, VaultError> {
-        let bridge = match Handle::try_current() {
-            Ok(h) => Bridge::Handle(h),
-            Err(_) => {
-                let rt = tokio::runtime::Builder::new_multi_thread()
-                    .worker_threads(1)
-                    .thread_name("pramaan-objects")
-                    .enable_all()
-                    .build()
-                    .map_err(VaultError::io(Path::new("object store runtime")))?;
-                Bridge::Own(Arc::new(OwnRuntime(Some(rt))))
-            }
-        };
+        let bridge = Bridge::here("pramaan-objects")?;
         Ok(Objects {
             store,
             local_root,
@@ -140,32 +107,10 @@ impl Objects {
         }
     }
 
-    fn handle(&self) -> Handle {
-        match &self.bridge {
-            Bridge::Handle(h) => h.clone(),
-            Bridge::Own(rt) => {
-                rt.0.as_ref()
-                    .expect("taken only when dropped")
-                    .handle()
-                    .clone()
-            }
-        }
-    }
-
     /// Runs a store future to completion from sync code (see the module
-    /// docs): a thread outside the runtime blocks on its handle; a worker
-    /// of a multi-thread runtime moves its tasks away first; the thread of
-    /// a current-thread runtime (tests) polls it here, the local store's
-    /// file work running on the blocking pool.
+    /// docs and [`Bridge::block_on`]).
     pub fn block_on<F: Future>(&self, fut: F) -> F::Output {
-        match Handle::try_current() {
-            Err(_) => self.handle().block_on(fut),
-            Ok(cur) if cur.runtime_flavor() == RuntimeFlavor::MultiThread => {
-                let h = self.handle();
-                tokio::task::block_in_place(move || h.block_on(fut))
-            }
-            Ok(_) => futures::executor::block_on(fut),
-        }
+        self.bridge.block_on(fut)
     }
 
     /// An object's bytes; `None` when there is no such object.
