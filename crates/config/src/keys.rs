@@ -6,7 +6,9 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::value::{self, Raw};
-use crate::{AttributionSource, Config, LogFormat, RetentionClass, ATTRIBUTION_PARSERS};
+use crate::{
+    AttributionSource, Config, LogFormat, RetentionClass, StorageTarget, ATTRIBUTION_PARSERS,
+};
 
 /// Reads and writes one field of [`Config`].
 pub(crate) struct Access<T: 'static> {
@@ -115,9 +117,10 @@ pub(crate) enum Kind {
     CatalogUrl {
         at: Access<Option<PathBuf>>,
     },
-    /// `storage.url`: empty or `file:///abs/path`. Defaults to empty.
+    /// `storage.url`: empty, `file:///abs/path` or `s3://bucket/prefix`.
+    /// Defaults to empty.
     StorageUrl {
-        at: Access<Option<PathBuf>>,
+        at: Access<Option<StorageTarget>>,
     },
     /// A file path; empty = the default that `empty` names (a phrase such
     /// as "<data_dir>/ledger/node.key"). Defaults to empty.
@@ -146,8 +149,8 @@ const LISTEN_FORMS: &str =
     "a socket address like \"127.0.0.1:5514\" or \"[::]:5514\", or \"off\" (or \"\") for no listener";
 const CATALOG_FORMS: &str =
     "\"\" (SQLite at <data_dir>/catalog.db) or \"sqlite:PATH\" (an SQLite database file)";
-const STORAGE_FORMS: &str =
-    "\"\" (the directory <data_dir>/objects) or \"file:///absolute/path\" (a local directory)";
+const STORAGE_FORMS: &str = "\"\" (the directory <data_dir>/objects), \"file:///absolute/path\" (a local directory) \
+    or \"s3://bucket/prefix\" (a bucket of an S3-compatible store, with storage.endpoint and storage.region)";
 const CLASSES_FORMS: &str = "a list of tables like [{ name = \"firewalls\", sources = [\"fw-*\", \"10.1.2.*\"], days = 365 }]: \
     each with a unique name, at least one source pattern (`*` and `?` are wildcards) and days";
 
@@ -226,9 +229,8 @@ impl Kind {
         match self {
             Kind::Path { at, default } => *(at.set)(c) = PathBuf::from(default),
             Kind::Text { at, default, .. } => *(at.set)(c) = (*default).to_owned(),
-            Kind::PemFile { at } | Kind::CatalogUrl { at } | Kind::StorageUrl { at } => {
-                *(at.set)(c) = None
-            }
+            Kind::PemFile { at } | Kind::CatalogUrl { at } => *(at.set)(c) = None,
+            Kind::StorageUrl { at } => *(at.set)(c) = None,
             Kind::OptPath { at, .. } => *(at.set)(c) = None,
             Kind::Listen { at, default } => *(at.set)(c) = *default,
             Kind::Addr { at, default } => *(at.set)(c) = *default,
@@ -359,7 +361,7 @@ impl Kind {
                 None => string(""),
             },
             Kind::StorageUrl { at } => match (at.get)(c) {
-                Some(path) => string(&format!("file://{}", path_text(path))),
+                Some(target) => string(&target.url()),
                 None => string(""),
             },
             Kind::RetentionClasses { at, .. } => {
@@ -614,13 +616,14 @@ fn parse_catalog_url(text: &str) -> Result<Option<PathBuf>, &'static str> {
     }
 }
 
-/// `""` → `None`; `file:///abs/path` → `Some(/abs/path)`.
-fn parse_storage_url(text: &str) -> Result<Option<PathBuf>, &'static str> {
+/// `""` → `None`; `file:///abs/path` → a directory; `s3://bucket[/prefix]`
+/// → a bucket and key prefix.
+fn parse_storage_url(text: &str) -> Result<Option<StorageTarget>, &'static str> {
     if text.is_empty() {
         return Ok(None);
     }
-    if text.starts_with("s3:") {
-        return Err("S3 storage is not supported yet");
+    if let Some(rest) = text.strip_prefix("s3://") {
+        return parse_s3(rest).map(Some);
     }
     let Some(path) = text.strip_prefix("file://") else {
         return Err("unsupported storage URL");
@@ -628,8 +631,43 @@ fn parse_storage_url(text: &str) -> Result<Option<PathBuf>, &'static str> {
     if !path.starts_with('/') {
         Err("a file:// URL needs an absolute path (three slashes: file:///var/lib/pramaan/objects)")
     } else {
-        Ok(Some(PathBuf::from(path)))
+        Ok(Some(StorageTarget::Dir(PathBuf::from(path))))
     }
+}
+
+/// `bucket[/prefix]`: an S3 bucket name (3-63 lower-case letters, digits,
+/// `.` and `-`) and a prefix of plain path segments (no `..`, no empty
+/// segment, no `?`, `#` or `\\`: the keys pramaan makes are joined to it).
+fn parse_s3(rest: &str) -> Result<StorageTarget, &'static str> {
+    let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
+    let prefix = prefix.trim_end_matches('/');
+    let bucket_ok = (3..=63).contains(&bucket.len())
+        && bucket
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'.' || b == b'-')
+        && bucket.as_bytes()[0].is_ascii_alphanumeric()
+        && bucket.as_bytes()[bucket.len() - 1].is_ascii_alphanumeric();
+    if bucket.contains('@') || bucket.contains(':') {
+        return Err("credentials and ports do not go in storage.url: use storage.credentials_file (or the environment) and storage.endpoint");
+    }
+    if !bucket_ok {
+        return Err("the bucket name must be 3 to 63 lower-case letters, digits, '.' or '-'");
+    }
+    let prefix_ok = prefix.is_empty()
+        || prefix.split('/').all(|seg| {
+            !seg.is_empty()
+                && seg != "."
+                && seg != ".."
+                && !seg.contains(['?', '#', '\\'])
+                && !seg.chars().any(char::is_control)
+        });
+    if !prefix_ok {
+        return Err("the key prefix after the bucket must be plain path segments (no empty, `.` or `..` segment, no ? # or \\)");
+    }
+    Ok(StorageTarget::S3 {
+        bucket: bucket.to_owned(),
+        prefix: prefix.to_owned(),
+    })
 }
 
 /// One configuration key.
@@ -1165,10 +1203,71 @@ pub(crate) static KEYS: &[KeyDef] = &[
     KeyDef {
         key: "storage.url",
         kind: Kind::StorageUrl {
-            at: at!(storage.local_dir),
+            at: at!(storage.url),
         },
-        help: "Where segments are stored. Empty means the local directory <data_dir>/objects; \
-            only local directories are supported for now.",
+        help: "Where sealed segments, ledger tiles and checkpoints are stored. Empty means the \
+            local directory <data_dir>/objects; `file:///path` another directory; \
+            `s3://bucket/prefix` a bucket of an S3-compatible store (AWS, an Indian cloud region, \
+            or one on premises), reached with the `storage.endpoint`, `storage.region` and \
+            credentials below.",
+    },
+    KeyDef {
+        key: "storage.endpoint",
+        kind: Kind::Text {
+            at: at!(storage.endpoint),
+            default: "",
+            check: Check::Plain,
+        },
+        help: "The S3 server's URL, like `https://s3.example.in` or `http://127.0.0.1:3900`; \
+            empty means AWS itself. Only read when `storage.url` is `s3://`.",
+    },
+    KeyDef {
+        key: "storage.region",
+        kind: Kind::Text {
+            at: at!(storage.region),
+            default: "",
+            check: Check::Plain,
+        },
+        help: "The bucket's region, which requests are signed for (AWS Mumbai is `ap-south-1`, \
+            Hyderabad `ap-south-2`). Empty with an endpoint means `us-east-1`, what most \
+            S3-compatible stores accept; with AWS itself it must be set.",
+    },
+    KeyDef {
+        key: "storage.path_style",
+        kind: Kind::Bool {
+            at: at!(storage.path_style),
+            default: true,
+        },
+        help: "Address the bucket in the path (`https://endpoint/bucket/key`), as most stores on \
+            premises need; false puts it in the host name (`https://bucket.endpoint/key`).",
+    },
+    KeyDef {
+        key: "storage.allow_http",
+        kind: Kind::Bool {
+            at: at!(storage.allow_http),
+            default: false,
+        },
+        help: "Allow a plain `http://` endpoint. Off, because credentials and evidence would cross \
+            the network unencrypted; turn on only for a store on this machine or a trusted network.",
+    },
+    KeyDef {
+        key: "storage.credentials_file",
+        kind: Kind::OptPath {
+            at: at!(storage.credentials_file),
+            empty: "the environment (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN)",
+        },
+        help: "An AWS-style credentials file (`[default]` with `aws_access_key_id` and \
+            `aws_secret_access_key`) holding the S3 access key. Empty means the environment. \
+            The secret is never logged or shown.",
+    },
+    KeyDef {
+        key: "storage.credentials_profile",
+        kind: Kind::Text {
+            at: at!(storage.credentials_profile),
+            default: "default",
+            check: Check::Plain,
+        },
+        help: "The section of `storage.credentials_file` to read.",
     },
     // [log]
     KeyDef {

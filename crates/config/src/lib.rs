@@ -275,12 +275,47 @@ pub struct Catalog {
     pub sqlite_path: Option<PathBuf>,
 }
 
-/// `[storage]`: where sealed segments are stored.
+/// `[storage]`: where sealed segments, ledger tiles and checkpoints are stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Storage {
-    /// `storage.url`, as the local directory it names; `None` (the key is
-    /// empty) = `<data_dir>/objects`. Use [`Config::objects_dir`].
-    pub local_dir: Option<PathBuf>,
+    /// `storage.url`; `None` (the key is empty) = the directory
+    /// `<data_dir>/objects`. Use [`Config::objects_dir`] for a local one.
+    pub url: Option<StorageTarget>,
+    /// `storage.endpoint`: the S3 server (`https://host:port`); empty = AWS.
+    pub endpoint: String,
+    /// `storage.region`: the bucket's region (SigV4 signs with it).
+    pub region: String,
+    /// `storage.path_style`: `https://endpoint/bucket/key` rather than
+    /// `https://bucket.endpoint/key`.
+    pub path_style: bool,
+    /// `storage.allow_http`: an `http://` endpoint is allowed.
+    pub allow_http: bool,
+    /// `storage.credentials_file`: an AWS-style credentials file; `None` =
+    /// the environment (`AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`).
+    pub credentials_file: Option<PathBuf>,
+    /// `storage.credentials_profile`: the section of that file.
+    pub credentials_profile: String,
+}
+
+/// What `storage.url` names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StorageTarget {
+    /// `file:///abs/path`: a local directory.
+    Dir(PathBuf),
+    /// `s3://bucket/prefix`: a bucket of an S3-compatible store, and the
+    /// key prefix under which pramaan keeps its objects (may be empty).
+    S3 { bucket: String, prefix: String },
+}
+
+impl StorageTarget {
+    /// The URL that reads back to this target.
+    pub fn url(&self) -> String {
+        match self {
+            StorageTarget::Dir(path) => format!("file://{}", path.to_string_lossy()),
+            StorageTarget::S3 { bucket, prefix } if prefix.is_empty() => format!("s3://{bucket}"),
+            StorageTarget::S3 { bucket, prefix } => format!("s3://{bucket}/{prefix}"),
+        }
+    }
 }
 
 /// `[log]`: pramaan's own diagnostic log.
@@ -602,7 +637,15 @@ impl Config {
                 interval: Duration::ZERO,
             },
             catalog: Catalog { sqlite_path: None },
-            storage: Storage { local_dir: None },
+            storage: Storage {
+                url: None,
+                endpoint: String::new(),
+                region: String::new(),
+                path_style: true,
+                allow_http: false,
+                credentials_file: None,
+                credentials_profile: String::new(),
+            },
             log: Log {
                 level: String::new(),
                 format: LogFormat::Text,
@@ -760,6 +803,9 @@ impl Config {
                 vec!["registry.url"],
             ));
         }
+        if let Some(problem) = self.storage.problem() {
+            return Some(problem);
+        }
         let short = self.retention.short_windows();
         if !short.is_empty() && !self.retention.allow_non_compliant {
             let list: Vec<String> = short
@@ -806,12 +852,52 @@ impl Config {
     }
 
     /// The local object directory: `storage.url`'s path, or
-    /// `<data_dir>/objects` when it is empty.
+    /// `<data_dir>/objects` when it is empty (or names a bucket: then
+    /// nothing is kept there).
     pub fn objects_dir(&self) -> PathBuf {
-        match &self.storage.local_dir {
-            Some(path) => path.clone(),
-            None => self.data_dir.join("objects"),
+        match &self.storage.url {
+            Some(StorageTarget::Dir(path)) => path.clone(),
+            _ => self.data_dir.join("objects"),
         }
+    }
+}
+
+impl Storage {
+    /// What is wrong with the S3 keys taken together, with the keys to change.
+    fn problem(&self) -> Option<(String, Vec<&'static str>)> {
+        if !matches!(self.url, Some(StorageTarget::S3 { .. })) {
+            return None;
+        }
+        let endpoint = self.endpoint.trim();
+        if endpoint.is_empty() && self.region.trim().is_empty() {
+            return Some((
+                "storage.url names an S3 bucket on AWS (storage.endpoint is empty) but storage.region is empty: \
+                 set it to the bucket's region, e.g. \"ap-south-1\" (Mumbai) or \"ap-south-2\" (Hyderabad)"
+                    .to_owned(),
+                vec!["storage.region", "storage.endpoint"],
+            ));
+        }
+        let is_url = endpoint.starts_with("https://") || endpoint.starts_with("http://");
+        if !endpoint.is_empty() && !is_url {
+            return Some((
+                format!(
+                    "storage.endpoint `{}` is not an http(s):// URL",
+                    crate::redact(endpoint)
+                ),
+                vec!["storage.endpoint"],
+            ));
+        }
+        if endpoint.starts_with("http://") && !self.allow_http {
+            return Some((
+                format!(
+                    "storage.endpoint `{}` is plain http: credentials and evidence would cross the network unencrypted; \
+                     use https, or set storage.allow_http = true (for a store on this machine or a trusted network)",
+                    crate::redact(endpoint)
+                ),
+                vec!["storage.endpoint", "storage.allow_http"],
+            ));
+        }
+        None
     }
 }
 

@@ -39,6 +39,7 @@ impl Vault {
     pub async fn open(opts: VaultOptions) -> Result<(Vault, Workers), VaultError> {
         let (lock, loose) = take_data_dir(&opts.data_dir)?;
         let objects = crate::objects::Objects::open(&opts)?;
+        objects.probe().await?;
         let catalog: Arc<dyn Catalog> = Arc::new(SqliteCatalog::open(&opts.catalog_path())?);
         let parser = Parser::new(&opts);
         let rec = recover(&opts, &objects.store(), &*catalog, &parser).await?;
@@ -117,6 +118,9 @@ impl Vault {
     /// segments and the WAL's records (without truncating anything).
     pub fn open_read_only(opts: VaultOptions) -> Result<Vault, VaultError> {
         let objects = crate::objects::Objects::open(&opts)?;
+        if objects.is_remote() {
+            objects.block_on(objects.probe())?;
+        }
         let catalog: Arc<dyn Catalog> =
             Arc::new(SqliteCatalog::open_read_only(&opts.catalog_path())?);
         let segments = catalog.segments(None, None)?;

@@ -13,7 +13,11 @@ use std::time::Duration;
 #[derive(Clone, Debug)]
 pub struct VaultOptions {
     pub data_dir: PathBuf,
+    /// The local directory of objects (when `s3` is `None`).
     pub objects_dir: PathBuf,
+    /// Objects in a bucket of an S3-compatible store instead (`storage.url
+    /// = "s3://..."`).
+    pub s3: Option<crate::objects::s3::S3Options>,
     pub catalog_path: PathBuf,
     pub fsync: bool,
     pub wal_file_bytes: u64,
@@ -48,6 +52,7 @@ impl VaultOptions {
         let data_dir = data_dir.into();
         VaultOptions {
             objects_dir: data_dir.join("objects"),
+            s3: None,
             catalog_path: data_dir.join("catalog.db"),
             ledger: Some(crate::ledger::LedgerOptions::new(&data_dir)),
             data_dir,
