@@ -9,6 +9,12 @@ pub fn vault_options(cfg: &Config) -> VaultOptions {
     let mut o = VaultOptions::new(&cfg.data_dir);
     o.objects_dir = cfg.objects_dir();
     o.catalog_path = cfg.catalog_path();
+    o.catalog_postgres =
+        cfg.catalog_postgres()
+            .map(|(url, schema)| pramaan_vault::catalog::PgLocation {
+                url: url.to_owned(),
+                schema: schema.to_owned(),
+            });
     o.fsync = cfg.wal.fsync;
     o.wal_file_bytes = cfg.wal.file_size;
     o.wal_max_batch = cfg.wal.max_batch as usize;

@@ -2,18 +2,42 @@
 //! what is sealed; a segment object without a catalog row is an unfinished
 //! seal and is removed at start (its records are still in the WAL).
 //!
-//! The trait keeps the door open for PostgreSQL when several nodes share one
-//! object store; SQLite is the embedded default. Its file is opened in
-//! [`sqlite`] and its tables (the segments, retention's and the ledger
-//! history's) are created in [`schema`], so that retention and the ledger
-//! reach the connection without this module, which names their traits.
+//! Two implementations of one contract (`tests/catalog_suite.rs` runs on
+//! both): SQLite, the embedded default, whose file is opened in [`sqlite`]
+//! and whose tables (the segments, retention's and the ledger history's) are
+//! created in [`schema`]; and PostgreSQL ([`postgres`], `catalog.url =
+//! "postgres://..."`), the same tables in a schema of their own. [`open`]
+//! and [`open_read_only`] are the one place that picks one from the options.
 
 pub mod error;
+pub mod postgres;
 pub mod schema;
 pub mod sqlite;
 
 pub use error::CatalogError;
+pub use postgres::{PgCatalog, PgLocation};
 pub use sqlite::SqliteCatalog;
+
+use crate::options::VaultOptions;
+use std::sync::Arc;
+
+/// Opens (creating, migrating) the catalog the options name: PostgreSQL
+/// when `catalog_postgres` is set, else SQLite at `catalog_path`.
+pub fn open(opts: &VaultOptions) -> Result<Arc<dyn Catalog>, CatalogError> {
+    Ok(match &opts.catalog_postgres {
+        Some(at) => Arc::new(PgCatalog::open(at)?),
+        None => Arc::new(SqliteCatalog::open(&opts.catalog_path())?),
+    })
+}
+
+/// Opens the catalog the options name for reading beside a running server
+/// (`verify`, searches on the data directory); never migrates it.
+pub fn open_read_only(opts: &VaultOptions) -> Result<Arc<dyn Catalog>, CatalogError> {
+    Ok(match &opts.catalog_postgres {
+        Some(at) => Arc::new(PgCatalog::open_read_only(at)?),
+        None => Arc::new(SqliteCatalog::open_read_only(&opts.catalog_path())?),
+    })
+}
 
 use rusqlite::{params, OptionalExtension};
 use std::collections::BTreeMap;

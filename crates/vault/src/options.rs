@@ -14,7 +14,10 @@ use std::time::Duration;
 pub struct VaultOptions {
     pub data_dir: PathBuf,
     pub objects_dir: PathBuf,
+    /// The SQLite catalog's file (when `catalog_postgres` is `None`).
     pub catalog_path: PathBuf,
+    /// The catalog in PostgreSQL (`catalog.url = "postgres://..."`).
+    pub catalog_postgres: Option<crate::catalog::PgLocation>,
     pub fsync: bool,
     pub wal_file_bytes: u64,
     pub wal_max_batch: usize,
@@ -49,6 +52,7 @@ impl VaultOptions {
         VaultOptions {
             objects_dir: data_dir.join("objects"),
             catalog_path: data_dir.join("catalog.db"),
+            catalog_postgres: None,
             ledger: Some(crate::ledger::LedgerOptions::new(&data_dir)),
             data_dir,
             fsync: true,
