@@ -68,6 +68,8 @@ pub struct SegmentMeta {
 pub trait Catalog:
     Send + Sync + crate::retention::store::RetentionCatalog + crate::ledger::history::LedgerCatalog
 {
+    /// Where it is, for status and messages (never a password).
+    fn describe(&self) -> String;
     /// Records a sealed segment; returns its id.
     fn insert(&self, seg: &SegmentMeta) -> Result<i64, CatalogError>;
     /// Segments whose received_at range meets `[from, to]` (inclusive), in sequence order.
@@ -96,6 +98,10 @@ pub trait Catalog:
 }
 
 impl Catalog for SqliteCatalog {
+    fn describe(&self) -> String {
+        format!("sqlite:{}", self.path())
+    }
+
     fn insert(&self, s: &SegmentMeta) -> Result<i64, CatalogError> {
         let conn = self.conn();
         let sources = serde_json::to_string(&s.sources).expect("map serialises");

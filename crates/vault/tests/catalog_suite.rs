@@ -504,6 +504,13 @@ async fn postgres_two_catalogs_over_one_schema_see_each_others_rows() {
     let at = b._schema.as_ref().unwrap().0.clone();
     let one = &*b.writer;
     let two = PgCatalog::open(&at).unwrap();
+    assert_eq!(
+        two.describe(),
+        format!(
+            "postgres://postgres@127.0.0.1:5432/test (schema {})",
+            at.schema
+        )
+    );
     let a = insert(one, &seg("segments/a", (0, 9), (100, 200)));
     let z = insert(&two, &seg("segments/z", (10, 19), (300, 400)));
     assert_ne!(a.id, z.id);

@@ -223,11 +223,6 @@ impl PgCatalog {
         })
     }
 
-    /// Where it is (the URL without its password, and the schema).
-    pub fn describe(&self) -> String {
-        format!("{} (schema {})", self.at.shown(), self.at.schema)
-    }
-
     /// Drops the schema and everything in it (tests).
     pub fn drop_schema(&self) -> Result<(), CatalogError> {
         self.block(async {
@@ -366,6 +361,11 @@ fn segment_at(
 }
 
 impl Catalog for PgCatalog {
+    /// The URL without its password, and the schema.
+    fn describe(&self) -> String {
+        format!("{} (schema {})", self.at.shown(), self.at.schema)
+    }
+
     fn insert(&self, s: &SegmentMeta) -> Result<i64, CatalogError> {
         let sources = serde_json::to_string(&s.sources).expect("map serialises");
         self.block(async {
