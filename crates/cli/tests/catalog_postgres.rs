@@ -108,7 +108,16 @@ fn serve_search_sql_proofs_holds_retention_and_verify_on_a_postgres_catalog() {
     let o = ok(cli(
         &dir,
         &env,
-        &["proof", "inclusion", "--seq", "42", "--server", &url],
+        &[
+            "--data-dir",
+            data,
+            "proof",
+            "inclusion",
+            "--seq",
+            "42",
+            "--server",
+            &url,
+        ],
     ));
     assert!(o.stdout().contains("OK: record 42 is in the tree"), "{o:?}");
 
