@@ -10,6 +10,12 @@ pub fn vault_options(cfg: &Config) -> VaultOptions {
     o.objects_dir = cfg.objects_dir();
     o.s3 = s3_options(cfg);
     o.catalog_path = cfg.catalog_path();
+    o.catalog_postgres =
+        cfg.catalog_postgres()
+            .map(|(url, schema)| pramaan_vault::catalog::PgLocation {
+                url: url.to_owned(),
+                schema: schema.to_owned(),
+            });
     o.fsync = cfg.wal.fsync;
     o.wal_file_bytes = cfg.wal.file_size;
     o.wal_max_batch = cfg.wal.max_batch as usize;

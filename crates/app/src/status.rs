@@ -88,6 +88,9 @@ pub struct Store {
     pub endpoint: String,
     /// In a bucket rather than on this machine's disk.
     pub remote: bool,
+    /// The catalog of sealed segments: `sqlite:PATH` or
+    /// `postgres://user@host:port/db (schema S)` (no password).
+    pub catalog: String,
     /// Records committed (durable in the WAL) but not yet in a sealed
     /// segment: what sealing has still to write to the store.
     pub unsealed_records: u64,
@@ -104,6 +107,7 @@ impl Store {
             url: o.url().to_owned(),
             endpoint: o.endpoint().to_owned(),
             remote: o.is_remote(),
+            catalog: vault.catalog().describe(),
             unsealed_records: vault.committed().saturating_sub(sealed),
             seal_errors: vault.stats().seal_errors.load(Relaxed),
         }

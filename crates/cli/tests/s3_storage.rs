@@ -122,6 +122,11 @@ fn serve_keeps_its_evidence_in_the_bucket_and_every_reader_finds_it_there() {
         "{st}"
     );
     assert_eq!(st["store"]["remote"], true, "{st}");
+    let catalog = st["store"]["catalog"].as_str().unwrap();
+    assert!(
+        catalog.starts_with("sqlite:") && catalog.ends_with("catalog.db"),
+        "{st}"
+    );
 
     // verify, on the data directory with the server stopped, reads the bucket.
     assert!(server.stop().success(), "{}", server.stderr());

@@ -55,6 +55,17 @@ pub(crate) enum Check {
     Plain,
     /// A tracing filter directive (`log.level`).
     Filter,
+    /// A PostgreSQL schema name: letters, digits and `_`, not starting
+    /// with a digit, at most 63 bytes (`catalog.schema`).
+    Identifier,
+}
+
+/// True when `s` is a usable PostgreSQL schema name (see [`Check::Identifier`]).
+pub(crate) fn is_identifier(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 63
+        && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+        && !s.as_bytes()[0].is_ascii_digit()
 }
 
 /// A key's type, where it lives in [`Config`], its default and its limits.
@@ -113,9 +124,9 @@ pub(crate) enum Kind {
         at: Access<LogFormat>,
         default: LogFormat,
     },
-    /// `catalog.url`: empty or `sqlite:PATH`. Defaults to empty.
+    /// `catalog.url`: empty, `sqlite:PATH` or `postgres://...`. Defaults to empty.
     CatalogUrl {
-        at: Access<Option<PathBuf>>,
+        at: Access<crate::CatalogUrl>,
     },
     /// `storage.url`: empty, `file:///abs/path` or `s3://bucket/prefix`.
     /// Defaults to empty.
@@ -148,7 +159,7 @@ const DURATION_FORMS: &str =
 const LISTEN_FORMS: &str =
     "a socket address like \"127.0.0.1:5514\" or \"[::]:5514\", or \"off\" (or \"\") for no listener";
 const CATALOG_FORMS: &str =
-    "\"\" (SQLite at <data_dir>/catalog.db) or \"sqlite:PATH\" (an SQLite database file)";
+    "\"\" (SQLite at <data_dir>/catalog.db), \"sqlite:PATH\" (an SQLite database file) or \"postgres://user@host:port/db\" (PostgreSQL)";
 const STORAGE_FORMS: &str = "\"\" (the directory <data_dir>/objects), \"file:///absolute/path\" (a local directory) \
     or \"s3://bucket/prefix\" (a bucket of an S3-compatible store, with storage.endpoint and storage.region)";
 const CLASSES_FORMS: &str = "a list of tables like [{ name = \"firewalls\", sources = [\"fw-*\", \"10.1.2.*\"], days = 365 }]: \
@@ -195,6 +206,10 @@ impl Kind {
                 ..
             } => "a string without control characters".to_owned(),
             Kind::Text {
+                check: Check::Identifier,
+                ..
+            } => "a PostgreSQL schema name: letters, digits and _, not starting with a digit, at most 63".to_owned(),
+            Kind::Text {
                 check: Check::Filter,
                 ..
             } => "a tracing filter like \"info\" or \"info,pramaan_ingest=debug\" (levels trace, debug, info, warn, error, off)".to_owned(),
@@ -229,8 +244,9 @@ impl Kind {
         match self {
             Kind::Path { at, default } => *(at.set)(c) = PathBuf::from(default),
             Kind::Text { at, default, .. } => *(at.set)(c) = (*default).to_owned(),
-            Kind::PemFile { at } | Kind::CatalogUrl { at } => *(at.set)(c) = None,
+            Kind::PemFile { at } => *(at.set)(c) = None,
             Kind::StorageUrl { at } => *(at.set)(c) = None,
+            Kind::CatalogUrl { at } => *(at.set)(c) = crate::CatalogUrl::DataDir,
             Kind::OptPath { at, .. } => *(at.set)(c) = None,
             Kind::Listen { at, default } => *(at.set)(c) = *default,
             Kind::Addr { at, default } => *(at.set)(c) = *default,
@@ -261,6 +277,7 @@ impl Kind {
                 let ok = match check {
                     Check::Plain => !text.chars().any(char::is_control),
                     Check::Filter => value::is_filter(text),
+                    Check::Identifier => is_identifier(text),
                 };
                 if !ok {
                     return Err(expected());
@@ -357,8 +374,10 @@ impl Kind {
             Kind::Offset { at, .. } => string(&value::format_offset(*(at.get)(c))),
             Kind::LogFormat { at, .. } => string((at.get)(c).as_str()),
             Kind::CatalogUrl { at } => match (at.get)(c) {
-                Some(path) => string(&format!("sqlite:{}", path_text(path))),
-                None => string(""),
+                crate::CatalogUrl::Sqlite(path) => string(&format!("sqlite:{}", path_text(path))),
+                // May carry a password: never shown or recorded.
+                crate::CatalogUrl::Postgres(url) => string(&crate::redact(url)),
+                crate::CatalogUrl::DataDir => string(""),
             },
             Kind::StorageUrl { at } => match (at.get)(c) {
                 Some(target) => string(&target.url()),
@@ -596,13 +615,22 @@ fn parse_classes(raw: &Raw, max_days: u64) -> Result<Vec<RetentionClass>, String
     Ok(out)
 }
 
-/// `""` → `None`; `sqlite:PATH`, `sqlite://PATH` → `Some(PATH)`.
-fn parse_catalog_url(text: &str) -> Result<Option<PathBuf>, &'static str> {
+/// `""` → the data directory's file; `sqlite:PATH`, `sqlite://PATH` → that
+/// file; `postgres://...`, `postgresql://...` → PostgreSQL (the URL is
+/// checked when the catalog connects, and its errors never show it whole).
+fn parse_catalog_url(text: &str) -> Result<crate::CatalogUrl, &'static str> {
     if text.is_empty() {
-        return Ok(None);
+        return Ok(crate::CatalogUrl::DataDir);
+    }
+    if text.starts_with("postgres://") || text.starts_with("postgresql://") {
+        return if text.chars().any(char::is_whitespace) {
+            Err("a PostgreSQL URL has no spaces")
+        } else {
+            Ok(crate::CatalogUrl::Postgres(text.to_owned()))
+        };
     }
     let Some(rest) = text.strip_prefix("sqlite:") else {
-        return Err("only sqlite is supported for now");
+        return Err("neither sqlite nor postgres");
     };
     let path = rest.strip_prefix("//").unwrap_or(rest);
     if path.is_empty() {
@@ -612,7 +640,7 @@ fn parse_catalog_url(text: &str) -> Result<Option<PathBuf>, &'static str> {
     } else if path.contains('?') {
         Err("URL parameters are not supported")
     } else {
-        Ok(Some(PathBuf::from(path)))
+        Ok(crate::CatalogUrl::Sqlite(PathBuf::from(path)))
     }
 }
 
@@ -1194,10 +1222,22 @@ pub(crate) static KEYS: &[KeyDef] = &[
     KeyDef {
         key: "catalog.url",
         kind: Kind::CatalogUrl {
-            at: at!(catalog.sqlite_path),
+            at: at!(catalog.url),
         },
-        help: "Where the segment catalog lives. Empty means SQLite at <data_dir>/catalog.db; \
-            only SQLite is supported for now.",
+        help: "Where the segment catalog lives (the segments, retention's holds, deletions and \
+            runs, the ledger's checkpoint history). Empty means SQLite at <data_dir>/catalog.db; \
+            `sqlite:PATH` another SQLite file; `postgres://user@host:port/db` PostgreSQL, in the \
+            schema `catalog.schema` (a password in the URL is never shown or logged).",
+    },
+    KeyDef {
+        key: "catalog.schema",
+        kind: Kind::Text {
+            at: at!(catalog.schema),
+            default: "pramaan_catalog",
+            check: Check::Identifier,
+        },
+        help: "The PostgreSQL schema of a PostgreSQL catalog (created, and migrated, by `pramaan \
+            serve`). Unused with SQLite.",
     },
     // [storage]
     KeyDef {

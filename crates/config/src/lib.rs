@@ -270,9 +270,32 @@ impl Retention {
 /// `[catalog]`: where the segment catalog lives.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Catalog {
-    /// `catalog.url`, as the SQLite database path it names; `None` (the key is
-    /// empty) = `<data_dir>/catalog.db`. Use [`Config::catalog_path`].
-    pub sqlite_path: Option<PathBuf>,
+    /// `catalog.url`, as what it names. Use [`Config::catalog_path`] and
+    /// [`Config::catalog_postgres`].
+    pub url: CatalogUrl,
+    /// `catalog.schema`: the PostgreSQL schema of a PostgreSQL catalog.
+    pub schema: String,
+}
+
+/// What `catalog.url` names.
+#[derive(Clone, PartialEq, Eq)]
+pub enum CatalogUrl {
+    /// Empty: SQLite at `<data_dir>/catalog.db`.
+    DataDir,
+    /// `sqlite:PATH`.
+    Sqlite(PathBuf),
+    /// `postgres://...` (as written: it may carry a password).
+    Postgres(String),
+}
+
+impl std::fmt::Debug for CatalogUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            CatalogUrl::DataDir => f.write_str("DataDir"),
+            CatalogUrl::Sqlite(p) => f.debug_tuple("Sqlite").field(p).finish(),
+            CatalogUrl::Postgres(url) => f.debug_tuple("Postgres").field(&redact(url)).finish(),
+        }
+    }
 }
 
 /// `[storage]`: where sealed segments, ledger tiles and checkpoints are stored.
@@ -636,7 +659,10 @@ impl Config {
                 allow_non_compliant: false,
                 interval: Duration::ZERO,
             },
-            catalog: Catalog { sqlite_path: None },
+            catalog: Catalog {
+                url: CatalogUrl::DataDir,
+                schema: String::new(),
+            },
             storage: Storage {
                 url: None,
                 endpoint: String::new(),
@@ -833,11 +859,20 @@ impl Config {
     }
 
     /// The SQLite catalog database: `catalog.url`'s path, or
-    /// `<data_dir>/catalog.db` when it is empty.
+    /// `<data_dir>/catalog.db` when it is empty (or names PostgreSQL: the
+    /// file is then not used).
     pub fn catalog_path(&self) -> PathBuf {
-        match &self.catalog.sqlite_path {
-            Some(path) => path.clone(),
-            None => self.data_dir.join("catalog.db"),
+        match &self.catalog.url {
+            CatalogUrl::Sqlite(path) => path.clone(),
+            CatalogUrl::DataDir | CatalogUrl::Postgres(_) => self.data_dir.join("catalog.db"),
+        }
+    }
+
+    /// The PostgreSQL catalog's URL and schema, when `catalog.url` names one.
+    pub fn catalog_postgres(&self) -> Option<(&str, &str)> {
+        match &self.catalog.url {
+            CatalogUrl::Postgres(url) => Some((url, &self.catalog.schema)),
+            _ => None,
         }
     }
 

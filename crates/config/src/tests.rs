@@ -408,8 +408,18 @@ fn bad_values_name_key_value_origin_and_what_is_allowed() {
         ("PRAMAAN_NODE_NAME", "a\nb", "without control characters"),
         (
             "PRAMAAN_CATALOG_URL",
-            "postgres://db/pramaan",
-            "only sqlite is supported for now",
+            "mysql://db/pramaan",
+            "neither sqlite nor postgres",
+        ),
+        (
+            "PRAMAAN_CATALOG_SCHEMA",
+            "pramaan-catalog",
+            "a PostgreSQL schema name",
+        ),
+        (
+            "PRAMAAN_CATALOG_SCHEMA",
+            "1catalog",
+            "not starting with a digit",
         ),
         ("PRAMAAN_CATALOG_URL", "sqlite::memory:", "in-memory"),
         ("PRAMAAN_STORAGE_URL", "s3://Bucket", "lower-case letters"),
@@ -996,7 +1006,7 @@ fn every_field_has_its_own_key() {
                 allow_non_compliant: _,
                 interval: _,
             },
-        catalog: Catalog { sqlite_path: _ },
+        catalog: Catalog { url: _, schema: _ },
         storage:
             Storage {
                 url: _,
@@ -1084,7 +1094,7 @@ fn every_field_has_its_own_key() {
         1 + 2 + 9 + 3 + 3 + 6 + 2 /* segments.compact_* */ + 1 /* segments.search_nice */ + 5 /* sql */ + 4 + 1 + 1 + 2 + 1 + 3 + 8 /* clock */ + 18 /* desk */
         + 2 /* syslog.allow, syslog.tls_client_ca */ + 2 /* http.tls_* */ + 1 /* metrics.public */
         + 2 /* syslog per source, first byte */ + 2 /* http ingest turns */ + 1 /* metrics.max_sources */
-        + 5 /* auth */ + 3 /* attribution */ + 6 /* registry */ + 1 /* console */
+        + 5 /* auth */ + 3 /* attribution */ + 6 /* registry */ + 1 /* console */ + 1 /* catalog.schema */
         + 6 /* storage: S3 */;
     assert_eq!(KEYS.len(), FIELDS);
 
@@ -1101,7 +1111,7 @@ fn every_field_has_its_own_key() {
         let raw = match &def.kind {
             Kind::Path { .. } => Raw::Str("/other".into()),
             Kind::Text {
-                check: Check::Plain,
+                check: Check::Plain | Check::Identifier,
                 ..
             } => Raw::Str("other".into()),
             Kind::Text {
@@ -1473,6 +1483,7 @@ fn a_password_in_a_url_is_never_shown() {
         dir.path(),
         "pramaan.toml",
         "[registry]\nurl = \"postgres://u:secretpw@127.0.0.1:5432/test\"\n\
+         [catalog]\nurl = \"postgres://c:catpw@127.0.0.1:5432/test\"\n\
          [desk]\nwebhook_url = \"https://hooks.example/x?token=tok123\"\n",
     );
     for loaded in [
@@ -1494,6 +1505,7 @@ fn a_password_in_a_url_is_never_shown() {
         );
         let text = loaded.render();
         assert!(!text.contains("secretpw"), "{text}");
+        assert!(!text.contains("catpw"), "{text}");
         assert!(!text.contains("tok123"), "{text}");
         assert!(
             text.contains("postgres://u:***@127.0.0.1:5432/test"),
@@ -1501,6 +1513,7 @@ fn a_password_in_a_url_is_never_shown() {
         );
         let values = format!("{:?}", loaded.config.values());
         assert!(!values.contains("secretpw"), "{values}");
+        assert!(!format!("{:?}", loaded.config).contains("catpw"));
     }
 }
 

@@ -18,7 +18,10 @@ pub struct VaultOptions {
     /// Objects in a bucket of an S3-compatible store instead (`storage.url
     /// = "s3://..."`).
     pub s3: Option<crate::objects::s3::S3Options>,
+    /// The SQLite catalog's file (when `catalog_postgres` is `None`).
     pub catalog_path: PathBuf,
+    /// The catalog in PostgreSQL (`catalog.url = "postgres://..."`).
+    pub catalog_postgres: Option<crate::catalog::PgLocation>,
     pub fsync: bool,
     pub wal_file_bytes: u64,
     pub wal_max_batch: usize,
@@ -54,6 +57,7 @@ impl VaultOptions {
             objects_dir: data_dir.join("objects"),
             s3: None,
             catalog_path: data_dir.join("catalog.db"),
+            catalog_postgres: None,
             ledger: Some(crate::ledger::LedgerOptions::new(&data_dir)),
             data_dir,
             fsync: true,
