@@ -13,22 +13,7 @@ use std::path::Path;
 use std::time::Duration;
 use support::*;
 
-const PG_URL: &str = "postgres://postgres@127.0.0.1:5432/test";
 const T: Duration = Duration::from_secs(120);
-
-/// A query of the test's own against PostgreSQL.
-fn pg_query(sql: &str) -> Vec<tokio_postgres::Row> {
-    block_on(async {
-        let (client, conn) = tokio_postgres::connect(PG_URL, tokio_postgres::NoTls)
-            .await
-            .expect("PostgreSQL on 127.0.0.1:5432 (user postgres, trust, database test) must be running (scripts/test starts it)");
-        tokio::spawn(conn);
-        client
-            .query(sql, &[])
-            .await
-            .unwrap_or_else(|e| panic!("{sql}: {e:?}"))
-    })
-}
 
 fn cli(cwd: &Path, env: &[(&str, &str)], args: &[&str]) -> Output {
     let mut c = pramaan(cwd);
@@ -46,7 +31,9 @@ fn ok(o: Output) -> Output {
 
 #[test]
 fn serve_search_sql_proofs_holds_retention_and_verify_on_a_postgres_catalog() {
-    let schema = unique("pgcat").replace('-', "_").to_ascii_lowercase();
+    // Made before the server, so that a failure below still drops it.
+    let cleanup = PgSchema::fresh("pgcat");
+    let schema = cleanup.0.clone();
     let env = [
         ("PRAMAAN_CATALOG_URL", PG_URL),
         ("PRAMAAN_CATALOG_SCHEMA", schema.as_str()),
@@ -54,15 +41,6 @@ fn serve_search_sql_proofs_holds_retention_and_verify_on_a_postgres_catalog() {
         ("PRAMAAN_LEDGER_CHECKPOINT_INTERVAL", "200ms"),
         ("PRAMAAN_LEDGER_HISTORY_INTERVAL", "1s"),
     ];
-    // Made before the server, so that a failure below still drops it.
-    let _ = pg_query("SELECT 1");
-    struct Drop_(String);
-    impl Drop for Drop_ {
-        fn drop(&mut self) {
-            let _ = pg_query(&format!("DROP SCHEMA IF EXISTS {} CASCADE", self.0));
-        }
-    }
-    let _cleanup = Drop_(schema.clone());
     let mut server = Server::start_with(&env);
     let url = server.url();
     let tag = unique("pgline");

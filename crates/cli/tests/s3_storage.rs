@@ -254,3 +254,65 @@ fn the_store_going_away_mid_run_loses_nothing() {
     let o = cli(&server, &store, &["verify", "--quiet"]);
     assert!(o.success(), "verify after the store came back: {o:?}");
 }
+
+#[test]
+fn a_bucket_and_a_postgres_catalog_together_with_compaction() {
+    let store = S3Store::start(BUCKET);
+    let pg = PgSchema::fresh("s3cat");
+    let pg_env = [
+        ("PRAMAAN_CATALOG_URL", PG_URL),
+        ("PRAMAAN_CATALOG_SCHEMA", pg.0.as_str()),
+    ];
+    let mut server = start_on(&store, &pg_env);
+    let tag = unique("both");
+    assert_eq!(server.ingest_lines(&lines(&tag, 300)).accepted, 300);
+    wait_sealed(&server, 3);
+    let st = server.status();
+    assert!(
+        st["store"]["catalog"]
+            .as_str()
+            .unwrap()
+            .starts_with("postgres://postgres@127.0.0.1:5432/test"),
+        "{st}"
+    );
+    // The catalog rows name the objects in the bucket.
+    let rows = pg_query(&format!(
+        "SELECT path FROM {}.segments ORDER BY seq_min",
+        pg.0
+    ));
+    let keys = store.keys(BUCKET, PREFIX);
+    for r in &rows {
+        let path: String = r.get(0);
+        assert!(keys.contains(&path), "{path} not in the bucket: {keys:?}");
+    }
+    assert!(!server.data_dir().join("catalog.db").exists());
+    assert!(server.stop().success(), "{}", server.stderr());
+
+    // Compaction on the data directory rewrites each segment in the bucket
+    // and points its row at the rewrite; the old objects go.
+    let run_with = |args: &[&str]| {
+        let mut c = pramaan(server.dir.path());
+        c.arg("--data-dir").arg(server.data_dir()).args(args);
+        for (k, v) in env_of(&store, &pg_env) {
+            c.env(k, v);
+        }
+        run(c, None, Duration::from_secs(300))
+    };
+    let o = run_with(&["compact", "--all", "--quiet"]);
+    assert!(o.success(), "compact: {o:?}");
+    let after = store.keys(BUCKET, PREFIX);
+    let segs: Vec<&String> = after
+        .iter()
+        .filter(|k| k.starts_with("segments/"))
+        .collect();
+    assert_eq!(segs.len(), rows.len(), "{after:?}");
+    assert!(
+        segs.iter().all(|k| k.ends_with(".z19.parquet")),
+        "not every segment was rewritten: {after:?}"
+    );
+    let o = run_with(&["verify", "--quiet"]);
+    assert!(o.success(), "verify after compaction: {o:?}");
+    let o = run_with(&["search", "--ip", "10.0.0.250"]);
+    assert!(o.success(), "{o:?}");
+    assert!(o.stdout().contains(&format!("{tag}-250")), "{o:?}");
+}

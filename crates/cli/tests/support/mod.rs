@@ -1227,3 +1227,37 @@ impl Drop for S3Store {
         self.stop();
     }
 }
+
+/// The PostgreSQL the tests use (scripts/test starts it).
+pub const PG_URL: &str = "postgres://postgres@127.0.0.1:5432/test";
+
+/// A query of the test's own against PostgreSQL.
+pub fn pg_query(sql: &str) -> Vec<tokio_postgres::Row> {
+    block_on(async {
+        let (client, conn) = tokio_postgres::connect(PG_URL, tokio_postgres::NoTls)
+            .await
+            .expect("PostgreSQL on 127.0.0.1:5432 (user postgres, trust, database test) must be running (scripts/test starts it)");
+        tokio::spawn(conn);
+        client
+            .query(sql, &[])
+            .await
+            .unwrap_or_else(|e| panic!("{sql}: {e:?}"))
+    })
+}
+
+/// A PostgreSQL schema a test uses, dropped however the test ends.
+pub struct PgSchema(pub String);
+
+impl PgSchema {
+    /// A fresh schema name (made by whoever first uses it).
+    pub fn fresh(prefix: &str) -> PgSchema {
+        let _ = pg_query("SELECT 1");
+        PgSchema(unique(prefix).replace('-', "_").to_ascii_lowercase())
+    }
+}
+
+impl Drop for PgSchema {
+    fn drop(&mut self) {
+        let _ = pg_query(&format!("DROP SCHEMA IF EXISTS {} CASCADE", self.0));
+    }
+}

@@ -7,7 +7,7 @@
 //!
 //! | key | what | written by |
 //! |---|---|---|
-//! | `segments/YYYY/MM/DD/HH/<time>-<seq_min>-<seq_max>.parquet` | a sealed segment (`-cN` before `.parquet` once compacted) | the sealer, compaction; deleted by retention |
+//! | `segments/YYYY/MM/DD/HH/<seq_min>-<seq_max>.parquet` | a sealed segment (`.zN` before `.parquet` once compacted at zstd level N) | the sealer, compaction; deleted by retention |
 //! | `tile/<L>/<N>` and `tile/<L>/<N>.p/<W>` | ledger tiles of level ≥ 1 (C2SP paths; level 0 only at the edges of deleted ranges) | the ledger thread, retention (`preserve_boundaries`) |
 //! | `checkpoint` | the latest signed checkpoint (a C2SP signed note) | the ledger thread, `ledger cosign` |
 //!
