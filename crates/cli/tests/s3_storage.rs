@@ -136,6 +136,21 @@ fn serve_keeps_its_evidence_in_the_bucket_and_every_reader_finds_it_there() {
     assert!(o.success(), "search: {o:?}");
     assert!(o.stdout().contains(&format!("{tag}-300")), "{o:?}");
 
+    // A crash between writing a segment and its catalog row leaves an
+    // object no row names: the next start removes it from the bucket.
+    let stray = "segments/2026/12/06/23/99999999999999990000-99999999999999990099.parquet";
+    let stray_file = store.root.path().join(BUCKET).join(PREFIX).join(stray);
+    std::fs::create_dir_all(stray_file.parent().unwrap()).unwrap();
+    std::fs::write(&stray_file, b"PAR1 an unfinished seal").unwrap();
+    assert!(store.keys(BUCKET, PREFIX).iter().any(|k| k == stray));
+    server.start_again();
+    assert!(
+        !store.keys(BUCKET, PREFIX).iter().any(|k| k == stray),
+        "the orphan is still in the bucket"
+    );
+    assert_eq!(server.search(&[("ip", "10.0.1.44")]).len(), 1);
+    assert!(server.stop().success(), "{}", server.stderr());
+
     // A segment altered in the bucket behind pramaan's back is named.
     let seg = segs[1];
     let file = store.root.path().join(BUCKET).join(PREFIX).join(seg);
