@@ -232,6 +232,8 @@ pub struct LogFacts {
     pub silent_sources: Vec<String>,
     pub wal_errors: u64,
     pub seal_errors: u64,
+    /// Where sealed evidence is kept (`file:///...` or `s3://... at ...`).
+    pub kept_in: String,
 }
 
 /// Most silent sources the logs card names; it counts them all.
@@ -250,8 +252,8 @@ pub fn logs_card(f: &LogFacts) -> Card {
         (
             Level::Red,
             format!(
-                "The vault reported {} write and {} sealing error(s): lines may not be stored.",
-                f.wal_errors, f.seal_errors
+                "The vault reported {} write and {} sealing error(s) (evidence store: {}): lines may not be stored.",
+                f.wal_errors, f.seal_errors, f.kept_in
             ),
         )
     } else if f.committed_records == 0 {
@@ -278,8 +280,8 @@ pub fn logs_card(f: &LogFacts) -> Card {
         (
             Level::Green,
             format!(
-                "{} records kept for {} days; every source sent lines today (IST).",
-                f.committed_records, f.retention_days
+                "{} records kept for {} days in {}; every source sent lines today (IST).",
+                f.committed_records, f.retention_days, f.kept_in
             ),
         )
     };
@@ -505,9 +507,11 @@ mod tests {
             retention_days: 180,
             retention_compliant: true,
             committed_records: 10,
+            kept_in: "s3://evidence/pramaan at https://s3.dc1.example.in".into(),
             ..Default::default()
         };
         assert_eq!(logs_card(&l).level, Level::Green);
+        assert!(logs_card(&l).reason.contains("in s3://evidence/pramaan at https://s3.dc1.example.in;"));
         l.silent_sources = vec!["fw1".into()];
         let c = logs_card(&l);
         assert_eq!(c.level, Level::Amber);

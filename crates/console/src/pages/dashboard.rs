@@ -304,6 +304,7 @@ fn log_facts(st: &impl Host, coverage: &[SourceDays], today: i64) -> LogFacts {
         silent_sources: charts::silent_today(coverage, today, COVERAGE_DAYS),
         wal_errors: stats.wal_errors.load(Relaxed),
         seal_errors: stats.seal_errors.load(Relaxed),
+        kept_in: st.app().vault().objects().describe(),
     }
 }
 
