@@ -165,6 +165,16 @@ fn serve_keeps_its_evidence_in_the_bucket_and_every_reader_finds_it_there() {
         o.stdout().contains(name) || o.stderr.contains(name),
         "verify does not name {name}: {o:?}"
     );
+    // And one deleted from the bucket.
+    let gone = segs[2];
+    std::fs::remove_file(store.root.path().join(BUCKET).join(PREFIX).join(gone)).unwrap();
+    let o = cli(&server, &store, &["verify"]);
+    assert!(!o.success(), "verify passed without a segment: {o:?}");
+    let name = gone.rsplit('/').next().unwrap();
+    assert!(
+        o.stdout().contains(name) || o.stderr.contains(name),
+        "verify does not name the missing {name}: {o:?}"
+    );
 }
 
 #[test]
