@@ -21,11 +21,6 @@ fn cmd(cwd: &Path, env: &[(&str, &str)], args: &[&str], stdin: Option<&[u8]>) ->
     run(c, stdin, T)
 }
 
-fn ok(o: Output) -> Output {
-    assert!(o.success(), "{o:?}");
-    o
-}
-
 fn json(o: &Output) -> Value {
     serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("not JSON ({e}): {o:?}"))
 }

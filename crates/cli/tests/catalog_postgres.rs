@@ -9,25 +9,10 @@
 
 mod support;
 
-use std::path::Path;
 use std::time::Duration;
 use support::*;
 
 const T: Duration = Duration::from_secs(120);
-
-fn cli(cwd: &Path, env: &[(&str, &str)], args: &[&str]) -> Output {
-    let mut c = pramaan(cwd);
-    c.args(args);
-    for (k, v) in env {
-        c.env(k, v);
-    }
-    run(c, None, T)
-}
-
-fn ok(o: Output) -> Output {
-    assert!(o.success(), "{o:?}");
-    o
-}
 
 #[test]
 fn serve_search_sql_proofs_holds_retention_and_verify_on_a_postgres_catalog() {
@@ -62,7 +47,7 @@ fn serve_search_sql_proofs_holds_retention_and_verify_on_a_postgres_catalog() {
     let d = server.data_dir();
     let data = d.to_str().unwrap();
 
-    let o = ok(cli(
+    let o = ok(cmd_env(
         &dir,
         &env,
         &[
@@ -71,7 +56,7 @@ fn serve_search_sql_proofs_holds_retention_and_verify_on_a_postgres_catalog() {
     ));
     let got: Vec<String> = parse_hits(&o.stdout).iter().map(Hit::raw_text).collect();
     assert_eq!(got, lines);
-    let o = ok(cli(
+    let o = ok(cmd_env(
         &dir,
         &env,
         &[
@@ -83,7 +68,7 @@ fn serve_search_sql_proofs_holds_retention_and_verify_on_a_postgres_catalog() {
         ],
     ));
     assert!(o.stdout().contains("250"), "{o:?}");
-    let o = ok(cli(
+    let o = ok(cmd_env(
         &dir,
         &env,
         &[
@@ -100,7 +85,7 @@ fn serve_search_sql_proofs_holds_retention_and_verify_on_a_postgres_catalog() {
     assert!(o.stdout().contains("OK: record 42 is in the tree"), "{o:?}");
 
     // A legal hold, then a retention run: nothing is due, the hold is kept.
-    let o = ok(cli(
+    let o = ok(cmd_env(
         &dir,
         &env,
         &[
@@ -123,7 +108,7 @@ fn serve_search_sql_proofs_holds_retention_and_verify_on_a_postgres_catalog() {
         ],
     ));
     assert!(o.stdout().contains("hold #1"), "{o:?}");
-    ok(cli(
+    ok(cmd_env(
         &dir,
         &env,
         &["--data-dir", data, "retention", "run", "--server", &url],
@@ -163,14 +148,14 @@ fn serve_search_sql_proofs_holds_retention_and_verify_on_a_postgres_catalog() {
     let stopped = server.stop();
     assert!(stopped.success(), "{}", server.stderr());
     assert!(!d.join("catalog.db").exists(), "an SQLite catalog was made");
-    let o = ok(cli(&dir, &env, &["--data-dir", data, "verify"]));
+    let o = ok(cmd_env(&dir, &env, &["--data-dir", data, "verify"]));
     assert!(o.stdout().contains("OK"), "{o:?}");
 }
 
 #[test]
 fn postgres_unreachable_at_start_is_a_clear_error_without_the_password() {
     let dir = tempfile::tempdir().unwrap();
-    let o = cli(
+    let o = cmd_env(
         dir.path(),
         &[
             (

@@ -18,20 +18,6 @@ fn cmd(cwd: &Path, args: &[&str]) -> Output {
     run(c, None, T)
 }
 
-fn cmd_env(cwd: &Path, env: &[(&str, &str)], args: &[&str]) -> Output {
-    let mut c = pramaan(cwd);
-    c.args(args);
-    for (k, v) in env {
-        c.env(k, v);
-    }
-    run(c, None, T)
-}
-
-fn ok(o: Output) -> Output {
-    assert!(o.success(), "{o:?}");
-    o
-}
-
 /// NDJSON hits printed by `search --format json`.
 fn json_hits(o: &Output) -> Vec<Hit> {
     parse_hits(&o.stdout)

@@ -19,11 +19,6 @@ fn cmd(cwd: &Path, data: &Path, args: &[&str]) -> Output {
     run(c, None, T)
 }
 
-fn ok(o: Output) -> Output {
-    assert!(o.success(), "{o:?}");
-    o
-}
-
 fn all_bytes(dir: &Path) -> Vec<(String, Vec<u8>)> {
     let mut out = Vec::new();
     let mut stack = vec![dir.to_owned()];

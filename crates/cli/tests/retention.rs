@@ -30,20 +30,6 @@ fn cmd(cwd: &Path, args: &[&str]) -> Output {
     run(c, None, T)
 }
 
-fn cmd_env(cwd: &Path, env: &[(&str, &str)], args: &[&str]) -> Output {
-    let mut c = pramaan(cwd);
-    c.args(args);
-    for (k, v) in env {
-        c.env(k, v);
-    }
-    run(c, None, T)
-}
-
-fn ok(o: Output) -> Output {
-    assert!(o.success(), "{o:?}");
-    o
-}
-
 fn now_ns() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)

@@ -511,7 +511,9 @@ mod tests {
             ..Default::default()
         };
         assert_eq!(logs_card(&l).level, Level::Green);
-        assert!(logs_card(&l).reason.contains("in s3://evidence/pramaan at https://s3.dc1.example.in;"));
+        assert!(logs_card(&l)
+            .reason
+            .contains("in s3://evidence/pramaan at https://s3.dc1.example.in;"));
         l.silent_sources = vec!["fw1".into()];
         let c = logs_card(&l);
         assert_eq!(c.level, Level::Amber);

@@ -927,6 +927,22 @@ pub fn octet(msg: &[u8]) -> Vec<u8> {
     v
 }
 
+/// `pramaan <args>` in `cwd` with extra environment variables, within two minutes.
+pub fn cmd_env(cwd: &Path, env: &[(&str, &str)], args: &[&str]) -> Output {
+    let mut c = pramaan(cwd);
+    c.args(args);
+    for (k, v) in env {
+        c.env(k, v);
+    }
+    run(c, None, Duration::from_secs(120))
+}
+
+/// `o`, after checking that the command succeeded.
+pub fn ok(o: Output) -> Output {
+    assert!(o.success(), "{o:?}");
+    o
+}
+
 /// Sorted copy, to compare multisets.
 pub fn sorted<T: Ord + Clone>(v: &[T]) -> Vec<T> {
     let mut v = v.to_vec();
