@@ -1,6 +1,7 @@
 //! Turns session events into bindings: pairs Starts with Stops, closes a
 //! session whose Stop never came at the next Start on the same address (and
-//! overlapping ports) or after `attribution.max_session`.
+//! overlapping ports; for RADIUS, from the same NAS) or after
+//! `attribution.max_session`.
 //!
 //! Evidence: a binding keeps the sequence numbers of its Start, of the latest
 //! Interim/alive record, and of its Stop (interims in between are dropped so
@@ -8,17 +9,33 @@
 
 use crate::model::{Binding, Kind};
 use crate::parse::{Action, Event};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet, VecDeque};
 
 /// The open sessions, by `kind:session`.
 #[derive(Debug, Default)]
 pub struct Tracker {
     max_session_ns: i64,
     open: HashMap<String, Vec<Binding>>,
+    /// Sessions closed by a Stop lately (at most [`RECENTLY_CLOSED`], oldest
+    /// forgotten first): a copy of their Start or Stop (a RADIUS packet
+    /// retransmitted and stored twice) must not open or rebuild them.
+    closed: HashSet<String>,
+    closed_order: VecDeque<String>,
 }
+
+/// How many closed sessions the tracker remembers.
+pub const RECENTLY_CLOSED: usize = 100_000;
 
 fn session_key(kind: Kind, session: &str) -> String {
     format!("{}:{}", kind.as_str(), session)
+}
+
+/// Whether a Start of `ev` may close the open binding `b` on the same
+/// address: RADIUS sessions only when both come from the same NAS (its
+/// `detail`), since two NASes can hold one address at once (overlapping
+/// pools, a move between them) and both must be kept for `whois`.
+fn same_origin(b: &Binding, ev: &Event) -> bool {
+    !(b.kind == Kind::Radius && ev.kind == Kind::Radius && b.detail != ev.detail)
 }
 
 impl Tracker {
@@ -26,6 +43,8 @@ impl Tracker {
         Tracker {
             max_session_ns: i64::try_from(max_session.as_nanos()).unwrap_or(i64::MAX / 4),
             open: HashMap::new(),
+            closed: HashSet::new(),
+            closed_order: VecDeque::new(),
         }
     }
 
@@ -41,6 +60,28 @@ impl Tracker {
                 .unwrap_or(key)
                 .to_owned();
             self.open.entry(sk).or_default().push(b);
+        }
+    }
+
+    /// Whether `ev`'s session is open, or was closed lately by a Stop.
+    pub fn knows(&self, ev: &Event) -> bool {
+        let sk = session_key(ev.kind, &ev.session);
+        self.open.contains_key(&sk) || self.closed.contains(&sk)
+    }
+
+    /// The key the bindings of `ev`'s session on `net` are stored under.
+    pub fn binding_key(ev: &Event, net: &crate::model::Net) -> String {
+        format!("{}|{net}", session_key(ev.kind, &ev.session))
+    }
+
+    fn remember_closed(&mut self, sk: &str) {
+        if self.closed.insert(sk.to_owned()) {
+            self.closed_order.push_back(sk.to_owned());
+            while self.closed_order.len() > RECENTLY_CLOSED {
+                if let Some(old) = self.closed_order.pop_front() {
+                    self.closed.remove(&old);
+                }
+            }
         }
     }
 
@@ -72,6 +113,9 @@ impl Tracker {
                         key: Some(format!("{sk}|{net}")),
                     });
                 }
+            }
+            Action::Start | Action::Update if self.closed.contains(&sk) => {
+                // A copy of a packet of a session already stopped.
             }
             Action::Start | Action::Update => {
                 if let Some(list) = self.open.get_mut(&sk) {
@@ -110,7 +154,10 @@ impl Tracker {
                 out.extend(self.open_session(ev, &sk, &ev.nets.clone(), start, seq));
             }
             Action::Stop => {
-                if let Some(list) = self.open.remove(&sk) {
+                if self.closed.contains(&sk) {
+                    // A copy of the Stop: the session is already closed.
+                } else if let Some(list) = self.open.remove(&sk) {
+                    self.remember_closed(&sk);
                     for mut b in list {
                         b.open = false;
                         b.end_ns = at.max(b.start_ns.saturating_add(1));
@@ -118,6 +165,7 @@ impl Tracker {
                         out.push(b);
                     }
                 } else if let Some(secs) = ev.session_secs {
+                    self.remember_closed(&sk);
                     // A Stop whose Start is not in the vault: Acct-Session-Time places the start.
                     let start = at.saturating_sub(secs.saturating_mul(1_000_000_000));
                     for net in &ev.nets {
@@ -155,7 +203,8 @@ impl Tracker {
         let mut emptied = Vec::new();
         for (other, list) in self.open.iter_mut() {
             list.retain(|b| {
-                let clash = nets.iter().any(|n| n.overlaps(&b.net))
+                let clash = same_origin(b, ev)
+                    && nets.iter().any(|n| n.overlaps(&b.net))
                     && b.port_lo <= ev.port_hi
                     && ev.port_lo <= b.port_hi
                     && b.start_ns <= start;

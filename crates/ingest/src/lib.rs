@@ -9,6 +9,8 @@
 //! * [`extract`] finds IP addresses, ports and user names in a message; it
 //!   runs inside [`parse`].
 //! * [`ndjson`] splits an HTTP NDJSON body into the lines to store.
+//! * [`radius`] decodes RADIUS accounting packets and checks their
+//!   authenticators (RFC 2866, RFC 3579).
 //!
 //! Owns: framing and parsing of received bytes into records' search fields.
 //! May not touch: any I/O (no files, sockets or clocks: bytes in, fields out).
@@ -19,6 +21,7 @@
 pub mod extract;
 pub mod framing;
 pub mod ndjson;
+pub mod radius;
 mod stamp;
 pub mod syslog;
 

@@ -6,6 +6,7 @@ pub mod cgnat;
 pub mod json;
 pub mod openvpn;
 pub mod radius;
+pub mod radius_packet;
 
 /// The latest Unix time (in seconds) whose nanoseconds fit an i64
 /// (2262-04-11): later stamps are refused, so `* 1_000_000_000` cannot overflow.
