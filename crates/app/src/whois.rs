@@ -33,6 +33,8 @@ pub struct Attribution {
     pub sources: Sources,
     /// `attribution.import_max_body`.
     pub import_max_body: u64,
+    /// `radius.max_clock_skew`: how far a NAS's Event-Timestamp may be off.
+    pub radius_max_skew: Duration,
     store: tokio::sync::OnceCell<Arc<dyn BindingStore>>,
 }
 
@@ -65,6 +67,7 @@ impl Attribution {
             default_offset: cfg.syslog.default_timezone,
             sources: sources(cfg),
             import_max_body: cfg.attribution.import_max_body,
+            radius_max_skew: cfg.radius.max_clock_skew,
             store: tokio::sync::OnceCell::new(),
         }
     }
