@@ -446,3 +446,134 @@ fn freeradius_proxies_a_nas_accounting_to_pramaan() {
     assert_eq!(rows[0]["n"], 2, "{rows:?}");
     drop(fr);
 }
+
+/// One Start for `user` on `ip`, signed with `secret`, sent from `sock`;
+/// the Accounting-Response if one came within `wait`.
+fn send_start(
+    sock: &UdpSocket,
+    to: SocketAddr,
+    secret: &str,
+    user: &str,
+    ip: [u8; 4],
+    wait: Duration,
+) -> Option<Vec<u8>> {
+    let attrs = vec![
+        (attr::ACCT_STATUS_TYPE, status::START.to_be_bytes().to_vec()),
+        (attr::USER_NAME, user.as_bytes().to_vec()),
+        (attr::ACCT_SESSION_ID, user.as_bytes().to_vec()),
+        (attr::FRAMED_IP_ADDRESS, ip.to_vec()),
+    ];
+    let packet = accounting_request(1, &attrs, secret.as_bytes(), false).unwrap();
+    sock.set_read_timeout(Some(wait)).unwrap();
+    sock.send_to(&packet, to).unwrap();
+    let mut buf = [0u8; 4096];
+    let (n, _) = sock.recv_from(&mut buf).ok()?;
+    let request = radius::decode(&packet).unwrap();
+    assert!(radius::response_ok(&buf[..n], &request, secret.as_bytes()));
+    Some(buf[..n].to_vec())
+}
+
+/// Per-client secrets from a file: the listed client is answered with its
+/// own secret; with no default secret, any other address is an unknown
+/// client (dropped, counted). `pramaan config` shows where the secret is,
+/// never the secret.
+#[test]
+fn per_client_secrets_come_from_files_and_unknown_clients_are_dropped() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("loopback.secret");
+    std::fs::write(&file, "loopback-only-secret\n").unwrap();
+    let clients = format!(
+        "[{{ address = \"127.0.0.1\", secret_file = \"{}\" }}, {{ address = \"10.0.0.0/8\", secret_env = \"{SECRET_VAR}\" }}]",
+        file.display()
+    );
+    let s = Server::start_with(&[
+        ("PRAMAAN_RADIUS_LISTEN", "127.0.0.1:0"),
+        ("PRAMAAN_RADIUS_CLIENTS", &clients),
+        (SECRET_VAR, SECRET),
+    ]);
+    let ready: Value =
+        serde_json::from_str(&std::fs::read_to_string(s.dir.path().join("ready.json")).unwrap())
+            .unwrap();
+    let addr: SocketAddr = ready["radius"].as_str().unwrap().parse().unwrap();
+    let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let long = Duration::from_secs(30);
+    assert!(send_start(
+        &sock,
+        addr,
+        "loopback-only-secret",
+        "ira",
+        [100, 64, 0, 40],
+        long
+    )
+    .is_some());
+    // 10.0.0.0/8's secret is not 127.0.0.1's.
+    assert!(send_start(
+        &sock,
+        addr,
+        SECRET,
+        "joe",
+        [100, 64, 0, 41],
+        Duration::from_secs(2)
+    )
+    .is_none());
+    s.wait_for_metric(
+        "pramaan_radius_dropped_total",
+        &[("reason", "bad_authenticator")],
+        1.0,
+    );
+    // From 127.0.0.2 (no entry, no default secret): an unknown client.
+    let other = UdpSocket::bind("127.0.0.2:0").unwrap();
+    assert!(send_start(
+        &other,
+        addr,
+        "loopback-only-secret",
+        "kim",
+        [100, 64, 0, 42],
+        Duration::from_secs(2)
+    )
+    .is_none());
+    s.wait_for_metric(
+        "pramaan_radius_dropped_total",
+        &[("reason", "unknown_client")],
+        1.0,
+    );
+    let v = wait_for_holders(&s, "100.64.0.40", &rfc3339(now_secs() + 1), 1);
+    assert_eq!(subscribers(&v), ["ira"]);
+
+    let mut c = pramaan(dir.path());
+    c.env("PRAMAAN_RADIUS_CLIENTS", &clients).arg("config");
+    let o = run(c, None, Duration::from_secs(30));
+    assert!(o.success(), "{o:?}");
+    assert!(o.stdout().contains("loopback.secret"), "{}", o.stdout());
+    assert!(
+        !o.stdout().contains("loopback-only-secret"),
+        "{}",
+        o.stdout()
+    );
+    for log in [s.stderr(), o.stdout()] {
+        assert!(!log.contains(SECRET) && !log.contains("loopback-only-secret"));
+    }
+}
+
+/// `radius.listen` with a secret variable that is not set: `serve` does
+/// not start, and says which key and which variable.
+#[test]
+fn a_missing_secret_stops_the_start_naming_the_variable() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut c = pramaan(dir.path());
+    c.args(["serve", "--data-dir"])
+        .arg(dir.path().join("data"))
+        .args(["--http-listen", "127.0.0.1:0"])
+        .env("PRAMAAN_CLOCK_ENABLED", "false")
+        .env("PRAMAAN_RADIUS_LISTEN", "127.0.0.1:0")
+        .env("PRAMAAN_RADIUS_SECRET_ENV", "RADIUS_E2E_UNSET_SECRET")
+        .env_remove("RADIUS_E2E_UNSET_SECRET");
+    let o = run(c, None, Duration::from_secs(60));
+    assert!(!o.success(), "{o:?}");
+    let err = o.stderr.clone();
+    assert!(
+        err.contains("radius.secret_file / radius.secret_env"),
+        "{err}"
+    );
+    assert!(err.contains("RADIUS_E2E_UNSET_SECRET is not set"), "{err}");
+}
