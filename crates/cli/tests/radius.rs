@@ -188,6 +188,35 @@ fn radclient_start_interim_stop_answer_whois_and_a_wrong_secret_does_nothing() {
     // The binding is backed by the three stored packets.
     let evidence = v["matches"][0]["evidence"].as_array().unwrap().len();
     assert_eq!(evidence, 3, "{v}");
+    // Which source made it, and each evidence record's sender (issue 26, item 5).
+    let source = &v["matches"][0]["source"];
+    assert_eq!(source["what"], "RADIUS accounting, NAS 10.0.0.1", "{v}");
+    let records = source["records"].as_array().unwrap();
+    assert_eq!(records.len(), 3, "{v}");
+    for r in records {
+        assert_eq!(r["transport"], "udp", "{v}");
+        assert!(
+            r["peer"].as_str().unwrap().starts_with("radius:127.0.0.1:"),
+            "{v}"
+        );
+    }
+    let mut c = pramaan(s.dir.path());
+    c.args([
+        "whois",
+        "100.64.0.10",
+        "--at",
+        &rfc3339(t0 + 5),
+        "--purpose",
+        PURPOSE,
+        "--server",
+        &s.url(),
+    ]);
+    let text = run(c, None, Duration::from_secs(60)).stdout();
+    assert!(
+        text.contains("source:     RADIUS accounting, NAS 10.0.0.1"),
+        "{text}"
+    );
+    assert!(text.contains("over udp from radius:127.0.0.1:"), "{text}");
     assert_eq!(whois_cli(&s, "100.64.0.10", &rfc3339(t0 + 21))["count"], 0);
     assert_eq!(whois_cli(&s, "100.64.0.99", &rfc3339(t0 + 5))["count"], 0);
     // The stored records are the packets as received, found by their peer.
