@@ -245,6 +245,21 @@ fn radclient_start_interim_stop_answer_whois_and_a_wrong_secret_does_nothing() {
         1.0
     );
     assert!(!s.stderr().contains(SECRET), "the secret was logged");
+
+    // The stored packets are found by address and user like any line.
+    let hits = s.search_all_of(&[("ip", "100.64.0.10")]);
+    assert_eq!(hits.len(), 3, "{hits:?}");
+    assert!(hits.iter().all(|h| h.str("format") == Some("radius")));
+    assert_eq!(s.search_all_of(&[("user", "alice")]).len(), 3);
+    // And `verify --deep` derives the same fields from the sealed packets.
+    let mut s = s;
+    s.stop();
+    let mut c = pramaan(s.dir.path());
+    c.arg("--data-dir")
+        .arg(s.data_dir())
+        .args(["verify", "--deep"]);
+    let o = run(c, None, Duration::from_secs(120));
+    assert!(o.success() && o.stdout().contains("OK"), "{o:?}");
 }
 
 #[test]

@@ -45,11 +45,21 @@ pub fn parse(raw: &[u8], ctx: &ParseContext) -> ParsedFields {
     syslog::parse_line(raw, ctx)
 }
 
-/// [`parse`], reading a stamp that carries no zone in the zone `zones` gives
+/// The fields of a stored record: a packet the RADIUS server stored (peer
+/// `radius:...`) is decoded ([`radius::fields`]), any other line parsed
+/// ([`parse`]). What ingest and `verify --deep` both derive.
+pub fn parse_record(raw: &[u8], peer: &str, ctx: &ParseContext) -> ParsedFields {
+    if peer.starts_with(pramaan_core::zones::RADIUS_PEER_PREFIX) {
+        return radius::fields(raw);
+    }
+    parse(raw, ctx)
+}
+
+/// [`parse_record`], reading a stamp that carries no zone in the zone `zones` gives
 /// the line's source (its host, else the sender `peer`), instead of
 /// `ctx.default_offset_secs`. The stored offset then says which zone was used.
 pub fn parse_from(raw: &[u8], peer: &str, ctx: &ParseContext, zones: &ZoneMap) -> ParsedFields {
-    let fields = parse(raw, ctx);
+    let fields = parse_record(raw, peer, ctx);
     if zones.entries.is_empty() || !fields.event_time.is_some_and(|t| t.zone_assumed) {
         return fields;
     }
