@@ -212,12 +212,23 @@ async fn stored_copy(
     if batch.iter().any(same) {
         return Ok(true);
     }
-    let found = store
-        .lookup(crate::model::Probe {
-            addr: net.first_addr(),
-            port: None,
-            at_ns: at.saturating_sub(1),
-        })
-        .await?;
-    Ok(found.iter().any(same))
+    // Just before this Stop's time, and (a copy timed by a later arrival)
+    // halfway through the session its Acct-Session-Time gives.
+    let mut probes = vec![at.saturating_sub(1)];
+    if let Some(secs) = ev.session_secs {
+        probes.push(at.saturating_sub(secs.saturating_mul(500_000_000)));
+    }
+    for at_ns in probes {
+        let found = store
+            .lookup(crate::model::Probe {
+                addr: net.first_addr(),
+                port: None,
+                at_ns,
+            })
+            .await?;
+        if found.iter().any(same) {
+            return Ok(true);
+        }
+    }
+    Ok(false)
 }

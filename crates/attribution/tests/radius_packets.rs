@@ -376,3 +376,94 @@ async fn a_stop_stored_again_after_a_restart_does_not_double_the_binding() {
     assert_eq!(names(&h), ["hari"]);
     assert_eq!(h[0].evidence, vec![0, 1]);
 }
+
+/// Accounting-On from a NAS that restarted: its open sessions end then (and
+/// the other NAS's stay open); the ids it hands out again are new sessions.
+#[tokio::test]
+async fn accounting_on_ends_the_nas_sessions_and_ids_may_be_reused() {
+    let on = accounting_request(
+        9,
+        &[
+            (
+                attr::ACCT_STATUS_TYPE,
+                status::ACCOUNTING_ON.to_be_bytes().to_vec(),
+            ),
+            (attr::NAS_IP_ADDRESS, NAS1.to_vec()),
+            at("2025-01-01T12:00:00Z"),
+        ],
+        b"secret",
+        false,
+    )
+    .unwrap();
+    let ip2 = [100, 64, 1, 3];
+    let recs = [
+        rec(
+            0,
+            "2025-01-01T10:00:00Z",
+            packet(
+                status::START,
+                "lena",
+                "1",
+                NAS1,
+                IP,
+                &[at("2025-01-01T10:00:00Z")],
+            ),
+        ),
+        rec(
+            1,
+            "2025-01-01T10:00:00Z",
+            packet(
+                status::START,
+                "omar",
+                "1",
+                NAS2,
+                ip2,
+                &[at("2025-01-01T10:00:00Z")],
+            ),
+        ),
+        rec(2, "2025-01-01T12:00:00Z", on),
+        // After the restart, session id 1 again, for someone else.
+        rec(
+            3,
+            "2025-01-01T12:01:00Z",
+            packet(
+                status::START,
+                "pia",
+                "1",
+                NAS1,
+                IP,
+                &[at("2025-01-01T12:01:00Z")],
+            ),
+        ),
+    ];
+    let (store, _d, _) = feed(&recs).await;
+    let h = holders(&store, "100.64.1.2", "2025-01-01T11:00:00Z");
+    assert_eq!(names(&h), ["lena"]);
+    assert_eq!(h[0].end_ns, ns("2025-01-01T12:00:00Z"));
+    assert_eq!(h[0].evidence, vec![0, 2]);
+    assert!(holders(&store, "100.64.1.2", "2025-01-01T12:00:30Z").is_empty());
+    assert_eq!(
+        names(&holders(&store, "100.64.1.2", "2025-01-01T12:30:00Z")),
+        ["pia"]
+    );
+    assert_eq!(
+        names(&holders(&store, "100.64.1.3", "2025-01-01T12:30:00Z")),
+        ["omar"]
+    );
+}
+
+/// Without Event-Timestamp a copy of a Stop stored later is timed later
+/// (by its arrival): still one binding.
+#[tokio::test]
+async fn a_stop_copy_timed_by_a_later_arrival_is_still_a_copy() {
+    let secs = (attr::ACCT_SESSION_TIME, 3600u32.to_be_bytes().to_vec());
+    let start = packet(status::START, "ravi", "s7", NAS1, IP, &[]);
+    let stop = packet(status::STOP, "ravi", "s7", NAS1, IP, &[secs]);
+    let recs = [
+        rec(0, "2025-01-01T10:00:00Z", start),
+        rec(1, "2025-01-01T11:00:00Z", stop.clone()),
+        rec(2, "2025-01-01T11:00:30Z", stop),
+    ];
+    let (store, _d, _) = feed(&recs).await;
+    assert_eq!(store.stats_sync().bindings, 1);
+}

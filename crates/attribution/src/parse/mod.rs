@@ -23,6 +23,9 @@ pub enum Action {
     Stop,
     /// A static allotment `[at, until)` (JSON `allot`).
     Allot,
+    /// RADIUS Accounting-On or -Off: the NAS named by `detail` (re)started
+    /// or is going down, so every session it had open has ended (RFC 2866 §5.1).
+    NasReset,
 }
 
 /// One session event taken from one line.

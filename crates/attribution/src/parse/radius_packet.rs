@@ -150,18 +150,23 @@ pub fn parse(
         Some(status::START) => Action::Start,
         Some(status::STOP) => Action::Stop,
         Some(status::INTERIM_UPDATE) => Action::Update,
+        Some(status::ACCOUNTING_ON | status::ACCOUNTING_OFF) => Action::NasReset,
         Some(_) => return Ok(None),
         None => return Err(perr(K, "Acct-Status-Type is missing")),
     };
     let mut ev = Event::new(Kind::Radius, action);
+    let nas = nas(&p, client)?;
+    ev.detail = format!("NAS {nas}");
+    let skew_ns = set_time(&mut ev, &p, received_ns, max_skew_ns);
+    if action == Action::NasReset {
+        return Ok(Some(Decoded { event: ev, skew_ns }));
+    }
     ev.subscriber = text(&p, attr::USER_NAME, "User-Name")?
         .ok_or_else(|| perr(K, "User-Name is missing"))?
         .to_owned();
     let sid = text(&p, attr::ACCT_SESSION_ID, "Acct-Session-Id")?
         .ok_or_else(|| perr(K, "Acct-Session-Id is missing"))?;
-    let nas = nas(&p, client)?;
     ev.session = format!("{sid}@{nas}");
-    ev.detail = format!("NAS {nas}");
     ev.nets = nets(&p)?;
     if action == Action::Start && ev.nets.is_empty() {
         return Err(perr(
@@ -169,6 +174,13 @@ pub fn parse(
             "a Start without Framed-IP-Address, Framed-IPv6-Address, Framed-IPv6-Prefix or Delegated-IPv6-Prefix",
         ));
     }
+    ev.session_secs = p.int(attr::ACCT_SESSION_TIME).map(i64::from);
+    Ok(Some(Decoded { event: ev, skew_ns }))
+}
+
+/// Sets the event's time (see the module docs); the skew when the NAS's
+/// stamp was not taken.
+fn set_time(ev: &mut Event, p: &Packet<'_>, received_ns: i64, max_skew_ns: i64) -> Option<i64> {
     let delay_ns = i64::from(p.int(attr::ACCT_DELAY_TIME).unwrap_or(0)) * 1_000_000_000;
     let arrival = received_ns.saturating_sub(delay_ns);
     let mut skew_ns = None;
@@ -185,8 +197,7 @@ pub fn parse(
         }
         None => arrival,
     });
-    ev.session_secs = p.int(attr::ACCT_SESSION_TIME).map(i64::from);
-    Ok(Some(Decoded { event: ev, skew_ns }))
+    skew_ns
 }
 
 #[cfg(test)]
@@ -278,8 +289,15 @@ mod tests {
         let no_addr = pkt(&[], status::START);
         let e = parse(&no_addr, "radius:x", 0, S).unwrap_err();
         assert!(e.reason.contains("Framed-IP-Address"), "{e}");
-        let on = pkt(&[], status::ACCOUNTING_ON);
-        assert_eq!(parse(&on, "radius:x", 0, S), Ok(None));
+        let on = pkt(
+            &[(attr::NAS_IP_ADDRESS, vec![10, 0, 0, 9])],
+            status::ACCOUNTING_ON,
+        );
+        let d = parse(&on, "radius:x", 0, S).unwrap().unwrap();
+        assert_eq!(d.event.action, Action::NasReset);
+        assert_eq!(d.event.detail, "NAS 10.0.0.9");
+        let other = pkt(&[], 15);
+        assert_eq!(parse(&other, "radius:x", 0, S), Ok(None));
         let twice = pkt(
             &[
                 (attr::USER_NAME, b"mallory".to_vec()),
