@@ -467,3 +467,34 @@ async fn a_stop_copy_timed_by_a_later_arrival_is_still_a_copy() {
     let (store, _d, _) = feed(&recs).await;
     assert_eq!(store.stats_sync().bindings, 1);
 }
+
+/// The same, across a restart of the feeder (the store's closed binding is
+/// found halfway through the session its Acct-Session-Time gives).
+#[tokio::test]
+async fn an_arrival_timed_stop_copy_after_a_restart_is_still_a_copy() {
+    let secs = (attr::ACCT_SESSION_TIME, 3600u32.to_be_bytes().to_vec());
+    let start = packet(status::START, "sana", "s8", NAS1, IP, &[]);
+    let stop = packet(status::STOP, "sana", "s8", NAS1, IP, &[secs]);
+    let dir = tempfile::tempdir().unwrap();
+    let store = MemStore::open(&dir.path().join("attribution")).unwrap();
+    let mut f = Feeder::resume(&store, Duration::from_secs(86_400), Sources::none())
+        .await
+        .unwrap();
+    f.process(
+        &store,
+        &[
+            rec(0, "2025-01-01T10:00:00Z", start),
+            rec(1, "2025-01-01T11:00:00Z", stop.clone()),
+        ],
+    )
+    .await
+    .unwrap();
+    drop(f);
+    let mut f = Feeder::resume(&store, Duration::from_secs(86_400), Sources::none())
+        .await
+        .unwrap();
+    f.process(&store, &[rec(2, "2025-01-01T11:00:40Z", stop)])
+        .await
+        .unwrap();
+    assert_eq!(store.stats_sync().bindings, 1);
+}
