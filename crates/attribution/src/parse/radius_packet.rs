@@ -284,6 +284,28 @@ mod tests {
         assert_eq!(d.skew_ns, Some(600 * S));
     }
 
+    proptest::proptest! {
+        /// Any bytes, and real packets with bytes changed: an answer, never a panic.
+        #[test]
+        fn never_panics(
+            noise in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..300),
+            flips in proptest::collection::vec((0usize..200, proptest::prelude::any::<u8>()), 0..6),
+            received in proptest::prelude::any::<i64>(),
+            skew in proptest::prelude::any::<i64>(),
+        ) {
+            let _ = parse(&noise, "radius:x", received, skew);
+            let mut p = pkt(
+                &[(attr::FRAMED_IP_ADDRESS, vec![1, 2, 3, 4]), ts(T0), (attr::ACCT_DELAY_TIME, vec![255; 4])],
+                status::STOP,
+            );
+            for (at, b) in flips {
+                let n = p.len();
+                p[at % n] = b;
+            }
+            let _ = parse(&p, "radius:127.0.0.1:1", received, skew);
+        }
+    }
+
     #[test]
     fn bad_packets_are_named_and_others_are_no_event() {
         let no_addr = pkt(&[], status::START);
