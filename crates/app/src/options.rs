@@ -8,7 +8,14 @@ use pramaan_vault::VaultOptions;
 pub fn vault_options(cfg: &Config) -> VaultOptions {
     let mut o = VaultOptions::new(&cfg.data_dir);
     o.objects_dir = cfg.objects_dir();
+    o.s3 = s3_options(cfg);
     o.catalog_path = cfg.catalog_path();
+    o.catalog_postgres =
+        cfg.catalog_postgres()
+            .map(|(url, schema)| pramaan_vault::catalog::PgLocation {
+                url: url.to_owned(),
+                schema: schema.to_owned(),
+            });
     o.fsync = cfg.wal.fsync;
     o.wal_file_bytes = cfg.wal.file_size;
     o.wal_max_batch = cfg.wal.max_batch as usize;
@@ -42,6 +49,30 @@ pub fn vault_options(cfg: &Config) -> VaultOptions {
         history_interval: cfg.ledger.history_interval,
     });
     o
+}
+
+/// The bucket a configuration names, with how to reach it (`None`: the
+/// objects are in a local directory).
+pub fn s3_options(cfg: &Config) -> Option<pramaan_vault::objects::s3::S3Options> {
+    let pramaan_config::StorageTarget::S3 { bucket, prefix } = cfg.storage.url.as_ref()? else {
+        return None;
+    };
+    let s = &cfg.storage;
+    Some(pramaan_vault::objects::s3::S3Options {
+        bucket: bucket.clone(),
+        prefix: prefix.clone(),
+        endpoint: s.endpoint.trim().to_owned(),
+        region: s.region.trim().to_owned(),
+        path_style: s.path_style,
+        allow_http: s.allow_http,
+        credentials: match &s.credentials_file {
+            Some(file) => pramaan_vault::objects::s3::Credentials::File {
+                path: file.clone(),
+                profile: s.credentials_profile.clone(),
+            },
+            None => pramaan_vault::objects::s3::Credentials::Environment,
+        },
+    })
 }
 
 /// The retention policy a configuration asks for.

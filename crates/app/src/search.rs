@@ -61,7 +61,11 @@ impl Operation for Search {
 /// A search that failed: said without server paths, logged in full.
 pub fn search_failed(e: VaultError) -> AppError {
     tracing::error!(error = %e, "search failed");
-    AppError::Damaged(e.client_message())
+    match e {
+        // Nothing is wrong with the evidence: ask again later (503).
+        VaultError::Unreachable { .. } => AppError::NotNow(e.client_message()),
+        _ => AppError::Damaged(e.client_message()),
+    }
 }
 
 /// `POST /api/v1/sql`: one read-only SQL query over the log lines (table

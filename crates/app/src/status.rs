@@ -35,6 +35,8 @@ pub struct Report {
     /// Per component, its records not yet in the ledger (`pramaan_db::outbox`).
     pub outbox: serde_json::Value,
     pub ledger: Option<pramaan_vault::ledger::LedgerStatus>,
+    /// Where sealed evidence is kept and how far sealing is behind.
+    pub store: Store,
     /// The allocator's account of the answering process's heap (absent
     /// where the binary cannot read it).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -71,8 +73,44 @@ impl Operation for Status {
             retention: retention_json(app),
             outbox: outbox_json(app).await,
             ledger: vault.ledger().map(|l| l.status(vault.committed())),
+            store: Store::of(vault),
             heap: None,
         })
+    }
+}
+
+/// Where sealed evidence (segments, tiles, checkpoints) is kept.
+#[derive(Serialize, Deserialize, Debug)]
+pub struct Store {
+    /// `file:///dir` or `s3://bucket/prefix`.
+    pub url: String,
+    /// The S3 server (a password redacted); empty for a directory or AWS.
+    pub endpoint: String,
+    /// In a bucket rather than on this machine's disk.
+    pub remote: bool,
+    /// The catalog of sealed segments: `sqlite:PATH` or
+    /// `postgres://user@host:port/db (schema S)` (no password).
+    pub catalog: String,
+    /// Records committed (durable in the WAL) but not yet in a sealed
+    /// segment: what sealing has still to write to the store.
+    pub unsealed_records: u64,
+    /// Failed attempts to seal (the store or the disk refusing a write);
+    /// each is retried with back-off.
+    pub seal_errors: u64,
+}
+
+impl Store {
+    fn of(vault: &pramaan_vault::Vault) -> Store {
+        let o = vault.objects();
+        let sealed = vault.sealed_through().map_or(0, |s| s + 1);
+        Store {
+            url: o.url().to_owned(),
+            endpoint: o.endpoint().to_owned(),
+            remote: o.is_remote(),
+            catalog: vault.catalog().describe(),
+            unsealed_records: vault.committed().saturating_sub(sealed),
+            seal_errors: vault.stats().seal_errors.load(Relaxed),
+        }
     }
 }
 

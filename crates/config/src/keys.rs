@@ -7,7 +7,8 @@ use std::time::Duration;
 
 use crate::value::{self, Raw};
 use crate::{
-    AttributionSource, Config, LogFormat, RadiusClient, RetentionClass, ATTRIBUTION_PARSERS,
+    AttributionSource, Config, LogFormat, RadiusClient, RetentionClass, StorageTarget,
+    ATTRIBUTION_PARSERS,
 };
 
 /// Reads and writes one field of [`Config`].
@@ -55,6 +56,17 @@ pub(crate) enum Check {
     Plain,
     /// A tracing filter directive (`log.level`).
     Filter,
+    /// A PostgreSQL schema name: letters, digits and `_`, not starting
+    /// with a digit, at most 63 bytes (`catalog.schema`).
+    Identifier,
+}
+
+/// True when `s` is a usable PostgreSQL schema name (see [`Check::Identifier`]).
+pub(crate) fn is_identifier(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 63
+        && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+        && !s.as_bytes()[0].is_ascii_digit()
 }
 
 /// A key's type, where it lives in [`Config`], its default and its limits.
@@ -115,13 +127,14 @@ pub(crate) enum Kind {
         at: Access<LogFormat>,
         default: LogFormat,
     },
-    /// `catalog.url`: empty or `sqlite:PATH`. Defaults to empty.
+    /// `catalog.url`: empty, `sqlite:PATH` or `postgres://...`. Defaults to empty.
     CatalogUrl {
-        at: Access<Option<PathBuf>>,
+        at: Access<crate::CatalogUrl>,
     },
-    /// `storage.url`: empty or `file:///abs/path`. Defaults to empty.
+    /// `storage.url`: empty, `file:///abs/path` or `s3://bucket/prefix`.
+    /// Defaults to empty.
     StorageUrl {
-        at: Access<Option<PathBuf>>,
+        at: Access<Option<StorageTarget>>,
     },
     /// A file path; empty = the default that `empty` names (a phrase such
     /// as "<data_dir>/ledger/node.key"). Defaults to empty.
@@ -154,9 +167,9 @@ const DURATION_FORMS: &str =
 const LISTEN_FORMS: &str =
     "a socket address like \"127.0.0.1:5514\" or \"[::]:5514\", or \"off\" (or \"\") for no listener";
 const CATALOG_FORMS: &str =
-    "\"\" (SQLite at <data_dir>/catalog.db) or \"sqlite:PATH\" (an SQLite database file)";
-const STORAGE_FORMS: &str =
-    "\"\" (the directory <data_dir>/objects) or \"file:///absolute/path\" (a local directory)";
+    "\"\" (SQLite at <data_dir>/catalog.db), \"sqlite:PATH\" (an SQLite database file) or \"postgres://user@host:port/db\" (PostgreSQL)";
+const STORAGE_FORMS: &str = "\"\" (the directory <data_dir>/objects), \"file:///absolute/path\" (a local directory) \
+    or \"s3://bucket/prefix\" (a bucket of an S3-compatible store, with storage.endpoint and storage.region)";
 const CLASSES_FORMS: &str = "a list of tables like [{ name = \"firewalls\", sources = [\"fw-*\", \"10.1.2.*\"], days = 365 }]: \
     each with a unique name, at least one source pattern (`*` and `?` are wildcards) and days";
 
@@ -207,6 +220,10 @@ impl Kind {
                 ..
             } => "a string without control characters".to_owned(),
             Kind::Text {
+                check: Check::Identifier,
+                ..
+            } => "a PostgreSQL schema name: letters, digits and _, not starting with a digit, at most 63".to_owned(),
+            Kind::Text {
                 check: Check::Filter,
                 ..
             } => "a tracing filter like \"info\" or \"info,pramaan_ingest=debug\" (levels trace, debug, info, warn, error, off)".to_owned(),
@@ -245,9 +262,9 @@ impl Kind {
         match self {
             Kind::Path { at, default } => *(at.set)(c) = PathBuf::from(default),
             Kind::Text { at, default, .. } => *(at.set)(c) = (*default).to_owned(),
-            Kind::PemFile { at } | Kind::CatalogUrl { at } | Kind::StorageUrl { at } => {
-                *(at.set)(c) = None
-            }
+            Kind::PemFile { at } => *(at.set)(c) = None,
+            Kind::StorageUrl { at } => *(at.set)(c) = None,
+            Kind::CatalogUrl { at } => *(at.set)(c) = crate::CatalogUrl::DataDir,
             Kind::OptPath { at, .. } => *(at.set)(c) = None,
             Kind::Listen { at, default, .. } => *(at.set)(c) = *default,
             Kind::Addr { at, default } => *(at.set)(c) = *default,
@@ -279,6 +296,7 @@ impl Kind {
                 let ok = match check {
                     Check::Plain => !text.chars().any(char::is_control),
                     Check::Filter => value::is_filter(text),
+                    Check::Identifier => is_identifier(text),
                 };
                 if !ok {
                     return Err(expected());
@@ -381,11 +399,13 @@ impl Kind {
             Kind::Offset { at, .. } => string(&value::format_offset(*(at.get)(c))),
             Kind::LogFormat { at, .. } => string((at.get)(c).as_str()),
             Kind::CatalogUrl { at } => match (at.get)(c) {
-                Some(path) => string(&format!("sqlite:{}", path_text(path))),
-                None => string(""),
+                crate::CatalogUrl::Sqlite(path) => string(&format!("sqlite:{}", path_text(path))),
+                // May carry a password: never shown or recorded.
+                crate::CatalogUrl::Postgres(url) => string(&crate::redact(url)),
+                crate::CatalogUrl::DataDir => string(""),
             },
             Kind::StorageUrl { at } => match (at.get)(c) {
-                Some(path) => string(&format!("file://{}", path_text(path))),
+                Some(target) => string(&target.url()),
                 None => string(""),
             },
             Kind::RetentionClasses { at, .. } => {
@@ -694,13 +714,22 @@ fn parse_classes(raw: &Raw, max_days: u64) -> Result<Vec<RetentionClass>, String
     Ok(out)
 }
 
-/// `""` → `None`; `sqlite:PATH`, `sqlite://PATH` → `Some(PATH)`.
-fn parse_catalog_url(text: &str) -> Result<Option<PathBuf>, &'static str> {
+/// `""` → the data directory's file; `sqlite:PATH`, `sqlite://PATH` → that
+/// file; `postgres://...`, `postgresql://...` → PostgreSQL (the URL is
+/// checked when the catalog connects, and its errors never show it whole).
+fn parse_catalog_url(text: &str) -> Result<crate::CatalogUrl, &'static str> {
     if text.is_empty() {
-        return Ok(None);
+        return Ok(crate::CatalogUrl::DataDir);
+    }
+    if text.starts_with("postgres://") || text.starts_with("postgresql://") {
+        return if text.chars().any(char::is_whitespace) {
+            Err("a PostgreSQL URL has no spaces")
+        } else {
+            Ok(crate::CatalogUrl::Postgres(text.to_owned()))
+        };
     }
     let Some(rest) = text.strip_prefix("sqlite:") else {
-        return Err("only sqlite is supported for now");
+        return Err("neither sqlite nor postgres");
     };
     let path = rest.strip_prefix("//").unwrap_or(rest);
     if path.is_empty() {
@@ -710,17 +739,18 @@ fn parse_catalog_url(text: &str) -> Result<Option<PathBuf>, &'static str> {
     } else if path.contains('?') {
         Err("URL parameters are not supported")
     } else {
-        Ok(Some(PathBuf::from(path)))
+        Ok(crate::CatalogUrl::Sqlite(PathBuf::from(path)))
     }
 }
 
-/// `""` → `None`; `file:///abs/path` → `Some(/abs/path)`.
-fn parse_storage_url(text: &str) -> Result<Option<PathBuf>, &'static str> {
+/// `""` → `None`; `file:///abs/path` → a directory; `s3://bucket[/prefix]`
+/// → a bucket and key prefix.
+fn parse_storage_url(text: &str) -> Result<Option<StorageTarget>, &'static str> {
     if text.is_empty() {
         return Ok(None);
     }
-    if text.starts_with("s3:") {
-        return Err("S3 storage is not supported yet");
+    if let Some(rest) = text.strip_prefix("s3://") {
+        return parse_s3(rest).map(Some);
     }
     let Some(path) = text.strip_prefix("file://") else {
         return Err("unsupported storage URL");
@@ -728,8 +758,43 @@ fn parse_storage_url(text: &str) -> Result<Option<PathBuf>, &'static str> {
     if !path.starts_with('/') {
         Err("a file:// URL needs an absolute path (three slashes: file:///var/lib/pramaan/objects)")
     } else {
-        Ok(Some(PathBuf::from(path)))
+        Ok(Some(StorageTarget::Dir(PathBuf::from(path))))
     }
+}
+
+/// `bucket[/prefix]`: an S3 bucket name (3-63 lower-case letters, digits,
+/// `.` and `-`) and a prefix of plain path segments (no `..`, no empty
+/// segment, no `?`, `#` or `\\`: the keys pramaan makes are joined to it).
+fn parse_s3(rest: &str) -> Result<StorageTarget, &'static str> {
+    let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
+    let prefix = prefix.trim_end_matches('/');
+    let bucket_ok = (3..=63).contains(&bucket.len())
+        && bucket
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'.' || b == b'-')
+        && bucket.as_bytes()[0].is_ascii_alphanumeric()
+        && bucket.as_bytes()[bucket.len() - 1].is_ascii_alphanumeric();
+    if bucket.contains('@') || bucket.contains(':') {
+        return Err("credentials and ports do not go in storage.url: use storage.credentials_file (or the environment) and storage.endpoint");
+    }
+    if !bucket_ok {
+        return Err("the bucket name must be 3 to 63 lower-case letters, digits, '.' or '-'");
+    }
+    let prefix_ok = prefix.is_empty()
+        || prefix.split('/').all(|seg| {
+            !seg.is_empty()
+                && seg != "."
+                && seg != ".."
+                && !seg.contains(['?', '#', '\\'])
+                && !seg.chars().any(char::is_control)
+        });
+    if !prefix_ok {
+        return Err("the key prefix after the bucket must be plain path segments (no empty, `.` or `..` segment, no ? # or \\)");
+    }
+    Ok(StorageTarget::S3 {
+        bucket: bucket.to_owned(),
+        prefix: prefix.to_owned(),
+    })
 }
 
 /// One configuration key.
@@ -1259,19 +1324,92 @@ pub(crate) static KEYS: &[KeyDef] = &[
     KeyDef {
         key: "catalog.url",
         kind: Kind::CatalogUrl {
-            at: at!(catalog.sqlite_path),
+            at: at!(catalog.url),
         },
-        help: "Where the segment catalog lives. Empty means SQLite at <data_dir>/catalog.db; \
-            only SQLite is supported for now.",
+        help: "Where the segment catalog lives (the segments, retention's holds, deletions and \
+            runs, the ledger's checkpoint history). Empty means SQLite at <data_dir>/catalog.db; \
+            `sqlite:PATH` another SQLite file; `postgres://user@host:port/db` PostgreSQL, in the \
+            schema `catalog.schema` (a password in the URL is never shown or logged).",
+    },
+    KeyDef {
+        key: "catalog.schema",
+        kind: Kind::Text {
+            at: at!(catalog.schema),
+            default: "pramaan_catalog",
+            check: Check::Identifier,
+        },
+        help: "The PostgreSQL schema of a PostgreSQL catalog (created, and migrated, by `pramaan \
+            serve`). Unused with SQLite.",
     },
     // [storage]
     KeyDef {
         key: "storage.url",
         kind: Kind::StorageUrl {
-            at: at!(storage.local_dir),
+            at: at!(storage.url),
         },
-        help: "Where segments are stored. Empty means the local directory <data_dir>/objects; \
-            only local directories are supported for now.",
+        help: "Where sealed segments, ledger tiles and checkpoints are stored. Empty means the \
+            local directory <data_dir>/objects; `file:///path` another directory; \
+            `s3://bucket/prefix` a bucket of an S3-compatible store (AWS, an Indian cloud region, \
+            or one on premises), reached with the `storage.endpoint`, `storage.region` and \
+            credentials below.",
+    },
+    KeyDef {
+        key: "storage.endpoint",
+        kind: Kind::Text {
+            at: at!(storage.endpoint),
+            default: "",
+            check: Check::Plain,
+        },
+        help: "The S3 server's URL, like `https://s3.example.in` or `http://127.0.0.1:3900`; \
+            empty means AWS itself. Only read when `storage.url` is `s3://`.",
+    },
+    KeyDef {
+        key: "storage.region",
+        kind: Kind::Text {
+            at: at!(storage.region),
+            default: "",
+            check: Check::Plain,
+        },
+        help: "The bucket's region, which requests are signed for (AWS Mumbai is `ap-south-1`, \
+            Hyderabad `ap-south-2`). Empty with an endpoint means `us-east-1`, what most \
+            S3-compatible stores accept; with AWS itself it must be set.",
+    },
+    KeyDef {
+        key: "storage.path_style",
+        kind: Kind::Bool {
+            at: at!(storage.path_style),
+            default: true,
+        },
+        help: "Address the bucket in the path (`https://endpoint/bucket/key`), as most stores on \
+            premises need; false puts it in the host name (`https://bucket.endpoint/key`).",
+    },
+    KeyDef {
+        key: "storage.allow_http",
+        kind: Kind::Bool {
+            at: at!(storage.allow_http),
+            default: false,
+        },
+        help: "Allow a plain `http://` endpoint. Off, because credentials and evidence would cross \
+            the network unencrypted; turn on only for a store on this machine or a trusted network.",
+    },
+    KeyDef {
+        key: "storage.credentials_file",
+        kind: Kind::OptPath {
+            at: at!(storage.credentials_file),
+            empty: "the environment (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN)",
+        },
+        help: "An AWS-style credentials file (`[default]` with `aws_access_key_id` and \
+            `aws_secret_access_key`) holding the S3 access key. Empty means the environment. \
+            The secret is never logged or shown.",
+    },
+    KeyDef {
+        key: "storage.credentials_profile",
+        kind: Kind::Text {
+            at: at!(storage.credentials_profile),
+            default: "default",
+            check: Check::Plain,
+        },
+        help: "The section of `storage.credentials_file` to read.",
     },
     // [log]
     KeyDef {

@@ -272,17 +272,75 @@ impl Retention {
 /// `[catalog]`: where the segment catalog lives.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Catalog {
-    /// `catalog.url`, as the SQLite database path it names; `None` (the key is
-    /// empty) = `<data_dir>/catalog.db`. Use [`Config::catalog_path`].
-    pub sqlite_path: Option<PathBuf>,
+    /// `catalog.url`, as what it names. Use [`Config::catalog_path`] and
+    /// [`Config::catalog_postgres`].
+    pub url: CatalogUrl,
+    /// `catalog.schema`: the PostgreSQL schema of a PostgreSQL catalog.
+    pub schema: String,
 }
 
-/// `[storage]`: where sealed segments are stored.
+/// What `catalog.url` names.
+#[derive(Clone, PartialEq, Eq)]
+pub enum CatalogUrl {
+    /// Empty: SQLite at `<data_dir>/catalog.db`.
+    DataDir,
+    /// `sqlite:PATH`.
+    Sqlite(PathBuf),
+    /// `postgres://...` (as written: it may carry a password).
+    Postgres(String),
+}
+
+impl std::fmt::Debug for CatalogUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            CatalogUrl::DataDir => f.write_str("DataDir"),
+            CatalogUrl::Sqlite(p) => f.debug_tuple("Sqlite").field(p).finish(),
+            CatalogUrl::Postgres(url) => f.debug_tuple("Postgres").field(&redact(url)).finish(),
+        }
+    }
+}
+
+/// `[storage]`: where sealed segments, ledger tiles and checkpoints are stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Storage {
-    /// `storage.url`, as the local directory it names; `None` (the key is
-    /// empty) = `<data_dir>/objects`. Use [`Config::objects_dir`].
-    pub local_dir: Option<PathBuf>,
+    /// `storage.url`; `None` (the key is empty) = the directory
+    /// `<data_dir>/objects`. Use [`Config::objects_dir`] for a local one.
+    pub url: Option<StorageTarget>,
+    /// `storage.endpoint`: the S3 server (`https://host:port`); empty = AWS.
+    pub endpoint: String,
+    /// `storage.region`: the bucket's region (SigV4 signs with it).
+    pub region: String,
+    /// `storage.path_style`: `https://endpoint/bucket/key` rather than
+    /// `https://bucket.endpoint/key`.
+    pub path_style: bool,
+    /// `storage.allow_http`: an `http://` endpoint is allowed.
+    pub allow_http: bool,
+    /// `storage.credentials_file`: an AWS-style credentials file; `None` =
+    /// the environment (`AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`).
+    pub credentials_file: Option<PathBuf>,
+    /// `storage.credentials_profile`: the section of that file.
+    pub credentials_profile: String,
+}
+
+/// What `storage.url` names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StorageTarget {
+    /// `file:///abs/path`: a local directory.
+    Dir(PathBuf),
+    /// `s3://bucket/prefix`: a bucket of an S3-compatible store, and the
+    /// key prefix under which pramaan keeps its objects (may be empty).
+    S3 { bucket: String, prefix: String },
+}
+
+impl StorageTarget {
+    /// The URL that reads back to this target.
+    pub fn url(&self) -> String {
+        match self {
+            StorageTarget::Dir(path) => format!("file://{}", path.to_string_lossy()),
+            StorageTarget::S3 { bucket, prefix } if prefix.is_empty() => format!("s3://{bucket}"),
+            StorageTarget::S3 { bucket, prefix } => format!("s3://{bucket}/{prefix}"),
+        }
+    }
 }
 
 /// `[log]`: pramaan's own diagnostic log.
@@ -631,8 +689,19 @@ impl Config {
                 allow_non_compliant: false,
                 interval: Duration::ZERO,
             },
-            catalog: Catalog { sqlite_path: None },
-            storage: Storage { local_dir: None },
+            catalog: Catalog {
+                url: CatalogUrl::DataDir,
+                schema: String::new(),
+            },
+            storage: Storage {
+                url: None,
+                endpoint: String::new(),
+                region: String::new(),
+                path_style: true,
+                allow_http: false,
+                credentials_file: None,
+                credentials_profile: String::new(),
+            },
             log: Log {
                 level: String::new(),
                 format: LogFormat::Text,
@@ -798,6 +867,9 @@ impl Config {
                 vec!["registry.url"],
             ));
         }
+        if let Some(problem) = self.storage.problem() {
+            return Some(problem);
+        }
         let short = self.retention.short_windows();
         if !short.is_empty() && !self.retention.allow_non_compliant {
             let list: Vec<String> = short
@@ -825,11 +897,20 @@ impl Config {
     }
 
     /// The SQLite catalog database: `catalog.url`'s path, or
-    /// `<data_dir>/catalog.db` when it is empty.
+    /// `<data_dir>/catalog.db` when it is empty (or names PostgreSQL: the
+    /// file is then not used).
     pub fn catalog_path(&self) -> PathBuf {
-        match &self.catalog.sqlite_path {
-            Some(path) => path.clone(),
-            None => self.data_dir.join("catalog.db"),
+        match &self.catalog.url {
+            CatalogUrl::Sqlite(path) => path.clone(),
+            CatalogUrl::DataDir | CatalogUrl::Postgres(_) => self.data_dir.join("catalog.db"),
+        }
+    }
+
+    /// The PostgreSQL catalog's URL and schema, when `catalog.url` names one.
+    pub fn catalog_postgres(&self) -> Option<(&str, &str)> {
+        match &self.catalog.url {
+            CatalogUrl::Postgres(url) => Some((url, &self.catalog.schema)),
+            _ => None,
         }
     }
 
@@ -844,12 +925,52 @@ impl Config {
     }
 
     /// The local object directory: `storage.url`'s path, or
-    /// `<data_dir>/objects` when it is empty.
+    /// `<data_dir>/objects` when it is empty (or names a bucket: then
+    /// nothing is kept there).
     pub fn objects_dir(&self) -> PathBuf {
-        match &self.storage.local_dir {
-            Some(path) => path.clone(),
-            None => self.data_dir.join("objects"),
+        match &self.storage.url {
+            Some(StorageTarget::Dir(path)) => path.clone(),
+            _ => self.data_dir.join("objects"),
         }
+    }
+}
+
+impl Storage {
+    /// What is wrong with the S3 keys taken together, with the keys to change.
+    fn problem(&self) -> Option<(String, Vec<&'static str>)> {
+        if !matches!(self.url, Some(StorageTarget::S3 { .. })) {
+            return None;
+        }
+        let endpoint = self.endpoint.trim();
+        if endpoint.is_empty() && self.region.trim().is_empty() {
+            return Some((
+                "storage.url names an S3 bucket on AWS (storage.endpoint is empty) but storage.region is empty: \
+                 set it to the bucket's region, e.g. \"ap-south-1\" (Mumbai) or \"ap-south-2\" (Hyderabad)"
+                    .to_owned(),
+                vec!["storage.region", "storage.endpoint"],
+            ));
+        }
+        let is_url = endpoint.starts_with("https://") || endpoint.starts_with("http://");
+        if !endpoint.is_empty() && !is_url {
+            return Some((
+                format!(
+                    "storage.endpoint `{}` is not an http(s):// URL",
+                    crate::redact(endpoint)
+                ),
+                vec!["storage.endpoint"],
+            ));
+        }
+        if endpoint.starts_with("http://") && !self.allow_http {
+            return Some((
+                format!(
+                    "storage.endpoint `{}` is plain http: credentials and evidence would cross the network unencrypted; \
+                     use https, or set storage.allow_http = true (for a store on this machine or a trusted network)",
+                    crate::redact(endpoint)
+                ),
+                vec!["storage.endpoint", "storage.allow_http"],
+            ));
+        }
+        None
     }
 }
 

@@ -409,14 +409,36 @@ fn bad_values_name_key_value_origin_and_what_is_allowed() {
         ("PRAMAAN_NODE_NAME", "a\nb", "without control characters"),
         (
             "PRAMAAN_CATALOG_URL",
-            "postgres://db/pramaan",
-            "only sqlite is supported for now",
+            "mysql://db/pramaan",
+            "neither sqlite nor postgres",
+        ),
+        (
+            "PRAMAAN_CATALOG_SCHEMA",
+            "pramaan-catalog",
+            "a PostgreSQL schema name",
+        ),
+        (
+            "PRAMAAN_CATALOG_SCHEMA",
+            "1catalog",
+            "not starting with a digit",
         ),
         ("PRAMAAN_CATALOG_URL", "sqlite::memory:", "in-memory"),
+        ("PRAMAAN_STORAGE_URL", "s3://Bucket", "lower-case letters"),
+        ("PRAMAAN_STORAGE_URL", "s3://ab", "3 to 63"),
         (
             "PRAMAAN_STORAGE_URL",
-            "s3://bucket/prefix",
-            "S3 storage is not supported yet",
+            "s3://bucket:9000/p",
+            "credentials and ports do not go in storage.url",
+        ),
+        (
+            "PRAMAAN_STORAGE_URL",
+            "s3://bucket/a/../b",
+            "plain path segments",
+        ),
+        (
+            "PRAMAAN_STORAGE_URL",
+            "s3://bucket/a//b",
+            "plain path segments",
         ),
         (
             "PRAMAAN_STORAGE_URL",
@@ -556,6 +578,84 @@ fn syntax_error_gives_line_and_column() {
     );
     assert!(text.contains("invalid TOML: "), "{text}");
     assert!(!text.contains('\n'), "{text}");
+}
+
+#[test]
+fn s3_storage_is_read_and_its_keys_checked_together() {
+    let dir = tempfile::tempdir().unwrap();
+    let c = load_in(
+        dir.path(),
+        None,
+        &[
+            ("PRAMAAN_STORAGE_URL", "s3://evidence.in-1/pramaan/node-a/"),
+            ("PRAMAAN_STORAGE_ENDPOINT", "https://s3.example.in"),
+        ],
+        &[],
+    )
+    .unwrap()
+    .config;
+    assert_eq!(
+        c.storage.url,
+        Some(StorageTarget::S3 {
+            bucket: "evidence.in-1".into(),
+            prefix: "pramaan/node-a".into()
+        })
+    );
+    assert!(c.storage.path_style, "path style by default");
+    assert_eq!(c.storage.credentials_profile, "default");
+    // Nothing is kept in the local objects directory then.
+    assert_eq!(c.objects_dir(), c.data_dir.join("objects"));
+
+    // AWS itself (no endpoint) needs the region.
+    let err = load_in(
+        dir.path(),
+        None,
+        &[("PRAMAAN_STORAGE_URL", "s3://evidence")],
+        &[],
+    )
+    .unwrap_err();
+    assert!(matches!(err, ConfigError::Conflict { .. }), "{err}");
+    assert!(err.to_string().contains("storage.region is empty"), "{err}");
+    // Plain http only when allowed, and the endpoint's password is never shown.
+    let http = [
+        ("PRAMAAN_STORAGE_URL", "s3://evidence"),
+        (
+            "PRAMAAN_STORAGE_ENDPOINT",
+            "http://u:hunter2@127.0.0.1:3900",
+        ),
+    ];
+    let err = load_in(dir.path(), None, &http, &[]).unwrap_err();
+    let text = err.to_string();
+    assert!(text.contains("is plain http"), "{text}");
+    assert!(text.contains("storage.allow_http = true"), "{text}");
+    assert!(!text.contains("hunter2"), "{text}");
+    let mut allowed = http.to_vec();
+    allowed.push(("PRAMAAN_STORAGE_ALLOW_HTTP", "true"));
+    assert!(load_in(dir.path(), None, &allowed, &[]).is_ok());
+    let err = load_in(
+        dir.path(),
+        None,
+        &[
+            ("PRAMAAN_STORAGE_URL", "s3://evidence"),
+            ("PRAMAAN_STORAGE_ENDPOINT", "s3.example.in"),
+        ],
+        &[],
+    )
+    .unwrap_err();
+    assert!(err.to_string().contains("not an http(s):// URL"), "{err}");
+    // A local directory ignores the S3 keys.
+    let c = load_in(
+        dir.path(),
+        None,
+        &[
+            ("PRAMAAN_STORAGE_URL", "file:///srv/objects"),
+            ("PRAMAAN_STORAGE_ENDPOINT", "http://127.0.0.1:3900"),
+        ],
+        &[],
+    )
+    .unwrap()
+    .config;
+    assert_eq!(c.objects_dir(), PathBuf::from("/srv/objects"));
 }
 
 #[test]
@@ -907,8 +1007,17 @@ fn every_field_has_its_own_key() {
                 allow_non_compliant: _,
                 interval: _,
             },
-        catalog: Catalog { sqlite_path: _ },
-        storage: Storage { local_dir: _ },
+        catalog: Catalog { url: _, schema: _ },
+        storage:
+            Storage {
+                url: _,
+                endpoint: _,
+                region: _,
+                path_style: _,
+                allow_http: _,
+                credentials_file: _,
+                credentials_profile: _,
+            },
         log: Log {
             level: _,
             format: _,
@@ -995,7 +1104,8 @@ fn every_field_has_its_own_key() {
         1 + 2 + 9 + 3 + 3 + 6 + 2 /* segments.compact_* */ + 1 /* segments.search_nice */ + 5 /* sql */ + 4 + 1 + 1 + 2 + 1 + 3 + 8 /* clock */ + 18 /* desk */
         + 2 /* syslog.allow, syslog.tls_client_ca */ + 2 /* http.tls_* */ + 1 /* metrics.public */
         + 2 /* syslog per source, first byte */ + 2 /* http ingest turns */ + 1 /* metrics.max_sources */
-        + 5 /* auth */ + 3 /* attribution */ + 6 /* registry */ + 6 /* radius */ + 1 /* console */;
+        + 5 /* auth */ + 3 /* attribution */ + 6 /* registry */ + 6 /* radius */ + 1 /* console */
+        + 1 /* catalog.schema */ + 6 /* storage: S3 */;
     assert_eq!(KEYS.len(), FIELDS);
 
     let defaults = Config::default();
@@ -1011,7 +1121,7 @@ fn every_field_has_its_own_key() {
         let raw = match &def.kind {
             Kind::Path { .. } => Raw::Str("/other".into()),
             Kind::Text {
-                check: Check::Plain,
+                check: Check::Plain | Check::Identifier,
                 ..
             } => Raw::Str("other".into()),
             Kind::Text {
@@ -1038,7 +1148,7 @@ fn every_field_has_its_own_key() {
             Kind::Offset { .. } => Raw::Str("-03:00".into()),
             Kind::LogFormat { .. } => Raw::Str("json".into()),
             Kind::CatalogUrl { .. } => Raw::Str("sqlite:/other.db".into()),
-            Kind::StorageUrl { .. } => Raw::Str("file:///other".into()),
+            Kind::StorageUrl { .. } => Raw::Str("s3://other/prefix".into()),
             Kind::OptPath { .. } => Raw::Str("/other.key".into()),
             Kind::RetentionClasses { .. } => {
                 Raw::Str("[{ name = \"other\", sources = [\"o*\"], days = 400 }]".into())
@@ -1386,6 +1496,7 @@ fn a_password_in_a_url_is_never_shown() {
         dir.path(),
         "pramaan.toml",
         "[registry]\nurl = \"postgres://u:secretpw@127.0.0.1:5432/test\"\n\
+         [catalog]\nurl = \"postgres://c:catpw@127.0.0.1:5432/test\"\n\
          [desk]\nwebhook_url = \"https://hooks.example/x?token=tok123\"\n",
     );
     for loaded in [
@@ -1407,6 +1518,7 @@ fn a_password_in_a_url_is_never_shown() {
         );
         let text = loaded.render();
         assert!(!text.contains("secretpw"), "{text}");
+        assert!(!text.contains("catpw"), "{text}");
         assert!(!text.contains("tok123"), "{text}");
         assert!(
             text.contains("postgres://u:***@127.0.0.1:5432/test"),
@@ -1414,6 +1526,7 @@ fn a_password_in_a_url_is_never_shown() {
         );
         let values = format!("{:?}", loaded.config.values());
         assert!(!values.contains("secretpw"), "{values}");
+        assert!(!format!("{:?}", loaded.config).contains("catpw"));
     }
 }
 

@@ -45,6 +45,16 @@ pub enum PgSchemaError {
         to: u32,
         why: String,
     },
+    #[error(
+        "PostgreSQL schema {schema} ({component}) has schema version {found}, older than this pramaan's ({known}): \
+         start `pramaan serve` once to migrate it (a read-only open never migrates)"
+    )]
+    Older {
+        component: &'static str,
+        schema: String,
+        found: u32,
+        known: u32,
+    },
     #[error("PostgreSQL schema {schema} ({component}): reading the schema version: {why}")]
     Read {
         component: &'static str,
@@ -55,7 +65,7 @@ pub enum PgSchemaError {
 
 /// The server's message when it gave one (the error's own Display says
 /// only "db error").
-fn why(e: tokio_postgres::Error) -> String {
+pub fn why(e: tokio_postgres::Error) -> String {
     match e.as_db_error() {
         Some(db) => format!("{}: {}", db.code().code(), db.message()),
         None => e.to_string(),
@@ -136,6 +146,73 @@ pub async fn migrate(
         .await
         .map_err(step)?;
         tx.commit().await.map_err(step)?;
+    }
+}
+
+/// What a read-only open finds in `schema`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Found {
+    /// No such schema: nothing was ever written there.
+    Missing,
+    /// At this binary's version.
+    Current,
+}
+
+/// Checks `schema` without changing anything (for read-only opens): at
+/// this binary's version, or missing altogether; a newer one and an older
+/// one are refused, naming both versions.
+pub async fn check(
+    client: &tokio_postgres::Client,
+    schema: &str,
+    steps: &PgSchema,
+) -> Result<Found, PgSchemaError> {
+    let read = |e| PgSchemaError::Read {
+        component: steps.component,
+        schema: schema.to_owned(),
+        why: why(e),
+    };
+    let exists: bool = client
+        .query_one("SELECT to_regnamespace($1) IS NOT NULL", &[&schema])
+        .await
+        .map_err(read)?
+        .get(0);
+    if !exists {
+        return Ok(Found::Missing);
+    }
+    let table = format!("{schema}.pramaan_schema");
+    let has_table: bool = client
+        .query_one("SELECT to_regclass($1) IS NOT NULL", &[&table])
+        .await
+        .map_err(read)?
+        .get(0);
+    let found = if has_table {
+        client
+            .query_opt(
+                &format!("SELECT version FROM {table} WHERE component = $1"),
+                &[&steps.component],
+            )
+            .await
+            .map_err(read)?
+            .map(|r| r.get::<_, i32>(0).max(0) as u32)
+            .unwrap_or(0)
+    } else {
+        0
+    };
+    let known = steps.latest();
+    match found.cmp(&known) {
+        std::cmp::Ordering::Equal => Ok(Found::Current),
+        std::cmp::Ordering::Greater => Err(PgSchemaError::Newer {
+            component: steps.component,
+            schema: schema.to_owned(),
+            found,
+            known,
+        }),
+        std::cmp::Ordering::Less => Err(PgSchemaError::Older {
+            component: steps.component,
+            schema: schema.to_owned(),
+            found,
+            known,
+        }),
     }
 }
 

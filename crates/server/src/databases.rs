@@ -16,14 +16,18 @@ pub struct Database {
     pub schema: &'static Schema,
 }
 
-/// The SQLite databases this configuration uses (the registry's only when it
-/// is kept in SQLite; the PostgreSQL stores version themselves).
+/// The SQLite databases this configuration uses (the catalog's and the
+/// registry's only when they are kept in SQLite; the PostgreSQL stores
+/// version themselves).
 pub fn all(cfg: &Config) -> Vec<Database> {
-    let mut v = vec![
-        Database {
+    let mut v = Vec::new();
+    if cfg.catalog_postgres().is_none() {
+        v.push(Database {
             path: crate::vault_options(cfg).catalog_path(),
             schema: &pramaan_vault::catalog::schema::SCHEMA,
-        },
+        });
+    }
+    v.extend([
         Database {
             path: pramaan_app::desk::desk_path(cfg),
             schema: &pramaan_desk::schema::SCHEMA,
@@ -40,7 +44,7 @@ pub fn all(cfg: &Config) -> Vec<Database> {
             path: crate::api::clock::clock_options(cfg).db_path,
             schema: &pramaan_clock::schema::SCHEMA,
         },
-    ];
+    ]);
     if let pramaan_registry::Backend::Sqlite(path) =
         pramaan_registry::RegistryOptions::from_config(cfg).backend
     {

@@ -41,16 +41,22 @@ impl Bridge {
     pub fn here(name: &str) -> Result<Bridge, VaultError> {
         match Handle::try_current() {
             Ok(h) => Ok(Bridge::Handle(h)),
-            Err(_) => {
-                let rt = tokio::runtime::Builder::new_multi_thread()
-                    .worker_threads(1)
-                    .thread_name(name)
-                    .enable_all()
-                    .build()
-                    .map_err(VaultError::io(Path::new("client runtime")))?;
-                Ok(Bridge::Own(Arc::new(OwnRuntime(Some(rt)))))
-            }
+            Err(_) => Bridge::own(name),
         }
+    }
+
+    /// A small runtime of its own (one worker named `name`), wherever it
+    /// is called from: for a client whose connection task must keep
+    /// running while a caller blocks, even the thread of a current-thread
+    /// runtime (the PostgreSQL catalog).
+    pub fn own(name: &str) -> Result<Bridge, VaultError> {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .thread_name(name)
+            .enable_all()
+            .build()
+            .map_err(VaultError::io(Path::new("client runtime")))?;
+        Ok(Bridge::Own(Arc::new(OwnRuntime(Some(rt)))))
     }
 
     /// The handle of the runtime the futures run on.

@@ -2,18 +2,42 @@
 //! what is sealed; a segment object without a catalog row is an unfinished
 //! seal and is removed at start (its records are still in the WAL).
 //!
-//! The trait keeps the door open for PostgreSQL when several nodes share one
-//! object store; SQLite is the embedded default. Its file is opened in
-//! [`sqlite`] and its tables (the segments, retention's and the ledger
-//! history's) are created in [`schema`], so that retention and the ledger
-//! reach the connection without this module, which names their traits.
+//! Two implementations of one contract (`tests/catalog_suite.rs` runs on
+//! both): SQLite, the embedded default, whose file is opened in [`sqlite`]
+//! and whose tables (the segments, retention's and the ledger history's) are
+//! created in [`schema`]; and PostgreSQL ([`postgres`], `catalog.url =
+//! "postgres://..."`), the same tables in a schema of their own. [`open`]
+//! and [`open_read_only`] are the one place that picks one from the options.
 
 pub mod error;
+pub mod postgres;
 pub mod schema;
 pub mod sqlite;
 
 pub use error::CatalogError;
+pub use postgres::{PgCatalog, PgLocation};
 pub use sqlite::SqliteCatalog;
+
+use crate::options::VaultOptions;
+use std::sync::Arc;
+
+/// Opens (creating, migrating) the catalog the options name: PostgreSQL
+/// when `catalog_postgres` is set, else SQLite at `catalog_path`.
+pub fn open(opts: &VaultOptions) -> Result<Arc<dyn Catalog>, CatalogError> {
+    Ok(match &opts.catalog_postgres {
+        Some(at) => Arc::new(PgCatalog::open(at)?),
+        None => Arc::new(SqliteCatalog::open(&opts.catalog_path())?),
+    })
+}
+
+/// Opens the catalog the options name for reading beside a running server
+/// (`verify`, searches on the data directory); never migrates it.
+pub fn open_read_only(opts: &VaultOptions) -> Result<Arc<dyn Catalog>, CatalogError> {
+    Ok(match &opts.catalog_postgres {
+        Some(at) => Arc::new(PgCatalog::open_read_only(at)?),
+        None => Arc::new(SqliteCatalog::open_read_only(&opts.catalog_path())?),
+    })
+}
 
 use rusqlite::{params, OptionalExtension};
 use std::collections::BTreeMap;
@@ -44,6 +68,8 @@ pub struct SegmentMeta {
 pub trait Catalog:
     Send + Sync + crate::retention::store::RetentionCatalog + crate::ledger::history::LedgerCatalog
 {
+    /// Where it is, for status and messages (never a password).
+    fn describe(&self) -> String;
     /// Records a sealed segment; returns its id.
     fn insert(&self, seg: &SegmentMeta) -> Result<i64, CatalogError>;
     /// Segments whose received_at range meets `[from, to]` (inclusive), in sequence order.
@@ -72,6 +98,10 @@ pub trait Catalog:
 }
 
 impl Catalog for SqliteCatalog {
+    fn describe(&self) -> String {
+        format!("sqlite:{}", self.path())
+    }
+
     fn insert(&self, s: &SegmentMeta) -> Result<i64, CatalogError> {
         let conn = self.conn();
         let sources = serde_json::to_string(&s.sources).expect("map serialises");

@@ -64,6 +64,10 @@ pub enum VaultError {
     Store(String),
     #[error("reading segment {path}: {reason}")]
     Read { path: String, reason: String },
+    /// The object store did not answer for a segment (down, unreachable,
+    /// refusing): nothing is known to be wrong with the segment itself.
+    #[error("fetching segment {path} from the object store: {reason}")]
+    Unreachable { path: String, reason: String },
     /// A SQL query refused, failed or stopped at a limit ([`sql::SqlError`]).
     /// Its message is in this one (not also a source: the CLI prints each
     /// cause of a chain, and would say it twice).
@@ -92,8 +96,35 @@ impl VaultError {
                 "segment {path} cannot be read, so this answer would be incomplete; the damage is \
                  named by `pramaan verify` (run it on the server)"
             ),
+            VaultError::Unreachable { path, .. } => format!(
+                "the object store holding the sealed segments is not answering (segment {path} \
+                 could not be fetched), so this answer would be incomplete; try again when it is \
+                 back (`pramaan status` shows the store)"
+            ),
             VaultError::SearchStopped => self.to_string(),
             _ => "the search failed; see the server log".into(),
+        }
+    }
+
+    /// A failure to read segment `path`: [`VaultError::Unreachable`] when
+    /// its cause is the object store failing to answer (anything but a
+    /// missing object), else [`VaultError::Read`] (the bytes are wrong).
+    pub(crate) fn reading(path: &str, e: &(dyn std::error::Error + 'static)) -> VaultError {
+        let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(e);
+        while let Some(c) = cur {
+            if let Some(store) = c.downcast_ref::<object_store::Error>() {
+                if !matches!(store, object_store::Error::NotFound { .. }) {
+                    return VaultError::Unreachable {
+                        path: path.to_owned(),
+                        reason: objects::store_cause(store),
+                    };
+                }
+            }
+            cur = c.source();
+        }
+        VaultError::Read {
+            path: path.to_owned(),
+            reason: e.to_string(),
         }
     }
 

@@ -14,7 +14,7 @@
 //! This module sits above `vault`, `compact`, `sql` and `ledger`: it wires
 //! them together, and none of them reaches back into it.
 
-use crate::catalog::{Catalog, SegmentMeta, SqliteCatalog};
+use crate::catalog::{Catalog, SegmentMeta};
 use crate::memtable::{Frozen, Generation};
 use crate::options::VaultOptions;
 use crate::vault::{
@@ -39,7 +39,8 @@ impl Vault {
     pub async fn open(opts: VaultOptions) -> Result<(Vault, Workers), VaultError> {
         let (lock, loose) = take_data_dir(&opts.data_dir)?;
         let objects = crate::objects::Objects::open(&opts)?;
-        let catalog: Arc<dyn Catalog> = Arc::new(SqliteCatalog::open(&opts.catalog_path())?);
+        objects.probe().await?;
+        let catalog = crate::catalog::open(&opts)?;
         let parser = Parser::new(&opts);
         let rec = recover(&opts, &objects.store(), &*catalog, &parser).await?;
         let next_seq = rec.next_seq;
@@ -117,8 +118,10 @@ impl Vault {
     /// segments and the WAL's records (without truncating anything).
     pub fn open_read_only(opts: VaultOptions) -> Result<Vault, VaultError> {
         let objects = crate::objects::Objects::open(&opts)?;
-        let catalog: Arc<dyn Catalog> =
-            Arc::new(SqliteCatalog::open_read_only(&opts.catalog_path())?);
+        if objects.is_remote() {
+            objects.block_on(objects.probe())?;
+        }
+        let catalog = crate::catalog::open_read_only(&opts)?;
         let segments = catalog.segments(None, None)?;
         let sealed = catalog.sealed_through()?;
         let (current, next) = read_wal(&opts, sealed.map_or(0, |s| s + 1))?;

@@ -13,8 +13,15 @@ use std::time::Duration;
 #[derive(Clone, Debug)]
 pub struct VaultOptions {
     pub data_dir: PathBuf,
+    /// The local directory of objects (when `s3` is `None`).
     pub objects_dir: PathBuf,
+    /// Objects in a bucket of an S3-compatible store instead (`storage.url
+    /// = "s3://..."`).
+    pub s3: Option<crate::objects::s3::S3Options>,
+    /// The SQLite catalog's file (when `catalog_postgres` is `None`).
     pub catalog_path: PathBuf,
+    /// The catalog in PostgreSQL (`catalog.url = "postgres://..."`).
+    pub catalog_postgres: Option<crate::catalog::PgLocation>,
     pub fsync: bool,
     pub wal_file_bytes: u64,
     pub wal_max_batch: usize,
@@ -48,7 +55,9 @@ impl VaultOptions {
         let data_dir = data_dir.into();
         VaultOptions {
             objects_dir: data_dir.join("objects"),
+            s3: None,
             catalog_path: data_dir.join("catalog.db"),
+            catalog_postgres: None,
             ledger: Some(crate::ledger::LedgerOptions::new(&data_dir)),
             data_dir,
             fsync: true,

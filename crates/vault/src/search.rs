@@ -479,10 +479,7 @@ async fn scan_segment(
     emit: &mut impl FnMut(&RecordBatch, &mut SearchStats, &mut usize) -> Option<RecordBatch>,
     out: &mpsc::Sender<RecordBatch>,
 ) -> Result<bool, VaultError> {
-    let read_err = |e: &dyn std::fmt::Display| VaultError::Read {
-        path: seg.path.clone(),
-        reason: e.to_string(),
-    };
+    let read_err = |e: &(dyn std::error::Error + 'static)| VaultError::reading(&seg.path, e);
     st.segments_read += 1;
     let location = ObjPath::from(seg.path.as_str());
     #[allow(deprecated)]

@@ -43,6 +43,7 @@ use datafusion::datasource::MemTable;
 use datafusion::error::DataFusionError;
 use datafusion::execution::disk_manager::{DiskManagerBuilder, DiskManagerMode};
 use datafusion::execution::memory_pool::{GreedyMemoryPool, MemoryPool, TrackConsumersPool};
+use datafusion::execution::object_store::ObjectStoreRegistry;
 use datafusion::execution::runtime_env::RuntimeEnvBuilder;
 use datafusion::logical_expr::LogicalPlan;
 use datafusion::physical_plan::coop::CooperativeExec;
@@ -51,8 +52,8 @@ use datafusion::prelude::{col, lit, SQLOptions, SessionConfig, SessionContext};
 use datafusion::sql::parser::{DFParser, Statement as DfStatement};
 use datafusion::sql::sqlparser::ast::Statement as AstStatement;
 use futures::StreamExt;
+use object_store::ObjectStore;
 use pramaan_core::Transport;
-use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -187,13 +188,13 @@ async fn run_inner(
         return Err(SqlError::Stopped);
     }
     let snap = vault.snapshot().await;
-    let objects = vault.options().objects_dir();
+    let objects = vault.objects().store();
     let query = query.to_owned();
     let timeout = opts.timeout;
     let job = async move {
         let mut running = Running::start();
         let res = match tokio::time::timeout(timeout, async {
-            let ctx = session(&objects, &snap, records, memory).await?;
+            let ctx = session(objects, &snap, records, memory).await?;
             execute(&ctx, &query, caps, &paths, opts.memory_limit).await
         })
         .await
@@ -310,13 +311,14 @@ fn plan_rules() -> SQLOptions {
 /// function `text(raw)`. The sealed and unsealed parts are not registered
 /// under names of their own, so a query cannot go around the filter.
 async fn session(
-    objects_dir: &Path,
+    objects: Arc<dyn ObjectStore>,
     snap: &Snapshot,
     records: Records,
     memory: Arc<dyn MemoryPool>,
 ) -> Result<SessionContext, SqlError> {
     let err = |e: DataFusionError| SqlError::Output(e.to_string());
     let runtime = RuntimeEnvBuilder::new()
+        .with_object_store_registry(Arc::new(OnlyObjects(objects)))
         .with_memory_pool(memory)
         // Nothing spills to disk: a query that needs more memory fails.
         .with_disk_manager_builder(
@@ -333,7 +335,7 @@ async fn session(
         let urls = snap
             .segments
             .iter()
-            .map(|s| ListingTableUrl::parse(objects_dir.join(&s.path).to_string_lossy()))
+            .map(|s| ListingTableUrl::parse(format!("{OBJECTS_URL}{}", s.path)))
             .collect::<Result<Vec<_>, _>>()
             .map_err(err)?;
         let opts =
@@ -354,6 +356,42 @@ async fn session(
     ctx.register_table("logs", logs.into_view()).map_err(err)?;
     ctx.register_udf(text_udf());
     Ok(ctx)
+}
+
+/// Where a query finds the sealed segments: the vault's object store (a
+/// local directory or a bucket alike), under a name of its own.
+const OBJECTS_URL: &str = "pramaan://objects/";
+
+/// The only store a query can reach: the vault's objects, through the
+/// same store the sealer writes (so SQL reads a bucket as it reads a
+/// disk). DataFusion's default registry would also hand out the server's
+/// whole file system (`file://`); this one has no other store to give.
+struct OnlyObjects(Arc<dyn ObjectStore>);
+
+impl std::fmt::Debug for OnlyObjects {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("OnlyObjects")
+    }
+}
+
+impl ObjectStoreRegistry for OnlyObjects {
+    fn register_store(
+        &self,
+        _url: &url::Url,
+        _store: Arc<dyn ObjectStore>,
+    ) -> Option<Arc<dyn ObjectStore>> {
+        None
+    }
+
+    fn get_store(&self, url: &url::Url) -> datafusion::error::Result<Arc<dyn ObjectStore>> {
+        if url.scheme() == "pramaan" && url.host_str() == Some("objects") {
+            Ok(self.0.clone())
+        } else {
+            Err(DataFusionError::Plan(
+                "a query reads the vault's `logs` table only".into(),
+            ))
+        }
+    }
 }
 
 /// Plans (checked again), runs and collects one query within `caps`.
@@ -461,6 +499,8 @@ impl Paths {
                 }
             }
         }
+        // How DataFusion names the store's objects (see `OnlyObjects`).
+        out.push((OBJECTS_URL.trim_end_matches('/').to_owned(), "<objects>"));
         // The longest first: the objects directory inside the data directory.
         out.sort_by_key(|(s, _)| std::cmp::Reverse(s.len()));
         Paths(out)

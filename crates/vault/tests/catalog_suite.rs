@@ -1,7 +1,10 @@
 //! The catalog's conformance suite: what the vault relies on from any
-//! [`Catalog`], written once and run on every implementation (SQLite now;
-//! a PostgreSQL catalog adds its `Backend` constructor and one line to
-//! `suite!`, as `registry/tests/store_suite.rs` does for the registry).
+//! [`Catalog`], written once and run on every implementation: SQLite, and
+//! PostgreSQL on 127.0.0.1:5432 (user postgres, database test; a fresh
+//! schema per test, dropped after), as `registry/tests/store_suite.rs` does
+//! for the registry. Without that server the PostgreSQL tests fail, saying
+//! so. What PostgreSQL adds (several processes on one schema, its schema
+//! version) is checked at the end.
 //!
 //! Each check is a function of a [`Backend`]: the catalog the vault writes
 //! through and a way to open another handle on the same catalog, as
@@ -9,13 +12,13 @@
 
 use pramaan_core::{LedgerSink, MemorySink};
 use pramaan_db::outbox::Flusher;
-use pramaan_vault::catalog::SqliteCatalog;
+use pramaan_vault::catalog::{PgCatalog, PgLocation, SqliteCatalog};
 use pramaan_vault::ledger::{LedgerRebuild, StoredCheckpoint};
 use pramaan_vault::retention::store::{OutboxEntry, RetireInfo, Retired};
-use pramaan_vault::retention::{Hold, NewHold};
+use pramaan_vault::retention::{Hold, NewHold, RetentionCatalog};
 use pramaan_vault::{Catalog, SegmentMeta};
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 
 type Open = Box<dyn Fn() -> Arc<dyn Catalog> + Send + Sync>;
@@ -26,6 +29,49 @@ struct Backend {
     /// Another handle on the same catalog (a reader beside the vault).
     reader: Open,
     _dir: tempfile::TempDir,
+    /// PostgreSQL: drops the test's schema when the test ends.
+    _schema: Option<DropSchema>,
+}
+
+const PG_URL: &str = "postgres://postgres@127.0.0.1:5432/test";
+const PG_NEEDED: &str =
+    "PostgreSQL on 127.0.0.1:5432 (user postgres, trust, database test) must be running (scripts/test starts it)";
+
+/// A schema of its own for each test.
+fn pg_location() -> PgLocation {
+    static N: AtomicUsize = AtomicUsize::new(0);
+    PgLocation {
+        url: PG_URL.into(),
+        schema: format!(
+            "cat_t{}_{}_{}",
+            std::process::id(),
+            N.fetch_add(1, Ordering::Relaxed),
+            pramaan_core::time::now_ns() % 1_000_000
+        ),
+    }
+}
+
+struct DropSchema(PgLocation);
+
+impl Drop for DropSchema {
+    fn drop(&mut self) {
+        if let Ok(c) = PgCatalog::open(&self.0) {
+            let _ = c.drop_schema();
+        }
+    }
+}
+
+fn postgres() -> Backend {
+    let at = pg_location();
+    let writer: Arc<dyn Catalog> = Arc::new(PgCatalog::open(&at).expect(PG_NEEDED));
+    let reader_at = at.clone();
+    let reader: Open = Box::new(move || Arc::new(PgCatalog::open_read_only(&reader_at).unwrap()));
+    Backend {
+        writer,
+        reader,
+        _dir: tempfile::tempdir().unwrap(),
+        _schema: Some(DropSchema(at)),
+    }
 }
 
 fn sqlite() -> Backend {
@@ -37,6 +83,7 @@ fn sqlite() -> Backend {
         writer,
         reader,
         _dir: dir,
+        _schema: None,
     }
 }
 
@@ -54,16 +101,25 @@ macro_rules! suite {
     };
 }
 
-suite!(sqlite:
-    rows_listed_in_sequence_order_and_by_time,
-    a_row_is_seen_whole_by_another_reader_once_inserted,
-    concurrent_readers_see_a_growing_prefix,
-    deletion_moves_the_row_and_keeps_the_sealed_mark,
-    holds_block_deletion,
-    outbox_rows_carry_their_watermark_and_are_appended_once,
-    compaction_switches_only_the_named_object,
-    checkpoint_history_and_rebuilds,
-);
+/// Every check, on every implementation.
+macro_rules! every_backend {
+    ($($backend:ident),*) => {
+        $(
+            suite!($backend:
+                rows_listed_in_sequence_order_and_by_time,
+                a_row_is_seen_whole_by_another_reader_once_inserted,
+                concurrent_readers_see_a_growing_prefix,
+                deletion_moves_the_row_and_keeps_the_sealed_mark,
+                holds_block_deletion,
+                outbox_rows_carry_their_watermark_and_are_appended_once,
+                compaction_switches_only_the_named_object,
+                checkpoint_history_and_rebuilds,
+            );
+        )*
+    };
+}
+
+every_backend!(sqlite, postgres);
 
 fn seg(path: &str, seq: (u64, u64), t: (i64, i64)) -> SegmentMeta {
     SegmentMeta {
@@ -435,4 +491,149 @@ async fn checkpoint_history_and_rebuilds(b: Backend) {
     c.set_rebuild_seq(id, 10).unwrap();
     let r = c.rebuilds().unwrap();
     assert_eq!((r.len(), r[0].id, r[0].seq), (1, id, Some(10)));
+}
+
+// What PostgreSQL adds.
+
+/// Two processes (or one after a restart) over one schema: each sees the
+/// other's rows, ids never collide, and a deletion through one keeps the
+/// sealed mark the other reads.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_two_catalogs_over_one_schema_see_each_others_rows() {
+    let b = postgres();
+    let at = b._schema.as_ref().unwrap().0.clone();
+    let one = &*b.writer;
+    let two = PgCatalog::open(&at).unwrap();
+    assert_eq!(
+        two.describe(),
+        format!(
+            "postgres://postgres@127.0.0.1:5432/test (schema {})",
+            at.schema
+        )
+    );
+    let a = insert(one, &seg("segments/a", (0, 9), (100, 200)));
+    let z = insert(&two, &seg("segments/z", (10, 19), (300, 400)));
+    assert_ne!(a.id, z.id);
+    assert_eq!(
+        one.segments(None, None).unwrap(),
+        vec![a.clone(), z.clone()]
+    );
+    assert_eq!(
+        two.segments(None, None).unwrap(),
+        vec![a.clone(), z.clone()]
+    );
+    let hold = two
+        .add_hold(
+            &NewHold {
+                from_ns: 0,
+                to_ns: 250,
+                source: None,
+                ip: None,
+                reason: "order".into(),
+                order_ref: "ORD-1".into(),
+                created_by: "me".into(),
+            },
+            1,
+            "pramaan:retention",
+            0,
+            &|h| format!("{{\"hold\":{}}}", h.id),
+        )
+        .unwrap();
+    let blocked = |holds: &[Hold]| holds.iter().map(|h| h.id).collect();
+    assert_eq!(
+        one.retire_segment(a.id, &info(1), &blocked, &entry("a", 1))
+            .unwrap(),
+        Retired::Held(vec![hold.id])
+    );
+    assert!(matches!(
+        one.retire_segment(z.id, &info(1), &no_block, &entry("z", 1))
+            .unwrap(),
+        Retired::Moved(_)
+    ));
+    assert_eq!(two.sealed_through().unwrap(), Some(19));
+    assert_eq!(two.deletions().unwrap().len(), 1);
+    // A restart: a new handle finds everything.
+    drop(two);
+    let again = PgCatalog::open_read_only(&at).unwrap();
+    assert_eq!(again.segments(None, None).unwrap(), vec![a]);
+    assert_eq!(again.holds().unwrap(), vec![hold]);
+    assert_eq!(again.outbox().unwrap().len(), 2);
+}
+
+/// The schema's version is kept in `pramaan_schema`; a newer one is
+/// refused naming both versions, an older one by read-only opens.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_schema_version_is_recorded_and_a_newer_one_refused() {
+    let b = postgres();
+    let at = b._schema.as_ref().unwrap().0.clone();
+    let (client, conn) = tokio_postgres::connect(PG_URL, tokio_postgres::NoTls)
+        .await
+        .expect(PG_NEEDED);
+    tokio::spawn(conn);
+    let version = |sql: String| {
+        let client = &client;
+        async move { client.batch_execute(&sql).await.unwrap() }
+    };
+    let row = client
+        .query_one(
+            &format!(
+                "SELECT version FROM {}.pramaan_schema WHERE component = 'catalog'",
+                at.schema
+            ),
+            &[],
+        )
+        .await
+        .unwrap();
+    let latest = pramaan_vault::catalog::postgres::PG_SCHEMA.latest() as i32;
+    assert_eq!(row.get::<_, i32>(0), latest);
+
+    version(format!(
+        "UPDATE {}.pramaan_schema SET version = 99 WHERE component = 'catalog'",
+        at.schema
+    ))
+    .await;
+    for e in [
+        PgCatalog::open(&at).err().unwrap().to_string(),
+        PgCatalog::open_read_only(&at).err().unwrap().to_string(),
+    ] {
+        assert!(
+            e.contains(&at.schema)
+                && e.contains("version 99")
+                && e.contains(&format!("({latest})")),
+            "{e}"
+        );
+    }
+
+    version(format!(
+        "UPDATE {}.pramaan_schema SET version = 0 WHERE component = 'catalog'",
+        at.schema
+    ))
+    .await;
+    let e = PgCatalog::open_read_only(&at).err().unwrap().to_string();
+    assert!(e.contains("start `pramaan serve` once"), "{e}");
+    // Opening to write migrates it (the steps keep what is there).
+    insert(&*b.writer, &seg("segments/a", (0, 9), (1, 2)));
+    PgCatalog::open(&at).unwrap();
+    let c = PgCatalog::open_read_only(&at).unwrap();
+    assert_eq!(c.segments(None, None).unwrap().len(), 1);
+}
+
+/// PostgreSQL not there: a clear error naming the URL, its password hidden.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_unreachable_is_named_without_the_password() {
+    let at = PgLocation {
+        url: "postgres://pramaan:s3cretpw@127.0.0.1:1/test".into(),
+        schema: "pramaan_catalog".into(),
+    };
+    let e = PgCatalog::open(&at).err().unwrap().to_string();
+    assert!(e.contains("postgres://pramaan@127.0.0.1:1/test"), "{e}");
+    assert!(e.contains("cannot connect"), "{e}");
+    assert!(!e.contains("s3cretpw"), "{e}");
+    assert!(!format!("{at:?}").contains("s3cretpw"));
+    let bad = PgLocation {
+        url: PG_URL.into(),
+        schema: "x; DROP TABLE y".into(),
+    };
+    let e = PgCatalog::open(&bad).err().unwrap().to_string();
+    assert!(e.contains("not a usable schema name"), "{e}");
 }

@@ -1107,3 +1107,157 @@ impl Answer {
             .map(|c| c.split(';').next().unwrap().trim().to_owned())
     }
 }
+
+/// An S3-compatible store on loopback: s3s-fs (crates.io `s3s-fs`, which
+/// `scripts/test` installs), keeping each bucket as a directory under
+/// `root`, with one access key. Stopped when dropped.
+pub struct S3Store {
+    child: Option<Child>,
+    pub port: u16,
+    pub root: tempfile::TempDir,
+    pub access_key: String,
+    pub secret_key: String,
+}
+
+impl S3Store {
+    /// Starts the store with one (empty) bucket named `bucket`.
+    pub fn start(bucket: &str) -> S3Store {
+        let root = tempfile::Builder::new()
+            .prefix("pramaan-s3-")
+            .tempdir()
+            .unwrap();
+        std::fs::create_dir(root.path().join(bucket)).unwrap();
+        let mut s = S3Store {
+            child: None,
+            port: free_port(),
+            root,
+            access_key: unique("AKTEST").to_uppercase(),
+            secret_key: unique("secret-"),
+        };
+        s.start_again();
+        s
+    }
+
+    /// (Re)starts the server on the same port and root.
+    pub fn start_again(&mut self) {
+        assert!(self.child.is_none(), "s3s-fs is already running");
+        let bin = find_program("s3s-fs").unwrap_or_else(|| {
+            panic!(
+                "s3s-fs is missing: scripts/test installs it (cargo install s3s-fs --features binary); {TEST_COMMAND_HINT}"
+            )
+        });
+        let child = Command::new(bin)
+            .args(["--host", "127.0.0.1", "--port", &self.port.to_string()])
+            .args([
+                "--access-key",
+                &self.access_key,
+                "--secret-key",
+                &self.secret_key,
+            ])
+            .arg(self.root.path())
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start s3s-fs");
+        self.child = Some(child);
+        let addr: SocketAddr = format!("127.0.0.1:{}", self.port).parse().unwrap();
+        wait_until(Duration::from_secs(20), "s3s-fs to listen", || {
+            TcpStream::connect_timeout(&addr, Duration::from_millis(200)).ok()
+        });
+    }
+
+    /// Kills the server (the store "goes away"); its data stays in `root`.
+    pub fn stop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    pub fn endpoint(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// The `PRAMAAN_STORAGE_*` and credential variables of a server that
+    /// keeps its objects in `bucket` under `prefix`.
+    pub fn env(&self, bucket: &str, prefix: &str) -> Vec<(String, String)> {
+        vec![
+            (
+                "PRAMAAN_STORAGE_URL".into(),
+                format!("s3://{bucket}/{prefix}"),
+            ),
+            ("PRAMAAN_STORAGE_ENDPOINT".into(), self.endpoint()),
+            ("PRAMAAN_STORAGE_ALLOW_HTTP".into(), "true".into()),
+            ("AWS_ACCESS_KEY_ID".into(), self.access_key.clone()),
+            ("AWS_SECRET_ACCESS_KEY".into(), self.secret_key.clone()),
+        ]
+    }
+
+    /// Every object's key under `bucket/prefix`, as files in the store's root.
+    pub fn keys(&self, bucket: &str, prefix: &str) -> Vec<String> {
+        let base = self.root.path().join(bucket).join(prefix);
+        let mut out = Vec::new();
+        let mut stack = vec![base.clone()];
+        while let Some(d) = stack.pop() {
+            let Ok(rd) = std::fs::read_dir(&d) else {
+                continue;
+            };
+            for e in rd.flatten() {
+                let p = e.path();
+                if p.is_dir() {
+                    stack.push(p);
+                } else {
+                    let key = p
+                        .strip_prefix(&base)
+                        .unwrap()
+                        .to_string_lossy()
+                        .into_owned();
+                    out.push(key);
+                }
+            }
+        }
+        out.sort();
+        out
+    }
+}
+
+impl Drop for S3Store {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// The PostgreSQL the tests use (scripts/test starts it).
+pub const PG_URL: &str = "postgres://postgres@127.0.0.1:5432/test";
+
+/// A query of the test's own against PostgreSQL.
+pub fn pg_query(sql: &str) -> Vec<tokio_postgres::Row> {
+    block_on(async {
+        let (client, conn) = tokio_postgres::connect(PG_URL, tokio_postgres::NoTls)
+            .await
+            .expect("PostgreSQL on 127.0.0.1:5432 (user postgres, trust, database test) must be running (scripts/test starts it)");
+        tokio::spawn(conn);
+        client
+            .query(sql, &[])
+            .await
+            .unwrap_or_else(|e| panic!("{sql}: {e:?}"))
+    })
+}
+
+/// A PostgreSQL schema a test uses, dropped however the test ends.
+pub struct PgSchema(pub String);
+
+impl PgSchema {
+    /// A fresh schema name (made by whoever first uses it).
+    pub fn fresh(prefix: &str) -> PgSchema {
+        let _ = pg_query("SELECT 1");
+        PgSchema(unique(prefix).replace('-', "_").to_ascii_lowercase())
+    }
+}
+
+impl Drop for PgSchema {
+    fn drop(&mut self) {
+        let _ = pg_query(&format!("DROP SCHEMA IF EXISTS {} CASCADE", self.0));
+    }
+}

@@ -36,6 +36,11 @@ impl SqliteCatalog {
         })
     }
 
+    /// The file's path.
+    pub fn path(&self) -> &str {
+        &self.path
+    }
+
     /// The connection (the catalog, retention's tables, the ledger history).
     /// The connection's lock itself, for the outbox flusher, which takes it
     /// per statement (never across an `.await`).

@@ -449,9 +449,9 @@ pub fn cosign_offline(
     cosigner: &VerifierKey,
 ) -> Result<String, ProofRequestError> {
     let _lock = crate::vault::lock_data_dir(&opts.data_dir)?;
-    let catalog = crate::catalog::SqliteCatalog::open(&opts.catalog_path())?;
+    let catalog = crate::catalog::open(opts)?;
     let objects = crate::objects::Objects::open(opts)?;
     let st =
-        LedgerState::open(opts, true, &catalog, &objects)?.ok_or(ProofRequestError::NoLedger)?;
-    add_cosignature(&st, &catalog, note, cosigner)
+        LedgerState::open(opts, true, &*catalog, &objects)?.ok_or(ProofRequestError::NoLedger)?;
+    add_cosignature(&st, &*catalog, note, cosigner)
 }

@@ -21,11 +21,9 @@
 //! place: segment file and row, WAL file and byte, tile path and entry,
 //! checkpoint and size, and the sequence numbers involved.
 
-use super::history::LedgerCatalog;
 use super::{list_tile_objects, node_verifier, CHECKPOINT_OBJECT};
-use crate::catalog::{Catalog, SqliteCatalog};
+use crate::catalog::Catalog;
 use crate::objects::Objects;
-use crate::retention::RetentionCatalog;
 use crate::schema::{col, BatchBuilder};
 use crate::wal;
 use crate::{SegmentMeta, VaultError, VaultOptions};
@@ -617,15 +615,15 @@ pub fn verify(
         .clone()
         .unwrap_or_else(|| super::LedgerOptions::new(&opts.data_dir));
     let node = check_node_key(&lo, vo, &mut ctx);
-    let catalog = SqliteCatalog::open_read_only(&opts.catalog_path())?;
+    let catalog = crate::catalog::open_read_only(opts)?;
     let signer = Signer {
         origin: &lo.origin,
         node: node.as_ref(),
         cosigners: &vo.cosigners,
     };
-    let checkpoints = read_checkpoints(&objects, &catalog, &signer, &mut ctx)?;
+    let checkpoints = read_checkpoints(&objects, &*catalog, &signer, &mut ctx)?;
     let tiles = read_stored_tiles(&objects, &mut ctx);
-    let records = read_records_list(opts, &catalog, &mut ctx, progress)?;
+    let records = read_records_list(opts, &*catalog, &mut ctx, progress)?;
 
     let mut builder = Builder::new(tiles.level1, tiles.level0, checkpoints.targets);
     builder.check_targets(&mut ctx);
@@ -737,7 +735,7 @@ struct Checkpoints {
 /// history; the published one must not be older than the history's newest.
 fn read_checkpoints(
     objects: &Objects,
-    catalog: &SqliteCatalog,
+    catalog: &dyn Catalog,
     signer: &Signer<'_>,
     ctx: &mut Ctx,
 ) -> Result<Checkpoints, VaultError> {
@@ -893,7 +891,7 @@ struct RecordsList {
 /// times) until the WAL starts where the segments end.
 fn read_records_list(
     opts: &VaultOptions,
-    catalog: &SqliteCatalog,
+    catalog: &dyn Catalog,
     ctx: &mut Ctx,
     progress: &mut dyn FnMut(u64, u64),
 ) -> Result<RecordsList, VaultError> {

@@ -1,12 +1,13 @@
 //! Where sealed evidence lives: one object store for segments, ledger tiles
 //! and checkpoints, built in one place ([`Objects::open`]) from
-//! `storage.url` (today a local directory, [`local::DurableLocal`]).
+//! `storage.url`: a local directory ([`local::DurableLocal`]) or a bucket
+//! of an S3-compatible store ([`s3`]).
 //!
 //! # Layout (keys in the store)
 //!
 //! | key | what | written by |
 //! |---|---|---|
-//! | `segments/YYYY/MM/DD/HH/<time>-<seq_min>-<seq_max>.parquet` | a sealed segment (`-cN` before `.parquet` once compacted) | the sealer, compaction; deleted by retention |
+//! | `segments/YYYY/MM/DD/HH/<seq_min>-<seq_max>.parquet` | a sealed segment (`.zN` before `.parquet` once compacted at zstd level N) | the sealer, compaction; deleted by retention |
 //! | `tile/<L>/<N>` and `tile/<L>/<N>.p/<W>` | ledger tiles of level ≥ 1 (C2SP paths; level 0 only at the edges of deleted ranges) | the ledger thread, retention (`preserve_boundaries`) |
 //! | `checkpoint` | the latest signed checkpoint (a C2SP signed note) | the ledger thread, `ledger cosign` |
 //!
@@ -27,6 +28,8 @@
 //! code (the appender, proofs) async for the sake of one I/O edge.
 
 pub mod local;
+pub mod s3;
+pub mod under;
 
 use crate::bridge::Bridge;
 use crate::{VaultError, VaultOptions};
@@ -52,6 +55,11 @@ pub struct Objects {
     store: Arc<dyn ObjectStore>,
     /// The directory, for a local store (messages name files there).
     local_root: Option<PathBuf>,
+    /// Where the objects are: `file:///dir` or `s3://bucket/prefix`.
+    url: String,
+    /// The S3 server (a password in it redacted); empty for a local
+    /// directory or AWS itself.
+    endpoint: String,
     bridge: Bridge,
 }
 
@@ -65,9 +73,59 @@ impl std::fmt::Debug for Objects {
 
 impl Objects {
     /// THE place a vault's object store is built, from its options
-    /// (`storage.url`: a local directory today).
+    /// (`storage.url`: a local directory or an S3 bucket). Nothing is
+    /// asked of the store yet; [`Objects::probe`] does.
     pub fn open(opts: &VaultOptions) -> Result<Objects, VaultError> {
-        Objects::local(&opts.objects_dir())
+        match &opts.s3 {
+            None => Objects::local(&opts.objects_dir()),
+            Some(o) => {
+                let mut objects = Objects::with_store(s3::open(o)?, None)?;
+                objects.url = o.url();
+                objects.endpoint = pramaan_config::redact(&o.endpoint);
+                Ok(objects)
+            }
+        }
+    }
+
+    /// Asks the store for its list of checkpoints (one small request), so
+    /// that a store that cannot be reached, a bucket that does not exist
+    /// or credentials it refuses stop `serve` at start with their cause,
+    /// instead of at the first seal.
+    pub async fn probe(&self) -> Result<(), VaultError> {
+        let prefix = ObjPath::from(TILES);
+        match self.store.list_with_delimiter(Some(&prefix)).await {
+            Ok(_) => Ok(()),
+            Err(e) => Err(VaultError::Store(format!(
+                "{} cannot be used: {}",
+                self.describe(),
+                store_cause(&e)
+            ))),
+        }
+    }
+
+    /// Where the objects are: `file:///dir` or `s3://bucket/prefix`.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// The S3 server's URL (a password in it redacted); empty for a local
+    /// directory or AWS itself.
+    pub fn endpoint(&self) -> &str {
+        &self.endpoint
+    }
+
+    /// What the store is, for messages: its URL, and where it is served.
+    pub fn describe(&self) -> String {
+        if self.endpoint.is_empty() {
+            self.url.clone()
+        } else {
+            format!("{} at {}", self.url, self.endpoint)
+        }
+    }
+
+    /// True for a bucket of an S3-compatible store.
+    pub fn is_remote(&self) -> bool {
+        self.local_root.is_none()
     }
 
     /// A local directory as the store (created if missing).
@@ -82,9 +140,20 @@ impl Objects {
         local_root: Option<PathBuf>,
     ) -> Result<Objects, VaultError> {
         let bridge = Bridge::here("pramaan-objects")?;
+        let url = match &local_root {
+            Some(root) => format!(
+                "file://{}",
+                std::path::absolute(root)
+                    .unwrap_or_else(|_| root.clone())
+                    .display()
+            ),
+            None => store.to_string(),
+        };
         Ok(Objects {
             store,
             local_root,
+            url,
+            endpoint: String::new(),
             bridge,
         })
     }
@@ -173,6 +242,23 @@ impl Objects {
     pub fn list_blocking(&self, prefix: &str) -> Result<Vec<(String, u64)>, object_store::Error> {
         self.block_on(self.list(prefix))
     }
+}
+
+/// An object store error said in full: its own words and those of every
+/// cause (a refused connection, a 403 and its S3 error code), which its
+/// `Display` alone does not show.
+pub fn store_cause(e: &object_store::Error) -> String {
+    let mut text = e.to_string();
+    let mut cur: Option<&dyn std::error::Error> = std::error::Error::source(e);
+    while let Some(c) = cur {
+        let t = c.to_string();
+        if !text.contains(&t) {
+            text.push_str(": ");
+            text.push_str(&t);
+        }
+        cur = c.source();
+    }
+    text
 }
 
 /// A key that is not a valid object path (`..`, empty parts) is refused
