@@ -33,6 +33,8 @@ pub struct Attribution {
     pub sources: Sources,
     /// `attribution.import_max_body`.
     pub import_max_body: u64,
+    /// `radius.max_clock_skew`: how far a NAS's Event-Timestamp may be off.
+    pub radius_max_skew: Duration,
     store: tokio::sync::OnceCell<Arc<dyn BindingStore>>,
 }
 
@@ -65,6 +67,7 @@ impl Attribution {
             default_offset: cfg.syslog.default_timezone,
             sources: sources(cfg),
             import_max_body: cfg.attribution.import_max_body,
+            radius_max_skew: cfg.radius.max_clock_skew,
             store: tokio::sync::OnceCell::new(),
         }
     }
@@ -142,7 +145,7 @@ impl Operation for Whois {
         let (addr, port, at_ns) = self.parsed()?;
         let store = store(app).await?;
         let registry = crate::registry::open(app).await?;
-        audited_lookup(
+        let answer = audited_lookup(
             &*store,
             &registry,
             &who.name,
@@ -164,8 +167,62 @@ impl Operation for Whois {
                 )
             }
             e => AppError::internal(e),
-        })
+        })?;
+        Ok(with_evidence_records(app.vault(), answer).await)
     }
+}
+
+/// Most evidence records looked up for one answer (a shared address can
+/// match many bindings; the sequence numbers are all in `evidence` anyway).
+const EVIDENCE_RECORDS_SHOWN: usize = 64;
+
+/// Each match's evidence records as the vault keeps them (how, when and
+/// from whom each arrived), so the answer says which source made the
+/// binding. A record that cannot be read (deleted by retention) is left
+/// out; its sequence number stays in `evidence`.
+async fn with_evidence_records(vault: &pramaan_vault::Vault, mut answer: Answer) -> Answer {
+    let mut budget = EVIDENCE_RECORDS_SHOWN;
+    for m in &mut answer.matches {
+        for &seq in &m.evidence {
+            if budget == 0 {
+                return answer;
+            }
+            budget -= 1;
+            if let Some(r) = evidence_record(vault, seq).await {
+                m.source.records.push(r);
+            }
+        }
+    }
+    answer
+}
+
+/// One record by its sequence number (a search pruned to that number).
+async fn evidence_record(
+    vault: &pramaan_vault::Vault,
+    seq: u64,
+) -> Option<pramaan_attribution::EvidenceRecord> {
+    let q = pramaan_vault::Query {
+        seq_from: Some(seq),
+        seq_to: Some(seq),
+        limit: 1,
+        ..Default::default()
+    };
+    let (tx, mut rx) = tokio::sync::mpsc::channel(2);
+    let v = vault.clone();
+    let searching = tokio::spawn(async move { pramaan_vault::search::search(&v, &q, tx).await });
+    let mut found = None;
+    while let Some(b) = rx.recv().await {
+        if let Some(h) = pramaan_vault::search::hits(&b).into_iter().next() {
+            found = Some(pramaan_attribution::EvidenceRecord {
+                seq: h.seq,
+                received_at: h.received_at,
+                transport: h.transport,
+                peer: h.peer,
+            });
+        }
+    }
+    let _ = searching.await;
+    found
 }
 
 /// Why an audited lookup gave no answer.

@@ -23,6 +23,11 @@ pub struct LogRecord {
     pub host: Option<String>,
     /// The line's application name (APP-NAME, TAG), if any.
     pub app: Option<String>,
+    /// The raw bytes of a record that pramaan's RADIUS listener stored (peer
+    /// `radius:...`): an Accounting-Request whose authenticator it checked.
+    /// Read by [`crate::parse::radius_packet`], whatever `attribution.sources` says
+    /// (`radius.clients` is what trusts its sender). `None` for log lines.
+    pub packet: Option<Vec<u8>>,
 }
 
 /// What one batch did.
@@ -35,6 +40,9 @@ pub struct FeedReport {
     pub events: usize,
     pub bindings: usize,
     pub errors: usize,
+    /// RADIUS packets whose Event-Timestamp was further from their arrival
+    /// than `radius.max_clock_skew` (their arrival was used).
+    pub skewed: usize,
 }
 
 /// The feeder's state: the tracker, where it is in the vault, and the
@@ -43,7 +51,12 @@ pub struct Feeder {
     pub tracker: Tracker,
     pub last_seq: Option<u64>,
     pub sources: Sources,
+    /// `radius.max_clock_skew`, in nanoseconds.
+    pub radius_max_skew_ns: i64,
 }
+
+/// The default of `radius.max_clock_skew`: one minute.
+pub const DEFAULT_RADIUS_MAX_SKEW_NS: i64 = 60_000_000_000;
 
 impl Feeder {
     /// Restores the open sessions and the progress from the store. Only
@@ -60,6 +73,7 @@ impl Feeder {
             tracker,
             last_seq: st.last_seq,
             sources,
+            radius_max_skew_ns: DEFAULT_RADIUS_MAX_SKEW_NS,
         })
     }
 
@@ -100,6 +114,11 @@ impl Feeder {
             rep.records += 1;
             last = Some(r.seq);
             latest_time = latest_time.max(r.time_ns);
+            if let Some(packet) = &r.packet {
+                self.radius_packet(store, r, packet, &mut rep, &mut out)
+                    .await?;
+                continue;
+            }
             let parsers = self.sources.parsers_for(&Origin {
                 peer: &r.peer,
                 host: r.host.as_deref(),
@@ -135,4 +154,81 @@ impl Feeder {
         self.last_seq = last;
         Ok(rep)
     }
+
+    /// One record of the RADIUS listener: its packet, decoded and tracked.
+    async fn radius_packet(
+        &mut self,
+        store: &dyn BindingStore,
+        r: &LogRecord,
+        packet: &[u8],
+        rep: &mut FeedReport,
+        out: &mut Vec<crate::model::Binding>,
+    ) -> Result<(), StoreError> {
+        match crate::parse::radius_packet::parse(
+            packet,
+            &r.peer,
+            r.time_ns,
+            self.radius_max_skew_ns,
+        ) {
+            Ok(Some(d)) => {
+                rep.events += 1;
+                if let Some(skew) = d.skew_ns {
+                    rep.skewed += 1;
+                    tracing::warn!(seq = r.seq, peer = %r.peer, skew_seconds = skew / 1_000_000_000,
+                        "RADIUS Event-Timestamp is off by more than radius.max_clock_skew; the arrival time is used");
+                }
+                if !self.tracker.knows(&d.event) && stored_copy(store, &d.event, out).await? {
+                    return Ok(());
+                }
+                out.extend(self.tracker.feed(&d.event, r.seq, r.time_ns));
+            }
+            Ok(None) => {}
+            Err(e) => {
+                rep.errors += 1;
+                tracing::warn!(seq = r.seq, error = %e, "RADIUS packet not understood; no binding taken from it");
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Whether a Stop of a session the tracker does not know is a copy of one
+/// already applied (a retransmission stored again after a restart, when the
+/// tracker's memory of closed sessions was lost): the store (or this batch)
+/// holds a closed binding of that session ending at its time.
+async fn stored_copy(
+    store: &dyn BindingStore,
+    ev: &crate::parse::Event,
+    batch: &[crate::model::Binding],
+) -> Result<bool, StoreError> {
+    let (Some(net), Some(at)) = (ev.nets.first(), ev.at_ns) else {
+        return Ok(false);
+    };
+    if ev.action != crate::parse::Action::Stop {
+        return Ok(false);
+    }
+    let key = Tracker::binding_key(ev, net);
+    let same = |b: &crate::model::Binding| !b.open && b.key.as_deref() == Some(key.as_str());
+    if batch.iter().any(same) {
+        return Ok(true);
+    }
+    // Just before this Stop's time, and (a copy timed by a later arrival)
+    // halfway through the session its Acct-Session-Time gives.
+    let mut probes = vec![at.saturating_sub(1)];
+    if let Some(secs) = ev.session_secs {
+        probes.push(at.saturating_sub(secs.saturating_mul(500_000_000)));
+    }
+    for at_ns in probes {
+        let found = store
+            .lookup(crate::model::Probe {
+                addr: net.first_addr(),
+                port: None,
+                at_ns,
+            })
+            .await?;
+        if found.iter().any(same) {
+            return Ok(true);
+        }
+    }
+    Ok(false)
 }

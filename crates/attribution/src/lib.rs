@@ -43,7 +43,7 @@ pub use model::{Binding, Kind, Net, Probe};
 pub use pg::PgStore;
 pub use sources::{Origin, SourceRule, Sources};
 pub use store::{BindingStore, FeedState, StoreError, StoreStats};
-pub use whois::{whois, Answer, Match, Outcome, WhoisError};
+pub use whois::{whois, Answer, EvidenceRecord, Match, Outcome, Source, WhoisError};
 
 /// Opens the configured store: PostgreSQL when `url` is a `postgres://` or
 /// `postgresql://` URL (schema `pramaan_attribution`), else the embedded

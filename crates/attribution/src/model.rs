@@ -125,6 +125,15 @@ impl Net {
         Ok(Net { bits, len })
     }
 
+    /// The prefix's first address.
+    pub fn first_addr(&self) -> IpAddr {
+        if self.is_v4() {
+            IpAddr::V4(Ipv4Addr::from(self.bits as u32))
+        } else {
+            IpAddr::V6(Ipv6Addr::from(self.bits))
+        }
+    }
+
     /// Whether the address (as 128 bits) is inside this prefix.
     pub fn contains(&self, addr: u128) -> bool {
         addr & mask(self.len) == self.bits

@@ -1,6 +1,7 @@
 //! Turns session events into bindings: pairs Starts with Stops, closes a
 //! session whose Stop never came at the next Start on the same address (and
-//! overlapping ports) or after `attribution.max_session`.
+//! overlapping ports; for RADIUS, from the same NAS) or after
+//! `attribution.max_session`.
 //!
 //! Evidence: a binding keeps the sequence numbers of its Start, of the latest
 //! Interim/alive record, and of its Stop (interims in between are dropped so
@@ -8,17 +9,40 @@
 
 use crate::model::{Binding, Kind};
 use crate::parse::{Action, Event};
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 
 /// The open sessions, by `kind:session`.
 #[derive(Debug, Default)]
 pub struct Tracker {
     max_session_ns: i64,
     open: HashMap<String, Vec<Binding>>,
+    /// Sessions closed by a Stop lately, with their end (at most
+    /// [`RECENTLY_CLOSED`], oldest forgotten first): a copy of their Start,
+    /// Interim or Stop (a RADIUS packet retransmitted and stored twice),
+    /// dated at or before that end, must not open or rebuild them; a later
+    /// Start with the same id (a NAS reusing ids after a restart) is a new session.
+    closed: HashMap<String, i64>,
+    closed_order: VecDeque<String>,
 }
+
+/// How long after a session's end a retransmitted Interim or Stop (timed
+/// by its arrival when the NAS sends no Event-Timestamp) is still taken for
+/// a copy: NASes and proxies give up retransmitting well within it.
+pub const COPY_SLACK_NS: i64 = 300 * 1_000_000_000;
+
+/// How many closed sessions the tracker remembers.
+pub const RECENTLY_CLOSED: usize = 100_000;
 
 fn session_key(kind: Kind, session: &str) -> String {
     format!("{}:{}", kind.as_str(), session)
+}
+
+/// Whether a Start of `ev` may close the open binding `b` on the same
+/// address: RADIUS sessions only when both come from the same NAS (its
+/// `detail`), since two NASes can hold one address at once (overlapping
+/// pools, a move between them) and both must be kept for `whois`.
+fn same_origin(b: &Binding, ev: &Event) -> bool {
+    !(b.kind == Kind::Radius && ev.kind == Kind::Radius && b.detail != ev.detail)
 }
 
 impl Tracker {
@@ -26,6 +50,8 @@ impl Tracker {
         Tracker {
             max_session_ns: i64::try_from(max_session.as_nanos()).unwrap_or(i64::MAX / 4),
             open: HashMap::new(),
+            closed: HashMap::new(),
+            closed_order: VecDeque::new(),
         }
     }
 
@@ -41,6 +67,45 @@ impl Tracker {
                 .unwrap_or(key)
                 .to_owned();
             self.open.entry(sk).or_default().push(b);
+        }
+    }
+
+    /// Whether `ev`'s session is open, or `ev` is dated within a session
+    /// closed lately (a copy of one of its packets).
+    pub fn knows(&self, ev: &Event) -> bool {
+        let sk = session_key(ev.kind, &ev.session);
+        self.open.contains_key(&sk) || self.closed_copy(&sk, ev.action, ev.at_ns)
+    }
+
+    /// Whether an event of session `sk` at `at` is a copy of one of a
+    /// session closed lately: dated before its end, or (an Interim or Stop
+    /// timed by its arrival, retransmitted later) within [`COPY_SLACK_NS`] after it.
+    fn closed_copy(&self, sk: &str, action: Action, at: Option<i64>) -> bool {
+        let slack = if action == Action::Start {
+            0
+        } else {
+            COPY_SLACK_NS
+        };
+        match (self.closed.get(sk), at) {
+            (Some(end), Some(at)) => at <= end.saturating_add(slack),
+            (Some(_), None) => true,
+            (None, _) => false,
+        }
+    }
+
+    /// The key the bindings of `ev`'s session on `net` are stored under.
+    pub fn binding_key(ev: &Event, net: &crate::model::Net) -> String {
+        format!("{}|{net}", session_key(ev.kind, &ev.session))
+    }
+
+    fn remember_closed(&mut self, sk: &str, end: i64) {
+        if self.closed.insert(sk.to_owned(), end).is_none() {
+            self.closed_order.push_back(sk.to_owned());
+            while self.closed_order.len() > RECENTLY_CLOSED {
+                if let Some(old) = self.closed_order.pop_front() {
+                    self.closed.remove(&old);
+                }
+            }
         }
     }
 
@@ -72,6 +137,10 @@ impl Tracker {
                         key: Some(format!("{sk}|{net}")),
                     });
                 }
+            }
+            Action::NasReset => out.extend(self.reset_nas(ev, seq, at)),
+            Action::Start | Action::Update if self.closed_copy(&sk, ev.action, Some(at)) => {
+                // A copy of a packet of a session already stopped.
             }
             Action::Start | Action::Update => {
                 if let Some(list) = self.open.get_mut(&sk) {
@@ -110,7 +179,10 @@ impl Tracker {
                 out.extend(self.open_session(ev, &sk, &ev.nets.clone(), start, seq));
             }
             Action::Stop => {
-                if let Some(list) = self.open.remove(&sk) {
+                if self.closed_copy(&sk, Action::Stop, Some(at)) {
+                    // A copy of the Stop: the session is already closed.
+                } else if let Some(list) = self.open.remove(&sk) {
+                    self.remember_closed(&sk, at);
                     for mut b in list {
                         b.open = false;
                         b.end_ns = at.max(b.start_ns.saturating_add(1));
@@ -118,6 +190,7 @@ impl Tracker {
                         out.push(b);
                     }
                 } else if let Some(secs) = ev.session_secs {
+                    self.remember_closed(&sk, at);
                     // A Stop whose Start is not in the vault: Acct-Session-Time places the start.
                     let start = at.saturating_sub(secs.saturating_mul(1_000_000_000));
                     for net in &ev.nets {
@@ -155,7 +228,8 @@ impl Tracker {
         let mut emptied = Vec::new();
         for (other, list) in self.open.iter_mut() {
             list.retain(|b| {
-                let clash = nets.iter().any(|n| n.overlaps(&b.net))
+                let clash = same_origin(b, ev)
+                    && nets.iter().any(|n| n.overlaps(&b.net))
                     && b.port_lo <= ev.port_hi
                     && ev.port_lo <= b.port_hi
                     && b.start_ns <= start;
@@ -193,6 +267,35 @@ impl Tracker {
             };
             out.push(b.clone());
             list.push(b);
+        }
+        out
+    }
+
+    /// Accounting-On/-Off from a NAS: every RADIUS session open on it
+    /// (same `detail`) ended at `at`; the reset's record joins their evidence.
+    fn reset_nas(&mut self, ev: &Event, seq: u64, at: i64) -> Vec<Binding> {
+        let mut out = Vec::new();
+        let mut ended = Vec::new();
+        for (sk, list) in self.open.iter_mut() {
+            let before = list.len();
+            list.retain(|b| {
+                let mine = b.kind == Kind::Radius && b.detail == ev.detail && b.start_ns <= at;
+                if mine {
+                    let mut c = b.clone();
+                    c.open = false;
+                    c.end_ns = at.max(c.start_ns.saturating_add(1));
+                    c.evidence.push(seq);
+                    out.push(c);
+                }
+                !mine
+            });
+            if list.is_empty() && before > 0 {
+                ended.push(sk.clone());
+            }
+        }
+        // Not remembered as closed: a NAS that restarted may reuse the ids at once.
+        for sk in ended {
+            self.open.remove(&sk);
         }
         out
     }

@@ -43,11 +43,55 @@ pub struct Match {
     /// For a CGNAT binding: the bindings of the inside address at the same instant.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub via: Vec<Binding>,
+    /// Which source made the binding, and the evidence records' senders.
+    #[serde(default)]
+    pub source: Source,
     /// The subscriber's registered details: the caller joins them in from
     /// the registry (`pramaan_app::whois`), whose reads are audited
     /// in the same write as the lookup.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub details: Option<serde_json::Value>,
+}
+
+/// Where a match's binding came from.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Source {
+    /// What made it, said from the binding ([`source_of`]): `RADIUS
+    /// accounting, NAS 10.0.0.1`, `bindings CSV import`, ...
+    pub what: String,
+    /// The evidence records, each with how and from whom it arrived (the
+    /// caller looks them up in the vault; empty for imported bindings).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub records: Vec<EvidenceRecord>,
+}
+
+/// One record a binding was made from, as the vault keeps it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EvidenceRecord {
+    pub seq: u64,
+    /// RFC 3339, UTC.
+    pub received_at: String,
+    /// `udp`, `tcp`, `tls`, `http`, `file`.
+    pub transport: String,
+    /// The sender (`10.0.0.5:514`; `radius:10.0.0.1:1645` for the RADIUS server).
+    pub peer: String,
+}
+
+/// The source of a binding in words, from its kind and detail.
+pub fn source_of(b: &Binding) -> String {
+    let what = match b.kind {
+        Kind::Radius => "RADIUS accounting",
+        Kind::Openvpn => "OpenVPN server log",
+        Kind::Json => "JSON session event (pramaan.session.v1)",
+        Kind::Cgnat => "CGNAT port-block log",
+        Kind::Import => "bindings CSV import",
+        Kind::Static => "static allotment",
+    };
+    if b.detail.is_empty() {
+        what.to_owned()
+    } else {
+        format!("{what}, {}", b.detail)
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -111,6 +155,10 @@ pub async fn resolve(
             subscriber: b.subscriber.clone(),
             evidence: b.evidence.clone(),
             via: Vec::new(),
+            source: Source {
+                what: source_of(&b),
+                records: Vec::new(),
+            },
             details: None,
             binding: b,
         };

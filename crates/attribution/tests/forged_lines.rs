@@ -25,6 +25,7 @@ fn rec(seq: u64, peer: &str, app: &str, msg: &str) -> LogRecord {
         peer: peer.into(),
         host: Some("nas-1".into()),
         app: Some(app.into()),
+        packet: None,
     }
 }
 

@@ -317,6 +317,7 @@ fn rec(seq: u64, at: &str, msg: &str) -> LogRecord {
         peer: "10.0.0.1:40000".into(),
         host: Some("nas-1".into()),
         app: Some("sessiond".into()),
+        packet: None,
     }
 }
 

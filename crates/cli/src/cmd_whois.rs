@@ -126,6 +126,9 @@ fn print_answer(v: &serde_json::Value) {
         if !s(&b["detail"]).is_empty() {
             println!("  detail:     {}", s(&b["detail"]));
         }
+        if !s(&m["source"]["what"]).is_empty() {
+            println!("  source:     {}", s(&m["source"]["what"]));
+        }
         let ev: Vec<String> = m["evidence"]
             .as_array()
             .into_iter()
@@ -136,6 +139,15 @@ fn print_answer(v: &serde_json::Value) {
             println!(
                 "  evidence:   records {} (pramaan proof SEQ proves each)",
                 ev.join(", ")
+            );
+        }
+        for r in m["source"]["records"].as_array().into_iter().flatten() {
+            println!(
+                "    record {}: received {} over {} from {}",
+                r["seq"],
+                s(&r["received_at"]),
+                s(&r["transport"]),
+                s(&r["peer"])
             );
         }
         for via in m["via"].as_array().into_iter().flatten() {

@@ -7,7 +7,8 @@ use std::time::Duration;
 
 use crate::value::{self, Raw};
 use crate::{
-    AttributionSource, Config, LogFormat, RetentionClass, StorageTarget, ATTRIBUTION_PARSERS,
+    AttributionSource, Config, LogFormat, RadiusClient, RetentionClass, StorageTarget,
+    ATTRIBUTION_PARSERS,
 };
 
 /// Reads and writes one field of [`Config`].
@@ -88,6 +89,8 @@ pub(crate) enum Kind {
     Listen {
         at: Access<Option<SocketAddr>>,
         default: Option<SocketAddr>,
+        /// The address `"on"` stands for, if the key takes `"on"`.
+        on: Option<SocketAddr>,
     },
     Addr {
         at: Access<SocketAddr>,
@@ -150,6 +153,11 @@ pub(crate) enum Kind {
     AttributionSources {
         at: Access<Vec<AttributionSource>>,
     },
+    /// `radius.clients`: a list of `{ address, secret_file, secret_env }`
+    /// tables. Defaults to the empty list.
+    RadiusClients {
+        at: Access<Vec<RadiusClient>>,
+    },
 }
 
 const SIZE_FORMS: &str =
@@ -168,6 +176,10 @@ const CLASSES_FORMS: &str = "a list of tables like [{ name = \"firewalls\", sour
 const SOURCES_FORMS: &str = "a list of tables like [{ peer = \"10.0.0.5\", app = \"radiusd\", parsers = [\"radius\"] }]: \
     each with at least one of peer (an address or network like 10.0.0.0/24), host and app (patterns, `*` and `?` \
     wildcards), and parsers (at least one of radius, openvpn, cgnat, json)";
+
+const RADIUS_CLIENTS_FORMS: &str = "a list of tables like [{ address = \"10.0.0.0/24\", secret_file = \"/etc/pramaan/nas.secret\" }]: \
+    each with an address (an IP address or a network) and exactly one of secret_file (a file whose first line is \
+    the shared secret) and secret_env (the name of an environment variable holding it)";
 
 fn raw_str(raw: &Raw) -> Option<&str> {
     match raw {
@@ -193,7 +205,9 @@ impl Kind {
             Kind::Duration { .. } => "duration",
             Kind::Offset { .. } => "UTC offset",
             Kind::CatalogUrl { .. } | Kind::StorageUrl { .. } => "URL",
-            Kind::RetentionClasses { .. } | Kind::AttributionSources { .. } => "list of tables",
+            Kind::RetentionClasses { .. }
+            | Kind::AttributionSources { .. }
+            | Kind::RadiusClients { .. } => "list of tables",
         }
     }
 
@@ -214,7 +228,10 @@ impl Kind {
                 ..
             } => "a tracing filter like \"info\" or \"info,pramaan_ingest=debug\" (levels trace, debug, info, warn, error, off)".to_owned(),
             Kind::PemFile { .. } => "the path of a PEM file, or \"\" for none".to_owned(),
-            Kind::Listen { .. } => LISTEN_FORMS.to_owned(),
+            Kind::Listen { on: None, .. } => LISTEN_FORMS.to_owned(),
+            Kind::Listen { on: Some(on), .. } => {
+                format!("{LISTEN_FORMS}, or \"on\" for {on}")
+            }
             Kind::Addr { .. } => "a socket address like 127.0.0.1:8080 or [::1]:8080".to_owned(),
             Kind::Bool { .. } => "true or false".to_owned(),
             Kind::Int { min, max, .. } => format!("a whole number from {min} to {max}"),
@@ -237,6 +254,7 @@ impl Kind {
                 format!("{CLASSES_FORMS} from 1 to {max_days}")
             }
             Kind::AttributionSources { .. } => SOURCES_FORMS.to_owned(),
+            Kind::RadiusClients { .. } => RADIUS_CLIENTS_FORMS.to_owned(),
         }
     }
 
@@ -248,7 +266,7 @@ impl Kind {
             Kind::StorageUrl { at } => *(at.set)(c) = None,
             Kind::CatalogUrl { at } => *(at.set)(c) = crate::CatalogUrl::DataDir,
             Kind::OptPath { at, .. } => *(at.set)(c) = None,
-            Kind::Listen { at, default } => *(at.set)(c) = *default,
+            Kind::Listen { at, default, .. } => *(at.set)(c) = *default,
             Kind::Addr { at, default } => *(at.set)(c) = *default,
             Kind::Bool { at, default } => *(at.set)(c) = *default,
             Kind::Int { at, default, .. } => at.set(c, *default),
@@ -258,6 +276,7 @@ impl Kind {
             Kind::LogFormat { at, default } => *(at.set)(c) = *default,
             Kind::RetentionClasses { at, .. } => *(at.set)(c) = Vec::new(),
             Kind::AttributionSources { at } => *(at.set)(c) = Vec::new(),
+            Kind::RadiusClients { at } => *(at.set)(c) = Vec::new(),
         }
     }
 
@@ -288,10 +307,12 @@ impl Kind {
                 let text = raw_str(raw).ok_or_else(expected)?;
                 *(at.set)(c) = (!text.is_empty()).then(|| PathBuf::from(text));
             }
-            Kind::Listen { at, .. } => {
+            Kind::Listen { at, on, .. } => {
                 let text = raw_str(raw).ok_or_else(expected)?;
                 *(at.set)(c) = if text.is_empty() || text.eq_ignore_ascii_case("off") {
                     None
+                } else if let Some(on) = on.filter(|_| text.eq_ignore_ascii_case("on")) {
+                    Some(on)
                 } else {
                     Some(value::parse_addr(text).ok_or_else(expected)?)
                 };
@@ -346,6 +367,10 @@ impl Kind {
             Kind::AttributionSources { at } => {
                 *(at.set)(c) =
                     parse_sources(raw).map_err(|why| format!("{why}: {}", expected()))?;
+            }
+            Kind::RadiusClients { at } => {
+                *(at.set)(c) =
+                    parse_radius_clients(raw).map_err(|why| format!("{why}: {}", expected()))?;
             }
         }
         Ok(())
@@ -415,6 +440,25 @@ impl Kind {
                         }
                         let parsers: Vec<String> = src.parsers.iter().map(|p| string(p)).collect();
                         fields.push(format!("parsers = [{}]", parsers.join(", ")));
+                        format!("{{ {} }}", fields.join(", "))
+                    })
+                    .collect();
+                format!("[{}]", tables.join(", "))
+            }
+            // Paths and variable names only: the secrets are never in the configuration.
+            Kind::RadiusClients { at } => {
+                let tables: Vec<String> = (at.get)(c)
+                    .iter()
+                    .map(|cl| {
+                        let (ip, len) = cl.address;
+                        let mut fields =
+                            vec![format!("address = {}", string(&format!("{ip}/{len}")))];
+                        if let Some(f) = &cl.secret_file {
+                            fields.push(format!("secret_file = {}", string(&path_text(f))));
+                        }
+                        if let Some(e) = &cl.secret_env {
+                            fields.push(format!("secret_env = {}", string(e)));
+                        }
                         format!("{{ {} }}", fields.join(", "))
                     })
                     .collect();
@@ -548,6 +592,61 @@ fn parse_sources(raw: &Raw) -> Result<Vec<AttributionSource>, String> {
             host,
             app,
             parsers,
+        });
+    }
+    Ok(out)
+}
+
+/// `radius.clients` from the file (a TOML array) or from text.
+fn parse_radius_clients(raw: &Raw) -> Result<Vec<RadiusClient>, String> {
+    let items = raw_list(raw)?;
+    let mut out: Vec<RadiusClient> = Vec::with_capacity(items.len());
+    for (i, item) in items.iter().enumerate() {
+        let n = i + 1;
+        let toml::Value::Table(t) = item else {
+            return Err(format!("entry {n} is not a table"));
+        };
+        if let Some(k) = t
+            .keys()
+            .find(|k| !matches!(k.as_str(), "address" | "secret_file" | "secret_env"))
+        {
+            return Err(format!(
+                "entry {n} has an unknown field `{k}` (the secret itself never goes in the configuration: name a file or an environment variable)"
+            ));
+        }
+        let text = |k: &str| -> Result<Option<String>, String> {
+            match t.get(k) {
+                None => Ok(None),
+                Some(toml::Value::String(s))
+                    if !s.trim().is_empty() && !s.chars().any(char::is_control) =>
+                {
+                    Ok(Some(s.trim().to_owned()))
+                }
+                Some(_) => Err(format!("entry {n}: {k} must be a non-empty string")),
+            }
+        };
+        let address = text("address")?
+            .and_then(|a| parse_peer_net(&a))
+            .ok_or_else(|| {
+                format!("entry {n} needs an address: an IP address or a network like 10.0.0.0/24")
+            })?;
+        if out.iter().any(|c| c.address == address) {
+            return Err(format!(
+                "entry {n}: the address {}/{} is given twice",
+                address.0, address.1
+            ));
+        }
+        let secret_file = text("secret_file")?.map(std::path::PathBuf::from);
+        let secret_env = text("secret_env")?;
+        if secret_file.is_some() == secret_env.is_some() {
+            return Err(format!(
+                "entry {n} needs exactly one of secret_file and secret_env"
+            ));
+        }
+        out.push(RadiusClient {
+            address,
+            secret_file,
+            secret_env,
         });
     }
     Ok(out)
@@ -785,6 +884,7 @@ pub(crate) static KEYS: &[KeyDef] = &[
         kind: Kind::Listen {
             at: at!(syslog.udp_listen),
             default: Some(local(5514)),
+            on: None,
         },
         help: "Address to receive syslog over UDP (RFC 5426), or \"off\".",
     },
@@ -793,6 +893,7 @@ pub(crate) static KEYS: &[KeyDef] = &[
         kind: Kind::Listen {
             at: at!(syslog.tcp_listen),
             default: Some(local(5514)),
+            on: None,
         },
         help: "Address to receive syslog over TCP (RFC 6587, octet-counted or newline-framed), \
             or \"off\". It may share its address with `syslog.udp_listen`, not with another TCP \
@@ -803,6 +904,7 @@ pub(crate) static KEYS: &[KeyDef] = &[
         kind: Kind::Listen {
             at: at!(syslog.tls_listen),
             default: Some(local(6514)),
+            on: None,
         },
         help: "Address to receive syslog over TLS (RFC 5425), or \"off\". The TLS listener \
             starts only when `syslog.tls_cert` and `syslog.tls_key` are both set.",
@@ -1518,6 +1620,79 @@ pub(crate) static KEYS: &[KeyDef] = &[
             `pramaan whois import-bindings` against a running server) takes, in bytes. The \
             body is read as it arrives and checked line by line, so memory holds the \
             bindings, not the file.",
+    },
+    // [radius]
+    KeyDef {
+        key: "radius.listen",
+        kind: Kind::Listen {
+            at: at!(radius.listen),
+            default: None,
+            on: Some(SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::LOCALHOST, 1813))),
+        },
+        help: "The RADIUS accounting server (RFC 2866, UDP): NASes and RADIUS servers send \
+            Accounting-Requests here, and each is answered only once it is stored durably, so a \
+            sender retransmits until pramaan has it. Start, Interim-Update and Stop become IP \
+            bindings for `pramaan whois`. Off by default; \"on\" is 127.0.0.1:1813. Only \
+            senders in `radius.clients`, or any sender when `radius.secret_file` or \
+            `radius.secret_env` is set, are answered.",
+    },
+    KeyDef {
+        key: "radius.secret_file",
+        kind: Kind::OptPath {
+            at: at!(radius.secret_file),
+            empty: "none",
+        },
+        help: "A file whose first line is the shared secret for RADIUS clients that \
+            `radius.clients` does not list. Empty (the default): such clients are refused. The \
+            secret is never logged or shown.",
+    },
+    KeyDef {
+        key: "radius.secret_env",
+        kind: Kind::Text {
+            at: at!(radius.secret_env),
+            default: "",
+            check: Check::Plain,
+        },
+        help: "The name of an environment variable holding the shared secret for RADIUS \
+            clients that `radius.clients` does not list (instead of `radius.secret_file`). \
+            Never logged or shown.",
+    },
+    KeyDef {
+        key: "radius.clients",
+        kind: Kind::RadiusClients {
+            at: at!(radius.clients),
+        },
+        help: "RADIUS clients with their own shared secret, written `[[radius.clients]]` in the \
+            file, each `{ address, secret_file }` or `{ address, secret_env }`: `address` is the \
+            client's address or network (`10.0.0.5`, `10.0.0.0/24`; the most specific entry \
+            wins), `secret_file` a file whose first line is the secret, `secret_env` the name \
+            of an environment variable holding it. A packet from any other address is dropped \
+            (and counted) unless `radius.secret_file` or `radius.secret_env` gives a default \
+            secret.",
+    },
+    KeyDef {
+        key: "radius.max_pending",
+        kind: Kind::Int {
+            at: IntAt::Usize(at!(radius.max_pending)),
+            default: 4096,
+            min: 1,
+            max: 1_000_000,
+        },
+        help: "Most Accounting-Requests waiting to be stored at once; more are dropped (and \
+            counted) and their senders retransmit.",
+    },
+    KeyDef {
+        key: "radius.max_clock_skew",
+        kind: Kind::Duration {
+            at: at!(radius.max_clock_skew),
+            default: secs(60),
+            min: secs(1),
+            max: secs(DAY),
+        },
+        help: "How far a NAS's Event-Timestamp may be from the packet's arrival (pramaan's \
+            synchronised clock, minus Acct-Delay-Time) and still give the binding its time. \
+            Further off, the NAS's clock is wrong: the arrival is used, and the packet is \
+            counted in `pramaan_radius_clock_skewed_total`.",
     },
     // [ledger]
     KeyDef {

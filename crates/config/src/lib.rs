@@ -84,6 +84,8 @@ pub struct Config {
     pub auth: Auth,
     /// `[attribution]`
     pub attribution: Attribution,
+    /// `[radius]`
+    pub radius: Radius,
     /// `[registry]`
     pub registry: Registry,
     /// `[clock]`
@@ -416,6 +418,34 @@ pub struct Attribution {
     pub import_max_body: u64,
 }
 
+/// `[radius]`: the RADIUS accounting server (RFC 2866).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Radius {
+    /// `radius.listen`: the UDP address; `None` = no server.
+    pub listen: Option<SocketAddr>,
+    /// `radius.secret_file`: the default shared secret's file.
+    pub secret_file: Option<PathBuf>,
+    /// `radius.secret_env`: the variable holding the default shared secret.
+    pub secret_env: String,
+    /// `radius.clients`: clients with their own secrets.
+    pub clients: Vec<RadiusClient>,
+    /// `radius.max_pending`: Accounting-Requests waiting to be stored at once.
+    pub max_pending: usize,
+    /// `radius.max_clock_skew`: how far an Event-Timestamp may be from the arrival.
+    pub max_clock_skew: Duration,
+}
+
+/// One entry of `radius.clients`: where the secret is, never the secret.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RadiusClient {
+    /// The client's address, or a network: (address, prefix length).
+    pub address: (std::net::IpAddr, u8),
+    /// A file whose first line is the secret.
+    pub secret_file: Option<PathBuf>,
+    /// An environment variable holding the secret.
+    pub secret_env: Option<String>,
+}
+
 /// The session parsers `attribution.sources` may name.
 pub const ATTRIBUTION_PARSERS: [&str; 4] = ["radius", "openvpn", "cgnat", "json"];
 
@@ -717,6 +747,14 @@ impl Config {
                 max_session: Duration::ZERO,
                 sources: Vec::new(),
                 import_max_body: 0,
+            },
+            radius: Radius {
+                listen: None,
+                secret_file: None,
+                secret_env: String::new(),
+                clients: Vec::new(),
+                max_pending: 0,
+                max_clock_skew: Duration::ZERO,
             },
             registry: Registry {
                 url: String::new(),

@@ -54,7 +54,7 @@ fn redact_userinfo(text: &str) -> String {
 }
 
 /// Whether a parameter named `name` holds a secret.
-fn secret_name(name: &str) -> bool {
+pub(crate) fn secret_name(name: &str) -> bool {
     let n = name.to_ascii_lowercase();
     [
         "pass",
@@ -100,6 +100,31 @@ fn redact_params(text: &str) -> String {
     }
     out.push_str(&text[copied..]);
     out
+}
+
+/// A TOML value with the values of secret-named table fields replaced by
+/// [`REDACTED`] (a `[[radius.clients]]` entry with a `secret = "..."` field
+/// written by mistake must not be echoed by the error that refuses it).
+/// Fields naming where a secret is (`*_file`, `*_env`) are kept.
+pub(crate) fn redact_toml(v: &toml::Value) -> toml::Value {
+    match v {
+        toml::Value::Array(items) => toml::Value::Array(items.iter().map(redact_toml).collect()),
+        toml::Value::Table(t) => toml::Value::Table(
+            t.iter()
+                .map(|(k, v)| {
+                    let hide = secret_name(k) && !k.ends_with("_file") && !k.ends_with("_env");
+                    let v = if hide {
+                        toml::Value::String(REDACTED.to_owned())
+                    } else {
+                        redact_toml(v)
+                    };
+                    (k.clone(), v)
+                })
+                .collect(),
+        ),
+        toml::Value::String(s) => toml::Value::String(redact(s)),
+        other => other.clone(),
+    }
 }
 
 #[cfg(test)]

@@ -237,10 +237,11 @@ fn unknown_key_in_file_suggests_the_nearest() {
         "{err}"
     );
     // A key outside its section.
-    let (err, _) = file_error("listen = \"127.0.0.1:1\"\n");
-    assert!(err.to_string().contains("unknown key listen"), "{err}");
+    // (`listen` alone is now both http.listen and radius.listen.)
+    let (err, _) = file_error("tcp_listen = \"127.0.0.1:1\"\n");
+    assert!(err.to_string().contains("unknown key tcp_listen"), "{err}");
     assert!(
-        err.to_string().contains("did you mean http.listen?"),
+        err.to_string().contains("did you mean syslog.tcp_listen?"),
         "{err}"
     );
     // A misspelt section.
@@ -1088,14 +1089,23 @@ fn every_field_has_its_own_key() {
                 master_key_env: _,
                 erase_interval: _,
             },
+        radius:
+            crate::Radius {
+                listen: _,
+                secret_file: _,
+                secret_env: _,
+                clients: _,
+                max_pending: _,
+                max_clock_skew: _,
+            },
         console: crate::Console { heatmap_rows: _ },
     } = Config::default();
     const FIELDS: usize =
         1 + 2 + 9 + 3 + 3 + 6 + 2 /* segments.compact_* */ + 1 /* segments.search_nice */ + 5 /* sql */ + 4 + 1 + 1 + 2 + 1 + 3 + 8 /* clock */ + 18 /* desk */
         + 2 /* syslog.allow, syslog.tls_client_ca */ + 2 /* http.tls_* */ + 1 /* metrics.public */
         + 2 /* syslog per source, first byte */ + 2 /* http ingest turns */ + 1 /* metrics.max_sources */
-        + 5 /* auth */ + 3 /* attribution */ + 6 /* registry */ + 1 /* console */ + 1 /* catalog.schema */
-        + 6 /* storage: S3 */;
+        + 5 /* auth */ + 3 /* attribution */ + 6 /* registry */ + 6 /* radius */ + 1 /* console */
+        + 1 /* catalog.schema */ + 6 /* storage: S3 */;
     assert_eq!(KEYS.len(), FIELDS);
 
     let defaults = Config::default();
@@ -1146,6 +1156,9 @@ fn every_field_has_its_own_key() {
             Kind::AttributionSources { .. } => Raw::Str(
                 "[{ peer = \"10.0.0.0/24\", app = \"radiusd\", parsers = [\"radius\"] }]".into(),
             ),
+            Kind::RadiusClients { .. } => {
+                Raw::Str("[{ address = \"10.0.0.0/24\", secret_env = \"NAS_SECRET\" }]".into())
+            }
         };
         let mut c = Config::default();
         def.kind.apply(&mut c, &raw).unwrap();
@@ -1616,5 +1629,56 @@ parsers = ["openvpn", "json", "openvpn"]
             "{value}: {text}"
         );
         assert!(text.contains(why), "{value}: {text}");
+    }
+}
+
+#[test]
+fn radius_is_off_by_default_on_means_1813_and_clients_name_where_secrets_are() {
+    let c = Config::default();
+    assert_eq!(c.radius.listen, None);
+    assert!(c.radius.clients.is_empty());
+    let dir = tempfile::tempdir().unwrap();
+    let path = write(
+        dir.path(),
+        "pramaan.toml",
+        r#"
+[radius]
+listen = "on"
+secret_env = "RADIUS_DEFAULT"
+
+[[radius.clients]]
+address = "10.0.0.7/24"
+secret_file = "/etc/pramaan/nas.secret"
+"#,
+    );
+    let loaded = load_in(dir.path(), Some(&path), &[], &[]).unwrap();
+    let r = &loaded.config.radius;
+    assert_eq!(r.listen, Some("127.0.0.1:1813".parse().unwrap()));
+    assert_eq!(r.secret_env, "RADIUS_DEFAULT");
+    assert_eq!(
+        r.clients,
+        vec![crate::RadiusClient {
+            address: ("10.0.0.0".parse().unwrap(), 24),
+            secret_file: Some("/etc/pramaan/nas.secret".into()),
+            secret_env: None,
+        }]
+    );
+    for (bad, why) in [
+        (
+            "[[radius.clients]]\naddress = \"10.0.0.1\"\nsecret = \"s3cret\"\n",
+            "unknown field `secret`",
+        ),
+        (
+            "[[radius.clients]]\naddress = \"10.0.0.1\"\n",
+            "exactly one of secret_file and secret_env",
+        ),
+        (
+            "[[radius.clients]]\naddress = \"nas-1\"\nsecret_env = \"X\"\n",
+            "needs an address",
+        ),
+    ] {
+        let (err, _) = file_error(bad);
+        assert!(err.to_string().contains(why), "{err}");
+        assert!(!err.to_string().contains("s3cret"), "{err}");
     }
 }

@@ -35,7 +35,9 @@ impl Raw {
             Raw::Str(s) => toml_string(&crate::redact(s)),
             Raw::Int(i) => i.to_string(),
             Raw::Bool(b) => b.to_string(),
-            Raw::Array(items) => one_line(&toml::Value::Array(items.clone()).to_string()),
+            Raw::Array(items) => one_line(
+                &crate::redaction::redact_toml(&toml::Value::Array(items.clone())).to_string(),
+            ),
             Raw::Other(text) => text.clone(),
         }
     }

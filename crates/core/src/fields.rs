@@ -14,6 +14,9 @@ pub enum Format {
     /// No syslog header: the whole line is the message.
     #[default]
     Raw,
+    /// A RADIUS Accounting-Request stored by pramaan's accounting server
+    /// (binary: no message text; fields from its attributes).
+    Radius,
 }
 
 impl Format {
@@ -23,6 +26,7 @@ impl Format {
             Format::Rfc3164 => "rfc3164",
             Format::Json => "json",
             Format::Raw => "raw",
+            Format::Radius => "radius",
         }
     }
 }

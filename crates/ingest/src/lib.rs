@@ -9,6 +9,8 @@
 //! * [`extract`] finds IP addresses, ports and user names in a message; it
 //!   runs inside [`parse`].
 //! * [`ndjson`] splits an HTTP NDJSON body into the lines to store.
+//! * [`radius`] decodes RADIUS accounting packets and checks their
+//!   authenticators (RFC 2866, RFC 3579).
 //!
 //! Owns: framing and parsing of received bytes into records' search fields.
 //! May not touch: any I/O (no files, sockets or clocks: bytes in, fields out).
@@ -19,6 +21,7 @@
 pub mod extract;
 pub mod framing;
 pub mod ndjson;
+pub mod radius;
 mod stamp;
 pub mod syslog;
 
@@ -42,11 +45,21 @@ pub fn parse(raw: &[u8], ctx: &ParseContext) -> ParsedFields {
     syslog::parse_line(raw, ctx)
 }
 
-/// [`parse`], reading a stamp that carries no zone in the zone `zones` gives
+/// The fields of a stored record: a packet the RADIUS server stored (peer
+/// `radius:...`) is decoded ([`radius::fields`]), any other line parsed
+/// ([`parse`]). What ingest and `verify --deep` both derive.
+pub fn parse_record(raw: &[u8], peer: &str, ctx: &ParseContext) -> ParsedFields {
+    if peer.starts_with(pramaan_core::zones::RADIUS_PEER_PREFIX) {
+        return radius::fields(raw);
+    }
+    parse(raw, ctx)
+}
+
+/// [`parse_record`], reading a stamp that carries no zone in the zone `zones` gives
 /// the line's source (its host, else the sender `peer`), instead of
 /// `ctx.default_offset_secs`. The stored offset then says which zone was used.
 pub fn parse_from(raw: &[u8], peer: &str, ctx: &ParseContext, zones: &ZoneMap) -> ParsedFields {
-    let fields = parse(raw, ctx);
+    let fields = parse_record(raw, peer, ctx);
     if zones.entries.is_empty() || !fields.event_time.is_some_and(|t| t.zone_assumed) {
         return fields;
     }

@@ -19,6 +19,7 @@ pub mod gate;
 pub mod headers;
 pub mod https;
 pub mod listeners;
+pub mod radius;
 pub mod telemetry;
 
 pub use error::ServeError;
@@ -108,6 +109,8 @@ pub struct Bound {
     pub udp: Option<SocketAddr>,
     pub tcp: Option<SocketAddr>,
     pub tls: Option<SocketAddr>,
+    /// The RADIUS accounting server (`radius.listen`).
+    pub radius: Option<SocketAddr>,
 }
 
 /// Runs until `shutdown` completes, then drains and stops.
@@ -127,7 +130,8 @@ pub async fn serve(
     let mut bound = Bound::default();
     let limits = listener_limits(&cfg)?;
     before_serving(&cfg, &vault).await?;
-    let syslog = start_syslog(&cfg, &vault, &limits, &stop_rx, &mut bound).await?;
+    let mut syslog = start_syslog(&cfg, &vault, &limits, &stop_rx, &mut bound).await?;
+    syslog.extend(start_radius(&cfg, &vault, &stop_rx, &mut bound).await?);
     let (http, https) = bind_http(&cfg, &mut bound).await?;
     let state = api::AppState::new(vault.clone(), &cfg, metrics);
     // Records a crash left in the components' outboxes reach the ledger.
@@ -143,7 +147,7 @@ pub async fn serve(
     let router = api::router(state.clone());
     let http_task = tokio::spawn(run_http(http, https, router, stop_rx.clone()));
     tracing::info!(
-        http = ?bound.http, udp = ?bound.udp, tcp = ?bound.tcp, tls = ?bound.tls,
+        http = ?bound.http, udp = ?bound.udp, tcp = ?bound.tcp, tls = ?bound.tls, radius = ?bound.radius,
         data_dir = %cfg.data_dir.display(), "pramaan is serving"
     );
     // Ready (the listeners are bound) before the background work starts, so
@@ -256,6 +260,35 @@ async fn start_syslog(
         tasks.push(tokio::spawn(task));
     }
     Ok(tasks)
+}
+
+/// The RADIUS accounting server when `radius.listen` is set: its secrets
+/// read (or no start, naming the key), its socket bound, its task.
+async fn start_radius(
+    cfg: &Config,
+    vault: &Vault,
+    stop: &watch::Receiver<bool>,
+    bound: &mut Bound,
+) -> Result<Option<JoinHandle<()>>, ServeError> {
+    let Some(addr) = cfg.radius.listen else {
+        return Ok(None);
+    };
+    let secrets = radius::Secrets::load(&cfg.radius)?;
+    let sock = tokio::net::UdpSocket::bind(addr)
+        .await
+        .map_err(|source| ServeError::Bind {
+            what: "RADIUS accounting",
+            addr,
+            source,
+        })?;
+    bound.radius = sock.local_addr().ok();
+    Ok(Some(tokio::spawn(radius::serve(
+        sock,
+        vault.clone(),
+        secrets,
+        cfg.radius.max_pending,
+        stop.clone(),
+    ))))
 }
 
 /// The HTTP listener, and the TLS acceptor when `http.tls_cert` and

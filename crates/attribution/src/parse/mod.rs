@@ -6,6 +6,7 @@ pub mod cgnat;
 pub mod json;
 pub mod openvpn;
 pub mod radius;
+pub mod radius_packet;
 
 /// The latest Unix time (in seconds) whose nanoseconds fit an i64
 /// (2262-04-11): later stamps are refused, so `* 1_000_000_000` cannot overflow.
@@ -22,6 +23,9 @@ pub enum Action {
     Stop,
     /// A static allotment `[at, until)` (JSON `allot`).
     Allot,
+    /// RADIUS Accounting-On or -Off: the NAS named by `detail` (re)started
+    /// or is going down, so every session it had open has ended (RFC 2866 §5.1).
+    NasReset,
 }
 
 /// One session event taken from one line.

@@ -94,6 +94,12 @@ async fn whois<H: Host>(
                         p.muted { "Outcome: " (json_cell(&a["outcome"])) ". This lookup is audit record " (a["audit_seq"].to_string()) "." }
                         @for (i, m) in matches.iter().enumerate() {
                             h3 { "Match " (i + 1) }
+                            p { "Source: " (m["source"]["what"].as_str().unwrap_or_default()) ". Evidence: "
+                                @for (j, seq) in m["evidence"].as_array().into_iter().flatten().filter_map(|x| x.as_u64()).enumerate() {
+                                    @if j > 0 { ", " }
+                                    a href=(format!("/console/records/{seq}")) aria-label=(format!("record {seq}")) { "record " (seq) }
+                                }
+                            }
                             (json_table(m))
                         }
                     }

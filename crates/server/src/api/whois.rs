@@ -195,7 +195,10 @@ fn session_lines() -> regex::bytes::Regex {
             .iter()
             .map(|m| regex::escape(m))
             .collect();
-        regex::bytes::Regex::new(&alts.join("|")).expect("escaped literals form a regex")
+        // and the packets the RADIUS server stored (code 4, Accounting-Request, first).
+        let alts = [r"(?-u:\A\x04)".to_owned()].into_iter().chain(alts);
+        regex::bytes::Regex::new(&alts.collect::<Vec<_>>().join("|"))
+            .expect("escaped literals form a regex")
     })
     .clone()
 }
@@ -224,7 +227,11 @@ pub async fn feed_task(
         tracing::info!("attribution.sources is empty: no log line creates bindings (whois answers from imported bindings only)");
     }
     let mut feeder = match Feeder::resume(&*store, att.max_session, att.sources.clone()).await {
-        Ok(f) => f,
+        Ok(mut f) => {
+            f.radius_max_skew_ns =
+                i64::try_from(att.radius_max_skew.as_nanos()).unwrap_or(i64::MAX);
+            f
+        }
         Err(e) => {
             tracing::error!(error = %e, "attribution feeder cannot resume; session logs are not read");
             return;
@@ -247,6 +254,29 @@ pub async fn feed_task(
                 _ = tokio::time::sleep(Duration::from_secs(1)) => {}
             }
         }
+    }
+}
+
+/// A record of the RADIUS server as the feeder reads it: the packet, and
+/// its arrival as the time (the record carries no parsed event time).
+fn radius_record(hit: &search::Hit) -> LogRecord {
+    use base64::Engine;
+    let packet = match (&hit.raw, &hit.raw_b64) {
+        (Some(r), _) => r.as_bytes().to_vec(),
+        (None, Some(b)) => base64::engine::general_purpose::STANDARD
+            .decode(b)
+            .unwrap_or_default(),
+        (None, None) => Vec::new(),
+    };
+    LogRecord {
+        seq: hit.seq,
+        time_ns: pramaan_core::time::parse_user_time(&hit.received_at, 0).unwrap_or(0),
+        offset_secs: 0,
+        message: String::new(),
+        peer: hit.peer.clone(),
+        host: None,
+        app: None,
+        packet: Some(packet),
     }
 }
 
@@ -284,6 +314,15 @@ pub async fn feed_once(
                 .or(Some(hit.received_at.as_str()))
                 .and_then(|t| pramaan_core::time::parse_user_time(t, 0).ok())
                 .unwrap_or(0);
+            // The RADIUS server's records: the packet (raw bytes, base64 when
+            // not UTF-8), at its arrival. No other listener's peer starts so.
+            if hit
+                .peer
+                .starts_with(pramaan_core::zones::RADIUS_PEER_PREFIX)
+            {
+                recs.push(radius_record(&hit));
+                continue;
+            }
             // A search leaves out the internal records (audit, clock...): only log lines come.
             let message = hit
                 .message
@@ -298,6 +337,7 @@ pub async fn feed_once(
                 peer: hit.peer.clone(),
                 host: hit.host.clone(),
                 app: hit.app.clone(),
+                packet: None,
             });
         }
     }
@@ -312,6 +352,9 @@ pub async fn feed_once(
         .process_through(store, &recs, through)
         .await
         .map_err(|e| e.to_string())?;
+    if rep.skewed > 0 {
+        metrics::counter!("pramaan_radius_clock_skewed_total").increment(rep.skewed as u64);
+    }
     if rep.events > 0 || rep.errors > 0 {
         tracing::debug!(
             records = rep.records,

@@ -1657,8 +1657,9 @@ fn decode_segment(
                     }
                     _ => ctx_parse.default_offset_secs,
                 };
-                let p = pramaan_ingest::parse(
+                let p = pramaan_ingest::parse_record(
                     rec.raw,
+                    rec.peer,
                     &pramaan_ingest::ParseContext {
                         received_at_ns: rec.received_at_ns,
                         default_offset_secs,
