@@ -43,6 +43,12 @@ fn at(t: &str) -> (u8, Vec<u8>) {
     )
 }
 
+/// Packet `st` for `user`'s session `sid` on `nas`, for the address `IP`,
+/// stamped with the time it arrives at.
+fn stamped(seq: u64, t: &str, st: u32, user: &str, sid: &str, nas: [u8; 4]) -> LogRecord {
+    rec(seq, t, packet(st, user, sid, nas, IP, &[at(t)]))
+}
+
 fn rec(seq: u64, received: &str, packet: Vec<u8>) -> LogRecord {
     LogRecord {
         seq,
@@ -88,42 +94,23 @@ const IP: [u8; 4] = [100, 64, 1, 2];
 #[tokio::test]
 async fn start_interim_stop_make_one_binding_with_its_evidence() {
     let recs = [
-        rec(
+        stamped(
             0,
             "2025-01-01T10:00:00Z",
-            packet(
-                status::START,
-                "alice",
-                "s1",
-                NAS1,
-                IP,
-                &[at("2025-01-01T10:00:00Z")],
-            ),
+            status::START,
+            "alice",
+            "s1",
+            NAS1,
         ),
-        rec(
+        stamped(
             1,
             "2025-01-01T10:30:00Z",
-            packet(
-                status::INTERIM_UPDATE,
-                "alice",
-                "s1",
-                NAS1,
-                IP,
-                &[at("2025-01-01T10:30:00Z")],
-            ),
+            status::INTERIM_UPDATE,
+            "alice",
+            "s1",
+            NAS1,
         ),
-        rec(
-            2,
-            "2025-01-01T11:00:00Z",
-            packet(
-                status::STOP,
-                "alice",
-                "s1",
-                NAS1,
-                IP,
-                &[at("2025-01-01T11:00:00Z")],
-            ),
-        ),
+        stamped(2, "2025-01-01T11:00:00Z", status::STOP, "alice", "s1", NAS1),
     ];
     let (store, _d, _) = feed(&recs).await;
     let h = holders(&store, "100.64.1.2", "2025-01-01T10:45:00Z");
@@ -219,30 +206,8 @@ async fn without_event_timestamp_the_delay_is_taken_off_the_arrival() {
 #[tokio::test]
 async fn one_address_from_two_nases_at_once_answers_both() {
     let recs = [
-        rec(
-            0,
-            "2025-01-01T10:00:00Z",
-            packet(
-                status::START,
-                "erin",
-                "a",
-                NAS1,
-                IP,
-                &[at("2025-01-01T10:00:00Z")],
-            ),
-        ),
-        rec(
-            1,
-            "2025-01-01T10:10:00Z",
-            packet(
-                status::START,
-                "frank",
-                "b",
-                NAS2,
-                IP,
-                &[at("2025-01-01T10:10:00Z")],
-            ),
-        ),
+        stamped(0, "2025-01-01T10:00:00Z", status::START, "erin", "a", NAS1),
+        stamped(1, "2025-01-01T10:10:00Z", status::START, "frank", "b", NAS2),
     ];
     let (store, _d, _) = feed(&recs).await;
     assert_eq!(
@@ -255,30 +220,8 @@ async fn one_address_from_two_nases_at_once_answers_both() {
     assert_eq!(both[1].detail, "NAS 10.0.0.2");
     // On one NAS, the next Start on the address still closes a session whose Stop was lost.
     let recs = [
-        rec(
-            0,
-            "2025-01-01T10:00:00Z",
-            packet(
-                status::START,
-                "erin",
-                "a",
-                NAS1,
-                IP,
-                &[at("2025-01-01T10:00:00Z")],
-            ),
-        ),
-        rec(
-            1,
-            "2025-01-01T10:10:00Z",
-            packet(
-                status::START,
-                "frank",
-                "b",
-                NAS1,
-                IP,
-                &[at("2025-01-01T10:10:00Z")],
-            ),
-        ),
+        stamped(0, "2025-01-01T10:00:00Z", status::START, "erin", "a", NAS1),
+        stamped(1, "2025-01-01T10:10:00Z", status::START, "frank", "b", NAS1),
     ];
     let (store, _d, _) = feed(&recs).await;
     assert_eq!(
@@ -397,18 +340,7 @@ async fn accounting_on_ends_the_nas_sessions_and_ids_may_be_reused() {
     .unwrap();
     let ip2 = [100, 64, 1, 3];
     let recs = [
-        rec(
-            0,
-            "2025-01-01T10:00:00Z",
-            packet(
-                status::START,
-                "lena",
-                "1",
-                NAS1,
-                IP,
-                &[at("2025-01-01T10:00:00Z")],
-            ),
-        ),
+        stamped(0, "2025-01-01T10:00:00Z", status::START, "lena", "1", NAS1),
         rec(
             1,
             "2025-01-01T10:00:00Z",
@@ -423,18 +355,7 @@ async fn accounting_on_ends_the_nas_sessions_and_ids_may_be_reused() {
         ),
         rec(2, "2025-01-01T12:00:00Z", on),
         // After the restart, session id 1 again, for someone else.
-        rec(
-            3,
-            "2025-01-01T12:01:00Z",
-            packet(
-                status::START,
-                "pia",
-                "1",
-                NAS1,
-                IP,
-                &[at("2025-01-01T12:01:00Z")],
-            ),
-        ),
+        stamped(3, "2025-01-01T12:01:00Z", status::START, "pia", "1", NAS1),
     ];
     let (store, _d, _) = feed(&recs).await;
     let h = holders(&store, "100.64.1.2", "2025-01-01T11:00:00Z");
