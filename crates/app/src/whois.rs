@@ -196,33 +196,18 @@ async fn with_evidence_records(vault: &pramaan_vault::Vault, mut answer: Answer)
     answer
 }
 
-/// One record by its sequence number (a search pruned to that number).
+/// One record by its sequence number, as the vault keeps it.
 async fn evidence_record(
     vault: &pramaan_vault::Vault,
     seq: u64,
 ) -> Option<pramaan_attribution::EvidenceRecord> {
-    let q = pramaan_vault::Query {
-        seq_from: Some(seq),
-        seq_to: Some(seq),
-        limit: 1,
-        ..Default::default()
-    };
-    let (tx, mut rx) = tokio::sync::mpsc::channel(2);
-    let v = vault.clone();
-    let searching = tokio::spawn(async move { pramaan_vault::search::search(&v, &q, tx).await });
-    let mut found = None;
-    while let Some(b) = rx.recv().await {
-        if let Some(h) = pramaan_vault::search::hits(&b).into_iter().next() {
-            found = Some(pramaan_attribution::EvidenceRecord {
-                seq: h.seq,
-                received_at: h.received_at,
-                transport: h.transport,
-                peer: h.peer,
-            });
-        }
-    }
-    let _ = searching.await;
-    found
+    let r = vault.records(seq, seq + 1).await.ok()?.into_iter().next()?;
+    Some(pramaan_attribution::EvidenceRecord {
+        seq: r.seq,
+        received_at: pramaan_core::time::rfc3339_utc(r.received_at_ns),
+        transport: r.transport.as_str().to_owned(),
+        peer: r.peer,
+    })
 }
 
 /// Why an audited lookup gave no answer.
