@@ -94,9 +94,6 @@ pub struct Store {
     /// Records committed (durable in the WAL) but not yet in a sealed
     /// segment: what sealing has still to write to the store.
     pub unsealed_records: u64,
-    /// Failed attempts to seal (the store or the disk refusing a write);
-    /// each is retried with back-off.
-    pub seal_errors: u64,
 }
 
 impl Store {
@@ -109,7 +106,6 @@ impl Store {
             remote: o.is_remote(),
             catalog: vault.catalog().describe(),
             unsealed_records: vault.committed().saturating_sub(sealed),
-            seal_errors: vault.stats().seal_errors.load(Relaxed),
         }
     }
 }
