@@ -73,6 +73,22 @@ async fn feed(recs: &[LogRecord]) -> (MemStore, tempfile::TempDir, usize) {
     (store, dir, rep.skewed)
 }
 
+/// `first` fed, the feeder restarted (resumed from the store), then `then` fed.
+async fn feed_then_restart(
+    first: &[LogRecord],
+    then: &[LogRecord],
+) -> (MemStore, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = MemStore::open(&dir.path().join("attribution")).unwrap();
+    for recs in [first, then] {
+        let mut f = Feeder::resume(&store, Duration::from_secs(86_400), Sources::none())
+            .await
+            .unwrap();
+        f.process(&store, recs).await.unwrap();
+    }
+    (store, dir)
+}
+
 fn holders(store: &MemStore, ip: &str, t: &str) -> Vec<Binding> {
     let mut v = store.lookup_sync(&Probe {
         addr: ip.parse().unwrap(),
@@ -293,27 +309,11 @@ async fn a_stop_stored_again_after_a_restart_does_not_double_the_binding() {
         IP,
         &[at("2025-01-01T10:00:00Z")],
     );
-    let dir = tempfile::tempdir().unwrap();
-    let store = MemStore::open(&dir.path().join("attribution")).unwrap();
-    let mut f = Feeder::resume(&store, Duration::from_secs(86_400), Sources::none())
-        .await
-        .unwrap();
-    f.process(
-        &store,
-        &[
-            rec(0, "2025-01-01T10:00:00Z", start),
-            rec(1, "2025-01-01T11:00:00Z", stop.clone()),
-        ],
-    )
-    .await
-    .unwrap();
-    drop(f);
-    let mut f = Feeder::resume(&store, Duration::from_secs(86_400), Sources::none())
-        .await
-        .unwrap();
-    f.process(&store, &[rec(2, "2025-01-01T11:00:04Z", stop)])
-        .await
-        .unwrap();
+    let first = [
+        rec(0, "2025-01-01T10:00:00Z", start),
+        rec(1, "2025-01-01T11:00:00Z", stop.clone()),
+    ];
+    let (store, _dir) = feed_then_restart(&first, &[rec(2, "2025-01-01T11:00:04Z", stop)]).await;
     assert_eq!(store.stats_sync().bindings, 1);
     let h = holders(&store, "100.64.1.2", "2025-01-01T10:30:00Z");
     assert_eq!(names(&h), ["hari"]);
@@ -396,26 +396,10 @@ async fn an_arrival_timed_stop_copy_after_a_restart_is_still_a_copy() {
     let secs = (attr::ACCT_SESSION_TIME, 3600u32.to_be_bytes().to_vec());
     let start = packet(status::START, "sana", "s8", NAS1, IP, &[]);
     let stop = packet(status::STOP, "sana", "s8", NAS1, IP, &[secs]);
-    let dir = tempfile::tempdir().unwrap();
-    let store = MemStore::open(&dir.path().join("attribution")).unwrap();
-    let mut f = Feeder::resume(&store, Duration::from_secs(86_400), Sources::none())
-        .await
-        .unwrap();
-    f.process(
-        &store,
-        &[
-            rec(0, "2025-01-01T10:00:00Z", start),
-            rec(1, "2025-01-01T11:00:00Z", stop.clone()),
-        ],
-    )
-    .await
-    .unwrap();
-    drop(f);
-    let mut f = Feeder::resume(&store, Duration::from_secs(86_400), Sources::none())
-        .await
-        .unwrap();
-    f.process(&store, &[rec(2, "2025-01-01T11:00:40Z", stop)])
-        .await
-        .unwrap();
+    let first = [
+        rec(0, "2025-01-01T10:00:00Z", start),
+        rec(1, "2025-01-01T11:00:00Z", stop.clone()),
+    ];
+    let (store, _dir) = feed_then_restart(&first, &[rec(2, "2025-01-01T11:00:40Z", stop)]).await;
     assert_eq!(store.stats_sync().bindings, 1);
 }
