@@ -17,6 +17,14 @@ pub enum Format {
     /// A RADIUS Accounting-Request stored by pramaan's accounting server
     /// (binary: no message text; fields from its attributes).
     Radius,
+    /// An Elasticsearch `_bulk` item (action line and document).
+    ElasticBulk,
+    /// A Loki push entry with its stream's labels.
+    Loki,
+    /// An OTLP log record with its resource and scope.
+    Otlp,
+    /// A systemd journal export entry.
+    Journal,
 }
 
 impl Format {
@@ -27,6 +35,10 @@ impl Format {
             Format::Json => "json",
             Format::Raw => "raw",
             Format::Radius => "radius",
+            Format::ElasticBulk => "es-bulk",
+            Format::Loki => "loki",
+            Format::Otlp => "otlp",
+            Format::Journal => "journal",
         }
     }
 }

@@ -38,15 +38,11 @@ pub fn source_name<'a>(host: Option<&'a str>, peer: &'a str) -> &'a str {
     }
 }
 
-/// The peer of a record that pramaan's RADIUS accounting server stored:
-/// `radius:` and the client's address (`radius:10.0.0.5:40312`). No socket
-/// address starts so, so no other listener's record can pass for one.
-pub const RADIUS_PEER_PREFIX: &str = "radius:";
-
-/// `1.2.3.4:5514` → `1.2.3.4`; `[::1]:5514` → `::1`; a RADIUS client's
-/// `radius:1.2.3.4:40312` → `1.2.3.4`; anything else as is.
+/// `1.2.3.4:5514` → `1.2.3.4`; `[::1]:5514` → `::1`; a peer that names its
+/// protocol (`radius:1.2.3.4:40312`, [`crate::peer::Via`]) → `1.2.3.4`;
+/// anything else as is.
 pub fn peer_host(peer: &str) -> &str {
-    let peer = peer.strip_prefix(RADIUS_PEER_PREFIX).unwrap_or(peer);
+    let peer = crate::peer::address(peer);
     if let Some(rest) = peer.strip_prefix('[') {
         if let Some(end) = rest.find(']') {
             return &rest[..end];

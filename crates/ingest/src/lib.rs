@@ -11,6 +11,10 @@
 //! * [`ndjson`] splits an HTTP NDJSON body into the lines to store.
 //! * [`radius`] decodes RADIUS accounting packets and checks their
 //!   authenticators (RFC 2866, RFC 3579).
+//! * [`protowire`] reads protobuf messages field by field, handing out
+//!   sub-messages byte-exact (Loki and OTLP bodies).
+//! * [`sd`] writes a protocol's labels and attributes as RFC 5424
+//!   structured data (the `sd` field every protocol shares).
 //!
 //! Owns: framing and parsing of received bytes into records' search fields.
 //! May not touch: any I/O (no files, sockets or clocks: bytes in, fields out).
@@ -21,10 +25,13 @@
 pub mod extract;
 pub mod framing;
 pub mod ndjson;
+pub mod protowire;
 pub mod radius;
+pub mod sd;
 mod stamp;
 pub mod syslog;
 
+use pramaan_core::peer::Via;
 use pramaan_core::zones::source_name;
 pub use pramaan_core::zones::ZoneMap;
 pub use pramaan_core::{EventTime, Format, ParsedFields};
@@ -45,14 +52,15 @@ pub fn parse(raw: &[u8], ctx: &ParseContext) -> ParsedFields {
     syslog::parse_line(raw, ctx)
 }
 
-/// The fields of a stored record: a packet the RADIUS server stored (peer
-/// `radius:...`) is decoded ([`radius::fields`]), any other line parsed
+/// The fields of a stored record, by the protocol its peer names
+/// ([`Via`]): a packet the RADIUS server stored (`radius:...`) is decoded
+/// ([`radius::fields`]); a syslog line (plain, or `relp:...`) parsed
 /// ([`parse`]). What ingest and `verify --deep` both derive.
 pub fn parse_record(raw: &[u8], peer: &str, ctx: &ParseContext) -> ParsedFields {
-    if peer.starts_with(pramaan_core::zones::RADIUS_PEER_PREFIX) {
-        return radius::fields(raw);
+    match Via::of(peer) {
+        Some((Via::Radius, _)) => radius::fields(raw),
+        _ => parse(raw, ctx),
     }
-    parse(raw, ctx)
 }
 
 /// [`parse_record`], reading a stamp that carries no zone in the zone `zones` gives

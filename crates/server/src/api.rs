@@ -19,6 +19,7 @@ pub(crate) mod clock;
 pub mod console;
 pub mod desk;
 mod ingest;
+mod intake;
 mod ledger;
 pub mod op;
 pub mod orders;
@@ -38,7 +39,7 @@ pub struct AppState {
     max_line: usize,
     max_body: usize,
     /// Turns for ingest requests (the `ingest` module).
-    ingest: Arc<ingest::IngestTurns>,
+    ingest: Arc<intake::IngestTurns>,
     request_timeout: std::time::Duration,
     metrics: Option<PrometheusHandle>,
     /// Users, tokens, sessions, the audit sink (the guard's state).
@@ -53,7 +54,7 @@ impl AppState {
             vault,
             max_line: cfg.syslog.max_line as usize,
             max_body: cfg.http.max_body as usize,
-            ingest: Arc::new(ingest::IngestTurns::new(cfg)),
+            ingest: Arc::new(intake::IngestTurns::new(cfg)),
             request_timeout: cfg.http.request_timeout,
             metrics: cfg.metrics.enabled.then_some(metrics),
             app,

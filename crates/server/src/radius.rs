@@ -308,7 +308,7 @@ async fn store_then_answer(
     let (ack, durable) = oneshot::channel();
     let submit = Submit {
         transport: Transport::Udp,
-        peer: Arc::from(format!("{}{from}", pramaan_core::zones::RADIUS_PEER_PREFIX).as_str()),
+        peer: Arc::from(pramaan_core::peer::Via::Radius.peer(from).as_str()),
         lines: vec![raw],
         ack: Some(ack),
     };

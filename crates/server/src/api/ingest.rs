@@ -14,23 +14,17 @@
 //!   A request thus holds its compressed body and at most `http.max_body` of
 //!   lines, never the whole inflated body twice over.
 
+use super::intake::{content_encoding, read_body, refused, store, too_large, unsupported_encoding};
 use super::{internal, ApiError, AppState};
-use crate::listeners::refused;
 use axum::body::{Body, Bytes};
 use axum::extract::{ConnectInfo, State};
-use axum::http::{header, HeaderMap};
+use axum::http::HeaderMap;
 use axum::Json;
-use futures::StreamExt;
-use pramaan_config::Config;
-use pramaan_core::Transport;
 use pramaan_ingest::ndjson::{LineRefusal, NdjsonSplitter};
-use pramaan_vault::AppendError;
 use serde::{Deserialize, Serialize};
 use std::io::Read;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Duration;
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 /// The answer to an ingest request.
 #[derive(Serialize, Deserialize, Debug)]
@@ -49,61 +43,7 @@ pub struct RefusedLine {
     pub reason: String,
 }
 
-/// Bytes inflated at a time from a compressed body.
-const PIECE: usize = 256 * 1024;
-
-/// Turns for ingest requests (`http.max_concurrent_ingests`, `http.ingest_wait`).
-#[derive(Debug)]
-pub struct IngestTurns {
-    turns: Arc<Semaphore>,
-    max: usize,
-    wait: Duration,
-}
-
-impl IngestTurns {
-    pub fn new(cfg: &Config) -> Self {
-        let max = cfg.http.max_concurrent_ingests.max(1);
-        IngestTurns {
-            turns: Arc::new(Semaphore::new(max)),
-            max,
-            wait: cfg.http.ingest_wait,
-        }
-    }
-
-    /// A turn, at once or within the wait; else 503.
-    async fn take(&self) -> Result<Turn, ApiError> {
-        let permit = match self.turns.clone().try_acquire_owned() {
-            Ok(p) => Some(p),
-            Err(_) if self.wait.is_zero() => None,
-            Err(_) => tokio::time::timeout(self.wait, self.turns.clone().acquire_owned())
-                .await
-                .ok()
-                .and_then(Result::ok),
-        };
-        let Some(permit) = permit else {
-            metrics::counter!("pramaan_http_ingests_refused_total").increment(1);
-            return Err(ApiError::Busy(format!(
-                "{} ingest requests are being read already (http.max_concurrent_ingests) and \
-                 none finished within http.ingest_wait ({:?}); nothing of this request was \
-                 stored: retry later",
-                self.max, self.wait
-            )));
-        };
-        metrics::gauge!("pramaan_http_ingests_in_flight").increment(1.0);
-        Ok(Turn { _permit: permit })
-    }
-}
-
-/// An ingest request's turn; given back when it ends, however it ends.
-struct Turn {
-    _permit: OwnedSemaphorePermit,
-}
-
-impl Drop for Turn {
-    fn drop(&mut self) {
-        metrics::gauge!("pramaan_http_ingests_in_flight").decrement(1.0);
-    }
-}
+use super::intake::PIECE;
 
 /// The lines of a body, split as it is inflated.
 #[derive(Debug, Default)]
@@ -125,37 +65,6 @@ impl Split {
     }
 }
 
-fn too_large(what: &str, max: usize) -> ApiError {
-    ApiError::TooLarge(format!(
-        "the body {what} more than http.max_body ({max} bytes); nothing was stored: send \
-         smaller requests"
-    ))
-}
-
-/// Reads the body (at most `max` bytes) once the request has its turn.
-async fn read_body(headers: &HeaderMap, body: Body, max: usize) -> Result<Bytes, ApiError> {
-    let declared = headers
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok());
-    if declared.is_some_and(|n| n > max as u64) {
-        return Err(too_large("is", max));
-    }
-    let mut buf = Vec::with_capacity(declared.map_or(0, |n| n as usize));
-    let mut stream = body.into_data_stream();
-    while let Some(chunk) = stream.next().await {
-        let chunk = chunk.map_err(|e| {
-            tracing::debug!(error = %e, "reading an ingest body");
-            ApiError::BadRequest("the request body could not be read to its end".into())
-        })?;
-        if buf.len() + chunk.len() > max {
-            return Err(too_large("is", max));
-        }
-        buf.extend_from_slice(&chunk);
-    }
-    Ok(Bytes::from(buf))
-}
-
 /// Splits `body` into lines, inflating it first as its `Content-Encoding`
 /// says, piece by piece, refusing it past `max` bytes inflated.
 fn split_body(
@@ -164,10 +73,7 @@ fn split_body(
     max: usize,
     max_line: usize,
 ) -> Result<Split, ApiError> {
-    let enc = headers
-        .get(header::CONTENT_ENCODING)
-        .map(|v| v.to_str().unwrap_or("?").trim().to_ascii_lowercase())
-        .unwrap_or_default();
+    let enc = content_encoding(headers);
     let mut split = Split::default();
     let mut splitter = NdjsonSplitter::new(max_line);
     let mut reader: Box<dyn Read + '_> = match enc.as_str() {
@@ -182,11 +88,7 @@ fn split_body(
             zstd::stream::read::Decoder::new(&body[..])
                 .map_err(|e| ApiError::BadRequest(format!("zstd body: {e}")))?,
         ),
-        other => {
-            return Err(ApiError::UnsupportedEncoding(format!(
-                "Content-Encoding `{other}` is not supported; use gzip, zstd or none"
-            )))
-        }
+        other => return Err(unsupported_encoding(other)),
     };
     let mut total = 0usize;
     let mut eof = false;
@@ -238,13 +140,8 @@ pub(super) async fn ingest(
         refused: refused_lines,
         empty,
     } = split;
-    let ip = from.ip().to_canonical().to_string();
-    if !refused_lines.is_empty() {
-        refused(Transport::Http, &ip, "too_long", refused_lines.len() as u64);
-    }
-    if empty > 0 {
-        refused(Transport::Http, &ip, "empty", empty);
-    }
+    refused(None, &from, "too_long", refused_lines.len() as u64);
+    refused(None, &from, "empty", empty);
     let n = lines.len() as u64;
     if n == 0 {
         return Ok(Json(IngestResponse {
@@ -255,23 +152,7 @@ pub(super) async fn ingest(
             refused: refused_lines,
         }));
     }
-    metrics::counter!("pramaan_lines_received_total", "transport" => "http", "source" => ip)
-        .increment(n);
-    let range = st
-        .vault
-        .append(Transport::Http, Arc::from(from.to_string().as_str()), lines)
-        .await
-        .map_err(|e| match e {
-            AppendError::Wal(msg) => {
-                tracing::error!(error = %msg, "ingest refused: WAL");
-                ApiError::Unavailable
-            }
-            AppendError::StorageFull(msg) => {
-                tracing::warn!(reason = %msg, lines = n, "ingest refused: the disk is full");
-                ApiError::StorageFull(format!("nothing was stored: {msg}; retry later"))
-            }
-            AppendError::Closed => ApiError::Unavailable,
-        })?;
+    let range = store(&st, None, from, lines).await?;
     Ok(Json(IngestResponse {
         accepted: n,
         first_seq: Some(range.first),
@@ -284,6 +165,7 @@ pub(super) async fn ingest(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use axum::http::header;
     use std::io::Write;
 
     fn gz(data: &[u8]) -> Bytes {

@@ -316,10 +316,10 @@ pub async fn feed_once(
                 .unwrap_or(0);
             // The RADIUS server's records: the packet (raw bytes, base64 when
             // not UTF-8), at its arrival. No other listener's peer starts so.
-            if hit
-                .peer
-                .starts_with(pramaan_core::zones::RADIUS_PEER_PREFIX)
-            {
+            if matches!(
+                pramaan_core::peer::Via::of(&hit.peer),
+                Some((pramaan_core::peer::Via::Radius, _))
+            ) {
                 recs.push(radius_record(&hit));
                 continue;
             }
