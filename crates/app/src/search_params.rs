@@ -18,7 +18,8 @@ pub struct SearchParams {
     pub ip: Option<String>,
     pub user: Option<String>,
     pub severity: Option<String>,
-    /// Text that the raw line contains.
+    /// Text that the raw line, or its structured data (labels, attributes,
+    /// trace ids a shipper sent), contains.
     pub q: Option<String>,
     pub regex: Option<String>,
     pub seq: Option<String>,

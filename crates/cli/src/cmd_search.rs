@@ -23,7 +23,9 @@ pub enum Format {
 
 #[derive(Args, Debug)]
 pub struct SearchArgs {
-    /// Text the raw line contains (case-sensitive, exact bytes).
+    /// Text the raw line or its structured data contains (case-sensitive,
+    /// exact bytes; structured data holds the labels, attributes and trace
+    /// ids shippers send).
     #[arg(value_name = "TEXT")]
     text: Option<String>,
     #[command(flatten)]

@@ -170,6 +170,7 @@ fn main() -> std::process::ExitCode {
     // databases, exports) is for its own user only (`pramaan_vault::modes`).
     pramaan_vault::modes::restrict_umask();
     let cli = Cli::parse();
+    quiet_on_closed_stdout();
     match run(cli) {
         Ok(code) => code,
         Err(e) => {
@@ -180,6 +181,27 @@ fn main() -> std::process::ExitCode {
             std::process::ExitCode::from(2)
         }
     }
+}
+
+/// `pramaan status | head`: once the reader has gone, the next `println!`
+/// fails with a broken pipe (the process ignores SIGPIPE, as `serve` must)
+/// and panics. That is a reader that has read enough, not an error: end
+/// quietly, with the status a shell gives a writer killed by SIGPIPE. Any
+/// other panic is reported as before.
+fn quiet_on_closed_stdout() {
+    let report = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let msg = info
+            .payload()
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| info.payload().downcast_ref::<&str>().copied())
+            .unwrap_or("");
+        if msg.starts_with("failed printing to stdout") && msg.contains("Broken pipe") {
+            std::process::exit(141);
+        }
+        report(info);
+    }));
 }
 
 fn runtime() -> Result<tokio::runtime::Runtime> {

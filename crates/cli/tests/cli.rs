@@ -1096,3 +1096,22 @@ fn serve_gives_freed_memory_back_from_jemalloc_background_threads() {
     assert!(names.iter().any(|n| n == "pramaan-wal"), "{names:?}");
     assert!(!names.iter().any(|n| n == BG), "{names:?}");
 }
+
+#[test]
+fn a_reader_that_has_gone_ends_the_output_without_a_panic() {
+    // `pramaan config --reference | head -0`: the reader is gone before the
+    // first write (its end of the pipe is closed at once).
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = support::pramaan(dir.path())
+        .args(["config", "--reference"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    // As a writer killed by SIGPIPE ends in a shell.
+    assert_eq!(out.status.code(), Some(141), "{stderr}");
+}

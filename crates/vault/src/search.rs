@@ -50,7 +50,7 @@ pub struct Query {
     pub user: Option<String>,
     /// This severity or more severe (0 emerg ... 7 debug).
     pub severity: Option<u8>,
-    /// Substring of the raw bytes.
+    /// Substring of the raw bytes or of the structured data (`sd`).
     pub text: Option<String>,
     pub regex: Option<regex::bytes::Regex>,
     pub limit: usize,
@@ -123,6 +123,7 @@ impl Query {
         let seq = b.column(0).as_primitive::<UInt64Type>();
         let at = b.column(1).as_primitive::<TimestampNanosecondType>();
         let raw: &BinaryArray = b.column_by_name(col::RAW).expect("raw").as_binary();
+        let sd: &StringArray = b.column_by_name(col::SD).expect("sd").as_string();
         let host: &StringArray = b.column_by_name(col::HOST).expect("host").as_string();
         let app: &StringArray = b.column_by_name(col::APP).expect("app").as_string();
         let sev: &UInt8Array = b
@@ -175,7 +176,10 @@ impl Query {
                     continue;
                 }
             }
-            if raw_match.as_ref().is_some_and(|m| !m.matches(raw.value(i))) {
+            if raw_match
+                .as_ref()
+                .is_some_and(|m| !m.matches(raw.value(i), sd.is_valid(i).then(|| sd.value(i))))
+            {
                 continue;
             }
             out.push(i as u32);
@@ -202,9 +206,18 @@ impl RawMatch {
         })
     }
 
-    fn matches(&self, raw: &[u8]) -> bool {
-        self.finder.as_ref().is_none_or(|f| f.find(raw).is_some())
-            && self.regex.as_ref().is_none_or(|r| r.is_match(raw))
+    /// The text and the regex each occur in the raw line or in its
+    /// structured data (where the shippers' labels, attributes and trace
+    /// ids are, `pramaan_ingest::sd`, some of them not text in raw).
+    fn matches(&self, raw: &[u8], sd: Option<&str>) -> bool {
+        let sd = sd.map_or(&b""[..], str::as_bytes);
+        self.finder
+            .as_ref()
+            .is_none_or(|f| f.find(raw).is_some() || f.find(sd).is_some())
+            && self
+                .regex
+                .as_ref()
+                .is_none_or(|r| r.is_match(raw) || (!sd.is_empty() && r.is_match(sd)))
     }
 }
 
@@ -639,18 +652,20 @@ fn row_predicates(
             })) as Box<dyn ArrowPredicate>
         })
         .collect();
-    if let (true, Some(c), Some(m)) = (
+    if let (true, Some(r), Some(d), Some(m)) = (
         predicates.is_empty(),
         leaf_column(schema_descr, col::RAW),
+        leaf_column(schema_descr, col::SD),
         RawMatch::of(q),
     ) {
-        let mask = ProjectionMask::leaves(schema_descr, [c]);
+        let mask = ProjectionMask::leaves(schema_descr, [r, d]);
         predicates.push(Box::new(ArrowPredicateFn::new(
             mask,
             move |b: RecordBatch| {
-                let raw: &BinaryArray = b.column(0).as_binary();
+                let raw: &BinaryArray = b.column_by_name(col::RAW).expect("raw").as_binary();
+                let sd: &StringArray = b.column_by_name(col::SD).expect("sd").as_string();
                 Ok((0..b.num_rows())
-                    .map(|i| Some(m.matches(raw.value(i))))
+                    .map(|i| Some(m.matches(raw.value(i), sd.is_valid(i).then(|| sd.value(i)))))
                     .collect::<BooleanArray>())
             },
         )));
@@ -908,4 +923,30 @@ pub fn hits(b: &RecordBatch) -> Vec<Hit> {
             }
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn text_and_regex_match_the_raw_line_or_its_structured_data() {
+        let q = |text: Option<&str>, re: Option<&str>| Query {
+            text: text.map(String::from),
+            regex: re.map(|r| regex::bytes::Regex::new(r).unwrap()),
+            ..Query::default()
+        };
+        // A trace id that is binary in a protobuf raw record, hex in sd.
+        let raw = b"\x0a\x10\x4b\xf9 sshd: Failed password";
+        let sd = Some(r#"[otlp trace_id="4bf92f3577b34da6a3ce929d0e0e4736"]"#);
+        let m = |q: &Query, sd: Option<&str>| RawMatch::of(q).unwrap().matches(raw, sd);
+        assert!(m(&q(Some("4bf92f3577b3"), None), sd));
+        assert!(!m(&q(Some("4bf92f3577b3"), None), None));
+        assert!(m(&q(Some("Failed password"), None), sd));
+        assert!(m(&q(None, Some("trace_id=\"4bf9[0-9a-f]+\"")), sd));
+        // Both must hold, each in either place.
+        assert!(m(&q(Some("sshd"), Some("trace_id")), sd));
+        assert!(!m(&q(Some("sshd"), Some("span_id")), sd));
+        assert!(!m(&q(Some("nowhere"), None), sd));
+    }
 }

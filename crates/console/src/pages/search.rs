@@ -123,7 +123,7 @@ fn form_markup(f: &Form) -> Markup {
             (field("ip", "IP address", &f.ip, "IPv4 or IPv6, anywhere in the line"))
             (field("user", "User", &f.user, ""))
             (field("severity", "Severity at least", &f.severity, "emerg … debug"))
-            (field("q", "Text", &f.q, "the raw line contains it"))
+            (field("q", "Text", &f.q, "the raw line or its structured data contains it"))
             div { button type="submit" { "Search" } }
         }
     }
