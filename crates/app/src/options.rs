@@ -72,6 +72,7 @@ pub fn s3_options(cfg: &Config) -> Option<pramaan_vault::objects::s3::S3Options>
             },
             None => pramaan_vault::objects::s3::Credentials::Environment,
         },
+        cache_bytes: s.cache_size,
     })
 }
 

@@ -1411,6 +1411,19 @@ pub(crate) static KEYS: &[KeyDef] = &[
         },
         help: "The section of `storage.credentials_file` to read.",
     },
+    KeyDef {
+        key: "storage.cache_size",
+        kind: Kind::Size {
+            at: at!(storage.cache_size),
+            default: 10 * GIB,
+            min: 0,
+            max: 64 * TIB,
+        },
+        help: "With a bucket (`storage.url = \"s3://...\"`): bytes of segments kept on local disk \
+            under <data_dir>/cache, so that searches read them there instead of making a round \
+            trip to the store for each range; the least recently read go first. 0 keeps none. \
+            `verify` and compaction always read the bucket itself.",
+    },
     // [log]
     KeyDef {
         key: "log.level",

@@ -320,6 +320,9 @@ pub struct Storage {
     pub credentials_file: Option<PathBuf>,
     /// `storage.credentials_profile`: the section of that file.
     pub credentials_profile: String,
+    /// `storage.cache_size`: bytes of a bucket's segments kept on local
+    /// disk for search (0: none).
+    pub cache_size: u64,
 }
 
 /// What `storage.url` names.
@@ -701,6 +704,7 @@ impl Config {
                 allow_http: false,
                 credentials_file: None,
                 credentials_profile: String::new(),
+                cache_size: 0,
             },
             log: Log {
                 level: String::new(),

@@ -1017,6 +1017,7 @@ fn every_field_has_its_own_key() {
                 allow_http: _,
                 credentials_file: _,
                 credentials_profile: _,
+                cache_size: _,
             },
         log: Log {
             level: _,
@@ -1105,7 +1106,7 @@ fn every_field_has_its_own_key() {
         + 2 /* syslog.allow, syslog.tls_client_ca */ + 2 /* http.tls_* */ + 1 /* metrics.public */
         + 2 /* syslog per source, first byte */ + 2 /* http ingest turns */ + 1 /* metrics.max_sources */
         + 5 /* auth */ + 3 /* attribution */ + 6 /* registry */ + 6 /* radius */ + 1 /* console */
-        + 1 /* catalog.schema */ + 6 /* storage: S3 */;
+        + 1 /* catalog.schema */ + 6 /* storage: S3 */ + 1 /* storage.cache_size */;
     assert_eq!(KEYS.len(), FIELDS);
 
     let defaults = Config::default();

@@ -158,7 +158,9 @@ impl Vault {
         seg: &SegmentMeta,
         stop: &dyn Fn() -> bool,
     ) -> Result<Option<Compacted>, VaultError> {
-        let store = self.store();
+        // The store's own bytes: a damaged segment must not be rewritten
+        // from a good cached copy (verify would no longer see the damage).
+        let store = self.objects().origin();
         let location = ObjPath::from(seg.path.as_str());
         let data = handle
             .block_on(async { store.get(&location).await?.bytes().await })

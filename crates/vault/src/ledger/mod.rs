@@ -1139,7 +1139,8 @@ pub async fn preserve_boundaries(
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     let snap = vault.snapshot().await;
-    let store = vault.store();
+    // The hashes kept for the edges come from the store's own bytes.
+    let store = vault.objects().origin();
     let handle = tokio::runtime::Handle::current();
     tokio::task::spawn_blocking(move || {
         let src = state.record_source(snap, store, handle);

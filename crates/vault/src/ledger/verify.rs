@@ -609,7 +609,9 @@ pub fn verify(
 ) -> Result<Report, VaultError> {
     let started = Instant::now();
     let mut ctx = Ctx::new();
-    let objects = crate::objects::Objects::open(opts)?;
+    // The store's own bytes, never a cached copy: a segment altered or
+    // deleted in the bucket must be named even when a good copy is cached.
+    let objects = crate::objects::Objects::open(opts)?.uncached();
     let lo = opts
         .ledger
         .clone()

@@ -27,6 +27,7 @@
 //! `TileStore` async instead would have turned the ledger crate's pure tree
 //! code (the appender, proofs) async for the sake of one I/O edge.
 
+pub mod cache;
 pub mod local;
 pub mod s3;
 pub mod under;
@@ -52,7 +53,12 @@ pub const CHECKPOINT: &str = "checkpoint";
 /// The object store of a vault and how to reach it from sync code.
 #[derive(Clone)]
 pub struct Objects {
+    /// What reads and writes go through: the store, or for a bucket the
+    /// store with its segments cached on local disk ([`cache`]).
     store: Arc<dyn ObjectStore>,
+    /// The store itself, never a cached copy: what judges the evidence
+    /// (`verify`, compaction) reads here.
+    origin: Arc<dyn ObjectStore>,
     /// The directory, for a local store (messages name files there).
     local_root: Option<PathBuf>,
     /// Where the objects are: `file:///dir` or `s3://bucket/prefix`.
@@ -79,7 +85,19 @@ impl Objects {
         match &opts.s3 {
             None => Objects::local(&opts.objects_dir()),
             Some(o) => {
-                let mut objects = Objects::with_store(s3::open(o)?, None)?;
+                let bucket = s3::open(o)?;
+                let mut objects = Objects::with_store(bucket.clone(), None)?;
+                if o.cache_bytes > 0 {
+                    let dir = opts.data_dir.join("cache");
+                    let cached =
+                        cache::SegmentCache::new(bucket, &dir, o.cache_bytes).map_err(|e| {
+                            VaultError::Store(format!(
+                                "the segment cache {} cannot be used: {e}",
+                                dir.display()
+                            ))
+                        })?;
+                    objects.store = Arc::new(cached);
+                }
                 objects.url = o.url();
                 objects.endpoint = pramaan_config::redact(&o.endpoint);
                 Ok(objects)
@@ -150,6 +168,7 @@ impl Objects {
             None => store.to_string(),
         };
         Ok(Objects {
+            origin: store.clone(),
             store,
             local_root,
             url,
@@ -161,6 +180,18 @@ impl Objects {
     /// The store itself, for async callers.
     pub fn store(&self) -> Arc<dyn ObjectStore> {
         self.store.clone()
+    }
+
+    /// The store itself, never a cached copy (for `verify` and compaction,
+    /// which judge what the store holds).
+    pub fn origin(&self) -> Arc<dyn ObjectStore> {
+        self.origin.clone()
+    }
+
+    /// These objects read from the store itself only (what `verify` opens).
+    pub fn uncached(mut self) -> Objects {
+        self.store = self.origin.clone();
+        self
     }
 
     /// The local directory, when the store is one.

@@ -30,6 +30,9 @@ pub struct S3Options {
     /// A plain `http://` endpoint is allowed.
     pub allow_http: bool,
     pub credentials: Credentials,
+    /// Bytes of segments kept on local disk for search (`storage.cache_size`;
+    /// 0: none).
+    pub cache_bytes: u64,
 }
 
 /// Where the access key comes from.
@@ -259,6 +262,7 @@ mod tests {
                 path: "/nonexistent/creds".into(),
                 profile: "default".into(),
             },
+            cache_bytes: 0,
         };
         let e = open(&o).err().unwrap().to_string();
         assert!(e.starts_with("object store: s3://evidence/p at http://127.0.0.1:1: storage.credentials_file /nonexistent/creds:"), "{e}");
