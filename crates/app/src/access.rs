@@ -96,6 +96,13 @@ pub const TABLE: &[Rule] = &[
         Need::Roles(&[Analyst, Auditor]),
         Audit::ReadBody(audit::action::SQL),
     ),
+    // A rule's back-test reads log lines: an analyst's, audited first.
+    row(
+        "POST",
+        "/api/v1/detect/test",
+        Need::Roles(&[Analyst]),
+        Audit::ReadBody(audit::action::DETECT_TEST),
+    ),
     // Retention and legal holds.
     row(
         "GET",

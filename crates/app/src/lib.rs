@@ -24,6 +24,7 @@ pub mod audit_trail;
 pub mod audited;
 pub mod clock;
 pub mod desk;
+pub mod detect;
 pub mod error;
 pub mod holds;
 pub mod ledger;

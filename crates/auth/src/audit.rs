@@ -26,6 +26,8 @@ pub mod action {
     pub const ACCESS_DENIED: &str = "access.denied";
     pub const SEARCH: &str = "search";
     pub const SQL: &str = "sql";
+    /// A Sigma rule run over stored lines (`pramaan detect test`).
+    pub const DETECT_TEST: &str = "detect.test";
     pub const EXPORT: &str = "export";
     pub const PERSONAL_DATA_READ: &str = "personal_data.read";
     pub const APPROVAL: &str = "approval";

@@ -13,6 +13,7 @@ mod alloc;
 mod client;
 mod cmd_clock;
 mod cmd_compact;
+mod cmd_detect;
 mod cmd_incident;
 mod cmd_ingest;
 mod cmd_ledger;
@@ -93,6 +94,8 @@ enum Command {
     Poc(cmd_incident::PocArgs),
     /// Clock compliance: offset to NIC/NPL time, host sync, drifting log sources (status).
     Clock(cmd_clock::ClockArgs),
+    /// Sigma rules: check every rule of detect.rules_dir, test one over stored lines.
+    Detect(cmd_detect::DetectArgs),
     /// The subscriber register (5-year records of VPN/VPS/cloud customers):
     /// import, show --purpose, completeness, terminate, erase-expired, rotate-key, hold.
     Registry(cmd_registry::RegistryArgs),
@@ -298,6 +301,7 @@ async fn command(cfg: &Config, c: Command) -> Result<std::process::ExitCode> {
         Command::Incident(a) => cmd_incident::incident(cfg, a).await,
         Command::Poc(a) => cmd_incident::poc(cfg, a).await,
         Command::Clock(a) => cmd_clock::clock(cfg, a).await,
+        Command::Detect(a) => cmd_detect::detect(cfg, a).await,
         Command::Registry(a) => cmd_registry::run(cfg, a).await,
         Command::Whois(a) => cmd_whois::run(cfg, a).await,
         Command::User(a) => cmd_user::user(cfg, a).await,

@@ -2026,6 +2026,18 @@ pub(crate) static KEYS: &[KeyDef] = &[
             `/console/sources`, which pages through every source this many at a time. Each row \
             adds at most about 24 KB to the page.",
     },
+    // [detect]
+    KeyDef {
+        key: "detect.rules_dir",
+        kind: Kind::OptPath {
+            at: at!(detect.rules_dir),
+            empty: "no rules",
+        },
+        help: "A directory of Sigma rules (SigmaHQ's YAML format, `*.yml` and `*.yaml`, searched \
+            recursively). `pramaan detect check` loads every one and says which it refuses and \
+            why (file, line, the feature); `pramaan detect test` runs one over stored lines. \
+            pramaan's own rules for CERT-In's kinds are in `crates/detect/rules/`.",
+    },
 ];
 
 pub(crate) fn find(key: &str) -> Option<&'static KeyDef> {

@@ -94,6 +94,16 @@ pub struct Config {
     pub desk: Desk,
     /// `[console]`
     pub console: Console,
+    /// `[detect]`
+    pub detect: Detect,
+}
+
+/// `[detect]`: detection with Sigma rules.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Detect {
+    /// `detect.rules_dir`: the directory of Sigma rules (`*.yml`, searched
+    /// recursively); `None`: no rules.
+    pub rules_dir: Option<PathBuf>,
 }
 
 /// `[console]`: the web console.
@@ -779,6 +789,7 @@ impl Config {
                 source_zones: String::new(),
             },
             console: Console { heatmap_rows: 0 },
+            detect: Detect { rules_dir: None },
         }
     }
 

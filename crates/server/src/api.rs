@@ -18,6 +18,7 @@ mod auth;
 pub(crate) mod clock;
 pub mod console;
 pub mod desk;
+mod detect;
 mod ingest;
 mod intake;
 mod ledger;
@@ -135,6 +136,7 @@ pub fn router(state: AppState) -> Router {
         .merge(desk::routes())
         .merge(console::routes())
         .merge(orders::routes())
+        .merge(detect::routes())
         .layer(DefaultBodyLimit::max(body_limit))
         // A client that stalls mid-request is cut off (408) instead of holding a task forever.
         .layer(tower_http::timeout::TimeoutLayer::with_status_code(
