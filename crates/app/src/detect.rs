@@ -13,10 +13,13 @@ use pramaan_vault::search::{self, Hit, Query};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
+/// A rule file and what loading it gave.
+pub type Loaded = (PathBuf, Result<Rule, RuleError>);
+
 /// Every rule file under `dir` (`*.yml`, `*.yaml`, recursively, in name
 /// order) with what loading it gave. A directory that cannot be read is
 /// an error naming it.
-pub fn load_dir(dir: &Path) -> Result<Vec<(PathBuf, Result<Rule, RuleError>)>, String> {
+pub fn load_dir(dir: &Path) -> Result<Vec<Loaded>, String> {
     let mut files = Vec::new();
     walk(dir, &mut files).map_err(|e| format!("{}: {e}", dir.display()))?;
     files.sort();

@@ -310,12 +310,8 @@ impl Loader<'_> {
                     ),
                 )
             })?;
-            if mods.re_i || mods.re_m || mods.re_s {
-                if !mods.re {
-                    return Err(
-                        self.err(line, format!("`{}`: i, m and s go with re", key.as_str()))
-                    );
-                }
+            if (mods.re_i || mods.re_m || mods.re_s) && !mods.re {
+                return Err(self.err(line, format!("`{}`: i, m and s go with re", key.as_str())));
             }
             let values: Vec<Option<&MarkedScalarNode>> = match value {
                 Node::Scalar(s) => vec![scalar_value(s)],
