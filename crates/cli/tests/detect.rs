@@ -168,4 +168,25 @@ fn test_back_tests_a_rule_over_stored_sshd_lines_audited_first() {
         o.stderr.contains("bad.yml:4: condition `sel or nope`"),
         "{o:?}"
     );
+    // With no server, on the data directory itself: the same answer.
+    let mut server = server;
+    assert!(server.stop().success(), "{}", server.stderr());
+    let local = |extra: &[&str]| -> serde_json::Value {
+        let mut c = pramaan(server.dir.path());
+        c.arg("--data-dir").arg(server.data_dir());
+        c.args(["detect", "test", rule.to_str().unwrap(), "--json"])
+            .args(extra);
+        let o = run(c, None, T);
+        assert!(o.success(), "{o:?}");
+        serde_json::from_str(&o.stdout()).unwrap()
+    };
+    let r = local(&["--from", "30d"]);
+    assert_eq!(r["matched"], want, "{r}");
+    // A window with nothing in it matches nothing.
+    let r = local(&["--to", "2000-01-01"]);
+    assert_eq!(
+        (r["lines_read"].as_u64(), r["matched"].as_u64()),
+        (Some(0), Some(0)),
+        "{r}"
+    );
 }
