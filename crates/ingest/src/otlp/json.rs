@@ -31,6 +31,15 @@ fn member(
 
 /// One raw record per log record of the request `body`.
 pub(super) fn split(b: &[u8]) -> Result<Vec<Vec<u8>>, OtlpError> {
+    if let Err(e) = std::str::from_utf8(b) {
+        return Err(OtlpError::Span {
+            at: "the body".into(),
+            source: SpanError {
+                at: e.valid_up_to(),
+                what: "a byte that is not UTF-8",
+            },
+        });
+    }
     let top = jsonspan::value(b, 0).map_err(span_err("the body"))?;
     if jsonspan::skip_ws(b, top.end) != b.len() {
         return Err(OtlpError::Span {

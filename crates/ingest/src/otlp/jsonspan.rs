@@ -4,9 +4,9 @@
 //! resource, a scope, one log record, each exact), so the body is walked as
 //! spans; serde_json then reads the small pieces it needs. The walk is
 //! iterative (a nesting of any depth costs a byte of stack per level on the
-//! heap, not a stack frame) and checks the grammar of what it passes over
-//! (strings, numbers, literals, brackets); what a value means is left to
-//! serde_json.
+//! heap, not a stack frame) and checks JSON's grammar (RFC 8259) on the
+//! way, so every piece cut out of a valid body is valid JSON; what a value
+//! means is left to serde_json.
 
 use std::ops::Range;
 
@@ -36,12 +36,33 @@ fn string_end(b: &[u8], i: usize) -> Result<usize, SpanError> {
     while j < b.len() {
         match b[j] {
             b'"' => return Ok(j + 1),
-            b'\\' => j += 2,
+            b'\\' => match b.get(j + 1) {
+                Some(b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't') => j += 2,
+                Some(b'u')
+                    if b.get(j + 2..j + 6)
+                        .is_some_and(|h| h.iter().all(u8::is_ascii_hexdigit)) =>
+                {
+                    j += 6
+                }
+                _ => return Err(err(j, "a bad escape inside a string")),
+            },
             0..=0x1f => return Err(err(j, "a control character inside a string")),
             _ => j += 1,
         }
     }
     Err(err(i, "a string that does not end"))
+}
+
+/// The end of the digits starting at `i` (at least one).
+fn digits(b: &[u8], i: usize) -> Result<usize, SpanError> {
+    let n = b[i.min(b.len())..]
+        .iter()
+        .take_while(|c| c.is_ascii_digit())
+        .count();
+    if n == 0 {
+        return Err(err(i, "a digit was expected"));
+    }
+    Ok(i + n)
 }
 
 /// The end of a scalar (number or literal) starting at `i`.
@@ -51,56 +72,97 @@ fn scalar_end(b: &[u8], i: usize) -> Result<usize, SpanError> {
             return Ok(i + lit.len());
         }
     }
-    let mut j = i;
-    while j < b.len() && matches!(b[j], b'0'..=b'9' | b'-' | b'+' | b'.' | b'e' | b'E') {
-        j += 1;
+    // -?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)?
+    let mut j = i + usize::from(b.get(i) == Some(&b'-'));
+    match b.get(j) {
+        Some(b'0') => j += 1,
+        Some(b'1'..=b'9') => j = digits(b, j)?,
+        _ => return Err(err(i, "an unexpected character")),
     }
-    if j == i {
-        return Err(err(i, "an unexpected character"));
+    if b.get(j) == Some(&b'.') {
+        j = digits(b, j + 1)?;
+    }
+    if matches!(b.get(j), Some(b'e' | b'E')) {
+        j += 1;
+        if matches!(b.get(j), Some(b'+' | b'-')) {
+            j += 1;
+        }
+        j = digits(b, j)?;
     }
     Ok(j)
 }
 
-/// The span of the value starting at `i` (after whitespace).
+/// The span of the value starting at `i` (after whitespace), checked
+/// against JSON's grammar.
 pub fn value(b: &[u8], i: usize) -> Result<Range<usize>, SpanError> {
     let start = skip_ws(b, i);
-    let Some(&first) = b.get(start) else {
-        return Err(err(start, "the text ends where a value should be"));
-    };
-    if !matches!(first, b'{' | b'[') {
-        let end = if first == b'"' {
-            string_end(b, start)?
-        } else {
-            scalar_end(b, start)?
-        };
-        return Ok(start..end);
-    }
-    // Brackets still open, innermost last.
-    let mut open: Vec<u8> = vec![first];
-    let mut j = start + 1;
-    while let Some(&top) = open.last() {
+    // Containers still open, innermost last (`true`: an object).
+    let mut open: Vec<bool> = Vec::new();
+    let mut j = start;
+    'value: loop {
+        // A value starts at `j` (after whitespace).
         j = skip_ws(b, j);
-        let Some(&c) = b.get(j) else {
-            return Err(err(start, "an object or array that does not end"));
-        };
-        match c {
-            b'{' | b'[' => {
-                open.push(c);
-                j += 1;
-            }
-            b'}' | b']' => {
-                if (top == b'{') != (c == b'}') {
-                    return Err(err(j, "a closing bracket that does not match"));
+        match b.get(j) {
+            None => return Err(err(j, "the text ends where a value should be")),
+            Some(b'[') => {
+                open.push(false);
+                j = skip_ws(b, j + 1);
+                if b.get(j) != Some(&b']') {
+                    continue 'value;
                 }
                 open.pop();
                 j += 1;
             }
-            b',' | b':' => j += 1,
-            b'"' => j = string_end(b, j)?,
-            _ => j = scalar_end(b, j)?,
+            Some(b'{') => {
+                open.push(true);
+                j = skip_ws(b, j + 1);
+                if b.get(j) != Some(&b'}') {
+                    j = key(b, j)?;
+                    continue 'value;
+                }
+                open.pop();
+                j += 1;
+            }
+            Some(b'"') => j = string_end(b, j)?,
+            Some(_) => j = scalar_end(b, j)?,
+        }
+        // After a value: close what ends here, or go on to the next member or item.
+        loop {
+            let Some(&in_object) = open.last() else {
+                return Ok(start..j);
+            };
+            j = skip_ws(b, j);
+            match (b.get(j), in_object) {
+                (Some(b','), false) => {
+                    j += 1;
+                    continue 'value;
+                }
+                (Some(b','), true) => {
+                    j = key(b, skip_ws(b, j + 1))?;
+                    continue 'value;
+                }
+                (Some(b']'), false) | (Some(b'}'), true) => {
+                    open.pop();
+                    j += 1;
+                }
+                (None, _) => return Err(err(start, "an object or array that does not end")),
+                (Some(_), false) => return Err(err(j, "`,` or `]` was expected")),
+                (Some(_), true) => return Err(err(j, "`,` or `}` was expected")),
+            }
         }
     }
-    Ok(start..j)
+}
+
+/// A member's name and its `:` at `j`; where its value starts.
+fn key(b: &[u8], j: usize) -> Result<usize, SpanError> {
+    if b.get(j) != Some(&b'"') {
+        return Err(err(j, "a member name was expected"));
+    }
+    let k = skip_ws(b, string_end(b, j)?);
+    if b.get(k) != Some(&b':') {
+        return Err(err(k, "`:` was expected"));
+    }
+    Ok(k + 1)
 }
 
 /// The members of the object at `span`: (key without its quotes, value span).
@@ -197,10 +259,44 @@ mod tests {
     fn broken_texts_are_named_with_their_offset() {
         assert_eq!(
             value(b"[1, {]", 0).unwrap_err().what,
-            "a closing bracket that does not match"
+            "a member name was expected"
+        );
+        assert_eq!(
+            value(b"[1, 2}", 0).unwrap_err().what,
+            "`,` or `]` was expected"
         );
         assert_eq!(value(b"  [1, 2", 0).unwrap_err().at, 2);
-        assert!(value(b"\"abc", 0).is_err());
+        let bad: [&[u8]; 12] = [
+            br#"[1,]"#,
+            br#"{"a" 1}"#,
+            b"[01]",
+            b"[1.]",
+            b"[-]",
+            b"[1e]",
+            br#""\x""#,
+            br#""\u12""#,
+            b"{,}",
+            b"[,1]",
+            b"tru",
+            b"\"abc",
+        ];
+        for t in bad {
+            assert!(value(t, 0).is_err(), "{}", String::from_utf8_lossy(t));
+        }
+        let good: [&[u8]; 4] = [
+            b"[]",
+            b"{}",
+            br#"[-0.5e+10, 1E2, true, null, "\u00e9\n", 0]"#,
+            br#"{"a":{"b":[{}]}}"#,
+        ];
+        for t in good {
+            assert_eq!(
+                value(t, 0).unwrap(),
+                0..t.len(),
+                "{}",
+                String::from_utf8_lossy(t)
+            );
+        }
         assert!(members(b"{\"a\" 1}", 0..7).is_err());
         assert!(items(b"[1 2]", 0..5).is_err());
         assert!(value(b"", 0).is_err());

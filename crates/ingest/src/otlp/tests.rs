@@ -217,6 +217,8 @@ fn malformed_bodies_are_named_with_where() {
         .to_string();
     assert!(e.contains("the body: JSON"), "{e}");
     assert!(split(b"{} x", Encoding::Json).is_err());
+    let e = split(b"{\"resourceLogs\":[\"\xff\"]}", Encoding::Json).unwrap_err();
+    assert!(e.to_string().contains("not UTF-8 at byte 18"), "{e}");
     assert_eq!(split(b"{}", Encoding::Json).unwrap().len(), 0);
     assert_eq!(split(b"", Encoding::Protobuf).unwrap().len(), 0);
     // A stored record that does not decode keeps a parse error.
