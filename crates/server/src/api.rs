@@ -20,9 +20,11 @@ pub mod console;
 pub mod desk;
 mod ingest;
 mod intake;
+mod journal;
 mod ledger;
 pub mod op;
 pub mod orders;
+mod otlp;
 mod registry;
 mod retention;
 pub mod whois;
@@ -124,6 +126,8 @@ pub fn router(state: AppState) -> Router {
         .route("/metrics", get(metrics_text))
         .route("/api/v1/status", get(status))
         .route("/api/v1/ingest", post(ingest::ingest))
+        .route("/v1/logs", post(otlp::logs))
+        .route("/upload", post(journal::upload))
         .route("/api/v1/search", get(search_ndjson))
         .route("/api/v1/sql", post(sql))
         .merge(retention::routes())
