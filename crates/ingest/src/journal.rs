@@ -74,6 +74,68 @@ pub fn entries(body: &[u8]) -> Result<Vec<Range<usize>>, ExportError> {
     Ok(out)
 }
 
+/// The entries of the start of a body still arriving: those ended by
+/// their empty line, and where the rest (an entry not complete yet, or
+/// empty lines) starts. A field cut off by the end of `buf` is not an
+/// error here (more may come); [`entries`] reads the last piece once the
+/// body has ended. `first` numbers the entries in errors.
+pub fn complete(buf: &[u8], first: usize) -> Result<(Vec<Range<usize>>, usize), ExportError> {
+    let mut out = Vec::new();
+    let mut pos = 0;
+    loop {
+        while buf.get(pos) == Some(&b'\n') {
+            pos += 1;
+        }
+        let start = pos;
+        loop {
+            match buf.get(pos) {
+                None => return Ok((out, start)),
+                Some(b'\n') => break,
+                Some(_) => match field(buf, pos, first + out.len()) {
+                    Ok((_, next)) => pos = next,
+                    Err(ExportError::Truncated { .. } | ExportError::Length { .. }) => {
+                        return Ok((out, start))
+                    }
+                    Err(e) => return Err(e),
+                },
+            }
+        }
+        out.push(start..pos);
+    }
+}
+
+impl ExportError {
+    /// The same error for a piece that starts at entry `entries` and byte `bytes` of the body.
+    pub fn shifted(self, entries: usize, bytes: usize) -> ExportError {
+        match self {
+            ExportError::BadName { entry, at } => ExportError::BadName {
+                entry: entry + entries,
+                at: at + bytes,
+            },
+            ExportError::Truncated { entry, at } => ExportError::Truncated {
+                entry: entry + entries,
+                at: at + bytes,
+            },
+            ExportError::Length {
+                entry,
+                name,
+                at,
+                len,
+            } => ExportError::Length {
+                entry: entry + entries,
+                name,
+                at: at + bytes,
+                len,
+            },
+            ExportError::NoNewline { entry, name, at } => ExportError::NoNewline {
+                entry: entry + entries,
+                name,
+                at: at + bytes,
+            },
+        }
+    }
+}
+
 /// The field at `pos` and where the next one starts.
 fn field(b: &[u8], pos: usize, entry: usize) -> Result<(Field<'_>, usize), ExportError> {
     let line_end = memchr::memchr(b'\n', &b[pos..]).map(|i| pos + i);
@@ -117,12 +179,16 @@ fn field(b: &[u8], pos: usize, entry: usize) -> Result<(Field<'_>, usize), Expor
         });
     }
     let end = start + len as usize;
-    if b.get(end) != Some(&b'\n') {
-        return Err(ExportError::NoNewline {
-            entry,
-            name: name_s(),
-            at: end,
-        });
+    match b.get(end) {
+        Some(b'\n') => {}
+        None => return Err(ExportError::Truncated { entry, at: b.len() }),
+        Some(_) => {
+            return Err(ExportError::NoNewline {
+                entry,
+                name: name_s(),
+                at: end,
+            })
+        }
     }
     let f = Field {
         name,
@@ -328,6 +394,26 @@ mod tests {
             .unwrap()
             .starts_with("journal export entry: "));
         assert_eq!(entries(b"\n\n").unwrap(), vec![]);
+    }
+
+    #[test]
+    fn a_body_arriving_in_pieces_gives_its_entries_once_complete() {
+        let mut body = b"A=1\nMESSAGE=one\n\n".to_vec();
+        body.extend_from_slice(&binary("MESSAGE", b"two\n\nthree"));
+        body.extend_from_slice(b"\nB=2\n");
+        let whole = entries(&body).unwrap();
+        // Cut anywhere: the complete entries so far, then the rest read at the end.
+        for cut in 0..=body.len() {
+            let (done, rest) = complete(&body[..cut], 0).unwrap();
+            let mut got: Vec<Range<usize>> = done.clone();
+            for r in entries(&body[rest..]).unwrap() {
+                got.push(r.start + rest..r.end + rest);
+            }
+            assert_eq!(got, whole, "cut at {cut}");
+            assert!(done.iter().all(|r| r.end < cut), "cut at {cut}");
+        }
+        let e = complete(b"A=1\n\nb=2\n", 5).unwrap_err().shifted(10, 100);
+        assert_eq!(e, ExportError::BadName { entry: 16, at: 105 });
     }
 
     proptest! {

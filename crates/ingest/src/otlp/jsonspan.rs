@@ -165,12 +165,12 @@ fn key(b: &[u8], j: usize) -> Result<usize, SpanError> {
     Ok(k + 1)
 }
 
+/// A member of an object: its name's span (without the quotes) and its value's.
+pub type Member = (Range<usize>, Range<usize>);
+
 /// The members of the object at `span`: (key without its quotes, value span).
 /// A key with escapes is kept as written.
-pub fn members(
-    b: &[u8],
-    span: Range<usize>,
-) -> Result<Vec<(Range<usize>, Range<usize>)>, SpanError> {
+pub fn members(b: &[u8], span: Range<usize>) -> Result<Vec<Member>, SpanError> {
     let mut out = Vec::new();
     let mut i = skip_ws(b, span.start);
     if b.get(i) != Some(&b'{') {
