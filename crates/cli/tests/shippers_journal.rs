@@ -212,6 +212,54 @@ fn journal_upload_sends_entries_and_every_field_comes_back() {
     );
 }
 
+/// journal-upload following (its default, as its service runs it) keeps one
+/// request open and writes entries into it as they come: they are stored
+/// while the request is still open, and its end (journal-upload stopping)
+/// is answered 2xx, so it saves its cursor.
+#[test]
+fn a_following_upload_is_stored_while_its_request_is_still_open() {
+    let lines = loghub_lines("HDFS_2k.log");
+    let dir = tempfile::tempdir().unwrap();
+    let file = journal_file(dir.path(), &export(&lines[..300]));
+    let s = Server::start_with(&[("PRAMAAN_HTTP_REQUEST_TIMEOUT", "2s")]);
+    let tok = token(&s, "journal-follow", "ingest");
+    let state = dir.path().join("state");
+    let err = std::fs::File::create(dir.path().join("upload.stderr")).unwrap();
+    let mut child = Command::new(program("systemd-journal-upload"))
+        .arg(format!("--file={}", file.display()))
+        .arg(format!("--save-state={}", state.display()))
+        .arg(format!("--url=http://journal:{tok}@{}", s.http))
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(err)
+        .spawn()
+        .expect("systemd-journal-upload starts");
+    let hits = s.wait_for_hits(&[("app", "sshd")], 300);
+    assert_eq!(hits.len(), 300);
+    // Longer than http.request_timeout: this route is not cut off by it.
+    std::thread::sleep(Duration::from_secs(3));
+    assert!(
+        child.try_wait().unwrap().is_none(),
+        "journal-upload follows: it has not ended"
+    );
+    let killed = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let status = wait_until(Duration::from_secs(60), "journal-upload to exit", || {
+        child.try_wait().unwrap()
+    });
+    let stderr = std::fs::read_to_string(dir.path().join("upload.stderr")).unwrap();
+    let saved = std::fs::read_to_string(&state)
+        .unwrap_or_else(|e| panic!("no cursor saved ({e}); exit {status}; stderr:\n{stderr}"));
+    assert!(saved.contains("LAST_CURSOR="), "{saved}");
+    assert!(!stderr.contains("failed with code"), "{stderr}");
+    // The binary-test entry was in the stream too; nothing twice.
+    assert_eq!(s.search_all_of(&[("app", "binary-test")]).len(), 1);
+    assert_eq!(s.search_all_of(&[("app", "sshd")]).len(), 300);
+}
+
 #[test]
 fn journal_upload_without_a_valid_token_is_refused_and_stores_nothing() {
     let lines = loghub_lines("Zookeeper_2k.log");
@@ -277,15 +325,25 @@ fn bad_uploads_are_refused_by_name_and_a_long_entry_alone() {
         b"MESSAGE=x\n".to_vec(),
     );
     assert_eq!(r.status, 415, "{}", r.text());
-    // Over http.max_body.
+    // Over http.max_body: an entry not complete yet that large (on a
+    // connection of its own: the server closes it without reading the rest).
     let big = format!("MESSAGE={}\n", "z".repeat(70_000)).into_bytes();
-    let r = s.post("/upload", &[ct], big);
-    assert_eq!(r.status, 413, "{}", r.text());
-    assert!(
-        r.text().contains("http.max_body (65536 bytes)"),
-        "{}",
-        r.text()
-    );
+    let (status, text) = block_on(async {
+        let r = reqwest::Client::builder()
+            .no_proxy()
+            .build()
+            .unwrap()
+            .post(format!("{}/upload", s.url()))
+            .header("content-type", ct.1)
+            .header("authorization", format!("Bearer {TEST_TOKEN}"))
+            .body(big)
+            .send()
+            .await
+            .unwrap();
+        (r.status().as_u16(), r.text().await.unwrap())
+    });
+    assert_eq!(status, 413, "{text}");
+    assert!(text.contains("http.max_body (65536 bytes)"), "{text}");
     // An entry over syslog.max_line is refused alone; a binary value is kept raw.
     let mut body = format!(
         "SYSLOG_IDENTIFIER=bad-input\nMESSAGE={}\n\n",
