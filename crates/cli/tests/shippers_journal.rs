@@ -210,6 +210,15 @@ fn journal_upload_sends_entries_and_every_field_comes_back() {
         m.sum("pramaan_lines_received_total", &[("transport", "journal")]),
         (lines.len() + 1) as f64
     );
+    // `verify --deep` derives the same fields again from the stored records.
+    let mut s = s;
+    s.stop();
+    let mut c = pramaan(s.dir.path());
+    c.arg("--data-dir")
+        .arg(s.data_dir())
+        .args(["verify", "--deep"]);
+    let o = run(c, None, Duration::from_secs(300));
+    assert!(o.success() && o.stdout().contains("OK"), "{o:?}");
 }
 
 /// journal-upload following (its default, as its service runs it) keeps one

@@ -162,6 +162,15 @@ fn python_sdk_sends_protobuf_and_every_line_comes_back_with_its_fields() {
         m.sum("pramaan_lines_received_total", &[("transport", "otlp")]),
         lines.len() as f64
     );
+    // `verify --deep` derives the same fields again from the stored records.
+    let mut s = s;
+    s.stop();
+    let mut c = pramaan(s.dir.path());
+    c.arg("--data-dir")
+        .arg(s.data_dir())
+        .args(["verify", "--deep"]);
+    let o = run(c, None, Duration::from_secs(300));
+    assert!(o.success() && o.stdout().contains("OK"), "{o:?}");
 }
 
 #[test]
