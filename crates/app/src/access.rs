@@ -82,6 +82,9 @@ pub const TABLE: &[Rule] = &[
     // The vault.
     row("GET", "/api/v1/status", Need::Authenticated, Audit::No),
     row("POST", "/api/v1/ingest", Need::Roles(&[Ingest]), Audit::No),
+    // Shippers' protocols: OTLP/HTTP logs, systemd-journal-upload.
+    row("POST", "/v1/logs", Need::Roles(&[Ingest]), Audit::No),
+    row("POST", "/upload", Need::Roles(&[Ingest]), Audit::No),
     // Analysts search log lines, auditors pramaan's own records (`internal=true`);
     // the handler refuses the other kind to each.
     row(

@@ -21,9 +21,11 @@ pub mod desk;
 mod detect;
 mod ingest;
 mod intake;
+mod journal;
 mod ledger;
 pub mod op;
 pub mod orders;
+mod otlp;
 mod registry;
 mod retention;
 pub mod whois;
@@ -125,6 +127,7 @@ pub fn router(state: AppState) -> Router {
         .route("/metrics", get(metrics_text))
         .route("/api/v1/status", get(status))
         .route("/api/v1/ingest", post(ingest::ingest))
+        .route("/v1/logs", post(otlp::logs))
         .route("/api/v1/search", get(search_ndjson))
         .route("/api/v1/sql", post(sql))
         .merge(retention::routes())
@@ -145,6 +148,8 @@ pub fn router(state: AppState) -> Router {
         ))
         .merge(retention::long_routes().layer(DefaultBodyLimit::max(body_limit)))
         .merge(whois::long_routes())
+        // journal-upload holds its request open while it follows the journal.
+        .route("/upload", post(journal::upload))
         // Keep this layer last: it guards every route above (the access table).
         .layer(axum::middleware::from_fn_with_state(
             state.access.clone(),

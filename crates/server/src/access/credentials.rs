@@ -1,7 +1,10 @@
 //! Who is calling: `Authorization: Bearer <token>` (machines), HTTP Basic
 //! (people, scripts) or the `pramaan_session` cookie of a login (people in
 //! a browser), each checked against the user store; and the CSRF token a
-//! cookie request carries.
+//! cookie request carries. Basic whose password is a token (`pmn_...`)
+//! authenticates as that token, whatever the user name: shippers that can
+//! only send Basic (`systemd-journal-upload` with the token in its URL's
+//! user info) use an ingest token so.
 
 use super::refusal::{Refusal, Unauthenticated};
 use super::state::AccessState;
@@ -117,6 +120,12 @@ pub(super) async fn authenticate(
             None => Err(refused(Unauthenticated::SessionEnded)),
         },
         Credentials::Basic(user, password) => {
+            // A token as the password (a user's own password may look like one too).
+            if password.starts_with(pramaan_auth::store::TOKEN_PREFIX) {
+                if let Some(id) = st.auth.by_token(&password, now).map_err(store_failed)? {
+                    return Ok(Some(id));
+                }
+            }
             // argon2 is CPU work: off the async threads.
             let (st2, u) = (st.clone(), user.clone());
             let res = tokio::task::spawn_blocking(move || {

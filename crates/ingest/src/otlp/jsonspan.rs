@@ -1,0 +1,305 @@
+//! Where JSON values start and end in a text, without building them.
+//!
+//! OTLP/JSON's raw bytes per record are slices of what the client sent (a
+//! resource, a scope, one log record, each exact), so the body is walked as
+//! spans; serde_json then reads the small pieces it needs. The walk is
+//! iterative (a nesting of any depth costs a byte of stack per level on the
+//! heap, not a stack frame) and checks JSON's grammar (RFC 8259) on the
+//! way, so every piece cut out of a valid body is valid JSON; what a value
+//! means is left to serde_json.
+
+use std::ops::Range;
+
+/// Why a text is not JSON; `at` is the byte offset.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("JSON: {what} at byte {at}")]
+pub struct SpanError {
+    pub at: usize,
+    pub what: &'static str,
+}
+
+fn err(at: usize, what: &'static str) -> SpanError {
+    SpanError { at, what }
+}
+
+/// The first byte at or after `i` that is not JSON whitespace.
+pub fn skip_ws(b: &[u8], mut i: usize) -> usize {
+    while i < b.len() && matches!(b[i], b' ' | b'\t' | b'\n' | b'\r') {
+        i += 1;
+    }
+    i
+}
+
+/// The end of the string whose opening quote is at `i` (one past the closing quote).
+fn string_end(b: &[u8], i: usize) -> Result<usize, SpanError> {
+    let mut j = i + 1;
+    while j < b.len() {
+        match b[j] {
+            b'"' => return Ok(j + 1),
+            b'\\' => match b.get(j + 1) {
+                Some(b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't') => j += 2,
+                Some(b'u')
+                    if b.get(j + 2..j + 6)
+                        .is_some_and(|h| h.iter().all(u8::is_ascii_hexdigit)) =>
+                {
+                    j += 6
+                }
+                _ => return Err(err(j, "a bad escape inside a string")),
+            },
+            0..=0x1f => return Err(err(j, "a control character inside a string")),
+            _ => j += 1,
+        }
+    }
+    Err(err(i, "a string that does not end"))
+}
+
+/// The end of the digits starting at `i` (at least one).
+fn digits(b: &[u8], i: usize) -> Result<usize, SpanError> {
+    let n = b[i.min(b.len())..]
+        .iter()
+        .take_while(|c| c.is_ascii_digit())
+        .count();
+    if n == 0 {
+        return Err(err(i, "a digit was expected"));
+    }
+    Ok(i + n)
+}
+
+/// The end of a scalar (number or literal) starting at `i`.
+fn scalar_end(b: &[u8], i: usize) -> Result<usize, SpanError> {
+    for lit in [&b"true"[..], b"false", b"null"] {
+        if b[i..].starts_with(lit) {
+            return Ok(i + lit.len());
+        }
+    }
+    // -?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)?
+    let mut j = i + usize::from(b.get(i) == Some(&b'-'));
+    match b.get(j) {
+        Some(b'0') => j += 1,
+        Some(b'1'..=b'9') => j = digits(b, j)?,
+        _ => return Err(err(i, "an unexpected character")),
+    }
+    if b.get(j) == Some(&b'.') {
+        j = digits(b, j + 1)?;
+    }
+    if matches!(b.get(j), Some(b'e' | b'E')) {
+        j += 1;
+        if matches!(b.get(j), Some(b'+' | b'-')) {
+            j += 1;
+        }
+        j = digits(b, j)?;
+    }
+    Ok(j)
+}
+
+/// The span of the value starting at `i` (after whitespace), checked
+/// against JSON's grammar.
+pub fn value(b: &[u8], i: usize) -> Result<Range<usize>, SpanError> {
+    let start = skip_ws(b, i);
+    // Containers still open, innermost last (`true`: an object).
+    let mut open: Vec<bool> = Vec::new();
+    let mut j = start;
+    'value: loop {
+        // A value starts at `j` (after whitespace).
+        j = skip_ws(b, j);
+        match b.get(j) {
+            None => return Err(err(j, "the text ends where a value should be")),
+            Some(b'[') => {
+                open.push(false);
+                j = skip_ws(b, j + 1);
+                if b.get(j) != Some(&b']') {
+                    continue 'value;
+                }
+                open.pop();
+                j += 1;
+            }
+            Some(b'{') => {
+                open.push(true);
+                j = skip_ws(b, j + 1);
+                if b.get(j) != Some(&b'}') {
+                    j = key(b, j)?;
+                    continue 'value;
+                }
+                open.pop();
+                j += 1;
+            }
+            Some(b'"') => j = string_end(b, j)?,
+            Some(_) => j = scalar_end(b, j)?,
+        }
+        // After a value: close what ends here, or go on to the next member or item.
+        loop {
+            let Some(&in_object) = open.last() else {
+                return Ok(start..j);
+            };
+            j = skip_ws(b, j);
+            match (b.get(j), in_object) {
+                (Some(b','), false) => {
+                    j += 1;
+                    continue 'value;
+                }
+                (Some(b','), true) => {
+                    j = key(b, skip_ws(b, j + 1))?;
+                    continue 'value;
+                }
+                (Some(b']'), false) | (Some(b'}'), true) => {
+                    open.pop();
+                    j += 1;
+                }
+                (None, _) => return Err(err(start, "an object or array that does not end")),
+                (Some(_), false) => return Err(err(j, "`,` or `]` was expected")),
+                (Some(_), true) => return Err(err(j, "`,` or `}` was expected")),
+            }
+        }
+    }
+}
+
+/// A member's name and its `:` at `j`; where its value starts.
+fn key(b: &[u8], j: usize) -> Result<usize, SpanError> {
+    if b.get(j) != Some(&b'"') {
+        return Err(err(j, "a member name was expected"));
+    }
+    let k = skip_ws(b, string_end(b, j)?);
+    if b.get(k) != Some(&b':') {
+        return Err(err(k, "`:` was expected"));
+    }
+    Ok(k + 1)
+}
+
+/// A member of an object: its name's span (without the quotes) and its value's.
+pub type Member = (Range<usize>, Range<usize>);
+
+/// The members of the object at `span`: (key without its quotes, value span).
+/// A key with escapes is kept as written.
+pub fn members(b: &[u8], span: Range<usize>) -> Result<Vec<Member>, SpanError> {
+    let mut out = Vec::new();
+    let mut i = skip_ws(b, span.start);
+    if b.get(i) != Some(&b'{') {
+        return Err(err(i, "an object was expected"));
+    }
+    i = skip_ws(b, i + 1);
+    if b.get(i) == Some(&b'}') {
+        return Ok(out);
+    }
+    loop {
+        i = skip_ws(b, i);
+        if b.get(i) != Some(&b'"') {
+            return Err(err(i, "a member name was expected"));
+        }
+        let key_end = string_end(b, i)?;
+        let key = i + 1..key_end - 1;
+        i = skip_ws(b, key_end);
+        if b.get(i) != Some(&b':') {
+            return Err(err(i, "`:` was expected"));
+        }
+        let v = value(b, i + 1)?;
+        i = skip_ws(b, v.end);
+        out.push((key, v));
+        match b.get(i) {
+            Some(b',') => i += 1,
+            Some(b'}') => return Ok(out),
+            _ => return Err(err(i, "`,` or `}` was expected")),
+        }
+    }
+}
+
+/// The item spans of the array at `span`.
+pub fn items(b: &[u8], span: Range<usize>) -> Result<Vec<Range<usize>>, SpanError> {
+    let mut out = Vec::new();
+    let mut i = skip_ws(b, span.start);
+    if b.get(i) != Some(&b'[') {
+        return Err(err(i, "an array was expected"));
+    }
+    i = skip_ws(b, i + 1);
+    if b.get(i) == Some(&b']') {
+        return Ok(out);
+    }
+    loop {
+        let v = value(b, i)?;
+        i = skip_ws(b, v.end);
+        out.push(v);
+        match b.get(i) {
+            Some(b',') => i += 1,
+            Some(b']') => return Ok(out),
+            _ => return Err(err(i, "`,` or `]` was expected")),
+        }
+    }
+}
+
+/// The value of member `name` of the object at `span`, if it has one (the
+/// last, if several) and it is not `null`.
+pub fn member(b: &[u8], span: Range<usize>, name: &str) -> Result<Option<Range<usize>>, SpanError> {
+    Ok(members(b, span)?
+        .into_iter()
+        .rev()
+        .find(|(k, _)| &b[k.clone()] == name.as_bytes())
+        .map(|(_, v)| v)
+        .filter(|v| &b[v.clone()] != b"null"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn spans_are_exact_and_nesting_costs_no_stack() {
+        let t = br#" {"a" : [1, {"b":"x\"]"}], "c":null, "d": -1.5e3 } "#;
+        let whole = value(t, 0).unwrap();
+        assert_eq!(&t[whole.clone()], &t[1..t.len() - 1]);
+        let m = members(t, whole.clone()).unwrap();
+        assert_eq!(m.len(), 3);
+        assert_eq!(&t[m[0].1.clone()], br#"[1, {"b":"x\"]"}]"#);
+        assert_eq!(items(t, m[0].1.clone()).unwrap().len(), 2);
+        assert_eq!(member(t, whole.clone(), "c").unwrap(), None);
+        assert_eq!(&t[member(t, whole, "d").unwrap().unwrap()], b"-1.5e3");
+        let deep = format!("{}{}", "[".repeat(200_000), "]".repeat(200_000));
+        assert_eq!(value(deep.as_bytes(), 0).unwrap(), 0..400_000);
+    }
+
+    #[test]
+    fn broken_texts_are_named_with_their_offset() {
+        assert_eq!(
+            value(b"[1, {]", 0).unwrap_err().what,
+            "a member name was expected"
+        );
+        assert_eq!(
+            value(b"[1, 2}", 0).unwrap_err().what,
+            "`,` or `]` was expected"
+        );
+        assert_eq!(value(b"  [1, 2", 0).unwrap_err().at, 2);
+        let bad: [&[u8]; 12] = [
+            br#"[1,]"#,
+            br#"{"a" 1}"#,
+            b"[01]",
+            b"[1.]",
+            b"[-]",
+            b"[1e]",
+            br#""\x""#,
+            br#""\u12""#,
+            b"{,}",
+            b"[,1]",
+            b"tru",
+            b"\"abc",
+        ];
+        for t in bad {
+            assert!(value(t, 0).is_err(), "{}", String::from_utf8_lossy(t));
+        }
+        let good: [&[u8]; 4] = [
+            b"[]",
+            b"{}",
+            br#"[-0.5e+10, 1E2, true, null, "\u00e9\n", 0]"#,
+            br#"{"a":{"b":[{}]}}"#,
+        ];
+        for t in good {
+            assert_eq!(
+                value(t, 0).unwrap(),
+                0..t.len(),
+                "{}",
+                String::from_utf8_lossy(t)
+            );
+        }
+        assert!(members(b"{\"a\" 1}", 0..7).is_err());
+        assert!(items(b"[1 2]", 0..5).is_err());
+        assert!(value(b"", 0).is_err());
+        assert!(value(b"@", 0).is_err());
+    }
+}
