@@ -114,6 +114,10 @@ fn check_hits(
         "SELECT count(*) AS n FROM logs WHERE structured_data LIKE '%{trace}%'"
     ));
     assert_eq!(rows[0]["n"].as_u64(), Some(lines.len() as u64), "{rows:?}");
+    // And so does a text search: it looks at the structured data too (in a
+    // protobuf record the id is binary in the raw bytes).
+    let found = s.search_all_of(&[("q", trace)]);
+    assert_eq!(found.len(), lines.len(), "search q={trace}");
     hits
 }
 

@@ -114,7 +114,6 @@ pub(super) async fn read_body(
 /// The whole body, inflated as its `Content-Encoding` says (gzip, zstd or
 /// none), refused with 413 once more than `max` bytes come out. For
 /// protocols whose bodies are read whole (JSON documents, protobuf).
-#[allow(dead_code)] // until the first whole-body protocol lands (issue 21)
 pub(super) fn inflate(headers: &HeaderMap, body: Bytes, max: usize) -> Result<Bytes, ApiError> {
     let enc = content_encoding(headers);
     let reader: Box<dyn Read + '_> = match enc.as_str() {
