@@ -13,6 +13,8 @@
 //!   authenticators (RFC 2866, RFC 3579).
 //! * [`protowire`] reads protobuf messages field by field, handing out
 //!   sub-messages byte-exact (Loki and OTLP bodies).
+//! * [`relp`] cuts a RELP stream into frames and applies the server's
+//!   session rules (rsyslog's `omrelp`).
 //! * [`sd`] writes a protocol's labels and attributes as RFC 5424
 //!   structured data (the `sd` field every protocol shares).
 //!
@@ -27,6 +29,7 @@ pub mod framing;
 pub mod ndjson;
 pub mod protowire;
 pub mod radius;
+pub mod relp;
 pub mod sd;
 mod stamp;
 pub mod syslog;
@@ -59,6 +62,8 @@ pub fn parse(raw: &[u8], ctx: &ParseContext) -> ParsedFields {
 pub fn parse_record(raw: &[u8], peer: &str, ctx: &ParseContext) -> ParsedFields {
     match Via::of(peer) {
         Some((Via::Radius, _)) => radius::fields(raw),
+        // A RELP frame's message is a syslog line, stored as sent.
+        Some((Via::Relp, _)) => parse(raw, ctx),
         _ => parse(raw, ctx),
     }
 }
