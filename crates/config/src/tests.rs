@@ -1098,6 +1098,18 @@ fn every_field_has_its_own_key() {
                 max_pending: _,
                 max_clock_skew: _,
             },
+        relp:
+            crate::Relp {
+                listen: _,
+                tls_cert: _,
+                tls_key: _,
+            },
+        files:
+            crate::Files {
+                paths: _,
+                partial_wait: _,
+                poll_interval: _,
+            },
         console: crate::Console { heatmap_rows: _ },
     } = Config::default();
     const FIELDS: usize =
@@ -1105,7 +1117,7 @@ fn every_field_has_its_own_key() {
         + 2 /* syslog.allow, syslog.tls_client_ca */ + 2 /* http.tls_* */ + 1 /* metrics.public */
         + 2 /* syslog per source, first byte */ + 2 /* http ingest turns */ + 1 /* metrics.max_sources */
         + 5 /* auth */ + 3 /* attribution */ + 6 /* registry */ + 6 /* radius */ + 1 /* console */
-        + 1 /* catalog.schema */ + 6 /* storage: S3 */;
+        + 1 /* catalog.schema */ + 6 /* storage: S3 */ + 3 /* relp */ + 3 /* files */;
     assert_eq!(KEYS.len(), FIELDS);
 
     let defaults = Config::default();
