@@ -440,7 +440,7 @@ pub struct Radius {
 }
 
 /// `[relp]`: the RELP listener (rsyslog's `omrelp`).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Relp {
     /// `relp.listen`: the TCP address; `None` = no listener.
     pub listen: Option<SocketAddr>,
@@ -451,7 +451,7 @@ pub struct Relp {
 }
 
 /// `[files]`: log files `serve` follows.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Files {
     /// `files.paths`: absolute paths, separated by commas or spaces.
     pub paths: String,
@@ -800,16 +800,8 @@ impl Config {
                 max_pending: 0,
                 max_clock_skew: Duration::ZERO,
             },
-            relp: Relp {
-                listen: None,
-                tls_cert: None,
-                tls_key: None,
-            },
-            files: Files {
-                paths: String::new(),
-                partial_wait: Duration::ZERO,
-                poll_interval: Duration::ZERO,
-            },
+            relp: Relp::default(),
+            files: Files::default(),
             registry: Registry {
                 url: String::new(),
                 retention_years: 0,

@@ -659,6 +659,61 @@ fn s3_storage_is_read_and_its_keys_checked_together() {
 }
 
 #[test]
+fn relp_and_files_keys_are_checked_together() {
+    let dir = tempfile::tempdir().unwrap();
+    let c = load_in(dir.path(), None, &[("PRAMAAN_RELP_LISTEN", "on")], &[])
+        .unwrap()
+        .config;
+    assert_eq!(c.relp.listen, Some("127.0.0.1:2514".parse().unwrap()));
+    let err = load_in(dir.path(), None, &[("PRAMAAN_RELP_TLS_KEY", "/k.pem")], &[]).unwrap_err();
+    assert!(
+        err.to_string()
+            .starts_with("relp.tls_cert and relp.tls_key must be set together"),
+        "{err}"
+    );
+    let err = load_in(
+        dir.path(),
+        None,
+        &[("PRAMAAN_RELP_LISTEN", "127.0.0.1:5514")],
+        &[],
+    )
+    .unwrap_err();
+    assert!(
+        err.to_string().contains("relp.listen (127.0.0.1:5514)"),
+        "{err}"
+    );
+    let c = load_in(
+        dir.path(),
+        None,
+        &[(
+            "PRAMAAN_FILES_PATHS",
+            "/var/log/a.log, /var/log/b.log /var/log/a.log",
+        )],
+        &[],
+    )
+    .unwrap()
+    .config;
+    assert_eq!(
+        c.files.list(),
+        [
+            PathBuf::from("/var/log/a.log"),
+            PathBuf::from("/var/log/b.log")
+        ]
+    );
+    let err = load_in(
+        dir.path(),
+        None,
+        &[("PRAMAAN_FILES_PATHS", "/ok.log,rel.log")],
+        &[],
+    )
+    .unwrap_err();
+    assert_eq!(
+        err.to_string().split(" (").next(),
+        Some("files.paths: `rel.log` is not an absolute path")
+    );
+}
+
+#[test]
 fn cross_field_problems() {
     let dir = tempfile::tempdir().unwrap();
     let err = load_in(

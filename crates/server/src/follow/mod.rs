@@ -268,6 +268,12 @@ impl Follower {
             return self.reopen_path();
         }
         let got = self.read_more()?;
+        if got > 0 && !self.tail_intact() {
+            // Truncated (and written again past the offset) before or while
+            // this was read: what was read may be the new content; the
+            // copy has the rest of the old.
+            return self.truncated();
+        }
         let stored = self.store_lines(false)?;
         if got > 0 || stored {
             return Ok(true);
@@ -287,10 +293,7 @@ impl Follower {
                 self.store_lines(true)?;
                 self.reopen_path()
             }
-            Rotation::Truncated => {
-                self.from_copy()?;
-                self.reopen_path()
-            }
+            Rotation::Truncated => self.truncated(),
         }
     }
 
@@ -412,8 +415,22 @@ impl Follower {
         Ok(Rotation::None)
     }
 
+    /// Whether the bytes before the offset are still the ones read last.
+    fn tail_intact(&self) -> bool {
+        match (self.open.as_ref(), self.saved.as_ref()) {
+            (Some(o), Some(s)) => has_tail(&o.file, s),
+            _ => true,
+        }
+    }
+
+    /// After copytruncate: the rest of the old content, then the file from 0.
+    fn truncated(&mut self) -> Result<bool, FollowError> {
+        self.read_rest_from_copy()?;
+        self.reopen_path()
+    }
+
     /// After copytruncate: the rest from the copy, when it is found.
-    fn from_copy(&mut self) -> Result<(), FollowError> {
+    fn read_rest_from_copy(&mut self) -> Result<(), FollowError> {
         let Some(s) = self.saved.as_ref() else {
             return Ok(());
         };
