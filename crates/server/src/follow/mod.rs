@@ -24,9 +24,11 @@
 //! A new path is read from its beginning. Limits (written in the README):
 //! lines that a writer adds to a file after pramaan's last read and before
 //! logrotate's copy are read from the copy; lines written between the copy
-//! and the truncation are lost (logrotate's copytruncate says so itself). A
-//! rotated file that is deleted or compressed before pramaan read its rest
-//! is reported, and the new file is read from 0.
+//! and the truncation are lost (logrotate's copytruncate says so itself); a
+//! file truncated before pramaan read any of it leaves nothing to recognise
+//! the copy by (no bytes before the offset), so it is read from its new
+//! start. A rotated file that is deleted or compressed before pramaan read
+//! its rest is reported, and the new file is read from 0.
 
 pub mod lines;
 pub mod state;
