@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds seed corpora for the fuzz targets from the Loghub samples:
-#   fuzz/corpus/{rfc5424,rfc3164,framing,ndjson}/
+#   fuzz/corpus/{rfc5424,rfc3164,framing,ndjson,relp_frame}/
 # Usage: fuzz/seed.sh [LOGHUB_DIR]   (default: ../shared/data/loghub from the repo root)
 # The corpora are not committed (see .gitignore).
 set -euo pipefail
@@ -17,7 +17,7 @@ if ! ls "$loghub"/*.log >/dev/null 2>&1; then
 fi
 
 corpus="$here/corpus"
-mkdir -p "$corpus"/{rfc5424,rfc3164,framing,ndjson}
+mkdir -p "$corpus"/{rfc5424,rfc3164,framing,ndjson,relp_frame}
 
 # Every (2000 / per_file)-th line of each file, without its CR.
 sample() {
@@ -61,6 +61,20 @@ for f in "$loghub"/*.log; do
             fi
         done < <(sample "$f" | head -n 12)
     } > "$corpus/framing/$base"
+    # RELP target: the same control bytes, then a session as rsyslog's omrelp
+    # sends it (open, syslog frames with RFC 3164 lines, close).
+    {
+        printf '\xff\x01\x02\x05\x0b'
+        offers='relp_version=0\nrelp_software=librelp,1.11.0,http://librelp.adiscon.com\ncommands=syslog'
+        printf '1 open %d %b\n' "$(printf '%b' "$offers" | wc -c)" "$offers"
+        j=1
+        while IFS= read -r line; do
+            j=$((j + 1))
+            msg="<13>Dec  6 10:00:00 host $base: $line"
+            printf '%d syslog %d %s\n' "$j" "${#msg}" "$msg"
+        done < <(sample "$f" | head -n 12)
+        printf '%d close 0\n' $((j + 1))
+    } > "$corpus/relp_frame/$base"
 done
 # Committed seeds of other targets (real NTP packets, chronyc output).
 for d in "$here"/seeds/*/; do

@@ -1707,6 +1707,73 @@ pub(crate) static KEYS: &[KeyDef] = &[
             Further off, the NAS's clock is wrong: the arrival is used, and the packet is \
             counted in `pramaan_radius_clock_skewed_total`.",
     },
+    // [relp]
+    KeyDef {
+        key: "relp.listen",
+        kind: Kind::Listen {
+            at: at!(relp.listen),
+            default: None,
+            on: Some(SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::LOCALHOST, 2514))),
+        },
+        help: "The RELP listener (rsyslog's `omrelp`, TCP): each `syslog` frame's message is \
+            stored as a syslog line and acknowledged (`rsp 200 OK`) only once it is fsync'd in \
+            the WAL, so rsyslog resends whatever was not acknowledged. Off by default; \"on\" is \
+            127.0.0.1:2514. It shares `syslog.allow`, `syslog.max_line`, \
+            `syslog.max_connections`, `syslog.max_connections_per_source`, \
+            `syslog.first_byte_timeout` and `syslog.idle_timeout` with the syslog listeners.",
+    },
+    KeyDef {
+        key: "relp.tls_cert",
+        kind: Kind::PemFile {
+            at: at!(relp.tls_cert),
+        },
+        help: "PEM file with the certificate chain for RELP over TLS (`omrelp` with `tls=\"on\"`). \
+            Set it together with `relp.tls_key`: the RELP listener then takes TLS only.",
+    },
+    KeyDef {
+        key: "relp.tls_key",
+        kind: Kind::PemFile {
+            at: at!(relp.tls_key),
+        },
+        help: "PEM file with the private key for `relp.tls_cert`.",
+    },
+    // [files]
+    KeyDef {
+        key: "files.paths",
+        kind: Kind::Text {
+            at: at!(files.paths),
+            default: "",
+            check: Check::Plain,
+        },
+        help: "Log files that `serve` follows, as absolute paths separated by commas or spaces \
+            (empty, the default: none). Each line is stored (transport `file`, peer \
+            `file:/the/path`, the line without its newline) once it is complete; the file is \
+            followed across rotation by rename (create) and by copytruncate, and where it was \
+            read up to is kept in <data_dir>/follow/, so that a restart, even after a crash, \
+            neither stores a line twice nor skips one.",
+    },
+    KeyDef {
+        key: "files.partial_wait",
+        kind: Kind::Duration {
+            at: at!(files.partial_wait),
+            default: secs(5),
+            min: Duration::from_millis(100),
+            max: secs(3600),
+        },
+        help: "How long a followed file's last line may stay without its newline before it is \
+            stored as it is (a writer may be in the middle of it).",
+    },
+    KeyDef {
+        key: "files.poll_interval",
+        kind: Kind::Duration {
+            at: at!(files.poll_interval),
+            default: Duration::from_millis(250),
+            min: Duration::from_millis(10),
+            max: secs(60),
+        },
+        help: "How often a followed file that had nothing new is looked at again (for new \
+            lines and for rotation).",
+    },
     // [ledger]
     KeyDef {
         key: "ledger.key_file",

@@ -86,6 +86,10 @@ pub struct Config {
     pub attribution: Attribution,
     /// `[radius]`
     pub radius: Radius,
+    /// `[relp]`
+    pub relp: Relp,
+    /// `[files]`
+    pub files: Files,
     /// `[registry]`
     pub registry: Registry,
     /// `[clock]`
@@ -448,6 +452,46 @@ pub struct Radius {
     pub max_clock_skew: Duration,
 }
 
+/// `[relp]`: the RELP listener (rsyslog's `omrelp`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Relp {
+    /// `relp.listen`: the TCP address; `None` = no listener.
+    pub listen: Option<SocketAddr>,
+    /// `relp.tls_cert`: with `relp.tls_key`, the listener speaks TLS.
+    pub tls_cert: Option<PathBuf>,
+    /// `relp.tls_key`: the private key for `relp.tls_cert`.
+    pub tls_key: Option<PathBuf>,
+}
+
+/// `[files]`: log files `serve` follows.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Files {
+    /// `files.paths`: absolute paths, separated by commas or spaces.
+    pub paths: String,
+    /// `files.partial_wait`: how long a last line without its newline waits.
+    pub partial_wait: Duration,
+    /// `files.poll_interval`: how often an idle file is looked at.
+    pub poll_interval: Duration,
+}
+
+impl Files {
+    /// The paths `files.paths` names, in order, each once.
+    pub fn list(&self) -> Vec<PathBuf> {
+        let mut out: Vec<PathBuf> = Vec::new();
+        for p in self
+            .paths
+            .split(|c: char| c == ',' || c.is_whitespace())
+            .filter(|p| !p.is_empty())
+        {
+            let p = PathBuf::from(p);
+            if !out.contains(&p) {
+                out.push(p);
+            }
+        }
+        out
+    }
+}
+
 /// One entry of `radius.clients`: where the secret is, never the secret.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RadiusClient {
@@ -770,6 +814,8 @@ impl Config {
                 max_pending: 0,
                 max_clock_skew: Duration::ZERO,
             },
+            relp: Relp::default(),
+            files: Files::default(),
             registry: Registry {
                 url: String::new(),
                 retention_years: 0,
@@ -830,12 +876,25 @@ impl Config {
             }
             _ => {}
         }
+        if let Some(p) = self.files.list().iter().find(|p| !p.is_absolute()) {
+            return Some((
+                format!("files.paths: `{}` is not an absolute path", p.display()),
+                vec!["files.paths"],
+            ));
+        }
+        if self.relp.tls_cert.is_some() != self.relp.tls_key.is_some() {
+            return Some((
+                "relp.tls_cert and relp.tls_key must be set together (a TLS RELP listener), or neither".into(),
+                vec!["relp.tls_cert", "relp.tls_key"],
+            ));
+        }
         // Listeners that all take TCP connections must not share an address.
         // (UDP and TCP syslog may share one: they are different sockets.)
-        let tcp: [(&'static str, Option<SocketAddr>); 3] = [
+        let tcp: [(&'static str, Option<SocketAddr>); 4] = [
             ("syslog.tcp_listen", s.tcp_listen),
             ("syslog.tls_listen", self.syslog.tls().map(|t| t.listen)),
             ("http.listen", Some(self.http.listen)),
+            ("relp.listen", self.relp.listen),
         ];
         for (i, (key_a, a)) in tcp.iter().enumerate() {
             for (key_b, b) in &tcp[i + 1..] {

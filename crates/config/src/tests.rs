@@ -659,6 +659,61 @@ fn s3_storage_is_read_and_its_keys_checked_together() {
 }
 
 #[test]
+fn relp_and_files_keys_are_checked_together() {
+    let dir = tempfile::tempdir().unwrap();
+    let c = load_in(dir.path(), None, &[("PRAMAAN_RELP_LISTEN", "on")], &[])
+        .unwrap()
+        .config;
+    assert_eq!(c.relp.listen, Some("127.0.0.1:2514".parse().unwrap()));
+    let err = load_in(dir.path(), None, &[("PRAMAAN_RELP_TLS_KEY", "/k.pem")], &[]).unwrap_err();
+    assert!(
+        err.to_string()
+            .starts_with("relp.tls_cert and relp.tls_key must be set together"),
+        "{err}"
+    );
+    let err = load_in(
+        dir.path(),
+        None,
+        &[("PRAMAAN_RELP_LISTEN", "127.0.0.1:5514")],
+        &[],
+    )
+    .unwrap_err();
+    assert!(
+        err.to_string().contains("relp.listen (127.0.0.1:5514)"),
+        "{err}"
+    );
+    let c = load_in(
+        dir.path(),
+        None,
+        &[(
+            "PRAMAAN_FILES_PATHS",
+            "/var/log/a.log, /var/log/b.log /var/log/a.log",
+        )],
+        &[],
+    )
+    .unwrap()
+    .config;
+    assert_eq!(
+        c.files.list(),
+        [
+            PathBuf::from("/var/log/a.log"),
+            PathBuf::from("/var/log/b.log")
+        ]
+    );
+    let err = load_in(
+        dir.path(),
+        None,
+        &[("PRAMAAN_FILES_PATHS", "/ok.log,rel.log")],
+        &[],
+    )
+    .unwrap_err();
+    assert_eq!(
+        err.to_string().split(" (").next(),
+        Some("files.paths: `rel.log` is not an absolute path")
+    );
+}
+
+#[test]
 fn cross_field_problems() {
     let dir = tempfile::tempdir().unwrap();
     let err = load_in(
@@ -1099,6 +1154,18 @@ fn every_field_has_its_own_key() {
                 max_pending: _,
                 max_clock_skew: _,
             },
+        relp:
+            crate::Relp {
+                listen: _,
+                tls_cert: _,
+                tls_key: _,
+            },
+        files:
+            crate::Files {
+                paths: _,
+                partial_wait: _,
+                poll_interval: _,
+            },
         console: crate::Console { heatmap_rows: _ },
         detect: crate::Detect { rules_dir: _ },
     } = Config::default();
@@ -1107,7 +1174,7 @@ fn every_field_has_its_own_key() {
         + 2 /* syslog.allow, syslog.tls_client_ca */ + 2 /* http.tls_* */ + 1 /* metrics.public */
         + 2 /* syslog per source, first byte */ + 2 /* http ingest turns */ + 1 /* metrics.max_sources */
         + 5 /* auth */ + 3 /* attribution */ + 6 /* registry */ + 6 /* radius */ + 1 /* console */
-        + 1 /* catalog.schema */ + 6 /* storage: S3 */ + 1 /* storage.cache_size */ + 1 /* detect.rules_dir */;
+        + 1 /* catalog.schema */ + 6 /* storage: S3 */ + 1 /* storage.cache_size */ + 1 /* detect.rules_dir */ + 3 /* relp */ + 3 /* files */;
     assert_eq!(KEYS.len(), FIELDS);
 
     let defaults = Config::default();

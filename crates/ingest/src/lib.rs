@@ -13,6 +13,8 @@
 //!   authenticators (RFC 2866, RFC 3579).
 //! * [`protowire`] reads protobuf messages field by field, handing out
 //!   sub-messages byte-exact (Loki and OTLP bodies).
+//! * [`relp`] cuts a RELP stream into frames and applies the server's
+//!   session rules (rsyslog's `omrelp`).
 //! * [`sd`] writes a protocol's labels and attributes as RFC 5424
 //!   structured data (the `sd` field every protocol shares).
 //! * [`otlp`] splits OTLP/HTTP log requests (protobuf or JSON) into one
@@ -34,6 +36,7 @@ pub mod ndjson;
 pub mod otlp;
 pub mod protowire;
 pub mod radius;
+pub mod relp;
 pub mod sd;
 mod stamp;
 pub mod syslog;
@@ -68,6 +71,8 @@ pub fn parse_record(raw: &[u8], peer: &str, ctx: &ParseContext) -> ParsedFields 
         Some((Via::Radius, _)) => radius::fields(raw),
         Some((Via::Otlp, _)) => otlp::fields(raw),
         Some((Via::Journal, _)) => journal::fields(raw),
+        // A RELP frame's message is a syslog line, stored as sent.
+        Some((Via::Relp, _)) => parse(raw, ctx),
         _ => parse(raw, ctx),
     }
 }

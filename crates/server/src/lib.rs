@@ -15,11 +15,13 @@ pub mod caller;
 pub mod config_audit;
 pub mod databases;
 pub mod error;
+pub mod follow;
 pub mod gate;
 pub mod headers;
 pub mod https;
 pub mod listeners;
 pub mod radius;
+pub mod relp;
 pub mod telemetry;
 
 pub use error::ServeError;
@@ -111,6 +113,8 @@ pub struct Bound {
     pub tls: Option<SocketAddr>,
     /// The RADIUS accounting server (`radius.listen`).
     pub radius: Option<SocketAddr>,
+    /// The RELP listener (`relp.listen`).
+    pub relp: Option<SocketAddr>,
 }
 
 /// Runs until `shutdown` completes, then drains and stops.
@@ -132,6 +136,8 @@ pub async fn serve(
     before_serving(&cfg, &vault).await?;
     let mut syslog = start_syslog(&cfg, &vault, &limits, &stop_rx, &mut bound).await?;
     syslog.extend(start_radius(&cfg, &vault, &stop_rx, &mut bound).await?);
+    syslog.extend(start_relp(&cfg, &vault, &limits, &stop_rx, &mut bound).await?);
+    syslog.extend(start_followers(&cfg, &vault, &stop_rx));
     let (http, https) = bind_http(&cfg, &mut bound).await?;
     let state = api::AppState::new(vault.clone(), &cfg, metrics);
     // Records a crash left in the components' outboxes reach the ledger.
@@ -147,7 +153,7 @@ pub async fn serve(
     let router = api::router(state.clone());
     let http_task = tokio::spawn(run_http(http, https, router, stop_rx.clone()));
     tracing::info!(
-        http = ?bound.http, udp = ?bound.udp, tcp = ?bound.tcp, tls = ?bound.tls, radius = ?bound.radius,
+        http = ?bound.http, udp = ?bound.udp, tcp = ?bound.tcp, tls = ?bound.tls, radius = ?bound.radius, relp = ?bound.relp,
         data_dir = %cfg.data_dir.display(), "pramaan is serving"
     );
     // Ready (the listeners are bound) before the background work starts, so
@@ -289,6 +295,62 @@ async fn start_radius(
         cfg.radius.max_pending,
         stop.clone(),
     ))))
+}
+
+/// The RELP listener when `relp.listen` is set (TLS when `relp.tls_cert`
+/// and `relp.tls_key` are), with the syslog listeners' limits.
+async fn start_relp(
+    cfg: &Config,
+    vault: &Vault,
+    limits: &listeners::Limits,
+    stop: &watch::Receiver<bool>,
+    bound: &mut Bound,
+) -> Result<Option<JoinHandle<()>>, ServeError> {
+    let Some(addr) = cfg.relp.listen else {
+        return Ok(None);
+    };
+    let tls = match (&cfg.relp.tls_cert, &cfg.relp.tls_key) {
+        (Some(c), Some(k)) => Some(listeners::tls_acceptor(c, k)?),
+        _ => None,
+    };
+    let l = bind_tcp("RELP", addr).await?;
+    bound.relp = l.local_addr().ok();
+    Ok(Some(tokio::spawn(relp::serve(
+        l,
+        tls,
+        vault.clone(),
+        limits.clone(),
+        stop.clone(),
+    ))))
+}
+
+/// One follower per path in `files.paths`, each on a blocking thread.
+fn start_followers(
+    cfg: &Config,
+    vault: &Vault,
+    stop: &watch::Receiver<bool>,
+) -> Vec<JoinHandle<()>> {
+    let settings = follow::Settings {
+        data_dir: cfg.data_dir.clone(),
+        max_line: cfg.syslog.max_line as usize,
+        partial_wait: cfg.files.partial_wait,
+        poll_interval: cfg.files.poll_interval,
+    };
+    cfg.files
+        .list()
+        .into_iter()
+        .map(|path| {
+            tracing::info!(path = %path.display(), "following a file");
+            let f = follow::Follower::new(
+                path,
+                vault.clone(),
+                tokio::runtime::Handle::current(),
+                settings.clone(),
+                stop.clone(),
+            );
+            tokio::task::spawn_blocking(move || f.run())
+        })
+        .collect()
 }
 
 /// The HTTP listener, and the TLS acceptor when `http.tls_cert` and

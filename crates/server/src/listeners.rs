@@ -405,7 +405,7 @@ pub async fn tcp(
 
 /// Why a connection's read stopped waiting.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Wait {
+pub(crate) enum Wait {
     /// Nothing yet since accept: `syslog.first_byte_timeout`.
     FirstByte,
     /// Silence after data: `syslog.idle_timeout`.
@@ -415,7 +415,7 @@ enum Wait {
 /// How long the next read may wait, and which limit ends it: before the
 /// first byte, what is left of the first-byte timeout (or the idle timeout
 /// when shorter); after it, the idle timeout.
-fn read_wait(
+pub(crate) fn read_wait(
     limits: &Limits,
     seen_data: bool,
     accepted: Instant,
