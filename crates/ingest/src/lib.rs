@@ -15,6 +15,11 @@
 //!   sub-messages byte-exact (Loki and OTLP bodies).
 //! * [`sd`] writes a protocol's labels and attributes as RFC 5424
 //!   structured data (the `sd` field every protocol shares).
+//! * [`elastic`] splits an Elasticsearch `_bulk` body into one record per
+//!   item and reads a stored item's fields.
+//! * [`loki`] splits a Loki push body (JSON, or protobuf after
+//!   [`loki::unsnappy`]) into one record per entry and reads its fields;
+//!   [`labels`] maps well-known labels to host, app and severity.
 //!
 //! Owns: framing and parsing of received bytes into records' search fields.
 //! May not touch: any I/O (no files, sockets or clocks: bytes in, fields out).
@@ -22,8 +27,11 @@
 // No function over 150 lines (clippy.toml): a long one is split into named steps.
 #![warn(clippy::too_many_lines)]
 
+pub mod elastic;
 pub mod extract;
 pub mod framing;
+pub mod labels;
+pub mod loki;
 pub mod ndjson;
 pub mod protowire;
 pub mod radius;
@@ -59,6 +67,8 @@ pub fn parse(raw: &[u8], ctx: &ParseContext) -> ParsedFields {
 pub fn parse_record(raw: &[u8], peer: &str, ctx: &ParseContext) -> ParsedFields {
     match Via::of(peer) {
         Some((Via::Radius, _)) => radius::fields(raw),
+        Some((Via::ElasticBulk, _)) => elastic::fields(raw, ctx),
+        Some((Via::Loki, _)) => loki::fields(raw, ctx),
         _ => parse(raw, ctx),
     }
 }
@@ -74,8 +84,9 @@ pub fn parse_from(raw: &[u8], peer: &str, ctx: &ParseContext, zones: &ZoneMap) -
     let source = source_name(fields.host.as_deref(), peer);
     match zones.offset_for(source) {
         // The year of a BSD stamp depends on the zone too, so read it again.
-        Some(off) if off != ctx.default_offset_secs => parse(
+        Some(off) if off != ctx.default_offset_secs => parse_record(
             raw,
+            peer,
             &ParseContext {
                 default_offset_secs: off,
                 ..*ctx
