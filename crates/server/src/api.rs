@@ -18,9 +18,11 @@ mod auth;
 pub(crate) mod clock;
 pub mod console;
 pub mod desk;
+mod elastic;
 mod ingest;
 mod intake;
 mod ledger;
+mod loki;
 pub mod op;
 pub mod orders;
 mod registry;
@@ -135,6 +137,8 @@ pub fn router(state: AppState) -> Router {
         .merge(desk::routes())
         .merge(console::routes())
         .merge(orders::routes())
+        .merge(elastic::routes())
+        .merge(loki::routes())
         .layer(DefaultBodyLimit::max(body_limit))
         // A client that stalls mid-request is cut off (408) instead of holding a task forever.
         .layer(tower_http::timeout::TimeoutLayer::with_status_code(

@@ -1,7 +1,8 @@
 //! Who is calling: `Authorization: Bearer <token>` (machines), HTTP Basic
-//! (people, scripts) or the `pramaan_session` cookie of a login (people in
-//! a browser), each checked against the user store; and the CSRF token a
-//! cookie request carries.
+//! (people, scripts; or machines that only do Basic, with a token as the
+//! password and any user name) or the `pramaan_session` cookie of a login
+//! (people in a browser), each checked against the user store; and the CSRF
+//! token a cookie request carries.
 
 use super::refusal::{Refusal, Unauthenticated};
 use super::state::AccessState;
@@ -117,6 +118,15 @@ pub(super) async fn authenticate(
             None => Err(refused(Unauthenticated::SessionEnded)),
         },
         Credentials::Basic(user, password) => {
+            // Shippers that only do Basic (rsyslog, Filebeat, Promtail,
+            // Vector...) send an ingest token as the password, with any user
+            // name. A password that is no live token is checked as a
+            // password, so a refusal is counted by the limiter as any is.
+            if password.starts_with(pramaan_auth::store::TOKEN_PREFIX) {
+                if let Some(id) = st.auth.by_token(&password, now).map_err(store_failed)? {
+                    return Ok(Some(id));
+                }
+            }
             // argon2 is CPU work: off the async threads.
             let (st2, u) = (st.clone(), user.clone());
             let res = tokio::task::spawn_blocking(move || {
