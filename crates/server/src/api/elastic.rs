@@ -194,7 +194,7 @@ async fn run_bulk(
     let _turn = st.ingest.take().await?;
     let (max_body, max_line) = (st.max_body, st.max_line);
     let body = read_body(&headers, body, max_body).await?;
-    let items = tokio::task::spawn_blocking(move || {
+    let mut items = tokio::task::spawn_blocking(move || {
         let body = inflate(&headers, body, max_body)?;
         elastic::split(&body, index.as_deref(), max_line)
             .map_err(|e| ApiError::BadRequest(format!("{e}; nothing was stored")))
@@ -210,9 +210,10 @@ async fn run_bulk(
         )
     })?;
     let mut lines = Vec::new();
-    for it in &items {
-        match &it.outcome {
-            Outcome::Store(raw) => lines.push(Bytes::from(raw.clone())),
+    for it in &mut items {
+        match &mut it.outcome {
+            // The answer needs only which items were stored, not their bytes.
+            Outcome::Store(raw) => lines.push(Bytes::from(std::mem::take(raw))),
             Outcome::Refuse(r) => refused(Some(Via::ElasticBulk), &from, r.counted_as, 1),
         }
     }
