@@ -6,6 +6,7 @@
 #![no_main]
 
 #[path = "common.rs"]
+#[allow(dead_code)] // only its field invariants are used here
 mod common;
 
 use libfuzzer_sys::fuzz_target;
