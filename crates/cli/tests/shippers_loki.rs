@@ -205,6 +205,15 @@ fn winston_loki_protobuf_and_json_lines_are_found_with_their_labels() {
         &[("transport", "loki")],
         600.0,
     );
+    // `verify --deep` derives the same fields from the sealed records alone.
+    let mut s = s;
+    s.stop();
+    let mut c = pramaan(s.dir.path());
+    c.arg("--data-dir")
+        .arg(s.data_dir())
+        .args(["verify", "--deep"]);
+    let o = run(c, None, Duration::from_secs(120));
+    assert!(o.success() && o.stdout().contains("OK"), "{o:?}");
 }
 
 #[test]
