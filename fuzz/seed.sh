@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds seed corpora for the fuzz targets from the Loghub samples:
-#   fuzz/corpus/{rfc5424,rfc3164,framing,ndjson,relp_frame}/
+#   fuzz/corpus/{rfc5424,rfc3164,framing,ndjson,relp_frame,elastic_bulk,loki_push}/
 # Usage: fuzz/seed.sh [LOGHUB_DIR]   (default: ../shared/data/loghub from the repo root)
 # The corpora are not committed (see .gitignore).
 set -euo pipefail
@@ -17,7 +17,7 @@ if ! ls "$loghub"/*.log >/dev/null 2>&1; then
 fi
 
 corpus="$here/corpus"
-mkdir -p "$corpus"/{rfc5424,rfc3164,framing,ndjson,relp_frame}
+mkdir -p "$corpus"/{rfc5424,rfc3164,framing,ndjson,relp_frame,elastic_bulk,loki_push}
 
 # Every (2000 / per_file)-th line of each file, without its CR.
 sample() {
@@ -45,6 +45,12 @@ for f in "$loghub"/*.log; do
         esc="$(printf '%s' "$line" | sed -e 's/\\/\\\\/g' -e 's/"/\\"/g')"
         printf '\xff{"message":"%s","host":"%s","ts":%d}\r\n\r\n%s\n' "$esc" "$base" $(( 1700000000 + i )) "$line" \
             > "$corpus/ndjson/$id"
+        # _bulk target: the limit selector, then an index and a create item (the URL's index).
+        printf '\xff{"index":{"_index":"%s","_id":"%d"}}\n{"@timestamp":"2026-01-01T00:00:%02dZ","message":"%s"}\n{"create":{}}\n{"message":"%s"}\n' \
+            "$base" "$i" $(( i % 60 )) "$esc" "$esc" > "$corpus/elastic_bulk/$id"
+        # Loki target: a JSON push body with one stream (protobuf seeds come from mutation).
+        printf '{"streams":[{"stream":{"job":"%s","host":"h%d"},"values":[["%d000000000","%s"],["%d000000001","%s",{"trace_id":"t%d"}]]}]}' \
+            "$base" "$i" $(( 1700000000 + i )) "$esc" $(( 1700000000 + i )) "$esc" "$i" > "$corpus/loki_push/$id"
         n=$((n + 1))
     done < <(sample "$f")
     # Framing target: control bytes (max_frame = 0x01ff % 512 + 1 = 512; 2 read sizes: 5, 11),

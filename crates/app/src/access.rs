@@ -85,6 +85,30 @@ pub const TABLE: &[Rule] = &[
     // Shippers' protocols: OTLP/HTTP logs, systemd-journal-upload.
     row("POST", "/v1/logs", Need::Roles(&[Ingest]), Audit::No),
     row("POST", "/upload", Need::Roles(&[Ingest]), Audit::No),
+    // Shippers' protocols: the same rule as `/api/v1/ingest`. Elasticsearch
+    // clients' probes (`/` is public above) and the template and ILM calls
+    // they make before `_bulk` (answered, nothing kept) too.
+    row("*", "/_bulk", Need::Roles(&[Ingest]), Audit::No),
+    row("*", "/{index}/_bulk", Need::Roles(&[Ingest]), Audit::No),
+    row("GET", "/_license", Need::Roles(&[Ingest]), Audit::No),
+    row("GET", "/_xpack", Need::Roles(&[Ingest]), Audit::No),
+    row("GET", "/_nodes*", Need::Roles(&[Ingest]), Audit::No),
+    row("GET", "/_cat/health", Need::Roles(&[Ingest]), Audit::No),
+    row("*", "/_index_template/*", Need::Roles(&[Ingest]), Audit::No),
+    row(
+        "*",
+        "/_component_template/*",
+        Need::Roles(&[Ingest]),
+        Audit::No,
+    ),
+    row("*", "/_template/*", Need::Roles(&[Ingest]), Audit::No),
+    row("*", "/_ilm/policy/*", Need::Roles(&[Ingest]), Audit::No),
+    row(
+        "POST",
+        "/loki/api/v1/push",
+        Need::Roles(&[Ingest]),
+        Audit::No,
+    ),
     // Analysts search log lines, auditors pramaan's own records (`internal=true`);
     // the handler refuses the other kind to each.
     row(

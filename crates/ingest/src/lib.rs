@@ -21,6 +21,11 @@
 //!   record per log record and reads them; [`journal`] does the same for
 //!   the journal export format (`systemd-journal-upload`); [`attrs`]
 //!   bounds what their attributes add to `sd`.
+//! * [`elastic`] splits an Elasticsearch `_bulk` body into one record per
+//!   item and reads a stored item's fields.
+//! * [`loki`] splits a Loki push body (JSON, or protobuf after
+//!   [`loki::unsnappy`]) into one record per entry and reads its fields;
+//!   [`labels`] maps well-known labels to host, app and severity.
 //!
 //! Owns: framing and parsing of received bytes into records' search fields.
 //! May not touch: any I/O (no files, sockets or clocks: bytes in, fields out).
@@ -29,9 +34,12 @@
 #![warn(clippy::too_many_lines)]
 
 pub mod attrs;
+pub mod elastic;
 pub mod extract;
 pub mod framing;
 pub mod journal;
+pub mod labels;
+pub mod loki;
 pub mod ndjson;
 pub mod otlp;
 pub mod protowire;
@@ -73,6 +81,8 @@ pub fn parse_record(raw: &[u8], peer: &str, ctx: &ParseContext) -> ParsedFields 
         Some((Via::Journal, _)) => journal::fields(raw),
         // A RELP frame's message is a syslog line, stored as sent.
         Some((Via::Relp, _)) => parse(raw, ctx),
+        Some((Via::ElasticBulk, _)) => elastic::fields(raw, ctx),
+        Some((Via::Loki, _)) => loki::fields(raw, ctx),
         _ => parse(raw, ctx),
     }
 }
@@ -88,8 +98,9 @@ pub fn parse_from(raw: &[u8], peer: &str, ctx: &ParseContext, zones: &ZoneMap) -
     let source = source_name(fields.host.as_deref(), peer);
     match zones.offset_for(source) {
         // The year of a BSD stamp depends on the zone too, so read it again.
-        Some(off) if off != ctx.default_offset_secs => parse(
+        Some(off) if off != ctx.default_offset_secs => parse_record(
             raw,
+            peer,
             &ParseContext {
                 default_offset_secs: off,
                 ..*ctx

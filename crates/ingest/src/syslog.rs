@@ -805,7 +805,7 @@ fn message_range(line: &[u8], m: &str) -> Range<usize> {
 }
 
 /// Syslog severity from a number (0-7; bunyan/pino 10-60) or a name.
-fn severity(v: &Value) -> Option<u8> {
+pub(crate) fn severity(v: &Value) -> Option<u8> {
     let from_num = |n: u64| match n {
         0..=7 => Some(n as u8),
         10 | 20 => Some(7),

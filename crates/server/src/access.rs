@@ -11,7 +11,8 @@
 //!   `crates/server/tests/access.rs` walks the router and fails on such a route.
 //! * `admin` passes every check.
 //! * Callers authenticate with `Authorization: Bearer <token>` (machines),
-//!   HTTP Basic (people, scripts) or the `pramaan_session` cookie from a
+//!   HTTP Basic (people, scripts; a shipper that only does Basic sends an
+//!   ingest token as the password, any user name) or the `pramaan_session` cookie from a
 //!   login (people in a browser). A state-changing request made with the
 //!   cookie must carry the session's CSRF token in `X-CSRF-Token` (a
 //!   console form: the `_csrf` field). A console form sent with Basic or a

@@ -19,10 +19,12 @@ pub(crate) mod clock;
 pub mod console;
 pub mod desk;
 mod detect;
+mod elastic;
 mod ingest;
 mod intake;
 mod journal;
 mod ledger;
+mod loki;
 pub mod op;
 pub mod orders;
 mod otlp;
@@ -140,6 +142,8 @@ pub fn router(state: AppState) -> Router {
         .merge(console::routes())
         .merge(orders::routes())
         .merge(detect::routes())
+        .merge(elastic::routes())
+        .merge(loki::routes())
         .layer(DefaultBodyLimit::max(body_limit))
         // A client that stalls mid-request is cut off (408) instead of holding a task forever.
         .layer(tower_http::timeout::TimeoutLayer::with_status_code(

@@ -8,7 +8,7 @@ use crate::web::{internal, safe_next, see_other};
 use crate::{html, layout, Host};
 use axum::extract::{ConnectInfo, Form, Query as QueryParams, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
-use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
 use pramaan_auth::LoginError;
@@ -17,8 +17,9 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 pub(super) fn routes<H: Host>() -> Router<Arc<H>> {
+    // `/` is the server's: a browser is sent to `/console`, an
+    // Elasticsearch client gets the version it probes for.
     Router::new()
-        .route("/", get(|| async { Redirect::to("/console") }))
         .route("/console/login", get(login_form).post(login::<H>))
         .route("/console/logout", post(logout::<H>))
 }

@@ -1,10 +1,9 @@
 //! Who is calling: `Authorization: Bearer <token>` (machines), HTTP Basic
-//! (people, scripts) or the `pramaan_session` cookie of a login (people in
-//! a browser), each checked against the user store; and the CSRF token a
-//! cookie request carries. Basic whose password is a token (`pmn_...`)
-//! authenticates as that token, whatever the user name: shippers that can
-//! only send Basic (`systemd-journal-upload` with the token in its URL's
-//! user info) use an ingest token so.
+//! (people, scripts; or machines that only do Basic, with a token as the
+//! password and any user name: rsyslog, Promtail, `systemd-journal-upload`
+//! with the token in its URL's user info) or the `pramaan_session` cookie of
+//! a login (people in a browser), each checked against the user store; and
+//! the CSRF token a cookie request carries.
 
 use super::refusal::{Refusal, Unauthenticated};
 use super::state::AccessState;
@@ -120,7 +119,10 @@ pub(super) async fn authenticate(
             None => Err(refused(Unauthenticated::SessionEnded)),
         },
         Credentials::Basic(user, password) => {
-            // A token as the password (a user's own password may look like one too).
+            // Shippers that only do Basic (rsyslog, Filebeat, Promtail,
+            // Vector...) send an ingest token as the password, with any user
+            // name. A password that is no live token is checked as a
+            // password, so a refusal is counted by the limiter as any is.
             if password.starts_with(pramaan_auth::store::TOKEN_PREFIX) {
                 if let Some(id) = st.auth.by_token(&password, now).map_err(store_failed)? {
                     return Ok(Some(id));
