@@ -130,6 +130,14 @@ pub const TABLE: &[Rule] = &[
         Need::Roles(&[Analyst]),
         Audit::ReadBody(audit::action::DETECT_TEST),
     ),
+    // What the rules detected (rule, counts, sequence numbers; no line's
+    // content): those who act on incidents and those who review them.
+    row(
+        "GET",
+        "/api/v1/detect/detections",
+        Need::Roles(&[Analyst, Poc, Auditor]),
+        Audit::No,
+    ),
     // Retention and legal holds.
     row(
         "GET",

@@ -168,21 +168,93 @@ impl Operation for Test {
     }
 }
 
+/// `GET /api/v1/detect/detections`: what the rules `serve` runs have
+/// detected, newest first.
+#[derive(Serialize, Deserialize, Debug, Default)]
+#[serde(deny_unknown_fields)]
+pub struct Detections {
+    /// At most this many (default 100).
+    #[serde(default)]
+    pub limit: Option<usize>,
+}
+
+/// A detection as listed.
+#[derive(Serialize, Deserialize, Debug)]
+pub struct DetectionView {
+    #[serde(flatten)]
+    pub detection: pramaan_desk::detections::Detection,
+    pub first_received: String,
+    pub last_received: String,
+    pub detected_at: String,
+    /// Every matched sequence number, as inclusive runs.
+    pub runs: Vec<(u64, u64)>,
+}
+
+impl Operation for Detections {
+    type Output = Vec<DetectionView>;
+    const METHOD: &'static str = "GET";
+    const ROUTE: &'static str = "/api/v1/detect/detections";
+
+    async fn run(self, app: &App, who: &Caller) -> Result<Self::Output, AppError> {
+        app.authorise::<Self>(who)?;
+        let desk = app.desk().desk()?;
+        let fail = crate::desk::app_error;
+        let rows = desk
+            .detections(self.limit.unwrap_or(100).clamp(1, 10_000))
+            .map_err(fail)?;
+        let t = pramaan_core::time::rfc3339_utc;
+        rows.into_iter()
+            .map(|d| {
+                Ok(DetectionView {
+                    runs: desk.detection_runs(d.id).map_err(fail)?,
+                    first_received: t(d.first_received_ns),
+                    last_received: t(d.last_received_ns),
+                    detected_at: t(d.detected_at_ns),
+                    detection: d,
+                })
+            })
+            .collect()
+    }
+}
+
 /// Whether a stored line matches, its fields derived as ingest derives them.
 fn matches(rule: &Rule, hit: &Hit, opts: &pramaan_vault::VaultOptions) -> bool {
-    use base64::Engine;
-    let raw: Vec<u8> = match (&hit.raw, &hit.raw_b64) {
-        (Some(s), _) => s.clone().into_bytes(),
-        (None, Some(b)) => base64::engine::general_purpose::STANDARD
-            .decode(b)
-            .unwrap_or_default(),
-        (None, None) => Vec::new(),
-    };
-    let received = pramaan_core::time::parse_user_time(&hit.received_at, 0).unwrap_or(0);
-    let ctx = pramaan_ingest::ParseContext {
-        received_at_ns: received,
-        default_offset_secs: opts.default_offset_secs,
-    };
-    let fields = pramaan_ingest::parse_from(&raw, &hit.peer, &ctx, &opts.source_zones);
-    rule.matches(&Event::new(&raw, &fields))
+    let line = Line::of(hit, opts);
+    rule.matches(&line.event())
+}
+
+/// A stored line as rules read it: its raw bytes, receipt time and the
+/// fields ingest derives from them (`parse_from`, as when it was stored).
+pub struct Line {
+    pub raw: Vec<u8>,
+    pub received_ns: i64,
+    pub fields: pramaan_core::ParsedFields,
+}
+
+impl Line {
+    pub fn of(hit: &Hit, opts: &pramaan_vault::VaultOptions) -> Line {
+        use base64::Engine;
+        let raw: Vec<u8> = match (&hit.raw, &hit.raw_b64) {
+            (Some(s), _) => s.clone().into_bytes(),
+            (None, Some(b)) => base64::engine::general_purpose::STANDARD
+                .decode(b)
+                .unwrap_or_default(),
+            (None, None) => Vec::new(),
+        };
+        let received_ns = pramaan_core::time::parse_user_time(&hit.received_at, 0).unwrap_or(0);
+        let ctx = pramaan_ingest::ParseContext {
+            received_at_ns: received_ns,
+            default_offset_secs: opts.default_offset_secs,
+        };
+        let fields = pramaan_ingest::parse_from(&raw, &hit.peer, &ctx, &opts.source_zones);
+        Line {
+            raw,
+            received_ns,
+            fields,
+        }
+    }
+
+    pub fn event(&self) -> Event<'_> {
+        Event::new(&self.raw, &self.fields)
+    }
 }

@@ -25,6 +25,7 @@ pub mod audited;
 pub mod clock;
 pub mod desk;
 pub mod detect;
+pub mod detector;
 pub mod error;
 pub mod holds;
 pub mod ledger;

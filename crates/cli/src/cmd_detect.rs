@@ -1,12 +1,13 @@
 //! `pramaan detect`: Sigma rules. `check` loads every rule of
 //! `detect.rules_dir` (or `--rules-dir`) and says which it refuses and why;
 //! `test` runs one rule over the lines stored in a window (through a
-//! running server, or on the data directory), audited as a search is.
+//! running server, or on the data directory), audited as a search is;
+//! `list` shows what `serve`'s rules detected.
 
 use crate::runner;
 use anyhow::{bail, Context, Result};
 use clap::{Args, Subcommand};
-use pramaan_app::detect::{load_dir, Test, TestReport};
+use pramaan_app::detect::{load_dir, DetectionView, Detections, Test, TestReport};
 use pramaan_config::Config;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -26,6 +27,24 @@ enum DetectCommand {
     /// What one rule would have matched among the stored lines of a window:
     /// how many lines were read, how many matched, first and last, examples.
     Test(TestArgs),
+    /// What the rules `serve` runs have detected, newest first: the rule,
+    /// the group (aggregation rules), how many lines matched, their
+    /// sequence numbers and the incident it opened or added to.
+    List(ListArgs),
+}
+
+#[derive(Args, Debug)]
+struct ListArgs {
+    /// Most detections shown.
+    #[arg(long, default_value_t = 20)]
+    limit: usize,
+    /// Base URL of a running server (default: the configured http.listen
+    /// when a server holds the data directory, else the directory itself).
+    #[arg(long, value_name = "URL")]
+    server: Option<String>,
+    /// Print JSON (the same as GET /api/v1/detect/detections).
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(Args, Debug)]
@@ -64,7 +83,39 @@ pub async fn detect(cfg: &Config, a: DetectArgs) -> Result<ExitCode> {
     match a.command {
         DetectCommand::Check(a) => check(cfg, a),
         DetectCommand::Test(a) => test(cfg, a).await,
+        DetectCommand::List(a) => list(cfg, a).await,
     }
+}
+
+async fn list(cfg: &Config, a: ListArgs) -> Result<ExitCode> {
+    let op = Detections {
+        limit: Some(a.limit),
+    };
+    let rows: Vec<DetectionView> = runner::run_once(cfg, a.server.as_deref(), op).await?;
+    if a.json {
+        println!("{}", serde_json::to_string_pretty(&rows)?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    if rows.is_empty() {
+        println!("no detections (rules run in `serve` when detect.rules_dir is set)");
+    }
+    for r in &rows {
+        let d = &r.detection;
+        let group = if d.group.is_empty() {
+            String::new()
+        } else {
+            format!(" {}", d.group)
+        };
+        let incident = d
+            .incident_id
+            .map(|i| format!("incident #{i}"))
+            .unwrap_or_else(|| "recorded only".into());
+        println!(
+            "#{} {} [{}]{group}: {} line(s), seq {}..{}, first {}, {incident}",
+            d.id, d.rule_title, d.level, d.matches, d.seq_min, d.seq_max, r.first_received
+        );
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 fn check(cfg: &Config, a: CheckArgs) -> Result<ExitCode> {
@@ -108,6 +159,33 @@ fn check(cfg: &Config, a: CheckArgs) -> Result<ExitCode> {
                 if !rule.fields.is_empty() {
                     println!("         reads fields {}", rule.fields.join(", "));
                 }
+                if let (Some((a, _)), Some(tf)) = (&rule.aggregation, &rule.timeframe) {
+                    println!(
+                        "         fires when {} {} within {tf}{}",
+                        a.distinct
+                            .as_deref()
+                            .map(|f| format!("distinct {f} values"))
+                            .unwrap_or_else(|| "matching lines".into()),
+                        format_args!("{} {}", if a.inclusive { ">=" } else { ">" }, a.bound),
+                        a.by.as_deref()
+                            .map(|b| format!(", per {b}"))
+                            .unwrap_or_default()
+                    );
+                }
+                let serve = match rule.kind() {
+                    _ if rule.level.as_str() == "informational" => {
+                        "records its detections (level informational: no incident)".to_owned()
+                    }
+                    None => "records its detections (no pramaan.kind tag: no incident)".to_owned(),
+                    Some(k) => match pramaan_desk::store::check_kinds(&[k.to_owned()]) {
+                        Ok(_) => format!("opens or adds to incidents of kind {k}"),
+                        Err(e) => {
+                            refused += 1;
+                            format!("REFUSED: its pramaan.kind tag: {e}")
+                        }
+                    },
+                };
+                println!("         in serve: {serve}");
             }
             Err(e) => {
                 refused += 1;

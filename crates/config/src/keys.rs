@@ -2103,7 +2103,58 @@ pub(crate) static KEYS: &[KeyDef] = &[
         help: "A directory of Sigma rules (SigmaHQ's YAML format, `*.yml` and `*.yaml`, searched \
             recursively). `pramaan detect check` loads every one and says which it refuses and \
             why (file, line, the feature); `pramaan detect test` runs one over stored lines. \
-            pramaan's own rules for CERT-In's kinds are in `crates/detect/rules/`.",
+            pramaan's own rules for CERT-In's kinds are in `crates/detect/rules/`. `serve` runs \
+            every rule that loads over each new line: a match opens an incident of the kind its \
+            `pramaan.kind.CODE` tag names (its 6-hour clock starting at the first matching \
+            line's receipt), or adds to the open one; a rule of `level: informational`, or \
+            without a kind, only records its detections.",
+    },
+    KeyDef {
+        key: "detect.interval",
+        kind: Kind::Duration {
+            at: at!(detect.interval),
+            default: secs(5),
+            min: Duration::from_millis(100),
+            max: secs(60),
+        },
+        help: "How often `serve`'s detector looks for new lines once it has read every one. A \
+            line is judged within about this long of its receipt while the detector keeps up \
+            (`pramaan_detect_lag_seconds` in `/metrics` says how far behind it is).",
+    },
+    KeyDef {
+        key: "detect.incident_window",
+        kind: Kind::Duration {
+            at: at!(detect.incident_window),
+            default: secs(24 * 3600),
+            min: secs(60),
+            max: secs(30 * 24 * 3600),
+        },
+        help: "A detection adds to the open incident of the same rule when that incident's last \
+            detection is at most this long before it; otherwise (or once the incident is closed) \
+            it opens a new incident with its own 6-hour clock.",
+    },
+    KeyDef {
+        key: "detect.excerpt_lines",
+        kind: Kind::Int {
+            at: IntAt::Usize(at!(detect.excerpt_lines)),
+            default: 100,
+            min: 1,
+            max: 100_000,
+        },
+        help: "Matched lines attached to the incident's excerpt per detection (the first ones). \
+            Every matched sequence number is recorded with the detection whatever this is, so a \
+            rule matching millions of lines makes one bounded detection.",
+    },
+    KeyDef {
+        key: "detect.max_groups",
+        kind: Kind::Int {
+            at: IntAt::Usize(at!(detect.max_groups)),
+            default: 100_000,
+            min: 1,
+            max: 100_000_000,
+        },
+        help: "Groups (`count() by FIELD`) an aggregation rule keeps windows for; past it, the \
+            groups with nothing in their window go first, then the least recently seen.",
     },
 ];
 

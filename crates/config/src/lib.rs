@@ -103,11 +103,22 @@ pub struct Config {
 }
 
 /// `[detect]`: detection with Sigma rules.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Detect {
     /// `detect.rules_dir`: the directory of Sigma rules (`*.yml`, searched
     /// recursively); `None`: no rules.
     pub rules_dir: Option<PathBuf>,
+    /// `detect.interval`: how often `serve`'s detector looks for new lines
+    /// once it has read every one (the delay between receipt and detection).
+    pub interval: Duration,
+    /// `detect.incident_window`: a detection adds to the open incident of
+    /// its rule whose last detection is at most this long before it.
+    pub incident_window: Duration,
+    /// `detect.excerpt_lines`: matched lines attached to the incident per
+    /// detection (every matched sequence number is recorded).
+    pub excerpt_lines: usize,
+    /// `detect.max_groups`: groups an aggregation rule keeps windows for.
+    pub max_groups: usize,
 }
 
 /// `[console]`: the web console.
@@ -835,7 +846,7 @@ impl Config {
                 source_zones: String::new(),
             },
             console: Console { heatmap_rows: 0 },
-            detect: Detect { rules_dir: None },
+            detect: Detect::default(),
         }
     }
 

@@ -96,6 +96,9 @@ pub enum Reminder {
     /// This many seconds before the deadline.
     Before(u64),
     Overdue,
+    /// Sent once when pramaan itself opened the incident (a detection):
+    /// the point of contact learns of it at once.
+    Opened,
 }
 
 impl Reminder {
@@ -103,6 +106,7 @@ impl Reminder {
     pub fn name(&self) -> String {
         match self {
             Reminder::Overdue => "overdue".into(),
+            Reminder::Opened => "opened".into(),
             Reminder::Before(s) if s % 3600 == 0 => format!("{}h", s / 3600),
             Reminder::Before(s) if s % 60 == 0 => format!("{}m", s / 60),
             Reminder::Before(s) => format!("{s}s"),
@@ -112,6 +116,8 @@ impl Reminder {
     fn due_at(&self, deadline_ns: i64) -> i64 {
         match self {
             Reminder::Overdue => deadline_ns.saturating_add(1),
+            // Decided when the incident is opened, never by `due`.
+            Reminder::Opened => i64::MIN,
             Reminder::Before(s) => {
                 deadline_ns.saturating_sub((*s as i64).saturating_mul(1_000_000_000))
             }

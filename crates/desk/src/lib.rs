@@ -8,7 +8,10 @@
 //! through [`pramaan_core::LedgerSink`]; [`render`], [`export`], [`mail`] and
 //! [`remind`] do the I/O at the edges, always with the time passed in.
 //!
-//! Owns: incidents, the 6-hour clock, the point of contact, reports, mail,
+//! [`detections`] keeps what Sigma rules detected, and opens or adds to
+//! incidents for them in the same transaction as the detector's progress.
+//!
+//! Owns: incidents, detections, the 6-hour clock, the point of contact, reports, mail,
 //! reminders, `desk.db`.
 //! May not touch: HTTP, users and roles, the vault's files (records go through
 //! `LedgerSink`; searches come from the caller).
@@ -16,6 +19,7 @@
 #![cfg_attr(not(test), warn(clippy::too_many_lines))]
 
 pub mod clock;
+pub mod detections;
 pub mod export;
 pub mod kinds;
 pub mod mail;

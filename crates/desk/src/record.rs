@@ -19,6 +19,7 @@ pub(crate) fn ledger_body(ev: &Event) -> Vec<u8> {
         "at": rfc3339_utc(ev.at_ns),
         "subject": match ev.incident_id {
             Some(i) => format!("incident {i}"),
+            None if ev.action.starts_with("detection.") => "detections".to_owned(),
             None => "point of contact".to_owned(),
         },
         "event": ev.id,

@@ -34,6 +34,8 @@ pub struct TickReport {
 fn reminder_from_name(name: &str) -> Reminder {
     if name == "overdue" {
         Reminder::Overdue
+    } else if name == "opened" {
+        Reminder::Opened
     } else {
         Reminder::Before(pramaan_core::time::parse_age_secs(name).unwrap_or(0) as u64)
     }
@@ -43,6 +45,10 @@ fn reminder_from_name(name: &str) -> Reminder {
 fn reminder_text(inc: &Incident, which: Reminder, now_ns: i64) -> (String, String) {
     let v = inc.view(now_ns);
     let subject = match which {
+        Reminder::Opened => format!(
+            "New incident #{} detected: {} (report to CERT-In by {})",
+            inc.id, inc.fields.title, v.deadline.ist
+        ),
         Reminder::Overdue => format!(
             "OVERDUE: incident #{} not reported to CERT-In (deadline {})",
             inc.id, v.deadline.ist
@@ -177,7 +183,11 @@ pub async fn tick(desk: &Desk, settings: &Settings, now_ns: i64) -> Result<TickR
             let hook = if want_hook {
                 let v = inc.view(now_ns);
                 let payload = serde_json::json!({
-                    "event": if which == Reminder::Overdue { "incident.overdue" } else { "incident.reminder" },
+                    "event": match which {
+                        Reminder::Overdue => "incident.overdue",
+                        Reminder::Opened => "incident.opened",
+                        Reminder::Before(_) => "incident.reminder",
+                    },
                     "reminder": row.name,
                     "text": subject,
                     "incident": {

@@ -8,7 +8,7 @@ use pramaan_db::{Schema, Step};
 /// Every step, oldest first; a file's `user_version` counts those applied.
 pub const SCHEMA: Schema = Schema {
     database: "desk.db",
-    steps: &[V1, V2_OUTBOX],
+    steps: &[V1, V2_OUTBOX, V3_DETECTIONS],
 };
 
 /// Version 1: the schema from before versions were kept, as it was (a file
@@ -99,3 +99,37 @@ const V2_OUTBOX: Step = Step::Code(|tx| {
     pramaan_db::outbox::create_table(tx)?;
     crate::record::move_pending_events(tx)
 });
+
+/// Version 3: what the rules detected (`crate::detections`): each
+/// detection, the runs of sequence numbers it matched, and how far the
+/// detector has read, changed in one transaction with the incident.
+const V3_DETECTIONS: Step = Step::Sql(
+    r#"
+CREATE TABLE detections (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    rule_key TEXT NOT NULL,
+    rule_title TEXT NOT NULL,
+    level TEXT NOT NULL,
+    grp TEXT NOT NULL DEFAULT '',
+    matches INTEGER NOT NULL,
+    seq_min INTEGER NOT NULL,
+    seq_max INTEGER NOT NULL,
+    first_received_ns INTEGER NOT NULL,
+    last_received_ns INTEGER NOT NULL,
+    detected_at_ns INTEGER NOT NULL,
+    incident_id INTEGER REFERENCES incidents(id)
+);
+CREATE INDEX detections_rule ON detections(rule_key, last_received_ns);
+CREATE TABLE detection_runs (
+    detection_id INTEGER NOT NULL REFERENCES detections(id),
+    seq_from INTEGER NOT NULL,
+    seq_to INTEGER NOT NULL,
+    PRIMARY KEY (detection_id, seq_from)
+);
+CREATE TABLE detect_progress (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    through_seq INTEGER NOT NULL,
+    through_received_ns INTEGER NOT NULL
+);
+"#,
+);

@@ -28,7 +28,7 @@ const FUTURE_SLACK_NS: i64 = 60 * 1_000_000_000;
 pub struct Desk {
     path: PathBuf,
     db: Mutex<Connection>,
-    sink: Arc<dyn LedgerSink>,
+    pub(crate) sink: Arc<dyn LedgerSink>,
     /// One flush at a time, so events reach the ledger in order.
     flusher: outbox::Flusher,
 }
@@ -82,7 +82,7 @@ pub fn check_kinds(codes: &[String]) -> Result<Vec<String>, DeskError> {
     Ok(out.iter().map(|k| k.code.to_owned()).collect())
 }
 
-fn row_incident(r: &rusqlite::Row<'_>) -> rusqlite::Result<(Incident, String)> {
+pub(crate) fn row_incident(r: &rusqlite::Row<'_>) -> rusqlite::Result<(Incident, String)> {
     let fields: String = r.get("fields")?;
     let state: String = r.get("state")?;
     Ok((
@@ -106,7 +106,7 @@ fn row_incident(r: &rusqlite::Row<'_>) -> rusqlite::Result<(Incident, String)> {
     ))
 }
 
-fn finish_incident((mut i, fields): (Incident, String)) -> Result<Incident, DeskError> {
+pub(crate) fn finish_incident((mut i, fields): (Incident, String)) -> Result<Incident, DeskError> {
     i.fields = serde_json::from_str(&fields).map_err(|e| DeskError::Corrupt {
         what: format!("incident {} fields", i.id),
         why: e.to_string(),
@@ -116,7 +116,7 @@ fn finish_incident((mut i, fields): (Incident, String)) -> Result<Incident, Desk
 
 /// Writes the `events` row of a change and stages its ledger record, in the
 /// change's transaction; `watermark` is the ledger's committed count now.
-fn insert_event(
+pub(crate) fn insert_event(
     tx: &Transaction<'_>,
     watermark: u64,
     incident: Option<i64>,
@@ -161,7 +161,7 @@ impl Desk {
         &self.path
     }
 
-    fn db(&self) -> MutexGuard<'_, Connection> {
+    pub(crate) fn db(&self) -> MutexGuard<'_, Connection> {
         self.db.lock().unwrap_or_else(|e| e.into_inner())
     }
 

@@ -21,7 +21,7 @@ pub enum Cond {
 /// Why a condition does not parse.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum CondError {
-    #[error("aggregations (`| count() ...`) are not supported yet")]
+    #[error("`|` starts an aggregation, which may come only once, after the whole condition")]
     Aggregation,
     #[error("unexpected `{0}`")]
     Unexpected(String),

@@ -104,6 +104,11 @@ impl<'a> Event<'a> {
             "hostname" | "computername" | "host" => f.host.clone(),
             "app" | "processname" | "program" => f.app.clone(),
             "user" | "username" => f.users.first().cloned(),
+            // The first address of the line: the client in sshd's, web
+            // servers' and most appliances' lines.
+            "src_ip" | "source_ip" | "sourceip" | "ipaddress" | "ip" | "clientip" => {
+                f.ips.first().map(|ip| ip.to_string())
+            }
             _ => None,
         };
         own.into_iter().collect()

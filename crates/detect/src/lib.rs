@@ -4,6 +4,8 @@
 //!   logsource, and its detection compiled; whatever this engine cannot run
 //!   is refused with the file, line and feature named ([`RuleError`]), and
 //!   the other rules still load.
+//! * [`aggregate`] parses `| count() by field > N` and keeps the sliding
+//!   windows that decide when an aggregation rule fires.
 //! * [`condition`] parses a condition (`selection and not 1 of filter_*`).
 //! * [`value`] compiles a value with its modifiers (`|contains`, `|re`,
 //!   `|cidr`...) into what matches a field's text.
@@ -16,6 +18,7 @@
 
 #![warn(clippy::too_many_lines)]
 
+pub mod aggregate;
 pub mod condition;
 pub mod event;
 pub mod rule;

@@ -3,6 +3,7 @@
 //! condition). What this engine cannot run is refused with the file, the
 //! line and the feature named ([`RuleError`]), never half-loaded.
 
+use crate::aggregate::{self, Aggregation};
 use crate::condition::{self, Cond};
 use crate::event::Event;
 use crate::value::{Modifiers, Pattern};
@@ -74,12 +75,16 @@ pub struct Rule {
     pub file: String,
     pub title: String,
     pub id: Option<String>,
+    pub description: Option<String>,
     pub level: Level,
     pub status: Option<String>,
     pub logsource: LogSource,
     pub tags: Vec<String>,
     /// `detection.timeframe`, as written.
     pub timeframe: Option<String>,
+    /// `| count() ...` after the condition, with the timeframe in
+    /// nanoseconds: the rule fires on counts, not on each line.
+    pub aggregation: Option<(Aggregation, i64)>,
     /// The field names the detection reads (what `detect check` lists).
     pub fields: Vec<String>,
     /// The apps a line must come from (from `logsource.service`); empty: any.
@@ -220,24 +225,51 @@ impl Loader<'_> {
                 ))
             }
         };
-        let conditions = texts
-            .iter()
-            .map(|(t, line)| {
-                condition::parse(t, &ids)
-                    .map_err(|e| self.err(*line, format!("condition `{t}`: {e}")))
-            })
-            .collect::<Result<Vec<_>, _>>()?;
+        let mut aggregation = None;
+        let mut conditions = Vec::new();
+        for (t, line) in &texts {
+            let (search, agg) = match t.split_once('|') {
+                Some((s, a)) => (s, Some(a)),
+                None => (t.as_str(), None),
+            };
+            if let Some(a) = agg {
+                if texts.len() > 1 {
+                    return Err(self.err(
+                        *line,
+                        "an aggregation (`| count() ...`) must be the rule's only condition",
+                    ));
+                }
+                let a = Aggregation::parse(a).map_err(|e| self.err(*line, e))?;
+                let tf = timeframe.as_deref().ok_or_else(|| {
+                    self.err(
+                        *line,
+                        "an aggregation needs `timeframe` in the detection (the window it counts over)",
+                    )
+                })?;
+                let tf = aggregate::parse_timeframe(tf).map_err(|e| self.err(det_line, e))?;
+                for f in a.distinct.iter().chain(a.by.iter()) {
+                    fields.push(f.clone());
+                }
+                aggregation = Some((a, tf));
+            }
+            conditions.push(
+                condition::parse(search, &ids)
+                    .map_err(|e| self.err(*line, format!("condition `{t}`: {e}")))?,
+            );
+        }
         fields.sort();
         fields.dedup();
         Ok(Rule {
             file: self.file.to_owned(),
             title,
             id: self.text(top, "id"),
+            description: self.text(top, "description"),
             level,
             status: self.text(top, "status"),
             logsource,
             tags: self.list(top, "tags"),
             timeframe,
+            aggregation,
             fields,
             apps,
             ids,
@@ -406,7 +438,22 @@ impl Rule {
             })
     }
 
-    /// Whether the line matches the rule.
+    /// For an aggregation rule, the group a matching line counts in (the
+    /// `by` field's first value; empty without `by`) and the value it adds
+    /// to a distinct count. `None` when the line has no value for `by`: it
+    /// cannot be told apart from other sources, so it counts in no group.
+    pub fn group_of(&self, e: &Event<'_>) -> Option<(String, Option<String>)> {
+        let (agg, _) = self.aggregation.as_ref()?;
+        let first = |f: &str| e.values(f).into_iter().next();
+        let group = match agg.by.as_deref() {
+            Some(by) => first(by)?,
+            None => String::new(),
+        };
+        Some((group, agg.distinct.as_deref().and_then(first)))
+    }
+
+    /// Whether the line matches the rule (for an aggregation rule: its
+    /// search, before counting).
     pub fn matches(&self, e: &Event<'_>) -> bool {
         if !self.applies(e) {
             return false;

@@ -244,3 +244,94 @@ fn an_unknown_modifier_is_refused_naming_the_rule_line_and_modifier() {
     let e = load("y.yml", "title: [unclosed\n").unwrap_err();
     assert!(e.what.starts_with("not YAML"), "{e}");
 }
+
+/// Runs an aggregation rule over lines received one second apart; returns
+/// the indices of the lines at which it fired and the groups.
+fn firings(rule: &Rule, lines: &[String]) -> Vec<(usize, String)> {
+    use pramaan_detect::aggregate::{Seen, Windows};
+    let (agg, tf) = rule.aggregation.clone().expect("an aggregation rule");
+    let mut w = Windows::new(agg, tf, 1000);
+    let mut out = Vec::new();
+    for (i, l) in lines.iter().enumerate() {
+        let f = parse(l);
+        let e = Event::new(l.as_bytes(), &f);
+        if !rule.matches(&e) {
+            continue;
+        }
+        let Some((g, v)) = rule.group_of(&e) else {
+            continue;
+        };
+        let seen = Seen {
+            seq: i as u64,
+            received_ns: i as i64 * 1_000_000_000,
+        };
+        if let Some(fired) = w.observe(&g, v.as_deref(), seen, true) {
+            out.push((i, fired.group));
+        }
+    }
+    out
+}
+
+#[test]
+fn the_ssh_brute_force_rule_counts_failures_per_address() {
+    let rule = own_rule("pramaan_ssh_brute_force.yml");
+    assert_eq!(rule.kind(), Some("unauthorised-access"));
+    let (agg, tf) = rule.aggregation.clone().unwrap();
+    assert_eq!(
+        (agg.by.as_deref(), agg.needed(), tf),
+        (Some("src_ip"), 10, 300_000_000_000)
+    );
+    let fail = |ip: &str| {
+        format!("<38>Dec 10 06:55:46 LabSZ sshd[24200]: Failed password for root from {ip} port 38926 ssh2")
+    };
+    // Nine failures from one address, nine from another, interleaved with
+    // accepted logins: nothing. The tenth from the first: one firing, its group.
+    let mut lines = Vec::new();
+    for _ in 0..9 {
+        lines.push(fail("203.0.113.7"));
+        lines.push(fail("198.51.100.9"));
+        lines.push("<38>Dec 10 06:55:46 LabSZ sshd[24200]: Accepted password for fztu from 203.0.113.7 port 1 ssh2".to_owned());
+    }
+    assert!(firings(&rule, &lines).is_empty());
+    lines.push(fail("203.0.113.7"));
+    assert_eq!(firings(&rule, &lines), [(27, "203.0.113.7".to_owned())]);
+    // Another app's line with the same words is not sshd's.
+    let other =
+        "<38>Dec 10 06:55:46 LabSZ su[1]: Failed password for root from 203.0.113.7".to_owned();
+    assert!(!matches(&rule, &other));
+
+    // Over loghub's real sshd lines: as many firings as a count per
+    // address over every sliding 5 minutes (here: one line a second) gives.
+    let text = std::fs::read_to_string(shared("loghub").join("OpenSSH_2k.log")).unwrap();
+    let lines: Vec<String> = text.lines().map(|l| format!("<38>{l}")).collect();
+    let got = firings(&rule, &lines);
+    assert!(
+        !got.is_empty(),
+        "loghub's sshd lines hold brute-force bursts"
+    );
+    let mut groups: Vec<&str> = got.iter().map(|(_, g)| g.as_str()).collect();
+    groups.sort();
+    groups.dedup();
+    assert!(
+        groups.iter().all(|g| g.parse::<std::net::IpAddr>().is_ok()),
+        "{groups:?}"
+    );
+}
+
+#[test]
+fn the_port_scan_rule_counts_distinct_ports_per_source() {
+    let rule = own_rule("pramaan_port_scan.yml");
+    assert_eq!(rule.kind(), Some("targeted-scanning"));
+    let deny = |src: &str, dpt: u16| {
+        format!("<4>Dec  6 10:00:00 fw1 kernel: [UFW BLOCK] IN=eth0 OUT= SRC={src} DST=192.0.2.1 PROTO=TCP SPT=40000 DPT={dpt} WINDOW=1024")
+    };
+    // Forty denials on one port, nineteen distinct ports: no scan.
+    let mut lines: Vec<String> = (0..40).map(|_| deny("203.0.113.50", 22)).collect();
+    lines.extend((1..19).map(|p| deny("203.0.113.50", 1000 + p)));
+    assert!(firings(&rule, &lines).is_empty());
+    // The twentieth distinct port: a scan from that source.
+    lines.push(deny("203.0.113.50", 3389));
+    let f = firings(&rule, &lines);
+    assert_eq!(f.len(), 1, "{f:?}");
+    assert_eq!(f[0].1, "203.0.113.50");
+}

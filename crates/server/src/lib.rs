@@ -30,6 +30,7 @@ use pramaan_config::Config;
 use pramaan_vault::Vault;
 use std::future::Future;
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
@@ -409,6 +410,7 @@ struct Background {
     retention: JoinHandle<()>,
     clock: JoinHandle<()>,
     desk_reminders: Option<JoinHandle<()>>,
+    detector: Option<JoinHandle<()>>,
 }
 
 impl Background {
@@ -439,10 +441,25 @@ impl Background {
         let clock = tokio::spawn(state.clock().run(vault.clone(), stop.clone()));
         // Incident reminders before the 6-hour deadline, every desk.reminder_interval.
         let desk_reminders = state.desk().reminders(stop.clone()).map(tokio::spawn);
+        // Sigma rules over each new line (returns at once without detect.rules_dir).
+        let detector = match (&cfg.detect.rules_dir, state.app().desk().desk()) {
+            (Some(_), Ok(desk)) => Some(tokio::spawn(pramaan_app::detector::run(
+                Arc::new(cfg.clone()),
+                vault.clone(),
+                desk.clone(),
+                stop.clone(),
+            ))),
+            (Some(_), Err(e)) => {
+                tracing::error!(error = %e, "detect.rules_dir is set but the incident desk is unavailable: no rule runs");
+                None
+            }
+            (None, _) => None,
+        };
         Background {
             retention,
             clock,
             desk_reminders,
+            detector,
         }
     }
 }
@@ -477,6 +494,10 @@ async fn shut_down(
     // A reminder tick in progress (a webhook in its back-off) is cut after a while:
     // what it had not recorded is sent again by the next start.
     if let Some(t) = background.desk_reminders {
+        finish_or_abort(t, Duration::from_secs(15)).await;
+    }
+    // A detector batch is recorded whole or not at all: cutting it is safe.
+    if let Some(t) = background.detector {
         finish_or_abort(t, Duration::from_secs(15)).await;
     }
     // A retention run in progress finishes (or, after a while, is dropped: every step is safe to cut).

@@ -1,18 +1,29 @@
 //! Sigma rules over HTTP: `POST /api/v1/detect/test`, a rule's back-test
-//! over stored lines (the operation is `pramaan_app::detect::Test`).
+//! over stored lines (the operation is `pramaan_app::detect::Test`), and
+//! `GET /api/v1/detect/detections`, what `serve`'s rules detected.
 
 use super::op::answer;
 use super::{ApiError, AppState};
 use crate::caller::Authenticated;
 use axum::extract::rejection::JsonRejection;
-use axum::extract::State;
-use axum::routing::post;
+use axum::extract::{Query, State};
+use axum::routing::{get, post};
 use axum::{Json, Router};
-use pramaan_app::detect::{Test, TestReport};
+use pramaan_app::detect::{DetectionView, Detections, Test, TestReport};
 use std::sync::Arc;
 
 pub(super) fn routes() -> Router<Arc<AppState>> {
-    Router::new().route("/api/v1/detect/test", post(test))
+    Router::new()
+        .route("/api/v1/detect/test", post(test))
+        .route("/api/v1/detect/detections", get(detections))
+}
+
+async fn detections(
+    State(st): State<Arc<AppState>>,
+    Authenticated(who): Authenticated,
+    Query(op): Query<Detections>,
+) -> Result<Json<Vec<DetectionView>>, ApiError> {
+    answer(&st.app, &who, op).await
 }
 
 async fn test(
