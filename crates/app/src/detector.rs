@@ -20,7 +20,7 @@
 
 use crate::detect::{load_dir, Line};
 use pramaan_config::Config;
-use pramaan_desk::detections::{runs, Batch, Found};
+use pramaan_desk::detections::{runs, Batch, Found, Limits};
 use pramaan_desk::{Desk, ExcerptLine};
 use pramaan_detect::aggregate::{Seen, Windows};
 use pramaan_detect::{Level, Rule};
@@ -283,10 +283,13 @@ impl Detector {
             through_received_ns: *last_received,
             found,
         };
-        let window = i64::try_from(self.settings.incident_window.as_nanos()).unwrap_or(i64::MAX);
+        let limits = Limits {
+            window_ns: i64::try_from(self.settings.incident_window.as_nanos()).unwrap_or(i64::MAX),
+            excerpt_max: self.settings.excerpt_lines,
+        };
         let rec = self
             .desk
-            .record_detections(batch, window, now)
+            .record_detections(batch, limits, now)
             .await
             .map_err(|e| e.to_string())?;
         if rec.detections > 0 {

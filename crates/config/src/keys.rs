@@ -2141,9 +2141,10 @@ pub(crate) static KEYS: &[KeyDef] = &[
             min: 1,
             max: 100_000,
         },
-        help: "Matched lines attached to the incident's excerpt per detection (the first ones). \
-            Every matched sequence number is recorded with the detection whatever this is, so a \
-            rule matching millions of lines makes one bounded detection.",
+        help: "Matched lines a detected incident's excerpt holds at most (the first ones; later \
+            detections add lines until it is full). Every matched sequence number is recorded \
+            with its detection whatever this is, so a rule matching millions of lines makes one \
+            incident of bounded size.",
     },
     KeyDef {
         key: "detect.max_groups",

@@ -114,8 +114,8 @@ pub struct Detect {
     /// `detect.incident_window`: a detection adds to the open incident of
     /// its rule whose last detection is at most this long before it.
     pub incident_window: Duration,
-    /// `detect.excerpt_lines`: matched lines attached to the incident per
-    /// detection (every matched sequence number is recorded).
+    /// `detect.excerpt_lines`: matched lines a detected incident's excerpt
+    /// holds at most (every matched sequence number is recorded).
     pub excerpt_lines: usize,
     /// `detect.max_groups`: groups an aggregation rule keeps windows for.
     pub max_groups: usize,

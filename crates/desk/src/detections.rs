@@ -50,6 +50,16 @@ pub struct Batch {
     pub found: Vec<Found>,
 }
 
+/// How detections join incidents.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// A detection adds to the open incident of its rule whose last
+    /// detection is at most this long before its first line.
+    pub window_ns: i64,
+    /// Matched lines attached to one incident at most (the first ones).
+    pub excerpt_max: usize,
+}
+
 /// A stored detection.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Detection {
@@ -145,12 +155,13 @@ impl Desk {
 
     /// Records a batch: each detection, the incident it opens or adds to
     /// (an open incident of the same rule whose last detection is at most
-    /// `window_ns` before this one's first line), the excerpt, the ledger
-    /// records and the progress, in one transaction.
+    /// `limits.window_ns` before this one's first line), the excerpt (up to
+    /// `limits.excerpt_max` lines an incident), the ledger records and the
+    /// progress, in one transaction.
     pub async fn record_detections(
         &self,
         batch: Batch,
-        window_ns: i64,
+        limits: Limits,
         now_ns: i64,
     ) -> Result<Recorded, DeskError> {
         for f in &batch.found {
@@ -174,7 +185,7 @@ impl Desk {
             }
             let watermark = self.sink.committed();
             for f in &batch.found {
-                self.record_one(&tx, watermark, f, window_ns, now_ns, &mut out)?;
+                self.record_one(&tx, watermark, f, limits, now_ns, &mut out)?;
             }
             tx.execute(
                 "INSERT INTO detect_progress (id, through_seq, through_received_ns) VALUES (1, ?1, ?2)
@@ -194,10 +205,14 @@ impl Desk {
         tx: &Transaction<'_>,
         watermark: u64,
         f: &Found,
-        window_ns: i64,
+        limits: Limits,
         now_ns: i64,
         out: &mut Recorded,
     ) -> Result<(), DeskError> {
+        let Limits {
+            window_ns,
+            excerpt_max,
+        } = limits;
         let (Some(&(seq_min, _)), Some(&(_, seq_max))) = (f.runs.first(), f.runs.last()) else {
             return Ok(());
         };
@@ -248,7 +263,22 @@ impl Desk {
         if !f.group.is_empty() {
             details["group"] = f.group.clone().into();
         }
-        if let (Some(inc), false) = (incident, f.lines.is_empty()) {
+        // At most `excerpt_max` lines a detection incident (the first ones):
+        // a rule matching millions of lines keeps one bounded excerpt.
+        let room = match incident {
+            Some(inc) => {
+                let held: i64 = tx.query_row(
+                    "SELECT count(*) FROM excerpt_lines l JOIN excerpts e ON e.id = l.excerpt_id
+                     WHERE e.incident_id = ?1 AND e.added_by = ?2",
+                    params![inc, ACTOR],
+                    |r| r.get(0),
+                )?;
+                excerpt_max.saturating_sub(held.max(0) as usize)
+            }
+            None => 0,
+        };
+        let lines = &f.lines[..f.lines.len().min(room)];
+        if let (Some(inc), false) = (incident, lines.is_empty()) {
             tx.execute(
                 "INSERT INTO excerpts (incident_id, name, query, added_at_ns, added_by) VALUES (?1, ?2, ?3, ?4, ?5)",
                 params![inc, format!("detection {id}"), format!("rule {} ({})", f.rule_key, f.rule_title), now_ns, ACTOR],
@@ -257,11 +287,11 @@ impl Desk {
             let mut st = tx.prepare(
                 "INSERT OR IGNORE INTO excerpt_lines (excerpt_id, seq, line) VALUES (?1, ?2, ?3)",
             )?;
-            for l in &f.lines {
+            for l in lines {
                 st.execute(params![ex, l.seq as i64, l.json])?;
             }
             details["excerpt"] = ex.into();
-            details["excerpt_lines"] = f.lines.len().into();
+            details["excerpt_lines"] = lines.len().into();
         }
         let action = if incident.is_some() {
             "incident.detected"

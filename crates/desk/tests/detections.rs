@@ -3,7 +3,7 @@
 //! their window, the point of contact told once, every step in the ledger.
 
 use pramaan_core::MemorySink;
-use pramaan_desk::detections::{runs, Batch, Found};
+use pramaan_desk::detections::{runs, Batch, Found, Limits};
 use pramaan_desk::*;
 use std::sync::Arc;
 
@@ -11,6 +11,11 @@ const M: i64 = 60 * 1_000_000_000;
 const H: i64 = 60 * M;
 /// 2026-03-03T08:32:11Z
 const T0: i64 = 1_772_526_731_000_000_000;
+
+const LIMITS: Limits = Limits {
+    window_ns: 24 * H,
+    excerpt_max: 4,
+};
 
 fn found(rule: &str, kind: Option<&str>, seqs: &[u64], at: i64) -> Found {
     Found {
@@ -77,7 +82,7 @@ async fn a_detection_opens_an_incident_and_later_ones_add_to_it() {
                     T0,
                 )],
             ),
-            24 * H,
+            LIMITS,
             T0 + 2 * M,
         )
         .await
@@ -113,7 +118,7 @@ async fn a_detection_opens_an_incident_and_later_ones_add_to_it() {
                 100,
                 vec![found("ssh", Some("unauthorised-access"), &[10], T0)],
             ),
-            24 * H,
+            LIMITS,
             T0 + 3 * M,
         )
         .await
@@ -128,11 +133,11 @@ async fn a_detection_opens_an_incident_and_later_ones_add_to_it() {
             batch(
                 200,
                 vec![
-                    found("ssh", Some("unauthorised-access"), &[150], T0 + H),
+                    found("ssh", Some("unauthorised-access"), &[150, 160, 170], T0 + H),
                     found("info", None, &[151], T0 + H),
                 ],
             ),
-            24 * H,
+            LIMITS,
             T0 + H + M,
         )
         .await
@@ -141,7 +146,9 @@ async fn a_detection_opens_an_incident_and_later_ones_add_to_it() {
     assert!(r.opened.is_empty());
     assert_eq!(r.added_to, [id]);
     assert_eq!(desk.list().unwrap().len(), 1);
-    assert_eq!(desk.excerpts(id).unwrap().len(), 2);
+    // The incident's excerpt stops at LIMITS.excerpt_max lines (3 + 1).
+    let ex = desk.excerpts(id).unwrap();
+    assert_eq!(ex.iter().map(|e| e.records).collect::<Vec<_>>(), [3, 1]);
     let d = desk.detections(10).unwrap();
     assert_eq!(d[0].incident_id, None, "no kind: recorded only");
     assert_eq!(d[1].incident_id, Some(id));
@@ -159,7 +166,7 @@ async fn a_detection_opens_an_incident_and_later_ones_add_to_it() {
                     T0 + 3 * H,
                 )],
             ),
-            24 * H,
+            LIMITS,
             T0 + 3 * H,
         )
         .await
@@ -194,7 +201,7 @@ async fn an_unknown_kind_is_refused_and_nothing_moves() {
     let e = desk
         .record_detections(
             batch(5, vec![found("x", Some("no-such-kind"), &[1], T0)]),
-            H,
+            LIMITS,
             T0,
         )
         .await
