@@ -14,9 +14,10 @@
 //! * Bounded memory whatever a rule matches: a batch holds at most
 //!   [`BATCH`] lines; a detection keeps its matched sequence numbers as
 //!   runs and at most `detect.excerpt_lines` lines.
-//! * A first start begins at the lines received from then on: history is
-//!   what `pramaan detect test` (a back-test) is for, and an incident
-//!   opened for a months-old line would be born overdue.
+//! * The rules' first run begins with the lines received since `serve`
+//!   opened the vault: history is what `pramaan detect test` (a back-test)
+//!   is for, and an incident opened for a months-old line would be born
+//!   overdue.
 
 use crate::detect::{load_dir, Line};
 use pramaan_config::Config;
@@ -102,10 +103,12 @@ impl Settings {
 }
 
 /// Runs until `stop`: rules from `cfg.detect.rules_dir` (nothing to do
-/// without one), detections into `desk`.
+/// without one), detections into `desk`; `start` is where a first run
+/// begins (see [`Detector::start`]).
 pub async fn run(
     cfg: Arc<Config>,
     vault: Vault,
+    start: u64,
     desk: Arc<Desk>,
     mut stop: tokio::sync::watch::Receiver<bool>,
 ) {
@@ -130,6 +133,7 @@ pub async fn run(
             return;
         }
         let mut d = Detector {
+            start,
             vault: vault.clone(),
             desk: desk.clone(),
             settings: settings.clone(),
@@ -152,6 +156,9 @@ pub async fn run(
 
 /// The rules with their windows, over one vault and desk.
 pub struct Detector {
+    /// Where the rules' first run starts: the records the vault held when
+    /// `serve` opened it, before any listener took a line.
+    pub start: u64,
     pub vault: Vault,
     pub desk: Arc<Desk>,
     pub settings: Settings,
@@ -182,13 +189,27 @@ impl Detector {
         }
     }
 
-    /// Where to start, with the aggregation windows rebuilt.
+    /// Where to start, with the aggregation windows rebuilt. Without a
+    /// stored progress (the rules' first run) it is `self.start`, the lines
+    /// received since this `serve` opened the vault, and that is stored at
+    /// once, so that a crash before the first batch skips nothing.
     pub async fn resume(&mut self) -> Result<(u64, i64), String> {
-        let Some((through, at)) = self.desk.detect_progress().map_err(|e| e.to_string())? else {
-            // First start: from the lines received from now on.
-            let next = self.vault.committed();
-            return Ok((next, 0));
+        let Some((next, at)) = self.desk.detect_progress().map_err(|e| e.to_string())? else {
+            let first = Batch {
+                next_seq: self.start,
+                received_ns: 0,
+                found: Vec::new(),
+            };
+            self.desk
+                .record_detections(first, self.limits(), pramaan_core::time::now_ns())
+                .await
+                .map_err(|e| e.to_string())?;
+            return Ok((self.start, 0));
         };
+        if next == 0 {
+            return Ok((0, at));
+        }
+        let through = next - 1;
         let longest = self
             .rules
             .iter()
@@ -239,7 +260,14 @@ impl Detector {
             })
             .await?;
         }
-        Ok((through + 1, at))
+        Ok((next, at))
+    }
+
+    fn limits(&self) -> Limits {
+        Limits {
+            window_ns: i64::try_from(self.settings.incident_window.as_nanos()).unwrap_or(i64::MAX),
+            excerpt_max: self.settings.excerpt_lines,
+        }
     }
 
     /// Reads the lines from `next` on (at most [`BATCH`]), judges them and
@@ -279,17 +307,13 @@ impl Detector {
                 .set((now - *last_received).max(0) as f64 / 1e9);
         }
         let batch = Batch {
-            through_seq: through,
-            through_received_ns: *last_received,
+            next_seq: through + 1,
+            received_ns: *last_received,
             found,
-        };
-        let limits = Limits {
-            window_ns: i64::try_from(self.settings.incident_window.as_nanos()).unwrap_or(i64::MAX),
-            excerpt_max: self.settings.excerpt_lines,
         };
         let rec = self
             .desk
-            .record_detections(batch, limits, now)
+            .record_detections(batch, self.limits(), now)
             .await
             .map_err(|e| e.to_string())?;
         if rec.detections > 0 {

@@ -1,10 +1,10 @@
 //! What the rules detected, kept with the incidents they open or add to.
 //!
 //! The detector (`serve`) reads the vault in sequence order and hands each
-//! batch's detections here with the last sequence number it read;
+//! batch's detections here with the sequence number it goes on from;
 //! [`Desk::record_detections`] writes them, opens or adds to incidents,
 //! stages the ledger records and moves the progress, all in one
-//! transaction. A batch at or below the stored progress is a repeat (a
+//! transaction. A batch not past the stored progress is a repeat (a
 //! restart between the commit and the detector learning of it) and
 //! changes nothing: no detection is lost or recorded twice.
 
@@ -42,11 +42,13 @@ pub struct Found {
     pub lines: Vec<ExcerptLine>,
 }
 
-/// A batch: its detections and the last sequence number read.
+/// A batch: its detections and where the detector goes on from.
 #[derive(Debug, Clone, Default)]
 pub struct Batch {
-    pub through_seq: u64,
-    pub through_received_ns: i64,
+    /// The first sequence number not yet read (the last read + 1).
+    pub next_seq: u64,
+    /// The receipt of the latest line read (0: none yet).
+    pub received_ns: i64,
     pub found: Vec<Found>,
 }
 
@@ -104,13 +106,13 @@ fn row_detection(r: &rusqlite::Row<'_>) -> rusqlite::Result<Detection> {
 }
 
 impl Desk {
-    /// The last sequence number the detector read, and that line's
-    /// receipt time; `None` before its first batch.
+    /// The first sequence number the detector has not read, and the
+    /// receipt of the latest line it read; `None` before it first ran.
     pub fn detect_progress(&self) -> Result<Option<(u64, i64)>, DeskError> {
         Ok(self
             .db()
             .query_row(
-                "SELECT through_seq, through_received_ns FROM detect_progress WHERE id = 1",
+                "SELECT next_seq, received_ns FROM detect_progress WHERE id = 1",
                 [],
                 |r| Ok((r.get::<_, i64>(0)? as u64, r.get(1)?)),
             )
@@ -175,12 +177,12 @@ impl Desk {
             let tx = db.transaction()?;
             let done: Option<i64> = tx
                 .query_row(
-                    "SELECT through_seq FROM detect_progress WHERE id = 1",
+                    "SELECT next_seq FROM detect_progress WHERE id = 1",
                     [],
                     |r| r.get(0),
                 )
                 .optional()?;
-            if done.is_some_and(|d| d as u64 >= batch.through_seq) {
+            if done.is_some_and(|d| d as u64 >= batch.next_seq) {
                 return Ok(out);
             }
             let watermark = self.sink.committed();
@@ -188,9 +190,9 @@ impl Desk {
                 self.record_one(&tx, watermark, f, limits, now_ns, &mut out)?;
             }
             tx.execute(
-                "INSERT INTO detect_progress (id, through_seq, through_received_ns) VALUES (1, ?1, ?2)
-                 ON CONFLICT (id) DO UPDATE SET through_seq = ?1, through_received_ns = ?2",
-                params![batch.through_seq as i64, batch.through_received_ns],
+                "INSERT INTO detect_progress (id, next_seq, received_ns) VALUES (1, ?1, ?2)
+                 ON CONFLICT (id) DO UPDATE SET next_seq = ?1, received_ns = ?2",
+                params![batch.next_seq as i64, batch.received_ns],
             )?;
             tx.commit()?;
         }

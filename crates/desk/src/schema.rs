@@ -128,8 +128,8 @@ CREATE TABLE detection_runs (
 );
 CREATE TABLE detect_progress (
     id INTEGER PRIMARY KEY CHECK (id = 1),
-    through_seq INTEGER NOT NULL,
-    through_received_ns INTEGER NOT NULL
+    next_seq INTEGER NOT NULL,
+    received_ns INTEGER NOT NULL
 );
 "#,
 );

@@ -43,8 +43,8 @@ fn found(rule: &str, kind: Option<&str>, seqs: &[u64], at: i64) -> Found {
 
 fn batch(through: u64, found: Vec<Found>) -> Batch {
     Batch {
-        through_seq: through,
-        through_received_ns: T0,
+        next_seq: through + 1,
+        received_ns: T0,
         found,
     }
 }
@@ -97,7 +97,7 @@ async fn a_detection_opens_an_incident_and_later_ones_add_to_it() {
     assert_eq!(inc.fields.kinds, ["unauthorised-access"]);
     assert_eq!(inc.created_by, "pramaan:detect");
     assert!(inc.fields.title.contains("Rule ssh"));
-    assert_eq!(desk.detect_progress().unwrap(), Some((100, T0)));
+    assert_eq!(desk.detect_progress().unwrap(), Some((101, T0)));
     // the point of contact is told once: the "opened" reminder is decided
     let rem = desk.reminders(id).unwrap();
     assert_eq!(rem.len(), 1);

@@ -128,6 +128,9 @@ pub async fn serve(
     let metrics = telemetry::install();
     telemetry::set_max_sources(cfg.metrics.max_sources);
     let (vault, workers) = Vault::open(vault_options(&cfg)).await?;
+    // What the vault held before any listener took a line: where detection
+    // rules start on their first run.
+    let opened_at = vault.committed();
     // Every database at this binary's schema, or no start (a newer one);
     // after the vault, so that the data directory's lock is held.
     databases::migrate_existing(&cfg)?;
@@ -161,7 +164,7 @@ pub async fn serve(
     // that a script waiting for the ready file never races the first clock
     // round or retention run.
     on_ready(&bound);
-    let background = Background::start(&cfg, &state, &vault, &stop_rx);
+    let background = Background::start(&cfg, &state, &vault, opened_at, &stop_rx);
     // The tasks hold what they need; this handle must not keep the vault open.
     drop(state);
     if !stopping {
@@ -418,6 +421,7 @@ impl Background {
         cfg: &Config,
         state: &api::AppState,
         vault: &Vault,
+        opened_at: u64,
         stop: &watch::Receiver<bool>,
     ) -> Background {
         let retention = tokio::spawn(retention_schedule(
@@ -446,6 +450,7 @@ impl Background {
             (Some(_), Ok(desk)) => Some(tokio::spawn(pramaan_app::detector::run(
                 Arc::new(cfg.clone()),
                 vault.clone(),
+                opened_at,
                 desk.clone(),
                 stop.clone(),
             ))),
