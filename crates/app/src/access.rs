@@ -138,6 +138,15 @@ pub const TABLE: &[Rule] = &[
         Need::Roles(&[Analyst, Poc, Auditor]),
         Audit::No,
     ),
+    // Compliance alerts: read by those who answer for compliance; the
+    // point of contact acknowledges.
+    row(
+        "GET",
+        "/api/v1/alerts",
+        Need::Roles(&[Poc, Auditor, Analyst]),
+        Audit::No,
+    ),
+    row("POST", "/api/v1/alerts/ack", Need::Roles(&[Poc]), Audit::No),
     // Retention and legal holds.
     row(
         "GET",

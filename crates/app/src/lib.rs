@@ -19,6 +19,7 @@
 #![cfg_attr(not(test), warn(clippy::too_many_lines))]
 
 pub mod access;
+pub mod alerting;
 pub mod app;
 pub mod audit_trail;
 pub mod audited;

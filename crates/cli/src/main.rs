@@ -11,6 +11,7 @@
 #[cfg(all(target_os = "linux", not(target_env = "musl")))]
 mod alloc;
 mod client;
+mod cmd_alerts;
 mod cmd_clock;
 mod cmd_compact;
 mod cmd_detect;
@@ -96,6 +97,9 @@ enum Command {
     Clock(cmd_clock::ClockArgs),
     /// Sigma rules: check every rule of detect.rules_dir, test one over stored lines.
     Detect(cmd_detect::DetectArgs),
+    /// Compliance alerts (a silent source, the clock, storage, checkpoints,
+    /// retention): list them, acknowledge one.
+    Alerts(cmd_alerts::AlertsArgs),
     /// The subscriber register (5-year records of VPN/VPS/cloud customers):
     /// import, show --purpose, completeness, terminate, erase-expired, rotate-key, hold.
     Registry(cmd_registry::RegistryArgs),
@@ -302,6 +306,7 @@ async fn command(cfg: &Config, c: Command) -> Result<std::process::ExitCode> {
         Command::Poc(a) => cmd_incident::poc(cfg, a).await,
         Command::Clock(a) => cmd_clock::clock(cfg, a).await,
         Command::Detect(a) => cmd_detect::detect(cfg, a).await,
+        Command::Alerts(a) => cmd_alerts::alerts(cfg, a).await,
         Command::Registry(a) => cmd_registry::run(cfg, a).await,
         Command::Whois(a) => cmd_whois::run(cfg, a).await,
         Command::User(a) => cmd_user::user(cfg, a).await,

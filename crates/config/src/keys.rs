@@ -2157,6 +2157,104 @@ pub(crate) static KEYS: &[KeyDef] = &[
         help: "Groups (`count() by FIELD`) an aggregation rule keeps windows for; past it, the \
             groups with nothing in their window go first, then the least recently seen.",
     },
+    // [alerts]
+    KeyDef {
+        key: "alerts.enabled",
+        kind: Kind::Bool {
+            at: at!(alerts.enabled),
+            default: true,
+        },
+        help: "Whether `serve` checks what compliance depends on and raises alerts (see the \
+            other `alerts.*` keys).",
+    },
+    KeyDef {
+        key: "alerts.interval",
+        kind: Kind::Duration {
+            at: at!(alerts.interval),
+            default: secs(60),
+            min: Duration::from_millis(100),
+            max: secs(3600),
+        },
+        help: "How often `serve` checks what compliance depends on: each source's last line, the \
+            clock monitor, the storage, the ledger's checkpoint, retention. A change (firing, \
+            resolved) is recorded in the ledger and shown by `pramaan alerts`.",
+    },
+    KeyDef {
+        key: "alerts.silence_after",
+        kind: Kind::Duration {
+            at: at!(alerts.silence_after),
+            default: secs(3600),
+            min: secs(1),
+            max: secs(30 * 24 * 3600),
+        },
+        help: "A source (the host its lines name, else the sender's address without its port) \
+            that sent lines within `alerts.source_lookback` but none for longer than this fires \
+            `PramaanSourceSilent`: its logs are then missing from the 180 days.",
+    },
+    KeyDef {
+        key: "alerts.silence_per_source",
+        kind: Kind::Text {
+            at: at!(alerts.silence_per_source),
+            default: "",
+            check: Check::Plain,
+        },
+        help: "Sources with their own silence limit: `PATTERN=DURATION,...` (`*` as a wildcard; \
+            the first pattern that matches wins), e.g. `backup-*=26h,10.0.0.5=10m`.",
+    },
+    KeyDef {
+        key: "alerts.source_lookback",
+        kind: Kind::Duration {
+            at: at!(alerts.source_lookback),
+            default: secs(7 * 24 * 3600),
+            min: secs(60),
+            max: secs(180 * 24 * 3600),
+        },
+        help: "Sources that sent a line within this window are checked for silence (a source \
+            gone longer is no longer alerted on; the coverage heatmap still shows it).",
+    },
+    KeyDef {
+        key: "alerts.repeat_interval",
+        kind: Kind::Duration {
+            at: at!(alerts.repeat_interval),
+            default: secs(4 * 3600),
+            min: secs(1),
+            max: secs(7 * 24 * 3600),
+        },
+        help: "A firing alert is sent again this often until it resolves or someone \
+            acknowledges it (`pramaan alerts ack KEY`).",
+    },
+    KeyDef {
+        key: "alerts.alertmanager_url",
+        kind: Kind::Text {
+            at: at!(alerts.alertmanager_url),
+            default: "",
+            check: Check::Plain,
+        },
+        help: "Prometheus Alertmanager's address (`http://127.0.0.1:9093`; `/api/v2/alerts` is \
+            added) or any URL that takes its v2 alerts body: firing alerts are POSTed there \
+            with their labels (`alertname`, `service=pramaan`, `source`...), `summary` and \
+            `startsAt`; resolved ones with `endsAt`. Empty: no webhook.",
+    },
+    KeyDef {
+        key: "alerts.email",
+        kind: Kind::Bool {
+            at: at!(alerts.email),
+            default: true,
+        },
+        help: "Also send alerts by e-mail, through the incident desk's SMTP settings, to \
+            `desk.reminder_to` (else the point of contact), when `desk.smtp_host` is set.",
+    },
+    KeyDef {
+        key: "alerts.disk_free_min",
+        kind: Kind::Int {
+            at: IntAt::U64(at!(alerts.disk_free_min)),
+            default: 10,
+            min: 0,
+            max: 99,
+        },
+        help: "Percent of the data directory's disk that must stay free; less fires \
+            `PramaanDiskFilling` (a full disk fires `PramaanStorageFull`).",
+    },
 ];
 
 pub(crate) fn find(key: &str) -> Option<&'static KeyDef> {

@@ -100,6 +100,8 @@ pub struct Config {
     pub console: Console,
     /// `[detect]`
     pub detect: Detect,
+    /// `[alerts]`
+    pub alerts: Alerts,
 }
 
 /// `[detect]`: detection with Sigma rules.
@@ -119,6 +121,31 @@ pub struct Detect {
     pub excerpt_lines: usize,
     /// `detect.max_groups`: groups an aggregation rule keeps windows for.
     pub max_groups: usize,
+}
+
+/// `[alerts]`: compliance alerts (a silent source, the clock, storage,
+/// checkpoints, retention).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Alerts {
+    /// `alerts.enabled`: `serve` checks and raises compliance alerts.
+    pub enabled: bool,
+    /// `alerts.interval`: how often `serve` checks.
+    pub interval: Duration,
+    /// `alerts.silence_after`: a source silent longer than this fires.
+    pub silence_after: Duration,
+    /// `alerts.silence_per_source`: `PATTERN=DURATION,...`, a source's own
+    /// limit (first match wins; glob `*`).
+    pub silence_per_source: String,
+    /// `alerts.source_lookback`: sources seen in this window are checked.
+    pub source_lookback: Duration,
+    /// `alerts.repeat_interval`: a firing alert not acknowledged is sent again.
+    pub repeat_interval: Duration,
+    /// `alerts.alertmanager_url`: Alertmanager (or a receiver of its v2 body).
+    pub alertmanager_url: String,
+    /// `alerts.email`: also by e-mail through the desk's SMTP settings.
+    pub email: bool,
+    /// `alerts.disk_free_min`: percent of the data directory's disk.
+    pub disk_free_min: u64,
 }
 
 /// `[console]`: the web console.
@@ -535,7 +562,7 @@ pub struct AttributionSource {
 pub const CERT_IN_REGISTRY_YEARS: u64 = 5;
 
 /// `[registry]`: the subscriber register (direction 6).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Registry {
     /// `registry.url`: empty (SQLite at `<data_dir>/registry.db`),
     /// `sqlite:PATH` or `postgres://...`.
@@ -827,14 +854,7 @@ impl Config {
             },
             relp: Relp::default(),
             files: Files::default(),
-            registry: Registry {
-                url: String::new(),
-                retention_years: 0,
-                allow_non_compliant: false,
-                master_key_file: None,
-                master_key_env: String::new(),
-                erase_interval: Duration::ZERO,
-            },
+            registry: Registry::default(),
             clock: Clock {
                 enabled: true,
                 servers: String::new(),
@@ -847,6 +867,7 @@ impl Config {
             },
             console: Console { heatmap_rows: 0 },
             detect: Detect::default(),
+            alerts: Alerts::default(),
         }
     }
 

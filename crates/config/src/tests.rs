@@ -1175,13 +1175,25 @@ fn every_field_has_its_own_key() {
                 excerpt_lines: _,
                 max_groups: _,
             },
+        alerts:
+            crate::Alerts {
+                enabled: _,
+                interval: _,
+                silence_after: _,
+                silence_per_source: _,
+                source_lookback: _,
+                repeat_interval: _,
+                alertmanager_url: _,
+                email: _,
+                disk_free_min: _,
+            },
     } = Config::default();
     const FIELDS: usize =
         1 + 2 + 9 + 3 + 3 + 6 + 2 /* segments.compact_* */ + 1 /* segments.search_nice */ + 5 /* sql */ + 4 + 1 + 1 + 2 + 1 + 3 + 8 /* clock */ + 18 /* desk */
         + 2 /* syslog.allow, syslog.tls_client_ca */ + 2 /* http.tls_* */ + 1 /* metrics.public */
         + 2 /* syslog per source, first byte */ + 2 /* http ingest turns */ + 1 /* metrics.max_sources */
         + 5 /* auth */ + 3 /* attribution */ + 6 /* registry */ + 6 /* radius */ + 1 /* console */
-        + 1 /* catalog.schema */ + 6 /* storage: S3 */ + 1 /* storage.cache_size */ + 5 /* detect */ + 3 /* relp */ + 3 /* files */;
+        + 1 /* catalog.schema */ + 6 /* storage: S3 */ + 1 /* storage.cache_size */ + 5 /* detect */ + 9 /* alerts */ + 3 /* relp */ + 3 /* files */;
     assert_eq!(KEYS.len(), FIELDS);
 
     let defaults = Config::default();

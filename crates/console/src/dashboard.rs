@@ -178,6 +178,45 @@ pub fn incidents_card(unreported: &[OpenIncident]) -> Card {
     }
 }
 
+/// A compliance alert firing now.
+#[derive(Clone, Debug)]
+pub struct FiringAlert {
+    pub key: String,
+    pub summary: String,
+    pub acked: bool,
+}
+
+/// The compliance alerts (`Err`: the desk holding them cannot be read).
+pub fn alerts_card(firing: Result<&[FiringAlert], &str>) -> Card {
+    let (level, reason) = match firing {
+        Err(e) => (Level::Amber, format!("The compliance alerts cannot be read: {e}.")),
+        Ok([]) => (
+            Level::Green,
+            "No compliance alert is firing: sources, clock, storage, checkpoints and retention are as they should be.".to_string(),
+        ),
+        Ok(list) => {
+            let open = list.iter().filter(|a| !a.acked).count();
+            let first = list.iter().find(|a| !a.acked).unwrap_or(&list[0]);
+            (
+                if open > 0 { Level::Red } else { Level::Amber },
+                format!(
+                    "{} alert(s) firing ({open} not acknowledged): {} ({}).",
+                    list.len(),
+                    first.summary,
+                    first.key
+                ),
+            )
+        }
+    };
+    Card {
+        obligation: "Compliance alerts",
+        level,
+        reason,
+        href: "/api/v1/alerts".into(),
+        action: "List the alerts (pramaan alerts)",
+    }
+}
+
 /// The point of contact as the desk keeps it.
 #[derive(Clone, Debug, Default)]
 pub struct PocFacts {
@@ -602,6 +641,25 @@ mod tests {
         let r = orders_card(Err("disk I/O error"));
         assert_eq!(r.level, Level::Red);
         assert!(r.reason.contains("disk I/O error"));
+    }
+
+    #[test]
+    fn alerts_card_is_red_while_an_alert_fires_unacknowledged() {
+        assert_eq!(alerts_card(Ok(&[])).level, Level::Green);
+        let a = |acked| FiringAlert {
+            key: "source_silent/web1".into(),
+            summary: "The source web1 has sent no line.".into(),
+            acked,
+        };
+        let c = alerts_card(Ok(&[a(false), a(true)]));
+        assert_eq!(c.level, Level::Red);
+        assert!(
+            c.reason.contains("2 alert(s) firing (1 not acknowledged)"),
+            "{}",
+            c.reason
+        );
+        assert_eq!(alerts_card(Ok(&[a(true)])).level, Level::Amber);
+        assert_eq!(alerts_card(Err("locked")).level, Level::Amber);
     }
 
     #[test]

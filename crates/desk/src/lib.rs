@@ -8,6 +8,8 @@
 //! through [`pramaan_core::LedgerSink`]; [`render`], [`export`], [`mail`] and
 //! [`remind`] do the I/O at the edges, always with the time passed in.
 //!
+//! [`alerts`] keeps the compliance alerts (firing, resolved, acknowledged)
+//! and sends them by e-mail and to Alertmanager.
 //! [`detections`] keeps what Sigma rules detected, and opens or adds to
 //! incidents for them in the same transaction as the detector's progress.
 //!
@@ -18,6 +20,7 @@
 
 #![cfg_attr(not(test), warn(clippy::too_many_lines))]
 
+pub mod alerts;
 pub mod clock;
 pub mod detections;
 pub mod export;

@@ -20,6 +20,7 @@ pub(crate) fn ledger_body(ev: &Event) -> Vec<u8> {
         "subject": match ev.incident_id {
             Some(i) => format!("incident {i}"),
             None if ev.action.starts_with("detection.") => "detections".to_owned(),
+            None if ev.action.starts_with("alert.") => "compliance alerts".to_owned(),
             None => "point of contact".to_owned(),
         },
         "event": ev.id,

@@ -70,7 +70,7 @@ fn reminder_text(inc: &Incident, which: Reminder, now_ns: i64) -> (String, Strin
     (subject, body)
 }
 
-async fn send_email(
+pub(crate) async fn send_email(
     desk: &Desk,
     settings: &Settings,
     subject: &str,

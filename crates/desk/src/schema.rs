@@ -8,7 +8,7 @@ use pramaan_db::{Schema, Step};
 /// Every step, oldest first; a file's `user_version` counts those applied.
 pub const SCHEMA: Schema = Schema {
     database: "desk.db",
-    steps: &[V1, V2_OUTBOX, V3_DETECTIONS],
+    steps: &[V1, V2_OUTBOX, V3_DETECTIONS, V4_ALERTS],
 };
 
 /// Version 1: the schema from before versions were kept, as it was (a file
@@ -130,6 +130,26 @@ CREATE TABLE detect_progress (
     id INTEGER PRIMARY KEY CHECK (id = 1),
     next_seq INTEGER NOT NULL,
     received_ns INTEGER NOT NULL
+);
+"#,
+);
+
+/// Version 4: compliance alerts (`crate::alerts`), one row per alert key.
+const V4_ALERTS: Step = Step::Sql(
+    r#"
+CREATE TABLE alerts (
+    key TEXT PRIMARY KEY,
+    alertname TEXT NOT NULL,
+    labels TEXT NOT NULL,
+    summary TEXT NOT NULL,
+    state TEXT NOT NULL,
+    since_ns INTEGER NOT NULL,
+    resolved_at_ns INTEGER,
+    last_sent_ns INTEGER,
+    sends INTEGER NOT NULL DEFAULT 0,
+    resolved_sent INTEGER NOT NULL DEFAULT 0,
+    acked_by TEXT,
+    acked_at_ns INTEGER
 );
 "#,
 );

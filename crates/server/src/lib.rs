@@ -414,6 +414,7 @@ struct Background {
     clock: JoinHandle<()>,
     desk_reminders: Option<JoinHandle<()>>,
     detector: Option<JoinHandle<()>>,
+    alerts: JoinHandle<()>,
 }
 
 impl Background {
@@ -460,11 +461,17 @@ impl Background {
             }
             (None, _) => None,
         };
+        // Compliance alerts (silent sources, clock, storage, checkpoints, retention).
+        let alerts = tokio::spawn(pramaan_app::alerting::run(
+            state.app().clone(),
+            stop.clone(),
+        ));
         Background {
             retention,
             clock,
             desk_reminders,
             detector,
+            alerts,
         }
     }
 }
@@ -505,6 +512,9 @@ async fn shut_down(
     if let Some(t) = background.detector {
         finish_or_abort(t, Duration::from_secs(15)).await;
     }
+    // An alert round in progress (a webhook in its back-off) is cut: what
+    // it had not recorded is done again by the next start.
+    finish_or_abort(background.alerts, Duration::from_secs(15)).await;
     // A retention run in progress finishes (or, after a while, is dropped: every step is safe to cut).
     finish_or_abort(background.retention, Duration::from_secs(30)).await;
     vault.close();

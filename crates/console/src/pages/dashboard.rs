@@ -51,6 +51,7 @@ pub(super) async fn show<H: Host>(
         cards::logs_card(&log_facts(&*st, &coverage, today)),
         cards::subscribers_card(&subscriber_facts(&*st).await),
         orders_card(&*st, now),
+        alerts_card(&*st),
     ];
     // Worst first: what needs acting on is at the top.
     list.sort_by_key(|c| std::cmp::Reverse(c.level));
@@ -188,6 +189,26 @@ fn orders_card(st: &impl Host, now: i64) -> Card {
         }
         Err(e) => cards::orders_card(Err(&e)),
     }
+}
+
+fn alerts_card(st: &impl Host) -> Card {
+    let firing = st
+        .app()
+        .desk()
+        .desk()
+        .map_err(|e| e.to_string())
+        .and_then(|d| d.alerts().map_err(|e| e.to_string()))
+        .map(|all| {
+            all.into_iter()
+                .filter(|a| a.firing())
+                .map(|a| cards::FiringAlert {
+                    key: a.key,
+                    summary: a.summary,
+                    acked: a.acked_by.is_some(),
+                })
+                .collect::<Vec<_>>()
+        });
+    cards::alerts_card(firing.as_deref().map_err(String::as_str))
 }
 
 fn clock_facts(s: &pramaan_clock::Status) -> ClockFacts {
