@@ -163,6 +163,7 @@ fn postgres_unreachable_at_start_is_a_clear_error_without_the_password() {
                 "postgres://pramaan:s3cretpw@127.0.0.1:1/test",
             ),
             ("PRAMAAN_CLOCK_ENABLED", "false"),
+            ("PRAMAAN_ALERTS_ENABLED", "false"),
         ],
         &[
             "serve",

@@ -932,6 +932,7 @@ fn compact_rewrites_sealed_segments_and_search_and_verify_see_no_change() {
     let env = [
         ("PRAMAAN_SEGMENTS_MAX_ROWS", "1000"),
         ("PRAMAAN_CLOCK_ENABLED", "false"),
+        ("PRAMAAN_ALERTS_ENABLED", "false"),
     ];
     ok(cmd_env(
         dir.path(),

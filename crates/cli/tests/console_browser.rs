@@ -320,10 +320,10 @@ async fn run_browser(c: &Client, base: &str) {
         "the skip link is hidden when focused"
     );
 
-    // The dashboard: six obligations' cards.
+    // The dashboard: six obligations' cards and the compliance alerts'.
     c.goto(&format!("{base}/console")).await.unwrap();
     let cards = c.find_all(Locator::Css("li.card")).await.unwrap();
-    assert_eq!(cards.len(), 6);
+    assert_eq!(cards.len(), 7);
     let poc = text_of(c, r#"li.card[data-obligation="Point of contact"]"#).await;
     assert!(
         poc.contains("NOT MET") && poc.contains("No point of contact"),

@@ -614,6 +614,7 @@ fn a_missing_secret_stops_the_start_naming_the_variable() {
         .arg(dir.path().join("data"))
         .args(["--http-listen", "127.0.0.1:0"])
         .env("PRAMAAN_CLOCK_ENABLED", "false")
+        .env("PRAMAAN_ALERTS_ENABLED", "false")
         .env("PRAMAAN_RADIUS_LISTEN", "127.0.0.1:0")
         .env("PRAMAAN_RADIUS_SECRET_ENV", "RADIUS_E2E_UNSET_SECRET")
         .env_remove("RADIUS_E2E_UNSET_SECRET");

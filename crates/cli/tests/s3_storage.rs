@@ -198,7 +198,8 @@ fn a_store_that_cannot_be_used_stops_serve_at_start_with_its_cause() {
             .args(["--http-listen", "127.0.0.1:0"])
             .args(["--syslog-udp-listen", "127.0.0.1:0"])
             .args(["--syslog-tcp-listen", "127.0.0.1:0"])
-            .env("PRAMAAN_CLOCK_ENABLED", "false");
+            .env("PRAMAAN_CLOCK_ENABLED", "false")
+            .env("PRAMAAN_ALERTS_ENABLED", "false");
         for (k, v) in env {
             c.env(k, v);
         }

@@ -274,7 +274,8 @@ fn a_database_newer_than_the_binary_stops_serve_naming_it() {
             .args(["--http-listen", "127.0.0.1:0"])
             .args(["--syslog-udp-listen", "127.0.0.1:0"])
             .args(["--syslog-tcp-listen", "127.0.0.1:0"])
-            .env("PRAMAAN_CLOCK_ENABLED", "false");
+            .env("PRAMAAN_CLOCK_ENABLED", "false")
+            .env("PRAMAAN_ALERTS_ENABLED", "false");
         let o = run(c, None, T);
         assert!(!o.success(), "serve started on a newer {db}: {o:?}");
         let want =

@@ -39,10 +39,6 @@ pub fn pramaan(cwd: &Path) -> Command {
     c.env("NO_COLOR", "1").current_dir(cwd);
     // Every test server accepts this admin token (see `Server::spawn`).
     c.env("PRAMAAN_TOKEN", TEST_TOKEN);
-    // A `serve` a test starts raises no compliance alert of its own (they
-    // are ledger records: a nearly full disk would add some); the alert
-    // tests turn them on.
-    c.env("PRAMAAN_ALERTS_ENABLED", "false");
     c
 }
 
