@@ -88,6 +88,13 @@ pub struct TestReport {
     pub matched: u64,
     /// Stopped at `max_lines` before the end of the window.
     pub truncated: bool,
+    /// For an aggregation rule: how many times it would have fired (the
+    /// matches above count lines of its search), and the groups it fired
+    /// for (the first 100).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub firings: Option<u64>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub fired_groups: Vec<String>,
     /// Receipt time of the first and the last match.
     pub first_match: Option<String>,
     pub last_match: Option<String>,
@@ -122,6 +129,8 @@ impl Operation for Test {
             from_ns: time("from", &self.from)?,
             to_ns: time("to", &self.to)?,
             limit: max_lines,
+            // Oldest first, as serve reads them: windows slide forward.
+            order: pramaan_vault::search::Order::Oldest,
             ..Query::default()
         };
         tracing::info!(user = %who.name, rule = %rule.title, "detect test");
@@ -136,16 +145,41 @@ impl Operation for Test {
             lines_read: 0,
             matched: 0,
             truncated: false,
+            firings: rule.aggregation.as_ref().map(|_| 0),
+            fired_groups: Vec::new(),
             first_match: None,
             last_match: None,
             examples: Vec::new(),
         };
         let opts = app.vault().options();
         let examples = self.examples.unwrap_or(5);
+        let mut windows = rule.aggregation.as_ref().map(|(a, tf)| {
+            pramaan_detect::aggregate::Windows::new(a.clone(), *tf, app.config().detect.max_groups)
+        });
         let mut judge = |hits: Vec<Hit>| {
             for hit in hits {
                 report.lines_read += 1;
-                if matches(&rule, &hit, opts) {
+                let line = Line::of(&hit, opts);
+                let e = line.event();
+                if !rule.matches(&e) {
+                    continue;
+                }
+                if let (Some(w), Some((g, v))) = (windows.as_mut(), rule.group_of(&e)) {
+                    let seen = pramaan_detect::aggregate::Seen {
+                        seq: hit.seq,
+                        received_ns: line.received_ns,
+                    };
+                    let label = crate::detector::group_label(&rule, &g);
+                    if let Some(f) = w.observe(&label, v.as_deref(), seen, true) {
+                        *report.firings.get_or_insert(0) += 1;
+                        if report.fired_groups.len() < 100
+                            && !report.fired_groups.contains(&f.group)
+                        {
+                            report.fired_groups.push(f.group);
+                        }
+                    }
+                }
+                {
                     report.matched += 1;
                     report
                         .first_match
@@ -215,12 +249,6 @@ impl Operation for Detections {
             })
             .collect()
     }
-}
-
-/// Whether a stored line matches, its fields derived as ingest derives them.
-fn matches(rule: &Rule, hit: &Hit, opts: &pramaan_vault::VaultOptions) -> bool {
-    let line = Line::of(hit, opts);
-    rule.matches(&line.event())
 }
 
 /// A stored line as rules read it: its raw bytes, receipt time and the

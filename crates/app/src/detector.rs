@@ -438,7 +438,7 @@ impl Acc {
 }
 
 /// `src_ip=203.0.113.7`: an aggregation group as incidents show it.
-fn group_label(rule: &Rule, value: &str) -> String {
+pub(crate) fn group_label(rule: &Rule, value: &str) -> String {
     match rule.aggregation.as_ref().and_then(|(a, _)| a.by.as_deref()) {
         Some(by) => format!("{by}={value}"),
         None => String::new(),

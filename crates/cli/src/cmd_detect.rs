@@ -239,6 +239,16 @@ async fn test(cfg: &Config, a: TestArgs) -> Result<ExitCode> {
                 ""
             }
         );
+        if let Some(n) = r.firings {
+            println!(
+                "would have fired {n} time(s){}",
+                if r.fired_groups.is_empty() {
+                    String::new()
+                } else {
+                    format!(": {}", r.fired_groups.join(", "))
+                }
+            );
+        }
         if let (Some(f), Some(l)) = (&r.first_match, &r.last_match) {
             println!("first {f}, last {l}");
         }

@@ -143,6 +143,56 @@ fn test_back_tests_a_rule_over_stored_sshd_lines_audited_first() {
         "{r}"
     );
 
+    // The brute-force rule counts per address: every address with ten or
+    // more failures fires once (the lines arrived within seconds, inside
+    // one five-minute window).
+    let brute = own_rules().join("pramaan_ssh_brute_force.yml");
+    let mut c = pramaan(server.dir.path());
+    c.args([
+        "detect",
+        "test",
+        brute.to_str().unwrap(),
+        "--server",
+        &server.url(),
+        "--json",
+    ]);
+    let o = run(c, None, T);
+    assert!(o.success(), "{o:?}");
+    let r: serde_json::Value = serde_json::from_str(&o.stdout()).unwrap();
+    let mut per_ip: std::collections::BTreeMap<String, usize> = Default::default();
+    for l in &lines {
+        if [
+            "Failed password for",
+            "Invalid user ",
+            "Failed publickey for",
+        ]
+        .iter()
+        .any(|p| l.contains(p))
+        {
+            if let Some(ip) = l
+                .split_whitespace()
+                .find(|w| w.parse::<std::net::IpAddr>().is_ok())
+            {
+                *per_ip.entry(ip.to_owned()).or_default() += 1;
+            }
+        }
+    }
+    let want_groups: Vec<String> = per_ip
+        .iter()
+        .filter(|(_, n)| **n >= 10)
+        .map(|(ip, _)| format!("src_ip={ip}"))
+        .collect();
+    assert!(!want_groups.is_empty());
+    let mut got: Vec<String> = r["fired_groups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| g.as_str().unwrap().to_owned())
+        .collect();
+    got.sort();
+    assert_eq!(got, want_groups, "{r}");
+    assert_eq!(r["firings"], want_groups.len(), "{r}");
+
     // Audited: the rule's back-test is in the audit trail.
     let audit = server.search(&[("internal", "true"), ("q", "detect.test")]);
     assert!(!audit.is_empty(), "no audit record of the back-test");
