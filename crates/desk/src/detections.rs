@@ -8,9 +8,9 @@
 //! restart between the commit and the detector learning of it) and
 //! changes nothing: no detection is lost or recorded twice.
 
-use crate::clock::{self, Reminder};
-use crate::model::{ExcerptLine, Fields, Incident, State};
-use crate::store::{check_kinds, insert_event};
+use crate::clock::Reminder;
+use crate::model::{ExcerptLine, Fields, Incident};
+use crate::store::{check_kinds, insert_event, insert_incident};
 use crate::{Desk, DeskError};
 use pramaan_core::time::rfc3339_utc;
 use rusqlite::{params, OptionalExtension, Transaction};
@@ -354,54 +354,12 @@ impl Desk {
             ..Fields::default()
         };
         // The clock starts when pramaan noticed: the first matching line's receipt.
-        let detected = f.first_received_ns.min(now_ns);
-        let start = clock::clock_start(detected, None);
-        let inc = Incident {
-            id: 0,
-            fields,
-            detected_at_ns: detected,
-            notified_at_ns: None,
-            clock_start_ns: start,
-            deadline_ns: clock::deadline(start),
-            state: State::Open,
-            created_at_ns: now_ns,
-            created_by: ACTOR.to_owned(),
-            first_reported_at_ns: None,
-            reports_sent: 0,
-            closed_at_ns: None,
-            closed_by: None,
-            close_reason: None,
-        };
-        tx.execute(
-            "INSERT INTO incidents (fields, detected_at_ns, notified_at_ns, clock_start_ns, deadline_ns, state, created_at_ns, created_by)
-             VALUES (?1, ?2, NULL, ?3, ?4, 'open', ?5, ?6)",
-            params![
-                serde_json::to_string(&inc.fields).map_err(DeskError::json)?,
-                inc.detected_at_ns,
-                inc.clock_start_ns,
-                inc.deadline_ns,
-                now_ns,
-                ACTOR
-            ],
-        )?;
-        let id = tx.last_insert_rowid();
-        insert_event(
+        let inc = Incident::new_open(fields, f.first_received_ns.min(now_ns), None, ACTOR, now_ns);
+        let id = insert_incident(
             tx,
             watermark,
-            Some(id),
-            now_ns,
-            ACTOR,
-            "incident.created",
-            &serde_json::json!({
-                "state": "open",
-                "title": inc.fields.title,
-                "kinds": inc.fields.kinds,
-                "detected_at": rfc3339_utc(inc.detected_at_ns),
-                "notified_at": null,
-                "clock_start": rfc3339_utc(inc.clock_start_ns),
-                "deadline": rfc3339_utc(inc.deadline_ns),
-                "rule": f.rule_key,
-            }),
+            &inc,
+            serde_json::json!({ "rule": f.rule_key }),
         )?;
         // The point of contact is told at once (the next reminder tick sends it).
         tx.execute(

@@ -145,6 +145,82 @@ pub(crate) fn insert_event(
     Ok(())
 }
 
+impl Incident {
+    /// A new open incident recorded by `actor` at `now_ns`: its clock
+    /// starts at the earlier of detection and notification.
+    pub(crate) fn new_open(
+        fields: Fields,
+        detected_at_ns: i64,
+        notified_at_ns: Option<i64>,
+        actor: &str,
+        now_ns: i64,
+    ) -> Incident {
+        let start = clock::clock_start(detected_at_ns, notified_at_ns);
+        Incident {
+            id: 0,
+            fields,
+            detected_at_ns,
+            notified_at_ns,
+            clock_start_ns: start,
+            deadline_ns: clock::deadline(start),
+            state: State::Open,
+            created_at_ns: now_ns,
+            created_by: actor.to_owned(),
+            first_reported_at_ns: None,
+            reports_sent: 0,
+            closed_at_ns: None,
+            closed_by: None,
+            close_reason: None,
+        }
+    }
+}
+
+/// Inserts a new open incident and its `incident.created` event (with
+/// `extra` in its details) in `tx`; returns its id.
+pub(crate) fn insert_incident(
+    tx: &Transaction<'_>,
+    watermark: u64,
+    inc: &Incident,
+    extra: serde_json::Value,
+) -> Result<i64, DeskError> {
+    tx.execute(
+        "INSERT INTO incidents (fields, detected_at_ns, notified_at_ns, clock_start_ns, deadline_ns, state, created_at_ns, created_by)
+         VALUES (?1, ?2, ?3, ?4, ?5, 'open', ?6, ?7)",
+        params![
+            serde_json::to_string(&inc.fields).map_err(DeskError::json)?,
+            inc.detected_at_ns,
+            inc.notified_at_ns,
+            inc.clock_start_ns,
+            inc.deadline_ns,
+            inc.created_at_ns,
+            inc.created_by
+        ],
+    )?;
+    let id = tx.last_insert_rowid();
+    let mut details = serde_json::json!({
+        "state": "open",
+        "title": inc.fields.title,
+        "kinds": inc.fields.kinds,
+        "detected_at": rfc3339_utc(inc.detected_at_ns),
+        "notified_at": inc.notified_at_ns.map(rfc3339_utc),
+        "clock_start": rfc3339_utc(inc.clock_start_ns),
+        "deadline": rfc3339_utc(inc.deadline_ns),
+    });
+    if let (Some(d), serde_json::Value::Object(x)) = (details.as_object_mut(), extra) {
+        d.extend(x);
+    }
+    insert_event(
+        tx,
+        watermark,
+        Some(id),
+        inc.created_at_ns,
+        &inc.created_by,
+        "incident.created",
+        &details,
+    )?;
+    Ok(id)
+}
+
 impl Desk {
     /// Opens (creating) the database at `path`. `sink` takes the ledger records.
     pub fn open(path: &Path, sink: Arc<dyn LedgerSink>) -> Result<Desk, DeskError> {
@@ -209,59 +285,20 @@ impl Desk {
         if let Some(o) = fields.occurred_at_ns {
             check_time("occurred_at", o, now_ns)?;
         }
-        let start = clock::clock_start(new.detected_at_ns, new.notified_at_ns);
-        let mut inc = Incident {
-            id: 0,
+        let inc = Incident::new_open(
             fields,
-            detected_at_ns: new.detected_at_ns,
-            notified_at_ns: new.notified_at_ns,
-            clock_start_ns: start,
-            deadline_ns: clock::deadline(start),
-            state: State::Open,
-            created_at_ns: now_ns,
-            created_by: actor.to_owned(),
-            first_reported_at_ns: None,
-            reports_sent: 0,
-            closed_at_ns: None,
-            closed_by: None,
-            close_reason: None,
-        };
-        {
+            new.detected_at_ns,
+            new.notified_at_ns,
+            actor,
+            now_ns,
+        );
+        let inc = {
             let mut db = self.db();
             let tx = db.transaction()?;
-            tx.execute(
-                "INSERT INTO incidents (fields, detected_at_ns, notified_at_ns, clock_start_ns, deadline_ns, state, created_at_ns, created_by)
-                 VALUES (?1, ?2, ?3, ?4, ?5, 'open', ?6, ?7)",
-                params![
-                    serde_json::to_string(&inc.fields).map_err(DeskError::json)?,
-                    inc.detected_at_ns,
-                    inc.notified_at_ns,
-                    inc.clock_start_ns,
-                    inc.deadline_ns,
-                    now_ns,
-                    actor
-                ],
-            )?;
-            inc.id = tx.last_insert_rowid();
-            insert_event(
-                &tx,
-                self.sink.committed(),
-                Some(inc.id),
-                now_ns,
-                actor,
-                "incident.created",
-                &serde_json::json!({
-                    "state": "open",
-                    "title": inc.fields.title,
-                    "kinds": inc.fields.kinds,
-                    "detected_at": rfc3339_utc(inc.detected_at_ns),
-                    "notified_at": inc.notified_at_ns.map(rfc3339_utc),
-                    "clock_start": rfc3339_utc(inc.clock_start_ns),
-                    "deadline": rfc3339_utc(inc.deadline_ns),
-                }),
-            )?;
+            let id = insert_incident(&tx, self.sink.committed(), &inc, serde_json::json!({}))?;
             tx.commit()?;
-        }
+            Incident { id, ..inc }
+        };
         self.flush().await;
         Ok(inc)
     }
