@@ -365,18 +365,20 @@ async fn sql_rows(st: &impl Host, q: &str) -> Result<Vec<serde_json::Value>, Pro
         .collect())
 }
 
-/// Lines per source (the syslog host, else the sender) per IST day of the
+/// Lines per source (the syslog host, else the sender's address without
+/// its port: one source per sender, not per connection) per IST day of the
 /// line's own time (else the time received), over the window. Only
 /// segments received within the window plus a day are read.
 pub(super) async fn coverage(st: &impl Host, now: i64) -> Result<Vec<SourceDays>, Problem> {
     let ist = i64::from(pramaan_core::time::IST_OFFSET_SECS) * 1_000_000_000;
     let since = now - (COVERAGE_DAYS as i64 + 1) * DAY_NS;
     let q = format!(
-        "SELECT COALESCE(host, peer) AS source, \
+        "SELECT {source} AS source, \
                 (CAST(COALESCE(event_time, received_at) AS BIGINT) + {ist}) / {DAY_NS} AS day, \
                 COUNT(*) AS n \
          FROM logs WHERE transport <> 'internal' AND CAST(received_at AS BIGINT) >= {since} \
-         GROUP BY 1, 2"
+         GROUP BY 1, 2",
+        source = pramaan_app::alerting::SOURCE_SQL
     );
     let first = charts::ist_day(now) - COVERAGE_DAYS as i64 + 1;
     let mut by: BTreeMap<String, Vec<(i64, u64)>> = BTreeMap::new();
