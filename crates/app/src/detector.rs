@@ -333,32 +333,31 @@ impl Detector {
     async fn judge(&mut self, hits: &[Hit], last_received: &mut i64) -> Result<Vec<Found>, String> {
         let opts = self.vault.options().clone();
         let max_lines = self.settings.excerpt_lines;
+        // Which rules each line matches: the rules are pure and each line
+        // independent, so the lines are judged on every core; the windows
+        // then see the matches in sequence order.
+        let rules: Vec<&Rule> = self.rules.iter().map(|r| &r.rule).collect();
+        let judged = in_place(|| judge_lines(&rules, hits, &opts));
         // Per plain rule: its matches in this batch.
         let mut plain: HashMap<usize, Acc> = HashMap::new();
         let mut firings: Vec<(usize, String, Vec<Seen>)> = Vec::new();
-        for hit in hits {
-            let line = Line::of(hit, &opts);
-            *last_received = (*last_received).max(line.received_ns);
-            let e = line.event();
-            for (i, r) in self.rules.iter_mut().enumerate() {
-                if !r.rule.matches(&e) {
-                    continue;
-                }
+        for (hit, (received_ns, matched)) in hits.iter().zip(judged) {
+            *last_received = (*last_received).max(received_ns);
+            for (i, group) in matched {
                 let seen = Seen {
                     seq: hit.seq,
-                    received_ns: line.received_ns,
+                    received_ns,
                 };
-                match r.windows.as_mut() {
-                    None => plain.entry(i).or_default().add(hit, &seen, max_lines)?,
-                    Some(w) => {
-                        let Some((g, v)) = r.rule.group_of(&e) else {
-                            continue;
-                        };
-                        let label = group_label(&r.rule, &g);
+                let r = &mut self.rules[i];
+                match (r.windows.as_mut(), group) {
+                    (None, _) => plain.entry(i).or_default().add(hit, &seen, max_lines)?,
+                    (Some(w), Some((label, v))) => {
                         if let Some(f) = w.observe(&label, v.as_deref(), seen, true) {
                             firings.push((i, f.group, f.lines));
                         }
                     }
+                    // An aggregation's line without a value for `by`.
+                    (Some(_), None) => {}
                 }
             }
         }
@@ -403,6 +402,54 @@ impl Detector {
             last_received_ns: acc.last,
             lines: acc.lines,
         }
+    }
+}
+
+/// A line's receipt and the rules it matches (index, and for an
+/// aggregation rule its group label and counted value).
+type Judged = (i64, Vec<(usize, Option<(String, Option<String>)>)>);
+
+/// Runs every rule over every line, the lines split across the cores.
+fn judge_lines(rules: &[&Rule], hits: &[Hit], opts: &pramaan_vault::VaultOptions) -> Vec<Judged> {
+    let one = |hit: &Hit| -> Judged {
+        let line = Line::of(hit, opts);
+        let e = line.event();
+        let matched = rules
+            .iter()
+            .enumerate()
+            .filter(|(_, r)| r.matches(&e))
+            .map(|(i, r)| {
+                let g = r.group_of(&e).map(|(g, v)| (group_label(r, &g), v));
+                (i, g)
+            })
+            .collect();
+        (line.received_ns, matched)
+    };
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    if cores < 2 || hits.len() < 64 {
+        return hits.iter().map(one).collect();
+    }
+    let chunk = hits.len().div_ceil(cores);
+    std::thread::scope(|s| {
+        let parts: Vec<_> = hits
+            .chunks(chunk)
+            .map(|c| s.spawn(move || c.iter().map(one).collect::<Vec<_>>()))
+            .collect();
+        parts
+            .into_iter()
+            .flat_map(|p| p.join().expect("judging lines does not panic"))
+            .collect()
+    })
+}
+
+/// Runs CPU-bound `f` without holding up the other tasks of a
+/// multi-threaded runtime.
+fn in_place<T>(f: impl FnOnce() -> T) -> T {
+    match tokio::runtime::Handle::try_current() {
+        Ok(h) if h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => {
+            tokio::task::block_in_place(f)
+        }
+        _ => f(),
     }
 }
 
