@@ -7,8 +7,8 @@ mod support;
 use std::collections::HashMap;
 use std::io::{Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::PathBuf;
+use std::process::Command;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use support::*;
@@ -367,74 +367,6 @@ impl Tap {
     }
 }
 
-/// rsyslogd in the foreground, as a child of the test, with its own work
-/// directory and no system inputs.
-struct Rsyslog {
-    child: Child,
-    dir: PathBuf,
-}
-
-impl Rsyslog {
-    fn start(dir: &Path, conf: &str) -> Rsyslog {
-        let bin = find_program("rsyslogd").unwrap_or_else(|| {
-            panic!("rsyslogd is not installed (Debian package rsyslog): {TEST_COMMAND_HINT}")
-        });
-        let conf_path = dir.join("rsyslog.conf");
-        std::fs::write(&conf_path, conf).unwrap();
-        // Validate first, so that a bad configuration fails with rsyslog's own words.
-        let check = run(
-            {
-                let mut c = Command::new(&bin);
-                c.arg("-N1").arg("-f").arg(&conf_path);
-                c
-            },
-            None,
-            Duration::from_secs(30),
-        );
-        assert!(
-            check.success(),
-            "rsyslogd rejects its configuration: {check:?}"
-        );
-        let child = Command::new(&bin)
-            .arg("-n")
-            .arg("-f")
-            .arg(&conf_path)
-            .arg("-i")
-            .arg(dir.join("rsyslogd.pid"))
-            .stdin(Stdio::null())
-            .stdout(std::fs::File::create(dir.join("rsyslogd.out")).unwrap())
-            .stderr(std::fs::File::create(dir.join("rsyslogd.err")).unwrap())
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot start {}: {e}", bin.display()));
-        Rsyslog {
-            child,
-            dir: dir.to_owned(),
-        }
-    }
-
-    fn output(&self) -> String {
-        let r = |n: &str| std::fs::read_to_string(self.dir.join(n)).unwrap_or_default();
-        format!(
-            "stdout:\n{}\nstderr:\n{}",
-            r("rsyslogd.out"),
-            r("rsyslogd.err")
-        )
-    }
-
-    fn assert_running(&mut self) {
-        if let Some(s) = self.child.try_wait().unwrap() {
-            panic!("rsyslogd exited ({s}):\n{}", self.output());
-        }
-    }
-}
-
-impl Drop for Rsyslog {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 /// rsyslog reads a file (imfile) and forwards each line to pramaan over TCP
 /// with octet counting in the RFC 5424 template. pramaan keeps each frame
 /// exactly as rsyslog sent it, once.
@@ -470,7 +402,7 @@ ruleset(name="fwd") {{
         input = input.display(),
         port = tap.addr.port(),
     );
-    let mut rsyslog = Rsyslog::start(dir.path(), &conf);
+    let mut rsyslog = Rsyslog::start(dir.path(), &conf, &[]);
     let all: Vec<String> = (0..150).map(line).collect();
     // Wait until rsyslog has forwarded the first lines before appending more.
     wait_until(

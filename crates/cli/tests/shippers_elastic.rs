@@ -10,8 +10,8 @@
 mod support;
 
 use serde_json::{json, Value};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::PathBuf;
+use std::process::Command;
 use std::time::Duration;
 use support::*;
 
@@ -25,17 +25,6 @@ fn loghub(name: &str) -> Vec<String> {
         .map(|l| l.strip_suffix('\r').unwrap_or(l).to_owned())
         .filter(|l| !l.is_empty())
         .collect()
-}
-
-/// A token with the `ingest` role only.
-fn ingest_token(s: &Server) -> String {
-    let r = s.post(
-        "/api/v1/tokens",
-        &[("content-type", "application/json")],
-        serde_json::to_vec(&json!({ "name": unique("es"), "roles": "ingest" })).unwrap(),
-    );
-    assert!(r.status == 200 || r.status == 201, "token: {}", r.text());
-    r.json()["secret"].as_str().expect("secret").to_owned()
 }
 
 /// An answer with its headers.
@@ -161,7 +150,7 @@ fn python_bulk(
 #[test]
 fn python_helpers_bulk_lines_are_found_with_index_host_and_time() {
     let s = Server::start();
-    let token = ingest_token(&s);
+    let token = s.token(&unique("elastic"), "ingest");
     let first_ms = 1_765_100_000_000;
     for (auth, file) in [("bearer", "OpenSSH_2k.log"), ("basic", "HDFS_2k.log")] {
         let lines: Vec<String> = loghub(file).into_iter().take(250).collect();
@@ -186,19 +175,13 @@ fn python_helpers_bulk_lines_are_found_with_index_host_and_time() {
     );
     // `verify --deep` derives the same fields from the sealed records alone.
     let mut s = s;
-    s.stop();
-    let mut c = pramaan(s.dir.path());
-    c.arg("--data-dir")
-        .arg(s.data_dir())
-        .args(["verify", "--deep"]);
-    let o = run(c, None, Duration::from_secs(120));
-    assert!(o.success() && o.stdout().contains("OK"), "{o:?}");
+    s.stop_and_verify_deep(Duration::from_secs(120));
 }
 
 #[test]
 fn probes_are_answered_and_a_browser_still_gets_the_console() {
     let s = Server::start();
-    let token = ingest_token(&s);
+    let token = s.token(&unique("elastic"), "ingest");
     let bearer = format!("Bearer {token}");
     let r = call(&s, "GET", "/", None, &[], vec![]);
     assert_eq!(r.status, 200, "{}", r.text());
@@ -261,7 +244,7 @@ fn per_item_errors_whole_body_errors_and_limits() {
         ("PRAMAAN_HTTP_MAX_BODY", "64KiB"),
         ("PRAMAAN_SYSLOG_MAX_LINE", "1KiB"),
     ]);
-    let token = ingest_token(&s);
+    let token = s.token(&unique("elastic"), "ingest");
     let bearer = format!("Bearer {token}");
     let nd = [("content-type", "application/x-ndjson")];
     let long = "y".repeat(2000);
@@ -425,60 +408,6 @@ fn per_item_errors_whole_body_errors_and_limits() {
     );
 }
 
-/// rsyslogd in the foreground, as a child of the test (its own work
-/// directory, no system inputs).
-struct Rsyslog(Child, PathBuf);
-
-impl Rsyslog {
-    fn start(dir: &Path, conf: &str) -> Rsyslog {
-        let bin = find_program("rsyslogd").unwrap_or_else(|| {
-            panic!("rsyslogd is not installed (Debian package rsyslog): {TEST_COMMAND_HINT}")
-        });
-        assert!(
-            Path::new("/usr/lib/x86_64-linux-gnu/rsyslog/omelasticsearch.so").exists()
-                || Path::new("/usr/lib/rsyslog/omelasticsearch.so").exists(),
-            "omelasticsearch is not installed (Debian package rsyslog-elasticsearch): {TEST_COMMAND_HINT}"
-        );
-        let conf_path = dir.join("rsyslog.conf");
-        std::fs::write(&conf_path, conf).unwrap();
-        let mut check = Command::new(&bin);
-        check.arg("-N1").arg("-f").arg(&conf_path);
-        let check = run(check, None, Duration::from_secs(30));
-        assert!(
-            check.success(),
-            "rsyslogd rejects its configuration: {check:?}"
-        );
-        let child = Command::new(&bin)
-            .arg("-n")
-            .arg("-f")
-            .arg(&conf_path)
-            .arg("-i")
-            .arg(dir.join("rsyslogd.pid"))
-            .stdin(Stdio::null())
-            .stdout(std::fs::File::create(dir.join("rsyslogd.out")).unwrap())
-            .stderr(std::fs::File::create(dir.join("rsyslogd.err")).unwrap())
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot start {}: {e}", bin.display()));
-        Rsyslog(child, dir.to_owned())
-    }
-
-    fn output(&self) -> String {
-        let r = |n: &str| std::fs::read_to_string(self.1.join(n)).unwrap_or_default();
-        format!(
-            "stdout:\n{}\nstderr:\n{}",
-            r("rsyslogd.out"),
-            r("rsyslogd.err")
-        )
-    }
-}
-
-impl Drop for Rsyslog {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 fn hostname() -> String {
     std::fs::read_to_string("/proc/sys/kernel/hostname")
         .unwrap()
@@ -489,7 +418,7 @@ fn hostname() -> String {
 #[test]
 fn rsyslog_omelasticsearch_lines_are_found_with_index_and_host() {
     let s = Server::start();
-    let token = ingest_token(&s);
+    let token = s.token(&unique("elastic"), "ingest");
     let dir = tempfile::tempdir().unwrap();
     let work = dir.path().join("work");
     std::fs::create_dir(&work).unwrap();
@@ -525,7 +454,11 @@ ruleset(name="es") {{
         port = s.http.port(),
         errors = dir.path().join("es-errors.json").display(),
     );
-    let rsyslog = Rsyslog::start(dir.path(), &conf);
+    let rsyslog = Rsyslog::start(
+        dir.path(),
+        &conf,
+        &[("omelasticsearch", "rsyslog-elasticsearch")],
+    );
     let hits = wait_until(Duration::from_secs(60), "rsyslog's lines to arrive", || {
         let h = s.search_all_of(&[("host", &hostname()), ("app", "loghub")]);
         (h.len() >= lines.len()).then_some(h)

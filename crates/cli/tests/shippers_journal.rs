@@ -9,7 +9,6 @@
 
 mod support;
 
-use serde_json::json;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
@@ -36,20 +35,6 @@ fn loghub_lines(name: &str) -> Vec<String> {
         .filter(|l| !l.is_empty())
         .map(|l| String::from_utf8(l.to_vec()).unwrap())
         .collect()
-}
-
-fn token(s: &Server, name: &str, roles: &str) -> String {
-    let r = s.post(
-        "/api/v1/tokens",
-        &[("content-type", "application/json")],
-        serde_json::to_vec(&json!({ "name": name, "roles": roles })).unwrap(),
-    );
-    assert!(
-        r.status == 200 || r.status == 201,
-        "token {name}: {}",
-        r.text()
-    );
-    r.json()["secret"].as_str().expect("secret").to_owned()
 }
 
 fn binary_field(out: &mut Vec<u8>, name: &str, v: &[u8]) {
@@ -122,7 +107,7 @@ fn journal_upload_sends_entries_and_every_field_comes_back() {
     let dir = tempfile::tempdir().unwrap();
     let file = journal_file(dir.path(), &export(&lines));
     let s = Server::start();
-    let tok = token(&s, "journal-upload", "ingest");
+    let tok = s.token("journal-upload", "ingest");
     let state = dir.path().join("state");
     let out = upload(&s, &file, &state, &format!("journal:{tok}@"));
     assert!(
@@ -212,13 +197,7 @@ fn journal_upload_sends_entries_and_every_field_comes_back() {
     );
     // `verify --deep` derives the same fields again from the stored records.
     let mut s = s;
-    s.stop();
-    let mut c = pramaan(s.dir.path());
-    c.arg("--data-dir")
-        .arg(s.data_dir())
-        .args(["verify", "--deep"]);
-    let o = run(c, None, Duration::from_secs(300));
-    assert!(o.success() && o.stdout().contains("OK"), "{o:?}");
+    s.stop_and_verify_deep(Duration::from_secs(300));
 }
 
 /// journal-upload following (its default, as its service runs it) keeps one
@@ -231,7 +210,7 @@ fn a_following_upload_is_stored_while_its_request_is_still_open() {
     let dir = tempfile::tempdir().unwrap();
     let file = journal_file(dir.path(), &export(&lines[..300]));
     let s = Server::start_with(&[("PRAMAAN_HTTP_REQUEST_TIMEOUT", "2s")]);
-    let tok = token(&s, "journal-follow", "ingest");
+    let tok = s.token("journal-follow", "ingest");
     let state = dir.path().join("state");
     let err = std::fs::File::create(dir.path().join("upload.stderr")).unwrap();
     let mut child = Command::new(program("systemd-journal-upload"))
@@ -287,7 +266,7 @@ fn journal_upload_without_a_valid_token_is_refused_and_stores_nothing() {
         assert!(!state.exists(), "no cursor saved after a refusal");
     }
     // An analyst's token is a token, but not one that may send.
-    let analyst = token(&s, "a", "analyst");
+    let analyst = s.token("a", "analyst");
     let out = upload(&s, &file, &state, &format!("x:{analyst}@"));
     assert!(
         out.stderr.contains("failed with code 403"),

@@ -31,17 +31,6 @@ fn clients_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/clients/loki")
 }
 
-/// A token with the `ingest` role only.
-fn ingest_token(s: &Server) -> String {
-    let r = s.post(
-        "/api/v1/tokens",
-        &[("content-type", "application/json")],
-        serde_json::to_vec(&json!({ "name": unique("loki"), "roles": "ingest" })).unwrap(),
-    );
-    assert!(r.status == 200 || r.status == 201, "token: {}", r.text());
-    r.json()["secret"].as_str().expect("secret").to_owned()
-}
-
 /// Sends `lines` with winston-loki (`send.js`), in `mode`, with `labels`.
 fn winston_loki(
     s: &Server,
@@ -173,7 +162,7 @@ fn check_lines(hits: &[Hit], lines: &[String], labels: &Value, first_ms: i64) {
 #[test]
 fn winston_loki_protobuf_and_json_lines_are_found_with_their_labels() {
     let s = Server::start();
-    let token = ingest_token(&s);
+    let token = s.token(&unique("loki"), "ingest");
     let first_ms = 1_765_000_000_000;
     for (mode, file) in [("protobuf", "OpenSSH_2k.log"), ("json", "Apache_2k.log")] {
         let lines: Vec<String> = loghub(file).into_iter().take(300).collect();
@@ -207,19 +196,13 @@ fn winston_loki_protobuf_and_json_lines_are_found_with_their_labels() {
     );
     // `verify --deep` derives the same fields from the sealed records alone.
     let mut s = s;
-    s.stop();
-    let mut c = pramaan(s.dir.path());
-    c.arg("--data-dir")
-        .arg(s.data_dir())
-        .args(["verify", "--deep"]);
-    let o = run(c, None, Duration::from_secs(120));
-    assert!(o.success() && o.stdout().contains("OK"), "{o:?}");
+    s.stop_and_verify_deep(Duration::from_secs(120));
 }
 
 #[test]
 fn basic_with_a_token_as_password_and_bearer_are_accepted_others_refused() {
     let s = Server::start();
-    let token = ingest_token(&s);
+    let token = s.token(&unique("loki"), "ingest");
     let body = json!({"streams": [{"stream": {"job": "auth-test"}, "values": [["1765000000000000000", "x"]]}]});
     let post = |auth: Option<String>| {
         send(
@@ -245,12 +228,7 @@ fn basic_with_a_token_as_password_and_bearer_are_accepted_others_refused() {
     assert_eq!(post(basic("anyone", "pmn_not-a-token")), 401);
     assert_eq!(post(Some("Bearer pmn_not-a-token".into())), 401);
     // A token without the ingest role may not push.
-    let r = s.post(
-        "/api/v1/tokens",
-        &[("content-type", "application/json")],
-        serde_json::to_vec(&json!({ "name": "reader", "roles": "analyst" })).unwrap(),
-    );
-    let analyst = r.json()["secret"].as_str().unwrap().to_owned();
+    let analyst = s.token("reader", "analyst");
     assert_eq!(post(basic("x", &analyst)), 403);
     assert_eq!(s.search_all_of(&[("app", "auth-test")]).len(), 3);
 }
@@ -281,7 +259,7 @@ fn bad_bodies_are_refused_with_what_and_where_and_counted() {
         ("PRAMAAN_HTTP_MAX_BODY", "64KiB"),
         ("PRAMAAN_SYSLOG_MAX_LINE", "1KiB"),
     ]);
-    let token = ingest_token(&s);
+    let token = s.token(&unique("loki"), "ingest");
     let bearer = format!("Bearer {token}");
     let proto = [("content-type", "application/x-protobuf")];
     let push = |headers: &[(&str, &str)], body: Vec<u8>| {

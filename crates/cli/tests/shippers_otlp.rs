@@ -39,20 +39,6 @@ fn clients() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/clients")
 }
 
-fn token(s: &Server, name: &str, roles: &str) -> String {
-    let r = s.post(
-        "/api/v1/tokens",
-        &[("content-type", "application/json")],
-        serde_json::to_vec(&json!({ "name": name, "roles": roles })).unwrap(),
-    );
-    assert!(
-        r.status == 200 || r.status == 201,
-        "token {name}: {}",
-        r.text()
-    );
-    r.json()["secret"].as_str().expect("secret").to_owned()
-}
-
 fn run_client(cmd: Command, what: &str) -> String {
     let out = run(cmd, None, Duration::from_secs(300));
     assert!(out.success(), "{what} failed: {out:?}");
@@ -135,7 +121,7 @@ fn python_sdk_sends_protobuf_and_every_line_comes_back_with_its_fields() {
         "the OpenTelemetry Python SDK is not installed: {TEST_COMMAND_HINT}"
     );
     let s = Server::start();
-    let tok = token(&s, "otel-py", "ingest");
+    let tok = s.token("otel-py", "ingest");
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("OpenSSH_2k.log");
     let data = loghub("OpenSSH_2k.log");
@@ -168,13 +154,7 @@ fn python_sdk_sends_protobuf_and_every_line_comes_back_with_its_fields() {
     );
     // `verify --deep` derives the same fields again from the stored records.
     let mut s = s;
-    s.stop();
-    let mut c = pramaan(s.dir.path());
-    c.arg("--data-dir")
-        .arg(s.data_dir())
-        .args(["verify", "--deep"]);
-    let o = run(c, None, Duration::from_secs(300));
-    assert!(o.success() && o.stdout().contains("OK"), "{o:?}");
+    s.stop_and_verify_deep(Duration::from_secs(300));
 }
 
 #[test]
@@ -187,7 +167,7 @@ fn js_sdk_sends_json_and_every_line_comes_back_with_its_fields() {
         dir.display()
     );
     let s = Server::start();
-    let tok = token(&s, "otel-js", "ingest");
+    let tok = s.token("otel-js", "ingest");
     let tmp = tempfile::tempdir().unwrap();
     let file = tmp.path().join("Apache_2k.log");
     let data = loghub("Apache_2k.log");
@@ -356,7 +336,7 @@ fn bad_requests_are_refused_by_name_and_a_long_record_alone() {
 #[test]
 fn only_ingest_tokens_may_send() {
     let s = Server::start();
-    let analyst = token(&s, "a", "analyst");
+    let analyst = s.token("a", "analyst");
     let body = json_request(&["who may send"]);
     let plain = reqwest_post(&s, None, body.clone());
     assert_eq!(plain, 401);
@@ -364,7 +344,7 @@ fn only_ingest_tokens_may_send() {
         reqwest_post(&s, Some(&format!("Bearer {analyst}")), body.clone()),
         403
     );
-    let ingest = token(&s, "i", "ingest");
+    let ingest = s.token("i", "ingest");
     assert_eq!(
         reqwest_post(&s, Some(&format!("Bearer {ingest}")), body),
         200

@@ -10,7 +10,6 @@ use std::collections::HashMap;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 use support::*;
 
@@ -62,81 +61,7 @@ fn relp_server(env: &[(&str, &str)]) -> (Server, SocketAddr) {
 
 // ------------------------------------------------------------- rsyslog
 
-/// rsyslogd in the foreground, as a child of the test, with its own work
-/// directory and no system inputs.
-struct Rsyslog {
-    child: Child,
-    dir: PathBuf,
-}
-
-impl Rsyslog {
-    fn start(dir: &Path, conf: &str) -> Rsyslog {
-        let bin = find_program("rsyslogd").unwrap_or_else(|| {
-            panic!("rsyslogd is not installed (Debian package rsyslog): {TEST_COMMAND_HINT}")
-        });
-        assert!(
-            has_omrelp(),
-            "rsyslog's omrelp is not installed (Debian package rsyslog-relp): {TEST_COMMAND_HINT}"
-        );
-        let conf_path = dir.join("rsyslog.conf");
-        std::fs::write(&conf_path, conf).unwrap();
-        let mut check = Command::new(&bin);
-        check.arg("-N1").arg("-f").arg(&conf_path);
-        let check = run(check, None, Duration::from_secs(30));
-        assert!(
-            check.success(),
-            "rsyslogd rejects its configuration: {check:?}"
-        );
-        let child = Command::new(&bin)
-            .arg("-n")
-            .arg("-f")
-            .arg(&conf_path)
-            .arg("-i")
-            .arg(dir.join("rsyslogd.pid"))
-            .stdin(Stdio::null())
-            .stdout(std::fs::File::create(dir.join("rsyslogd.out")).unwrap())
-            .stderr(std::fs::File::create(dir.join("rsyslogd.err")).unwrap())
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot start {}: {e}", bin.display()));
-        Rsyslog {
-            child,
-            dir: dir.to_owned(),
-        }
-    }
-
-    fn output(&self) -> String {
-        let r = |n: &str| std::fs::read_to_string(self.dir.join(n)).unwrap_or_default();
-        format!(
-            "stdout:\n{}\nstderr:\n{}",
-            r("rsyslogd.out"),
-            r("rsyslogd.err")
-        )
-    }
-
-    fn assert_running(&mut self) {
-        if let Some(s) = self.child.try_wait().unwrap() {
-            panic!("rsyslogd exited ({s}):\n{}", self.output());
-        }
-    }
-}
-
-impl Drop for Rsyslog {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// omrelp somewhere in rsyslog's module directories.
-fn has_omrelp() -> bool {
-    [
-        "/usr/lib/rsyslog",
-        "/usr/lib64/rsyslog",
-        "/usr/lib/x86_64-linux-gnu/rsyslog",
-    ]
-    .iter()
-    .any(|d| Path::new(d).join("omrelp.so").exists())
-}
+const OMRELP: &[(&str, &str)] = &[("omrelp", "rsyslog-relp")];
 
 /// imfile reads `input` and omrelp sends each line to `to` as an RFC 5424
 /// line whose APP-NAME is `app` and whose MSG is the line; `tls` adds
@@ -230,7 +155,11 @@ fn rsyslog_omrelp_delivers_loghub_lines_each_once() {
     let lines = loghub_lines(40);
     std::fs::write(&input, lines.join("\n") + "\n").unwrap();
     let app = unique("omrelp");
-    let mut rsyslog = Rsyslog::start(dir.path(), &omrelp_conf(dir.path(), &input, addr, &app, ""));
+    let mut rsyslog = Rsyslog::start(
+        dir.path(),
+        &omrelp_conf(dir.path(), &input, addr, &app, ""),
+        OMRELP,
+    );
     let hits = wait_for_app(&server, &mut rsyslog, &app, lines.len());
     // Nothing more arrives (no resends in a session that never broke).
     std::thread::sleep(Duration::from_secs(2));
@@ -345,7 +274,7 @@ fn rsyslog_omrelp_over_tls() {
         p("client.key")
     );
     let conf = omrelp_conf(dir.path(), &input, addr, &app, &tls);
-    let mut rsyslog = Rsyslog::start(dir.path(), &conf);
+    let mut rsyslog = Rsyslog::start(dir.path(), &conf, OMRELP);
     let hits = wait_for_app(&server, &mut rsyslog, &app, lines.len());
     assert_each_once(&hits, &lines, "tls");
     // A plain-text RELP client gets no session on the TLS port.
@@ -646,7 +575,11 @@ fn rsyslog_resends_after_kill_9_and_every_line_arrives() {
     let input = dir.path().join("input.log");
     std::fs::write(&input, "").unwrap();
     let app = unique("omrelp-crash");
-    let mut rsyslog = Rsyslog::start(dir.path(), &omrelp_conf(dir.path(), &input, addr, &app, ""));
+    let mut rsyslog = Rsyslog::start(
+        dir.path(),
+        &omrelp_conf(dir.path(), &input, addr, &app, ""),
+        OMRELP,
+    );
     let lines: Vec<String> = loghub_lines(500)
         .into_iter()
         .enumerate()

@@ -707,6 +707,34 @@ impl Server {
 
     // ------------------------------------------------------------ HTTP API
 
+    /// A new API token for `roles` (`ingest`, `analyst`...), its secret.
+    pub fn token(&self, name: &str, roles: &str) -> String {
+        let body = serde_json::json!({ "name": name, "roles": roles });
+        let r = self.post(
+            "/api/v1/tokens",
+            &[("content-type", "application/json")],
+            serde_json::to_vec(&body).unwrap(),
+        );
+        assert!(
+            r.status == 200 || r.status == 201,
+            "token {name}: {}",
+            r.text()
+        );
+        r.json()["secret"].as_str().expect("secret").to_owned()
+    }
+
+    /// Stops the server, then checks that `pramaan verify --deep` passes on
+    /// its data directory (every stored record's fields derived again).
+    pub fn stop_and_verify_deep(&mut self, timeout: Duration) {
+        self.stop();
+        let mut c = pramaan(self.dir.path());
+        c.arg("--data-dir")
+            .arg(self.data_dir())
+            .args(["verify", "--deep"]);
+        let o = run(c, None, timeout);
+        assert!(o.success() && o.stdout().contains("OK"), "{o:?}");
+    }
+
     pub fn get(&self, path: &str, query: &[(&str, &str)]) -> Resp {
         http_get(&format!("{}{path}", self.url()), query)
             .unwrap_or_else(|e| panic!("GET {path}: {e}\nserver stderr:\n{}", self.stderr()))
@@ -960,6 +988,86 @@ pub fn find_program(name: &str) -> Option<PathBuf> {
         .chain([PathBuf::from("/usr/sbin"), PathBuf::from("/sbin")])
         .map(|d| d.join(name))
         .find(|p| p.is_file())
+}
+
+/// rsyslogd in the foreground, as a child of the test, with its own work
+/// directory and no system inputs; killed on drop.
+pub struct Rsyslog {
+    child: Child,
+    dir: PathBuf,
+}
+
+impl Rsyslog {
+    /// Starts rsyslogd on `conf` (written into `dir`) once each output
+    /// module of `modules` (`omrelp`, with its Debian package) is installed
+    /// and rsyslogd has accepted the configuration.
+    pub fn start(dir: &Path, conf: &str, modules: &[(&str, &str)]) -> Rsyslog {
+        let bin = find_program("rsyslogd").unwrap_or_else(|| {
+            panic!("rsyslogd is not installed (Debian package rsyslog): {TEST_COMMAND_HINT}")
+        });
+        for (module, package) in modules {
+            let found = [
+                "/usr/lib/rsyslog",
+                "/usr/lib64/rsyslog",
+                "/usr/lib/x86_64-linux-gnu/rsyslog",
+            ]
+            .iter()
+            .any(|d| Path::new(d).join(format!("{module}.so")).exists());
+            assert!(
+                found,
+                "rsyslog's {module} is not installed (Debian package {package}): {TEST_COMMAND_HINT}"
+            );
+        }
+        let conf_path = dir.join("rsyslog.conf");
+        std::fs::write(&conf_path, conf).unwrap();
+        // Validate first, so that a bad configuration fails with rsyslog's own words.
+        let mut check = Command::new(&bin);
+        check.arg("-N1").arg("-f").arg(&conf_path);
+        let check = run(check, None, Duration::from_secs(30));
+        assert!(
+            check.success(),
+            "rsyslogd rejects its configuration: {check:?}"
+        );
+        let child = Command::new(&bin)
+            .arg("-n")
+            .arg("-f")
+            .arg(&conf_path)
+            .arg("-i")
+            .arg(dir.join("rsyslogd.pid"))
+            .stdin(Stdio::null())
+            .stdout(std::fs::File::create(dir.join("rsyslogd.out")).unwrap())
+            .stderr(std::fs::File::create(dir.join("rsyslogd.err")).unwrap())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {}: {e}", bin.display()));
+        Rsyslog {
+            child,
+            dir: dir.to_owned(),
+        }
+    }
+
+    /// What rsyslogd printed.
+    pub fn output(&self) -> String {
+        let r = |n: &str| std::fs::read_to_string(self.dir.join(n)).unwrap_or_default();
+        format!(
+            "stdout:\n{}\nstderr:\n{}",
+            r("rsyslogd.out"),
+            r("rsyslogd.err")
+        )
+    }
+
+    /// Fails the test with rsyslogd's output if it has exited.
+    pub fn assert_running(&mut self) {
+        if let Some(s) = self.child.try_wait().unwrap() {
+            panic!("rsyslogd exited ({s}):\n{}", self.output());
+        }
+    }
+}
+
+impl Drop for Rsyslog {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }
 
 /// The README's test command, for messages about missing tools.
