@@ -529,6 +529,21 @@ fn every_answer_carries_security_headers_and_pages_need_only_their_hashed_style(
         assert_eq!(r.header("x-content-type-options"), "nosniff");
         assert_eq!(r.header("x-frame-options"), "DENY");
     }
+    // A refused request with a body may leave it unread: the answer says the
+    // connection closes, so that no client sends its next request on it.
+    let refused = send(
+        &s,
+        "POST",
+        "/api/v1/incidents",
+        &[],
+        None,
+        Body::Json(json!({})),
+    );
+    assert_eq!(refused.status, 401);
+    assert_eq!(refused.header("connection"), "close");
+    let refused_get = send(&s, "GET", "/api/v1/status", &[], None, Body::None);
+    assert_eq!(refused_get.status, 401);
+    assert_eq!(refused_get.header("connection"), "");
 }
 
 // ---------------------------------------------------------------- kept: XSS

@@ -3,7 +3,8 @@
 //! (`X-Frame-Options`, CSP `frame-ancestors`), run no script, and send no
 //! `Referer` to other sites (`same-origin`: `no-referrer` would make them
 //! send `Origin: null` on the console's own forms, which the guard refuses
-//! as cross-site).
+//! as cross-site). A refused request with a body is answered with
+//! `Connection: close`.
 
 use crate::access::is_console;
 use axum::extract::Request;
@@ -38,8 +39,16 @@ const OTHER_CSP: &str = "default-src 'none'; style-src 'unsafe-inline'; frame-an
 /// The middleware (see the module's documentation).
 pub async fn security_headers(req: Request, next: Next) -> Response {
     let console = is_console(req.uri().path());
+    let with_body = has_body(req.headers());
     let mut r = next.run(req).await;
+    let refused = r.status().is_client_error() || r.status().is_server_error();
     let h = r.headers_mut();
+    if with_body && refused {
+        // A refusal may leave the body unread (413, 401, 503 before it was
+        // read), so the server closes this connection after the answer; saying
+        // so keeps the client from sending its next request on it.
+        h.insert(header::CONNECTION, HeaderValue::from_static("close"));
+    }
     h.insert(
         header::X_CONTENT_TYPE_OPTIONS,
         HeaderValue::from_static("nosniff"),
@@ -58,4 +67,12 @@ pub async fn security_headers(req: Request, next: Next) -> Response {
         },
     );
     r
+}
+
+/// Whether the request says it carries a body.
+fn has_body(h: &axum::http::HeaderMap) -> bool {
+    h.contains_key(header::TRANSFER_ENCODING)
+        || h.get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.trim() != "0")
 }
