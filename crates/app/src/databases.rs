@@ -23,13 +23,13 @@ pub fn all(cfg: &Config) -> Vec<Database> {
     let mut v = Vec::new();
     if cfg.catalog_postgres().is_none() {
         v.push(Database {
-            path: crate::vault_options(cfg).catalog_path(),
+            path: crate::options::vault_options(cfg).catalog_path(),
             schema: &pramaan_vault::catalog::schema::SCHEMA,
         });
     }
     v.extend([
         Database {
-            path: pramaan_app::desk::desk_path(cfg),
+            path: crate::desk::desk_path(cfg),
             schema: &pramaan_desk::schema::SCHEMA,
         },
         Database {
@@ -41,7 +41,7 @@ pub fn all(cfg: &Config) -> Vec<Database> {
             schema: &pramaan_auth::schema::SCHEMA,
         },
         Database {
-            path: crate::api::clock::clock_options(cfg).db_path,
+            path: crate::options::clock_options(cfg).db_path,
             schema: &pramaan_clock::schema::SCHEMA,
         },
     ]);

@@ -261,6 +261,77 @@ impl MemStore {
         })
     }
 
+    /// Copies the store in `src` to `dest` (a new directory) while another
+    /// process may be writing it: the manifest, the runs it names (never
+    /// changed once written) and the complete lines of its journal, which is
+    /// what a crash at that moment would leave. A run gone by the time it is
+    /// read (a compaction replaced it) starts the copy again from the newer
+    /// manifest. Returns the number of bytes copied.
+    pub fn copy_consistent(src: &Path, dest: &Path) -> Result<u64, StoreError> {
+        let mpath = src.join("manifest.json");
+        for _ in 0..10 {
+            let raw = match std::fs::read(&mpath) {
+                Ok(b) => b,
+                // No manifest yet: the first journal is the whole store.
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
+                Err(e) => return Err(io_err(&mpath)(e)),
+            };
+            let manifest: Manifest = if raw.is_empty() {
+                Manifest {
+                    journal: "journal-000000.jsonl".into(),
+                    ..Manifest::default()
+                }
+            } else {
+                serde_json::from_slice(&raw).map_err(|e| StoreError::Corrupt {
+                    path: mpath.display().to_string(),
+                    what: e.to_string(),
+                })?
+            };
+            let mut files: Vec<(String, Vec<u8>)> = Vec::new();
+            let mut gone = false;
+            for r in &manifest.runs {
+                match std::fs::read(src.join(r)) {
+                    Ok(b) => files.push((r.clone(), b)),
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => gone = true,
+                    Err(e) => return Err(io_err(&src.join(r))(e)),
+                }
+            }
+            let jpath = src.join(&manifest.journal);
+            match std::fs::read(&jpath) {
+                Ok(mut b) => {
+                    // Complete lines only: a torn last line is not a binding yet.
+                    b.truncate(b.iter().rposition(|&c| c == b'\n').map_or(0, |i| i + 1));
+                    files.push((manifest.journal.clone(), b));
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound && !raw.is_empty() => {
+                    gone = true
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(io_err(&jpath)(e)),
+            }
+            if gone {
+                continue;
+            }
+            if !raw.is_empty() {
+                files.push(("manifest.json".into(), raw));
+            }
+            std::fs::create_dir_all(dest).map_err(io_err(dest))?;
+            let mut bytes = 0;
+            for (name, data) in files {
+                let path = dest.join(name);
+                let mut f = std::fs::File::create(&path).map_err(io_err(&path))?;
+                f.write_all(&data).map_err(io_err(&path))?;
+                f.sync_all().map_err(io_err(&path))?;
+                bytes += data.len() as u64;
+            }
+            return Ok(bytes);
+        }
+        Err(StoreError::Other(format!(
+            "{}: its runs kept being replaced while they were copied; run the backup again",
+            src.display()
+        )))
+    }
+
     fn read(&self) -> std::sync::RwLockReadGuard<'_, State> {
         self.state.read().unwrap_or_else(|e| e.into_inner())
     }

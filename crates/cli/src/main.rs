@@ -12,6 +12,7 @@
 mod alloc;
 mod client;
 mod cmd_alerts;
+mod cmd_backup;
 mod cmd_clock;
 mod cmd_compact;
 mod cmd_detect;
@@ -77,6 +78,13 @@ enum Command {
     /// tree rebuilt from the records against the stored tiles, and every
     /// checkpoint's signatures. Exit status 0 only when all of it verifies.
     Verify(cmd_ledger::VerifyArgs),
+    /// Copy the data directory while `serve` runs: databases, bindings,
+    /// segments, WAL, tiles and the checkpoint, each file's SHA-256 in a
+    /// manifest; the keys only with --keys-to, elsewhere.
+    Backup(cmd_backup::BackupArgs),
+    /// Rebuild a data directory (--data-dir, new or empty) from a backup:
+    /// every file checked first, then `verify` at the backup's checkpoint.
+    Restore(cmd_backup::RestoreArgs),
     /// The ledger's upkeep: `rebuild --reason` signs a new tree over records
     /// whose checkpoints are missing (recorded for good).
     Ledger(cmd_ledger::LedgerArgs),
@@ -240,6 +248,16 @@ fn run(cli: Cli) -> Result<std::process::ExitCode> {
             init_cli_logging();
             cmd_ledger::verify_cmd(&loaded.config, a)
         }
+        Command::Backup(a) => {
+            let loaded = load_config(&g, Vec::new())?;
+            init_cli_logging();
+            cmd_backup::backup_cmd(&loaded.config, a)
+        }
+        Command::Restore(a) => {
+            let loaded = load_config(&g, Vec::new())?;
+            init_cli_logging();
+            cmd_backup::restore_cmd(&loaded.config, a)
+        }
         other => {
             let loaded = load_config(&g, Vec::new())?;
             init_cli_logging();
@@ -312,7 +330,12 @@ async fn command(cfg: &Config, c: Command) -> Result<std::process::ExitCode> {
         Command::User(a) => cmd_user::user(cfg, a).await,
         Command::Token(a) => cmd_user::token(cfg, a).await,
         Command::Audit(a) => cmd_user::audit(cfg, a).await,
-        Command::Serve(_) | Command::Config(_) | Command::Tls(_) | Command::Verify(_) => {
+        Command::Serve(_)
+        | Command::Config(_)
+        | Command::Tls(_)
+        | Command::Verify(_)
+        | Command::Backup(_)
+        | Command::Restore(_) => {
             anyhow::bail!("this command runs before the runtime starts")
         }
     }

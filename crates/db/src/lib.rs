@@ -139,6 +139,40 @@ pub fn open_private(path: &Path, schema: &Schema) -> Result<Connection, OpenErro
     open(path, schema, Mode::Write)
 }
 
+/// A consistent copy of the SQLite database at `src` written to `dest`
+/// (which must not exist), while other connections may be writing it:
+/// `VACUUM INTO` reads one snapshot of the file, so the copy holds whole
+/// transactions only. The source is never created, migrated or changed.
+/// The copy is made readable by its owner only.
+pub fn snapshot(src: &Path, dest: &Path) -> Result<(), OpenError> {
+    let err = |source| OpenError::Open {
+        path: src.to_path_buf(),
+        source,
+    };
+    let conn = Connection::open_with_flags(
+        src,
+        OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )
+    .map_err(err)?;
+    conn.busy_timeout(BUSY_TIMEOUT).map_err(err)?;
+    let dest_text = dest.to_str().ok_or_else(|| OpenError::Dir {
+        path: dest.to_path_buf(),
+        source: std::io::Error::new(std::io::ErrorKind::InvalidInput, "not a UTF-8 path"),
+    })?;
+    conn.execute("VACUUM INTO ?1", [dest_text]).map_err(err)?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(dest, std::fs::Permissions::from_mode(0o600)).map_err(
+            |source| OpenError::Private {
+                path: dest.to_path_buf(),
+                source,
+            },
+        )?;
+    }
+    Ok(())
+}
+
 /// An in-memory database at `schema`'s latest version (tests, scratch stores).
 pub fn open_in_memory(schema: &Schema) -> Result<Connection, OpenError> {
     let mut conn = Connection::open_in_memory().map_err(|source| OpenError::Open {
@@ -188,6 +222,33 @@ mod tests {
                 .mode();
             assert_eq!(mode & 0o777, 0o600, "{f}");
         }
+    }
+
+    #[test]
+    fn a_snapshot_holds_committed_rows_while_a_writer_holds_a_transaction_open() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.db");
+        let mut w = open(&path, &T, Mode::Write).unwrap();
+        w.execute("INSERT INTO t VALUES (1)", []).unwrap();
+        let tx = w.transaction().unwrap();
+        tx.execute("INSERT INTO t VALUES (2)", []).unwrap();
+        let copy = dir.path().join("copy.db");
+        snapshot(&path, &copy).unwrap();
+        tx.commit().unwrap();
+        let c = open(&copy, &T, Mode::ReadOnly).unwrap();
+        let rows: i64 = c
+            .query_row("SELECT count(*) FROM t", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(rows, 1, "the open transaction is not in the copy");
+        // A missing source is an error naming it, and nothing is created.
+        let missing = dir.path().join("missing.db");
+        let e = snapshot(&missing, &dir.path().join("c2.db"))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("missing.db"), "{e}");
+        assert!(!missing.exists());
+        // An existing destination is never overwritten.
+        assert!(snapshot(&path, &copy).is_err());
     }
 
     #[test]

@@ -13,7 +13,6 @@ pub mod access;
 pub mod api;
 pub mod caller;
 pub mod config_audit;
-pub mod databases;
 pub mod error;
 pub mod follow;
 pub mod gate;
@@ -133,7 +132,7 @@ pub async fn serve(
     let opened_at = vault.committed();
     // Every database at this binary's schema, or no start (a newer one);
     // after the vault, so that the data directory's lock is held.
-    databases::migrate_existing(&cfg)?;
+    pramaan_app::databases::migrate_existing(&cfg)?;
     let (stop_tx, stop_rx) = watch::channel(false);
     let mut bound = Bound::default();
     let limits = listener_limits(&cfg)?;

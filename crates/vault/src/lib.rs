@@ -15,6 +15,7 @@
 // No function over 150 lines (clippy.toml): a long one is split into named steps.
 #![warn(clippy::too_many_lines)]
 
+pub mod backup;
 pub mod bridge;
 pub mod catalog;
 pub mod compact;

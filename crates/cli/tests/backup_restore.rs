@@ -1,0 +1,329 @@
+//! `pramaan backup` while `serve` is writing, and `pramaan restore`: the
+//! restored directory verifies at the backup's checkpoint, serves its lines,
+//! incidents and bindings, and a backup that was altered, is newer, or is
+//! restored over data is refused without writing anything.
+
+mod support;
+
+use serde_json::{json, Value};
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+use support::*;
+
+/// `pramaan --data-dir DATA args...` in `cwd`.
+fn cli(cwd: &Path, data: &Path, args: &[&str]) -> Output {
+    let mut c = pramaan(cwd);
+    c.arg("--data-dir").arg(data).args(args);
+    run(c, None, Duration::from_secs(300))
+}
+
+fn checkpoint_size_in(out: &str) -> u64 {
+    let at = out
+        .find("checkpoint  size ")
+        .unwrap_or_else(|| panic!("no checkpoint in: {out}"));
+    out[at + 17..]
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap()
+}
+
+fn files_under(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
+    for e in std::fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.is_dir() {
+            files_under(&p, out);
+        } else {
+            out.push(p);
+        }
+    }
+}
+
+#[test]
+fn a_backup_taken_while_serving_restores_verifies_and_serves() {
+    let mut s = Server::start_with(&[
+        ("PRAMAAN_SEGMENTS_MAX_ROWS", "400"),
+        ("PRAMAAN_SEGMENTS_COMPACT_AFTER", "1s"),
+        ("PRAMAAN_WAL_FILE_SIZE", "64KiB"),
+        ("PRAMAAN_WAL_MAX_BATCH", "16KiB"),
+        ("PRAMAAN_LEDGER_CHECKPOINT_INTERVAL", "100ms"),
+        ("PRAMAAN_LEDGER_HISTORY_INTERVAL", "1s"),
+    ]);
+    let id = unique("backup");
+    for b in 0..5 {
+        let lines: Vec<String> = (0..500)
+            .map(|i| {
+                format!(
+                    "<134>1 - fw{b} sshd - - - {id} batch {b} line {i:04} from 10.1.{b}.{}",
+                    i % 250
+                )
+            })
+            .collect();
+        s.ingest_lines(&lines);
+    }
+    // An incident (desk.db) and bindings (the attribution store).
+    let poc = format!("Bearer {}", s.token("poc", "poc"));
+    let officer = format!("Bearer {}", s.token("officer", "registry-officer"));
+    let r = s.post(
+        "/api/v1/incidents",
+        &[
+            ("content-type", "application/json"),
+            ("authorization", &poc),
+        ],
+        serde_json::to_vec(&json!({
+            "title": format!("{id} defacement"),
+            "kinds": ["website-defacement"],
+            "detected_at": "1h",
+        }))
+        .unwrap(),
+    );
+    assert_eq!(r.status, 201, "{}", r.text());
+    let csv = "ip,port_start,port_end,start_utc,end_utc,subscriber_id,session_id\n\
+               10.9.0.7,0,65535,2025-01-01T00:00:00Z,2025-01-01T01:00:00Z,sub-backup,s1\n";
+    let r = s.post(
+        "/api/v1/whois/import-bindings",
+        &[("content-type", "text/csv"), ("authorization", &officer)],
+        csv.as_bytes().to_vec(),
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+
+    // Lines keep coming while the backup runs.
+    let stop = Arc::new(AtomicBool::new(false));
+    let url = s.url();
+    let writer = {
+        let stop = stop.clone();
+        let id = id.clone();
+        std::thread::spawn(move || {
+            let mut n = 0u64;
+            while !stop.load(Ordering::Relaxed) {
+                let body: Vec<u8> = (0..200)
+                    .map(|i| format!("<134>1 - live app - - - {id} live {n} {i}\n"))
+                    .collect::<String>()
+                    .into_bytes();
+                let r = http_post(&format!("{url}/api/v1/ingest"), &[], body).unwrap();
+                assert_eq!(r.status, 200, "{}", r.text());
+                n += 1;
+            }
+            n
+        })
+    };
+    std::thread::sleep(Duration::from_millis(500));
+    let work = tempfile::tempdir().unwrap();
+    let (b, k) = (work.path().join("backup"), work.path().join("keys"));
+    let made = cli(
+        work.path(),
+        &s.data_dir(),
+        &[
+            "backup",
+            "--to",
+            b.to_str().unwrap(),
+            "--keys-to",
+            k.to_str().unwrap(),
+        ],
+    );
+    stop.store(true, Ordering::Relaxed);
+    let batches = writer.join().unwrap();
+    assert!(made.success(), "{made:?}\nserver:\n{}", s.stderr());
+    assert!(batches > 0, "lines were written while the backup ran");
+    let out = made.stdout();
+    eprintln!("{out}");
+    let size = checkpoint_size_in(&out);
+    assert!(size >= 2500, "the checkpoint covers the first lines: {out}");
+    assert!(b.join("pramaan-backup.json").exists());
+    assert!(k.join("ledger/node.key").exists() && !b.join("data/ledger/node.key").exists());
+    assert!(
+        b.join("data/ledger/node.vkey").exists(),
+        "the public key travels with the data"
+    );
+    let manifest: Value =
+        serde_json::from_slice(&std::fs::read(b.join("pramaan-backup.json")).unwrap()).unwrap();
+    assert_eq!(manifest["checkpoint_size"], size);
+    assert_eq!(manifest["format"], 1);
+    s.stop_and_verify_deep(Duration::from_secs(120));
+
+    // Restore into a new directory: checked, copied, verified at the backup's checkpoint.
+    let restored = work.path().join("restored");
+    let o = cli(
+        work.path(),
+        &restored.join("data"),
+        &[
+            "restore",
+            "--from",
+            b.to_str().unwrap(),
+            "--keys-from",
+            k.to_str().unwrap(),
+        ],
+    );
+    assert!(o.success(), "{o:?}");
+    assert!(
+        o.stdout()
+            .contains(&format!("latest checkpoint of size {size}")),
+        "{o:?}"
+    );
+    ok(cli(
+        work.path(),
+        &restored.join("data"),
+        &["verify", "--deep"],
+    ));
+
+    // The restored directory serves: every line of the first batches,
+    // the incident, the bindings; and it takes new lines.
+    let dir = tempfile::TempDir::new_in(work.path()).unwrap();
+    std::fs::rename(restored.join("data"), dir.path().join("data")).unwrap();
+    let r = Server::start_in(dir, &[]);
+    let get_as = |tok: &str, path: &str, q: &[(&str, &str)]| {
+        block_on(async {
+            let resp = bare()
+                .get(format!("{}{path}", r.url()))
+                .query(q)
+                .header("authorization", tok)
+                .send()
+                .await
+                .unwrap();
+            resp.text().await.unwrap()
+        })
+    };
+    assert!(r.committed() >= size, "{} < {size}", r.committed());
+    let hits = r.search_all_of(&[("q", &id)]);
+    let first = hits
+        .iter()
+        .filter(|h| h.raw_text().contains(" batch "))
+        .count();
+    assert_eq!(first, 2500, "every line ingested before the backup");
+    // The tokens were restored with auth.db.
+    let incidents = get_as(&poc, "/api/v1/incidents", &[]);
+    assert!(
+        incidents.contains(&format!("{id} defacement")),
+        "{incidents}"
+    );
+    let who = get_as(
+        &officer,
+        "/api/v1/whois",
+        &[
+            ("ip", "10.9.0.7"),
+            ("at", "2025-01-01T00:30:00Z"),
+            ("purpose", "backup test"),
+        ],
+    );
+    assert!(who.contains("sub-backup"), "{who}");
+    let after = unique("after-restore");
+    r.ingest_lines(&[format!("<134>1 - after app - - - {after}")]);
+    assert_eq!(r.search_all_of(&[("q", &after)]).len(), 1);
+}
+
+#[test]
+fn an_altered_newer_or_misplaced_backup_is_refused_and_nothing_is_written() {
+    let mut s = Server::start_with(&[("PRAMAAN_SEGMENTS_MAX_ROWS", "100")]);
+    let id = unique("refuse");
+    let lines: Vec<String> = (0..300)
+        .map(|i| format!("<134>1 - fw app - - - {id} {i}"))
+        .collect();
+    s.ingest_lines(&lines);
+    s.stop();
+    let work = tempfile::tempdir().unwrap();
+    let w = work.path();
+    let data = s.data_dir();
+    let b = w.join("b");
+
+    // Keys beside the data, and a target that holds something, are refused.
+    let o = cli(
+        w,
+        &data,
+        &[
+            "backup",
+            "--to",
+            b.to_str().unwrap(),
+            "--keys-to",
+            b.join("k").to_str().unwrap(),
+        ],
+    );
+    assert!(!o.success() && o.stderr.contains("one place"), "{o:?}");
+    std::fs::create_dir_all(w.join("full")).unwrap();
+    std::fs::write(w.join("full/x"), b"x").unwrap();
+    let o = cli(
+        w,
+        &data,
+        &["backup", "--to", w.join("full").to_str().unwrap()],
+    );
+    assert!(!o.success() && o.stderr.contains("is not empty"), "{o:?}");
+
+    // Without --keys-to the keys stay out, and the output says so.
+    let o = ok(cli(w, &data, &["backup", "--to", b.to_str().unwrap()]));
+    assert!(
+        o.stdout().contains("not included: the signing key"),
+        "{o:?}"
+    );
+    let mut all = Vec::new();
+    files_under(&b, &mut all);
+    assert!(
+        !all.iter()
+            .any(|p| p.ends_with("node.key") || p.ends_with("master.key")),
+        "{all:?}"
+    );
+
+    // Restoring over a data directory that holds anything is refused.
+    let o = cli(w, &data, &["restore", "--from", b.to_str().unwrap()]);
+    assert!(!o.success() && o.stderr.contains("is not empty"), "{o:?}");
+
+    // One byte of one segment changed: refused, naming it; nothing written.
+    let seg = all
+        .iter()
+        .find(|p| p.extension().is_some_and(|e| e == "parquet"))
+        .expect("a segment in the backup")
+        .clone();
+    let mut bytes = std::fs::read(&seg).unwrap();
+    let mid = bytes.len() / 2;
+    bytes[mid] ^= 1;
+    std::fs::write(&seg, &bytes).unwrap();
+    let target = w.join("t1");
+    let o = cli(w, &target, &["restore", "--from", b.to_str().unwrap()]);
+    let name = seg.file_name().unwrap().to_str().unwrap();
+    assert!(!o.success(), "{o:?}");
+    assert!(
+        o.stderr.contains("was altered") && o.stderr.contains(name),
+        "{o:?}"
+    );
+    assert!(!target.exists(), "nothing was written");
+    bytes[mid] ^= 1;
+    std::fs::write(&seg, &bytes).unwrap();
+
+    // A file added to the backup is named too.
+    std::fs::write(b.join("data/extra"), b"?").unwrap();
+    let o = cli(w, &target, &["restore", "--from", b.to_str().unwrap()]);
+    assert!(
+        !o.success() && o.stderr.contains("extra is not in the manifest"),
+        "{o:?}"
+    );
+    std::fs::remove_file(b.join("data/extra")).unwrap();
+
+    // A backup made by a newer pramaan: refused, naming both versions.
+    let mpath = b.join("pramaan-backup.json");
+    let original = std::fs::read_to_string(&mpath).unwrap();
+    let mut m: Value = serde_json::from_str(&original).unwrap();
+    m["format"] = json!(2);
+    m["pramaan"] = json!("99.0.0");
+    std::fs::write(&mpath, m.to_string()).unwrap();
+    let o = cli(w, &target, &["restore", "--from", b.to_str().unwrap()]);
+    assert!(!o.success(), "{o:?}");
+    assert!(
+        o.stderr.contains("pramaan 99.0.0 (backup format 2)")
+            && o.stderr.contains("(backup format 1)"),
+        "{o:?}"
+    );
+    assert!(!target.exists());
+    std::fs::write(&mpath, &original).unwrap();
+
+    // A backup that did not finish (no manifest).
+    std::fs::remove_file(&mpath).unwrap();
+    let o = cli(w, &target, &["restore", "--from", b.to_str().unwrap()]);
+    assert!(!o.success() && o.stderr.contains("did not finish"), "{o:?}");
+    std::fs::write(&mpath, &original).unwrap();
+
+    // Intact again: it restores, and says the keys were not restored.
+    let o = ok(cli(w, &target, &["restore", "--from", b.to_str().unwrap()]));
+    assert!(o.stdout().contains("keys        none restored"), "{o:?}");
+    assert!(o.stdout().contains("verify      OK: 300 records"), "{o:?}");
+}
