@@ -309,7 +309,7 @@ pub fn parse_silences(text: &str) -> Result<Vec<(String, i64)>, String> {
 }
 
 /// Free space of the filesystem holding `dir`, as a fraction.
-fn disk_free(dir: &std::path::Path) -> Option<f64> {
+pub(crate) fn disk_free(dir: &std::path::Path) -> Option<f64> {
     let out = std::process::Command::new("df")
         .args(["--output=avail,size", "-B1"])
         .arg(dir)

@@ -76,6 +76,8 @@ pub struct Manifest {
     /// The version of pramaan that made it.
     pub pramaan: String,
     pub made_at: String,
+    #[serde(default)]
+    pub made_at_ns: i64,
     /// The data directory it was taken from.
     pub data_dir: String,
     /// The checkpoint the evidence is consistent with.
@@ -219,6 +221,7 @@ pub fn backup(
         format: FORMAT,
         pramaan: env!("CARGO_PKG_VERSION").to_owned(),
         made_at: pramaan_core::time::rfc3339_utc(now_ns),
+        made_at_ns: now_ns,
         data_dir: cfg.data_dir.display().to_string(),
         checkpoint_size: evidence.checkpoint_size,
         checkpoint: evidence.checkpoint_note.clone(),

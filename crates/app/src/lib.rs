@@ -29,6 +29,7 @@ pub mod databases;
 pub mod desk;
 pub mod detect;
 pub mod detector;
+pub mod doctor;
 pub mod error;
 pub mod holds;
 pub mod ledger;

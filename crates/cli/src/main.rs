@@ -16,6 +16,7 @@ mod cmd_backup;
 mod cmd_clock;
 mod cmd_compact;
 mod cmd_detect;
+mod cmd_doctor;
 mod cmd_incident;
 mod cmd_ingest;
 mod cmd_ledger;
@@ -85,6 +86,10 @@ enum Command {
     /// Rebuild a data directory (--data-dir, new or empty) from a backup:
     /// every file checked first, then `verify` at the backup's checkpoint.
     Restore(cmd_backup::RestoreArgs),
+    /// Check this deployment: key files private, listeners not public
+    /// without TLS, retention at 180 days, disk headroom, the clock
+    /// servers, the newest backup. Exits 1 when something must be fixed.
+    Doctor(cmd_doctor::DoctorArgs),
     /// The ledger's upkeep: `rebuild --reason` signs a new tree over records
     /// whose checkpoints are missing (recorded for good).
     Ledger(cmd_ledger::LedgerArgs),
@@ -325,6 +330,7 @@ async fn command(cfg: &Config, c: Command) -> Result<std::process::ExitCode> {
         Command::Clock(a) => cmd_clock::clock(cfg, a).await,
         Command::Detect(a) => cmd_detect::detect(cfg, a).await,
         Command::Alerts(a) => cmd_alerts::alerts(cfg, a).await,
+        Command::Doctor(a) => cmd_doctor::doctor(cfg, a).await,
         Command::Registry(a) => cmd_registry::run(cfg, a).await,
         Command::Whois(a) => cmd_whois::run(cfg, a).await,
         Command::User(a) => cmd_user::user(cfg, a).await,

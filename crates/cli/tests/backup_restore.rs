@@ -327,3 +327,95 @@ fn an_altered_newer_or_misplaced_backup_is_refused_and_nothing_is_written() {
     assert!(o.stdout().contains("keys        none restored"), "{o:?}");
     assert!(o.stdout().contains("verify      OK: 300 records"), "{o:?}");
 }
+
+/// `pramaan doctor` on a stopped server's directory: the backup counts when
+/// it is fresh, a readable key and an unreachable clock server are named
+/// with their fix, and the exit status says whether anything must be fixed.
+#[test]
+fn doctor_names_what_to_fix() {
+    let mut s = Server::start();
+    s.ingest_lines(&["<134>1 - fw app - - - doctor"]);
+    s.stop();
+    let work = tempfile::tempdir().unwrap();
+    let w = work.path();
+    let data = s.data_dir();
+    let data_s = data.to_str().unwrap();
+    let backups = w.join("backups");
+    ok(cli(
+        w,
+        &data,
+        &["backup", "--to", backups.join("one").to_str().unwrap()],
+    ));
+    // The disk's headroom is this machine's: not what this test judges.
+    let quiet = [
+        ("PRAMAAN_CLOCK_ENABLED", "false"),
+        ("PRAMAAN_ALERTS_DISK_FREE_MIN", "0"),
+    ];
+    let args = [
+        "--data-dir",
+        data_s,
+        "doctor",
+        "--backups",
+        backups.to_str().unwrap(),
+    ];
+    let o = cmd_env(w, &quiet, &args);
+    assert!(o.success(), "{o:?}");
+    let out = o.stdout();
+    assert!(out.contains("ok   backups"), "{out}");
+    assert!(
+        out.contains("WARN clock        the clock monitor is off"),
+        "{out}"
+    );
+    assert!(out.contains("ok   retention"), "{out}");
+    assert!(out.contains("0 to fix"), "{out}");
+
+    // A signing key others may read, and a clock server that never answers.
+    let key = data.join("ledger/node.key");
+    let mode = |m: u32| {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&key, std::fs::Permissions::from_mode(m)).unwrap();
+    };
+    mode(0o644);
+    let silent = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let server = silent.local_addr().unwrap().to_string();
+    let o = cmd_env(
+        w,
+        &[
+            ("PRAMAAN_CLOCK_ENABLED", "true"),
+            ("PRAMAAN_CLOCK_SERVERS", &server),
+            ("PRAMAAN_CLOCK_TIMEOUT", "300ms"),
+            ("PRAMAAN_ALERTS_DISK_FREE_MIN", "0"),
+        ],
+        &args,
+    );
+    mode(0o600);
+    assert!(!o.success(), "{o:?}");
+    let out = o.stdout();
+    assert!(
+        out.contains("FAIL permissions") && out.contains("mode 0644"),
+        "{out}"
+    );
+    assert!(
+        out.contains(&format!("chmod go-rwx {}", key.display())),
+        "{out}"
+    );
+    assert!(
+        out.contains(&format!("FAIL clock        {server}: timeout")),
+        "{out}"
+    );
+    assert!(out.contains("2 to fix"), "{out}");
+    // No backup directory given: said, not guessed.
+    let o = cmd_env(w, &quiet, &["--data-dir", data_s, "doctor", "--json"]);
+    assert!(o.success(), "{o:?}");
+    let lines: Vec<Value> = o
+        .stdout()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert!(
+        lines
+            .iter()
+            .any(|f| f["check"] == "backups" && f["level"] == "warn" && f["what"] == "not checked"),
+        "{lines:?}"
+    );
+}
