@@ -51,22 +51,22 @@ fn bar(quiet: bool) -> ProgressBar {
     b
 }
 
+/// The progress callback that drives `bar`.
+fn shown(bar: &ProgressBar) -> impl FnMut(&'static str, u64, u64) + '_ {
+    move |stage, done, total| {
+        bar.set_prefix(stage);
+        bar.set_length(total);
+        bar.set_position(done);
+    }
+}
+
 fn mb(bytes: u64) -> f64 {
     bytes as f64 / 1e6
 }
 
 pub fn backup_cmd(cfg: &Config, a: BackupArgs) -> Result<ExitCode> {
     let bar = bar(a.quiet);
-    let made = backup(
-        cfg,
-        &a.to,
-        a.keys_to.as_deref(),
-        &mut |stage, done, total| {
-            bar.set_prefix(stage);
-            bar.set_length(total);
-            bar.set_position(done);
-        },
-    )?;
+    let made = backup(cfg, &a.to, a.keys_to.as_deref(), &mut shown(&bar))?;
     bar.finish_and_clear();
     let e = &made.evidence;
     println!("backup of {} in {}", cfg.data_dir.display(), a.to.display());
@@ -112,16 +112,7 @@ pub fn backup_cmd(cfg: &Config, a: BackupArgs) -> Result<ExitCode> {
 
 pub fn restore_cmd(cfg: &Config, a: RestoreArgs) -> Result<ExitCode> {
     let bar = bar(a.quiet);
-    let r = restore(
-        cfg,
-        &a.from,
-        a.keys_from.as_deref(),
-        &mut |stage, done, total| {
-            bar.set_prefix(stage);
-            bar.set_length(total);
-            bar.set_position(done);
-        },
-    )?;
+    let r = restore(cfg, &a.from, a.keys_from.as_deref(), &mut shown(&bar))?;
     bar.finish_and_clear();
     println!(
         "restored    {} into {}: {} files, {:.1} MB, each as the manifest says",

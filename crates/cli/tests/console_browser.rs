@@ -715,12 +715,25 @@ async fn run_order(
         .click()
         .await
         .unwrap();
+    // Chromium may put an empty file under the final name while it writes
+    // the `.crdownload` beside it: the download is there once no
+    // `.crdownload` is left and the ZIP's end record is written.
     let zip = wait_until(Duration::from_secs(90), "the downloaded bundle", || {
-        std::fs::read_dir(downloads)
+        let files: Vec<_> = std::fs::read_dir(downloads)
             .unwrap()
             .filter_map(Result::ok)
             .map(|e| e.path())
-            .find(|p| p.extension().is_some_and(|x| x == "zip"))
+            .collect();
+        if files
+            .iter()
+            .any(|p| p.extension().is_some_and(|x| x == "crdownload"))
+        {
+            return None;
+        }
+        files.into_iter().find(|p| {
+            p.extension().is_some_and(|x| x == "zip")
+                && std::fs::read(p).is_ok_and(|b| b.windows(4).any(|w| w == b"PK\x05\x06"))
+        })
     });
     assert_eq!(
         zip.file_name().unwrap().to_str().unwrap(),
