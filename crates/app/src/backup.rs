@@ -23,7 +23,7 @@
 
 use crate::databases;
 use pramaan_config::Config;
-use pramaan_vault::backup::{copy_evidence, write_file, BackupError as EvidenceError};
+use pramaan_vault::backup::{copy_evidence, copy_file, write_file, BackupError as EvidenceError};
 use pramaan_vault::ledger::verify::{verify, VerifyOptions};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -118,10 +118,6 @@ pub fn backup(
     progress: Progress<'_>,
 ) -> Result<Made, BackupError> {
     let vo = crate::options::vault_options(cfg);
-    if vo.s3.is_some() {
-        // The evidence is read from the bucket; the copy is local.
-        tracing::info!("segments and tiles are read from the bucket");
-    }
     if let Some(k) = keys_to {
         apart(to, k)?;
         empty_target(k, "the keys directory")?;
@@ -307,8 +303,7 @@ pub fn restore(
     let mut done = 0;
     for (name, f) in &manifest.files {
         let src = data.join(name);
-        let bytes = std::fs::read(&src).map_err(io(&src))?;
-        write_file(&cfg.data_dir.join(name), &bytes)?;
+        copy_file(&src, &cfg.data_dir.join(name))?;
         done += f.bytes;
         progress("restoring", done, total);
     }

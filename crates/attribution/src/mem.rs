@@ -315,11 +315,20 @@ impl MemStore {
             if !raw.is_empty() {
                 files.push(("manifest.json".into(), raw));
             }
-            std::fs::create_dir_all(dest).map_err(io_err(dest))?;
+            // Bindings are personal data: the copy is its owner's only.
+            let mut dir = std::fs::DirBuilder::new();
+            dir.recursive(true);
+            #[cfg(unix)]
+            std::os::unix::fs::DirBuilderExt::mode(&mut dir, 0o700);
+            dir.create(dest).map_err(io_err(dest))?;
             let mut bytes = 0;
             for (name, data) in files {
                 let path = dest.join(name);
-                let mut f = std::fs::File::create(&path).map_err(io_err(&path))?;
+                let mut o = std::fs::OpenOptions::new();
+                o.write(true).create_new(true);
+                #[cfg(unix)]
+                std::os::unix::fs::OpenOptionsExt::mode(&mut o, 0o600);
+                let mut f = o.open(&path).map_err(io_err(&path))?;
                 f.write_all(&data).map_err(io_err(&path))?;
                 f.sync_all().map_err(io_err(&path))?;
                 bytes += data.len() as u64;

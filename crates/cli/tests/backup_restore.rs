@@ -42,6 +42,18 @@ fn files_under(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
     }
 }
 
+/// Every file under `dir` is readable by its owner only.
+fn assert_private(dir: &Path) {
+    use std::os::unix::fs::PermissionsExt;
+    let mut all = Vec::new();
+    files_under(dir, &mut all);
+    assert!(!all.is_empty());
+    for f in all {
+        let mode = std::fs::metadata(&f).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode & 0o077, 0, "{} is mode {mode:o}", f.display());
+    }
+}
+
 #[test]
 fn a_backup_taken_while_serving_restores_verifies_and_serves() {
     let mut s = Server::start_with(&[
@@ -142,6 +154,9 @@ fn a_backup_taken_while_serving_restores_verifies_and_serves() {
         serde_json::from_slice(&std::fs::read(b.join("pramaan-backup.json")).unwrap()).unwrap();
     assert_eq!(manifest["checkpoint_size"], size);
     assert_eq!(manifest["format"], 1);
+    // Logs, bindings and keys are nobody else's to read, in the backup too.
+    assert_private(&b);
+    assert_private(&k);
     s.stop_and_verify_deep(Duration::from_secs(120));
 
     // Restore into a new directory: checked, copied, verified at the backup's checkpoint.
@@ -168,6 +183,7 @@ fn a_backup_taken_while_serving_restores_verifies_and_serves() {
         &restored.join("data"),
         &["verify", "--deep"],
     ));
+    assert_private(&restored.join("data"));
 
     // The restored directory serves: every line of the first batches,
     // the incident, the bindings; and it takes new lines.

@@ -325,8 +325,9 @@ fn create_dir(dir: &Path) -> Result<(), BackupError> {
     b.create(dir).map_err(io(dir))
 }
 
-/// Writes a new file readable by its owner only, synced before it returns.
-pub fn write_file(path: &Path, data: &[u8]) -> Result<(), BackupError> {
+/// A new file readable by its owner only (never one that exists), its
+/// directories made as needed.
+fn create_new(path: &Path) -> Result<std::fs::File, BackupError> {
     if let Some(d) = path.parent() {
         create_dir(d)?;
     }
@@ -334,9 +335,23 @@ pub fn write_file(path: &Path, data: &[u8]) -> Result<(), BackupError> {
     o.write(true).create_new(true);
     #[cfg(unix)]
     std::os::unix::fs::OpenOptionsExt::mode(&mut o, 0o600);
-    let mut f = o.open(path).map_err(io(path))?;
+    o.open(path).map_err(io(path))
+}
+
+/// Writes a new file readable by its owner only, synced before it returns.
+pub fn write_file(path: &Path, data: &[u8]) -> Result<(), BackupError> {
+    let mut f = create_new(path)?;
     f.write_all(data).map_err(io(path))?;
     f.sync_all().map_err(io(path))
+}
+
+/// Copies `src` to a new file as [`write_file`] writes one, streamed (a
+/// segment need not fit in memory).
+pub fn copy_file(src: &Path, dest: &Path) -> Result<(), BackupError> {
+    let mut from = std::fs::File::open(src).map_err(io(src))?;
+    let mut f = create_new(dest)?;
+    std::io::copy(&mut from, &mut f).map_err(io(dest))?;
+    f.sync_all().map_err(io(dest))
 }
 
 #[cfg(test)]
