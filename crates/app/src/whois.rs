@@ -48,6 +48,7 @@ pub fn sources(cfg: &Config) -> Sources {
                 peer: s.peer,
                 host: s.host.clone(),
                 app: s.app.clone(),
+                file: s.file.clone(),
                 parsers: s
                     .parsers
                     .iter()

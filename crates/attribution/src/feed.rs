@@ -129,7 +129,10 @@ impl Feeder {
                 continue;
             }
             match parse_with(&r.message, r.offset_secs, &parsers) {
-                Ok(Some(ev)) => {
+                Ok(Some(mut ev)) => {
+                    if ev.kind == crate::model::Kind::Dhcp {
+                        dhcp_origin(&mut ev, r);
+                    }
                     rep.events += 1;
                     out.extend(self.tracker.feed(&ev, r.seq, r.time_ns));
                 }
@@ -190,6 +193,23 @@ impl Feeder {
         }
         Ok(())
     }
+}
+
+/// A DHCP line names no server: the source it came from is the server, so
+/// that leases of one address from two servers are two sessions, both kept
+/// (`SERVER|ADDRESS|CLIENT`). Its time is the record's when the line has none,
+/// so that a new lease after a release is never taken for a copy.
+fn dhcp_origin(ev: &mut crate::parse::Event, r: &LogRecord) {
+    let server = if r.peer.starts_with("file:") {
+        r.peer.as_str()
+    } else {
+        match r.host.as_deref() {
+            Some(h) if !h.is_empty() && h != "-" => h,
+            _ => pramaan_core::zones::peer_host(&r.peer),
+        }
+    };
+    ev.session = format!("{server}|{}", ev.session);
+    ev.at_ns = ev.at_ns.or(Some(r.time_ns));
 }
 
 /// Whether a Stop of a session the tracker does not know is a copy of one

@@ -195,16 +195,20 @@ pub enum Kind {
     Cgnat,
     /// A row of an imported bindings CSV.
     Import,
+    /// A DHCP lease (Kea, dnsmasq, ISC dhcpd).
+    Dhcp,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 6] = [
+    /// In code order: a kind's code is its place here, so new kinds go last.
+    pub const ALL: [Kind; 7] = [
         Kind::Static,
         Kind::Radius,
         Kind::Openvpn,
         Kind::Json,
         Kind::Cgnat,
         Kind::Import,
+        Kind::Dhcp,
     ];
 
     pub fn as_str(&self) -> &'static str {
@@ -215,6 +219,7 @@ impl Kind {
             Kind::Json => "json",
             Kind::Cgnat => "cgnat",
             Kind::Import => "import",
+            Kind::Dhcp => "dhcp",
         }
     }
 

@@ -12,6 +12,9 @@
 //!   RADIUS sources on TCP or TLS where you can).
 //! * `host`: a glob (`*`, `?`, ASCII case ignored) on the host the line names.
 //! * `app`: a glob on the line's application name (RFC 5424 APP-NAME, RFC 3164 TAG).
+//! * `file`: a glob on the path of a file `serve` follows (`files.paths`;
+//!   the record's peer is `file:PATH`). Like `peer`, not written by the
+//!   sender: the file is on this machine, named by the operator.
 //!
 //! A rule that gives `host` or `app` never matches a line without one. No
 //! rule, no binding: the default is an empty list.
@@ -26,9 +29,14 @@ pub struct SourceRule {
     pub peer: Option<(IpAddr, u8)>,
     pub host: Option<String>,
     pub app: Option<String>,
+    /// A glob on the path of a followed file.
+    pub file: Option<String>,
     /// The parsers that may read this source's lines.
     pub parsers: Vec<Parser>,
 }
+
+/// The peer of a followed file's lines: `file:` and the path.
+const FILE_PEER: &str = "file:";
 
 /// Where a record came from, as the feeder sees it.
 #[derive(Debug, Clone, Copy)]
@@ -86,6 +94,12 @@ impl SourceRule {
                 _ => return false,
             }
         }
+        if self.file.is_some() {
+            let path = o.peer.strip_prefix(FILE_PEER);
+            if !glob(&self.file, path) {
+                return false;
+            }
+        }
         glob(&self.host, o.host) && glob(&self.app, o.app)
     }
 }
@@ -137,6 +151,7 @@ mod tests {
             }),
             host: host.map(str::to_owned),
             app: app.map(str::to_owned),
+            file: None,
             parsers: vec![Parser::Radius],
         }
     }
@@ -163,6 +178,30 @@ mod tests {
         let one = rule(Some("127.0.0.1"), None, None);
         assert!(one.matches(&o("127.0.0.1:40000", None, None)));
         assert!(!one.matches(&o("127.0.0.2:40000", None, None)));
+    }
+
+    #[test]
+    fn a_file_rule_matches_only_that_files_lines() {
+        let r = SourceRule {
+            file: Some("/var/lib/kea/kea-leases*.csv".into()),
+            ..rule(None, None, None)
+        };
+        assert!(r.matches(&o("file:/var/lib/kea/kea-leases4.csv", None, None)));
+        assert!(r.matches(&o("file:/var/lib/kea/kea-leases6.csv", None, None)));
+        assert!(!r.matches(&o("file:/var/log/syslog", None, None)));
+        // A sender cannot be a file, whatever it writes.
+        assert!(!r.matches(&o(
+            "10.0.0.1:514",
+            Some("/var/lib/kea/kea-leases4.csv"),
+            None
+        )));
+        assert!(!r.matches(&o("/var/lib/kea/kea-leases4.csv", None, None)));
+        // And a peer rule never takes a file's lines.
+        assert!(!rule(Some("0.0.0.0/0"), None, None).matches(&o(
+            "file:/var/lib/kea/kea-leases4.csv",
+            None,
+            None
+        )));
     }
 
     #[test]

@@ -39,10 +39,23 @@ fn session_key(kind: Kind, session: &str) -> String {
 
 /// Whether a Start of `ev` may close the open binding `b` on the same
 /// address: RADIUS sessions only when both come from the same NAS (its
-/// `detail`), since two NASes can hold one address at once (overlapping
-/// pools, a move between them) and both must be kept for `whois`.
+/// `detail`), DHCP leases only when both come from the same server (the
+/// first part of their session, which the feeder gives), since two NASes or
+/// servers can hold one address at once (overlapping pools, a move between
+/// them) and both must be kept for `whois`.
 fn same_origin(b: &Binding, ev: &Event) -> bool {
-    !(b.kind == Kind::Radius && ev.kind == Kind::Radius && b.detail != ev.detail)
+    let server = |s: &str| s.split('|').next().unwrap_or_default().to_owned();
+    match (b.kind, ev.kind) {
+        (Kind::Radius, Kind::Radius) => b.detail == ev.detail,
+        (Kind::Dhcp, Kind::Dhcp) => server(&b.session) == server(&ev.session),
+        _ => true,
+    }
+}
+
+/// The end an event gives its session: `at` plus the lease's lifetime.
+fn lease_end(ev: &Event, at: i64) -> Option<i64> {
+    ev.lifetime_secs
+        .map(|s| at.saturating_add(s.saturating_mul(1_000_000_000)))
 }
 
 impl Tracker {
@@ -144,12 +157,17 @@ impl Tracker {
             }
             Action::Start | Action::Update => {
                 if let Some(list) = self.open.get_mut(&sk) {
-                    // Known session: an update (a repeated Start counts as one).
+                    // Known session: an update (a repeated Start counts as one);
+                    // a renewed lease ends at its new end.
+                    let end = lease_end(ev, at);
                     for b in list.iter_mut() {
                         if b.evidence.len() >= 2 {
                             b.evidence.truncate(1);
                         }
                         b.evidence.push(seq);
+                        if let Some(e) = end {
+                            b.end_ns = e.max(b.start_ns.saturating_add(1));
+                        }
                         out.push(b.clone());
                     }
                     // Addresses the session did not have yet.
@@ -162,7 +180,7 @@ impl Tracker {
                         .copied()
                         .collect();
                     if !new.is_empty() {
-                        out.extend(self.open_session(ev, &sk, &new, start, seq));
+                        out.extend(self.open_session(ev, &sk, &new, start, at, seq));
                     }
                     return out;
                 }
@@ -176,7 +194,7 @@ impl Tracker {
                 if ev.nets.is_empty() {
                     return out;
                 }
-                out.extend(self.open_session(ev, &sk, &ev.nets.clone(), start, seq));
+                out.extend(self.open_session(ev, &sk, &ev.nets.clone(), start, at, seq));
             }
             Action::Stop => {
                 if self.closed_copy(&sk, Action::Stop, Some(at)) {
@@ -215,12 +233,16 @@ impl Tracker {
         out
     }
 
+    /// Opens `ev`'s session on `nets` from `start`; it ends at the lease's
+    /// end (a lifetime from `at`) or, without one, `attribution.max_session`
+    /// after `start` unless a Stop comes first.
     fn open_session(
         &mut self,
         ev: &Event,
         sk: &str,
         nets: &[crate::model::Net],
         start: i64,
+        at: i64,
         seq: u64,
     ) -> Vec<Binding> {
         let mut out = Vec::new();
@@ -248,7 +270,9 @@ impl Tracker {
         for k in emptied {
             self.open.remove(&k);
         }
-        let end = start.saturating_add(self.max_session_ns);
+        let end = lease_end(ev, at)
+            .map(|e| e.max(start.saturating_add(1)))
+            .unwrap_or_else(|| start.saturating_add(self.max_session_ns));
         let list = self.open.entry(sk.to_owned()).or_default();
         for net in nets {
             let b = Binding {
@@ -300,8 +324,8 @@ impl Tracker {
         out
     }
 
-    /// Closes open sessions that reached `attribution.max_session` before
-    /// `now_ns` (their end is already start + max); returns them, closed.
+    /// Closes open sessions whose end came before `now_ns` (start +
+    /// `attribution.max_session`, or a lease's end); returns them, closed.
     pub fn expire(&mut self, now_ns: i64) -> Vec<Binding> {
         let mut out = Vec::new();
         self.open.retain(|_, list| {

@@ -86,6 +86,7 @@ pub fn source_of(b: &Binding) -> String {
         Kind::Cgnat => "CGNAT port-block log",
         Kind::Import => "bindings CSV import",
         Kind::Static => "static allotment",
+        Kind::Dhcp => "DHCP lease",
     };
     if b.detail.is_empty() {
         what.to_owned()

@@ -35,6 +35,7 @@ fn radius_source() -> Sources {
         peer: Some(("10.0.0.1".parse().unwrap(), 32)),
         host: None,
         app: Some("radiusd".into()),
+        file: None,
         parsers: vec![Parser::Radius],
     }])
 }

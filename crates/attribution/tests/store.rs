@@ -327,6 +327,7 @@ fn sources() -> Sources {
         peer: Some(("10.0.0.1".parse().unwrap(), 32)),
         host: None,
         app: None,
+        file: None,
         parsers: Parser::ALL.to_vec(),
     }])
 }
@@ -746,4 +747,129 @@ async fn the_feeder_moves_past_what_it_read_even_without_log_lines() {
         );
     }
     cleanup(envs).await;
+}
+
+/// A line of a followed file, as `files.paths` stores it.
+fn file_rec(seq: u64, at_unix: i64, path: &str, line: &str) -> LogRecord {
+    LogRecord {
+        seq,
+        time_ns: at_unix * 1_000_000_000,
+        offset_secs: 0,
+        message: line.into(),
+        peer: format!("file:{path}"),
+        host: None,
+        app: None,
+        packet: None,
+    }
+}
+
+#[tokio::test]
+async fn dhcp_leases_renewed_released_expired_and_from_two_servers() {
+    const KEA: &str = "/var/lib/kea/kea-leases4.csv";
+    let t0: i64 = 1_740_787_200; // 2025-03-01T00:00:00Z
+    let at = |s: i64| (t0 + s) * 1_000_000_000;
+    let holders = |v: Vec<Binding>| {
+        let mut h: Vec<String> = v.into_iter().map(|b| b.subscriber).collect();
+        h.sort();
+        h
+    };
+    let src = Sources::new(vec![
+        SourceRule {
+            peer: None,
+            host: None,
+            app: None,
+            file: Some("/var/lib/kea/kea-leases*.csv".into()),
+            parsers: vec![Parser::Dhcp],
+        },
+        sources_rule(),
+    ]);
+    let envs = envs("dhcp").await;
+    for e in &envs {
+        let s = &*e.store;
+        let mut f = Feeder::resume(s, Duration::from_secs(86400), src.clone())
+            .await
+            .unwrap();
+        let row = |valid: i64, expire: i64, mac: &str| {
+            format!("10.77.0.100,{mac},,{valid},{expire},7,0,0,host-{mac},0,")
+        };
+        let recs = vec![
+            file_rec(1, t0, KEA, "address,hwaddr,client_id,valid_lifetime,expire,subnet_id,fqdn_fwd,fqdn_rev,hostname,state,user_context"),
+            // A at t0 for an hour, renewed at t0+30min.
+            file_rec(2, t0, KEA, &row(3600, t0 + 3600, "aa:aa:aa:aa:aa:aa")),
+            file_rec(3, t0 + 1800, KEA, &row(3600, t0 + 5400, "aa:aa:aa:aa:aa:aa")),
+            // A second server (dnsmasq on dhcp-2) leases the same address to B.
+            LogRecord {
+                host: Some("dhcp-2".into()),
+                ..rec_unix(4, t0 + 2000, "DHCPACK(eth0) 10.77.0.100 bb:bb:bb:bb:bb:bb laptop")
+            },
+            // A releases (Kea keeps the old times in the row: the record's is the end).
+            file_rec(5, t0 + 4000, KEA, &row(0, t0 + 1800, "aa:aa:aa:aa:aa:aa")),
+            // C gets it for 10 minutes and never renews.
+            file_rec(6, t0 + 5000, KEA, &row(600, t0 + 5600, "cc:cc:cc:cc:cc:cc")),
+            // The same row from a file no source names: no binding.
+            file_rec(7, t0 + 5000, "/tmp/other.csv", &row(600, t0 + 5600, "dd:dd:dd:dd:dd:dd")),
+            rec_unix(8, t0 + 7000, "an unrelated line"),
+        ];
+        let r = f.process(s, &recs).await.unwrap();
+        assert_eq!((r.events, r.errors, r.foreign), (5, 0, 1), "{r:?}");
+        let q = |secs: i64| Probe {
+            addr: "10.77.0.100".parse().unwrap(),
+            port: None,
+            at_ns: at(secs),
+        };
+        assert_eq!(
+            holders(s.lookup(q(-1)).await.unwrap()),
+            Vec::<String>::new()
+        );
+        assert_eq!(
+            holders(s.lookup(q(0)).await.unwrap()),
+            ["aa:aa:aa:aa:aa:aa"]
+        );
+        // Both servers' leases are kept and answered.
+        assert_eq!(
+            holders(s.lookup(q(3999)).await.unwrap()),
+            ["aa:aa:aa:aa:aa:aa", "bb:bb:bb:bb:bb:bb"]
+        );
+        assert_eq!(
+            holders(s.lookup(q(4000)).await.unwrap()),
+            ["bb:bb:bb:bb:bb:bb"]
+        );
+        assert_eq!(
+            holders(s.lookup(q(5599)).await.unwrap()),
+            ["bb:bb:bb:bb:bb:bb", "cc:cc:cc:cc:cc:cc"]
+        );
+        // C's lease ran out at its end, no renewal came.
+        assert_eq!(
+            holders(s.lookup(q(5600)).await.unwrap()),
+            ["bb:bb:bb:bb:bb:bb"]
+        );
+        let a = s.lookup(q(100)).await.unwrap();
+        assert_eq!(a[0].kind, Kind::Dhcp);
+        assert_eq!(a[0].evidence, vec![2, 3, 5]);
+        assert_eq!(a[0].detail, "Kea subnet 7, host host-aa:aa:aa:aa:aa:aa");
+        assert_eq!(
+            a[0].session,
+            format!("file:{KEA}|10.77.0.100|aa:aa:aa:aa:aa:aa")
+        );
+        // Renewed to t0+5400, released at t0+4000: the release is the end.
+        assert_eq!(a[0].end_ns, at(4000));
+    }
+    cleanup(envs).await;
+}
+
+fn sources_rule() -> SourceRule {
+    SourceRule {
+        peer: Some(("10.0.0.1".parse().unwrap(), 32)),
+        host: None,
+        app: None,
+        file: None,
+        parsers: Parser::ALL.to_vec(),
+    }
+}
+
+fn rec_unix(seq: u64, at_unix: i64, msg: &str) -> LogRecord {
+    LogRecord {
+        time_ns: at_unix * 1_000_000_000,
+        ..rec(seq, "2025-01-01T00:00:00Z", msg)
+    }
 }

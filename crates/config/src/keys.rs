@@ -174,8 +174,8 @@ const CLASSES_FORMS: &str = "a list of tables like [{ name = \"firewalls\", sour
     each with a unique name, at least one source pattern (`*` and `?` are wildcards) and days";
 
 const SOURCES_FORMS: &str = "a list of tables like [{ peer = \"10.0.0.5\", app = \"radiusd\", parsers = [\"radius\"] }]: \
-    each with at least one of peer (an address or network like 10.0.0.0/24), host and app (patterns, `*` and `?` \
-    wildcards), and parsers (at least one of radius, openvpn, cgnat, json)";
+    each with at least one of peer (an address or network like 10.0.0.0/24), host, app and file (patterns, `*` and \
+    `?` wildcards; file on the path of a followed file), and parsers (at least one of radius, openvpn, cgnat, json, dhcp)";
 
 const RADIUS_CLIENTS_FORMS: &str = "a list of tables like [{ address = \"10.0.0.0/24\", secret_file = \"/etc/pramaan/nas.secret\" }]: \
     each with an address (an IP address or a network) and exactly one of secret_file (a file whose first line is \
@@ -438,6 +438,9 @@ impl Kind {
                         if let Some(a) = &src.app {
                             fields.push(format!("app = {}", string(a)));
                         }
+                        if let Some(f) = &src.file {
+                            fields.push(format!("file = {}", string(f)));
+                        }
                         let parsers: Vec<String> = src.parsers.iter().map(|p| string(p)).collect();
                         fields.push(format!("parsers = [{}]", parsers.join(", ")));
                         format!("{{ {} }}", fields.join(", "))
@@ -532,7 +535,7 @@ fn parse_sources(raw: &Raw) -> Result<Vec<AttributionSource>, String> {
         };
         if let Some(k) = t
             .keys()
-            .find(|k| !matches!(k.as_str(), "peer" | "host" | "app" | "parsers"))
+            .find(|k| !matches!(k.as_str(), "peer" | "host" | "app" | "file" | "parsers"))
         {
             return Err(format!("entry {n} has an unknown field `{k}`"));
         }
@@ -555,9 +558,22 @@ fn parse_sources(raw: &Raw) -> Result<Vec<AttributionSource>, String> {
         };
         let host = text("host")?;
         let app = text("app")?;
-        if peer.is_none() && host.is_none() && app.is_none() {
+        let file = text("file")?;
+        if let Some(f) = &file {
+            if !f.starts_with('/') {
+                return Err(format!(
+                    "entry {n}: file must be an absolute path (or a pattern of one), as files.paths gives it"
+                ));
+            }
+            if peer.is_some() {
+                return Err(format!(
+                    "entry {n}: give file or peer, not both (a followed file's lines have no sender address)"
+                ));
+            }
+        }
+        if peer.is_none() && host.is_none() && app.is_none() && file.is_none() {
             return Err(format!(
-                "entry {n} needs at least one of peer, host and app (an entry that names no source would take every line)"
+                "entry {n} needs at least one of peer, host, app and file (an entry that names no source would take every line)"
             ));
         }
         let parsers = match t.get("parsers") {
@@ -591,6 +607,7 @@ fn parse_sources(raw: &Raw) -> Result<Vec<AttributionSource>, String> {
             peer,
             host,
             app,
+            file,
             parsers,
         });
     }
@@ -1613,11 +1630,12 @@ pub(crate) static KEYS: &[KeyDef] = &[
             at: at!(attribution.sources),
         },
         help: "The session sources: the senders whose log lines may create bindings, written \
-            `[[attribution.sources]]` in the file, each `{ peer, host, app, parsers }`. A line \
-            is read only by the `parsers` (radius, openvpn, cgnat, json) of an entry whose every \
-            given field matches it: `peer` is the sender's address or network (`10.0.0.5`, \
-            `10.0.0.0/24`), `host` and `app` are patterns (`*`, `?`) on the host and \
-            application the line names. Empty (the default): no log line creates bindings, so \
+            `[[attribution.sources]]` in the file, each `{ peer, host, app, file, parsers }`. A \
+            line is read only by the `parsers` (radius, openvpn, cgnat, json, dhcp) of an entry \
+            whose every given field matches it: `peer` is the sender's address or network \
+            (`10.0.0.5`, `10.0.0.0/24`), `host` and `app` are patterns (`*`, `?`) on the host \
+            and application the line names, `file` a pattern on the path of a file that \
+            `files.paths` follows (Kea's lease file, `/var/lib/kea/kea-leases4.csv`). Empty (the default): no log line creates bindings, so \
             text that someone put into another program's log cannot claim an address. `host` \
             and `app` are written by the sender: give `peer` to trust only a machine.",
     },

@@ -542,7 +542,7 @@ pub struct RadiusClient {
 }
 
 /// The session parsers `attribution.sources` may name.
-pub const ATTRIBUTION_PARSERS: [&str; 4] = ["radius", "openvpn", "cgnat", "json"];
+pub const ATTRIBUTION_PARSERS: [&str; 5] = ["radius", "openvpn", "cgnat", "json", "dhcp"];
 
 /// One entry of `attribution.sources`: every field given must match a
 /// record for `parsers` to read it.
@@ -554,6 +554,9 @@ pub struct AttributionSource {
     pub host: Option<String>,
     /// Glob on the line's application name (APP-NAME, TAG).
     pub app: Option<String>,
+    /// Glob on the path of a file `serve` follows (`files.paths`): its lines
+    /// only.
+    pub file: Option<String>,
     /// Names from [`ATTRIBUTION_PARSERS`], at least one.
     pub parsers: Vec<String>,
 }

@@ -1641,6 +1641,10 @@ parsers = ["radius"]
 peer = "2001:db8::1"
 host = "vpn-*"
 parsers = ["openvpn", "json", "openvpn"]
+
+[[attribution.sources]]
+file = "/var/lib/kea/kea-leases*.csv"
+parsers = ["dhcp"]
 "#,
     );
     let loaded = load_in(dir.path(), Some(&path), &[], &[]).unwrap();
@@ -1652,13 +1656,22 @@ parsers = ["openvpn", "json", "openvpn"]
                 peer: Some(("10.0.0.0".parse().unwrap(), 24)),
                 host: None,
                 app: Some("radiusd".into()),
+                file: None,
                 parsers: vec!["radius".into()],
             },
             AttributionSource {
                 peer: Some(("2001:db8::1".parse().unwrap(), 128)),
                 host: Some("vpn-*".into()),
                 app: None,
+                file: None,
                 parsers: vec!["openvpn".into(), "json".into()],
+            },
+            AttributionSource {
+                peer: None,
+                host: None,
+                app: None,
+                file: Some("/var/lib/kea/kea-leases*.csv".into()),
+                parsers: vec!["dhcp".into()],
             },
         ]
     );
@@ -1685,13 +1698,21 @@ parsers = ["openvpn", "json", "openvpn"]
     for (value, why) in [
         (
             "[{ parsers = [\"radius\"] }]",
-            "at least one of peer, host and app",
+            "at least one of peer, host, app and file",
+        ),
+        (
+            "[{ file = \"leases.csv\", parsers = [\"dhcp\"] }]",
+            "file must be an absolute path",
+        ),
+        (
+            "[{ file = \"/l.csv\", peer = \"10.0.0.1\", parsers = [\"dhcp\"] }]",
+            "file or peer, not both",
         ),
         ("[{ app = \"radiusd\" }]", "needs parsers"),
         ("[{ app = \"radiusd\", parsers = [] }]", "needs parsers"),
         (
             "[{ app = \"radiusd\", parsers = [\"sshd\"] }]",
-            "radius, openvpn, cgnat, json",
+            "radius, openvpn, cgnat, json, dhcp",
         ),
         (
             "[{ peer = \"10.0.0.0/33\", parsers = [\"radius\"] }]",

@@ -3,6 +3,7 @@
 //! (the README's "IP attribution" section, a summary).
 
 pub mod cgnat;
+pub mod dhcp;
 pub mod json;
 pub mod openvpn;
 pub mod radius;
@@ -46,6 +47,10 @@ pub struct Event {
     /// How long the session had lasted at this event (Acct-Session-Time),
     /// seconds; lets an Interim or Stop without a Start place the start.
     pub session_secs: Option<i64>,
+    /// How long from this event the address is allotted (a DHCP lease's
+    /// valid lifetime), seconds: the open binding ends then unless a
+    /// renewal extends it.
+    pub lifetime_secs: Option<i64>,
     /// The session's start when the line says it (OpenVPN status "connected since").
     pub started_ns: Option<i64>,
     pub subscriber: String,
@@ -65,6 +70,7 @@ impl Event {
             at_ns: None,
             until_ns: None,
             session_secs: None,
+            lifetime_secs: None,
             started_ns: None,
             subscriber: String::new(),
             session: String::new(),
@@ -88,9 +94,11 @@ pub(crate) fn perr(source_kind: &'static str, reason: impl Into<String>) -> Pars
     }
 }
 
-/// Text that every session line of every source holds: a line holding none
-/// of these is not one (`parse_line` gives `Ok(None)` without parsing). The
-/// feeder in `serve` asks the vault only for lines holding one, so that it
+/// Text that every session line of every source holds, Kea's lease-file
+/// rows excepted (they have a shape instead, [`dhcp::is_lease_row`]): a line
+/// holding none of these and of no such shape is not one (`parse_line` gives
+/// `Ok(None)` without parsing). The feeder in `serve` asks the vault only for
+/// lines holding one or of that shape ([`dhcp::LEASE_ROW_REGEX`]), so that it
 /// does not turn every log line into a search hit.
 pub const MARKERS: &[&str] = &[
     json::SCHEMA,
@@ -100,13 +108,22 @@ pub const MARKERS: &[&str] = &[
     "MULTI_sva: pool returned ",
     "MULTI: ",
     "client-instance ",
+    dhcp::MARKERS[0],
+    dhcp::MARKERS[1],
+    dhcp::MARKERS[2],
+    dhcp::MARKERS[3],
+    dhcp::MARKERS[4],
+    dhcp::MARKERS[5],
+    dhcp::MARKERS[6],
+    dhcp::MARKERS[7],
 ];
 
-/// True when `line` holds one of [`MARKERS`].
+/// True when `line` holds one of [`MARKERS`] or is a Kea lease-file row.
 pub fn has_marker(line: &[u8]) -> bool {
     MARKERS
         .iter()
         .any(|m| memchr::memmem::find(line, m.as_bytes()).is_some())
+        || dhcp::is_lease_row(line)
 }
 
 /// One of the session-log parsers, as `attribution.sources` names it.
@@ -120,18 +137,27 @@ pub enum Parser {
     Cgnat,
     /// The generic JSON session event ([`json`]).
     Json,
+    /// DHCP leases: Kea, dnsmasq, ISC dhcpd ([`dhcp`]).
+    Dhcp,
 }
 
 impl Parser {
-    pub const ALL: [Parser; 4] = [Parser::Radius, Parser::Openvpn, Parser::Cgnat, Parser::Json];
+    pub const ALL: [Parser; 5] = [
+        Parser::Radius,
+        Parser::Openvpn,
+        Parser::Cgnat,
+        Parser::Json,
+        Parser::Dhcp,
+    ];
 
-    /// The name in `attribution.sources` (`radius`, `openvpn`, `cgnat`, `json`).
+    /// The name in `attribution.sources` (`radius`, `openvpn`, `cgnat`, `json`, `dhcp`).
     pub fn as_str(self) -> &'static str {
         match self {
             Parser::Radius => "radius",
             Parser::Openvpn => "openvpn",
             Parser::Cgnat => "cgnat",
             Parser::Json => "json",
+            Parser::Dhcp => "dhcp",
         }
     }
 
@@ -154,6 +180,13 @@ pub fn parser_for(msg: &str) -> Option<Parser> {
     }
     if memchr::memmem::find(t.as_bytes(), b"PORT_BLOCK_").is_some() {
         return Some(Parser::Cgnat);
+    }
+    if dhcp::is_lease_row(t.as_bytes())
+        || dhcp::MARKERS
+            .iter()
+            .any(|m| memchr::memmem::find(t.as_bytes(), m.as_bytes()).is_some())
+    {
+        return Some(Parser::Dhcp);
     }
     Some(Parser::Openvpn)
 }
@@ -195,6 +228,7 @@ pub fn parse_any(msg: &str, default_offset_secs: i32) -> Result<Option<Event>, P
         Some(Parser::Json) => json::parse(t),
         Some(Parser::Radius) => radius::parse(t, default_offset_secs),
         Some(Parser::Cgnat) => cgnat::parse(t),
+        Some(Parser::Dhcp) => dhcp::parse(t, default_offset_secs),
         Some(Parser::Openvpn) => openvpn::parse(t, default_offset_secs),
         None => Ok(None),
     }
@@ -322,6 +356,15 @@ mod tests {
         "alice/198.51.100.7:51234 SIGTERM[soft,remote-exit] received, client-instance exiting",
         "alice/198.51.100.7:51234 SIGUSR1[soft,ping-restart] received, client-instance restarting",
         "CLIENT_LIST,alice,198.51.100.7:51234,10.8.0.6,,1234,5678,2025-01-01 10:00:00,1735725600,UNDEF,0,0",
+        "10.77.0.100,62:70:66:04:08:28,,120,1796615299,7,0,0,vm,0,",
+        "2001:db8:7700::,00:01:00:01:32:a8:e8:d9:62:70:66:04:08:28,120,1796615379,9,90,2,1711540264,56,0,0,,,0,,1,2",
+        "DHCP4_LEASE_ALLOC [hwtype=1 62:70:66:04:08:28], cid=[no info], tid=0x8aa5615c: lease 10.77.0.100 has been allocated for 120 seconds",
+        "DHCP6_PD_LEASE_ALLOC duid=[00:01:00:01], tid=0x51424d: lease for prefix 2001:db8:7700::/56 and iaid=1 has been allocated for 120 seconds",
+        "DHCP6_RELEASE_NA duid=[00:01:00:01], tid=0xee905a: binding for address 2001:db8:77::100 and iaid=1 was released properly",
+        "DHCPACK(eth0) 192.168.1.100 aa:bb:cc:dd:ee:ff laptop",
+        "DHCPRELEASE of 10.0.0.5 from 00:11:22:33:44:55 (laptop) via eth1 (found)",
+        "DHCPEXPIRE on 10.0.0.5 to 00:11:22:33:44:55",
+        "DHCP4_RELEASE [hwtype=1 62:70:66:04:08:28], cid=[no info], tid=0x6b: address 10.77.0.100 was released properly.",
     ];
 
     #[test]

@@ -195,8 +195,14 @@ fn session_lines() -> regex::bytes::Regex {
             .iter()
             .map(|m| regex::escape(m))
             .collect();
-        // and the packets the RADIUS server stored (code 4, Accounting-Request, first).
-        let alts = [r"(?-u:\A\x04)".to_owned()].into_iter().chain(alts);
+        // and the packets the RADIUS server stored (code 4, Accounting-Request,
+        // first), and Kea's lease-file rows (a shape, not a word).
+        let alts = [
+            r"(?-u:\A\x04)".to_owned(),
+            pramaan_attribution::parse::dhcp::LEASE_ROW_REGEX.to_owned(),
+        ]
+        .into_iter()
+        .chain(alts);
         regex::bytes::Regex::new(&alts.collect::<Vec<_>>().join("|"))
             .expect("escaped literals form a regex")
     })
