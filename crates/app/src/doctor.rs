@@ -322,7 +322,10 @@ async fn clock(cfg: &Config) -> Vec<Finding> {
             other => finding(
                 Level::Fail,
                 "clock",
-                format!("{server}: {}", other.name()),
+                match other.detail() {
+                    Some(why) if !why.is_empty() => format!("{server}: {} ({why})", other.name()),
+                    _ => format!("{server}: {}", other.name()),
+                },
                 "let this host reach the server on UDP port 123, or name one it can reach in clock.servers",
             ),
         });
