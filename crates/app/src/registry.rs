@@ -345,14 +345,112 @@ impl Operation for EraseExpired {
 
     async fn run(self, app: &App, who: &Caller) -> Result<EraseRun, AppError> {
         app.authorise::<Self>(who)?;
-        let reg = open(app).await?;
-        let who = who.name.clone();
-        // Its own task: a client that gives up does not cut the run short.
-        tokio::spawn(async move { reg.erase_expired(now_ns(), self.dry_run, &who).await })
-            .await
-            .map_err(AppError::internal)?
-            .map_err(refused)
+        erase_expired(app, now_ns(), self.dry_run, &who.name).await
     }
+}
+
+/// Erases the subscribers past retention (legal holds excepted), then the
+/// IP bindings that named them and those past the 5-year rule
+/// ([`erase_bindings`]): what `serve`'s schedule and
+/// `POST /api/v1/registry/erase-expired` run. A dry run erases nothing and
+/// does not count bindings.
+pub async fn erase_expired(
+    app: &App,
+    now: i64,
+    dry_run: bool,
+    actor: &str,
+) -> Result<EraseRun, AppError> {
+    let reg = open(app).await?;
+    let store = app
+        .attribution()
+        .store()
+        .await
+        .map_err(AppError::internal)?;
+    let (sink, actor) = (app.sink(), actor.to_owned());
+    // Its own task: a client that gives up does not cut the run short.
+    tokio::spawn(async move {
+        let mut run = reg
+            .erase_expired(now, dry_run, &actor)
+            .await
+            .map_err(refused)?;
+        if !dry_run {
+            run.bindings_erased = Some(erase_bindings(&*store, &reg, &*sink, &actor, now).await?);
+        }
+        Ok::<_, AppError>(run)
+    })
+    .await
+    .map_err(AppError::internal)?
+}
+
+/// Erases the bindings the register's retention no longer allows
+/// ([`pramaan_attribution::Erasure`]): those of every subscriber the
+/// register erased (that ended by then), and, `registry.retention_years`
+/// after they ended, those of subscribers it does not hold; a legal hold
+/// keeps a subscriber's. What is left of each names nobody, so that `whois`
+/// answers "no record kept" for that time. A ledger record
+/// (`bindings.erased`: how many, no one named) follows any erasure.
+/// Running it again changes nothing.
+pub async fn erase_bindings(
+    store: &dyn pramaan_attribution::BindingStore,
+    reg: &Registry,
+    sink: &dyn pramaan_core::LedgerSink,
+    actor: &str,
+    now: i64,
+) -> Result<u64, AppError> {
+    let mut e = pramaan_attribution::Erasure {
+        at_ns: now,
+        ended_before_ns: years_before(now, reg.retention_years()),
+        ..Default::default()
+    };
+    for r in reg.erasure_reports().await.map_err(refused)? {
+        let at = e
+            .subscribers
+            .entry(r.subscriber_id)
+            .or_insert(r.erased_at_ns);
+        *at = (*at).max(r.erased_at_ns);
+    }
+    let rows = reg
+        .store()
+        .list_meta()
+        .await
+        .map_err(|e| refused(e.into()))?;
+    e.kept.extend(rows.into_iter().map(|m| m.external_id));
+    for h in reg.holds().await.map_err(refused)? {
+        if h.active() {
+            e.subscribers.remove(&h.subscriber_id);
+            e.kept.insert(h.subscriber_id);
+        }
+    }
+    let n = store.erase(e).await.map_err(AppError::internal)?;
+    if n > 0 {
+        let body = serde_json::json!({
+            "action": "bindings.erased", "actor": actor,
+            "at": pramaan_core::time::rfc3339_utc(now),
+            "bindings": n,
+            "rule": format!(
+                "IP bindings of erased register entries, and bindings of subscribers not in the register {} years after they ended",
+                reg.retention_years()
+            ),
+        });
+        let bytes = serde_json::to_vec(&body).map_err(AppError::internal)?;
+        sink.append(pramaan_registry::SOURCE_REGISTRY, bytes)
+            .await
+            .map_err(AppError::internal)?;
+        tracing::info!(
+            bindings = n,
+            "IP bindings erased under the register's retention"
+        );
+    }
+    Ok(n)
+}
+
+/// `now` less `years` calendar years (UTC).
+fn years_before(now: i64, years: u32) -> i64 {
+    pramaan_core::time::ts(now)
+        .to_zoned(jiff::tz::TimeZone::UTC)
+        .checked_sub(jiff::Span::new().years(i64::from(years)))
+        .map(|z| z.timestamp().as_nanosecond() as i64)
+        .unwrap_or(i64::MIN)
 }
 
 /// `POST /api/v1/registry/rotate-key`: every data key re-wrapped under a

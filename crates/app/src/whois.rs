@@ -242,7 +242,8 @@ pub async fn audited_lookup(
     let holders: Vec<&str> = matches
         .iter()
         .map(|m| m.subscriber.as_str())
-        .filter(|s| !s.starts_with("inside:"))
+        // CGNAT inside addresses, and what erasure left (nobody), are no register entries.
+        .filter(|s| !s.starts_with("inside:") && !s.is_empty())
         .collect();
     let reads = registry
         .read_subscribers(&holders, purpose, actor, vec![audit])

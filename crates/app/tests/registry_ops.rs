@@ -148,3 +148,81 @@ async fn the_operations_refuse_callers_without_the_role_and_reads_without_a_purp
     drop(app);
     local.close().await;
 }
+
+/// The register's erasure takes the IP bindings with it: the bindings of a
+/// subscriber erased 5 years after the service ended, and those of nobody
+/// the register holds 5 years after they ended, answer "no record kept";
+/// an active subscriber's stay, however old.
+#[tokio::test(flavor = "multi_thread")]
+async fn erasing_a_subscriber_erases_their_bindings_and_whois_says_so() {
+    use pramaan_app::registry::EraseExpired;
+    use pramaan_attribution::{Binding, Kind, Net};
+    let dir = tempfile::tempdir().unwrap();
+    let local = Local::open(&config(dir.path())).await.unwrap();
+    let old = SubscriberInput {
+        hire_start: Some("2015-01-01".into()),
+        hire_end: Some("2019-01-01".into()),
+        ..subscriber("S-OLD")
+    };
+    for input in [old, subscriber("S-1")] {
+        local.run(CreateSubscriber { input }).await.unwrap();
+    }
+    let ns = |t: &str| t.parse::<jiff::Timestamp>().unwrap().as_nanosecond() as i64;
+    let binding = |ip: &str, who: &str| Binding {
+        net: Net::parse(ip).unwrap(),
+        port_lo: 0,
+        port_hi: u16::MAX,
+        start_ns: ns("2018-06-01T00:00:00Z"),
+        end_ns: ns("2018-06-02T00:00:00Z"),
+        open: false,
+        subscriber: who.into(),
+        session: format!("s-{who}"),
+        kind: Kind::Radius,
+        detail: String::new(),
+        evidence: vec![],
+        key: None,
+    };
+    let store = local.app().attribution().store().await.unwrap();
+    store
+        .apply(
+            vec![
+                binding("100.64.9.1", "S-OLD"),
+                binding("100.64.9.2", "S-1"),
+                binding("100.64.9.3", "not-in-the-register"),
+            ],
+            None,
+        )
+        .await
+        .unwrap();
+
+    let run = local.run(EraseExpired { dry_run: false }).await.unwrap();
+    assert_eq!(run.erased.len(), 1, "{run:?}");
+    assert_eq!(run.erased[0].subscriber_id, "S-OLD");
+    assert_eq!(run.bindings_erased, Some(2), "{run:?}");
+    let again = local.run(EraseExpired { dry_run: false }).await.unwrap();
+    assert_eq!(again.bindings_erased, Some(0), "nothing more");
+
+    let ask = |ip: &str| Whois {
+        ip: ip.into(),
+        port: None,
+        at: "2018-06-01T12:00:00Z".into(),
+        purpose: "CERT-In order 7/2026".into(),
+    };
+    for ip in ["100.64.9.1", "100.64.9.3"] {
+        let a = local.run(ask(ip)).await.unwrap();
+        assert_eq!(
+            a.outcome,
+            pramaan_attribution::Outcome::Erased,
+            "{ip}: {a:?}"
+        );
+        assert!(
+            a.note.as_deref().unwrap().contains("under the 5-year rule"),
+            "{a:?}"
+        );
+    }
+    let kept = local.run(ask("100.64.9.2")).await.unwrap();
+    assert_eq!(
+        kept.matches[0].subscriber, "S-1",
+        "an active subscriber's bindings stay"
+    );
+}

@@ -42,7 +42,7 @@ pub use mem::MemStore;
 pub use model::{Binding, Kind, Net, Probe};
 pub use pg::PgStore;
 pub use sources::{Origin, SourceRule, Sources};
-pub use store::{BindingStore, FeedState, StoreError, StoreStats};
+pub use store::{BindingStore, Erasure, FeedState, StoreError, StoreStats};
 pub use whois::{whois, Answer, EvidenceRecord, Match, Outcome, Source, WhoisError};
 
 /// Opens the configured store: PostgreSQL when `url` is a `postgres://` or

@@ -16,7 +16,7 @@
 
 use crate::index::{Builder, Hit, Index};
 use crate::model::{mask, Binding, Probe};
-use crate::store::{BindingStore, FeedState, StoreError, StoreFuture, StoreStats};
+use crate::store::{BindingStore, Erasure, FeedState, StoreError, StoreFuture, StoreStats};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeSet, HashMap};
 use std::io::{BufRead, Write};
@@ -521,6 +521,64 @@ impl MemStore {
         Ok(n)
     }
 
+    /// [`BindingStore::erase`]: each run holding a binding that goes is
+    /// written again without it (then named in the manifest, the old file
+    /// deleted); the delta's are replaced and the delta made a run, so that
+    /// the journal that still names them is deleted too.
+    pub fn erase_sync(&self, e: &Erasure) -> Result<u64, StoreError> {
+        let _w = self.write.lock().unwrap_or_else(|e| e.into_inner());
+        let mut n = 0u64;
+        let delta_changed = {
+            let mut st = self.write_state();
+            let mut changed = false;
+            for b in st.delta.iter_mut() {
+                if let Some(left) = e.apply(b) {
+                    *b = left;
+                    changed = true;
+                    n += 1;
+                }
+            }
+            changed
+        };
+        let (runs, files, mut next) = {
+            let st = self.read();
+            (st.runs.clone(), st.run_files.clone(), st.next_file)
+        };
+        let (mut new_runs, mut new_files, mut replaced) = (runs.clone(), files.clone(), Vec::new());
+        for (i, run) in runs.iter().enumerate() {
+            let mut hits = 0u64;
+            run.for_each(|x| hits += u64::from(e.apply(&x).is_some()));
+            if hits == 0 {
+                continue;
+            }
+            let mut b = Builder::with_capacity(run.len());
+            run.for_each(|x| b.push(&e.apply(&x).unwrap_or(x)));
+            let idx = b.finish();
+            let name = format!("run-{next:06}.bin");
+            next += 1;
+            idx.save(&self.dir.join(&name))?;
+            new_runs[i] = Arc::new(idx);
+            replaced.push(std::mem::replace(&mut new_files[i], name));
+            n += hits;
+        }
+        if !replaced.is_empty() {
+            let mut st = self.write_state();
+            st.runs = new_runs;
+            st.run_files = new_files;
+            st.next_file = next;
+            let m = self.manifest(&st);
+            drop(st);
+            self.save_manifest(&m)?;
+            for f in replaced {
+                let _ = std::fs::remove_file(self.dir.join(f));
+            }
+        }
+        if delta_changed {
+            self.compact_locked()?;
+        }
+        Ok(n)
+    }
+
     pub fn feed_state_sync(&self) -> FeedState {
         let st = self.read();
         FeedState {
@@ -573,6 +631,15 @@ impl BindingStore for MemStore {
 
     fn stats(&self) -> StoreFuture<'_, StoreStats> {
         Box::pin(async move { Ok(self.stats_sync()) })
+    }
+
+    fn erase(&self, e: Erasure) -> StoreFuture<'_, u64> {
+        let me = self.clone();
+        Box::pin(async move {
+            tokio::task::spawn_blocking(move || me.erase_sync(&e))
+                .await
+                .map_err(|e| StoreError::Other(e.to_string()))?
+        })
     }
 
     fn of_subscriber(

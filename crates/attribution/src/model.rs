@@ -197,11 +197,14 @@ pub enum Kind {
     Import,
     /// A DHCP lease (Kea, dnsmasq, ISC dhcpd).
     Dhcp,
+    /// What erasure leaves of a binding ([`crate::store::Erasure`]): the
+    /// address, ports and times, nobody; its detail says when and why.
+    Erased,
 }
 
 impl Kind {
     /// In code order: a kind's code is its place here, so new kinds go last.
-    pub const ALL: [Kind; 7] = [
+    pub const ALL: [Kind; 8] = [
         Kind::Static,
         Kind::Radius,
         Kind::Openvpn,
@@ -209,6 +212,7 @@ impl Kind {
         Kind::Cgnat,
         Kind::Import,
         Kind::Dhcp,
+        Kind::Erased,
     ];
 
     pub fn as_str(&self) -> &'static str {
@@ -220,6 +224,7 @@ impl Kind {
             Kind::Cgnat => "cgnat",
             Kind::Import => "import",
             Kind::Dhcp => "dhcp",
+            Kind::Erased => "erased",
         }
     }
 

@@ -6,7 +6,7 @@
 
 use crate::index::Index;
 use crate::model::{Binding, Kind, Net, Probe};
-use crate::store::{BindingStore, FeedState, StoreError, StoreFuture, StoreStats};
+use crate::store::{BindingStore, Erasure, FeedState, StoreError, StoreFuture, StoreStats};
 use bytes::Bytes;
 use futures::SinkExt;
 use tokio::sync::Mutex;
@@ -297,6 +297,52 @@ impl PgStore {
         })
     }
 
+    /// [`BindingStore::erase`]: the candidates (of an erased subscriber, or
+    /// ended before the cut) are read, [`Erasure::apply`] decides, and the
+    /// rows that go are overwritten in one transaction.
+    async fn erase_pg(&self, e: &Erasure) -> Result<u64, StoreError> {
+        let s = &self.schema;
+        let erased: Vec<&str> = e.subscribers.keys().map(String::as_str).collect();
+        let mut c = self.client.lock().await;
+        let tx = c.transaction().await?;
+        let rows = tx
+            .query(
+                &format!(
+                    "SELECT {COLS}, id FROM {s}.bindings
+                     WHERE NOT open AND kind <> 'erased' AND (subscriber = ANY($1) OR end_ns < $2)"
+                ),
+                &[&erased, &e.ended_before_ns],
+            )
+            .await?;
+        let upd = tx
+            .prepare(&format!(
+                "UPDATE {s}.bindings SET subscriber = $2, session = $3, kind = $4, detail = $5,
+                   evidence = '{{}}', key = NULL WHERE id = $1"
+            ))
+            .await?;
+        let mut n = 0;
+        for r in &rows {
+            let Some(left) = e.apply(&row_binding(r)?) else {
+                continue;
+            };
+            let id: i64 = r.get(12);
+            tx.execute(
+                &upd,
+                &[
+                    &id,
+                    &left.subscriber,
+                    &left.session,
+                    &left.kind.as_str(),
+                    &left.detail,
+                ],
+            )
+            .await?;
+            n += 1;
+        }
+        tx.commit().await?;
+        Ok(n)
+    }
+
     async fn stats_pg(&self) -> Result<StoreStats, StoreError> {
         let s = &self.schema;
         let c = self.client.lock().await;
@@ -334,6 +380,9 @@ impl BindingStore for PgStore {
     }
     fn stats(&self) -> StoreFuture<'_, StoreStats> {
         Box::pin(async move { self.stats_pg().await })
+    }
+    fn erase(&self, e: Erasure) -> StoreFuture<'_, u64> {
+        Box::pin(async move { self.erase_pg(&e).await })
     }
     fn of_subscriber(
         &self,

@@ -4,7 +4,8 @@
 //! trait's documentation lists its implementors).
 
 use crate::index::Index;
-use crate::model::{Binding, Probe};
+use crate::model::{Binding, Kind, Probe};
+use std::collections::{HashMap, HashSet};
 use std::future::Future;
 use std::pin::Pin;
 
@@ -61,6 +62,56 @@ pub struct StoreStats {
     pub backend: &'static str,
 }
 
+/// Which bindings the register's retention no longer allows (DPDP Act: kept
+/// no longer than the duty to keep them). Open bindings are never erased.
+#[derive(Debug, Clone, Default)]
+pub struct Erasure {
+    /// When the erasure runs (its note gives the date).
+    pub at_ns: i64,
+    /// Subscribers whose register entry was erased, with when: their
+    /// bindings that ended by then go (a later subscription under the same
+    /// id is another's).
+    pub subscribers: HashMap<String, i64>,
+    /// Bindings that ended before this go too (the 5-year rule), unless
+    /// their subscriber is in `kept`.
+    pub ended_before_ns: i64,
+    /// Subscribers the register holds, and those under a legal hold: the
+    /// 5-year rule leaves their bindings (they go with the register entry).
+    pub kept: HashSet<String>,
+}
+
+impl Erasure {
+    /// What becomes of `b`: `Some(what is left)` when it goes. What is left
+    /// names nobody: its address, ports and times, and a note saying when
+    /// and why (so that `whois` answers "no record kept", not "nobody").
+    pub fn apply(&self, b: &Binding) -> Option<Binding> {
+        if b.open || b.kind == Kind::Erased {
+            return None;
+        }
+        let why = match self.subscribers.get(&b.subscriber) {
+            Some(&at) if b.end_ns <= at => "its subscriber's register entry was erased",
+            _ if b.end_ns < self.ended_before_ns && !self.kept.contains(&b.subscriber) => {
+                "it ended 5 years before, and its subscriber is not in the register"
+            }
+            _ => return None,
+        };
+        let day = pramaan_core::time::rfc3339_utc(self.at_ns);
+        Some(Binding {
+            subscriber: String::new(),
+            session: String::new(),
+            detail: format!(
+                "no record kept: erased on {} under the 5-year rule ({why})",
+                day.get(..10).unwrap_or(&day)
+            ),
+            evidence: Vec::new(),
+            kind: Kind::Erased,
+            // A key holds the session's id, which may name the subscriber.
+            key: None,
+            ..b.clone()
+        })
+    }
+}
+
 /// One storage for bindings. Every method is all-or-nothing.
 pub trait BindingStore: Send + Sync {
     /// Every binding (closed or open) holding the address (and port) at the instant.
@@ -82,4 +133,8 @@ pub trait BindingStore: Send + Sync {
         from_ns: i64,
         to_ns: i64,
     ) -> StoreFuture<'_, Vec<Binding>>;
+    /// Replaces every binding `e` erases by what [`Erasure::apply`] leaves,
+    /// on disk too (nothing of the subscriber stays in a file the store
+    /// keeps); returns how many. Running it again changes nothing.
+    fn erase(&self, e: Erasure) -> StoreFuture<'_, u64>;
 }

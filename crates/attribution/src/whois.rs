@@ -28,6 +28,9 @@ pub enum Outcome {
     One,
     /// Several holders: a shared (NAT) address and no port, or overlapping records.
     Several,
+    /// No record kept: whoever held it then was erased under the 5-year
+    /// rule ([`Answer::note`] says when and why).
+    Erased,
 }
 
 /// One matching binding.
@@ -87,6 +90,7 @@ pub fn source_of(b: &Binding) -> String {
         Kind::Import => "bindings CSV import",
         Kind::Static => "static allotment",
         Kind::Dhcp => "DHCP lease",
+        Kind::Erased => "erased",
     };
     if b.detail.is_empty() {
         what.to_owned()
@@ -105,8 +109,17 @@ pub struct Answer {
     pub at_ns: i64,
     pub purpose: String,
     pub outcome: Outcome,
+    /// How many holders are named (`matches`).
     pub count: usize,
     pub matches: Vec<Match>,
+    /// What erasure left of bindings of that instant (address, ports,
+    /// times; nobody).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub erased: Vec<Binding>,
+    /// For [`Outcome::Erased`]: "no record kept: erased on DATE under the
+    /// 5-year rule (why)".
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
     /// Sequence number of the audit record of this lookup.
     pub audit_seq: u64,
 }
@@ -177,7 +190,10 @@ pub async fn resolve(
                         at_ns,
                     })
                     .await?;
-                let via: Vec<Binding> = via.into_iter().filter(|v| v.kind != Kind::Cgnat).collect();
+                let via: Vec<Binding> = via
+                    .into_iter()
+                    .filter(|v| v.kind != Kind::Cgnat && v.kind != Kind::Erased)
+                    .collect();
                 if via.len() == 1 {
                     m.subscriber = via[0].subscriber.clone();
                 }
@@ -209,8 +225,9 @@ pub fn audit_record(
         "purpose": purpose,
         "subject": addr.to_string(),
         "query": {"ip": addr.to_string(), "port": port, "at": pramaan_core::time::rfc3339_utc(at_ns)},
-        "answers": matches.len(),
-        "subscribers": matches.iter().map(|m| m.subscriber.clone()).collect::<Vec<_>>(),
+        "answers": matches.iter().filter(|m| m.binding.kind != Kind::Erased).count(),
+        "erased": matches.iter().filter(|m| m.binding.kind == Kind::Erased).count(),
+        "subscribers": matches.iter().filter(|m| m.binding.kind != Kind::Erased).map(|m| m.subscriber.clone()).collect::<Vec<_>>(),
     });
     serde_json::to_vec(&audit).map_err(|e| WhoisError::Audit(e.to_string()))
 }
@@ -224,11 +241,16 @@ pub fn answer(
     matches: Vec<Match>,
     audit_seq: u64,
 ) -> Answer {
-    let outcome = match matches.len() {
-        0 => Outcome::None,
-        1 => Outcome::One,
+    let (erased, matches): (Vec<Match>, Vec<Match>) = matches
+        .into_iter()
+        .partition(|m| m.binding.kind == Kind::Erased);
+    let outcome = match (matches.len(), erased.is_empty()) {
+        (0, false) => Outcome::Erased,
+        (0, true) => Outcome::None,
+        (1, _) => Outcome::One,
         _ => Outcome::Several,
     };
+    let note = (outcome == Outcome::Erased).then(|| erased[0].binding.detail.clone());
     Answer {
         ip: addr.to_string(),
         port,
@@ -239,6 +261,8 @@ pub fn answer(
         outcome,
         count: matches.len(),
         matches,
+        erased: erased.into_iter().map(|m| m.binding).collect(),
+        note,
         audit_seq,
     }
 }

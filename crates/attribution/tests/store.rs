@@ -817,32 +817,28 @@ async fn dhcp_leases_renewed_released_expired_and_from_two_servers() {
             port: None,
             at_ns: at(secs),
         };
-        assert_eq!(
-            holders(s.lookup(q(-1)).await.unwrap()),
-            Vec::<String>::new()
+        let (a, b, c) = (
+            "aa:aa:aa:aa:aa:aa",
+            "bb:bb:bb:bb:bb:bb",
+            "cc:cc:cc:cc:cc:cc",
         );
-        assert_eq!(
-            holders(s.lookup(q(0)).await.unwrap()),
-            ["aa:aa:aa:aa:aa:aa"]
-        );
-        // Both servers' leases are kept and answered.
-        assert_eq!(
-            holders(s.lookup(q(3999)).await.unwrap()),
-            ["aa:aa:aa:aa:aa:aa", "bb:bb:bb:bb:bb:bb"]
-        );
-        assert_eq!(
-            holders(s.lookup(q(4000)).await.unwrap()),
-            ["bb:bb:bb:bb:bb:bb"]
-        );
-        assert_eq!(
-            holders(s.lookup(q(5599)).await.unwrap()),
-            ["bb:bb:bb:bb:bb:bb", "cc:cc:cc:cc:cc:cc"]
-        );
-        // C's lease ran out at its end, no renewal came.
-        assert_eq!(
-            holders(s.lookup(q(5600)).await.unwrap()),
-            ["bb:bb:bb:bb:bb:bb"]
-        );
+        for (secs, want) in [
+            (-1, vec![]),
+            (0, vec![a]),
+            // Both servers' leases are kept and answered.
+            (3999, vec![a, b]),
+            // A released at t0+4000.
+            (4000, vec![b]),
+            (5599, vec![b, c]),
+            // C's lease ran out at its end, no renewal came.
+            (5600, vec![b]),
+        ] {
+            assert_eq!(
+                holders(s.lookup(q(secs)).await.unwrap()),
+                want,
+                "t0+{secs}s"
+            );
+        }
         let a = s.lookup(q(100)).await.unwrap();
         assert_eq!(a[0].kind, Kind::Dhcp);
         assert_eq!(a[0].evidence, vec![2, 3, 5]);
@@ -872,4 +868,243 @@ fn rec_unix(seq: u64, at_unix: i64, msg: &str) -> LogRecord {
         time_ns: at_unix * 1_000_000_000,
         ..rec(seq, "2025-01-01T00:00:00Z", msg)
     }
+}
+
+/// Erasure (the register's retention, DPDP): the bindings of an erased
+/// register entry and, 5 years after they ended, those of subscribers the
+/// register does not hold, are left as nobody's; `whois` answers "no record
+/// kept"; the rest stay; nothing of the erased stays in the store's files.
+#[tokio::test]
+async fn erasure_leaves_nobody_and_whois_says_so() {
+    use pramaan_attribution::Erasure;
+    let envs = envs("erase").await;
+    for e in &envs {
+        let s = &*e.store;
+        let mut a1 = b(
+            "100.64.0.1",
+            0,
+            65535,
+            "2025-01-01T00:00:00Z",
+            "2025-01-02T00:00:00Z",
+            "alice",
+            "s-alice-2025",
+        );
+        a1.key = Some("radius:s-alice-2025|100.64.0.1".into());
+        a1.evidence = vec![7, 9];
+        a1.detail = "NAS nas-alice-2025".into();
+        // Runs (an import) and the delta and open sessions (the feeder's apply).
+        let mut bld = Builder::new();
+        for x in [
+            &a1,
+            &b(
+                "100.64.0.3",
+                0,
+                65535,
+                "2020-01-01T00:00:00Z",
+                "2020-01-02T00:00:00Z",
+                "bob",
+                "s-bob",
+            ),
+            &b(
+                "100.64.0.4",
+                0,
+                65535,
+                "2020-01-01T00:00:00Z",
+                "2020-01-02T00:00:00Z",
+                "carol",
+                "s-carol",
+            ),
+        ] {
+            bld.push(x);
+        }
+        s.import(bld.finish()).await.unwrap();
+        let mut open = b(
+            "100.64.0.7",
+            0,
+            65535,
+            "2031-05-20T00:00:00Z",
+            "2031-06-20T00:00:00Z",
+            "alice",
+            "s-alice-open",
+        );
+        open.open = true;
+        open.key = Some("radius:s-alice-open|100.64.0.7".into());
+        s.apply(
+            vec![
+                // alice again, a new subscription after her entry was erased
+                b(
+                    "100.64.0.2",
+                    0,
+                    65535,
+                    "2031-05-10T00:00:00Z",
+                    "2031-05-11T00:00:00Z",
+                    "alice",
+                    "s-alice-2031",
+                ),
+                b(
+                    "100.64.0.5",
+                    0,
+                    65535,
+                    "2030-01-01T00:00:00Z",
+                    "2030-01-02T00:00:00Z",
+                    "dave",
+                    "s-dave",
+                ),
+                b(
+                    "100.64.0.6",
+                    0,
+                    65535,
+                    "2020-01-01T00:00:00Z",
+                    "2020-01-02T00:00:00Z",
+                    "erin",
+                    "s-erin",
+                ),
+                b(
+                    "100.64.0.8",
+                    0,
+                    65535,
+                    "2020-03-01T00:00:00Z",
+                    "2020-03-02T00:00:00Z",
+                    "frank",
+                    "s-frank-2020",
+                ),
+                open,
+            ],
+            Some(1),
+        )
+        .await
+        .unwrap();
+        let erasure = Erasure {
+            at_ns: ns("2031-06-01T00:00:00Z"),
+            subscribers: [("alice".to_owned(), ns("2031-05-01T00:00:00Z"))].into(),
+            ended_before_ns: ns("2026-06-01T00:00:00Z"),
+            // bob is in the register; erin is under a legal hold.
+            kept: ["bob".to_owned(), "erin".to_owned()].into(),
+        };
+        assert_eq!(
+            s.erase(erasure.clone()).await.unwrap(),
+            3,
+            "alice 2025, carol, frank"
+        );
+        assert_eq!(
+            s.erase(erasure).await.unwrap(),
+            0,
+            "a second run changes nothing"
+        );
+
+        let at = |ip: &str, t: &str| probe(ip, None, t);
+        for (ip, t, why) in [
+            (
+                "100.64.0.1",
+                "2025-01-01T12:00:00Z",
+                "register entry was erased",
+            ),
+            ("100.64.0.4", "2020-01-01T12:00:00Z", "not in the register"),
+            ("100.64.0.8", "2020-03-01T12:00:00Z", "not in the register"),
+        ] {
+            let found = s.lookup(at(ip, t)).await.unwrap();
+            assert_eq!(found.len(), 1, "{ip}: {found:?}");
+            let left = &found[0];
+            assert_eq!(left.kind, Kind::Erased, "{ip}");
+            assert_eq!(
+                (left.subscriber.as_str(), left.session.as_str()),
+                ("", ""),
+                "{ip}"
+            );
+            assert!(
+                left.evidence.is_empty() && left.key.is_none(),
+                "{ip}: {left:?}"
+            );
+            assert!(
+                left.detail.contains("erased on 2031-06-01"),
+                "{}",
+                left.detail
+            );
+            assert!(left.detail.contains(why), "{}", left.detail);
+            assert_eq!(
+                left.end_ns - left.start_ns,
+                86_400_000_000_000,
+                "times kept"
+            );
+        }
+        for (ip, t, who) in [
+            ("100.64.0.2", "2031-05-10T12:00:00Z", "alice"),
+            ("100.64.0.3", "2020-01-01T12:00:00Z", "bob"),
+            ("100.64.0.5", "2030-01-01T12:00:00Z", "dave"),
+            ("100.64.0.6", "2020-01-01T12:00:00Z", "erin"),
+            ("100.64.0.7", "2031-05-25T12:00:00Z", "alice"),
+        ] {
+            let found = s.lookup(at(ip, t)).await.unwrap();
+            assert_eq!(found.len(), 1, "{ip}");
+            assert_eq!(found[0].subscriber, who, "{ip} is kept");
+        }
+
+        // whois: "no record kept", not "nobody"; the audit names no one.
+        let sink = MemorySink::new();
+        let a = whois(
+            s,
+            &sink,
+            "officer",
+            "100.64.0.1".parse().unwrap(),
+            None,
+            ns("2025-01-01T12:00:00Z"),
+            "order 9",
+        )
+        .await
+        .unwrap();
+        assert_eq!((a.outcome, a.count), (Outcome::Erased, 0));
+        assert!(a.matches.is_empty());
+        assert_eq!(a.erased.len(), 1);
+        assert!(
+            a.note
+                .as_deref()
+                .unwrap()
+                .starts_with("no record kept: erased on 2031-06-01"),
+            "{:?}",
+            a.note
+        );
+        let audit: serde_json::Value = serde_json::from_slice(&sink.records()[0].1).unwrap();
+        assert_eq!(
+            (audit["answers"].as_u64(), audit["erased"].as_u64()),
+            (Some(0), Some(1)),
+            "{audit}"
+        );
+        assert_eq!(audit["subscribers"], serde_json::json!([]));
+        let none = whois(
+            s,
+            &sink,
+            "officer",
+            "100.64.0.1".parse().unwrap(),
+            None,
+            ns("2024-01-01T00:00:00Z"),
+            "order 9",
+        )
+        .await
+        .unwrap();
+        assert_eq!(none.outcome, Outcome::None, "before the binding: nobody");
+
+        // The embedded store: gone from its files, and still so once reopened.
+        if let Some(dir) = &e._dir {
+            let dir = dir.path().join("attribution");
+            for f in std::fs::read_dir(&dir).unwrap().flatten() {
+                let bytes = std::fs::read(f.path()).unwrap();
+                for erased in ["carol", "s-alice-2025", "nas-alice-2025", "s-frank-2020"] {
+                    assert!(
+                        memchr::memmem::find(&bytes, erased.as_bytes()).is_none(),
+                        "{erased} is still in {}",
+                        f.path().display()
+                    );
+                }
+            }
+            let again = MemStore::open(&dir).unwrap();
+            let found = again.lookup_sync(&at("100.64.0.4", "2020-01-01T12:00:00Z"));
+            assert_eq!(found[0].kind, Kind::Erased);
+            let kept = again.lookup_sync(&at("100.64.0.7", "2031-05-25T12:00:00Z"));
+            assert_eq!(
+                kept[0].subscriber, "alice",
+                "the open session is still open"
+            );
+        }
+    }
+    cleanup(envs).await;
 }

@@ -451,6 +451,9 @@ async fn erase(cfg: &Config, a: EraseArgs) -> Result<ExitCode> {
         v["held"].as_array().map_or(0, Vec::len),
         v["kept"]
     );
+    if let Some(n) = v["bindings_erased"].as_u64() {
+        println!("{n} IP binding(s) erased with them and under the 5-year rule (whois answers \"no record kept\" for their times).");
+    }
     Ok(ExitCode::SUCCESS)
 }
 

@@ -88,6 +88,7 @@ fn print_answer(v: &serde_json::Value) {
     let at_ns = v["at_ns"].as_i64().unwrap_or(0);
     let count = v["count"].as_u64().unwrap_or(0);
     let what = match count {
+        0 if v["outcome"] == "erased" => s(&v["note"]),
         0 => "nobody held it".to_owned(),
         1 => "one holder".to_owned(),
         n => format!("{n} holders (shared address: give --port to narrow)"),
@@ -118,7 +119,7 @@ fn print_answer(v: &serde_json::Value) {
             human(end)
         };
         let open = if b["open"].as_bool() == Some(true) {
-            " (still open: no Stop yet; ends at attribution.max_session)"
+            " (still open: no Stop yet; it lapses then without one)"
         } else {
             ""
         };

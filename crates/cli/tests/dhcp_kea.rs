@@ -276,6 +276,48 @@ fn whois(s: &Server, ip: &str, at: &str) -> Value {
     r.json()
 }
 
+/// A server following `file`, whose lines the DHCP parser may read.
+fn follower(file: &Path) -> Server {
+    let path = file.to_str().unwrap();
+    let sources = format!(r#"[{{ file = "{path}", parsers = ["dhcp"] }}]"#);
+    Server::start_with(&[
+        ("PRAMAAN_FILES_PATHS", path),
+        ("PRAMAAN_FILES_POLL_INTERVAL", "20ms"),
+        ("PRAMAAN_ATTRIBUTION_SOURCES", &sources),
+    ])
+}
+
+/// The client releases `addr` (from `addr` itself, as a client does); once
+/// the release joins the binding's evidence, the client held it at `at`
+/// and nobody holds it now.
+fn release(lan: &mut Lan, dir: &Path, s: &Server, addr: &str, at: &str) {
+    ip(&[
+        "-n",
+        &lan.client_ns.clone(),
+        "addr",
+        "add",
+        &format!("{addr}/24"),
+        "dev",
+        &lan.client_if.clone(),
+    ]);
+    lan.dhclient(dir, &["-r"]);
+    let before = wait_until(
+        Duration::from_secs(60),
+        "the release in the evidence",
+        || {
+            let a = whois(s, addr, at);
+            (a["matches"][0]["evidence"].as_array().map(Vec::len) == Some(2)).then_some(a)
+        },
+    );
+    assert_eq!(
+        before["count"], 1,
+        "before the release, the client held it: {before}"
+    );
+    let after = now().to_string();
+    let a = whois(s, addr, &after);
+    assert_eq!(a["count"], 0, "nobody holds {addr} after the release: {a}");
+}
+
 fn now() -> jiff::Timestamp {
     jiff::Timestamp::now()
 }
@@ -286,13 +328,7 @@ fn a_lease_granted_by_kea_names_its_client_until_released() {
     let leases = dir.path().join("kea-leases4.csv");
     let mut lan = Lan::new('4');
     lan.start_kea(dir.path(), &leases);
-    let leases_s = leases.to_str().unwrap();
-    let sources = format!(r#"[{{ file = "{leases_s}", parsers = ["dhcp"] }}]"#);
-    let mut s = Server::start_with(&[
-        ("PRAMAAN_FILES_PATHS", leases_s),
-        ("PRAMAAN_FILES_POLL_INTERVAL", "20ms"),
-        ("PRAMAAN_ATTRIBUTION_SOURCES", &sources),
-    ]);
+    let mut s = follower(&leases);
 
     let granted = granted(&lan.dhclient(dir.path(), &["-1"]), "DHCPACK of ");
     let at = now().to_string();
@@ -321,41 +357,13 @@ fn a_lease_granted_by_kea_names_its_client_until_released() {
     assert_eq!(hits[0].raw_text(), rows[0]);
     assert_eq!(m["source"]["records"][0]["transport"], "file", "{a}");
 
-    // The client releases the address (from the address it holds).
-    ip(&[
-        "-n",
-        &lan.client_ns,
-        "addr",
-        "add",
-        &format!("{granted}/24"),
-        "dev",
-        &lan.client_if,
-    ]);
-    lan.dhclient(dir.path(), &["-r"]);
-    wait_until(Duration::from_secs(60), "Kea's release row", || {
+    // Kea's release row is the binding's end and joins its evidence.
+    release(&mut lan, dir.path(), &s, &granted, &at);
+    assert!(
         std::fs::read_to_string(&leases)
             .unwrap()
-            .contains(&format!("{granted},{CLIENT_MAC},,0,"))
-            .then_some(())
-    });
-    // The release row is the binding's end and joins its evidence.
-    let before = wait_until(
-        Duration::from_secs(60),
-        "the release in the evidence",
-        || {
-            let a = whois(&s, &granted, &at);
-            (a["matches"][0]["evidence"].as_array().map(Vec::len) == Some(2)).then_some(a)
-        },
-    );
-    assert_eq!(
-        before["count"], 1,
-        "before the release, the client held it: {before}"
-    );
-    let after = now().to_string();
-    let a = whois(&s, &granted, &after);
-    assert_eq!(
-        a["count"], 0,
-        "nobody holds {granted} after the release: {a}"
+            .contains(&format!("{granted},{CLIENT_MAC},,0,")),
+        "Kea wrote the release as a row of lifetime 0"
     );
     s.stop();
 }
@@ -387,13 +395,7 @@ fn a_prefix_delegated_by_kea_names_the_clients_duid() {
     let leases = dir.path().join("kea-leases6.csv");
     let mut lan = Lan::new('6');
     lan.start_kea6(dir.path(), &leases);
-    let leases_s = leases.to_str().unwrap();
-    let sources = format!(r#"[{{ file = "{leases_s}", parsers = ["dhcp"] }}]"#);
-    let mut s = Server::start_with(&[
-        ("PRAMAAN_FILES_PATHS", leases_s),
-        ("PRAMAAN_FILES_POLL_INTERVAL", "20ms"),
-        ("PRAMAAN_ATTRIBUTION_SOURCES", &sources),
-    ]);
+    let mut s = follower(&leases);
     // -P: a delegated prefix only.
     lan.dhclient(dir.path(), &["-6", "-1", "-P"]);
     let row = wait_until(Duration::from_secs(30), "the delegation's row", || {
@@ -437,13 +439,7 @@ fn a_dnsmasq_lease_in_its_log_names_the_client_until_released() {
     let log = dir.path().join("dnsmasq.log");
     let mut lan = Lan::new('d');
     lan.start_dnsmasq(dir.path(), &log);
-    let log_s = log.to_str().unwrap();
-    let sources = format!(r#"[{{ file = "{log_s}", parsers = ["dhcp"] }}]"#);
-    let mut s = Server::start_with(&[
-        ("PRAMAAN_FILES_PATHS", log_s),
-        ("PRAMAAN_FILES_POLL_INTERVAL", "20ms"),
-        ("PRAMAAN_ATTRIBUTION_SOURCES", &sources),
-    ]);
+    let mut s = follower(&log);
     let addr = granted(&lan.dhclient(dir.path(), &["-1"]), "DHCPACK of ");
     let at = now().to_string();
     let a = wait_for_holder(&s, &addr, &at);
@@ -468,26 +464,6 @@ fn a_dnsmasq_lease_in_its_log_names_the_client_until_released() {
         "{}",
         line.raw_text()
     );
-    ip(&[
-        "-n",
-        &lan.client_ns,
-        "addr",
-        "add",
-        &format!("{addr}/24"),
-        "dev",
-        &lan.client_if,
-    ]);
-    lan.dhclient(dir.path(), &["-r"]);
-    let before = wait_until(
-        Duration::from_secs(60),
-        "the release in the evidence",
-        || {
-            let a = whois(&s, &addr, &at);
-            (a["matches"][0]["evidence"].as_array().map(Vec::len) == Some(2)).then_some(a)
-        },
-    );
-    assert_eq!(before["count"], 1, "{before}");
-    let after = now().to_string();
-    assert_eq!(whois(&s, &addr, &after)["count"], 0, "released");
+    release(&mut lan, dir.path(), &s, &addr, &at);
     s.stop();
 }

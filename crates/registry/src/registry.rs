@@ -167,6 +167,11 @@ pub struct EraseRun {
     pub erased: Vec<ErasureReport>,
     pub held: Vec<(String, Vec<i64>)>,
     pub kept: u64,
+    /// IP bindings erased with them (and under the 5-year rule), when the
+    /// run erased bindings too (`pramaan_app::registry::erase_expired`; not
+    /// counted in a dry run).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bindings_erased: Option<u64>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -864,6 +869,7 @@ impl Registry {
             held: d.held,
             kept: d.kept,
             erased: Vec::new(),
+            bindings_erased: None,
         };
         let key_ids: std::collections::HashMap<String, String> = if dry_run {
             Default::default()

@@ -66,9 +66,10 @@ async fn retention_schedule(
 }
 
 /// Erases subscribers past retention every `interval` (legal holds
-/// excepted), the first time shortly after start, until `stop` is set.
+/// excepted), and the IP bindings with them, the first time shortly after
+/// start, until `stop` is set.
 async fn registry_schedule(
-    registry: std::sync::Arc<pramaan_registry::LazyRegistry>,
+    app: std::sync::Arc<pramaan_app::App>,
     interval: Duration,
     mut stop: tokio::sync::watch::Receiver<bool>,
 ) {
@@ -79,22 +80,20 @@ async fn registry_schedule(
             _ = stop.wait_for(|s| *s) => return,
         }
         wait = interval;
-        let reg = match registry.get().await {
-            Ok(r) => r,
-            Err(e) => {
-                tracing::error!(error = %e, "cannot open the subscriber register; erasure is tried again at the next interval");
-                continue;
-            }
-        };
-        match reg
-            .erase_expired(pramaan_core::time::now_ns(), false, "pramaan/schedule")
-            .await
+        match pramaan_app::registry::erase_expired(
+            &app,
+            pramaan_core::time::now_ns(),
+            false,
+            "pramaan/schedule",
+        )
+        .await
         {
-            Ok(r) if r.erased.is_empty() && r.held.is_empty() => {}
+            Ok(r) if r.erased.is_empty() && r.held.is_empty() && r.bindings_erased == Some(0) => {}
             Ok(r) => tracing::info!(
                 erased = r.erased.len(),
                 held = r.held.len(),
                 kept = r.kept,
+                bindings_erased = r.bindings_erased.unwrap_or(0),
                 "subscriber erasure run finished"
             ),
             Err(e) => {
@@ -431,7 +430,7 @@ impl Background {
         ));
         // Subscriber erasure (registry retention); ends with the watch.
         tokio::spawn(registry_schedule(
-            state.registry(),
+            state.app().clone(),
             cfg.registry.erase_interval,
             stop.clone(),
         ));

@@ -227,17 +227,61 @@ fn unescape(s: &str) -> String {
     s.replace("&#x2c", ",")
 }
 
+/// Where a Kea lease file keeps each field (Kea 2.x memfile, `lease4` and
+/// `lease6` schemas); later versions add columns at the end.
+struct Columns {
+    /// The fewest fields a row has.
+    fields: usize,
+    /// The client: the hardware address, then (v4) the client id or (v6) the DUID.
+    hwaddr: usize,
+    client_id: Option<usize>,
+    duid: Option<usize>,
+    valid: usize,
+    expire: usize,
+    subnet: usize,
+    hostname: usize,
+    state: usize,
+    /// v6: the lease type (2: a delegated prefix) and the prefix length.
+    lease_type: Option<(usize, usize)>,
+}
+
+const LEASE4: Columns = Columns {
+    fields: 9,
+    hwaddr: 1,
+    client_id: Some(2),
+    duid: None,
+    valid: 3,
+    expire: 4,
+    subnet: 5,
+    hostname: 8,
+    state: 9,
+    lease_type: None,
+};
+
+const LEASE6: Columns = Columns {
+    fields: 14,
+    hwaddr: 12,
+    client_id: None,
+    duid: Some(1),
+    valid: 2,
+    expire: 3,
+    subnet: 4,
+    hostname: 11,
+    state: 13,
+    lease_type: Some((6, 8)),
+};
+
 /// One Kea lease-file row (IPv4 or IPv6, told apart by the address).
 fn lease_row(line: &str) -> Result<Option<Event>, ParseError> {
     let f: Vec<&str> = line.split(',').collect();
-    let v6 = f[0].contains(':');
-    let need = if v6 { 14 } else { 9 };
-    if f.len() < need {
+    let c = if f[0].contains(':') { &LEASE6 } else { &LEASE4 };
+    if f.len() < c.fields {
         return Err(perr(
             K,
             format!(
-                "a Kea lease row has {} fields; at least {need} expected",
-                f.len()
+                "a Kea lease row has {} fields; at least {} expected",
+                f.len(),
+                c.fields
             ),
         ));
     }
@@ -249,53 +293,37 @@ fn lease_row(line: &str) -> Result<Option<Event>, ParseError> {
             )
         })
     };
-    let (addr, client, valid, expire, subnet, hostname, state, prefix) = if v6 {
-        let duid = octets(f[1])
-            .ok_or_else(|| perr(K, "Kea lease row: the DUID is not hexadecimal octets"))?;
-        let hw = octets(f[12]);
-        let client = hw.unwrap_or_else(|| format!("duid {duid}"));
-        let prefix = match num(6, "lease type")? {
-            2 => Some(num(8, "prefix length")?),
+    let duid = match c.duid {
+        Some(i) => Some(
+            octets(f[i])
+                .ok_or_else(|| perr(K, "Kea lease row: the DUID is not hexadecimal octets"))?,
+        ),
+        None => None,
+    };
+    let client = match (
+        octets(f[c.hwaddr]),
+        c.client_id.and_then(|i| octets(f[i])),
+        duid,
+    ) {
+        (Some(hw), _, _) => hw,
+        (None, Some(cid), _) => format!("client-id {cid}"),
+        (None, None, Some(duid)) => format!("duid {duid}"),
+        (None, None, None) => String::new(),
+    };
+    let prefix = match c.lease_type {
+        Some((t, len)) => match num(t, "lease type")? {
+            2 => Some(num(len, "prefix length")?),
             0 | 1 => None,
             t => return Err(perr(K, format!("Kea lease row: unknown lease type {t}"))),
-        };
-        let state = f
-            .get(13)
-            .filter(|s| !s.is_empty())
-            .map(|_| num(13, "state"))
-            .transpose()?;
-        (
-            f[0],
-            client,
-            lifetime(f[2])?,
-            num(3, "expire")?,
-            f[4],
-            f[11],
-            state.unwrap_or(0),
-            prefix,
-        )
-    } else {
-        let client = match (octets(f[1]), octets(f[2])) {
-            (Some(hw), _) => hw,
-            (None, Some(cid)) => format!("client-id {cid}"),
-            (None, None) => String::new(),
-        };
-        let state = f
-            .get(9)
-            .filter(|s| !s.is_empty())
-            .map(|_| num(9, "state"))
-            .transpose()?;
-        (
-            f[0],
-            client,
-            lifetime(f[3])?,
-            num(4, "expire")?,
-            f[5],
-            f[8],
-            state.unwrap_or(0),
-            None,
-        )
+        },
+        None => None,
     };
+    let state = match f.get(c.state) {
+        Some(s) if !s.is_empty() => num(c.state, "state")?,
+        _ => 0,
+    };
+    let (addr, valid, expire) = (f[0], lifetime(f[c.valid])?, num(c.expire, "expire")?);
+    let (subnet, hostname, v6) = (f[c.subnet], f[c.hostname], c.duid.is_some());
     let n = match prefix {
         Some(len) if (0..=128).contains(&len) => net(&format!("{addr}/{len}"))?,
         Some(len) => return Err(perr(K, format!("Kea lease row: prefix length {len}"))),

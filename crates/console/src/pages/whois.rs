@@ -92,6 +92,7 @@ async fn whois<H: Host>(
                             @if let Some(p) = a["port"].as_u64() { " port " (p) }
                             " at " (a["at_ist"].as_str().unwrap_or_default()) " (" (a["at_utc"].as_str().unwrap_or_default()) ")" }
                         p.muted { "Outcome: " (json_cell(&a["outcome"])) ". This lookup is audit record " (a["audit_seq"].to_string()) "." }
+                        @if let Some(note) = a["note"].as_str() { p #erased { (note) } }
                         @for (i, m) in matches.iter().enumerate() {
                             h3 { "Match " (i + 1) }
                             p { "Source: " (m["source"]["what"].as_str().unwrap_or_default()) ". Evidence: "
