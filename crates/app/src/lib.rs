@@ -24,6 +24,7 @@ pub mod app;
 pub mod audit_trail;
 pub mod audited;
 pub mod backup;
+pub mod backup_s3;
 pub mod clock;
 pub mod databases;
 pub mod desk;

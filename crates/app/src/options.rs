@@ -57,10 +57,20 @@ pub fn s3_options(cfg: &Config) -> Option<pramaan_vault::objects::s3::S3Options>
     let pramaan_config::StorageTarget::S3 { bucket, prefix } = cfg.storage.url.as_ref()? else {
         return None;
     };
+    Some(s3_options_for(cfg, bucket, prefix))
+}
+
+/// `bucket` and `prefix`, reached with the configuration's `storage.*`
+/// settings (endpoint, region, path style, plain HTTP, credentials).
+pub fn s3_options_for(
+    cfg: &Config,
+    bucket: &str,
+    prefix: &str,
+) -> pramaan_vault::objects::s3::S3Options {
     let s = &cfg.storage;
-    Some(pramaan_vault::objects::s3::S3Options {
-        bucket: bucket.clone(),
-        prefix: prefix.clone(),
+    pramaan_vault::objects::s3::S3Options {
+        bucket: bucket.to_owned(),
+        prefix: prefix.to_owned(),
         endpoint: s.endpoint.trim().to_owned(),
         region: s.region.trim().to_owned(),
         path_style: s.path_style,
@@ -73,7 +83,7 @@ pub fn s3_options(cfg: &Config) -> Option<pramaan_vault::objects::s3::S3Options>
             None => pramaan_vault::objects::s3::Credentials::Environment,
         },
         cache_bytes: s.cache_size,
-    })
+    }
 }
 
 /// The retention policy a configuration asks for.

@@ -4,16 +4,25 @@ use anyhow::Result;
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 use pramaan_app::backup::{backup, restore};
+use pramaan_app::backup_s3::{backup_to_s3, default_staging, restore_from_s3};
 use pramaan_config::Config;
 use std::io::IsTerminal;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 #[derive(Args, Debug)]
 pub struct BackupArgs {
-    /// The directory to write the backup into (new, or empty).
+    /// The directory to write the backup into (new, or empty), or
+    /// `s3://BUCKET/PREFIX` (a prefix holding nothing yet; the bucket is
+    /// reached with the storage.endpoint, storage.region, storage.path_style,
+    /// storage.allow_http and credentials settings).
+    #[arg(long, value_name = "DIR|s3://BUCKET/PREFIX")]
+    to: String,
+    /// For an s3:// target: where the backup is made before it is put in
+    /// the bucket (a new directory, removed afterwards; default: one under
+    /// the system's temporary directory). It needs room for the whole backup.
     #[arg(long, value_name = "DIR")]
-    to: PathBuf,
+    staging: Option<PathBuf>,
     /// Also copy the ledger's signing key and the register's master key,
     /// into this directory (new or empty, and not inside the backup).
     #[arg(long, value_name = "DIR")]
@@ -25,9 +34,15 @@ pub struct BackupArgs {
 
 #[derive(Args, Debug)]
 pub struct RestoreArgs {
-    /// The backup directory (the one holding pramaan-backup.json).
+    /// The backup directory (the one holding pramaan-backup.json), or the
+    /// `s3://BUCKET/PREFIX` a backup was put under.
+    #[arg(long, value_name = "DIR|s3://BUCKET/PREFIX")]
+    from: String,
+    /// For an s3:// source: where its objects are taken before the restore
+    /// (a new directory, removed afterwards; default: one under the
+    /// system's temporary directory).
     #[arg(long, value_name = "DIR")]
-    from: PathBuf,
+    staging: Option<PathBuf>,
     /// The keys directory `backup --keys-to` wrote; without it the data
     /// verifies, but `serve` needs the signing key put back first.
     #[arg(long, value_name = "DIR")]
@@ -66,10 +81,27 @@ fn mb(bytes: u64) -> f64 {
 
 pub fn backup_cmd(cfg: &Config, a: BackupArgs) -> Result<ExitCode> {
     let bar = bar(a.quiet);
-    let made = backup(cfg, &a.to, a.keys_to.as_deref(), &mut shown(&bar))?;
+    let made = match pramaan_app::backup_s3::parse(&a.to) {
+        Some(place) => {
+            let staging = a.staging.unwrap_or_else(|| default_staging("backup"));
+            backup_to_s3(
+                cfg,
+                &place?,
+                a.keys_to.as_deref(),
+                &staging,
+                &mut shown(&bar),
+            )?
+        }
+        None => backup(
+            cfg,
+            Path::new(&a.to),
+            a.keys_to.as_deref(),
+            &mut shown(&bar),
+        )?,
+    };
     bar.finish_and_clear();
     let e = &made.evidence;
-    println!("backup of {} in {}", cfg.data_dir.display(), a.to.display());
+    println!("backup of {} in {}", cfg.data_dir.display(), a.to);
     println!(
         "checkpoint  size {} (the evidence in the backup is consistent with it)",
         e.checkpoint_size
@@ -88,10 +120,11 @@ pub fn backup_cmd(cfg: &Config, a: BackupArgs) -> Result<ExitCode> {
         }
     );
     println!(
-        "total       {} files, {:.1} MB; manifest {}",
+        "total       {} files, {:.1} MB; manifest {}/{}",
         made.manifest.files.len(),
         mb(made.bytes),
-        a.to.join(pramaan_app::backup::MANIFEST).display()
+        a.to.trim_end_matches('/'),
+        pramaan_app::backup::MANIFEST
     );
     if let Some(k) = &a.keys_to {
         println!(
@@ -105,18 +138,35 @@ pub fn backup_cmd(cfg: &Config, a: BackupArgs) -> Result<ExitCode> {
     }
     println!(
         "restore with: pramaan --data-dir NEW_DIR restore --from {}",
-        a.to.display()
+        a.to
     );
     Ok(ExitCode::SUCCESS)
 }
 
 pub fn restore_cmd(cfg: &Config, a: RestoreArgs) -> Result<ExitCode> {
     let bar = bar(a.quiet);
-    let r = restore(cfg, &a.from, a.keys_from.as_deref(), &mut shown(&bar))?;
+    let r = match pramaan_app::backup_s3::parse(&a.from) {
+        Some(place) => {
+            let staging = a.staging.unwrap_or_else(|| default_staging("restore"));
+            restore_from_s3(
+                cfg,
+                &place?,
+                a.keys_from.as_deref(),
+                &staging,
+                &mut shown(&bar),
+            )?
+        }
+        None => restore(
+            cfg,
+            Path::new(&a.from),
+            a.keys_from.as_deref(),
+            &mut shown(&bar),
+        )?,
+    };
     bar.finish_and_clear();
     println!(
         "restored    {} into {}: {} files, {:.1} MB, each as the manifest says",
-        a.from.display(),
+        a.from,
         cfg.data_dir.display(),
         r.files,
         mb(r.bytes)
