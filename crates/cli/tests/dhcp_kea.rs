@@ -318,6 +318,20 @@ fn release(lan: &mut Lan, dir: &Path, s: &Server, addr: &str, at: &str) {
     assert_eq!(a["count"], 0, "nobody holds {addr} after the release: {a}");
 }
 
+/// The client asks for a lease; once `serve` has read it, `whois` names the
+/// client, the binding's source starting with `source`. The address, the
+/// instant asked about, and the answer.
+fn lease_is_named(lan: &mut Lan, dir: &Path, s: &Server, source: &str) -> (String, String, Value) {
+    let addr = granted(&lan.dhclient(dir, &["-1"]), "DHCPACK of ");
+    let at = now().to_string();
+    let a = wait_for_holder(s, &addr, &at);
+    let m = &a["matches"][0];
+    assert_eq!(m["subscriber"], CLIENT_MAC, "{a}");
+    let what = m["source"]["what"].as_str().unwrap_or_default();
+    assert!(what.starts_with(source), "{what}: {a}");
+    (addr, at, a)
+}
+
 fn now() -> jiff::Timestamp {
     jiff::Timestamp::now()
 }
@@ -329,19 +343,8 @@ fn a_lease_granted_by_kea_names_its_client_until_released() {
     let mut lan = Lan::new('4');
     lan.start_kea(dir.path(), &leases);
     let mut s = follower(&leases);
-
-    let granted = granted(&lan.dhclient(dir.path(), &["-1"]), "DHCPACK of ");
-    let at = now().to_string();
-    let a = wait_for_holder(&s, &granted, &at);
+    let (granted, at, a) = lease_is_named(&mut lan, dir.path(), &s, "DHCP lease, Kea subnet 7");
     let m = &a["matches"][0];
-    assert_eq!(m["subscriber"], CLIENT_MAC, "{a}");
-    assert!(
-        m["source"]["what"]
-            .as_str()
-            .unwrap()
-            .starts_with("DHCP lease, Kea subnet 7"),
-        "{a}"
-    );
     // The evidence is the lease-file row, as Kea wrote it, from the file.
     let rows: Vec<String> = std::fs::read_to_string(&leases)
         .unwrap()
@@ -440,18 +443,8 @@ fn a_dnsmasq_lease_in_its_log_names_the_client_until_released() {
     let mut lan = Lan::new('d');
     lan.start_dnsmasq(dir.path(), &log);
     let mut s = follower(&log);
-    let addr = granted(&lan.dhclient(dir.path(), &["-1"]), "DHCPACK of ");
-    let at = now().to_string();
-    let a = wait_for_holder(&s, &addr, &at);
+    let (addr, at, a) = lease_is_named(&mut lan, dir.path(), &s, "DHCP lease, dnsmasq on ");
     let m = &a["matches"][0];
-    assert_eq!(m["subscriber"], CLIENT_MAC, "{a}");
-    assert!(
-        m["source"]["what"]
-            .as_str()
-            .unwrap()
-            .starts_with("DHCP lease, dnsmasq on "),
-        "{a}"
-    );
     // The evidence is dnsmasq's own DHCPACK line, from its log file.
     let ev = m["evidence"][0].as_u64().expect("evidence");
     let hits = s.search_all_of(&[("q", addr.as_str())]);
