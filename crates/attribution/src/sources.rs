@@ -122,6 +122,11 @@ impl Sources {
         self.rules.len()
     }
 
+    /// Whether some rule lets `parser` read its lines.
+    pub fn allows(&self, parser: Parser) -> bool {
+        self.rules.iter().any(|r| r.parsers.contains(&parser))
+    }
+
     /// The parsers allowed for a record from `o`: those of every rule that
     /// matches it (none when no rule does).
     pub fn parsers_for(&self, o: &Origin<'_>) -> Vec<Parser> {
@@ -227,5 +232,6 @@ mod tests {
         assert!(s
             .parsers_for(&o("10.0.0.2:1", None, Some("sshd")))
             .is_empty());
+        assert!(s.allows(Parser::Openvpn) && !s.allows(Parser::Dhcp));
     }
 }
