@@ -474,7 +474,8 @@ fn empty_target(dir: &Path, what: &str) -> Result<(), BackupError> {
     }
 }
 
-fn make_dir(dir: &Path) -> Result<(), BackupError> {
+/// A directory (and its parents) readable by its owner only.
+pub(crate) fn make_dir(dir: &Path) -> Result<(), BackupError> {
     let mut b = std::fs::DirBuilder::new();
     b.recursive(true);
     #[cfg(unix)]

@@ -91,14 +91,7 @@ impl Staging {
                 dir.display()
             )));
         }
-        let mut b = std::fs::DirBuilder::new();
-        b.recursive(true);
-        #[cfg(unix)]
-        std::os::unix::fs::DirBuilderExt::mode(&mut b, 0o700);
-        b.create(dir).map_err(|source| BackupError::Io {
-            path: dir.to_owned(),
-            source,
-        })?;
+        crate::backup::make_dir(dir)?;
         Ok(Staging(dir.to_owned()))
     }
 }
@@ -156,8 +149,7 @@ pub fn backup_to_s3(
         .map(|f| format!("data/{f}"))
         .collect();
     names.push(MANIFEST.to_owned());
-    let total: u64 = made.bytes;
-    let mut done = 0u64;
+    let (total, mut done) = (made.bytes, 0u64);
     rt.block_on(async {
         for name in &names {
             done += put_file(&*store, &stage.0.join(name), name)
@@ -167,6 +159,7 @@ pub fn backup_to_s3(
                         path: stage.0.join(name),
                         source,
                     },
+                    Put::Local(e) => BackupError::Evidence(e),
                     Put::Store(e) => s3_err(place, e),
                 })?;
             progress("upload", done, total.max(done));
@@ -178,6 +171,8 @@ pub fn backup_to_s3(
 
 enum Put {
     Io(std::io::Error),
+    /// Making the local file.
+    Local(pramaan_vault::backup::BackupError),
     Store(object_store::Error),
 }
 
@@ -253,6 +248,7 @@ pub fn restore_from_s3(
                 .await
                 .map_err(|e| match e {
                     Put::Io(source) => BackupError::Io { path: file, source },
+                    Put::Local(e) => BackupError::Evidence(e),
                     Put::Store(e) => s3_err(place, e),
                 })?;
             progress("download", done, total.max(done));
@@ -264,18 +260,7 @@ pub fn restore_from_s3(
 
 /// Writes one object to `file` (its owner's only), streamed.
 async fn get_file(store: &dyn ObjectStore, key: &ObjPath, file: &Path) -> Result<u64, Put> {
-    if let Some(parent) = file.parent() {
-        let mut b = std::fs::DirBuilder::new();
-        b.recursive(true);
-        #[cfg(unix)]
-        std::os::unix::fs::DirBuilderExt::mode(&mut b, 0o700);
-        b.create(parent).map_err(Put::Io)?;
-    }
-    let mut o = std::fs::OpenOptions::new();
-    o.write(true).create_new(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut o, 0o600);
-    let mut f = o.open(file).map_err(Put::Io)?;
+    let mut f = pramaan_vault::backup::create_new(file).map_err(Put::Local)?;
     let mut stream = store.get(key).await.map_err(Put::Store)?.into_stream();
     let mut n = 0u64;
     while let Some(bytes) = stream.try_next().await.map_err(Put::Store)? {
@@ -330,7 +315,7 @@ mod tests {
         // Never over an existing file.
         assert!(matches!(
             get_file(&store, &key, &back).await,
-            Err(Put::Io(_))
+            Err(Put::Local(_))
         ));
     }
 }

@@ -400,6 +400,7 @@ pub async fn erase_bindings(
     let mut e = pramaan_attribution::Erasure {
         at_ns: now,
         ended_before_ns: years_before(now, reg.retention_years()),
+        years: reg.retention_years(),
         ..Default::default()
     };
     for r in reg.erasure_reports().await.map_err(refused)? {

@@ -78,6 +78,9 @@ pub struct Erasure {
     /// Subscribers the register holds, and those under a legal hold: the
     /// 5-year rule leaves their bindings (they go with the register entry).
     pub kept: HashSet<String>,
+    /// The rule's years (`registry.retention_years`, 5 as CERT-In asks), as
+    /// the note says them.
+    pub years: u32,
 }
 
 impl Erasure {
@@ -88,10 +91,11 @@ impl Erasure {
         if b.open || b.kind == Kind::Erased {
             return None;
         }
+        let years = self.years;
         let why = match self.subscribers.get(&b.subscriber) {
-            Some(&at) if b.end_ns <= at => "its subscriber's register entry was erased",
+            Some(&at) if b.end_ns <= at => "its subscriber's register entry was erased".to_owned(),
             _ if b.end_ns < self.ended_before_ns && !self.kept.contains(&b.subscriber) => {
-                "it ended 5 years before, and its subscriber is not in the register"
+                format!("it ended {years} years before, and its subscriber is not in the register")
             }
             _ => return None,
         };
@@ -100,7 +104,7 @@ impl Erasure {
             subscriber: String::new(),
             session: String::new(),
             detail: format!(
-                "no record kept: erased on {} under the 5-year rule ({why})",
+                "no record kept: erased on {} under the {years}-year rule ({why})",
                 day.get(..10).unwrap_or(&day)
             ),
             evidence: Vec::new(),

@@ -980,6 +980,7 @@ async fn erasure_leaves_nobody_and_whois_says_so() {
             ended_before_ns: ns("2026-06-01T00:00:00Z"),
             // bob is in the register; erin is under a legal hold.
             kept: ["bob".to_owned(), "erin".to_owned()].into(),
+            years: 5,
         };
         assert_eq!(
             s.erase(erasure.clone()).await.unwrap(),

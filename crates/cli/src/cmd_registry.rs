@@ -47,6 +47,9 @@ enum RegistryCommand {
     Terminate(TerminateArgs),
     /// Erase subscribers past retention (legal holds excepted): the data
     /// key is destroyed and the rows deleted; an erasure report is kept.
+    /// Their IP bindings go too, and those of subscribers not in the
+    /// register once retention_years have passed since they ended (whois
+    /// then answers "no record kept").
     EraseExpired(EraseArgs),
     /// Re-wrap every subscriber's data key under a new master key.
     RotateKey(RotateArgs),
@@ -452,7 +455,7 @@ async fn erase(cfg: &Config, a: EraseArgs) -> Result<ExitCode> {
         v["kept"]
     );
     if let Some(n) = v["bindings_erased"].as_u64() {
-        println!("{n} IP binding(s) erased with them and under the 5-year rule (whois answers \"no record kept\" for their times).");
+        println!("{n} IP binding(s) erased with them, or past registry.retention_years (whois answers \"no record kept\" for their times).");
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -327,7 +327,7 @@ fn create_dir(dir: &Path) -> Result<(), BackupError> {
 
 /// A new file readable by its owner only (never one that exists), its
 /// directories made as needed.
-fn create_new(path: &Path) -> Result<std::fs::File, BackupError> {
+pub fn create_new(path: &Path) -> Result<std::fs::File, BackupError> {
     if let Some(d) = path.parent() {
         create_dir(d)?;
     }

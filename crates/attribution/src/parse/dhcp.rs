@@ -434,59 +434,59 @@ fn allocated_for(tail: &str) -> Result<i64, ParseError> {
     lifetime(n.trim())
 }
 
-fn kea4_alloc(rest: &str) -> Result<Option<Event>, ParseError> {
-    let (client, tail) = kea4_client(rest)?;
-    let addr = tail
-        .strip_prefix("lease ")
-        .and_then(|r| r.split(' ').next())
-        .ok_or_else(|| perr(K, "Kea message: expected `lease ADDRESS`"))?;
-    let secs = allocated_for(tail)?;
-    let mut ev = event(Action::Start, net(addr)?, &client, "Kea".into());
-    ev.lifetime_secs = (secs != INFINITE).then_some(secs);
-    Ok(Some(ev))
-}
-
-fn kea4_release(rest: &str) -> Result<Option<Event>, ParseError> {
-    let (client, tail) = kea4_client(rest)?;
-    let addr = tail
-        .strip_prefix("address ")
-        .and_then(|r| r.split(' ').next())
-        .ok_or_else(|| perr(K, "Kea message: expected `address ADDRESS`"))?;
-    if !tail.contains("was released properly") {
-        return Ok(None);
-    }
-    Ok(Some(event(Action::Stop, net(addr)?, &client, "Kea".into())))
-}
-
-fn kea6_alloc(rest: &str) -> Result<Option<Event>, ParseError> {
-    let (client, tail) = kea6_client(rest)?;
-    let what = tail
-        .strip_prefix("lease for address ")
-        .or_else(|| tail.strip_prefix("lease for prefix "))
-        .and_then(|r| r.split(' ').next())
-        .ok_or_else(|| perr(K, "Kea message: expected `lease for address|prefix ...`"))?;
-    let secs = allocated_for(tail)?;
-    let mut ev = event(Action::Start, net(what)?, &client, "Kea".into());
-    ev.lifetime_secs = (secs != INFINITE).then_some(secs);
-    Ok(Some(ev))
-}
-
-fn kea6_release(rest: &str) -> Result<Option<Event>, ParseError> {
-    let (client, tail) = kea6_client(rest)?;
-    let what = tail
-        .strip_prefix("binding for address ")
-        .or_else(|| tail.strip_prefix("prefix "))
+/// One Kea lease message: the client (`kea4_client`/`kea6_client`), then
+/// the address or prefix after one of `before`; a grant (`Start`) says for
+/// how long, a release (`Stop`) that it went properly.
+fn kea_message(
+    action: Action,
+    (client, tail): (String, &str),
+    before: &[&str],
+) -> Result<Option<Event>, ParseError> {
+    let what = before
+        .iter()
+        .find_map(|p| tail.strip_prefix(p))
         .and_then(|r| r.split(' ').next())
         .ok_or_else(|| {
             perr(
                 K,
-                "Kea message: expected `binding for address ...` or `prefix ...`",
+                format!(
+                    "Kea message: expected `{}ADDRESS`",
+                    before.join("ADDRESS` or `")
+                ),
             )
         })?;
-    if !tail.contains("was released properly") {
+    let mut ev = event(action, net(what)?, &client, "Kea".into());
+    if action == Action::Start {
+        let secs = allocated_for(tail)?;
+        ev.lifetime_secs = (secs != INFINITE).then_some(secs);
+    } else if !tail.contains("was released properly") {
         return Ok(None);
     }
-    Ok(Some(event(Action::Stop, net(what)?, &client, "Kea".into())))
+    Ok(Some(ev))
+}
+
+fn kea4_alloc(rest: &str) -> Result<Option<Event>, ParseError> {
+    kea_message(Action::Start, kea4_client(rest)?, &["lease "])
+}
+
+fn kea4_release(rest: &str) -> Result<Option<Event>, ParseError> {
+    kea_message(Action::Stop, kea4_client(rest)?, &["address "])
+}
+
+fn kea6_alloc(rest: &str) -> Result<Option<Event>, ParseError> {
+    kea_message(
+        Action::Start,
+        kea6_client(rest)?,
+        &["lease for address ", "lease for prefix "],
+    )
+}
+
+fn kea6_release(rest: &str) -> Result<Option<Event>, ParseError> {
+    kea_message(
+        Action::Stop,
+        kea6_client(rest)?,
+        &["binding for address ", "prefix "],
+    )
 }
 
 /// After `DHCPACK`: dnsmasq `(IFACE) ADDRESS MAC [HOST]`, or dhcpd
