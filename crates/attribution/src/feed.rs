@@ -119,6 +119,17 @@ impl Feeder {
                     .await?;
                 continue;
             }
+            // The WireGuard poller's lines: pramaan wrote them (no sender's
+            // peer starts so), whatever `attribution.sources` says.
+            if r.peer.starts_with(crate::parse::wireguard::RECORD_PEER) {
+                self.event(
+                    crate::parse::wireguard::parse(&r.message),
+                    r,
+                    &mut rep,
+                    &mut out,
+                );
+                continue;
+            }
             let parsers = self.sources.parsers_for(&Origin {
                 peer: &r.peer,
                 host: r.host.as_deref(),
@@ -128,20 +139,18 @@ impl Feeder {
                 rep.foreign += 1;
                 continue;
             }
-            match parse_with(&r.message, r.offset_secs, &parsers) {
-                Ok(Some(mut ev)) => {
-                    if ev.kind == crate::model::Kind::Dhcp {
-                        dhcp_origin(&mut ev, r);
+            let parsed = parse_with(&r.message, r.offset_secs, &parsers).map(|ev| {
+                ev.map(|mut ev| {
+                    if matches!(
+                        ev.kind,
+                        crate::model::Kind::Dhcp | crate::model::Kind::Ipsec
+                    ) {
+                        server_origin(&mut ev, r);
                     }
-                    rep.events += 1;
-                    out.extend(self.tracker.feed(&ev, r.seq, r.time_ns));
-                }
-                Ok(None) => {}
-                Err(e) => {
-                    rep.errors += 1;
-                    tracing::warn!(seq = r.seq, error = %e, "session line not understood; no binding taken from it");
-                }
-            }
+                    ev
+                })
+            });
+            self.event(parsed, r, &mut rep, &mut out);
         }
         if latest_time > i64::MIN {
             out.extend(self.tracker.expire(latest_time));
@@ -156,6 +165,27 @@ impl Feeder {
         store.apply(out, last).await?;
         self.last_seq = last;
         Ok(rep)
+    }
+
+    /// One parsed log line: its event tracked, or its error counted.
+    fn event(
+        &mut self,
+        parsed: Result<Option<crate::parse::Event>, crate::parse::ParseError>,
+        r: &LogRecord,
+        rep: &mut FeedReport,
+        out: &mut Vec<crate::model::Binding>,
+    ) {
+        match parsed {
+            Ok(Some(ev)) => {
+                rep.events += 1;
+                out.extend(self.tracker.feed(&ev, r.seq, r.time_ns));
+            }
+            Ok(None) => {}
+            Err(e) => {
+                rep.errors += 1;
+                tracing::warn!(seq = r.seq, error = %e, "session line not understood; no binding taken from it");
+            }
+        }
     }
 
     /// One record of the RADIUS listener: its packet, decoded and tracked.
@@ -195,11 +225,11 @@ impl Feeder {
     }
 }
 
-/// A DHCP line names no server: the source it came from is the server, so
-/// that leases of one address from two servers are two sessions, both kept
-/// (`SERVER|ADDRESS|CLIENT`). Its time is the record's when the line has none,
-/// so that a new lease after a release is never taken for a copy.
-fn dhcp_origin(ev: &mut crate::parse::Event, r: &LogRecord) {
+/// A DHCP or strongSwan line names no server: the source it came from is the
+/// server, so that leases of one address from two servers (gateways) are two
+/// sessions, both kept (`SERVER|...`). Its time is the record's when the line
+/// has none, so that a new lease after a release is never taken for a copy.
+fn server_origin(ev: &mut crate::parse::Event, r: &LogRecord) {
     let server = if r.peer.starts_with("file:") {
         r.peer.as_str()
     } else {

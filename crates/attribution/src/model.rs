@@ -200,11 +200,15 @@ pub enum Kind {
     /// What erasure leaves of a binding ([`crate::store::Erasure`]): the
     /// address, ports and times, nobody; its detail says when and why.
     Erased,
+    /// An IPsec virtual IP (strongSwan's log).
+    Ipsec,
+    /// A WireGuard peer's allowed IPs (`wg show all dump`, polled).
+    Wireguard,
 }
 
 impl Kind {
     /// In code order: a kind's code is its place here, so new kinds go last.
-    pub const ALL: [Kind; 8] = [
+    pub const ALL: [Kind; 10] = [
         Kind::Static,
         Kind::Radius,
         Kind::Openvpn,
@@ -213,6 +217,8 @@ impl Kind {
         Kind::Import,
         Kind::Dhcp,
         Kind::Erased,
+        Kind::Ipsec,
+        Kind::Wireguard,
     ];
 
     pub fn as_str(&self) -> &'static str {
@@ -225,6 +231,8 @@ impl Kind {
             Kind::Import => "import",
             Kind::Dhcp => "dhcp",
             Kind::Erased => "erased",
+            Kind::Ipsec => "ipsec",
+            Kind::Wireguard => "wireguard",
         }
     }
 

@@ -40,14 +40,19 @@ fn session_key(kind: Kind, session: &str) -> String {
 /// Whether a Start of `ev` may close the open binding `b` on the same
 /// address: RADIUS sessions only when both come from the same NAS (its
 /// `detail`), DHCP leases only when both come from the same server (the
-/// first part of their session, which the feeder gives), since two NASes or
-/// servers can hold one address at once (overlapping pools, a move between
+/// first part of their session, which the feeder gives; IPsec gateways
+/// likewise), WireGuard peers only
+/// on the same interface, since two NASes, servers or interfaces can hold one
+/// address at once (overlapping pools, a move between
 /// them) and both must be kept for `whois`.
 fn same_origin(b: &Binding, ev: &Event) -> bool {
     let server = |s: &str| s.split('|').next().unwrap_or_default().to_owned();
     match (b.kind, ev.kind) {
         (Kind::Radius, Kind::Radius) => b.detail == ev.detail,
-        (Kind::Dhcp, Kind::Dhcp) => server(&b.session) == server(&ev.session),
+        // A DHCP server, a WireGuard interface: the session's first part.
+        (Kind::Dhcp, Kind::Dhcp)
+        | (Kind::Ipsec, Kind::Ipsec)
+        | (Kind::Wireguard, Kind::Wireguard) => server(&b.session) == server(&ev.session),
         _ => true,
     }
 }

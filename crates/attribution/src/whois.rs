@@ -91,6 +91,8 @@ pub fn source_of(b: &Binding) -> String {
         Kind::Static => "static allotment",
         Kind::Dhcp => "DHCP lease",
         Kind::Erased => "erased",
+        Kind::Ipsec => "IPsec virtual IP (strongSwan)",
+        Kind::Wireguard => "WireGuard peer (allowed IPs, polled)",
     };
     if b.detail.is_empty() {
         what.to_owned()

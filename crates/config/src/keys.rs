@@ -1631,7 +1631,7 @@ pub(crate) static KEYS: &[KeyDef] = &[
         },
         help: "The session sources: the senders whose log lines may create bindings, written \
             `[[attribution.sources]]` in the file, each `{ peer, host, app, file, parsers }`. A \
-            line is read only by the `parsers` (radius, openvpn, cgnat, json, dhcp) of an entry \
+            line is read only by the `parsers` (radius, openvpn, cgnat, json, dhcp, ipsec) of an entry \
             whose every given field matches it: `peer` is the sender's address or network \
             (`10.0.0.5`, `10.0.0.0/24`), `host` and `app` are patterns (`*`, `?`) on the host \
             and application the line names, `file` a pattern on the path of a file that \
@@ -1791,6 +1791,35 @@ pub(crate) static KEYS: &[KeyDef] = &[
         },
         help: "How often a followed file that had nothing new is looked at again (for new \
             lines and for rotation).",
+    },
+    // [wireguard]
+    KeyDef {
+        key: "wireguard.interval",
+        kind: Kind::Duration {
+            at: at!(wireguard.interval),
+            default: secs(0),
+            min: secs(0),
+            max: secs(DAY),
+        },
+        help: "How often `serve` reads the WireGuard peers (`wireguard.command`) and stores a \
+            line for each change: a peer added or removed, its allowed IPs changed, a new \
+            endpoint or handshake. Those lines become bindings of each peer's allowed IPs to its \
+            public key, which `pramaan whois` answers (the start and end are known to within \
+            this interval). 0 (the default): WireGuard is not read.",
+    },
+    KeyDef {
+        key: "wireguard.command",
+        kind: Kind::Text {
+            at: at!(wireguard.command),
+            default: "wg show all dump",
+            check: Check::Plain,
+        },
+        help: "The program (and its arguments, split on spaces) that prints every WireGuard \
+            peer in `wg show all dump`'s format. It needs the right to read the interfaces \
+            (CAP_NET_ADMIN, or the userspace implementation's socket), which the pramaan \
+            service does not have: give it a wrapper, such as `sudo -n /usr/bin/wg show all \
+            dump` with a sudoers rule for that one command. Private and preshared keys in its \
+            output are dropped as it is read.",
     },
     // [ledger]
     KeyDef {

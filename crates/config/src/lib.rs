@@ -90,6 +90,8 @@ pub struct Config {
     pub relp: Relp,
     /// `[files]`
     pub files: Files,
+    /// `[wireguard]`
+    pub wireguard: Wireguard,
     /// `[registry]`
     pub registry: Registry,
     /// `[clock]`
@@ -512,6 +514,15 @@ pub struct Files {
     pub poll_interval: Duration,
 }
 
+/// `[wireguard]`: WireGuard peers polled for bindings.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Wireguard {
+    /// `wireguard.interval`: time between polls; zero = no polling.
+    pub interval: Duration,
+    /// `wireguard.command`: the program and its arguments, split on spaces.
+    pub command: String,
+}
+
 impl Files {
     /// The paths `files.paths` names, in order, each once.
     pub fn list(&self) -> Vec<PathBuf> {
@@ -542,7 +553,7 @@ pub struct RadiusClient {
 }
 
 /// The session parsers `attribution.sources` may name.
-pub const ATTRIBUTION_PARSERS: [&str; 5] = ["radius", "openvpn", "cgnat", "json", "dhcp"];
+pub const ATTRIBUTION_PARSERS: [&str; 6] = ["radius", "openvpn", "cgnat", "json", "dhcp", "ipsec"];
 
 /// One entry of `attribution.sources`: every field given must match a
 /// record for `parsers` to read it.
@@ -857,6 +868,7 @@ impl Config {
             },
             relp: Relp::default(),
             files: Files::default(),
+            wireguard: Wireguard::default(),
             registry: Registry::default(),
             clock: Clock {
                 enabled: true,

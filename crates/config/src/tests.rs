@@ -1166,6 +1166,10 @@ fn every_field_has_its_own_key() {
                 partial_wait: _,
                 poll_interval: _,
             },
+        wireguard: crate::Wireguard {
+            interval: _,
+            command: _,
+        },
         console: crate::Console { heatmap_rows: _ },
         detect:
             crate::Detect {
@@ -1193,7 +1197,7 @@ fn every_field_has_its_own_key() {
         + 2 /* syslog.allow, syslog.tls_client_ca */ + 2 /* http.tls_* */ + 1 /* metrics.public */
         + 2 /* syslog per source, first byte */ + 2 /* http ingest turns */ + 1 /* metrics.max_sources */
         + 5 /* auth */ + 3 /* attribution */ + 6 /* registry */ + 6 /* radius */ + 1 /* console */
-        + 1 /* catalog.schema */ + 6 /* storage: S3 */ + 1 /* storage.cache_size */ + 5 /* detect */ + 9 /* alerts */ + 3 /* relp */ + 3 /* files */;
+        + 1 /* catalog.schema */ + 6 /* storage: S3 */ + 1 /* storage.cache_size */ + 5 /* detect */ + 9 /* alerts */ + 3 /* relp */ + 3 /* files */ + 2 /* wireguard */;
     assert_eq!(KEYS.len(), FIELDS);
 
     let defaults = Config::default();

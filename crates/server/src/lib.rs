@@ -22,6 +22,7 @@ pub mod listeners;
 pub mod radius;
 pub mod relp;
 pub mod telemetry;
+pub mod wireguard;
 
 pub use error::ServeError;
 
@@ -140,6 +141,15 @@ pub async fn serve(
     syslog.extend(start_radius(&cfg, &vault, &stop_rx, &mut bound).await?);
     syslog.extend(start_relp(&cfg, &vault, &limits, &stop_rx, &mut bound).await?);
     syslog.extend(start_followers(&cfg, &vault, &stop_rx));
+    // The WireGuard poller stores lines like a listener: it ends before the vault closes.
+    if !cfg.wireguard.interval.is_zero() {
+        syslog.push(tokio::spawn(wireguard::run(
+            vault.clone(),
+            cfg.data_dir.clone(),
+            cfg.wireguard.clone(),
+            stop_rx.clone(),
+        )));
+    }
     let (http, https) = bind_http(&cfg, &mut bound).await?;
     let state = api::AppState::new(vault.clone(), &cfg, metrics);
     // Records a crash left in the components' outboxes reach the ledger.

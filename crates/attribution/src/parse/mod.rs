@@ -4,10 +4,12 @@
 
 pub mod cgnat;
 pub mod dhcp;
+pub mod ipsec;
 pub mod json;
 pub mod openvpn;
 pub mod radius;
 pub mod radius_packet;
+pub mod wireguard;
 
 /// The latest Unix time (in seconds) whose nanoseconds fit an i64
 /// (2262-04-11): later stamps are refused, so `* 1_000_000_000` cannot overflow.
@@ -116,6 +118,8 @@ pub const MARKERS: &[&str] = &[
     dhcp::MARKERS[5],
     dhcp::MARKERS[6],
     dhcp::MARKERS[7],
+    ipsec::MARKERS[0],
+    ipsec::MARKERS[1],
 ];
 
 /// True when `line` holds one of [`MARKERS`] or is a Kea lease-file row.
@@ -139,18 +143,21 @@ pub enum Parser {
     Json,
     /// DHCP leases: Kea, dnsmasq, ISC dhcpd ([`dhcp`]).
     Dhcp,
+    /// IPsec virtual IPs: strongSwan ([`ipsec`]).
+    Ipsec,
 }
 
 impl Parser {
-    pub const ALL: [Parser; 5] = [
+    pub const ALL: [Parser; 6] = [
         Parser::Radius,
         Parser::Openvpn,
         Parser::Cgnat,
         Parser::Json,
         Parser::Dhcp,
+        Parser::Ipsec,
     ];
 
-    /// The name in `attribution.sources` (`radius`, `openvpn`, `cgnat`, `json`, `dhcp`).
+    /// The name in `attribution.sources` (`radius`, `openvpn`, `cgnat`, `json`, `dhcp`, `ipsec`).
     pub fn as_str(self) -> &'static str {
         match self {
             Parser::Radius => "radius",
@@ -158,6 +165,7 @@ impl Parser {
             Parser::Cgnat => "cgnat",
             Parser::Json => "json",
             Parser::Dhcp => "dhcp",
+            Parser::Ipsec => "ipsec",
         }
     }
 
@@ -187,6 +195,12 @@ pub fn parser_for(msg: &str) -> Option<Parser> {
             .any(|m| memchr::memmem::find(t.as_bytes(), m.as_bytes()).is_some())
     {
         return Some(Parser::Dhcp);
+    }
+    if ipsec::MARKERS
+        .iter()
+        .any(|m| memchr::memmem::find(t.as_bytes(), m.as_bytes()).is_some())
+    {
+        return Some(Parser::Ipsec);
     }
     Some(Parser::Openvpn)
 }
@@ -229,6 +243,7 @@ pub fn parse_any(msg: &str, default_offset_secs: i32) -> Result<Option<Event>, P
         Some(Parser::Radius) => radius::parse(t, default_offset_secs),
         Some(Parser::Cgnat) => cgnat::parse(t),
         Some(Parser::Dhcp) => dhcp::parse(t, default_offset_secs),
+        Some(Parser::Ipsec) => ipsec::parse(t),
         Some(Parser::Openvpn) => openvpn::parse(t, default_offset_secs),
         None => Ok(None),
     }
@@ -365,6 +380,8 @@ mod tests {
         "DHCPRELEASE of 10.0.0.5 from 00:11:22:33:44:55 (laptop) via eth1 (found)",
         "DHCPEXPIRE on 10.0.0.5 to 00:11:22:33:44:55",
         "DHCP4_RELEASE [hwtype=1 62:70:66:04:08:28], cid=[no info], tid=0x6b: address 10.77.0.100 was released properly.",
+        "2026-12-07T06:55:53+0000 03[IKE] <rw|1> assigning virtual IP 10.3.0.1 to peer 'alice@example.net'",
+        "2026-12-07T06:55:55+0000 10[CFG] <rw|1> lease fd00:3::1 by 'alice@example.net' went offline",
     ];
 
     #[test]

@@ -200,8 +200,15 @@ fn session_lines(lease_rows: bool) -> regex::bytes::Regex {
             let markers = pramaan_attribution::parse::MARKERS
                 .iter()
                 .map(|m| regex::escape(m));
-            // and the packets the RADIUS server stored (code 4, Accounting-Request, first).
-            let mut alts = vec![r"(?-u:\A\x04)".to_owned()];
+            // and the packets the RADIUS server stored (code 4, Accounting-Request, first),
+            // and the WireGuard poller's lines.
+            let mut alts = vec![
+                r"(?-u:\A\x04)".to_owned(),
+                format!(
+                    r"\A{}",
+                    regex::escape(pramaan_attribution::parse::wireguard::LINE_PREFIX)
+                ),
+            ];
             if lease_rows {
                 alts.push(pramaan_attribution::parse::dhcp::LEASE_ROW_REGEX.to_owned());
             }
@@ -232,7 +239,7 @@ pub async fn feed_task(
         }
     };
     if att.sources.is_empty() {
-        tracing::info!("attribution.sources is empty: no log line creates bindings (whois answers from imported bindings only)");
+        tracing::info!("attribution.sources is empty: no log line creates bindings (whois answers from imported bindings, the RADIUS server and the WireGuard poller only)");
     }
     let mut feeder = match Feeder::resume(&*store, att.max_session, att.sources.clone()).await {
         Ok(mut f) => {

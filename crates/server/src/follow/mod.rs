@@ -168,7 +168,7 @@ impl Follower {
     /// Loads the state, finishes a batch a crash interrupted, and opens the
     /// file read last (the path's file, or the rotated one it became).
     fn start(&mut self) -> Result<(), FollowError> {
-        let mut saved = match self.state.load()? {
+        let mut saved = match self.state.load::<Saved>()? {
             Some(s) => s,
             None => {
                 let Some((file, dev, ino)) = open_path(&self.path)? else {

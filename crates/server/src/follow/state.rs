@@ -71,7 +71,7 @@ pub enum StateError {
         path: PathBuf,
         source: std::io::Error,
     },
-    #[error("{path} is not a follow state file ({source}); move it away to start that file over")]
+    #[error("{path} is not a state file pramaan wrote ({source}); move it away to start over (a followed file from its beginning, WireGuard from every peer)")]
     Corrupt {
         path: PathBuf,
         source: serde_json::Error,
@@ -94,6 +94,11 @@ impl StateFile {
         }
     }
 
+    /// A state file at `path` (the WireGuard poller's peers).
+    pub fn at(path: PathBuf) -> StateFile {
+        StateFile { path }
+    }
+
     pub fn path(&self) -> &Path {
         &self.path
     }
@@ -106,7 +111,7 @@ impl StateFile {
     }
 
     /// The saved state; `None` when the path was never followed.
-    pub fn load(&self) -> Result<Option<Saved>, StateError> {
+    pub fn load<T: serde::de::DeserializeOwned>(&self) -> Result<Option<T>, StateError> {
         match std::fs::read(&self.path) {
             Ok(b) => serde_json::from_slice(&b)
                 .map(Some)
@@ -120,7 +125,7 @@ impl StateFile {
     }
 
     /// Replaces the saved state, durably (see the module's comment).
-    pub fn save(&self, s: &Saved) -> Result<(), StateError> {
+    pub fn save<T: serde::Serialize>(&self, s: &T) -> Result<(), StateError> {
         let dir = self.path.parent().unwrap_or(Path::new("."));
         std::fs::create_dir_all(dir).map_err(|e| self.io(e))?;
         let tmp = self.path.with_extension("json.tmp");
@@ -144,7 +149,7 @@ mod tests {
     fn saved_state_round_trips_and_keeps_the_last_bytes() {
         let dir = tempfile::tempdir().unwrap();
         let f = StateFile::new(dir.path(), Path::new("/var/log/app.log"));
-        assert!(f.load().unwrap().is_none());
+        assert!(f.load::<Saved>().unwrap().is_none());
         let mut s = Saved::new(Path::new("/var/log/app.log"), 1, 2);
         s.advance(b"first line\n");
         assert_eq!(s.tail, b"first line\n");
@@ -163,7 +168,7 @@ mod tests {
         assert_eq!(f.load().unwrap(), Some(s));
         assert!(!f.path().with_extension("json.tmp").exists());
         std::fs::write(f.path(), b"{").unwrap();
-        let e = f.load().unwrap_err().to_string();
+        let e = f.load::<Saved>().unwrap_err().to_string();
         assert!(e.contains("move it away"), "{e}");
     }
 }
