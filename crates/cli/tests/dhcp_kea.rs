@@ -26,25 +26,6 @@ const PURPOSE: &str = "CERT-In order 31/2026";
 const CLIENT_MAC: &str = "02:00:5e:77:00:02";
 const SERVER_ADDR: &str = "10.77.0.1";
 
-fn program(name: &str, package: &str) -> PathBuf {
-    find_program(name).unwrap_or_else(|| {
-        panic!("{name} is not installed (Debian package {package}): {TEST_COMMAND_HINT}")
-    })
-}
-
-fn ip(args: &[&str]) {
-    let o = Command::new(program("ip", "iproute2"))
-        .args(args)
-        .output()
-        .expect("ip runs");
-    assert!(
-        o.status.success(),
-        "ip {}: {}",
-        args.join(" "),
-        String::from_utf8_lossy(&o.stderr)
-    );
-}
-
 /// Two namespaces joined by a veth pair, the server's end 10.77.0.1/24;
 /// removed (with Kea and dhclient) when dropped.
 struct Lan {

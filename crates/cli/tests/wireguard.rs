@@ -20,12 +20,6 @@ use support::*;
 
 const PURPOSE: &str = "CERT-In order 44/2026";
 
-fn program(name: &str, package: &str) -> PathBuf {
-    find_program(name).unwrap_or_else(|| {
-        panic!("{name} is not installed (Debian package {package}): {TEST_COMMAND_HINT}")
-    })
-}
-
 fn cmd(prog: &Path, args: &[&str]) -> String {
     let o = Command::new(prog).args(args).output().expect("runs");
     assert!(
@@ -36,10 +30,6 @@ fn cmd(prog: &Path, args: &[&str]) -> String {
         String::from_utf8_lossy(&o.stderr)
     );
     String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-fn ip(args: &[&str]) {
-    cmd(&program("ip", "iproute2"), args);
 }
 
 /// `wg` in namespace `ns`.

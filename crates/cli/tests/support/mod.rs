@@ -990,6 +990,28 @@ pub fn find_program(name: &str) -> Option<PathBuf> {
         .find(|p| p.is_file())
 }
 
+/// A program the test needs, or a panic naming its Debian package and the
+/// test command that installs it.
+pub fn program(name: &str, package: &str) -> PathBuf {
+    find_program(name).unwrap_or_else(|| {
+        panic!("{name} is not installed (Debian package {package}): {TEST_COMMAND_HINT}")
+    })
+}
+
+/// `ip ARGS` (iproute2), which must succeed: the tests' network namespaces.
+pub fn ip(args: &[&str]) {
+    let o = Command::new(program("ip", "iproute2"))
+        .args(args)
+        .output()
+        .expect("ip runs");
+    assert!(
+        o.status.success(),
+        "ip {}: {}",
+        args.join(" "),
+        String::from_utf8_lossy(&o.stderr)
+    );
+}
+
 /// rsyslogd in the foreground, as a child of the test, with its own work
 /// directory and no system inputs; killed on drop.
 pub struct Rsyslog {
