@@ -250,6 +250,21 @@ pub const TABLE: &[Rule] = &[
         Need::Roles(&[RegistryOfficer]),
         Audit::No,
     ),
+    // VASP transactions: the exchange's systems send them (ingest) or the
+    // registry officer imports a file; the trail (customers, wallets, IP
+    // addresses) is the registry officer's, each read audited with its purpose.
+    row(
+        "POST",
+        "/api/v1/vasp/transactions",
+        Need::Roles(&[Ingest, RegistryOfficer]),
+        Audit::No,
+    ),
+    row(
+        "GET",
+        "/api/v1/vasp/trail",
+        Need::Roles(&[RegistryOfficer]),
+        Audit::No,
+    ),
     // The web console (`pramaan-console`'s pages): the same roles as the API
     // behind each page. An anonymous browser is sent to the login page.
     row("GET", "/", Need::Public, Audit::No),

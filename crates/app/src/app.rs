@@ -38,6 +38,8 @@ pub struct App {
     /// The user store (`crate::users`): the server's guard and the
     /// operations share it.
     users: crate::users::Users,
+    /// VASP transactions (`crate::vasp`), opened at first use.
+    vasp: crate::vasp::VaspState,
 }
 
 impl App {
@@ -58,6 +60,7 @@ impl App {
             )),
             clock: Default::default(),
             users: crate::users::Users::new(cfg),
+            vasp: Default::default(),
             cfg: shared,
             sink,
             vault,
@@ -101,6 +104,11 @@ impl App {
     /// SQL queries running per caller.
     pub fn sql_slots(&self) -> &Arc<crate::search::SqlSlots> {
         &self.sql_slots
+    }
+
+    /// VASP transactions.
+    pub fn vasp(&self) -> &crate::vasp::VaspState {
+        &self.vasp
     }
 
     pub fn orders(&self) -> &crate::orders::Orders {

@@ -44,6 +44,10 @@ pub fn all(cfg: &Config) -> Vec<Database> {
             path: crate::options::clock_options(cfg).db_path,
             schema: &pramaan_clock::schema::SCHEMA,
         },
+        Database {
+            path: crate::vasp::path(cfg),
+            schema: &pramaan_vasp::store::SCHEMA,
+        },
     ]);
     if let pramaan_registry::Backend::Sqlite(path) =
         pramaan_registry::RegistryOptions::from_config(cfg).backend

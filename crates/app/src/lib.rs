@@ -44,6 +44,7 @@ pub mod search_params;
 pub mod status;
 pub mod tokens;
 pub mod users;
+pub mod vasp;
 pub mod whois;
 
 pub use app::App;

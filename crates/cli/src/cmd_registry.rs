@@ -370,6 +370,18 @@ async fn show(cfg: &Config, a: ShowArgs) -> Result<ExitCode> {
     println!("phones           {}", list(&v["phones"]));
     println!("ownership        {}", s(&v["ownership"]));
     println!("owners/directors {}", list(&v["owners"]));
+    // VASP customers only: shown when the record has them.
+    if !v["pan"].is_null() {
+        println!("PAN              {}", s(&v["pan"]));
+    }
+    let banks = list(&v["bank_accounts"]);
+    if banks != "-" {
+        println!("bank accounts    {banks}");
+    }
+    let wallets = list(&v["wallets"]);
+    if wallets != "-" {
+        println!("wallets          {wallets}");
+    }
     let missing = list(&v["missing"]);
     if missing != "-" {
         println!("MISSING          {missing}");

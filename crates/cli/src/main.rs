@@ -25,6 +25,7 @@ mod cmd_registry;
 mod cmd_retention;
 mod cmd_search;
 mod cmd_user;
+mod cmd_vasp;
 mod cmd_whois;
 mod runner;
 
@@ -119,6 +120,10 @@ enum Command {
     /// Who held an IP address (and port) at an instant: `whois ADDR --at TIME --purpose TEXT`
     /// (every lookup is audited); `whois import-bindings FILE` loads a bindings CSV.
     Whois(cmd_whois::WhoisArgs),
+    /// Virtual asset service providers: import transactions (each a ledger
+    /// record, kept 5 years), and the trail of funds from a customer, wallet or
+    /// chain transaction (`--purpose`, audited).
+    Vasp(cmd_vasp::VaspArgs),
     /// Users (people): add, passwd, disable, enable, list.
     User(cmd_user::UserArgs),
     /// API tokens (machines, scripts): create (secret shown once), list, revoke.
@@ -333,6 +338,7 @@ async fn command(cfg: &Config, c: Command) -> Result<std::process::ExitCode> {
         Command::Doctor(a) => cmd_doctor::doctor(cfg, a).await,
         Command::Registry(a) => cmd_registry::run(cfg, a).await,
         Command::Whois(a) => cmd_whois::run(cfg, a).await,
+        Command::Vasp(a) => cmd_vasp::run(cfg, a).await,
         Command::User(a) => cmd_user::user(cfg, a).await,
         Command::Token(a) => cmd_user::token(cfg, a).await,
         Command::Audit(a) => cmd_user::audit(cfg, a).await,

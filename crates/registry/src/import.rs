@@ -306,6 +306,9 @@ fn parse_csv(data: &[u8], progress: &mut dyn FnMut(u64)) -> Parsed {
                 "owners" => input.owners = v.map(crate::model::TextOrList::Text),
                 "hire_start" => input.hire_start = v,
                 "hire_end" => input.hire_end = v,
+                "pan" => input.pan = v,
+                "bank_accounts" => input.bank_accounts = v.map(crate::model::TextOrList::Text),
+                "wallets" => input.wallets = v.map(crate::model::TextOrList::Text),
                 _ => {}
             }
         }
@@ -491,6 +494,51 @@ mod tests {
                 (5, "subscriber_id")
             ]
         );
+    }
+
+    #[test]
+    fn vasp_columns_are_optional() {
+        // The generator's CSV, without the VASP columns, reads as before.
+        let p = parse(GEN.as_bytes(), &mut |_| {});
+        assert!(p.errors.is_empty(), "{:?}", p.errors);
+        for (_, s) in &p.valid {
+            assert_eq!(s.personal.pan, None);
+            assert!(s.personal.bank_accounts.is_empty() && s.personal.wallets.is_empty());
+        }
+        // The VASP columns, in any place, some cells empty.
+        let csv = "subscriber_id,pan,name,bank_accounts,wallets,hire_start
+c1,abcpe1234f,Ishaan Rao,HDFC0001234:50100012345678;icic0000456:000401234567,\"bitcoin:1A1zP1eP5QGefi2DMPTfTL5SLmv7DivfNa; ethereum:0x52908400098527886E0F7030069857D2E4169EE7\",2024-01-01
+c2,,Anaya Das,,tron:TR7NHqjeKQxGTCi8q8ZY4pL8otSzgjLj6t,2024-02-01
+c3,ABCPE1234,Bad Pan,HDFC0001234:1234,dogecoin:D8vFz4p1L37jdg47HXKtSHA5uYLYxbGgPD,2024-03-01
+";
+        let p = parse(csv.as_bytes(), &mut |_| {});
+        assert_eq!(p.valid.len(), 2);
+        let c1 = &p.valid[0].1.personal;
+        assert_eq!(c1.pan.as_deref(), Some("ABCPE1234F"));
+        assert_eq!(
+            c1.bank_accounts,
+            ["HDFC0001234:50100012345678", "ICIC0000456:000401234567"]
+        );
+        assert_eq!(
+            c1.wallets,
+            [
+                "bitcoin:1A1zP1eP5QGefi2DMPTfTL5SLmv7DivfNa",
+                "ethereum:0x52908400098527886e0f7030069857d2e4169ee7"
+            ]
+        );
+        let c2 = &p.valid[1].1.personal;
+        assert_eq!(c2.pan, None);
+        assert!(c2.bank_accounts.is_empty());
+        assert_eq!(c2.wallets, ["tron:TR7NHqjeKQxGTCi8q8ZY4pL8otSzgjLj6t"]);
+        let got: Vec<(u64, &str)> = p
+            .errors
+            .iter()
+            .map(|e| (e.line, e.field.as_str()))
+            .collect();
+        assert_eq!(got, [(4, "pan"), (4, "bank_accounts"), (4, "wallets")]);
+        assert!(p.errors[2]
+            .reason
+            .contains("`dogecoin` is not a supported chain"));
     }
 
     #[test]

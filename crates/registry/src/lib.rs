@@ -4,8 +4,11 @@
 //! is not a new risk:
 //!
 //! * [`model`]: the record and its validation (E.164 phones, KYC method and
-//!   time, ownership pattern with owners, periods of hire); pure.
+//!   time, ownership pattern with owners, periods of hire; for VASP
+//!   customers PAN, bank accounts and wallets); pure.
 //! * [`import`]: CSV / JSON / NDJSON files, every bad record located; pure.
+//! * [`wallet`]: crypto wallet addresses (the chains and each one's address
+//!   form), for VASP customers' declared wallets; pure.
 //! * [`crypto`]: personal fields sealed with a per-subscriber data key,
 //!   wrapped by a master key (file or environment), rotation.
 //! * [`store`]: one [`Store`] trait, SQLite and PostgreSQL.
@@ -24,6 +27,7 @@ pub mod import;
 pub mod model;
 mod registry;
 pub mod store;
+pub mod wallet;
 
 pub use crypto::{CryptoError, MasterKey};
 pub use model::{FieldError, KycMethod, Ownership, Period, Personal, Subscriber, SubscriberInput};

@@ -7,6 +7,12 @@
 //! the input leaves out are allowed (a provider's legacy records are often
 //! incomplete) and listed by [`Subscriber::missing`], which
 //! `pramaan registry completeness` reports.
+//!
+//! A virtual asset service provider's customers (an exchange's, a custodian
+//! wallet provider's) are subscribers too, with three more fields: the PAN,
+//! linked Indian bank accounts and declared crypto wallets ([`crate::wallet`]).
+//! They are optional and not among [`Subscriber::missing`]'s requirements
+//! (only VASPs hold them).
 
 use pramaan_core::time::{rfc3339_ist, rfc3339_utc};
 use serde::{Deserialize, Serialize};
@@ -16,7 +22,7 @@ use std::net::IpAddr;
 pub const MAX_TEXT: usize = 1024;
 /// Longest external id, in bytes.
 pub const MAX_ID: usize = 128;
-/// Most phone numbers, owners or periods on one subscriber.
+/// Most phone numbers, owners, bank accounts, wallets or periods on one subscriber.
 pub const MAX_LIST: usize = 64;
 
 /// How a subscriber's name (and address) were validated.
@@ -141,6 +147,21 @@ pub struct Personal {
     pub ownership: Option<Ownership>,
     /// (g) owners, partners or directors of an organisation.
     pub owners: Vec<String>,
+    /// VASP customers: Permanent Account Number (`ABCPE1234F`).
+    ///
+    /// The three VASP fields are left out of the sealed JSON when empty, and
+    /// default to empty when absent, so records stored before them read as
+    /// they were and seal to the same bytes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pan: Option<String>,
+    /// VASP customers: linked Indian bank accounts, `IFSC:ACCOUNT`
+    /// (`HDFC0001234:50100012345678`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub bank_accounts: Vec<String>,
+    /// VASP customers: declared or linked wallets, `chain:address`
+    /// (`ethereum:0x5290...9ee7`), see [`crate::wallet`].
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub wallets: Vec<String>,
 }
 
 /// A subscriber as the register keeps it.
@@ -213,7 +234,7 @@ pub struct PeriodInput {
 
 /// A subscriber as a CSV row, a JSON object or an HTTP body gives it. The
 /// field names are those `gen_subscribers.py` writes; JSON may also give
-/// `phones`/`owners` as lists and several `periods`.
+/// `phones`/`owners`/`bank_accounts`/`wallets` as lists and several `periods`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SubscriberInput {
@@ -234,10 +255,21 @@ pub struct SubscriberInput {
     pub hire_start: Option<String>,
     pub hire_end: Option<String>,
     pub periods: Option<Vec<PeriodInput>>,
+    /// VASP customers: the PAN.
+    #[serde(default)]
+    pub pan: Option<String>,
+    /// VASP customers: `IFSC:ACCOUNT`, `;`-separated or a list.
+    #[serde(default, alias = "bank_account")]
+    pub bank_accounts: Option<TextOrList>,
+    /// VASP customers: `CHAIN:ADDRESS`, `;`-separated or a list.
+    #[serde(default, alias = "wallet")]
+    pub wallets: Option<TextOrList>,
 }
 
-/// The CSV columns this module understands (`external_id` is taken for `subscriber_id`).
-pub const CSV_COLUMNS: [&str; 14] = [
+/// The CSV columns this module understands (`external_id` is taken for
+/// `subscriber_id`). Every column is optional but `subscriber_id`; the last
+/// three are for VASP customers.
+pub const CSV_COLUMNS: [&str; 17] = [
     "subscriber_id",
     "name",
     "kyc_method",
@@ -252,6 +284,9 @@ pub const CSV_COLUMNS: [&str; 14] = [
     "owners",
     "hire_start",
     "hire_end",
+    "pan",
+    "bank_accounts",
+    "wallets",
 ];
 
 fn nonempty(v: &Option<String>) -> Option<&str> {
@@ -378,6 +413,112 @@ pub fn check_email(s: &str) -> Result<String, String> {
         return Err(format!("`{t}` contains a space or control character"));
     }
     Ok(t.to_owned())
+}
+
+/// The holder types a PAN's fourth letter gives: Person, Company, HUF,
+/// Firm, Association of persons, Trust, Body of individuals, Local
+/// authority, artificial Juridical person, Government.
+pub const PAN_HOLDER_TYPES: &str = "PCHFATBLJG";
+
+/// A Permanent Account Number: five letters, four digits, a letter
+/// (`ABCPE1234F`), the fourth letter the holder type (one of
+/// [`PAN_HOLDER_TYPES`]). Trimmed and upper-cased first.
+pub fn normalise_pan(s: &str) -> Result<String, String> {
+    let t = s.trim().to_ascii_uppercase();
+    let b = t.as_bytes();
+    let shape = b.len() == 10
+        && b[..5].iter().all(u8::is_ascii_uppercase)
+        && b[5..9].iter().all(u8::is_ascii_digit)
+        && b[9].is_ascii_uppercase();
+    if !shape {
+        return Err(format!(
+            "`{}` is not a PAN: five letters, four digits and a letter expected, like ABCPE1234F",
+            s.trim()
+        ));
+    }
+    if !PAN_HOLDER_TYPES.as_bytes().contains(&b[3]) {
+        return Err(format!(
+            "`{}` is not a PAN: its fourth letter `{}` is not a holder type (one of {})",
+            s.trim(),
+            b[3] as char,
+            PAN_HOLDER_TYPES
+                .chars()
+                .map(String::from)
+                .collect::<Vec<_>>()
+                .join(" ")
+        ));
+    }
+    Ok(t)
+}
+
+/// A linked Indian bank account, `IFSC:ACCOUNT`: the IFSC four letters,
+/// `0` and six letters or digits (`HDFC0001234`), the account 9 to 18
+/// digits. Trimmed and upper-cased; spaces around the colon are dropped.
+pub fn normalise_bank_account(s: &str) -> Result<String, String> {
+    let t = s.trim();
+    let Some((ifsc, account)) = t.split_once(':') else {
+        return Err(format!(
+            "`{t}` is not a bank account: give IFSC:ACCOUNT, like HDFC0001234:50100012345678"
+        ));
+    };
+    let ifsc = ifsc.trim().to_ascii_uppercase();
+    let account = account.trim();
+    let i = ifsc.as_bytes();
+    let ifsc_ok = i.len() == 11
+        && i[..4].iter().all(u8::is_ascii_uppercase)
+        && i[4] == b'0'
+        && i[5..]
+            .iter()
+            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit());
+    if !ifsc_ok {
+        return Err(format!(
+            "`{t}` is not a bank account: the IFSC `{ifsc}` is not four letters, 0 and six letters or digits (like HDFC0001234)"
+        ));
+    }
+    if !account.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(format!(
+            "`{t}` is not a bank account: the account number `{account}` is not all digits"
+        ));
+    }
+    if !(9..=18).contains(&account.len()) {
+        return Err(format!(
+            "`{t}` is not a bank account: the account number has {} digits, 9 to 18 expected",
+            account.len()
+        ));
+    }
+    Ok(format!("{ifsc}:{account}"))
+}
+
+/// The items of a list field, each checked by `check`, without repeats:
+/// at most [`MAX_LIST`] (`what` names them in the error).
+fn list_checked(
+    field: &str,
+    what: &str,
+    v: &Option<TextOrList>,
+    check: fn(&str) -> Result<String, String>,
+    errs: &mut Vec<FieldError>,
+) -> Vec<String> {
+    let mut out = Vec::new();
+    let Some(v) = v else { return out };
+    let items = v.items();
+    if items.len() > MAX_LIST {
+        errs.push(FieldError::new(
+            field,
+            format!("more than {MAX_LIST} {what}"),
+        ));
+        return out;
+    }
+    for it in items {
+        match check(&it) {
+            Ok(n) => {
+                if !out.contains(&n) {
+                    out.push(n)
+                }
+            }
+            Err(e) => errs.push(FieldError::new(field, e)),
+        }
+    }
+    out
 }
 
 /// An external id: 1 to [`MAX_ID`] bytes of letters, digits and `-_.:/@+`.
@@ -514,6 +655,26 @@ impl SubscriberInput {
                 "an individual has no owners or directors; give the ownership pattern of the organisation",
             ));
         }
+        if let Some(pan) = nonempty(&self.pan) {
+            match normalise_pan(pan) {
+                Ok(pan) => p.pan = Some(pan),
+                Err(e) => errs.push(FieldError::new("pan", e)),
+            }
+        }
+        p.bank_accounts = list_checked(
+            "bank_accounts",
+            "bank accounts",
+            &self.bank_accounts,
+            normalise_bank_account,
+            &mut errs,
+        );
+        p.wallets = list_checked(
+            "wallets",
+            "wallets",
+            &self.wallets,
+            crate::wallet::check_entry,
+            &mut errs,
+        );
         let periods = self.periods_checked(&mut errs);
         if errs.is_empty() {
             Ok(Subscriber {
@@ -700,6 +861,9 @@ impl Subscriber {
             "phones": p.phones,
             "ownership": p.ownership.map(Ownership::as_str),
             "owners": p.owners,
+            "pan": p.pan,
+            "bank_accounts": p.bank_accounts,
+            "wallets": p.wallets,
             "missing": self.missing(),
         })
     }
@@ -731,6 +895,10 @@ impl Subscriber {
                     })
                     .collect(),
             ),
+            pan: p.pan.clone(),
+            bank_accounts: (!p.bank_accounts.is_empty())
+                .then(|| TextOrList::List(p.bank_accounts.clone())),
+            wallets: (!p.wallets.is_empty()).then(|| TextOrList::List(p.wallets.clone())),
         }
     }
 }
@@ -764,6 +932,9 @@ mod tests {
             hire_start: Some("2023-08-14".into()),
             hire_end: Some("2025-07-20".into()),
             periods: None,
+            pan: None,
+            bank_accounts: None,
+            wallets: None,
         }
     }
 
@@ -829,6 +1000,147 @@ mod tests {
         assert_eq!(i.validate().unwrap().personal.owners.len(), 2);
         i.ownership = Some("individual".into());
         assert_eq!(i.validate().unwrap_err()[0].field, "owners");
+    }
+
+    #[test]
+    fn pan() {
+        assert_eq!(normalise_pan(" abcpe1234f ").unwrap(), "ABCPE1234F");
+        assert_eq!(normalise_pan("AAACR5055K").unwrap(), "AAACR5055K");
+        assert_eq!(
+            normalise_pan("ABCP1234F").unwrap_err(),
+            "`ABCP1234F` is not a PAN: five letters, four digits and a letter expected, like ABCPE1234F"
+        );
+        assert!(normalise_pan("ABCPE12345").is_err());
+        assert!(normalise_pan("ABCPÉ1234F").is_err());
+        assert_eq!(
+            normalise_pan("ABCXE1234F").unwrap_err(),
+            "`ABCXE1234F` is not a PAN: its fourth letter `X` is not a holder type (one of P C H F A T B L J G)"
+        );
+    }
+
+    #[test]
+    fn bank_accounts() {
+        assert_eq!(
+            normalise_bank_account(" hdfc0001234 : 50100012345678 ").unwrap(),
+            "HDFC0001234:50100012345678"
+        );
+        assert_eq!(
+            normalise_bank_account("sbin0a12b3c:123456789").unwrap(),
+            "SBIN0A12B3C:123456789"
+        );
+        assert_eq!(
+            normalise_bank_account("50100012345678").unwrap_err(),
+            "`50100012345678` is not a bank account: give IFSC:ACCOUNT, like HDFC0001234:50100012345678"
+        );
+        assert_eq!(
+            normalise_bank_account("HDFC1001234:50100012345678").unwrap_err(),
+            "`HDFC1001234:50100012345678` is not a bank account: the IFSC `HDFC1001234` is not four letters, 0 and six letters or digits (like HDFC0001234)"
+        );
+        assert!(normalise_bank_account("HDFC000123:50100012345678").is_err());
+        assert_eq!(
+            normalise_bank_account("HDFC0001234:5010-0012").unwrap_err(),
+            "`HDFC0001234:5010-0012` is not a bank account: the account number `5010-0012` is not all digits"
+        );
+        assert_eq!(
+            normalise_bank_account("HDFC0001234:12345678").unwrap_err(),
+            "`HDFC0001234:12345678` is not a bank account: the account number has 8 digits, 9 to 18 expected"
+        );
+        assert!(normalise_bank_account("HDFC0001234:1234567890123456789").is_err());
+        assert!(normalise_bank_account("HDFC0001234:").is_err());
+    }
+
+    #[test]
+    fn vasp_fields() {
+        let mut i = good();
+        i.pan = Some("abcpe1234f".into());
+        i.bank_accounts = Some(TextOrList::Text(
+            "hdfc0001234:50100012345678; ICIC0000456:000401234567;HDFC0001234:50100012345678"
+                .into(),
+        ));
+        i.wallets = Some(TextOrList::List(vec![
+            "Ethereum:0x52908400098527886E0F7030069857D2E4169EE7".into(),
+            "bitcoin:bc1qar0srrr7xfkvy5l643lydnw9re59gtzzwf5mdq".into(),
+            " ".into(),
+        ]));
+        let s = i.validate().unwrap();
+        let p = &s.personal;
+        assert_eq!(p.pan.as_deref(), Some("ABCPE1234F"));
+        assert_eq!(
+            p.bank_accounts,
+            ["HDFC0001234:50100012345678", "ICIC0000456:000401234567"]
+        );
+        assert_eq!(
+            p.wallets,
+            [
+                "ethereum:0x52908400098527886e0f7030069857d2e4169ee7",
+                "bitcoin:bc1qar0srrr7xfkvy5l643lydnw9re59gtzzwf5mdq"
+            ]
+        );
+        // Not among the requirements: only VASPs hold them.
+        assert!(s.missing().is_empty());
+        assert_eq!(s.to_input().validate().unwrap(), s);
+        let j = s.to_json();
+        assert_eq!(j["pan"], "ABCPE1234F");
+        assert_eq!(j["bank_accounts"][1], "ICIC0000456:000401234567");
+        assert_eq!(j["wallets"].as_array().unwrap().len(), 2);
+
+        i.pan = Some("ABCXE1234F".into());
+        i.bank_accounts = Some(TextOrList::Text("HDFC0001234:123".into()));
+        i.wallets = Some(TextOrList::Text(
+            "tron:0x52908400098527886E0F7030069857D2E4169EE7".into(),
+        ));
+        let errs = i.validate().unwrap_err();
+        let got: Vec<(&str, &str)> = errs
+            .iter()
+            .map(|e| (e.field.as_str(), e.reason.as_str()))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("pan", "`ABCXE1234F` is not a PAN: its fourth letter `X` is not a holder type (one of P C H F A T B L J G)"),
+                ("bank_accounts", "`HDFC0001234:123` is not a bank account: the account number has 3 digits, 9 to 18 expected"),
+                ("wallets", "`0x52908400098527886E0F7030069857D2E4169EE7` is not a tron address: it must start with T"),
+            ]
+        );
+        i.pan = None;
+        i.bank_accounts = None;
+        i.wallets = Some(TextOrList::Text(
+            std::iter::repeat_n("tron:TR7NHqjeKQxGTCi8q8ZY4pL8otSzgjLj6t", MAX_LIST + 1)
+                .collect::<Vec<_>>()
+                .join(";"),
+        ));
+        assert_eq!(
+            i.validate().unwrap_err()[0].reason,
+            format!("more than {MAX_LIST} wallets")
+        );
+    }
+
+    #[test]
+    fn json_input_names() {
+        let i: SubscriberInput = serde_json::from_str(
+            r#"{"subscriber_id": "v1", "pan": "ABCPE1234F", "bank_account": "HDFC0001234:50100012345678",
+                "wallet": ["solana:9WzDXwBbmkg8ZTbNMqUxvQRAyrZzDsGYdLVL9zYtAWWM"]}"#,
+        )
+        .unwrap();
+        let s = i.validate().unwrap();
+        assert_eq!(s.personal.bank_accounts.len(), 1);
+        assert_eq!(s.personal.wallets.len(), 1);
+    }
+
+    /// A record sealed before the VASP fields existed reads with them
+    /// empty, and a record without them seals to the same JSON as before.
+    #[test]
+    fn personal_stored_before_the_vasp_fields_reads_the_same() {
+        let old = r#"{"name":"Saanvi Nair","kyc_method":"video-kyc","kyc_verified_at_ns":1691974025000000000,"email":"saanvi@mail.example.in","registration_ip":"2001:db8:ffff::c69e","registration_at_ns":1691967485000000000,"purpose":"game server","address":"520, Station Road, Pune, Maharashtra 411001","phones":["+918305113796"],"ownership":"individual","owners":[]}"#;
+        let p: Personal = serde_json::from_str(old).unwrap();
+        assert_eq!(p.name.as_deref(), Some("Saanvi Nair"));
+        assert_eq!(p.kyc_method, Some(KycMethod::VideoKyc));
+        assert_eq!(p.phones, ["+918305113796"]);
+        assert_eq!(p.pan, None);
+        assert!(p.bank_accounts.is_empty());
+        assert!(p.wallets.is_empty());
+        assert_eq!(serde_json::to_string(&p).unwrap(), old);
+        assert_eq!(p, good().validate().unwrap().personal);
     }
 
     #[test]

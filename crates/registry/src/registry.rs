@@ -243,7 +243,10 @@ fn changed_fields(a: &Subscriber, b: &Subscriber) -> Vec<String> {
         address,
         phones,
         ownership,
-        owners
+        owners,
+        pan,
+        bank_accounts,
+        wallets
     );
     if a.periods != b.periods {
         f.push("periods".into());
@@ -252,7 +255,7 @@ fn changed_fields(a: &Subscriber, b: &Subscriber) -> Vec<String> {
 }
 
 /// The personal field names of a stored subscriber (for erasure reports).
-const PERSONAL_FIELDS: [&str; 11] = [
+const PERSONAL_FIELDS: [&str; 14] = [
     "name",
     "kyc_method",
     "kyc_verified_at",
@@ -264,6 +267,9 @@ const PERSONAL_FIELDS: [&str; 11] = [
     "phones",
     "ownership",
     "owners",
+    "pan",
+    "bank_accounts",
+    "wallets",
 ];
 
 /// What [`Registry::read_subscribers`] read.

@@ -165,6 +165,9 @@ const EMAIL: &str = "zoya.unique77@mail.example.in";
 const PHONE: &str = "+917700112233";
 const ADDRESS: &str = "77, Unique Lane, Kochi, Kerala 682001";
 const OWNER: &str = "Tenzin Sherpa-Director";
+const PAN: &str = "AAACT7701K";
+const BANK: &str = "UTIB0007701:917010077011234";
+const WALLET: &str = "tron:TJRabPrwbZy45sbavfcjinPJC18kjpRTv8";
 
 fn input(id: &str) -> SubscriberInput {
     SubscriberInput {
@@ -183,6 +186,9 @@ fn input(id: &str) -> SubscriberInput {
         hire_start: Some("2020-01-02".into()),
         hire_end: None,
         periods: None,
+        pan: Some(PAN.into()),
+        bank_accounts: Some(pramaan_registry::model::TextOrList::Text(BANK.into())),
+        wallets: Some(pramaan_registry::model::TextOrList::Text(WALLET.into())),
     }
 }
 
@@ -256,6 +262,15 @@ async fn update_and_terminate(env: Env) {
         r.write(s.clone(), WriteMode::Update, "kyc").await.unwrap(),
         WriteOutcome::Updated {
             fields: vec!["phones".into()]
+        }
+    );
+    s.personal
+        .wallets
+        .push("solana:9WzDXwBbmkg8ZTbNMqUxvQRAyrZzDsGYdLVL9zYtAWWM".into());
+    assert_eq!(
+        r.write(s.clone(), WriteMode::Update, "kyc").await.unwrap(),
+        WriteOutcome::Updated {
+            fields: vec!["wallets".into()]
         }
     );
     assert_eq!(
@@ -375,6 +390,9 @@ async fn every_read_is_audited_first(env: Env) {
         .unwrap()
         .unwrap();
     assert_eq!(s.personal.name.as_deref(), Some(&*format!("{NAME} 5")));
+    assert_eq!(s.personal.pan.as_deref(), Some(PAN));
+    assert_eq!(s.personal.bank_accounts, [BANK]);
+    assert_eq!(s.personal.wallets, [WALLET]);
     assert!(r
         .read_subscriber("6", "order 9", "bob")
         .await
@@ -391,6 +409,7 @@ async fn every_read_is_audited_first(env: Env) {
     for (_, b) in env.sink.records() {
         assert!(!contains(&b, NAME.as_bytes()));
         assert!(!contains(&b, PHONE.as_bytes()));
+        assert!(!contains(&b, PAN.as_bytes()));
     }
     // A sink that refuses: the data is not returned.
     struct Refuse;
@@ -489,6 +508,9 @@ async fn erasure_leaves_no_plaintext(env: Env) {
         PHONE.as_bytes().to_vec(),
         ADDRESS.as_bytes().to_vec(),
         OWNER.as_bytes().to_vec(),
+        PAN.as_bytes().to_vec(),
+        BANK.as_bytes().to_vec(),
+        WALLET.split_once(':').unwrap().1.as_bytes().to_vec(),
     ];
     for blob in env.stored_bytes().await {
         for n in &needles {

@@ -30,6 +30,7 @@ pub mod orders;
 mod otlp;
 mod registry;
 mod retention;
+mod vasp;
 pub mod whois;
 pub use clock::clock_options;
 pub use ingest::{IngestResponse, RefusedLine};
@@ -138,6 +139,7 @@ pub fn router(state: AppState) -> Router {
         .merge(auth::routes())
         .merge(registry::routes())
         .merge(whois::routes())
+        .merge(vasp::routes())
         .merge(desk::routes())
         .merge(console::routes())
         .merge(orders::routes())
