@@ -30,6 +30,8 @@ fn order(reference: &str) -> RegisterOrder {
         ips: vec!["192.0.2.1".into()],
         subscribers: vec!["S-1".into()],
         texts: vec![],
+        wallets: vec![],
+        transactions: vec![],
         legal_basis: "IT Act s.70B(6)".into(),
         notes: String::new(),
         hold: false,

@@ -98,12 +98,19 @@ struct NewArgs {
     /// An IP address, or IP:port, found in the line (repeatable).
     #[arg(long, value_name = "IP[:PORT]", value_parser = ip_selector)]
     ip: Vec<String>,
-    /// A subscriber id (repeatable); its records leave with the bundle, so the export needs approval.
+    /// A subscriber id (repeatable): the lines naming them or their bound addresses, and (VASP) the
+    /// transactions they made or received; their register records leave with the bundle, so the export needs approval.
     #[arg(long, value_name = "ID")]
     subscriber: Vec<String>,
     /// Text the raw line contains (repeatable).
     #[arg(long)]
     text: Vec<String>,
+    /// VASP: a wallet address; the transactions from or to it (repeatable).
+    #[arg(long, value_name = "ADDRESS")]
+    wallet: Vec<String>,
+    /// VASP: a chain transaction hash; the transactions carrying it (repeatable).
+    #[arg(long = "transaction", value_name = "HASH")]
+    transaction: Vec<String>,
     /// The legal basis (e.g. "IT Act s.70B(6); CERT-In direction 2022 para (ii)").
     #[arg(long)]
     legal_basis: String,
@@ -217,6 +224,8 @@ async fn new(cfg: &Config, c: &Common, a: NewArgs) -> Result<ExitCode> {
         ips: a.ip,
         subscribers: a.subscriber,
         texts: a.text,
+        wallets: a.wallet,
+        transactions: a.transaction,
         legal_basis: a.legal_basis,
         notes: a.notes,
         hold: !a.no_hold,
@@ -299,6 +308,8 @@ async fn show(cfg: &Config, c: &Common, a: ShowArgs) -> Result<ExitCode> {
         ("ips", s.ips.iter().map(|i| i.to_string()).collect()),
         ("subscribers", s.subscribers.clone()),
         ("texts", s.texts.clone()),
+        ("wallets", s.wallets.clone()),
+        ("transactions", s.transactions.clone()),
     ] {
         if !v.is_empty() {
             println!("  {k}: {}", v.join(", "));

@@ -270,3 +270,128 @@ fn transactions_become_ledger_records_and_their_trail_is_read_with_a_purpose() {
     );
     s.stop_and_verify_deep(Duration::from_secs(120));
 }
+
+/// `pramaan ARGS` on the data directory in `d`, as the OS user `user`.
+fn ok_as(d: &std::path::Path, user: &str, args: &[&str]) -> String {
+    let mut c = pramaan(d);
+    c.env("USER", user).args(args);
+    let o = run(c, None, Duration::from_secs(120));
+    assert!(o.success(), "{user}: pramaan {args:?}: {o:?}");
+    o.stdout()
+}
+
+/// The ids of the VASP transactions and the raw log lines in a bundle.
+fn bundle_contents(zip: &std::path::Path) -> (Vec<String>, Vec<String>) {
+    use pramaan_orders::zip::ZipReader;
+    let bytes = std::fs::read(zip).unwrap();
+    let mut r = ZipReader::new(std::io::Cursor::new(bytes)).unwrap();
+    let recs = r
+        .read_all(pramaan_orders::bundle::RECORDS, u64::MAX)
+        .unwrap();
+    let (mut txs, mut lines) = (Vec::new(), Vec::new());
+    for l in recs.split(|&c| c == b'\n').filter(|l| !l.is_empty()) {
+        let v: Value = serde_json::from_slice(l).unwrap();
+        let raw = v["raw"].as_str().map(str::to_owned).unwrap_or_else(|| {
+            use base64::Engine;
+            let b = base64::engine::general_purpose::STANDARD
+                .decode(v["raw_b64"].as_str().unwrap_or_default())
+                .unwrap();
+            String::from_utf8(b).unwrap()
+        });
+        if v["peer"] == "pramaan:vasp" {
+            let t: Value = serde_json::from_str(&raw).unwrap();
+            txs.push(t["id"].as_str().unwrap().to_owned());
+        } else {
+            lines.push(raw);
+        }
+    }
+    (txs, lines)
+}
+
+#[test]
+fn an_order_naming_a_customer_or_a_wallet_bundles_their_transactions_with_proofs() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let from = jiff::Timestamp::now() - jiff::SignedDuration::from_hours(1);
+    std::fs::write(
+        d.join("lines.txt"),
+        "vpn-1 login user=C-2 ok\nvpn-1 login user=C-7 ok\n",
+    )
+    .unwrap();
+    ok_as(d, "asha", &["ingest", "lines.txt"]);
+    std::fs::write(
+        d.join("tx.json"),
+        serde_json::to_vec(&transactions()).unwrap(),
+    )
+    .unwrap();
+    ok_as(d, "asha", &["vasp", "import", "tx.json"]);
+    std::fs::write(
+        d.join("more.csv"),
+        format!(
+            "id,time,kind,customer,asset,amount,chain,from_wallet,to_wallet,tx_hash\n\
+             T-4,2026-03-02T09:00:00Z,withdrawal,C-2,ETH,4.5,ethereum,,{W_OUT},{h4}\n\
+             T-5,2026-03-03T09:00:00Z,deposit,C-3,ETH,4.4,ethereum,{W_OUT},0x00000000000000000000000000000000000000c3,{h5}\n",
+            h4 = hash(4),
+            h5 = hash(5)
+        ),
+    )
+    .unwrap();
+    ok_as(d, "asha", &["vasp", "import", "more.csv"]);
+    let to = jiff::Timestamp::now() + jiff::SignedDuration::from_hours(1);
+    for (reference, selector, value) in [
+        ("R-customer", "--subscriber", "C-2"),
+        ("R-wallet", "--wallet", W_OUT),
+        ("R-hash", "--transaction", &hash(5)),
+    ] {
+        ok_as(
+            d,
+            "asha",
+            &[
+                "order",
+                "new",
+                "--reference",
+                reference,
+                "--authority",
+                "CERT-In",
+                "--due",
+                "2030-12-01T17:00:00+05:30",
+                "--from",
+                &from.to_string(),
+                "--to",
+                &to.to_string(),
+                selector,
+                value,
+                "--legal-basis",
+                "IT Act s.70B(6)",
+            ],
+        );
+        ok_as(d, "ravi", &["order", "approve", reference]);
+        let out = format!("{reference}.zip");
+        ok_as(d, "asha", &["export", reference, "--out", &out]);
+        let v = ok_as(d, "asha", &["verify-bundle", &out]);
+        assert!(v.contains("OK"), "{v}");
+        let (txs, lines) = bundle_contents(&d.join(&out));
+        match reference {
+            "R-customer" => {
+                assert_eq!(
+                    txs,
+                    ["T-2", "T-3", "T-4"],
+                    "C-2's trade, transfer in, withdrawal"
+                );
+                assert_eq!(
+                    lines,
+                    ["vpn-1 login user=C-2 ok"],
+                    "and the line naming C-2"
+                );
+            }
+            "R-wallet" => {
+                assert_eq!(txs, ["T-4", "T-5"]);
+                assert!(lines.is_empty(), "{lines:?}");
+            }
+            _ => {
+                assert_eq!(txs, ["T-5"]);
+                assert!(lines.is_empty(), "{lines:?}");
+            }
+        }
+    }
+}

@@ -97,6 +97,10 @@ pub async fn export(
         limit: 0,
         ..Query::default()
     };
+    let mut txs = vasp_in_scope(vault, scope, bindings, size)
+        .await?
+        .into_iter()
+        .peekable();
     let (tx, mut rx) = tokio::sync::mpsc::channel(8);
     let v2 = vault.clone();
     let searching = tokio::spawn(async move { search::search(&v2, &q, tx).await });
@@ -117,6 +121,7 @@ pub async fn export(
                 ips: &ips,
                 ports: &h.ports,
                 users: &h.users,
+                vasp: None,
             };
             if !scope.matches(&line, bindings) {
                 continue;
@@ -133,6 +138,10 @@ pub async fn export(
                 });
             }
             last = Some(h.seq);
+            // The VASP transactions in scope before this line, in order.
+            while let Some(t) = txs.next_if(|t| t.seq < h.seq) {
+                w.add(&record_of(&t)?, fields(&t))?;
+            }
             w.add(&rec, fields(&h))?;
             let n = w.seqs().len() as u64;
             if n.is_multiple_of(10_000) {
@@ -143,6 +152,9 @@ pub async fn export(
     searching
         .await
         .map_err(|e| ExportError::Tree(e.to_string()))??;
+    for t in txs {
+        w.add(&record_of(&t)?, fields(&t))?;
+    }
     let records = w.seqs().len() as u64;
     progress(records);
 
@@ -180,6 +192,63 @@ pub async fn export(
         records,
         scanned,
     })
+}
+
+/// The VASP transaction records in scope (pramaan's own records, searched
+/// apart from the log lines), in sequence order; none unless the order names
+/// subscribers, wallets or transactions.
+async fn vasp_in_scope(
+    vault: &Vault,
+    scope: &Scope,
+    bindings: &[SubscriberBinding],
+    size: u64,
+) -> Result<Vec<Hit>, ExportError> {
+    if !scope.names_vasp() {
+        return Ok(Vec::new());
+    }
+    let q = Query {
+        from_ns: Some(scope.from_ns),
+        to_ns: Some(scope.to_ns),
+        limit: 0,
+        internal: true,
+        ..Query::default()
+    };
+    let (tx, mut rx) = tokio::sync::mpsc::channel(8);
+    let v2 = vault.clone();
+    let searching = tokio::spawn(async move { search::search(&v2, &q, tx).await });
+    let mut out = Vec::new();
+    while let Some(batch) = rx.recv().await {
+        for h in search::hits(&batch) {
+            let raw = h.raw_bytes();
+            let Some(t) = crate::scope::Transaction::of(&h.peer, &raw) else {
+                continue;
+            };
+            let ips: Vec<IpAddr> = h.ips.iter().filter_map(|s| s.parse().ok()).collect();
+            let line = LineFields {
+                seq: h.seq,
+                received_at_ns: record_of(&h)?.received_at_ns,
+                peer: &h.peer,
+                raw: &raw,
+                host: h.host.as_deref(),
+                ips: &ips,
+                ports: &h.ports,
+                users: &h.users,
+                vasp: Some(&t),
+            };
+            if !scope.matches(&line, bindings) {
+                continue;
+            }
+            if h.seq >= size {
+                return Err(ExportError::NotYetCheckpointed { seq: h.seq, size });
+            }
+            out.push(h);
+        }
+    }
+    searching
+        .await
+        .map_err(|e| ExportError::Tree(e.to_string()))??;
+    out.sort_by_key(|h| h.seq);
+    Ok(out)
 }
 
 /// The hashes of `ranges` in the tree of `size` leaves, from the stored

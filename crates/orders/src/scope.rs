@@ -6,6 +6,13 @@
 //! with AND, selectors of one kind with OR). An order with no selectors
 //! covers every line in its window.
 //!
+//! A VASP transaction (a ledger record of `pramaan:vasp`, whose parties,
+//! wallets and hash [`Transaction::of`] reads) is in scope only when the
+//! order names subscribers, wallets or transactions: a subscriber selector
+//! takes the transactions the subscriber made or received, a wallet selector
+//! those from or to the wallet, a transaction selector those with that chain
+//! hash. A log line never matches a wallet or transaction selector.
+//!
 //! Matching is a pure function of the line's stored fields; the export asks
 //! the vault for the window and filters with [`Scope::matches`], and a
 //! property test checks [`select`] against a brute-force reading of the
@@ -77,6 +84,46 @@ pub struct Scope {
     /// Text the raw line contains (exact bytes, case-sensitive).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub texts: Vec<String>,
+    /// Wallet addresses: the VASP transactions from or to them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub wallets: Vec<String>,
+    /// Chain transaction hashes: the VASP transactions carrying them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub transactions: Vec<String>,
+}
+
+/// The ledger source of VASP transaction records.
+pub const VASP_SOURCE: &str = "pramaan:vasp";
+
+/// What a scope reads of a VASP transaction record.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Transaction {
+    /// The customer and the counterparty.
+    pub parties: Vec<String>,
+    pub wallets: Vec<String>,
+    pub hash: Option<String>,
+}
+
+impl Transaction {
+    /// The record's transaction, when it is one (`raw` is its JSON).
+    pub fn of(peer: &str, raw: &[u8]) -> Option<Transaction> {
+        if peer != VASP_SOURCE {
+            return None;
+        }
+        let v: serde_json::Value = serde_json::from_slice(raw).ok()?;
+        let s = |k: &str| v.get(k).and_then(|x| x.as_str()).map(str::to_owned);
+        Some(Transaction {
+            parties: ["customer", "counterparty"]
+                .iter()
+                .filter_map(|k| s(k))
+                .collect(),
+            wallets: ["from_wallet", "to_wallet"]
+                .iter()
+                .filter_map(|k| s(k))
+                .collect(),
+            hash: s("tx_hash"),
+        })
+    }
 }
 
 /// An address bound to a subscriber for a while (from the attribution
@@ -139,6 +186,8 @@ pub struct LineFields<'a> {
     pub ips: &'a [IpAddr],
     pub ports: &'a [u16],
     pub users: &'a [String],
+    /// The record's VASP transaction, when it is one.
+    pub vasp: Option<&'a Transaction>,
 }
 
 /// Why a scope is refused.
@@ -164,6 +213,8 @@ impl Scope {
             ("host", &self.hosts),
             ("subscriber", &self.subscribers),
             ("text", &self.texts),
+            ("wallet", &self.wallets),
+            ("transaction", &self.transactions),
         ] {
             if let Some(i) = list.iter().position(|s| s.trim().is_empty()) {
                 return Err(ScopeError::EmptySelector { kind, index: i });
@@ -178,10 +229,34 @@ impl Scope {
         !self.subscribers.is_empty()
     }
 
+    /// True when VASP transactions can be in scope (the order names
+    /// subscribers, wallets or transactions).
+    pub fn names_vasp(&self) -> bool {
+        !(self.subscribers.is_empty() && self.wallets.is_empty() && self.transactions.is_empty())
+    }
+
     /// Whether `line` is in scope; `bindings` are the subscriber selectors'
     /// address bindings (only those of [`Scope::subscribers`] count).
     pub fn matches(&self, line: &LineFields<'_>, bindings: &[SubscriberBinding]) -> bool {
         if line.received_at_ns < self.from_ns || line.received_at_ns >= self.to_ns {
+            return false;
+        }
+        if line.vasp.is_some() && !self.names_vasp() {
+            return false;
+        }
+        if !self.wallets.is_empty()
+            && !line
+                .vasp
+                .is_some_and(|t| t.wallets.iter().any(|w| self.wallets.contains(w)))
+        {
+            return false;
+        }
+        if !self.transactions.is_empty()
+            && !line
+                .vasp
+                .and_then(|t| t.hash.as_ref())
+                .is_some_and(|h| self.transactions.contains(h))
+        {
             return false;
         }
         if !self.sources.is_empty() && !self.sources.iter().any(|s| source_is(line.peer, s)) {
@@ -218,6 +293,7 @@ impl Scope {
     fn subscriber_matches(&self, line: &LineFields<'_>, bindings: &[SubscriberBinding]) -> bool {
         self.subscribers.iter().any(|s| {
             line.users.iter().any(|u| u == s)
+                || line.vasp.is_some_and(|t| t.parties.contains(s))
                 || bindings.iter().any(|b| {
                     &b.subscriber == s
                         && line
@@ -269,6 +345,7 @@ mod tests {
         ips: Vec<IpAddr>,
         ports: Vec<u16>,
         users: Vec<String>,
+        vasp: Option<Transaction>,
     }
 
     impl Owned {
@@ -282,6 +359,7 @@ mod tests {
                 ips: &self.ips,
                 ports: &self.ports,
                 users: &self.users,
+                vasp: self.vasp.as_ref(),
             }
         }
     }
@@ -309,17 +387,32 @@ mod tests {
             prop::collection::vec(ip(), 0..3),
             prop::collection::vec(prop::sample::select(vec![22u16, 443, 8080]), 0..2),
             prop::collection::vec(word(), 0..2),
+            prop::option::of((
+                prop::collection::vec(word(), 1..3),
+                prop::collection::vec(wallet(), 0..3),
+                prop::option::of(wallet()),
+            )),
         )
-            .prop_map(move |(at, peer, raw, host, ips, ports, users)| Owned {
-                seq,
-                at,
-                peer,
-                raw: raw.join(" ").into_bytes(),
-                host,
-                ips,
-                ports,
-                users,
-            })
+            .prop_map(
+                move |(at, peer, raw, host, ips, ports, users, vasp)| Owned {
+                    seq,
+                    at,
+                    peer,
+                    raw: raw.join(" ").into_bytes(),
+                    host,
+                    ips,
+                    ports,
+                    users,
+                    vasp: vasp.map(|(parties, wallets, hash)| Transaction {
+                        parties,
+                        wallets,
+                        hash,
+                    }),
+                },
+            )
+    }
+    fn wallet() -> impl Strategy<Value = String> {
+        prop::sample::select(vec!["0xaa", "0xbb", "bc1q"]).prop_map(str::to_owned)
     }
     fn scope() -> impl Strategy<Value = Scope> {
         (
@@ -343,16 +436,22 @@ mod tests {
             ),
             prop::collection::vec(word(), 0..2),
             prop::collection::vec(word(), 0..2),
+            prop::collection::vec(wallet(), 0..2),
+            prop::collection::vec(wallet(), 0..2),
         )
             .prop_map(
-                |(from, len, sources, hosts, ips, subscribers, texts)| Scope {
-                    from_ns: from,
-                    to_ns: from + len,
-                    sources,
-                    hosts,
-                    ips,
-                    subscribers,
-                    texts,
+                |(from, len, sources, hosts, ips, subscribers, texts, wallets, transactions)| {
+                    Scope {
+                        from_ns: from,
+                        to_ns: from + len,
+                        sources,
+                        hosts,
+                        ips,
+                        subscribers,
+                        texts,
+                        wallets,
+                        transactions,
+                    }
                 },
             )
     }
@@ -403,6 +502,7 @@ mod tests {
         let sub = scope.subscribers.is_empty()
             || scope.subscribers.iter().any(|s| {
                 l.users.contains(s)
+                    || l.vasp.as_ref().is_some_and(|t| t.parties.contains(s))
                     || bindings.iter().filter(|b| &b.subscriber == s).any(|b| {
                         l.ips.contains(&b.ip)
                             && b.from_ns <= l.at
@@ -419,7 +519,21 @@ mod tests {
                 let (h, n) = (&l.raw, t.as_bytes());
                 n.is_empty() || h.windows(n.len()).any(|w| w == n)
             });
-        in_window && src && host && ip && sub && text
+        let vasp_named = !(scope.subscribers.is_empty()
+            && scope.wallets.is_empty()
+            && scope.transactions.is_empty());
+        let vasp_ok = l.vasp.is_none() || vasp_named;
+        let wallet = scope.wallets.is_empty()
+            || l.vasp
+                .as_ref()
+                .is_some_and(|t| scope.wallets.iter().any(|w| t.wallets.contains(w)));
+        let tx = scope.transactions.is_empty()
+            || l.vasp.as_ref().is_some_and(|t| {
+                t.hash
+                    .as_ref()
+                    .is_some_and(|h| scope.transactions.contains(h))
+            });
+        in_window && src && host && ip && sub && text && vasp_ok && wallet && tx
     }
 
     proptest! {

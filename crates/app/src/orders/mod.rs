@@ -189,11 +189,27 @@ pub struct RegisterOrder {
     pub subscribers: Vec<String>,
     #[serde(default)]
     pub texts: Vec<String>,
+    /// Wallet addresses (VASP transactions from or to them).
+    #[serde(default)]
+    pub wallets: Vec<String>,
+    /// Chain transaction hashes (VASP transactions carrying them).
+    #[serde(default)]
+    pub transactions: Vec<String>,
     pub legal_basis: String,
     #[serde(default)]
     pub notes: String,
     #[serde(default = "yes")]
     pub hold: bool,
+}
+
+/// `0x...` and bare 64-digit hex as lower-case; anything else as given.
+fn hex_lower(s: &str) -> String {
+    let t = s.trim();
+    if t.starts_with("0x") || (t.len() == 64 && t.bytes().all(|c| c.is_ascii_hexdigit())) {
+        t.to_ascii_lowercase()
+    } else {
+        t.to_owned()
+    }
 }
 
 fn cert_in() -> String {
@@ -233,6 +249,9 @@ impl RegisterOrder {
                 ips,
                 subscribers: self.subscribers.clone(),
                 texts: self.texts.clone(),
+                // As transactions keep them: EVM addresses and hex hashes lower-case.
+                wallets: self.wallets.iter().map(|w| hex_lower(w)).collect(),
+                transactions: self.transactions.iter().map(|h| hex_lower(h)).collect(),
             },
             legal_basis: self.legal_basis.clone(),
             notes: self.notes.clone(),

@@ -182,6 +182,8 @@ fn order_form(id: &Identity, p: &[(String, String)]) -> Markup {
                 (area("ips", "IP addresses", "Addresses or ranges (192.0.2.1, 198.51.100.0/24), with an optional port (192.0.2.1:443).", &v("ips")))
                 (area("subscribers", "Subscribers", "Subscriber IDs: their records go into the bundle (personal data: a second user must approve).", &v("subscribers")))
                 (area("texts", "Texts", "Words the lines contain, a line each.", &v("texts")))
+                (area("wallets", "Wallets", "VASP: wallet addresses; the transactions from or to them go into the bundle.", &v("wallets")))
+                (area("transactions", "Transactions", "VASP: chain transaction hashes; the transactions carrying them go into the bundle.", &v("transactions")))
             }
             (area("legal_basis", "Legal basis", "The section and direction the order cites.", &v("legal_basis")))
             (area("notes", "Notes", "Anything else.", &v("notes")))
@@ -224,6 +226,8 @@ async fn create<H: Host>(
         ips: list_of(&p, "ips"),
         subscribers: list_of(&p, "subscribers"),
         texts: list_of(&p, "texts"),
+        wallets: list_of(&p, "wallets"),
+        transactions: list_of(&p, "transactions"),
         legal_basis: get1(&p, "legal_basis").trim().to_owned(),
         notes: get1(&p, "notes").trim().to_owned(),
         hold: get1(&p, "hold") == "on",
@@ -317,6 +321,8 @@ async fn show<H: Host>(
                 tr { th scope="row" { "IP addresses" } td { (join(&ips)) } }
                 tr { th scope="row" { "Subscribers" } td { (join(&o.scope.subscribers)) } }
                 tr { th scope="row" { "Texts" } td { (join(&o.scope.texts)) } }
+                @if !o.scope.wallets.is_empty() { tr { th scope="row" { "Wallets" } td { (join(&o.scope.wallets)) } } }
+                @if !o.scope.transactions.is_empty() { tr { th scope="row" { "Transactions" } td { (join(&o.scope.transactions)) } } }
                 tr { th scope="row" { "Notes" } td { (o.notes) } }
                 tr { th scope="row" { "Registered by" } td { (o.registered_by) " at " (when(o.registered_at_ns)) } }
                 tr { th scope="row" { "Approved by" } td { @if let (Some(b), Some(t)) = (&o.approved_by, o.approved_at_ns) { (b) " at " (when(t)) } @else { span.muted { "not yet" } } } }
