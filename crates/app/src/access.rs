@@ -307,6 +307,13 @@ pub const TABLE: &[Rule] = &[
         Need::Roles(&[RegistryOfficer]),
         Audit::No,
     ),
+    // The VASP trail page runs the trail operation, which records the read first.
+    row(
+        "GET",
+        "/console/vasp",
+        Need::Roles(&[RegistryOfficer]),
+        Audit::No,
+    ),
     row("*", "/console/incidents*", Need::Roles(&[Poc]), Audit::No),
     row(
         "GET",

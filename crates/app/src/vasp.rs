@@ -5,8 +5,9 @@
 
 use crate::{App, AppError, Caller, Operation};
 use pramaan_auth::audit::{action, AuditEvent};
-pub use pramaan_vasp::Imported;
-use pramaan_vasp::{Limits, Start, Store, StoreError, Trail, TransactionInput};
+pub use pramaan_vasp::trail::{Edge, Node};
+pub use pramaan_vasp::{Imported, Trail};
+use pramaan_vasp::{Limits, Start, Store, StoreError, TransactionInput};
 use serde::{Deserialize, Serialize};
 use std::sync::{Arc, Mutex};
 

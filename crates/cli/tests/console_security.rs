@@ -482,6 +482,7 @@ fn every_answer_carries_security_headers_and_pages_need_only_their_hashed_style(
         "/console/settings",
         "/console/whois",
         "/console/subscribers",
+        "/console/vasp",
         "/console/no-such-page",
     ] {
         pages.push(send(

@@ -240,6 +240,52 @@ fn transactions_become_ledger_records_and_their_trail_is_read_with_a_purpose() {
         .unwrap();
     assert_eq!(c3["hop"], 3, "C-1 -> C-2 -> the wallet -> C-3");
 
+    // The console draws it: a box per party, an arrow per pair, every transaction in a table.
+    let html = block_on(async {
+        let r = bare()
+            .get(format!("{}/console/vasp", s.url()))
+            .bearer_auth(&officer)
+            .query(&[
+                ("start", "C-1"),
+                ("hops", "5"),
+                ("purpose", "CERT-In order 46/2026"),
+            ])
+            .send()
+            .await
+            .unwrap();
+        (r.status().as_u16(), r.text().await.unwrap())
+    });
+    assert_eq!(html.0, 200, "{}", html.1);
+    let page = html.1;
+    assert!(page.contains(r#"<svg class="trail""#), "{page}");
+    assert_eq!(
+        page.matches("<g class=\"customer\"").count(),
+        3,
+        "C-1, C-2, C-3"
+    );
+    assert!(
+        page.contains(r#"data-from="customer:C-1" data-to="customer:C-2""#),
+        "{page}"
+    );
+    for id in ["T-1", "T-2", "T-3", "T-4", "T-5"] {
+        let t = t["edges"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e["tx"]["id"] == id)
+            .unwrap();
+        assert!(
+            page.contains(&format!("/console/records/{}", t["seq"])),
+            "{id}"
+        );
+    }
+    let (status, _) = trail(
+        &s,
+        &officer,
+        &[("customer", "C-1"), ("wallet", W_IN), ("purpose", "x")],
+    );
+    assert_eq!(status, 400, "one start only");
+
     // Each edge names its ledger record: the transaction's JSON, byte for byte.
     let t3 = t["edges"]
         .as_array()

@@ -31,6 +31,10 @@ pub const NAV: &[NavItem] = &[
         label: "Subscribers",
     },
     NavItem {
+        href: "/console/vasp",
+        label: "Transactions",
+    },
+    NavItem {
         href: "/console/incidents",
         label: "Incidents",
     },
@@ -113,6 +117,7 @@ svg text{font:12px system-ui,sans-serif;fill:#111}
 .pager{display:flex;gap:16px;margin:8px 0}
 .kinds{columns:2 320px}
 label.inline{display:inline;font-weight:normal}
+svg.trail rect{fill:#fff;stroke:#767676}svg.trail .customer rect{fill:#dbe9fb;stroke:#0645ad}svg.trail .wallet rect{fill:#eee}svg.trail .exchange rect{fill:var(--amberbg);stroke:var(--amber)}svg.trail line{stroke:#555;stroke-width:1.2}svg.trail marker path{fill:#555}
 svg.heatmap .before{fill:#f0f0f0}svg.heatmap .silent{fill:#c1121f}svg.heatmap .l1{fill:#c7e9c0}svg.heatmap .l2{fill:#74c476}svg.heatmap .l3{fill:#31a354}svg.heatmap .l4{fill:#006d2c}svg.heatmap .others text{font-style:italic}
 "#;
 

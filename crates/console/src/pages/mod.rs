@@ -21,6 +21,7 @@ mod password;
 mod search;
 pub mod session;
 mod settings;
+mod vasp;
 mod whois;
 
 pub use search::{to_csv, MAX_DOWNLOAD, PAGE};
@@ -33,6 +34,7 @@ pub fn routes<H: Host>() -> Router<Arc<H>> {
         .merge(session::routes())
         .merge(search::routes())
         .merge(whois::routes())
+        .merge(vasp::routes())
         .merge(holds::routes())
         .merge(audit::routes())
         .merge(settings::routes())
