@@ -446,6 +446,87 @@ pub fn ingest_rate(buckets: &[(i64, u64)], bucket_ns: i64) -> Markup {
     }
 }
 
+/// Most parties drawn in one column of a trail (the table lists every one).
+pub const TRAIL_COLUMN: usize = 30;
+
+/// A trail of funds as a graph: one column per hop, a box per party
+/// (customers, wallets, the order book), an arrow per transaction between
+/// them (several between the same two parties are one arrow with a count).
+pub fn trail_graph(trail: &pramaan_app::vasp::Trail) -> Markup {
+    use std::collections::BTreeMap;
+    const COL: i64 = 250;
+    const ROW: i64 = 40;
+    const BOX_W: i64 = 190;
+    const BOX_H: i64 = 26;
+    let mut place: BTreeMap<&str, (i64, i64)> = BTreeMap::new();
+    let mut per_col: BTreeMap<u32, usize> = BTreeMap::new();
+    let mut hidden: BTreeMap<u32, usize> = BTreeMap::new();
+    for n in &trail.nodes {
+        let i = per_col.entry(n.hop).or_default();
+        if *i < TRAIL_COLUMN {
+            place.insert(&n.id, (10 + i64::from(n.hop) * COL, 30 + *i as i64 * ROW));
+        } else {
+            *hidden.entry(n.hop).or_default() += 1;
+        }
+        *i += 1;
+    }
+    let cols = per_col.keys().max().map_or(1, |m| i64::from(*m) + 1);
+    let rows = per_col
+        .values()
+        .map(|n| (*n).min(TRAIL_COLUMN) + 1)
+        .max()
+        .unwrap_or(1) as i64;
+    let (w, h) = (20 + cols * COL, 40 + rows * ROW);
+    let mut arrows: BTreeMap<(&str, &str), usize> = BTreeMap::new();
+    for e in &trail.edges {
+        *arrows.entry((e.from.as_str(), e.to.as_str())).or_default() += 1;
+    }
+    html! {
+        figure {
+            svg.trail xmlns="http://www.w3.org/2000/svg" width=(w) height=(h) viewBox=(format!("0 0 {w} {h}"))
+                role="img" aria-labelledby="trail-title" {
+                title #trail-title { "The trail: " (trail.nodes.len()) " parties and " (trail.edges.len()) " transactions, by steps from the start" }
+                defs {
+                    marker #arrow viewBox="0 0 10 10" refX="10" refY="5" markerWidth="7" markerHeight="7" orient="auto-start-reverse" {
+                        path d="M 0 0 L 10 5 L 0 10 z";
+                    }
+                }
+                @for hop in per_col.keys() {
+                    text x=(10 + i64::from(*hop) * COL) y="16" { "hop " (hop) }
+                }
+                @for ((from, to), n) in &arrows {
+                    @if let (Some(a), Some(b)) = (place.get(from), place.get(to)) {
+                        @let (x1, y1, x2, y2) = if a.0 <= b.0 {
+                            (a.0 + BOX_W, a.1 + BOX_H / 2, b.0, b.1 + BOX_H / 2)
+                        } else {
+                            (a.0, a.1 + BOX_H / 2, b.0 + BOX_W, b.1 + BOX_H / 2)
+                        };
+                        @let (x2, y2) = if a == b { (x1 + 20, y1 + 8) } else { (x2, y2) };
+                        g.flow data-from=(from) data-to=(to) {
+                            title { (from) " → " (to) ": " (n) " transaction(s)" }
+                            line x1=(x1) y1=(y1) x2=(x2) y2=(y2) marker-end="url(#arrow)";
+                            @if *n > 1 { text x=((x1 + x2) / 2) y=((y1 + y2) / 2 - 3) { (n) } }
+                        }
+                    }
+                }
+                @for n in &trail.nodes {
+                    @if let Some((x, y)) = place.get(n.id.as_str()) {
+                        g class=(n.kind.as_str()) data-node=(n.id) transform=(format!("translate({x},{y})")) {
+                            title { (n.label) @if !n.ips.is_empty() { " (IP " (n.ips.join(", ")) ")" } }
+                            rect width=(BOX_W) height=(BOX_H) rx="4";
+                            text x="6" y="17" { (truncate(&n.label, 26)) }
+                        }
+                    }
+                }
+                @for (hop, n) in &hidden {
+                    text x=(10 + i64::from(*hop) * COL) y=(h - 10) { "+" (n) " more (see the table)" }
+                }
+            }
+            figcaption { "Arrows go the way the funds went; blue: customers, grey: wallets on a chain, amber: the order book. Hover a box for its IP addresses." }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -668,87 +749,6 @@ mod tests {
                     Cell::Lines(_) => proptest::prop_assert!(*n > 0),
                 }
             }
-        }
-    }
-}
-
-/// Most parties drawn in one column of a trail (the table lists every one).
-pub const TRAIL_COLUMN: usize = 30;
-
-/// A trail of funds as a graph: one column per hop, a box per party
-/// (customers, wallets, the order book), an arrow per transaction between
-/// them (several between the same two parties are one arrow with a count).
-pub fn trail_graph(trail: &pramaan_app::vasp::Trail) -> Markup {
-    use std::collections::BTreeMap;
-    const COL: i64 = 250;
-    const ROW: i64 = 40;
-    const BOX_W: i64 = 190;
-    const BOX_H: i64 = 26;
-    let mut place: BTreeMap<&str, (i64, i64)> = BTreeMap::new();
-    let mut per_col: BTreeMap<u32, usize> = BTreeMap::new();
-    let mut hidden: BTreeMap<u32, usize> = BTreeMap::new();
-    for n in &trail.nodes {
-        let i = per_col.entry(n.hop).or_default();
-        if *i < TRAIL_COLUMN {
-            place.insert(&n.id, (10 + i64::from(n.hop) * COL, 30 + *i as i64 * ROW));
-        } else {
-            *hidden.entry(n.hop).or_default() += 1;
-        }
-        *i += 1;
-    }
-    let cols = per_col.keys().max().map_or(1, |m| i64::from(*m) + 1);
-    let rows = per_col
-        .values()
-        .map(|n| (*n).min(TRAIL_COLUMN) + 1)
-        .max()
-        .unwrap_or(1) as i64;
-    let (w, h) = (20 + cols * COL, 40 + rows * ROW);
-    let mut arrows: BTreeMap<(&str, &str), usize> = BTreeMap::new();
-    for e in &trail.edges {
-        *arrows.entry((e.from.as_str(), e.to.as_str())).or_default() += 1;
-    }
-    html! {
-        figure {
-            svg.trail xmlns="http://www.w3.org/2000/svg" width=(w) height=(h) viewBox=(format!("0 0 {w} {h}"))
-                role="img" aria-labelledby="trail-title" {
-                title #trail-title { "The trail: " (trail.nodes.len()) " parties and " (trail.edges.len()) " transactions, by steps from the start" }
-                defs {
-                    marker #arrow viewBox="0 0 10 10" refX="10" refY="5" markerWidth="7" markerHeight="7" orient="auto-start-reverse" {
-                        path d="M 0 0 L 10 5 L 0 10 z";
-                    }
-                }
-                @for hop in per_col.keys() {
-                    text x=(10 + i64::from(*hop) * COL) y="16" { "hop " (hop) }
-                }
-                @for ((from, to), n) in &arrows {
-                    @if let (Some(a), Some(b)) = (place.get(from), place.get(to)) {
-                        @let (x1, y1, x2, y2) = if a.0 <= b.0 {
-                            (a.0 + BOX_W, a.1 + BOX_H / 2, b.0, b.1 + BOX_H / 2)
-                        } else {
-                            (a.0, a.1 + BOX_H / 2, b.0 + BOX_W, b.1 + BOX_H / 2)
-                        };
-                        @let (x2, y2) = if a == b { (x1 + 20, y1 + 8) } else { (x2, y2) };
-                        g.flow data-from=(from) data-to=(to) {
-                            title { (from) " → " (to) ": " (n) " transaction(s)" }
-                            line x1=(x1) y1=(y1) x2=(x2) y2=(y2) marker-end="url(#arrow)";
-                            @if *n > 1 { text x=((x1 + x2) / 2) y=((y1 + y2) / 2 - 3) { (n) } }
-                        }
-                    }
-                }
-                @for n in &trail.nodes {
-                    @if let Some((x, y)) = place.get(n.id.as_str()) {
-                        g class=(n.kind.as_str()) data-node=(n.id) transform=(format!("translate({x},{y})")) {
-                            title { (n.label) @if !n.ips.is_empty() { " (IP " (n.ips.join(", ")) ")" } }
-                            rect width=(BOX_W) height=(BOX_H) rx="4";
-                            text x="6" y="17" { (truncate(&n.label, 26)) }
-                        }
-                    }
-                }
-                @for (hop, n) in &hidden {
-                    text x=(10 + i64::from(*hop) * COL) y=(h - 10) { "+" (n) " more (see the table)" }
-                }
-            }
-            figcaption { "Arrows go the way the funds went; blue: customers, grey: wallets on a chain, amber: the order book. Hover a box for its IP addresses." }
         }
     }
 }
