@@ -488,7 +488,7 @@ pub fn trail_graph(trail: &pramaan_app::vasp::Trail) -> Markup {
                 title #trail-title { "The trail: " (trail.nodes.len()) " parties and " (trail.edges.len()) " transactions, by steps from the start" }
                 defs {
                     marker #arrow viewBox="0 0 10 10" refX="10" refY="5" markerWidth="7" markerHeight="7" orient="auto-start-reverse" {
-                        path d="M 0 0 L 10 5 L 0 10 z";
+                        path d="M 0 0 L 10 5 L 0 10 z" {}
                     }
                 }
                 @for hop in per_col.keys() {
@@ -504,7 +504,7 @@ pub fn trail_graph(trail: &pramaan_app::vasp::Trail) -> Markup {
                         @let (x2, y2) = if a == b { (x1 + 20, y1 + 8) } else { (x2, y2) };
                         g.flow data-from=(from) data-to=(to) {
                             title { (from) " → " (to) ": " (n) " transaction(s)" }
-                            line x1=(x1) y1=(y1) x2=(x2) y2=(y2) marker-end="url(#arrow)";
+                            line x1=(x1) y1=(y1) x2=(x2) y2=(y2) marker-end="url(#arrow)" {}
                             @if *n > 1 { text x=((x1 + x2) / 2) y=((y1 + y2) / 2 - 3) { (n) } }
                         }
                     }
@@ -513,8 +513,8 @@ pub fn trail_graph(trail: &pramaan_app::vasp::Trail) -> Markup {
                     @if let Some((x, y)) = place.get(n.id.as_str()) {
                         g class=(n.kind.as_str()) data-node=(n.id) transform=(format!("translate({x},{y})")) {
                             title { (n.label) @if !n.ips.is_empty() { " (IP " (n.ips.join(", ")) ")" } }
-                            rect width=(BOX_W) height=(BOX_H) rx="4";
-                            text x="6" y="17" { (truncate(&n.label, 26)) }
+                            rect width=(BOX_W) height=(BOX_H) rx="4" {}
+                            text x="6" y="17" { (truncate(&n.label, 23)) }
                         }
                     }
                 }
@@ -529,6 +529,32 @@ pub fn trail_graph(trail: &pramaan_app::vasp::Trail) -> Markup {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_trail_graph_closes_its_shapes_and_says_what_it_leaves_out() {
+        use pramaan_app::vasp::{Node, Trail};
+        let node = |id: String, hop: u32| Node {
+            label: id.trim_start_matches("customer:").to_owned(),
+            kind: "customer".into(),
+            id,
+            hop,
+            ips: vec!["198.51.100.1".into()],
+        };
+        let mut t = Trail::default();
+        t.nodes.push(node("customer:C-0".into(), 0));
+        for i in 1..=(TRAIL_COLUMN + 5) {
+            t.nodes.push(node(format!("customer:C-{i}"), 1));
+        }
+        let svg = trail_graph(&t).into_string();
+        // Inside HTML, an SVG shape must be closed, or what follows becomes its child.
+        assert_eq!(svg.matches("<rect").count(), TRAIL_COLUMN + 1);
+        assert_eq!(svg.matches("</rect>").count(), TRAIL_COLUMN + 1);
+        assert!(
+            svg.contains(">C-0</text>") && svg.contains("(IP 198.51.100.1)"),
+            "{svg}"
+        );
+        assert!(svg.contains("+5 more (see the table)"), "{svg}");
+    }
+
     use super::*;
 
     #[test]
