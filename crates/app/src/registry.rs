@@ -366,6 +366,12 @@ pub async fn erase_expired(
         .store()
         .await
         .map_err(AppError::internal)?;
+    // The VASP transactions, where a VASP keeps them (never made here).
+    let vasp = if crate::vasp::path(app.config()).exists() {
+        Some(app.vasp().store(app.config())?)
+    } else {
+        None
+    };
     let (sink, actor) = (app.sink(), actor.to_owned());
     // Its own task: a client that gives up does not cut the run short.
     tokio::spawn(async move {
@@ -375,6 +381,10 @@ pub async fn erase_expired(
             .map_err(refused)?;
         if !dry_run {
             run.bindings_erased = Some(erase_bindings(&*store, &reg, &*sink, &actor, now).await?);
+            if let Some(v) = vasp {
+                run.transactions_erased =
+                    Some(crate::vasp::erase_expired(&v, &reg, &*sink, &actor, now).await?);
+            }
         }
         Ok::<_, AppError>(run)
     })
@@ -446,7 +456,7 @@ pub async fn erase_bindings(
 }
 
 /// `now` less `years` calendar years (UTC).
-fn years_before(now: i64, years: u32) -> i64 {
+pub(crate) fn years_before(now: i64, years: u32) -> i64 {
     pramaan_core::time::ts(now)
         .to_zoned(jiff::tz::TimeZone::UTC)
         .checked_sub(jiff::Span::new().years(i64::from(years)))

@@ -201,3 +201,45 @@ impl Operation for TrailQuery {
         })
     }
 }
+
+/// Erases the transactions made more than `registry.retention_years` ago
+/// in which no party is under an active legal hold of the register; a
+/// ledger record (`transactions.erased`: how many, no one named) follows
+/// any erasure. Their ledger records stay as long as the vault keeps them
+/// (a retention class for `pramaan:vasp`).
+pub async fn erase_expired(
+    store: &Store,
+    reg: &pramaan_registry::Registry,
+    sink: &dyn pramaan_core::LedgerSink,
+    actor: &str,
+    now: i64,
+) -> Result<u64, AppError> {
+    let years = reg.retention_years();
+    let before = crate::registry::years_before(now, years);
+    let held: std::collections::HashSet<String> = reg
+        .holds()
+        .await
+        .map_err(AppError::internal)?
+        .into_iter()
+        .filter(|h| h.active())
+        .map(|h| h.subscriber_id)
+        .collect();
+    let n = store.erase_before(before, &held).map_err(refused)?;
+    if n > 0 {
+        let body = serde_json::json!({
+            "action": "transactions.erased", "actor": actor,
+            "at": pramaan_core::time::rfc3339_utc(now),
+            "transactions": n,
+            "rule": format!("VASP transactions made more than {years} years ago, no party under a legal hold"),
+        });
+        let bytes = serde_json::to_vec(&body).map_err(AppError::internal)?;
+        sink.append(pramaan_registry::SOURCE_REGISTRY, bytes)
+            .await
+            .map_err(AppError::internal)?;
+        tracing::info!(
+            transactions = n,
+            "VASP transactions erased under the register's retention"
+        );
+    }
+    Ok(n)
+}

@@ -469,6 +469,9 @@ async fn erase(cfg: &Config, a: EraseArgs) -> Result<ExitCode> {
     if let Some(n) = v["bindings_erased"].as_u64() {
         println!("{n} IP binding(s) erased with them, or past registry.retention_years (whois answers \"no record kept\" for their times).");
     }
+    if let Some(n) = v["transactions_erased"].as_u64() {
+        println!("{n} VASP transaction(s) past registry.retention_years erased (none with a party under a legal hold).");
+    }
     Ok(ExitCode::SUCCESS)
 }
 

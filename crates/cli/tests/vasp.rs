@@ -440,4 +440,51 @@ fn an_order_naming_a_customer_or_a_wallet_bundles_their_transactions_with_proofs
             }
         }
     }
+
+    // Five years on, a transaction goes with the register's retention run.
+    std::fs::write(
+        d.join("old.csv"),
+        "id,time,kind,customer,asset,amount,counterparty\nT-OLD,2019-01-01T00:00:00Z,transfer,C-9,BTC,1,C-8\n",
+    )
+    .unwrap();
+    ok_as(d, "asha", &["vasp", "import", "old.csv"]);
+    let out = ok_as(d, "asha", &["registry", "erase-expired"]);
+    assert!(
+        out.contains("1 VASP transaction(s) past registry.retention_years erased"),
+        "{out}"
+    );
+    let t = ok_as(
+        d,
+        "asha",
+        &[
+            "vasp",
+            "trail",
+            "--customer",
+            "C-9",
+            "--purpose",
+            "check",
+            "--json",
+        ],
+    );
+    let t: Value = serde_json::from_str(&t).unwrap();
+    assert_eq!(t["edges"], json!([]), "{t}");
+    let t = ok_as(
+        d,
+        "asha",
+        &[
+            "vasp",
+            "trail",
+            "--customer",
+            "C-2",
+            "--purpose",
+            "check",
+            "--json",
+        ],
+    );
+    let t: Value = serde_json::from_str(&t).unwrap();
+    assert_eq!(
+        t["edges"].as_array().map(Vec::len),
+        Some(5),
+        "every recent one stays"
+    );
 }

@@ -172,6 +172,9 @@ pub struct EraseRun {
     /// counted in a dry run).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bindings_erased: Option<u64>,
+    /// VASP transactions erased with it (`None`: a dry run, or no VASP store).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub transactions_erased: Option<u64>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -876,6 +879,7 @@ impl Registry {
             kept: d.kept,
             erased: Vec::new(),
             bindings_erased: None,
+            transactions_erased: None,
         };
         let key_ids: std::collections::HashMap<String, String> = if dry_run {
             Default::default()

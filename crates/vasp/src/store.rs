@@ -340,6 +340,45 @@ impl Store {
         Ok(out)
     }
 
+    /// Deletes the transactions made before `before_ns` in which no party is
+    /// in `held` (a legal hold on a customer keeps every transaction they
+    /// made or received); how many went.
+    pub fn erase_before(
+        &self,
+        before_ns: i64,
+        held: &std::collections::HashSet<String>,
+    ) -> Result<u64, StoreError> {
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        let gone: Vec<i64> = {
+            let mut st =
+                tx.prepare("SELECT row, customer, counterparty FROM tx WHERE time_ns < ?1")?;
+            let rows = st.query_map([before_ns], |r| {
+                Ok((
+                    r.get::<_, i64>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, Option<String>>(2)?,
+                ))
+            })?;
+            let mut v = Vec::new();
+            for r in rows {
+                let (row, customer, counterparty) = r?;
+                if !held.contains(&customer) && !counterparty.is_some_and(|c| held.contains(&c)) {
+                    v.push(row);
+                }
+            }
+            v
+        };
+        {
+            let mut del = tx.prepare_cached("DELETE FROM tx WHERE row = ?1")?;
+            for row in &gone {
+                del.execute([row])?;
+            }
+        }
+        tx.commit()?;
+        Ok(gone.len() as u64)
+    }
+
     /// One transaction by its id.
     pub fn get(&self, id: &str) -> Result<Option<Stored>, StoreError> {
         let conn = self.conn();

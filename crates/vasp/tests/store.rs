@@ -222,3 +222,28 @@ async fn the_trail_follows_funds_through_customers_and_wallets() {
         1
     );
 }
+
+#[tokio::test]
+async fn erasure_keeps_what_is_recent_or_held() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&dir.path().join("vasp.db")).unwrap();
+    store.import(fixture(), &MemorySink::new()).await.unwrap();
+    let cutoff = pramaan_core::time::parse_user_time("2026-03-02T12:00:00Z", 0).unwrap();
+    let held: std::collections::HashSet<String> = ["C-2".to_owned()].into();
+    // T-1 goes (C-1 alone); T-2, T-3 (C-2 the counterparty) and T-4 (C-2's) are held; T-5, T-6 are recent.
+    assert_eq!(store.erase_before(cutoff, &held).unwrap(), 1);
+    assert!(store.get("T-1").unwrap().is_none());
+    for id in ["T-2", "T-3", "T-4", "T-5", "T-6"] {
+        assert!(store.get(id).unwrap().is_some(), "{id}");
+    }
+    assert_eq!(
+        store.erase_before(cutoff, &Default::default()).unwrap(),
+        3,
+        "without the hold"
+    );
+    assert_eq!(
+        store.erase_before(cutoff, &Default::default()).unwrap(),
+        0,
+        "a second run changes nothing"
+    );
+}
