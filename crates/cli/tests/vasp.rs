@@ -148,7 +148,7 @@ fn transactions_become_ledger_records_and_their_trail_is_read_with_a_purpose() {
     assert_eq!(r.status, 409, "{}", r.text());
     assert!(
         r.text()
-            .contains("`T-3` is already stored with other content"),
+            .contains("`T-3` is already stored (or given twice) with other content"),
         "{}",
         r.text()
     );

@@ -2,18 +2,19 @@
 //! sequence number of its ledger record (source `pramaan:vasp`, the
 //! transaction's JSON).
 //!
-//! An import takes a request's transactions whole or not at all: every one
-//! is checked against what is stored first (the same id with the same
-//! content is `unchanged`, with other content a conflict that refuses the
-//! request). New ones are written in batches, each batch in one SQLite
-//! transaction with a `batches` row holding the ledger's committed count
-//! then (its watermark) and no sequence numbers yet; then the batch goes
-//! to the ledger in one append (one fsync, consecutive numbers) and its
-//! rows get their numbers. A crash between the append and the numbering
-//! leaves a batch without numbers: the next import (or [`Store::flush`])
-//! looks for its first record from the watermark on, and numbers the batch
-//! from where it is found; only a batch not found is appended again. So
-//! every transaction is in the ledger exactly once.
+//! An import takes a request's transactions whole or not at all, in one
+//! SQLite transaction: each is inserted unless its id is stored (the same
+//! content is `unchanged`; other content is a conflict, and the whole
+//! request is rolled back), in batches of [`BATCH`], each with a `batches`
+//! row holding the ledger's committed count then (its watermark) and no
+//! first sequence number yet. After the commit each batch goes to the
+//! ledger in one append (one fsync, consecutive numbers) and its row gets
+//! the first number: a transaction's record is its batch's first plus its
+//! place in the batch. A crash between the append and the numbering leaves
+//! a batch without its number: the next import (or [`Store::flush`]) looks
+//! for its first record from the watermark on, and numbers the batch from
+//! where it is found; only a batch not found is appended again. So every
+//! transaction is in the ledger exactly once.
 
 use crate::model::Transaction;
 use pramaan_core::LedgerSink;
@@ -21,6 +22,10 @@ use pramaan_db::{Mode, Schema, Step};
 use rusqlite::{params, Connection, OptionalExtension};
 use std::path::Path;
 use std::sync::Mutex;
+
+/// A row's sequence number: its batch's first plus its place in the batch
+/// (NULL while the batch is not in the ledger).
+const SEQ: &str = "(SELECT b.first_seq + t.row - b.first_row FROM batches b WHERE b.id = t.batch)";
 
 /// The ledger source of transaction records.
 pub const SOURCE: &str = "pramaan:vasp";
@@ -41,8 +46,7 @@ pub const SCHEMA: Schema = Schema {
             to_wallet TEXT,
             tx_hash TEXT,
             body BLOB NOT NULL,
-            batch INTEGER NOT NULL,
-            seq INTEGER
+            batch INTEGER NOT NULL
         );
         CREATE INDEX tx_customer ON tx(customer, time_ns);
         CREATE INDEX tx_counterparty ON tx(counterparty, time_ns) WHERE counterparty IS NOT NULL;
@@ -110,6 +114,9 @@ pub enum Touching<'a> {
 impl Store {
     pub fn open(path: &Path) -> Result<Store, StoreError> {
         let conn = pramaan_db::open(path, &SCHEMA, Mode::Write)?;
+        // An import updates five indexes: a cache that holds their pages
+        // spares a read of each from the file (64 MiB).
+        conn.pragma_update(None, "cache_size", -65_536)?;
         Ok(Store {
             db: Mutex::new(conn),
         })
@@ -138,78 +145,52 @@ impl Store {
             recovered: self.flush(sink).await?,
             ..Imported::default()
         };
-        let fresh = self.new_ones(txs, &mut done)?;
-        for chunk in fresh.chunks(BATCH) {
-            let batch = self.stage(chunk, sink.committed())?;
+        for (batch, rows) in self.stage(&txs, sink.committed(), &mut done)? {
             self.append(batch, sink, false).await?;
-            done.added += chunk.len() as u64;
+            done.added += rows;
         }
         Ok(done)
     }
 
-    /// The transactions not stored yet; refuses any that conflict.
-    fn new_ones(
+    /// Inserts the transactions not stored yet, in batches without their
+    /// first sequence number, in one SQLite transaction; refuses the whole
+    /// request (nothing written) when one conflicts. The batches and their sizes.
+    fn stage(
         &self,
-        txs: Vec<Transaction>,
+        txs: &[Transaction],
+        watermark: u64,
         done: &mut Imported,
-    ) -> Result<Vec<(Transaction, Vec<u8>)>, StoreError> {
-        let conn = self.conn();
-        let mut st = conn.prepare_cached("SELECT body FROM tx WHERE id = ?1")?;
-        let mut seen: std::collections::HashMap<String, Vec<u8>> = Default::default();
-        let mut out = Vec::with_capacity(txs.len());
-        let mut conflicts = Vec::new();
-        for t in txs {
-            let body = t.body();
-            if let Some(earlier) = seen.get(&t.id) {
-                if *earlier != body {
-                    conflicts.push(format!("`{}` is given twice with different content", t.id));
-                }
-                continue;
-            }
-            let stored: Option<Vec<u8>> = st.query_row([&t.id], |r| r.get(0)).optional()?;
-            match stored {
-                Some(b) if b == body => done.unchanged += 1,
-                Some(_) => conflicts.push(format!(
-                    "`{}` is already stored with other content (a transaction id names one transaction)",
-                    t.id
-                )),
-                None => {
-                    seen.insert(t.id.clone(), body.clone());
-                    out.push((t, body));
-                }
-            }
-            if conflicts.len() >= 20 {
-                break;
-            }
-        }
-        if !conflicts.is_empty() {
-            return Err(StoreError::Conflict(format!(
-                "nothing imported: {}",
-                conflicts.join("; ")
-            )));
-        }
-        Ok(out)
-    }
-
-    /// Writes a batch with no sequence numbers yet; its id.
-    fn stage(&self, chunk: &[(Transaction, Vec<u8>)], watermark: u64) -> Result<i64, StoreError> {
+    ) -> Result<Vec<(i64, u64)>, StoreError> {
         let mut conn = self.conn();
         let tx = conn.transaction()?;
-        let first_row: i64 =
-            tx.query_row("SELECT COALESCE(MAX(row), 0) + 1 FROM tx", [], |r| r.get(0))?;
-        tx.execute(
-            "INSERT INTO batches (watermark, first_row, rows) VALUES (?1, ?2, ?3)",
-            params![watermark as i64, first_row, chunk.len() as i64],
-        )?;
-        let batch = tx.last_insert_rowid();
+        let mut batches: Vec<(i64, u64)> = Vec::new();
+        let mut conflicts = Vec::new();
         {
+            // After every row ever numbered, erased ones too (a row's place in
+            // its batch gives its record).
+            let mut next_row: i64 = tx.query_row(
+                "SELECT MAX(COALESCE((SELECT MAX(row) FROM tx), 0),
+                            COALESCE((SELECT MAX(first_row + rows - 1) FROM batches), 0)) + 1",
+                [],
+                |r| r.get(0),
+            )?;
             let mut ins = tx.prepare_cached(
                 "INSERT INTO tx (row, id, time_ns, customer, counterparty, from_wallet, to_wallet, tx_hash, body, batch)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) ON CONFLICT (id) DO NOTHING",
             )?;
-            for (i, (t, body)) in chunk.iter().enumerate() {
-                ins.execute(params![
-                    first_row + i as i64,
+            let mut stored = tx.prepare_cached("SELECT body FROM tx WHERE id = ?1")?;
+            let mut new_batch = tx.prepare_cached(
+                "INSERT INTO batches (watermark, first_row, rows) VALUES (?1, ?2, 0)",
+            )?;
+            for t in txs {
+                let body = t.body();
+                if batches.last().is_none_or(|(_, n)| *n as usize >= BATCH) {
+                    new_batch.execute(params![watermark as i64, next_row])?;
+                    batches.push((tx.last_insert_rowid(), 0));
+                }
+                let batch = batches.last_mut().expect("a batch");
+                let added = ins.execute(params![
+                    next_row,
                     t.id,
                     t.time_ns,
                     t.customer,
@@ -218,12 +199,41 @@ impl Store {
                     t.to_wallet,
                     t.tx_hash,
                     body,
-                    batch
+                    batch.0
                 ])?;
+                if added == 1 {
+                    next_row += 1;
+                    batch.1 += 1;
+                    continue;
+                }
+                let b: Vec<u8> = stored.query_row([&t.id], |r| r.get(0))?;
+                if b == body {
+                    done.unchanged += 1;
+                } else if conflicts.len() < 20 {
+                    conflicts.push(format!(
+                        "`{}` is already stored (or given twice) with other content (a transaction id names one transaction)",
+                        t.id
+                    ));
+                }
             }
         }
+        if !conflicts.is_empty() {
+            // Dropping the transaction rolls every insert back.
+            return Err(StoreError::Conflict(format!(
+                "nothing imported: {}",
+                conflicts.join("; ")
+            )));
+        }
+        batches.retain(|(_, n)| *n > 0);
+        for (id, n) in &batches {
+            tx.execute(
+                "UPDATE batches SET rows = ?1 WHERE id = ?2",
+                params![*n as i64, id],
+            )?;
+        }
+        tx.execute("DELETE FROM batches WHERE rows = 0", [])?;
         tx.commit()?;
-        Ok(batch)
+        Ok(batches)
     }
 
     /// The bodies of batch `id`, in row order, with its watermark.
@@ -234,10 +244,11 @@ impl Store {
             [id],
             |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
         )?;
-        let mut st =
-            conn.prepare_cached("SELECT body FROM tx WHERE row >= ?1 AND row < ?2 ORDER BY row")?;
+        let mut st = conn.prepare_cached(
+            "SELECT body FROM tx WHERE row >= ?1 AND row < ?2 AND batch = ?3 ORDER BY row",
+        )?;
         let bodies = st
-            .query_map([first_row, first_row + rows], |r| r.get(0))?
+            .query_map([first_row, first_row + rows, id], |r| r.get(0))?
             .collect::<Result<Vec<Vec<u8>>, _>>()?;
         Ok((watermark as u64, first_row, bodies))
     }
@@ -263,17 +274,11 @@ impl Store {
             Some(s) => (*s, true),
             None => (sink.append_all(SOURCE, bodies.clone()).await?, false),
         };
-        let mut conn = self.conn();
-        let tx = conn.transaction()?;
-        tx.execute(
-            "UPDATE tx SET seq = ?1 + row - ?2 WHERE row >= ?2 AND row < ?3",
-            params![first_seq as i64, first_row, first_row + bodies.len() as i64],
-        )?;
-        tx.execute(
+        let _ = first_row;
+        self.conn().execute(
             "UPDATE batches SET first_seq = ?1 WHERE id = ?2",
             params![first_seq as i64, id],
         )?;
-        tx.commit()?;
         Ok(recovered)
     }
 
@@ -305,21 +310,23 @@ impl Store {
         let conn = self.conn();
         let (sql, key) = match node {
             Touching::Customer(c) => (
-                "SELECT body, seq FROM tx WHERE customer = ?1 AND time_ns >= ?2 AND time_ns < ?3
-                 UNION SELECT body, seq FROM tx WHERE counterparty = ?1 AND time_ns >= ?2 AND time_ns < ?3",
+                "SELECT row FROM tx WHERE customer = ?1 AND time_ns >= ?2 AND time_ns < ?3
+                 UNION SELECT row FROM tx WHERE counterparty = ?1 AND time_ns >= ?2 AND time_ns < ?3",
                 *c,
             ),
             Touching::Wallet(w) => (
-                "SELECT body, seq FROM tx WHERE from_wallet = ?1 AND time_ns >= ?2 AND time_ns < ?3
-                 UNION SELECT body, seq FROM tx WHERE to_wallet = ?1 AND time_ns >= ?2 AND time_ns < ?3",
+                "SELECT row FROM tx WHERE from_wallet = ?1 AND time_ns >= ?2 AND time_ns < ?3
+                 UNION SELECT row FROM tx WHERE to_wallet = ?1 AND time_ns >= ?2 AND time_ns < ?3",
                 *w,
             ),
             Touching::Hash(h) => (
-                "SELECT body, seq FROM tx WHERE tx_hash = ?1 AND time_ns >= ?2 AND time_ns < ?3",
+                "SELECT row FROM tx WHERE tx_hash = ?1 AND time_ns >= ?2 AND time_ns < ?3",
                 *h,
             ),
         };
-        let mut st = conn.prepare_cached(&format!("SELECT body, seq FROM ({sql}) LIMIT ?4"))?;
+        let mut st = conn.prepare_cached(&format!(
+            "SELECT t.body, {SEQ} FROM tx t WHERE t.row IN (SELECT row FROM ({sql}) LIMIT ?4)"
+        ))?;
         let rows = st
             .query_map(params![key, from_ns, to_ns, limit as i64], |r| {
                 Ok((r.get::<_, Vec<u8>>(0)?, r.get::<_, Option<i64>>(1)?))
@@ -383,9 +390,11 @@ impl Store {
     pub fn get(&self, id: &str) -> Result<Option<Stored>, StoreError> {
         let conn = self.conn();
         let row: Option<(Vec<u8>, Option<i64>)> = conn
-            .query_row("SELECT body, seq FROM tx WHERE id = ?1", [id], |r| {
-                Ok((r.get(0)?, r.get(1)?))
-            })
+            .query_row(
+                &format!("SELECT t.body, {SEQ} FROM tx t WHERE t.id = ?1"),
+                [id],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
             .optional()?;
         row.map(|(b, seq)| {
             Transaction::from_body(&b)

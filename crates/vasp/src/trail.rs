@@ -159,6 +159,9 @@ pub fn trail(store: &Store, start: &Start, limits: Limits) -> Result<Trail, Stor
         );
     }
     while let Some(id) = queue.pop_front() {
+        if truncated {
+            break;
+        }
         let hop = nodes[&id].hop;
         if hop >= limits.hops {
             continue;

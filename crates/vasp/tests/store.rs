@@ -70,7 +70,7 @@ async fn an_import_is_in_the_ledger_once_and_sending_it_again_changes_nothing() 
     });
     let e = store.import(changed, &sink).await.unwrap_err();
     assert!(
-        matches!(&e, StoreError::Conflict(m) if m.contains("`T-3` is already stored with other content")),
+        matches!(&e, StoreError::Conflict(m) if m.contains("`T-3` is already stored (or given twice) with other content")),
         "{e}"
     );
     assert!(store.get("T-7").unwrap().is_none(), "all or nothing");
