@@ -21,7 +21,6 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 use support::*;
 
-const PURPOSE: &str = "CERT-In order 31/2026";
 /// The client's hardware address, set on its end of the veth pair.
 const CLIENT_MAC: &str = "02:00:5e:77:00:02";
 const SERVER_ADDR: &str = "10.77.0.1";
@@ -248,15 +247,6 @@ impl Drop for Lan {
     }
 }
 
-fn whois(s: &Server, ip: &str, at: &str) -> Value {
-    let r = s.get(
-        "/api/v1/whois",
-        &[("ip", ip), ("at", at), ("purpose", PURPOSE)],
-    );
-    assert_eq!(r.status, 200, "whois {ip} at {at}: {}", r.text());
-    r.json()
-}
-
 /// A server following `file`, whose lines the DHCP parser may read.
 fn follower(file: &Path) -> Server {
     let path = file.to_str().unwrap();
@@ -286,7 +276,7 @@ fn release(lan: &mut Lan, dir: &Path, s: &Server, addr: &str, at: &str) {
         Duration::from_secs(60),
         "the release in the evidence",
         || {
-            let a = whois(s, addr, at);
+            let a = s.whois(addr, at);
             (a["matches"][0]["evidence"].as_array().map(Vec::len) == Some(2)).then_some(a)
         },
     );
@@ -294,8 +284,8 @@ fn release(lan: &mut Lan, dir: &Path, s: &Server, addr: &str, at: &str) {
         before["count"], 1,
         "before the release, the client held it: {before}"
     );
-    let after = now().to_string();
-    let a = whois(s, addr, &after);
+    let after = now_text();
+    let a = s.whois(addr, &after);
     assert_eq!(a["count"], 0, "nobody holds {addr} after the release: {a}");
 }
 
@@ -304,17 +294,13 @@ fn release(lan: &mut Lan, dir: &Path, s: &Server, addr: &str, at: &str) {
 /// instant asked about, and the answer.
 fn lease_is_named(lan: &mut Lan, dir: &Path, s: &Server, source: &str) -> (String, String, Value) {
     let addr = granted(&lan.dhclient(dir, &["-1"]), "DHCPACK of ");
-    let at = now().to_string();
+    let at = now_text();
     let a = wait_for_holder(s, &addr, &at);
     let m = &a["matches"][0];
     assert_eq!(m["subscriber"], CLIENT_MAC, "{a}");
     let what = m["source"]["what"].as_str().unwrap_or_default();
     assert!(what.starts_with(source), "{what}: {a}");
     (addr, at, a)
-}
-
-fn now() -> jiff::Timestamp {
-    jiff::Timestamp::now()
 }
 
 #[test]
@@ -367,7 +353,7 @@ fn wait_for_holder(s: &Server, ip: &str, at: &str) -> Value {
         Duration::from_secs(60),
         &format!("a holder of {ip}"),
         || {
-            let a = whois(s, ip, at);
+            let a = s.whois(ip, at);
             (a["count"] == 1).then_some(a)
         },
     )
@@ -399,7 +385,7 @@ fn a_prefix_delegated_by_kea_names_the_clients_duid() {
     let net = u128::from(f[0].parse::<std::net::Ipv6Addr>().unwrap());
     let inside = std::net::Ipv6Addr::from(net | 0xab_0001_0002_0003_0004).to_string();
     let outside = std::net::Ipv6Addr::from(net + (1u128 << 72)).to_string();
-    let at = now().to_string();
+    let at = now_text();
     let a = wait_for_holder(&s, &inside, &at);
     let m = &a["matches"][0];
     // Kea writes the client's hardware address beside its DUID when it knows it.
@@ -410,7 +396,7 @@ fn a_prefix_delegated_by_kea_names_the_clients_duid() {
     );
     assert_eq!(m["binding"]["net"], prefix.as_str(), "{a}");
     assert_eq!(
-        whois(&s, &outside, &at)["count"],
+        s.whois(&outside, &at)["count"],
         0,
         "{outside} is not delegated"
     );

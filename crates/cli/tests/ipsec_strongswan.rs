@@ -16,13 +16,11 @@
 
 mod support;
 
-use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 use support::*;
 
-const PURPOSE: &str = "CERT-In order 45/2026";
 const CHARON: &str = "/usr/lib/ipsec/charon";
 const PLUGINS: &str = "random nonce aes sha1 sha2 md5 hmac kdf gmp drbg pem pkcs1 x509 pubkey \
     revocation constraints kernel-netlink socket-default vici updown";
@@ -258,39 +256,6 @@ secrets {{
     )
 }
 
-fn whois(s: &Server, ip: &str, at: &str) -> Value {
-    let r = s.get(
-        "/api/v1/whois",
-        &[("ip", ip), ("at", at), ("purpose", PURPOSE)],
-    );
-    assert_eq!(r.status, 200, "whois {ip} at {at}: {}", r.text());
-    r.json()
-}
-
-fn now() -> String {
-    jiff::Timestamp::now().to_string()
-}
-
-/// Waits until `whois ip` now names `who`; the answer.
-fn held_by(s: &Server, ip: &str, who: &str) -> Value {
-    wait_until(
-        Duration::from_secs(60),
-        &format!("whois {ip} to name {who}"),
-        || {
-            let a = whois(s, ip, &now());
-            (a["count"] == 1 && a["matches"][0]["subscriber"] == who).then_some(a)
-        },
-    )
-}
-
-fn nobody(s: &Server, ip: &str) {
-    wait_until(
-        Duration::from_secs(60),
-        &format!("nobody to hold {ip}"),
-        || (whois(s, ip, &now())["count"] == 0).then_some(()),
-    );
-}
-
 #[test]
 fn a_virtual_ip_names_its_ike_identity_until_the_sa_ends() {
     let dir = tempfile::tempdir().unwrap();
@@ -318,7 +283,7 @@ fn a_virtual_ip_names_its_ike_identity_until_the_sa_ends() {
 
     let alice = site.connect("alice");
     assert_eq!(alice, ["10.3.0.1", "fd00:3::1"], "alice's virtual IPs");
-    let a = held_by(&s, "10.3.0.1", "alice@example.net");
+    let a = s.wait_for_holder("10.3.0.1", "alice@example.net");
     let what = a["matches"][0]["source"]["what"]
         .as_str()
         .unwrap_or_default();
@@ -326,7 +291,7 @@ fn a_virtual_ip_names_its_ike_identity_until_the_sa_ends() {
         what.starts_with("IPsec virtual IP (strongSwan), IKE_SA rw|1"),
         "{a}"
     );
-    held_by(&s, "fd00:3::1", "alice@example.net");
+    s.wait_for_holder("fd00:3::1", "alice@example.net");
     // The evidence is the gateway's own line, byte for byte.
     let ev = a["matches"][0]["evidence"][0].as_u64().expect("evidence");
     let line = std::fs::read_to_string(&log)
@@ -345,20 +310,20 @@ fn a_virtual_ip_names_its_ike_identity_until_the_sa_ends() {
 
     let bob = site.connect("bob");
     assert_eq!(bob[0], "10.3.0.2", "bob's virtual IPs: {bob:?}");
-    held_by(&s, "10.3.0.2", "bob@example.net");
-    held_by(&s, "10.3.0.1", "alice@example.net");
+    s.wait_for_holder("10.3.0.2", "bob@example.net");
+    s.wait_for_holder("10.3.0.1", "alice@example.net");
 
     // Alice's client deletes its SA: the gateway's lease goes offline.
-    let while_on = now();
+    let while_on = now_text();
     std::thread::sleep(Duration::from_millis(50));
     let r = site.swanctl(
         "alice",
         &["--terminate", "--ike", "home", "--timeout", "30"],
     );
     assert!(r.is_ok(), "alice terminates: {r:?}");
-    nobody(&s, "10.3.0.1");
-    nobody(&s, "fd00:3::1");
-    let then = whois(&s, "10.3.0.1", &while_on);
+    s.wait_until_nobody_holds("10.3.0.1");
+    s.wait_until_nobody_holds("fd00:3::1");
+    let then = s.whois("10.3.0.1", &while_on);
     assert_eq!(
         then["matches"][0]["subscriber"], "alice@example.net",
         "{then}"
@@ -368,10 +333,10 @@ fn a_virtual_ip_names_its_ike_identity_until_the_sa_ends() {
         Some(2),
         "{then}"
     );
-    held_by(&s, "10.3.0.2", "bob@example.net");
+    s.wait_for_holder("10.3.0.2", "bob@example.net");
 
     // Bob's client dies without a word: dead-peer detection ends his lease.
     site.kill("bob");
-    nobody(&s, "10.3.0.2");
+    s.wait_until_nobody_holds("10.3.0.2");
     s.stop_and_verify_deep(Duration::from_secs(120));
 }

@@ -12,13 +12,10 @@
 
 mod support;
 
-use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 use support::*;
-
-const PURPOSE: &str = "CERT-In order 44/2026";
 
 fn cmd(prog: &Path, args: &[&str]) -> String {
     let o = Command::new(prog).args(args).output().expect("runs");
@@ -129,40 +126,6 @@ impl Drop for Tunnel {
     }
 }
 
-fn whois(s: &Server, ip: &str, at: &str) -> Value {
-    let r = s.get(
-        "/api/v1/whois",
-        &[("ip", ip), ("at", at), ("purpose", PURPOSE)],
-    );
-    assert_eq!(r.status, 200, "whois {ip} at {at}: {}", r.text());
-    r.json()
-}
-
-fn now() -> String {
-    jiff::Timestamp::now().to_string()
-}
-
-/// Waits until `whois ip` now names `key`; the answer.
-fn named(s: &Server, ip: &str, key: &str) -> Value {
-    wait_until(
-        Duration::from_secs(60),
-        &format!("whois {ip} to name {key}"),
-        || {
-            let a = whois(s, ip, &now());
-            (a["count"] == 1 && a["matches"][0]["subscriber"] == key).then_some(a)
-        },
-    )
-}
-
-/// Waits until nobody holds `ip` now.
-fn nobody(s: &Server, ip: &str) {
-    wait_until(
-        Duration::from_secs(60),
-        &format!("nobody to hold {ip}"),
-        || (whois(s, ip, &now())["count"] == 0).then_some(()),
-    );
-}
-
 /// The stored lines of the poller that start with `prefix`.
 fn lines(s: &Server, prefix: &str) -> Vec<String> {
     s.search_all_of(&[("q", "wireguard")])
@@ -243,14 +206,14 @@ fn a_peer_is_named_from_the_poll_that_saw_it_to_the_one_that_saw_it_go() {
         ("PRAMAAN_WIREGUARD_COMMAND", command.to_str().unwrap()),
     ]);
     // The first poll: the peer's allowed IPs (both families) name its key.
-    let a = named(&s, "10.9.0.2", &client_pub);
+    let a = s.wait_for_holder("10.9.0.2", &client_pub);
     let m = &a["matches"][0];
     let what = m["source"]["what"].as_str().unwrap_or_default();
     assert!(what.starts_with("WireGuard peer"), "{a}");
     assert!(what.contains(&format!("{sw}, no endpoint yet")), "{a}");
-    named(&s, "fd00:9::2", &client_pub);
+    s.wait_for_holder("fd00:9::2", &client_pub);
     assert_eq!(
-        whois(&s, "10.9.0.5", &now())["count"],
+        s.whois("10.9.0.5", &now_text())["count"],
         0,
         "an address no peer may use"
     );
@@ -286,7 +249,7 @@ fn a_peer_is_named_from_the_poll_that_saw_it_to_the_one_that_saw_it_go() {
         Duration::from_secs(30),
         "the endpoint in the evidence",
         || {
-            let a = whois(&s, "10.9.0.2", &now());
+            let a = s.whois("10.9.0.2", &now_text());
             (a["matches"][0]["evidence"].as_array().map(Vec::len) == Some(2)).then_some(a)
         },
     );
@@ -296,7 +259,7 @@ fn a_peer_is_named_from_the_poll_that_saw_it_to_the_one_that_saw_it_go() {
     );
 
     // The peer's allowed IPs change: the old address is no longer its.
-    let before_change = now();
+    let before_change = now_text();
     std::thread::sleep(Duration::from_millis(50));
     wg(
         &sns,
@@ -309,9 +272,9 @@ fn a_peer_is_named_from_the_poll_that_saw_it_to_the_one_that_saw_it_go() {
             "10.9.0.3/32",
         ],
     );
-    named(&s, "10.9.0.3", &client_pub);
-    nobody(&s, "10.9.0.2");
-    let then = whois(&s, "10.9.0.2", &before_change);
+    s.wait_for_holder("10.9.0.3", &client_pub);
+    s.wait_until_nobody_holds("10.9.0.2");
+    let then = s.whois("10.9.0.2", &before_change);
     assert_eq!(
         then["matches"][0]["subscriber"],
         client_pub.as_str(),
@@ -328,8 +291,8 @@ fn a_peer_is_named_from_the_poll_that_saw_it_to_the_one_that_saw_it_go() {
         &["set", &sw, "peer", &other_pub, "allowed-ips", "10.9.0.7/32"],
     );
     s.start_again();
-    named(&s, "10.9.0.7", &other_pub);
-    nobody(&s, "10.9.0.3");
+    s.wait_for_holder("10.9.0.7", &other_pub);
+    s.wait_until_nobody_holds("10.9.0.3");
     let removed = lines(&s, &format!("wireguard remove {sw} peer={client_pub}"));
     assert_eq!(removed.len(), 2, "the change and the removal: {removed:?}");
     assert!(removed.iter().all(|l| l.contains(" seen=")), "{removed:?}");

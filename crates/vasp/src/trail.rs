@@ -123,32 +123,38 @@ fn node(id: &str, hop: u32) -> Node {
     }
 }
 
-/// Builds the trail from `start` within `limits`.
-pub fn trail(store: &Store, start: &Start, limits: Limits) -> Result<Trail, StoreError> {
-    let mut nodes: BTreeMap<String, Node> = BTreeMap::new();
-    let mut edges: BTreeMap<String, Edge> = BTreeMap::new();
-    let mut queue: VecDeque<String> = VecDeque::new();
-    let mut truncated = false;
-    let (lo, hi) = (limits.from_ns, limits.to_ns);
-    // The first step: the start's own transactions.
-    let first: Vec<Stored> = match start {
-        Start::Customer(c) => {
-            nodes.insert(customer(c), node(&customer(c), 0));
-            queue.push_back(customer(c));
-            Vec::new()
+/// The trail as it is walked: parties found, transactions taken, parties
+/// still to look at.
+struct Walk {
+    nodes: BTreeMap<String, Node>,
+    edges: BTreeMap<String, Edge>,
+    queue: VecDeque<String>,
+    max_edges: usize,
+    truncated: bool,
+}
+
+impl Walk {
+    fn reach(&mut self, id: &str, hop: u32) {
+        if !self.nodes.contains_key(id) {
+            self.nodes.insert(id.to_owned(), node(id, hop));
+            self.queue.push_back(id.to_owned());
         }
-        Start::Wallet(w) => store.touching(&Touching::Wallet(w), lo, hi, limits.max_edges + 1)?,
-        Start::Hash(h) => store.touching(&Touching::Hash(h), lo, hi, limits.max_edges + 1)?,
-    };
-    for s in first {
+    }
+
+    /// Takes a transaction, its parties found at `hop`; false once the
+    /// trail is at its limit (it is then marked cut).
+    fn take(&mut self, s: Stored, hop: u32) -> bool {
+        if self.edges.contains_key(&s.tx.id) {
+            return true;
+        }
+        if self.edges.len() >= self.max_edges {
+            self.truncated = true;
+            return false;
+        }
         let (from, to) = ends(&s.tx);
-        for n in [&from, &to] {
-            if !nodes.contains_key(n) {
-                nodes.insert(n.clone(), node(n, 0));
-                queue.push_back(n.clone());
-            }
-        }
-        edges.insert(
+        self.reach(&from, hop);
+        self.reach(&to, hop);
+        self.edges.insert(
             s.tx.id.clone(),
             Edge {
                 from,
@@ -157,44 +163,57 @@ pub fn trail(store: &Store, start: &Start, limits: Limits) -> Result<Trail, Stor
                 tx: s.tx,
             },
         );
+        true
     }
-    while let Some(id) = queue.pop_front() {
-        if truncated {
+}
+
+/// Builds the trail from `start` within `limits`.
+pub fn trail(store: &Store, start: &Start, limits: Limits) -> Result<Trail, StoreError> {
+    let mut w = Walk {
+        nodes: BTreeMap::new(),
+        edges: BTreeMap::new(),
+        queue: VecDeque::new(),
+        max_edges: limits.max_edges,
+        truncated: false,
+    };
+    let (lo, hi) = (limits.from_ns, limits.to_ns);
+    // The first step: the start's own transactions (a customer's are found
+    // as any party's, from its node).
+    let first: Vec<Stored> = match start {
+        Start::Customer(c) => {
+            w.reach(&customer(c), 0);
+            Vec::new()
+        }
+        Start::Wallet(a) => store.touching(&Touching::Wallet(a), lo, hi, limits.max_edges + 1)?,
+        Start::Hash(h) => store.touching(&Touching::Hash(h), lo, hi, limits.max_edges + 1)?,
+    };
+    for s in first {
+        if !w.take(s, 0) {
             break;
         }
-        let hop = nodes[&id].hop;
+    }
+    while let Some(id) = w.queue.pop_front() {
+        let hop = w.nodes[&id].hop;
+        if w.truncated {
+            break;
+        }
         if hop >= limits.hops {
             continue;
         }
         let Some(t) = touching(&id) else { continue };
-        let budget = limits.max_edges.saturating_sub(edges.len()) + 1;
-        let found = store.touching(&t, lo, hi, budget)?;
-        for s in found {
-            if edges.contains_key(&s.tx.id) {
-                continue;
-            }
-            if edges.len() >= limits.max_edges {
-                truncated = true;
+        let budget = limits.max_edges.saturating_sub(w.edges.len()) + 1;
+        for s in store.touching(&t, lo, hi, budget)? {
+            if !w.take(s, hop + 1) {
                 break;
             }
-            let (from, to) = ends(&s.tx);
-            for n in [&from, &to] {
-                if !nodes.contains_key(n) {
-                    nodes.insert(n.clone(), node(n, hop + 1));
-                    queue.push_back(n.clone());
-                }
-            }
-            edges.insert(
-                s.tx.id.clone(),
-                Edge {
-                    from,
-                    to,
-                    seq: s.seq,
-                    tx: s.tx,
-                },
-            );
         }
     }
+    let Walk {
+        mut nodes,
+        edges,
+        truncated,
+        ..
+    } = w;
     // Each customer's IP addresses, from the transactions they made.
     let mut ips: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
     for e in edges.values() {

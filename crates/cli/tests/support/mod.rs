@@ -1012,6 +1012,47 @@ pub fn ip(args: &[&str]) {
     );
 }
 
+/// The purpose the tests' whois lookups state (recorded in the audit trail).
+pub const WHOIS_PURPOSE: &str = "CERT-In order (end-to-end test)";
+
+/// Now, as RFC 3339 (for `at=`).
+pub fn now_text() -> String {
+    jiff::Timestamp::now().to_string()
+}
+
+impl Server {
+    /// `GET /api/v1/whois` for `ip` at `at`: the answer, which must be a 200.
+    pub fn whois(&self, ip: &str, at: &str) -> Value {
+        let r = self.get(
+            "/api/v1/whois",
+            &[("ip", ip), ("at", at), ("purpose", WHOIS_PURPOSE)],
+        );
+        assert_eq!(r.status, 200, "whois {ip} at {at}: {}", r.text());
+        r.json()
+    }
+
+    /// Waits until `whois ip` now names `who` as its one holder; the answer.
+    pub fn wait_for_holder(&self, ip: &str, who: &str) -> Value {
+        wait_until(
+            Duration::from_secs(60),
+            &format!("whois {ip} to name {who}"),
+            || {
+                let a = self.whois(ip, &now_text());
+                (a["count"] == 1 && a["matches"][0]["subscriber"] == who).then_some(a)
+            },
+        )
+    }
+
+    /// Waits until nobody holds `ip` now.
+    pub fn wait_until_nobody_holds(&self, ip: &str) {
+        wait_until(
+            Duration::from_secs(60),
+            &format!("nobody to hold {ip}"),
+            || (self.whois(ip, &now_text())["count"] == 0).then_some(()),
+        );
+    }
+}
+
 /// rsyslogd in the foreground, as a child of the test, with its own work
 /// directory and no system inputs; killed on drop.
 pub struct Rsyslog {
