@@ -65,7 +65,9 @@ fn leading_time(line: &str) -> Option<i64> {
         }
         _ => (word, 0),
     };
-    let (civil, zone) = stamp.split_at(stamp.len().checked_sub(5)?);
+    // `get`, not `split_at`: a line is any text, and the cut may fall inside a character.
+    let cut = stamp.len().checked_sub(5)?;
+    let (civil, zone) = (stamp.get(..cut)?, stamp.get(cut..)?);
     let offset = super::zone_offset(zone)?;
     let secs = super::parse_civil(civil, offset)?;
     super::secs_to_ns(secs)?.checked_add(ms * 1_000_000)
@@ -137,6 +139,11 @@ mod tests {
             (v6.at_ns, v6.detail.as_str(), v6.subscriber.as_str()),
             (None, "", "CN=bob, O=Example")
         );
+        // Found by the fuzzer: a stamp whose zone would be cut inside a character.
+        let odd = parse(&STOP.replace("+0000", "+00\u{e9}0"))
+            .unwrap()
+            .unwrap();
+        assert_eq!(odd.at_ns, None);
         let ms = parse(&STOP.replace("+0000", "+0530.250")).unwrap().unwrap();
         assert_eq!(
             ms.at_ns,
