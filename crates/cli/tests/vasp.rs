@@ -35,8 +35,13 @@ fn transactions() -> Value {
 }
 
 fn post(s: &Server, token: &str, body: &Value) -> Resp {
+    post_to(s, "/api/v1/vasp/transactions", token, body)
+}
+
+/// POST `body` as JSON to `path` with `token`.
+fn post_to(s: &Server, path: &str, token: &str, body: &Value) -> Resp {
     http_post(
-        &format!("{}/api/v1/vasp/transactions", s.url()),
+        &format!("{}{path}", s.url()),
         &[
             ("content-type", "application/json"),
             ("authorization", &format!("Bearer {token}")),
@@ -71,28 +76,12 @@ fn transactions_become_ledger_records_and_their_trail_is_read_with_a_purpose() {
         "kyc_verified_at": "2025-11-02T10:00:00+05:30", "pan": "abcpr1234k",
         "bank_accounts": ["HDFC0001234:50100012345678"], "wallets": [format!("ethereum:{W_IN}")],
         "hire_start": "2025-11-02"});
-    let r = http_post(
-        &format!("{}/api/v1/registry/subscribers", s.url()),
-        &[
-            ("content-type", "application/json"),
-            ("authorization", &format!("Bearer {officer}")),
-        ],
-        serde_json::to_vec(&kyc).unwrap(),
-    )
-    .unwrap();
+    let r = post_to(&s, "/api/v1/registry/subscribers", &officer, &kyc);
     assert_eq!(r.status, 201, "{}", r.text());
     let mut bad_pan = kyc.clone();
     bad_pan["subscriber_id"] = json!("C-2");
     bad_pan["pan"] = json!("ABCXR1234K");
-    let r = http_post(
-        &format!("{}/api/v1/registry/subscribers", s.url()),
-        &[
-            ("content-type", "application/json"),
-            ("authorization", &format!("Bearer {officer}")),
-        ],
-        serde_json::to_vec(&bad_pan).unwrap(),
-    )
-    .unwrap();
+    let r = post_to(&s, "/api/v1/registry/subscribers", &officer, &bad_pan);
     assert_eq!(r.status, 400, "{}", r.text());
     assert!(r.text().contains("not a holder type"), "{}", r.text());
     let read = block_on(async {

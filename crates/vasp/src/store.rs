@@ -237,7 +237,7 @@ impl Store {
     }
 
     /// The bodies of batch `id`, in row order, with its watermark.
-    fn batch_bodies(&self, id: i64) -> Result<(u64, i64, Vec<Vec<u8>>), StoreError> {
+    fn batch_bodies(&self, id: i64) -> Result<(u64, Vec<Vec<u8>>), StoreError> {
         let conn = self.conn();
         let (watermark, first_row, rows): (i64, i64, i64) = conn.query_row(
             "SELECT watermark, first_row, rows FROM batches WHERE id = ?1",
@@ -250,7 +250,7 @@ impl Store {
         let bodies = st
             .query_map([first_row, first_row + rows, id], |r| r.get(0))?
             .collect::<Result<Vec<Vec<u8>>, _>>()?;
-        Ok((watermark as u64, first_row, bodies))
+        Ok((watermark as u64, bodies))
     }
 
     /// Puts batch `id` in the ledger and numbers it; when an earlier try may
@@ -261,7 +261,7 @@ impl Store {
         sink: &dyn LedgerSink,
         retry: bool,
     ) -> Result<bool, StoreError> {
-        let (watermark, first_row, bodies) = self.batch_bodies(id)?;
+        let (watermark, bodies) = self.batch_bodies(id)?;
         let Some(first) = bodies.first() else {
             return Ok(false);
         };
@@ -274,7 +274,6 @@ impl Store {
             Some(s) => (*s, true),
             None => (sink.append_all(SOURCE, bodies.clone()).await?, false),
         };
-        let _ = first_row;
         self.conn().execute(
             "UPDATE batches SET first_seq = ?1 WHERE id = ?2",
             params![first_seq as i64, id],

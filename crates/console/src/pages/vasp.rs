@@ -3,7 +3,7 @@
 //! application's operation, which records it with its purpose first.
 
 use crate::caller::Signed;
-use crate::layout::{field, Flash};
+use crate::layout::field;
 use crate::web::{page, Problem};
 use crate::{html, Host};
 use axum::extract::{Query as QueryParams, State};
@@ -40,10 +40,7 @@ async fn trail<H: Host>(
             (field("from", "From", &f.from, "optional, e.g. 2026-03-01"))
             (field("to", "To", &f.to, "optional"))
             (field("hops", "Hops", &f.hops, "steps from the start, 3 if empty, at most 10"))
-            div {
-                label for="f-purpose" { "Purpose (required, recorded in the audit trail)" }
-                input #f-purpose name="purpose" type="text" value=(f.purpose) required aria-required="true";
-            }
+            (super::whois::purpose_field(&f.purpose))
             div { button type="submit" { "Follow the funds" } }
         }
     };
@@ -77,8 +74,7 @@ async fn trail<H: Host>(
     };
     let (flash, result) = match op.run(st.app(), &id).await {
         Ok(t) => (None, shown(&t.trail)),
-        Err(pramaan_app::AppError::Invalid(m)) => (Some(Flash::Error(m)), html! {}),
-        Err(e) => return Err(e.into()),
+        Err(e) => (Some(super::whois::flash_or_problem(e)?), html! {}),
     };
     Ok(page(
         &id,

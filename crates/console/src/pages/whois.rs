@@ -29,7 +29,7 @@ struct WhoisForm {
     purpose: String,
 }
 
-fn purpose_field(value: &str) -> Markup {
+pub(super) fn purpose_field(value: &str) -> Markup {
     html! {
         div {
             label for="f-purpose" { "Purpose (required, recorded in the audit trail)" }
@@ -41,7 +41,7 @@ fn purpose_field(value: &str) -> Markup {
 /// What the caller can correct (a missing purpose, an unknown
 /// subscriber, a malformed address) is said on the page; anything else is
 /// the error page with its status.
-fn flash_or_problem(e: pramaan_app::AppError) -> Result<Flash, Problem> {
+pub(super) fn flash_or_problem(e: pramaan_app::AppError) -> Result<Flash, Problem> {
     use pramaan_app::AppError::{Invalid, Missing};
     match e {
         Invalid(m) | Missing(m) => Ok(Flash::Error(m)),
