@@ -109,8 +109,11 @@ fn blank(line: &[u8]) -> bool {
     line.iter().all(u8::is_ascii_whitespace)
 }
 
+/// An action line read: its action, and `_index` and `_id` if it names them.
+type Action = (String, Option<String>, Option<String>);
+
 /// An action line: its action, and `_index` and `_id` if it names them.
-fn action(line: &[u8]) -> Result<(String, Option<String>, Option<String>), String> {
+fn action(line: &[u8]) -> Result<Action, String> {
     let map: Map<String, Value> =
         serde_json::from_slice(line).map_err(|e| format!("expected a JSON object ({e})"))?;
     let mut it = map.into_iter();
@@ -124,6 +127,35 @@ fn action(line: &[u8]) -> Result<(String, Option<String>, Option<String>), Strin
     Ok((name, text("_index"), text("_id")))
 }
 
+/// [`action`], remembering the last line read: a shipper's body repeats one
+/// action line (`{"create":{"_index":"logs"}}`) before every document.
+#[derive(Default)]
+struct Actions {
+    last: Vec<u8>,
+    read: Option<Result<Action, String>>,
+}
+
+impl Actions {
+    fn read(&mut self, line: &[u8]) -> Result<Action, String> {
+        if self.read.is_none() || self.last != line {
+            self.last.clear();
+            self.last.extend_from_slice(line);
+            self.read = Some(action(line));
+        }
+        self.read.clone().expect("just read")
+    }
+}
+
+/// Whether `doc` is one JSON object (checked without building it).
+fn json_object(doc: &[u8]) -> Result<(), String> {
+    let raw: &serde_json::value::RawValue =
+        serde_json::from_slice(doc).map_err(|e| e.to_string())?;
+    match raw.get().trim_start().starts_with('{') {
+        true => Ok(()),
+        false => Err("it is not an object".into()),
+    }
+}
+
 /// Splits a `_bulk` body into its items. `url_index` is the `{index}` of
 /// `/{index}/_bulk`; `max_line` the longest record kept.
 pub fn split(
@@ -135,13 +167,15 @@ pub fn split(
         return Err(BulkError::IndexName(i.to_owned()));
     }
     let mut out = Vec::new();
+    let mut actions = Actions::default();
     let mut it = lines(body).peekable();
     while let Some((n, line)) = it.next() {
         if blank(line) {
             continue;
         }
-        let (name, own_index, id) =
-            action(line).map_err(|what| BulkError::Action { line: n, what })?;
+        let (name, own_index, id) = actions
+            .read(line)
+            .map_err(|what| BulkError::Action { line: n, what })?;
         let index = own_index.or_else(|| url_index.map(str::to_owned));
         let outcome = match name.as_str() {
             "delete" => refuse(
@@ -206,7 +240,7 @@ fn item(
                 .into(),
         );
     }
-    if let Err(e) = serde_json::from_slice::<Map<String, Value>>(doc) {
+    if let Err(e) = json_object(doc) {
         return refuse(
             400,
             "document_parsing_exception",
@@ -235,6 +269,11 @@ fn item(
     Outcome::Store(raw)
 }
 
+thread_local! {
+    /// The indexer reads a stored item at a time: the action line it read last.
+    static LAST_ACTION: std::cell::RefCell<Actions> = std::cell::RefCell::default();
+}
+
 /// The fields of a stored `_bulk` item (see the module).
 pub fn fields(raw: &[u8], ctx: &ParseContext) -> ParsedFields {
     let mut at = 0;
@@ -260,7 +299,8 @@ pub fn fields(raw: &[u8], ctx: &ParseContext) -> ParsedFields {
         parse_error: Some(format!("_bulk item: {e}")),
         ..Default::default()
     };
-    let (name, index, id) = match action(first.1) {
+    let read = LAST_ACTION.with_borrow_mut(|a| a.read(first.1));
+    let (name, index, id) = match read {
         Ok(a) => a,
         Err(e) => return bad(e),
     };

@@ -315,7 +315,8 @@ fn v6(s: &[u8], i: usize, out: &mut ParsedFields) -> Option<usize> {
     }
     let text = &s[i..e];
     let colons = text.iter().filter(|&&b| b == b':').count();
-    let compressed = memchr::memmem::find(text, b"::").is_some();
+    // (a window test: `memmem` would build a searcher for every candidate)
+    let compressed = text.windows(2).any(|w| w == b"::");
     let dotted = text.contains(&b'.');
     if colons < 2 || text.len() > MAX_V6_TEXT + 6 {
         return None;

@@ -15,6 +15,7 @@
 use crate::attrs::{clip, MAX_PAIRS};
 use crate::{extract, sd};
 use pramaan_core::{EventTime, Format, ParsedFields};
+use std::borrow::Cow;
 use std::ops::Range;
 
 /// Field names longer than this are refused (journald's own limit).
@@ -271,24 +272,25 @@ pub fn fields(raw: &[u8]) -> ParsedFields {
     f.facility = get("SYSLOG_FACILITY")
         .and_then(num::<u8>)
         .filter(|p| *p <= 23);
-    let pairs: Vec<(String, String)> = all
+    let pairs: Vec<(&str, Cow<'_, str>)> = all
         .iter()
         .filter(|x| x.name != b"MESSAGE")
         .take(MAX_PAIRS)
         .map(|x| {
             let v = match text(x.value) {
-                Some(t) => clip(t).into_owned(),
-                None => format!("<{} bytes>", x.value.len()),
+                Some(t) => clip(t),
+                None => format!("<{} bytes>", x.value.len()).into(),
             };
-            (String::from_utf8_lossy(x.name).into_owned(), v)
+            // A name is A-Z, 0-9 and _ (`field` checked it).
+            (text(x.name).unwrap_or("_"), v)
         })
         .collect();
     f.structured_data = Some(sd::element(
         "journal",
-        pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())),
+        pairs.iter().map(|(k, v)| (*k, v.as_ref())),
     ));
-    let msg = raw[f.message.clone()].to_vec();
-    extract::extract(&msg, &mut f);
+    let message = f.message.clone();
+    extract::extract(&raw[message], &mut f);
     f
 }
 

@@ -23,8 +23,10 @@ use crate::protowire::{self, WireError};
 use crate::ParseContext;
 use pramaan_core::{EventTime, Format, ParsedFields};
 use serde_json::value::RawValue;
+use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::ops::Range;
+use std::rc::Rc;
 
 /// Why a push body was refused (the whole request: Loki answers 400).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -348,9 +350,40 @@ pub fn fields(raw: &[u8], ctx: &ParseContext) -> ParsedFields {
     }
 }
 
+/// A stream's labels, read.
+type Labels = Rc<[(String, String)]>;
+
+thread_local! {
+    /// The indexer reads a record at a time, and a stream's entries come
+    /// together: the label set read last, by its form (`j`son or `p`rotobuf)
+    /// and text.
+    static LAST_LABELS: RefCell<Option<(Vec<u8>, Labels)>> = const { RefCell::new(None) };
+}
+
+/// The labels `text` holds, read by `read` unless they were read last.
+fn memo_labels(
+    form: u8,
+    text: &[u8],
+    read: impl FnOnce() -> Result<Vec<(String, String)>, String>,
+) -> Result<Labels, String> {
+    LAST_LABELS.with_borrow_mut(|last| {
+        if let Some((k, l)) = last.as_ref() {
+            if k.first() == Some(&form) && &k[1..] == text {
+                return Ok(l.clone());
+            }
+        }
+        let l: Labels = read()?.into();
+        let mut key = Vec::with_capacity(text.len() + 1);
+        key.push(form);
+        key.extend_from_slice(text);
+        *last = Some((key, l.clone()));
+        Ok(l)
+    })
+}
+
 /// One entry, decoded from a record.
 struct Decoded {
-    labels: Vec<(String, String)>,
+    labels: Labels,
     meta: Vec<(String, String)>,
     ts_ns: Option<i64>,
     /// The line's bytes, where they lie verbatim in raw.
@@ -361,12 +394,14 @@ struct Decoded {
 
 fn from_json(raw: &[u8]) -> Result<Decoded, String> {
     let top: Members = serde_json::from_slice(raw).map_err(|e| e.to_string())?;
-    let labels: BTreeMap<String, String> = top
-        .get("stream")
-        .map(|s| serde_json::from_str(s.get()))
-        .transpose()
-        .map_err(|e| e.to_string())?
-        .unwrap_or_default();
+    let stream = top.get("stream").map_or("", |s| s.get());
+    let labels = memo_labels(b'j', stream.as_bytes(), || {
+        let labels: BTreeMap<String, String> = match stream {
+            "" => BTreeMap::new(),
+            s => serde_json::from_str(s).map_err(|e| e.to_string())?,
+        };
+        Ok(labels.into_iter().collect())
+    })?;
     let values: Vec<&RawValue> = top
         .get("values")
         .map(|v| serde_json::from_str(v.get()))
@@ -385,7 +420,7 @@ fn from_json(raw: &[u8]) -> Result<Decoded, String> {
         (Some(at + 1..at + token.len() - 1), None)
     };
     Ok(Decoded {
-        labels: labels.into_iter().collect(),
+        labels,
         meta: e.meta.into_iter().collect(),
         ts_ns: Some(e.ts_ns),
         line_at,
@@ -405,9 +440,12 @@ fn from_proto(raw: &[u8]) -> Result<Decoded, String> {
             _ => {}
         }
     }
-    let labels = std::str::from_utf8(labels.unwrap_or_default())
-        .map_err(|_| "the labels are not UTF-8".to_string())
-        .and_then(parse_labels)?;
+    let labels = labels.unwrap_or_default();
+    let labels = memo_labels(b'p', labels, || {
+        std::str::from_utf8(labels)
+            .map_err(|_| "the labels are not UTF-8".to_string())
+            .and_then(parse_labels)
+    })?;
     let (e, at) = entry.ok_or("no entry")?;
     let pe = proto_entry(e).map_err(|e| e.to_string())?;
     let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();

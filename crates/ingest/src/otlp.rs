@@ -27,6 +27,7 @@ mod proto;
 use crate::attrs::{clip, MAX_PAIRS};
 use crate::{extract, sd};
 use pramaan_core::{EventTime, Format, ParsedFields};
+use std::cell::RefCell;
 use std::fmt::Write as _;
 use std::ops::Range;
 
@@ -126,6 +127,37 @@ pub struct LogRecord {
     pub trace_id: Option<String>,
     pub span_id: Option<String>,
     pub event_name: Option<String>,
+}
+
+thread_local! {
+    /// The indexer reads a record at a time, and the records of one request
+    /// share their resource: the one read last, by its form (`j`son or
+    /// `p`rotobuf) and bytes.
+    static LAST_RESOURCE: RefCell<Option<(Vec<u8>, Vec<(String, Any)>)>> =
+        const { RefCell::new(None) };
+}
+
+/// The attributes of the resource `bytes`, read by `read` unless they were
+/// read last.
+fn memo_resource(
+    form: u8,
+    bytes: &[u8],
+    read: impl FnOnce() -> Result<Vec<(String, Any)>, OtlpError>,
+) -> Result<Vec<(String, Any)>, OtlpError> {
+    let hit = LAST_RESOURCE.with_borrow(|last| {
+        last.as_ref()
+            .filter(|(k, _)| k.first() == Some(&form) && &k[1..] == bytes)
+            .map(|(_, a)| a.clone())
+    });
+    if let Some(a) = hit {
+        return Ok(a);
+    }
+    let a = read()?;
+    let mut key = Vec::with_capacity(bytes.len() + 1);
+    key.push(form);
+    key.extend_from_slice(bytes);
+    LAST_RESOURCE.set(Some((key, a.clone())));
+    Ok(a)
 }
 
 /// The raw bytes of every log record in `body`, in order; every record is

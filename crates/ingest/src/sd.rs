@@ -9,37 +9,41 @@
 /// SD-NAME (printable ASCII but `=`, space, `]` and `"`), others become `_`,
 /// at most 32; a value has `"`, `\` and `]` escaped with `\` as RFC 5424 says.
 pub fn element<'a>(id: &str, pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> String {
-    let mut out = String::from("[");
-    out.push_str(&sd_name(id));
+    let mut out = String::with_capacity(64);
+    out.push('[');
+    push_name(&mut out, id);
     for (k, v) in pairs {
         out.push(' ');
-        out.push_str(&sd_name(k));
+        push_name(&mut out, k);
         out.push_str("=\"");
-        for c in v.chars() {
-            if matches!(c, '"' | '\\' | ']') {
-                out.push('\\');
-            }
-            out.push(c);
+        // Whole runs between the three characters that need a `\`.
+        let mut rest = v;
+        while let Some(i) = memchr::memchr3(b'"', b'\\', b']', rest.as_bytes()) {
+            out.push_str(&rest[..i]);
+            out.push('\\');
+            out.push_str(&rest[i..i + 1]);
+            rest = &rest[i + 1..];
         }
+        out.push_str(rest);
         out.push('"');
     }
     out.push(']');
     out
 }
 
-fn sd_name(s: &str) -> String {
-    let name: String = s
-        .chars()
-        .map(|c| match c {
-            '!'..='~' if !matches!(c, '=' | ']' | '"') => c,
-            _ => '_',
-        })
-        .take(32)
-        .collect();
-    if name.is_empty() {
-        "_".into()
-    } else {
-        name
+fn allowed(c: char) -> bool {
+    matches!(c, '!'..='~') && !matches!(c, '=' | ']' | '"')
+}
+
+fn push_name(out: &mut String, s: &str) {
+    if !s.is_empty() && s.len() <= 32 && s.chars().all(allowed) {
+        out.push_str(s);
+        return;
+    }
+    let start = out.len();
+    out.extend(s.chars().map(|c| if allowed(c) { c } else { '_' }).take(32));
+    if out.len() == start {
+        out.push('_');
     }
 }
 

@@ -795,8 +795,10 @@ impl Best<'_> {
 fn message_range(line: &[u8], m: &str) -> Range<usize> {
     let m = m.as_bytes();
     if !m.is_empty() {
-        for at in memchr::memmem::find_iter(line, m) {
-            if at > 0 && line[at - 1] == b'"' && line.get(at + m.len()) == Some(&b'"') {
+        // At each quote (not with `memmem`, which builds a searcher per line).
+        for q in memchr::memchr_iter(b'"', line) {
+            let at = q + 1;
+            if line[at..].starts_with(m) && line.get(at + m.len()) == Some(&b'"') {
                 return at..at + m.len();
             }
         }

@@ -205,3 +205,34 @@ proptest! {
         let _ = fields(&body, &CTX);
     }
 }
+
+#[test]
+fn a_repeated_action_line_is_read_once_and_a_changed_one_again() {
+    let body = concat!(
+        "{\"create\":{\"_index\":\"a\"}}\n{\"message\":\"1\"}\n",
+        "{\"create\":{\"_index\":\"a\"}}\n{\"message\":\"2\"}\n",
+        "{\"index\":{\"_index\":\"b\",\"_id\":\"x\"}}\n{\"message\":\"3\"}\n",
+        "{\"create\":{\"_index\":\"a\"}}\n[1]\n",
+    );
+    let items = split(body.as_bytes(), None, 1 << 16).unwrap();
+    let seen: Vec<_> = items
+        .iter()
+        .map(|i| (i.action.as_str(), i.index.as_deref(), i.id.as_deref()))
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            ("create", Some("a"), None),
+            ("create", Some("a"), None),
+            ("index", Some("b"), Some("x")),
+            ("create", Some("a"), None),
+        ]
+    );
+    // A document that is JSON but not an object is refused, the rest kept.
+    assert_eq!(refused(&items[3]).counted_as, "not_json");
+    // The indexer reads stored items one by one, each with its own action.
+    let f = |i: usize| fields(stored(&items[i]), &CTX).structured_data.unwrap();
+    assert_eq!(f(0), r#"[es index="a" action="create"]"#);
+    assert_eq!(f(2), r#"[es index="b" action="index" id="x"]"#);
+    assert_eq!(f(1), r#"[es index="a" action="create"]"#);
+}

@@ -233,7 +233,7 @@ proptest! {
         for ((raw, jraw), (s, n, line)) in raws.iter().zip(&jraws).zip(&entries) {
             for r in [raw, jraw] {
                 let d = if r[0] == b'{' { from_json(r) } else { from_proto(r) }.unwrap();
-                let mut got = d.labels.clone();
+                let mut got = d.labels.to_vec();
                 got.sort();
                 prop_assert_eq!(&got, &pairs);
                 prop_assert_eq!(d.ts_ns, Some(s * 1_000_000_000 + i64::from(*n)));

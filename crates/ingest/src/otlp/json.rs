@@ -29,6 +29,15 @@ fn member(
     jsonspan::member(b, span, name).map_err(span_err(at))
 }
 
+fn pick<const N: usize>(
+    b: &[u8],
+    span: Range<usize>,
+    names: [&str; N],
+    at: &str,
+) -> Result<[Option<Range<usize>>; N], OtlpError> {
+    jsonspan::pick(b, span, names).map_err(span_err(at))
+}
+
 /// One raw record per log record of the request `body`.
 pub(super) fn split(b: &[u8]) -> Result<Vec<Vec<u8>>, OtlpError> {
     if let Err(e) = std::str::from_utf8(b) {
@@ -54,25 +63,28 @@ pub(super) fn split(b: &[u8]) -> Result<Vec<Vec<u8>>, OtlpError> {
     let rls = member(b, top, "resourceLogs", "the body")?;
     for (ri, rl) in items(b, rls, "resourceLogs")?.into_iter().enumerate() {
         let at = format!("resourceLogs[{ri}]");
-        let resource = member(b, rl.clone(), "resource", &at)?;
-        let schema = member(b, rl.clone(), "schemaUrl", &at)?;
-        let sls = member(b, rl, "scopeLogs", &at)?;
+        let [resource, schema, sls] = pick(b, rl, ["resource", "schemaUrl", "scopeLogs"], &at)?;
         for (si, sl) in items(b, sls, &at)?.into_iter().enumerate() {
             let at = format!("{at}.scopeLogs[{si}]");
-            let scope = member(b, sl.clone(), "scope", &at)?;
-            let sl_schema = member(b, sl.clone(), "schemaUrl", &at)?;
-            let logs = member(b, sl, "logRecords", &at)?;
+            let [scope, sl_schema, logs] = pick(b, sl, ["scope", "schemaUrl", "logRecords"], &at)?;
             for (li, log) in items(b, logs, &at)?.into_iter().enumerate() {
+                // Each record is checked as `record` will read it; the
+                // resource and scope once, with the first.
+                let at = format!("{at}.logRecords[{li}]");
+                let mut r = LogRecord::default();
+                if li == 0 {
+                    read_resource(b, resource.clone(), &mut r, &at)?;
+                    read_scope(b, scope.clone(), &mut r, &at)?;
+                }
+                log_record(b, log.clone(), &mut r, &at)?;
                 let piece = |r: &Option<Range<usize>>| r.clone().map(|r| &b[r]);
-                let raw = frame(
+                out.push(frame(
                     piece(&resource),
                     piece(&scope),
                     &b[log],
                     piece(&sl_schema),
                     piece(&schema),
-                );
-                record(&raw, &format!("{at}.logRecords[{li}]"))?;
-                out.push(raw);
+                ));
             }
         }
     }
@@ -143,24 +155,46 @@ fn bad(at: &str, msg: impl Into<String>) -> OtlpError {
 pub(super) fn record(raw: &[u8], at: &str) -> Result<LogRecord, OtlpError> {
     let top = jsonspan::value(raw, 0).map_err(span_err(at))?;
     let mut r = LogRecord::default();
-    if let Some(res) = member(raw, top.clone(), "resource", at)? {
-        let at = format!("{at}.resource");
-        r.resource = attributes(parse(&raw[res], &at)?.get("attributes"), &at)?;
-    }
-    let sls = member(raw, top, "scopeLogs", at)?;
+    let [res, sls] = pick(raw, top, ["resource", "scopeLogs"], at)?;
+    read_resource(raw, res, &mut r, at)?;
     let Some(sl) = items(raw, sls, at)?.into_iter().next() else {
         return Ok(r);
     };
-    if let Some(scope) = member(raw, sl.clone(), "scope", at)? {
-        let v = parse(&raw[scope], &format!("{at}.scope"))?;
-        r.scope_name = str_of(v.get("name"));
-        r.scope_version = str_of(v.get("version"));
-    }
-    let logs = member(raw, sl, "logRecords", at)?;
+    let [scope, logs] = pick(raw, sl, ["scope", "logRecords"], at)?;
+    read_scope(raw, scope, &mut r, at)?;
     if let Some(log) = items(raw, logs, at)?.into_iter().next() {
         log_record(raw, log, &mut r, at)?;
     }
     Ok(r)
+}
+
+fn read_resource(
+    b: &[u8],
+    res: Option<Range<usize>>,
+    r: &mut LogRecord,
+    at: &str,
+) -> Result<(), OtlpError> {
+    if let Some(res) = res {
+        r.resource = super::memo_resource(b'j', &b[res.clone()], || {
+            let at = format!("{at}.resource");
+            attributes(parse(&b[res], &at)?.get("attributes"), &at)
+        })?;
+    }
+    Ok(())
+}
+
+fn read_scope(
+    b: &[u8],
+    scope: Option<Range<usize>>,
+    r: &mut LogRecord,
+    at: &str,
+) -> Result<(), OtlpError> {
+    if let Some(scope) = scope {
+        let v = parse(&b[scope], &format!("{at}.scope"))?;
+        r.scope_name = str_of(v.get("name"));
+        r.scope_version = str_of(v.get("version"));
+    }
+    Ok(())
 }
 
 fn str_of(v: Option<&Value>) -> Option<String> {

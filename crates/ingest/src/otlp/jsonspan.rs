@@ -31,12 +31,26 @@ pub fn skip_ws(b: &[u8], mut i: usize) -> usize {
 }
 
 /// The end of the string whose opening quote is at `i` (one past the closing quote).
+/// A short string (a member name) is looked through byte by byte; past 32
+/// bytes the rest is skipped with `memchr` (the walk spends its time in strings).
 fn string_end(b: &[u8], i: usize) -> Result<usize, SpanError> {
+    let special = |c: &u8| matches!(c, b'"' | b'\\' | 0..=0x1f);
     let mut j = i + 1;
-    while j < b.len() {
-        match b[j] {
-            b'"' => return Ok(j + 1),
-            b'\\' => match b.get(j + 1) {
+    loop {
+        let rest = b.get(j..).unwrap_or_default();
+        // Where the first quote, backslash or control character is (else the end).
+        let k = match rest.iter().take(32).position(special) {
+            Some(k) => k,
+            None => {
+                let far = memchr::memchr2(b'"', b'\\', rest).unwrap_or(rest.len());
+                rest[..far].iter().position(special).unwrap_or(far)
+            }
+        };
+        j += k;
+        match b.get(j) {
+            None => return Err(err(i, "a string that does not end")),
+            Some(b'"') => return Ok(j + 1),
+            Some(b'\\') => match b.get(j + 1) {
                 Some(b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't') => j += 2,
                 Some(b'u')
                     if b.get(j + 2..j + 6)
@@ -46,11 +60,9 @@ fn string_end(b: &[u8], i: usize) -> Result<usize, SpanError> {
                 }
                 _ => return Err(err(j, "a bad escape inside a string")),
             },
-            0..=0x1f => return Err(err(j, "a control character inside a string")),
-            _ => j += 1,
+            Some(_) => return Err(err(j, "a control character inside a string")),
         }
     }
-    Err(err(i, "a string that does not end"))
 }
 
 /// The end of the digits starting at `i` (at least one).
@@ -228,17 +240,71 @@ pub fn items(b: &[u8], span: Range<usize>) -> Result<Vec<Range<usize>>, SpanErro
 /// The value of member `name` of the object at `span`, if it has one (the
 /// last, if several) and it is not `null`.
 pub fn member(b: &[u8], span: Range<usize>, name: &str) -> Result<Option<Range<usize>>, SpanError> {
-    Ok(members(b, span)?
-        .into_iter()
-        .rev()
-        .find(|(k, _)| &b[k.clone()] == name.as_bytes())
-        .map(|(_, v)| v)
-        .filter(|v| &b[v.clone()] != b"null"))
+    Ok(pick(b, span, [name])?[0].clone())
+}
+
+/// [`member`] for several names, in one walk of the object.
+pub fn pick<const N: usize>(
+    b: &[u8],
+    span: Range<usize>,
+    names: [&str; N],
+) -> Result<[Option<Range<usize>>; N], SpanError> {
+    let mut out = [const { None }; N];
+    for (k, v) in members(b, span)? {
+        if let Some(n) = names.iter().position(|n| &b[k.clone()] == n.as_bytes()) {
+            out[n] = Some(v).filter(|v| &b[v.clone()] != b"null");
+        }
+    }
+    Ok(out)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    /// The plain reading of a string's end, byte by byte, that `string_end` must agree with.
+    fn string_end_bytewise(b: &[u8], i: usize) -> Result<usize, SpanError> {
+        let mut j = i + 1;
+        while j < b.len() {
+            match b[j] {
+                b'"' => return Ok(j + 1),
+                b'\\' => match b.get(j + 1) {
+                    Some(b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't') => j += 2,
+                    Some(b'u')
+                        if b.get(j + 2..j + 6)
+                            .is_some_and(|h| h.iter().all(u8::is_ascii_hexdigit)) =>
+                    {
+                        j += 6
+                    }
+                    _ => return Err(err(j, "a bad escape inside a string")),
+                },
+                0..=0x1f => return Err(err(j, "a control character inside a string")),
+                _ => j += 1,
+            }
+        }
+        Err(err(i, "a string that does not end"))
+    }
+
+    proptest! {
+        #[test]
+        fn string_ends_agree_with_the_bytewise_reading(
+            text in proptest::collection::vec(
+                prop_oneof![Just(b'"'), Just(b'\\'), Just(b'u'), Just(b'0'), Just(b'\n'), Just(b'a'), any::<u8>()],
+                0..120,
+            )
+        ) {
+            let mut b = vec![b'"'];
+            b.extend_from_slice(&text);
+            prop_assert_eq!(string_end(&b, 0), string_end_bytewise(&b, 0));
+        }
+
+        #[test]
+        fn any_serialised_string_is_one_whole_span(s in ".{0,80}") {
+            let t = serde_json::to_string(&s).unwrap();
+            prop_assert_eq!(value(t.as_bytes(), 0), Ok(0..t.len()));
+        }
+    }
 
     #[test]
     fn spans_are_exact_and_nesting_costs_no_stack() {

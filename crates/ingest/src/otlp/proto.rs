@@ -37,25 +37,32 @@ fn text(at: &str, f: &Field<'_>) -> Result<String, OtlpError> {
     Ok(String::from_utf8_lossy(bytes(at, f)?).into_owned())
 }
 
-/// The fields of `buf`, failing on the first bad one.
-fn all<'a>(buf: &'a [u8], at: &str) -> Result<Vec<Field<'a>>, OtlpError> {
-    protowire::fields(buf)
-        .collect::<Result<_, _>>()
-        .map_err(wire(at))
+/// The fields of `buf`, each an error from the first bad one on (read as
+/// they come: collecting them first cost an allocation per message).
+fn all<'a, 'b>(
+    buf: &'a [u8],
+    at: &'b str,
+) -> impl Iterator<Item = Result<Field<'a>, OtlpError>> + 'b
+where
+    'a: 'b,
+{
+    protowire::fields(buf).map(move |f| f.map_err(wire(at)))
 }
 
 /// One `ResourceLogs` per log record of an `ExportLogsServiceRequest`.
 pub(super) fn split(body: &[u8]) -> Result<Vec<Vec<u8>>, OtlpError> {
     let mut out = Vec::new();
     let mut ri = 0;
-    for f in all(body, "ExportLogsServiceRequest")? {
+    for f in all(body, "ExportLogsServiceRequest") {
+        let f = f?;
         if f.number != 1 {
             continue;
         }
         let at = format!("resourceLogs[{ri}]");
         ri += 1;
         let (mut resource, mut schema, mut scopes) = (None, None, Vec::new());
-        for g in all(bytes(&at, &f)?, &at)? {
+        for g in all(bytes(&at, &f)?, &at) {
+            let g = g?;
             match g.number {
                 1 => resource = Some(bytes(&at, &g)?),
                 2 => scopes.push(bytes(&at, &g)?),
@@ -66,7 +73,8 @@ pub(super) fn split(body: &[u8]) -> Result<Vec<Vec<u8>>, OtlpError> {
         for (si, sl) in scopes.into_iter().enumerate() {
             let at = format!("{at}.scopeLogs[{si}]");
             let (mut scope, mut sl_schema, mut logs) = (None, None, Vec::new());
-            for g in all(sl, &at)? {
+            for g in all(sl, &at) {
+                let g = g?;
                 match g.number {
                     1 => scope = Some(bytes(&at, &g)?),
                     2 => logs.push(bytes(&at, &g)?),
@@ -75,9 +83,20 @@ pub(super) fn split(body: &[u8]) -> Result<Vec<Vec<u8>>, OtlpError> {
                 }
             }
             for (li, log) in logs.into_iter().enumerate() {
-                let raw = frame(resource, scope, log, sl_schema, schema);
-                record(&raw, &format!("{at}.logRecords[{li}]"))?;
-                out.push(raw);
+                // Each record is checked as `record` will read it; the
+                // resource and scope once, with the first.
+                let at = format!("{at}.logRecords[{li}]");
+                let mut r = LogRecord::default();
+                if li == 0 {
+                    if let Some(res) = resource {
+                        attributes_of(res, 1, &format!("{at}.resource"))?;
+                    }
+                    if let Some(s) = scope {
+                        self::scope(s, &mut r, &format!("{at}.scope"))?;
+                    }
+                }
+                log_record(body, log, &mut r, &at)?;
+                out.push(frame(resource, scope, log, sl_schema, schema));
             }
         }
     }
@@ -116,15 +135,22 @@ pub fn frame(
 pub(super) fn record(raw: &[u8], at: &str) -> Result<LogRecord, OtlpError> {
     let mut r = LogRecord::default();
     let (mut scope_logs, mut log) = (None, None);
-    for f in all(raw, at)? {
+    for f in all(raw, at) {
+        let f = f?;
         match f.number {
-            1 => r.resource = attributes_of(bytes(at, &f)?, 1, &format!("{at}.resource"))?,
+            1 => {
+                let res = bytes(at, &f)?;
+                r.resource = super::memo_resource(b'p', res, || {
+                    attributes_of(res, 1, &format!("{at}.resource"))
+                })?
+            }
             2 => scope_logs = Some(bytes(at, &f)?),
             _ => {}
         }
     }
     if let Some(sl) = scope_logs {
-        for f in all(sl, at)? {
+        for f in all(sl, at) {
+            let f = f?;
             match f.number {
                 1 => scope(bytes(at, &f)?, &mut r, &format!("{at}.scope"))?,
                 2 => log = Some(bytes(at, &f)?),
@@ -139,7 +165,8 @@ pub(super) fn record(raw: &[u8], at: &str) -> Result<LogRecord, OtlpError> {
 }
 
 fn scope(buf: &[u8], r: &mut LogRecord, at: &str) -> Result<(), OtlpError> {
-    for f in all(buf, at)? {
+    for f in all(buf, at) {
+        let f = f?;
         match f.number {
             1 => r.scope_name = Some(text(at, &f)?).filter(|s| !s.is_empty()),
             2 => r.scope_version = Some(text(at, &f)?).filter(|s| !s.is_empty()),
@@ -161,7 +188,8 @@ fn attributes_at(
     depth: usize,
 ) -> Result<Vec<(String, Any)>, OtlpError> {
     let mut out = Vec::new();
-    for f in all(buf, at)? {
+    for f in all(buf, at) {
+        let f = f?;
         if f.number == number {
             let at = format!("{at}.attributes[{}]", out.len());
             out.push(key_value(bytes(&at, &f)?, &at, depth)?);
@@ -172,7 +200,8 @@ fn attributes_at(
 
 fn key_value(buf: &[u8], at: &str, depth: usize) -> Result<(String, Any), OtlpError> {
     let (mut key, mut value) = (String::new(), Any::Empty);
-    for f in all(buf, at)? {
+    for f in all(buf, at) {
+        let f = f?;
         match f.number {
             1 => key = text(at, &f)?,
             2 => value = any(bytes(at, &f)?, at, depth)?,
@@ -188,7 +217,8 @@ fn any(buf: &[u8], at: &str, depth: usize) -> Result<Any, OtlpError> {
         return Err(OtlpError::TooDeep { at: at.to_owned() });
     }
     let mut v = Any::Empty;
-    for f in all(buf, at)? {
+    for f in all(buf, at) {
+        let f = f?;
         v = match (f.number, f.value) {
             (1, _) => Any::Str(text(at, &f)?),
             (2, Value::Varint(b)) => Any::Bool(b != 0),
@@ -196,7 +226,8 @@ fn any(buf: &[u8], at: &str, depth: usize) -> Result<Any, OtlpError> {
             (4, Value::Fixed64(d)) => Any::Double(f64::from_bits(d)),
             (5, _) => {
                 let mut items = Vec::new();
-                for g in all(bytes(at, &f)?, at)? {
+                for g in all(bytes(at, &f)?, at) {
+                    let g = g?;
                     if g.number == 1 {
                         items.push(any(bytes(at, &g)?, at, depth + 1)?);
                     }
@@ -219,7 +250,8 @@ fn log_record(raw: &[u8], buf: &[u8], r: &mut LogRecord, at: &str) -> Result<(),
         _ => Err(wrong(at, f, "64-bit")),
     };
     let varint = |f: &Field<'_>| f.varint().ok_or_else(|| wrong(at, f, "varint"));
-    for f in all(buf, at)? {
+    for f in all(buf, at) {
+        let f = f?;
         match f.number {
             1 => r.time_unix_nano = fixed(&f)?,
             11 => r.observed_time_unix_nano = fixed(&f)?,
