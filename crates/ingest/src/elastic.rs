@@ -26,6 +26,7 @@
 //! ([`crate::syslog`]: `message`, `@timestamp`, `host.name`, `log.level`,
 //! addresses).
 
+use crate::last::Last;
 use crate::ParseContext;
 use pramaan_core::{Format, ParsedFields};
 use serde_json::{Map, Value};
@@ -127,25 +128,6 @@ fn action(line: &[u8]) -> Result<Action, String> {
     Ok((name, text("_index"), text("_id")))
 }
 
-/// [`action`], remembering the last line read: a shipper's body repeats one
-/// action line (`{"create":{"_index":"logs"}}`) before every document.
-#[derive(Default)]
-struct Actions {
-    last: Vec<u8>,
-    read: Option<Result<Action, String>>,
-}
-
-impl Actions {
-    fn read(&mut self, line: &[u8]) -> Result<Action, String> {
-        if self.read.is_none() || self.last != line {
-            self.last.clear();
-            self.last.extend_from_slice(line);
-            self.read = Some(action(line));
-        }
-        self.read.clone().expect("just read")
-    }
-}
-
 /// Whether `doc` is one JSON object (checked without building it).
 fn json_object(doc: &[u8]) -> Result<(), String> {
     let raw: &serde_json::value::RawValue =
@@ -167,14 +149,14 @@ pub fn split(
         return Err(BulkError::IndexName(i.to_owned()));
     }
     let mut out = Vec::new();
-    let mut actions = Actions::default();
+    let mut actions = Last::new();
     let mut it = lines(body).peekable();
     while let Some((n, line)) = it.next() {
         if blank(line) {
             continue;
         }
         let (name, own_index, id) = actions
-            .read(line)
+            .get(b'a', line, || action(line))
             .map_err(|what| BulkError::Action { line: n, what })?;
         let index = own_index.or_else(|| url_index.map(str::to_owned));
         let outcome = match name.as_str() {
@@ -270,8 +252,8 @@ fn item(
 }
 
 thread_local! {
-    /// The indexer reads a stored item at a time: the action line it read last.
-    static LAST_ACTION: std::cell::RefCell<Actions> = std::cell::RefCell::default();
+    /// The action line read last (see [`crate::last`]).
+    static LAST_ACTION: std::cell::RefCell<Last<Action>> = const { std::cell::RefCell::new(Last::new()) };
 }
 
 /// The fields of a stored `_bulk` item (see the module).
@@ -299,7 +281,7 @@ pub fn fields(raw: &[u8], ctx: &ParseContext) -> ParsedFields {
         parse_error: Some(format!("_bulk item: {e}")),
         ..Default::default()
     };
-    let read = LAST_ACTION.with_borrow_mut(|a| a.read(first.1));
+    let read = LAST_ACTION.with_borrow_mut(|a| a.get(b'a', first.1, || action(first.1)));
     let (name, index, id) = match read {
         Ok(a) => a,
         Err(e) => return bad(e),

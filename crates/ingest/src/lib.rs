@@ -39,6 +39,7 @@ pub mod extract;
 pub mod framing;
 pub mod journal;
 pub mod labels;
+mod last;
 pub mod loki;
 pub mod ndjson;
 pub mod otlp;

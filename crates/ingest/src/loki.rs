@@ -19,6 +19,7 @@
 //! the line is parsed as any line is (syslog, JSON or plain) for what it
 //! says itself.
 
+use crate::last::Last;
 use crate::protowire::{self, WireError};
 use crate::ParseContext;
 use pramaan_core::{EventTime, Format, ParsedFields};
@@ -354,31 +355,18 @@ pub fn fields(raw: &[u8], ctx: &ParseContext) -> ParsedFields {
 type Labels = Rc<[(String, String)]>;
 
 thread_local! {
-    /// The indexer reads a record at a time, and a stream's entries come
-    /// together: the label set read last, by its form (`j`son or `p`rotobuf)
-    /// and text.
-    static LAST_LABELS: RefCell<Option<(Vec<u8>, Labels)>> = const { RefCell::new(None) };
+    /// The label set read last (see [`crate::last`]).
+    static LAST_LABELS: RefCell<Last<Labels>> = const { RefCell::new(Last::new()) };
 }
 
-/// The labels `text` holds, read by `read` unless they were read last.
+/// The labels `text` holds (`form`: `j`son or `p`rotobuf), read by `read`
+/// unless they were read last.
 fn memo_labels(
     form: u8,
     text: &[u8],
     read: impl FnOnce() -> Result<Vec<(String, String)>, String>,
 ) -> Result<Labels, String> {
-    LAST_LABELS.with_borrow_mut(|last| {
-        if let Some((k, l)) = last.as_ref() {
-            if k.first() == Some(&form) && &k[1..] == text {
-                return Ok(l.clone());
-            }
-        }
-        let l: Labels = read()?.into();
-        let mut key = Vec::with_capacity(text.len() + 1);
-        key.push(form);
-        key.extend_from_slice(text);
-        *last = Some((key, l.clone()));
-        Ok(l)
-    })
+    LAST_LABELS.with_borrow_mut(|last| last.get(form, text, || read().map(Labels::from)))
 }
 
 /// One entry, decoded from a record.

@@ -25,6 +25,7 @@ mod jsonspan;
 mod proto;
 
 use crate::attrs::{clip, MAX_PAIRS};
+use crate::last::Last;
 use crate::{extract, sd};
 use pramaan_core::{EventTime, Format, ParsedFields};
 use std::cell::RefCell;
@@ -130,34 +131,18 @@ pub struct LogRecord {
 }
 
 thread_local! {
-    /// The indexer reads a record at a time, and the records of one request
-    /// share their resource: the one read last, by its form (`j`son or
-    /// `p`rotobuf) and bytes.
-    static LAST_RESOURCE: RefCell<Option<(Vec<u8>, Vec<(String, Any)>)>> =
-        const { RefCell::new(None) };
+    /// The resource read last (see [`crate::last`]): a request's records share it.
+    static LAST_RESOURCE: RefCell<Last<Vec<(String, Any)>>> = const { RefCell::new(Last::new()) };
 }
 
-/// The attributes of the resource `bytes`, read by `read` unless they were
-/// read last.
+/// The attributes of the resource `bytes` (`form`: `j`son or `p`rotobuf),
+/// read by `read` unless they were read last.
 fn memo_resource(
     form: u8,
     bytes: &[u8],
     read: impl FnOnce() -> Result<Vec<(String, Any)>, OtlpError>,
 ) -> Result<Vec<(String, Any)>, OtlpError> {
-    let hit = LAST_RESOURCE.with_borrow(|last| {
-        last.as_ref()
-            .filter(|(k, _)| k.first() == Some(&form) && &k[1..] == bytes)
-            .map(|(_, a)| a.clone())
-    });
-    if let Some(a) = hit {
-        return Ok(a);
-    }
-    let a = read()?;
-    let mut key = Vec::with_capacity(bytes.len() + 1);
-    key.push(form);
-    key.extend_from_slice(bytes);
-    LAST_RESOURCE.set(Some((key, a.clone())));
-    Ok(a)
+    LAST_RESOURCE.with_borrow_mut(|last| last.get(form, bytes, read))
 }
 
 /// The raw bytes of every log record in `body`, in order; every record is
