@@ -2,7 +2,7 @@
 //! ids in hex, 64-bit integers as strings (numbers accepted too), enums as
 //! numbers, bytes in base64.
 
-use super::jsonspan::{self, SpanError};
+use super::jsonspan::{self, Doc, SpanError};
 use super::{Any, LogRecord, OtlpError, MAX_DEPTH};
 use serde_json::Value;
 use std::ops::Range;
@@ -14,28 +14,26 @@ fn span_err(at: &str) -> impl Fn(SpanError) -> OtlpError + '_ {
     }
 }
 
-fn items(b: &[u8], v: Option<Range<usize>>, at: &str) -> Result<Vec<Range<usize>>, OtlpError> {
-    v.map_or(Ok(Vec::new()), |v| {
-        jsonspan::items(b, v).map_err(span_err(at))
-    })
+fn items(d: &Doc<'_>, v: Option<Range<usize>>, at: &str) -> Result<Vec<Range<usize>>, OtlpError> {
+    v.map_or(Ok(Vec::new()), |v| d.items(v).map_err(span_err(at)))
 }
 
 fn member(
-    b: &[u8],
+    d: &Doc<'_>,
     span: Range<usize>,
     name: &str,
     at: &str,
 ) -> Result<Option<Range<usize>>, OtlpError> {
-    jsonspan::member(b, span, name).map_err(span_err(at))
+    d.member(span, name).map_err(span_err(at))
 }
 
 fn pick<const N: usize>(
-    b: &[u8],
+    d: &Doc<'_>,
     span: Range<usize>,
     names: [&str; N],
     at: &str,
 ) -> Result<[Option<Range<usize>>; N], OtlpError> {
-    jsonspan::pick(b, span, names).map_err(span_err(at))
+    d.pick(span, names).map_err(span_err(at))
 }
 
 /// One raw record per log record of the request `body`.
@@ -49,7 +47,7 @@ pub(super) fn split(b: &[u8]) -> Result<Vec<Vec<u8>>, OtlpError> {
             },
         });
     }
-    let top = jsonspan::value(b, 0).map_err(span_err("the body"))?;
+    let (d, top) = Doc::new(b, 0).map_err(span_err("the body"))?;
     if jsonspan::skip_ws(b, top.end) != b.len() {
         return Err(OtlpError::Span {
             at: "the body".into(),
@@ -60,14 +58,14 @@ pub(super) fn split(b: &[u8]) -> Result<Vec<Vec<u8>>, OtlpError> {
         });
     }
     let mut out = Vec::new();
-    let rls = member(b, top, "resourceLogs", "the body")?;
-    for (ri, rl) in items(b, rls, "resourceLogs")?.into_iter().enumerate() {
+    let rls = member(&d, top, "resourceLogs", "the body")?;
+    for (ri, rl) in items(&d, rls, "resourceLogs")?.into_iter().enumerate() {
         let at = format!("resourceLogs[{ri}]");
-        let [resource, schema, sls] = pick(b, rl, ["resource", "schemaUrl", "scopeLogs"], &at)?;
-        for (si, sl) in items(b, sls, &at)?.into_iter().enumerate() {
+        let [resource, schema, sls] = pick(&d, rl, ["resource", "schemaUrl", "scopeLogs"], &at)?;
+        for (si, sl) in items(&d, sls, &at)?.into_iter().enumerate() {
             let at = format!("{at}.scopeLogs[{si}]");
-            let [scope, sl_schema, logs] = pick(b, sl, ["scope", "schemaUrl", "logRecords"], &at)?;
-            for (li, log) in items(b, logs, &at)?.into_iter().enumerate() {
+            let [scope, sl_schema, logs] = pick(&d, sl, ["scope", "schemaUrl", "logRecords"], &at)?;
+            for (li, log) in items(&d, logs, &at)?.into_iter().enumerate() {
                 // Each record is checked as `record` will read it; the
                 // resource and scope once, with the first.
                 let at = format!("{at}.logRecords[{li}]");
@@ -76,7 +74,7 @@ pub(super) fn split(b: &[u8]) -> Result<Vec<Vec<u8>>, OtlpError> {
                     read_resource(b, resource.clone(), &mut r, &at)?;
                     read_scope(b, scope.clone(), &mut r, &at)?;
                 }
-                log_record(b, log.clone(), &mut r, &at)?;
+                log_record(&d, log.clone(), &mut r, &at)?;
                 let piece = |r: &Option<Range<usize>>| r.clone().map(|r| &b[r]);
                 out.push(frame(
                     piece(&resource),
@@ -153,17 +151,17 @@ fn bad(at: &str, msg: impl Into<String>) -> OtlpError {
 
 /// Reads a stored record (one resource, one scope, one log record).
 pub(super) fn record(raw: &[u8], at: &str) -> Result<LogRecord, OtlpError> {
-    let top = jsonspan::value(raw, 0).map_err(span_err(at))?;
+    let (d, top) = Doc::new(raw, 0).map_err(span_err(at))?;
     let mut r = LogRecord::default();
-    let [res, sls] = pick(raw, top, ["resource", "scopeLogs"], at)?;
+    let [res, sls] = pick(&d, top, ["resource", "scopeLogs"], at)?;
     read_resource(raw, res, &mut r, at)?;
-    let Some(sl) = items(raw, sls, at)?.into_iter().next() else {
+    let Some(sl) = items(&d, sls, at)?.into_iter().next() else {
         return Ok(r);
     };
-    let [scope, logs] = pick(raw, sl, ["scope", "logRecords"], at)?;
+    let [scope, logs] = pick(&d, sl, ["scope", "logRecords"], at)?;
     read_scope(raw, scope, &mut r, at)?;
-    if let Some(log) = items(raw, logs, at)?.into_iter().next() {
-        log_record(raw, log, &mut r, at)?;
+    if let Some(log) = items(&d, logs, at)?.into_iter().next() {
+        log_record(&d, log, &mut r, at)?;
     }
     Ok(r)
 }
@@ -217,8 +215,13 @@ fn int(v: Option<&Value>, at: &str, name: &str) -> Result<u64, OtlpError> {
     }
 }
 
-fn log_record(raw: &[u8], log: Range<usize>, r: &mut LogRecord, at: &str) -> Result<(), OtlpError> {
-    let v = parse(&raw[log.clone()], at)?;
+fn log_record(
+    d: &Doc<'_>,
+    log: Range<usize>,
+    r: &mut LogRecord,
+    at: &str,
+) -> Result<(), OtlpError> {
+    let v = parse(&d.b[log.clone()], at)?;
     if !v.is_object() {
         return Err(bad(at, "a log record is not an object"));
     }
@@ -236,7 +239,7 @@ fn log_record(raw: &[u8], log: Range<usize>, r: &mut LogRecord, at: &str) -> Res
     if let Some(b) = v.get("body").filter(|b| !b.is_null()) {
         let body = any(b, &format!("{at}.body"), 1)?;
         if let Any::Str(_) = body {
-            r.body_range = body_range(raw, log)?;
+            r.body_range = body_range(d, log)?;
         }
         r.body = Some(body);
     }
@@ -257,13 +260,13 @@ pub(super) fn severity_name(s: &str) -> u64 {
 }
 
 /// Where the text of `body.stringValue` lies in `raw` (between its quotes, as sent).
-fn body_range(raw: &[u8], log: Range<usize>) -> Result<Option<Range<usize>>, OtlpError> {
+fn body_range(d: &Doc<'_>, log: Range<usize>) -> Result<Option<Range<usize>>, OtlpError> {
     let at = "logRecord.body";
-    let Some(body) = member(raw, log, "body", at)? else {
+    let Some(body) = member(d, log, "body", at)? else {
         return Ok(None);
     };
-    Ok(member(raw, body, "stringValue", at)?
-        .filter(|s| raw[s.start] == b'"')
+    Ok(member(d, body, "stringValue", at)?
+        .filter(|s| d.b[s.start] == b'"')
         .map(|s| s.start + 1..s.end - 1))
 }
 

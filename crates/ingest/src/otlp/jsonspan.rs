@@ -107,9 +107,31 @@ fn scalar_end(b: &[u8], i: usize) -> Result<usize, SpanError> {
 /// The span of the value starting at `i` (after whitespace), checked
 /// against JSON's grammar.
 pub fn value(b: &[u8], i: usize) -> Result<Range<usize>, SpanError> {
+    walk(b, i, None)
+}
+
+/// [`value`], noting in `tape` (if given) the span of every object and
+/// array in it, in the order they open.
+fn walk(
+    b: &[u8],
+    i: usize,
+    mut tape: Option<&mut Vec<(usize, usize)>>,
+) -> Result<Range<usize>, SpanError> {
     let start = skip_ws(b, i);
-    // Containers still open, innermost last (`true`: an object).
-    let mut open: Vec<bool> = Vec::new();
+    // Containers still open, innermost last (`true`: an object), with their place on the tape.
+    let mut open: Vec<(bool, usize)> = Vec::new();
+    let opened = |tape: &mut Option<&mut Vec<(usize, usize)>>, at: usize| match tape {
+        Some(t) => {
+            t.push((at, at));
+            t.len() - 1
+        }
+        None => 0,
+    };
+    let closed = |tape: &mut Option<&mut Vec<(usize, usize)>>, k: usize, end: usize| {
+        if let Some(t) = tape {
+            t[k].1 = end;
+        }
+    };
     let mut j = start;
     'value: loop {
         // A value starts at `j` (after whitespace).
@@ -117,30 +139,32 @@ pub fn value(b: &[u8], i: usize) -> Result<Range<usize>, SpanError> {
         match b.get(j) {
             None => return Err(err(j, "the text ends where a value should be")),
             Some(b'[') => {
-                open.push(false);
+                open.push((false, opened(&mut tape, j)));
                 j = skip_ws(b, j + 1);
                 if b.get(j) != Some(&b']') {
                     continue 'value;
                 }
-                open.pop();
+                let (_, k) = open.pop().expect("just pushed");
                 j += 1;
+                closed(&mut tape, k, j);
             }
             Some(b'{') => {
-                open.push(true);
+                open.push((true, opened(&mut tape, j)));
                 j = skip_ws(b, j + 1);
                 if b.get(j) != Some(&b'}') {
                     j = key(b, j)?;
                     continue 'value;
                 }
-                open.pop();
+                let (_, k) = open.pop().expect("just pushed");
                 j += 1;
+                closed(&mut tape, k, j);
             }
             Some(b'"') => j = string_end(b, j)?,
             Some(_) => j = scalar_end(b, j)?,
         }
         // After a value: close what ends here, or go on to the next member or item.
         loop {
-            let Some(&in_object) = open.last() else {
+            let Some(&(in_object, k)) = open.last() else {
                 return Ok(start..j);
             };
             j = skip_ws(b, j);
@@ -156,12 +180,70 @@ pub fn value(b: &[u8], i: usize) -> Result<Range<usize>, SpanError> {
                 (Some(b']'), false) | (Some(b'}'), true) => {
                     open.pop();
                     j += 1;
+                    closed(&mut tape, k, j);
                 }
                 (None, _) => return Err(err(start, "an object or array that does not end")),
                 (Some(_), false) => return Err(err(j, "`,` or `]` was expected")),
                 (Some(_), true) => return Err(err(j, "`,` or `}` was expected")),
             }
         }
+    }
+}
+
+/// A text checked once, with the span of each of its objects and arrays
+/// noted: reading a member or an item then skips a nested container at
+/// once instead of walking it again (an OTLP request nests its records
+/// four levels deep, and each level was walked by the one above).
+pub struct Doc<'a> {
+    pub b: &'a [u8],
+    tape: Vec<(usize, usize)>,
+}
+
+impl<'a> Doc<'a> {
+    /// The value at `i` checked whole, and its span.
+    pub fn new(b: &'a [u8], i: usize) -> Result<(Doc<'a>, Range<usize>), SpanError> {
+        let mut tape = Vec::new();
+        let span = walk(b, i, Some(&mut tape))?;
+        Ok((Doc { b, tape }, span))
+    }
+
+    /// The span of the value at `i`: a container's from the tape.
+    fn value(&self, i: usize) -> Result<Range<usize>, SpanError> {
+        let s = skip_ws(self.b, i);
+        match self.tape.binary_search_by_key(&s, |t| t.0) {
+            Ok(k) => Ok(s..self.tape[k].1),
+            Err(_) => value(self.b, s),
+        }
+    }
+
+    /// The item spans of the array at `span`.
+    pub fn items(&self, span: Range<usize>) -> Result<Vec<Range<usize>>, SpanError> {
+        items_with(self.b, span, |i| self.value(i))
+    }
+
+    /// The values of members `names` of the object at `span`, in one walk of
+    /// it: of each, the last if several, and not `null`.
+    pub fn pick<const N: usize>(
+        &self,
+        span: Range<usize>,
+        names: [&str; N],
+    ) -> Result<[Option<Range<usize>>; N], SpanError> {
+        Ok(chosen(self.b, self.members(span)?, names))
+    }
+
+    /// The members of the object at `span`: (key without its quotes, value span).
+    pub fn members(&self, span: Range<usize>) -> Result<Vec<Member>, SpanError> {
+        members_with(self.b, span, |i| self.value(i))
+    }
+
+    /// The value of member `name` of the object at `span`, if it has one (the
+    /// last, if several) and it is not `null`.
+    pub fn member(
+        &self,
+        span: Range<usize>,
+        name: &str,
+    ) -> Result<Option<Range<usize>>, SpanError> {
+        Ok(self.pick(span, [name])?[0].clone())
     }
 }
 
@@ -182,7 +264,11 @@ pub type Member = (Range<usize>, Range<usize>);
 
 /// The members of the object at `span`: (key without its quotes, value span).
 /// A key with escapes is kept as written.
-pub fn members(b: &[u8], span: Range<usize>) -> Result<Vec<Member>, SpanError> {
+fn members_with(
+    b: &[u8],
+    span: Range<usize>,
+    value: impl Fn(usize) -> Result<Range<usize>, SpanError>,
+) -> Result<Vec<Member>, SpanError> {
     let mut out = Vec::new();
     let mut i = skip_ws(b, span.start);
     if b.get(i) != Some(&b'{') {
@@ -203,7 +289,7 @@ pub fn members(b: &[u8], span: Range<usize>) -> Result<Vec<Member>, SpanError> {
         if b.get(i) != Some(&b':') {
             return Err(err(i, "`:` was expected"));
         }
-        let v = value(b, i + 1)?;
+        let v = value(i + 1)?;
         i = skip_ws(b, v.end);
         out.push((key, v));
         match b.get(i) {
@@ -215,7 +301,11 @@ pub fn members(b: &[u8], span: Range<usize>) -> Result<Vec<Member>, SpanError> {
 }
 
 /// The item spans of the array at `span`.
-pub fn items(b: &[u8], span: Range<usize>) -> Result<Vec<Range<usize>>, SpanError> {
+fn items_with(
+    b: &[u8],
+    span: Range<usize>,
+    value: impl Fn(usize) -> Result<Range<usize>, SpanError>,
+) -> Result<Vec<Range<usize>>, SpanError> {
     let mut out = Vec::new();
     let mut i = skip_ws(b, span.start);
     if b.get(i) != Some(&b'[') {
@@ -226,7 +316,7 @@ pub fn items(b: &[u8], span: Range<usize>) -> Result<Vec<Range<usize>>, SpanErro
         return Ok(out);
     }
     loop {
-        let v = value(b, i)?;
+        let v = value(i)?;
         i = skip_ws(b, v.end);
         out.push(v);
         match b.get(i) {
@@ -237,25 +327,19 @@ pub fn items(b: &[u8], span: Range<usize>) -> Result<Vec<Range<usize>>, SpanErro
     }
 }
 
-/// The value of member `name` of the object at `span`, if it has one (the
-/// last, if several) and it is not `null`.
-pub fn member(b: &[u8], span: Range<usize>, name: &str) -> Result<Option<Range<usize>>, SpanError> {
-    Ok(pick(b, span, [name])?[0].clone())
-}
-
-/// [`member`] for several names, in one walk of the object.
-pub fn pick<const N: usize>(
+/// Of `members`, the values of those named `names` (see [`Doc::pick`]).
+fn chosen<const N: usize>(
     b: &[u8],
-    span: Range<usize>,
+    members: Vec<Member>,
     names: [&str; N],
-) -> Result<[Option<Range<usize>>; N], SpanError> {
+) -> [Option<Range<usize>>; N] {
     let mut out = [const { None }; N];
-    for (k, v) in members(b, span)? {
+    for (k, v) in members {
         if let Some(n) = names.iter().position(|n| &b[k.clone()] == n.as_bytes()) {
             out[n] = Some(v).filter(|v| &b[v.clone()] != b"null");
         }
     }
-    Ok(out)
+    out
 }
 
 #[cfg(test)]
@@ -311,14 +395,23 @@ mod tests {
         let t = br#" {"a" : [1, {"b":"x\"]"}], "c":null, "d": -1.5e3 } "#;
         let whole = value(t, 0).unwrap();
         assert_eq!(&t[whole.clone()], &t[1..t.len() - 1]);
-        let m = members(t, whole.clone()).unwrap();
+        let (d, span) = Doc::new(t, 0).unwrap();
+        assert_eq!(span, whole);
+        let m = d.members(whole.clone()).unwrap();
         assert_eq!(m.len(), 3);
         assert_eq!(&t[m[0].1.clone()], br#"[1, {"b":"x\"]"}]"#);
-        assert_eq!(items(t, m[0].1.clone()).unwrap().len(), 2);
-        assert_eq!(member(t, whole.clone(), "c").unwrap(), None);
-        assert_eq!(&t[member(t, whole, "d").unwrap().unwrap()], b"-1.5e3");
+        let inner = d.items(m[0].1.clone()).unwrap();
+        assert_eq!(inner.len(), 2);
+        // A container's span from the tape is the one a fresh walk finds.
+        assert_eq!(inner[1], value(t, inner[1].start).unwrap());
+        assert_eq!(&t[inner[1].clone()], br#"{"b":"x\"]"}"#);
+        assert_eq!(d.member(whole.clone(), "c").unwrap(), None);
+        assert_eq!(&t[d.member(whole, "d").unwrap().unwrap()], b"-1.5e3");
         let deep = format!("{}{}", "[".repeat(200_000), "]".repeat(200_000));
         assert_eq!(value(deep.as_bytes(), 0).unwrap(), 0..400_000);
+        let (d, span) = Doc::new(deep.as_bytes(), 0).unwrap();
+        assert_eq!(span, 0..400_000);
+        assert_eq!(d.items(1..399_999).unwrap(), vec![2..399_998]);
     }
 
     #[test]
@@ -363,8 +456,8 @@ mod tests {
                 String::from_utf8_lossy(t)
             );
         }
-        assert!(members(b"{\"a\" 1}", 0..7).is_err());
-        assert!(items(b"[1 2]", 0..5).is_err());
+        assert!(Doc::new(b"{\"a\" 1}", 0).is_err());
+        assert!(Doc::new(b"[1 2]", 0).is_err());
         assert!(value(b"", 0).is_err());
         assert!(value(b"@", 0).is_err());
     }

@@ -34,7 +34,12 @@ fn bytes<'a>(at: &str, f: &Field<'a>) -> Result<&'a [u8], OtlpError> {
 }
 
 fn text(at: &str, f: &Field<'_>) -> Result<String, OtlpError> {
-    Ok(String::from_utf8_lossy(bytes(at, f)?).into_owned())
+    let b = bytes(at, f)?;
+    // Checked whole first: the lossy reading goes a chunk at a time.
+    Ok(match std::str::from_utf8(b) {
+        Ok(s) => s.to_owned(),
+        Err(_) => String::from_utf8_lossy(b).into_owned(),
+    })
 }
 
 /// The fields of `buf`, each an error from the first bad one on (read as
