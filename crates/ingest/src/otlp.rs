@@ -28,6 +28,7 @@ use crate::attrs::{clip, MAX_PAIRS};
 use crate::last::Last;
 use crate::{extract, sd};
 use pramaan_core::{EventTime, Format, ParsedFields};
+use std::borrow::Cow;
 use std::cell::RefCell;
 use std::fmt::Write as _;
 use std::ops::Range;
@@ -88,9 +89,14 @@ pub enum Any {
 impl Any {
     /// The value as text: a string as it is, a list or map as JSON.
     pub fn text(&self) -> String {
+        self.text_ref().into_owned()
+    }
+
+    /// [`Any::text`], borrowed where it can be (a string is most values).
+    fn text_ref(&self) -> Cow<'_, str> {
         match self {
-            Any::Str(s) | Any::Bytes(s) => s.clone(),
-            _ => self.json().to_string(),
+            Any::Str(s) | Any::Bytes(s) => Cow::Borrowed(s),
+            _ => Cow::Owned(self.json().to_string()),
         }
     }
 
@@ -216,7 +222,7 @@ fn apply(r: &LogRecord, raw: &[u8], f: &mut ParsedFields) {
     f.message = r.body_range.clone().unwrap_or(0..0);
     f.structured_data = Some(structured_data(r));
     if let Some(b) = &r.body {
-        extract::extract(b.text().as_bytes(), f);
+        extract::extract(b.text_ref().as_bytes(), f);
     }
     for (_, v) in r.attributes.iter().take(MAX_PAIRS) {
         if let Any::Str(s) = v {
@@ -242,19 +248,19 @@ fn structured_data(r: &LogRecord) -> String {
         _ => None,
     };
     let own = [
-        ("trace_id", r.trace_id.clone()),
-        ("span_id", r.span_id.clone()),
-        ("severity_text", r.severity_text.clone()),
-        ("event_name", r.event_name.clone()),
-        ("scope", r.scope_name.clone()),
-        ("scope_version", r.scope_version.clone()),
-        ("body", body),
+        ("trace_id", r.trace_id.as_deref()),
+        ("span_id", r.span_id.as_deref()),
+        ("severity_text", r.severity_text.as_deref()),
+        ("event_name", r.event_name.as_deref()),
+        ("scope", r.scope_name.as_deref()),
+        ("scope_version", r.scope_version.as_deref()),
+        ("body", body.as_deref()),
     ];
-    let own: Vec<(&str, String)> = own
+    let own: Vec<(&str, Cow<'_, str>)> = own
         .iter()
-        .filter_map(|(k, v)| v.as_deref().map(|v| (*k, clip(v).into_owned())))
+        .filter_map(|(k, v)| v.map(|v| (*k, clip(v))))
         .collect();
-    let mut out = sd::element("otlp", own.iter().map(|(k, v)| (*k, v.as_str())));
+    let mut out = sd::element("otlp", own.iter().map(|(k, v)| (*k, v.as_ref())));
     for (id, kvs) in [
         ("otlp.resource", &r.resource),
         ("otlp.attributes", &r.attributes),
@@ -262,16 +268,21 @@ fn structured_data(r: &LogRecord) -> String {
         if kvs.is_empty() {
             continue;
         }
-        let texts: Vec<(&str, String)> = kvs
+        let texts: Vec<(&str, Cow<'_, str>)> = kvs
             .iter()
             .take(MAX_PAIRS)
-            .map(|(k, v)| (k.as_str(), clip(&v.text()).into_owned()))
+            .map(|(k, v)| {
+                let t = match v.text_ref() {
+                    Cow::Borrowed(t) => clip(t),
+                    Cow::Owned(t) => Cow::Owned(clip(&t).into_owned()),
+                };
+                (k.as_str(), t)
+            })
             .collect();
-        let _ = write!(
-            out,
-            "{}",
-            sd::element(id, texts.iter().map(|(k, v)| (*k, v.as_str())))
-        );
+        out.push_str(&sd::element(
+            id,
+            texts.iter().map(|(k, v)| (*k, v.as_ref())),
+        ));
     }
     out
 }
