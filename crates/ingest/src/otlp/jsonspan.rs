@@ -107,57 +107,38 @@ fn scalar_end(b: &[u8], i: usize) -> Result<usize, SpanError> {
 /// The span of the value starting at `i` (after whitespace), checked
 /// against JSON's grammar.
 pub fn value(b: &[u8], i: usize) -> Result<Range<usize>, SpanError> {
-    walk(b, i, None)
+    walk(b, i, &mut Vec::new())
 }
 
-/// [`value`], noting in `tape` (if given) the span of every object and
-/// array in it, in the order they open.
-fn walk(
-    b: &[u8],
-    i: usize,
-    mut tape: Option<&mut Vec<(usize, usize)>>,
-) -> Result<Range<usize>, SpanError> {
+/// [`value`], noting in `tape` the span of every object and array in it,
+/// in the order they open.
+fn walk(b: &[u8], i: usize, tape: &mut Vec<(usize, usize)>) -> Result<Range<usize>, SpanError> {
     let start = skip_ws(b, i);
     // Containers still open, innermost last (`true`: an object), with their place on the tape.
     let mut open: Vec<(bool, usize)> = Vec::new();
-    let opened = |tape: &mut Option<&mut Vec<(usize, usize)>>, at: usize| match tape {
-        Some(t) => {
-            t.push((at, at));
-            t.len() - 1
-        }
-        None => 0,
-    };
-    let closed = |tape: &mut Option<&mut Vec<(usize, usize)>>, k: usize, end: usize| {
-        if let Some(t) = tape {
-            t[k].1 = end;
-        }
-    };
     let mut j = start;
     'value: loop {
         // A value starts at `j` (after whitespace).
         j = skip_ws(b, j);
         match b.get(j) {
             None => return Err(err(j, "the text ends where a value should be")),
-            Some(b'[') => {
-                open.push((false, opened(&mut tape, j)));
+            Some(&c @ (b'[' | b'{')) => {
+                let in_object = c == b'{';
+                tape.push((j, j));
+                open.push((in_object, tape.len() - 1));
                 j = skip_ws(b, j + 1);
-                if b.get(j) != Some(&b']') {
-                    continue 'value;
+                match (b.get(j), in_object) {
+                    (Some(b']'), false) | (Some(b'}'), true) => {
+                        open.pop();
+                        j += 1;
+                        tape.last_mut().expect("just pushed").1 = j;
+                    }
+                    (_, false) => continue 'value,
+                    (_, true) => {
+                        j = key(b, j)?;
+                        continue 'value;
+                    }
                 }
-                let (_, k) = open.pop().expect("just pushed");
-                j += 1;
-                closed(&mut tape, k, j);
-            }
-            Some(b'{') => {
-                open.push((true, opened(&mut tape, j)));
-                j = skip_ws(b, j + 1);
-                if b.get(j) != Some(&b'}') {
-                    j = key(b, j)?;
-                    continue 'value;
-                }
-                let (_, k) = open.pop().expect("just pushed");
-                j += 1;
-                closed(&mut tape, k, j);
             }
             Some(b'"') => j = string_end(b, j)?,
             Some(_) => j = scalar_end(b, j)?,
@@ -180,7 +161,7 @@ fn walk(
                 (Some(b']'), false) | (Some(b'}'), true) => {
                     open.pop();
                     j += 1;
-                    closed(&mut tape, k, j);
+                    tape[k].1 = j;
                 }
                 (None, _) => return Err(err(start, "an object or array that does not end")),
                 (Some(_), false) => return Err(err(j, "`,` or `]` was expected")),
@@ -203,7 +184,7 @@ impl<'a> Doc<'a> {
     /// The value at `i` checked whole, and its span.
     pub fn new(b: &'a [u8], i: usize) -> Result<(Doc<'a>, Range<usize>), SpanError> {
         let mut tape = Vec::new();
-        let span = walk(b, i, Some(&mut tape))?;
+        let span = walk(b, i, &mut tape)?;
         Ok((Doc { b, tape }, span))
     }
 
@@ -218,7 +199,61 @@ impl<'a> Doc<'a> {
 
     /// The item spans of the array at `span`.
     pub fn items(&self, span: Range<usize>) -> Result<Vec<Range<usize>>, SpanError> {
-        items_with(self.b, span, |i| self.value(i))
+        let b = self.b;
+        let mut out = Vec::new();
+        let mut i = skip_ws(b, span.start);
+        if b.get(i) != Some(&b'[') {
+            return Err(err(i, "an array was expected"));
+        }
+        i = skip_ws(b, i + 1);
+        if b.get(i) == Some(&b']') {
+            return Ok(out);
+        }
+        loop {
+            let v = self.value(i)?;
+            i = skip_ws(b, v.end);
+            out.push(v);
+            match b.get(i) {
+                Some(b',') => i += 1,
+                Some(b']') => return Ok(out),
+                _ => return Err(err(i, "`,` or `]` was expected")),
+            }
+        }
+    }
+
+    /// The members of the object at `span`: (key without its quotes, value span).
+    /// A key with escapes is kept as written.
+    pub fn members(&self, span: Range<usize>) -> Result<Vec<Member>, SpanError> {
+        let b = self.b;
+        let mut out = Vec::new();
+        let mut i = skip_ws(b, span.start);
+        if b.get(i) != Some(&b'{') {
+            return Err(err(i, "an object was expected"));
+        }
+        i = skip_ws(b, i + 1);
+        if b.get(i) == Some(&b'}') {
+            return Ok(out);
+        }
+        loop {
+            i = skip_ws(b, i);
+            if b.get(i) != Some(&b'"') {
+                return Err(err(i, "a member name was expected"));
+            }
+            let key_end = string_end(b, i)?;
+            let key = i + 1..key_end - 1;
+            i = skip_ws(b, key_end);
+            if b.get(i) != Some(&b':') {
+                return Err(err(i, "`:` was expected"));
+            }
+            let v = self.value(i + 1)?;
+            i = skip_ws(b, v.end);
+            out.push((key, v));
+            match b.get(i) {
+                Some(b',') => i += 1,
+                Some(b'}') => return Ok(out),
+                _ => return Err(err(i, "`,` or `}` was expected")),
+            }
+        }
     }
 
     /// The values of members `names` of the object at `span`, in one walk of
@@ -228,12 +263,14 @@ impl<'a> Doc<'a> {
         span: Range<usize>,
         names: [&str; N],
     ) -> Result<[Option<Range<usize>>; N], SpanError> {
-        Ok(chosen(self.b, self.members(span)?, names))
-    }
-
-    /// The members of the object at `span`: (key without its quotes, value span).
-    pub fn members(&self, span: Range<usize>) -> Result<Vec<Member>, SpanError> {
-        members_with(self.b, span, |i| self.value(i))
+        let b = self.b;
+        let mut out = [const { None }; N];
+        for (k, v) in self.members(span)? {
+            if let Some(n) = names.iter().position(|n| &b[k.clone()] == n.as_bytes()) {
+                out[n] = Some(v).filter(|v| &b[v.clone()] != b"null");
+            }
+        }
+        Ok(out)
     }
 
     /// The value of member `name` of the object at `span`, if it has one (the
@@ -261,86 +298,6 @@ fn key(b: &[u8], j: usize) -> Result<usize, SpanError> {
 
 /// A member of an object: its name's span (without the quotes) and its value's.
 pub type Member = (Range<usize>, Range<usize>);
-
-/// The members of the object at `span`: (key without its quotes, value span).
-/// A key with escapes is kept as written.
-fn members_with(
-    b: &[u8],
-    span: Range<usize>,
-    value: impl Fn(usize) -> Result<Range<usize>, SpanError>,
-) -> Result<Vec<Member>, SpanError> {
-    let mut out = Vec::new();
-    let mut i = skip_ws(b, span.start);
-    if b.get(i) != Some(&b'{') {
-        return Err(err(i, "an object was expected"));
-    }
-    i = skip_ws(b, i + 1);
-    if b.get(i) == Some(&b'}') {
-        return Ok(out);
-    }
-    loop {
-        i = skip_ws(b, i);
-        if b.get(i) != Some(&b'"') {
-            return Err(err(i, "a member name was expected"));
-        }
-        let key_end = string_end(b, i)?;
-        let key = i + 1..key_end - 1;
-        i = skip_ws(b, key_end);
-        if b.get(i) != Some(&b':') {
-            return Err(err(i, "`:` was expected"));
-        }
-        let v = value(i + 1)?;
-        i = skip_ws(b, v.end);
-        out.push((key, v));
-        match b.get(i) {
-            Some(b',') => i += 1,
-            Some(b'}') => return Ok(out),
-            _ => return Err(err(i, "`,` or `}` was expected")),
-        }
-    }
-}
-
-/// The item spans of the array at `span`.
-fn items_with(
-    b: &[u8],
-    span: Range<usize>,
-    value: impl Fn(usize) -> Result<Range<usize>, SpanError>,
-) -> Result<Vec<Range<usize>>, SpanError> {
-    let mut out = Vec::new();
-    let mut i = skip_ws(b, span.start);
-    if b.get(i) != Some(&b'[') {
-        return Err(err(i, "an array was expected"));
-    }
-    i = skip_ws(b, i + 1);
-    if b.get(i) == Some(&b']') {
-        return Ok(out);
-    }
-    loop {
-        let v = value(i)?;
-        i = skip_ws(b, v.end);
-        out.push(v);
-        match b.get(i) {
-            Some(b',') => i += 1,
-            Some(b']') => return Ok(out),
-            _ => return Err(err(i, "`,` or `]` was expected")),
-        }
-    }
-}
-
-/// Of `members`, the values of those named `names` (see [`Doc::pick`]).
-fn chosen<const N: usize>(
-    b: &[u8],
-    members: Vec<Member>,
-    names: [&str; N],
-) -> [Option<Range<usize>>; N] {
-    let mut out = [const { None }; N];
-    for (k, v) in members {
-        if let Some(n) = names.iter().position(|n| &b[k.clone()] == n.as_bytes()) {
-            out[n] = Some(v).filter(|v| &b[v.clone()] != b"null");
-        }
-    }
-    out
-}
 
 #[cfg(test)]
 mod tests {

@@ -94,7 +94,7 @@ pub(super) fn split(body: &[u8]) -> Result<Vec<Vec<u8>>, OtlpError> {
                 let mut r = LogRecord::default();
                 if li == 0 {
                     if let Some(res) = resource {
-                        attributes_of(res, 1, &format!("{at}.resource"))?;
+                        read_resource(res, &mut r, &at)?;
                     }
                     if let Some(s) = scope {
                         self::scope(s, &mut r, &format!("{at}.scope"))?;
@@ -143,12 +143,7 @@ pub(super) fn record(raw: &[u8], at: &str) -> Result<LogRecord, OtlpError> {
     for f in all(raw, at) {
         let f = f?;
         match f.number {
-            1 => {
-                let res = bytes(at, &f)?;
-                r.resource = super::memo_resource(b'p', res, || {
-                    attributes_of(res, 1, &format!("{at}.resource"))
-                })?
-            }
+            1 => read_resource(bytes(at, &f)?, &mut r, at)?,
             2 => scope_logs = Some(bytes(at, &f)?),
             _ => {}
         }
@@ -167,6 +162,14 @@ pub(super) fn record(raw: &[u8], at: &str) -> Result<LogRecord, OtlpError> {
         log_record(raw, log, &mut r, at)?;
     }
     Ok(r)
+}
+
+/// A `Resource`'s attributes (read once for the records that share it).
+fn read_resource(res: &[u8], r: &mut LogRecord, at: &str) -> Result<(), OtlpError> {
+    r.resource = super::memo_resource(b'p', res, || {
+        attributes_of(res, 1, &format!("{at}.resource"))
+    })?;
+    Ok(())
 }
 
 fn scope(buf: &[u8], r: &mut LogRecord, at: &str) -> Result<(), OtlpError> {
