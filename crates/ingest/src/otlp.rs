@@ -16,9 +16,10 @@
 //! be field 15 as a group): [`fields`] tells them apart by that first byte.
 //!
 //! Values (`AnyValue`) nest: at most [`MAX_DEPTH`] levels are read, deeper
-//! is refused, so a hostile request costs no more stack than that. In JSON,
-//! serde_json stops at 128 levels of brackets first, which is 32 levels of
-//! key-value lists: the same limit.
+//! is refused, so a hostile request costs no more stack than that. JSON is
+//! checked by an iterative walk ([`jsonspan`]) and its values read from
+//! their spans in place, so brackets nested in a member pramaan does not
+//! read cost no stack either.
 
 mod json;
 mod jsonspan;
@@ -30,7 +31,6 @@ use crate::{extract, sd};
 use pramaan_core::{EventTime, Format, ParsedFields};
 use std::borrow::Cow;
 use std::cell::RefCell;
-use std::fmt::Write as _;
 use std::ops::Range;
 
 pub use jsonspan::SpanError;
@@ -70,6 +70,52 @@ pub enum OtlpError {
     Json { at: String, msg: String },
     #[error("{at}: values nest deeper than {MAX_DEPTH} levels (AnyValue inside AnyValue), the most pramaan reads")]
     TooDeep { at: String },
+}
+
+/// Where a reader is in a request, written out only when an error names it
+/// (`resourceLogs[0].scopeLogs[1].logRecords[2].body`): built as text for
+/// every record and attribute, the paths cost more than reading them.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum At<'a> {
+    /// A name of its own (`record`, `the body`).
+    Root(&'a str),
+    /// Member `name` of the place before.
+    Member(&'a At<'a>, &'static str),
+    /// Item `i` of the list `name` of the place before.
+    Item(&'a At<'a>, &'static str, usize),
+}
+
+impl At<'_> {
+    /// The path a top-level list's items are named under (`resourceLogs[0]`).
+    const TOP: At<'static> = At::Root("");
+
+    fn member<'a>(&'a self, name: &'static str) -> At<'a> {
+        At::Member(self, name)
+    }
+
+    fn item<'a>(&'a self, name: &'static str, i: usize) -> At<'a> {
+        At::Item(self, name, i)
+    }
+}
+
+impl std::fmt::Display for At<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let parent = |f: &mut std::fmt::Formatter<'_>, p: &At<'_>| match p {
+            At::Root("") => Ok(()),
+            p => write!(f, "{p}."),
+        };
+        match self {
+            At::Root(s) => f.write_str(s),
+            At::Member(p, name) => {
+                parent(f, p)?;
+                f.write_str(name)
+            }
+            At::Item(p, name, i) => {
+                parent(f, p)?;
+                write!(f, "{name}[{i}]")
+            }
+        }
+    }
 }
 
 /// An `AnyValue`, read.
@@ -164,9 +210,9 @@ pub fn split(body: &[u8], enc: Encoding) -> Result<Vec<Vec<u8>>, OtlpError> {
 /// Reads one stored record (see the module documentation).
 pub fn decode(raw: &[u8]) -> Result<LogRecord, OtlpError> {
     if raw.first() == Some(&b'{') {
-        json::record(raw, "record")
+        json::record(raw, At::Root("record"))
     } else {
-        proto::record(raw, "record")
+        proto::record(raw, At::Root("record"))
     }
 }
 
@@ -314,12 +360,14 @@ pub fn severity(number: u64, text: Option<&str>) -> Option<u8> {
 
 /// Lower-case hex of an id; `None` when empty.
 fn hex(b: &[u8]) -> Option<String> {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
     if b.is_empty() {
         return None;
     }
     let mut s = String::with_capacity(b.len() * 2);
     for x in b {
-        let _ = write!(s, "{x:02x}");
+        s.push(char::from(DIGITS[usize::from(x >> 4)]));
+        s.push(char::from(DIGITS[usize::from(x & 15)]));
     }
     Some(s)
 }

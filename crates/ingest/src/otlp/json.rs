@@ -3,54 +3,62 @@
 //! numbers, bytes in base64.
 
 use super::jsonspan::{self, Doc, SpanError};
-use super::{Any, LogRecord, OtlpError, MAX_DEPTH};
-use serde_json::Value;
+use super::{Any, At, LogRecord, OtlpError, MAX_DEPTH};
+use std::borrow::Cow;
 use std::ops::Range;
 
-fn span_err(at: &str) -> impl Fn(SpanError) -> OtlpError + '_ {
+type Span = Range<usize>;
+
+fn span_err(at: At<'_>) -> impl Fn(SpanError) -> OtlpError + '_ {
     move |source| OtlpError::Span {
-        at: at.to_owned(),
+        at: at.to_string(),
         source,
     }
 }
 
-fn items(d: &Doc<'_>, v: Option<Range<usize>>, at: &str) -> Result<Vec<Range<usize>>, OtlpError> {
+fn items(d: &Doc<'_>, v: Option<Span>, at: At<'_>) -> Result<Vec<Span>, OtlpError> {
     v.map_or(Ok(Vec::new()), |v| d.items(v).map_err(span_err(at)))
-}
-
-fn member(
-    d: &Doc<'_>,
-    span: Range<usize>,
-    name: &str,
-    at: &str,
-) -> Result<Option<Range<usize>>, OtlpError> {
-    d.member(span, name).map_err(span_err(at))
 }
 
 fn pick<const N: usize>(
     d: &Doc<'_>,
-    span: Range<usize>,
+    span: Span,
     names: [&str; N],
-    at: &str,
-) -> Result<[Option<Range<usize>>; N], OtlpError> {
+    at: At<'_>,
+) -> Result<[Option<Span>; N], OtlpError> {
     d.pick(span, names).map_err(span_err(at))
+}
+
+/// [`pick`] of an object; of anything else, nothing (as a missing member).
+fn pick_in<const N: usize>(
+    d: &Doc<'_>,
+    span: Span,
+    names: [&str; N],
+    at: At<'_>,
+) -> Result<[Option<Span>; N], OtlpError> {
+    if d.b[span.start] == b'{' {
+        pick(d, span, names, at)
+    } else {
+        Ok([const { None }; N])
+    }
 }
 
 /// One raw record per log record of the request `body`.
 pub(super) fn split(b: &[u8]) -> Result<Vec<Vec<u8>>, OtlpError> {
+    let whole = At::Root("the body");
     if let Err(e) = std::str::from_utf8(b) {
         return Err(OtlpError::Span {
-            at: "the body".into(),
+            at: whole.to_string(),
             source: SpanError {
                 at: e.valid_up_to(),
                 what: "a byte that is not UTF-8",
             },
         });
     }
-    let (d, top) = Doc::new(b, 0).map_err(span_err("the body"))?;
+    let (d, top) = Doc::new(b, 0).map_err(span_err(whole))?;
     if jsonspan::skip_ws(b, top.end) != b.len() {
         return Err(OtlpError::Span {
-            at: "the body".into(),
+            at: whole.to_string(),
             source: SpanError {
                 at: top.end,
                 what: "text after the request object",
@@ -58,24 +66,24 @@ pub(super) fn split(b: &[u8]) -> Result<Vec<Vec<u8>>, OtlpError> {
         });
     }
     let mut out = Vec::new();
-    let rls = member(&d, top, "resourceLogs", "the body")?;
-    for (ri, rl) in items(&d, rls, "resourceLogs")?.into_iter().enumerate() {
-        let at = format!("resourceLogs[{ri}]");
-        let [resource, schema, sls] = pick(&d, rl, ["resource", "schemaUrl", "scopeLogs"], &at)?;
-        for (si, sl) in items(&d, sls, &at)?.into_iter().enumerate() {
-            let at = format!("{at}.scopeLogs[{si}]");
-            let [scope, sl_schema, logs] = pick(&d, sl, ["scope", "schemaUrl", "logRecords"], &at)?;
-            for (li, log) in items(&d, logs, &at)?.into_iter().enumerate() {
+    let [rls] = pick(&d, top, ["resourceLogs"], whole)?;
+    for (ri, rl) in items(&d, rls, whole)?.into_iter().enumerate() {
+        let at = At::TOP.item("resourceLogs", ri);
+        let [resource, schema, sls] = pick(&d, rl, ["resource", "schemaUrl", "scopeLogs"], at)?;
+        for (si, sl) in items(&d, sls, at)?.into_iter().enumerate() {
+            let at = at.item("scopeLogs", si);
+            let [scope, sl_schema, logs] = pick(&d, sl, ["scope", "schemaUrl", "logRecords"], at)?;
+            for (li, log) in items(&d, logs, at)?.into_iter().enumerate() {
                 // Each record is checked as `record` will read it; the
                 // resource and scope once, with the first.
-                let at = format!("{at}.logRecords[{li}]");
+                let at = at.item("logRecords", li);
                 let mut r = LogRecord::default();
                 if li == 0 {
-                    read_resource(b, resource.clone(), &mut r, &at)?;
-                    read_scope(b, scope.clone(), &mut r, &at)?;
+                    read_resource(&d, resource.clone(), &mut r, at)?;
+                    read_scope(&d, scope.clone(), &mut r, at)?;
                 }
-                log_record(&d, log.clone(), &mut r, &at)?;
-                let piece = |r: &Option<Range<usize>>| r.clone().map(|r| &b[r]);
+                log_record(&d, log.clone(), &mut r, at)?;
+                let piece = |r: &Option<Span>| r.clone().map(|r| &b[r]);
                 out.push(frame(
                     piece(&resource),
                     piece(&scope),
@@ -127,121 +135,167 @@ pub fn frame(
     o
 }
 
-/// serde_json's reading of a piece; its recursion limit (128 brackets) is
-/// the depth limit of JSON values.
-fn parse(b: &[u8], at: &str) -> Result<Value, OtlpError> {
-    serde_json::from_slice(b).map_err(|e| {
-        if e.to_string().contains("recursion limit") {
-            OtlpError::TooDeep { at: at.to_owned() }
-        } else {
-            OtlpError::Json {
-                at: at.to_owned(),
-                msg: e.to_string(),
-            }
-        }
-    })
-}
-
-fn bad(at: &str, msg: impl Into<String>) -> OtlpError {
+fn bad(at: At<'_>, msg: impl Into<String>) -> OtlpError {
     OtlpError::Json {
-        at: at.to_owned(),
+        at: at.to_string(),
         msg: msg.into(),
     }
 }
 
 /// Reads a stored record (one resource, one scope, one log record).
-pub(super) fn record(raw: &[u8], at: &str) -> Result<LogRecord, OtlpError> {
+pub(super) fn record(raw: &[u8], at: At<'_>) -> Result<LogRecord, OtlpError> {
     let (d, top) = Doc::new(raw, 0).map_err(span_err(at))?;
     let mut r = LogRecord::default();
     let [res, sls] = pick(&d, top, ["resource", "scopeLogs"], at)?;
-    read_resource(raw, res, &mut r, at)?;
+    read_resource(&d, res, &mut r, at)?;
     let Some(sl) = items(&d, sls, at)?.into_iter().next() else {
         return Ok(r);
     };
     let [scope, logs] = pick(&d, sl, ["scope", "logRecords"], at)?;
-    read_scope(raw, scope, &mut r, at)?;
+    read_scope(&d, scope, &mut r, at)?;
     if let Some(log) = items(&d, logs, at)?.into_iter().next() {
         log_record(&d, log, &mut r, at)?;
     }
     Ok(r)
 }
 
+// What follows reads values from their spans in the checked text (`Doc`),
+// as OTLP/JSON gives them meaning: a member is matched by its name as
+// written, the last of a name counts, and `null` is as absent. Where a
+// value of the wrong kind has no meaning to lose (a name that is not a
+// string, a resource that is not an object), it is read as absent.
+
+/// The resource's attributes (read once for the records that share it).
 fn read_resource(
-    b: &[u8],
-    res: Option<Range<usize>>,
+    d: &Doc<'_>,
+    res: Option<Span>,
     r: &mut LogRecord,
-    at: &str,
+    at: At<'_>,
 ) -> Result<(), OtlpError> {
     if let Some(res) = res {
-        r.resource = super::memo_resource(b'j', &b[res.clone()], || {
-            let at = format!("{at}.resource");
-            attributes(parse(&b[res], &at)?.get("attributes"), &at)
+        r.resource = super::memo_resource(b'j', &d.b[res.clone()], || {
+            let at = at.member("resource");
+            let [attrs] = pick_in(d, res, ["attributes"], at)?;
+            attributes_at(d, attrs, at, 1)
         })?;
     }
     Ok(())
 }
 
 fn read_scope(
-    b: &[u8],
-    scope: Option<Range<usize>>,
+    d: &Doc<'_>,
+    scope: Option<Span>,
     r: &mut LogRecord,
-    at: &str,
+    at: At<'_>,
 ) -> Result<(), OtlpError> {
     if let Some(scope) = scope {
-        let v = parse(&b[scope], &format!("{at}.scope"))?;
-        r.scope_name = str_of(v.get("name"));
-        r.scope_version = str_of(v.get("version"));
+        let at = at.member("scope");
+        let [name, version] = pick_in(d, scope, ["name", "version"], at)?;
+        r.scope_name = name_of(d, name, at)?;
+        r.scope_version = name_of(d, version, at)?;
     }
     Ok(())
 }
 
-fn str_of(v: Option<&Value>) -> Option<String> {
-    v.and_then(Value::as_str)
-        .filter(|s| !s.is_empty())
-        .map(str::to_owned)
-}
-
-/// A 64-bit integer written as a string or a number.
-fn int(v: Option<&Value>, at: &str, name: &str) -> Result<u64, OtlpError> {
-    match v {
-        None | Some(Value::Null) => Ok(0),
-        Some(Value::Number(n)) => n
-            .as_u64()
-            .ok_or_else(|| bad(at, format!("`{name}` is not a non-negative integer"))),
-        Some(Value::String(s)) => s
-            .parse()
-            .map_err(|_| bad(at, format!("`{name}` is not a non-negative integer"))),
-        Some(_) => Err(bad(at, format!("`{name}` is not an integer"))),
+/// The text of the string at `v` (its escapes read), borrowed when it has
+/// none; `None` when `v` is not a string.
+fn string<'b>(d: &Doc<'b>, v: &Span, at: At<'_>) -> Result<Option<Cow<'b, str>>, OtlpError> {
+    let s = &d.b[v.clone()];
+    if s[0] != b'"' {
+        return Ok(None);
     }
+    let inner = &s[1..s.len() - 1];
+    let text = if memchr::memchr(b'\\', inner).is_none() {
+        std::str::from_utf8(inner).map(Cow::Borrowed).ok()
+    } else {
+        // Escapes are rare: serde_json reads them.
+        serde_json::from_slice(s).map(Cow::Owned).ok()
+    };
+    let text = text.ok_or_else(|| {
+        bad(
+            at,
+            "a string is not Unicode text (a lone surrogate escape or a byte that is not UTF-8)",
+        )
+    })?;
+    Ok(Some(text))
 }
 
-fn log_record(
+/// A name-like member (`severityText`, `traceId`...): its text, or `None`
+/// when absent, empty or not a string.
+fn name_of(d: &Doc<'_>, v: Option<Span>, at: At<'_>) -> Result<Option<String>, OtlpError> {
+    let Some(v) = v else { return Ok(None) };
+    Ok(string(d, &v, at)?
+        .filter(|s| !s.is_empty())
+        .map(Cow::into_owned))
+}
+
+/// The number or string at `v` read as a `T` (a number's text as written,
+/// which JSON's grammar makes a subset of what Rust parses); `Err(true)`
+/// when it is neither, `Err(false)` when it does not read as a `T`.
+fn number<T: std::str::FromStr>(
     d: &Doc<'_>,
-    log: Range<usize>,
-    r: &mut LogRecord,
-    at: &str,
-) -> Result<(), OtlpError> {
-    let v = parse(&d.b[log.clone()], at)?;
-    if !v.is_object() {
+    v: &Span,
+    at: At<'_>,
+) -> Result<T, Result<bool, OtlpError>> {
+    let text = match d.b[v.start] {
+        b'"' => string(d, v, at).map_err(Err)?.unwrap_or_default(),
+        b'-' | b'0'..=b'9' => {
+            Cow::Borrowed(std::str::from_utf8(&d.b[v.clone()]).unwrap_or_default())
+        }
+        _ => return Err(Ok(true)),
+    };
+    text.parse().map_err(|_| Ok(false))
+}
+
+/// A 64-bit integer written as a string or a number; absent is 0.
+fn uint(d: &Doc<'_>, v: Option<Span>, at: At<'_>, name: &str) -> Result<u64, OtlpError> {
+    let Some(v) = v else { return Ok(0) };
+    number(d, &v, at).map_err(|e| match e {
+        Err(e) => e,
+        Ok(true) => bad(at, format!("`{name}` is not an integer")),
+        Ok(false) => bad(at, format!("`{name}` is not a non-negative integer")),
+    })
+}
+
+fn log_record(d: &Doc<'_>, log: Span, r: &mut LogRecord, at: At<'_>) -> Result<(), OtlpError> {
+    if d.b[log.start] != b'{' {
         return Err(bad(at, "a log record is not an object"));
     }
-    r.time_unix_nano = int(v.get("timeUnixNano"), at, "timeUnixNano")?;
-    r.observed_time_unix_nano = int(v.get("observedTimeUnixNano"), at, "observedTimeUnixNano")?;
-    r.severity_number = match v.get("severityNumber") {
-        Some(Value::String(s)) => severity_name(s),
-        other => int(other, at, "severityNumber")?,
+    let [time, observed, sev_n, sev_t, event, trace, span, attrs, body] = pick(
+        d,
+        log,
+        [
+            "timeUnixNano",
+            "observedTimeUnixNano",
+            "severityNumber",
+            "severityText",
+            "eventName",
+            "traceId",
+            "spanId",
+            "attributes",
+            "body",
+        ],
+        at,
+    )?;
+    r.time_unix_nano = uint(d, time, at, "timeUnixNano")?;
+    r.observed_time_unix_nano = uint(d, observed, at, "observedTimeUnixNano")?;
+    r.severity_number = match sev_n {
+        Some(s) if d.b[s.start] == b'"' => severity_name(&string(d, &s, at)?.unwrap_or_default()),
+        other => uint(d, other, at, "severityNumber")?,
     };
-    r.severity_text = str_of(v.get("severityText"));
-    r.event_name = str_of(v.get("eventName"));
-    r.trace_id = str_of(v.get("traceId")).map(|s| s.to_ascii_lowercase());
-    r.span_id = str_of(v.get("spanId")).map(|s| s.to_ascii_lowercase());
-    r.attributes = attributes(v.get("attributes"), at)?;
-    if let Some(b) = v.get("body").filter(|b| !b.is_null()) {
-        let body = any(b, &format!("{at}.body"), 1)?;
-        if let Any::Str(_) = body {
-            r.body_range = body_range(d, log)?;
+    r.severity_text = name_of(d, sev_t, at)?;
+    r.event_name = name_of(d, event, at)?;
+    r.trace_id = name_of(d, trace, at)?.map(|s| s.to_ascii_lowercase());
+    r.span_id = name_of(d, span, at)?.map(|s| s.to_ascii_lowercase());
+    r.attributes = attributes_at(d, attrs, at, 1)?;
+    if let Some(body) = body {
+        let value = any(d, body.clone(), at.member("body"), 1)?;
+        if let Any::Str(_) = value {
+            // Where the text lies as sent (escapes and all), for the message.
+            let [s] = pick(d, body, ["stringValue"], at)?;
+            r.body_range = s.map(|s| s.start + 1..s.end - 1);
         }
-        r.body = Some(body);
+        r.body = Some(value);
     }
     Ok(())
 }
@@ -259,57 +313,43 @@ pub(super) fn severity_name(s: &str) -> u64 {
         .map_or(0, |i| i as u64 * 4 + k)
 }
 
-/// Where the text of `body.stringValue` lies in `raw` (between its quotes, as sent).
-fn body_range(d: &Doc<'_>, log: Range<usize>) -> Result<Option<Range<usize>>, OtlpError> {
-    let at = "logRecord.body";
-    let Some(body) = member(d, log, "body", at)? else {
-        return Ok(None);
-    };
-    Ok(member(d, body, "stringValue", at)?
-        .filter(|s| d.b[s.start] == b'"')
-        .map(|s| s.start + 1..s.end - 1))
-}
-
-fn attributes(v: Option<&Value>, at: &str) -> Result<Vec<(String, Any)>, OtlpError> {
-    attributes_at(v, at, 1)
-}
-
+/// The `KeyValue`s of the list at `v` (`attributes`, or a `kvlistValue`'s `values`).
 fn attributes_at(
-    v: Option<&Value>,
-    at: &str,
+    d: &Doc<'_>,
+    v: Option<Span>,
+    at: At<'_>,
     depth: usize,
 ) -> Result<Vec<(String, Any)>, OtlpError> {
-    let list = match v {
-        None | Some(Value::Null) => return Ok(Vec::new()),
-        Some(Value::Array(a)) => a,
-        Some(_) => return Err(bad(at, "`attributes` (or `values`) is not an array")),
-    };
-    list.iter()
-        .enumerate()
-        .map(|(i, kv)| {
-            let at = format!("{at}.attributes[{i}]");
-            let key = kv
-                .get("key")
-                .and_then(Value::as_str)
-                .unwrap_or_default()
-                .to_owned();
-            let value = match kv.get("value") {
-                Some(v) if !v.is_null() => any(v, &at, depth)?,
-                _ => Any::Empty,
-            };
-            Ok((key, value))
-        })
-        .collect()
+    let Some(v) = v else { return Ok(Vec::new()) };
+    if d.b[v.start] != b'[' {
+        return Err(bad(at, "`attributes` (or `values`) is not an array"));
+    }
+    let list = d.items(v).map_err(span_err(at))?;
+    let mut out = Vec::with_capacity(list.len());
+    for (i, kv) in list.into_iter().enumerate() {
+        let at = at.item("attributes", i);
+        let [key, value] = pick_in(d, kv, ["key", "value"], at)?;
+        let key = match key {
+            Some(k) => string(d, &k, at)?.unwrap_or_default().into_owned(),
+            None => String::new(),
+        };
+        let value = match value {
+            Some(v) => any(d, v, at, depth)?,
+            None => Any::Empty,
+        };
+        out.push((key, value));
+    }
+    Ok(out)
 }
 
-/// An `AnyValue` at nesting level `depth`.
-fn any(v: &Value, at: &str, depth: usize) -> Result<Any, OtlpError> {
+/// An `AnyValue` at nesting level `depth` (1 for an attribute's value).
+fn any(d: &Doc<'_>, v: Span, at: At<'_>, depth: usize) -> Result<Any, OtlpError> {
     if depth > MAX_DEPTH {
-        return Err(OtlpError::TooDeep { at: at.to_owned() });
+        return Err(OtlpError::TooDeep { at: at.to_string() });
     }
-    let Some(o) = v.as_object() else {
+    if d.b[v.start] != b'{' {
         return Err(bad(at, "an AnyValue is not an object"));
-    };
+    }
     const KINDS: [&str; 7] = [
         "stringValue",
         "boolValue",
@@ -319,34 +359,45 @@ fn any(v: &Value, at: &str, depth: usize) -> Result<Any, OtlpError> {
         "arrayValue",
         "kvlistValue",
     ];
-    let Some((k, x)) = KINDS
-        .iter()
-        .find_map(|k| o.get(*k).filter(|x| !x.is_null()).map(|x| (*k, x)))
+    let kinds = pick(d, v, KINDS, at)?;
+    // The first kind given, in the order above.
+    let Some((k, x)) = kinds
+        .into_iter()
+        .enumerate()
+        .find_map(|(k, x)| Some((k, x?)))
     else {
         return Ok(Any::Empty);
     };
-    let wrong = || bad(at, format!("`{k}` has the wrong type"));
-    Ok(match k {
-        "stringValue" => Any::Str(x.as_str().ok_or_else(wrong)?.to_owned()),
-        "boolValue" => Any::Bool(x.as_bool().ok_or_else(wrong)?),
-        "intValue" => Any::Int(match x {
-            Value::String(s) => s.parse().map_err(|_| wrong())?,
-            _ => x.as_i64().ok_or_else(wrong)?,
-        }),
-        "doubleValue" => Any::Double(match x {
-            Value::String(s) => s.parse().map_err(|_| wrong())?,
-            _ => x.as_f64().ok_or_else(wrong)?,
-        }),
-        "bytesValue" => Any::Bytes(x.as_str().ok_or_else(wrong)?.to_owned()),
-        "arrayValue" => Any::Array(match x.get("values") {
-            None | Some(Value::Null) => Vec::new(),
-            Some(Value::Array(a)) => a
-                .iter()
-                .map(|i| any(i, at, depth + 1))
-                .collect::<Result<_, _>>()?,
-            Some(_) => return Err(wrong()),
-        }),
-        "kvlistValue" => Any::KvList(attributes_at(x.get("values"), at, depth + 1)?),
-        _ => Any::Empty,
+    let wrong = || bad(at, format!("`{}` has the wrong type", KINDS[k]));
+    let to = |e: Result<bool, OtlpError>| e.err().unwrap_or_else(wrong);
+    Ok(match KINDS[k] {
+        "stringValue" => Any::Str(string(d, &x, at)?.ok_or_else(wrong)?.into_owned()),
+        "boolValue" => match &d.b[x] {
+            b"true" => Any::Bool(true),
+            b"false" => Any::Bool(false),
+            _ => return Err(wrong()),
+        },
+        "intValue" => Any::Int(number(d, &x, at).map_err(to)?),
+        "doubleValue" => Any::Double(number(d, &x, at).map_err(to)?),
+        "bytesValue" => Any::Bytes(string(d, &x, at)?.ok_or_else(wrong)?.into_owned()),
+        "arrayValue" => {
+            let [values] = pick_in(d, x, ["values"], at)?;
+            let Some(values) = values else {
+                return Ok(Any::Array(Vec::new()));
+            };
+            if d.b[values.start] != b'[' {
+                return Err(wrong());
+            }
+            let list = d.items(values).map_err(span_err(at))?;
+            Any::Array(
+                list.into_iter()
+                    .map(|i| any(d, i, at, depth + 1))
+                    .collect::<Result<_, _>>()?,
+            )
+        }
+        _ => {
+            let [values] = pick_in(d, x, ["values"], at)?;
+            Any::KvList(attributes_at(d, values, at, depth + 1)?)
+        }
     })
 }

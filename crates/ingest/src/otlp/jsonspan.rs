@@ -2,11 +2,11 @@
 //!
 //! OTLP/JSON's raw bytes per record are slices of what the client sent (a
 //! resource, a scope, one log record, each exact), so the body is walked as
-//! spans; serde_json then reads the small pieces it needs. The walk is
-//! iterative (a nesting of any depth costs a byte of stack per level on the
-//! heap, not a stack frame) and checks JSON's grammar (RFC 8259) on the
-//! way, so every piece cut out of a valid body is valid JSON; what a value
-//! means is left to serde_json.
+//! spans, and the values OTLP gives meaning to are read from their spans in
+//! place (`json.rs`). The walk is iterative (a nesting of any depth costs a
+//! byte of stack per level on the heap, not a stack frame) and checks
+//! JSON's grammar (RFC 8259) on the way, so every piece cut out of a valid
+//! body is valid JSON.
 
 use std::ops::Range;
 
@@ -221,39 +221,52 @@ impl<'a> Doc<'a> {
         }
     }
 
-    /// The members of the object at `span`: (key without its quotes, value span).
-    /// A key with escapes is kept as written.
-    pub fn members(&self, span: Range<usize>) -> Result<Vec<Member>, SpanError> {
+    /// The members of the object at `span`, one by one: (key without its
+    /// quotes, as written; value span). An error ends them.
+    pub fn members(
+        &self,
+        span: Range<usize>,
+    ) -> impl Iterator<Item = Result<Member, SpanError>> + '_ {
         let b = self.b;
-        let mut out = Vec::new();
-        let mut i = skip_ws(b, span.start);
-        if b.get(i) != Some(&b'{') {
-            return Err(err(i, "an object was expected"));
+        let i = skip_ws(b, span.start);
+        // Where the next member starts; `None` once the object has ended.
+        let mut next = None;
+        let mut first = None;
+        if b.get(i) == Some(&b'{') {
+            let j = skip_ws(b, i + 1);
+            next = Some(j).filter(|&j| b.get(j) != Some(&b'}'));
+        } else {
+            first = Some(Err(err(i, "an object was expected")));
         }
-        i = skip_ws(b, i + 1);
-        if b.get(i) == Some(&b'}') {
-            return Ok(out);
+        first.into_iter().chain(std::iter::from_fn(move || {
+            let i = next.take()?;
+            Some(self.member_at(i).map(|(m, after)| {
+                next = after;
+                m
+            }))
+        }))
+    }
+
+    /// The member starting at `i`, and where the next one starts if one follows.
+    fn member_at(&self, i: usize) -> Result<(Member, Option<usize>), SpanError> {
+        let b = self.b;
+        let i = skip_ws(b, i);
+        if b.get(i) != Some(&b'"') {
+            return Err(err(i, "a member name was expected"));
         }
-        loop {
-            i = skip_ws(b, i);
-            if b.get(i) != Some(&b'"') {
-                return Err(err(i, "a member name was expected"));
-            }
-            let key_end = string_end(b, i)?;
-            let key = i + 1..key_end - 1;
-            i = skip_ws(b, key_end);
-            if b.get(i) != Some(&b':') {
-                return Err(err(i, "`:` was expected"));
-            }
-            let v = self.value(i + 1)?;
-            i = skip_ws(b, v.end);
-            out.push((key, v));
-            match b.get(i) {
-                Some(b',') => i += 1,
-                Some(b'}') => return Ok(out),
-                _ => return Err(err(i, "`,` or `}` was expected")),
-            }
+        let key_end = string_end(b, i)?;
+        let colon = skip_ws(b, key_end);
+        if b.get(colon) != Some(&b':') {
+            return Err(err(colon, "`:` was expected"));
         }
+        let v = self.value(colon + 1)?;
+        let j = skip_ws(b, v.end);
+        let after = match b.get(j) {
+            Some(b',') => Some(j + 1),
+            Some(b'}') => None,
+            _ => return Err(err(j, "`,` or `}` was expected")),
+        };
+        Ok(((i + 1..key_end - 1, v), after))
     }
 
     /// The values of members `names` of the object at `span`, in one walk of
@@ -265,22 +278,13 @@ impl<'a> Doc<'a> {
     ) -> Result<[Option<Range<usize>>; N], SpanError> {
         let b = self.b;
         let mut out = [const { None }; N];
-        for (k, v) in self.members(span)? {
+        for m in self.members(span) {
+            let (k, v) = m?;
             if let Some(n) = names.iter().position(|n| &b[k.clone()] == n.as_bytes()) {
                 out[n] = Some(v).filter(|v| &b[v.clone()] != b"null");
             }
         }
         Ok(out)
-    }
-
-    /// The value of member `name` of the object at `span`, if it has one (the
-    /// last, if several) and it is not `null`.
-    pub fn member(
-        &self,
-        span: Range<usize>,
-        name: &str,
-    ) -> Result<Option<Range<usize>>, SpanError> {
-        Ok(self.pick(span, [name])?[0].clone())
     }
 }
 
@@ -354,7 +358,7 @@ mod tests {
         assert_eq!(&t[whole.clone()], &t[1..t.len() - 1]);
         let (d, span) = Doc::new(t, 0).unwrap();
         assert_eq!(span, whole);
-        let m = d.members(whole.clone()).unwrap();
+        let m: Vec<_> = d.members(whole.clone()).collect::<Result<_, _>>().unwrap();
         assert_eq!(m.len(), 3);
         assert_eq!(&t[m[0].1.clone()], br#"[1, {"b":"x\"]"}]"#);
         let inner = d.items(m[0].1.clone()).unwrap();
@@ -362,8 +366,9 @@ mod tests {
         // A container's span from the tape is the one a fresh walk finds.
         assert_eq!(inner[1], value(t, inner[1].start).unwrap());
         assert_eq!(&t[inner[1].clone()], br#"{"b":"x\"]"}"#);
-        assert_eq!(d.member(whole.clone(), "c").unwrap(), None);
-        assert_eq!(&t[d.member(whole, "d").unwrap().unwrap()], b"-1.5e3");
+        let [c, dd] = d.pick(whole, ["c", "d"]).unwrap();
+        assert_eq!(c, None);
+        assert_eq!(&t[dd.unwrap()], b"-1.5e3");
         let deep = format!("{}{}", "[".repeat(200_000), "]".repeat(200_000));
         assert_eq!(value(deep.as_bytes(), 0).unwrap(), 0..400_000);
         let (d, span) = Doc::new(deep.as_bytes(), 0).unwrap();

@@ -1,12 +1,12 @@
 //! OTLP logs in protobuf (`opentelemetry/proto/logs/v1/logs.proto`, read
 //! with [`crate::protowire`]: no generated code).
 
-use super::{hex, Any, LogRecord, OtlpError, MAX_DEPTH};
+use super::{hex, Any, At, LogRecord, OtlpError, MAX_DEPTH};
 use crate::protowire::{self, Field, Value};
 
-fn wire(at: &str) -> impl Fn(protowire::WireError) -> OtlpError + '_ {
+fn wire(at: At<'_>) -> impl Fn(protowire::WireError) -> OtlpError + '_ {
     move |source| OtlpError::Wire {
-        at: at.to_owned(),
+        at: at.to_string(),
         source,
     }
 }
@@ -20,20 +20,20 @@ fn kind(v: &Value<'_>) -> &'static str {
     }
 }
 
-fn wrong(at: &str, f: &Field<'_>, want: &'static str) -> OtlpError {
+fn wrong(at: At<'_>, f: &Field<'_>, want: &'static str) -> OtlpError {
     OtlpError::WireType {
-        at: at.to_owned(),
+        at: at.to_string(),
         field: f.number,
         got: kind(&f.value),
         want,
     }
 }
 
-fn bytes<'a>(at: &str, f: &Field<'a>) -> Result<&'a [u8], OtlpError> {
+fn bytes<'a>(at: At<'_>, f: &Field<'a>) -> Result<&'a [u8], OtlpError> {
     f.bytes().ok_or_else(|| wrong(at, f, "length-delimited"))
 }
 
-fn text(at: &str, f: &Field<'_>) -> Result<String, OtlpError> {
+fn text(at: At<'_>, f: &Field<'_>) -> Result<String, OtlpError> {
     let b = bytes(at, f)?;
     // Checked whole first: the lossy reading goes a chunk at a time.
     Ok(match std::str::from_utf8(b) {
@@ -44,10 +44,7 @@ fn text(at: &str, f: &Field<'_>) -> Result<String, OtlpError> {
 
 /// The fields of `buf`, each an error from the first bad one on (read as
 /// they come: collecting them first cost an allocation per message).
-fn all<'a, 'b>(
-    buf: &'a [u8],
-    at: &'b str,
-) -> impl Iterator<Item = Result<Field<'a>, OtlpError>> + 'b
+fn all<'a, 'b>(buf: &'a [u8], at: At<'b>) -> impl Iterator<Item = Result<Field<'a>, OtlpError>> + 'b
 where
     'a: 'b,
 {
@@ -58,49 +55,49 @@ where
 pub(super) fn split(body: &[u8]) -> Result<Vec<Vec<u8>>, OtlpError> {
     let mut out = Vec::new();
     let mut ri = 0;
-    for f in all(body, "ExportLogsServiceRequest") {
+    for f in all(body, At::Root("ExportLogsServiceRequest")) {
         let f = f?;
         if f.number != 1 {
             continue;
         }
-        let at = format!("resourceLogs[{ri}]");
+        let at = At::TOP.item("resourceLogs", ri);
         ri += 1;
         let (mut resource, mut schema, mut scopes) = (None, None, Vec::new());
-        for g in all(bytes(&at, &f)?, &at) {
+        for g in all(bytes(at, &f)?, at) {
             let g = g?;
             match g.number {
-                1 => resource = Some(bytes(&at, &g)?),
-                2 => scopes.push(bytes(&at, &g)?),
-                3 => schema = Some(bytes(&at, &g)?),
+                1 => resource = Some(bytes(at, &g)?),
+                2 => scopes.push(bytes(at, &g)?),
+                3 => schema = Some(bytes(at, &g)?),
                 _ => {}
             }
         }
         for (si, sl) in scopes.into_iter().enumerate() {
-            let at = format!("{at}.scopeLogs[{si}]");
+            let at = at.item("scopeLogs", si);
             let (mut scope, mut sl_schema, mut logs) = (None, None, Vec::new());
-            for g in all(sl, &at) {
+            for g in all(sl, at) {
                 let g = g?;
                 match g.number {
-                    1 => scope = Some(bytes(&at, &g)?),
-                    2 => logs.push(bytes(&at, &g)?),
-                    3 => sl_schema = Some(bytes(&at, &g)?),
+                    1 => scope = Some(bytes(at, &g)?),
+                    2 => logs.push(bytes(at, &g)?),
+                    3 => sl_schema = Some(bytes(at, &g)?),
                     _ => {}
                 }
             }
             for (li, log) in logs.into_iter().enumerate() {
                 // Each record is checked as `record` will read it; the
                 // resource and scope once, with the first.
-                let at = format!("{at}.logRecords[{li}]");
+                let at = at.item("logRecords", li);
                 let mut r = LogRecord::default();
                 if li == 0 {
                     if let Some(res) = resource {
-                        read_resource(res, &mut r, &at)?;
+                        read_resource(res, &mut r, at)?;
                     }
                     if let Some(s) = scope {
-                        self::scope(s, &mut r, &format!("{at}.scope"))?;
+                        self::scope(s, &mut r, at.member("scope"))?;
                     }
                 }
-                log_record(body, log, &mut r, &at)?;
+                log_record(body, log, &mut r, at)?;
                 out.push(frame(resource, scope, log, sl_schema, schema));
             }
         }
@@ -137,7 +134,7 @@ pub fn frame(
 
 /// Reads a stored `ResourceLogs` (one scope, one log record); `at` names
 /// it in errors.
-pub(super) fn record(raw: &[u8], at: &str) -> Result<LogRecord, OtlpError> {
+pub(super) fn record(raw: &[u8], at: At<'_>) -> Result<LogRecord, OtlpError> {
     let mut r = LogRecord::default();
     let (mut scope_logs, mut log) = (None, None);
     for f in all(raw, at) {
@@ -152,7 +149,7 @@ pub(super) fn record(raw: &[u8], at: &str) -> Result<LogRecord, OtlpError> {
         for f in all(sl, at) {
             let f = f?;
             match f.number {
-                1 => scope(bytes(at, &f)?, &mut r, &format!("{at}.scope"))?,
+                1 => scope(bytes(at, &f)?, &mut r, at.member("scope"))?,
                 2 => log = Some(bytes(at, &f)?),
                 _ => {}
             }
@@ -165,14 +162,12 @@ pub(super) fn record(raw: &[u8], at: &str) -> Result<LogRecord, OtlpError> {
 }
 
 /// A `Resource`'s attributes (read once for the records that share it).
-fn read_resource(res: &[u8], r: &mut LogRecord, at: &str) -> Result<(), OtlpError> {
-    r.resource = super::memo_resource(b'p', res, || {
-        attributes_of(res, 1, &format!("{at}.resource"))
-    })?;
+fn read_resource(res: &[u8], r: &mut LogRecord, at: At<'_>) -> Result<(), OtlpError> {
+    r.resource = super::memo_resource(b'p', res, || attributes_of(res, 1, at.member("resource")))?;
     Ok(())
 }
 
-fn scope(buf: &[u8], r: &mut LogRecord, at: &str) -> Result<(), OtlpError> {
+fn scope(buf: &[u8], r: &mut LogRecord, at: At<'_>) -> Result<(), OtlpError> {
     for f in all(buf, at) {
         let f = f?;
         match f.number {
@@ -185,28 +180,28 @@ fn scope(buf: &[u8], r: &mut LogRecord, at: &str) -> Result<(), OtlpError> {
 }
 
 /// The `KeyValue`s in field `number` of `buf` (a `Resource`, a `KeyValueList`...).
-fn attributes_of(buf: &[u8], number: u32, at: &str) -> Result<Vec<(String, Any)>, OtlpError> {
+fn attributes_of(buf: &[u8], number: u32, at: At<'_>) -> Result<Vec<(String, Any)>, OtlpError> {
     attributes_at(buf, number, at, 1)
 }
 
 fn attributes_at(
     buf: &[u8],
     number: u32,
-    at: &str,
+    at: At<'_>,
     depth: usize,
 ) -> Result<Vec<(String, Any)>, OtlpError> {
     let mut out = Vec::new();
     for f in all(buf, at) {
         let f = f?;
         if f.number == number {
-            let at = format!("{at}.attributes[{}]", out.len());
-            out.push(key_value(bytes(&at, &f)?, &at, depth)?);
+            let at = at.item("attributes", out.len());
+            out.push(key_value(bytes(at, &f)?, at, depth)?);
         }
     }
     Ok(out)
 }
 
-fn key_value(buf: &[u8], at: &str, depth: usize) -> Result<(String, Any), OtlpError> {
+fn key_value(buf: &[u8], at: At<'_>, depth: usize) -> Result<(String, Any), OtlpError> {
     let (mut key, mut value) = (String::new(), Any::Empty);
     for f in all(buf, at) {
         let f = f?;
@@ -220,9 +215,9 @@ fn key_value(buf: &[u8], at: &str, depth: usize) -> Result<(String, Any), OtlpEr
 }
 
 /// An `AnyValue` at nesting level `depth` (1 for an attribute's value).
-fn any(buf: &[u8], at: &str, depth: usize) -> Result<Any, OtlpError> {
+fn any(buf: &[u8], at: At<'_>, depth: usize) -> Result<Any, OtlpError> {
     if depth > MAX_DEPTH {
-        return Err(OtlpError::TooDeep { at: at.to_owned() });
+        return Err(OtlpError::TooDeep { at: at.to_string() });
     }
     let mut v = Any::Empty;
     for f in all(buf, at) {
@@ -252,7 +247,7 @@ fn any(buf: &[u8], at: &str, depth: usize) -> Result<Any, OtlpError> {
     Ok(v)
 }
 
-fn log_record(raw: &[u8], buf: &[u8], r: &mut LogRecord, at: &str) -> Result<(), OtlpError> {
+fn log_record(raw: &[u8], buf: &[u8], r: &mut LogRecord, at: At<'_>) -> Result<(), OtlpError> {
     let fixed = |f: &Field<'_>| match f.value {
         Value::Fixed64(v) => Ok(v),
         _ => Err(wrong(at, f, "64-bit")),
@@ -267,7 +262,7 @@ fn log_record(raw: &[u8], buf: &[u8], r: &mut LogRecord, at: &str) -> Result<(),
             3 => r.severity_text = Some(text(at, &f)?).filter(|s| !s.is_empty()),
             5 => {
                 let b = bytes(at, &f)?;
-                let body = any(b, &format!("{at}.body"), 1)?;
+                let body = any(b, at.member("body"), 1)?;
                 r.body_range = None;
                 if let Any::Str(_) = body {
                     r.body_range = string_range(raw, b);
@@ -275,8 +270,8 @@ fn log_record(raw: &[u8], buf: &[u8], r: &mut LogRecord, at: &str) -> Result<(),
                 r.body = Some(body);
             }
             6 => {
-                let at = format!("{at}.attributes[{}]", r.attributes.len());
-                r.attributes.push(key_value(bytes(&at, &f)?, &at, 1)?);
+                let at = at.item("attributes", r.attributes.len());
+                r.attributes.push(key_value(bytes(at, &f)?, at, 1)?);
             }
             9 => r.trace_id = hex(bytes(at, &f)?),
             10 => r.span_id = hex(bytes(at, &f)?),

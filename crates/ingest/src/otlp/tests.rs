@@ -297,3 +297,186 @@ proptest! {
         }
     }
 }
+
+/// An `AnyValue` of up to four levels: what it reads as, its protobuf
+/// bytes and its OTLP/JSON (64-bit integers and doubles as a string or a
+/// number, as senders write either).
+fn any_value() -> impl Strategy<Value = (Any, Vec<u8>, serde_json::Value)> {
+    use serde_json::json;
+    let pb = |field: u32, put: &dyn Fn(&mut Vec<u8>)| {
+        let mut o = Vec::new();
+        put_varint(&mut o, u64::from(field) << 3);
+        put(&mut o);
+        o
+    };
+    let leaf = prop_oneof![
+        any::<String>().prop_map(|s| (Any::Str(s.clone()), str_any(&s), json!({"stringValue": s}))),
+        any::<bool>().prop_map(move |b| (
+            Any::Bool(b),
+            pb(2, &|o| put_varint(o, u64::from(b))),
+            json!({"boolValue": b})
+        )),
+        (any::<i64>(), any::<bool>()).prop_map(move |(i, quoted)| (
+            Any::Int(i),
+            pb(3, &|o| put_varint(o, i as u64)),
+            json!({"intValue": if quoted { json!(i.to_string()) } else { json!(i) }})
+        )),
+        (
+            any::<f64>().prop_filter("finite", |d| d.is_finite()),
+            any::<bool>()
+        )
+            .prop_map(|(d, quoted)| {
+                let mut o = Vec::new();
+                fixed64(&mut o, 4, d.to_bits());
+                (
+                    Any::Double(d),
+                    o,
+                    json!({"doubleValue": if quoted { json!(d.to_string()) } else { json!(d) }}),
+                )
+            }),
+        proptest::collection::vec(any::<u8>(), 0..12).prop_map(|b| {
+            let mut o = Vec::new();
+            put_bytes(&mut o, 7, &b);
+            let text = crate::attrs::base64(&b);
+            (Any::Bytes(text.clone()), o, json!({"bytesValue": text}))
+        }),
+    ];
+    leaf.prop_recursive(4, 24, 4, |inner| {
+        prop_oneof![
+            proptest::collection::vec(inner.clone(), 0..4).prop_map(|vs| {
+                let mut list = Vec::new();
+                for (_, p, _) in &vs {
+                    put_bytes(&mut list, 1, p);
+                }
+                let mut o = Vec::new();
+                put_bytes(&mut o, 5, &list);
+                let json: Vec<_> = vs.iter().map(|v| v.2.clone()).collect();
+                let any = Any::Array(vs.into_iter().map(|v| v.0).collect());
+                (any, o, json!({"arrayValue": {"values": json}}))
+            }),
+            proptest::collection::vec((any::<String>(), inner), 0..4).prop_map(|kvs| {
+                let mut list = Vec::new();
+                for (k, (_, p, _)) in &kvs {
+                    put_bytes(&mut list, 1, &kv(k, p));
+                }
+                let mut o = Vec::new();
+                put_bytes(&mut o, 6, &list);
+                let json: Vec<_> = kvs
+                    .iter()
+                    .map(|(k, v)| json!({"key": k, "value": v.2}))
+                    .collect();
+                let any = Any::KvList(kvs.into_iter().map(|(k, v)| (k, v.0)).collect());
+                (any, o, json!({"kvlistValue": {"values": json}}))
+            }),
+        ]
+    })
+}
+
+/// `text` with every character past ASCII written as a `\u` escape (a
+/// surrogate pair past the first plane): the same JSON, as some senders write it.
+fn ascii_escaped(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if c.is_ascii() {
+            out.push(c);
+        } else {
+            for u in c.encode_utf16(&mut [0; 2]) {
+                out.push_str(&format!("\\u{u:04x}"));
+            }
+        }
+    }
+    out
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(512))]
+
+    /// A value of any kind and nesting reads the same from protobuf and from
+    /// JSON (with or without `\u` escapes), as an attribute and as the body.
+    #[test]
+    fn values_read_alike_in_both_encodings((want, pb, json) in any_value(), escaped in any::<bool>()) {
+        let mut log = Vec::new();
+        put_bytes(&mut log, 5, &pb);
+        put_bytes(&mut log, 6, &kv("a", &pb));
+        let raws = split(&request_pb(&[], &[log]), Encoding::Protobuf).unwrap();
+        let body = serde_json::json!({"resourceLogs": [{"scopeLogs": [{"logRecords": [
+            {"body": json, "attributes": [{"key": "a", "value": json}]}]}]}]})
+        .to_string();
+        let body = if escaped { ascii_escaped(&body) } else { body };
+        let jraws = split(body.as_bytes(), Encoding::Json).unwrap();
+        for raw in [&raws[0], &jraws[0]] {
+            let r = decode(raw).unwrap();
+            prop_assert_eq!(r.body.as_ref(), Some(&want));
+            prop_assert_eq!(&r.attributes, &vec![("a".to_owned(), want.clone())]);
+        }
+    }
+}
+
+#[test]
+fn json_values_of_the_wrong_kind_are_named_or_read_as_absent() {
+    let one = |log: &str| {
+        let body = format!(r#"{{"resourceLogs":[{{"scopeLogs":[{{"logRecords":[{log}]}}]}}]}}"#);
+        split(body.as_bytes(), Encoding::Json).map(|raws| decode(&raws[0]).unwrap())
+    };
+    // Names that are not strings, null members and a resource-less record read as absent.
+    let r = one(r#"{"severityText":5,"traceId":null,"eventName":"","attributes":[7,{"key":1}]}"#)
+        .unwrap();
+    assert_eq!(
+        (r.severity_text, r.trace_id, r.event_name),
+        (None, None, None)
+    );
+    assert_eq!(
+        r.attributes,
+        vec![(String::new(), Any::Empty), (String::new(), Any::Empty)]
+    );
+    // The last of a repeated member counts; escapes are read.
+    let r = one(r#"{"severityNumber":1,"severityNumber":"SEVERITY_NUMBER_ERROR","body":{"stringValue":"a\u00e9\n"}}"#)
+        .unwrap();
+    assert_eq!(r.severity_number, 17);
+    assert_eq!(r.body, Some(Any::Str("a\u{e9}\n".into())));
+    // Brackets nested in a member pramaan does not read cost nothing.
+    let deep = format!(r#"{{"x":{}{}}}"#, "[".repeat(100_000), "]".repeat(100_000));
+    assert!(one(&deep).is_ok());
+    for (log, says) in [
+        (r#"5"#, "logRecords[0]: a log record is not an object"),
+        (
+            r#"{"timeUnixNano":-1}"#,
+            "`timeUnixNano` is not a non-negative integer",
+        ),
+        (
+            r#"{"timeUnixNano":"1.5"}"#,
+            "`timeUnixNano` is not a non-negative integer",
+        ),
+        (
+            r#"{"timeUnixNano":true}"#,
+            "`timeUnixNano` is not an integer",
+        ),
+        (
+            r#"{"attributes":{}}"#,
+            "`attributes` (or `values`) is not an array",
+        ),
+        (
+            r#"{"body":"text"}"#,
+            "logRecords[0].body: an AnyValue is not an object",
+        ),
+        (
+            r#"{"body":{"boolValue":"true"}}"#,
+            "`boolValue` has the wrong type",
+        ),
+        (
+            r#"{"body":{"intValue":1.5}}"#,
+            "`intValue` has the wrong type",
+        ),
+        (
+            r#"{"body":{"stringValue":"\ud800"}}"#,
+            "body: a string is not Unicode text",
+        ),
+        (
+            r#"{"attributes":[{"key":"k","value":{"arrayValue":{"values":[null]}}}]}"#,
+            "logRecords[0].attributes[0]: an AnyValue is not an object",
+        ),
+    ] {
+        let e = one(log).unwrap_err().to_string();
+        assert!(e.contains(says), "{log}: {e}");
+    }
+}
