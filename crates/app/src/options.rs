@@ -9,6 +9,7 @@ pub fn vault_options(cfg: &Config) -> VaultOptions {
     let mut o = VaultOptions::new(&cfg.data_dir);
     o.objects_dir = cfg.objects_dir();
     o.s3 = s3_options(cfg);
+    o.location = cfg.storage.location();
     o.catalog_path = cfg.catalog_path();
     o.catalog_postgres =
         cfg.catalog_postgres()

@@ -94,10 +94,19 @@ pub struct Store {
     /// Records committed (durable in the WAL) but not yet in a sealed
     /// segment: what sealing has still to write to the store.
     pub unsealed_records: u64,
+    /// Where the store is (`storage.location`), and whether the bucket's
+    /// own answer agrees (`verdict`: `mismatch` is red).
+    pub location: pramaan_vault::objects::region::LocationCheck,
+    /// Requests to the store since start and those that failed (after the
+    /// client's own retries: up to 4 within 30 s for a bucket; a failed
+    /// seal is then retried by the sealer, counted in `seal_errors`), with
+    /// the latest failure in the store's words.
+    pub requests: pramaan_vault::objects::counted::StoreCounts,
 }
 
 impl Store {
-    fn of(vault: &pramaan_vault::Vault) -> Store {
+    /// The store of `vault` as the status and the console's settings show it.
+    pub fn of(vault: &pramaan_vault::Vault) -> Store {
         let o = vault.objects();
         let sealed = vault.sealed_through().map_or(0, |s| s + 1);
         Store {
@@ -106,6 +115,8 @@ impl Store {
             remote: o.is_remote(),
             catalog: vault.catalog().describe(),
             unsealed_records: vault.committed().saturating_sub(sealed),
+            location: o.location().clone(),
+            requests: o.requests().counts(),
         }
     }
 }

@@ -268,13 +268,19 @@ pub async fn sql(cfg: &Config, a: SqlArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// Says so on stderr when the status shows retention under CERT-In's 180 days.
+/// Says so on stderr when the status shows retention under CERT-In's 180 days,
+/// or an evidence store in another region than `storage.location` declares.
 fn warn_non_compliant(status: &serde_json::Value) {
     if status["retention"]["compliant"] == serde_json::Value::Bool(false) {
         let why = status["retention"]["warning"]
             .as_str()
             .unwrap_or("a retention window is under 180 days");
         eprintln!("WARNING: {why}");
+    }
+    let location = &status["store"]["location"];
+    if location["verdict"] == "mismatch" {
+        let why = location["detail"].as_str().unwrap_or_default();
+        eprintln!("WARNING: evidence store location: {why}");
     }
 }
 

@@ -271,7 +271,38 @@ fn the_store_going_away_mid_run_loses_nothing() {
         "{}",
         r.text()
     );
-    assert_eq!(server.status()["store"]["remote"], true);
+    let st = server.status();
+    assert_eq!(st["store"]["remote"], true);
+    // The store's failed requests are counted, the latest in its words, and
+    // the dashboard and the settings page say so.
+    let requests = &st["store"]["requests"];
+    assert!(requests["errors"]["put"].as_u64() > Some(0), "{st}");
+    assert!(
+        requests["requests"]["put"].as_u64() > requests["errors"]["put"].as_u64(),
+        "{st}"
+    );
+    assert!(requests["last_error"]["error"].as_str().is_some(), "{st}");
+    // The dashboard still answers: its charts cannot be read from the
+    // bucket, and its logs card says why.
+    let dash = server.get("/console", &[]);
+    assert_eq!(dash.status, 200, "the dashboard fails with the store away");
+    let dash = dash.text();
+    let card: String = dash
+        .split("data-obligation=\"Logs of all ICT")
+        .nth(1)
+        .unwrap_or(&dash)
+        .chars()
+        .take(1500)
+        .collect();
+    assert!(
+        card.contains("sealing error(s) (evidence store: s3://")
+            && card.contains("its latest failure, at "),
+        "the logs card does not name the failure: {card}"
+    );
+    assert!(dash.contains("The coverage could not be read: "), "{dash}");
+    let settings = server.get("/console/settings", &[]).text();
+    assert!(settings.contains("Latest failure: "), "{settings}");
+    assert!(settings.contains("Records not yet sealed"), "{settings}");
 
     // It comes back: sealing catches up by itself, every line once.
     store.start_again();
@@ -350,4 +381,101 @@ fn a_bucket_and_a_postgres_catalog_together_with_compaction() {
     let o = run_with(&["search", "--ip", "10.0.0.250"]);
     assert!(o.success(), "{o:?}");
     assert!(o.stdout().contains(&format!("{tag}-250")), "{o:?}");
+}
+
+#[test]
+fn the_bucket_is_asked_where_it_is_and_a_place_it_is_not_is_red() {
+    let store = S3Store::start(BUCKET);
+    // s3s-fs answers GetBucketLocation with S3's empty constraint: us-east-1.
+    let mut server = start_on(&store, &[("PRAMAAN_STORAGE_LOCATION", "ap-south-1")]);
+    let st = server.status();
+    let loc = &st["store"]["location"];
+    assert_eq!(loc["verdict"], "mismatch", "{st}");
+    assert_eq!(loc["reported_region"], "us-east-1", "{st}");
+    assert_eq!(loc["declared"], "AWS Mumbai (ap-south-1)", "{st}");
+    assert!(
+        loc["detail"]
+            .as_str()
+            .unwrap()
+            .contains("not ap-south-1 as storage.location declares"),
+        "{st}"
+    );
+    assert!(
+        server.stderr().contains("evidence store location"),
+        "{}",
+        server.stderr()
+    );
+    let dash = server.get("/console", &[]);
+    assert_eq!(dash.status, 200, "{}", dash.text());
+    let html = dash.text();
+    assert!(
+        html.contains("The evidence store is not where storage.location declares: the bucket reports region us-east-1"),
+        "the logs card does not say so"
+    );
+    let settings = server.get("/console/settings", &[]).text();
+    assert!(
+        settings.contains("AWS Mumbai (ap-south-1) — the bucket reports us-east-1"),
+        "{settings}"
+    );
+    assert!(
+        settings.contains("sqlite:"),
+        "the catalog is not shown: {settings}"
+    );
+    // The mismatch does not stop ingest: evidence is still kept.
+    server.ingest_lines(&lines("loc", 3));
+    assert!(server.stop().success(), "{}", server.stderr());
+    // `pramaan status` on the data directory asks the bucket too, and warns.
+    let mut c = pramaan(server.dir.path());
+    c.arg("--data-dir").arg(server.data_dir()).arg("status");
+    for (k, v) in env_of(&store, &[("PRAMAAN_STORAGE_LOCATION", "ap-south-1")]) {
+        c.env(k, v);
+    }
+    let o = run(c, None, Duration::from_secs(120));
+    assert!(o.success(), "{o:?}");
+    assert!(
+        o.stderr.contains(
+            "WARNING: evidence store location: the bucket reports region us-east-1, not ap-south-1"
+        ),
+        "{o:?}"
+    );
+
+    // A store on premises declared by its site: its answer is the region
+    // configured (storage.region; empty is us-east-1), so the place holds.
+    // (Each server below has a data directory, so a prefix, of its own.)
+    let start_under = |prefix: &str, extra: &[(&str, &str)]| {
+        let mut env = store.env(BUCKET, prefix);
+        env.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+        let refs: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        Server::start_with(&refs)
+    };
+    let server = start_under(
+        "site-b",
+        &[("PRAMAAN_STORAGE_LOCATION", "on-premises:Navi Mumbai DC-2")],
+    );
+    let st = server.status();
+    let loc = &st["store"]["location"];
+    assert_eq!(loc["verdict"], "matches", "{st}");
+    assert_eq!(loc["declared"], "on premises: Navi Mumbai DC-2", "{st}");
+    let html = server.get("/console", &[]).text();
+    assert!(
+        !html.contains("not where storage.location declares"),
+        "a matching place is shown red"
+    );
+    // Configured for another region than the store reports: the mismatch is named.
+    let server = start_under(
+        "site-c",
+        &[
+            ("PRAMAAN_STORAGE_LOCATION", "on-premises:Navi Mumbai DC-2"),
+            ("PRAMAAN_STORAGE_REGION", "in-west-dc2"),
+        ],
+    );
+    let loc = &server.status()["store"]["location"];
+    assert_eq!(loc["verdict"], "mismatch", "{loc}");
+    assert!(
+        loc["detail"]
+            .as_str()
+            .unwrap()
+            .contains("not in-west-dc2 (storage.region)"),
+        "{loc}"
+    );
 }

@@ -59,6 +59,8 @@ pub(crate) enum Check {
     /// A PostgreSQL schema name: letters, digits and `_`, not starting
     /// with a digit, at most 63 bytes (`catalog.schema`).
     Identifier,
+    /// `storage.location` ([`crate::location::Location`]).
+    Location,
 }
 
 /// True when `s` is a usable PostgreSQL schema name (see [`Check::Identifier`]).
@@ -227,6 +229,10 @@ impl Kind {
                 check: Check::Filter,
                 ..
             } => "a tracing filter like \"info\" or \"info,pramaan_ingest=debug\" (levels trace, debug, info, warn, error, off)".to_owned(),
+            Kind::Text {
+                check: Check::Location,
+                ..
+            } => crate::location::allowed(),
             Kind::PemFile { .. } => "the path of a PEM file, or \"\" for none".to_owned(),
             Kind::Listen { on: None, .. } => LISTEN_FORMS.to_owned(),
             Kind::Listen { on: Some(on), .. } => {
@@ -297,6 +303,11 @@ impl Kind {
                     Check::Plain => !text.chars().any(char::is_control),
                     Check::Filter => value::is_filter(text),
                     Check::Identifier => is_identifier(text),
+                    Check::Location => {
+                        crate::location::Location::parse(text)
+                            .map_err(|why| format!("{why}; {}", expected()))?;
+                        true
+                    }
                 };
                 if !ok {
                     return Err(expected());
@@ -1390,6 +1401,21 @@ pub(crate) static KEYS: &[KeyDef] = &[
         help: "The bucket's region, which requests are signed for (AWS Mumbai is `ap-south-1`, \
             Hyderabad `ap-south-2`). Empty with an endpoint means `us-east-1`, what most \
             S3-compatible stores accept; with AWS itself it must be set.",
+    },
+    KeyDef {
+        key: "storage.location",
+        kind: Kind::Text {
+            at: at!(storage.location),
+            default: "",
+            check: Check::Location,
+        },
+        help: "Where the evidence store is, in India (direction (v): logs are kept within Indian \
+            jurisdiction): a cloud region in India by its id (`ap-south-1`, `centralindia`, \
+            `asia-south1`...), or `on-premises:<site>` for a store on premises or an Indian \
+            provider's region pramaan does not list. With a bucket, the region the bucket reports \
+            is checked against it at start (a cloud region's id; for a site, `storage.region`); \
+            `pramaan status` and the dashboard's logs card show it, red on a mismatch. Empty: not \
+            declared (amber with a bucket).",
     },
     KeyDef {
         key: "storage.path_style",

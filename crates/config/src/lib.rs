@@ -29,6 +29,7 @@
 mod error;
 mod keys;
 mod load;
+pub mod location;
 mod redaction;
 mod text;
 mod value;
@@ -364,6 +365,9 @@ pub struct Storage {
     pub endpoint: String,
     /// `storage.region`: the bucket's region (SigV4 signs with it).
     pub region: String,
+    /// `storage.location`: where the store is, in India (checked; see
+    /// [`location::Location`], which [`Storage::location`] gives).
+    pub location: String,
     /// `storage.path_style`: `https://endpoint/bucket/key` rather than
     /// `https://bucket.endpoint/key`.
     pub path_style: bool,
@@ -806,6 +810,7 @@ impl Config {
                 url: None,
                 endpoint: String::new(),
                 region: String::new(),
+                location: String::new(),
                 path_style: true,
                 allow_http: false,
                 credentials_file: None,
@@ -1057,6 +1062,11 @@ impl Config {
 }
 
 impl Storage {
+    /// `storage.location`, read (it was checked when the configuration was loaded).
+    pub fn location(&self) -> location::Location {
+        location::Location::parse(&self.location).unwrap_or(location::Location::Undeclared)
+    }
+
     /// What is wrong with the S3 keys taken together, with the keys to change.
     fn problem(&self) -> Option<(String, Vec<&'static str>)> {
         if !matches!(self.url, Some(StorageTarget::S3 { .. })) {

@@ -1068,6 +1068,7 @@ fn every_field_has_its_own_key() {
                 url: _,
                 endpoint: _,
                 region: _,
+                location: _,
                 path_style: _,
                 allow_http: _,
                 credentials_file: _,
@@ -1197,7 +1198,7 @@ fn every_field_has_its_own_key() {
         + 2 /* syslog.allow, syslog.tls_client_ca */ + 2 /* http.tls_* */ + 1 /* metrics.public */
         + 2 /* syslog per source, first byte */ + 2 /* http ingest turns */ + 1 /* metrics.max_sources */
         + 5 /* auth */ + 3 /* attribution */ + 6 /* registry */ + 6 /* radius */ + 1 /* console */
-        + 1 /* catalog.schema */ + 6 /* storage: S3 */ + 1 /* storage.cache_size */ + 5 /* detect */ + 9 /* alerts */ + 3 /* relp */ + 3 /* files */ + 2 /* wireguard */;
+        + 1 /* catalog.schema */ + 6 /* storage: S3 */ + 1 /* storage.cache_size */ + 1 /* storage.location */ + 5 /* detect */ + 9 /* alerts */ + 3 /* relp */ + 3 /* files */ + 2 /* wireguard */;
     assert_eq!(KEYS.len(), FIELDS);
 
     let defaults = Config::default();
@@ -1220,6 +1221,10 @@ fn every_field_has_its_own_key() {
                 check: Check::Filter,
                 ..
             } => Raw::Str("trace".into()),
+            Kind::Text {
+                check: Check::Location,
+                ..
+            } => Raw::Str("ap-south-2".into()),
             Kind::PemFile { .. } => Raw::Str("/other.pem".into()),
             Kind::Listen { .. } => Raw::Str("127.0.0.9:9".into()),
             Kind::Addr { .. } => Raw::Str("127.0.0.9:9".into()),
@@ -1794,4 +1799,24 @@ secret_file = "/etc/pramaan/nas.secret"
         assert!(err.to_string().contains(why), "{err}");
         assert!(!err.to_string().contains("s3cret"), "{err}");
     }
+}
+
+#[test]
+fn storage_location_takes_indian_regions_and_sites_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let load = |v: &str| load_in(dir.path(), None, &[("PRAMAAN_STORAGE_LOCATION", v)], &[]);
+    let c = load("ap-south-1").unwrap().config;
+    assert_eq!(c.storage.location().place(), "AWS Mumbai (ap-south-1)");
+    let c = load("on-premises:Navi Mumbai DC-2").unwrap().config;
+    assert_eq!(
+        c.storage.location().place(),
+        "on premises: Navi Mumbai DC-2"
+    );
+    let e = load("eu-west-1").unwrap_err().to_string();
+    assert!(
+        e.contains("storage.location")
+            && e.contains("\"eu-west-1\" is not a cloud region in India"),
+        "{e}"
+    );
+    assert!(e.contains("on-premises:<site>"), "{e}");
 }

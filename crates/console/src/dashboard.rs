@@ -4,6 +4,8 @@
 //! `Facts` struct, one more function and one more card in the list.
 
 use maud::{html, Markup};
+use pramaan_vault::objects::counted::LastError;
+use pramaan_vault::objects::region::{LocationCheck, Verdict};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Level {
@@ -273,6 +275,13 @@ pub struct LogFacts {
     pub seal_errors: u64,
     /// Where sealed evidence is kept (`file:///...` or `s3://... at ...`).
     pub kept_in: String,
+    /// Where that store is, declared and checked (`None`: not known).
+    pub location: Option<LocationCheck>,
+    /// The store's latest failed request, if it came in the last hour.
+    pub store_error: Option<LastError>,
+    /// Why the lines per source could not be counted (`silent_sources` is
+    /// then empty, not known).
+    pub coverage_error: Option<String>,
 }
 
 /// Most silent sources the logs card names; it counts them all.
@@ -287,13 +296,56 @@ pub fn logs_card(f: &LogFacts) -> Card {
                 f.retention_days
             ),
         )
+    } else if let Some(l) = f
+        .location
+        .as_ref()
+        .filter(|l| l.verdict == Verdict::Mismatch)
+    {
+        (
+            Level::Red,
+            format!(
+                "The evidence store is not where storage.location declares: {}.",
+                l.detail
+            ),
+        )
     } else if f.wal_errors + f.seal_errors > 0 {
         (
             Level::Red,
             format!(
-                "The vault reported {} write and {} sealing error(s) (evidence store: {}): lines may not be stored.",
-                f.wal_errors, f.seal_errors, f.kept_in
+                "The vault reported {} write and {} sealing error(s) (evidence store: {}{}): lines may not be stored.",
+                f.wal_errors,
+                f.seal_errors,
+                f.kept_in,
+                f.store_error
+                    .as_ref()
+                    .map(|e| format!("; its latest failure, at {}: {} ({})", e.at, e.error, e.op))
+                    .unwrap_or_default()
             ),
+        )
+    } else if let Some(e) = &f.store_error {
+        (
+            Level::Amber,
+            format!(
+                "The evidence store ({}) failed a request at {}: {} ({}). Sealing retries; see the status.",
+                f.kept_in, e.at, e.error, e.op
+            ),
+        )
+    } else if let Some(l) = f
+        .location
+        .as_ref()
+        .filter(|l| matches!(l.verdict, Verdict::Unknown | Verdict::Undeclared))
+    {
+        (
+            Level::Amber,
+            format!(
+                "Where the evidence store is cannot be confirmed: {}.",
+                l.detail
+            ),
+        )
+    } else if let Some(why) = &f.coverage_error {
+        (
+            Level::Amber,
+            format!("Which sources sent lines cannot be told now: {why}."),
         )
     } else if f.committed_records == 0 {
         (
@@ -319,8 +371,15 @@ pub fn logs_card(f: &LogFacts) -> Card {
         (
             Level::Green,
             format!(
-                "{} records kept for {} days in {}; every source sent lines today (IST).",
-                f.committed_records, f.retention_days, f.kept_in
+                "{} records kept for {} days in {}{}; every source sent lines today (IST).",
+                f.committed_records,
+                f.retention_days,
+                f.kept_in,
+                f.location
+                    .as_ref()
+                    .filter(|l| !l.declared.is_empty())
+                    .map(|l| format!(" ({})", l.declared))
+                    .unwrap_or_default()
             ),
         )
     };
@@ -563,6 +622,57 @@ mod tests {
         assert!(c.reason.starts_with("2000 log source(s)"), "{}", c.reason);
         assert!(c.reason.contains("host-9 and 1990 more"), "{}", c.reason);
         assert!(!c.reason.contains("host-10,"));
+        l.silent_sources.clear();
+        // The store's place: declared and confirmed is named, a mismatch is
+        // red, one that cannot be confirmed amber.
+        let place = |verdict, detail: &str| {
+            Some(LocationCheck {
+                declared: "AWS Mumbai (ap-south-1)".into(),
+                reported_region: None,
+                verdict,
+                detail: detail.into(),
+            })
+        };
+        l.location = place(Verdict::Matches, "as declared");
+        let c = logs_card(&l);
+        assert_eq!(c.level, Level::Green);
+        assert!(
+            c.reason
+                .contains("https://s3.dc1.example.in (AWS Mumbai (ap-south-1));"),
+            "{}",
+            c.reason
+        );
+        l.location = place(Verdict::Mismatch, "the bucket reports region us-east-1");
+        let c = logs_card(&l);
+        assert_eq!(c.level, Level::Red);
+        assert!(c
+            .reason
+            .contains("not where storage.location declares: the bucket reports region us-east-1."));
+        l.location = place(Verdict::Unknown, "AccessDenied");
+        assert_eq!(logs_card(&l).level, Level::Amber);
+        l.location = place(Verdict::Local, "a directory on this machine");
+        assert_eq!(logs_card(&l).level, Level::Green);
+        l.store_error = Some(LastError {
+            at: "2026-12-07T10:00:00+05:30".into(),
+            at_ns: 0,
+            op: "put".into(),
+            error: "connection refused".into(),
+        });
+        let c = logs_card(&l);
+        assert_eq!(c.level, Level::Amber);
+        assert!(
+            c.reason.contains(
+                "failed a request at 2026-12-07T10:00:00+05:30: connection refused (put)"
+            ),
+            "{}",
+            c.reason
+        );
+        l.seal_errors = 2;
+        let c = logs_card(&l);
+        assert_eq!(c.level, Level::Red);
+        assert!(c.reason.contains("2 sealing error(s) (evidence store: s3://evidence/pramaan at https://s3.dc1.example.in; its latest failure, at 2026-12-07T10:00:00+05:30: connection refused (put))"), "{}", c.reason);
+        l.seal_errors = 0;
+        l.store_error = None;
         l.retention_compliant = false;
         l.retention_days = 30;
         assert_eq!(logs_card(&l).level, Level::Red);

@@ -285,6 +285,14 @@ fn describe() {
         "pramaan_seal_errors_total",
         "Failed attempts to seal a segment"
     );
+    describe_counter!(
+        "pramaan_object_store_requests_total",
+        "Requests to the evidence store (segments, tiles, checkpoint), by kind"
+    );
+    describe_counter!(
+        "pramaan_object_store_errors_total",
+        "Requests to the evidence store that failed after the client's retries, by kind"
+    );
     describe_gauge!("pramaan_segments", "Sealed segments in the catalog");
     describe_gauge!(
         "pramaan_segments_bytes",

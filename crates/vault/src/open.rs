@@ -38,8 +38,8 @@ impl Vault {
     /// Must be called inside a Tokio runtime (the sealer uses its handle).
     pub async fn open(opts: VaultOptions) -> Result<(Vault, Workers), VaultError> {
         let (lock, loose) = take_data_dir(&opts.data_dir)?;
-        let objects = crate::objects::Objects::open(&opts)?;
-        objects.probe().await?;
+        let mut objects = crate::objects::Objects::open(&opts)?;
+        objects.probe(&opts).await?;
         let catalog = crate::catalog::open(&opts)?;
         let parser = Parser::new(&opts);
         let rec = recover(&opts, &objects.store(), &*catalog, &parser).await?;
@@ -117,9 +117,10 @@ impl Vault {
     /// Opens the vault for reading beside no running server: the catalog, the
     /// segments and the WAL's records (without truncating anything).
     pub fn open_read_only(opts: VaultOptions) -> Result<Vault, VaultError> {
-        let objects = crate::objects::Objects::open(&opts)?;
+        let mut objects = crate::objects::Objects::open(&opts)?;
         if objects.is_remote() {
-            objects.block_on(objects.probe())?;
+            let bridge = objects.clone();
+            bridge.block_on(objects.probe(&opts))?;
         }
         let catalog = crate::catalog::open_read_only(&opts)?;
         let segments = catalog.segments(None, None)?;

@@ -18,6 +18,9 @@ pub struct VaultOptions {
     /// Objects in a bucket of an S3-compatible store instead (`storage.url
     /// = "s3://..."`).
     pub s3: Option<crate::objects::s3::S3Options>,
+    /// Where the store is declared to be (`storage.location`), checked
+    /// against a bucket's own answer ([`crate::objects::region`]).
+    pub location: pramaan_config::location::Location,
     /// The SQLite catalog's file (when `catalog_postgres` is `None`).
     pub catalog_path: PathBuf,
     /// The catalog in PostgreSQL (`catalog.url = "postgres://..."`).
@@ -56,6 +59,7 @@ impl VaultOptions {
         VaultOptions {
             objects_dir: data_dir.join("objects"),
             s3: None,
+            location: pramaan_config::location::Location::Undeclared,
             catalog_path: data_dir.join("catalog.db"),
             catalog_postgres: None,
             ledger: Some(crate::ledger::LedgerOptions::new(&data_dir)),

@@ -36,8 +36,22 @@ pub(super) async fn show<H: Host>(
 ) -> Result<Response, Problem> {
     let now = pramaan_core::time::now_ns();
     let today = charts::ist_day(now);
-    let coverage = charts::rank(coverage(&*st, now).await?, today, COVERAGE_DAYS);
-    let rate = ingest_rate(&*st, now).await?;
+    // The charts read the sealed segments: with the store away they cannot
+    // be drawn, but the cards (which say why) still are.
+    let (coverage, rate, charts_error) =
+        match (coverage(&*st, now).await, ingest_rate(&*st, now).await) {
+            (Ok(c), Ok(r)) => (c, r, None),
+            (c, r) => {
+                let why = [c.as_ref().err(), r.as_ref().err()]
+                    .into_iter()
+                    .flatten()
+                    .next()
+                    .map(|p| p.1.clone())
+                    .unwrap_or_default();
+                (c.unwrap_or_default(), r.unwrap_or_default(), Some(why))
+            }
+        };
+    let coverage = charts::rank(coverage, today, COVERAGE_DAYS);
     let shown = &coverage[..coverage.len().min(heatmap_rows(st.app()))];
     let others = charts::others(&coverage[shown.len()..], today, COVERAGE_DAYS);
 
@@ -48,7 +62,7 @@ pub(super) async fn show<H: Host>(
         cards::clock_card(&clock_facts(&clock)),
         incident_card,
         cards::poc_card(&poc_facts(&*st, now)),
-        cards::logs_card(&log_facts(&*st, &coverage, today)),
+        cards::logs_card(&log_facts(&*st, &coverage, today, charts_error.clone())),
         cards::subscribers_card(&subscriber_facts(&*st).await),
         orders_card(&*st, now),
         alerts_card(&*st),
@@ -71,7 +85,9 @@ pub(super) async fn show<H: Host>(
         }
         section #coverage aria-labelledby="coverage-title" {
             h2 #coverage-title { "Log coverage, last " (COVERAGE_DAYS) " days" }
-            @if coverage.is_empty() {
+            @if let Some(why) = &charts_error {
+                p.flash.error { "The coverage could not be read: " (why) }
+            } @else if coverage.is_empty() {
                 p { "No log line yet." }
             } @else {
                 (charts::heatmap(shown, others.as_ref(), today, COVERAGE_DAYS))
@@ -309,7 +325,12 @@ fn poc_facts(st: &impl Host, now: i64) -> cards::PocFacts {
     }
 }
 
-fn log_facts(st: &impl Host, coverage: &[SourceDays], today: i64) -> LogFacts {
+fn log_facts(
+    st: &impl Host,
+    coverage: &[SourceDays],
+    today: i64,
+    coverage_error: Option<String>,
+) -> LogFacts {
     let policy = st.app().retention().policy();
     let stats = st.app().vault().stats();
     LogFacts {
@@ -326,6 +347,16 @@ fn log_facts(st: &impl Host, coverage: &[SourceDays], today: i64) -> LogFacts {
         wal_errors: stats.wal_errors.load(Relaxed),
         seal_errors: stats.seal_errors.load(Relaxed),
         kept_in: st.app().vault().objects().describe(),
+        location: Some(st.app().vault().objects().location().clone()),
+        store_error: st
+            .app()
+            .vault()
+            .objects()
+            .requests()
+            .counts()
+            .last_error
+            .filter(|e| pramaan_core::time::now_ns() - e.at_ns < HOUR_NS),
+        coverage_error,
     }
 }
 
@@ -356,7 +387,13 @@ async fn subscriber_facts(st: &impl Host) -> cards::SubscriberFacts {
 async fn sql_rows(st: &impl Host, q: &str) -> Result<Vec<serde_json::Value>, Problem> {
     let batches = pramaan_vault::sql::run(st.app().vault(), q)
         .await
-        .map_err(internal)?;
+        .map_err(|e| {
+            tracing::warn!(error = %e, "a dashboard query failed");
+            Problem(
+                axum::http::StatusCode::SERVICE_UNAVAILABLE,
+                e.client_message(),
+            )
+        })?;
     let nd = pramaan_vault::sql::to_ndjson(&batches).map_err(internal)?;
     Ok(nd
         .split(|b| *b == b'\n')

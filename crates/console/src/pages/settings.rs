@@ -34,6 +34,7 @@ async fn settings<H: Host>(
     let can_edit = may(st.app(), &id, "POST", "/console/settings/poc");
     let policy = st.app().retention().policy();
     let clock = st.app().clock().status();
+    let store = pramaan_app::status::Store::of(st.app().vault());
     let v = |name: &str| {
         poc.as_ref()
             .map(|p| match name {
@@ -81,6 +82,7 @@ async fn settings<H: Host>(
                     tbody { @for c in &policy.classes { tr { td { (c.name) } td { (c.days) } } } } }
             }
         }
+        (storage(&store))
         section #audit aria-labelledby="audit-title" {
             h2 #audit-title { "Audit trail" }
             p.muted { "Set in the configuration file (auth.audit_reads); read-only here." }
@@ -111,6 +113,44 @@ async fn settings<H: Host>(
         }
     };
     Ok(page(&id, "Settings", "/console/settings", fl.flash(), body))
+}
+
+/// Where sealed evidence is kept: the store and where it is, the catalog,
+/// what is not sealed yet, and the store's requests and failures.
+fn storage(s: &pramaan_app::status::Store) -> maud::Markup {
+    use pramaan_vault::objects::region::Verdict;
+    let place = &s.location;
+    let r = &s.requests;
+    html! {
+        section #storage aria-labelledby="storage-title" {
+            h2 #storage-title { "Storage" }
+            p.muted { "Set in the configuration file ([storage], [catalog]); read-only here." }
+            table {
+                tbody {
+                    tr { th { "Evidence store" } td { (s.url) @if !s.endpoint.is_empty() { " at " (s.endpoint) } } }
+                    tr { th { "Where it is" } td {
+                        @if place.declared.is_empty() { "not declared (storage.location)" } @else { (place.declared) }
+                        @if let Some(reported) = &place.reported_region { " — the bucket reports " (reported) }
+                    } }
+                    tr { th { "Check" } td {
+                        @if place.verdict == Verdict::Mismatch { strong.flash.error { (place.detail) } } @else { (place.detail) }
+                    } }
+                    tr { th { "Catalog" } td { (s.catalog) } }
+                    tr { th { "Records not yet sealed" } td.num { (s.unsealed_records) } }
+                }
+            }
+            table {
+                thead { tr { th { "Requests since start" } @for op in r.requests.keys() { th.num { (op) } } } }
+                tbody {
+                    tr { td { "made" } @for n in r.requests.values() { td.num { (n) } } }
+                    tr { td { "failed" } @for n in r.errors.values() { td.num { (n) } } }
+                }
+            }
+            @if let Some(e) = &r.last_error {
+                p.flash.error { "Latest failure: " (e.op) " at " (e.at) ": " (e.error) }
+            }
+        }
+    }
 }
 
 #[derive(Deserialize, Default)]

@@ -28,7 +28,9 @@
 //! code (the appender, proofs) async for the sake of one I/O edge.
 
 pub mod cache;
+pub mod counted;
 pub mod local;
+pub mod region;
 pub mod s3;
 pub mod under;
 
@@ -66,6 +68,11 @@ pub struct Objects {
     /// The S3 server (a password in it redacted); empty for a local
     /// directory or AWS itself.
     endpoint: String,
+    /// Requests to the store and their failures ([`counted`]).
+    stats: Arc<counted::StoreStats>,
+    /// Where the store is, declared and checked ([`region`]): set by
+    /// [`Objects::probe`] for a bucket.
+    location: region::LocationCheck,
     bridge: Bridge,
 }
 
@@ -83,14 +90,18 @@ impl Objects {
     /// asked of the store yet; [`Objects::probe`] does.
     pub fn open(opts: &VaultOptions) -> Result<Objects, VaultError> {
         match &opts.s3 {
-            None => Objects::local(&opts.objects_dir()),
+            None => {
+                let mut objects = Objects::local(&opts.objects_dir())?;
+                objects.location = region::LocationCheck::local(&opts.location);
+                Ok(objects)
+            }
             Some(o) => {
                 let bucket = s3::open(o)?;
-                let mut objects = Objects::with_store(bucket.clone(), None)?;
+                let mut objects = Objects::with_store(bucket, None)?;
                 if o.cache_bytes > 0 {
                     let dir = opts.data_dir.join("cache");
-                    let cached =
-                        cache::SegmentCache::new(bucket, &dir, o.cache_bytes).map_err(|e| {
+                    let cached = cache::SegmentCache::new(objects.origin(), &dir, o.cache_bytes)
+                        .map_err(|e| {
                             VaultError::Store(format!(
                                 "the segment cache {} cannot be used: {e}",
                                 dir.display()
@@ -100,6 +111,12 @@ impl Objects {
                 }
                 objects.url = o.url();
                 objects.endpoint = pramaan_config::redact(&o.endpoint);
+                objects.location = region::LocationCheck {
+                    declared: opts.location.place(),
+                    reported_region: None,
+                    verdict: region::Verdict::Unknown,
+                    detail: "the bucket has not been asked yet".into(),
+                };
                 Ok(objects)
             }
         }
@@ -109,16 +126,44 @@ impl Objects {
     /// that a store that cannot be reached, a bucket that does not exist
     /// or credentials it refuses stop `serve` at start with their cause,
     /// instead of at the first seal.
-    pub async fn probe(&self) -> Result<(), VaultError> {
+    ///
+    /// A bucket is then asked where it is, which is compared with
+    /// `storage.location` ([`region`]); a mismatch is logged, not refused.
+    pub async fn probe(&mut self, opts: &VaultOptions) -> Result<(), VaultError> {
         let prefix = ObjPath::from(TILES);
-        match self.store.list_with_delimiter(Some(&prefix)).await {
-            Ok(_) => Ok(()),
-            Err(e) => Err(VaultError::Store(format!(
+        if let Err(e) = self.store.list_with_delimiter(Some(&prefix)).await {
+            return Err(VaultError::Store(format!(
                 "{} cannot be used: {}",
                 self.describe(),
                 store_cause(&e)
-            ))),
+            )));
         }
+        if let Some(o) = &opts.s3 {
+            self.location = region::check(o, &opts.location).await;
+            let l = &self.location;
+            match l.verdict {
+                region::Verdict::Mismatch => {
+                    tracing::error!(store = %self.describe(), "evidence store location: {}", l.detail)
+                }
+                region::Verdict::Matches => {
+                    tracing::info!(store = %self.describe(), "evidence store location: {}", l.detail)
+                }
+                _ => {
+                    tracing::warn!(store = %self.describe(), "evidence store location: {}", l.detail)
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Where the store is, as declared and as checked.
+    pub fn location(&self) -> &region::LocationCheck {
+        &self.location
+    }
+
+    /// Requests made to the store since start, and their failures.
+    pub fn requests(&self) -> &counted::StoreStats {
+        &self.stats
     }
 
     /// Where the objects are: `file:///dir` or `s3://bucket/prefix`.
@@ -167,12 +212,16 @@ impl Objects {
             ),
             None => store.to_string(),
         };
+        let stats = Arc::new(counted::StoreStats::default());
+        let store: Arc<dyn ObjectStore> = Arc::new(counted::Counted::new(store, stats.clone()));
         Ok(Objects {
             origin: store.clone(),
             store,
+            stats,
             local_root,
             url,
             endpoint: String::new(),
+            location: region::LocationCheck::local(&pramaan_config::location::Location::Undeclared),
             bridge,
         })
     }

@@ -66,10 +66,10 @@ impl S3Options {
 }
 
 /// An access key. Its `Debug` never shows the secret.
-struct AccessKey {
-    id: String,
-    secret: String,
-    token: Option<String>,
+pub(super) struct AccessKey {
+    pub(super) id: String,
+    pub(super) secret: String,
+    pub(super) token: Option<String>,
 }
 
 impl std::fmt::Debug for AccessKey {
@@ -91,7 +91,7 @@ fn config_error(o: &S3Options, what: impl std::fmt::Display) -> VaultError {
 }
 
 impl Credentials {
-    fn read(&self) -> Result<AccessKey, String> {
+    pub(super) fn read(&self) -> Result<AccessKey, String> {
         match self {
             Credentials::Environment => {
                 let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
