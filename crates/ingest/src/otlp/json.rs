@@ -106,7 +106,9 @@ pub fn frame(
     scope_schema: Option<&[u8]>,
     schema: Option<&[u8]>,
 ) -> Vec<u8> {
-    let mut o = Vec::with_capacity(log.len() + 128);
+    let pieces = [resource, scope, scope_schema, schema].map(|p| p.map_or(0, <[u8]>::len));
+    // The pieces and the names around them: one allocation, no growing.
+    let mut o = Vec::with_capacity(log.len() + pieces.iter().sum::<usize>() + 96);
     o.push(b'{');
     if let Some(r) = resource {
         o.extend_from_slice(b"\"resource\":");

@@ -110,8 +110,12 @@ pub fn value(b: &[u8], i: usize) -> Result<Range<usize>, SpanError> {
     walk(b, i, &mut Vec::new())
 }
 
-/// [`value`], noting in `tape` the span of every object and array in it,
-/// in the order they open.
+/// Strings longer than this are noted on a [`Doc`]'s tape: a shorter one
+/// (a member name, a number as text) is cheaper to scan again than to look up.
+const LONG_STRING: usize = 32;
+
+/// [`value`], noting in `tape` the span of every object, array and long
+/// string in it, in the order they start.
 fn walk(b: &[u8], i: usize, tape: &mut Vec<(usize, usize)>) -> Result<Range<usize>, SpanError> {
     let start = skip_ws(b, i);
     // Containers still open, innermost last (`true`: an object), with their place on the tape.
@@ -140,7 +144,13 @@ fn walk(b: &[u8], i: usize, tape: &mut Vec<(usize, usize)>) -> Result<Range<usiz
                     }
                 }
             }
-            Some(b'"') => j = string_end(b, j)?,
+            Some(b'"') => {
+                let end = string_end(b, j)?;
+                if end - j > LONG_STRING {
+                    tape.push((j, end));
+                }
+                j = end;
+            }
             Some(_) => j = scalar_end(b, j)?,
         }
         // After a value: close what ends here, or go on to the next member or item.
@@ -171,10 +181,11 @@ fn walk(b: &[u8], i: usize, tape: &mut Vec<(usize, usize)>) -> Result<Range<usiz
     }
 }
 
-/// A text checked once, with the span of each of its objects and arrays
-/// noted: reading a member or an item then skips a nested container at
-/// once instead of walking it again (an OTLP request nests its records
-/// four levels deep, and each level was walked by the one above).
+/// A text checked once, with the span of each of its objects, arrays and
+/// long strings noted: reading a member or an item then skips a nested
+/// container or a log line at once instead of walking it again (an OTLP
+/// request nests its records four levels deep, and each level was walked by
+/// the one above; the strings were scanned once more by each reader).
 pub struct Doc<'a> {
     pub b: &'a [u8],
     tape: Vec<(usize, usize)>,
@@ -188,7 +199,7 @@ impl<'a> Doc<'a> {
         Ok((Doc { b, tape }, span))
     }
 
-    /// The span of the value at `i`: a container's from the tape.
+    /// The span of the value at `i`: a container's or a long string's from the tape.
     fn value(&self, i: usize) -> Result<Range<usize>, SpanError> {
         let s = skip_ws(self.b, i);
         match self.tape.binary_search_by_key(&s, |t| t.0) {
@@ -345,10 +356,49 @@ mod tests {
         }
 
         #[test]
+        fn a_docs_spans_are_a_fresh_walks(v in json_value()) {
+            // Every member and item, containers and long strings from the
+            // tape included, spans what a walk from its start finds.
+            let t = serde_json::to_string_pretty(&v).unwrap();
+            let b = t.as_bytes();
+            let (d, whole) = Doc::new(b, 0).unwrap();
+            let mut todo = vec![whole];
+            while let Some(span) = todo.pop() {
+                prop_assert_eq!(&span, &value(b, span.start).unwrap());
+                match b[span.start] {
+                    b'{' => {
+                        for m in d.members(span) {
+                            todo.push(m.unwrap().1);
+                        }
+                    }
+                    b'[' => todo.extend(d.items(span).unwrap()),
+                    _ => {}
+                }
+            }
+        }
+
+        #[test]
         fn any_serialised_string_is_one_whole_span(s in ".{0,80}") {
             let t = serde_json::to_string(&s).unwrap();
             prop_assert_eq!(value(t.as_bytes(), 0), Ok(0..t.len()));
         }
+    }
+
+    fn json_value() -> impl Strategy<Value = serde_json::Value> {
+        use serde_json::Value as V;
+        let leaf = prop_oneof![
+            Just(V::Null),
+            any::<bool>().prop_map(V::Bool),
+            any::<i64>().prop_map(V::from),
+            ".{0,70}".prop_map(V::String),
+        ];
+        leaf.prop_recursive(4, 40, 6, |inner| {
+            prop_oneof![
+                proptest::collection::vec(inner.clone(), 0..6).prop_map(V::Array),
+                proptest::collection::vec((".{0,40}", inner), 0..6)
+                    .prop_map(|kv| V::Object(kv.into_iter().collect())),
+            ]
+        })
     }
 
     #[test]

@@ -113,7 +113,8 @@ pub fn frame(
     scope_schema: Option<&[u8]>,
     schema: Option<&[u8]>,
 ) -> Vec<u8> {
-    let mut sl = Vec::with_capacity(log.len() + 64);
+    let len = |p: Option<&[u8]>| p.map_or(0, <[u8]>::len);
+    let mut sl = Vec::with_capacity(log.len() + len(scope) + len(scope_schema) + 32);
     if let Some(s) = scope {
         protowire::put_bytes(&mut sl, 1, s);
     }
@@ -121,7 +122,7 @@ pub fn frame(
     if let Some(u) = scope_schema {
         protowire::put_bytes(&mut sl, 3, u);
     }
-    let mut out = Vec::with_capacity(sl.len() + resource.map_or(0, <[u8]>::len) + 32);
+    let mut out = Vec::with_capacity(sl.len() + len(resource) + len(schema) + 32);
     if let Some(r) = resource {
         protowire::put_bytes(&mut out, 1, r);
     }
