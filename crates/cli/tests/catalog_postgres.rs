@@ -5,7 +5,9 @@
 //! through the server, and `verify` on the data directory once it stopped.
 //! The rows are read back from PostgreSQL with a query of our own, and no
 //! `catalog.db` is made. PostgreSQL unreachable: `serve` refuses to start,
-//! naming the URL without its password.
+//! naming the URL without its password. PostgreSQL restarted, then stopped
+//! and started, while lines come in (a cluster of the test's own): every
+//! line is acknowledged, sealed once the catalog is back, and verified.
 
 mod support;
 
@@ -185,4 +187,162 @@ fn postgres_unreachable_at_start_is_a_clear_error_without_the_password() {
     assert!(o.stderr.contains("cannot connect"), "{o:?}");
     assert!(!o.stderr.contains("s3cretpw"), "{o:?}");
     assert!(!o.stderr.contains("panicked"), "{o:?}");
+}
+
+/// A PostgreSQL cluster of the test's own (initdb into a temporary
+/// directory, loopback only, trust), so that restarting it disturbs no
+/// other test; stopped when dropped.
+struct OwnPostgres {
+    _dir: tempfile::TempDir,
+    /// The cluster's directory (owned by `postgres`).
+    data: String,
+    bin: std::path::PathBuf,
+    port: u16,
+}
+
+impl OwnPostgres {
+    fn start() -> OwnPostgres {
+        let bin = std::fs::read_dir("/usr/lib/postgresql")
+            .ok()
+            .and_then(|d| d.flatten().map(|e| e.path().join("bin")).find(|b| b.join("initdb").exists()))
+            .expect("PostgreSQL's server programs (/usr/lib/postgresql/*/bin/initdb) are needed: the machine's PostgreSQL provides them");
+        let dir = tempfile::tempdir().unwrap();
+        // The server runs as `postgres` (it refuses root): its directory is its own.
+        std::process::Command::new("chmod")
+            .arg("755")
+            .arg(dir.path())
+            .status()
+            .unwrap();
+        let data = dir.path().join("pg");
+        std::fs::create_dir(&data).unwrap();
+        let st = std::process::Command::new("chown")
+            .args(["postgres:postgres"])
+            .arg(&data)
+            .status()
+            .unwrap();
+        assert!(st.success(), "chown postgres {}", data.display());
+        let pg = OwnPostgres {
+            data: data.to_string_lossy().into_owned(),
+            _dir: dir,
+            bin,
+            port: free_port(),
+        };
+        pg.as_postgres(
+            "initdb",
+            &[
+                "-D",
+                &pg.data,
+                "-U",
+                "postgres",
+                "--auth=trust",
+                "--no-sync",
+                "-E",
+                "UTF8",
+            ],
+        );
+        pg.ctl(&["start"]);
+        pg
+    }
+
+    fn url(&self) -> String {
+        format!("postgres://postgres@127.0.0.1:{}/postgres", self.port)
+    }
+
+    fn as_postgres(&self, program: &str, args: &[&str]) {
+        let o = std::process::Command::new("runuser")
+            .args(["-u", "postgres", "--"])
+            .arg(self.bin.join(program))
+            .args(args)
+            .output()
+            .unwrap_or_else(|e| panic!("runuser {program}: {e}"));
+        assert!(
+            o.status.success(),
+            "{program} {args:?}: {}{}",
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        );
+    }
+
+    /// `pg_ctl start|stop|restart`, waiting for it to finish.
+    fn ctl(&self, what: &[&str]) {
+        let opts = format!(
+            "-p {} -c listen_addresses=127.0.0.1 -k {}",
+            self.port, &self.data
+        );
+        let log = format!("{}/server.log", &self.data);
+        let mut args = vec!["-D", &self.data, "-w", "-l", &log, "-o", &opts];
+        args.extend_from_slice(what);
+        self.as_postgres("pg_ctl", &args);
+    }
+}
+
+impl Drop for OwnPostgres {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("runuser")
+            .args(["-u", "postgres", "--"])
+            .arg(self.bin.join("pg_ctl"))
+            .args(["-D", &self.data, "-m", "immediate", "stop"])
+            .output();
+    }
+}
+
+#[test]
+fn a_postgres_restart_under_load_loses_nothing() {
+    let pg = OwnPostgres::start();
+    let url = pg.url();
+    let env = [
+        ("PRAMAAN_CATALOG_URL", url.as_str()),
+        ("PRAMAAN_SEGMENTS_MAX_ROWS", "100"),
+        ("PRAMAAN_LEDGER_CHECKPOINT_INTERVAL", "200ms"),
+        ("PRAMAAN_LEDGER_HISTORY_INTERVAL", "1s"),
+    ];
+    let mut server = Server::start_with(&env);
+    let tag = unique("pgrestart");
+    let batch = |k: usize| -> Vec<String> {
+        (0..100)
+            .map(|i| format!("<14>1 - fw-1 app - - - {tag} {k}-{i} from 10.1.{k}.{i}"))
+            .collect()
+    };
+    // Lines go in while PostgreSQL is restarted (fast: connections are
+    // cut), then stopped for a while and started again: every batch is
+    // acknowledged throughout (the WAL holds it; sealing waits for the catalog).
+    let mut sent = 0;
+    for k in 0..30 {
+        match k {
+            10 => pg.ctl(&["-m", "fast", "restart"]),
+            18 => pg.ctl(&["-m", "fast", "stop"]),
+            24 => pg.ctl(&["start"]),
+            _ => {}
+        }
+        assert_eq!(server.ingest_lines(&batch(k)).accepted, 100, "batch {k}");
+        sent += 100;
+        std::thread::sleep(Duration::from_millis(150));
+    }
+    // Sealing catches up by itself once the catalog is back.
+    wait_until(T, "every line sealed after the restarts", || {
+        let st = server.status();
+        (st["store"]["unsealed_records"].as_u64() == Some(0)
+            && st["committed_records"].as_u64() >= Some(sent))
+        .then_some(())
+    });
+    let st = server.status();
+    assert!(
+        st["seal_errors"].as_u64() > Some(0),
+        "the stopped catalog was never noticed: {st}"
+    );
+    let rows = server.sql(&format!(
+        "SELECT count(*) AS n, count(DISTINCT seq) AS d FROM logs WHERE text(raw) LIKE '%{tag} %'"
+    ));
+    assert_eq!(rows[0]["n"], sent, "{rows:?}");
+    assert_eq!(rows[0]["d"], sent, "{rows:?}");
+    assert_eq!(server.search(&[("ip", "10.1.25.7")]).len(), 1);
+    let dir = server.dir.path().to_owned();
+    let data = server.data_dir();
+    assert!(server.stop().success(), "{}", server.stderr());
+    let o = ok(cmd_env(
+        &dir,
+        &env,
+        &["--data-dir", data.to_str().unwrap(), "verify"],
+    ));
+    assert!(o.stdout().contains("OK"), "{o:?}");
 }
