@@ -49,6 +49,7 @@ pub async fn check(cfg: &Config, backups: Option<Backups<'_>>) -> Vec<Finding> {
     out.extend(secrets(cfg));
     out.extend(listeners(cfg));
     out.push(retention(cfg));
+    out.push(store_location(cfg).await);
     out.push(disk(cfg));
     out.extend(clock(cfg).await);
     out.push(match backups {
@@ -246,6 +247,36 @@ fn retention(cfg: &Config) -> Finding {
     }
 }
 
+/// Where the evidence store is (direction (v): within India): a bucket is
+/// asked its region and judged against `storage.location`.
+async fn store_location(cfg: &Config) -> Finding {
+    use pramaan_vault::objects::region::{self, LocationCheck, Verdict};
+    let declared = cfg.storage.location();
+    let check = match crate::options::s3_options(cfg) {
+        Some(o) => region::check(&o, &declared).await,
+        None => LocationCheck::local(&declared),
+    };
+    let (level, fix) = match check.verdict {
+        Verdict::Matches | Verdict::Local => (Level::Ok, ""),
+        Verdict::Mismatch => (
+            Level::Fail,
+            "keep the evidence in a bucket in India, or correct storage.location (and, for a \
+             site, storage.region) to where the bucket is",
+        ),
+        Verdict::Undeclared => (
+            Level::Warn,
+            "set storage.location to the bucket's region in India (e.g. \"ap-south-1\") or \
+             \"on-premises:<site>\"",
+        ),
+        Verdict::Unknown => (
+            Level::Warn,
+            "let pramaan's access key read the bucket's location (s3:GetBucketLocation) and \
+             check that the store answers",
+        ),
+    };
+    finding(level, "location", check.detail, fix)
+}
+
 fn disk(cfg: &Config) -> Finding {
     let min = cfg.alerts.disk_free_min;
     let dir = if cfg.data_dir.exists() {
@@ -385,6 +416,21 @@ mod tests {
             .collect();
         env.push(("PRAMAAN_DATA_DIR".into(), data.display().to_string()));
         pramaan_config::load(None, env, &[]).unwrap().config
+    }
+
+    #[tokio::test]
+    async fn a_local_store_is_placed_as_declared() {
+        let dir = tempfile::tempdir().unwrap();
+        let c = config(
+            &[("PRAMAAN_STORAGE_LOCATION", "on-premises:DC-2")],
+            dir.path(),
+        );
+        let f = store_location(&c).await;
+        assert_eq!(f.level, Level::Ok);
+        assert_eq!(
+            f.what,
+            "a directory on this machine, declared to be at on premises: DC-2"
+        );
     }
 
     #[test]

@@ -439,6 +439,29 @@ fn the_bucket_is_asked_where_it_is_and_a_place_it_is_not_is_red() {
         "{o:?}"
     );
 
+    // `pramaan doctor` fails the place, with what to do.
+    let mut c = pramaan(server.dir.path());
+    c.arg("doctor");
+    for (k, v) in env_of(&store, &[("PRAMAAN_STORAGE_LOCATION", "ap-south-1")]) {
+        c.env(k, v);
+    }
+    c.env("PRAMAAN_CLOCK_ENABLED", "false");
+    let o = run(c, None, Duration::from_secs(120));
+    assert!(
+        !o.success(),
+        "doctor passed a bucket outside the declared region: {o:?}"
+    );
+    assert!(
+        o.stdout()
+            .contains("FAIL location     the bucket reports region us-east-1, not ap-south-1"),
+        "{o:?}"
+    );
+    assert!(
+        o.stdout()
+            .contains("keep the evidence in a bucket in India"),
+        "{o:?}"
+    );
+
     // A store on premises declared by its site: its answer is the region
     // configured (storage.region; empty is us-east-1), so the place holds.
     // (Each server below has a data directory, so a prefix, of its own.)
