@@ -291,7 +291,7 @@ fn bad_requests_are_refused_by_name_and_a_long_record_alone() {
         v["message"]
             .as_str()
             .unwrap()
-            .contains("logRecords[0]: values nest deeper than 32"),
+            .contains("logRecords[0].attributes[0]: values nest deeper than 32"),
         "{v}"
     );
     // Not OTLP's content types: 415.
