@@ -258,6 +258,9 @@ pub async fn feed_task(
         }
         let n = match feed_once(&att, &vault, &*store, &mut feeder).await {
             Ok(n) => n,
+            // A batch cut by the shutdown (the vault stops reads first) is
+            // no failure: the next start reads it again from the feeder's mark.
+            Err(_) if *stop.borrow() => return,
             Err(e) => {
                 tracing::warn!(error = %e, "attribution feeder: batch failed; retrying");
                 0
