@@ -335,5 +335,17 @@ mod tests {
         let last = c.last_error.unwrap();
         assert_eq!(last.op, "put");
         assert!(!last.error.is_empty());
+        // A client's words that name the endpoint keep no password.
+        stats.note::<()>(
+            Op::Get,
+            &Err(object_store::Error::Generic {
+                store: "S3",
+                source: "error sending request for url (http://u:hunter2@127.0.0.1:3900/b/k)"
+                    .into(),
+            }),
+        );
+        let last = stats.counts().last_error.unwrap();
+        assert!(!last.error.contains("hunter2"), "{}", last.error);
+        assert!(last.error.contains("127.0.0.1:3900/b/k"), "{}", last.error);
     }
 }

@@ -338,7 +338,8 @@ pub fn store_cause(e: &object_store::Error) -> String {
         }
         cur = c.source();
     }
-    text
+    // The client's words may carry the endpoint's URL, password and all.
+    pramaan_config::redact(&text)
 }
 
 /// A key that is not a valid object path (`..`, empty parts) is refused

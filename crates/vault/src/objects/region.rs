@@ -159,7 +159,11 @@ pub async fn bucket_region(o: &S3Options) -> Result<String, String> {
     for (name, value) in signed {
         req = req.header(name, value);
     }
-    let resp = req.send().await.map_err(|e| format!("{e}"))?;
+    // reqwest's words name the URL: the endpoint's password, if any, is hidden.
+    let resp = req
+        .send()
+        .await
+        .map_err(|e| pramaan_config::redact(&e.to_string()))?;
     let status = resp.status();
     let body = resp.text().await.map_err(|e| e.to_string())?;
     if !status.is_success() {
