@@ -429,7 +429,7 @@ mod tests {
         assert_eq!(f.level, Level::Ok);
         assert_eq!(
             f.what,
-            "a directory on this machine, declared to be at on premises: DC-2"
+            "a directory on this machine (storage.location: on premises: DC-2)"
         );
     }
 

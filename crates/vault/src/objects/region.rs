@@ -52,7 +52,7 @@ impl LocationCheck {
                 "a directory on this machine (storage.location not declared)".into()
             }
             d => format!(
-                "a directory on this machine, declared to be at {}",
+                "a directory on this machine (storage.location: {})",
                 d.place()
             ),
         };
