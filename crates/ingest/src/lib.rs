@@ -38,6 +38,7 @@ pub mod elastic;
 pub mod extract;
 pub mod framing;
 pub mod journal;
+mod jsonspan;
 pub mod labels;
 mod last;
 pub mod loki;

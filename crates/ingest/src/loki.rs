@@ -23,7 +23,6 @@ use crate::last::Last;
 use crate::protowire::{self, WireError};
 use crate::ParseContext;
 use pramaan_core::{EventTime, Format, ParsedFields};
-use serde_json::value::RawValue;
 use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::ops::Range;
@@ -80,44 +79,68 @@ pub fn unsnappy(body: &[u8], max: usize) -> Result<Vec<u8>, PushError> {
 // ------------------------------------------------------------------ JSON
 
 /// A JSON object's members, values kept as their exact bytes.
-type Members<'a> = BTreeMap<String, &'a RawValue>;
-
 fn json_err(at: &str, e: impl std::fmt::Display) -> PushError {
     PushError::Json(format!("{at}: {e}"))
 }
 
 /// Splits a JSON push body into the raw bytes of one record per entry.
+/// The body is walked once ([`crate::jsonspan::Doc`]): each stream, its
+/// labels and entries are then found on the walk's tape, and a line (an
+/// entry's bulk) is scanned no more.
 pub fn split_json(body: &[u8]) -> Result<Vec<Vec<u8>>, PushError> {
-    let top: Members = serde_json::from_slice(body).map_err(|e| json_err("the body", e))?;
-    let streams: Vec<&RawValue> = match top.get("streams") {
-        Some(s) => serde_json::from_str(s.get()).map_err(|e| json_err("`streams`", e))?,
-        None => return Err(PushError::Json("the body has no `streams` array".into())),
-    };
+    use crate::jsonspan::{skip_ws, Doc};
+    std::str::from_utf8(body).map_err(|e| json_err("the body", e))?;
+    let (d, top) = Doc::new(body, 0).map_err(|e| json_err("the body", e))?;
+    if skip_ws(body, top.end) != body.len() {
+        return Err(json_err(
+            "the body",
+            format!("text after the push object at byte {}", top.end),
+        ));
+    }
+    let object = |span: &std::ops::Range<usize>| body[span.start] == b'{';
+    if !object(&top) {
+        return Err(PushError::Json("the body is not a JSON object".into()));
+    }
+    let [streams] = d
+        .pick(top, ["streams"])
+        .map_err(|e| json_err("the body", e))?;
+    let streams =
+        streams.ok_or_else(|| PushError::Json("the body has no `streams` array".into()))?;
+    let streams = d.items(streams).map_err(|e| json_err("`streams`", e))?;
     let mut out = Vec::new();
-    for (i, s) in streams.iter().enumerate() {
-        let at = format!("streams[{i}]");
-        let members: Members = serde_json::from_str(s.get()).map_err(|e| json_err(&at, e))?;
-        let labels = members
-            .get("stream")
-            .ok_or_else(|| PushError::Json(format!("{at} has no `stream` object")))?;
-        let pairs: BTreeMap<String, String> =
-            serde_json::from_str(labels.get()).map_err(|e| json_err(&format!("{at}.stream"), e))?;
-        if pairs.is_empty() {
-            return Err(PushError::Invalid(format!("{at}.stream has no labels")));
+    for (i, s) in streams.into_iter().enumerate() {
+        let at = || format!("streams[{i}]");
+        if !object(&s) {
+            return Err(json_err(&at(), "a stream is not an object"));
         }
-        let values: Vec<&RawValue> = match members.get("values") {
-            Some(v) => {
-                serde_json::from_str(v.get()).map_err(|e| json_err(&format!("{at}.values"), e))?
-            }
+        let [labels, values] = d
+            .pick(s, ["stream", "values"])
+            .map_err(|e| json_err(&at(), e))?;
+        let labels =
+            labels.ok_or_else(|| PushError::Json(format!("{} has no `stream` object", at())))?;
+        let pairs: BTreeMap<String, String> = serde_json::from_slice(&body[labels.clone()])
+            .map_err(|e| json_err(&format!("{}.stream", at()), e))?;
+        if pairs.is_empty() {
+            return Err(PushError::Invalid(format!("{}.stream has no labels", at())));
+        }
+        let values = match values {
+            Some(v) => d
+                .items(v)
+                .map_err(|e| json_err(&format!("{}.values", at()), e))?,
             None => Vec::new(),
         };
-        for (j, v) in values.iter().enumerate() {
-            json_value(v.get()).map_err(|e| json_err(&format!("{at}.values[{j}]"), e))?;
-            let mut raw = Vec::with_capacity(labels.get().len() + v.get().len() + 24);
+        let labels = &body[labels];
+        for (j, v) in values.into_iter().enumerate() {
+            let parts = d.items(v.clone()).map_err(|e| e.to_string());
+            parts
+                .and_then(|parts| entry(body, &parts).map(|_| ()))
+                .map_err(|e| json_err(&format!("{}.values[{j}]", at()), e))?;
+            let entry = &body[v];
+            let mut raw = Vec::with_capacity(labels.len() + entry.len() + 24);
             raw.extend_from_slice(b"{\"stream\":");
-            raw.extend_from_slice(labels.get().as_bytes());
+            raw.extend_from_slice(labels);
             raw.extend_from_slice(b",\"values\":[");
-            raw.extend_from_slice(v.get().as_bytes());
+            raw.extend_from_slice(entry);
             raw.extend_from_slice(b"]}");
             out.push(raw);
         }
@@ -129,38 +152,37 @@ pub fn split_json(body: &[u8]) -> Result<Vec<Vec<u8>>, PushError> {
 struct JsonEntry<'a> {
     ts_ns: i64,
     /// The line as a JSON string token (quotes included), exact.
-    line: &'a RawValue,
+    line: &'a str,
     meta: BTreeMap<String, String>,
 }
 
-fn json_value(v: &str) -> Result<JsonEntry<'_>, String> {
-    let parts: Vec<&RawValue> = serde_json::from_str(v).map_err(|e| e.to_string())?;
+/// An entry from its items' spans in `b`: `[timestamp, line]` or
+/// `[timestamp, line, {metadata}]`.
+fn entry<'a>(b: &'a [u8], parts: &[std::ops::Range<usize>]) -> Result<JsonEntry<'a>, String> {
     if !(2..=3).contains(&parts.len()) {
         return Err(format!(
             "an entry is [timestamp, line] or [timestamp, line, {{metadata}}], not {} items",
             parts.len()
         ));
     }
-    let ts: String = serde_json::from_str(parts[0].get())
+    let ts: String = serde_json::from_slice(&b[parts[0].clone()])
         .map_err(|_| "the timestamp is not a string of nanoseconds".to_string())?;
     let ts_ns = ts
         .parse::<i64>()
         .map_err(|_| format!("the timestamp {ts:?} is not nanoseconds since the epoch"))?;
-    // A raw value is valid JSON already: one that opens with a quote is a string
-    // (not read into one: the line is the entry's bulk).
-    if !parts[1].get().starts_with('"') {
+    // A span of a checked text is valid JSON already: one that opens with a
+    // quote is a string (not read into one: the line is the entry's bulk).
+    let line = &b[parts[1].clone()];
+    if line.first() != Some(&b'"') {
         return Err("the line is not a string".to_string());
     }
+    let line = std::str::from_utf8(line).map_err(|e| e.to_string())?;
     let meta = match parts.get(2) {
-        Some(m) => serde_json::from_str(m.get())
+        Some(m) => serde_json::from_slice(&b[m.clone()])
             .map_err(|e| format!("the structured metadata is not an object of strings: {e}"))?,
         None => BTreeMap::new(),
     };
-    Ok(JsonEntry {
-        ts_ns,
-        line: parts[1],
-        meta,
-    })
+    Ok(JsonEntry { ts_ns, line, meta })
 }
 
 // -------------------------------------------------------------- protobuf
@@ -384,27 +406,32 @@ struct Decoded {
 }
 
 fn from_json(raw: &[u8]) -> Result<Decoded, String> {
-    let top: Members = serde_json::from_slice(raw).map_err(|e| e.to_string())?;
-    let stream = top.get("stream").map_or("", |s| s.get());
-    let labels = memo_labels(b'j', stream.as_bytes(), || {
+    let (d, top) = crate::jsonspan::Doc::new(raw, 0).map_err(|e| e.to_string())?;
+    if raw[top.start] != b'{' {
+        return Err("the record is not a JSON object".into());
+    }
+    let [stream, values] = d
+        .pick(top, ["stream", "values"])
+        .map_err(|e| e.to_string())?;
+    let stream = stream.map_or(&b""[..], |s| &raw[s]);
+    let labels = memo_labels(b'j', stream, || {
         let labels: BTreeMap<String, String> = match stream {
-            "" => BTreeMap::new(),
-            s => serde_json::from_str(s).map_err(|e| e.to_string())?,
+            b"" => BTreeMap::new(),
+            s => serde_json::from_slice(s).map_err(|e| e.to_string())?,
         };
         Ok(labels.into_iter().collect())
     })?;
-    let values: Vec<&RawValue> = top
-        .get("values")
-        .map(|v| serde_json::from_str(v.get()))
-        .transpose()
-        .map_err(|e| e.to_string())?
-        .unwrap_or_default();
+    let values = match values {
+        Some(v) => d.items(v).map_err(|e| e.to_string())?,
+        None => Vec::new(),
+    };
     let [v] = values.as_slice() else {
         return Err(format!("{} entries, not one", values.len()));
     };
-    let e = json_value(v.get())?;
-    let token = e.line.get();
-    let at = token.as_ptr() as usize - raw.as_ptr() as usize;
+    let parts = d.items(v.clone()).map_err(|e| e.to_string())?;
+    let e = entry(raw, &parts)?;
+    let token = e.line;
+    let at = parts[1].start;
     let (line_at, line_text) = if token.contains('\\') {
         (None, serde_json::from_str::<String>(token).ok())
     } else {

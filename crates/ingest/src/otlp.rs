@@ -17,12 +17,11 @@
 //!
 //! Values (`AnyValue`) nest: at most [`MAX_DEPTH`] levels are read, deeper
 //! is refused, so a hostile request costs no more stack than that. JSON is
-//! checked by an iterative walk ([`jsonspan`]) and its values read from
+//! checked by an iterative walk ([`crate::jsonspan`]) and its values read from
 //! their spans in place, so brackets nested in a member pramaan does not
 //! read cost no stack either.
 
 mod json;
-mod jsonspan;
 mod proto;
 
 use crate::attrs::{clip, MAX_PAIRS};
@@ -33,7 +32,7 @@ use std::borrow::Cow;
 use std::cell::RefCell;
 use std::ops::Range;
 
-pub use jsonspan::SpanError;
+pub use crate::jsonspan::SpanError;
 
 /// How deep `AnyValue`s may nest (an attribute holding a list holding a
 /// list... counts one level per value).

@@ -2,8 +2,8 @@
 //! ids in hex, 64-bit integers as strings (numbers accepted too), enums as
 //! numbers, bytes in base64.
 
-use super::jsonspan::{self, Doc, SpanError};
 use super::{Any, At, LogRecord, OtlpError, MAX_DEPTH};
+use crate::jsonspan::{self, Doc, SpanError};
 use std::borrow::Cow;
 use std::ops::Range;
 

@@ -1,9 +1,9 @@
 //! Where JSON values start and end in a text, without building them.
 //!
-//! OTLP/JSON's raw bytes per record are slices of what the client sent (a
-//! resource, a scope, one log record, each exact), so the body is walked as
-//! spans, and the values OTLP gives meaning to are read from their spans in
-//! place (`json.rs`). The walk is iterative (a nesting of any depth costs a
+//! OTLP/JSON's and Loki's raw bytes per record are slices of what the client
+//! sent (a resource, a scope, one log record; a stream's labels, one entry;
+//! each exact), so the body is walked as spans, and the values given meaning
+//! are read from their spans in place (`otlp/json.rs`, `loki.rs`). The walk is iterative (a nesting of any depth costs a
 //! byte of stack per level on the heap, not a stack frame) and checks
 //! JSON's grammar (RFC 8259) on the way, so every piece cut out of a valid
 //! body is valid JSON.
