@@ -296,11 +296,7 @@ pub fn logs_card(f: &LogFacts) -> Card {
                 f.retention_days
             ),
         )
-    } else if let Some(l) = f
-        .location
-        .as_ref()
-        .filter(|l| l.verdict == Verdict::Mismatch)
-    {
+    } else if let Some(l) = f.location.as_ref().filter(|l| l.is_mismatch()) {
         (
             Level::Red,
             format!(

@@ -3,10 +3,10 @@
 //! OTLP/JSON's and Loki's raw bytes per record are slices of what the client
 //! sent (a resource, a scope, one log record; a stream's labels, one entry;
 //! each exact), so the body is walked as spans, and the values given meaning
-//! are read from their spans in place (`otlp/json.rs`, `loki.rs`). The walk is iterative (a nesting of any depth costs a
-//! byte of stack per level on the heap, not a stack frame) and checks
-//! JSON's grammar (RFC 8259) on the way, so every piece cut out of a valid
-//! body is valid JSON.
+//! are read from their spans in place (`otlp/json.rs`, `loki.rs`). The walk
+//! is iterative (a nesting of any depth costs a byte of stack per level on
+//! the heap, not a stack frame) and checks JSON's grammar (RFC 8259) on the
+//! way, so every piece cut out of a valid body is valid JSON.
 
 use std::ops::Range;
 
@@ -197,6 +197,19 @@ impl<'a> Doc<'a> {
         let mut tape = Vec::new();
         let span = walk(b, i, &mut tape)?;
         Ok((Doc { b, tape }, span))
+    }
+
+    /// A request body checked whole: UTF-8, one JSON value, nothing after
+    /// it but whitespace.
+    pub fn whole(b: &'a [u8]) -> Result<(Doc<'a>, Range<usize>), SpanError> {
+        if let Err(e) = std::str::from_utf8(b) {
+            return Err(err(e.valid_up_to(), "a byte that is not UTF-8"));
+        }
+        let (d, span) = Doc::new(b, 0)?;
+        if skip_ws(b, span.end) != b.len() {
+            return Err(err(span.end, "text after the value"));
+        }
+        Ok((d, span))
     }
 
     /// The span of the value at `i`: a container's or a long string's from the tape.
@@ -424,6 +437,15 @@ mod tests {
         let (d, span) = Doc::new(deep.as_bytes(), 0).unwrap();
         assert_eq!(span, 0..400_000);
         assert_eq!(d.items(1..399_999).unwrap(), vec![2..399_998]);
+    }
+
+    #[test]
+    fn a_whole_body_is_utf8_and_one_value() {
+        assert!(Doc::whole(b" {\"a\":1} \n").is_ok());
+        let e = Doc::whole(b"{\"a\":\"\xff\"}").err().unwrap();
+        assert_eq!((e.at, e.what), (6, "a byte that is not UTF-8"));
+        let e = Doc::whole(b"{} {}").err().unwrap();
+        assert_eq!((e.at, e.what), (2, "text after the value"));
     }
 
     #[test]

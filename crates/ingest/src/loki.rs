@@ -78,7 +78,6 @@ pub fn unsnappy(body: &[u8], max: usize) -> Result<Vec<u8>, PushError> {
 
 // ------------------------------------------------------------------ JSON
 
-/// A JSON object's members, values kept as their exact bytes.
 fn json_err(at: &str, e: impl std::fmt::Display) -> PushError {
     PushError::Json(format!("{at}: {e}"))
 }
@@ -88,15 +87,7 @@ fn json_err(at: &str, e: impl std::fmt::Display) -> PushError {
 /// labels and entries are then found on the walk's tape, and a line (an
 /// entry's bulk) is scanned no more.
 pub fn split_json(body: &[u8]) -> Result<Vec<Vec<u8>>, PushError> {
-    use crate::jsonspan::{skip_ws, Doc};
-    std::str::from_utf8(body).map_err(|e| json_err("the body", e))?;
-    let (d, top) = Doc::new(body, 0).map_err(|e| json_err("the body", e))?;
-    if skip_ws(body, top.end) != body.len() {
-        return Err(json_err(
-            "the body",
-            format!("text after the push object at byte {}", top.end),
-        ));
-    }
+    let (d, top) = crate::jsonspan::Doc::whole(body).map_err(|e| json_err("the body", e))?;
     let object = |span: &std::ops::Range<usize>| body[span.start] == b'{';
     if !object(&top) {
         return Err(PushError::Json("the body is not a JSON object".into()));
@@ -131,9 +122,9 @@ pub fn split_json(body: &[u8]) -> Result<Vec<Vec<u8>>, PushError> {
         };
         let labels = &body[labels];
         for (j, v) in values.into_iter().enumerate() {
-            let parts = d.items(v.clone()).map_err(|e| e.to_string());
-            parts
-                .and_then(|parts| entry(body, &parts).map(|_| ()))
+            d.items(v.clone())
+                .map_err(|e| e.to_string())
+                .and_then(|parts| entry(body, &parts))
                 .map_err(|e| json_err(&format!("{}.values[{j}]", at()), e))?;
             let entry = &body[v];
             let mut raw = Vec::with_capacity(labels.len() + entry.len() + 24);
@@ -152,7 +143,7 @@ pub fn split_json(body: &[u8]) -> Result<Vec<Vec<u8>>, PushError> {
 struct JsonEntry<'a> {
     ts_ns: i64,
     /// The line as a JSON string token (quotes included), exact.
-    line: &'a str,
+    line: &'a [u8],
     meta: BTreeMap<String, String>,
 }
 
@@ -176,7 +167,6 @@ fn entry<'a>(b: &'a [u8], parts: &[std::ops::Range<usize>]) -> Result<JsonEntry<
     if line.first() != Some(&b'"') {
         return Err("the line is not a string".to_string());
     }
-    let line = std::str::from_utf8(line).map_err(|e| e.to_string())?;
     let meta = match parts.get(2) {
         Some(m) => serde_json::from_slice(&b[m.clone()])
             .map_err(|e| format!("the structured metadata is not an object of strings: {e}"))?,
@@ -430,7 +420,9 @@ fn from_json(raw: &[u8]) -> Result<Decoded, String> {
     };
     let parts = d.items(v.clone()).map_err(|e| e.to_string())?;
     let e = entry(raw, &parts)?;
-    let token = e.line;
+    // A request's body was checked as UTF-8 whole; a stored record's line
+    // is checked here, where it becomes the message.
+    let token = std::str::from_utf8(e.line).map_err(|e| format!("the line: {e}"))?;
     let at = parts[1].start;
     let (line_at, line_text) = if token.contains('\\') {
         (None, serde_json::from_str::<String>(token).ok())

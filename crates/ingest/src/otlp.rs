@@ -359,16 +359,7 @@ pub fn severity(number: u64, text: Option<&str>) -> Option<u8> {
 
 /// Lower-case hex of an id; `None` when empty.
 fn hex(b: &[u8]) -> Option<String> {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    if b.is_empty() {
-        return None;
-    }
-    let mut s = String::with_capacity(b.len() * 2);
-    for x in b {
-        s.push(char::from(DIGITS[usize::from(x >> 4)]));
-        s.push(char::from(DIGITS[usize::from(x & 15)]));
-    }
-    Some(s)
+    (!b.is_empty()).then(|| hex::encode(b))
 }
 
 /// The answer: an `ExportLogsServiceResponse` in the request's encoding,

@@ -353,8 +353,7 @@ fn log_facts(
             .vault()
             .objects()
             .requests()
-            .counts()
-            .last_error
+            .last_error()
             .filter(|e| pramaan_core::time::now_ns() - e.at_ns < HOUR_NS),
         coverage_error,
     }

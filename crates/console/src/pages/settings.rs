@@ -118,7 +118,6 @@ async fn settings<H: Host>(
 /// Where sealed evidence is kept: the store and where it is, the catalog,
 /// what is not sealed yet, and the store's requests and failures.
 fn storage(s: &pramaan_app::status::Store) -> maud::Markup {
-    use pramaan_vault::objects::region::Verdict;
     let place = &s.location;
     let r = &s.requests;
     html! {
@@ -133,7 +132,7 @@ fn storage(s: &pramaan_app::status::Store) -> maud::Markup {
                         @if let Some(reported) = &place.reported_region { " — the bucket reports " (reported) }
                     } }
                     tr { th { "Check" } td {
-                        @if place.verdict == Verdict::Mismatch { strong.flash.error { (place.detail) } } @else { (place.detail) }
+                        @if place.is_mismatch() { strong.flash.error { (place.detail) } } @else { (place.detail) }
                     } }
                     tr { th { "Catalog" } td { (s.catalog) } }
                     tr { th { "Records not yet sealed" } td.num { (s.unsealed_records) } }

@@ -3,7 +3,7 @@
 //! numbers, bytes in base64.
 
 use super::{Any, At, LogRecord, OtlpError, MAX_DEPTH};
-use crate::jsonspan::{self, Doc, SpanError};
+use crate::jsonspan::{Doc, SpanError};
 use std::borrow::Cow;
 use std::ops::Range;
 
@@ -46,25 +46,7 @@ fn pick_in<const N: usize>(
 /// One raw record per log record of the request `body`.
 pub(super) fn split(b: &[u8]) -> Result<Vec<Vec<u8>>, OtlpError> {
     let whole = At::Root("the body");
-    if let Err(e) = std::str::from_utf8(b) {
-        return Err(OtlpError::Span {
-            at: whole.to_string(),
-            source: SpanError {
-                at: e.valid_up_to(),
-                what: "a byte that is not UTF-8",
-            },
-        });
-    }
-    let (d, top) = Doc::new(b, 0).map_err(span_err(whole))?;
-    if jsonspan::skip_ws(b, top.end) != b.len() {
-        return Err(OtlpError::Span {
-            at: whole.to_string(),
-            source: SpanError {
-                at: top.end,
-                what: "text after the request object",
-            },
-        });
-    }
+    let (d, top) = Doc::whole(b).map_err(span_err(whole))?;
     let mut out = Vec::new();
     let [rls] = pick(&d, top, ["resourceLogs"], whole)?;
     for (ri, rl) in items(&d, rls, whole)?.into_iter().enumerate() {
@@ -231,32 +213,24 @@ fn name_of(d: &Doc<'_>, v: Option<Span>, at: At<'_>) -> Result<Option<String>, O
         .map(Cow::into_owned))
 }
 
-/// The number or string at `v` read as a `T` (a number's text as written,
-/// which JSON's grammar makes a subset of what Rust parses); `Err(true)`
-/// when it is neither, `Err(false)` when it does not read as a `T`.
-fn number<T: std::str::FromStr>(
-    d: &Doc<'_>,
-    v: &Span,
-    at: At<'_>,
-) -> Result<T, Result<bool, OtlpError>> {
-    let text = match d.b[v.start] {
-        b'"' => string(d, v, at).map_err(Err)?.unwrap_or_default(),
-        b'-' | b'0'..=b'9' => {
-            Cow::Borrowed(std::str::from_utf8(&d.b[v.clone()]).unwrap_or_default())
-        }
-        _ => return Err(Ok(true)),
-    };
-    text.parse().map_err(|_| Ok(false))
+/// The text of the number or string at `v` (a number's token as written,
+/// which JSON's grammar makes a subset of what Rust's `parse` reads);
+/// `None` when it is neither.
+fn number_text<'b>(d: &Doc<'b>, v: &Span, at: At<'_>) -> Result<Option<Cow<'b, str>>, OtlpError> {
+    Ok(match d.b[v.start] {
+        b'"' => string(d, v, at)?,
+        b'-' | b'0'..=b'9' => std::str::from_utf8(&d.b[v.clone()]).ok().map(Cow::Borrowed),
+        _ => None,
+    })
 }
 
 /// A 64-bit integer written as a string or a number; absent is 0.
 fn uint(d: &Doc<'_>, v: Option<Span>, at: At<'_>, name: &str) -> Result<u64, OtlpError> {
     let Some(v) = v else { return Ok(0) };
-    number(d, &v, at).map_err(|e| match e {
-        Err(e) => e,
-        Ok(true) => bad(at, format!("`{name}` is not an integer")),
-        Ok(false) => bad(at, format!("`{name}` is not a non-negative integer")),
-    })
+    let text =
+        number_text(d, &v, at)?.ok_or_else(|| bad(at, format!("`{name}` is not an integer")))?;
+    text.parse()
+        .map_err(|_| bad(at, format!("`{name}` is not a non-negative integer")))
 }
 
 fn log_record(d: &Doc<'_>, log: Span, r: &mut LogRecord, at: At<'_>) -> Result<(), OtlpError> {
@@ -344,6 +318,10 @@ fn attributes_at(
     Ok(out)
 }
 
+fn parsed<T: std::str::FromStr>(text: Option<Cow<'_, str>>) -> Option<T> {
+    text?.parse().ok()
+}
+
 /// An `AnyValue` at nesting level `depth` (1 for an attribute's value).
 fn any(d: &Doc<'_>, v: Span, at: At<'_>, depth: usize) -> Result<Any, OtlpError> {
     if depth > MAX_DEPTH {
@@ -371,7 +349,6 @@ fn any(d: &Doc<'_>, v: Span, at: At<'_>, depth: usize) -> Result<Any, OtlpError>
         return Ok(Any::Empty);
     };
     let wrong = || bad(at, format!("`{}` has the wrong type", KINDS[k]));
-    let to = |e: Result<bool, OtlpError>| e.err().unwrap_or_else(wrong);
     Ok(match KINDS[k] {
         "stringValue" => Any::Str(string(d, &x, at)?.ok_or_else(wrong)?.into_owned()),
         "boolValue" => match &d.b[x] {
@@ -379,8 +356,8 @@ fn any(d: &Doc<'_>, v: Span, at: At<'_>, depth: usize) -> Result<Any, OtlpError>
             b"false" => Any::Bool(false),
             _ => return Err(wrong()),
         },
-        "intValue" => Any::Int(number(d, &x, at).map_err(to)?),
-        "doubleValue" => Any::Double(number(d, &x, at).map_err(to)?),
+        "intValue" => Any::Int(parsed(number_text(d, &x, at)?).ok_or_else(wrong)?),
+        "doubleValue" => Any::Double(parsed(number_text(d, &x, at)?).ok_or_else(wrong)?),
         "bytesValue" => Any::Bytes(string(d, &x, at)?.ok_or_else(wrong)?.into_owned()),
         "arrayValue" => {
             let [values] = pick_in(d, x, ["values"], at)?;
