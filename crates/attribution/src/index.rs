@@ -470,6 +470,26 @@ impl Index {
         }
     }
 
+    /// The bindings that ended before their subscriber's instant in
+    /// `before` (asked once per distinct subscriber), in index order; the
+    /// others are skipped undecoded (a retention pass over every binding).
+    pub fn for_each_ended_before(&self, before: impl Fn(&str) -> i64, mut f: impl FnMut(Binding)) {
+        let cut: Vec<i64> = self.subs.iter().map(|s| before(s)).collect();
+        let none = before("");
+        for g in 0..self.g_key.len() {
+            for i in self.g_off[g]..self.g_off[g + 1] {
+                let r = i as usize;
+                let c = cut.get(self.sub[r] as usize).copied().unwrap_or(none);
+                if self.end[r] < c {
+                    f(self.binding(Hit {
+                        group: g as u32,
+                        row: i as u32,
+                    }));
+                }
+            }
+        }
+    }
+
     /// Every binding, in index order (for merging indexes).
     pub fn for_each(&self, mut f: impl FnMut(Binding)) {
         for g in 0..self.g_key.len() {

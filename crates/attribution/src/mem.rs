@@ -547,7 +547,10 @@ impl MemStore {
         let (mut new_runs, mut new_files, mut replaced) = (runs.clone(), files.clone(), Vec::new());
         for (i, run) in runs.iter().enumerate() {
             let mut hits = 0u64;
-            run.for_each(|x| hits += u64::from(e.apply(&x).is_some()));
+            run.for_each_ended_before(
+                |s| e.ended_before(s),
+                |x| hits += u64::from(e.apply(&x).is_some()),
+            );
             if hits == 0 {
                 continue;
             }

@@ -84,20 +84,35 @@ pub struct Erasure {
 }
 
 impl Erasure {
+    /// The closed bindings of `subscriber` that ended before this instant
+    /// go, by either rule. One number per subscriber, so that a store can
+    /// find what goes from each binding's end alone, decoding nothing else.
+    pub fn ended_before(&self, subscriber: &str) -> i64 {
+        let by_entry = self
+            .subscribers
+            .get(subscriber)
+            .map_or(i64::MIN, |&at| at.saturating_add(1));
+        let by_years = if self.kept.contains(subscriber) {
+            i64::MIN
+        } else {
+            self.ended_before_ns
+        };
+        by_entry.max(by_years)
+    }
+
     /// What becomes of `b`: `Some(what is left)` when it goes. What is left
     /// names nobody: its address, ports and times, and a note saying when
     /// and why (so that `whois` answers "no record kept", not "nobody").
     pub fn apply(&self, b: &Binding) -> Option<Binding> {
-        if b.open || b.kind == Kind::Erased {
+        if b.open || b.kind == Kind::Erased || b.end_ns >= self.ended_before(&b.subscriber) {
             return None;
         }
         let years = self.years;
         let why = match self.subscribers.get(&b.subscriber) {
             Some(&at) if b.end_ns <= at => "its subscriber's register entry was erased".to_owned(),
-            _ if b.end_ns < self.ended_before_ns && !self.kept.contains(&b.subscriber) => {
+            _ => {
                 format!("it ended {years} years before, and its subscriber is not in the register")
             }
-            _ => return None,
         };
         let day = pramaan_core::time::rfc3339_utc(self.at_ns);
         Some(Binding {

@@ -96,6 +96,32 @@ proptest! {
     }
 }
 
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+    /// A retention pass's scan finds exactly the bindings that ended before
+    /// their subscriber's instant, in index order, skipping none.
+    #[test]
+    fn the_ended_before_scan_agrees_with_a_full_one(
+        bindings in prop::collection::vec(arb_binding(), 0..400),
+        cuts in prop::collection::vec(prop::option::of(0i64..3_000), 50),
+    ) {
+        let mut b = Builder::new();
+        for x in &bindings { b.push(x); }
+        let idx = b.finish();
+        let before = |s: &str| {
+            s.strip_prefix('s')
+                .and_then(|n| n.parse::<usize>().ok())
+                .and_then(|n| cuts[n])
+                .unwrap_or(i64::MIN)
+        };
+        let mut got = Vec::new();
+        idx.for_each_ended_before(before, |x| got.push(x.session));
+        let mut want = Vec::new();
+        idx.for_each(|x| if x.end_ns < before(&x.subscriber) { want.push(x.session) });
+        prop_assert_eq!(got, want);
+    }
+}
+
 #[test]
 fn index_file_round_trips_and_detects_corruption() {
     let dir = tempfile::tempdir().unwrap();
