@@ -54,6 +54,30 @@ impl SqliteStore {
         })
     }
 
+    /// A read by key (a lookup's holders) on the calling thread when the
+    /// connection is free: it takes microseconds, less than handing it to
+    /// a blocking thread and back (as the auth store's token check runs).
+    /// When the connection is busy (an import's transaction), on a blocking
+    /// thread as [`Self::with_store`], so that no async thread waits for it.
+    /// Readers never wait on SQLite's own locks here: the file is in WAL
+    /// mode and no other process opens it while `serve` holds the directory.
+    fn read_now<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut Connection) -> Result<T, StoreError> + Send + 'static,
+    ) -> StoreFuture<'_, T> {
+        match self.conn.try_lock() {
+            Ok(mut c) => {
+                let r = f(&mut c);
+                Box::pin(async move { r })
+            }
+            Err(std::sync::TryLockError::Poisoned(p)) => {
+                let r = f(&mut p.into_inner());
+                Box::pin(async move { r })
+            }
+            Err(std::sync::TryLockError::WouldBlock) => self.with_store(f),
+        }
+    }
+
     /// Like [`Self::with`] for closures that can fail in their own way.
     fn with_store<T: Send + 'static>(
         &self,
@@ -155,7 +179,7 @@ impl Store for SqliteStore {
 
     fn get_many(&self, ids: Vec<String>) -> StoreFuture<'_, Vec<StoredRow>> {
         let path = self.path.display().to_string();
-        self.with_store(move |c| {
+        self.read_now(move |c| {
             let mut st = c
                 .prepare_cached(&format!(
                     "SELECT {ROW_COLS} FROM subscribers WHERE external_id = ?1"
