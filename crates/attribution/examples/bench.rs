@@ -2,7 +2,8 @@
 //!
 //! ```text
 //! bench inproc BINDINGS.csv PROBES.csv DIR   load into an embedded store in DIR, reopen, replay probes
-//! bench http BASE_URL PROBES.csv              replay probes against GET /api/v1/whois
+//! bench http BASE_URL PROBES.csv [CLIENTS]    replay probes against GET /api/v1/whois
+//!                                             from CLIENTS clients at once (default 1)
 //! ```
 //! Prints one JSON object with the timings.
 
@@ -45,9 +46,14 @@ fn main() {
     let a: Vec<String> = std::env::args().collect();
     match a.get(1).map(String::as_str) {
         Some("inproc") => inproc(&a[2], &a[3], &a[4]),
-        Some("http") => http(&a[2], &a[3]),
+        Some("http") => http(
+            &a[2],
+            &a[3],
+            a.get(4)
+                .map_or(1, |n| n.parse().expect("CLIENTS is a number")),
+        ),
         _ => {
-            eprintln!("usage: bench inproc CSV PROBES DIR | bench http URL PROBES");
+            eprintln!("usage: bench inproc CSV PROBES DIR | bench http URL PROBES [CLIENTS]");
             std::process::exit(2);
         }
     }
@@ -107,69 +113,101 @@ fn inproc(csv: &str, probes_path: &str, dir: &str) {
     println!("{out}");
 }
 
-fn http(base: &str, probes_path: &str) {
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("runtime");
-    rt.block_on(async {
-        let client = reqwest::Client::builder()
-            .no_proxy()
-            .build()
-            .expect("client");
-        let ps = probes(probes_path);
-        // Every API route needs a login; the server was started with this token.
-        let token = std::env::var("PRAMAAN_TOKEN").unwrap_or_default();
-        let mut lat = Vec::new();
-        let mut correct = 0;
-        for pass in 0..2 {
-            lat.clear();
-            correct = 0;
-            for p in &ps {
-                let t = Instant::now();
-                let r = client
-                    .get(format!("{base}/api/v1/whois"))
-                    .query(&[
-                        ("ip", p.ip.as_str()),
-                        ("port", &p.port.to_string()),
-                        ("at", p.ts.as_str()),
-                        ("purpose", "benchmark"),
-                    ])
-                    .bearer_auth(&token)
-                    .send()
-                    .await
-                    .expect("request");
-                // A refusal must never count as an answer.
-                let status = r.status();
-                if !status.is_success() {
-                    let body = r.text().await.unwrap_or_default();
-                    panic!("GET /api/v1/whois answered {status}: {body}");
-                }
-                let v: serde_json::Value = r.json().await.expect("json");
-                lat.push(t.elapsed().as_secs_f64() * 1e6);
-                let got: Vec<(String, String)> = v["matches"]
-                    .as_array()
-                    .map(|m| {
-                        m.iter()
-                            .map(|x| {
-                                (
-                                    x["binding"]["session"].as_str().unwrap_or("").to_owned(),
-                                    x["subscriber"].as_str().unwrap_or("").to_owned(),
-                                )
-                            })
-                            .collect()
-                    })
-                    .unwrap_or_default();
-                let want: Vec<(String, String)> = p.want.clone().into_iter().collect();
-                correct += usize::from(got == want);
-            }
-            let _ = pass;
-        }
-        let out = serde_json::json!({
-            "engine": "pramaan HTTP", "p50_us": pct(&mut lat.clone(), 50.0),
-            "p99_us": pct(&mut lat.clone(), 99.0), "max_us": pct(&mut lat, 100.0),
-            "correct": correct, "total": ps.len(),
-        });
-        println!("{out}");
+/// Replays the probes through `GET /api/v1/whois` from `clients` clients at
+/// once, each on its own thread and connection, probe `i` sent by client
+/// `i % clients`: a warm-up pass, then the timed pass, which all clients
+/// start together. Every latency counts in the percentiles.
+fn http(base: &str, probes_path: &str, clients: usize) {
+    let ps = std::sync::Arc::new(probes(probes_path));
+    // Every API route needs a login; the server was started with this token.
+    let token = std::env::var("PRAMAAN_TOKEN").unwrap_or_default();
+    let start = std::sync::Arc::new(std::sync::Barrier::new(clients + 1));
+    let threads: Vec<_> = (0..clients)
+        .map(|c| {
+            let (ps, start, base, token) =
+                (ps.clone(), start.clone(), base.to_owned(), token.clone());
+            std::thread::spawn(move || {
+                let rt = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .expect("runtime");
+                let client = reqwest::Client::builder()
+                    .no_proxy()
+                    .build()
+                    .expect("client");
+                let mine: Vec<&P> = ps.iter().skip(c).step_by(clients).collect();
+                let mut lat = Vec::with_capacity(mine.len());
+                let mut correct = 0;
+                rt.block_on(async {
+                    for p in &mine {
+                        lookup(&client, &base, &token, p).await;
+                    }
+                });
+                start.wait();
+                rt.block_on(async {
+                    for p in &mine {
+                        let t = Instant::now();
+                        let got = lookup(&client, &base, &token, p).await;
+                        lat.push(t.elapsed().as_secs_f64() * 1e6);
+                        let want: Vec<(String, String)> = p.want.clone().into_iter().collect();
+                        correct += usize::from(got == want);
+                    }
+                });
+                (lat, correct)
+            })
+        })
+        .collect();
+    start.wait();
+    let t0 = Instant::now();
+    let mut lat = Vec::new();
+    let mut correct = 0;
+    for t in threads {
+        let (l, c) = t.join().expect("client thread");
+        lat.extend(l);
+        correct += c;
+    }
+    let wall = t0.elapsed().as_secs_f64();
+    let out = serde_json::json!({
+        "engine": "pramaan HTTP", "clients": clients,
+        "p50_us": pct(&mut lat.clone(), 50.0), "p99_us": pct(&mut lat.clone(), 99.0),
+        "max_us": pct(&mut lat, 100.0), "lookups_per_s": ps.len() as f64 / wall,
+        "correct": correct, "total": ps.len(),
     });
+    println!("{out}");
+}
+
+/// One lookup: the (session, subscriber) pairs of its answer. A refusal
+/// must never count as an answer.
+async fn lookup(client: &reqwest::Client, base: &str, token: &str, p: &P) -> Vec<(String, String)> {
+    let r = client
+        .get(format!("{base}/api/v1/whois"))
+        .query(&[
+            ("ip", p.ip.as_str()),
+            ("port", &p.port.to_string()),
+            ("at", p.ts.as_str()),
+            ("purpose", "benchmark"),
+        ])
+        .bearer_auth(token)
+        .send()
+        .await
+        .expect("request");
+    let status = r.status();
+    if !status.is_success() {
+        let body = r.text().await.unwrap_or_default();
+        panic!("GET /api/v1/whois answered {status}: {body}");
+    }
+    let v: serde_json::Value = r.json().await.expect("json");
+    v["matches"]
+        .as_array()
+        .map(|m| {
+            m.iter()
+                .map(|x| {
+                    (
+                        x["binding"]["session"].as_str().unwrap_or("").to_owned(),
+                        x["subscriber"].as_str().unwrap_or("").to_owned(),
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default()
 }
