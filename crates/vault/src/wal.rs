@@ -410,31 +410,16 @@ impl Wal {
                     });
                 }
                 let cut = data.len() as u64 - scan.valid_len;
-                let f = OpenOptions::new()
-                    .write(true)
-                    .open(&wf.path)
-                    .map_err(io_err(&wf.path))?;
-                f.set_len(scan.valid_len).map_err(io_err(&wf.path))?;
-                f.sync_all().map_err(io_err(&wf.path))?;
+                cut_to(&wf.path, scan.valid_len)?;
                 tracing::warn!(file = %wf.path.display(), offset, reason, cut, "truncated a torn WAL tail");
                 truncated.push((wf.path.clone(), whole - scan.valid_len));
             } else if !marked && whole > scan.valid_len {
                 // The zeros written ahead of the frames (not a torn write).
-                let f = OpenOptions::new()
-                    .write(true)
-                    .open(&wf.path)
-                    .map_err(io_err(&wf.path))?;
-                f.set_len(scan.valid_len).map_err(io_err(&wf.path))?;
-                f.sync_all().map_err(io_err(&wf.path))?;
+                cut_to(&wf.path, scan.valid_len)?;
                 tracing::debug!(file = %wf.path.display(), valid = scan.valid_len, zeros = whole - scan.valid_len, "cut the zeros written ahead of the frames");
             } else if marked && whole > scan.valid_len {
                 // A failed append's bytes, which could not be cut then.
-                let f = OpenOptions::new()
-                    .write(true)
-                    .open(&wf.path)
-                    .map_err(io_err(&wf.path))?;
-                f.set_len(scan.valid_len).map_err(io_err(&wf.path))?;
-                f.sync_all().map_err(io_err(&wf.path))?;
+                cut_to(&wf.path, scan.valid_len)?;
                 let cut = whole - scan.valid_len;
                 tracing::warn!(file = %wf.path.display(), valid = scan.valid_len, cut, "cut the bytes a failed append left (marked at the time)");
                 truncated.push((wf.path.clone(), cut));
@@ -677,6 +662,16 @@ fn open_new(dir: &Path, first_seq: u64) -> Result<File, WalError> {
         .write(true)
         .open(&path)
         .map_err(io_err(&path))
+}
+
+/// Cuts `path` to its first `len` bytes, durably.
+fn cut_to(path: &Path, len: u64) -> Result<(), WalError> {
+    let f = OpenOptions::new()
+        .write(true)
+        .open(path)
+        .map_err(io_err(path))?;
+    f.set_len(len).map_err(io_err(path))?;
+    f.sync_all().map_err(io_err(path))
 }
 
 pub(crate) fn sync_dir(dir: &Path) -> Result<(), WalError> {
