@@ -20,9 +20,11 @@
 //! the file's end is written with [`ZERO_AHEAD`] bytes of zeros after it
 //! (fewer where the file would reach its roll size),
 //! and the next small batches are written over those zeros. An
-//! `fdatasync` that changes no file size flushes only the data: on ext4 it
-//! needs no journal commit, so a lone lookup's audit record or a shipper's
-//! small batch waits about a third less (measured in BENCHMARKS.md).
+//! `fdatasync` that changes no file size flushes only the data, not the
+//! inode (nor, on a journalled ext4, a journal commit): on this project's
+//! test disk a write and `fdatasync` took 160 us instead of 250 us at the
+//! median (BENCHMARKS.md), which a lone audit record or a shipper's small
+//! batch waits for.
 //! Zeros are never a frame (no record encodes to nothing), so a file's
 //! frames end where a zero frame header begins and only zeros follow
 //! ([`read_valid`] stops there). Zeros never reach past the size at which

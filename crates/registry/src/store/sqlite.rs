@@ -166,7 +166,7 @@ impl Store for SqliteStore {
     fn get(&self, external_id: &str) -> StoreFuture<'_, Option<StoredRow>> {
         let id = external_id.to_owned();
         let path = self.path.display().to_string();
-        self.with_store(move |c| {
+        self.read_now(move |c| {
             let r = c
                 .prepare_cached(&format!(
                     "SELECT {ROW_COLS} FROM subscribers WHERE external_id = ?1"
