@@ -60,7 +60,7 @@ pub fn parse(target: &str) -> Option<Result<S3Place, BackupError>> {
 fn store_for(cfg: &Config, place: &S3Place) -> Result<Arc<dyn ObjectStore>, BackupError> {
     let mut o = crate::options::s3_options_for(cfg, &place.bucket, &place.prefix);
     o.cache_bytes = 0;
-    pramaan_vault::objects::s3::open(&o).map_err(|e| BackupError::Refused(e.to_string()))
+    pramaan_vault::objects::s3::open(&o, false).map_err(|e| BackupError::Refused(e.to_string()))
 }
 
 fn s3_err(place: &S3Place, e: object_store::Error) -> BackupError {

@@ -10,6 +10,8 @@ pub fn vault_options(cfg: &Config) -> VaultOptions {
     o.objects_dir = cfg.objects_dir();
     o.s3 = s3_options(cfg);
     o.location = cfg.storage.location();
+    // Checked at load: only with a bucket.
+    o.object_lock = (cfg.storage.object_lock() && o.s3.is_some()).then(|| retention_policy(cfg));
     o.catalog_path = cfg.catalog_path();
     o.catalog_postgres =
         cfg.catalog_postgres()

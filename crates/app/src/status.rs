@@ -97,6 +97,9 @@ pub struct Store {
     /// Where the store is (`storage.location`), and whether the bucket's
     /// own answer agrees (`verdict`: `mismatch` is red).
     pub location: pramaan_vault::objects::region::LocationCheck,
+    /// `compliance` when every segment, full tile and checkpoint is kept
+    /// under the bucket's Object Lock (checked enabled at start), or `off`.
+    pub object_lock: String,
     /// Requests to the store since start and those that failed (after the
     /// client's own retries: up to 4 within 30 s for a bucket; a failed
     /// seal is then retried by the sealer, counted in `seal_errors`), with
@@ -116,6 +119,12 @@ impl Store {
             catalog: vault.catalog().describe(),
             unsealed_records: vault.committed().saturating_sub(sealed),
             location: o.location().clone(),
+            object_lock: if o.object_lock().is_some() {
+                "compliance"
+            } else {
+                "off"
+            }
+            .into(),
             requests: o.requests().counts(),
         }
     }

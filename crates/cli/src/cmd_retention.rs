@@ -275,6 +275,9 @@ fn print_report(r: &RunReport) {
             "Note: {d} is still being read by a search; its object is deleted by the next run."
         );
     }
+    for l in &r.locked {
+        println!("Note: {l}; a later run deletes it once the lock ends.");
+    }
 }
 
 fn print_segment(s: &SegmentReport) {

@@ -61,6 +61,8 @@ pub(crate) enum Check {
     Identifier,
     /// `storage.location` ([`crate::location::Location`]).
     Location,
+    /// `storage.object_lock`: `off` or `compliance`.
+    ObjectLock,
 }
 
 /// True when `s` is a usable PostgreSQL schema name (see [`Check::Identifier`]).
@@ -233,6 +235,10 @@ impl Kind {
                 check: Check::Location,
                 ..
             } => crate::location::allowed(),
+            Kind::Text {
+                check: Check::ObjectLock,
+                ..
+            } => "\"off\" or \"compliance\"".to_owned(),
             Kind::PemFile { .. } => "the path of a PEM file, or \"\" for none".to_owned(),
             Kind::Listen { on: None, .. } => LISTEN_FORMS.to_owned(),
             Kind::Listen { on: Some(on), .. } => {
@@ -308,6 +314,7 @@ impl Kind {
                             .map_err(|why| format!("{why}; {}", expected()))?;
                         true
                     }
+                    Check::ObjectLock => matches!(text, "off" | "compliance"),
                 };
                 if !ok {
                     return Err(expected());
@@ -1466,6 +1473,22 @@ pub(crate) static KEYS: &[KeyDef] = &[
             under <data_dir>/cache, so that searches read them there instead of making a round \
             trip to the store for each range; the least recently read go first. 0 keeps none. \
             `verify` and compaction always read the bucket itself.",
+    },
+    KeyDef {
+        key: "storage.object_lock",
+        kind: Kind::Text {
+            at: at!(storage.object_lock),
+            default: "off",
+            check: Check::ObjectLock,
+        },
+        help: "Write once, read many: \"compliance\" puts every segment, full ledger tile and \
+            checkpoint under S3 Object Lock in COMPLIANCE mode until its retention window ends (a \
+            segment: its newest line's arrival plus its window; a tile or checkpoint: the longest \
+            window from when it is written), which no one can shorten, and a legal hold adds an \
+            object legal hold. Needs a bucket made with Object Lock (start refuses one without); \
+            retention deletes every version of a segment on the day its lock ends. Compaction \
+            (segments.compact_level) is not run under it: the bucket would keep each locked \
+            original beside its copy. \"off\": no lock.",
     },
     // [log]
     KeyDef {

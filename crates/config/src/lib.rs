@@ -381,6 +381,8 @@ pub struct Storage {
     /// `storage.cache_size`: bytes of a bucket's segments kept on local
     /// disk for search (0: none).
     pub cache_size: u64,
+    /// `storage.object_lock`: `off` or `compliance` (see [`Storage::object_lock`]).
+    pub object_lock: String,
 }
 
 /// What `storage.url` names.
@@ -816,6 +818,7 @@ impl Config {
                 credentials_file: None,
                 credentials_profile: String::new(),
                 cache_size: 0,
+                object_lock: "off".into(),
             },
             log: Log {
                 level: String::new(),
@@ -1067,9 +1070,23 @@ impl Storage {
         location::Location::parse(&self.location).unwrap_or(location::Location::Undeclared)
     }
 
+    /// `storage.object_lock = "compliance"`: objects are kept under S3
+    /// Object Lock in COMPLIANCE mode.
+    pub fn object_lock(&self) -> bool {
+        self.object_lock == "compliance"
+    }
+
     /// What is wrong with the S3 keys taken together, with the keys to change.
     fn problem(&self) -> Option<(String, Vec<&'static str>)> {
         if !matches!(self.url, Some(StorageTarget::S3 { .. })) {
+            if self.object_lock() {
+                return Some((
+                    "storage.object_lock = \"compliance\" needs a bucket (storage.url = \"s3://bucket/prefix\") \
+                     with Object Lock: a directory on this machine cannot be made write-once"
+                        .to_owned(),
+                    vec!["storage.object_lock", "storage.url"],
+                ));
+            }
             return None;
         }
         let endpoint = self.endpoint.trim();

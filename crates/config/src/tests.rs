@@ -581,6 +581,39 @@ fn syntax_error_gives_line_and_column() {
 }
 
 #[test]
+fn object_lock_needs_a_bucket() {
+    let dir = tempfile::tempdir().unwrap();
+    let bucket = [
+        ("PRAMAAN_STORAGE_URL", "s3://evidence/p"),
+        ("PRAMAAN_STORAGE_ENDPOINT", "https://s3.example.in"),
+        ("PRAMAAN_STORAGE_OBJECT_LOCK", "compliance"),
+    ];
+    let c = load_in(dir.path(), None, &bucket, &[]).unwrap().config;
+    assert!(c.storage.object_lock());
+    assert!(!Config::default().storage.object_lock(), "off by default");
+    let err = load_in(
+        dir.path(),
+        None,
+        &[("PRAMAAN_STORAGE_OBJECT_LOCK", "compliance")],
+        &[],
+    )
+    .unwrap_err();
+    assert!(matches!(err, ConfigError::Conflict { .. }), "{err}");
+    assert!(err.to_string().contains("needs a bucket"), "{err}");
+    let err = load_in(
+        dir.path(),
+        None,
+        &[("PRAMAAN_STORAGE_OBJECT_LOCK", "governance")],
+        &[],
+    )
+    .unwrap_err();
+    assert!(
+        err.to_string().contains("\"off\" or \"compliance\""),
+        "{err}"
+    );
+}
+
+#[test]
 fn s3_storage_is_read_and_its_keys_checked_together() {
     let dir = tempfile::tempdir().unwrap();
     let c = load_in(
@@ -1074,6 +1107,7 @@ fn every_field_has_its_own_key() {
                 credentials_file: _,
                 credentials_profile: _,
                 cache_size: _,
+                object_lock: _,
             },
         log: Log {
             level: _,
@@ -1198,7 +1232,7 @@ fn every_field_has_its_own_key() {
         + 2 /* syslog.allow, syslog.tls_client_ca */ + 2 /* http.tls_* */ + 1 /* metrics.public */
         + 2 /* syslog per source, first byte */ + 2 /* http ingest turns */ + 1 /* metrics.max_sources */
         + 5 /* auth */ + 3 /* attribution */ + 6 /* registry */ + 6 /* radius */ + 1 /* console */
-        + 1 /* catalog.schema */ + 6 /* storage: S3 */ + 1 /* storage.cache_size */ + 1 /* storage.location */ + 5 /* detect */ + 9 /* alerts */ + 3 /* relp */ + 3 /* files */ + 2 /* wireguard */;
+        + 1 /* catalog.schema */ + 6 /* storage: S3 */ + 1 /* storage.cache_size */ + 1 /* storage.location */ + 1 /* storage.object_lock */ + 5 /* detect */ + 9 /* alerts */ + 3 /* relp */ + 3 /* files */ + 2 /* wireguard */;
     assert_eq!(KEYS.len(), FIELDS);
 
     let defaults = Config::default();
@@ -1225,6 +1259,10 @@ fn every_field_has_its_own_key() {
                 check: Check::Location,
                 ..
             } => Raw::Str("ap-south-2".into()),
+            Kind::Text {
+                check: Check::ObjectLock,
+                ..
+            } => Raw::Str("compliance".into()),
             Kind::PemFile { .. } => Raw::Str("/other.pem".into()),
             Kind::Listen { .. } => Raw::Str("127.0.0.9:9".into()),
             Kind::Addr { .. } => Raw::Str("127.0.0.9:9".into()),

@@ -128,6 +128,19 @@ pub fn reencode(
     Ok(Some(out))
 }
 
+/// Compaction replaces a segment's object; under Object Lock the old one
+/// would stay, locked, for its whole window beside the new one.
+fn refuse_under_object_lock(v: &Vault) -> Result<(), VaultError> {
+    if v.objects().object_lock().is_some() {
+        return Err(VaultError::Store(
+            "compaction is not run under storage.object_lock: the bucket would keep each rewritten \
+             segment's locked original beside its copy until the window ends"
+                .into(),
+        ));
+    }
+    Ok(())
+}
+
 impl Vault {
     /// Segments that compaction would rewrite now, oldest first.
     pub fn compaction_candidates(
@@ -158,6 +171,7 @@ impl Vault {
         seg: &SegmentMeta,
         stop: &dyn Fn() -> bool,
     ) -> Result<Option<Compacted>, VaultError> {
+        refuse_under_object_lock(self)?;
         // The store's own bytes: a damaged segment must not be rewritten
         // from a good cached copy (verify would no longer see the damage).
         let store = self.objects().origin();
@@ -271,6 +285,7 @@ impl Vault {
         stop: &dyn Fn() -> bool,
         progress: &mut dyn FnMut(usize, usize, Option<&Compacted>),
     ) -> Result<Vec<Compacted>, VaultError> {
+        refuse_under_object_lock(self)?;
         let due = self.compaction_candidates(opts, now_ns)?;
         let mut done = Vec::new();
         progress(0, due.len(), None);

@@ -24,7 +24,6 @@ use crate::vault::{
 use crate::wal::{self, Wal};
 use crate::writer::Writer;
 use crate::VaultError;
-use object_store::{path::Path as ObjPath, ObjectStore, ObjectStoreExt};
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{mpsc as std_mpsc, Arc, Mutex};
@@ -42,7 +41,7 @@ impl Vault {
         objects.probe(&opts).await?;
         let catalog = crate::catalog::open(&opts)?;
         let parser = Parser::new(&opts);
-        let rec = recover(&opts, &objects.store(), &*catalog, &parser).await?;
+        let rec = recover(&opts, &objects, &*catalog, &parser).await?;
         let next_seq = rec.next_seq;
         let (committed_tx, committed_rx) = watch::channel(next_seq);
         let (indexed_tx, indexed_rx) = watch::channel(next_seq);
@@ -201,7 +200,7 @@ struct Recovery {
 /// (its torn tail cut) and the WAL files they no longer need released.
 async fn recover(
     opts: &VaultOptions,
-    store: &Arc<dyn ObjectStore>,
+    objects: &crate::objects::Objects,
     catalog: &dyn Catalog,
     parser: &Parser,
 ) -> Result<Recovery, VaultError> {
@@ -211,7 +210,7 @@ async fn recover(
         .into_iter()
         .map(|d| d.segment.path)
         .collect();
-    remove_orphans(store, &segments, &retired).await?;
+    remove_orphans(objects, &segments, &retired).await?;
     let sealed = catalog.sealed_through()?;
     let start_seq = sealed.map_or(0, |s| s + 1);
     let mut state = State {
@@ -321,6 +320,11 @@ fn start_compactor(inner: &Arc<Inner>) -> Result<Option<JoinHandle<()>>, VaultEr
     if !compact.enabled() {
         return Ok(None);
     }
+    if inner.objects.object_lock().is_some() {
+        // `storage.object_lock` says so; the log says it again at start.
+        tracing::warn!("compaction is not run under Object Lock (the locked originals would stay beside each copy)");
+        return Ok(None);
+    }
     let (reader, closing) = (Vault::reader(inner), inner.closing.clone());
     let handle = tokio::runtime::Handle::current();
     // Looks for due segments a few times per `after` (at least every minute).
@@ -333,31 +337,32 @@ fn start_compactor(inner: &Arc<Inner>) -> Result<Option<JoinHandle<()>>, VaultEr
 }
 
 async fn remove_orphans(
-    store: &Arc<dyn ObjectStore>,
+    objects: &crate::objects::Objects,
     segments: &[SegmentMeta],
     retired: &[String],
 ) -> Result<(), VaultError> {
-    use futures::TryStreamExt;
     let known: std::collections::HashSet<&str> = segments.iter().map(|s| s.path.as_str()).collect();
-    let prefix = ObjPath::from(crate::objects::SEGMENTS);
-    let listed: Vec<_> = store
-        .list(Some(&prefix))
-        .try_collect()
+    let listed = objects
+        .list(crate::objects::SEGMENTS)
         .await
         .map_err(VaultError::store)?;
-    for obj in listed {
-        if retired.iter().any(|r| r.as_str() == obj.location.as_ref()) {
-            tracing::info!(object = %obj.location, "deleting a segment that an interrupted retention run had already taken out of the catalog");
-            store
-                .delete(&obj.location)
-                .await
-                .map_err(VaultError::store)?;
-        } else if !known.contains(obj.location.as_ref()) {
-            tracing::warn!(object = %obj.location, "removing a segment object that no catalog row names (an interrupted seal, whose records are replayed from the WAL, or the other half of an interrupted compaction)");
-            store
-                .delete(&obj.location)
-                .await
-                .map_err(VaultError::store)?;
+    for (key, _) in listed {
+        let (why, expected) = if retired.iter().any(|r| *r == key) {
+            ("deleting a segment that an interrupted retention run had already taken out of the catalog", true)
+        } else if !known.contains(key.as_str()) {
+            ("removing a segment object that no catalog row names (an interrupted seal, whose records are replayed from the WAL, or the other half of an interrupted compaction)", false)
+        } else {
+            continue;
+        };
+        match objects.delete(&key).await {
+            Ok(()) if expected => tracing::info!(object = %key, "{why}"),
+            Ok(()) => tracing::warn!(object = %key, "{why}"),
+            // Its lock ends with its window; a re-seal of the same records
+            // writes a new version over it, and retention deletes both.
+            Err(e) if crate::objects::is_locked(&e) => {
+                tracing::warn!(object = %key, error = %e, "{why}: the bucket's Object Lock keeps it for now")
+            }
+            Err(e) => return Err(VaultError::store(e)),
         }
     }
     Ok(())

@@ -21,6 +21,10 @@ pub struct VaultOptions {
     /// Where the store is declared to be (`storage.location`), checked
     /// against a bucket's own answer ([`crate::objects::region`]).
     pub location: pramaan_config::location::Location,
+    /// Keep the bucket's objects under S3 Object Lock (COMPLIANCE) until
+    /// their windows under this policy end (`storage.object_lock`;
+    /// [`crate::objects::lock`]).
+    pub object_lock: Option<crate::retention::Policy>,
     /// The SQLite catalog's file (when `catalog_postgres` is `None`).
     pub catalog_path: PathBuf,
     /// The catalog in PostgreSQL (`catalog.url = "postgres://..."`).
@@ -60,6 +64,7 @@ impl VaultOptions {
             objects_dir: data_dir.join("objects"),
             s3: None,
             location: pramaan_config::location::Location::Undeclared,
+            object_lock: None,
             catalog_path: data_dir.join("catalog.db"),
             catalog_postgres: None,
             ledger: Some(crate::ledger::LedgerOptions::new(&data_dir)),

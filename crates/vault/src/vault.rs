@@ -27,7 +27,7 @@ use crate::wal;
 use crate::VaultError;
 use arrow::array::RecordBatch;
 use bytes::Bytes;
-use object_store::{path::Path as ObjPath, ObjectStore, ObjectStoreExt, PutPayload};
+use object_store::{ObjectStore, PutPayload};
 use pramaan_core::{RecordRef, Transport};
 use pramaan_ingest::ParseContext;
 use std::path::{Path, PathBuf};
@@ -652,14 +652,7 @@ fn seal(
     let enc = segment::encode(&job.batches, &inner.opts.segment)?;
     let path = segment::object_path(job.time_min_ns, job.seq_min, job.seq_max);
     let bytes = enc.bytes.len() as u64;
-    let location = ObjPath::from(path.as_str());
-    let store = inner.objects.store();
     let payload = PutPayload::from(Bytes::from(enc.bytes));
-    // Durable when the put returns (the store's contract; the local one
-    // syncs the file and its directories): the WAL is deleted after this.
-    handle
-        .block_on(async move { store.put(&location, payload).await })
-        .map_err(VaultError::store)?;
     let mut meta = SegmentMeta {
         id: 0,
         path,
@@ -674,6 +667,13 @@ fn seal(
         raw_bytes: job.raw_bytes,
         created_at_ns: pramaan_core::time::now_ns(),
     };
+    // Durable (and, under Object Lock, locked) when the put returns (the
+    // store's contract; the local one syncs the file and its directories):
+    // the WAL is deleted after this.
+    let objects = &inner.objects;
+    handle
+        .block_on(objects.put_segment(&meta, payload))
+        .map_err(VaultError::store)?;
     meta.id = inner.catalog.insert(&meta)?;
     Ok(meta)
 }

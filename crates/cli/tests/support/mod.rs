@@ -1418,6 +1418,96 @@ impl Drop for S3Store {
     }
 }
 
+/// moto's S3 server on loopback (`python3 -m moto.server`, which
+/// scripts/test installs): the S3 server here that enforces Object Lock (a
+/// mock; see README). Its buckets are made, and their locks read back, with
+/// boto3 through `crates/vault/tests/clients/s3lock.py`.
+pub struct MotoS3 {
+    child: Child,
+    pub endpoint: String,
+}
+
+impl MotoS3 {
+    pub const KEY_ID: &'static str = "AKIAPRAMAANTEST";
+    pub const SECRET: &'static str = "pramaan-object-lock-secret";
+
+    pub fn start() -> MotoS3 {
+        let port = free_port();
+        let child = Command::new("python3")
+            .args([
+                "-m",
+                "moto.server",
+                "-H",
+                "127.0.0.1",
+                "-p",
+                &port.to_string(),
+            ])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start python3 -m moto.server");
+        let mut m = MotoS3 {
+            child,
+            endpoint: format!("http://127.0.0.1:{port}"),
+        };
+        let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+        wait_until(
+            Duration::from_secs(30),
+            "moto's S3 server to listen",
+            || {
+                if let Ok(Some(status)) = m.child.try_wait() {
+                    panic!("moto's server exited ({status}): scripts/test installs it (pip install 'moto[server]'); {TEST_COMMAND_HINT}");
+                }
+                TcpStream::connect_timeout(&addr, Duration::from_millis(200)).ok()
+            },
+        );
+        m
+    }
+
+    /// `s3lock.py <endpoint> <args>` (boto3): its standard output.
+    pub fn client(&self, args: &[&str]) -> String {
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../vault/tests/clients/s3lock.py");
+        let out = Command::new("python3")
+            .arg(script)
+            .arg(&self.endpoint)
+            .args(args)
+            .env("AWS_ACCESS_KEY_ID", Self::KEY_ID)
+            .env("AWS_SECRET_ACCESS_KEY", Self::SECRET)
+            .output()
+            .expect("run s3lock.py");
+        assert!(
+            out.status.success(),
+            "s3lock.py {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    }
+
+    /// The settings of a server that keeps its objects in `bucket` under
+    /// `prefix` with `storage.object_lock = "compliance"`.
+    pub fn env(&self, bucket: &str, prefix: &str) -> Vec<(String, String)> {
+        vec![
+            (
+                "PRAMAAN_STORAGE_URL".into(),
+                format!("s3://{bucket}/{prefix}"),
+            ),
+            ("PRAMAAN_STORAGE_ENDPOINT".into(), self.endpoint.clone()),
+            ("PRAMAAN_STORAGE_ALLOW_HTTP".into(), "true".into()),
+            ("PRAMAAN_STORAGE_OBJECT_LOCK".into(), "compliance".into()),
+            ("AWS_ACCESS_KEY_ID".into(), Self::KEY_ID.into()),
+            ("AWS_SECRET_ACCESS_KEY".into(), Self::SECRET.into()),
+        ]
+    }
+}
+
+impl Drop for MotoS3 {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 /// The PostgreSQL the tests use (scripts/test starts it).
 pub const PG_URL: &str = "postgres://postgres@127.0.0.1:5432/test";
 

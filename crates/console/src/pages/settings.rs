@@ -134,6 +134,11 @@ fn storage(s: &pramaan_app::status::Store) -> maud::Markup {
                     tr { th { "Check" } td {
                         @if place.is_mismatch() { strong.flash.error { (place.detail) } } @else { (place.detail) }
                     } }
+                    tr { th { "Write once (Object Lock)" } td {
+                        @if s.object_lock == "compliance" {
+                            "compliance: every segment, full tile and checkpoint is locked until its window ends"
+                        } @else { "off" }
+                    } }
                     tr { th { "Catalog" } td { (s.catalog) } }
                     tr { th { "Records not yet sealed" } td.num { (s.unsealed_records) } }
                 }

@@ -184,7 +184,7 @@ impl SegmentCache {
     }
 
     /// Forgets and removes the copy of `key`, if any.
-    fn drop_copy(&self, key: &str) {
+    pub(crate) fn drop_copy(&self, key: &str) {
         forget(&self.kept, &self.dir, key);
     }
 

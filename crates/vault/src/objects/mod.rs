@@ -14,6 +14,10 @@
 //! The keys are the paths under the objects directory that earlier releases
 //! wrote, so a data directory of theirs opens unchanged.
 //!
+//! Under `storage.object_lock` ([`lock`]) segments, full tiles and the
+//! checkpoint are put under the bucket's COMPLIANCE retention, and a delete
+//! removes every version of its key.
+//!
 //! # Sync callers
 //!
 //! The ledger's [`TileStore`] is synchronous: it runs on the ledger's own
@@ -30,8 +34,10 @@
 pub mod cache;
 pub mod counted;
 pub mod local;
+pub mod lock;
 pub mod region;
 pub mod s3;
+mod sigv4;
 pub mod under;
 
 use crate::bridge::Bridge;
@@ -73,6 +79,11 @@ pub struct Objects {
     /// Where the store is, declared and checked ([`region`]): set by
     /// [`Objects::probe`] for a bucket.
     location: region::LocationCheck,
+    /// The bucket's Object Lock, when `storage.object_lock` asks for it
+    /// ([`lock`]): puts are locked, deletes remove every version.
+    lock: Option<Arc<lock::ObjectLock>>,
+    /// The local copies of a bucket's segments, when kept.
+    cache: Option<Arc<cache::SegmentCache>>,
     bridge: Bridge,
 }
 
@@ -96,8 +107,12 @@ impl Objects {
                 Ok(objects)
             }
             Some(o) => {
-                let bucket = s3::open(o)?;
+                let bucket = s3::open(o, opts.object_lock.is_some())?;
                 let mut objects = Objects::with_store(bucket, None)?;
+                objects.lock = opts
+                    .object_lock
+                    .clone()
+                    .map(|policy| Arc::new(lock::ObjectLock::new(o.clone(), policy)));
                 if o.cache_bytes > 0 {
                     let dir = opts.data_dir.join("cache");
                     let cached = cache::SegmentCache::new(objects.origin(), &dir, o.cache_bytes)
@@ -107,7 +122,9 @@ impl Objects {
                                 dir.display()
                             ))
                         })?;
-                    objects.store = Arc::new(cached);
+                    let cached = Arc::new(cached);
+                    objects.cache = Some(cached.clone());
+                    objects.store = cached;
                 }
                 objects.url = o.url();
                 objects.endpoint = pramaan_config::redact(&o.endpoint);
@@ -138,6 +155,12 @@ impl Objects {
                 store_cause(&e)
             )));
         }
+        if let Some(lock) = &self.lock {
+            lock.check_bucket().await.map_err(|why| {
+                VaultError::Store(format!("{} cannot be used: {why}", self.describe()))
+            })?;
+            tracing::info!(store = %self.describe(), "Object Lock: every segment, full tile and checkpoint is kept in COMPLIANCE mode until its window ends");
+        }
         if let Some(o) = &opts.s3 {
             self.location = region::check(o, &opts.location).await;
             let l = &self.location;
@@ -154,6 +177,11 @@ impl Objects {
             }
         }
         Ok(())
+    }
+
+    /// The bucket's Object Lock, when the objects are kept under one.
+    pub fn object_lock(&self) -> Option<&lock::ObjectLock> {
+        self.lock.as_deref()
     }
 
     /// Where the store is, as declared and as checked.
@@ -222,6 +250,8 @@ impl Objects {
             url,
             endpoint: String::new(),
             location: region::LocationCheck::local(&pramaan_config::location::Location::Undeclared),
+            lock: None,
+            cache: None,
             bridge,
         })
     }
@@ -273,16 +303,57 @@ impl Objects {
     }
 
     /// Writes an object, durable (and replacing any old one atomically)
-    /// when this returns.
+    /// when this returns; under Object Lock, a full tile or a checkpoint is
+    /// locked for the longest window (a segment goes through
+    /// [`Objects::put_segment`]).
     pub async fn put(&self, key: &str, data: Bytes) -> Result<(), object_store::Error> {
         let path = ObjPath::parse(key)?;
         self.store.put(&path, PutPayload::from(data)).await?;
+        if let Some(lock) = &self.lock {
+            if lock::Kind::of(key) == lock::Kind::Ledger {
+                let until = lock.ledger_until(pramaan_core::time::now_ns());
+                lock.retain(key, until).await.map_err(lock_error)?;
+            }
+        }
         Ok(())
     }
 
-    /// Deletes an object; a missing one is no error.
+    /// Writes a sealed segment (durable when this returns); under Object
+    /// Lock it is locked until its window ends, before anything names it.
+    pub async fn put_segment(
+        &self,
+        meta: &crate::SegmentMeta,
+        data: PutPayload,
+    ) -> Result<(), object_store::Error> {
+        let path = ObjPath::parse(&meta.path)?;
+        self.store.put(&path, data).await?;
+        if let Some(lock) = &self.lock {
+            lock.retain(&meta.path, lock.segment_until(meta))
+                .await
+                .map_err(lock_error)?;
+        }
+        Ok(())
+    }
+
+    /// Deletes an object; a missing one is no error. Under Object Lock every
+    /// version of the key goes, and one the lock still keeps fails the
+    /// delete with [`lock::Locked`] as its source ([`is_locked`]).
     pub async fn delete(&self, key: &str) -> Result<(), object_store::Error> {
         let path = ObjPath::parse(key)?;
+        if let Some(lock) = &self.lock {
+            // A cached copy goes first, as the cache's own delete does
+            // (which would only hide the versions behind a delete marker).
+            if let Some(cache) = &self.cache {
+                cache.drop_copy(path.as_ref());
+            }
+            return lock.delete(key).await.map_err(|e| match e {
+                lock::DeleteError::Locked(l) => object_store::Error::Generic {
+                    store: "S3 Object Lock",
+                    source: Box::new(l),
+                },
+                lock::DeleteError::Store(why) => lock_error(why),
+            });
+        }
         match self.store.delete(&path).await {
             Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
             Err(e) => Err(e),
@@ -321,6 +392,18 @@ impl Objects {
     /// [`Objects::list`] from sync code.
     pub fn list_blocking(&self, prefix: &str) -> Result<Vec<(String, u64)>, object_store::Error> {
         self.block_on(self.list(prefix))
+    }
+}
+
+/// True when `e` is a delete the bucket's Object Lock refused.
+pub fn is_locked(e: &object_store::Error) -> bool {
+    matches!(e, object_store::Error::Generic { source, .. } if source.is::<lock::Locked>())
+}
+
+fn lock_error(why: String) -> object_store::Error {
+    object_store::Error::Generic {
+        store: "S3 Object Lock",
+        source: why.into(),
     }
 }
 

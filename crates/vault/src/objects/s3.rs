@@ -187,7 +187,9 @@ fn warn_if_readable_by_others(_: &std::path::Path) {}
 /// The store for `o`: requests time out, and transient failures are
 /// retried with back-off for a bounded time (the sealer retries a failed
 /// seal after that on its own, so nothing is lost while the store is away).
-pub fn open(o: &S3Options) -> Result<Arc<dyn ObjectStore>, VaultError> {
+/// With `object_lock`, every put carries its body's SHA-256, which S3
+/// requires of a put into a bucket with a default retention.
+pub fn open(o: &S3Options, object_lock: bool) -> Result<Arc<dyn ObjectStore>, VaultError> {
     let key = o.credentials.read().map_err(|why| config_error(o, why))?;
     let mut b = AmazonS3Builder::new()
         .with_bucket_name(&o.bucket)
@@ -209,6 +211,9 @@ pub fn open(o: &S3Options) -> Result<Arc<dyn ObjectStore>, VaultError> {
         });
     if let Some(t) = &key.token {
         b = b.with_token(t);
+    }
+    if object_lock {
+        b = b.with_checksum_algorithm(object_store::aws::Checksum::SHA256);
     }
     if !o.endpoint.is_empty() {
         b = b.with_endpoint(&o.endpoint);
@@ -264,7 +269,7 @@ mod tests {
             },
             cache_bytes: 0,
         };
-        let e = open(&o).err().unwrap().to_string();
+        let e = open(&o, false).err().unwrap().to_string();
         assert!(e.starts_with("object store: s3://evidence/p at http://127.0.0.1:1: storage.credentials_file /nonexistent/creds:"), "{e}");
     }
 }

@@ -313,6 +313,12 @@ pub struct RunReport {
     /// by a search; the next run deletes them.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub deferred: Vec<String>,
+    /// Segments taken out of the catalog whose objects the bucket's Object
+    /// Lock still keeps (a window shortened since they were sealed, or
+    /// clocks a second apart), with the store's words; a later run deletes
+    /// them once the lock ends.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub locked: Vec<String>,
     /// Why the run stopped before deleting every expired segment (the ledger
     /// could not yet keep the tiles at a segment's edges); the rest is kept
     /// for a later run.

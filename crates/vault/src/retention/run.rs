@@ -342,6 +342,12 @@ impl Retention {
         for (j, ids) in &d.held {
             report.held.push(held_report(j, ids, &by_id));
         }
+        if !dry_run {
+            // Their compliance lock has ended: the object legal hold is what
+            // keeps them in the bucket now.
+            let held = d.held.iter().map(|(j, _)| j.segment.path.clone());
+            self.set_legal_holds(held.collect(), true).await;
+        }
         if dry_run {
             report.deleted = d
                 .expired
@@ -433,10 +439,11 @@ impl Retention {
                 .await;
             self.faults.check(Step::ViewDropped)?;
             if unread {
-                self.delete_object(&seg.path).await?;
-                self.faults.check(Step::ObjectDeleted)?;
-                catalog.mark_object_deleted(deletion, now_ns)?;
-                self.faults.check(Step::ObjectMarked)?;
+                if self.delete_object(&seg.path, report).await? {
+                    self.faults.check(Step::ObjectDeleted)?;
+                    catalog.mark_object_deleted(deletion, now_ns)?;
+                    self.faults.check(Step::ObjectMarked)?;
+                }
             } else {
                 tracing::warn!(segment = %seg.path, "a search is still reading an expired segment; its object is deleted by the next run");
                 report.deferred.push(seg.path.clone());
@@ -479,7 +486,9 @@ impl Retention {
                 report.deferred.push(d.segment.path.clone());
                 continue;
             }
-            self.delete_object(&d.segment.path).await?;
+            if !self.delete_object(&d.segment.path, report).await? {
+                continue;
+            }
             catalog.mark_object_deleted(d.id, now_ns)?;
             tracing::info!(segment = %d.segment.path, run = d.run, "finished a deletion an earlier retention run began");
             finished += 1;
@@ -488,14 +497,33 @@ impl Retention {
         Ok(finished)
     }
 
-    async fn delete_object(&self, path: &str) -> Result<(), RetentionError> {
+    /// Deletes a retired segment's object: true when it is gone, false
+    /// when the bucket's Object Lock still keeps it (in `report.locked`;
+    /// its deletion row stays pending, so a later run deletes it).
+    async fn delete_object(
+        &self,
+        path: &str,
+        report: &mut RunReport,
+    ) -> Result<bool, RetentionError> {
+        let objects = self.vault.objects();
+        if let Some(lock) = objects.object_lock() {
+            // The catalog holds no hold over it any more (released holds
+            // may have left their object legal hold on).
+            if let Err(why) = lock.set_legal_hold(path, false).await {
+                tracing::warn!(segment = %path, error = %why, "could not clear the object legal hold of an expired segment");
+            }
+        }
         // Durable when it returns; the local store also removes the hour
         // and day directories it empties.
-        self.vault
-            .objects()
-            .delete(path)
-            .await
-            .map_err(|e| VaultError::Store(e.to_string()).into())
+        match objects.delete(path).await {
+            Ok(()) => Ok(true),
+            Err(e) if crate::objects::is_locked(&e) => {
+                tracing::warn!(segment = %path, error = %e, "retention cannot delete an expired segment yet: the bucket's Object Lock keeps it (a later run deletes it)");
+                report.locked.push(e.to_string());
+                Ok(false)
+            }
+            Err(e) => Err(VaultError::Store(e.to_string()).into()),
+        }
     }
 
     /// Appends the outbox's pending records (exactly once each).
@@ -554,6 +582,16 @@ impl Retention {
         )?;
         tracing::info!(hold = hold.id, reason = %hold.reason, order_ref = %hold.order_ref, by = %hold.created_by, "legal hold added");
         self.flush_outbox_locked().await?;
+        if self.vault.objects().object_lock().is_some() {
+            let touched = self
+                .vault
+                .catalog()
+                .segments(None, None)?
+                .into_iter()
+                .filter(|s| hold_touches(&hold, s, &IpClear::new()))
+                .map(|s| s.path);
+            self.set_legal_holds(touched.collect(), true).await;
+        }
         Ok(hold)
     }
 
@@ -593,11 +631,61 @@ impl Retention {
             Released::Released(h) => {
                 tracing::info!(hold = h.id, reason, by, "legal hold released");
                 self.flush_outbox_locked().await?;
+                if self.vault.objects().object_lock().is_some() {
+                    self.clear_legal_holds(&h).await?;
+                }
                 Ok(h)
             }
             Released::AlreadyReleased(_) => Err(RetentionError::AlreadyReleased(id)),
             Released::Unknown => Err(RetentionError::UnknownHold(id)),
         }
+    }
+
+    /// Under Object Lock, sets (or clears) the object legal hold of each
+    /// of `paths`. A failure is logged, not returned: the catalog's hold is
+    /// what retention obeys, and each run sets the legal hold again on the
+    /// expired segments a hold keeps, and clears it before a deletion.
+    async fn set_legal_holds(&self, paths: Vec<String>, on: bool) {
+        use futures::StreamExt;
+        let Some(lock) = self.vault.objects().object_lock() else {
+            return;
+        };
+        let failed = futures::stream::iter(paths)
+            .map(|p| async move { (lock.set_legal_hold(&p, on).await, p) })
+            .buffer_unordered(8)
+            .filter_map(|(r, p)| async move { r.err().map(|e| (p, e)) })
+            .collect::<Vec<_>>()
+            .await;
+        for (path, error) in failed {
+            tracing::error!(segment = %path, %error, on, "could not set the object legal hold");
+        }
+    }
+
+    /// The object legal holds `released` leaves needless: those of the
+    /// segments it covered that no active hold covers.
+    async fn clear_legal_holds(&self, released: &Hold) -> Result<(), RetentionError> {
+        let catalog = self.vault.catalog();
+        let active: Vec<Hold> = catalog
+            .holds()?
+            .into_iter()
+            .filter(|h| h.active())
+            .collect();
+        let as_active = Hold {
+            released_at_ns: None,
+            ..released.clone()
+        };
+        let none = IpClear::new();
+        let paths: Vec<String> = catalog
+            .segments(None, None)?
+            .into_iter()
+            .filter(|s| {
+                hold_touches(&as_active, s, &none)
+                    && !active.iter().any(|h| hold_touches(h, s, &none))
+            })
+            .map(|s| s.path)
+            .collect();
+        self.set_legal_holds(paths, false).await;
+        Ok(())
     }
 
     /// Holds whose IP address the Bloom filters rule out of a held segment.
