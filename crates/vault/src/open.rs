@@ -347,7 +347,7 @@ async fn remove_orphans(
         .await
         .map_err(VaultError::store)?;
     for (key, _) in listed {
-        let (why, expected) = if retired.iter().any(|r| *r == key) {
+        let (why, expected) = if retired.contains(&key) {
             ("deleting a segment that an interrupted retention run had already taken out of the catalog", true)
         } else if !known.contains(key.as_str()) {
             ("removing a segment object that no catalog row names (an interrupted seal, whose records are replayed from the WAL, or the other half of an interrupted compaction)", false)

@@ -297,6 +297,57 @@ async fn sealed_objects_are_locked_until_their_window_ends() {
     vault.shutdown(workers).await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn verify_names_a_segment_that_is_not_locked() {
+    let moto = Moto::start();
+    moto.client(&["bucket", "worm", "lock"]);
+    let dir = tempfile::tempdir().unwrap();
+    let o = opts(dir.path(), &moto, "worm");
+    let (vault, workers) = Vault::open(o.clone()).await.unwrap();
+    let lines: Vec<Bytes> = (0..10)
+        .map(|i| Bytes::from(format!("<13>1 - gw-1 app - - - line {i}")))
+        .collect();
+    vault
+        .append(Transport::Http, Arc::from("127.0.0.1:1"), lines)
+        .await
+        .unwrap();
+    vault.seal_now();
+    assert!(vault.wait_sealed(Duration::from_secs(60)).await);
+    let seg = vault.segments_now()[0].clone();
+    vault.shutdown(workers).await;
+    let verify =
+        || pramaan_vault::ledger::verify::verify(&o, &Default::default(), &mut |_, _| {}).unwrap();
+    let report = tokio::task::block_in_place(verify);
+    assert!(report.ok(), "{:?}", report.problems);
+    assert!(
+        report.notes.iter().any(|n| n.starts_with(
+            "2 objects (segments and the checkpoint) are under the bucket's COMPLIANCE Object Lock"
+        )),
+        "{:?}",
+        report.notes
+    );
+    // The lock keeps the old version, but a new one can be put over it: the
+    // bytes differ, and the new version has no lock. Both are named.
+    moto.client(&["overwrite", "worm", &format!("{PREFIX}/{}", seg.path)]);
+    let report = tokio::task::block_in_place(verify);
+    let about: Vec<String> = report
+        .problems
+        .iter()
+        .filter(|p| p.place.contains(&seg.path))
+        .map(|p| p.to_string())
+        .collect();
+    assert!(
+        about
+            .iter()
+            .any(|p| p.contains("it is not under COMPLIANCE retention")),
+        "{about:?}"
+    );
+    assert!(
+        about.len() >= 2,
+        "the altered bytes are named too: {about:?}"
+    );
+}
+
 /// boto3's reading of one key now.
 fn of_now(moto: &Moto, full: &str) -> Value {
     moto.locks("worm")

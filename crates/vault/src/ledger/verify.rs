@@ -659,6 +659,7 @@ pub fn verify(
         &mut ctx,
     );
     check_checkpoints(&builder.targets, checkpoints.latest.as_ref(), end, &mut ctx);
+    check_object_locks(&objects, &records.segments, &mut ctx);
     if checkpoints.latest.is_none() && end > 0 {
         ctx.problem(
             format!("checkpoint object {}", checkpoints.object),
@@ -673,6 +674,41 @@ pub fn verify(
     }
     ctx.report.elapsed = started.elapsed();
     Ok(ctx.report)
+}
+
+/// Under `storage.object_lock`: every segment must be under COMPLIANCE
+/// retention until its window ends, and the checkpoint under one at all
+/// (how long depends on when it was written).
+fn check_object_locks(objects: &Objects, segments: &[SegmentMeta], ctx: &mut Ctx) {
+    use futures::StreamExt;
+    let Some(lock) = objects.object_lock() else {
+        return;
+    };
+    let mut wanted: Vec<(String, i64)> = segments
+        .iter()
+        .map(|s| (s.path.clone(), lock.segment_until(s)))
+        .collect();
+    // Locked at all (a quiet node's may have been written long ago).
+    wanted.push((CHECKPOINT_OBJECT.to_owned(), 0));
+    let found: Vec<(String, Option<String>)> = objects.block_on(
+        futures::stream::iter(wanted)
+            .map(|(key, until)| async move {
+                let why = lock.missing_lock(&key, until).await;
+                (key, why)
+            })
+            .buffer_unordered(16)
+            .collect(),
+    );
+    let mut locked = 0;
+    for (key, why) in found {
+        match why {
+            None => locked += 1,
+            Some(why) => ctx.problem(format!("object {}", objects.place(&key)), why),
+        }
+    }
+    ctx.note(format!(
+        "{locked} objects (segments and the checkpoint) are under the bucket's COMPLIANCE Object Lock until their windows end"
+    ));
 }
 
 /// The node's key (given, or from `ledger.key_file`), named for this

@@ -81,9 +81,9 @@ impl Kind {
     pub fn of(key: &str) -> Kind {
         if key.starts_with(super::SEGMENTS) {
             Kind::Segment
-        } else if key == super::CHECKPOINT {
-            Kind::Ledger
-        } else if key.starts_with(super::TILES) && !key.contains(".p/") {
+        } else if key == super::CHECKPOINT
+            || (key.starts_with(super::TILES) && !key.contains(".p/"))
+        {
             Kind::Ledger
         } else {
             Kind::None
@@ -187,6 +187,32 @@ impl ObjectLock {
             until: header("x-amz-object-lock-retain-until-date"),
             legal_hold: header("x-amz-object-lock-legal-hold").as_deref() == Some("ON"),
         })
+    }
+
+    /// What is wrong with how the store keeps `key`, which should be under
+    /// COMPLIANCE retention until at least `until_ns`; `None` when nothing.
+    pub async fn missing_lock(&self, key: &str, until_ns: i64) -> Option<String> {
+        let state = match self.state(key).await {
+            Ok(s) => s,
+            Err(why) => return Some(format!("its Object Lock cannot be read: {why}")),
+        };
+        let want = s3_date(until_ns);
+        let until = state.until.as_deref().unwrap_or("no date");
+        let held_to = state
+            .until
+            .as_deref()
+            .and_then(|u| u.parse::<jiff::Timestamp>().ok())
+            .map(|t| t.as_second());
+        match (state.mode.as_deref(), held_to) {
+            (Some("COMPLIANCE"), Some(t)) if t >= round_up(until_ns) / NS_PER_SEC => None,
+            (Some("COMPLIANCE"), _) => Some(format!(
+                "its COMPLIANCE retention ends at {until}, before its window ends ({want})"
+            )),
+            (mode, _) => Some(format!(
+                "it is not under COMPLIANCE retention (the store reports {}, until {until}); it should be until {want}",
+                mode.unwrap_or("no retention")
+            )),
+        }
     }
 
     /// Sets or clears the object legal hold of `key`.

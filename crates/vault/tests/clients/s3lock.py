@@ -8,6 +8,7 @@ Usage: s3lock.py ENDPOINT COMMAND ARGS...  (credentials from the environment)
                                 {key, versions, mode, until, legal_hold}
   delete-version NAME KEY       delete KEY's newest version by its id; prints
                                 "deleted" or "refused <code>"
+  overwrite NAME KEY            put a new version of KEY (no lock of its own)
   versions NAME KEY             how many versions (and delete markers) KEY has
 """
 
@@ -63,6 +64,9 @@ def main():
             print("deleted")
         except ClientError as e:
             print("refused", e.response["Error"]["Code"])
+    elif cmd == "overwrite":
+        name, key = args
+        s3.put_object(Bucket=name, Key=key, Body=b"not the segment")
     elif cmd == "versions":
         name, key = args
         print(len(versions(s3, name, key)))
