@@ -50,6 +50,7 @@ pub async fn check(cfg: &Config, backups: Option<Backups<'_>>) -> Vec<Finding> {
     out.extend(listeners(cfg));
     out.push(retention(cfg));
     out.push(store_location(cfg).await);
+    out.extend(object_lock(cfg).await);
     out.push(disk(cfg));
     out.extend(clock(cfg).await);
     out.push(match backups {
@@ -275,6 +276,37 @@ async fn store_location(cfg: &Config) -> Finding {
         ),
     };
     finding(level, "location", check.detail, fix)
+}
+
+/// Under `storage.object_lock`: the bucket must have Object Lock enabled
+/// (as `serve` requires at start).
+async fn object_lock(cfg: &Config) -> Option<Finding> {
+    let o = crate::options::s3_options(cfg).filter(|_| cfg.storage.object_lock())?;
+    let bucket = o.bucket.clone();
+    let checked = match pramaan_vault::objects::lock::ObjectLock::new(
+        o,
+        crate::options::retention_policy(cfg),
+    ) {
+        Ok(lock) => lock.check_bucket().await,
+        Err(e) => Err(e),
+    };
+    Some(match checked {
+        Ok(()) => finding(
+            Level::Ok,
+            "object lock",
+            format!(
+                "bucket {bucket} has Object Lock enabled: segments, full tiles and checkpoints \
+                 are kept in COMPLIANCE mode until their windows end"
+            ),
+            "",
+        ),
+        Err(why) => finding(
+            Level::Fail,
+            "object lock",
+            why,
+            "use a bucket made with Object Lock enabled, or set storage.object_lock = \"off\"",
+        ),
+    })
 }
 
 fn disk(cfg: &Config) -> Finding {

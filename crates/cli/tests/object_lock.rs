@@ -17,25 +17,6 @@ use support::*;
 
 const PREFIX: &str = "site-a/pramaan";
 
-fn serve_fails(env: &[(String, String)]) -> Output {
-    let dir = tempfile::tempdir().unwrap();
-    let mut c = pramaan(dir.path());
-    c.arg("serve")
-        .arg("--data-dir")
-        .arg(dir.path().join("data"))
-        .args(["--http-listen", "127.0.0.1:0"])
-        .args(["--syslog-udp-listen", "127.0.0.1:0"])
-        .args(["--syslog-tcp-listen", "127.0.0.1:0"])
-        .env("PRAMAAN_CLOCK_ENABLED", "false")
-        .env("PRAMAAN_ALERTS_ENABLED", "false");
-    for (k, v) in env {
-        c.env(k, v);
-    }
-    let o = run(c, None, Duration::from_secs(120));
-    assert!(!o.success(), "serve started: {o:?}");
-    o
-}
-
 /// Each object under the prefix as boto3 reads its lock, by key (without the prefix).
 fn locks(moto: &MotoS3, bucket: &str) -> Vec<(String, Value)> {
     moto.client(&["locks", bucket, PREFIX])
@@ -155,4 +136,29 @@ fn serve_keeps_what_it_seals_under_the_buckets_object_lock() {
     }
     let o = run(c, None, Duration::from_secs(300));
     assert!(o.success() && o.stdout().contains("OK"), "{o:?}");
+    assert!(
+        o.stdout()
+            .contains("under the bucket's COMPLIANCE Object Lock until their windows end"),
+        "{o:?}"
+    );
+
+    // `pramaan doctor` checks the bucket as start does.
+    let doctor = |bucket: &str| {
+        let mut c = pramaan(server.dir.path());
+        c.arg("doctor").env("PRAMAAN_CLOCK_ENABLED", "false");
+        for (k, v) in moto.env(bucket, PREFIX) {
+            c.env(k, v);
+        }
+        run(c, None, Duration::from_secs(120)).stdout()
+    };
+    let out = doctor("worm");
+    assert!(
+        out.contains("object lock  bucket worm has Object Lock enabled"),
+        "{out}"
+    );
+    let out = doctor("plain");
+    assert!(
+        out.contains("FAIL object lock  storage.object_lock is \"compliance\" but bucket plain does not have Object Lock enabled"),
+        "{out}"
+    );
 }

@@ -189,30 +189,11 @@ fn serve_keeps_its_evidence_in_the_bucket_and_every_reader_finds_it_there() {
 #[test]
 fn a_store_that_cannot_be_used_stops_serve_at_start_with_its_cause() {
     let store = S3Store::start(BUCKET);
-    let serve_fails = |env: Vec<(String, String)>| -> Output {
-        let dir = tempfile::tempdir().unwrap();
-        let mut c = pramaan(dir.path());
-        c.arg("serve")
-            .arg("--data-dir")
-            .arg(dir.path().join("data"))
-            .args(["--http-listen", "127.0.0.1:0"])
-            .args(["--syslog-udp-listen", "127.0.0.1:0"])
-            .args(["--syslog-tcp-listen", "127.0.0.1:0"])
-            .env("PRAMAAN_CLOCK_ENABLED", "false")
-            .env("PRAMAAN_ALERTS_ENABLED", "false");
-        for (k, v) in env {
-            c.env(k, v);
-        }
-        let o = run(c, None, Duration::from_secs(120));
-        assert!(!o.success(), "serve started: {o:?}");
-        o
-    };
-
     // Nothing listens at the endpoint.
     let mut env = store.env(BUCKET, PREFIX);
     let closed = format!("http://127.0.0.1:{}", free_port());
     env[1].1 = closed.clone();
-    let o = serve_fails(env);
+    let o = serve_fails(&env);
     assert!(
         o.stderr.contains(&format!(
             "s3://{BUCKET}/{PREFIX} at {closed} cannot be used"
@@ -224,7 +205,7 @@ fn a_store_that_cannot_be_used_stops_serve_at_start_with_its_cause() {
     let mut env = store.env(BUCKET, PREFIX);
     let wrong = unique("wrong-secret-");
     env[4].1 = wrong.clone();
-    let o = serve_fails(env);
+    let o = serve_fails(&env);
     assert!(o.stderr.contains("cannot be used"), "{o:?}");
     assert!(o.stderr.contains("403"), "{o:?}");
     assert!(!o.stderr.contains(&wrong), "the secret was printed: {o:?}");
@@ -233,13 +214,13 @@ fn a_store_that_cannot_be_used_stops_serve_at_start_with_its_cause() {
     // A bucket that does not exist.
     let mut env = store.env("no-such-bucket", PREFIX);
     env.truncate(5);
-    let o = serve_fails(env);
+    let o = serve_fails(&env);
     assert!(o.stderr.contains("s3://no-such-bucket/"), "{o:?}");
     assert!(o.stderr.contains("cannot be used"), "{o:?}");
 
     // No credentials at all.
     let env: Vec<(String, String)> = store.env(BUCKET, PREFIX).into_iter().take(3).collect();
-    let o = serve_fails(env);
+    let o = serve_fails(&env);
     assert!(o.stderr.contains("no access key"), "{o:?}");
 }
 

@@ -148,6 +148,23 @@ fn opts(dir: &Path, moto: &Moto, bucket: &str) -> VaultOptions {
     o
 }
 
+/// Appends `n` lines and waits until they are sealed.
+async fn seal_lines(vault: &Vault, n: usize) {
+    let lines: Vec<Bytes> = (0..n)
+        .map(|i| {
+            Bytes::from(format!(
+                "<13>1 - gw-1 sshd - - - Accepted password for u{i} from 10.0.0.{i}"
+            ))
+        })
+        .collect();
+    vault
+        .append(Transport::Http, Arc::from("127.0.0.1:1"), lines)
+        .await
+        .unwrap();
+    vault.seal_now();
+    assert!(vault.wait_sealed(Duration::from_secs(60)).await);
+}
+
 fn now_ns() -> i64 {
     pramaan_core::time::now_ns()
 }
@@ -184,19 +201,7 @@ async fn sealed_objects_are_locked_until_their_window_ends() {
     moto.client(&["bucket", "worm", "lock"]);
     let dir = tempfile::tempdir().unwrap();
     let (vault, workers) = Vault::open(opts(dir.path(), &moto, "worm")).await.unwrap();
-    let lines: Vec<Bytes> = (0..40)
-        .map(|i| {
-            Bytes::from(format!(
-                "<13>1 - gw-1 sshd - - - Accepted password for u{i} from 10.0.0.{i}"
-            ))
-        })
-        .collect();
-    vault
-        .append(Transport::Http, Arc::from("127.0.0.1:1"), lines)
-        .await
-        .unwrap();
-    vault.seal_now();
-    assert!(vault.wait_sealed(Duration::from_secs(60)).await);
+    seal_lines(&vault, 40).await;
     let l = vault.ledger().expect("a ledger");
     let start = Instant::now();
     while l.latest().unwrap().map_or(0, |p| p.size) < vault.committed() {
@@ -304,15 +309,7 @@ async fn verify_names_a_segment_that_is_not_locked() {
     let dir = tempfile::tempdir().unwrap();
     let o = opts(dir.path(), &moto, "worm");
     let (vault, workers) = Vault::open(o.clone()).await.unwrap();
-    let lines: Vec<Bytes> = (0..10)
-        .map(|i| Bytes::from(format!("<13>1 - gw-1 app - - - line {i}")))
-        .collect();
-    vault
-        .append(Transport::Http, Arc::from("127.0.0.1:1"), lines)
-        .await
-        .unwrap();
-    vault.seal_now();
-    assert!(vault.wait_sealed(Duration::from_secs(60)).await);
+    seal_lines(&vault, 10).await;
     let seg = vault.segments_now()[0].clone();
     vault.shutdown(workers).await;
     let verify =

@@ -1418,6 +1418,27 @@ impl Drop for S3Store {
     }
 }
 
+/// `pramaan serve` with `env` on a new data directory, which must fail to
+/// start (loopback listeners, the clock monitor and alerts off).
+pub fn serve_fails(env: &[(String, String)]) -> Output {
+    let dir = tempfile::tempdir().unwrap();
+    let mut c = pramaan(dir.path());
+    c.arg("serve")
+        .arg("--data-dir")
+        .arg(dir.path().join("data"))
+        .args(["--http-listen", "127.0.0.1:0"])
+        .args(["--syslog-udp-listen", "127.0.0.1:0"])
+        .args(["--syslog-tcp-listen", "127.0.0.1:0"])
+        .env("PRAMAAN_CLOCK_ENABLED", "false")
+        .env("PRAMAAN_ALERTS_ENABLED", "false");
+    for (k, v) in env {
+        c.env(k, v);
+    }
+    let o = run(c, None, Duration::from_secs(120));
+    assert!(!o.success(), "serve started: {o:?}");
+    o
+}
+
 /// moto's S3 server on loopback (`python3 -m moto.server`, which
 /// scripts/test installs): the S3 server here that enforces Object Lock (a
 /// mock; see README). Its buckets are made, and their locks read back, with

@@ -64,6 +64,8 @@ pub struct Retention {
 pub struct ObjectLock {
     s3: S3Options,
     policy: Policy,
+    /// One client, so that its connections are kept between requests.
+    client: reqwest::Client,
 }
 
 /// What kind of lock a key gets when it is put.
@@ -92,8 +94,12 @@ impl Kind {
 }
 
 impl ObjectLock {
-    pub fn new(s3: S3Options, policy: Policy) -> ObjectLock {
-        ObjectLock { s3, policy }
+    pub fn new(s3: S3Options, policy: Policy) -> Result<ObjectLock, String> {
+        Ok(ObjectLock {
+            s3,
+            policy,
+            client: sigv4::client()?,
+        })
     }
 
     /// Ok when the bucket has Object Lock enabled; otherwise what is wrong,
@@ -318,6 +324,7 @@ impl ObjectLock {
         body: Vec<u8>,
     ) -> Result<sigv4::Answer, String> {
         sigv4::send(
+            &self.client,
             &self.s3,
             Call {
                 method,
@@ -367,6 +374,7 @@ mod tests {
             },
             policy,
         )
+        .unwrap()
     }
 
     fn segment(time_max_ns: i64, sources: &[&str]) -> SegmentMeta {

@@ -109,10 +109,11 @@ impl Objects {
             Some(o) => {
                 let bucket = s3::open(o, opts.object_lock.is_some())?;
                 let mut objects = Objects::with_store(bucket, None)?;
-                objects.lock = opts
-                    .object_lock
-                    .clone()
-                    .map(|policy| Arc::new(lock::ObjectLock::new(o.clone(), policy)));
+                if let Some(policy) = &opts.object_lock {
+                    let lock = lock::ObjectLock::new(o.clone(), policy.clone())
+                        .map_err(|e| VaultError::Store(format!("{}: {e}", o.url())))?;
+                    objects.lock = Some(Arc::new(lock));
+                }
                 if o.cache_bytes > 0 {
                     let dir = opts.data_dir.join("cache");
                     let cached = cache::SegmentCache::new(objects.origin(), &dir, o.cache_bytes)

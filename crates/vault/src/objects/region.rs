@@ -132,6 +132,7 @@ pub async fn check(o: &S3Options, declared: &Location) -> LocationCheck {
 /// The region the bucket reports (`us-east-1` for S3's empty answer).
 pub async fn bucket_region(o: &S3Options) -> Result<String, String> {
     let answer = sigv4::send(
+        &sigv4::client()?,
         o,
         sigv4::Call {
             method: "GET",

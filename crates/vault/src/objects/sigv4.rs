@@ -48,8 +48,21 @@ pub(super) struct Call<'a> {
     pub body: Vec<u8>,
 }
 
-/// Sends `call`, signed with the store's credentials.
-pub(super) async fn send(o: &S3Options, call: Call<'_>) -> Result<Answer, String> {
+/// A client for these requests: they time out (connect 5 s, whole 30 s).
+pub(super) fn client() -> Result<reqwest::Client, String> {
+    reqwest::Client::builder()
+        .connect_timeout(Duration::from_secs(5))
+        .timeout(Duration::from_secs(30))
+        .build()
+        .map_err(|e| e.to_string())
+}
+
+/// Sends `call` with `client`, signed with the store's credentials.
+pub(super) async fn send(
+    client: &reqwest::Client,
+    o: &S3Options,
+    call: Call<'_>,
+) -> Result<Answer, String> {
     let key = o.credentials.read()?;
     let (url, canonical_path, canonical_query) = url_of(o, &call)?;
     let host = match (url.host_str(), url.port()) {
@@ -82,11 +95,6 @@ pub(super) async fn send(o: &S3Options, call: Call<'_>) -> Result<Answer, String
         o.signing_region(),
         &now,
     );
-    let client = reqwest::Client::builder()
-        .connect_timeout(Duration::from_secs(5))
-        .timeout(Duration::from_secs(30))
-        .build()
-        .map_err(|e| e.to_string())?;
     let method = reqwest::Method::from_bytes(call.method.as_bytes()).map_err(|e| e.to_string())?;
     let mut req = client.request(method, url.clone()).body(call.body);
     for (name, value) in signed {
