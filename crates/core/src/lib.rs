@@ -12,6 +12,7 @@
 
 pub mod csv;
 pub mod fields;
+pub mod frame;
 pub mod peer;
 pub mod purpose;
 pub mod query;

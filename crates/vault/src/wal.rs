@@ -43,15 +43,13 @@
 //! more (every append fails, naming both errors) rather than write after
 //! torn bytes.
 
+pub use pramaan_core::frame::{encode_frame, scan_frames, zeros_from, Scan, MAX_FRAME};
 use pramaan_core::{RecordRef, Transport};
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Write};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
-const FRAME_HEAD: usize = 8;
-/// Larger frames cannot be written (records are capped far below this).
-pub const MAX_FRAME: usize = 64 << 20;
 /// The zeros written after a small batch that reaches past the file's end
 /// (see the module docs); a batch this large or larger is written alone.
 pub const ZERO_AHEAD: usize = 1 << 20;
@@ -209,26 +207,6 @@ pub fn read_valid(wal_file: &Path) -> Result<Vec<u8>, WalError> {
     Ok(data)
 }
 
-/// Where the zeros written ahead of the frames begin, if `data` ends in
-/// them: the first frame header of eight zero bytes (or shorter zero rest)
-/// with only zeros after it. Walks the frames' lengths only; a frame whose
-/// body ends in zero bytes is not mistaken for them.
-pub fn zeros_from(data: &[u8]) -> Option<usize> {
-    let mut off = 0usize;
-    while off < data.len() {
-        let head = &data[off..data.len().min(off + FRAME_HEAD)];
-        if head.iter().all(|&b| b == 0) {
-            return data[off..].iter().all(|&b| b == 0).then_some(off);
-        }
-        if head.len() < FRAME_HEAD {
-            return None;
-        }
-        let len = u32::from_be_bytes(head[..4].try_into().expect("4")) as usize;
-        off = off.checked_add(FRAME_HEAD + len)?;
-    }
-    None
-}
-
 /// Writes the mark of `wal_file`'s valid length: a temporary file, synced,
 /// renamed into place, the directory synced.
 fn write_cut_mark(dir: &Path, wal_file: &Path, valid_len: u64) -> io::Result<()> {
@@ -242,71 +220,6 @@ fn write_cut_mark(dir: &Path, wal_file: &Path, valid_len: u64) -> io::Result<()>
     drop(f);
     fs::rename(&tmp, &mark)?;
     File::open(dir).and_then(|d| d.sync_all())
-}
-
-/// Frame one record into `out`.
-pub fn encode_frame(rec: &RecordRef<'_>, out: &mut Vec<u8>) {
-    let start = out.len();
-    out.extend_from_slice(&[0u8; FRAME_HEAD]);
-    rec.encode_into(out);
-    let body = &out[start + FRAME_HEAD..];
-    let len = body.len() as u32;
-    let crc = crc32c::crc32c(body);
-    out[start..start + 4].copy_from_slice(&len.to_be_bytes());
-    out[start + 4..start + 8].copy_from_slice(&crc.to_be_bytes());
-}
-
-/// What one file holds, as a scan found it.
-pub struct Scan {
-    /// Bytes of valid frames from the start of the file.
-    pub valid_len: u64,
-    /// Why scanning stopped before the end, if it did.
-    pub stopped: Option<(u64, String)>,
-}
-
-/// Reads every valid frame of `data`, calling `f` for each decoded record.
-pub fn scan_frames<'a>(
-    data: &'a [u8],
-    mut f: impl FnMut(u64, RecordRef<'a>) -> Result<(), String>,
-) -> Scan {
-    let mut off = 0usize;
-    while off < data.len() {
-        if data.len() - off < FRAME_HEAD {
-            return stop(off, "torn frame header");
-        }
-        let len = u32::from_be_bytes(data[off..off + 4].try_into().expect("4")) as usize;
-        let crc = u32::from_be_bytes(data[off + 4..off + 8].try_into().expect("4"));
-        if len > MAX_FRAME {
-            return stop(off, &format!("frame length {len} exceeds {MAX_FRAME}"));
-        }
-        let body_start = off + FRAME_HEAD;
-        if data.len() - body_start < len {
-            return stop(off, "torn frame body");
-        }
-        let body = &data[body_start..body_start + len];
-        if crc32c::crc32c(body) != crc {
-            return stop(off, "CRC-32C mismatch");
-        }
-        let rec = match RecordRef::decode(body) {
-            Ok(r) => r,
-            Err(e) => return stop(off, &e.to_string()),
-        };
-        if let Err(e) = f(off as u64, rec) {
-            return stop(off, &e);
-        }
-        off = body_start + len;
-    }
-    Scan {
-        valid_len: off as u64,
-        stopped: None,
-    }
-}
-
-fn stop(off: usize, why: &str) -> Scan {
-    Scan {
-        valid_len: off as u64,
-        stopped: Some((off as u64, why.to_owned())),
-    }
 }
 
 pub fn file_name(first_seq: u64) -> String {

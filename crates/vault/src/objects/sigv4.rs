@@ -422,6 +422,32 @@ mod tests {
         assert_eq!(elements(versions, "Key"), ["a", "a", "a/b"]);
     }
 
+    proptest::proptest! {
+        /// A store's answer is untrusted text: any text reads without a
+        /// panic, each element found is text of the answer, and elements
+        /// written whole are found, in order.
+        #[test]
+        fn any_answer_reads_and_written_elements_are_found(
+            noise in ".{0,200}",
+            values in proptest::collection::vec("[A-Za-z0-9 ._:/-]{0,20}", 0..6),
+        ) {
+            for tag in ["Key", "VersionId", "Code"] {
+                for text in elements(&noise, tag) {
+                    proptest::prop_assert!(noise.contains(text.as_str()));
+                }
+            }
+            let doc: String = values
+                .iter()
+                .map(|v| format!("<Version><Key>{v}</Key><VersionId/></Version>"))
+                .collect();
+            let doc = format!("<R>{doc}<KeyCount>1</KeyCount></R>");
+            let found = elements(&doc, "Key");
+            let want: Vec<String> = values.iter().map(|v| v.trim().to_owned()).collect();
+            proptest::prop_assert_eq!(found, want);
+            proptest::prop_assert_eq!(elements(&doc, "VersionId").len(), values.len());
+        }
+    }
+
     fn options(endpoint: &str, path_style: bool, prefix: &str) -> S3Options {
         S3Options {
             bucket: "evidence".into(),
