@@ -354,6 +354,28 @@ fn of_now(moto: &Moto, full: &str) -> Value {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_buckets_longer_default_retention_is_never_shortened() {
+    let moto = Moto::start();
+    moto.client(&["bucket", "worm", "lock-default", "200"]);
+    let dir = tempfile::tempdir().unwrap();
+    let (vault, workers) = Vault::open(opts(dir.path(), &moto, "worm")).await.unwrap();
+    seal_lines(&vault, 5).await;
+    let seg = vault.segments_now()[0].clone();
+    let full = format!("{PREFIX}/{}", seg.path);
+    let v = of_now(&moto, &full);
+    // Locked at its upload for 200 days: later than its 180-day window's
+    // end, and kept so (S3 would refuse to move a COMPLIANCE date earlier).
+    assert_eq!(v["mode"], "COMPLIANCE", "{v}");
+    let until = epoch_secs(v["until"].as_str().unwrap());
+    let default_end = now_ns() / 1_000_000_000 + 200 * 86_400;
+    assert!(
+        (default_end - 120..=default_end + 1).contains(&until),
+        "{v}"
+    );
+    vault.shutdown(workers).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_delete_removes_every_version_once_the_lock_ends() {
     let moto = Moto::start();
     moto.client(&["bucket", "worm", "lock"]);

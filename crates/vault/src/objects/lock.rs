@@ -27,6 +27,7 @@ use super::s3::S3Options;
 use super::sigv4::{self, Call};
 use crate::retention::{window_ns, Policy};
 use crate::SegmentMeta;
+use std::sync::Arc;
 
 const NS_PER_SEC: i64 = 1_000_000_000;
 const XMLNS: &str = "http://s3.amazonaws.com/doc/2006-03-01/";
@@ -66,6 +67,9 @@ pub struct ObjectLock {
     policy: Policy,
     /// One client, so that its connections are kept between requests.
     client: reqwest::Client,
+    /// The bucket has a default retention ([`ObjectLock::check_bucket`]):
+    /// each object is locked at its upload, perhaps past its window.
+    default_retention: Arc<std::sync::atomic::AtomicBool>,
 }
 
 /// What kind of lock a key gets when it is put.
@@ -99,6 +103,7 @@ impl ObjectLock {
             s3,
             policy,
             client: sigv4::client()?,
+            default_retention: Arc::default(),
         })
     }
 
@@ -115,6 +120,20 @@ impl ObjectLock {
             .await?;
         let bucket = &self.s3.bucket;
         if a.ok() && sigv4::element(&a.body, "ObjectLockEnabled").as_deref() == Some("Enabled") {
+            if let Some(rule) = sigv4::element(&a.body, "DefaultRetention") {
+                let part = |tag: &str| sigv4::element(&rule, tag).unwrap_or_default();
+                tracing::warn!(
+                    bucket = %bucket,
+                    mode = %part("Mode"),
+                    days = %part("Days"),
+                    years = %part("Years"),
+                    "the bucket locks every object for a default time from its upload: a segment's lock \
+                     then ends that long after its upload (not when its window ends), never earlier, \
+                     and partial ledger tiles are locked too (their deletes are refused until then)"
+                );
+                self.default_retention
+                    .store(true, std::sync::atomic::Ordering::Relaxed);
+            }
             return Ok(());
         }
         let code = sigv4::element(&a.body, "Code").unwrap_or_default();
@@ -154,6 +173,15 @@ impl ObjectLock {
     /// already past is not set: the object's window is over).
     pub async fn retain(&self, key: &str, until_ns: i64) -> Result<(), String> {
         if until_ns <= pramaan_core::time::now_ns() {
+            return Ok(());
+        }
+        if self
+            .default_retention
+            .load(std::sync::atomic::Ordering::Relaxed)
+            && self.missing_lock(key, until_ns).await.is_none()
+        {
+            // The bucket's default already keeps it as long, or longer; a
+            // COMPLIANCE date cannot be moved earlier.
             return Ok(());
         }
         let body = format!(

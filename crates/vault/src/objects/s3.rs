@@ -187,10 +187,23 @@ fn warn_if_readable_by_others(_: &std::path::Path) {}
 /// The store for `o`: requests time out, and transient failures are
 /// retried with back-off for a bounded time (the sealer retries a failed
 /// seal after that on its own, so nothing is lost while the store is away).
-/// With `object_lock`, every put carries its body's SHA-256, which S3
-/// requires of a put into a bucket with a default retention.
+/// With `object_lock`, every put carries its body's SHA-256 and says so
+/// (`x-amz-sdk-checksum-algorithm`), which S3 requires of a put into a
+/// bucket with a default retention (Loki's puts lack it: grafana/loki#4215).
 pub fn open(o: &S3Options, object_lock: bool) -> Result<Arc<dyn ObjectStore>, VaultError> {
     let key = o.credentials.read().map_err(|why| config_error(o, why))?;
+    let mut client = ClientOptions::new()
+        .with_connect_timeout(Duration::from_secs(5))
+        .with_timeout(Duration::from_secs(120))
+        .with_allow_http(o.allow_http);
+    if object_lock {
+        let mut headers = reqwest::header::HeaderMap::new();
+        headers.insert(
+            "x-amz-sdk-checksum-algorithm",
+            reqwest::header::HeaderValue::from_static("SHA256"),
+        );
+        client = client.with_default_headers(headers);
+    }
     let mut b = AmazonS3Builder::new()
         .with_bucket_name(&o.bucket)
         .with_region(o.signing_region())
@@ -198,12 +211,7 @@ pub fn open(o: &S3Options, object_lock: bool) -> Result<Arc<dyn ObjectStore>, Va
         .with_secret_access_key(&key.secret)
         .with_virtual_hosted_style_request(!o.path_style)
         .with_allow_http(o.allow_http)
-        .with_client_options(
-            ClientOptions::new()
-                .with_connect_timeout(Duration::from_secs(5))
-                .with_timeout(Duration::from_secs(120))
-                .with_allow_http(o.allow_http),
-        )
+        .with_client_options(client)
         .with_retry(RetryConfig {
             max_retries: 4,
             retry_timeout: Duration::from_secs(30),

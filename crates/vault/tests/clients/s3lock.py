@@ -4,6 +4,7 @@ retention and legal hold, and try to delete a version as an operator would.
 
 Usage: s3lock.py ENDPOINT COMMAND ARGS...  (credentials from the environment)
   bucket NAME lock|plain        make a bucket, with Object Lock or without
+  bucket NAME lock-default DAYS with Object Lock and a default COMPLIANCE retention
   locks NAME PREFIX             one JSON line per key under PREFIX:
                                 {key, versions, mode, until, legal_hold}
   delete-version NAME KEY       delete KEY's newest version by its id; prints
@@ -40,8 +41,16 @@ def main():
     endpoint, cmd, args = sys.argv[1], sys.argv[2], sys.argv[3:]
     s3 = client(endpoint)
     if cmd == "bucket":
-        name, kind = args
-        s3.create_bucket(Bucket=name, ObjectLockEnabledForBucket=(kind == "lock"))
+        name, kind = args[:2]
+        s3.create_bucket(Bucket=name, ObjectLockEnabledForBucket=(kind != "plain"))
+        if kind == "lock-default":
+            s3.put_object_lock_configuration(
+                Bucket=name,
+                ObjectLockConfiguration={
+                    "ObjectLockEnabled": "Enabled",
+                    "Rule": {"DefaultRetention": {"Mode": "COMPLIANCE", "Days": int(args[2])}},
+                },
+            )
     elif cmd == "locks":
         name, prefix = args
         pages = s3.get_paginator("list_objects_v2").paginate(Bucket=name, Prefix=prefix)
