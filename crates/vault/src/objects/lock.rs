@@ -51,7 +51,7 @@ pub enum DeleteError {
 
 /// How the store keeps one object, as it reports it.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Retention {
+pub struct LockState {
     /// `COMPLIANCE` or `GOVERNANCE`; `None` without a retention.
     pub mode: Option<String>,
     /// RFC 3339, as the store answered.
@@ -205,7 +205,7 @@ impl ObjectLock {
 
     /// How the store keeps `key` now (`HeadObject`'s Object Lock headers,
     /// which stores answer more widely than `GetObjectRetention`).
-    pub async fn state(&self, key: &str) -> Result<Retention, String> {
+    pub async fn state(&self, key: &str) -> Result<LockState, String> {
         let a = self.send("HEAD", Some(key), Vec::new(), Vec::new()).await?;
         if !a.ok() {
             return Err(format!("{key}: HeadObject was answered {}", a.status));
@@ -216,7 +216,7 @@ impl ObjectLock {
                 .and_then(|v| v.to_str().ok())
                 .map(str::to_owned)
         };
-        Ok(Retention {
+        Ok(LockState {
             mode: header("x-amz-object-lock-mode"),
             until: header("x-amz-object-lock-retain-until-date"),
             legal_hold: header("x-amz-object-lock-legal-hold").as_deref() == Some("ON"),
