@@ -37,6 +37,20 @@ impl Vault {
     /// Must be called inside a Tokio runtime (the sealer uses its handle).
     pub async fn open(opts: VaultOptions) -> Result<(Vault, Workers), VaultError> {
         let (lock, loose) = take_data_dir(&opts.data_dir)?;
+        // Before anything is recovered: another writer's fresh segments
+        // would look like this one's orphans.
+        let lease = match &opts.catalog_postgres {
+            Some(at) => {
+                let holder = opts
+                    .ledger
+                    .as_ref()
+                    .map_or_else(|| opts.data_dir.display().to_string(), |l| l.origin.clone());
+                Some(crate::catalog::postgres::lease::WriterLease::acquire(
+                    at, &holder,
+                )?)
+            }
+            None => None,
+        };
         let mut objects = crate::objects::Objects::open(&opts)?;
         objects.probe(&opts).await?;
         let catalog = crate::catalog::open(&opts)?;
@@ -109,6 +123,7 @@ impl Vault {
             committed: vault.inner.committed.clone(),
             wal_dir: opts.wal_dir(),
             _lock: lock,
+            _lease: lease,
         };
         Ok((vault, workers))
     }

@@ -152,6 +152,8 @@ pub struct Workers {
     pub(crate) committed: watch::Receiver<u64>,
     pub(crate) wal_dir: PathBuf,
     pub(crate) _lock: std::fs::File,
+    /// The PostgreSQL catalog schema's writer lock, when the catalog is there.
+    pub(crate) _lease: Option<crate::catalog::postgres::lease::WriterLease>,
 }
 
 impl Workers {

@@ -104,3 +104,50 @@ async fn a_vault_on_postgres_seals_there_and_removes_orphans_at_start() {
     drop(ro);
     PgCatalog::open(&at).unwrap().drop_schema().unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_writer_on_one_catalog_schema_is_refused_naming_the_first() {
+    let at = PgLocation {
+        url: PG_URL.into(),
+        schema: format!(
+            "cat_lease_{}_{}",
+            std::process::id(),
+            pramaan_core::time::now_ns() % 1_000_000
+        ),
+    };
+    let opts = |dir: &std::path::Path, node: &str| {
+        let mut o = VaultOptions::new(dir);
+        o.catalog_postgres = Some(at.clone());
+        if let Some(l) = o.ledger.as_mut() {
+            l.origin = format!("example.in/{node}");
+        }
+        o
+    };
+    let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let (vault, workers) = Vault::open(opts(a.path(), "node-a")).await.expect(
+        "PostgreSQL on 127.0.0.1:5432 (user postgres, trust, database test) must be running",
+    );
+    // Another data directory (another machine) on the same schema: refused
+    // before it recovers anything, naming who writes there.
+    let e = Vault::open(opts(b.path(), "node-b"))
+        .await
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(
+        e.contains(&format!(
+            "catalog schema {} is in use by pramaan writer example.in/node-a pid {}",
+            at.schema,
+            std::process::id()
+        )),
+        "{e}"
+    );
+    assert!(e.contains("give each node its own catalog.schema"), "{e}");
+    // Read-only readers (verify, proofs) are not writers.
+    drop(Vault::open_read_only(opts(b.path(), "node-b")).unwrap());
+    // Once it is closed, the lock is free: it opens again at once.
+    vault.shutdown(workers).await;
+    let (vault, workers) = Vault::open(opts(a.path(), "node-a")).await.unwrap();
+    vault.shutdown(workers).await;
+    PgCatalog::open(&at).unwrap().drop_schema().unwrap();
+}

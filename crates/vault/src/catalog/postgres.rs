@@ -16,6 +16,7 @@
 //! `retention`).
 
 mod history;
+pub mod lease;
 mod outbox;
 mod retention;
 
