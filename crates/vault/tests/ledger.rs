@@ -860,3 +860,47 @@ async fn missing_checkpoints_refuse_every_open_until_an_explicit_rebuild() {
     let ro = Vault::open_read_only(opts(dir.path())).unwrap();
     assert_eq!(ro.ledger().unwrap().rebuilds().len(), 1);
 }
+
+/// Two nodes given one store (here one objects directory, each with its own
+/// catalog): the second is refused at open, the message naming the other
+/// node's origin and its own, instead of sealing over the first's segments
+/// and checkpoint.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_store_another_node_writes_to_is_refused_naming_both() {
+    let shared = tempfile::tempdir().unwrap();
+    let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let opts = |dir: &Path, node: &str| {
+        let mut o = VaultOptions::new(dir);
+        o.objects_dir = shared.path().to_owned();
+        if let Some(l) = o.ledger.as_mut() {
+            l.origin = format!("example.in/{node}");
+            l.checkpoint_interval = Duration::from_millis(50);
+        }
+        o
+    };
+    let (vault, workers) = Vault::open(opts(a.path(), "node-a")).await.unwrap();
+    vault
+        .append(
+            Transport::Http,
+            Arc::from("127.0.0.1:1"),
+            vec![Bytes::from("one line")],
+        )
+        .await
+        .unwrap();
+    vault.seal_now();
+    assert!(vault.wait_sealed(Duration::from_secs(30)).await);
+    vault.shutdown(workers).await;
+    let e = Vault::open(opts(b.path(), "node-b"))
+        .await
+        .err()
+        .expect("a store another node writes to must be refused")
+        .to_string();
+    assert!(
+        e.contains("it is the checkpoint of `example.in/node-a`, not of this node (`example.in/node-b`): another node writes to this store"),
+        "{e}"
+    );
+    // The first node's own evidence is untouched: it opens again.
+    let (vault, workers) = Vault::open(opts(a.path(), "node-a")).await.unwrap();
+    assert_eq!(vault.sealed_through(), Some(0));
+    vault.shutdown(workers).await;
+}

@@ -436,6 +436,45 @@ pub fn node_verifier(key_file: &Path) -> Result<VerifierKey, LedgerFault> {
     }
 }
 
+/// Why a checkpoint whose first line (its origin) is not `origin` is not
+/// this node's; `None` when it names this node.
+fn foreign(note: &[u8], origin: &str) -> Option<String> {
+    let theirs = note.split(|&b| b == b'\n').next().unwrap_or_default();
+    let theirs = String::from_utf8_lossy(theirs);
+    (!theirs.is_empty() && theirs != origin).then(|| {
+        format!(
+            "it is the checkpoint of `{}`, not of this node (`{origin}`): another node writes to \
+             this store, or this node's name changed; give each node its own storage.url prefix \
+             and catalog",
+            theirs.chars().take(200).collect::<String>()
+        )
+    })
+}
+
+/// Refuses a store whose checkpoint is another node's, before anything is
+/// recovered: recovery would delete that node's segments, which this
+/// node's catalog does not name, as orphans. A checkpoint of the origin
+/// this node's own key names is this node's, renamed: the ledger says so
+/// when it opens.
+pub fn refuse_foreign_store(
+    objects: &crate::objects::Objects,
+    lo: &LedgerOptions,
+) -> Result<(), LedgerFault> {
+    let place = objects.place(CHECKPOINT_OBJECT);
+    // A missing or unreadable checkpoint is judged where the ledger opens.
+    let Ok(Some(note)) = objects.get_blocking(CHECKPOINT_OBJECT) else {
+        return Ok(());
+    };
+    let Some(reason) = foreign(&note, &lo.origin) else {
+        return Ok(());
+    };
+    let ours = node_verifier(&lo.key_file).is_ok_and(|k| foreign(&note, k.name()).is_none());
+    if ours {
+        return Ok(());
+    }
+    Err(LedgerFault::BadCheckpoint { place, reason })
+}
+
 /// Reads the `checkpoint` object (syntax only).
 fn read_published(tiles: &dyn TileStore, place: &str) -> Result<Option<Published>, LedgerFault> {
     let Some(bytes) = tiles.get(CHECKPOINT_OBJECT)? else {
@@ -857,7 +896,9 @@ fn open_checkpoint(
     let opened =
         Checkpoint::open(bytes, origin, known).map_err(|e| LedgerFault::BadCheckpoint {
             place: place.to_owned(),
-            reason: format!("{e} (checked with the node key)"),
+            reason: foreign(bytes, origin)
+                .map(|f| format!("{f} ({e})"))
+                .unwrap_or_else(|| format!("{e} (checked with the node key)")),
         })?;
     Ok(Published {
         size: opened.checkpoint.size,
