@@ -54,10 +54,7 @@ impl Vault {
         let mut objects = crate::objects::Objects::open(&opts)?;
         objects.probe(&opts).await?;
         if let Some(l) = &opts.ledger {
-            let (objects, l) = (objects.clone(), l.clone());
-            tokio::task::spawn_blocking(move || crate::ledger::refuse_foreign_store(&objects, &l))
-                .await
-                .map_err(|e| VaultError::Store(e.to_string()))??;
+            crate::ledger::refuse_foreign_store(&objects, l).await?;
         }
         let catalog = crate::catalog::open(&opts)?;
         let parser = Parser::new(&opts);

@@ -456,13 +456,13 @@ fn foreign(note: &[u8], origin: &str) -> Option<String> {
 /// node's catalog does not name, as orphans. A checkpoint of the origin
 /// this node's own key names is this node's, renamed: the ledger says so
 /// when it opens.
-pub fn refuse_foreign_store(
+pub async fn refuse_foreign_store(
     objects: &crate::objects::Objects,
     lo: &LedgerOptions,
 ) -> Result<(), LedgerFault> {
     let place = objects.place(CHECKPOINT_OBJECT);
     // A missing or unreadable checkpoint is judged where the ledger opens.
-    let Ok(Some(note)) = objects.get_blocking(CHECKPOINT_OBJECT) else {
+    let Ok(Some(note)) = objects.get(CHECKPOINT_OBJECT).await else {
         return Ok(());
     };
     let Some(reason) = foreign(&note, &lo.origin) else {

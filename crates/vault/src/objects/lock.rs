@@ -40,13 +40,14 @@ pub struct Locked {
     pub detail: String,
 }
 
-/// Why a delete did not happen.
-#[derive(Debug, thiserror::Error)]
-pub enum DeleteError {
-    #[error(transparent)]
-    Locked(#[from] Locked),
-    #[error("{0}")]
-    Store(String),
+/// A failure here as the object store's error, so that callers of
+/// [`super::Objects`] meet one error type ([`super::is_locked`] finds a
+/// [`Locked`] in it).
+fn store_error(source: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> object_store::Error {
+    object_store::Error::Generic {
+        store: "S3 Object Lock",
+        source: source.into(),
+    }
 }
 
 /// How the store keeps one object, as it reports it.
@@ -72,29 +73,12 @@ pub struct ObjectLock {
     default_retention: Arc<std::sync::atomic::AtomicBool>,
 }
 
-/// What kind of lock a key gets when it is put.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Kind {
-    /// A segment: until its window ends ([`ObjectLock::segment_until`]).
-    Segment,
-    /// A full tile or a checkpoint: the longest window from now.
-    Ledger,
-    /// A partial tile, which the tree replaces as it grows.
-    None,
-}
-
-impl Kind {
-    pub fn of(key: &str) -> Kind {
-        if key.starts_with(super::SEGMENTS) {
-            Kind::Segment
-        } else if key == super::CHECKPOINT
-            || (key.starts_with(super::TILES) && !key.contains(".p/"))
-        {
-            Kind::Ledger
-        } else {
-            Kind::None
-        }
-    }
+/// A full tile or the checkpoint, which a put locks for the longest window
+/// ([`ObjectLock::ledger_until`]); not a partial tile, which the tree
+/// replaces as it grows, nor a segment (locked to its own window when
+/// sealed, [`ObjectLock::segment_until`]).
+pub fn is_ledger_object(key: &str) -> bool {
+    key == super::CHECKPOINT || (key.starts_with(super::TILES) && !key.contains(".p/"))
 }
 
 impl ObjectLock {
@@ -171,7 +155,7 @@ impl ObjectLock {
 
     /// Puts `key` under COMPLIANCE retention until `until_ns` (a date
     /// already past is not set: the object's window is over).
-    pub async fn retain(&self, key: &str, until_ns: i64) -> Result<(), String> {
+    pub async fn retain(&self, key: &str, until_ns: i64) -> Result<(), object_store::Error> {
         if until_ns <= pramaan_core::time::now_ns() {
             return Ok(());
         }
@@ -195,11 +179,15 @@ impl ObjectLock {
                 vec![("retention", String::new())],
                 body.into_bytes(),
             )
-            .await?;
+            .await
+            .map_err(store_error)?;
         if a.ok() {
             Ok(())
         } else {
-            Err(format!("{key}: {}", a.error("PutObjectRetention")))
+            Err(store_error(format!(
+                "{key}: {}",
+                a.error("PutObjectRetention")
+            )))
         }
     }
 
@@ -309,27 +297,21 @@ impl ObjectLock {
 
     /// Deletes every version of `key`; none is no error. A version the
     /// lock still keeps stops it with [`Locked`] (the others may be gone).
-    pub async fn delete(&self, key: &str) -> Result<(), DeleteError> {
-        for id in self.versions(key).await.map_err(DeleteError::Store)? {
+    pub async fn delete(&self, key: &str) -> Result<(), object_store::Error> {
+        for id in self.versions(key).await.map_err(store_error)? {
             let a = self
                 .send("DELETE", Some(key), vec![("versionId", id)], Vec::new())
                 .await
-                .map_err(DeleteError::Store)?;
+                .map_err(store_error)?;
             match a.status {
                 200..=299 | 404 => {}
                 403 => {
-                    return Err(Locked {
+                    return Err(store_error(Locked {
                         key: key.to_owned(),
                         detail: a.error("DeleteObject"),
-                    }
-                    .into())
+                    }))
                 }
-                _ => {
-                    return Err(DeleteError::Store(format!(
-                        "{key}: {}",
-                        a.error("DeleteObject")
-                    )))
-                }
+                _ => return Err(store_error(format!("{key}: {}", a.error("DeleteObject")))),
             }
         }
         Ok(())
@@ -423,15 +405,12 @@ mod tests {
     }
 
     #[test]
-    fn keys_are_locked_by_kind() {
-        assert_eq!(
-            Kind::of("segments/2026/12/07/10/1-9.parquet"),
-            Kind::Segment
-        );
-        assert_eq!(Kind::of("checkpoint"), Kind::Ledger);
-        assert_eq!(Kind::of("tile/1/000"), Kind::Ledger);
-        assert_eq!(Kind::of("tile/0/x001/234"), Kind::Ledger);
-        assert_eq!(Kind::of("tile/1/000.p/17"), Kind::None);
+    fn a_put_locks_full_tiles_and_the_checkpoint() {
+        assert!(!is_ledger_object("segments/2026/12/07/10/1-9.parquet"));
+        assert!(is_ledger_object("checkpoint"));
+        assert!(is_ledger_object("tile/1/000"));
+        assert!(is_ledger_object("tile/0/x001/234"));
+        assert!(!is_ledger_object("tile/1/000.p/17"));
     }
 
     #[test]

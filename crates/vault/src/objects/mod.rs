@@ -311,9 +311,9 @@ impl Objects {
         let path = ObjPath::parse(key)?;
         self.store.put(&path, PutPayload::from(data)).await?;
         if let Some(lock) = &self.lock {
-            if lock::Kind::of(key) == lock::Kind::Ledger {
+            if lock::is_ledger_object(key) {
                 let until = lock.ledger_until(pramaan_core::time::now_ns());
-                lock.retain(key, until).await.map_err(lock_error)?;
+                lock.retain(key, until).await?;
             }
         }
         Ok(())
@@ -329,9 +329,7 @@ impl Objects {
         let path = ObjPath::parse(&meta.path)?;
         self.store.put(&path, data).await?;
         if let Some(lock) = &self.lock {
-            lock.retain(&meta.path, lock.segment_until(meta))
-                .await
-                .map_err(lock_error)?;
+            lock.retain(&meta.path, lock.segment_until(meta)).await?;
         }
         Ok(())
     }
@@ -347,13 +345,7 @@ impl Objects {
             if let Some(cache) = &self.cache {
                 cache.drop_copy(path.as_ref());
             }
-            return lock.delete(key).await.map_err(|e| match e {
-                lock::DeleteError::Locked(l) => object_store::Error::Generic {
-                    store: "S3 Object Lock",
-                    source: Box::new(l),
-                },
-                lock::DeleteError::Store(why) => lock_error(why),
-            });
+            return lock.delete(key).await;
         }
         match self.store.delete(&path).await {
             Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
@@ -399,13 +391,6 @@ impl Objects {
 /// True when `e` is a delete the bucket's Object Lock refused.
 pub fn is_locked(e: &object_store::Error) -> bool {
     matches!(e, object_store::Error::Generic { source, .. } if source.is::<lock::Locked>())
-}
-
-fn lock_error(why: String) -> object_store::Error {
-    object_store::Error::Generic {
-        store: "S3 Object Lock",
-        source: why.into(),
-    }
 }
 
 /// An object store error said in full: its own words and those of every
